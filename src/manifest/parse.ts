@@ -1,0 +1,14 @@
+// manifest.toml text → normalised Manifest, or every problem at once with positions.
+import type { Diagnostic } from '../errors/niso-error.js';
+import { manifestSchema, type Manifest } from './schema.js';
+import { readToml } from './toml-positions.js';
+import { validateDocument } from './validate.js';
+
+export interface ManifestResult { manifest?: Manifest; diagnostics: Diagnostic[] }
+
+export function parseManifest(text: string, file = 'manifest.toml'): ManifestResult {
+  const toml = readToml(text, file);
+  if (!toml.ok) return { diagnostics: [toml.diagnostic] };
+  const { value, diagnostics } = validateDocument(manifestSchema, toml.doc, file);
+  return value === undefined ? { diagnostics } : { manifest: value, diagnostics };
+}
