@@ -1,0 +1,29 @@
+// Lint: typescript-eslint's recommended rules, plus the architecture rule that pure folders
+// (data in, data out) never import the filesystem, processes or host adapters.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const hostModules = ['fs', 'fs/promises', 'child_process', 'net', 'dgram', 'http', 'https', 'os', 'worker_threads', 'cluster', 'process'];
+const pureRule = {
+  'no-restricted-imports': ['error', {
+    paths: hostModules.flatMap((m) => [
+      { name: `node:${m}`, message: 'pure folders must not touch the host; take the data as a parameter or move the code to an impure folder' },
+      { name: m, message: 'pure folders must not touch the host' },
+    ]),
+    patterns: [{ group: ['**/host/*', '**/host'], message: 'pure folders must not import host adapters' }],
+  }],
+  'no-restricted-globals': ['error', { name: 'process', message: 'pure folders must not read process state' }],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'bench/.cache/**', 'test/fixtures/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', fetch: 'readonly', AbortController: 'readonly', performance: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  { files: ['src/manifest/**', 'src/errors/**', 'src/package/format/**', 'src/store/layout.ts', 'src/plan/**', 'src/render/**'], rules: pureRule },
+);

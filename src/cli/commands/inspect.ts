@@ -1,0 +1,77 @@
+// `niso inspect NAME[:VERSION] | DIGEST | FILE.niso`: what a package is and holds.
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseManifest } from '../../manifest/parse.js';
+import type { Manifest } from '../../manifest/schema.js';
+import { formatDuration, formatSize, type PortMapping } from '../../manifest/units.js';
+import type { PackageIndex } from '../../package/format/package-index.js';
+import { readPackageHead } from '../../package/read-package.js';
+import { readInstalledIndex, resolveOne } from '../../store/query.js';
+import type { Context } from '../context.js';
+import { printJson, renderTable } from '../output.js';
+
+interface Inspected {
+  name: string; version: string; arch: string; digest: string;
+  source: 'store' | 'file'; path: string; installedAt?: string; packageBytes?: number;
+  files: number; bytes: number; manifest: Manifest; manifestText: string; entries: PackageIndex['entries'];
+}
+
+async function looksLikeFile(ctx: Context, ref: string): Promise<boolean> {
+  if (ref.endsWith('.niso') || ref.includes('/')) return true;
+  return stat(resolve(ctx.cwd, ref)).then((s) => s.isFile(), () => false);
+}
+
+export function formatPort(p: PortMapping): string {
+  const range = (r: { from: number; to: number }) => (r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`);
+  const ip = p.hostIp === null ? '' : p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`;
+  return `${ip}${range(p.host)}:${range(p.container)}/${p.protocol}`;
+}
+
+async function load(ctx: Context, ref: string): Promise<Inspected> {
+  if (await looksLikeFile(ctx, ref)) {
+    const file = resolve(ctx.cwd, ref);
+    const head = await readPackageHead(file);
+    return {
+      name: head.index.name, version: head.index.version, arch: head.index.arch, digest: `sha256:${head.digestHex}`,
+      source: 'file', path: file, packageBytes: head.packageBytes, files: head.index.totals.files, bytes: head.index.totals.bytes,
+      manifest: head.manifest, manifestText: head.manifestText, entries: head.index.entries,
+    };
+  }
+  const pkg = await resolveOne(ctx.root, ref);
+  const { index, manifestText } = await readInstalledIndex(pkg);
+  const parsed = parseManifest(manifestText, `${pkg.path}/niso/manifest.toml`);
+  return {
+    name: pkg.name, version: pkg.version, arch: pkg.arch, digest: pkg.digest, source: 'store', path: pkg.path,
+    installedAt: pkg.installedAt, packageBytes: pkg.packageBytes, files: index.totals.files, bytes: index.totals.bytes,
+    manifest: parsed.manifest!, manifestText, entries: index.entries,
+  };
+}
+
+export async function run(ctx: Context, ref: string, opts: { files?: boolean; json?: boolean }): Promise<void> {
+  const r = await load(ctx, ref);
+  if (opts.json) return printJson(ctx, r);
+  const m = r.manifest;
+  const rows: [string, string][] = [
+    ['digest', r.digest],
+    ...(m.package.description ? [['description', m.package.description] as [string, string]] : []),
+    ...(m.package.license ? [['license', m.package.license] as [string, string]] : []),
+    ['runtime', m.runtime ? `${m.runtime.use.name}:${m.runtime.use.version} (from the host)` : 'none (self-contained binary)'],
+    ['command', [m.binary.entrypoint, ...m.binary.args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')],
+    ['workdir', m.binary.workdir],
+    ['network', `${m.network.mode}${m.network.egress ? '' : ', no egress'}`],
+    ['ports', m.network.ports.map(formatPort).join(', ') || '-'],
+    ['healthcheck', m.healthcheck ? `${m.healthcheck.http ? `http ${m.healthcheck.http}` : m.healthcheck.tcp !== undefined ? `tcp ${m.healthcheck.tcp}` : `exec ${m.healthcheck.exec!.join(' ')}`} every ${formatDuration(m.healthcheck.interval)}` : '-'],
+    ['isolation', m.isolation.preset],
+    ['restart', m.restart.policy],
+    ['volumes', Object.entries(m.volumes).map(([n, v]) => `${n} → ${v.mount}${v.read_only ? ' (ro)' : ''}`).join(', ') || '-'],
+    ['files', `${r.files} (${formatSize(r.bytes)})`],
+    r.source === 'store' ? ['installed', `${r.path} (${r.installedAt})`] : ['package', `${r.path} (${formatSize(r.packageBytes ?? 0)})`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  ctx.stdout.write(`${r.name} ${r.version} (${r.arch})\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`);
+  if (opts.files) {
+    ctx.stdout.write('\n' + renderTable(['mode', 'size', 'sha256', 'path'], r.entries.map((e) =>
+      e.type === 'file' ? [e.mode.toString(8), formatSize(e.size), e.sha256.slice(0, 12), e.path]
+        : e.type === 'dir' ? ['dir', '-', '-', `${e.path}/`] : ['link', '-', '-', `${e.path} -> ${e.target}`])));
+  }
+}

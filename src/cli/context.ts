@@ -1,0 +1,22 @@
+// What a command may touch: the caller's cwd, environment, output streams and niso's state root.
+// Only cli/main.ts builds one from process.*, so commands are testable with any streams and root.
+import { resolve } from 'node:path';
+
+export interface Output {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface Context {
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: Output;
+  stderr: Output;
+  /** NISO_ROOT: every path of niso's state lives below it (default "/"). */
+  root: string;
+}
+
+export function makeContext(cwd: string, env: Record<string, string | undefined>, stdout: Output, stderr: Output): Context {
+  return { cwd, env, stdout, stderr, root: resolve(cwd, env.NISO_ROOT && env.NISO_ROOT !== '' ? env.NISO_ROOT : '/') };
+}

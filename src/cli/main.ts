@@ -1,0 +1,123 @@
+// The niso command line: the only file that reads process.*. It declares every command and its
+// options (cheap), and loads a command's implementation only when that command runs, so that
+// `niso --version` or `niso list` never parse the TOML/zod/tar machinery.
+import { Command, CommanderError, Option } from 'commander';
+import { NisoError, isNisoError } from '../errors/niso-error.js';
+import { diagnosticToJson, formatDiagnostics } from '../errors/render.js';
+import { makeContext, type Context } from './context.js';
+
+declare const NISO_VERSION: string;
+const VERSION = typeof NISO_VERSION === 'string' ? NISO_VERSION : '0.0.0-dev';
+
+export async function main(argv: string[], ctx: Context): Promise<number> {
+  const wantsJson = argv.includes('--json');
+  const program = new Command('niso')
+    .description('Run server applications on Linux: deterministic app packages, strict sandboxes, no daemon.')
+    .version(VERSION, '-V, --version', 'print the niso version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s), outputError: () => undefined });
+  program.addHelpText('after', '\nEnvironment:\n  NISO_ROOT   relocate all of niso\'s state below this directory (default /)\n\nRun `niso explain CODE` for what an error code means.');
+
+  program.command('init')
+    .description('write a manifest.toml (and a tiny example app) into a directory')
+    .argument('[dir]', 'directory to write into', '.')
+    .addOption(new Option('-t, --template <name>', 'app template').choices(['node', 'python', 'rust', 'go', 'binary']).default('node'))
+    .option('-n, --name <name>', 'package name (default: the directory name)')
+    .option('-f, --force', 'overwrite existing files')
+    .option('--json', 'print the written files as JSON')
+    .action(async (dir: string, opts) => (await import('./commands/init.js')).run(ctx, dir, opts));
+
+  program.command('pack')
+    .description('turn an app directory into a deterministic NAME-VERSION-ARCH.niso package')
+    .argument('[dir]', 'app directory containing manifest.toml', '.')
+    .option('-b, --binary <path>', 'add this executable to the package as bin/<name> (for compiled apps)')
+    .option('-o, --output <file>', 'where to write the package (default: NAME-VERSION-ARCH.niso in the current directory)')
+    .option('--json', 'print the result as JSON')
+    .option('-q, --quiet', 'print only the package digest')
+    .action(async (dir: string, opts) => (await import('./commands/pack.js')).run(ctx, dir, opts));
+
+  program.command('install')
+    .description('verify a .niso package and place it in the store')
+    .argument('<file>', 'the .niso package')
+    .option('--max-size <size>', 'refuse packages that unpack to more than this (default 8G)')
+    .option('--max-files <n>', 'refuse packages with more files than this (default 500000)')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts) => (await import('./commands/install.js')).run(ctx, file, opts));
+
+  program.command('list').alias('ls')
+    .description('list installed packages')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/list.js')).run(ctx, opts));
+
+  program.command('inspect')
+    .description('show a package: manifest, files and sizes')
+    .argument('<ref>', 'NAME[:VERSION], a digest prefix, or a FILE.niso')
+    .option('--files', 'list every file')
+    .option('--json', 'print as JSON')
+    .action(async (ref: string, opts) => (await import('./commands/inspect.js')).run(ctx, ref, opts));
+
+  program.command('remove').alias('rm')
+    .description('remove installed packages (content shared with other packages stays)')
+    .argument('<refs...>', 'NAME[:VERSION] or digest prefix')
+    .option('--all-versions', 'with a bare NAME, remove every installed version')
+    .option('--json', 'print as JSON')
+    .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
+
+  program.command('gc')
+    .description('free store content that no installed package uses and leftovers of interrupted installs')
+    .option('-n, --dry-run', 'only report what would be freed')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/gc.js')).run(ctx, opts));
+
+  program.command('explain')
+    .description('explain an error code, or list all codes')
+    .argument('[code]', 'e.g. NISO1002')
+    .option('--json', 'print as JSON')
+    .action(async (code: string | undefined, opts) => (await import('./commands/explain.js')).run(ctx, code, opts));
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    return reportError(ctx, e, wantsJson);
+  }
+}
+
+function reportError(ctx: Context, e: unknown, json: boolean): number {
+  let err: NisoError;
+  if (e instanceof CommanderError) {
+    if (e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    const msg = e.message.replace(/^error: /, '');
+    err = new NisoError('NISO9001', msg, { hint: 'run `niso --help` or `niso COMMAND --help`', exitCode: 2 });
+  } else if (isNisoError(e)) {
+    err = e;
+  } else {
+    const stack = e instanceof Error ? e.stack ?? e.message : String(e);
+    ctx.stderr.write(`internal error NISO9999: ${stack}\n  hint: this is a bug in niso; please report it with the command you ran\n`);
+    if (json) ctx.stdout.write(JSON.stringify({ error: { code: 'NISO9999', message: String(e instanceof Error ? e.message : e) } }, null, 2) + '\n');
+    return 1;
+  }
+  const diagnostics = err.allDiagnostics();
+  if (json) {
+    ctx.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), diagnostics: diagnostics.map(diagnosticToJson) } }, null, 2) + '\n');
+  }
+  if (err.diagnostics.length > 0 && err.message) ctx.stderr.write(`${err.message}\n`);
+  ctx.stderr.write(formatDiagnostics(diagnostics) + '\n');
+  return err.exitCode;
+}
+
+// Run only as the bundled entry point, not when imported by tests.
+const isEntry = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:niso(?:\.mjs)?|main\.ts)$/.test(process.argv[1]);
+if (isEntry) {
+  const ctx = makeContext(process.cwd(), process.env, process.stdout, process.stderr);
+  let finished = false;
+  // A command whose work stalls (a promise nobody resolves) must not end as a silent success.
+  process.on('beforeExit', () => {
+    if (finished) return;
+    finished = true;
+    process.stderr.write('internal error NISO9999: the command stopped before finishing its work\n  hint: this is a bug in niso; please report it with the command you ran\n');
+    process.exitCode = 1;
+  });
+  main(process.argv.slice(2), ctx).then((code) => { finished = true; process.exitCode = code; }, (e) => { finished = true; process.stderr.write(String(e) + '\n'); process.exitCode = 1; });
+}

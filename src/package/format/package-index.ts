@@ -1,0 +1,158 @@
+// The .niso format's table of contents: every file with path, mode, size and sha256, in a
+// canonical JSON whose sha256 is the package digest. The digest therefore covers the manifest
+// and every byte of content, yet does not depend on tar framing, timestamps or compression.
+import { z } from 'zod';
+import { NisoError } from '../../errors/niso-error.js';
+
+export const FORMAT_VERSION = 1;
+export const INDEX_PATH = 'niso/index.json';
+export const MANIFEST_PATH = 'niso/manifest.toml';
+export const APP_PREFIX = 'app/';
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+
+const fileEntry = z.strictObject({ path: z.string(), type: z.literal('file'), mode: z.union([z.literal(0o644), z.literal(0o755)]), size: z.number().int().min(0), sha256: sha256Hex });
+const dirEntry = z.strictObject({ path: z.string(), type: z.literal('dir') });
+const symlinkEntry = z.strictObject({ path: z.string(), type: z.literal('symlink'), target: z.string().min(1).max(4096) });
+
+const indexSchema = z.strictObject({
+  format: z.number().int(),
+  name: z.string(),
+  version: z.string(),
+  arch: z.string(),
+  manifest: z.strictObject({ size: z.number().int().min(0), sha256: sha256Hex }),
+  totals: z.strictObject({ files: z.number().int().min(0), bytes: z.number().int().min(0) }),
+  entries: z.array(z.discriminatedUnion('type', [fileEntry, dirEntry, symlinkEntry])),
+});
+
+export type FileEntry = z.infer<typeof fileEntry>;
+export type DirEntry = z.infer<typeof dirEntry>;
+export type SymlinkEntry = z.infer<typeof symlinkEntry>;
+export type IndexEntry = FileEntry | DirEntry | SymlinkEntry;
+export type PackageIndex = z.infer<typeof indexSchema>;
+
+/** Sorting by UTF-16 code units is stable on every machine; the tar and the index share it. */
+export const comparePaths = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Canonical bytes: fixed key order, entries sorted, one entry per line for readable diffs. */
+export function serializeIndex(index: PackageIndex): string {
+  const entries = [...index.entries].sort((a, b) => comparePaths(a.path, b.path));
+  const line = (e: IndexEntry) =>
+    e.type === 'file' ? JSON.stringify({ path: e.path, type: e.type, mode: e.mode, size: e.size, sha256: e.sha256 })
+      : e.type === 'dir' ? JSON.stringify({ path: e.path, type: e.type })
+        : JSON.stringify({ path: e.path, type: e.type, target: e.target });
+  const head = [
+    `"format":${JSON.stringify(index.format)}`, `"name":${JSON.stringify(index.name)}`, `"version":${JSON.stringify(index.version)}`,
+    `"arch":${JSON.stringify(index.arch)}`, `"manifest":${JSON.stringify({ size: index.manifest.size, sha256: index.manifest.sha256 })}`,
+    `"totals":${JSON.stringify({ files: index.totals.files, bytes: index.totals.bytes })}`,
+  ];
+  return `{${head.join(',')},"entries":[\n${entries.map(line).join(',\n')}\n]}\n`;
+}
+
+/** Why a path inside a package is unsafe, or null if it is a plain relative path. */
+export function unsafePathReason(path: string): string | null {
+  if (path === '') return 'is empty';
+  if (path.includes('\0')) return 'contains a NUL byte';
+  if (path.startsWith('/')) return 'is absolute';
+  if (path.length > 4096) return 'is longer than 4096 bytes';
+  const segs = path.split('/');
+  if (segs.some((s) => s === '..')) return 'contains ".."';
+  if (segs.some((s) => s === '' || s === '.')) return 'is not normalised (empty or "." component)';
+  if (segs.some((s) => s.length > 255)) return 'has a component longer than 255 bytes';
+  return null;
+}
+
+/** Whether a symlink at `linkPath` (relative to the app root) pointing at `target` stays inside. */
+export function symlinkStaysInside(linkPath: string, target: string): boolean {
+  if (target.startsWith('/') || target.includes('\0')) return false;
+  const parts = linkPath.split('/').slice(0, -1);
+  for (const seg of target.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (parts.length === 0) return false;
+      parts.pop();
+    } else parts.push(seg);
+  }
+  return true;
+}
+
+/**
+ * Whether a symlink, resolved the way the kernel would inside the app (following the package's
+ * other symlinks), stays inside. A lexical check alone is fooled by chains: with `b -> .`,
+ * `s -> b/..` looks like the app root but resolves to its parent.
+ */
+export function resolvesInside(links: ReadonlyMap<string, string>, linkPath: string): boolean {
+  const start = links.get(linkPath);
+  if (start === undefined) return true;
+  if (start.startsWith('/')) return false;
+  let hops = 0;
+  // Walk from the app root: first the link's own directory, then its target, expanding links.
+  let todo = [...linkPath.split('/').slice(0, -1), ...start.split('/')];
+  const cur: string[] = [];
+  while (todo.length > 0) {
+    const seg = todo.shift()!;
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (cur.length === 0) return false;
+      cur.pop();
+      continue;
+    }
+    const here = [...cur, seg].join('/');
+    const target = links.get(here);
+    if (target !== undefined) {
+      if (++hops > 40 || target.startsWith('/')) return false;
+      todo = [...target.split('/'), ...todo];
+      continue;
+    }
+    cur.push(seg);
+  }
+  return true;
+}
+
+/** Parses and checks an index read from a package; every problem is a NISO2110 naming the file. */
+export function parseIndex(text: string, source: string): PackageIndex {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new NisoError('NISO2110', `${source}: ${INDEX_PATH} is not valid JSON (${(e as Error).message})`, { path: source, exitCode: 2 });
+  }
+  if (raw && typeof raw === 'object' && 'format' in raw && typeof raw.format === 'number' && raw.format > FORMAT_VERSION) {
+    throw new NisoError('NISO2112', `${source}: package format ${raw.format} is newer than this niso reads (${FORMAT_VERSION})`, { path: source, hint: 'upgrade niso', exitCode: 2 });
+  }
+  const r = indexSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new NisoError('NISO2110', `${source}: ${INDEX_PATH} is malformed at ${issue.path.join('.') || 'top level'}: ${issue.message}`, { path: source, exitCode: 2, hint: 'the package was not made by niso or is damaged' });
+  }
+  const index = r.data;
+  if (index.format !== FORMAT_VERSION) throw new NisoError('NISO2112', `${source}: unsupported package format ${index.format}`, { path: source, exitCode: 2 });
+  const seen = new Set<string>();
+  let files = 0;
+  let bytes = 0;
+  for (const e of index.entries) {
+    const why = unsafePathReason(e.path);
+    if (why) throw new NisoError('NISO2102', `${source}: index entry "${e.path}" ${why}`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
+    if (seen.has(e.path)) throw new NisoError('NISO2106', `${source}: index lists "${e.path}" twice`, { path: source, exitCode: 2 });
+    seen.add(e.path);
+    if (e.type === 'symlink' && !symlinkStaysInside(e.path, e.target)) {
+      throw new NisoError('NISO2103', `${source}: symlink "${e.path}" points outside the app ("${e.target}")`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
+    }
+    if (e.type === 'file') { files++; bytes += e.size; }
+  }
+  const links = new Map(index.entries.filter((e): e is SymlinkEntry => e.type === 'symlink').map((e) => [e.path, e.target]));
+  for (const e of index.entries) {
+    // Nothing may live below a symlink: writing it would go through the link.
+    const parts = e.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      if (links.has(parts.slice(0, i).join('/'))) throw new NisoError('NISO2103', `${source}: "${e.path}" lies below the symlink "${parts.slice(0, i).join('/')}"`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
+    }
+  }
+  for (const [path, target] of links) {
+    if (!resolvesInside(links, path)) throw new NisoError('NISO2103', `${source}: symlink "${path}" -> "${target}" resolves outside the app through other symlinks`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
+  }
+  if (index.totals.files !== files || index.totals.bytes !== bytes) {
+    throw new NisoError('NISO2110', `${source}: index totals (${index.totals.files} files, ${index.totals.bytes} bytes) do not match its entries (${files} files, ${bytes} bytes)`, { path: source, exitCode: 2 });
+  }
+  return index;
+}

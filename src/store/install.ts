@@ -1,0 +1,136 @@
+// `niso install`: verify a package while streaming it into a work dir, share identical files
+// through the content pool (hard links), flush, then rename the finished object into the store.
+// A crash at any point leaves no store object or a complete one; leftovers are swept later.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, link, mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { NisoError } from '../errors/niso-error.js';
+import { hostArch } from '../host/arch.js';
+import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
+import type { FileEntry, SymlinkEntry } from '../package/format/package-index.js';
+import { readPackage, type Limits, type PackageHead } from '../package/read-package.js';
+import { contentPath, layout, storeObjectName, type StoreLayout } from './layout.js';
+import { forceRemove, sealTree } from './fs-tree.js';
+import { withStoreLock } from './lock.js';
+import { sweepTmp } from './sweep.js';
+
+export interface InstallResult {
+  digest: string;
+  name: string;
+  version: string;
+  arch: string;
+  path: string;
+  alreadyInstalled: boolean;
+  files: number;
+  bytes: number;
+  /** Bytes written to the content pool; the rest was shared with installed packages. */
+  newBytes: number;
+}
+
+export interface InstalledInfo {
+  digest: string;
+  name: string;
+  version: string;
+  arch: string;
+  installedAt: string;
+  source: string;
+  files: number;
+  bytes: number;
+  packageBytes: number;
+}
+
+export const INSTALLED_INFO = 'niso/installed.json';
+
+export async function ensureDirs(l: StoreLayout): Promise<void> {
+  for (const d of [l.store, l.content, l.tmp]) await mkdir(d, { recursive: true });
+}
+
+export async function installPackage(root: string, file: string, limits: Limits, opts: { now?: Date; onProgress?: (done: number, total: number) => void } = {}): Promise<InstallResult> {
+  const l = layout(root);
+  await ensureDirs(l);
+  return withStoreLock(l.lock, async () => {
+    await sweepTmp(l);
+    const work = join(l.tmp, `install-${process.pid}-${randomBytes(6).toString('hex')}`);
+    await mkdir(join(work, 'app'), { recursive: true });
+    let head: PackageHead | undefined;
+    let final = '';
+    let already = false;
+    let newBytes = 0;
+    let done = 0;
+    let total = 0;
+    const links: SymlinkEntry[] = [];
+    try {
+      head = await readPackage(file, limits, {
+        head: async (h) => {
+          if (h.index.arch !== 'any' && h.index.arch !== hostArch()) {
+            throw new NisoError('NISO2113', `${file} is built for ${h.index.arch}, but this host is ${hostArch()}`, { path: file, exitCode: 2, hint: 'pack the app on (or for) this architecture; use arch = "any" for apps without native code' });
+          }
+          total = h.index.totals.bytes;
+          final = join(l.store, storeObjectName(h.digestHex, h.index.name, h.index.version));
+          already = await stat(join(final, INSTALLED_INFO)).then(() => true, () => false);
+          return !already;
+        },
+        dir: async (e) => { await mkdir(join(work, 'app', e.path), { recursive: true }); },
+        symlink: async (e) => { links.push(e as SymlinkEntry); },
+        file: async (e: FileEntry, content: Readable) => {
+          const dest = join(work, 'app', e.path);
+          await mkdir(dirname(dest), { recursive: true });
+          const pooled = contentPath(l, e.sha256, e.mode);
+          const exists = await stat(pooled).then((s) => s.size === e.size, () => false);
+          if (exists) {
+            // Still read it through: the reader verifies the bytes against the index as they pass.
+            for await (const _chunk of content) { /* discard */ }
+            return async () => { await link(pooled, dest); done += e.size; opts.onProgress?.(done, total); };
+          }
+          const tmpObj = join(work, `obj-${randomBytes(8).toString('hex')}`);
+          await pipeline(content, createWriteStream(tmpObj, { flags: 'wx', mode: 0o600 }));
+          return async () => {
+            await chmod(tmpObj, e.mode & 0o111 ? 0o555 : 0o444);
+            await mkdir(dirname(pooled), { recursive: true });
+            await rename(tmpObj, pooled);
+            await link(pooled, dest);
+            newBytes += e.size;
+            done += e.size;
+            opts.onProgress?.(done, total);
+          };
+        },
+      });
+      const result = (alreadyInstalled: boolean): InstallResult => ({
+        digest: `sha256:${head!.digestHex}`, name: head!.index.name, version: head!.index.version, arch: head!.index.arch,
+        path: final, alreadyInstalled, files: head!.index.totals.files, bytes: head!.index.totals.bytes, newBytes,
+      });
+      if (already) {
+        await forceRemove(work);
+        return result(true);
+      }
+      // Symlinks last: no file is ever written through a link the package made.
+      for (const s of links) await symlink(s.target, join(work, 'app', s.path));
+      const info: InstalledInfo = {
+        digest: `sha256:${head.digestHex}`, name: head.index.name, version: head.index.version, arch: head.index.arch,
+        installedAt: (opts.now ?? new Date()).toISOString(), source: basename(file),
+        files: head.index.totals.files, bytes: head.index.totals.bytes, packageBytes: head.packageBytes,
+      };
+      await mkdir(join(work, 'niso'));
+      await writeFile(join(work, 'niso/index.json'), head.indexText, { mode: 0o444 });
+      await writeFile(join(work, 'niso/manifest.toml'), head.manifestText, { mode: 0o444 });
+      await writeFile(join(work, INSTALLED_INFO), JSON.stringify(info, null, 2) + '\n', { mode: 0o444 });
+      await sealTree(work);
+      await syncFilesystem(work);
+      try {
+        await rename(work, final);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') { await forceRemove(work); return result(true); }
+        throw e;
+      }
+      await fsyncPath(l.store);
+      return result(false);
+    } catch (e) {
+      await forceRemove(work);
+      throw e;
+    }
+  });
+}

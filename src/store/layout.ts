@@ -1,0 +1,37 @@
+// Where things live under NISO_ROOT: pure path math, so every module agrees on the layout.
+import { join } from 'node:path';
+
+export interface StoreLayout {
+  root: string;
+  /** Installed packages: <store>/<digest>-<name>-<version>/ */
+  store: string;
+  /** Content-addressed file pool; store objects hard-link to it, so equal files exist once. */
+  content: string;
+  /** Work dirs of installs in progress, and trash of removals; same filesystem for rename(2). */
+  tmp: string;
+  lock: string;
+  config: string;
+}
+
+export function layout(root: string): StoreLayout {
+  const lib = join(root, 'var/lib/niso');
+  return {
+    root,
+    store: join(lib, 'store'),
+    content: join(lib, 'content'),
+    tmp: join(lib, 'tmp'),
+    lock: join(lib, 'store.lock'),
+    config: join(root, 'etc/niso/config.toml'),
+  };
+}
+
+export function storeObjectName(digestHex: string, name: string, version: string): string {
+  return `${digestHex}-${name}-${version}`;
+}
+
+/** Executable and plain files are pooled apart because hard links share one mode. */
+export function contentPath(l: StoreLayout, sha256: string, mode: number): string {
+  return join(l.content, sha256.slice(0, 2), mode & 0o111 ? `${sha256}.x` : sha256);
+}
+
+export const STORE_OBJECT_RE = /^([0-9a-f]{64})-(.+)$/;
