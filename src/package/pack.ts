@@ -100,7 +100,6 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
   }
   selected.sort((a, b) => comparePaths(a.path, b.path));
   const files = selected.filter((s): s is SelectedFile => s.type === 'file');
-  if (selected.length === 0) throw new NisoError('NISO2006', `nothing to pack in ${appDir}`, { path: appDir, exitCode: 2, hint: 'check [copy] include/exclude and .nisoignore' });
 
   const ep = entryPath(manifest);
   if (ep !== null) {
@@ -108,6 +107,8 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     if (!hit) throw new NisoError('NISO2005', `the entrypoint "${manifest.binary.entrypoint}" is not in the package (no runtime is set, so it must be a packaged file)`, { exitCode: 2, hint: `pack it with --binary PATH (it becomes bin/NAME), or check [copy] and .nisoignore` });
     if (hit.type === 'file' && hit.mode !== 0o755) throw new NisoError('NISO2005', `the entrypoint "${ep}" is not executable`, { exitCode: 2, hint: `chmod +x ${join(appDir, ep)}` });
   }
+
+  if (selected.length === 0) throw new NisoError('NISO2006', `nothing to pack in ${appDir}`, { path: appDir, exitCode: 2, hint: 'check [copy] include/exclude and .nisoignore' });
 
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
   const keep = totalBytes <= BUFFER_BUDGET;

@@ -62,6 +62,9 @@ export async function installPackage(root: string, file: string, limits: Limits,
     let done = 0;
     let total = 0;
     const links: SymlinkEntry[] = [];
+    // New content waits in the work dir until the whole package is verified; only then does it
+    // move into the shared pool, so a package refused half-way leaves no content behind.
+    const pending = new Map<string, string>();
     try {
       head = await readPackage(file, limits, {
         head: async (h) => {
@@ -79,19 +82,18 @@ export async function installPackage(root: string, file: string, limits: Limits,
           const dest = join(work, 'app', e.path);
           await mkdir(dirname(dest), { recursive: true });
           const pooled = contentPath(l, e.sha256, e.mode);
-          const exists = await stat(pooled).then((s) => s.size === e.size, () => false);
-          if (exists) {
+          const known = pending.get(pooled) ?? (await stat(pooled).then((s) => (s.size === e.size ? pooled : undefined), () => undefined));
+          if (known !== undefined) {
             // Still read it through: the reader verifies the bytes against the index as they pass.
             for await (const _chunk of content) { /* discard */ }
-            return async () => { await link(pooled, dest); done += e.size; opts.onProgress?.(done, total); };
+            return async () => { await link(known, dest); done += e.size; opts.onProgress?.(done, total); };
           }
           const tmpObj = join(work, `obj-${randomBytes(8).toString('hex')}`);
           await pipeline(content, createWriteStream(tmpObj, { flags: 'wx', mode: 0o600 }));
           return async () => {
             await chmod(tmpObj, e.mode & 0o111 ? 0o555 : 0o444);
-            await mkdir(dirname(pooled), { recursive: true });
-            await rename(tmpObj, pooled);
-            await link(pooled, dest);
+            await link(tmpObj, dest);
+            pending.set(pooled, tmpObj);
             newBytes += e.size;
             done += e.size;
             opts.onProgress?.(done, total);
@@ -105,6 +107,10 @@ export async function installPackage(root: string, file: string, limits: Limits,
       if (already) {
         await forceRemove(work);
         return result(true);
+      }
+      for (const [pooled, tmpObj] of pending) {
+        await mkdir(dirname(pooled), { recursive: true });
+        await rename(tmpObj, pooled);
       }
       // Symlinks last: no file is ever written through a link the package made.
       for (const s of links) await symlink(s.target, join(work, 'app', s.path));

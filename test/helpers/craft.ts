@@ -1,0 +1,82 @@
+// Crafts .niso files byte by byte, including hostile ones that niso itself would never write,
+// to prove that install refuses them.
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { pack } from 'tar-stream';
+import { serializeIndex, type IndexEntry, type PackageIndex } from '../../src/package/format/package-index.js';
+
+export interface RawEntry {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+  data?: string | Buffer;
+  mode?: number;
+  linkname?: string;
+  /** Declared size in the tar header, when it must differ from the data (truncation tricks). */
+  size?: number;
+}
+
+export const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+
+export function manifestText(name = 'evil', version = '1.0.0', arch = 'any'): string {
+  return `[package]\nname = "${name}"\nversion = "${version}"\narch = "${arch}"\n\n[runtime]\nuse = "nodejs:20"\n\n[binary]\nentrypoint = "node"\nargs = ["server.js"]\n`;
+}
+
+/** A consistent index for the given app files, to be corrupted (or not) by the caller. */
+export function indexFor(files: Record<string, string>, opts: { manifest?: string; name?: string; version?: string; arch?: string; extra?: IndexEntry[] } = {}): PackageIndex {
+  const manifest = opts.manifest ?? manifestText(opts.name, opts.version, opts.arch);
+  const entries: IndexEntry[] = Object.entries(files).map(([path, content]) => ({ path, type: 'file', mode: 0o644, size: Buffer.byteLength(content), sha256: sha(content) }));
+  entries.push(...(opts.extra ?? []));
+  const fileEntries = entries.filter((e) => e.type === 'file') as { size: number }[];
+  return {
+    format: 1, name: opts.name ?? 'evil', version: opts.version ?? '1.0.0', arch: opts.arch ?? 'any',
+    manifest: { size: Buffer.byteLength(manifest), sha256: sha(manifest) },
+    totals: { files: fileEntries.length, bytes: fileEntries.reduce((n, e) => n + e.size, 0) },
+    entries,
+  };
+}
+
+export async function tarBytes(entries: RawEntry[]): Promise<Buffer> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<void>((res, rej) => { p.on('end', res); p.on('error', rej); });
+  for (const e of entries) {
+    const data = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
+    await new Promise<void>((res, rej) => {
+      const header = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, linkname: e.linkname, size: e.size ?? data.length, mtime: new Date(0) };
+      if (e.size !== undefined && e.size !== data.length) {
+        // tar-stream refuses a size mismatch; write the header, then stop short (a truncated stream).
+        const s = p.entry(header, (err) => (err ? rej(err) : res()));
+        s.write(data);
+        s.end();
+        return;
+      }
+      p.entry(header as Parameters<typeof p.entry>[0], data, (err) => (err ? rej(err) : res()));
+    }).catch(() => undefined);
+  }
+  p.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+export function zstd(data: Buffer): Buffer {
+  const r = spawnSync('zstd', ['-q', '-c', '-3'], { input: data, maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`zstd failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A whole package: index first, then manifest, then the given app entries. */
+export async function craftPackage(file: string, index: PackageIndex, appEntries: RawEntry[], opts: { manifest?: string; indexText?: string; head?: RawEntry[] } = {}): Promise<void> {
+  const manifest = opts.manifest ?? manifestText(index.name, index.version, index.arch);
+  const head = opts.head ?? [
+    { name: 'niso/index.json', data: opts.indexText ?? serializeIndex(index) },
+    { name: 'niso/manifest.toml', data: manifest },
+  ];
+  writeFileSync(file, zstd(await tarBytes([...head, ...appEntries])));
+}
+
+/** App entries that match an index made by indexFor(files). */
+export function appEntries(files: Record<string, string>): RawEntry[] {
+  return Object.entries(files).map(([path, data]) => ({ name: `app/${path}`, data }));
+}

@@ -1,0 +1,104 @@
+// A corpus of hostile and broken packages: each must be refused with its own error code and
+// leave nothing behind in the store (no object, no pooled content, no work dir).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { installPackage } from '../../src/store/install.js';
+import { DEFAULT_LIMITS, type Limits } from '../../src/package/read-package.js';
+import { isNisoError } from '../../src/errors/niso-error.js';
+import { serializeIndex } from '../../src/package/format/package-index.js';
+import { tempDir } from '../helpers/tmp.js';
+import { appEntries, craftPackage, indexFor, manifestText, sha, tarBytes, zstd, type RawEntry } from '../helpers/craft.js';
+import { layout } from '../../src/store/layout.js';
+
+const FILES = { 'server.js': 'console.log("hi")\n', 'lib/a.js': 'module.exports = 1\n' };
+const DIRS: RawEntry[] = [{ name: 'app/lib/', type: 'directory', mode: 0o755 }];
+const withDirs = () => indexFor(FILES, { extra: [{ path: 'lib', type: 'dir' }] });
+
+interface Case { name: string; code: string; limits?: Partial<Limits>; build(file: string): Promise<void> }
+
+const cases: Case[] = [
+  { name: 'path traversal with ..', code: 'NISO2102', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/../../etc/cron.d/evil', data: 'x' }]) },
+  { name: 'absolute path', code: 'NISO2102', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: '/etc/passwd', data: 'root::0:0::/:/bin/sh\n' }]) },
+  { name: 'entry outside app/', code: 'NISO2102', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'niso/extra', data: 'x' }]) },
+  { name: 'traversal hidden in the index', code: 'NISO2102', build: (f) => craftPackage(f, indexFor({ ...FILES, '../x': 'x' }), appEntries(FILES)) },
+  { name: 'absolute symlink', code: 'NISO2103', build: (f) => craftPackage(f, indexFor(FILES, { extra: [{ path: 'shadow', type: 'symlink', target: '/etc/shadow' }] }), [...appEntries(FILES), { name: 'app/shadow', type: 'symlink', linkname: '/etc/shadow' }]) },
+  { name: 'symlink climbing out', code: 'NISO2103', build: (f) => craftPackage(f, indexFor(FILES, { extra: [{ path: 'up', type: 'symlink', target: '../../..' }] }), [...appEntries(FILES), { name: 'app/up', type: 'symlink', linkname: '../../..' }]) },
+  { name: 'symlink escaping through another symlink', code: 'NISO2103', build: (f) => craftPackage(f, indexFor(FILES, { extra: [{ path: 'b', type: 'symlink', target: '.' }, { path: 's', type: 'symlink', target: 'b/..' }] }), [...appEntries(FILES), { name: 'app/b', type: 'symlink', linkname: '.' }, { name: 'app/s', type: 'symlink', linkname: 'b/..' }]) },
+  { name: 'file below a symlink', code: 'NISO2103', build: (f) => craftPackage(f, indexFor({ ...FILES, 'd/x': 'x' }, { extra: [{ path: 'd', type: 'symlink', target: 'lib' }] }), [...appEntries(FILES), { name: 'app/d', type: 'symlink', linkname: 'lib' }, { name: 'app/d/x', data: 'x' }]) },
+  { name: 'symlink in the archive but not in the index', code: 'NISO2103', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/etc', type: 'symlink', linkname: '/etc' }]) },
+  { name: 'hard link', code: 'NISO2103', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/pw', type: 'link', linkname: '/etc/passwd' }]) },
+  { name: 'character device', code: 'NISO2104', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/mem', type: 'character-device' }]) },
+  { name: 'block device', code: 'NISO2104', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/sda', type: 'block-device' }]) },
+  { name: 'fifo', code: 'NISO2104', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/pipe', type: 'fifo' }]) },
+  { name: 'setuid file', code: 'NISO2105', build: (f) => craftPackage(f, withDirs(), [...DIRS, { name: 'app/lib/a.js', data: FILES['lib/a.js'], mode: 0o4755 }, { name: 'app/server.js', data: FILES['server.js'] }]) },
+  { name: 'setgid directory', code: 'NISO2105', build: (f) => craftPackage(f, withDirs(), [{ name: 'app/lib/', type: 'directory', mode: 0o2755 }, ...appEntries(FILES)]) },
+  { name: 'duplicate entry', code: 'NISO2106', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/server.js', data: 'evil()\n' }]) },
+  { name: 'duplicate entry in the index', code: 'NISO2106', build: async (f) => { const i = withDirs(); i.entries.push({ ...i.entries[0]! }); await craftPackage(f, i, appEntries(FILES), { indexText: serializeIndex(i) }); } },
+  { name: 'content does not match its hash', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, { name: 'app/server.js', data: 'console.log("HI")\n' }, { name: 'app/lib/a.js', data: FILES['lib/a.js'] }]) },
+  { name: 'size differs from the index', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, { name: 'app/server.js', data: 'console.log("hi!!")\n' }, { name: 'app/lib/a.js', data: FILES['lib/a.js'] }]) },
+  { name: 'file missing from the index', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/extra.js', data: 'x' }]) },
+  { name: 'file in the index missing from the archive', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, { name: 'app/server.js', data: FILES['server.js'] }]) },
+  { name: 'mode differs from the index', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, { name: 'app/server.js', data: FILES['server.js'], mode: 0o755 }, { name: 'app/lib/a.js', data: FILES['lib/a.js'] }]) },
+  { name: 'manifest does not match its hash', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES)], { manifest: manifestText() + '\n[env]\nEVIL = "1"\n' }) },
+  { name: 'index and manifest disagree on the name', code: 'NISO2107', build: async (f) => { const m = manifestText('other'); await craftPackage(f, indexFor(FILES, { manifest: m, extra: [{ path: 'lib', type: 'dir' }] }), [...DIRS, ...appEntries(FILES)], { manifest: m }); } },
+  { name: 'manifest that does not validate', code: 'NISO2111', build: async (f) => { const m = '[package]\nname = "evil"\nversion = "1.0.0"\nentrypoint = 3\n'; await craftPackage(f, indexFor(FILES, { manifest: m, extra: [{ path: 'lib', type: 'dir' }] }), [...DIRS, ...appEntries(FILES)], { manifest: m }); } },
+  { name: 'index is not JSON', code: 'NISO2110', build: (f) => craftPackage(f, withDirs(), appEntries(FILES), { indexText: '{"format": 1,' }) },
+  { name: 'index totals lie', code: 'NISO2110', build: async (f) => { const i = withDirs(); i.totals.bytes = 1; await craftPackage(f, i, [...DIRS, ...appEntries(FILES)]); } },
+  { name: 'manifest before the index', code: 'NISO2110', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES)], { head: [{ name: 'niso/manifest.toml', data: manifestText() }, { name: 'niso/index.json', data: serializeIndex(withDirs()) }] }) },
+  { name: 'newer package format', code: 'NISO2112', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES)], { indexText: serializeIndex({ ...withDirs(), format: 99 }) }) },
+  { name: 'wrong architecture', code: 'NISO2113', build: async (f) => {
+    const m = manifestText('evil', '1.0.0', 'aarch64').replace('arch = "aarch64"\n', '');
+    const i = indexFor(FILES, { arch: process.arch === 'arm64' ? 'x86_64' : 'aarch64', manifest: m, extra: [{ path: 'lib', type: 'dir' }] });
+    await craftPackage(f, i, [...DIRS, ...appEntries(FILES)], { manifest: m });
+  } },
+  { name: 'truncated package file', code: 'NISO2108', build: async (f) => { await craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES)]); const b = await readFile(f); await writeFile(f, b.subarray(0, Math.floor(b.length * 0.6))); } },
+  { name: 'truncated file inside the archive', code: 'NISO2108', build: async (f) => {
+    const big = 'x'.repeat(4000);
+    const i = indexFor({ 'big.txt': big });
+    const tar = await tarBytes([{ name: 'niso/index.json', data: serializeIndex(i) }, { name: 'niso/manifest.toml', data: manifestText() }, { name: 'app/big.txt', data: big }]);
+    // Cut inside big.txt's data: a valid zstd frame of an incomplete tar.
+    await writeFile(f, zstd(tar.subarray(0, 512 * 3 + 1024 + 1500)));
+  } },
+  { name: 'not zstd at all', code: 'NISO2101', build: (f) => writeFile(f, 'this is not a package\n'.repeat(10)) },
+  { name: 'zstd but not a tar', code: 'NISO2101', build: (f) => writeFile(f, zstd(Buffer.from('hello world, not a tar archive'.repeat(40)))) },
+  { name: 'decompression bomb (declared size over the limit)', code: 'NISO2109', limits: { maxBytes: 1024 * 1024 }, build: async (f) => {
+    const zeros = Buffer.alloc(8 * 1024 * 1024);
+    const i = indexFor({}, { extra: [{ path: 'zeros', type: 'file', mode: 0o644, size: zeros.length, sha256: sha(zeros) }] });
+    i.totals = { files: 1, bytes: zeros.length };
+    await craftPackage(f, i, [{ name: 'app/zeros', data: zeros }]);
+  } },
+  { name: 'too many files', code: 'NISO2109', limits: { maxFiles: 50 }, build: async (f) => {
+    const files = Object.fromEntries(Array.from({ length: 60 }, (_, n) => [`f${n}`, `${n}`]));
+    await craftPackage(f, indexFor(files), appEntries(files));
+  } },
+];
+
+for (const c of cases) {
+  test(`refuses: ${c.name}`, async () => {
+    const dir = tempDir();
+    const root = join(dir, 'root');
+    const file = join(dir, 'evil.niso');
+    await c.build(file);
+    await assert.rejects(installPackage(root, file, { ...DEFAULT_LIMITS, ...c.limits }), (e: unknown) => {
+      assert.ok(isNisoError(e), `expected a NisoError, got ${String(e)}`);
+      assert.equal(e.code, c.code, `wrong code; message: ${e.message}`);
+      assert.ok(e.message.includes(file), 'the message names the package file');
+      return true;
+    });
+    const l = layout(root);
+    assert.deepEqual(await readdir(l.store), [], 'no store object is left');
+    assert.deepEqual(await readdir(l.tmp), [], 'no work dir is left');
+    for (const sub of await readdir(l.content)) assert.deepEqual(await readdir(join(l.content, sub)), [], 'no pooled content is left');
+  });
+}
+
+test('the well-formed control package of this corpus installs', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'ok.niso');
+  await craftPackage(file, withDirs(), [...DIRS, ...appEntries(FILES)]);
+  const r = await installPackage(join(dir, 'root'), file, DEFAULT_LIMITS);
+  assert.equal(r.files, 2);
+  assert.equal(await readFile(join(r.path, 'app/server.js'), 'utf8'), FILES['server.js']);
+});

@@ -1,0 +1,181 @@
+// The store as a user sees it: install, dedupe across versions, list, remove, gc, and what
+// a crash or a concurrent install leaves behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstat, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packApp } from '../../src/package/pack.js';
+import { installPackage } from '../../src/store/install.js';
+import { DEFAULT_LIMITS } from '../../src/package/read-package.js';
+import { listInstalled, readInstalledIndex, resolveOne } from '../../src/store/query.js';
+import { collectGarbage, removePackages } from '../../src/store/remove.js';
+import { layout } from '../../src/store/layout.js';
+import { isNisoError } from '../../src/errors/niso-error.js';
+import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
+
+const BIN = join(import.meta.dirname, '../../bin/niso');
+
+async function makeVersion(dir: string, version: string, serverText: string, extra: Record<string, string> = {}): Promise<string> {
+  const app = join(dir, `app-${version}`);
+  await writeTree(app, {
+    'manifest.toml': NODE_MANIFEST('web', version),
+    'server.js': serverText,
+    'node_modules/big/data.bin': 'x'.repeat(200_000),
+    'node_modules/big/index.js': 'module.exports = require("./data.bin")\n',
+    ...extra,
+  });
+  return (await packApp({ appDir: app, cwd: dir, output: join(dir, `web-${version}.niso`) })).file;
+}
+
+async function poolCount(root: string): Promise<number> {
+  const l = layout(root);
+  let n = 0;
+  for (const sub of await readdir(l.content)) n += (await readdir(join(l.content, sub))).length;
+  return n;
+}
+
+/** Every file of a store object matches the index: complete and unmodified. */
+async function verifyObject(path: string): Promise<void> {
+  const { index } = await readInstalledIndex({ path } as Parameters<typeof readInstalledIndex>[0]);
+  for (const e of index.entries) {
+    const p = join(path, 'app', e.path);
+    const st = await lstat(p);
+    if (e.type === 'file') {
+      assert.equal(createHash('sha256').update(await readFile(p)).digest('hex'), e.sha256, e.path);
+      assert.equal(st.mode & 0o777, e.mode & 0o111 ? 0o555 : 0o444, `${e.path} is read-only`);
+    } else if (e.type === 'dir') assert.ok(st.isDirectory());
+    else assert.ok(st.isSymbolicLink());
+  }
+}
+
+test('install places a read-only, verified object; the same package twice is a no-op', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const file = await makeVersion(dir, '1.0.0', 'v1');
+  const r = await installPackage(root, file, DEFAULT_LIMITS);
+  assert.equal(r.alreadyInstalled, false);
+  assert.equal(r.path, join(root, 'var/lib/niso/store', `${r.digest.slice(7)}-web-1.0.0`));
+  await verifyObject(r.path);
+  assert.equal((await stat(join(r.path, 'app'))).mode & 0o777, 0o555);
+  const again = await installPackage(root, file, DEFAULT_LIMITS);
+  assert.equal(again.alreadyInstalled, true);
+  assert.equal(again.newBytes, 0);
+  assert.equal((await listInstalled(root)).length, 1);
+});
+
+test('a new version costs only its changed files; remove and gc free exactly the unshared content', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const v1 = await installPackage(root, await makeVersion(dir, '1.0.0', 'console.log(1)\n'), DEFAULT_LIMITS);
+  const v2 = await installPackage(root, await makeVersion(dir, '1.0.1', 'console.log(2)\n'), DEFAULT_LIMITS);
+  assert.equal(v2.newBytes, 'console.log(2)\n'.length, 'only server.js was new');
+  const big1 = await stat(join(v1.path, 'app/node_modules/big/data.bin'));
+  const big2 = await stat(join(v2.path, 'app/node_modules/big/data.bin'));
+  assert.equal(big1.ino, big2.ino, 'identical files share one inode');
+  assert.equal(big1.nlink, 3, 'pool + two packages');
+
+  const all = await listInstalled(root);
+  assert.deepEqual(all.map((p) => p.version), ['1.0.1', '1.0.0'], 'newest first');
+  assert.equal((await resolveOne(root, 'web')).version, '1.0.1', 'a bare name means the newest');
+  assert.equal((await resolveOne(root, 'web:1.0.0')).digest, v1.digest);
+  assert.equal((await resolveOne(root, v1.digest.slice(0, 19))).version, '1.0.0', 'digest prefixes work');
+  await assert.rejects(resolveOne(root, 'web:9.9.9'), (e: unknown) => isNisoError(e) && e.code === 'NISO2201' && /1\.0\.1, 1\.0\.0/.test(e.hint ?? ''));
+
+  const before = await poolCount(root);
+  const removed = await removePackages(root, [await resolveOne(root, 'web:1.0.0')]);
+  assert.equal(removed.freedFiles, 1, 'only v1 server.js was unshared');
+  assert.equal(await poolCount(root), before - 1);
+  await verifyObject(v2.path);
+  assert.equal((await stat(join(v2.path, 'app/node_modules/big/data.bin'))).nlink, 2);
+
+  await removePackages(root, [await resolveOne(root, 'web')]);
+  assert.equal(await poolCount(root), 0, 'removing the last package frees all its content');
+  assert.deepEqual(await listInstalled(root), []);
+  const gc = await collectGarbage(root);
+  assert.equal(gc.freedFiles, 0);
+});
+
+test('gc frees content and work dirs that interrupted operations left behind', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  await installPackage(root, await makeVersion(dir, '1.0.0', 'v1'), DEFAULT_LIMITS);
+  const l = layout(root);
+  // What a killed install or remove leaves: a work dir of a dead process and an unlinked pool file.
+  await writeTree(l.tmp, { 'install-999999-deadbeef/app/x': 'partial', 'trash-999998-cafe/app/y': 'old' });
+  await writeTree(l.content, { 'ab/abababababababababababababababababababababababababababababababab': 'orphan' });
+  const dry = await collectGarbage(root, true);
+  assert.deepEqual(dry.sweptTmp.sort(), ['install-999999-deadbeef', 'trash-999998-cafe']);
+  assert.equal(dry.freedFiles, 1);
+  assert.equal((await readdir(l.tmp)).length, 2, 'a dry run changes nothing');
+  const real = await collectGarbage(root);
+  assert.equal(real.freedFiles, 1);
+  assert.equal(real.freedBytes, 'orphan'.length);
+  assert.deepEqual(await readdir(l.tmp), []);
+  await verifyObject((await resolveOne(root, 'web')).path);
+});
+
+test('installs killed at any moment leave nothing or a complete object, and the next run succeeds', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const many = Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`node_modules/m${i % 30}/f${i}.js`, `module.exports = ${i};\n`.repeat(20 + (i % 50))]));
+  const file = await makeVersion(dir, '1.0.0', 'v1', many);
+  const env = { ...process.env, NISO_ROOT: root };
+  let sawPartial = 0;
+  let sawComplete = 0;
+  for (const delay of [40, 90, 140, 190, 240, 300, 360, 420]) {
+    const child = spawn(process.execPath, [BIN, 'install', file], { env, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, delay));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const objects = (await readdir(layout(root).store)).filter((n) => !n.startsWith('.'));
+    if (objects.length === 0) sawPartial++;
+    else {
+      sawComplete++;
+      assert.equal(objects.length, 1);
+      await verifyObject(join(layout(root).store, objects[0]!));
+      break;
+    }
+  }
+  assert.ok(sawPartial > 0, 'at least one kill hit an install in progress');
+  const r = await installPackage(root, file, DEFAULT_LIMITS);
+  await verifyObject(r.path);
+  assert.equal(sawComplete > 0 ? r.alreadyInstalled : !r.alreadyInstalled, true);
+  await collectGarbage(root);
+  assert.deepEqual(await readdir(layout(root).tmp), [], 'no leftovers after gc');
+  // The pool holds exactly the package's distinct contents: nothing leaked by the killed runs.
+  const { index } = await readInstalledIndex(r as unknown as Parameters<typeof readInstalledIndex>[0]);
+  const distinct = new Set(index.entries.filter((e) => e.type === 'file').map((e) => e.type === 'file' ? `${e.sha256}${e.mode}` : ''));
+  assert.equal(await poolCount(root), distinct.size);
+});
+
+test('concurrent installs of one package all succeed and make one object', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const file = await makeVersion(dir, '1.0.0', 'v1');
+  const runs = await Promise.all([1, 2, 3, 4].map(() => new Promise<{ code: number | null; out: string }>((res) => {
+    const child = spawn(process.execPath, [BIN, 'install', file, '--json'], { env: { ...process.env, NISO_ROOT: root } });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('close', (code) => res({ code, out }));
+  })));
+  assert.deepEqual(runs.map((r) => r.code), [0, 0, 0, 0]);
+  const results = runs.map((r) => JSON.parse(r.out) as { alreadyInstalled: boolean; digest: string });
+  assert.equal(results.filter((r) => !r.alreadyInstalled).length, 1, 'exactly one run installed it');
+  assert.equal(new Set(results.map((r) => r.digest)).size, 1);
+  assert.equal((await listInstalled(root)).length, 1);
+  await verifyObject((await resolveOne(root, 'web')).path);
+});
+
+test('install limits come from /etc/niso/config.toml under NISO_ROOT and flags', async () => {
+  const { readInstallLimits } = await import('../../src/store/host-config.js');
+  const dir = tempDir();
+  const cfg = join(dir, 'config.toml');
+  await writeFile(cfg, '[install]\nmax_size = "1G"\nmax_files = 1000\n');
+  assert.deepEqual(await readInstallLimits(cfg, {}), { maxBytes: 1024 ** 3, maxFiles: 1000 });
+  assert.deepEqual(await readInstallLimits(cfg, { maxSize: '2M', maxFiles: '5' }), { maxBytes: 2 * 1024 ** 2, maxFiles: 5 });
+  await writeFile(cfg, '[install]\nmax_sise = "1G"\n');
+  await assert.rejects(readInstallLimits(cfg, {}), (e: unknown) => isNisoError(e) && e.diagnostics[0]?.code === 'NISO1002' && e.diagnostics[0]?.line === 2);
+  await assert.rejects(readInstallLimits(join(dir, 'none.toml'), { maxSize: 'lots' }), (e: unknown) => isNisoError(e) && e.code === 'NISO2205');
+});
