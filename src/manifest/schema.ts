@@ -1,16 +1,37 @@
 // The manifest.toml schema: one zod definition gives validation, the normalised TypeScript type,
 // the published JSON Schema (schemas/manifest.schema.json) and the field reference in the docs.
 import { z } from 'zod';
+import semverParse from 'semver/functions/parse.js';
 import semverValid from 'semver/functions/valid.js';
-import { parseDuration, parseSize, parsePortMapping, type Parsed } from './units.js';
+import { DURATION_PATTERN, SIZE_PATTERN, formatDuration, parseDuration, parseSize, parsePortMapping, type Parsed, type PortMapping } from './units.js';
+import { suggest } from './suggest.js';
 
 /** Attach a niso error code and hint to a zod issue; parse.ts turns these into diagnostics. */
-export interface NisoIssueParams { niso: string; hint?: string }
+export interface NisoIssueParams {
+  niso: string;
+  hint?: string;
+  /** Point at the key rather than its value: the problem is the name (an env var, a volume). */
+  at?: 'key';
+}
 
 type Ctx = { issues: { push(issue: { code: 'custom'; message: string; input: unknown; params: NisoIssueParams; path?: PropertyKey[] }): void } };
 
-function report(ctx: Ctx, input: unknown, code: string, message: string, hint?: string, path?: PropertyKey[]): void {
-  ctx.issues.push({ code: 'custom', message, input, params: { niso: code, hint }, ...(path ? { path } : {}) });
+function report(ctx: Ctx, input: unknown, code: string, message: string, hint?: string, path?: PropertyKey[], at?: 'key'): void {
+  ctx.issues.push({ code: 'custom', message, input, params: { niso: code, hint, ...(at ? { at } : {}) }, ...(path ? { path } : {}) });
+}
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A rule across the fields of a table (or the entries of a list). zod skips such rules once any
+ * field has failed; these still run, so that one pass reports every problem. Fields that failed
+ * hold their raw input, so a rule must check the type of whatever it reads.
+ */
+function across(fn: (v: Record<string, unknown>, ctx: Ctx) => void) {
+  return z.superRefine((_: unknown, payload) => fn(payload.value as Record<string, unknown>, payload as unknown as Ctx), { when: (p) => isTable(p.value) });
+}
+function acrossList(fn: (v: unknown[], ctx: Ctx) => void) {
+  return z.superRefine((_: unknown, payload) => fn(payload.value as unknown[], payload as unknown as Ctx), { when: (p) => Array.isArray(p.value) });
 }
 
 function converted<T>(base: z.ZodType<string | number>, parse: (v: string | number) => Parsed<T>) {
@@ -22,17 +43,19 @@ function converted<T>(base: z.ZodType<string | number>, parse: (v: string | numb
   });
 }
 
-const duration = (description: string, dflt?: string) => {
-  const t = converted(z.string(), (v) => parseDuration(String(v))).meta({ description, examples: ['30s', '500ms', '1m30s'] });
-  return dflt === undefined ? t : t.prefault(dflt);
-};
+// Examples and patterns of converted values sit on the input side: the JSON Schema describes what
+// is written in the file (and drops metadata of the converted side), and so do the hints.
+const duration = (description: string, dflt: string) =>
+  converted(z.string().meta({ pattern: DURATION_PATTERN, examples: ['30s', '500ms', '1m30s'] }), (v) => parseDuration(String(v))).prefault(dflt).meta({ description });
 
 const size = (description: string) =>
-  converted(z.union([z.string(), z.number().int()]), parseSize).meta({ description, examples: ['512M', '1G'] });
+  converted(z.union([z.string().meta({ pattern: SIZE_PATTERN, examples: ['512M', '1G'] }), z.number().meta({ type: 'integer', minimum: 0, examples: [1048576] })]), parseSize).meta({ description });
 
 export const RUNTIME_NAMES = ['nodejs', 'python', 'ruby', 'java', 'php', 'deno', 'bun'] as const;
 export const PRESETS = ['server', 'strict', 'unsafe-none'] as const;
 export const ARCHES = ['x86_64', 'aarch64', 'any'] as const;
+export const RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
+export const NETWORK_MODES = ['private', 'none', 'host'] as const;
 export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 export const CAPABILITIES = [
   'CAP_AUDIT_CONTROL', 'CAP_AUDIT_READ', 'CAP_AUDIT_WRITE', 'CAP_BLOCK_SUSPEND', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
@@ -43,46 +66,80 @@ export const CAPABILITIES = [
   'CAP_SYS_PTRACE', 'CAP_SYS_RAWIO', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
 ] as const;
 
+const isPortMapping = (m: unknown): m is PortMapping => isTable(m) && isTable(m.host) && typeof m.protocol === 'string';
+
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** The closest valid package name to any text (a directory name, a mistyped name). */
+export function toPackageName(text: string): string {
+  const s = text.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64).replace(/[^a-z0-9]+$/, '');
+  return s === '' ? 'my-app' : s;
+}
+
+export function isPackageName(text: string): boolean {
+  return NAME_RE.test(text);
+}
+
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** An absolute, normalised path inside the sandbox. */
-function sandboxPath(description: string, forbidden: readonly string[] = []) {
-  return z.string().meta({ description }).check((ctx) => {
+function sandboxPath(description: string, example: string, forbidden: readonly string[] = []) {
+  return z.string().meta({ description, examples: [example] }).check((ctx) => {
     const p = ctx.value;
     const segs = p.split('/').slice(1);
+    const forbiddenBy = (q: string) => forbidden.find((f) => q === f || (f !== '/' && q.startsWith(f + '/')));
     if (!p.startsWith('/') || (p !== '/' && segs.some((s) => s === '' || s === '.' || s === '..'))) {
-      report(ctx, p, 'NISO1402', `"${p}" is not an absolute, normalised path`, 'write an absolute path without ".", ".." or "//", e.g. "/data"');
+      const fixed = normalisePath(p);
+      const example = fixed !== null && fixed !== '/' && !forbiddenBy(fixed) ? fixed : forbidden.length ? '/data' : '/app';
+      report(ctx, p, 'NISO1402', `"${p}" is not an absolute, normalised path`, `write an absolute path without ".", ".." or "//", e.g. "${example}"`);
       return;
     }
-    const hit = forbidden.find((f) => p === f || (f !== '/' && p.startsWith(f + '/')));
-    if (hit) report(ctx, p, 'NISO1402', `"${p}" would hide ${hit === '/' ? 'the whole root' : hit}, which niso manages`, 'mount volumes at a path of their own, e.g. "/data"');
+    const hit = forbiddenBy(p);
+    if (!hit) return;
+    const what = p === hit ? `would hide ${hit === '/' ? 'the whole file system' : hit}` : `is inside ${hit}`;
+    report(ctx, p, 'NISO1402', `"${p}" ${what}, which niso manages`, 'mount volumes at a path of their own, e.g. "/data"');
   });
 }
 
-function relativePattern(s: string): string | null {
-  if (s.startsWith('/')) return 'is absolute';
-  if (s.split('/').includes('..')) return 'climbs out of the app with ".."';
-  if (s.trim() === '') return 'is empty';
+/** "./app" → "/app", "/data/../etc" → "/etc"; null when ".." climbs above the root. */
+function normalisePath(p: string): string | null {
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') { if (out.pop() === undefined) return null; } else out.push(seg);
+  }
+  return '/' + out.join('/');
+}
+
+function relativePattern(s: string): { why: string; hint?: string } | null {
+  if (s.trim() === '') return { why: 'is empty', hint: 'remove it' };
+  if (s.startsWith('/')) return { why: 'is absolute', hint: `patterns are relative to the app directory, e.g. "${s.replace(/^\/+/, '') || '**'}"` };
+  const segs = s.split('/');
+  if (segs.includes('..')) return { why: 'climbs out of the app with ".."' };
+  // Paths are matched without a leading "./", so such a pattern would silently match nothing.
+  if (segs.includes('.')) return { why: 'has a "." path segment, which never matches', hint: `write "${segs.filter((x) => x !== '.').join('/')}"` };
   return null;
 }
 
 const patternList = (description: string) =>
   z.array(z.string()).meta({ description }).check((ctx) => {
     ctx.value.forEach((s, i) => {
-      const why = relativePattern(s);
-      if (why) report(ctx, s, 'NISO1403', `pattern "${s}" ${why}`, 'write a pattern relative to the app directory, e.g. "src/**"', [i]);
+      const bad = relativePattern(s);
+      if (bad) report(ctx, s, 'NISO1403', `pattern "${s}" ${bad.why}`, bad.hint ?? 'write a pattern relative to the app directory, e.g. "src/**"', [i]);
     });
   });
 
 const packageSection = z.strictObject({
   name: z.string().meta({ description: 'Package name: 1-64 lower-case letters, digits, ".", "_" or "-". Used in file names, store paths and registry names.', examples: ['my-app'], pattern: NAME_RE.source })
-    .check((ctx) => { if (!NAME_RE.test(ctx.value)) report(ctx, ctx.value, 'NISO1101', `"${ctx.value}" is not a valid package name`, `use lower-case letters, digits, ".", "_" and "-", e.g. "${ctx.value.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64) || 'my-app'}"`); }),
+    .check((ctx) => { if (!NAME_RE.test(ctx.value)) report(ctx, ctx.value, 'NISO1101', `"${ctx.value}" is not a valid package name`, `use lower-case letters, digits, ".", "_" and "-", e.g. "${toPackageName(ctx.value)}"`); }),
   version: z.string().meta({ description: 'Package version, Semantic Versioning 2.0 (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]).', examples: ['1.0.0', '2.1.0-rc.1'] })
     .check((ctx) => {
-      if (semverValid(ctx.value) !== ctx.value) {
+      // semver.parse also accepts "v1.2.3" and " 1.2.3"; the manifest takes only the canonical form.
+      const v = semverParse(ctx.value);
+      const canonical = v === null ? null : v.version + (v.build.length > 0 ? `+${v.build.join('.')}` : '');
+      if (canonical !== ctx.value) {
         const parts = ctx.value.split('.');
-        const guess = /^\d+(\.\d+)?$/.test(ctx.value) ? [...parts, '0', '0'].slice(0, 3).join('.') : '1.0.0';
+        const guess = canonical ?? (/^\d+(\.\d+)?$/.test(ctx.value) ? [...parts, '0', '0'].slice(0, 3).join('.') : semverValid(ctx.value, { loose: true }) ?? '1.0.0');
         report(ctx, ctx.value, 'NISO1102', `"${ctx.value}" is not a semantic version`, `write MAJOR.MINOR.PATCH, e.g. "${guess}"`);
       }
     }),
@@ -98,11 +155,13 @@ const runtimeSection = z.strictObject({
     .transform((s, ctx) => {
       const m = /^([a-z][a-z0-9]*):(\d+(?:\.\d+){0,2})$/.exec(s);
       if (!m) {
-        report(ctx, s, 'NISO1103', `"${s}" is not a runtime of the form NAME:VERSION`, 'e.g. "nodejs:20" or "python:3.12"');
+        const known = (RUNTIME_NAMES as readonly string[]).includes(s);
+        report(ctx, s, 'NISO1103', `"${s}" is not a runtime of the form NAME:VERSION`, known ? `add the version, e.g. "${s}:${s === 'python' ? '3.12' : '20'}"` : 'e.g. "nodejs:20" or "python:3.12"');
         return z.NEVER;
       }
       if (!(RUNTIME_NAMES as readonly string[]).includes(m[1]!)) {
-        report(ctx, s, 'NISO1103', `unknown runtime "${m[1]}"`, `use one of ${RUNTIME_NAMES.join(', ')}`);
+        const best = suggest(m[1]!, RUNTIME_NAMES);
+        report(ctx, s, 'NISO1103', `unknown runtime "${m[1]}"`, best ? `did you mean "${best}:${m[2]}"?` : `use one of ${RUNTIME_NAMES.join(', ')}`);
         return z.NEVER;
       }
       return { name: m[1] as (typeof RUNTIME_NAMES)[number], version: m[2]! };
@@ -112,7 +171,7 @@ const runtimeSection = z.strictObject({
 const binarySection = z.strictObject({
   entrypoint: z.string().min(1).meta({ description: 'The program to start. With a [runtime], the runtime\'s command (e.g. "node", "python3"); without one, a path inside the package (e.g. "bin/my-app").', examples: ['node', 'bin/my-app'] }),
   args: z.array(z.string()).default([]).meta({ description: 'Arguments passed to the entrypoint.', examples: [['server.js']] }),
-  workdir: sandboxPath('Working directory inside the sandbox.').default('/app'),
+  workdir: sandboxPath('Working directory inside the sandbox.', '/app').default('/app'),
   stop_signal: z.enum(STOP_SIGNALS).default('SIGTERM').meta({ description: 'Signal sent to stop the app gracefully.' }),
   stop_timeout: duration('How long to wait after the stop signal before killing the app.', '10s'),
 }).meta({ description: 'How to start the app.' });
@@ -122,36 +181,55 @@ const copySection = z.strictObject({
   exclude: patternList('Glob patterns of files to leave out, applied after include. A .nisoignore file (gitignore syntax) in the app directory adds more.').default([]),
 }).meta({ description: 'Which files of the app directory go into the package. `.git`, `.nisoignore`-listed files and `*.niso` files are always left out.' });
 
-const envSection = z.record(z.string(), z.string()).meta({ description: 'Environment variables for the app. Values are strings; the sandbox starts from an empty environment.' })
-  .check((ctx) => {
-    for (const k of Object.keys(ctx.value)) {
-      if (!ENV_RE.test(k)) report(ctx, k, 'NISO1401', `"${k}" is not a valid environment variable name`, 'use letters, digits and "_", not starting with a digit', [k]);
-      else if (k.startsWith('NISO_')) report(ctx, k, 'NISO1401', `"${k}" uses the NISO_ prefix, which niso reserves for the variables it sets`, 'rename the variable', [k]);
+const envSection = z.record(z.string(), z.string()).meta({ description: 'Environment variables for the app. Values are strings; the sandbox starts from an empty environment. Names starting with NISO_ are reserved.', examples: [{ NODE_ENV: 'production', PORT: '3000' }] })
+  .check(across((env, ctx) => {
+    for (const k of Object.keys(env)) {
+      if (!ENV_RE.test(k)) report(ctx, k, 'NISO1401', `"${k}" is not a valid environment variable name`, `use letters, digits and "_", not starting with a digit, e.g. "${k.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^(?=\d)/, '_')}"`, [k], 'key');
+      else if (k.startsWith('NISO_')) report(ctx, k, 'NISO1401', `"${k}" uses the NISO_ prefix, which niso reserves for the variables it sets`, 'rename the variable', [k], 'key');
     }
-  });
+  }));
 
 const networkSection = z.strictObject({
-  mode: z.enum(['private', 'none', 'host']).default('private').meta({ description: '"private": own network namespace, reachable only through mapped ports and from services on the same networks; "none": loopback only; "host": the host\'s network (trusted tools only).' }),
-  ports: z.array(converted(z.string(), (v) => parsePortMapping(String(v))).meta({ examples: ['8080:3000', '127.0.0.1:8080:3000', '5353:53/udp', '9000-9010:9000-9010'] }))
-    .default([]).meta({ description: 'Ports mapped from the host to the app: "[ADDRESS:]HOST:CONTAINER[/tcp|/udp]", with equal-length ranges allowed on both sides.' })
-    .check((ctx) => {
-      const seen = new Map<string, number>();
-      ctx.value.forEach((p, i) => {
-        for (let port = p.host.from; port <= p.host.to; port++) {
-          const key = `${p.hostIp ?? '*'}|${port}/${p.protocol}`;
-          const prev = seen.get(key);
-          if (prev !== undefined) { report(ctx, p, 'NISO1203', `host port ${port}/${p.protocol} is mapped by both ports[${prev}] and ports[${i}]`, 'map each host port once', [i]); return; }
-          seen.set(key, i);
-        }
+  mode: z.enum(NETWORK_MODES).default('private').meta({ description: '"private": own network namespace, reachable only through mapped ports and from services on the same networks; "none": loopback only; "host": the host\'s network (trusted tools only).' }),
+  ports: z.array(converted(z.string().meta({ examples: ['8080:3000', '127.0.0.1:8080:3000', '[::1]:8080:3000', '5353:53/udp', '9000-9010:9000-9010'] }), (v) => parsePortMapping(String(v))).meta({ description: 'One port mapping.' }))
+    .check(acrossList((list, ctx) => {
+      // A mapping without an address listens on every address, so it collides with any mapping
+      // of the same port and protocol; two mappings on different addresses do not collide.
+      const seen: { m: PortMapping; i: number }[] = [];
+      list.forEach((m, i) => {
+        if (!isPortMapping(m)) return;
+        const prev = seen.find(({ m: o }) => o.protocol === m.protocol && (o.hostIp === null || m.hostIp === null || o.hostIp === m.hostIp)
+          && o.host.from <= m.host.to && m.host.from <= o.host.to);
+        if (prev) {
+          const port = Math.max(prev.m.host.from, m.host.from);
+          const where = prev.m.hostIp === m.hostIp ? '' : ` (a mapping without an address takes the port on every address)`;
+          report(ctx, m, 'NISO1203', `host port ${port}/${m.protocol} is mapped by both ports[${prev.i}] and ports[${i}]${where}`, 'map each host port once', [i]);
+        } else seen.push({ m, i });
       });
-    }),
-  networks: z.array(z.string().regex(NAME_RE)).default([]).meta({ description: 'Named niso networks to join (mode "private"); services on a shared network reach each other by name.' }),
+    })).default([]).meta({ description: 'Ports mapped from the host to the app: "[ADDRESS:]HOST:CONTAINER[/tcp|/udp]", with equal-length ranges allowed on both sides. Without an ADDRESS the port is opened on every address of the host.', examples: [['8080:3000', '127.0.0.1:9090:9090', '5353:53/udp']] }),
+  networks: z.array(z.string().check((ctx) => {
+    if (!NAME_RE.test(ctx.value)) report(ctx, ctx.value, 'NISO1101', `"${ctx.value}" is not a valid network name`, `use lower-case letters, digits, ".", "_" and "-", e.g. "${toPackageName(ctx.value)}"`);
+  })).default([]).meta({ description: 'Named niso networks to join (mode "private"); services on a shared network reach each other by name.' }),
   egress: z.boolean().default(true).meta({ description: 'Whether the app may open connections to the outside world.' }),
-}).meta({ description: 'The app\'s network.' });
+}).meta({ description: 'The app\'s network.' })
+  .check(across((v, ctx) => {
+    // Ports and networks are wired into the app's own namespace, which only "private" has.
+    if (v.mode !== 'none' && v.mode !== 'host') return;
+    for (const key of ['ports', 'networks'] as const) {
+      const list = v[key];
+      if (Array.isArray(list) && list.length > 0) report(ctx, list, 'NISO1405', `${key} need network mode "private", not "${v.mode}"`, v.mode === 'host' ? `remove ${key}: with mode "host" the app listens on the host's ports directly` : `remove ${key} or set mode = "private"`, [key]);
+    }
+  }));
 
 const healthSection = z.strictObject({
-  http: z.string().optional().meta({ description: 'Probe by HTTP GET; healthy on a 2xx or 3xx status.', examples: ['http://127.0.0.1:3000/health'] }),
-  tcp: z.union([z.number().int().min(1).max(65535), z.string()]).optional().meta({ description: 'Probe by opening a TCP connection to a port (or "ADDRESS:PORT").', examples: [3000, '127.0.0.1:3000'] }),
+  http: z.string().check((ctx) => {
+    if (!/^http:\/\/[^/\s]+(\/\S*)?$/.test(ctx.value)) report(ctx, ctx.value, 'NISO1404', `"${ctx.value}" is not an http:// URL`, 'the probe runs inside the app\'s network; write e.g. "http://127.0.0.1:3000/health"');
+  }).optional().meta({ description: 'Probe by HTTP GET (plain http://, from inside the app\'s network); healthy on a 2xx or 3xx status.', examples: ['http://127.0.0.1:3000/health'] }),
+  tcp: z.union([z.number().int().min(1).max(65535), z.string().check((ctx) => {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(ctx.value);
+    if (!m) report(ctx, ctx.value, 'NISO1404', `"${ctx.value}" is not a port or ADDRESS:PORT`, 'write e.g. 3000 or "127.0.0.1:3000"');
+    else if (Number(m[2]) < 1 || Number(m[2]) > 65535) report(ctx, ctx.value, 'NISO1202', `"${ctx.value}": port ${m[2]} is outside 1-65535`, 'use a port from 1 to 65535');
+  })]).optional().meta({ description: 'Probe by opening a TCP connection to a port (or "ADDRESS:PORT").', examples: [3000, '127.0.0.1:3000'] }),
   exec: z.array(z.string()).min(1).optional().meta({ description: 'Probe by running a command inside the sandbox; healthy when it exits 0.', examples: [['bin/check', '--quick']] }),
   interval: duration('Time between probes.', '30s'),
   timeout: duration('How long one probe may take before it counts as failed.', '5s'),
@@ -160,25 +238,22 @@ const healthSection = z.strictObject({
   start_interval: duration('Time between probes during the start period.', '5s'),
   on_unhealthy: z.enum(['restart', 'none']).default('restart').meta({ description: 'What to do when the app turns unhealthy: restart it, or only report it.' }),
 }).meta({ description: 'How niso checks that the app works. Give exactly one of http, tcp or exec.' })
-  .check((ctx) => {
-    const v = ctx.value;
+  .check(across((v, ctx) => {
     const probes = (['http', 'tcp', 'exec'] as const).filter((k) => v[k] !== undefined);
-    if (probes.length !== 1) {
-      report(ctx, v, 'NISO1404', probes.length === 0 ? 'the health check has no probe' : `the health check has ${probes.length} probes (${probes.join(', ')})`, 'give exactly one of http, tcp or exec');
+    if (probes.length === 0) report(ctx, v, 'NISO1404', 'the health check has no probe', 'add one of http, tcp or exec, e.g. tcp = 3000');
+    // Point at the second probe: the first one is the one the author most likely meant.
+    else if (probes.length > 1) report(ctx, v, 'NISO1404', `the health check has ${probes.length} probes (${probes.join(', ')})`, `keep exactly one of ${probes.join(', ')}`, [probes[1]!]);
+    if (typeof v.timeout === 'number' && typeof v.interval === 'number' && v.timeout > v.interval) {
+      report(ctx, v.timeout, 'NISO1405', `the health check timeout (${formatDuration(v.timeout)}) is longer than its interval (${formatDuration(v.interval)})`, 'make timeout at most the interval', ['timeout']);
     }
-    if (v.http !== undefined && !/^http:\/\/[^/\s]+(\/\S*)?$/.test(v.http)) {
-      report(ctx, v.http, 'NISO1404', `"${v.http}" is not an http:// URL`, 'write e.g. "http://127.0.0.1:3000/health"', ['http']);
-    }
-    if (typeof v.tcp === 'string' && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v.tcp)) {
-      report(ctx, v.tcp, 'NISO1404', `"${v.tcp}" is not a port or ADDRESS:PORT`, 'write e.g. 3000 or "127.0.0.1:3000"', ['tcp']);
-    }
-    if (v.timeout > v.interval) report(ctx, v.timeout, 'NISO1405', 'the health check timeout is longer than its interval', 'make timeout at most the interval', ['timeout']);
-  });
+  }));
 
 const isolationSection = z.strictObject({
   preset: z.enum(PRESETS).default('server').meta({ description: '"server" (default): own user and namespaces, no capabilities, a syscall filter, read-only except /tmp and the state dir. "strict": also no network and default resource limits. "unsafe-none": no sandbox at all, for trusted tools only.' }),
   capabilities: z.array(z.enum(CAPABILITIES)).default([]).meta({ description: 'Capabilities to grant on top of the preset (normally none), e.g. ["CAP_NET_BIND_SERVICE"] to listen on ports below 1024.' }),
-  syscalls: z.array(z.string().regex(/^@?[a-z0-9_]+$/)).default([]).meta({ description: 'System calls or @groups to allow on top of the preset\'s filter.', examples: [['@clock']] }),
+  syscalls: z.array(z.string().check((ctx) => {
+    if (!/^@?[a-z0-9_]+$/.test(ctx.value)) report(ctx, ctx.value, 'NISO1005', `"${ctx.value}" is not a system call name or @group`, 'write a lower-case name such as "mlock" or a group such as "@clock"');
+  })).default([]).meta({ description: 'System calls or @groups to allow on top of the preset\'s filter.', examples: [['@clock']] }),
   tmp_size: size('Size of the private /tmp (a tmpfs).').prefault('64M'),
 }).meta({ description: 'How strictly the app is sandboxed. The preset sets everything; the other keys adjust single properties and are recorded in the plan.' });
 
@@ -190,34 +265,39 @@ const resourcesSection = z.strictObject({
 }).meta({ description: 'Resource limits, enforced with cgroups.' });
 
 const restartSection = z.strictObject({
-  policy: z.enum(['no', 'on-failure', 'always', 'unless-stopped']).default('on-failure').meta({ description: 'When to restart the app: never, when it exits with an error, always, or always unless it was stopped by hand.' }),
+  policy: z.enum(RESTART_POLICIES).default('on-failure').meta({ description: 'When to restart the app: never, when it exits with an error, always, or always unless it was stopped by hand.' }),
   max_retries: z.number().int().min(0).optional().meta({ description: 'With "on-failure": give up after this many restarts in a row.' }),
   delay: duration('First delay before a restart; it doubles on each crash in a row.', '1s'),
   max_delay: duration('Cap for the growing restart delay.', '1m'),
 }).meta({ description: 'The restart policy, as in docker run --restart.' })
-  .check((ctx) => {
-    if (ctx.value.max_retries !== undefined && ctx.value.policy !== 'on-failure') {
-      report(ctx, ctx.value.max_retries, 'NISO1405', `max_retries applies only to policy "on-failure", not "${ctx.value.policy}"`, 'remove max_retries or set policy = "on-failure"', ['max_retries']);
+  .check(across((v, ctx) => {
+    // Only judge a policy that is itself valid; a misspelt one already has its own diagnostic.
+    if (v.max_retries !== undefined && typeof v.policy === 'string' && RESTART_POLICIES.includes(v.policy as never) && v.policy !== 'on-failure') {
+      report(ctx, v.max_retries, 'NISO1405', `max_retries applies only to policy "on-failure", not "${v.policy}"`, 'remove max_retries or set policy = "on-failure"', ['max_retries']);
     }
-    if (ctx.value.max_delay < ctx.value.delay) report(ctx, ctx.value.max_delay, 'NISO1405', 'max_delay is shorter than delay', 'make max_delay at least delay', ['max_delay']);
-  });
+    if (typeof v.delay === 'number' && typeof v.max_delay === 'number' && v.max_delay < v.delay) {
+      report(ctx, v.max_delay, 'NISO1405', `max_delay (${formatDuration(v.max_delay)}) is shorter than delay (${formatDuration(v.delay)})`, 'make max_delay at least delay', ['max_delay']);
+    }
+  }));
 
 const volumeEntry = z.strictObject({
-  mount: sandboxPath('Where the volume appears inside the sandbox.', ['/', '/app', '/proc', '/dev', '/sys', '/tmp', '/etc', '/usr']),
+  mount: sandboxPath('Where the volume appears inside the sandbox.', '/data', ['/', '/app', '/proc', '/dev', '/sys', '/tmp', '/etc', '/usr']),
   read_only: z.boolean().default(false).meta({ description: 'Mount the volume read-only.' }),
   description: z.string().optional().meta({ description: 'What the app keeps there.' }),
-});
+}).meta({ description: 'One volume: where the app expects it and how it is mounted.' });
 
-const volumesSection = z.record(z.string(), volumeEntry).meta({ description: 'Volumes the app expects, by name. A volume is mounted only when the service is granted one (on the command line or in stack.toml).' })
-  .check((ctx) => {
+const volumesSection = z.record(z.string(), volumeEntry).meta({ description: 'Volumes the app expects, by name. A volume is mounted only when the service is granted one (on the command line or in stack.toml).', examples: [{ data: { mount: '/data', description: 'the database files' }, seed: { mount: '/srv/seed', read_only: true } }] })
+  .check(across((volumes, ctx) => {
     const mounts = new Map<string, string>();
-    for (const [name, v] of Object.entries(ctx.value)) {
-      if (!NAME_RE.test(name)) report(ctx, name, 'NISO1101', `"${name}" is not a valid volume name`, 'use lower-case letters, digits, ".", "_" and "-"', [name]);
-      const other = mounts.get(v.mount);
-      if (other !== undefined) report(ctx, v.mount, 'NISO1402', `volumes "${other}" and "${name}" both mount at ${v.mount}`, 'give each volume its own mount point', [name, 'mount']);
-      mounts.set(v.mount, name);
+    for (const [name, v] of Object.entries(volumes)) {
+      if (!NAME_RE.test(name)) report(ctx, name, 'NISO1101', `"${name}" is not a valid volume name`, `use lower-case letters, digits, ".", "_" and "-", e.g. "${toPackageName(name)}"`, [name], 'key');
+      const mount = isTable(v) ? v.mount : undefined;
+      if (typeof mount !== 'string') continue;
+      const other = mounts.get(mount);
+      if (other !== undefined) report(ctx, mount, 'NISO1402', `volumes "${other}" and "${name}" both mount at ${mount}`, 'give each volume its own mount point', [name, 'mount']);
+      else mounts.set(mount, name);
     }
-  });
+  }));
 
 export const manifestSchema = z.strictObject({
   package: packageSection,
@@ -231,7 +311,16 @@ export const manifestSchema = z.strictObject({
   resources: resourcesSection.prefault({}),
   restart: restartSection.prefault({}),
   volumes: volumesSection.default({}),
-}).meta({ title: 'niso manifest.toml', description: 'Describes an app for `niso pack`: what it is, what it runs with, and how it is sandboxed.' });
+}).meta({ title: 'niso manifest.toml', description: 'Describes an app for `niso pack`: what it is, what it runs with, and how it is sandboxed.' })
+  .check(across((m, ctx) => {
+    // Without a runtime the entrypoint is a file of the package, found below /app.
+    const entry = isTable(m.binary) ? m.binary.entrypoint : undefined;
+    if (m.runtime !== undefined || typeof entry !== 'string' || entry === '') return;
+    const segs = entry.split('/');
+    if (entry.startsWith('/') || segs.includes('..') || segs.includes('.') || segs.includes('')) {
+      report(ctx, entry, 'NISO1402', `"${entry}" is not a path inside the package`, `without a [runtime], the entrypoint is a file of the app, e.g. "bin/${entry.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').pop() ?? 'my-app'}"; to use a host program, add a [runtime]`, ['binary', 'entrypoint']);
+    }
+  }));
 
 /** The normalised manifest: defaults applied, durations in ms, sizes in bytes, ports parsed. */
 export type Manifest = z.output<typeof manifestSchema>;

@@ -4,7 +4,12 @@ import { parseTOML, getStaticTOMLValue, type AST } from 'toml-eslint-parser';
 import type { Diagnostic } from '../errors/niso-error.js';
 
 export interface Pos { line: number; column: number }
-export interface NodePos { key?: Pos; value?: Pos }
+export interface NodePos {
+  key?: Pos;
+  value?: Pos;
+  /** The value as written in the file (e.g. `1.0`, which reads as the number 1), for messages and hints. */
+  raw?: string;
+}
 export type PathKey = string | number;
 
 export interface TomlDocument {
@@ -24,11 +29,13 @@ export function readToml(text: string, file: string): TomlResult {
     ast = parseTOML(text);
   } catch (e) {
     const err = e as { message: string; lineNumber?: number; column?: number };
+    const dup = /multiple times/i.test(err.message) ? duplicateKeyAt(text, err.lineNumber, err.column) : undefined;
     return {
       ok: false,
       diagnostic: {
         code: 'NISO1001', file, line: err.lineNumber, column: err.column === undefined ? undefined : err.column + 1,
-        message: `TOML syntax error: ${err.message}`, hint: 'check quotes, brackets and that each key is defined once',
+        message: `TOML syntax error: ${dup ?? err.message}`,
+        hint: dup ? 'each key and table may appear only once; remove or merge the second one' : 'check quotes, brackets and that each key is defined once',
       },
     };
   }
@@ -41,6 +48,7 @@ export function readToml(text: string, file: string): TomlResult {
   };
   const visitValue = (path: PathKey[], node: AST.TOMLContentNode) => {
     note(path, 'value', pos(node));
+    if (node.type === 'TOMLValue') index.get(pathId(path))!.raw ??= text.slice(node.range[0], node.range[1]);
     if (node.type === 'TOMLArray') node.elements.forEach((el, i) => visitValue([...path, i], el));
     else if (node.type === 'TOMLInlineTable') node.body.forEach((kv) => visitKeyValue(path, kv));
   };
@@ -68,6 +76,16 @@ export function readToml(text: string, file: string): TomlResult {
       positionOf: (path) => index.get(pathId(path)),
     },
   };
+}
+
+/** The parser says only "Defining a key multiple times"; name the key from the source it points at. */
+function duplicateKeyAt(text: string, line?: number, column?: number): string | undefined {
+  if (line === undefined || column === undefined) return undefined;
+  const src = text.split(/\r?\n/)[line - 1] ?? '';
+  const m = /^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')/.exec(src.slice(column));
+  if (!m) return undefined;
+  const name = m[1]!.replace(/^["']|["']$/g, '');
+  return /^\s*\[/.test(src) ? `table [${src.trim().replace(/^\[+|\]+.*$/g, '').trim()}] is defined more than once` : `key "${name}" is defined more than once`;
 }
 
 /** The best place to point at for a path: the node itself, else the nearest ancestor that exists. */

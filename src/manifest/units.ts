@@ -7,6 +7,9 @@ const fail = (code: string, message: string, hint: string): Parsed<never> => ({ 
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The shape of a duration, for the JSON Schema (editors); parseDuration also bounds the value. */
+export const DURATION_PATTERN = '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d))+\\s*$';
+
 /** `"1m30s"`, `"500ms"`, `"2h"` → milliseconds. */
 export function parseDuration(text: string): Parsed<number> {
   const hint = 'write a number with a unit (ms, s, m, h, d), e.g. "30s", "500ms" or "1m30s"';
@@ -31,11 +34,15 @@ export function parseDuration(text: string): Parsed<number> {
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
+/** The shape of a size written as a string, for the JSON Schema; JSON Schema has no case-insensitive flag. */
+export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*[kKmMgGtT]?([iI]?[bB])?\\s*$';
+
 /** `"512M"`, `"1.5GiB"`, `"64k"`, `1048576` → bytes (powers of 1024, as docker and systemd use). */
 export function parseSize(input: string | number): Parsed<number> {
   const hint = 'write bytes or a number with a unit (K, M, G, T), e.g. "512M" or "1G"';
   if (typeof input === 'number') {
-    if (!Number.isInteger(input) || input < 0) return fail('NISO1302', `${input} is not a whole number of bytes`, hint);
+    if (input < 0) return fail('NISO1302', `${input} is negative`, hint);
+    if (!Number.isInteger(input)) return fail('NISO1302', `${input} is not a whole number of bytes`, hint);
     return { ok: true, value: input };
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(input);
@@ -93,6 +100,7 @@ function parseRange(s: string, side: string, text: string): Parsed<PortRange> {
 export function parsePortMapping(text: string): Parsed<PortMapping> {
   const hint = 'write "HOST:CONTAINER", e.g. "8080:3000", "127.0.0.1:8080:3000" or "5353:53/udp"';
   let rest = text.trim();
+  if (rest === '') return fail('NISO1201', 'empty port mapping', hint);
   let protocol: 'tcp' | 'udp' = 'tcp';
   const slash = rest.lastIndexOf('/');
   if (slash >= 0) {
@@ -104,7 +112,7 @@ export function parsePortMapping(text: string): Parsed<PortMapping> {
   let hostIp: string | null = null;
   const bracket = /^\[([^\]]+)\]:(.*)$/.exec(rest);
   if (bracket) {
-    hostIp = bracket[1]!;
+    hostIp = bracket[1]!.toLowerCase();
     rest = bracket[2]!;
     if (!isIpAddress(hostIp)) return fail('NISO1201', `"${text}": "${hostIp}" is not an IP address`, hint);
   }
@@ -121,6 +129,7 @@ export function parsePortMapping(text: string): Parsed<PortMapping> {
   if (!container.ok) return container;
   const hl = host.value.to - host.value.from;
   const cl = container.value.to - container.value.from;
-  if (hl !== cl) return fail('NISO1201', `"${text}": the host range has ${hl + 1} ports but the container range has ${cl + 1}`, 'make both ranges the same length, e.g. "9000-9010:9000-9010"');
+  const ports = (n: number) => (n === 1 ? '1 port' : `${n} ports`);
+  if (hl !== cl) return fail('NISO1201', `"${text}": the host side has ${ports(hl + 1)} but the container side has ${ports(cl + 1)}`, `make both sides the same length, e.g. "${host.value.from}-${host.value.from + Math.max(hl, cl)}:${container.value.from}-${container.value.from + Math.max(hl, cl)}"`);
   return { ok: true, value: { hostIp, host: host.value, container: container.value, protocol } };
 }

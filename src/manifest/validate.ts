@@ -1,7 +1,7 @@
 // Validates a positioned TOML document against a zod schema and turns every zod issue into a
 // niso diagnostic with a stable code, the field path, file:line:column and a hint.
 // Shared by manifest.toml and (later) stack.toml, so both report problems the same way.
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Diagnostic } from '../errors/niso-error.js';
 import { suggest } from './suggest.js';
 import { formatPath, locate, type PathKey, type TomlDocument } from './toml-positions.js';
@@ -23,7 +23,8 @@ function core(s: AnySchema): AnySchema {
   return cur;
 }
 
-function schemaAt(root: AnySchema, path: readonly PathKey[]): AnySchema | undefined {
+/** The field's full schema (with its default and conversion), as declared in its table. */
+function fieldAt(root: AnySchema, path: readonly PathKey[]): AnySchema | undefined {
   let cur: AnySchema | undefined = root;
   for (const p of path) {
     if (!cur) return undefined;
@@ -33,7 +34,24 @@ function schemaAt(root: AnySchema, path: readonly PathKey[]): AnySchema | undefi
     else if (d.type === 'array') cur = d.element;
     else return undefined;
   }
-  return cur ? core(cur) : undefined;
+  return cur;
+}
+
+function schemaAt(root: AnySchema, path: readonly PathKey[]): AnySchema | undefined {
+  const s = fieldAt(root, path);
+  return s ? core(s) : undefined;
+}
+
+/** The field's examples from its `.meta()`, wherever in the chain of wrappers they were attached. */
+function examplesAt(root: AnySchema, path: readonly PathKey[]): unknown[] {
+  let cur = fieldAt(root, path);
+  for (let i = 0; cur && i < 20; i++) {
+    const ex = z.globalRegistry.get(cur)?.examples;
+    if (Array.isArray(ex) && ex.length > 0) return ex;
+    const d = defOf(cur);
+    cur = d.innerType ?? d.in;
+  }
+  return [];
 }
 
 export function knownKeys(root: AnySchema, path: readonly PathKey[]): string[] {
@@ -52,19 +70,24 @@ function valueAt(root: unknown, path: readonly PathKey[]): unknown {
   return cur;
 }
 
-export function describeValue(v: unknown): string {
+/** `raw` is the value as written: TOML's `1.0` reads as the number 1 but is not an integer. */
+export function describeValue(v: unknown, raw?: string): string {
   if (v === undefined) return 'nothing';
   if (typeof v === 'string') return 'a string';
-  if (typeof v === 'number' || typeof v === 'bigint') return Number.isInteger(v) || typeof v === 'bigint' ? 'an integer' : 'a number';
+  if (typeof v === 'number' || typeof v === 'bigint') {
+    const float = raw !== undefined ? /[.eE]|inf|nan/.test(raw.replace(/^0x.*/, '')) : !Number.isInteger(v);
+    return typeof v === 'bigint' || !float ? 'an integer' : `a decimal number (${raw ?? String(v)})`;
+  }
   if (typeof v === 'boolean') return 'a boolean';
   if (Array.isArray(v)) return 'a list';
   if (v instanceof Date) return 'a date';
   return 'a table';
 }
 
-const TYPE_WORDS: Record<string, string> = { string: 'a string', number: 'a number', int: 'an integer', boolean: 'a boolean (true or false)', array: 'a list', object: 'a table', record: 'a table' };
+const TYPE_WORDS: Record<string, string> = { string: 'a string', number: 'a number', int: 'a whole number', boolean: 'a boolean (true or false)', array: 'a list', object: 'a table', record: 'a table' };
 
 function expectedOf(root: AnySchema, path: readonly PathKey[], fallback: string): string {
+  if (fallback === 'int') return TYPE_WORDS.int!;
   const s = schemaAt(root, path);
   if (!s) return TYPE_WORDS[fallback] ?? fallback;
   const d = defOf(s);
@@ -77,15 +100,48 @@ function expectedOf(root: AnySchema, path: readonly PathKey[], fallback: string)
   return TYPE_WORDS[d.type] ?? TYPE_WORDS[fallback] ?? fallback;
 }
 
-function exampleFor(expected: string, got: unknown): string | undefined {
+const quote = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+
+/** A hint that turns the wrong value into a right one, checked against the field's own schema. */
+function exampleFor(root: AnySchema, path: readonly PathKey[], expected: string, got: unknown, raw: string | undefined): string | undefined {
+  const examples = examplesAt(root, path);
   if (expected.startsWith('a list') && typeof got === 'string') return `put it in brackets: [${JSON.stringify(got)}]`;
-  if (expected === 'a string' && (typeof got === 'number' || typeof got === 'boolean')) return `quote it: "${String(got)}"`;
+  if (expected === 'a table' && path.length > 0 && (typeof got !== 'object' || Array.isArray(got))) {
+    return `write it as a table: a [${formatPath(path)}] line with its keys below it`;
+  }
+  if (expected === 'a string' && (typeof got === 'number' || typeof got === 'boolean')) {
+    const field = fieldAt(root, path);
+    const text = raw ?? String(got);
+    const first = examples.find((e) => typeof e === 'string') as string | undefined;
+    // Quoting alone may not be enough ("10" is no duration, "1.0" no version); offer what parses.
+    const unit = first && /^\d/.test(first) ? /[a-zA-Z]+$/.exec(first)?.[0] : undefined;
+    const candidates = [[text, `quote it: "${text}"`], ...(unit ? [[text + unit, `quote it and add a unit: "${text}${unit}"`]] : [])] as const;
+    for (const [c, hint] of candidates) if (!field || field.safeParse(c).success) return hint;
+    if (first !== undefined) return `write a string such as ${quote(first)}`;
+  }
   if (expected.startsWith('a boolean') && typeof got === 'string') return 'write true or false without quotes';
-  if ((expected === 'a number' || expected === 'an integer') && typeof got === 'string' && got.trim() !== '' && !Number.isNaN(Number(got))) return `remove the quotes: ${got}`;
+  if ((expected === 'a number' || expected === 'a whole number') && typeof got === 'string' && got.trim() !== '' && !Number.isNaN(Number(got))) return `remove the quotes: ${got}`;
+  if (expected === 'a whole number' && typeof got === 'number') return `use a whole number, e.g. ${Math.round(got)}`;
   return undefined;
 }
 
-interface ZIssue { code: string; path: PropertyKey[]; message: string; keys?: string[]; expected?: string; values?: unknown[]; minimum?: number | bigint; maximum?: number | bigint; origin?: string; inclusive?: boolean; params?: NisoIssueParams; input?: unknown }
+/** Enums longer than this are named in the message only by their closest member. */
+const LONG_ENUM = 8;
+
+interface ZIssue { code: string; path: PropertyKey[]; errors?: ZIssue[][]; message: string; keys?: string[]; expected?: string; values?: unknown[]; minimum?: number | bigint; maximum?: number | bigint; origin?: string; inclusive?: boolean; params?: NisoIssueParams; input?: unknown }
+
+/**
+ * A union (e.g. `tcp = 3000` or `tcp = "ADDRESS:PORT"`) fails as a whole; when the value has the
+ * type of exactly one branch, that branch's own problems are the ones worth reporting.
+ */
+function flattenUnions(issues: ZIssue[]): ZIssue[] {
+  return issues.flatMap((i) => {
+    if (i.code !== 'invalid_union' || !i.errors) return [i];
+    const typed = i.errors.filter((branch) => !branch.some((b) => b.code === 'invalid_type' && b.path.length === 0));
+    if (typed.length !== 1) return [i];
+    return flattenUnions(typed[0]!.map((b) => ({ ...b, path: [...i.path, ...b.path] })));
+  });
+}
 
 export interface Validated<T> { value?: T; diagnostics: Diagnostic[] }
 
@@ -93,17 +149,23 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
   const result = schema.safeParse(doc.value);
   if (result.success) return { value: result.data as z.output<S>, diagnostics: [] };
   const diagnostics: Diagnostic[] = [];
-  for (const raw of result.error.issues as unknown as ZIssue[]) {
+  /** Misspelt keys whose suggestion names a missing required field: the field is not reported twice. */
+  const suggested = new Set<string>();
+  for (const raw of flattenUnions(result.error.issues as unknown as ZIssue[])) {
     const path = raw.path.filter((p): p is PathKey => typeof p !== 'symbol');
     const field = formatPath(path);
     const at = (p: readonly PathKey[], prefer: 'key' | 'value' = 'value') => ({ file, ...locate(doc, p, prefer) });
     const got = valueAt(doc.value, path);
+    const rawText = doc.positionOf(path)?.raw;
     switch (raw.code) {
       case 'unrecognized_keys':
         for (const key of raw.keys ?? []) {
           const known = knownKeys(schema, path);
-          const best = suggest(key, known);
+          const present = Object.keys((valueAt(doc.value, path) ?? {}) as object);
+          // Suggest a key that is not already there: `port` next to an existing `ports` is no typo of it.
+          const best = suggest(key, known.filter((k) => !present.includes(k)));
           const where = path.length === 0 ? 'at the top level' : `in [${field}]`;
+          if (best) suggested.add(formatPath([...path, best]));
           diagnostics.push({
             code: 'NISO1002', ...at([...path, key], 'key'), field: formatPath([...path, key]),
             message: `unknown key "${key}" ${where}`,
@@ -114,24 +176,31 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
       case 'invalid_type': {
         const expected = expectedOf(schema, path, raw.expected ?? 'value');
         if (got === undefined) {
-          diagnostics.push({ code: 'NISO1004', ...at(path), field, message: `missing required field ${field}`, hint: `add ${path.length > 1 ? `${String(path[path.length - 1])} = ... under [${formatPath(path.slice(0, -1))}]` : `a [${field}] table`}; see the manifest reference` });
+          const name = String(path[path.length - 1]);
+          const example = examplesAt(schema, path)[0];
+          const value = example === undefined ? '...' : quote(example);
+          diagnostics.push({
+            code: 'NISO1004', ...at(path), field, message: `missing required field ${field}`,
+            hint: path.length > 1 ? `add ${name} = ${value} under [${formatPath(path.slice(0, -1))}]` : `add a [${field}] table; see the manifest reference`,
+          });
         } else {
-          diagnostics.push({ code: 'NISO1003', ...at(path), field, message: `${field} must be ${expected}, not ${describeValue(got)}`, hint: exampleFor(expected, got) ?? `change the value to ${expected}` });
+          diagnostics.push({ code: 'NISO1003', ...at(path), field, message: `${field} must be ${expected}, not ${describeValue(got, rawText)}`, hint: exampleFor(schema, path, expected, got, rawText) ?? `change the value to ${expected}` });
         }
         break;
       }
       case 'invalid_union': {
         const expected = expectedOf(schema, path, 'value');
-        diagnostics.push({ code: 'NISO1003', ...at(path), field, message: `${field} must be ${expected}, not ${describeValue(got)}`, hint: exampleFor(expected, got) ?? `change the value to ${expected}` });
+        diagnostics.push({ code: 'NISO1003', ...at(path), field, message: `${field} must be ${expected}, not ${describeValue(got, rawText)}`, hint: exampleFor(schema, path, expected, got, rawText) ?? `change the value to ${expected}` });
         break;
       }
       case 'invalid_value': {
         const allowed = (raw.values ?? []).map(String);
         const best = typeof got === 'string' ? suggest(got, allowed) : undefined;
+        const long = allowed.length > LONG_ENUM;
         diagnostics.push({
           code: 'NISO1005', ...at(path), field,
-          message: `${field} is ${JSON.stringify(got)}, expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
-          hint: best ? `did you mean "${best}"?` : `use one of ${allowed.join(', ')}`,
+          message: long ? `${field} is ${quote(got)}, which is not one of the ${allowed.length} accepted values` : `${field} is ${quote(got)}, expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
+          hint: best ? `did you mean "${best}"?` : long ? 'see the manifest reference for the accepted values' : `use one of ${allowed.join(', ')}`,
         });
         break;
       }
@@ -141,22 +210,23 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
         const limit = Number(small ? raw.minimum : raw.maximum);
         if (raw.origin === 'array' || raw.origin === 'string') {
           const what = raw.origin === 'array' ? 'entries' : 'characters';
-          diagnostics.push({ code: 'NISO1006', ...at(path), field, message: limit === 1 && small ? `${field} must not be empty` : `${field} must have ${small ? 'at least' : 'at most'} ${limit} ${what}`, hint: small ? 'add a value' : 'shorten it' });
+          diagnostics.push({ code: 'NISO1006', ...at(path), field, message: limit === 1 && small ? `${field} must not be empty` : `${field} must have ${small ? 'at least' : 'at most'} ${limit} ${what}`, hint: small ? (raw.origin === 'array' ? 'add an entry, or remove the key' : 'add a value') : 'shorten it' });
         } else {
           const bound = small ? (raw.inclusive === false ? `greater than ${limit}` : `at least ${limit}`) : `at most ${limit}`;
-          diagnostics.push({ code: 'NISO1006', ...at(path), field, message: `${field} is ${String(got)}, but must be ${bound}`, hint: `use a number ${bound}` });
+          diagnostics.push({ code: 'NISO1006', ...at(path), field, message: `${field} is ${rawText ?? String(got)}, but must be ${bound}`, hint: `use a number ${bound}` });
         }
         break;
       }
       case 'custom': {
         const p = raw.params;
-        diagnostics.push({ code: p?.niso ?? 'NISO1005', ...at(path), field, message: field ? `${field}: ${raw.message}` : raw.message, hint: p?.hint });
+        diagnostics.push({ code: p?.niso ?? 'NISO1005', ...at(path, p?.at ?? 'value'), field, message: field ? `${field}: ${raw.message}` : raw.message, hint: p?.hint ?? 'see the manifest reference' });
         break;
       }
       default:
-        diagnostics.push({ code: 'NISO1005', ...at(path), field, message: `${field} ${JSON.stringify(got)} is not valid here`, hint: 'see the manifest reference for the accepted values' });
+        diagnostics.push({ code: 'NISO1005', ...at(path), field, message: `${field} ${quote(got)} is not valid here`, hint: 'see the manifest reference for the accepted values' });
     }
   }
-  diagnostics.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-  return { diagnostics };
+  const kept = diagnostics.filter((d) => !(d.code === 'NISO1004' && d.field !== undefined && suggested.has(d.field)));
+  kept.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  return { diagnostics: kept };
 }
