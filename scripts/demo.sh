@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A first look at niso: make an app, pack it into a .niso package, install it, look at it.
+# Works in a fresh temporary directory. niso's state goes to NISO_ROOT: the one you set, or
+# else a temporary one, so that the demo never touches /var/lib/niso.
+set -euo pipefail
+
+if command -v niso >/dev/null 2>&1; then
+  niso=(niso)
+else
+  niso=(node "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/bin/niso")
+fi
+
+work="$(mktemp -d /tmp/niso-demo.XXXXXX)"
+if [ -n "${NISO_ROOT:-}" ]; then
+  root_note="NISO_ROOT=$NISO_ROOT (yours)"
+else
+  export NISO_ROOT="$work/root"
+  mkdir -p "$NISO_ROOT"
+  root_note="NISO_ROOT=$NISO_ROOT (temporary, so /var/lib/niso is left alone; set NISO_ROOT to choose)"
+fi
+app="$work/hello"
+mkdir -p "$app"
+
+# Prints a command the way a person would type it (leading NAME=value words are environment,
+# as in a shell), then runs it; stops the demo if it fails.
+run() {
+  local shown="" a rc
+  for a in "$@"; do
+    case "$a" in
+      *[!A-Za-z0-9_./:=@%+,-]* | '') shown+=" '${a//\'/\'\\\'\'}'" ;;
+      *) shown+=" $a" ;;
+    esac
+  done
+  printf '\n$%s\n' "$shown"
+  case "$1" in
+    [A-Za-z_]*=*) env "$@" || { rc=$?; printf 'demo: this step failed (exit %s)\n' "$rc" >&2; exit "$rc"; } ;;
+    *) "$@" || { rc=$?; printf 'demo: this step failed (exit %s)\n' "$rc" >&2; exit "$rc"; } ;;
+  esac
+}
+
+printf 'niso demo in %s\n%s\n' "$app" "$root_note"
+cd "$app"
+
+run "${niso[@]}" init --template node
+
+name="$(sed -n 's/^[[:space:]]*name[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' manifest.toml | head -n 1)"
+[ -n "$name" ] || name="$(basename "$app")"
+
+run "${niso[@]}" pack
+shopt -s nullglob
+pkgs=(./*.niso)
+shopt -u nullglob
+[ "${#pkgs[@]}" -eq 1 ] || { printf 'demo: expected one .niso file after niso pack, found %s\n' "${#pkgs[@]}" >&2; exit 1; }
+
+run NISO_ROOT="$NISO_ROOT" "${niso[@]}" install "${pkgs[0]}"
+run "${niso[@]}" inspect "$name"
+run "${niso[@]}" list
+
+printf '\ndemo done. app: %s  package: %s\nstate: %s (remove with: rm -rf %s)\n' \
+  "$app" "$app/${pkgs[0]#./}" "$NISO_ROOT" "$work"
