@@ -17,6 +17,19 @@ export interface Limits { maxBytes: number; maxFiles: number }
 export const DEFAULT_LIMITS: Limits = { maxBytes: 8 * 1024 ** 3, maxFiles: 500_000 };
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** Files up to this size are read whole and verified before the visitor sees them. */
+export const SMALL_FILE = 1024 * 1024;
+
+/** Reads an entry's bytes with plain events (no pipeline), refusing more than `max`. */
+function collect(stream: Readable, max: number): Promise<Buffer> {
+  return new Promise((res, rej) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    stream.on('data', (c: Buffer) => { n += c.length; if (n <= max) chunks.push(c); });
+    stream.on('end', () => res(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    stream.on('error', rej);
+  });
+}
 
 export interface PackageHead {
   index: PackageIndex;
@@ -34,11 +47,11 @@ export interface EntryVisitor {
   dir?(entry: IndexEntry): Promise<void>;
   symlink?(entry: IndexEntry & { type: 'symlink' }): Promise<void>;
   /**
-   * Must consume `content` fully; the reader verifies size and hash as it flows through. It may
-   * return a commit step, which runs only once the content is verified (so nothing unverified
-   * ever reaches a shared place such as the content pool).
+   * A Buffer is a small file, already verified. A stream must be consumed fully; the reader
+   * verifies size and hash as it flows through. The visitor may return a commit step, which runs
+   * only once the content is verified (so nothing unverified reaches a shared place).
    */
-  file?(entry: FileEntry, content: Readable): Promise<(() => Promise<void>) | void>;
+  file?(entry: FileEntry, content: Buffer | Readable): Promise<(() => Promise<void>) | void>;
 }
 
 const refuse = (code: string, source: string, message: string, hint = 'do not install packages from this source') =>
@@ -152,17 +165,27 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
     bytes += want.size;
     if (files > limits.maxFiles || bytes > limits.maxBytes) throw refuse('NISO2109', source, 'unpacks to more than the configured limits');
 
-    // Hash as the content flows to the visitor, through a transform so that backpressure holds
-    // and nothing flows before the visitor reads. A mismatch fails the stream at its end.
+    const mismatch = (hex: string, got: number) =>
+      got !== want.size ? refuse('NISO2108', source, `"${path}" is truncated`, 'copy or download the package again')
+        : hex !== want.sha256 ? refuse('NISO2107', source, `"${path}" does not match its sha256 in the index`) : null;
+
+    if (want.size <= SMALL_FILE) {
+      // Small files (most of a node_modules tree) are collected and verified here, then handed
+      // over as a Buffer: a stream pipeline per file costs more than the file itself.
+      const data = await collect(stream, want.size + 1);
+      const bad = mismatch(createHash('sha256').update(data).digest('hex'), data.length);
+      if (bad) throw bad;
+      const commit = await visitor.file?.(want, data);
+      await commit?.();
+      return;
+    }
+    // Large files: hash as the content flows to the visitor, through a transform so that
+    // backpressure holds and nothing flows before the visitor reads.
     const hash = createHash('sha256');
     let got = 0;
     const hasher = new Transform({
       transform(chunk: Buffer, _enc, cb) { hash.update(chunk); got += chunk.length; cb(null, chunk); },
-      flush(cb) {
-        if (got !== want.size) cb(refuse('NISO2108', source, `"${path}" is truncated`, 'copy or download the package again'));
-        else if (hash.digest('hex') !== want.sha256) cb(refuse('NISO2107', source, `"${path}" does not match its sha256 in the index`));
-        else cb();
-      },
+      flush(cb) { cb(mismatch(hash.digest('hex'), got)); },
     });
     const verified = pipeline(stream, hasher);
     if (visitor.file) {

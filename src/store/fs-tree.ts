@@ -1,14 +1,12 @@
 // Tree helpers for store objects, whose directories are read-only: sealing and forced removal.
+import { chmodSync } from 'node:fs';
 import { chmod, lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** Makes every directory below (and including) `dir` read-only, deepest first. */
-export async function sealTree(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const p = join(dir, name);
-    if ((await lstat(p)).isDirectory()) await sealTree(p);
-  }
-  await chmod(dir, 0o555);
+/** Makes the given directories read-only, deepest first (children before their parents). */
+export function sealDirs(dirs: string[]): void {
+  const byDepth = [...dirs].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const d of byDepth) chmodSync(d, 0o555);
 }
 
 /** Removes a tree even where its directories were sealed read-only. */

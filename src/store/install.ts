@@ -2,8 +2,8 @@
 // through the content pool (hard links), flush, then rename the finished object into the store.
 // A crash at any point leaves no store object or a complete one; leftovers are swept later.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { createWriteStream, linkSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +13,7 @@ import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
 import type { FileEntry, SymlinkEntry } from '../package/format/package-index.js';
 import { readPackage, type Limits, type PackageHead } from '../package/read-package.js';
 import { contentPath, layout, storeObjectName, type StoreLayout } from './layout.js';
-import { forceRemove, sealTree } from './fs-tree.js';
+import { forceRemove, sealDirs } from './fs-tree.js';
 import { withStoreLock } from './lock.js';
 import { sweepTmp } from './sweep.js';
 
@@ -44,6 +44,7 @@ export interface InstalledInfo {
 
 export const INSTALLED_INFO = 'niso/installed.json';
 
+
 export async function ensureDirs(l: StoreLayout): Promise<void> {
   for (const d of [l.store, l.content, l.tmp]) await mkdir(d, { recursive: true });
 }
@@ -62,9 +63,13 @@ export async function installPackage(root: string, file: string, limits: Limits,
     let done = 0;
     let total = 0;
     const links: SymlinkEntry[] = [];
-    // New content waits in the work dir until the whole package is verified; only then does it
-    // move into the shared pool, so a package refused half-way leaves no content behind.
+    // New content waits in the work dir until the whole package is verified; only then is it
+    // linked into the shared pool, so a package refused half-way leaves no content behind.
     const pending = new Map<string, string>();
+    // Extraction is sequential, so per-file async fs calls only add thread-pool round trips
+    // (about ten per file); direct syscalls are used instead, with directories cached.
+    const made = new Set<string>();
+    const ensureDir = (d: string) => { if (!made.has(d)) { mkdirSync(d, { recursive: true }); made.add(d); } };
     try {
       head = await readPackage(file, limits, {
         head: async (h) => {
@@ -76,28 +81,29 @@ export async function installPackage(root: string, file: string, limits: Limits,
           already = await stat(join(final, INSTALLED_INFO)).then(() => true, () => false);
           return !already;
         },
-        dir: async (e) => { await mkdir(join(work, 'app', e.path), { recursive: true }); },
+        dir: async (e) => { ensureDir(join(work, 'app', e.path)); },
         symlink: async (e) => { links.push(e as SymlinkEntry); },
-        file: async (e: FileEntry, content: Readable) => {
+        file: async (e: FileEntry, content: Buffer | Readable) => {
           const dest = join(work, 'app', e.path);
-          await mkdir(dirname(dest), { recursive: true });
+          ensureDir(dirname(dest));
           const pooled = contentPath(l, e.sha256, e.mode);
-          const known = pending.get(pooled) ?? (await stat(pooled).then((s) => (s.size === e.size ? pooled : undefined), () => undefined));
+          const mode = e.mode & 0o111 ? 0o555 : 0o444;
+          const known = pending.get(pooled) ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
+          const account = (fresh: boolean) => { if (fresh) newBytes += e.size; done += e.size; opts.onProgress?.(done, total); };
+          if (Buffer.isBuffer(content)) {
+            if (known !== undefined) linkSync(known, dest);
+            else { writeFileSync(dest, content, { flag: 'wx', mode }); pending.set(pooled, dest); }
+            account(known === undefined);
+            return;
+          }
           if (known !== undefined) {
             // Still read it through: the reader verifies the bytes against the index as they pass.
             for await (const _chunk of content) { /* discard */ }
-            return async () => { await link(known, dest); done += e.size; opts.onProgress?.(done, total); };
+            return async () => { linkSync(known, dest); account(false); };
           }
-          const tmpObj = join(work, `obj-${randomBytes(8).toString('hex')}`);
-          await pipeline(content, createWriteStream(tmpObj, { flags: 'wx', mode: 0o600 }));
-          return async () => {
-            await chmod(tmpObj, e.mode & 0o111 ? 0o555 : 0o444);
-            await link(tmpObj, dest);
-            pending.set(pooled, tmpObj);
-            newBytes += e.size;
-            done += e.size;
-            opts.onProgress?.(done, total);
-          };
+          // Large files stream to their place; a failed verification removes them with the work dir.
+          await pipeline(content, createWriteStream(dest, { flags: 'wx', mode }));
+          return async () => { pending.set(pooled, dest); account(true); };
         },
       });
       const result = (alreadyInstalled: boolean): InstallResult => ({
@@ -108,9 +114,16 @@ export async function installPackage(root: string, file: string, limits: Limits,
         await forceRemove(work);
         return result(true);
       }
-      for (const [pooled, tmpObj] of pending) {
-        await mkdir(dirname(pooled), { recursive: true });
-        await rename(tmpObj, pooled);
+      for (const [pooled, placed] of pending) {
+        ensureDir(dirname(pooled));
+        try {
+          linkSync(placed, pooled);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          // A damaged pool file of the same name (its size did not match): replace it.
+          unlinkSync(pooled);
+          linkSync(placed, pooled);
+        }
       }
       // Symlinks last: no file is ever written through a link the package made.
       for (const s of links) await symlink(s.target, join(work, 'app', s.path));
@@ -123,7 +136,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
       await writeFile(join(work, 'niso/index.json'), head.indexText, { mode: 0o444 });
       await writeFile(join(work, 'niso/manifest.toml'), head.manifestText, { mode: 0o444 });
       await writeFile(join(work, INSTALLED_INFO), JSON.stringify(info, null, 2) + '\n', { mode: 0o444 });
-      await sealTree(work);
+      sealDirs([work, join(work, 'app'), join(work, 'niso'), ...head.index.entries.filter((e) => e.type === 'dir').map((e) => join(work, 'app', e.path))]);
       await syncFilesystem(work);
       try {
         await rename(work, final);

@@ -1,22 +1,36 @@
 // One exclusive lock for the store's writers (install, remove, gc), so gc never frees content an
-// install is about to link. A lock left by a killed process goes stale and is taken over.
+// install is about to link. It is a kernel flock(2) held by the host's flock(1) in a child whose
+// stdin is our pipe: when niso exits or is killed, the pipe closes and the lock is released at
+// once. (A lock file with a staleness timeout would make every run after a crash wait.)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { spawnTool, missingTool } from '../host/exec.js';
 import { NisoError } from '../errors/niso-error.js';
+
+const WAIT_SECONDS = 600;
 
 export async function withStoreLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dirname(lockPath), { recursive: true });
   await writeFile(lockPath, '', { flag: 'a' });
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(lockPath, { stale: 5000, update: 1000, retries: { retries: 600, factor: 1.2, minTimeout: 20, maxTimeout: 1000 }, realpath: false });
-  } catch (e) {
-    throw new NisoError('NISO2203', `the store is locked by another niso process (${lockPath})`, { cause: e, hint: 'wait for the other niso command to finish, then try again' });
+  const child = spawnTool('flock', ['--exclusive', '--wait', String(WAIT_SECONDS), lockPath, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const exited = new Promise<number | null>((res, rej) => {
+    child.on('error', (e: NodeJS.ErrnoException) => rej(e.code === 'ENOENT' ? missingTool('flock', e) : e));
+    child.on('close', (code) => res(code));
+  });
+  const locked = new Promise<boolean>((res) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (d.includes('locked')) res(true); });
+    void exited.then(() => res(false), () => res(false));
+  });
+  if (!(await locked)) {
+    await exited;
+    throw new NisoError('NISO2203', `could not lock the store (${lockPath})${stderr ? `: ${stderr.trim()}` : ''}`, { hint: `another niso command held it for over ${WAIT_SECONDS} s; wait for it to finish, then try again` });
   }
   try {
     return await fn();
   } finally {
-    await release().catch(() => undefined);
+    child.stdin!.end();
+    await exited.catch(() => undefined);
   }
 }

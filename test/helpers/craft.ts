@@ -12,8 +12,6 @@ export interface RawEntry {
   data?: string | Buffer;
   mode?: number;
   linkname?: string;
-  /** Declared size in the tar header, when it must differ from the data (truncation tricks). */
-  size?: number;
 }
 
 export const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -39,21 +37,14 @@ export function indexFor(files: Record<string, string>, opts: { manifest?: strin
 export async function tarBytes(entries: RawEntry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c: unknown) => { chunks.push(c as Buffer); });
   const done = new Promise<void>((res, rej) => { p.on('end', res); p.on('error', rej); });
   for (const e of entries) {
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
     await new Promise<void>((res, rej) => {
-      const header = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, linkname: e.linkname, size: e.size ?? data.length, mtime: new Date(0) };
-      if (e.size !== undefined && e.size !== data.length) {
-        // tar-stream refuses a size mismatch; write the header, then stop short (a truncated stream).
-        const s = p.entry(header, (err) => (err ? rej(err) : res()));
-        s.write(data);
-        s.end();
-        return;
-      }
-      p.entry(header as Parameters<typeof p.entry>[0], data, (err) => (err ? rej(err) : res()));
-    }).catch(() => undefined);
+      const header = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, linkname: e.linkname, size: data.length, mtime: new Date(0) };
+      p.entry(header, data, (err) => (err ? rej(err) : res()));
+    });
   }
   p.finalize();
   await done;

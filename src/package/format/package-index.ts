@@ -15,6 +15,7 @@ const fileEntry = z.strictObject({ path: z.string(), type: z.literal('file'), mo
 const dirEntry = z.strictObject({ path: z.string(), type: z.literal('dir') });
 const symlinkEntry = z.strictObject({ path: z.string(), type: z.literal('symlink'), target: z.string().min(1).max(4096) });
 
+const entrySchema = z.discriminatedUnion('type', [fileEntry, dirEntry, symlinkEntry]);
 const indexSchema = z.strictObject({
   format: z.number().int(),
   name: z.string(),
@@ -22,14 +23,31 @@ const indexSchema = z.strictObject({
   arch: z.string(),
   manifest: z.strictObject({ size: z.number().int().min(0), sha256: sha256Hex }),
   totals: z.strictObject({ files: z.number().int().min(0), bytes: z.number().int().min(0) }),
-  entries: z.array(z.discriminatedUnion('type', [fileEntry, dirEntry, symlinkEntry])),
+  entries: z.array(z.unknown()),
 });
+
+const HEX64 = /^[0-9a-f]{64}$/;
+/**
+ * The common entry shapes, checked without zod: indexes of big apps have tens of thousands of
+ * entries and a schema walk per entry showed up in install profiles. Anything unusual falls
+ * back to the schema for its error message.
+ */
+function isPlainEntry(e: unknown): e is IndexEntry {
+  if (e === null || typeof e !== 'object') return false;
+  const o = e as Record<string, unknown>;
+  const keys = Object.keys(o).length;
+  if (typeof o.path !== 'string') return false;
+  if (o.type === 'file') return keys === 5 && (o.mode === 0o644 || o.mode === 0o755) && Number.isSafeInteger(o.size) && (o.size as number) >= 0 && typeof o.sha256 === 'string' && HEX64.test(o.sha256);
+  if (o.type === 'dir') return keys === 2;
+  if (o.type === 'symlink') return keys === 3 && typeof o.target === 'string' && o.target.length > 0 && o.target.length <= 4096;
+  return false;
+}
 
 export type FileEntry = z.infer<typeof fileEntry>;
 export type DirEntry = z.infer<typeof dirEntry>;
 export type SymlinkEntry = z.infer<typeof symlinkEntry>;
 export type IndexEntry = FileEntry | DirEntry | SymlinkEntry;
-export type PackageIndex = z.infer<typeof indexSchema>;
+export type PackageIndex = Omit<z.infer<typeof indexSchema>, 'entries'> & { entries: IndexEntry[] };
 
 /** Sorting by UTF-16 code units is stable on every machine; the tar and the index share it. */
 export const comparePaths = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -125,7 +143,13 @@ export function parseIndex(text: string, source: string): PackageIndex {
     const issue = r.error.issues[0]!;
     throw new NisoError('NISO2110', `${source}: ${INDEX_PATH} is malformed at ${issue.path.join('.') || 'top level'}: ${issue.message}`, { path: source, exitCode: 2, hint: 'the package was not made by niso or is damaged' });
   }
-  const index = r.data;
+  for (const [i, e] of r.data.entries.entries()) {
+    if (isPlainEntry(e)) continue;
+    const er = entrySchema.safeParse(e);
+    const issue = er.success ? { path: [], message: 'unexpected keys' } : er.error.issues[0]!;
+    throw new NisoError('NISO2110', `${source}: ${INDEX_PATH} is malformed at entries.${i}${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}`, { path: source, exitCode: 2, hint: 'the package was not made by niso or is damaged' });
+  }
+  const index = r.data as PackageIndex;
   if (index.format !== FORMAT_VERSION) throw new NisoError('NISO2112', `${source}: unsupported package format ${index.format}`, { path: source, exitCode: 2 });
   const seen = new Set<string>();
   let files = 0;
