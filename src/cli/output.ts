@@ -23,8 +23,9 @@ export function printTable(out: Output, headers: string[], rows: (string | numbe
 
 export function relativeTime(from: Date, now: Date): string {
   const s = Math.max(0, Math.round((now.getTime() - from.getTime()) / 1000));
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `${Math.round(s / 86400)} days ago`;
+  const ago = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'} ago`;
+  if (s < 60) return ago(s, 'second');
+  if (s < 3600) return ago(Math.round(s / 60), 'minute');
+  if (s < 86400) return ago(Math.round(s / 3600), 'hour');
+  return ago(Math.round(s / 86400), 'day');
 }

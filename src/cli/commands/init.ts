@@ -1,9 +1,8 @@
 // `niso init [dir]`: writes a manifest.toml and a tiny example app from a template, never
 // overwriting a file unless --force. The templates themselves are pure (manifest/templates.ts).
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { NisoError } from '../../errors/niso-error.js';
 import { isPackageName, toPackageName } from '../../manifest/schema.js';
 import { suggest } from '../../manifest/suggest.js';
@@ -13,6 +12,7 @@ import {
 } from '../../manifest/templates.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { writeFileAtomic } from '../../host/fs-atomic.js';
 
 export interface InitOptions { template: string; name?: string; force?: boolean; json?: boolean }
 
@@ -44,24 +44,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}
-
-/** Write-temp, fsync, rename: a crash leaves the old file or the new one, never half of one. */
-async function writeAtomic(path: string, content: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.niso-tmp-${randomBytes(6).toString('hex')}`);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    await fh.writeFile(content, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
     throw e;
   }
 }
@@ -104,7 +86,7 @@ export async function run(ctx: Context, dir: string, opts: InitOptions): Promise
   for (const f of files) {
     const path = join(target, f.path);
     await mkdir(dirname(path), { recursive: true });
-    await writeAtomic(path, f.content);
+    await writeFileAtomic(path, f.content);
   }
 
   if (opts.json) {

@@ -18,5 +18,5 @@ export async function run(ctx: Context, file: string, opts: { maxSize?: string; 
     return;
   }
   const shared = r.bytes - r.newBytes;
-  ctx.stdout.write(`installed ${r.name} ${r.version} (${r.arch}): ${r.files} files, ${formatSize(r.bytes)}${shared > 0 ? ` (${formatSize(shared)} shared with installed packages)` : ''}\n${r.digest}\n${r.path}\n`);
+  ctx.stdout.write(`installed ${r.name} ${r.version} (${r.arch}): ${r.files} files, ${formatSize(r.bytes)}${shared > 0 ? ` (${formatSize(shared)} deduplicated: already in the store or repeated in the package)` : ''}\n${r.digest}\n${r.path}\n`);
 }
