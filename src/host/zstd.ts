@@ -31,3 +31,14 @@ export function compressor(level = 3): ZstdProcess {
 export function decompressor(file: string): ZstdProcess {
   return start(['-q', '-d', '-c', '--no-progress', '--', file], file);
 }
+
+/** Compresses a small buffer in one go, with the same settings as compressor(). */
+export async function compressBuffer(data: Buffer, level = 3): Promise<Buffer> {
+  const z = compressor(level);
+  const chunks: Buffer[] = [];
+  z.stdout.on('data', (c: Buffer) => chunks.push(c));
+  z.stdin.end(data);
+  const r = await z.done;
+  if (r.code !== 0) throw new Error(`zstd failed: ${r.stderr}`);
+  return Buffer.concat(chunks);
+}

@@ -2,17 +2,19 @@
 // sorted entries, fixed mtime (SOURCE_DATE_EPOCH or 0), uid/gid 0, no user names, modes 0644/0755.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, stat, rename, rm } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readFile, stat, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import { pack as tarPack, type Pack } from 'tar-stream';
 import { NisoError, invalidInput } from '../errors/niso-error.js';
 import { parseManifest } from '../manifest/parse.js';
 import type { Manifest } from '../manifest/schema.js';
-import { compressor } from '../host/zstd.js';
+import { compressBuffer, compressor } from '../host/zstd.js';
 import { tempName, fsyncPath } from '../host/fs-atomic.js';
 import { hostArch } from '../host/arch.js';
 import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, serializeIndex, type IndexEntry, type PackageIndex } from './format/package-index.js';
+import { TarWriter, type TarHeader } from './tar-codec.js';
 import { selectFiles, type Selected, type SelectedFile } from './select-files.js';
 
 export interface PackOptions {
@@ -36,8 +38,8 @@ export interface PackResult {
   packageBytes: number;
 }
 
-/** Keep file contents in memory between hashing and writing up to this much, else read twice. */
-const BUFFER_BUDGET = 256 * 1024 * 1024;
+/** Files smaller than this are read in one go into a reused buffer; larger ones stream. */
+const READ_BUFFER = 8 * 1024 * 1024;
 
 export async function loadManifest(appDir: string): Promise<{ manifest: Manifest; text: string; file: string }> {
   const file = join(appDir, 'manifest.toml');
@@ -56,26 +58,6 @@ export async function loadManifest(appDir: string): Promise<{ manifest: Manifest
   const r = parseManifest(text, file);
   if (!r.manifest) throw invalidInput(r.diagnostics, `${file} has ${r.diagnostics.length} problem${r.diagnostics.length === 1 ? '' : 's'}`);
   return { manifest: r.manifest, text, file };
-}
-
-async function hashFile(f: SelectedFile, keep: boolean): Promise<{ sha256: string; size: number; data?: Buffer }> {
-  if (keep) {
-    const data = await readFile(f.abs);
-    return { sha256: createHash('sha256').update(data).digest('hex'), size: data.length, data };
-  }
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(f.abs)) { h.update(chunk as Buffer); size += (chunk as Buffer).length; }
-  return { sha256: h.digest('hex'), size };
-}
-
-/** Runs `fn` over items with at most `limit` in flight, keeping results in order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => { while (next < items.length) { const i = next++; out[i] = await fn(items[i]!, i); } };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 function entryPath(manifest: Manifest): string | null {
@@ -110,100 +92,136 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
 
   if (selected.length === 0) throw new NisoError('NISO2006', `nothing to pack in ${appDir}`, { path: appDir, exitCode: 2, hint: 'check [copy] include/exclude and .nisoignore' });
 
-  const totalBytes = files.reduce((n, f) => n + f.size, 0);
-  const keep = totalBytes <= BUFFER_BUDGET;
-  let hashed = 0;
-  const hashes = await mapLimit(files, 16, async (f) => {
-    const h = await hashFile(f, keep).catch((e: Error) => { throw new NisoError('NISO2007', `cannot read ${f.abs}: ${e.message}`, { path: f.abs, cause: e }); });
-    hashed += h.size;
-    opts.onProgress?.(hashed / 2, totalBytes);
-    return h;
-  });
-  const byPath = new Map(files.map((f, i) => [f.path, hashes[i]!]));
-  const sourceOf = new Map(files.map((f) => [f.path, f]));
-
   // Directories: every ancestor of a packaged entry, so the tree unpacks without implicit dirs.
   const dirs = new Set<string>();
   for (const s of selected) {
     const parts = s.path.split('/');
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
-  const entries: IndexEntry[] = [
-    ...[...dirs].map((path): IndexEntry => ({ path, type: 'dir' })),
-    ...selected.map((s): IndexEntry => s.type === 'file'
-      ? { path: s.path, type: 'file', mode: s.mode, size: byPath.get(s.path)!.size, sha256: byPath.get(s.path)!.sha256 }
-      : { path: s.path, type: 'symlink', target: s.target }),
-  ].sort((a, b) => comparePaths(a.path, b.path));
+  const order: (Selected | { path: string; type: 'dir' })[] = [...[...dirs].map((path) => ({ path, type: 'dir' as const })), ...selected]
+    .sort((a, b) => comparePaths(a.path, b.path));
 
   const manifestBytes = Buffer.from(manifestText, 'utf8');
   const arch = manifest.package.arch ?? hostArch();
+  const output = resolve(opts.cwd, opts.output ?? `${manifest.package.name}-${manifest.package.version}-${arch}.niso`);
+  const tmp = tempName(output);
+  const tmpBody = `${tmp}.body`;
+  const mtime = new Date((opts.sourceDateEpoch ?? 0) * 1000);
+  const header = (path: string, type: TarHeader['type'], mode: number, extra: Partial<TarHeader> = {}): TarHeader => ({ path, type, mode, mtime, ...extra });
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+
+  // The index must lead the archive but is known only once every file is hashed. So the body
+  // (the app's entries) is compressed while the files are read and hashed, into a zstd frame of
+  // its own; the head (index + manifest) becomes a second, small frame, and the package is head
+  // frame + body frame, which zstd decompresses as one continuous tar.
+  const z = compressor();
+  const bodyDone = pipeline(z.stdout, createWriteStream(tmpBody, { mode: 0o600 }));
+  let blocked = false;
+  const tar = new TarWriter((chunk) => { if (!z.stdin.write(chunk)) blocked = true; });
+  const drain = async () => { if (blocked) { blocked = false; await once(z.stdin, 'drain'); } };
+  const entries: IndexEntry[] = [];
+  const readBuf = Buffer.allocUnsafe(READ_BUFFER);
+  let written = 0;
+  try {
+    for (const e of order) {
+      const name = APP_PREFIX + e.path;
+      if (e.type === 'dir') {
+        tar.add(header(name + '/', 'directory', 0o755));
+        entries.push({ path: e.path, type: 'dir' });
+      } else if (e.type === 'symlink') {
+        tar.add(header(name, 'symlink', 0o777, { linkpath: e.target }));
+        entries.push({ path: e.path, type: 'symlink', target: e.target });
+      } else {
+        const { sha256, size } = e.size < READ_BUFFER
+          ? addSmallFile(tar, header(name, 'file', e.mode), e.abs, readBuf)
+          : await addLargeFile(tar, { ...header(name, 'file', e.mode), size: e.size }, e.abs, drain);
+        entries.push({ path: e.path, type: 'file', mode: e.mode, size, sha256 });
+        written += size;
+        opts.onProgress?.(written, totalBytes);
+      }
+      await drain();
+    }
+    tar.finish(true);
+    z.stdin.end();
+    await bodyDone;
+    const zr = await z.done;
+    if (zr.code !== 0) throw new Error(`zstd failed: ${zr.stderr}`);
+  } catch (e) {
+    z.child.kill('SIGKILL');
+    await bodyDone.catch(() => undefined);
+    await rm(tmpBody, { force: true });
+    throw e;
+  }
+
   const index: PackageIndex = {
     format: FORMAT_VERSION,
     name: manifest.package.name,
     version: manifest.package.version,
     arch,
     manifest: { size: manifestBytes.length, sha256: createHash('sha256').update(manifestBytes).digest('hex') },
-    totals: { files: files.length, bytes: files.reduce((n, f) => n + byPath.get(f.path)!.size, 0) },
+    totals: { files: files.length, bytes: written },
     entries,
   };
   const indexText = serializeIndex(index);
   const digest = createHash('sha256').update(indexText).digest('hex');
-
-  const output = resolve(opts.cwd, opts.output ?? `${index.name}-${index.version}-${arch}.niso`);
-  const tmp = tempName(output);
-  const mtime = new Date((opts.sourceDateEpoch ?? 0) * 1000);
-  const header = (name: string, extra: Record<string, unknown>) => ({ name, mtime, uid: 0, gid: 0, uname: '', gname: '', ...extra });
-
-  const tar = tarPack();
-  const z = compressor();
-  const out = createWriteStream(tmp, { mode: 0o644 });
-  const piping = Promise.all([pipeline(tar, z.stdin), pipeline(z.stdout, out)]);
+  const headParts: Buffer[] = [];
+  const head = new TarWriter((c) => headParts.push(Buffer.from(c)));
+  head.add(header(INDEX_PATH, 'file', 0o644), Buffer.from(indexText));
+  head.add(header(MANIFEST_PATH, 'file', 0o644), manifestBytes);
+  head.finish(false);
   try {
-    await addEntry(tar, header(INDEX_PATH, { mode: 0o644, size: Buffer.byteLength(indexText) }), Buffer.from(indexText));
-    await addEntry(tar, header(MANIFEST_PATH, { mode: 0o644, size: manifestBytes.length }), manifestBytes);
-    let written = 0;
-    for (const e of entries) {
-      const name = APP_PREFIX + e.path;
-      if (e.type === 'dir') await addEntry(tar, header(name + '/', { type: 'directory', mode: 0o755 }));
-      else if (e.type === 'symlink') await addEntry(tar, header(name, { type: 'symlink', mode: 0o777, linkname: e.target }));
-      else {
-        const src = sourceOf.get(e.path)!;
-        const data = byPath.get(e.path)!.data;
-        const h = header(name, { type: 'file', mode: e.mode, size: e.size });
-        if (data) await addEntry(tar, h, data);
-        else await addStreamEntry(tar, h, src.abs);
-        written += e.size;
-        opts.onProgress?.((totalBytes + written) / 2, totalBytes);
-      }
-    }
-    tar.finalize();
-    await piping;
-    const zr = await z.done;
-    if (zr.code !== 0) throw new Error(`zstd failed: ${zr.stderr}`);
+    await writeFile(tmp, await compressBuffer(Buffer.concat(headParts)), { mode: 0o644, flag: 'wx' });
+    await pipeline(createReadStream(tmpBody), createWriteStream(tmp, { flags: 'a' }));
     await fsyncPath(tmp);
     await rename(tmp, output);
     await fsyncPath(dirname(output));
   } catch (e) {
-    tar.destroy();
-    z.child.kill('SIGKILL');
     await rm(tmp, { force: true });
     throw e;
+  } finally {
+    await rm(tmpBody, { force: true });
   }
   const packageBytes = (await stat(output)).size;
-  return { file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: index.totals.bytes, packageBytes };
+  return { file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes };
 }
 
-/** Streams a file into the tar; a file that changed size since hashing makes tar-stream fail. */
-function addStreamEntry(tar: Pack, header: Record<string, unknown>, abs: string): Promise<void> {
-  return new Promise((res, rej) => {
-    const sink = tar.entry(header as Parameters<Pack['entry']>[0], (err) => (err ? rej(new NisoError('NISO2007', `${abs} changed while it was being packed`, { path: abs, hint: 'pack again when nothing writes to the app directory', cause: err })) : res()));
-    createReadStream(abs).on('error', rej).pipe(sink);
-  });
+const changed = (abs: string, cause?: unknown) =>
+  new NisoError('NISO2007', `${abs} changed while it was being packed`, { path: abs, hint: 'pack again when nothing writes to the app directory', cause });
+
+/** Reads a file that fits the read buffer, hashes it, and adds it with its real size. */
+function addSmallFile(tar: TarWriter, h: TarHeader, abs: string, buf: Buffer): { sha256: string; size: number } {
+  let fd: number;
+  try { fd = openSync(abs, 'r'); } catch (e) { throw new NisoError('NISO2007', `cannot read ${abs}: ${(e as Error).message}`, { path: abs, cause: e }); }
+  let n = 0;
+  try {
+    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += got;
+  } finally {
+    closeSync(fd);
+  }
+  if (n === buf.length) throw changed(abs);
+  const data = buf.subarray(0, n);
+  tar.add(h, data);
+  return { sha256: createHash('sha256').update(data).digest('hex'), size: n };
 }
 
-function addEntry(tar: Pack, header: Record<string, unknown>, data?: Buffer): Promise<void> {
-  return new Promise((res, rej) => {
-    tar.entry(header as Parameters<Pack['entry']>[0], data ?? Buffer.alloc(0), (err) => (err ? rej(err) : res()));
-  });
+/** A large file goes into the tar in pieces, hashed on the way; a size change is an error. */
+async function addLargeFile(tar: TarWriter, h: TarHeader & { size: number }, abs: string, drain: () => Promise<void>): Promise<{ sha256: string; size: number }> {
+  const sink = tar.addStreamed(h);
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(READ_BUFFER);
+  const fd = openSync(abs, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
+      const piece = buf.subarray(0, n);
+      hash.update(piece);
+      sink.data(piece);
+      await drain();
+    }
+    sink.end();
+  } catch (e) {
+    throw changed(abs, e);
+  } finally {
+    closeSync(fd);
+  }
+  return { sha256: hash.digest('hex'), size: h.size };
 }
-

@@ -1,35 +1,22 @@
-// Streams a .niso package and checks every entry against the rules of the format and its own
+// Reads a .niso package and checks every entry against the rules of the format and its own
 // index before anything is handed on: paths, types, modes, links, sizes, hashes, limits.
 // Install and inspect share it, so a hostile package is refused the same way everywhere.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { extract, type Header as Headers } from 'tar-stream';
 import { NisoError } from '../errors/niso-error.js';
 import { parseManifest } from '../manifest/parse.js';
 import type { Manifest } from '../manifest/schema.js';
 import { formatDiagnostics } from '../errors/render.js';
 import { decompressor } from '../host/zstd.js';
-import { APP_PREFIX, INDEX_PATH, MANIFEST_PATH, parseIndex, symlinkStaysInside, unsafePathReason, type FileEntry, type IndexEntry, type PackageIndex } from './format/package-index.js';
+import { APP_PREFIX, INDEX_PATH, MANIFEST_PATH, parseIndex, symlinkStaysInside, unsafePathReason, type DirEntry, type FileEntry, type IndexEntry, type PackageIndex, type SymlinkEntry } from './format/package-index.js';
+import { TarFormatError, TarReader, type ReadHeader } from './tar-codec.js';
 
 export interface Limits { maxBytes: number; maxFiles: number }
 export const DEFAULT_LIMITS: Limits = { maxBytes: 8 * 1024 ** 3, maxFiles: 500_000 };
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 1024 * 1024;
-/** Files up to this size are read whole and verified before the visitor sees them. */
+/** Files up to this size are gathered whole and verified before the visitor sees them. */
 export const SMALL_FILE = 1024 * 1024;
-
-/** Reads an entry's bytes with plain events (no pipeline), refusing more than `max`. */
-function collect(stream: Readable, max: number): Promise<Buffer> {
-  return new Promise((res, rej) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    stream.on('data', (c: Buffer) => { n += c.length; if (n <= max) chunks.push(c); });
-    stream.on('end', () => res(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    stream.on('error', rej);
-  });
-}
 
 export interface PackageHead {
   index: PackageIndex;
@@ -41,43 +28,35 @@ export interface PackageHead {
   packageBytes: number;
 }
 
+/** Where a large file's verified pieces go; `end` is called only once the whole file matched. */
+export interface FileSink { data(chunk: Buffer): void; end(): void; abort(): void }
+
 export interface EntryVisitor {
   /** Called once index and manifest are verified; return false to stop reading (e.g. already installed). */
   head?(head: PackageHead): Promise<boolean> | boolean;
-  dir?(entry: IndexEntry): Promise<void>;
-  symlink?(entry: IndexEntry & { type: 'symlink' }): Promise<void>;
-  /**
-   * A Buffer is a small file, already verified. A stream must be consumed fully; the reader
-   * verifies size and hash as it flows through. The visitor may return a commit step, which runs
-   * only once the content is verified (so nothing unverified reaches a shared place).
-   */
-  file?(entry: FileEntry, content: Buffer | Readable): Promise<(() => Promise<void>) | void>;
+  dir?(entry: DirEntry): void;
+  symlink?(entry: SymlinkEntry): void;
+  /** A small file, already verified. */
+  file?(entry: FileEntry, data: Buffer): void;
+  /** A large file, in pieces as they arrive. */
+  largeFile?(entry: FileEntry): FileSink;
 }
 
 const refuse = (code: string, source: string, message: string, hint = 'do not install packages from this source') =>
   new NisoError(code, `${source}: ${message}`, { path: source, hint, exitCode: 2 });
 
-async function readAll(stream: Readable, max: number, source: string, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    n += (c as Buffer).length;
-    if (n > max) throw refuse('NISO2109', source, `${what} is larger than ${max} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
+const TYPE_WORDS: Record<string, string> = {
+  Link: 'a hard link', CharacterDevice: 'a character device', BlockDevice: 'a block device', FIFO: 'a FIFO',
+  ContiguousFile: 'a contiguous file', GlobalExtendedHeader: 'a global pax header', NextFileHasLongPath: 'a GNU long-name entry',
+  NextFileHasLongLinkpath: 'a GNU long-link entry', SparseFile: 'a sparse file',
+};
 
-function describeType(t: Headers['type']): string {
-  switch (t) {
-    case 'link': return 'a hard link';
-    case 'character-device': return 'a character device';
-    case 'block-device': return 'a block device';
-    case 'fifo': return 'a FIFO';
-    case 'contiguous-file': return 'a contiguous file';
-    default: return `an entry of type "${t}"`;
-  }
-}
+/** What is being read right now: a head entry, an app file, or nothing (dirs, links). */
+type Current =
+  | { kind: 'head'; name: string; chunks: Buffer[]; size: number; max: number }
+  | { kind: 'small'; entry: FileEntry; path: string; chunks: Buffer[]; got: number }
+  | { kind: 'large'; entry: FileEntry; path: string; hash: Hash; got: number; sink?: FileSink }
+  | { kind: 'none' };
 
 /** Reads and verifies a whole package, calling the visitor for each checked entry. */
 export async function readPackage(file: string, limits: Limits, visitor: EntryVisitor): Promise<PackageHead> {
@@ -87,36 +66,100 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
   });
   if (!st.isFile()) throw new NisoError('NISO2101', `${file} is not a file`, { path: file, exitCode: 2 });
 
-  const z = decompressor(file);
-  const ex = extract();
   let head: PackageHead | undefined;
-  let stopped = false;
+  let index: PackageIndex | undefined;
+  let indexText = '';
   let position = 0;
-  const expected = new Map<string, IndexEntry>();
-  const seen = new Set<string>();
   let files = 0;
   let bytes = 0;
-  let indexText = '';
-  let index: PackageIndex | undefined;
+  let stopped = false;
+  const expected = new Map<string, IndexEntry>();
+  const seen = new Set<string>();
+  let cur: Current = { kind: 'none' };
 
-  const onEntry = async (h: Headers, stream: Readable): Promise<void> => {
-    const name = h.name;
+  const onHeader = (h: ReadHeader): void => {
     position++;
-    if (stopped) { stream.resume(); return; }
-    if ((h.mode ?? 0) & 0o7000) throw refuse('NISO2105', source, `"${name}" has setuid/setgid/sticky bits (mode ${(h.mode ?? 0).toString(8)})`);
-
-    if (position === 1) {
-      if (name !== INDEX_PATH || h.type !== 'file') throw refuse('NISO2110', source, `the first entry is "${name}", not ${INDEX_PATH}`, 'the file is not a niso package or was tampered with');
-      indexText = (await readAll(stream, MAX_INDEX_BYTES, source, INDEX_PATH)).toString('utf8');
-      index = parseIndex(indexText, source);
-      if (index.totals.bytes > limits.maxBytes) throw refuse('NISO2109', source, `unpacks to ${index.totals.bytes} bytes, more than the limit of ${limits.maxBytes}`, 'if the package is trusted, raise the limit with --max-size');
-      if (index.entries.length > limits.maxFiles) throw refuse('NISO2109', source, `has ${index.entries.length} entries, more than the limit of ${limits.maxFiles}`, 'if the package is trusted, raise the limit with --max-files');
-      for (const e of index.entries) expected.set(e.path, e);
+    const name = h.path;
+    if (h.mode & 0o7000) throw refuse('NISO2105', source, `"${name}" has setuid/setgid/sticky bits (mode ${h.mode.toString(8)})`);
+    if (position <= 2) {
+      const want = position === 1 ? INDEX_PATH : MANIFEST_PATH;
+      if (name !== want || h.typeName !== 'File') throw refuse('NISO2110', source, `entry ${position} is "${name}", not ${want}`, 'the file is not a niso package or was tampered with');
+      const max = position === 1 ? MAX_INDEX_BYTES : MAX_MANIFEST_BYTES;
+      if (h.size > max) throw refuse('NISO2109', source, `${want} is larger than ${max} bytes`);
+      cur = { kind: 'head', name, chunks: [], size: h.size, max };
       return;
     }
-    if (position === 2) {
-      if (name !== MANIFEST_PATH || h.type !== 'file') throw refuse('NISO2110', source, `the second entry is "${name}", not ${MANIFEST_PATH}`, 'the file is not a niso package or was tampered with');
-      const data = await readAll(stream, MAX_MANIFEST_BYTES, source, MANIFEST_PATH);
+    if (!name.startsWith(APP_PREFIX)) throw refuse('NISO2102', source, `entry "${name}" is outside ${APP_PREFIX}`);
+    const path = name.slice(APP_PREFIX.length).replace(/\/$/, '');
+    const why = unsafePathReason(path);
+    if (why) throw refuse('NISO2102', source, `entry "${name}" ${why}`);
+    if (seen.has(path)) throw refuse('NISO2106', source, `"${path}" appears twice`);
+    seen.add(path);
+    const want = expected.get(path);
+    cur = { kind: 'none' };
+    switch (h.typeName) {
+      case 'SymbolicLink':
+        if (!symlinkStaysInside(path, h.linkpath)) throw refuse('NISO2103', source, `symlink "${path}" points outside the app ("${h.linkpath}")`);
+        if (!want || want.type !== 'symlink' || want.target !== h.linkpath) throw refuse('NISO2107', source, `symlink "${path}" is not in the index as such`);
+        visitor.symlink?.(want);
+        return;
+      case 'Directory':
+        if (!want || want.type !== 'dir') throw refuse('NISO2107', source, `directory "${path}" is not in the index`);
+        visitor.dir?.(want);
+        return;
+      case 'Link':
+        throw refuse('NISO2103', source, `"${path}" is a hard link (to "${h.linkpath}"); niso packages never contain hard links`);
+      case 'File':
+      case 'OldFile':
+        break;
+      default:
+        throw refuse('NISO2104', source, `"${path}" is ${TYPE_WORDS[h.typeName] ?? `an entry of type "${h.typeName}"`}; packages hold only files, directories and in-app symlinks`);
+    }
+    if (!want || want.type !== 'file') throw refuse('NISO2107', source, `file "${path}" is not in the index`);
+    const mode = h.mode & 0o777;
+    if (mode !== want.mode) throw refuse('NISO2107', source, `"${path}" has mode ${mode.toString(8)} but the index says ${want.mode.toString(8)}`);
+    if (h.size !== want.size) throw refuse('NISO2107', source, `"${path}" is ${h.size} bytes but the index says ${want.size}`);
+    files++;
+    bytes += want.size;
+    if (files > limits.maxFiles || bytes > limits.maxBytes) throw refuse('NISO2109', source, 'unpacks to more than the configured limits');
+    cur = want.size <= SMALL_FILE
+      ? { kind: 'small', entry: want, path, chunks: [], got: 0 }
+      : { kind: 'large', entry: want, path, hash: createHash('sha256'), got: 0, sink: visitor.largeFile?.(want) };
+  };
+
+  const onData = (chunk: Buffer): void => {
+    const c = cur;
+    if (c.kind === 'head' || c.kind === 'small') c.chunks.push(chunk);
+    if (c.kind === 'small') c.got += chunk.length;
+    if (c.kind === 'large') { c.hash.update(chunk); c.got += chunk.length; c.sink?.data(chunk); }
+  };
+
+  const mismatch = (path: string, hex: string, want: FileEntry) =>
+    hex !== want.sha256 ? refuse('NISO2107', source, `"${path}" does not match its sha256 in the index`) : null;
+
+  /** Returns a promise only when the visitor's head() must be awaited. */
+  const onEnd = (): Promise<void> | void => {
+    const c = cur;
+    cur = { kind: 'none' };
+    if (c.kind === 'small') {
+      const data = c.chunks.length === 1 ? c.chunks[0]! : Buffer.concat(c.chunks);
+      const bad = mismatch(c.path, createHash('sha256').update(data).digest('hex'), c.entry);
+      if (bad) throw bad;
+      visitor.file?.(c.entry, data);
+    } else if (c.kind === 'large') {
+      const bad = mismatch(c.path, c.hash.digest('hex'), c.entry);
+      if (bad) { c.sink?.abort(); throw bad; }
+      c.sink?.end();
+    } else if (c.kind === 'head') {
+      const data = Buffer.concat(c.chunks);
+      if (c.name === INDEX_PATH) {
+        indexText = data.toString('utf8');
+        index = parseIndex(indexText, source);
+        if (index.totals.bytes > limits.maxBytes) throw refuse('NISO2109', source, `unpacks to ${index.totals.bytes} bytes, more than the limit of ${limits.maxBytes}`, 'if the package is trusted, raise the limit with --max-size');
+        if (index.entries.length > limits.maxFiles) throw refuse('NISO2109', source, `has ${index.entries.length} entries, more than the limit of ${limits.maxFiles}`, 'if the package is trusted, raise the limit with --max-files');
+        for (const e of index.entries) expected.set(e.path, e);
+        return;
+      }
       const idx = index!;
       if (data.length !== idx.manifest.size || createHash('sha256').update(data).digest('hex') !== idx.manifest.sha256) {
         throw refuse('NISO2107', source, `${MANIFEST_PATH} does not match the hash in the index`);
@@ -129,92 +172,37 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
         throw refuse('NISO2107', source, `the index says ${idx.name} ${idx.version} (${idx.arch}) but the manifest says ${m.package.name} ${m.package.version}${m.package.arch ? ` (${m.package.arch})` : ''}`);
       }
       head = { index: idx, indexText, digestHex: createHash('sha256').update(indexText).digest('hex'), manifest: m, manifestText, packageBytes: st.size };
-      if (visitor.head && !(await visitor.head(head))) stopped = true;
-      return;
-    }
-
-    if (!name.startsWith(APP_PREFIX)) throw refuse('NISO2102', source, `entry "${name}" is outside ${APP_PREFIX}`);
-    const path = name.slice(APP_PREFIX.length).replace(/\/$/, '');
-    const why = unsafePathReason(path);
-    if (why) throw refuse('NISO2102', source, `entry "${name}" ${why}`);
-    if (seen.has(path)) throw refuse('NISO2106', source, `"${path}" appears twice`);
-    seen.add(path);
-    const want = expected.get(path);
-
-    if (h.type === 'link') throw refuse('NISO2103', source, `"${path}" is a hard link (to "${h.linkname ?? ''}"); niso packages never contain hard links`);
-    if (h.type === 'symlink') {
-      const target = h.linkname ?? '';
-      if (!symlinkStaysInside(path, target)) throw refuse('NISO2103', source, `symlink "${path}" points outside the app ("${target}")`);
-      if (!want || want.type !== 'symlink' || want.target !== target) throw refuse('NISO2107', source, `symlink "${path}" is not in the index as such`);
-      await visitor.symlink?.(want);
-      stream.resume();
-      return;
-    }
-    if (h.type === 'directory') {
-      if (!want || want.type !== 'dir') throw refuse('NISO2107', source, `directory "${path}" is not in the index`);
-      await visitor.dir?.(want);
-      stream.resume();
-      return;
-    }
-    if (h.type !== 'file') throw refuse('NISO2104', source, `"${path}" is ${describeType(h.type)}; packages hold only files, directories and in-app symlinks`);
-    if (!want || want.type !== 'file') throw refuse('NISO2107', source, `file "${path}" is not in the index`);
-    const mode = (h.mode ?? 0) & 0o777;
-    if (mode !== want.mode) throw refuse('NISO2107', source, `"${path}" has mode ${mode.toString(8)} but the index says ${want.mode.toString(8)}`);
-    if (h.size !== want.size) throw refuse('NISO2107', source, `"${path}" is ${h.size} bytes but the index says ${want.size}`);
-    files++;
-    bytes += want.size;
-    if (files > limits.maxFiles || bytes > limits.maxBytes) throw refuse('NISO2109', source, 'unpacks to more than the configured limits');
-
-    const mismatch = (hex: string, got: number) =>
-      got !== want.size ? refuse('NISO2108', source, `"${path}" is truncated`, 'copy or download the package again')
-        : hex !== want.sha256 ? refuse('NISO2107', source, `"${path}" does not match its sha256 in the index`) : null;
-
-    if (want.size <= SMALL_FILE) {
-      // Small files (most of a node_modules tree) are collected and verified here, then handed
-      // over as a Buffer: a stream pipeline per file costs more than the file itself.
-      const data = await collect(stream, want.size + 1);
-      const bad = mismatch(createHash('sha256').update(data).digest('hex'), data.length);
-      if (bad) throw bad;
-      const commit = await visitor.file?.(want, data);
-      await commit?.();
-      return;
-    }
-    // Large files: hash as the content flows to the visitor, through a transform so that
-    // backpressure holds and nothing flows before the visitor reads.
-    const hash = createHash('sha256');
-    let got = 0;
-    const hasher = new Transform({
-      transform(chunk: Buffer, _enc, cb) { hash.update(chunk); got += chunk.length; cb(null, chunk); },
-      flush(cb) { cb(mismatch(hash.digest('hex'), got)); },
-    });
-    const verified = pipeline(stream, hasher);
-    if (visitor.file) {
-      const [commit] = await Promise.all([visitor.file(want, hasher), verified]);
-      await commit?.();
-    } else {
-      hasher.resume();
-      await verified;
+      if (visitor.head) {
+        const go = visitor.head(head);
+        if (go instanceof Promise) return go.then((ok) => { stopped = !ok; });
+        stopped = !go;
+      }
     }
   };
 
-  const done = new Promise<void>((res, rej) => {
-    ex.on('entry', (h, stream, next) => {
-      onEntry(h, stream as unknown as Readable).then(() => next(), (e) => { stream.resume(); ex.destroy(e as Error); });
-    });
-    ex.on('finish', res);
-    ex.on('error', rej);
-  });
-  z.stdout.pipe(ex);
+  const z = decompressor(file);
+  const tar = new TarReader();
   try {
-    await done;
+    outer: for await (const chunk of z.stdout) {
+      for (const ev of tar.feed(chunk as Buffer)) {
+        if (ev.kind === 'entry') onHeader(ev.header);
+        else if (ev.kind === 'data') onData(ev.chunk);
+        else if (ev.kind === 'entry-end') {
+          const p = onEnd();
+          if (p) await p;
+          if (stopped) break outer;
+        }
+      }
+    }
   } catch (e) {
+    const open = cur as Current;
+    if (open.kind === 'large') open.sink?.abort();
     z.child.kill('SIGKILL');
     const zr = await z.done.catch(() => null);
     if (e instanceof NisoError) throw e;
     if (zr && zr.code !== 0 && zr.signal === null) throw zstdError(source, zr.stderr);
-    const msg = (e as Error).message;
-    if (/unexpected end|premature|truncated/i.test(msg)) throw refuse('NISO2108', source, 'the package ends in the middle of an entry', 'copy or download the package again');
-    throw new NisoError('NISO2101', `${source}: not a readable niso package (${msg})`, { path: source, exitCode: 2, cause: e });
+    if (e instanceof TarFormatError) throw new NisoError('NISO2101', `${source}: not a readable niso package (${e.message})`, { path: source, exitCode: 2 });
+    throw e;
   }
   if (stopped) {
     z.child.kill('SIGKILL');
@@ -223,6 +211,8 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
   }
   const zr = await z.done;
   if (zr.code !== 0) throw zstdError(source, zr.stderr);
+  if (position === 0) throw refuse('NISO2101', source, 'the archive is empty', 'the file is not a niso package');
+  if (!tar.complete) throw refuse('NISO2108', source, 'the package ends in the middle of its content', 'copy or download the package again');
   if (!head) throw refuse('NISO2110', source, 'the package has no index or manifest', 'the file is not a niso package');
   for (const e of head.index.entries) {
     if (!seen.has(e.path)) throw refuse('NISO2107', source, `the index lists "${e.path}" but the archive does not contain it`);

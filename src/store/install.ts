@@ -2,20 +2,19 @@
 // through the content pool (hard links), flush, then rename the finished object into the store.
 // A crash at any point leaves no store object or a complete one; leftovers are swept later.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, linkSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { NisoError } from '../errors/niso-error.js';
 import { hostArch } from '../host/arch.js';
 import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
-import type { FileEntry, SymlinkEntry } from '../package/format/package-index.js';
+import type { SymlinkEntry } from '../package/format/package-index.js';
 import { readPackage, type Limits, type PackageHead } from '../package/read-package.js';
 import { contentPath, layout, storeObjectName, type StoreLayout } from './layout.js';
 import { forceRemove, sealDirs } from './fs-tree.js';
 import { withStoreLock } from './lock.js';
 import { sweepTmp } from './sweep.js';
+import { INSTALLED_INFO, type InstalledInfo } from './installed.js';
 
 export interface InstallResult {
   digest: string;
@@ -30,19 +29,7 @@ export interface InstallResult {
   newBytes: number;
 }
 
-export interface InstalledInfo {
-  digest: string;
-  name: string;
-  version: string;
-  arch: string;
-  installedAt: string;
-  source: string;
-  files: number;
-  bytes: number;
-  packageBytes: number;
-}
 
-export const INSTALLED_INFO = 'niso/installed.json';
 
 
 export async function ensureDirs(l: StoreLayout): Promise<void> {
@@ -81,29 +68,38 @@ export async function installPackage(root: string, file: string, limits: Limits,
           already = await stat(join(final, INSTALLED_INFO)).then(() => true, () => false);
           return !already;
         },
-        dir: async (e) => { ensureDir(join(work, 'app', e.path)); },
-        symlink: async (e) => { links.push(e as SymlinkEntry); },
-        file: async (e: FileEntry, content: Buffer | Readable) => {
+        dir: (e) => { ensureDir(join(work, 'app', e.path)); },
+        symlink: (e) => { links.push(e); },
+        file: (e, data) => {
           const dest = join(work, 'app', e.path);
           ensureDir(dirname(dest));
           const pooled = contentPath(l, e.sha256, e.mode);
-          const mode = e.mode & 0o111 ? 0o555 : 0o444;
           const known = pending.get(pooled) ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
-          const account = (fresh: boolean) => { if (fresh) newBytes += e.size; done += e.size; opts.onProgress?.(done, total); };
-          if (Buffer.isBuffer(content)) {
-            if (known !== undefined) linkSync(known, dest);
-            else { writeFileSync(dest, content, { flag: 'wx', mode }); pending.set(pooled, dest); }
-            account(known === undefined);
-            return;
-          }
-          if (known !== undefined) {
-            // Still read it through: the reader verifies the bytes against the index as they pass.
-            for await (const _chunk of content) { /* discard */ }
-            return async () => { linkSync(known, dest); account(false); };
-          }
-          // Large files stream to their place; a failed verification removes them with the work dir.
-          await pipeline(content, createWriteStream(dest, { flags: 'wx', mode }));
-          return async () => { pending.set(pooled, dest); account(true); };
+          if (known !== undefined) linkSync(known, dest);
+          else { writeFileSync(dest, data, { flag: 'wx', mode: e.mode & 0o111 ? 0o555 : 0o444 }); pending.set(pooled, dest); newBytes += e.size; }
+          done += e.size;
+          opts.onProgress?.(done, total);
+        },
+        largeFile: (e) => {
+          // Written straight to its place; a failed verification removes it with the work dir.
+          // (Pooled content is not reused here: the bytes must be read through anyway.)
+          const dest = join(work, 'app', e.path);
+          ensureDir(dirname(dest));
+          const fd = openSync(dest, 'wx', e.mode & 0o111 ? 0o555 : 0o444);
+          let closed = false;
+          const close = () => { if (!closed) { closed = true; closeSync(fd); } };
+          return {
+            data: (chunk) => { for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off); },
+            abort: close,
+            end: () => {
+              close();
+              const pooled = contentPath(l, e.sha256, e.mode);
+              const known = pending.get(pooled) ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
+              if (known !== undefined) { unlinkSync(dest); linkSync(known, dest); } else { pending.set(pooled, dest); newBytes += e.size; }
+              done += e.size;
+              opts.onProgress?.(done, total);
+            },
+          };
         },
       });
       const result = (alreadyInstalled: boolean): InstallResult => ({

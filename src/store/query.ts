@@ -1,31 +1,12 @@
 // Reading the store: which packages are installed, and which one a user's reference names
 // (NAME, NAME:VERSION, or a digest prefix as in `docker image ls`).
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import semverRcompare from 'semver/functions/rcompare.js';
 import { NisoError } from '../errors/niso-error.js';
 import { parseIndex, type PackageIndex } from '../package/format/package-index.js';
-import { INSTALLED_INFO, type InstalledInfo } from './install.js';
-import { STORE_OBJECT_RE, layout } from './layout.js';
+import { listInstalled, type InstalledPackage } from './installed.js';
 
-export interface InstalledPackage extends InstalledInfo { path: string }
-
-export async function listInstalled(root: string): Promise<InstalledPackage[]> {
-  const l = layout(root);
-  const names = await readdir(l.store).catch(() => [] as string[]);
-  const out: InstalledPackage[] = [];
-  for (const name of names) {
-    if (!STORE_OBJECT_RE.test(name) || name.endsWith('-generation')) continue;
-    const path = join(l.store, name);
-    try {
-      const info = JSON.parse(await readFile(join(path, INSTALLED_INFO), 'utf8')) as InstalledInfo;
-      out.push({ ...info, path });
-    } catch {
-      // Not a finished package object (or damaged); `niso gc` reports such entries.
-    }
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : semverRcompare(a.version, b.version)));
-}
+export { listInstalled, type InstalledPackage };
 
 export function parseRef(ref: string): { name: string; version?: string } {
   const i = ref.indexOf(':');

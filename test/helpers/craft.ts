@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { pack } from 'tar-stream';
+import { Header, Pax } from 'tar';
 import { serializeIndex, type IndexEntry, type PackageIndex } from '../../src/package/format/package-index.js';
 
 export interface RawEntry {
@@ -34,21 +34,23 @@ export function indexFor(files: Record<string, string>, opts: { manifest?: strin
   };
 }
 
+const TYPE: Record<NonNullable<RawEntry['type']>, string> = {
+  file: 'File', directory: 'Directory', symlink: 'SymbolicLink', link: 'Link',
+  'character-device': 'CharacterDevice', 'block-device': 'BlockDevice', fifo: 'FIFO',
+};
+
+/** A tar of exactly these entries, written header by header with node-tar's codec. */
 export async function tarBytes(entries: RawEntry[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-  const done = new Promise<void>((res, rej) => { p.on('end', res); p.on('error', rej); });
+  const parts: Buffer[] = [];
   for (const e of entries) {
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
-    await new Promise<void>((res, rej) => {
-      const header = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, linkname: e.linkname, size: data.length, mtime: new Date(0) };
-      p.entry(header, data, (err) => (err ? rej(err) : res()));
-    });
+    const block = Buffer.alloc(512);
+    const h = new Header({ path: e.name, type: TYPE[e.type ?? 'file'] as never, mode: e.mode ?? 0o644, linkpath: e.linkname ?? '', size: data.length, mtime: new Date(0), uid: 0, gid: 0 });
+    if (h.encode(block, 0)) parts.push(new Pax({ path: e.name, linkpath: e.linkname }).encode());
+    parts.push(block, data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
 }
 
 export function zstd(data: Buffer): Buffer {

@@ -1,6 +1,6 @@
 // `niso list`: installed packages, like `docker image ls`.
 import { formatSize } from '../../manifest/units.js';
-import { listInstalled } from '../../store/query.js';
+import { listInstalled } from '../../store/installed.js';
 import type { Context } from '../context.js';
 import { printJson, printTable, relativeTime } from '../output.js';
 

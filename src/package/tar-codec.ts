@@ -1,0 +1,190 @@
+// The tar layer of .niso files, on node-tar's own header codec (Header, Pax) but without a
+// stream object per entry: packages hold tens of thousands of small files, and per-entry
+// stream machinery cost more than the bytes themselves. The writer fills large buffers; the
+// reader is a small state machine that turns decompressed chunks into entry events.
+import { Header, Pax } from 'tar';
+
+export type TarType = 'file' | 'directory' | 'symlink';
+
+export interface TarHeader {
+  path: string;
+  type: TarType;
+  mode: number;
+  size?: number;
+  linkpath?: string;
+  mtime: Date;
+}
+
+const BLOCK = 512;
+const ZERO = Buffer.alloc(BLOCK * 2);
+const TYPE_NAME: Record<TarType, 'File' | 'Directory' | 'SymbolicLink'> = { file: 'File', directory: 'Directory', symlink: 'SymbolicLink' };
+
+/**
+ * Builds a tar into 1 MiB staging buffers and hands each full one to `flush`. Bytes are copied
+ * in, so callers may reuse their read buffers at once.
+ */
+export class TarWriter {
+  private stage: Buffer;
+  private used = 0;
+  constructor(private readonly flush: (chunk: Buffer) => void, private readonly chunkSize = 1024 * 1024) {
+    this.stage = Buffer.allocUnsafe(chunkSize);
+  }
+
+  private push(b: Buffer): void {
+    let off = 0;
+    while (off < b.length) {
+      const n = Math.min(b.length - off, this.chunkSize - this.used);
+      b.copy(this.stage, this.used, off, off + n);
+      this.used += n;
+      off += n;
+      if (this.used === this.chunkSize) this.emit();
+    }
+  }
+
+  private zeros(n: number): void {
+    if (n > 0) this.push(ZERO.subarray(0, n));
+  }
+
+  private emit(): void {
+    if (this.used === 0) return;
+    const full = this.used === this.chunkSize ? this.stage : this.stage.subarray(0, this.used);
+    this.stage = Buffer.allocUnsafe(this.chunkSize);
+    this.used = 0;
+    this.flush(full);
+  }
+
+  /** Adds an entry header (and the content, if given); owner 0:0 without names. */
+  add(h: TarHeader, data?: Buffer): void {
+    const size = h.type === 'file' ? (data?.length ?? h.size ?? 0) : 0;
+    const header = new Header({ path: h.path, mode: h.mode, uid: 0, gid: 0, size, mtime: h.mtime, type: TYPE_NAME[h.type], linkpath: h.linkpath ?? '', uname: '', gname: '' });
+    const block = Buffer.alloc(BLOCK);
+    // Names that do not fit ustar's fields go into a pax extended header first.
+    if (header.encode(block, 0)) this.push(new Pax({ path: h.path, linkpath: h.linkpath }).encode());
+    this.push(block);
+    if (data) {
+      this.push(data);
+      this.zeros((BLOCK - (size % BLOCK)) % BLOCK);
+    }
+  }
+
+  /** Starts a file whose content follows through `data()` calls (files too big to hold). */
+  addStreamed(h: TarHeader & { size: number }): { data(chunk: Buffer): void; end(): void } {
+    this.add({ ...h, type: 'file' });
+    let written = 0;
+    return {
+      data: (chunk) => { written += chunk.length; if (written > h.size) throw new Error(`${h.path} grew while being packed`); this.push(chunk); },
+      end: () => {
+        if (written !== h.size) throw new Error(`${h.path}: wrote ${written} bytes, header says ${h.size}`);
+        this.zeros((BLOCK - (h.size % BLOCK)) % BLOCK);
+      },
+    };
+  }
+
+  /** Hands on what is staged; with `endArchive`, first adds the two zero blocks that end a tar. */
+  finish(endArchive = true): void {
+    if (endArchive) this.zeros(BLOCK * 2);
+    this.emit();
+  }
+}
+
+/** One entry as read: its raw type name is kept so the caller can refuse what is not allowed. */
+export interface ReadHeader {
+  path: string;
+  typeName: string;
+  mode: number;
+  size: number;
+  linkpath: string;
+}
+
+export type TarEvent =
+  | { kind: 'entry'; header: ReadHeader }
+  | { kind: 'data'; chunk: Buffer }
+  | { kind: 'entry-end' }
+  | { kind: 'end' };
+
+export class TarFormatError extends Error {}
+
+/**
+ * Incremental tar parser: feed() decompressed chunks, get events. Pax extended headers ('x')
+ * are applied to the entry they precede; anything else unusual is reported as its type name.
+ */
+export class TarReader {
+  private pending: Buffer = Buffer.alloc(0);
+  private remaining = 0; // data bytes left in the current entry
+  private padding = 0;
+  private inEntry = false;
+  private paxBody: Buffer[] | null = null;
+  private paxLeft = 0;
+  private ex: Record<string, unknown> | undefined;
+  private zeroBlocks = 0;
+  done = false;
+
+  *feed(chunk: Buffer): Generator<TarEvent> {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let off = 0;
+    while (off < buf.length && !this.done) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, buf.length - off);
+        const piece = buf.subarray(off, off + take);
+        off += take;
+        this.remaining -= take;
+        if (this.paxBody) this.paxBody.push(piece);
+        else yield { kind: 'data', chunk: piece };
+        if (this.remaining === 0) {
+          if (this.paxBody) this.finishPax();
+          else if (this.inEntry) { this.inEntry = false; yield { kind: 'entry-end' }; }
+        }
+        continue;
+      }
+      if (this.padding > 0) {
+        const take = Math.min(this.padding, buf.length - off);
+        off += take;
+        this.padding -= take;
+        continue;
+      }
+      if (buf.length - off < BLOCK) break;
+      const block = buf.subarray(off, off + BLOCK);
+      off += BLOCK;
+      if (block.every((b) => b === 0)) {
+        if (++this.zeroBlocks === 2) { this.done = true; yield { kind: 'end' }; }
+        continue;
+      }
+      if (this.zeroBlocks > 0) throw new TarFormatError('a lone zero block inside the archive');
+      const h = new Header(block, 0, this.ex as never);
+      this.ex = undefined;
+      if (!h.cksumValid) throw new TarFormatError('a header checksum is wrong (the archive is damaged)');
+      const size = h.size ?? 0;
+      if (!Number.isSafeInteger(size) || size < 0) throw new TarFormatError('an entry has an invalid size');
+      const typeName = String(h.type);
+      if (typeName === 'ExtendedHeader') {
+        if (size > 1024 * 1024) throw new TarFormatError('a pax header is larger than 1 MiB');
+        this.paxBody = [];
+        this.paxLeft = size;
+        this.remaining = size;
+        this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
+        if (size === 0) this.finishPax();
+        continue;
+      }
+      const header: ReadHeader = { path: h.path ?? '', typeName, mode: h.mode ?? 0, size, linkpath: h.linkpath ?? '' };
+      yield { kind: 'entry', header };
+      this.remaining = size;
+      this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
+      this.inEntry = true;
+      if (size === 0) { this.inEntry = false; yield { kind: 'entry-end' }; }
+    }
+    this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : Buffer.alloc(0);
+  }
+
+  private finishPax(): void {
+    const body = Buffer.concat(this.paxBody ?? []).toString('utf8');
+    if (Buffer.byteLength(body) !== this.paxLeft) throw new TarFormatError('a pax header is truncated');
+    this.paxBody = null;
+    const p = Pax.parse(body, undefined, false);
+    this.ex = { path: p.path, linkpath: p.linkpath, size: p.size };
+  }
+
+  /** Whether the input ended cleanly (after the end-of-archive blocks). */
+  get complete(): boolean {
+    return this.done;
+  }
+}

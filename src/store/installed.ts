@@ -1,0 +1,39 @@
+// What `niso list` reads: the installed packages' records. Kept free of heavy imports (zod,
+// the TOML parser, tar) because `niso list` must start as fast as `niso --version`.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import semverRcompare from 'semver/functions/rcompare.js';
+import { STORE_OBJECT_RE, layout } from './layout.js';
+
+export const INSTALLED_INFO = 'niso/installed.json';
+
+export interface InstalledInfo {
+  digest: string;
+  name: string;
+  version: string;
+  arch: string;
+  installedAt: string;
+  source: string;
+  files: number;
+  bytes: number;
+  packageBytes: number;
+}
+
+export interface InstalledPackage extends InstalledInfo { path: string }
+
+export async function listInstalled(root: string): Promise<InstalledPackage[]> {
+  const l = layout(root);
+  const names = await readdir(l.store).catch(() => [] as string[]);
+  const out: InstalledPackage[] = [];
+  for (const name of names) {
+    if (!STORE_OBJECT_RE.test(name) || name.endsWith('-generation')) continue;
+    const path = join(l.store, name);
+    try {
+      const info = JSON.parse(await readFile(join(path, INSTALLED_INFO), 'utf8')) as InstalledInfo;
+      out.push({ ...info, path });
+    } catch {
+      // Not a finished package object (or damaged); such entries are skipped.
+    }
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : semverRcompare(a.version, b.version)));
+}
