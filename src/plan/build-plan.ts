@@ -1,0 +1,192 @@
+// buildPlan: manifest + options + host facts → Plan. Pure: every decision about isolation is
+// made here (preset, overrides, mounts, user, environment, limits), none in the renderers.
+import { NisoError } from '../errors/niso-error.js';
+import type { Manifest } from '../manifest/schema.js';
+import type { Plan, PlanMount, PlanOverride, PresetName, NetworkMode } from './plan.js';
+import { PRESETS } from './presets.js';
+
+export interface RuntimeFacts {
+  name: string;
+  version: string;
+  binary: string;
+  commands: Record<string, string>;
+  mounts: { source: string; target: string }[];
+  env: Record<string, string>;
+}
+
+export interface HostFacts {
+  /** The resolved runtime, when the manifest asks for one. */
+  runtime: RuntimeFacts | null;
+  /** Library closure of a runtime-less entrypoint (its binary lives in the package). */
+  binaryMounts: { source: string; target: string }[];
+  /** Host files shared read-only when present: zone info, CA bundle, DNS config. */
+  hostFiles: { localtime: string | null; caCertificates: string | null; resolvConf: string | null };
+  uid: number;
+  gid: number;
+  stateDir: string;
+}
+
+export interface PlanOptions {
+  preset?: PresetName;
+  network?: 'none' | 'host';
+  env?: Record<string, string>;
+  memoryBytes?: number;
+  cpus?: number;
+  pids?: number;
+  /** Replace the manifest's args (like `docker run IMAGE ARGS`). */
+  args?: string[];
+}
+
+export interface PlanInput {
+  service: string;
+  manifest: Manifest;
+  package: { name: string; version: string; digest: string; path: string };
+  options: PlanOptions;
+  host: HostFacts;
+}
+
+const APP = '/app';
+const STATE = '/state';
+
+function etcFiles(service: string, user: string, uid: number, gid: number): PlanMount[] {
+  const file = (target: string, content: string): PlanMount => ({ type: 'file', target, content, purpose: 'etc' });
+  return [
+    file('/etc/passwd', `root:x:0:0:root:/root:/usr/sbin/nologin\n${user}:x:${uid}:${gid}:niso service ${service}:${STATE}:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`),
+    file('/etc/group', `root:x:0:\n${user}:x:${gid}:\nnogroup:x:65534:\n`),
+    file('/etc/hosts', `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${service}\n`),
+    file('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n'),
+  ];
+}
+
+/** The sandbox path of the program to start. */
+function resolveCommand(m: Manifest, runtime: RuntimeFacts | null): string {
+  const ep = m.binary.entrypoint;
+  const inApp = (p: string) => (p.startsWith(`${APP}/`) ? p : `${APP}/${p.replace(/^\.\//, '')}`);
+  if (!runtime) return inApp(ep);
+  const cmd = runtime.commands[ep];
+  if (cmd) return cmd;
+  if (ep.includes('/')) return inApp(ep);
+  throw new NisoError('NISO3102', `the entrypoint "${ep}" is not a command of the ${runtime.name} runtime`, {
+    exitCode: 2, hint: `use one of ${Object.keys(runtime.commands).join(', ')}, or a path inside the package such as "bin/start"`,
+  });
+}
+
+export function buildPlan(input: PlanInput): Plan {
+  const { manifest: m, options: o, host } = input;
+  const overrides: PlanOverride[] = [];
+  const notes: string[] = [];
+  const presetName: PresetName = o.preset ?? m.isolation.preset;
+  if (o.preset && o.preset !== m.isolation.preset) overrides.push({ property: 'isolation.preset', preset: m.isolation.preset, value: o.preset, from: 'command line' });
+  const preset = PRESETS[presetName];
+
+  // Network: "private" networks come with the networking work; until then such apps get loopback only.
+  let network: NetworkMode = preset.network;
+  const wanted = o.network ?? (m.network.mode === 'private' ? null : m.network.mode);
+  if (m.network.mode === 'private' && !o.network && preset.sandboxed) {
+    notes.push('network mode "private" is not available yet: the app gets loopback only (network "none")');
+    if (m.network.ports.length > 0) notes.push('ports are not mapped yet: they need network mode "private"');
+  }
+  if (wanted !== null && wanted !== network) {
+    if (presetName === 'strict' && wanted === 'host') {
+      throw new NisoError('NISO3101', 'the strict preset allows no network, but network mode "host" was asked for', { exitCode: 2, hint: 'use the server preset, or network mode "none"' });
+    }
+    overrides.push({ property: 'network.mode', preset: network, value: wanted, from: o.network ? 'command line' : 'manifest' });
+    network = wanted;
+  }
+
+  const limits = { ...preset.limits };
+  const limit = (key: keyof typeof limits, fromManifest: number | undefined, fromCli: number | undefined, property: string) => {
+    for (const [value, from] of [[fromManifest, 'manifest'], [fromCli, 'command line']] as const) {
+      if (value === undefined || value === limits[key]) continue;
+      overrides.push({ property, preset: preset.limits[key], value, from });
+      limits[key] = value;
+    }
+  };
+  limit('memoryBytes', m.resources.memory, o.memoryBytes, 'resources.memory');
+  limit('cpus', m.resources.cpus, o.cpus, 'resources.cpus');
+  limit('pids', m.resources.pids, o.pids, 'resources.pids');
+  limit('nofile', m.resources.nofile, undefined, 'resources.nofile');
+
+  const capabilities = [...new Set([...preset.capabilities, ...m.isolation.capabilities])].sort();
+  if (m.isolation.capabilities.length > 0) overrides.push({ property: 'isolation.capabilities', preset: preset.capabilities, value: capabilities, from: 'manifest' });
+  if (m.isolation.syscalls.length > 0) overrides.push({ property: 'isolation.syscalls', preset: [], value: m.isolation.syscalls, from: 'manifest' });
+
+  const userName = `niso-${input.service}`.slice(0, 32);
+  const { uid, gid } = host;
+  const command = resolveCommand(m, host.runtime);
+  const argv = [command, ...(o.args && o.args.length > 0 ? o.args : m.binary.args)];
+  const env: Record<string, string> = {
+    PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), `${APP}/bin`, '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
+    HOME: STATE,
+    LANG: 'C.UTF-8',
+    NISO_SERVICE: input.service,
+    NISO_PACKAGE: `${input.package.name}@${input.package.version}`,
+    NISO_STATE_DIR: STATE,
+    ...host.runtime?.env,
+    ...m.env,
+    ...o.env,
+  };
+  if (o.env && Object.keys(o.env).length > 0) overrides.push({ property: 'env', preset: null, value: Object.keys(o.env).sort(), from: 'command line' });
+
+  const declaredVolumes = Object.keys(m.volumes);
+  if (declaredVolumes.length > 0) notes.push(`volumes ${declaredVolumes.join(', ')} are not mounted: volume grants come with \`niso volume\``);
+
+  const appDir = `${input.package.path}/app`;
+  const prepare = [{ path: host.stateDir, uid, gid, mode: 0o700 }];
+
+  if (!preset.sandboxed) {
+    // No sandbox: host paths as they are, run as the service user in the app's own directory.
+    const hostCommand = host.runtime?.commands[m.binary.entrypoint] ? host.runtime.binary : command.replace(APP, appDir);
+    return {
+      planVersion: 1, service: input.service, package: input.package, preset: presetName, overrides,
+      user: { uid, gid, name: userName, home: host.stateDir },
+      command: { argv: [hostCommand, ...argv.slice(1)], cwd: m.binary.workdir === APP ? appDir : m.binary.workdir, env: { ...env, HOME: host.stateDir, NISO_STATE_DIR: host.stateDir, PATH: '/usr/local/bin:/usr/bin:/bin' } },
+      hostname: input.service, namespaces: preset.namespaces, network: { mode: 'host' }, mounts: [], capabilities,
+      noNewPrivileges: preset.noNewPrivileges, seccomp: null, limits, allowUserNamespaces: true,
+      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, prepare,
+      notes: [...notes, 'preset "unsafe-none": the app is not sandboxed'],
+    };
+  }
+
+  const runtimeMounts = [...(host.runtime?.mounts ?? []), ...host.binaryMounts];
+  const seen = new Set<string>();
+  const mounts: PlanMount[] = [];
+  for (const r of [...runtimeMounts].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0))) {
+    if (seen.has(r.target)) continue;
+    seen.add(r.target);
+    mounts.push({ type: 'bind', source: r.source, target: r.target, readOnly: true, purpose: 'runtime' });
+  }
+  mounts.push(
+    { type: 'bind', source: appDir, target: APP, readOnly: true, purpose: 'app' },
+    { type: 'bind', source: host.stateDir, target: STATE, readOnly: false, purpose: 'state' },
+    { type: 'tmpfs', target: '/tmp', sizeBytes: m.isolation.tmp_size },
+    { type: 'proc', target: '/proc' },
+    { type: 'dev', target: '/dev' },
+    ...etcFiles(input.service, userName, uid, gid),
+  );
+  if (host.hostFiles.localtime) mounts.push({ type: 'bind', source: host.hostFiles.localtime, target: '/etc/localtime', readOnly: true, purpose: 'host-file' });
+  if (host.hostFiles.caCertificates) mounts.push({ type: 'bind', source: host.hostFiles.caCertificates, target: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, purpose: 'host-file' });
+  if (network === 'host' && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });
+
+  return {
+    planVersion: 1,
+    service: input.service,
+    package: input.package,
+    preset: presetName,
+    overrides,
+    user: { uid, gid, name: userName, home: STATE },
+    command: { argv, cwd: m.binary.workdir, env },
+    hostname: input.service,
+    namespaces: { ...preset.namespaces, net: network !== 'host' },
+    network: { mode: network },
+    mounts,
+    capabilities,
+    noNewPrivileges: preset.noNewPrivileges,
+    seccomp: preset.seccomp ? { profile: 'default', allow: [...m.isolation.syscalls], errno: 'EPERM' } : null,
+    limits,
+    allowUserNamespaces: preset.allowUserNamespaces,
+    stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout },
+    prepare,
+    notes,
+  };
+}

@@ -1,0 +1,50 @@
+// The activation plan: every decision about how a service runs, as plain serialisable data.
+// buildPlan makes the decisions; renderers (bwrap argv, systemd units) only translate them.
+
+export type PresetName = 'server' | 'strict' | 'unsafe-none';
+export type NetworkMode = 'none' | 'host' | 'private';
+
+export type PlanMount =
+  /** A host path made visible inside the sandbox. */
+  | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'state' | 'host-file' | 'volume' }
+  /** A file niso writes for the sandbox (passwd, hosts, ...), mounted read-only. */
+  | { type: 'file'; target: string; content: string; purpose: 'etc' }
+  | { type: 'tmpfs'; target: string; sizeBytes: number }
+  | { type: 'proc'; target: '/proc' }
+  | { type: 'dev'; target: '/dev' };
+
+export interface PlanOverride {
+  /** Dotted name of the property, e.g. `resources.memory` or `isolation.capabilities`. */
+  property: string;
+  preset: unknown;
+  value: unknown;
+  /** Where the change came from. */
+  from: 'manifest' | 'command line';
+}
+
+export interface Plan {
+  planVersion: 1;
+  service: string;
+  package: { name: string; version: string; digest: string; path: string };
+  preset: PresetName;
+  /** Every property that differs from the preset, and why. */
+  overrides: PlanOverride[];
+  user: { uid: number; gid: number; name: string; home: string };
+  command: { argv: string[]; cwd: string; env: Record<string, string> };
+  hostname: string;
+  namespaces: { user: boolean; mount: boolean; pid: boolean; ipc: boolean; uts: boolean; net: boolean; cgroup: boolean };
+  network: { mode: NetworkMode };
+  mounts: PlanMount[];
+  capabilities: string[];
+  noNewPrivileges: boolean;
+  /** null: no syscall filter (only the unsafe preset). The profile's deny list lives with the renderer. */
+  seccomp: { profile: 'default'; allow: string[]; errno: 'EPERM' } | null;
+  limits: { memoryBytes: number | null; cpus: number | null; pids: number | null; nofile: number | null };
+  /** Whether the sandbox may create new privileges through user namespaces inside. */
+  allowUserNamespaces: boolean;
+  stop: { signal: string; timeoutMs: number };
+  /** Host paths the caller must create before start (state dir), with owner. */
+  prepare: { path: string; uid: number; gid: number; mode: number }[];
+  /** Things the user should know: settings not in effect yet, defaults chosen. */
+  notes: string[];
+}

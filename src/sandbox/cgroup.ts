@@ -1,0 +1,106 @@
+// A cgroup per run with the plan's limits: cgroup v2 where the host has its controllers there,
+// the v1 hierarchies otherwise (these machines: memory, pids, cpu and cpuacct are v1, PLATFORM §3).
+import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Plan } from '../plan/plan.js';
+
+const BASE = '/sys/fs/cgroup';
+const V1 = ['memory', 'pids', 'cpu', 'cpuacct'] as const;
+
+export interface Cgroup {
+  version: 1 | 2;
+  /** The cgroup.procs files a process must be written into to join. */
+  procsFiles: string[];
+  dirs: string[];
+}
+
+function v2Available(): boolean {
+  try {
+    const ctl = readFileSync(join(BASE, 'cgroup.controllers'), 'utf8');
+    return /\bmemory\b/.test(ctl) && /\bpids\b/.test(ctl);
+  } catch { return false; }
+}
+
+function write(path: string, value: string): void {
+  writeFileSync(path, value);
+}
+
+/** Creates the run's cgroup and sets its limits. Name: niso/<service>.<pid>, so leftovers can be traced. */
+export function createCgroup(plan: Plan, runId: string): Cgroup {
+  const name = `${plan.service}.${runId}`;
+  const { memoryBytes, pids, cpus } = plan.limits;
+  if (v2Available()) {
+    const parent = join(BASE, 'niso');
+    mkdirSync(parent, { recursive: true });
+    try { write(join(BASE, 'cgroup.subtree_control'), '+memory +pids +cpu'); } catch { /* already enabled or not delegable */ }
+    try { write(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu'); } catch { /* as above */ }
+    const dir = join(parent, name);
+    mkdirSync(dir);
+    if (memoryBytes !== null) { write(join(dir, 'memory.max'), String(memoryBytes)); write(join(dir, 'memory.swap.max'), '0'); }
+    if (pids !== null) write(join(dir, 'pids.max'), String(pids));
+    if (cpus !== null) write(join(dir, 'cpu.max'), `${Math.round(cpus * 100_000)} 100000`);
+    return { version: 2, procsFiles: [join(dir, 'cgroup.procs')], dirs: [dir] };
+  }
+  const dirs: string[] = [];
+  for (const c of V1) {
+    if (!existsSync(join(BASE, c))) continue;
+    const dir = join(BASE, c, 'niso', name);
+    mkdirSync(dir, { recursive: true });
+    dirs.push(dir);
+  }
+  const at = (c: string) => dirs.find((d) => d.startsWith(join(BASE, c) + '/'));
+  const mem = at('memory');
+  if (mem && memoryBytes !== null) {
+    write(join(mem, 'memory.limit_in_bytes'), String(memoryBytes));
+    // Without swap accounting in the limit a hog could page out instead of being stopped.
+    try { write(join(mem, 'memory.memsw.limit_in_bytes'), String(memoryBytes)); } catch { /* no swap accounting */ }
+  }
+  const pid = at('pids');
+  if (pid && pids !== null) write(join(pid, 'pids.max'), String(pids));
+  const cpu = at('cpu');
+  if (cpu && cpus !== null) {
+    write(join(cpu, 'cpu.cfs_period_us'), '100000');
+    write(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100_000)));
+  }
+  return { version: 1, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), dirs };
+}
+
+export function cgroupPids(cg: Cgroup): number[] {
+  const pids = new Set<number>();
+  for (const f of cg.procsFiles) {
+    try { for (const l of readFileSync(f, 'utf8').split('\n')) if (l) pids.add(Number(l)); } catch { /* gone */ }
+  }
+  return [...pids];
+}
+
+/** Kills what is left in the cgroup and removes it. */
+export async function removeCgroup(cg: Cgroup): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const left = cgroupPids(cg);
+    if (left.length === 0) break;
+    for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* exited */ } }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const d of cg.dirs) { try { rmdirSync(d); } catch { /* busy or gone; swept later */ } }
+}
+
+/** Removes cgroups of runs whose niso process is gone (killed before it could clean up). */
+export async function sweepCgroups(): Promise<string[]> {
+  const roots = v2Available() ? [join(BASE, 'niso')] : V1.map((c) => join(BASE, c, 'niso'));
+  const swept: string[] = [];
+  for (const r of roots) {
+    let names: string[] = [];
+    try { names = readdirSync(r); } catch { continue; }
+    for (const n of names) {
+      const m = /\.(\d+)-[0-9a-f]+$/.exec(n);
+      if (!m) continue;
+      const owner = Number(m[1]);
+      try { process.kill(owner, 0); continue; } catch { /* dead owner */ }
+      const dir = join(r, n);
+      if (!existsSync(join(dir, 'cgroup.procs'))) continue;
+      await removeCgroup({ version: r.includes('/niso') && !V1.some((c) => r.includes(`/${c}/`)) ? 2 : 1, procsFiles: [join(dir, 'cgroup.procs')], dirs: [dir] });
+      swept.push(dir);
+    }
+  }
+  return swept;
+}

@@ -1,0 +1,103 @@
+// Runs a plan in the foreground with bubblewrap: prepares the state dir and the cgroup, starts
+// the sandbox with stdio attached, forwards signals to the app, and cleans up after it, also
+// after a crash of niso (the sandbox dies with it; leftover cgroups are swept by the next run).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import type { Writable, Readable } from 'node:stream';
+import { NisoError } from '../errors/niso-error.js';
+import type { Plan } from '../plan/plan.js';
+import { renderBwrap, RenderError } from '../render/bwrap.js';
+import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
+
+export interface SandboxResult {
+  exitCode: number;
+  /** The signal that ended the app, if any. */
+  signal: string | null;
+  /** pid of the sandbox's init (pid 1 inside), for diagnostics. */
+  sandboxPid: number | null;
+}
+
+// Joins the cgroup before exec'ing setpriv → bwrap, so everything started inherits it (v1 moves
+// only the writing process). Paths come as arguments up to a "--".
+const JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+
+function appPid(initPid: number): number | null {
+  try {
+    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return children.length > 0 ? Number(children[0]) : null;
+  } catch { return null; }
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGWINCH: 28 };
+
+export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void } = {}): Promise<SandboxResult> {
+  await sweepCgroups();
+  for (const p of plan.prepare) {
+    mkdirSync(p.path, { recursive: true, mode: p.mode });
+    chownSync(p.path, p.uid, p.gid);
+    chmodSync(p.path, p.mode);
+  }
+  let cmd;
+  try {
+    cmd = renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent: true });
+  } catch (e) {
+    if (e instanceof RenderError) throw new NisoError('NISO3201', e.message, { exitCode: 2, hint: 'remove [isolation] capabilities; to listen on a port below 1024, listen on a high port and map it' });
+    throw e;
+  }
+  const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
+  const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
+  const child = spawn('sh', ['-c', JOIN, 'sh', ...cg.procsFiles, '--', ...cmd.argv], { stdio, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+
+  let initPid: number | null = null;
+  let exitFromStatus: number | null = null;
+  cmd.fds.forEach((f, i) => {
+    const s = child.stdio[3 + i] as (Writable & Readable) | null;
+    if (!s) return;
+    if (f.kind === 'seccomp') s.end(seccomp);
+    else if (f.kind === 'file') s.end(f.content ?? '');
+    else {
+      let buf = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => {
+        buf += d;
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          try {
+            const msg = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
+            if (msg['child-pid'] !== undefined) { initPid = msg['child-pid']; opts.onStart?.(initPid); }
+            if (msg['exit-code'] !== undefined) exitFromStatus = msg['exit-code'];
+          } catch { /* not a status line */ }
+        }
+      });
+    }
+    s.on('error', () => undefined);
+  });
+
+  // Signals to niso go to the app (not to the sandbox's init, which ignores them). A second
+  // interrupt, or the stop timeout, kills the whole sandbox.
+  let stopping: NodeJS.Timeout | null = null;
+  const killAll = () => { if (initPid !== null) { try { process.kill(initPid, 'SIGKILL'); } catch { /* gone */ } } else child.kill('SIGKILL'); };
+  const forward = (sig: NodeJS.Signals) => {
+    if (stopping && (sig === 'SIGINT' || sig === 'SIGTERM')) { killAll(); return; }
+    const target = initPid === null ? null : appPid(initPid);
+    if (target !== null) { try { process.kill(target, sig); } catch { /* exited */ } } else killAll();
+    if ((sig === 'SIGINT' || sig === 'SIGTERM') && !stopping) stopping = setTimeout(killAll, plan.stop.timeoutMs).unref();
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+  for (const s of signals) process.on(s, forward);
+
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
+    child.on('error', rej);
+    child.on('exit', (c, s) => res({ code: c, signal: s }));
+  }).finally(async () => {
+    for (const s of signals) process.off(s, forward);
+    if (stopping) clearTimeout(stopping);
+    await removeCgroup(cg);
+  });
+  if (code === 125 && initPid === null) throw new NisoError('NISO3202', `could not put the sandbox into its cgroup (${cg.procsFiles.join(', ')})`, { hint: 'check that the cgroup filesystem is mounted and writable' });
+  const exitCode = exitFromStatus ?? code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : 1);
+  const bySignal = exitCode > 128 && exitCode < 160 ? Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === exitCode - 128)?.[0] ?? null : null;
+  return { exitCode, signal: bySignal, sandboxPid: initPid };
+}
