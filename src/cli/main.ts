@@ -9,6 +9,8 @@ import { makeContext, type Context } from './context.js';
 declare const NISO_VERSION: string;
 const VERSION = typeof NISO_VERSION === 'string' ? NISO_VERSION : '0.0.0-dev';
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 export async function main(argv: string[], ctx: Context): Promise<number> {
   const wantsJson = argv.includes('--json');
   const program = new Command('niso')
@@ -36,6 +38,23 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'print only the package digest')
     .action(async (dir: string, opts) => (await import('./commands/pack.js')).run(ctx, dir, opts));
+
+  program.command('run')
+    .description('run a package in the foreground in its sandbox, like `docker run --rm`')
+    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly)')
+    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args')
+    .option('--name <service>', 'service name (default: the package name); it owns the uid and state dir')
+    .option('-e, --env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
+    .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
+    .addOption(new Option('--preset <preset>', 'isolation preset').choices(['server', 'strict', 'unsafe-none']))
+    .option('-m, --memory <size>', 'memory limit, e.g. 512M')
+    .option('--cpus <n>', 'CPU limit in cores, e.g. 0.5')
+    .option('--pids <n>', 'limit on processes and threads')
+    .addOption(new Option('--network <mode>', 'network mode').choices(['none', 'host']))
+    .option('--dry-run', 'print the plan and the exact command instead of running it')
+    .option('--json', 'print the plan and the command as JSON instead of running it')
+    .passThroughOptions()
+    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args, opts));
 
   program.command('install')
     .description('verify a .niso package and place it in the store')
@@ -78,7 +97,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
 
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return ctx.exitCode ?? 0;
   } catch (e) {
     return reportError(ctx, e, wantsJson);
   }

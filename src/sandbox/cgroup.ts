@@ -89,7 +89,7 @@ export async function sweepCgroups(): Promise<string[]> {
   const roots = v2Available() ? [join(BASE, 'niso')] : V1.map((c) => join(BASE, c, 'niso'));
   const swept: string[] = [];
   for (const r of roots) {
-    let names: string[] = [];
+    let names: string[];
     try { names = readdirSync(r); } catch { continue; }
     for (const n of names) {
       const m = /\.(\d+)-[0-9a-f]+$/.exec(n);
