@@ -17,6 +17,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .description('Run server applications on Linux: deterministic app packages, strict sandboxes, no daemon.')
     .version(VERSION, '-V, --version', 'print the niso version')
     .showSuggestionAfterError(true)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s), outputError: () => undefined });
   program.addHelpText('after', '\nEnvironment:\n  NISO_ROOT   relocate all of niso\'s state below this directory (default /)\n\nRun `niso explain CODE` for what an error code means.');

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import type { Plan } from '../plan/plan.js';
@@ -34,6 +35,8 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 
 export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void } = {}): Promise<SandboxResult> {
   await sweepCgroups();
   for (const p of plan.prepare) {
+    // Parents stay traversable for the service uid; only the dir itself is private.
+    mkdirSync(dirname(p.path), { recursive: true, mode: 0o755 });
     mkdirSync(p.path, { recursive: true, mode: p.mode });
     chownSync(p.path, p.uid, p.gid);
     chmodSync(p.path, p.mode);

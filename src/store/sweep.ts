@@ -14,7 +14,7 @@ export async function sweepTmp(l: StoreLayout, dryRun = false): Promise<string[]
   const names = await readdir(l.tmp).catch(() => [] as string[]);
   const swept: string[] = [];
   for (const name of names) {
-    const m = /^(?:install|trash)-(\d+)-/.exec(name);
+    const m = /^(?:install|trash|pack)-(\d+)-/.exec(name);
     if (m && alive(Number(m[1]))) continue;
     swept.push(name);
     if (!dryRun) await forceRemove(join(l.tmp, name));

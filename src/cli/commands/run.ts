@@ -1,0 +1,172 @@
+// `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { NisoError } from '../../errors/niso-error.js';
+import { parseManifest } from '../../manifest/parse.js';
+import { parseSize } from '../../manifest/units.js';
+import type { Manifest } from '../../manifest/schema.js';
+import { packApp } from '../../package/pack.js';
+import { buildPlan, type HostFacts, type PlanOptions } from '../../plan/build-plan.js';
+import type { Plan, PresetName } from '../../plan/plan.js';
+import { renderBwrap, shellQuote } from '../../render/bwrap.js';
+import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
+import { resolveRuntime } from '../../runtime/registry.js';
+import { elfClosure } from '../../runtime/elf-closure.js';
+import { runSandbox } from '../../sandbox/run-sandbox.js';
+import { serviceUid } from '../../sandbox/uids.js';
+import { readInstallLimits } from '../../store/host-config.js';
+import { ensureDirs, installPackage } from '../../store/install.js';
+import { layout } from '../../store/layout.js';
+import { resolveOne, type InstalledPackage } from '../../store/query.js';
+import { removePackages } from '../../store/remove.js';
+import { hostArch } from '../../host/arch.js';
+import type { Context } from '../context.js';
+import { printJson } from '../output.js';
+
+export interface RunOptions {
+  name?: string;
+  env?: string[];
+  envFile?: string[];
+  preset?: string;
+  memory?: string;
+  cpus?: string;
+  pids?: string;
+  network?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function parseEnv(ctx: Context, opts: RunOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  const add = (line: string, where: string) => {
+    const i = line.indexOf('=');
+    const key = i < 0 ? line : line.slice(0, i);
+    if (!ENV_NAME.test(key)) throw new NisoError('NISO9001', `${where}: "${key}" is not a valid environment variable name`, { exitCode: 2, hint: 'write NAME=value' });
+    // `--env NAME` alone takes the value from niso's own environment, as docker run does.
+    const value = i < 0 ? ctx.env[key] : line.slice(i + 1);
+    if (value !== undefined) env[key] = value;
+  };
+  for (const f of opts.envFile ?? []) {
+    const path = resolve(ctx.cwd, f);
+    let text: string;
+    try { text = readFileSync(path, 'utf8'); } catch (e) { throw new NisoError('NISO9001', `--env-file ${f}: ${(e as Error).message}`, { exitCode: 2 }); }
+    text.split('\n').forEach((raw, n) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      add(line, `${f}:${n + 1}`);
+    });
+  }
+  for (const e of opts.env ?? []) add(e, `--env ${e}`);
+  return env;
+}
+
+function parseOptions(ctx: Context, opts: RunOptions, args: string[]): PlanOptions {
+  const o: PlanOptions = { env: parseEnv(ctx, opts), args };
+  if (opts.preset !== undefined) {
+    if (!['server', 'strict', 'unsafe-none'].includes(opts.preset)) throw new NisoError('NISO9001', `--preset ${opts.preset}: expected server, strict or unsafe-none`, { exitCode: 2 });
+    o.preset = opts.preset as PresetName;
+  }
+  if (opts.memory !== undefined) {
+    const r = parseSize(opts.memory);
+    if (!r.ok) throw new NisoError('NISO9001', `--memory ${opts.memory}: ${r.message}`, { exitCode: 2, hint: r.hint });
+    o.memoryBytes = r.value;
+  }
+  if (opts.cpus !== undefined) {
+    const n = Number(opts.cpus);
+    if (!(n > 0 && n <= 1024)) throw new NisoError('NISO9001', `--cpus ${opts.cpus}: expected a number of cores such as 0.5 or 2`, { exitCode: 2 });
+    o.cpus = n;
+  }
+  if (opts.pids !== undefined) {
+    const n = Number(opts.pids);
+    if (!Number.isInteger(n) || n < 1) throw new NisoError('NISO9001', `--pids ${opts.pids}: expected a whole number`, { exitCode: 2 });
+    o.pids = n;
+  }
+  if (opts.network !== undefined) {
+    if (opts.network !== 'none' && opts.network !== 'host') throw new NisoError('NISO9001', `--network ${opts.network}: expected none or host (private networks are not available yet)`, { exitCode: 2 });
+    o.network = opts.network;
+  }
+  return o;
+}
+
+/** The package to run, installing a FILE.niso or packing a DIR first. `temporary` ones are removed after. */
+async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackage; temporary: boolean }> {
+  const path = resolve(ctx.cwd, ref);
+  const st = existsSync(path) ? statSync(path) : null;
+  if (st?.isDirectory() || st?.isFile()) {
+    let file = path;
+    let scratch: string | null = null;
+    if (st.isDirectory()) {
+      await ensureDirs(layout(ctx.root));
+      scratch = await mkdtemp(join(layout(ctx.root).tmp, `pack-${process.pid}-`));
+      file = (await packApp({ appDir: path, cwd: scratch, output: join(scratch, 'app.niso') })).file;
+    }
+    try {
+      const limits = await readInstallLimits(layout(ctx.root).config, {});
+      const r = await installPackage(ctx.root, file, limits);
+      return { pkg: await resolveOne(ctx.root, r.digest), temporary: !r.alreadyInstalled };
+    } finally {
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+  return { pkg: await resolveOne(ctx.root, ref), temporary: false };
+}
+
+function hostFile(path: string): string | null {
+  try { return realpathSync(path); } catch { return null; }
+}
+
+export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions): Promise<Plan> {
+  let runtime: HostFacts['runtime'] = null;
+  let binaryMounts: HostFacts['binaryMounts'] = [];
+  if (manifest.runtime) runtime = await resolveRuntime(ctx.root, manifest.runtime.use);
+  else {
+    const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
+    binaryMounts = await elfClosure(join(pkg.path, 'app', ep));
+  }
+  const uid = await serviceUid(ctx.root, service);
+  return buildPlan({
+    service,
+    manifest,
+    package: { name: pkg.name, version: pkg.version, digest: pkg.digest, path: pkg.path },
+    options,
+    host: {
+      runtime,
+      binaryMounts,
+      hostFiles: { localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf') },
+      uid,
+      gid: uid,
+      stateDir: join(ctx.root, 'var/lib/niso/state', service),
+    },
+  });
+}
+
+export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
+  const options = parseOptions(ctx, opts, args);
+  const { pkg, temporary } = await locate(ctx, ref);
+  try {
+    const text = await readFile(join(pkg.path, 'niso/manifest.toml'), 'utf8');
+    const manifest = parseManifest(text, `${pkg.path}/niso/manifest.toml`).manifest!;
+    const service = opts.name ?? pkg.name;
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
+    const plan = await preparePlan(ctx, pkg, manifest, service, options);
+    for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
+    const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
+    if (opts.dryRun || opts.json) {
+      const cmd = renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent: true });
+      if (opts.json) { printJson(ctx, { plan, command: cmd.argv, fds: cmd.fds }); return; }
+      ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
+      for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${o.from})\n`);
+      for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
+      ctx.stdout.write(`${shellQuote(cmd.argv)}\n`);
+      return;
+    }
+    const r = await runSandbox(plan, seccomp);
+    if (r.signal) ctx.stderr.write(`niso: ${plan.service} ended by ${r.signal}\n`);
+    ctx.exitCode = r.exitCode;
+  } finally {
+    if (temporary) await removePackages(ctx.root, [pkg]).catch(() => undefined);
+  }
+}
