@@ -14,7 +14,7 @@ import { contentPath, layout, storeObjectName, type StoreLayout } from './layout
 import { forceRemove, sealDirs } from './fs-tree.js';
 import { withStoreLock } from './lock.js';
 import { sweepTmp } from './sweep.js';
-import { INSTALLED_INFO, type InstalledInfo } from './installed.js';
+import { INSTALLED_INFO, NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, type InstalledInfo } from './installed.js';
 
 export interface InstallResult {
   digest: string;
@@ -132,6 +132,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
       await writeFile(join(work, 'niso/index.json'), head.indexText, { mode: 0o444 });
       await writeFile(join(work, 'niso/manifest.toml'), head.manifestText, { mode: 0o444 });
       await writeFile(join(work, INSTALLED_INFO), JSON.stringify(info, null, 2) + '\n', { mode: 0o444 });
+      await writeFile(join(work, NORMALIZED_MANIFEST), JSON.stringify({ version: NORMALIZED_MANIFEST_VERSION, manifest: head.manifest }) + '\n', { mode: 0o444 });
       sealDirs([work, join(work, 'app'), join(work, 'niso'), ...head.index.entries.filter((e) => e.type === 'dir').map((e) => join(work, 'app', e.path))]);
       await syncFilesystem(work);
       try {

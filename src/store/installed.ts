@@ -6,6 +6,13 @@ import semverRcompare from 'semver/functions/rcompare.js';
 import { STORE_OBJECT_RE, layout } from './layout.js';
 
 export const INSTALLED_INFO = 'niso/installed.json';
+/**
+ * The manifest as validated at install, normalised (defaults applied). `niso run` reads this
+ * instead of parsing TOML, which keeps zod and the TOML parser off its start-up path. Bump the
+ * version whenever the normalised form changes; older files are then parsed from TOML again.
+ */
+export const NORMALIZED_MANIFEST = 'niso/manifest.json';
+export const NORMALIZED_MANIFEST_VERSION = 1;
 
 export interface InstalledInfo {
   digest: string;

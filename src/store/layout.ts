@@ -11,6 +11,8 @@ export interface StoreLayout {
   tmp: string;
   lock: string;
   config: string;
+  /** Runtimes added by hand with `niso runtime add`; they win over discovered ones. */
+  runtimes: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -22,6 +24,7 @@ export function layout(root: string): StoreLayout {
     tmp: join(lib, 'tmp'),
     lock: join(lib, 'store.lock'),
     config: join(root, 'etc/niso/config.toml'),
+    runtimes: join(root, 'etc/niso/runtimes.toml'),
   };
 }
 

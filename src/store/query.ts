@@ -2,46 +2,11 @@
 // (NAME, NAME:VERSION, or a digest prefix as in `docker image ls`).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NisoError } from '../errors/niso-error.js';
 import { parseIndex, type PackageIndex } from '../package/format/package-index.js';
-import { listInstalled, type InstalledPackage } from './installed.js';
+import type { InstalledPackage } from './installed.js';
 
-export { listInstalled, type InstalledPackage };
-
-export function parseRef(ref: string): { name: string; version?: string } {
-  const i = ref.indexOf(':');
-  return i < 0 ? { name: ref } : { name: ref.slice(0, i), version: ref.slice(i + 1) };
-}
-
-/** All installed packages a reference matches (several when a bare NAME has several versions). */
-export function matchRef(all: InstalledPackage[], ref: string): InstalledPackage[] {
-  const digest = /^(?:sha256:)?([0-9a-f]{6,64})$/.exec(ref);
-  if (ref.startsWith('sha256:') && digest) return all.filter((p) => p.digest.slice(7).startsWith(digest[1]!));
-  const { name, version } = parseRef(ref);
-  const byName = all.filter((p) => p.name === name && (version === undefined || p.version === version));
-  if (byName.length > 0 || !digest) return byName;
-  return all.filter((p) => p.digest.slice(7).startsWith(digest[1]!));
-}
-
-export async function resolveOne(root: string, ref: string): Promise<InstalledPackage> {
-  const all = await listInstalled(root);
-  const hits = matchRef(all, ref);
-  if (hits.length === 0) {
-    const { name } = parseRef(ref);
-    const versions = all.filter((p) => p.name === name).map((p) => p.version);
-    throw new NisoError('NISO2201', `no installed package matches "${ref}"`, {
-      exitCode: 1,
-      hint: versions.length ? `installed versions of ${name}: ${versions.join(', ')}` : 'see `niso list`, or install it with `niso install FILE.niso`',
-    });
-  }
-  if (hits.length > 1) {
-    const { name, version } = parseRef(ref);
-    // A bare NAME means the newest version, as `docker run image` means :latest.
-    if (version === undefined && hits.every((h) => h.name === name)) return hits[0]!;
-    throw new NisoError('NISO2202', `"${ref}" matches ${hits.length} packages: ${hits.map((h) => `${h.name}:${h.version} (${h.digest.slice(0, 19)})`).join(', ')}`, { exitCode: 2, hint: 'name the version (NAME:VERSION) or a longer digest' });
-  }
-  return hits[0]!;
-}
+export { listInstalled, type InstalledPackage } from './installed.js';
+export { matchRef, parseRef, resolveOne } from './resolve.js';
 
 export async function readInstalledIndex(pkg: InstalledPackage): Promise<{ index: PackageIndex; manifestText: string }> {
   const [indexText, manifestText] = await Promise.all([readFile(join(pkg.path, 'niso/index.json'), 'utf8'), readFile(join(pkg.path, 'niso/manifest.toml'), 'utf8')]);

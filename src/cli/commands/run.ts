@@ -3,10 +3,8 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
-import { parseManifest } from '../../manifest/parse.js';
 import { parseSize } from '../../manifest/units.js';
 import type { Manifest } from '../../manifest/schema.js';
-import { packApp } from '../../package/pack.js';
 import { buildPlan, type HostFacts, type PlanOptions } from '../../plan/build-plan.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
@@ -15,11 +13,10 @@ import { resolveRuntime } from '../../runtime/registry.js';
 import { elfClosure } from '../../runtime/elf-closure.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
 import { serviceUid } from '../../sandbox/uids.js';
-import { readInstallLimits } from '../../store/host-config.js';
-import { ensureDirs, installPackage } from '../../store/install.js';
 import { layout } from '../../store/layout.js';
-import { resolveOne, type InstalledPackage } from '../../store/query.js';
-import { removePackages } from '../../store/remove.js';
+import { resolveOne } from '../../store/resolve.js';
+import type { InstalledPackage } from '../../store/installed.js';
+import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../../store/installed.js';
 import { hostArch } from '../../host/arch.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -98,6 +95,11 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
   if (st?.isDirectory() || st?.isFile()) {
     let file = path;
     let scratch: string | null = null;
+    // Packing and installing need the manifest parser and the package reader: loaded only here,
+    // so that running an installed package starts without them.
+    const [{ packApp }, { ensureDirs, installPackage }, { readInstallLimits }] = await Promise.all([
+      import('../../package/pack.js'), import('../../store/install.js'), import('../../store/host-config.js'),
+    ]);
     if (st.isDirectory()) {
       await ensureDirs(layout(ctx.root));
       scratch = await mkdtemp(join(layout(ctx.root).tmp, `pack-${process.pid}-`));
@@ -143,12 +145,24 @@ export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest:
   });
 }
 
+/** The manifest as validated at install; parsed from TOML only for objects of older formats. */
+async function installedManifest(pkg: InstalledPackage): Promise<Manifest> {
+  try {
+    const stored = JSON.parse(await readFile(join(pkg.path, NORMALIZED_MANIFEST), 'utf8')) as { version: number; manifest: Manifest };
+    if (stored.version === NORMALIZED_MANIFEST_VERSION) return stored.manifest;
+  } catch { /* older store object: fall through */ }
+  const { parseManifest } = await import('../../manifest/parse.js');
+  const file = join(pkg.path, 'niso/manifest.toml');
+  const r = parseManifest(await readFile(file, 'utf8'), file);
+  if (!r.manifest) throw new NisoError('NISO2204', `${file} no longer validates`, { hint: 'remove the package and install it again' });
+  return r.manifest;
+}
+
 export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
   const options = parseOptions(ctx, opts, args);
   const { pkg, temporary } = await locate(ctx, ref);
   try {
-    const text = await readFile(join(pkg.path, 'niso/manifest.toml'), 'utf8');
-    const manifest = parseManifest(text, `${pkg.path}/niso/manifest.toml`).manifest!;
+    const manifest = await installedManifest(pkg);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
     const plan = await preparePlan(ctx, pkg, manifest, service, options);
@@ -167,6 +181,9 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     if (r.signal) ctx.stderr.write(`niso: ${plan.service} ended by ${r.signal}\n`);
     ctx.exitCode = r.exitCode;
   } finally {
-    if (temporary) await removePackages(ctx.root, [pkg]).catch(() => undefined);
+    if (temporary) {
+      const { removePackages } = await import('../../store/remove.js');
+      await removePackages(ctx.root, [pkg]).catch(() => undefined);
+    }
   }
 }
