@@ -22,7 +22,7 @@ REGISTRY="${REGISTRY%/}"
 MIN_NODE_MAJOR=20
 
 APT_PACKAGES=(
-  bubblewrap nftables iproute2 systemd-container zstd curl ca-certificates util-linux tar
+  bubblewrap nftables iproute2 systemd-container zstd curl ruby php-cli ca-certificates util-linux tar
   coreutils git python3 skopeo docker-registry
 )
 

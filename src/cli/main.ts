@@ -57,6 +57,23 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .passThroughOptions()
     .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args, opts));
 
+  const runtime = program.command('runtime').description('host language runtimes that apps can use');
+  runtime.command('list').alias('ls')
+    .description('list the runtimes found on this host and the ones added by hand')
+    .option('--json', 'print as JSON, with every mount')
+    .action(async (opts) => (await import('./commands/runtime-list.js')).run(ctx, opts));
+  runtime.command('add')
+    .description('use a runtime niso does not find by itself (recorded in /etc/niso/runtimes.toml)')
+    .argument('<spec>', 'NAME:VERSION, e.g. nodejs:20 or python:3.12')
+    .argument('<path>', 'the interpreter, e.g. /opt/node-20/bin/node')
+    .option('--json', 'print the added runtime as JSON')
+    .action(async (spec: string, path: string, opts) => (await import('./commands/runtime-add.js')).run(ctx, spec, path, opts));
+  runtime.command('remove').alias('rm')
+    .description('forget a runtime added with `niso runtime add`')
+    .argument('<spec>', 'NAME:VERSION (the full version when several match) or its path')
+    .option('--json', 'print the removed entry as JSON')
+    .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
+
   program.command('install')
     .description('verify a .niso package and place it in the store')
     .argument('<file>', 'the .niso package')

@@ -4,7 +4,7 @@ import { NisoError } from '../errors/niso-error.js';
 
 export interface ExecResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-const INSTALL_HINT: Record<string, string> = { zstd: 'apt-get install zstd', sync: 'apt-get install coreutils', flock: 'apt-get install util-linux' };
+const INSTALL_HINT: Record<string, string> = { zstd: 'apt-get install zstd', sync: 'apt-get install coreutils', flock: 'apt-get install util-linux', ldd: 'apt-get install libc-bin' };
 
 export function missingTool(cmd: string, cause?: unknown): NisoError {
   return new NisoError('NISO2901', `the host tool "${cmd}" is not installed or not on PATH`, { hint: INSTALL_HINT[cmd] ? `install it: ${INSTALL_HINT[cmd]}` : `install ${cmd}`, cause });

@@ -122,6 +122,8 @@ export function buildPlan(input: PlanInput): Plan {
     NISO_SERVICE: input.service,
     NISO_PACKAGE: `${input.package.name}@${input.package.version}`,
     NISO_STATE_DIR: STATE,
+    // OpenSSL in python, ruby and php looks for /usr/lib/ssl/cert.pem, which the sandbox lacks.
+    ...(host.hostFiles.caCertificates ? { SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt' } : {}),
     ...host.runtime?.env,
     ...m.env,
     ...o.env,

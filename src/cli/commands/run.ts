@@ -10,6 +10,7 @@ import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { resolveRuntime } from '../../runtime/registry.js';
+import { reachableByOthers } from '../../runtime/discover.js';
 import { elfClosure } from '../../runtime/elf-closure.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
 import { serviceUid } from '../../sandbox/uids.js';
@@ -123,7 +124,15 @@ function hostFile(path: string): string | null {
 export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions): Promise<Plan> {
   let runtime: HostFacts['runtime'] = null;
   let binaryMounts: HostFacts['binaryMounts'] = [];
-  if (manifest.runtime) runtime = await resolveRuntime(ctx.root, manifest.runtime.use);
+  if (manifest.runtime) {
+    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env });
+    if (!reachableByOthers(found.binary)) {
+      throw new NisoError('NISO3103', `the ${found.name} ${found.version} runtime at ${found.binary} is inside a directory other users cannot enter, so the service's own uid cannot run it`, {
+        exitCode: 1, hint: `install ${found.name} system-wide (e.g. under /usr or /opt) and add it with \`niso runtime add ${found.name}:${found.version} PATH\``,
+      });
+    }
+    runtime = found;
+  }
   else {
     const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
     binaryMounts = await elfClosure(join(pkg.path, 'app', ep));

@@ -1,0 +1,179 @@
+// /etc/niso/runtimes.toml (under NISO_ROOT): runtimes added by hand, which win over discovered
+// ones, and resolving a manifest's `nodejs:20` to one runtime with its file closure.
+import { readFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { isNisoError, NisoError } from '../errors/niso-error.js';
+import { writeFileAtomic } from '../host/fs-atomic.js';
+import { layout } from '../store/layout.js';
+import { completeRuntime, countFiles, findRuntimes, probeRuntime, RUNTIME_DRIVER_NAMES, type DiscoverOptions, type FoundRuntime } from './discover.js';
+import { LddCache } from './elf-closure.js';
+import { compareVersions, noRuntimeError, parseRuntimeSpec, preferenceOrder, RUNTIME_PROGRAM, versionMatches, type RuntimeWant } from './select.js';
+import type { RuntimeCandidate, RuntimeInfo, RuntimeName } from './types.js';
+
+export interface ConfiguredRuntime {
+  name: RuntimeName;
+  /** The full version the binary reported when it was added. */
+  version: string;
+  path: string;
+}
+
+const HEADER = '# Runtimes added with `niso runtime add`; they take precedence over the ones niso discovers.\n# Edit with `niso runtime add|remove`.\n';
+
+export async function readRuntimeConfig(root: string): Promise<ConfiguredRuntime[]> {
+  const file = layout(root).runtimes;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  // The validator (zod, TOML with positions) loads only when the file exists: most hosts have
+  // none, and `niso run` resolves a runtime on every start.
+  const { parseRuntimeConfig } = await import('./registry-config.js');
+  return parseRuntimeConfig(text, file);
+}
+
+export async function writeRuntimeConfig(root: string, entries: readonly ConfiguredRuntime[]): Promise<void> {
+  const sorted = [...entries].sort((a, b) => (a.name !== b.name ? (a.name < b.name ? -1 : 1) : compareVersions(b.version, a.version)));
+  const { stringify } = await import('smol-toml');
+  const body = sorted.length > 0 ? stringify({ runtime: sorted.map((e) => ({ name: e.name, version: e.version, path: e.path })) }) : '';
+  await writeFileAtomic(layout(root).runtimes, HEADER + (body ? `\n${body}` : ''));
+}
+
+const configuredCandidate = (e: ConfiguredRuntime): RuntimeCandidate => ({ name: e.name, version: e.version, binary: e.path, source: 'configured' });
+
+/** Probes a configured runtime and checks that it is still the version recorded for it. */
+async function probeConfigured(e: ConfiguredRuntime, opts: DiscoverOptions): Promise<FoundRuntime> {
+  let found: FoundRuntime;
+  try {
+    found = await probeRuntime(e.name, e.path, { ...opts, source: 'configured' });
+  } catch (err) {
+    if (isNisoError(err) && err.code === 'NISO3004') {
+      throw new NisoError('NISO3004', `the configured runtime ${e.name} ${e.version} is not usable: ${err.message}`, {
+        path: e.path, cause: err, hint: `fix it, or remove it: niso runtime remove ${e.name}:${e.version}`,
+      });
+    }
+    throw err;
+  }
+  if (found.version !== e.version) {
+    throw new NisoError('NISO3008', `the configured runtime ${e.path} was ${e.name} ${e.version} when it was added, but is now ${found.version}`, {
+      path: e.path,
+      hint: `record the new version: niso runtime remove ${e.name}:${e.version} && niso runtime add ${e.name}:${found.version} ${e.path}`,
+    });
+  }
+  return found;
+}
+
+/**
+ * The runtime a manifest's `[runtime] use = "NAME:VERSION"` gets on this host, with its file
+ * closure. A configured runtime whose version matches wins; otherwise the highest matching
+ * discovered one. Only the chosen runtime's closure is computed.
+ */
+export async function resolveRuntime(root: string, want: RuntimeWant, opts: DiscoverOptions = {}): Promise<RuntimeInfo> {
+  const cache = opts.cache ?? new LddCache();
+  const configured = (await readRuntimeConfig(root)).filter((e) => e.name === want.name);
+  const chosen = configured.filter((e) => versionMatches(want.version, e.version)).sort((a, b) => compareVersions(b.version, a.version))[0];
+  if (chosen) return completeRuntime(await probeConfigured(chosen, opts), { cache });
+  const found = await findRuntimes(want.name, { ...opts, cache });
+  const hit = found.filter((f) => versionMatches(want.version, f.version)).sort(preferenceOrder)[0];
+  if (hit) return completeRuntime(hit, { cache });
+  throw noRuntimeError(want, [...configured.map(configuredCandidate), ...found]);
+}
+
+export interface AddedRuntime { info: RuntimeInfo; entry: ConfiguredRuntime }
+
+/**
+ * Records a runtime at `path` for `NAME:VERSION` after running it: its version must match and its
+ * file closure must be complete, so that a later `niso run` does not discover the problem.
+ */
+export async function addRuntime(root: string, spec: string, path: string, opts: DiscoverOptions = {}): Promise<AddedRuntime> {
+  const want = parseRuntimeSpec(spec);
+  const entries = await readRuntimeConfig(root);
+  const found = await probeRuntime(want.name, path, { ...opts, source: 'configured' });
+  if (!versionMatches(want.version!, found.version)) {
+    throw new NisoError('NISO3002', `${path} is ${want.name} ${found.version}, which does not match version ${want.version} (asked for ${want.name}:${want.version})`, {
+      exitCode: 2, path, hint: `add it as ${want.name}:${found.version.split('.').slice(0, want.name === 'python' ? 2 : 1).join('.')}, or give the path of a ${want.name} ${want.version} ${RUNTIME_PROGRAM[want.name]}`,
+    });
+  }
+  const realOf = (p: string) => { try { return realpathSync(p); } catch { return p; } };
+  const dup = entries.find((e) => e.name === want.name && (e.version === found.version || e.path === path || realOf(e.path) === found.binary));
+  if (dup) {
+    throw new NisoError('NISO3005', `${want.name} ${dup.version} at ${dup.path} is already configured${dup.path !== path && dup.version === found.version ? ` (the same version as ${path})` : ''}`, {
+      exitCode: 2, hint: `remove it first: niso runtime remove ${dup.name}:${dup.version}`,
+    });
+  }
+  const info = await completeRuntime(found);
+  const entry: ConfiguredRuntime = { name: want.name, version: found.version, path };
+  await writeRuntimeConfig(root, [...entries, entry]);
+  return { info, entry };
+}
+
+/** Removes the configured runtime named by `NAME:VERSION` (or by its path); the version must pick exactly one. */
+export async function removeRuntime(root: string, spec: string): Promise<ConfiguredRuntime> {
+  const entries = await readRuntimeConfig(root);
+  const byPath = spec.startsWith('/') ? entries.filter((e) => e.path === spec) : undefined;
+  const want = byPath ? undefined : parseRuntimeSpec(spec, { versionOptional: true });
+  const hits = byPath ?? entries.filter((e) => e.name === want!.name && (want!.version === undefined || versionMatches(want!.version, e.version)));
+  const listing = (es: ConfiguredRuntime[]) => es.map((e) => `${e.name}:${e.version} (${e.path})`).join(', ');
+  if (hits.length === 0) {
+    throw new NisoError('NISO3007', `no configured runtime matches ${spec}`, {
+      exitCode: 2,
+      hint: entries.length > 0 ? `configured: ${listing(entries)}` : 'no runtimes are configured; `niso runtime list` shows the discovered ones, which need no removing',
+    });
+  }
+  if (hits.length > 1) {
+    throw new NisoError('NISO3006', `${spec} matches ${hits.length} configured runtimes: ${listing(hits)}`, { exitCode: 2, hint: `name the full version, e.g. ${hits[0]!.name}:${hits[0]!.version}` });
+  }
+  await writeRuntimeConfig(root, entries.filter((e) => e !== hits[0]));
+  return hits[0]!;
+}
+
+export interface ListedRuntime {
+  name: RuntimeName;
+  version: string;
+  /** Where it was found or configured. */
+  path: string;
+  source: 'configured' | 'discovered';
+  /** Files the sandbox sees (directories counted by their contents). */
+  files?: number;
+  info?: RuntimeInfo;
+  /** Why a configured runtime is not usable now. */
+  error?: { code: string; message: string };
+}
+
+/**
+ * Configured runtimes (checked) and every discovered one, configured first, then by name and
+ * version. A runtime that cannot be used is listed with its error instead of failing the list.
+ */
+export async function listRuntimes(root: string, opts: DiscoverOptions = {}): Promise<ListedRuntime[]> {
+  const cache = opts.cache ?? new LddCache();
+  const entries = await readRuntimeConfig(root);
+  const [probed, discovered] = await Promise.all([
+    Promise.all(entries.map((e) => probeConfigured(e, opts).catch((err: unknown) => err))),
+    Promise.all(RUNTIME_DRIVER_NAMES.map((n) => findRuntimes(n, { ...opts, cache }))).then((x) => x.flat()),
+  ]);
+  const configuredBinaries = new Set(probed.flatMap((p) => (isFound(p) ? [p.binary] : [])));
+  const complete = async (f: FoundRuntime, path: string): Promise<ListedRuntime> => {
+    const base = { name: f.name, version: f.version, path, source: f.source };
+    try {
+      const info = await completeRuntime(f, { cache });
+      return { ...base, path: f.source === 'discovered' ? info.command : path, files: countFiles(info.mounts), info };
+    } catch (err) {
+      if (!isNisoError(err)) throw err;
+      return { ...base, error: { code: err.code, message: err.message } };
+    }
+  };
+  const order = (a: ListedRuntime, b: ListedRuntime) => (a.name !== b.name ? (a.name < b.name ? -1 : 1) : compareVersions(b.version, a.version));
+  const configuredRows = Promise.all(entries.map(async (e, i): Promise<ListedRuntime> => {
+    const p = probed[i];
+    if (isFound(p)) return complete(p, e.path);
+    if (!isNisoError(p)) throw p;
+    return { name: e.name, version: e.version, path: e.path, source: 'configured', error: { code: p.code, message: p.message } };
+  }));
+  const discoveredRows = Promise.all(discovered.filter((d) => !configuredBinaries.has(d.binary)).map((d) => complete(d, d.path)));
+  const [configured, rest] = await Promise.all([configuredRows, discoveredRows]);
+  return [...configured.sort(order), ...rest.sort(order)];
+}
+
+const isFound = (x: unknown): x is FoundRuntime => typeof x === 'object' && x !== null && 'probe' in x;
