@@ -1,5 +1,5 @@
 // Temporary directories for tests, removed afterwards even when sealed read-only by the store.
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { mkdir, writeFile, chmod, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,6 +8,8 @@ import { forceRemove } from '../../src/store/fs-tree.js';
 
 export function tempDir(prefix = 'niso-test-'): string {
   const d = mkdtempSync(join(process.env.NISO_TEST_TMP ?? tmpdir(), prefix));
+  // Sandboxed apps run as their own uid and must be able to reach the store below NISO_ROOT.
+  chmodSync(d, 0o755);
   after(() => forceRemove(d));
   return d;
 }

@@ -137,6 +137,11 @@ export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest:
     const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
     binaryMounts = await elfClosure(join(pkg.path, 'app', ep));
   }
+  if (!reachableByOthers(join(pkg.path, 'app', 'x'))) {
+    throw new NisoError('NISO3104', `the package at ${pkg.path} is inside a directory that other users cannot enter, so the service's uid cannot read it`, {
+      hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
+    });
+  }
   const uid = await serviceUid(ctx.root, service);
   return buildPlan({
     service,
