@@ -122,20 +122,24 @@ test('installs killed at any moment leave nothing or a complete object, and the 
   const many = Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`node_modules/m${i % 30}/f${i}.js`, `module.exports = ${i};\n`.repeat(20 + (i % 50))]));
   const file = await makeVersion(dir, '1.0.0', 'v1', many);
   const env = { ...process.env, NISO_ROOT: root };
-  const runInstall = (e: NodeJS.ProcessEnv) => spawn(process.execPath, [BIN, 'install', file], { env: e, stdio: 'ignore' });
+  // The exit is awaited from the moment of spawning: a late kill may find the child gone already.
+  const runInstall = (e: NodeJS.ProcessEnv) => {
+    const child = spawn(process.execPath, [BIN, 'install', file], { env: e, stdio: 'ignore' });
+    return { child, closed: new Promise<number | null>((r) => child.on('close', r)) };
+  };
   // How long one whole install takes here, so the kills land across its whole span.
   const t0 = performance.now();
   const full = runInstall({ ...process.env, NISO_ROOT: join(dir, 'timing-root') });
-  assert.equal(await new Promise((r) => full.on('close', r)), 0);
+  assert.equal(await full.closed, 0);
   const span = performance.now() - t0;
   let sawPartial = 0;
   let sawComplete = 0;
   let sawWorkDir = 0;
   for (const fraction of [0.15, 0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.95, 1.2]) {
-    const child = runInstall(env);
+    const { child, closed } = runInstall(env);
     await new Promise((r) => setTimeout(r, span * fraction));
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('close', r));
+    await closed;
     const objects = await readdir(layout(root).store).catch(() => [] as string[]);
     if ((await readdir(layout(root).tmp).catch(() => [] as string[])).some((n) => n.startsWith('install-'))) sawWorkDir++;
     if (objects.length === 0) sawPartial++;
