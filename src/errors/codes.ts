@@ -81,6 +81,8 @@ export const ERROR_CODES: Readonly<Record<string, ErrorCodeInfo>> = {
   NISO3203: { title: 'uid table damaged', explain: '/var/lib/niso/users.json maps each service to its uid, so that files a service wrote stay its own. It could not be read. Restore it from a backup; deleting it gives services new uids, and their state dirs must then be chowned by hand.' },
   NISO3204: { title: 'no free uid', explain: 'Every uid in niso\'s range (60100-61099) is taken by a service or a host account. Remove services you no longer use.' },
 
+  NISO3205: { title: 'open-files limit not settable', explain: 'niso sets RLIMIT_NOFILE for the app from `[resources] nofile` (the strict preset sets 1024). The host\'s hard limit for niso itself is lower than that, and raising it needs CAP_SYS_RESOURCE. Choose a smaller value, or raise the limit of the process that starts niso.' },
+
   // --- 9xxx: command line and internal ------------------------------------------------------
   NISO9001: { title: 'usage error', explain: 'The command line is not valid: an unknown command or option, or a missing argument. `niso --help` and `niso COMMAND --help` list what is accepted.' },
   NISO9002: { title: 'unknown error code', explain: '`niso explain` was given a code that niso does not define. Codes look like NISO1002.' },

@@ -20,8 +20,9 @@ export interface SandboxResult {
 }
 
 // Joins the cgroup before exec'ing setpriv → bwrap, so everything started inherits it (v1 moves
-// only the writing process). Paths come as arguments up to a "--".
-const JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+// only the writing process), and sets the open-files limit (bwrap has no rlimit option; limits
+// survive exec and the uid change). Arguments: NOFILE-or-"-", cgroup.procs paths, "--", command.
+const JOIN = 'n=$1; shift; if [ "$n" != - ]; then ulimit -n "$n" || exit 124; fi; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
 
 function appPid(initPid: number): number | null {
   try {
@@ -50,7 +51,8 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
   }
   const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
-  const child = spawn('sh', ['-c', JOIN, 'sh', ...cg.procsFiles, '--', ...cmd.argv], { stdio, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
+  const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cg.procsFiles, '--', ...cmd.argv], { stdio, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 
   let initPid: number | null = null;
   let exitFromStatus: number | null = null;
@@ -99,6 +101,7 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
     if (stopping) clearTimeout(stopping);
     await removeCgroup(cg);
   });
+  if (code === 124 && initPid === null) throw new NisoError('NISO3205', `could not set the open-files limit to ${plan.limits.nofile}`, { hint: 'the hard limit of this host may be lower; choose a smaller [resources] nofile' });
   if (code === 125 && initPid === null) throw new NisoError('NISO3202', `could not put the sandbox into its cgroup (${cg.procsFiles.join(', ')})`, { hint: 'check that the cgroup filesystem is mounted and writable' });
   const exitCode = exitFromStatus ?? code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : 1);
   const bySignal = exitCode > 128 && exitCode < 160 ? Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === exitCode - 128)?.[0] ?? null : null;

@@ -32,6 +32,7 @@ const fs = require('fs');
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === 'exit') process.exit(Number(rest[0]));
 if (cmd === 'env') { console.log(JSON.stringify(process.env)); process.exit(0); }
+if (cmd === 'nofile') { console.log(fs.readFileSync('/proc/self/limits', 'utf8').split('\\n').find((l) => l.startsWith('Max open files'))); process.exit(0); }
 if (cmd === 'write') { fs.writeFileSync('/state/' + rest[0], 'x'); console.log(JSON.stringify({ uid: process.getuid(), files: fs.readdirSync('/state') })); process.exit(0); }
 if (cmd === 'wait') {
   process.on('SIGINT', () => { fs.writeFileSync('/state/got-sigint', '1'); console.log('graceful'); process.exit(42); });
@@ -167,6 +168,15 @@ test('--dry-run prints the exact command; --json prints the plan; conflicts are 
   const refused = niso(['run', caps], root, dir);
   assert.equal(refused.code, 2);
   assert.match(refused.err, /NISO3201: capabilities \(CAP_NET_ADMIN\) cannot be granted/);
+});
+
+test('the open-files limit of the plan is in force inside the sandbox', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'limited');
+  const r = niso(['run', '--preset', 'strict', a, '--', 'main.js', 'nofile'], root, dir);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Max open files\s+1024\s+1024\s+files/);
 });
 
 test('a missing runtime version is a clear error that lists what the host has', async () => {
