@@ -7,6 +7,7 @@ import { run } from '../host/exec.js';
 import { computeElfClosure, LddCache } from './elf-closure.js';
 import { normalizeMounts } from './mounts.js';
 import { preferenceOrder } from './select.js';
+import type { RuntimeCache } from './cache.js';
 import type { Mount, RuntimeCandidate, RuntimeInfo, RuntimeName } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -16,6 +17,8 @@ export interface DiscoverOptions {
   env?: Env;
   /** Shared ldd answers when several runtimes are computed at once. */
   cache?: LddCache;
+  /** Persistent answers across runs (versions and closures of unchanged files). */
+  store?: RuntimeCache;
 }
 
 /** A directory of the language itself (standard library, extension modules, JDK home). */
@@ -305,7 +308,9 @@ export async function findRuntimes(name: RuntimeName, opts: DiscoverOptions = {}
     const key = isShim(p) ? p : real(p);
     if (!byReal.has(key)) byReal.set(key, p);
   }
-  const probes = await Promise.all([...byReal.values()].map((p) => d.probe(p, env).then((probe) => ({ p, probe }), () => undefined)));
+  // Shims choose an interpreter from the environment when run, so their answers are not cached.
+  const ask = (p: string) => (opts.store && !isShim(p) ? opts.store.probe(`${name}|${p}|${real(p)}`, real(p), () => d.probe(p, env)) : d.probe(p, env));
+  const probes = await Promise.all([...byReal.values()].map((p) => ask(p).then((probe) => ({ p, probe }), () => undefined)));
   const found = new Map<string, FoundRuntime>();
   for (const x of probes) {
     if (!x || found.has(x.probe.binary)) continue;
@@ -319,7 +324,6 @@ function isShim(p: string): boolean {
   return /\/shims\/[^/]+$/.test(p);
 }
 
-/** Asks the runtime at `path` (a configured one, or one being added) for its version and paths. */
 /** Whether every directory above `path` lets other users through (mode o+x). */
 export function reachableByOthers(path: string): boolean {
   let dir = dirname(path);
@@ -330,6 +334,7 @@ export function reachableByOthers(path: string): boolean {
   }
 }
 
+/** Asks the runtime at `path` (a configured one, or one being added) for its version and paths. */
 export async function probeRuntime(name: RuntimeName, path: string, opts: DiscoverOptions & { source?: 'configured' | 'discovered' } = {}): Promise<FoundRuntime> {
   if (!existsSync(path)) throw new NisoError('NISO3004', `${path} does not exist`, { path, hint: `give the path of the ${name} interpreter, e.g. /opt/node-20/bin/node` });
   if (!isExecutableFile(path)) throw new NisoError('NISO3004', `${path} is not an executable file`, { path, hint: `give the path of the ${name} interpreter itself, not its directory` });
@@ -408,10 +413,14 @@ function dirWithout(dir: string, exclude: readonly string[], dirTargets: Set<str
   return out;
 }
 
-export interface CompleteOptions { cache?: LddCache }
+export interface CompleteOptions { cache?: LddCache; store?: RuntimeCache }
 
 /** Computes the whole file closure of a found runtime: binary, libraries, language directories. */
 export async function completeRuntime(found: FoundRuntime, opts: CompleteOptions = {}): Promise<RuntimeInfo> {
+  if (opts.store) {
+    const { store, ...rest } = opts;
+    return store.closure(`${found.name}|${found.binary}|${found.version}|${found.source}`, () => completeRuntime(found, rest));
+  }
   const { probe } = found;
   const cache = opts.cache ?? new LddCache();
   const mounts: Mount[] = [];

@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../host/fs-atomic.js';
 import { layout } from '../store/layout.js';
 import { completeRuntime, countFiles, findRuntimes, probeRuntime, RUNTIME_DRIVER_NAMES, type DiscoverOptions, type FoundRuntime } from './discover.js';
 import { LddCache } from './elf-closure.js';
+import { RuntimeCache } from './cache.js';
 import { compareVersions, noRuntimeError, parseRuntimeSpec, preferenceOrder, RUNTIME_PROGRAM, versionMatches, type RuntimeWant } from './select.js';
 import type { RuntimeCandidate, RuntimeInfo, RuntimeName } from './types.js';
 
@@ -72,13 +73,18 @@ async function probeConfigured(e: ConfiguredRuntime, opts: DiscoverOptions): Pro
  */
 export async function resolveRuntime(root: string, want: RuntimeWant, opts: DiscoverOptions = {}): Promise<RuntimeInfo> {
   const cache = opts.cache ?? new LddCache();
-  const configured = (await readRuntimeConfig(root)).filter((e) => e.name === want.name);
-  const chosen = configured.filter((e) => versionMatches(want.version, e.version)).sort((a, b) => compareVersions(b.version, a.version))[0];
-  if (chosen) return completeRuntime(await probeConfigured(chosen, opts), { cache });
-  const found = await findRuntimes(want.name, { ...opts, cache });
-  const hit = found.filter((f) => versionMatches(want.version, f.version)).sort(preferenceOrder)[0];
-  if (hit) return completeRuntime(hit, { cache });
-  throw noRuntimeError(want, [...configured.map(configuredCandidate), ...found]);
+  const store = opts.store ?? new RuntimeCache(layout(root).runtimeCache);
+  try {
+    const configured = (await readRuntimeConfig(root)).filter((e) => e.name === want.name);
+    const chosen = configured.filter((e) => versionMatches(want.version, e.version)).sort((a, b) => compareVersions(b.version, a.version))[0];
+    if (chosen) return await completeRuntime(await probeConfigured(chosen, opts), { cache, store });
+    const found = await findRuntimes(want.name, { ...opts, cache, store });
+    const hit = found.filter((f) => versionMatches(want.version, f.version)).sort(preferenceOrder)[0];
+    if (hit) return await completeRuntime(hit, { cache, store });
+    throw noRuntimeError(want, [...configured.map(configuredCandidate), ...found]);
+  } finally {
+    await store.save();
+  }
 }
 
 export interface AddedRuntime { info: RuntimeInfo; entry: ConfiguredRuntime }

@@ -75,11 +75,12 @@ export function cgroupPids(cg: Cgroup): number[] {
 
 /** Kills what is left in the cgroup and removes it. */
 export async function removeCgroup(cg: Cgroup): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  // Exiting processes linger in cgroup.procs for a moment; poll briefly rather than sleep long.
+  for (let attempt = 0; attempt < 500; attempt++) {
     const left = cgroupPids(cg);
     if (left.length === 0) break;
     for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* exited */ } }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 2));
   }
   for (const d of cg.dirs) { try { rmdirSync(d); } catch { /* busy or gone; swept later */ } }
 }

@@ -13,6 +13,8 @@ export interface StoreLayout {
   config: string;
   /** Runtimes added by hand with `niso runtime add`; they win over discovered ones. */
   runtimes: string;
+  /** What runtime discovery learnt by running programs; safe to delete. */
+  runtimeCache: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -25,6 +27,7 @@ export function layout(root: string): StoreLayout {
     lock: join(lib, 'store.lock'),
     config: join(root, 'etc/niso/config.toml'),
     runtimes: join(root, 'etc/niso/runtimes.toml'),
+    runtimeCache: join(lib, 'cache/runtimes.json'),
   };
 }
 

@@ -2,7 +2,8 @@
 import { ERROR_CODES, lookupCode } from '../../errors/codes.js';
 import { NisoError } from '../../errors/niso-error.js';
 import type { Context } from '../context.js';
-import { printJson, printTable } from '../output.js';
+import { printJson } from '../output.js';
+import { printTable } from '../table.js';
 
 export function run(ctx: Context, code: string | undefined, opts: { json?: boolean }): void {
   if (code === undefined) {

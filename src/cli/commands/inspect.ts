@@ -8,7 +8,8 @@ import type { PackageIndex } from '../../package/format/package-index.js';
 import { readPackageHead } from '../../package/read-package.js';
 import { readInstalledIndex, resolveOne } from '../../store/query.js';
 import type { Context } from '../context.js';
-import { printJson, renderTable } from '../output.js';
+import { printJson } from '../output.js';
+import { renderTable } from '../table.js';
 
 interface Inspected {
   name: string; version: string; arch: string; digest: string;

@@ -2,7 +2,8 @@
 import { formatSize } from '../../manifest/units.js';
 import { listInstalled } from '../../store/installed.js';
 import type { Context } from '../context.js';
-import { printJson, printTable, relativeTime } from '../output.js';
+import { printJson, relativeTime } from '../output.js';
+import { printTable } from '../table.js';
 
 export async function run(ctx: Context, opts: { json?: boolean }): Promise<void> {
   const pkgs = await listInstalled(ctx.root);

@@ -1,7 +1,8 @@
 // `niso runtime list`: the language runtimes apps can use on this host, configured and discovered.
 import { listRuntimes } from '../../runtime/registry.js';
 import type { Context } from '../context.js';
-import { printJson, printTable } from '../output.js';
+import { printJson } from '../output.js';
+import { printTable } from '../table.js';
 
 export async function run(ctx: Context, opts: { json?: boolean }): Promise<void> {
   const rows = await listRuntimes(ctx.root, { env: ctx.env });
