@@ -142,8 +142,11 @@ test('if niso is killed, the sandbox dies with it and the next run removes the l
   // Dead processes wait as zombies until the host's init reaps them; only live ones count.
   const live = spawnSync('ps', ['-u', String(uid), '-o', 'pid=,stat=,comm='], { encoding: 'utf8' }).stdout.trim().split('\n').filter((l) => l && !/\sZ/.test(l));
   assert.deepEqual(live, [], 'no process of the service survives');
-  assert.equal(niso(['run', a, '--', 'main.js', 'exit', '0'], root, dir).code, 0);
+  assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out).map((p: { name: string }) => p.name), ['orphan'], 'the killed run left its temporary package');
+  const b = await app(dir, 'other');
+  assert.equal(niso(['run', b, '--', 'main.js', 'exit', '0'], root, dir).code, 0);
   assert.deepEqual(cgroupsOf(), [], 'the next run swept the leftover cgroup');
+  assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out), [], 'and removed the temporary package');
 });
 
 test('--dry-run prints the exact command; --json prints the plan; conflicts are refused', async () => {

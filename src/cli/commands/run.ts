@@ -1,6 +1,6 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { parseSize } from '../../manifest/units.js';
@@ -109,6 +109,10 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
     try {
       const limits = await readInstallLimits(layout(ctx.root).config, {});
       const r = await installPackage(ctx.root, file, limits);
+      if (!r.alreadyInstalled) {
+        // Recorded so that a later run removes it if this one is killed before it can.
+        await writeFile(join(layout(ctx.root).tmp, `run-${process.pid}-${r.digest.slice(7, 19)}.json`), JSON.stringify({ digest: r.digest }));
+      }
       return { pkg: await resolveOne(ctx.root, r.digest), temporary: !r.alreadyInstalled };
     } finally {
       if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -172,8 +176,30 @@ async function installedManifest(pkg: InstalledPackage): Promise<Manifest> {
   return r.manifest;
 }
 
+/** Removes packages that runs of app directories installed and could not remove (niso was killed). */
+async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
+  const dir = layout(ctx.root).tmp;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = /^run-(\d+)-[0-9a-f]+\.json$/.exec(name);
+    if (!m) continue;
+    try { process.kill(Number(m[1]), 0); continue; } catch { /* its run is gone */ }
+    try {
+      const { digest } = JSON.parse(await readFile(join(dir, name), 'utf8')) as { digest: string };
+      const pkg = await resolveOne(ctx.root, digest).catch(() => null);
+      if (pkg) {
+        const { removePackages } = await import('../../store/remove.js');
+        await removePackages(ctx.root, [pkg]);
+      }
+    } finally {
+      await rm(join(dir, name), { force: true });
+    }
+  }
+}
+
 export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
   const options = parseOptions(ctx, opts, args);
+  await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
   try {
     const manifest = await installedManifest(pkg);
@@ -198,6 +224,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     if (temporary) {
       const { removePackages } = await import('../../store/remove.js');
       await removePackages(ctx.root, [pkg]).catch(() => undefined);
+      await rm(join(layout(ctx.root).tmp, `run-${process.pid}-${pkg.digest.slice(7, 19)}.json`), { force: true });
     }
   }
 }
