@@ -156,7 +156,7 @@ test('--dry-run prints the exact command; --json prints the plan; conflicts are 
   const dry = niso(['run', '--dry-run', '--memory', '64M', a], root, dir);
   assert.equal(dry.code, 0, dry.err);
   const lines = dry.out.trim().split('\n');
-  assert.match(lines.at(-1)!, /^setpriv --reuid=\d+ --regid=\d+ --clear-groups --no-new-privs -- bwrap --unshare-user --disable-userns .* --ro-bind \S+\/app \/app .* -- \/usr\/bin\/node main\.js default-arg$/);
+  assert.match(lines.at(-1)!, /^setpriv --reuid=\d+ --regid=\d+ --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- bwrap --unshare-user --disable-userns .* --ro-bind \S+\/app \/app .* -- \/usr\/bin\/node main\.js default-arg$/);
   assert.ok(lines.some((l) => l.startsWith('# override resources.memory: null -> 67108864 (command line)')));
   const j = niso(['run', '--json', '--preset', 'strict', a], root, dir);
   const { plan, command } = JSON.parse(j.out);

@@ -77,7 +77,8 @@ for (const name of readdirSync(DIR).sort()) {
     if (plan.preset !== 'unsafe-none') {
       assertSandboxed(plan);
       assert.ok(argv.includes('--disable-userns') && argv.includes('--cap-drop\nALL') && argv.includes('--clearenv'));
-      assert.ok(argv.startsWith(`setpriv\n--reuid=${plan.user.uid}\n--regid=${plan.user.gid}\n--clear-groups\n--no-new-privs\n--\nbwrap`), 'drops to the service uid before bwrap');
+      assert.ok(argv.startsWith(`setpriv\n--reuid=${plan.user.uid}\n--regid=${plan.user.gid}\n--clear-groups\n--inh-caps=-all\n--bounding-set=-all\n--no-new-privs\n--\nbwrap`), 'drops to the service uid, with no capabilities, before bwrap');
+      assert.ok(argv.includes('--remount-ro\n/\n'), 'the root of the sandbox is read-only');
     }
     if (plan.preset === 'strict') {
       assert.equal(plan.network.mode, 'none');
