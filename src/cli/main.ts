@@ -55,7 +55,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
     .passThroughOptions()
-    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args, opts));
+    // passThroughOptions keeps the "--" that separates the app's arguments; it is not one of them.
+    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args[0] === '--' ? args.slice(1) : args, opts));
 
   const runtime = program.command('runtime').description('host language runtimes that apps can use');
   runtime.command('list').alias('ls')

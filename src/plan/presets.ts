@@ -26,7 +26,9 @@ export const PRESETS: Record<PresetName, Preset> = {
     noNewPrivileges: true,
     seccomp: true,
     allowUserNamespaces: false,
-    limits: { memoryBytes: null, cpus: null, pids: null, nofile: null },
+    // No memory or CPU default (apps differ too much), but a task limit, so that a fork bomb
+    // cannot exhaust the host's pids.
+    limits: { memoryBytes: null, cpus: null, pids: 4096, nofile: null },
   },
   strict: {
     description: 'server, plus no network at all (not even host or mapped ports) and default resource limits',

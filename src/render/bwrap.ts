@@ -25,11 +25,13 @@ export class RenderError extends Error {}
 export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent: boolean }): BwrapCommand {
   const fds: BwrapFd[] = [];
   const nextFd = () => 3 + fds.length;
-  const setpriv = ['setpriv', `--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups', ...(plan.noNewPrivileges ? ['--no-new-privs'] : [])];
+  // Capability sets are emptied here too, so that even the unsandboxed preset keeps none.
+  const setpriv = ['setpriv', `--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', ...(plan.noNewPrivileges ? ['--no-new-privs'] : [])];
 
   if (plan.mounts.length === 0 && !plan.namespaces.mount) {
     // Unsandboxed preset: only the user switch and a clean environment.
-    return { argv: [...setpriv, '--', 'env', '-i', '-C', plan.command.cwd, ...Object.entries(plan.command.env).map(([k, v]) => `${k}=${v}`), '--', ...plan.command.argv], fds };
+    // env(1) reads NAME=value pairs after its options and before the command.
+    return { argv: [...setpriv, '--', 'env', '-i', '-C', plan.command.cwd, '--', ...Object.entries(plan.command.env).map(([k, v]) => `${k}=${v}`), ...plan.command.argv], fds };
   }
   if (plan.capabilities.length > 0) {
     throw new RenderError(`capabilities (${plan.capabilities.join(', ')}) cannot be granted in an unprivileged bubblewrap sandbox`);
@@ -68,6 +70,9 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
       }
     }
   }
+  // bwrap's root is a tmpfs owned by the sandbox user: make it read-only, so that only the
+  // writable mounts of the plan (/tmp, /state) can be written.
+  a.push('--remount-ro', '/');
   a.push('--chdir', plan.command.cwd, '--clearenv');
   for (const [k, v] of Object.entries(plan.command.env)) a.push('--setenv', k, v);
   a.push('--', ...plan.command.argv);
