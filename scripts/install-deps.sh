@@ -23,7 +23,7 @@ MIN_NODE_MAJOR=20
 
 APT_PACKAGES=(
   bubblewrap nftables iproute2 systemd-container zstd curl ruby php-cli ca-certificates util-linux tar
-  coreutils git python3 skopeo docker-registry
+  coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
 )
 
 step() { printf '==> %s\n' "$*"; }
