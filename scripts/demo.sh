@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A first look at niso: make an app, pack it into a .niso package, install it, look at it.
+# A first look at niso: make an app, pack it into a .niso package, install it, look at it, run it.
 # Works in a fresh temporary directory. niso's state goes to NISO_ROOT: the one you set, or
 # else a temporary one, so that the demo never touches /var/lib/niso.
 set -euo pipefail
@@ -11,6 +11,8 @@ else
 fi
 
 work="$(mktemp -d /tmp/niso-demo.XXXXXX)"
+# mktemp makes it private; the app runs as its own uid and must reach the store inside.
+chmod 755 "$work"
 if [ -n "${NISO_ROOT:-}" ]; then
   root_note="NISO_ROOT=$NISO_ROOT (yours)"
 else
@@ -55,6 +57,9 @@ shopt -u nullglob
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" install "${pkgs[0]}"
 run "${niso[@]}" inspect "$name"
 run "${niso[@]}" list
+# The app serves until stopped: run it for two seconds in its sandbox, then stop it as Ctrl-C
+# would (niso passes the signal to the app, which shuts down cleanly).
+run NISO_ROOT="$NISO_ROOT" timeout --preserve-status --signal=TERM 2 "${niso[@]}" run "$name"
 
 printf '\ndemo done. app: %s  package: %s\nstate: %s (remove with: rm -rf %s)\n' \
   "$app" "$app/${pkgs[0]#./}" "$NISO_ROOT" "$work"

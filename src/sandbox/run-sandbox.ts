@@ -52,7 +52,11 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
   const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
   const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
-  const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cg.procsFiles, '--', ...cmd.argv], { stdio, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  // detached: a group of its own, so that a terminal's Ctrl-C (sent to the whole foreground
+  // process group) reaches only niso, which passes it to the app. Otherwise the outer bwrap dies
+  // of the signal and takes the app down before its handler runs. The sandbox still dies with
+  // niso (--die-with-parent does not depend on process groups).
+  const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cg.procsFiles, '--', ...cmd.argv], { stdio, detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 
   let initPid: number | null = null;
   let exitFromStatus: number | null = null;

@@ -120,6 +120,20 @@ test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', a
   assert.ok(existsSync(join(root, 'var/lib/niso/state/waiter/got-sigint')));
 });
 
+test('Ctrl-C at a terminal (a signal to the whole process group) still reaches the app\'s handler', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'grouped');
+  // niso as the leader of its own process group, as a shell runs a foreground job.
+  const child = spawn(process.execPath, [BIN, 'run', a, '--', 'main.js', 'wait'], { env: { ...process.env, NISO_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  await new Promise<void>((res) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) res(); }));
+  process.kill(-child.pid!, 'SIGINT');
+  const code = await new Promise((res) => child.on('close', res));
+  assert.equal(code, 42, out);
+  assert.match(out, /graceful/);
+});
+
 test('if niso is killed, the sandbox dies with it and the next run removes the leftover cgroup', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
