@@ -13,19 +13,12 @@ import { loadNow, machineFacts } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run } from './lib/proc.js';
+import { intEnv } from './lib/env.js';
 import { cpuBreakdown, monoMs, readTrace, wallPhases, type Child, type Phase } from './lib/profile.js';
 import { prepareReplay, runReplay, type Replay, type RunJson } from './lib/replay.js';
 import { fmtBytes, fmtMs, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${v} must be a whole number >= 1`);
-  return n;
-}
 
 const WARMUP = 2;
 const RUNS = intEnv('BENCH_RUNS', 30);

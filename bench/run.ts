@@ -8,17 +8,10 @@ import { RECIPES, manifestToml, prepareApp, type PreparedApp } from './lib/apps.
 import { filesystemOf, loadNow, machineFacts } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, resolveNiso, type InstallJson, type NisoCli, type PackJson } from './lib/niso.js';
 import { bash, duBytes, q, run } from './lib/proc.js';
+import { intEnv } from './lib/env.js';
 import { fmtBytes, fmtMs, fmtPct, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${v} must be a whole number >= 1`);
-  return n;
-}
 
 const WARMUP = 1;
 const RUNS = intEnv('BENCH_RUNS', 5);

@@ -47,6 +47,14 @@ async function app(dir: string, name: string, version = '1.0.0', extra = ''): Pr
   return d;
 }
 
+/** Starts `niso run APP -- main.js wait` and resolves once the app is ready; `group`: as a shell's foreground job. */
+async function startWaiting(a: string, root: string, group = false) {
+  const child = spawn(process.execPath, [BIN, 'run', a, '--', 'main.js', 'wait'], { env: { ...process.env, NISO_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'], detached: group });
+  let out = '';
+  await new Promise<void>((res) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) res(); }));
+  return { child, output: () => out };
+}
+
 function niso(args: string[], root: string, cwd: string, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -110,13 +118,11 @@ test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', a
   const dir = tempDir();
   const root = join(dir, 'root');
   const a = await app(dir, 'waiter');
-  const child = spawn(process.execPath, [BIN, 'run', a, '--', 'main.js', 'wait'], { env: { ...process.env, NISO_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((res) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) res(); }));
+  const { child, output } = await startWaiting(a, root);
   child.kill('SIGINT');
   const code = await new Promise((res) => child.on('close', res));
   assert.equal(code, 42);
-  assert.match(out, /graceful/);
+  assert.match(output(), /graceful/);
   assert.ok(existsSync(join(root, 'var/lib/niso/state/waiter/got-sigint')));
 });
 
@@ -125,22 +131,18 @@ test('Ctrl-C at a terminal (a signal to the whole process group) still reaches t
   const root = join(dir, 'root');
   const a = await app(dir, 'grouped');
   // niso as the leader of its own process group, as a shell runs a foreground job.
-  const child = spawn(process.execPath, [BIN, 'run', a, '--', 'main.js', 'wait'], { env: { ...process.env, NISO_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  await new Promise<void>((res) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) res(); }));
+  const { child, output } = await startWaiting(a, root, true);
   process.kill(-child.pid!, 'SIGINT');
   const code = await new Promise((res) => child.on('close', res));
-  assert.equal(code, 42, out);
-  assert.match(out, /graceful/);
+  assert.equal(code, 42, output());
+  assert.match(output(), /graceful/);
 });
 
 test('if niso is killed, the sandbox dies with it and the next run removes the leftover cgroup', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
   const a = await app(dir, 'orphan');
-  const child = spawn(process.execPath, [BIN, 'run', a, '--', 'main.js', 'wait'], { env: { ...process.env, NISO_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((res) => child.stdout.on('data', (d) => { out += d; if (out.includes('ready')) res(); }));
+  const { child } = await startWaiting(a, root);
   const cgroupsOf = () => ['memory', 'pids'].flatMap((c) => {
     const base = `/sys/fs/cgroup/${c}/niso`;
     const v2 = '/sys/fs/cgroup/niso';
