@@ -51,7 +51,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-m, --memory <size>', 'memory limit, e.g. 512M')
     .option('--cpus <n>', 'CPU limit in cores, e.g. 0.5')
     .option('--pids <n>', 'limit on processes and threads')
-    .addOption(new Option('--network <mode>', 'network mode').choices(['none', 'host']))
+    .addOption(new Option('--network <mode>', 'network mode').choices(['private', 'none', 'host']))
+    .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
+    .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, [])
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
     .passThroughOptions()
@@ -74,6 +76,24 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<spec>', 'NAME:VERSION (the full version when several match) or its path')
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
+
+  const net = program.command('net').description('niso networks: private bridges with kernel port mapping');
+  net.command('create').description('create a network (a free subnet is chosen unless --subnet is given)')
+    .argument('<name>', 'network name')
+    .option('--subnet <cidr>', 'e.g. 10.89.5.0/24')
+    .option('--no-egress', 'services on it cannot reach anything outside their networks')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts) => (await import('./commands/net.js')).create(ctx, name, opts));
+  net.command('list').alias('ls').description('list networks').option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/net.js')).list(ctx, opts));
+  net.command('inspect').description('show a network, its services and ports').argument('<name>', 'network name')
+    .option('--rules', 'also print the nftables rules niso maintains').option('--json', 'print as JSON')
+    .action(async (name: string, opts) => (await import('./commands/net.js')).inspect(ctx, name, opts));
+  net.command('remove').alias('rm').description('remove a network (refused while services use it)').argument('<name>', 'network name')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts) => (await import('./commands/net.js')).remove(ctx, name, opts));
+  net.command('prune').description('remove what crashed runs left behind (namespaces, veths, port maps)').option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/net.js')).prune(ctx, opts));
 
   program.command('install')
     .description('verify a .niso package and place it in the store')

@@ -2,6 +2,7 @@
 // made here (preset, overrides, mounts, user, environment, limits), none in the renderers.
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
+import type { PortMapping } from '../manifest/units.js';
 import type { Plan, PlanMount, PlanOverride, PresetName, NetworkMode } from './plan.js';
 import { PRESETS } from './presets.js';
 
@@ -24,11 +25,21 @@ export interface HostFacts {
   uid: number;
   gid: number;
   stateDir: string;
+  /**
+   * The service's private network, once niso has prepared it: the namespace to run in and the
+   * /etc/hosts naming the services it shares networks with. Without it, "private" falls back to
+   * loopback only.
+   */
+  network?: { netns: string; hosts: string } | null;
 }
 
 export interface PlanOptions {
   preset?: PresetName;
-  network?: 'none' | 'host';
+  network?: NetworkMode;
+  /** Networks to join (private mode), replacing the manifest's. */
+  networks?: string[];
+  /** Port mappings added on the command line (private mode). */
+  ports?: PortMapping[];
   env?: Record<string, string>;
   memoryBytes?: number;
   cpus?: number;
@@ -48,12 +59,12 @@ export interface PlanInput {
 const APP = '/app';
 const STATE = '/state';
 
-function etcFiles(service: string, user: string, uid: number, gid: number): PlanMount[] {
+function etcFiles(service: string, user: string, uid: number, gid: number, hosts: string | null): PlanMount[] {
   const file = (target: string, content: string): PlanMount => ({ type: 'file', target, content, purpose: 'etc' });
   return [
     file('/etc/passwd', `root:x:0:0:root:/root:/usr/sbin/nologin\n${user}:x:${uid}:${gid}:niso service ${service}:${STATE}:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`),
     file('/etc/group', `root:x:0:\n${user}:x:${gid}:\nnogroup:x:65534:\n`),
-    file('/etc/hosts', `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${service}\n`),
+    file('/etc/hosts', hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${service}\n`),
     file('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n'),
   ];
 }
@@ -79,20 +90,27 @@ export function buildPlan(input: PlanInput): Plan {
   if (o.preset && o.preset !== m.isolation.preset) overrides.push({ property: 'isolation.preset', preset: m.isolation.preset, value: o.preset, from: 'command line' });
   const preset = PRESETS[presetName];
 
-  // Network: "private" networks come with the networking work; until then such apps get loopback only.
+  // Network: the command line wins over the manifest; strict allows none at all.
   let network: NetworkMode = preset.network;
-  const wanted = o.network ?? (m.network.mode === 'private' ? null : m.network.mode);
-  if (m.network.mode === 'private' && !o.network && preset.sandboxed) {
-    notes.push('network mode "private" is not available yet: the app gets loopback only (network "none")');
-    if (m.network.ports.length > 0) notes.push('ports are not mapped yet: they need network mode "private"');
-  }
-  if (wanted !== null && wanted !== network) {
-    if (presetName === 'strict' && wanted === 'host') {
-      throw new NisoError('NISO3101', 'the strict preset allows no network, but network mode "host" was asked for', { exitCode: 2, hint: 'use the server preset, or network mode "none"' });
+  const wanted: NetworkMode = o.network ?? m.network.mode;
+  if (presetName === 'strict') {
+    if (o.network === 'host' || o.network === 'private' || m.network.mode === 'host') {
+      throw new NisoError('NISO3101', `the strict preset allows no network, but network mode "${o.network ?? m.network.mode}" was asked for`, { exitCode: 2, hint: 'use the server preset, or network mode "none"' });
     }
-    overrides.push({ property: 'network.mode', preset: network, value: wanted, from: o.network ? 'command line' : 'manifest' });
-    network = wanted;
+  } else if (preset.sandboxed && wanted !== network) {
+    if (wanted === 'private' && !host.network) {
+      notes.push('network mode "private" needs a prepared network namespace: the app gets loopback only (network "none")');
+      if (m.network.ports.length > 0 || (o.ports ?? []).length > 0) notes.push('ports are not mapped without a private network');
+    } else {
+      if (o.network) overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'command line' });
+      else if (wanted === 'host') overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'manifest' });
+      network = wanted;
+    }
   }
+  const privateNet = network === 'private' && host.network
+    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: [...m.network.ports, ...(o.ports ?? [])], egress: m.network.egress }
+    : null;
+  if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
 
   const limits = { ...preset.limits };
   const limit = (key: keyof typeof limits, fromManifest: number | undefined, fromCli: number | undefined, property: string) => {
@@ -164,11 +182,11 @@ export function buildPlan(input: PlanInput): Plan {
     { type: 'tmpfs', target: '/tmp', sizeBytes: m.isolation.tmp_size },
     { type: 'proc', target: '/proc' },
     { type: 'dev', target: '/dev' },
-    ...etcFiles(input.service, userName, uid, gid),
+    ...etcFiles(input.service, userName, uid, gid, privateNet ? host.network!.hosts : null),
   );
   if (host.hostFiles.localtime) mounts.push({ type: 'bind', source: host.hostFiles.localtime, target: '/etc/localtime', readOnly: true, purpose: 'host-file' });
   if (host.hostFiles.caCertificates) mounts.push({ type: 'bind', source: host.hostFiles.caCertificates, target: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, purpose: 'host-file' });
-  if (network === 'host' && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });
+  if ((network === 'host' || (privateNet && privateNet.egress)) && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });
 
   return {
     planVersion: 1,
@@ -180,7 +198,7 @@ export function buildPlan(input: PlanInput): Plan {
     command: { argv, cwd: m.binary.workdir, env },
     hostname: input.service,
     namespaces: { ...preset.namespaces, net: network !== 'host' },
-    network: { mode: network },
+    network: privateNet ? { mode: 'private', ...privateNet } : { mode: network },
     mounts,
     capabilities,
     noNewPrivileges: preset.noNewPrivileges,

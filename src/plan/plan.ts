@@ -1,6 +1,8 @@
 // The activation plan: every decision about how a service runs, as plain serialisable data.
 // buildPlan makes the decisions; renderers (bwrap argv, systemd units) only translate them.
 
+import type { PortMapping } from '../manifest/units.js';
+
 export type PresetName = 'server' | 'strict' | 'unsafe-none';
 export type NetworkMode = 'none' | 'host' | 'private';
 
@@ -33,7 +35,14 @@ export interface Plan {
   command: { argv: string[]; cwd: string; env: Record<string, string> };
   hostname: string;
   namespaces: { user: boolean; mount: boolean; pid: boolean; ipc: boolean; uts: boolean; net: boolean; cgroup: boolean };
-  network: { mode: NetworkMode };
+  network: {
+    mode: NetworkMode;
+    /** private: the network namespace niso prepared (/run/netns/...), and what it joins and maps. */
+    netns?: string;
+    networks?: string[];
+    ports?: PortMapping[];
+    egress?: boolean;
+  };
   mounts: PlanMount[];
   capabilities: string[];
   noNewPrivileges: boolean;

@@ -76,7 +76,9 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
   a.push('--chdir', plan.command.cwd, '--clearenv');
   for (const [k, v] of Object.entries(plan.command.env)) a.push('--setenv', k, v);
   a.push('--', ...plan.command.argv);
-  return { argv: [...setpriv, '--', ...a], fds };
+  // A private network is a namespace niso prepared; joining it needs root, so before setpriv.
+  const nsenter = plan.network.mode === 'private' && plan.network.netns ? ['nsenter', `--net=${plan.network.netns}`, '--'] : [];
+  return { argv: [...nsenter, ...setpriv, '--', ...a], fds };
 }
 
 /** A shell-safe one-line rendering of an argv, for --dry-run and logs. */

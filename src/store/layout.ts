@@ -15,6 +15,10 @@ export interface StoreLayout {
   runtimes: string;
   /** What runtime discovery learnt by running programs; safe to delete. */
   runtimeCache: string;
+  /** niso's networks (networks.json) and their lock. */
+  net: string;
+  /** Runtime state (live network attachments under net/); /run may be on disk, so it is reconciled, never trusted. */
+  run: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -28,6 +32,8 @@ export function layout(root: string): StoreLayout {
     config: join(root, 'etc/niso/config.toml'),
     runtimes: join(root, 'etc/niso/runtimes.toml'),
     runtimeCache: join(lib, 'cache/runtimes.json'),
+    net: join(lib, 'net'),
+    run: join(root, 'run/niso'),
   };
 }
 

@@ -36,7 +36,9 @@ function planFor(dir: string): Plan {
   const m = parseManifest(readFileSync(join(dir, 'manifest.toml'), 'utf8'));
   assert.ok(m.manifest, JSON.stringify(m.diagnostics));
   const options: PlanOptions = existsSync(join(dir, 'options.json')) ? JSON.parse(readFileSync(join(dir, 'options.json'), 'utf8')) : {};
-  const host = m.manifest.runtime ? HOST : { ...HOST, runtime: null, binaryMounts: [{ source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' }] };
+  const base = m.manifest.runtime ? HOST : { ...HOST, runtime: null, binaryMounts: [{ source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' }] };
+  // network.json: the private network niso prepared for the case (netns and /etc/hosts).
+  const host = existsSync(join(dir, 'network.json')) ? { ...base, network: JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8')) } : base;
   return buildPlan({ service: 'web', manifest: m.manifest, package: PKG, options, host });
 }
 
@@ -77,8 +79,12 @@ for (const name of readdirSync(DIR).sort()) {
     if (plan.preset !== 'unsafe-none') {
       assertSandboxed(plan);
       assert.ok(argv.includes('--disable-userns') && argv.includes('--cap-drop\nALL') && argv.includes('--clearenv'));
-      assert.ok(argv.startsWith(`setpriv\n--reuid=${plan.user.uid}\n--regid=${plan.user.gid}\n--clear-groups\n--inh-caps=-all\n--bounding-set=-all\n--no-new-privs\n--\nbwrap`), 'drops to the service uid, with no capabilities, before bwrap');
+      assert.ok(argv.replace(/^nsenter\n--net=[^\n]+\n--\n/, '').startsWith(`setpriv\n--reuid=${plan.user.uid}\n--regid=${plan.user.gid}\n--clear-groups\n--inh-caps=-all\n--bounding-set=-all\n--no-new-privs\n--\nbwrap`), 'drops to the service uid, with no capabilities, before bwrap');
       assert.ok(argv.includes('--remount-ro\n/\n'), 'the root of the sandbox is read-only');
+    }
+    if (plan.network.mode === 'private') {
+      assert.ok(argv.startsWith(`nsenter\n--net=${plan.network.netns}\n--\nsetpriv`), 'joins the prepared netns before dropping privileges');
+      assert.ok(!argv.includes('--unshare-net'), 'no second network namespace');
     }
     if (plan.preset === 'strict') {
       assert.equal(plan.network.mode, 'none');

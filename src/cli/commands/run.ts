@@ -3,7 +3,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
-import { parseSize } from '../../manifest/units.js';
+import { parsePortMapping, parseSize } from '../../manifest/units.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { buildPlan, type HostFacts, type PlanOptions } from '../../plan/build-plan.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
@@ -31,6 +31,8 @@ export interface RunOptions {
   cpus?: string;
   pids?: string;
   network?: string;
+  publish?: string[];
+  net?: string[];
   dryRun?: boolean;
   json?: boolean;
 }
@@ -83,9 +85,17 @@ function parseOptions(ctx: Context, opts: RunOptions, args: string[]): PlanOptio
     o.pids = n;
   }
   if (opts.network !== undefined) {
-    if (opts.network !== 'none' && opts.network !== 'host') throw new NisoError('NISO9001', `--network ${opts.network}: expected none or host (private networks are not available yet)`, { exitCode: 2 });
+    if (opts.network !== 'none' && opts.network !== 'host' && opts.network !== 'private') throw new NisoError('NISO9001', `--network ${opts.network}: expected private, none or host`, { exitCode: 2 });
     o.network = opts.network;
   }
+  if (opts.publish && opts.publish.length > 0) {
+    o.ports = opts.publish.map((p) => {
+      const r = parsePortMapping(p);
+      if (!r.ok) throw new NisoError('NISO9001', `-p ${p}: ${r.message}`, { exitCode: 2, hint: r.hint });
+      return r.value;
+    });
+  }
+  if (opts.net && opts.net.length > 0) o.networks = opts.net;
   return o;
 }
 
@@ -125,7 +135,7 @@ function hostFile(path: string): string | null {
   try { return realpathSync(path); } catch { return null; }
 }
 
-export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions): Promise<Plan> {
+export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null): Promise<Plan> {
   let runtime: HostFacts['runtime'] = null;
   let binaryMounts: HostFacts['binaryMounts'] = [];
   if (manifest.runtime) {
@@ -159,6 +169,7 @@ export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest:
       uid,
       gid: uid,
       stateDir: join(ctx.root, 'var/lib/niso/state', service),
+      network,
     },
   });
 }
@@ -201,11 +212,26 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
   const options = parseOptions(ctx, opts, args);
   await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
+  let detach: (() => Promise<void>) | null = null;
   try {
     const manifest = await installedManifest(pkg);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
-    const plan = await preparePlan(ctx, pkg, manifest, service, options);
+    // Private networks are asked for on the command line for now (--network private, -p, --net);
+    // the manifest's default "private" still means loopback only until services land. The plan is
+    // made with a placeholder first, and a dry run never creates a network.
+    const wantsNet = options.network === 'private' || (options.ports ?? []).length > 0 || (options.networks ?? []).length > 0;
+    if (wantsNet && !options.network) options.network = 'private';
+    let plan = await preparePlan(ctx, pkg, manifest, service, options, wantsNet ? { netns: '/run/netns/(prepared at start)', hosts: '' } : null);
+    if (plan.network.mode === 'private' && !opts.dryRun && !opts.json) {
+      const net = await import('../../net/host/manager.js');
+      const netCtx = net.netContext(ctx.root);
+      const endpoint = await net.attachService(netCtx, { service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
+      detach = () => net.detachService(netCtx, service).then(() => undefined);
+      const netnsPath = endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`;
+      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) });
+      for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
+    }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     if (opts.dryRun || opts.json) {
@@ -221,6 +247,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     if (r.signal) ctx.stderr.write(`niso: ${plan.service} ended by ${r.signal}\n`);
     ctx.exitCode = r.exitCode;
   } finally {
+    if (detach) await detach().catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the network of this run: ${String(e)}\n`); });
     if (temporary) {
       const { removePackages } = await import('../../store/remove.js');
       await removePackages(ctx.root, [pkg]).catch(() => undefined);

@@ -1,0 +1,244 @@
+// The network operations niso's commands call: create/remove networks, attach/detach a service,
+// prune what dead services left. Each runs under one lock, records its intent before touching the
+// kernel, and ends by re-applying the whole nft table from the recorded state.
+import { createHash, randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { withStoreLock } from '../../store/lock.js';
+import { renderHosts } from '../model/hosts.js';
+import { DEFAULT_NETWORK } from '../model/names.js';
+import { planNetwork, planRemoveNetwork, type NetworkRequest } from '../model/network.js';
+import { DEFAULT_TABLE, renderNftRuleset } from '../model/nft.js';
+import type { PortMappingInput } from '../model/ports.js';
+import { planAttach, stateOf, type AttachmentRecord } from '../model/state.js';
+import { DEFAULT_POOL } from '../model/subnet.js';
+import type { Attachment, Network, PortMap } from '../model/types.js';
+import { createEndpoint, ensureBridge, ensureForwarding, hostNetFacts, removeBridge, removeEndpoint } from './ip.js';
+import { applyRuleset, deleteTable } from './nft.js';
+import { hostListeners } from './ss.js';
+import { netPaths, ownerAlive, ownerOf, readNetworks, readRecords, removeRecord, writeNetworks, writeRecord, type NetPaths } from './state-files.js';
+
+export interface NetContext {
+  /** NISO_ROOT: networks.json and the attachment records live below it. */
+  root: string;
+  /** The nft table (family ip) niso owns. */
+  table: string;
+  /** Bridges are `<bridgePrefix>N`. */
+  bridgePrefix: string;
+  /** Network namespaces are `<netnsPrefix>-<service>-<id>`. */
+  netnsPrefix: string;
+  /** Where subnets are chosen from when none is given. */
+  pool: readonly string[];
+}
+
+/**
+ * The defaults for a NISO_ROOT. The nft table is global to the host, so an installation under
+ * another root (a demo, a test) gets a table of its own (`niso_<hash of the root>`) instead of
+ * replacing the real one; bridge and netns names cannot clash, they are checked or random.
+ */
+export function netContext(root: string, overrides: Partial<Omit<NetContext, 'root'>> = {}): NetContext {
+  const abs = resolve(root);
+  const table = abs === '/' ? DEFAULT_TABLE : `${DEFAULT_TABLE}_${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+  return { root, table, bridgePrefix: 'niso', netnsPrefix: 'niso', pool: DEFAULT_POOL, ...overrides };
+}
+
+const now = () => new Date().toISOString();
+const hex8 = () => randomBytes(4).toString('hex');
+
+function locked<T>(paths: NetPaths, fn: () => Promise<T>): Promise<T> {
+  return withStoreLock(paths.lock, fn);
+}
+
+/** The ruleset for the recorded state (what `niso net inspect --rules` shows). */
+export async function renderRules(ctx: NetContext): Promise<string> {
+  const paths = netPaths(ctx.root);
+  return renderNftRuleset(stateOf(await readNetworks(paths), await readRecords(paths)), { table: ctx.table });
+}
+
+/** Lock held. With no network left the table is removed, so niso leaves no rule behind. */
+async function applyLocked(ctx: NetContext, paths: NetPaths): Promise<void> {
+  await applyState(ctx, await readRecords(paths), await readNetworks(paths));
+}
+
+/** Re-applies the whole table from the recorded state (idempotent). */
+export async function applyRules(ctx: NetContext): Promise<void> {
+  const paths = netPaths(ctx.root);
+  await locked(paths, () => applyLocked(ctx, paths));
+}
+
+async function createNetworkLocked(ctx: NetContext, paths: NetPaths, req: NetworkRequest): Promise<Network> {
+  const networks = await readNetworks(paths);
+  const network = planNetwork(req, await hostNetFacts(), networks, ctx.bridgePrefix, now(), ctx.pool);
+  await writeNetworks(paths, [...networks, network]);
+  try {
+    await ensureBridge(network);
+    await ensureForwarding();
+  } catch (e) {
+    await removeBridge(network.bridge).catch(() => undefined);
+    await writeNetworks(paths, networks);
+    throw e;
+  }
+  return network;
+}
+
+/** `niso net create NAME [--subnet CIDR]`: records the network, creates its bridge, applies the rules. */
+export async function createNetwork(ctx: NetContext, req: NetworkRequest): Promise<Network> {
+  const paths = netPaths(ctx.root);
+  return locked(paths, async () => {
+    const network = await createNetworkLocked(ctx, paths, req);
+    await applyLocked(ctx, paths);
+    return network;
+  });
+}
+
+export interface NetworkInfo { network: Network; attachments: Attachment[]; ports: PortMap[] }
+
+/** `niso net list` / `inspect`: every network with its live attachments. */
+export async function listNetworks(ctx: NetContext): Promise<NetworkInfo[]> {
+  const paths = netPaths(ctx.root);
+  const [networks, records] = [await readNetworks(paths), await readRecords(paths)];
+  return networks.map((network) => {
+    const mine = records.filter((r) => r.attachment.network === network.name);
+    return { network, attachments: mine.map((r) => r.attachment), ports: mine.flatMap((r) => r.ports) };
+  });
+}
+
+/** `niso net remove NAME`: refused while services use it (after pruning dead ones). */
+export async function removeNetwork(ctx: NetContext, name: string): Promise<Network> {
+  const paths = netPaths(ctx.root);
+  return locked(paths, async () => {
+    await pruneLocked(paths);
+    const networks = await readNetworks(paths);
+    const records = await readRecords(paths);
+    const network = planRemoveNetwork(name, networks, records);
+    const rest = networks.filter((n) => n.name !== name);
+    // Rules first, so none points at the bridge once it is gone; the record last, so a crash in
+    // between leaves the network listed and `niso net remove` can simply be run again.
+    await applyState(ctx, records, rest);
+    await removeBridge(network.bridge);
+    await writeNetworks(paths, rest);
+    return network;
+  });
+}
+
+/** Removes the attachments (and their netns) of dead owners. Lock held; rules not re-applied. */
+async function pruneLocked(paths: NetPaths): Promise<Attachment[]> {
+  const records = await readRecords(paths);
+  const dead: AttachmentRecord[] = [];
+  for (const r of records) if (!(await ownerAlive(r.owner))) dead.push(r);
+  await teardown(paths, dead, records);
+  return dead.map((r) => r.attachment);
+}
+
+/**
+ * Removes veths, then each netns no longer used by a surviving record, then the records. The
+ * records go last: if this is interrupted, the next prune finds them and finishes the job.
+ */
+async function teardown(paths: NetPaths, gone: readonly AttachmentRecord[], all: readonly AttachmentRecord[]): Promise<void> {
+  const goneVeths = new Set(gone.map((r) => r.attachment.vethHost));
+  const byNetns = new Map<string, string[]>();
+  for (const r of gone) byNetns.set(r.attachment.netns, [...(byNetns.get(r.attachment.netns) ?? []), r.attachment.vethHost]);
+  for (const [netns, veths] of byNetns) {
+    const stillUsed = all.some((r) => r.attachment.netns === netns && !goneVeths.has(r.attachment.vethHost));
+    await removeEndpoint(stillUsed ? null : netns, veths);
+  }
+  for (const r of gone) await removeRecord(paths, r.attachment.vethHost);
+}
+
+export interface PruneResult { removed: Attachment[] }
+
+/**
+ * `niso net prune`: removes attachments whose owner process died (netns, veth, port maps) and
+ * re-applies the table, which also restores it after a reboot or a foreign `nft flush ruleset`.
+ */
+export async function pruneNetwork(ctx: NetContext): Promise<PruneResult> {
+  const paths = netPaths(ctx.root);
+  return locked(paths, async () => {
+    const removed = await pruneLocked(paths);
+    await applyLocked(ctx, paths);
+    return { removed };
+  });
+}
+
+export interface AttachOptions {
+  service: string;
+  /** Networks to join; the first carries the default route and the port maps. Default: ["default"]. */
+  networks?: readonly string[];
+  ports?: readonly PortMappingInput[];
+  egress?: boolean;
+  /** The process whose life the attachment lasts (the supervisor or `niso run`); default: this one. */
+  ownerPid?: number;
+}
+
+export interface Endpoint {
+  service: string;
+  /** The netns to run the service in: `/run/netns/<netns>`. */
+  netns: string;
+  attachments: Attachment[];
+  ports: PortMap[];
+}
+
+/**
+ * Puts a service on its networks: prunes dead attachments, decides addresses and port maps,
+ * records them, then creates bridge, netns and veths and applies the rules. Any failure removes
+ * what was created; a crash leaves records from which prune removes it.
+ */
+export async function attachService(ctx: NetContext, opts: AttachOptions): Promise<Endpoint> {
+  const paths = netPaths(ctx.root);
+  const names = opts.networks && opts.networks.length > 0 ? opts.networks : [DEFAULT_NETWORK];
+  const ports = opts.ports ?? [];
+  const owner = await ownerOf(opts.ownerPid ?? process.pid);
+  // An owner that is not running would make the attachment prunable at once, or immortal if its pid came back.
+  if (owner.startTime === null) throw new Error(`attachService: owner pid ${owner.pid} is not running`);
+  return locked(paths, async () => {
+    await pruneLocked(paths);
+    if (names.includes(DEFAULT_NETWORK) && !(await readNetworks(paths)).some((n) => n.name === DEFAULT_NETWORK)) {
+      await createNetworkLocked(ctx, paths, { name: DEFAULT_NETWORK });
+    }
+    const networks = await readNetworks(paths);
+    const records = await readRecords(paths);
+    const protocols = [...new Set(ports.map((p) => p.protocol))];
+    const listeners = protocols.length > 0 ? await hostListeners(protocols) : [];
+    const ids = { netns: hex8(), veths: names.map(() => hex8()) };
+    const planned = planAttach({ service: opts.service, networks: names, ports, egress: opts.egress ?? true, owner }, ids, networks, records, listeners, ctx.netnsPrefix, now());
+    for (const r of planned) await writeRecord(paths, r);
+    try {
+      const used = networks.filter((n) => names.includes(n.name));
+      for (const n of used) await ensureBridge(n);
+      await ensureForwarding();
+      await createEndpoint(planned.map((r) => r.attachment), networks);
+      await applyLocked(ctx, paths);
+    } catch (e) {
+      await teardown(paths, planned, [...records, ...planned]).catch(() => undefined);
+      await applyLocked(ctx, paths).catch(() => undefined);
+      throw e;
+    }
+    return { service: opts.service, netns: planned[0]!.attachment.netns, attachments: planned.map((r) => r.attachment), ports: planned[0]!.ports };
+  });
+}
+
+/** Normal teardown when a service stops: its veths, netns, port maps and records. false: it had none. */
+export async function detachService(ctx: NetContext, service: string): Promise<boolean> {
+  const paths = netPaths(ctx.root);
+  return locked(paths, async () => {
+    const records = await readRecords(paths);
+    const mine = records.filter((r) => r.attachment.service === service);
+    if (mine.length === 0) return false;
+    // Rules first, so no packet is forwarded to an address that is about to be freed; the records
+    // go last (in teardown), so a crash in between still leaves them for prune.
+    await applyState(ctx, records.filter((r) => r.attachment.service !== service), await readNetworks(paths));
+    await teardown(paths, mine, records);
+    return true;
+  });
+}
+
+/** Lock held: applies the rules for the given state instead of the recorded one. */
+async function applyState(ctx: NetContext, records: readonly AttachmentRecord[], networks: readonly Network[]): Promise<void> {
+  if (networks.length === 0) return deleteTable(ctx.table);
+  await applyRuleset(renderNftRuleset(stateOf(networks, records), { table: ctx.table }));
+}
+
+/** The /etc/hosts a service gets: itself and the services it shares a network with. */
+export async function hostsFor(ctx: NetContext, service: string): Promise<string> {
+  const records = await readRecords(netPaths(ctx.root));
+  return renderHosts(service, records.map((r) => r.attachment));
+}
