@@ -57,9 +57,15 @@ shopt -u nullglob
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" install "${pkgs[0]}"
 run "${niso[@]}" inspect "$name"
 run "${niso[@]}" list
-# The app serves until stopped: run it for two seconds in its sandbox, then stop it as Ctrl-C
-# would (niso passes the signal to the app, which shuts down cleanly).
-run NISO_ROOT="$NISO_ROOT" timeout --preserve-status --signal=TERM 2 "${niso[@]}" run "$name"
+# The app serves until stopped: run it for three seconds in its sandbox on a private network,
+# with a host port mapped to it in the kernel, ask it for /health from the host, then stop it as
+# Ctrl-C would (niso passes the signal to the app, which shuts down cleanly).
+port=$((20000 + $$ % 10000))
+( sleep 1.5; printf '\n$ curl http://127.0.0.1:%s/health\n' "$port"; curl -s -m 2 "http://127.0.0.1:$port/health"; echo ) &
+run NISO_ROOT="$NISO_ROOT" timeout --preserve-status --signal=TERM 3 "${niso[@]}" run -p "127.0.0.1:$port:3000" "$name"
+wait
+# The run removed its namespace and port rule; the network itself stays until removed.
+run NISO_ROOT="$NISO_ROOT" "${niso[@]}" net remove default
 
 printf '\ndemo done. app: %s  package: %s\nstate: %s (remove with: rm -rf %s)\n' \
   "$app" "$app/${pkgs[0]#./}" "$NISO_ROOT" "$work"

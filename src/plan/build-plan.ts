@@ -99,8 +99,8 @@ export function buildPlan(input: PlanInput): Plan {
     }
   } else if (preset.sandboxed && wanted !== network) {
     if (wanted === 'private' && !host.network) {
-      notes.push('network mode "private" needs a prepared network namespace: the app gets loopback only (network "none")');
-      if (m.network.ports.length > 0 || (o.ports ?? []).length > 0) notes.push('ports are not mapped without a private network');
+      notes.push('the app gets loopback only: for now a private network is asked for with -p, --net or --network private');
+      if (m.network.ports.length > 0 || (o.ports ?? []).length > 0) notes.push('the manifest\'s ports are mapped only on a private network (e.g. niso run -p HOST:CONTAINER)');
     } else {
       if (o.network) overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'command line' });
       else if (wanted === 'host') overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'manifest' });
