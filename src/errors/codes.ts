@@ -56,7 +56,7 @@ export const ERROR_CODES: Readonly<Record<string, ErrorCodeInfo>> = {
   NISO2113: { title: 'wrong architecture', explain: 'The package was built for another CPU architecture than this host\'s. Pack it for this architecture (set `[package] arch`, or "any" for architecture-independent apps).' },
   NISO2201: { title: 'package not installed', explain: 'No installed package matches the name (and version) given. `niso list` shows what is installed; `niso install FILE.niso` installs a package.' },
   NISO2202: { title: 'ambiguous package reference', explain: 'Several installed versions or digests match. Name the version (`NAME:VERSION`) or a longer digest prefix.' },
-  NISO2203: { title: 'store busy', explain: 'Another niso process holds the store lock for too long. Wait for it to finish; a lock left by a killed process expires by itself after a few seconds.' },
+  NISO2203: { title: 'state locked', explain: 'Another niso process holds a lock on niso\'s state (the store, the uid table or the networks) for too long. Wait for it to finish; a lock left by a killed process expires by itself after a few seconds.' },
   NISO2204: { title: 'store object damaged', explain: 'A file in the store does not match its recorded hash or has been changed. Remove the package and install it again.' },
   NISO2205: { title: 'invalid limit', explain: 'A size or count limit given on the command line or in /etc/niso/config.toml is not valid.' },
   NISO2901: { title: 'host tool missing', explain: 'niso uses the host\'s own tools for some work (zstd for compression, sync to flush the disk). Install the missing one, e.g. `apt-get install zstd`.' },

@@ -8,6 +8,7 @@ import { computeElfClosure, LddCache } from './elf-closure.js';
 import { normalizeMounts } from './mounts.js';
 import { preferenceOrder } from './select.js';
 import type { RuntimeCache } from './cache.js';
+import { reachableByOthers } from '../host/reachable.js';
 import type { Mount, RuntimeCandidate, RuntimeInfo, RuntimeName } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -322,16 +323,6 @@ export async function findRuntimes(name: RuntimeName, opts: DiscoverOptions = {}
 /** A script that hands over to the real interpreter (pyenv, asdf, rbenv shims). */
 function isShim(p: string): boolean {
   return /\/shims\/[^/]+$/.test(p);
-}
-
-/** Whether every directory above `path` lets other users through (mode o+x). */
-export function reachableByOthers(path: string): boolean {
-  let dir = dirname(path);
-  for (;;) {
-    try { if ((statSync(dir).mode & 0o001) === 0) return false; } catch { return false; }
-    if (dir === '/') return true;
-    dir = dirname(dir);
-  }
 }
 
 /** Asks the runtime at `path` (a configured one, or one being added) for its version and paths. */

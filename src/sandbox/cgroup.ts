@@ -3,12 +3,12 @@
 import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../plan/plan.js';
+import { isAlive } from '../host/liveness.js';
 
 const BASE = '/sys/fs/cgroup';
 const V1 = ['memory', 'pids', 'cpu', 'cpuacct'] as const;
 
 export interface Cgroup {
-  version: 1 | 2;
   /** The cgroup.procs files a process must be written into to join. */
   procsFiles: string[];
   dirs: string[];
@@ -39,7 +39,7 @@ export function createCgroup(plan: Plan, runId: string): Cgroup {
     if (memoryBytes !== null) { write(join(dir, 'memory.max'), String(memoryBytes)); write(join(dir, 'memory.swap.max'), '0'); }
     if (pids !== null) write(join(dir, 'pids.max'), String(pids));
     if (cpus !== null) write(join(dir, 'cpu.max'), `${Math.round(cpus * 100_000)} 100000`);
-    return { version: 2, procsFiles: [join(dir, 'cgroup.procs')], dirs: [dir] };
+    return { procsFiles: [join(dir, 'cgroup.procs')], dirs: [dir] };
   }
   const dirs: string[] = [];
   for (const c of V1) {
@@ -62,7 +62,7 @@ export function createCgroup(plan: Plan, runId: string): Cgroup {
     write(join(cpu, 'cpu.cfs_period_us'), '100000');
     write(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100_000)));
   }
-  return { version: 1, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), dirs };
+  return { procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), dirs };
 }
 
 export function cgroupPids(cg: Cgroup): number[] {
@@ -95,11 +95,10 @@ export async function sweepCgroups(): Promise<string[]> {
     for (const n of names) {
       const m = /\.(\d+)-[0-9a-f]+$/.exec(n);
       if (!m) continue;
-      const owner = Number(m[1]);
-      try { process.kill(owner, 0); continue; } catch { /* dead owner */ }
+      if (isAlive(Number(m[1]))) continue;
       const dir = join(r, n);
       if (!existsSync(join(dir, 'cgroup.procs'))) continue;
-      await removeCgroup({ version: r.includes('/niso') && !V1.some((c) => r.includes(`/${c}/`)) ? 2 : 1, procsFiles: [join(dir, 'cgroup.procs')], dirs: [dir] });
+      await removeCgroup({ procsFiles: [join(dir, 'cgroup.procs')], dirs: [dir] });
       swept.push(dir);
     }
   }

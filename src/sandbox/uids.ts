@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import { writeFileAtomic } from '../host/fs-atomic.js';
-import { withStoreLock } from '../store/lock.js';
+import { withLock } from '../host/lock.js';
 
 /** Below systemd's dynamic range (61184-65519) and above Debian's regular users. */
 export const UID_RANGE = { first: 60100, last: 61099 };
@@ -40,7 +40,7 @@ export async function serviceUid(root: string, service: string): Promise<number>
   };
   const known = (await read()).services[service];
   if (known !== undefined) return known;
-  return withStoreLock(join(root, 'var/lib/niso/users.lock'), async () => {
+  return withLock(join(root, 'var/lib/niso/users.lock'), 'the uid table', async () => {
     const table = await read();
     const again = table.services[service];
     if (again !== undefined) return again;

@@ -12,7 +12,7 @@ import type { SymlinkEntry } from '../package/format/package-index.js';
 import { readPackage, type Limits, type PackageHead } from '../package/read-package.js';
 import { contentPath, layout, storeObjectName, type StoreLayout } from './layout.js';
 import { forceRemove, sealDirs } from './fs-tree.js';
-import { withStoreLock } from './lock.js';
+import { withLock } from '../host/lock.js';
 import { sweepTmp } from './sweep.js';
 import { INSTALLED_INFO, NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, type InstalledInfo } from './installed.js';
 
@@ -39,7 +39,7 @@ export async function ensureDirs(l: StoreLayout): Promise<void> {
 export async function installPackage(root: string, file: string, limits: Limits, opts: { now?: Date; onProgress?: (done: number, total: number) => void } = {}): Promise<InstallResult> {
   const l = layout(root);
   await ensureDirs(l);
-  return withStoreLock(l.lock, async () => {
+  return withLock(l.lock, 'the store', async () => {
     await sweepTmp(l);
     const work = join(l.tmp, `install-${process.pid}-${randomBytes(6).toString('hex')}`);
     await mkdir(join(work, 'app'), { recursive: true });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fsyncPath } from '../host/fs-atomic.js';
 import { forceRemove } from './fs-tree.js';
 import { contentPath, layout, type StoreLayout } from './layout.js';
-import { withStoreLock } from './lock.js';
+import { withLock } from '../host/lock.js';
 import { readInstalledIndex, type InstalledPackage } from './query.js';
 import { sweepTmp } from './sweep.js';
 import { ensureDirs } from './install.js';
@@ -23,7 +23,7 @@ async function freeIfUnused(path: string): Promise<number> {
 export async function removePackages(root: string, pkgs: InstalledPackage[]): Promise<RemoveResult> {
   const l = layout(root);
   await ensureDirs(l);
-  return withStoreLock(l.lock, async () => {
+  return withLock(l.lock, 'the store', async () => {
     const result: RemoveResult = { removed: [], freedBytes: 0, freedFiles: 0 };
     for (const pkg of pkgs) {
       const { index } = await readInstalledIndex(pkg);
@@ -56,7 +56,7 @@ async function poolFiles(l: StoreLayout): Promise<string[]> {
 export async function collectGarbage(root: string, dryRun = false): Promise<GcResult> {
   const l = layout(root);
   await ensureDirs(l);
-  return withStoreLock(l.lock, async () => {
+  return withLock(l.lock, 'the store', async () => {
     const sweptTmp = await sweepTmp(l, dryRun);
     const result: GcResult = { freedBytes: 0, freedFiles: 0, sweptTmp, dryRun };
     for (const p of await poolFiles(l)) {

@@ -10,7 +10,8 @@ import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { resolveRuntime } from '../../runtime/registry.js';
-import { reachableByOthers } from '../../runtime/discover.js';
+import { reachableByOthers } from '../../host/reachable.js';
+import { isAlive } from '../../host/liveness.js';
 import { elfClosure } from '../../runtime/elf-closure.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
 import { serviceUid } from '../../sandbox/uids.js';
@@ -194,7 +195,7 @@ async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
   for (const name of names) {
     const m = /^run-(\d+)-[0-9a-f]+\.json$/.exec(name);
     if (!m) continue;
-    try { process.kill(Number(m[1]), 0); continue; } catch { /* its run is gone */ }
+    if (isAlive(Number(m[1]))) continue;
     try {
       const { digest } = JSON.parse(await readFile(join(dir, name), 'utf8')) as { digest: string };
       const pkg = await resolveOne(ctx.root, digest).catch(() => null);

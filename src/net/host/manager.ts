@@ -3,7 +3,7 @@
 // kernel, and ends by re-applying the whole nft table from the recorded state.
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { withStoreLock } from '../../store/lock.js';
+import { withLock } from '../../host/lock.js';
 import { renderHosts } from '../model/hosts.js';
 import { DEFAULT_NETWORK } from '../model/names.js';
 import { planNetwork, planRemoveNetwork, type NetworkRequest } from '../model/network.js';
@@ -45,7 +45,7 @@ const now = () => new Date().toISOString();
 const hex8 = () => randomBytes(4).toString('hex');
 
 function locked<T>(paths: NetPaths, fn: () => Promise<T>): Promise<T> {
-  return withStoreLock(paths.lock, fn);
+  return withLock(paths.lock, 'the network state', fn);
 }
 
 /** The ruleset for the recorded state (what `niso net inspect --rules` shows). */

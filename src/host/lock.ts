@@ -1,15 +1,16 @@
-// One exclusive lock for the store's writers (install, remove, gc), so gc never frees content an
-// install is about to link. It is a kernel flock(2) held by the host's flock(1) in a child whose
+// Exclusive locks on niso's shared state (the store's writers, the uid table, the networks), so
+// e.g. gc never frees content an install is about to link. Each is a kernel flock(2) held by the host's flock(1) in a child whose
 // stdin is our pipe: when niso exits or is killed, the pipe closes and the lock is released at
 // once. (A lock file with a staleness timeout would make every run after a crash wait.)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { spawnTool, missingTool } from '../host/exec.js';
+import { spawnTool, missingTool } from './exec.js';
 import { NisoError } from '../errors/niso-error.js';
 
 const WAIT_SECONDS = 600;
 
-export async function withStoreLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+/** `what` names the state in errors, e.g. "the store". */
+export async function withLock<T>(lockPath: string, what: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dirname(lockPath), { recursive: true });
   await writeFile(lockPath, '', { flag: 'a' });
   const child = spawnTool('flock', ['--exclusive', '--wait', String(WAIT_SECONDS), lockPath, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -25,7 +26,7 @@ export async function withStoreLock<T>(lockPath: string, fn: () => Promise<T>): 
   });
   if (!(await locked)) {
     await exited;
-    throw new NisoError('NISO2203', `could not lock the store (${lockPath})${stderr ? `: ${stderr.trim()}` : ''}`, { hint: `another niso command held it for over ${WAIT_SECONDS} s; wait for it to finish, then try again` });
+    throw new NisoError('NISO2203', `could not lock ${what} (${lockPath})${stderr ? `: ${stderr.trim()}` : ''}`, { hint: `another niso command held it for over ${WAIT_SECONDS} s; wait for it to finish, then try again` });
   }
   try {
     return await fn();
