@@ -103,16 +103,16 @@ test('gc frees content and work dirs that interrupted operations left behind', a
   await installPackage(root, await makeVersion(dir, '1.0.0', 'v1'), DEFAULT_LIMITS);
   const l = layout(root);
   // What a killed install or remove leaves: a work dir of a dead process and an unlinked pool file.
-  await writeTree(l.tmp, { 'install-999999-deadbeef/app/x': 'partial', 'trash-999998-cafe/app/y': 'old' });
+  await writeTree(l.tmp, { 'install-999999-deadbeef/app/x': 'partial', 'trash-999998-cafe/app/y': 'old', 'run-999997-abcdef.json': '{"digest":"sha256:00"}' });
   await writeTree(l.content, { 'ab/abababababababababababababababababababababababababababababababab': 'orphan' });
   const dry = await collectGarbage(root, true);
   assert.deepEqual(dry.sweptTmp.sort(), ['install-999999-deadbeef', 'trash-999998-cafe']);
   assert.equal(dry.freedFiles, 1);
-  assert.equal((await readdir(l.tmp)).length, 2, 'a dry run changes nothing');
+  assert.equal((await readdir(l.tmp)).length, 3, 'a dry run changes nothing');
   const real = await collectGarbage(root);
   assert.equal(real.freedFiles, 1);
   assert.equal(real.freedBytes, 'orphan'.length);
-  assert.deepEqual(await readdir(l.tmp), []);
+  assert.deepEqual(await readdir(l.tmp), ['run-999997-abcdef.json'], 'a run\'s marker is left to niso run, which also removes its package');
   await verifyObject((await resolveOne(root, 'web')).path);
 });
 
