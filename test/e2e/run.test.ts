@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -196,6 +196,27 @@ test('the open-files limit of the plan is in force inside the sandbox', async ()
   const r = niso(['run', '--preset', 'strict', a, '--', 'main.js', 'nofile'], root, dir);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^Max open files\s+1024\s+1024\s+files/);
+});
+
+test('what the service uid cannot reach is refused with a clear error, not bwrap\'s "Permission denied"', async () => {
+  const dir = tempDir();
+  const priv = join(dir, 'private');
+  mkdirSync(priv, { mode: 0o700 });
+  const a = await app(dir, 'hidden');
+  // The store below a private directory (NISO3104).
+  const r = niso(['run', a], join(priv, 'root'), dir);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /NISO3104: the package at \S+ is inside a directory that other users cannot enter/);
+  // A runtime below a private directory (NISO3103), e.g. pyenv's under /root.
+  const root = join(dir, 'root');
+  const node = join(priv, 'node');
+  try { linkSync(process.execPath, node); } catch { copyFileSync(process.execPath, node); chmodSync(node, 0o755); }
+  const major = process.versions.node.split('.')[0];
+  const add = niso(['runtime', 'add', `nodejs:${major}`, node], root, dir);
+  assert.equal(add.code, 0, add.err);
+  const refused = niso(['run', a], root, dir);
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, new RegExp(`NISO3103: the nodejs [\\d.]+ runtime at ${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is inside a directory other users cannot enter`));
 });
 
 test('a missing runtime version is a clear error that lists what the host has', async () => {
