@@ -3,7 +3,7 @@
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { PortMapping } from '../manifest/units.js';
-import type { Plan, PlanMount, PlanOverride, PresetName, NetworkMode } from './plan.js';
+import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
 import { PRESETS } from './presets.js';
 
 export interface RuntimeFacts {
@@ -46,6 +46,8 @@ export interface PlanOptions {
   pids?: number;
   /** Replace the manifest's args (like `docker run IMAGE ARGS`). */
   args?: string[];
+  /** Replace the manifest's restart policy (`--restart`). */
+  restart?: { policy: RestartPolicy; maxRetries: number | null };
 }
 
 export interface PlanInput {
@@ -57,6 +59,32 @@ export interface PlanInput {
 }
 
 const APP = '/app';
+
+function restartOf(m: Manifest, options: PlanOptions, overrides: PlanOverride[]): PlanRestart {
+  const fromManifest = { policy: m.restart.policy, maxRetries: m.restart.max_retries ?? null };
+  const chosen = options.restart ?? fromManifest;
+  if (options.restart && (options.restart.policy !== fromManifest.policy || options.restart.maxRetries !== fromManifest.maxRetries)) {
+    overrides.push({ property: 'restart.policy', preset: fromManifest, value: options.restart, from: 'command line' });
+  }
+  return { policy: chosen.policy, maxRetries: chosen.policy === 'on-failure' ? chosen.maxRetries : null, delayMs: m.restart.delay, maxDelayMs: Math.max(m.restart.max_delay, m.restart.delay) };
+}
+
+function healthOf(m: Manifest): PlanHealth | null {
+  const h = m.healthcheck;
+  if (!h) return null;
+  let probe: HealthProbe;
+  if (h.http !== undefined) probe = { kind: 'http', url: h.http };
+  else if (h.exec !== undefined) probe = { kind: 'exec', argv: [...h.exec] };
+  else {
+    const t = h.tcp!;
+    if (typeof t === 'number') probe = { kind: 'tcp', host: '127.0.0.1', port: t };
+    else {
+      const i = t.lastIndexOf(':');
+      probe = { kind: 'tcp', host: t.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(t.slice(i + 1)) };
+    }
+  }
+  return { probe, intervalMs: h.interval, timeoutMs: h.timeout, retries: h.retries, startPeriodMs: h.start_period, startIntervalMs: h.start_interval, onUnhealthy: h.on_unhealthy };
+}
 const STATE = '/state';
 
 function etcFiles(service: string, user: string, uid: number, gid: number, hosts: string | null): PlanMount[] {
@@ -151,6 +179,8 @@ export function buildPlan(input: PlanInput): Plan {
   const declaredVolumes = Object.keys(m.volumes);
   if (declaredVolumes.length > 0) notes.push(`volumes ${declaredVolumes.join(', ')} are not mounted: volume grants come with \`niso volume\``);
 
+  const restart = restartOf(m, input.options, overrides);
+  const health = healthOf(m);
   const appDir = `${input.package.path}/app`;
   const prepare = [{ path: host.stateDir, uid, gid, mode: 0o700 }];
 
@@ -163,7 +193,7 @@ export function buildPlan(input: PlanInput): Plan {
       command: { argv: [hostCommand, ...argv.slice(1)], cwd: m.binary.workdir === APP ? appDir : m.binary.workdir, env: { ...env, HOME: host.stateDir, NISO_STATE_DIR: host.stateDir, PATH: '/usr/local/bin:/usr/bin:/bin' } },
       hostname: input.service, namespaces: preset.namespaces, network: { mode: 'host' }, mounts: [], capabilities,
       noNewPrivileges: preset.noNewPrivileges, seccomp: null, limits, allowUserNamespaces: true,
-      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, prepare,
+      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, restart, health, prepare,
       notes: [...notes, 'preset "unsafe-none": the app is not sandboxed'],
     };
   }
@@ -206,6 +236,8 @@ export function buildPlan(input: PlanInput): Plan {
     limits,
     allowUserNamespaces: preset.allowUserNamespaces,
     stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout },
+    restart,
+    health,
     prepare,
     notes,
   };

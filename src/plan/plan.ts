@@ -24,6 +24,35 @@ export interface PlanOverride {
   from: 'manifest' | 'command line';
 }
 
+export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+export interface PlanRestart {
+  policy: RestartPolicy;
+  /** on-failure: restarts in a row before giving up; null: no limit. */
+  maxRetries: number | null;
+  /** First delay before a restart; doubles with each crash in a row up to maxDelayMs. */
+  delayMs: number;
+  maxDelayMs: number;
+}
+
+export type HealthProbe =
+  /** GET from inside the service's network; healthy on 2xx/3xx. */
+  | { kind: 'http'; url: string }
+  /** A TCP connect from inside the service's network. */
+  | { kind: 'tcp'; host: string; port: number }
+  /** A command run inside the sandbox; healthy on exit 0. */
+  | { kind: 'exec'; argv: string[] };
+
+export interface PlanHealth {
+  probe: HealthProbe;
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+  startIntervalMs: number;
+  onUnhealthy: 'restart' | 'none';
+}
+
 export interface Plan {
   planVersion: 1;
   service: string;
@@ -52,6 +81,10 @@ export interface Plan {
   /** Whether the sandbox may create new privileges through user namespaces inside. */
   allowUserNamespaces: boolean;
   stop: { signal: string; timeoutMs: number };
+  /** When a service (not a foreground run) is started again after it ended. */
+  restart: PlanRestart;
+  /** How a service is checked; null: no check (the service is healthy while it runs). */
+  health: PlanHealth | null;
   /** Host paths the caller must create before start (state dir), with owner. */
   prepare: { path: string; uid: number; gid: number; mode: number }[];
   /** Things the user should know: settings not in effect yet, defaults chosen. */
