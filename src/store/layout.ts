@@ -19,6 +19,8 @@ export interface StoreLayout {
   net: string;
   /** Runtime state (live network attachments under net/); /run may be on disk, so it is reconciled, never trusted. */
   run: string;
+  /** Services: <services>/<name>/ holds service.json (what should run), state.json (what runs), health.json and logs/. */
+  services: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -34,6 +36,7 @@ export function layout(root: string): StoreLayout {
     runtimeCache: join(lib, 'cache/runtimes.json'),
     net: join(lib, 'net'),
     run: join(root, 'run/niso'),
+    services: join(lib, 'services'),
   };
 }
 
@@ -47,3 +50,8 @@ export function contentPath(l: StoreLayout, sha256: string, mode: number): strin
 }
 
 export const STORE_OBJECT_RE = /^([0-9a-f]{64})-(.+)$/;
+
+/** Where one service keeps its definition, state and logs. */
+export function serviceDir(l: StoreLayout, service: string): string {
+  return join(l.services, service);
+}
