@@ -15,6 +15,8 @@ export interface Context {
   stderr: Output;
   /** NISO_ROOT: every path of niso's state lives below it (default "/"). */
   root: string;
+  /** niso's own executable (bin/niso), for starting the supervisor; default process.argv[1]. */
+  entry?: string;
   /** Set by commands whose exit status is not simply success, e.g. `niso run` passes on the app's. */
   exitCode?: number;
 }

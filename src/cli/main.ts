@@ -60,6 +60,55 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     // passThroughOptions keeps the "--" that separates the app's arguments; it is not one of them.
     .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args[0] === '--' ? args.slice(1) : args, opts));
 
+  const serviceOptions = (c: Command) => c
+    .option('--name <service>', 'service name (default: the package name); it owns the uid, state dir and network name')
+    .option('-e, --env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
+    .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
+    .addOption(new Option('--preset <preset>', 'isolation preset').choices(['server', 'strict', 'unsafe-none']))
+    .option('-m, --memory <size>', 'memory limit, e.g. 512M')
+    .option('--cpus <n>', 'CPU limit in cores, e.g. 0.5')
+    .option('--pids <n>', 'limit on processes and threads')
+    .addOption(new Option('--network <mode>', 'network mode').choices(['private', 'none', 'host']))
+    .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
+    .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, []);
+
+  serviceOptions(program.command('activate')
+    .description('start a package as a service that keeps running, like `docker run -d`')
+    .argument('<ref>', 'NAME[:VERSION] or a FILE.niso to run; or the name of an inactive service to start again')
+    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args'))
+    .option('--restart <policy>', 'no, on-failure[:MAX_RETRIES], always or unless-stopped (default: the manifest\'s)')
+    .option('--wait', 'return once the service is healthy (or fail with the reason)')
+    .option('--timeout <duration>', 'with --wait: how long to wait (default 60s)')
+    .option('--json', 'print the service\'s status as JSON')
+    .action(async (ref: string, args: string[], opts) => (await import('./commands/service.js')).activate(ctx, ref, args, opts));
+
+  program.command('deactivate').alias('stop')
+    .description('stop services: stop signal, stop timeout, then SIGKILL; their network and cgroup are removed')
+    .argument('<services...>', 'service names')
+    .option('--json', 'print how each one ended as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/service.js')).deactivate(ctx, names, opts));
+
+  program.command('restart')
+    .description('stop services if they run and start them again')
+    .argument('<services...>', 'service names')
+    .option('--json', 'print their status as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/service.js')).restart(ctx, names, opts));
+
+  program.command('status').alias('ps')
+    .description('show services: state, health, pid, uptime, restarts, ports')
+    .argument('[services...]', 'service names (default: all)')
+    .option('--json', 'print as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/service.js')).status(ctx, names, opts));
+
+  program.command('boot')
+    .description('after a host restart, start the services that should run (call it from the init system)')
+    .option('--json', 'print what was started as JSON')
+    .action(async (opts) => (await import('./commands/service.js')).boot(ctx, opts));
+
+  program.command('__supervise', { hidden: true })
+    .description('run the embedded backend\'s supervisor (started by niso itself)')
+    .action(async () => (await import('./commands/service.js')).supervise(ctx));
+
   const runtime = program.command('runtime').description('host language runtimes that apps can use');
   runtime.command('list').alias('ls')
     .description('list the runtimes found on this host and the ones added by hand')
@@ -169,6 +218,7 @@ function reportError(ctx: Context, e: unknown, json: boolean): number {
 const isEntry = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:niso(?:\.mjs)?|main\.ts)$/.test(process.argv[1]);
 if (isEntry) {
   const ctx = makeContext(process.cwd(), process.env, process.stdout, process.stderr);
+  ctx.entry = process.argv[1];
   let finished = false;
   // A command whose work stalls (a promise nobody resolves) must not end as a silent success.
   process.on('beforeExit', () => {

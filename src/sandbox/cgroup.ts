@@ -25,9 +25,25 @@ function write(path: string, value: string): void {
   writeFileSync(path, value);
 }
 
-/** Creates the run's cgroup and sets its limits. Name: niso/<service>.<pid>, so leftovers can be traced. */
-export function createCgroup(plan: Plan, runId: string): Cgroup {
-  const name = `${plan.service}.${runId}`;
+/** Service cgroups start with this; the sweep of foreground runs' leftovers never touches them. */
+export const SERVICE_CGROUP_PREFIX = 'svc.';
+
+/**
+ * The cgroup of a long-running service: a fixed name per service and NISO_ROOT, so that whoever
+ * comes next (a restarted supervisor, `niso status`) finds its processes without a pid file.
+ */
+export function serviceCgroup(rootId: string, service: string): Cgroup {
+  const name = `${SERVICE_CGROUP_PREFIX}${rootId}.${service}`;
+  const dirs = v2Available() ? [join(BASE, 'niso', name)] : V1.filter((c) => existsSync(join(BASE, c))).map((c) => join(BASE, c, 'niso', name));
+  return { dirs, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) };
+}
+
+/**
+ * Creates the run's cgroup and sets its limits. Name: niso/<service>.<pid>, so leftovers can be
+ * traced; services pass their fixed name (serviceCgroup).
+ */
+export function createCgroup(plan: Plan, runId: string, fixedName?: string): Cgroup {
+  const name = fixedName ?? `${plan.service}.${runId}`;
   const { memoryBytes, pids, cpus } = plan.limits;
   if (v2Available()) {
     const parent = join(BASE, 'niso');
@@ -35,7 +51,7 @@ export function createCgroup(plan: Plan, runId: string): Cgroup {
     try { write(join(BASE, 'cgroup.subtree_control'), '+memory +pids +cpu'); } catch { /* already enabled or not delegable */ }
     try { write(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu'); } catch { /* as above */ }
     const dir = join(parent, name);
-    mkdirSync(dir);
+    mkdirSync(dir, { recursive: true });
     if (memoryBytes !== null) { write(join(dir, 'memory.max'), String(memoryBytes)); write(join(dir, 'memory.swap.max'), '0'); }
     if (pids !== null) write(join(dir, 'pids.max'), String(pids));
     if (cpus !== null) write(join(dir, 'cpu.max'), `${Math.round(cpus * 100_000)} 100000`);
@@ -93,6 +109,7 @@ export async function sweepCgroups(): Promise<string[]> {
     let names: string[];
     try { names = readdirSync(r); } catch { continue; }
     for (const n of names) {
+      if (n.startsWith(SERVICE_CGROUP_PREFIX)) continue;
       const m = /\.(\d+)-[0-9a-f]+$/.exec(n);
       if (!m) continue;
       if (isAlive(Number(m[1]))) continue;

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import type { Plan } from '../plan/plan.js';
-import { renderBwrap, RenderError } from '../render/bwrap.js';
+import { renderBwrap, RenderError, type BwrapCommand } from '../render/bwrap.js';
 import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
 
 export interface SandboxResult {
@@ -22,19 +22,18 @@ export interface SandboxResult {
 // Joins the cgroup before exec'ing setpriv → bwrap, so everything started inherits it (v1 moves
 // only the writing process), and sets the open-files limit (bwrap has no rlimit option; limits
 // survive exec and the uid change). Arguments: NOFILE-or-"-", cgroup.procs paths, "--", command.
-const JOIN = 'n=$1; shift; if [ "$n" != - ]; then ulimit -n "$n" || exit 124; fi; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+export const JOIN = 'n=$1; shift; if [ "$n" != - ]; then ulimit -n "$n" || exit 124; fi; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
 
-function appPid(initPid: number): number | null {
+export function appPid(initPid: number): number | null {
   try {
     const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     return children.length > 0 ? Number(children[0]) : null;
   } catch { return null; }
 }
 
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGWINCH: 28 };
 
-export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void } = {}): Promise<SandboxResult> {
-  await sweepCgroups();
+/** Creates the host dirs the plan needs (the state dir), owned by the service. */
+export function prepareDirs(plan: Plan): void {
   for (const p of plan.prepare) {
     // Parents stay traversable for the service uid; only the dir itself is private.
     mkdirSync(dirname(p.path), { recursive: true, mode: 0o755 });
@@ -42,13 +41,22 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
     chownSync(p.path, p.uid, p.gid);
     chmodSync(p.path, p.mode);
   }
-  let cmd;
+}
+
+export function renderCommand(plan: Plan, seccomp: Buffer | null, dieWithParent: boolean): BwrapCommand {
   try {
-    cmd = renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent: true });
+    return renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent });
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', e.message, { exitCode: 2, hint: 'remove [isolation] capabilities; to listen on a port below 1024, listen on a high port and map it' });
     throw e;
   }
+}
+
+export const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGWINCH: 28 };
+export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void } = {}): Promise<SandboxResult> {
+  await sweepCgroups();
+  prepareDirs(plan);
+  const cmd = renderCommand(plan, seccomp, true);
   const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
   const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);

@@ -1,24 +1,21 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
-import type { Manifest } from '../../manifest/schema.js';
-import { buildPlan, type HostFacts, type PlanOptions } from '../../plan/build-plan.js';
-import type { Plan, PresetName } from '../../plan/plan.js';
+import type { PlanOptions } from '../../plan/build-plan.js';
+import type { PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
-import { resolveRuntime } from '../../runtime/registry.js';
-import { reachableByOthers } from '../../host/reachable.js';
 import { isAlive } from '../../host/liveness.js';
-import { elfClosure } from '../../runtime/elf-closure.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
-import { serviceUid } from '../../sandbox/uids.js';
+import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
+
+export { preparePlan };
 import { layout } from '../../store/layout.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
-import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../../store/installed.js';
 import { hostArch } from '../../host/arch.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -64,7 +61,7 @@ function parseEnv(ctx: Context, opts: RunOptions): Record<string, string> {
   return env;
 }
 
-function parseOptions(ctx: Context, opts: RunOptions, args: string[]): PlanOptions {
+export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): PlanOptions {
   const o: PlanOptions = { env: parseEnv(ctx, opts), args };
   if (opts.preset !== undefined) {
     if (!['server', 'strict', 'unsafe-none'].includes(opts.preset)) throw new NisoError('NISO9001', `--preset ${opts.preset}: expected server, strict or unsafe-none`, { exitCode: 2 });
@@ -130,62 +127,6 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
     }
   }
   return { pkg: await resolveOne(ctx.root, ref), temporary: false };
-}
-
-function hostFile(path: string): string | null {
-  try { return realpathSync(path); } catch { return null; }
-}
-
-export async function preparePlan(ctx: Context, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null): Promise<Plan> {
-  let runtime: HostFacts['runtime'] = null;
-  let binaryMounts: HostFacts['binaryMounts'] = [];
-  if (manifest.runtime) {
-    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env });
-    if (!reachableByOthers(found.binary)) {
-      throw new NisoError('NISO3103', `the ${found.name} ${found.version} runtime at ${found.binary} is inside a directory other users cannot enter, so the service's own uid cannot run it`, {
-        exitCode: 1, hint: `install ${found.name} system-wide (e.g. under /usr or /opt) and add it with \`niso runtime add ${found.name}:${found.version} PATH\``,
-      });
-    }
-    runtime = found;
-  }
-  else {
-    const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
-    binaryMounts = await elfClosure(join(pkg.path, 'app', ep));
-  }
-  if (!reachableByOthers(join(pkg.path, 'app', 'x'))) {
-    throw new NisoError('NISO3104', `the package at ${pkg.path} is inside a directory that other users cannot enter, so the service's uid cannot read it`, {
-      hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
-    });
-  }
-  const uid = await serviceUid(ctx.root, service);
-  return buildPlan({
-    service,
-    manifest,
-    package: { name: pkg.name, version: pkg.version, digest: pkg.digest, path: pkg.path },
-    options,
-    host: {
-      runtime,
-      binaryMounts,
-      hostFiles: { localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf') },
-      uid,
-      gid: uid,
-      stateDir: join(ctx.root, 'var/lib/niso/state', service),
-      network,
-    },
-  });
-}
-
-/** The manifest as validated at install; parsed from TOML only for objects of older formats. */
-async function installedManifest(pkg: InstalledPackage): Promise<Manifest> {
-  try {
-    const stored = JSON.parse(await readFile(join(pkg.path, NORMALIZED_MANIFEST), 'utf8')) as { version: number; manifest: Manifest };
-    if (stored.version === NORMALIZED_MANIFEST_VERSION) return stored.manifest;
-  } catch { /* older store object: fall through */ }
-  const { parseManifest } = await import('../../manifest/parse.js');
-  const file = join(pkg.path, 'niso/manifest.toml');
-  const r = parseManifest(await readFile(file, 'utf8'), file);
-  if (!r.manifest) throw new NisoError('NISO2204', `${file} no longer validates`, { hint: 'remove the package and install it again' });
-  return r.manifest;
 }
 
 /** Removes packages that runs of app directories installed and could not remove (niso was killed). */

@@ -1,0 +1,170 @@
+// The service verbs of the embedded backend: activate, deactivate, restart, status, boot, and the
+// hidden `__supervise` that runs the supervisor.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { NisoError } from '../../errors/niso-error.js';
+import type { RestartPolicy } from '../../plan/plan.js';
+import { resolveOne } from '../../store/resolve.js';
+import type { InstalledPackage } from '../../store/installed.js';
+import { ensureSupervisor } from '../../service/supervisor.js';
+import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, restart as restartService, start, type Host } from '../../service/ops.js';
+import { readDefinition, requireDefinition, servicePaths } from '../../service/store.js';
+import { allStatuses, formatUptime, serviceStatus, type ServiceStatus } from '../../service/view.js';
+import type { Context } from '../context.js';
+import { printJson } from '../output.js';
+import { parseOptions, type RunOptions } from './run.js';
+
+export function hostOf(ctx: Context): Host {
+  return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
+}
+
+export interface ActivateOptions extends RunOptions {
+  restart?: string;
+  wait?: boolean;
+  timeout?: string;
+}
+
+function parseRestart(text: string): { policy: RestartPolicy; maxRetries: number | null } {
+  const m = /^(no|on-failure|always|unless-stopped)(?::(\d+))?$/.exec(text);
+  if (!m || (m[2] !== undefined && m[1] !== 'on-failure')) throw new NisoError('NISO9001', `--restart ${text}: expected no, on-failure[:MAX_RETRIES], always or unless-stopped`, { exitCode: 2 });
+  return { policy: m[1] as RestartPolicy, maxRetries: m[2] === undefined ? null : Number(m[2]) };
+}
+
+async function packageFor(ctx: Context, ref: string): Promise<InstalledPackage> {
+  const path = resolve(ctx.cwd, ref);
+  if (ref.endsWith('.niso') && existsSync(path) && statSync(path).isFile()) {
+    const [{ installPackage }, { readInstallLimits }] = await Promise.all([import('../../store/install.js'), import('../../store/host-config.js')]);
+    const { layout } = await import('../../store/layout.js');
+    const r = await installPackage(ctx.root, path, await readInstallLimits(layout(ctx.root).config, {}));
+    return resolveOne(ctx.root, r.digest);
+  }
+  return resolveOne(ctx.root, ref);
+}
+
+function describe(s: ServiceStatus): string {
+  const parts = [`${s.package.name} ${s.package.version}`];
+  if (s.pid !== null) parts.push(`pid ${s.pid}`);
+  parts.push(...s.addresses);
+  if (s.ports.length > 0) parts.push(`ports ${s.ports.join(', ')}`);
+  return parts.join(', ');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** --wait: until the service is active and healthy, or it is clear that it will not be. */
+async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise<ServiceStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = serviceStatus(ctx.root, name);
+    if (!s) throw new NisoError('NISO3301', `service "${name}" disappeared while waiting`);
+    if (s.state === 'active' && (s.health === null || s.health === 'healthy')) return s;
+    if (s.state === 'unhealthy' || s.health === 'unhealthy') {
+      throw new NisoError('NISO3305', `${name} is unhealthy: ${lastProbe(ctx, name) ?? 'the health check failed'}`, { hint: `\`niso debug ${name}\` shows the health history and the last log lines` });
+    }
+    if (s.state === 'failed' || s.state === 'inactive' || s.state === 'restarting' || s.state === 'crash-loop') {
+      throw new NisoError('NISO3304', `${name} did not come up: ${failureDetail(ctx.root, name)}`, { hint: `\`niso debug ${name}\` shows more; \`niso logs ${name}\` its output` });
+    }
+    if (Date.now() > deadline) throw new NisoError('NISO3304', `${name} did not become ${s.health === 'starting' ? 'healthy' : 'active'} within ${timeoutMs / 1000} s (state ${s.state}${s.health ? `, health ${s.health}` : ''})`, { hint: `\`niso debug ${name}\` shows the health history` });
+    await sleep(20);
+  }
+}
+
+function lastProbe(ctx: Context, name: string): string | null {
+  try {
+    const h = JSON.parse(readFileSync(servicePaths(ctx.root, name).health, 'utf8')) as { log?: { output?: string }[] };
+    return h.log?.[h.log.length - 1]?.output ?? null;
+  } catch { return null; }
+}
+
+function parseTimeout(text: string | undefined): number {
+  if (text === undefined) return 60_000;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
+  if (!m) throw new NisoError('NISO9001', `--timeout ${text}: expected a duration such as 30s or 2m`, { exitCode: 2 });
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+}
+
+export async function activate(ctx: Context, ref: string, args: string[], opts: ActivateOptions): Promise<void> {
+  const host = hostOf(ctx);
+  const timeoutMs = parseTimeout(opts.timeout);
+  const options = parseOptions(ctx, opts, args);
+  if (opts.restart !== undefined) options.restart = parseRestart(opts.restart);
+  if (options.args && options.args.length === 0) delete options.args;
+  const onlyName = Object.keys(options).every((k) => k === 'env' && Object.keys(options.env ?? {}).length === 0) && args.length === 0;
+  let name: string;
+  // `niso activate SERVICE` starts an existing service again, as it was defined.
+  const existing = opts.name === undefined && onlyName ? readDefinition(ctx.root, ref) : null;
+  if (existing) {
+    name = ref;
+    const before = serviceStatus(ctx.root, name);
+    if (before && before.pid !== null && !opts.wait && !opts.json) {
+      ctx.stdout.write(`${name} is already active: ${describe(before)}\n`);
+      return;
+    }
+    await start(host, name);
+  } else {
+    const pkg = await packageFor(ctx, ref);
+    name = opts.name ?? pkg.name;
+    await activateService(host, { pkg, name, options });
+  }
+  const s = opts.wait ? await waitReady(ctx, name, timeoutMs) : serviceStatus(ctx.root, name)!;
+  if (opts.json) return printJson(ctx, s);
+  ctx.stdout.write(`${name} ${s.state === 'active' ? 'is active' : `is ${s.state}`}: ${describe(s)}\n`);
+}
+
+export async function deactivate(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
+  const host = hostOf(ctx);
+  for (const n of names) requireDefinition(ctx.root, n);
+  const results = await Promise.all(names.map(async (n) => ({ name: n, exit: await deactivateService(host, n) })));
+  if (opts.json) return printJson(ctx, results);
+  for (const r of results) {
+    const how = r.exit === null ? 'was not running' : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
+    ctx.stdout.write(`${r.name} ${how}\n`);
+  }
+}
+
+export async function restart(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
+  const host = hostOf(ctx);
+  for (const n of names) requireDefinition(ctx.root, n);
+  for (const n of names) await restartService(host, n);
+  const statuses = names.map((n) => serviceStatus(ctx.root, n)!);
+  if (opts.json) return printJson(ctx, statuses);
+  for (const s of statuses) ctx.stdout.write(`${s.name} restarted: ${describe(s)}\n`);
+}
+
+export function statusRows(statuses: ServiceStatus[]): string[][] {
+  return statuses.map((s) => [
+    s.name, `${s.package.name}@${s.package.version}`, s.state, s.health ?? '-', s.pid === null ? '-' : String(s.pid),
+    s.uptimeMs === null ? '-' : formatUptime(s.uptimeMs), String(s.restarts), s.ports.join(', ') || '-', s.backend,
+  ]);
+}
+
+export const STATUS_HEADERS = ['name', 'package', 'state', 'health', 'pid', 'uptime', 'restarts', 'ports', 'backend'];
+
+export async function status(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
+  const host = hostOf(ctx);
+  // Looking is enough to bring supervision back after the supervisor was killed.
+  await ensureSupervisor(host, host.entry).catch(() => undefined);
+  for (const n of names) requireDefinition(ctx.root, n);
+  const statuses = names.length > 0 ? names.map((n) => serviceStatus(ctx.root, n)!) : allStatuses(ctx.root);
+  if (opts.json) return printJson(ctx, names.length === 1 ? statuses[0] : statuses);
+  if (statuses.length === 0) { ctx.stdout.write('no services (start one with `niso activate PACKAGE`)\n'); return; }
+  const { printTable } = await import('../table.js');
+  printTable(ctx.stdout, STATUS_HEADERS, statusRows(statuses));
+  for (const s of statuses) {
+    if (s.message && s.state !== 'active') ctx.stdout.write(`${s.name}: ${s.message}${s.nextRestartAt ? ` (next try ${new Date(s.nextRestartAt).toISOString()})` : ''}\n`);
+  }
+}
+
+export async function boot(ctx: Context, opts: { json?: boolean }): Promise<void> {
+  const r = await bootServices(hostOf(ctx));
+  if (opts.json) return printJson(ctx, r);
+  ctx.stdout.write(r.started.length > 0 ? `started ${r.started.join(', ')}\n` : 'nothing to start\n');
+  for (const f of r.failed) ctx.stderr.write(`niso: ${f.name} did not start: ${f.message}\n`);
+  if (r.failed.length > 0) ctx.exitCode = 1;
+}
+
+export async function supervise(ctx: Context): Promise<void> {
+  const { supervise: loop } = await import('../../service/supervisor.js');
+  const { supervisorHooks } = await import('../../service/hooks.js');
+  await loop(hostOf(ctx), supervisorHooks());
+}

@@ -1,0 +1,73 @@
+// Turns an installed package into a plan on this host: finds the runtime (or the binary's
+// library closure), the service's uid and state dir, and hands them with the options to the pure
+// buildPlan. Shared by `niso run` and services.
+import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NisoError } from '../errors/niso-error.js';
+import type { Manifest } from '../manifest/schema.js';
+import { buildPlan, type HostFacts, type PlanOptions } from '../plan/build-plan.js';
+import type { Plan } from '../plan/plan.js';
+import { resolveRuntime } from '../runtime/registry.js';
+import { reachableByOthers } from '../host/reachable.js';
+import { elfClosure } from '../runtime/elf-closure.js';
+import { serviceUid } from './uids.js';
+import type { InstalledPackage } from '../store/installed.js';
+import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
+
+function hostFile(path: string): string | null {
+  try { return realpathSync(path); } catch { return null; }
+}
+
+export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null): Promise<Plan> {
+  let runtime: HostFacts['runtime'] = null;
+  let binaryMounts: HostFacts['binaryMounts'] = [];
+  if (manifest.runtime) {
+    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env });
+    if (!reachableByOthers(found.binary)) {
+      throw new NisoError('NISO3103', `the ${found.name} ${found.version} runtime at ${found.binary} is inside a directory other users cannot enter, so the service's own uid cannot run it`, {
+        exitCode: 1, hint: `install ${found.name} system-wide (e.g. under /usr or /opt) and add it with \`niso runtime add ${found.name}:${found.version} PATH\``,
+      });
+    }
+    runtime = found;
+  }
+  else {
+    const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
+    binaryMounts = await elfClosure(join(pkg.path, 'app', ep));
+  }
+  if (!reachableByOthers(join(pkg.path, 'app', 'x'))) {
+    throw new NisoError('NISO3104', `the package at ${pkg.path} is inside a directory that other users cannot enter, so the service's uid cannot read it`, {
+      hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
+    });
+  }
+  const uid = await serviceUid(ctx.root, service);
+  return buildPlan({
+    service,
+    manifest,
+    package: { name: pkg.name, version: pkg.version, digest: pkg.digest, path: pkg.path },
+    options,
+    host: {
+      runtime,
+      binaryMounts,
+      hostFiles: { localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf') },
+      uid,
+      gid: uid,
+      stateDir: join(ctx.root, 'var/lib/niso/state', service),
+      network,
+    },
+  });
+}
+
+/** The manifest as validated at install; parsed from TOML only for objects of older formats. */
+export async function installedManifest(pkg: InstalledPackage): Promise<Manifest> {
+  try {
+    const stored = JSON.parse(await readFile(join(pkg.path, NORMALIZED_MANIFEST), 'utf8')) as { version: number; manifest: Manifest };
+    if (stored.version === NORMALIZED_MANIFEST_VERSION) return stored.manifest;
+  } catch { /* older store object: fall through */ }
+  const { parseManifest } = await import('../manifest/parse.js');
+  const file = join(pkg.path, 'niso/manifest.toml');
+  const r = parseManifest(await readFile(file, 'utf8'), file);
+  if (!r.manifest) throw new NisoError('NISO2204', `${file} no longer validates`, { hint: 'remove the package and install it again' });
+  return r.manifest;
+}
+

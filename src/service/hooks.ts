@@ -1,0 +1,72 @@
+// What the supervisor does besides restarting: health checks (run in the background, so that a
+// slow probe never holds up the other services) and moving output into the logs.
+import { readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../host/fs-atomic.js';
+import type { Plan } from '../plan/plan.js';
+import { appPid } from '../sandbox/run-sandbox.js';
+import { runProbe, type ExecInSandbox } from './health/probe.js';
+import { initialHealth, parseHealthState, probeDelay, recordProbe, unhealthyAction, type HealthState } from './health/state.js';
+import type { ServiceState } from './model/types.js';
+import { readPlan, readState, servicePaths, withServiceLock, writeState } from './store.js';
+import type { SupervisorHooks } from './supervisor.js';
+
+export function readHealth(root: string, name: string): HealthState | null {
+  try { return parseHealthState(JSON.parse(readFileSync(servicePaths(root, name).health, 'utf8'))); } catch { return null; }
+}
+
+/** A fresh health record for a run that just started (or none, without a check). */
+export async function resetHealth(root: string, name: string, plan: Plan, startedAt: number): Promise<void> {
+  const file = servicePaths(root, name).health;
+  if (!plan.health) { rmSync(file, { force: true }); return; }
+  await writeFileAtomic(file, JSON.stringify(initialHealth(startedAt, plan.health)), 0o600);
+}
+
+export function supervisorHooks(opts: { exec?: (root: string, name: string, plan: Plan, state: ServiceState) => ExecInSandbox } = {}): SupervisorHooks {
+  const plans = new Map<string, { startedAt: string | null; plan: Plan | null }>();
+  const inflight = new Set<string>();
+  const restartDue = new Set<string>();
+  const planOf = (root: string, name: string, state: ServiceState) => {
+    const c = plans.get(name);
+    if (c && c.startedAt === state.startedAt) return c.plan;
+    const plan = readPlan(root, name);
+    plans.set(name, { startedAt: state.startedAt, plan });
+    return plan;
+  };
+
+  async function probeOnce(root: string, name: string, plan: Plan, state: ServiceState, health: HealthState): Promise<void> {
+    const h = plan.health!;
+    const app = state.initPid === null ? null : appPid(state.initPid);
+    if (app === null) return;
+    const netns = plan.network.mode === 'host' ? null : `/proc/${app}/ns/net`;
+    const result = await runProbe(h.probe, { netns, exec: opts.exec?.(root, name, plan, state) }, h.timeoutMs);
+    const startedAt = Date.parse(state.startedAt ?? new Date().toISOString());
+    const { state: next, transition } = recordProbe(health, result, h, startedAt, Date.now());
+    await withServiceLock(root, name, async () => {
+      const now = readState(root, name);
+      // The run this probe was for may have ended meanwhile: its result no longer matters.
+      if (now.startedAt !== state.startedAt || now.pid === null) return;
+      await writeFileAtomic(servicePaths(root, name).health, JSON.stringify(next), 0o600);
+      let shown = now.state;
+      if (transition === 'healthy' && (now.state === 'activating' || now.state === 'unhealthy')) shown = 'active';
+      if (transition === 'unhealthy') shown = 'unhealthy';
+      if (shown !== now.state) await writeState(root, name, { ...now, state: shown, since: new Date().toISOString(), message: transition === 'unhealthy' ? `health check failed ${h.retries} times in a row: ${result.output}` : null });
+    });
+    if (unhealthyAction(transition, h) === 'restart') restartDue.add(name);
+  }
+
+  return {
+    checkHealth: async (root, name, state) => {
+      if (restartDue.delete(name)) return 'unhealthy-restart';
+      if (inflight.has(name)) return null;
+      const plan = planOf(root, name, state);
+      if (!plan?.health) return null;
+      const health = readHealth(root, name) ?? initialHealth(Date.parse(state.startedAt ?? new Date().toISOString()), plan.health);
+      if (probeDelay(health, Date.now()) > 0) return null;
+      inflight.add(name);
+      void probeOnce(root, name, plan, state, health)
+        .catch((e: unknown) => process.stdout.write(`${new Date().toISOString()} ${name}: health check error: ${String(e)}\n`))
+        .finally(() => inflight.delete(name));
+      return null;
+    },
+  };
+}

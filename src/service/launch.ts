@@ -1,0 +1,219 @@
+// Starting and stopping one service with the embedded backend. A service is a bubblewrap sandbox
+// started detached (its own session, not tied to the process that started it), writing its
+// output straight into files, in a cgroup of a fixed name. So whoever comes next (the supervisor,
+// a restarted supervisor, `niso status`) finds it by its cgroup: running means the cgroup has
+// processes. The caller holds the service's lock (store.ts withServiceLock).
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, constants as FS } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { NisoError } from '../errors/niso-error.js';
+import { hostArch } from '../host/arch.js';
+import type { Plan } from '../plan/plan.js';
+import { buildSeccompFilter, DEFAULT_DENY } from '../render/seccomp.js';
+import { cgroupPids, createCgroup, removeCgroup, serviceCgroup, type Cgroup } from '../sandbox/cgroup.js';
+import { installedManifest, preparePlan } from '../sandbox/prepare.js';
+import { appPid, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
+import { resolveOne } from '../store/resolve.js';
+import { processStartTime } from '../net/host/state-files.js';
+import { EXIT_HISTORY, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { readState, rootId, servicePaths, writePlan, writeState } from './store.js';
+import { attachServiceNet, detachServiceNet } from './net.js';
+
+export interface HostEnv { root: string; env: NodeJS.ProcessEnv }
+
+export function cgroupOf(root: string, name: string): Cgroup {
+  return serviceCgroup(rootId(root), name);
+}
+
+/** The processes of the service (empty: it does not run). */
+export function serviceProcesses(root: string, name: string): number[] {
+  return cgroupPids(cgroupOf(root, name));
+}
+
+/** What bubblewrap wrote to its status file: the sandbox's init pid, and the exit code at the end. */
+export function readSandboxStatus(file: string): { initPid: number | null; exitCode: number | null } {
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { /* not written yet */ }
+  let initPid: number | null = null;
+  let exitCode: number | null = null;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const m = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
+      if (typeof m['child-pid'] === 'number') initPid = m['child-pid'];
+      if (typeof m['exit-code'] === 'number') exitCode = m['exit-code'];
+    } catch { /* a line cut short by a crash */ }
+  }
+  return { initPid, exitCode };
+}
+
+export function signalName(exitCode: number | null): string | null {
+  if (exitCode === null || exitCode <= 128 || exitCode >= 160) return null;
+  return Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === exitCode - 128)?.[0] ?? `signal ${exitCode - 128}`;
+}
+
+/** The last lines the service wrote (both streams, not yet sorted by time), for error messages. */
+export function lastOutput(root: string, name: string, lines = 10): string {
+  const p = servicePaths(root, name);
+  const tail = (f: string) => {
+    try {
+      const buf = readFileSync(f);
+      return buf.subarray(Math.max(0, buf.length - 4096)).toString('utf8').replace(/\0/g, '').split('\n').filter((l) => l.trim() !== '');
+    } catch { return []; }
+  };
+  return [...tail(`${p.logs}/out.raw`), ...tail(`${p.logs}/err.raw`)].slice(-lines).join('\n');
+}
+
+function openSinks(logsDir: string): { stdout: number; stderr: number } {
+  mkdirSync(logsDir, { recursive: true, mode: 0o700 });
+  const flags = FS.O_WRONLY | FS.O_APPEND | FS.O_CREAT;
+  return { stdout: openSync(`${logsDir}/out.raw`, flags, 0o600), stderr: openSync(`${logsDir}/err.raw`, flags, 0o600) };
+}
+
+async function planFor(host: HostEnv, def: ServiceDefinition, net: { netns: string; hosts: string } | null): Promise<Plan> {
+  const pkg = await resolveOne(host.root, def.package.digest);
+  const manifest = await installedManifest(pkg);
+  return preparePlan(host, pkg, manifest, def.name, def.options, net);
+}
+
+const START_TIMEOUT_MS = 30_000;
+
+/**
+ * Starts the service unless it runs. Returns its new state (already written). Failures before
+ * the app runs throw (nothing is left behind); the app ending at once is a NISO3304 with its output.
+ */
+export async function startService(host: HostEnv, def: ServiceDefinition, prev: ServiceState): Promise<ServiceState> {
+  const { root } = host;
+  const name = def.name;
+  const paths = servicePaths(root, name);
+  if (serviceProcesses(root, name).length > 0) return readState(root, name);
+  await cleanupRun(root, name);
+
+  let plan = await planFor(host, def, { netns: '/run/netns/(prepared at start)', hosts: '' });
+  let attached: Awaited<ReturnType<typeof attachServiceNet>> | null = null;
+  const fds: number[] = [];
+  let cg: Cgroup | null = null;
+  try {
+    if (plan.network.mode === 'private') {
+      attached = await attachServiceNet(root, plan);
+      plan = await planFor(host, def, { netns: attached.netnsPath, hosts: attached.hosts });
+    } else {
+      plan = await planFor(host, def, null);
+    }
+    prepareDirs(plan);
+    const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
+    const cmd = renderCommand(plan, seccomp, false);
+    const cgroup = createCgroup(plan, '', cgroupOf(root, name).dirs[0]!.split('/').pop()!);
+    cg = cgroup;
+    const sinks = openSinks(paths.logs);
+    fds.push(sinks.stdout, sinks.stderr);
+    const statusFd = openSync(paths.status, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC, 0o600);
+    fds.push(statusFd);
+    const stdio = ['ignore', sinks.stdout, sinks.stderr, ...cmd.fds.map((f) => (f.kind === 'status' ? statusFd : 'pipe' as const))] as ('ignore' | 'pipe' | number)[];
+    const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
+    const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cgroup.procsFiles, '--', ...cmd.argv], { stdio, detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const exited = new Promise<number | null>((res) => {
+      child.on('exit', (code, sig) => res(code ?? (sig ? 128 + (SIGNAL_NUMBERS[sig] ?? 0) : null)));
+      child.on('error', () => res(127));
+    });
+    cmd.fds.forEach((f, i) => {
+      if (f.kind === 'status') return;
+      const s = child.stdio[3 + i] as Writable | null;
+      if (!s) return;
+      s.on('error', () => undefined);
+      s.end(f.kind === 'seccomp' ? seccomp : f.content ?? '');
+    });
+    for (const fd of fds.splice(0)) closeSync(fd);
+    child.unref();
+    const pid = child.pid!;
+    if (attached) await attached.reown(pid);
+
+    // Started: bubblewrap has built the sandbox and reports its init's pid. Or it ended first.
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let early: number | null | undefined;
+    void exited.then((c) => { early = c; });
+    let status = readSandboxStatus(paths.status);
+    while (status.initPid === null && early === undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 3));
+      status = readSandboxStatus(paths.status);
+    }
+    if (status.initPid === null) {
+      if (early === undefined) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      const code = early ?? null;
+      const why = code === 124 ? `could not set the open-files limit to ${plan.limits.nofile}` : code === 125 ? 'could not join its cgroup' : `the sandbox did not start (exit code ${code ?? 'unknown'})`;
+      const out = lastOutput(root, name);
+      throw new NisoError('NISO3304', `${name}: ${why}${out ? `; its last output:\n${out}` : ''}`, { hint: `\`niso debug ${name}\` shows what the sandbox allows and its output` });
+    }
+    await writePlan(root, name, plan);
+    const now = new Date();
+    const { resetHealth } = await import('./hooks.js');
+    await resetHealth(root, name, plan, now.getTime());
+    const next: ServiceState = {
+      ...prev,
+      state: plan.health ? 'activating' : 'active',
+      since: now.toISOString(),
+      pid,
+      pidStart: await processStartTime(pid),
+      initPid: status.initPid,
+      startedAt: now.toISOString(),
+      nextRestartAt: null,
+      addresses: attached ? attached.addresses : [],
+      ports: attached ? attached.ports : [],
+      stop: { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs },
+      message: null,
+    };
+    await writeState(root, name, next);
+    return next;
+  } catch (e) {
+    for (const fd of fds) { try { closeSync(fd); } catch { /* closed */ } }
+    if (cg) await removeCgroup(cg);
+    if (attached) await detachServiceNet(root, name).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Removes what a run of the service left: its cgroup and its network attachment. */
+export async function cleanupRun(root: string, name: string): Promise<void> {
+  const cg = cgroupOf(root, name);
+  if (cg.dirs.some((d) => existsSync(d))) await removeCgroup(cg);
+  await detachServiceNet(root, name);
+}
+
+/** Sends a signal to the app (the child of the sandbox's init); false if there is none. */
+export function signalApp(state: ServiceState, signal: string): boolean {
+  if (state.initPid === null) return false;
+  const app = appPid(state.initPid);
+  if (app === null) return false;
+  try { process.kill(app, signal as NodeJS.Signals); return true; } catch { return false; }
+}
+
+/** Facts about a run that ended, from the sandbox's status file. */
+export function endedRun(root: string, name: string, state: ServiceState, reason: ExitRecord['reason'], now: Date): ExitRecord {
+  const { exitCode } = readSandboxStatus(servicePaths(root, name).status);
+  return {
+    at: now.toISOString(), exitCode, signal: signalName(exitCode), reason,
+    uptimeMs: state.startedAt ? Math.max(0, now.getTime() - Date.parse(state.startedAt)) : 0, message: null,
+  };
+}
+
+export function pushExit(state: ServiceState, exit: ExitRecord): ExitRecord[] {
+  return [...state.exits, exit].slice(-EXIT_HISTORY);
+}
+
+/**
+ * Stops a running service: the plan's stop signal to the app, then after the stop timeout
+ * SIGKILL to everything in its cgroup; then removes its cgroup and network. Returns how it ended.
+ */
+export async function stopService(root: string, name: string, state: ServiceState, reason: ExitRecord['reason']): Promise<ExitRecord | null> {
+  const running = serviceProcesses(root, name).length > 0;
+  let exit: ExitRecord | null = null;
+  if (running) {
+    if (!signalApp(state, state.stop.signal)) for (const p of serviceProcesses(root, name)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    const deadline = Date.now() + state.stop.timeoutMs;
+    while (serviceProcesses(root, name).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // removeCgroup kills whatever is left and waits until the cgroup is empty.
+  }
+  await cleanupRun(root, name);
+  if (state.pid !== null) exit = endedRun(root, name, state, reason, new Date());
+  return exit;
+}

@@ -1,0 +1,76 @@
+// What niso records about a service: the definition (what should run, written by `niso activate`)
+// and the state (what runs, written by whoever starts, stops or watches it, under the service's
+// lock). Both are plain JSON under /var/lib/niso/services/<name>/.
+import type { PlanOptions } from '../../plan/build-plan.js';
+
+export const SERVICE_FORMAT = 1;
+
+export type BackendName = 'embedded' | 'systemd';
+
+export interface ServiceDefinition {
+  version: typeof SERVICE_FORMAT;
+  name: string;
+  /** Pinned by digest: a newer install of the same name does not change what the service runs. */
+  package: { name: string; version: string; digest: string };
+  /** The command line's choices (env, ports, limits, restart...), replayed at every start. */
+  options: PlanOptions;
+  backend: BackendName;
+  createdAt: string;
+  /** What the user asked for last: activate → active, deactivate → inactive. Boot starts the active ones. */
+  desired: 'active' | 'inactive';
+}
+
+/**
+ * activating: started, health check not passed yet; active: running (and healthy, if checked);
+ * unhealthy: running, check failing; restarting: ended, waiting for its restart delay;
+ * crash-loop: ended again and again soon after starting, restarting at the longest delay;
+ * failed: ended and will not be restarted (policy, retries exhausted, or could not start);
+ * inactive: stopped by the user, or ended cleanly under a policy that does not restart.
+ */
+export type ServiceStateName = 'activating' | 'active' | 'unhealthy' | 'restarting' | 'crash-loop' | 'failed' | 'inactive';
+
+export type ExitReason = 'exited' | 'unhealthy' | 'stopped' | 'start-failed' | 'vanished';
+
+export interface ExitRecord {
+  at: string;
+  /** The app's exit code, or 128+N when a signal ended it; null when unknown (niso did not see it end). */
+  exitCode: number | null;
+  signal: string | null;
+  reason: ExitReason;
+  uptimeMs: number;
+  message: string | null;
+}
+
+export interface ServiceState {
+  version: typeof SERVICE_FORMAT;
+  state: ServiceStateName;
+  /** When `state` last changed. */
+  since: string;
+  /** The sandbox's outer process (bubblewrap) and its start time in clock ticks (pid reuse check). */
+  pid: number | null;
+  pidStart: number | null;
+  /** The sandbox's pid 1 (bubblewrap's init); the app is its child. */
+  initPid: number | null;
+  startedAt: string | null;
+  /** Restarts since the service last ran long enough to count as started well. */
+  restartsInARow: number;
+  restarts: number;
+  nextRestartAt: string | null;
+  /** Most recent last; at most EXIT_HISTORY. */
+  exits: ExitRecord[];
+  /** Where the service can be reached, for status: "10.89.0.2 on default", "127.0.0.1:8080->3000/tcp". */
+  addresses: string[];
+  ports: string[];
+  stop: { signal: string; timeoutMs: number };
+  message: string | null;
+}
+
+export const EXIT_HISTORY = 10;
+
+export function initialState(now: Date): ServiceState {
+  return {
+    version: SERVICE_FORMAT, state: 'inactive', since: now.toISOString(), pid: null, pidStart: null, initPid: null,
+    startedAt: null, restartsInARow: 0, restarts: 0, nextRestartAt: null, exits: [], addresses: [], ports: [],
+    stop: { signal: 'SIGTERM', timeoutMs: 10_000 }, message: null,
+  };
+}

@@ -1,0 +1,49 @@
+// A service's private network: attached before its sandbox starts (owned by the starting process
+// for that moment), then handed to the sandbox's own process, so that the attachment lives exactly
+// as long as the service and not as long as whoever started it.
+import { withLock } from '../host/lock.js';
+import type { Plan } from '../plan/plan.js';
+import { attachService, detachService, hostsFor, netContext } from '../net/host/manager.js';
+import { netPaths, ownerOf, readRecords, writeRecord } from '../net/host/state-files.js';
+import type { PortMap } from '../net/model/types.js';
+
+export interface AttachedNet {
+  netnsPath: string;
+  hosts: string;
+  addresses: string[];
+  ports: string[];
+  reown: (pid: number) => Promise<void>;
+}
+
+const range = (r: { from: number; to: number }) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`);
+
+export function describePort(p: PortMap): string {
+  return `${p.hostIp ?? '0.0.0.0'}:${range(p.hostPort)}->${range(p.containerPort)}/${p.protocol}`;
+}
+
+export async function attachServiceNet(root: string, plan: Plan): Promise<AttachedNet> {
+  const ctx = netContext(root);
+  const endpoint = await attachService(ctx, { service: plan.service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
+  return {
+    netnsPath: endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`,
+    hosts: await hostsFor(ctx, plan.service),
+    addresses: endpoint.attachments.map((a) => `${a.address} on ${a.network}`),
+    ports: endpoint.ports.map(describePort),
+    reown: async (pid: number) => {
+      const paths = netPaths(root);
+      const owner = await ownerOf(pid);
+      await withLock(paths.lock, 'the network state', async () => {
+        for (const r of await readRecords(paths)) {
+          if (r.attachment.service === plan.service) await writeRecord(paths, { ...r, owner });
+        }
+      });
+    },
+  };
+}
+
+/** Removes the service's attachment if it has one (reading the records first avoids the lock otherwise). */
+export async function detachServiceNet(root: string, service: string): Promise<void> {
+  const records = await readRecords(netPaths(root)).catch(() => []);
+  if (!records.some((r) => r.attachment.service === service)) return;
+  await detachService(netContext(root), service);
+}

@@ -1,0 +1,229 @@
+// The embedded backend's supervisor: one small process per NISO_ROOT, started on demand by the
+// CLI while services are active and exiting when none is. It restarts services by their policy,
+// runs their health checks and moves their output into the logs. It is not in the services'
+// way: they run in their own sessions and write their output to files, so killing it (even with
+// SIGKILL) leaves them running; the next niso command starts a new one, which picks up where the
+// state on disk says (running services are found by their cgroups).
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, constants as FS } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NisoError } from '../errors/niso-error.js';
+import { writeFileAtomic } from '../host/fs-atomic.js';
+import { withLock } from '../host/lock.js';
+import { processStartTime } from '../net/host/state-files.js';
+import type { PlanRestart } from '../plan/plan.js';
+import { layout } from '../store/layout.js';
+import { afterExit } from './model/policy.js';
+import type { ExitRecord, ServiceDefinition, ServiceState } from './model/types.js';
+import { endedRun, pushExit, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
+import { listServiceNames, readDefinition, readPlan, readState, withServiceLock, writeState } from './store.js';
+
+export const TICK_MS = 200;
+const FAST_TICK_MS = 20;
+/** The supervisor exits after this long with nothing to do. */
+const IDLE_EXIT_MS = 2_000;
+
+const DEFAULT_RESTART: PlanRestart = { policy: 'on-failure', maxRetries: null, delayMs: 1_000, maxDelayMs: 60_000 };
+
+interface SupervisorRecord { pid: number; startTime: number | null; startedAt: string }
+
+function supervisorFiles(root: string) {
+  const run = layout(root).run;
+  return { record: join(run, 'supervisor.json'), lock: join(run, 'supervisor.lock'), log: join(run, 'supervisor.log') };
+}
+
+function readRecord(root: string): SupervisorRecord | null {
+  try { return JSON.parse(readFileSync(supervisorFiles(root).record, 'utf8')) as SupervisorRecord; } catch { return null; }
+}
+
+/** The running supervisor's pid, or null. */
+export async function supervisorPid(root: string): Promise<number | null> {
+  const r = readRecord(root);
+  if (!r) return null;
+  const start = await processStartTime(r.pid);
+  return start !== null && (r.startTime === null || r.startTime === start) ? r.pid : null;
+}
+
+/** Whether anything needs a supervisor: a service that should run and did not give up, or one waiting to restart. */
+export function needsSupervision(root: string): boolean {
+  for (const name of listServiceNames(root)) {
+    let def: ServiceDefinition | null;
+    try { def = readDefinition(root, name); } catch { continue; }
+    if (def?.desired !== 'active') continue;
+    let state: ServiceState;
+    try { state = readState(root, name); } catch { return true; }
+    if (state.state !== 'failed' && state.state !== 'inactive') return true;
+    if (serviceProcesses(root, name).length > 0) return true;
+  }
+  return false;
+}
+
+/**
+ * Starts the supervisor unless one runs (cheap when one does: a file read and a /proc lookup).
+ * `entry` is niso's own bin, run as `niso __supervise`.
+ */
+export async function ensureSupervisor(host: HostEnv, entry: string): Promise<number | null> {
+  if (await supervisorPid(host.root) !== null) return supervisorPid(host.root);
+  if (!needsSupervision(host.root)) return null;
+  const files = supervisorFiles(host.root);
+  mkdirSync(layout(host.root).run, { recursive: true });
+  const log = openSync(files.log, FS.O_WRONLY | FS.O_APPEND | FS.O_CREAT, 0o600);
+  try {
+    const child = spawn(process.execPath, [entry, '__supervise'], {
+      detached: true, stdio: ['ignore', log, log], cwd: '/',
+      env: { ...host.env, NISO_ROOT: host.root },
+    });
+    child.unref();
+    // Wait until it registered (or lost the race to another one, which is as good).
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const pid = await supervisorPid(host.root);
+      if (pid !== null) return pid;
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const pid = await supervisorPid(host.root);
+    if (pid !== null) return pid;
+    throw new NisoError('NISO3307', `the supervisor did not start (see ${files.log})`, { hint: 'services keep running; run any niso command to try again' });
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** Hooks the supervisor calls each tick; logs and health checks plug in here. */
+export interface SupervisorHooks {
+  /** Moves the service's output into its logs; final: the service ended. */
+  drainLogs?: (root: string, name: string, final: boolean) => Promise<void>;
+  /** Runs the health check if one is due; returns 'unhealthy' when the service should be restarted for it. */
+  checkHealth?: (root: string, name: string, state: ServiceState) => Promise<'unhealthy-restart' | null>;
+  /** Called after the service (re)started, to reset its health. */
+  onStarted?: (root: string, name: string, state: ServiceState) => Promise<void>;
+}
+
+function log(msg: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+}
+
+function restartOf(root: string, name: string): PlanRestart {
+  try { return readPlan(root, name)?.restart ?? DEFAULT_RESTART; } catch { return DEFAULT_RESTART; }
+}
+
+/** Records how a run ended and what comes next (restart later, or stay down). Lock held. */
+export async function recordEnd(root: string, name: string, state: ServiceState, exit: ExitRecord, def: ServiceDefinition): Promise<ServiceState> {
+  const decision = afterExit(restartOf(root, name), { exitCode: exit.exitCode, reason: exit.reason, uptimeMs: exit.uptimeMs, restartsInARow: state.restartsInARow, desired: def.desired });
+  const now = new Date();
+  const next: ServiceState = {
+    ...state, pid: null, pidStart: null, initPid: null, exits: pushExit(state, { ...exit, message: exit.message ?? decision.message }),
+    since: now.toISOString(), state: decision.state, message: decision.message,
+    nextRestartAt: decision.action === 'restart' ? new Date(now.getTime() + decision.delayMs).toISOString() : null,
+    restartsInARow: decision.action === 'restart' ? decision.restartsInARow : state.restartsInARow,
+  };
+  await writeState(root, name, next);
+  return next;
+}
+
+/** One look at one service: notice an end, restart when due, check health. */
+export async function superviseOne(host: HostEnv, name: string, hooks: SupervisorHooks): Promise<'busy' | 'idle'> {
+  const { root } = host;
+  const def = readDefinition(root, name);
+  if (!def) return 'idle';
+  let state = readState(root, name);
+  const running = serviceProcesses(root, name).length > 0;
+  if (running || state.pid !== null) await hooks.drainLogs?.(root, name, !running);
+  if (def.desired !== 'active') return 'idle';
+
+  if (state.pid !== null && !running) {
+    await withServiceLock(root, name, async () => {
+      state = readState(root, name);
+      if (state.pid === null || serviceProcesses(root, name).length > 0) return;
+      const exit = endedRun(root, name, state, 'exited', new Date());
+      const { cleanupRun } = await import('./launch.js');
+      await cleanupRun(root, name);
+      state = await recordEnd(root, name, state, exit, def);
+      log(`${name}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`);
+    });
+  }
+  if ((state.state === 'restarting' || state.state === 'crash-loop') && state.nextRestartAt && Date.now() >= Date.parse(state.nextRestartAt)) {
+    await withServiceLock(root, name, async () => {
+      state = readState(root, name);
+      const d = readDefinition(root, name);
+      if (!d || d.desired !== 'active' || !(state.state === 'restarting' || state.state === 'crash-loop')) return;
+      try {
+        state = await startService(host, d, { ...state, restarts: state.restarts + 1 });
+        log(`${name}: restarted (restart ${state.restarts}, ${state.restartsInARow} in a row)`);
+        await hooks.onStarted?.(root, name, state);
+      } catch (e) {
+        const exit: ExitRecord = { at: new Date().toISOString(), exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: (e as Error).message };
+        state = await recordEnd(root, name, { ...state, restarts: state.restarts + 1 }, exit, d);
+        log(`${name}: could not restart: ${(e as Error).message}`);
+      }
+    });
+    return 'busy';
+  }
+  if (running && state.pid !== null && hooks.checkHealth) {
+    const verdict = await hooks.checkHealth(root, name, state);
+    if (verdict === 'unhealthy-restart') {
+      await withServiceLock(root, name, async () => {
+        state = readState(root, name);
+        const exit = await stopService(root, name, state, 'unhealthy');
+        if (exit) state = await recordEnd(root, name, state, exit, def);
+        log(`${name}: unhealthy, stopped → ${state.state}`);
+      });
+    }
+  }
+  return state.state === 'failed' || state.state === 'inactive' ? 'idle' : 'busy';
+}
+
+/** The supervisor's main loop (`niso __supervise`). Returns when nothing is left to supervise. */
+export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<void> {
+  const files = supervisorFiles(host.root);
+  const claimed = await withLock(files.lock, 'the supervisor', async () => {
+    if (await supervisorPid(host.root) !== null) return false;
+    await writeFileAtomic(files.record, JSON.stringify({ pid: process.pid, startTime: await processStartTime(process.pid), startedAt: new Date().toISOString() }), 0o600);
+    return true;
+  });
+  if (!claimed) return;
+  log(`supervisor ${process.pid} started for ${host.root}`);
+  let idleSince = Date.now();
+  let stopping = false;
+  const stop = () => { stopping = true; };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  try {
+    while (!stopping) {
+      const started = Date.now();
+      let busy = false;
+      for (const name of listServiceNames(host.root)) {
+        try {
+          if (await superviseOne(host, name, hooks) === 'busy') busy = true;
+        } catch (e) {
+          busy = true;
+          log(`${name}: ${(e as Error).stack ?? String(e)}`);
+        }
+      }
+      if (busy || needsSupervision(host.root)) idleSince = Date.now();
+      else if (Date.now() - idleSince > IDLE_EXIT_MS) {
+        // Leave only if, under the lock, still nothing needs us: a command that activates a
+        // service writes its definition before it looks for a supervisor, so either we see the
+        // service here, or it sees that we are gone and starts a new supervisor.
+        const leave = await withLock(files.lock, 'the supervisor', async () => {
+          if (needsSupervision(host.root)) return false;
+          if (readRecord(host.root)?.pid === process.pid) await rm(files.record, { force: true });
+          return true;
+        });
+        if (leave) break;
+        idleSince = Date.now();
+      }
+      // While a service waits for its first passing health check, look more often: its probes
+      // are due within tens of milliseconds (and `niso activate --wait` waits for them).
+      const tick = listServiceNames(host.root).some((n) => { try { return readState(host.root, n).state === 'activating'; } catch { return false; } }) ? FAST_TICK_MS : TICK_MS;
+      await new Promise((r) => setTimeout(r, Math.max(5, tick - (Date.now() - started))));
+    }
+  } finally {
+    await withLock(files.lock, 'the supervisor', async () => {
+      if (readRecord(host.root)?.pid === process.pid) await rm(files.record, { force: true });
+    });
+    log(`supervisor ${process.pid} exits`);
+  }
+}

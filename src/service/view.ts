@@ -1,0 +1,67 @@
+// What `niso status` and `niso list` show of a service, read from its files and its cgroup.
+import { readFileSync } from 'node:fs';
+import { appPid } from '../sandbox/run-sandbox.js';
+import { serviceProcesses } from './launch.js';
+import type { ExitRecord, ServiceStateName } from './model/types.js';
+import { listServiceNames, readDefinition, readState, servicePaths } from './store.js';
+
+export interface ServiceStatus {
+  name: string;
+  package: { name: string; version: string; digest: string };
+  state: ServiceStateName;
+  health: 'starting' | 'healthy' | 'unhealthy' | null;
+  /** The app's pid on the host (null when it does not run). */
+  pid: number | null;
+  startedAt: string | null;
+  uptimeMs: number | null;
+  restarts: number;
+  ports: string[];
+  addresses: string[];
+  backend: 'embedded' | 'systemd';
+  desired: 'active' | 'inactive';
+  message: string | null;
+  nextRestartAt: string | null;
+  lastExit: ExitRecord | null;
+}
+
+export function readHealthStatus(root: string, name: string): ServiceStatus['health'] {
+  try {
+    const h = JSON.parse(readFileSync(servicePaths(root, name).health, 'utf8')) as { status?: string };
+    return h.status === 'starting' || h.status === 'healthy' || h.status === 'unhealthy' ? h.status : null;
+  } catch { return null; }
+}
+
+export function serviceStatus(root: string, name: string, now = Date.now()): ServiceStatus | null {
+  const def = readDefinition(root, name);
+  if (!def) return null;
+  const s = readState(root, name);
+  const running = serviceProcesses(root, name).length > 0;
+  let state = s.state;
+  // The state says it runs but it does not: it ended and no supervisor has recorded it yet.
+  if (!running && s.pid !== null) state = def.desired === 'active' ? 'restarting' : 'inactive';
+  const health = running ? readHealthStatus(root, name) : null;
+  if (running && health === 'unhealthy' && (state === 'active' || state === 'activating')) state = 'unhealthy';
+  return {
+    name, package: def.package, state, health,
+    pid: running && s.initPid !== null ? appPid(s.initPid) : null,
+    startedAt: running ? s.startedAt : null,
+    uptimeMs: running && s.startedAt ? Math.max(0, now - Date.parse(s.startedAt)) : null,
+    restarts: s.restarts, ports: running ? s.ports : [], addresses: running ? s.addresses : [],
+    backend: def.backend, desired: def.desired, message: s.message, nextRestartAt: s.nextRestartAt,
+    lastExit: s.exits[s.exits.length - 1] ?? null,
+  };
+}
+
+export function allStatuses(root: string): ServiceStatus[] {
+  return listServiceNames(root).map((n) => serviceStatus(root, n)).filter((s): s is ServiceStatus => s !== null);
+}
+
+export function formatUptime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60 ? ` ${s % 60}s` : ''}`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60 ? ` ${m % 60}m` : ''}`;
+  return `${Math.floor(h / 24)}d`;
+}

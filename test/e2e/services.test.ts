@@ -1,0 +1,254 @@
+// Services of the embedded backend against real sandboxes: activate, status, deactivate, restart,
+// restart policies with backoff and crash loops, a SIGKILLed supervisor, boot after a "reboot".
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { writeTree } from '../helpers/tmp.js';
+import { forceRemove } from '../../src/store/fs-tree.js';
+
+const BIN = join(import.meta.dirname, '../../bin/niso');
+
+// One app for every case: MODE=serve answers HTTP on PORT; MODE=crash exits 3 after 50 ms;
+// MODE=once exits 0 at once. It logs a line to each stream when it starts.
+const MAIN = `
+const mode = process.env.MODE || 'serve';
+console.log('start ' + mode + ' pid=' + process.pid + ' uid=' + process.getuid());
+console.error('err line');
+if (mode === 'crash') setTimeout(() => process.exit(3), 50);
+else if (mode === 'once') process.exit(0);
+else {
+  const port = Number(process.env.PORT || 3000);
+  require('http').createServer((q, s) => s.end('up ' + process.getuid())).listen(port, '0.0.0.0');
+  process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0); });
+}
+`;
+
+const manifest = (name: string, extra = '') => `[package]\nname = "${name}"\nversion = "1.0.0"\n\n[runtime]\nuse = "nodejs:20"\n\n[binary]\nentrypoint = "node"\nargs = ["main.js"]\nstop_timeout = "2s"\n${extra}`;
+
+interface Env { root: string; dir: string; id?: string }
+const envs: Env[] = [];
+
+function niso(e: Env, args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: e.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: e.root } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(e: Env, args: string[]): string {
+  const r = niso(e, args);
+  assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+async function setup(name: string, extra = ''): Promise<Env> {
+  // Not tempDir(): its clean-up runs when the test ends, and the services must be stopped
+  // before their root goes (see the after hook below).
+  const dir = mkdtempSync(join(tmpdir(), 'niso-svc-'));
+  chmodSync(dir, 0o755);
+  const { rootId } = await import('../../src/service/store.js');
+  const e: Env = { root: join(dir, 'root'), dir };
+  e.id = rootId(e.root);
+  envs.push(e);
+  await writeTree(join(dir, name), { 'manifest.toml': manifest(name, extra), 'main.js': MAIN });
+  ok(e, ['pack', name, '-o', `${name}.niso`, '-q']);
+  ok(e, ['install', `${name}.niso`]);
+  return e;
+}
+
+interface Status { name: string; state: string; pid: number | null; restarts: number; message: string | null; health: string | null; ports: string[]; addresses: string[]; lastExit: { exitCode: number | null; reason: string } | null }
+const status = (e: Env, name: string): Status => JSON.parse(ok(e, ['status', name, '--json'])) as Status;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function supervisorPid(e: Env): number | null {
+  try {
+    const r = JSON.parse(readFileSync(join(e.root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number };
+    process.kill(r.pid, 0);
+    return r.pid;
+  } catch { return null; }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
+}
+
+function cgroupDirs(e: Env, service: string): string[] {
+  const out: string[] = [];
+  for (const c of ['memory', 'pids', 'cpu']) {
+    const base = join('/sys/fs/cgroup', c, 'niso');
+    try { for (const n of readdirSync(base)) if (n.startsWith('svc.') && n.endsWith(`.${service}`) && e.id && n.includes(e.id)) out.push(join(base, n)); } catch { /* no such hierarchy */ }
+  }
+  return out;
+}
+
+// Stops every service of the test roots, then removes the roots. Also kills what a failed test
+// left running, found by the cgroups of the root (svc.<root id>.<service>).
+after(async () => {
+  const { rootId } = await import('../../src/service/store.js');
+  for (const e of envs) {
+    const pid = supervisorPid(e);
+    if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const n of (() => { try { return readdirSync(join(e.root, 'var/lib/niso/services')); } catch { return []; } })()) {
+      if (!n.startsWith('.')) niso(e, ['deactivate', n]);
+    }
+    const id = rootId(e.root);
+    for (const c of ['pids', 'memory', 'cpu']) {
+      const base = join('/sys/fs/cgroup', c, 'niso');
+      for (const n of (() => { try { return readdirSync(base); } catch { return []; } })()) {
+        if (!n.startsWith(`svc.${id}.`)) continue;
+        try { for (const p of readFileSync(join(base, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+        await sleep(50);
+        try { rmdirSync(join(base, n)); } catch { /* busy */ }
+      }
+    }
+    niso(e, ['net', 'prune']);
+    await forceRemove(e.dir);
+  }
+});
+
+test('activate: a service that keeps running, reachable on its mapped port; deactivate stops it with SIGTERM and leaves nothing', async () => {
+  const e = await setup('web');
+  const port = await freePort();
+  const out = ok(e, ['activate', 'web', '-p', `127.0.0.1:${port}:3000`, '--env', 'MODE=serve']);
+  assert.match(out, /^web is active: web 1\.0\.0, pid \d+, 10\.\d+\.\d+\.\d+ on default, ports 127\.0\.0\.1:\d+->3000\/tcp/);
+  const s = status(e, 'web');
+  assert.equal(s.state, 'active');
+  assert.ok(s.pid && s.pid > 1);
+  const body = await until('the app to answer', () => spawnSync('curl', ['-sf', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout);
+  assert.match(body, /^up 6\d{4}$/, 'the app answers as its own uid');
+  // The app survives the command that started it, and nothing but its sandbox and the supervisor runs.
+  const table = ok(e, ['status']);
+  assert.match(table, /^NAME\s+PACKAGE\s+STATE\s+HEALTH\s+PID\s+UPTIME\s+RESTARTS\s+PORTS\s+BACKEND\n/);
+  assert.match(table, /\nweb\s+web@1\.0\.0\s+active\s+-\s+\d+\s+\d+s\s+0\s+127\.0\.0\.1:\d+->3000\/tcp\s+embedded\n/);
+  assert.ok(supervisorPid(e), 'a supervisor runs while a service is active');
+  // Activating an active service again changes nothing; a new definition under its name is refused.
+  assert.match(ok(e, ['activate', 'web']), /^web is already active/);
+  const again = niso(e, ['activate', 'web', '--env', 'MODE=other']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /NISO3302.*service "web" already exists and is active/);
+
+  const records = readdirSync(join(e.root, 'run/niso/net')).filter((f) => f.endsWith('.json'));
+  assert.equal(records.length, 1);
+  const netns = (JSON.parse(readFileSync(join(e.root, 'run/niso/net', records[0]!), 'utf8')) as { attachment: { netns: string } }).attachment.netns;
+  assert.ok(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(netns));
+
+  const stop = ok(e, ['deactivate', 'web']);
+  assert.equal(stop, 'web stopped (exit code 0)\n');
+  assert.equal(status(e, 'web').state, 'inactive');
+  assert.equal(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout, '000');
+  assert.deepEqual(cgroupDirs(e, 'web'), [], 'the cgroup is gone');
+  assert.ok(!spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(netns), 'its network namespace is gone');
+  assert.equal(readdirSync(join(e.root, 'run/niso/net')).filter((f) => f.endsWith('.json')).length, 0, 'no attachment record is left');
+  // The supervisor leaves once nothing needs it.
+  await until('the supervisor to exit', () => supervisorPid(e) === null, 10_000);
+  // `niso activate SERVICE` starts it again as it was defined.
+  assert.match(ok(e, ['activate', 'web']), /^web is active/);
+  ok(e, ['deactivate', 'web']);
+});
+
+test('on-failure with backoff: restarts with growing delays, then gives up after max_retries and says why', async () => {
+  const e = await setup('crashy', '\n[restart]\npolicy = "on-failure"\nmax_retries = 3\ndelay = "200ms"\nmax_delay = "2s"\n');
+  const out = niso(e, ['activate', 'crashy', '--env', 'MODE=crash', '--network', 'none']);
+  assert.equal(out.code, 0, out.stderr);
+  const s = await until('the service to give up', () => { const x = status(e, 'crashy'); return x.state === 'failed' ? x : null; }, 20_000);
+  assert.equal(s.restarts, 3);
+  assert.match(s.message ?? '', /exited with code 3; gave up after 3 restarts in a row \(max_retries\)/);
+  const log = readFileSync(join(e.root, 'run/niso/supervisor.log'), 'utf8');
+  const times = [...log.matchAll(/^(\S+) crashy: ended .*until (\S+)$/gm)].map((m) => Date.parse(m[2]!) - Date.parse(m[1]!));
+  assert.equal(times.length, 3, log);
+  // 200 ms, 400 ms, 800 ms (each within a tick of the planned delay)
+  for (const [i, want] of [200, 400, 800].entries()) assert.ok(Math.abs(times[i]! - want) < 60, `delay ${i + 1} was ${times[i]} ms, expected ${want}`);
+  const table = ok(e, ['status']);
+  assert.match(table, /crashy: it exited with code 3; gave up after 3 restarts/);
+});
+
+test('a crash loop: policy always keeps restarting, but after 5 quick crashes only every max_delay, and status says so', async () => {
+  const e = await setup('loop', '\n[restart]\npolicy = "always"\ndelay = "50ms"\nmax_delay = "3s"\n');
+  ok(e, ['activate', 'loop', '--env', 'MODE=crash', '--network', 'none']);
+  const s = await until('the crash loop', () => { const x = status(e, 'loop'); return x.state === 'crash-loop' ? x : null; }, 20_000);
+  assert.match(s.message ?? '', /5 times in a row within 10 s of starting; restarting every 3 s/);
+  const restarts = s.restarts;
+  await sleep(1500);
+  assert.ok(status(e, 'loop').restarts <= restarts + 1, 'no longer restarting at full speed');
+  ok(e, ['deactivate', 'loop']);
+  assert.equal(status(e, 'loop').state, 'inactive');
+});
+
+test('the supervisor is not a single point of failure: SIGKILLed, the service runs on; the next command resumes supervision', async () => {
+  const e = await setup('sturdy', '\n[restart]\npolicy = "always"\ndelay = "100ms"\n');
+  ok(e, ['activate', 'sturdy', '--env', 'MODE=serve', '--network', 'none']);
+  const before = status(e, 'sturdy');
+  const sup = await until('a supervisor', () => supervisorPid(e));
+  process.kill(sup, 'SIGKILL');
+  await until('the supervisor to be gone', () => supervisorPid(e) === null);
+  await sleep(300);
+  const pidFile = join(e.root, 'run/niso/supervisor.json');
+  // Nothing supervises now, yet the service still runs, unchanged.
+  assert.ok(existsSync(pidFile), 'the stale record stays until a new supervisor replaces it');
+  assert.match(readFileSync(`/proc/${before.pid}/cmdline`, 'utf8').split('\0')[0]!, /node$/);
+  // Any command brings supervision back, without restarting the service.
+  const after1 = status(e, 'sturdy');
+  assert.equal(after1.pid, before.pid);
+  assert.equal(after1.restarts, 0);
+  const sup2 = await until('a new supervisor', () => supervisorPid(e));
+  assert.notEqual(sup2, sup);
+  // ... and it restarts the app when it dies.
+  process.kill(before.pid!, 'SIGKILL');
+  const s = await until('a restart', () => { const x = status(e, 'sturdy'); return x.state === 'active' && x.pid !== before.pid ? x : null; });
+  assert.equal(s.restarts, 1);
+  assert.equal(s.lastExit?.exitCode, 137);
+});
+
+test('two services from one package never share a uid, a state dir or a cgroup; restart gives a new process', async () => {
+  const e = await setup('twin');
+  ok(e, ['activate', 'twin', '--name', 'twin-a', '--network', 'none']);
+  ok(e, ['activate', 'twin', '--name', 'twin-b', '--network', 'none']);
+  const a = status(e, 'twin-a');
+  const b = status(e, 'twin-b');
+  const uid = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1];
+  assert.notEqual(uid(a.pid!), uid(b.pid!));
+  const cg = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').match(/:pids:(.*)$/m)?.[1];
+  assert.match(cg(a.pid!) ?? '', /\/niso\/svc\.[0-9a-f]{8}\.twin-a$/);
+  assert.match(cg(b.pid!) ?? '', /\/niso\/svc\.[0-9a-f]{8}\.twin-b$/);
+  assert.ok(existsSync(join(e.root, 'var/lib/niso/state/twin-a')) && existsSync(join(e.root, 'var/lib/niso/state/twin-b')));
+  ok(e, ['restart', 'twin-a']);
+  const a2 = status(e, 'twin-a');
+  assert.notEqual(a2.pid, a.pid);
+  assert.equal(a2.state, 'active');
+  ok(e, ['deactivate', 'twin-a', 'twin-b']);
+});
+
+test('boot: after a "reboot" (every process gone) niso boot starts what should run, and not what was stopped', async () => {
+  const e = await setup('bootme');
+  ok(e, ['activate', 'bootme', '--name', 'on', '--network', 'none']);
+  ok(e, ['activate', 'bootme', '--name', 'off', '--network', 'none']);
+  ok(e, ['deactivate', 'off']);
+  const sup = await until('a supervisor', () => supervisorPid(e));
+  process.kill(sup, 'SIGKILL');
+  // The reboot: every process of the service dies at once. (No niso command in between: it would
+  // bring a supervisor back, which would see the end and restart the service itself.)
+  const pid = (JSON.parse(readFileSync(join(e.root, 'var/lib/niso/services/on/state.json'), 'utf8')) as { pid: number }).pid;
+  const procs = readFileSync(cgroupDirs(e, 'on').find((d) => d.includes('/pids/'))! + '/cgroup.procs', 'utf8').trim().split('\n').map(Number);
+  for (const p of procs) process.kill(p, 'SIGKILL');
+  // (It may stay a zombie if the host's init does not reap it: gone means not running.)
+  await until('the old process to go', () => !existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')));
+  const out = ok(e, ['boot']);
+  assert.equal(out, 'started on\n');
+  const s = status(e, 'on');
+  assert.equal(s.state, 'active');
+  assert.notEqual(s.pid, pid);
+  assert.equal(status(e, 'off').state, 'inactive');
+  assert.equal(s.lastExit?.reason, 'vanished');
+});
