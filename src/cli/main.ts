@@ -100,6 +100,26 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print as JSON')
     .action(async (names: string[], opts) => (await import('./commands/service.js')).status(ctx, names, opts));
 
+  program.command('stats')
+    .description('live CPU, memory, network, block I/O and pids of services, like `docker stats`')
+    .argument('[services...]', 'service names (default: every running one)')
+    .option('--no-stream', 'print one table and exit')
+    .option('--json', 'print one sample as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/stats.js')).stats(ctx, names, opts));
+
+  program.command('top')
+    .description('list the processes of a service, like `docker top`')
+    .argument('<service>', 'service name')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts) => (await import('./commands/stats.js')).top(ctx, name, opts));
+
+  program.command('debug')
+    .description('why a service is failing: last exits, health history, last output, what the sandbox allows, suggestions')
+    .argument('<service>', 'service name')
+    .option('-n, --lines <n>', 'lines of output to show (default 20)')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, opts) => (await import('./commands/service-info.js')).debug(ctx, name, opts));
+
   program.command('boot')
     .description('after a host restart, start the services that should run (call it from the init system)')
     .option('--json', 'print what was started as JSON')
@@ -158,15 +178,19 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .action(async (opts) => (await import('./commands/list.js')).run(ctx, opts));
 
   program.command('inspect')
-    .description('show a package: manifest, files and sizes')
-    .argument('<ref>', 'NAME[:VERSION], a digest prefix, or a FILE.niso')
+    .description('show a service (its plan and live state) or a package (manifest, files and sizes)')
+    .argument('<ref>', 'a SERVICE, or a package: NAME[:VERSION], a digest prefix, or a FILE.niso')
     .option('--files', 'list every file')
     .option('--json', 'print as JSON')
-    .action(async (ref: string, opts) => (await import('./commands/inspect.js')).run(ctx, ref, opts));
+    .action(async (ref: string, opts) => {
+      const info = await import('./commands/service-info.js');
+      if (info.isService(ctx, ref) && !ref.endsWith('.niso')) return info.inspectService(ctx, ref, opts);
+      return (await import('./commands/inspect.js')).run(ctx, ref, opts);
+    });
 
   program.command('remove').alias('rm')
-    .description('remove installed packages (content shared with other packages stays)')
-    .argument('<refs...>', 'NAME[:VERSION] or digest prefix')
+    .description('remove inactive services, or installed packages that no service uses (content shared with other packages stays)')
+    .argument('<refs...>', 'SERVICE, or a package: NAME[:VERSION] or digest prefix')
     .option('--all-versions', 'with a bare NAME, remove every installed version')
     .option('--json', 'print as JSON')
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));

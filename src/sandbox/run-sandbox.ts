@@ -3,13 +3,17 @@
 // after a crash of niso (the sandbox dies with it; leftover cgroups are swept by the next run).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import type { Plan } from '../plan/plan.js';
 import { renderBwrap, RenderError, type BwrapCommand } from '../render/bwrap.js';
 import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
+import { appPid } from './procs.js';
+import { SIGNAL_NUMBERS } from './signals.js';
+
+export { appPid };
 
 export interface SandboxResult {
   exitCode: number;
@@ -24,12 +28,6 @@ export interface SandboxResult {
 // survive exec and the uid change). Arguments: NOFILE-or-"-", cgroup.procs paths, "--", command.
 export const JOIN = 'n=$1; shift; if [ "$n" != - ]; then ulimit -n "$n" || exit 124; fi; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
 
-export function appPid(initPid: number): number | null {
-  try {
-    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    return children.length > 0 ? Number(children[0]) : null;
-  } catch { return null; }
-}
 
 
 /** Creates the host dirs the plan needs (the state dir), owned by the service. */
@@ -52,7 +50,7 @@ export function renderCommand(plan: Plan, seccomp: Buffer | null, dieWithParent:
   }
 }
 
-export const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGWINCH: 28 };
+export { SIGNAL_NUMBERS };
 export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void } = {}): Promise<SandboxResult> {
   await sweepCgroups();
   prepareDirs(plan);

@@ -3,7 +3,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../host/fs-atomic.js';
 import type { Plan } from '../plan/plan.js';
-import { appPid } from '../sandbox/run-sandbox.js';
+import { appPid } from '../sandbox/procs.js';
 import { runProbe, type ExecInSandbox } from './health/probe.js';
 import { initialHealth, parseHealthState, probeDelay, recordProbe, unhealthyAction, type HealthState } from './health/state.js';
 import type { ServiceState } from './model/types.js';
@@ -18,7 +18,9 @@ export function readHealth(root: string, name: string): HealthState | null {
 export async function resetHealth(root: string, name: string, plan: Plan, startedAt: number): Promise<void> {
   const file = servicePaths(root, name).health;
   if (!plan.health) { rmSync(file, { force: true }); return; }
-  await writeFileAtomic(file, JSON.stringify(initialHealth(startedAt, plan.health)), 0o600);
+  // The probe history carries over, so that `niso debug` still shows why the last run was restarted.
+  const before = readHealth(root, name);
+  await writeFileAtomic(file, JSON.stringify({ ...initialHealth(startedAt, plan.health), log: before?.log ?? [] }), 0o600);
 }
 
 export function supervisorHooks(opts: { exec?: (root: string, name: string, plan: Plan, state: ServiceState) => ExecInSandbox } = {}): SupervisorHooks {

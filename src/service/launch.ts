@@ -4,65 +4,25 @@
 // a restarted supervisor, `niso status`) finds it by its cgroup: running means the cgroup has
 // processes. The caller holds the service's lock (store.ts withServiceLock).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, constants as FS } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, constants as FS } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import { hostArch } from '../host/arch.js';
 import type { Plan } from '../plan/plan.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../render/seccomp.js';
-import { cgroupPids, createCgroup, removeCgroup, serviceCgroup, type Cgroup } from '../sandbox/cgroup.js';
+import { createCgroup, removeCgroup, type Cgroup } from '../sandbox/cgroup.js';
 import { installedManifest, preparePlan } from '../sandbox/prepare.js';
 import { appPid, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
 import { resolveOne } from '../store/resolve.js';
 import { processStartTime } from '../net/host/state-files.js';
 import { EXIT_HISTORY, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { readState, rootId, servicePaths, writePlan, writeState } from './store.js';
+import { readState, servicePaths, writePlan, writeState } from './store.js';
+import { cgroupOf, lastOutput, readSandboxStatus, serviceProcesses, signalName } from './running.js';
+
+export { cgroupOf, lastOutput, readSandboxStatus, serviceProcesses, signalName };
 import { attachServiceNet, detachServiceNet } from './net.js';
 
 export interface HostEnv { root: string; env: NodeJS.ProcessEnv }
-
-export function cgroupOf(root: string, name: string): Cgroup {
-  return serviceCgroup(rootId(root), name);
-}
-
-/** The processes of the service (empty: it does not run). */
-export function serviceProcesses(root: string, name: string): number[] {
-  return cgroupPids(cgroupOf(root, name));
-}
-
-/** What bubblewrap wrote to its status file: the sandbox's init pid, and the exit code at the end. */
-export function readSandboxStatus(file: string): { initPid: number | null; exitCode: number | null } {
-  let text = '';
-  try { text = readFileSync(file, 'utf8'); } catch { /* not written yet */ }
-  let initPid: number | null = null;
-  let exitCode: number | null = null;
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const m = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
-      if (typeof m['child-pid'] === 'number') initPid = m['child-pid'];
-      if (typeof m['exit-code'] === 'number') exitCode = m['exit-code'];
-    } catch { /* a line cut short by a crash */ }
-  }
-  return { initPid, exitCode };
-}
-
-export function signalName(exitCode: number | null): string | null {
-  if (exitCode === null || exitCode <= 128 || exitCode >= 160) return null;
-  return Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === exitCode - 128)?.[0] ?? `signal ${exitCode - 128}`;
-}
-
-/** The last lines the service wrote (both streams, not yet sorted by time), for error messages. */
-export function lastOutput(root: string, name: string, lines = 10): string {
-  const p = servicePaths(root, name);
-  const tail = (f: string) => {
-    try {
-      const buf = readFileSync(f);
-      return buf.subarray(Math.max(0, buf.length - 4096)).toString('utf8').replace(/\0/g, '').split('\n').filter((l) => l.trim() !== '');
-    } catch { return []; }
-  };
-  return [...tail(`${p.logs}/out.raw`), ...tail(`${p.logs}/err.raw`)].slice(-lines).join('\n');
-}
 
 function openSinks(logsDir: string): { stdout: number; stderr: number } {
   mkdirSync(logsDir, { recursive: true, mode: 0o700 });

@@ -167,7 +167,7 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
       await withServiceLock(root, name, async () => {
         state = readState(root, name);
         const exit = await stopService(root, name, state, 'unhealthy');
-        if (exit) state = await recordEnd(root, name, state, exit, def);
+        if (exit) state = await recordEnd(root, name, state, { ...exit, message: state.message }, def);
         log(`${name}: unhealthy, stopped → ${state.state}`);
       });
     }

@@ -1,7 +1,7 @@
 // What `niso status` and `niso list` show of a service, read from its files and its cgroup.
 import { readFileSync } from 'node:fs';
-import { appPid } from '../sandbox/run-sandbox.js';
-import { serviceProcesses } from './launch.js';
+import { appPid } from '../sandbox/procs.js';
+import { serviceProcesses } from './running.js';
 import type { ExitRecord, ServiceStateName } from './model/types.js';
 import { listServiceNames, readDefinition, readState, servicePaths } from './store.js';
 
@@ -65,3 +65,13 @@ export function formatUptime(ms: number): string {
   if (h < 48) return `${h}h${m % 60 ? ` ${m % 60}m` : ''}`;
   return `${Math.floor(h / 24)}d`;
 }
+
+export function statusRows(statuses: ServiceStatus[]): string[][] {
+  return statuses.map((s) => [
+    s.name, `${s.package.name}@${s.package.version}`, s.state, s.health ?? '-', s.pid === null ? '-' : String(s.pid),
+    s.uptimeMs === null ? '-' : formatUptime(s.uptimeMs), String(s.restarts), s.ports.join(', ') || '-', s.backend,
+  ]);
+}
+
+export const STATUS_HEADERS = ['name', 'package', 'state', 'health', 'pid', 'uptime', 'restarts', 'ports', 'backend'];
+

@@ -19,10 +19,16 @@ const mode = process.env.MODE || 'serve';
 console.log('start ' + mode + ' pid=' + process.pid + ' uid=' + process.getuid());
 console.error('err line');
 if (mode === 'crash') setTimeout(() => process.exit(3), 50);
+else if (mode === 'readonly') { require('fs').writeFileSync('/app/out.txt', 'x'); }
 else if (mode === 'once') process.exit(0);
 else {
   const port = Number(process.env.PORT || 3000);
-  require('http').createServer((q, s) => s.end('up ' + process.getuid())).listen(port, '0.0.0.0');
+  const started = Date.now();
+  const sickAfter = Number(process.env.SICK_AFTER_MS || 0);
+  require('http').createServer((q, s) => {
+    if (q.url === '/health' && sickAfter && Date.now() - started > sickAfter) { s.statusCode = 503; s.end('db down'); return; }
+    s.end(q.url === '/health' ? 'ok' : 'up ' + process.getuid());
+  }).listen(port, '0.0.0.0');
   process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0); });
 }
 `;
@@ -241,7 +247,7 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   // bring a supervisor back, which would see the end and restart the service itself.)
   const pid = (JSON.parse(readFileSync(join(e.root, 'var/lib/niso/services/on/state.json'), 'utf8')) as { pid: number }).pid;
   const procs = readFileSync(cgroupDirs(e, 'on').find((d) => d.includes('/pids/'))! + '/cgroup.procs', 'utf8').trim().split('\n').map(Number);
-  for (const p of procs) process.kill(p, 'SIGKILL');
+  for (const p of procs) { try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ } }
   // (It may stay a zombie if the host's init does not reap it: gone means not running.)
   await until('the old process to go', () => !existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')));
   const out = ok(e, ['boot']);
@@ -251,4 +257,61 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   assert.notEqual(s.pid, pid);
   assert.equal(status(e, 'off').state, 'inactive');
   assert.equal(s.lastExit?.reason, 'vanished');
+});
+
+test('health: --wait returns once the check passes; a service that turns unhealthy is restarted, and debug tells the story', async () => {
+  const e = await setup('checked', '\n[healthcheck]\nhttp = "http://127.0.0.1:3000/health"\ninterval = "300ms"\ntimeout = "200ms"\nretries = 2\n\n[restart]\ndelay = "100ms"\n');
+  const t0 = Date.now();
+  const out = ok(e, ['activate', 'checked', '--wait', '--network', 'none', '--env', 'SICK_AFTER_MS=1500']);
+  assert.match(out, /^checked is active/);
+  const waited = Date.now() - t0;
+  const s = status(e, 'checked');
+  assert.equal(s.health, 'healthy');
+  assert.ok(waited < 5000, `--wait took ${waited} ms`);
+  // After 1.5 s its /health answers 503: two failures in a row make it unhealthy, and it is restarted.
+  const restarted = await until('a restart for being unhealthy', () => { const x = status(e, 'checked'); return x.restarts >= 1 && x.lastExit?.reason === 'unhealthy' ? x : null; }, 20_000);
+  assert.notEqual(restarted.pid, s.pid);
+  const dbg = ok(e, ['debug', 'checked']);
+  assert.match(dbg, /stopped: unhealthy/);
+  assert.match(dbg, /FAIL {2}HTTP 503 Service Unavailable: db down/);
+  assert.match(dbg, /the health endpoint answers with an error status/);
+  const json = JSON.parse(ok(e, ['inspect', 'checked', '--json'])) as { plan: { health: { retries: number } }; definition: { package: { name: string } } };
+  assert.equal(json.plan.health.retries, 2);
+  assert.equal(json.definition.package.name, 'checked');
+});
+
+test('--wait fails with the reason when the app dies at start; debug points at the read-only file system', async () => {
+  const e = await setup('broken', '\n[restart]\npolicy = "no"\n');
+  const r = niso(e, ['activate', 'broken', '--wait', '--network', 'none', '--env', 'MODE=readonly']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /NISO3304.*broken did not come up: .*exited with code 1/s);
+  assert.match(r.stderr, /EROFS/);
+  const dbg = ok(e, ['debug', 'broken']);
+  assert.match(dbg, /^broken: failed/);
+  assert.match(dbg, /only \/state .* and \/tmp are writable/);
+});
+
+test('remove: a package a service uses is refused; an active service is refused; an inactive one is forgotten', async () => {
+  const e = await setup('keep');
+  ok(e, ['activate', 'keep', '--network', 'none']);
+  const pkg = niso(e, ['remove', 'keep:1.0.0']);
+  assert.equal(pkg.code, 1);
+  assert.match(pkg.stderr, /NISO3306.*keep 1\.0\.0 is used by service keep/);
+  const svc = niso(e, ['remove', 'keep']);
+  assert.equal(svc.code, 1);
+  assert.match(svc.stderr, /NISO3302.*service "keep" is active/);
+  const list = ok(e, ['list']);
+  assert.match(list, /^NAME\s+VERSION\s+ARCH\s+DIGEST\s+SIZE\s+INSTALLED\s+SERVICES\n/);
+  assert.match(list, /\nkeep\s+keep@1\.0\.0\s+active\s/);
+  // stats and top see the running service.
+  const st = JSON.parse(ok(e, ['stats', 'keep', '--json'])) as { name: string; running: boolean; pids: number; memoryBytes: number }[];
+  assert.equal(st[0]!.running, true);
+  assert.ok(st[0]!.pids >= 3 && st[0]!.memoryBytes > 1_000_000, JSON.stringify(st));
+  const top = ok(e, ['top', 'keep']);
+  assert.match(top, /\n\d+\s+\d+\s+niso-keep\s+.*node main\.js\n/);
+  ok(e, ['deactivate', 'keep']);
+  const topAfter = niso(e, ['top', 'keep']);
+  assert.match(topAfter.stderr, /NISO3303/);
+  assert.match(ok(e, ['remove', 'keep']), /^removed service keep/);
+  assert.match(ok(e, ['remove', 'keep']), /^removed keep 1\.0\.0/);
 });

@@ -7,14 +7,22 @@ import { printTable } from '../table.js';
 
 export async function run(ctx: Context, opts: { json?: boolean }): Promise<void> {
   const pkgs = await listInstalled(ctx.root);
+  // Services are listed too (like `docker ps` next to `docker image ls`); only their small files are read.
+  const { allStatuses, STATUS_HEADERS, statusRows } = await import('../../service/view.js');
+  const services = allStatuses(ctx.root);
+  const usedBy = (digest: string) => services.filter((s) => s.package.digest === digest).map((s) => s.name);
   if (opts.json) {
-    return printJson(ctx, pkgs.map((p) => ({ name: p.name, version: p.version, arch: p.arch, digest: p.digest, files: p.files, bytes: p.bytes, installedAt: p.installedAt, path: p.path })));
+    return printJson(ctx, pkgs.map((p) => ({ name: p.name, version: p.version, arch: p.arch, digest: p.digest, files: p.files, bytes: p.bytes, installedAt: p.installedAt, path: p.path, services: usedBy(p.digest) })));
   }
   if (pkgs.length === 0) {
     ctx.stdout.write('no packages installed (install one with `niso install FILE.niso`)\n');
-    return;
+  } else {
+    const now = new Date();
+    printTable(ctx.stdout, ['name', 'version', 'arch', 'digest', 'size', 'installed', 'services'],
+      pkgs.map((p) => [p.name, p.version, p.arch, p.digest.slice(7, 19), formatSize(p.bytes), relativeTime(new Date(p.installedAt), now), usedBy(p.digest).join(', ') || '-']));
   }
-  const now = new Date();
-  printTable(ctx.stdout, ['name', 'version', 'arch', 'digest', 'size', 'installed'],
-    pkgs.map((p) => [p.name, p.version, p.arch, p.digest.slice(7, 19), formatSize(p.bytes), relativeTime(new Date(p.installedAt), now)]));
+  if (services.length > 0) {
+    ctx.stdout.write('\n');
+    printTable(ctx.stdout, STATUS_HEADERS, statusRows(services));
+  }
 }

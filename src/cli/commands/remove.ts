@@ -8,7 +8,12 @@ import { printJson } from '../output.js';
 
 export async function run(ctx: Context, refs: string[], opts: { allVersions?: boolean; json?: boolean }): Promise<void> {
   const chosen = new Map<string, InstalledPackage>();
+  const services: string[] = [];
+  const { listServiceNames, readDefinition } = await import('../../service/store.js');
+  const known = new Set(listServiceNames(ctx.root));
   for (const ref of refs) {
+    // A service's name first (like `docker rm` removes containers), then packages.
+    if (known.has(ref)) { services.push(ref); continue; }
     const all = await listInstalled(ctx.root);
     const hits = matchRef(all, ref);
     const { version } = parseRef(ref);
@@ -18,8 +23,22 @@ export async function run(ctx: Context, refs: string[], opts: { allVersions?: bo
     const pkgs = hits.length > 1 && opts.allVersions ? hits : [await resolveOne(ctx.root, ref)];
     for (const p of pkgs) chosen.set(p.path, p);
   }
-  const r = await removePackages(ctx.root, [...chosen.values()]);
-  if (opts.json) return printJson(ctx, r);
+  // A package a service runs stays: the service would lose its files.
+  for (const p of chosen.values()) {
+    const users = [...known].filter((n) => readDefinition(ctx.root, n)?.package.digest === p.digest && !services.includes(n));
+    if (users.length > 0) {
+      throw new NisoError('NISO3306', `${p.name} ${p.version} is used by service${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { exitCode: 1, hint: `remove the service first: \`niso deactivate ${users[0]}\` then \`niso remove ${users[0]}\`` });
+    }
+  }
+  if (services.length > 0) {
+    const { removeService } = await import('../../service/ops.js');
+    const { hostOf } = await import('./service.js');
+    for (const s of services) await removeService(hostOf(ctx), s);
+  }
+  const r = chosen.size > 0 ? await removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
+  if (opts.json) return printJson(ctx, { ...r, removedServices: services });
+  for (const s of services) ctx.stdout.write(`removed service ${s} (its state dir stays: ${ctx.root.replace(/\/$/, '')}/var/lib/niso/state/${s})\n`);
+  if (chosen.size === 0) return;
   for (const p of r.removed) ctx.stdout.write(`removed ${p.name} ${p.version} (${p.digest})\n`);
   ctx.stdout.write(`freed ${formatSize(r.freedBytes)} (${r.freedFiles} files not shared with other packages)\n`);
 }

@@ -8,8 +8,8 @@ import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { ensureSupervisor } from '../../service/supervisor.js';
 import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, restart as restartService, start, type Host } from '../../service/ops.js';
-import { readDefinition, requireDefinition, servicePaths } from '../../service/store.js';
-import { allStatuses, formatUptime, serviceStatus, type ServiceStatus } from '../../service/view.js';
+import { readDefinition, readState, requireDefinition, servicePaths } from '../../service/store.js';
+import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { parseOptions, type RunOptions } from './run.js';
@@ -61,7 +61,9 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise
     if (s.state === 'unhealthy' || s.health === 'unhealthy') {
       throw new NisoError('NISO3305', `${name} is unhealthy: ${lastProbe(ctx, name) ?? 'the health check failed'}`, { hint: `\`niso debug ${name}\` shows the health history and the last log lines` });
     }
-    if (s.state === 'failed' || s.state === 'inactive' || s.state === 'restarting' || s.state === 'crash-loop') {
+    // An end the supervisor has not recorded yet shows as restarting: wait for its verdict.
+    const recorded = readState(ctx.root, name).pid === null;
+    if (recorded && (s.state === 'failed' || s.state === 'inactive' || s.state === 'restarting' || s.state === 'crash-loop')) {
       throw new NisoError('NISO3304', `${name} did not come up: ${failureDetail(ctx.root, name)}`, { hint: `\`niso debug ${name}\` shows more; \`niso logs ${name}\` its output` });
     }
     if (Date.now() > deadline) throw new NisoError('NISO3304', `${name} did not become ${s.health === 'starting' ? 'healthy' : 'active'} within ${timeoutMs / 1000} s (state ${s.state}${s.health ? `, health ${s.health}` : ''})`, { hint: `\`niso debug ${name}\` shows the health history` });
@@ -130,15 +132,6 @@ export async function restart(ctx: Context, names: string[], opts: { json?: bool
   if (opts.json) return printJson(ctx, statuses);
   for (const s of statuses) ctx.stdout.write(`${s.name} restarted: ${describe(s)}\n`);
 }
-
-export function statusRows(statuses: ServiceStatus[]): string[][] {
-  return statuses.map((s) => [
-    s.name, `${s.package.name}@${s.package.version}`, s.state, s.health ?? '-', s.pid === null ? '-' : String(s.pid),
-    s.uptimeMs === null ? '-' : formatUptime(s.uptimeMs), String(s.restarts), s.ports.join(', ') || '-', s.backend,
-  ]);
-}
-
-export const STATUS_HEADERS = ['name', 'package', 'state', 'health', 'pid', 'uptime', 'restarts', 'ports', 'backend'];
 
 export async function status(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);

@@ -1,0 +1,50 @@
+// Whether a service runs and how its last run ended, read from its cgroup and its files. Light on
+// purpose: `niso status` and `niso list` load only this, not the machinery that starts services.
+import { readFileSync } from 'node:fs';
+import { cgroupPids, serviceCgroup, type Cgroup } from '../sandbox/cgroup.js';
+import { SIGNAL_NUMBERS } from '../sandbox/signals.js';
+import { rootId, servicePaths } from './store.js';
+
+export function cgroupOf(root: string, name: string): Cgroup {
+  return serviceCgroup(rootId(root), name);
+}
+
+/** The processes of the service (empty: it does not run). */
+export function serviceProcesses(root: string, name: string): number[] {
+  return cgroupPids(cgroupOf(root, name));
+}
+
+/** What bubblewrap wrote to its status file: the sandbox's init pid, and the exit code at the end. */
+export function readSandboxStatus(file: string): { initPid: number | null; exitCode: number | null } {
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { /* not written yet */ }
+  let initPid: number | null = null;
+  let exitCode: number | null = null;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const m = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
+      if (typeof m['child-pid'] === 'number') initPid = m['child-pid'];
+      if (typeof m['exit-code'] === 'number') exitCode = m['exit-code'];
+    } catch { /* a line cut short by a crash */ }
+  }
+  return { initPid, exitCode };
+}
+
+export function signalName(exitCode: number | null): string | null {
+  if (exitCode === null || exitCode <= 128 || exitCode >= 160) return null;
+  return Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === exitCode - 128)?.[0] ?? `signal ${exitCode - 128}`;
+}
+
+/** The last lines the service wrote (both streams, not yet sorted by time), for error messages. */
+export function lastOutput(root: string, name: string, lines = 10): string {
+  const p = servicePaths(root, name);
+  const tail = (f: string) => {
+    try {
+      const buf = readFileSync(f);
+      return buf.subarray(Math.max(0, buf.length - 4096)).toString('utf8').replace(/\0/g, '').split('\n').filter((l) => l.trim() !== '');
+    } catch { return []; }
+  };
+  return [...tail(`${p.logs}/out.raw`), ...tail(`${p.logs}/err.raw`)].slice(-lines).join('\n');
+}
+
