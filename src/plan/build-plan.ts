@@ -127,7 +127,7 @@ export function buildPlan(input: PlanInput): Plan {
     }
   } else if (preset.sandboxed && wanted !== network) {
     if (wanted === 'private' && !host.network) {
-      notes.push('the app gets loopback only: for now a private network is asked for with -p, --net or --network private');
+      notes.push('network "private" was asked for, but no network was prepared for this plan: it gets loopback only');
       if (m.network.ports.length > 0 || (o.ports ?? []).length > 0) notes.push('the manifest\'s ports are mapped only on a private network (e.g. niso run -p HOST:CONTAINER)');
     } else {
       if (o.network) overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'command line' });

@@ -42,10 +42,13 @@ export interface Property {
   promise: string;
   /** Default for every sandboxed profile (server, strict, server with host network). */
   sandboxed?: Expect;
+  /** The server preset as it comes: on a private network (niso's default network). */
   server?: Expect;
   strict?: Expect;
   /** `--network host` on the server preset, where it differs from `sandboxed`. */
   hostNetwork?: Expect;
+  /** `--network none` on the server preset (loopback only), where it differs from `sandboxed`. */
+  none?: Expect;
   unsafe?: Expect;
 }
 
@@ -56,13 +59,14 @@ export interface Profile {
   /** Extra `niso run` options. */
   options: string[];
   sandboxed: boolean;
-  key: 'server' | 'strict' | 'hostNetwork' | 'unsafe';
+  key: 'server' | 'strict' | 'hostNetwork' | 'unsafe' | 'none';
 }
 
 export const PROFILES: readonly Profile[] = [
   { name: 'server', preset: 'server', options: [], sandboxed: true, key: 'server' },
   { name: 'strict', preset: 'strict', options: [], sandboxed: true, key: 'strict' },
   { name: 'server --network host', preset: 'server', options: ['--network', 'host'], sandboxed: true, key: 'hostNetwork' },
+  { name: 'server --network none', preset: 'server', options: ['--network', 'none'], sandboxed: true, key: 'none' },
   { name: 'unsafe-none', preset: 'unsafe-none', options: [], sandboxed: false, key: 'unsafe' },
 ];
 
@@ -238,15 +242,15 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'personality_query', probe: 'c', promise: 'querying the personality still works (the filter is not blanket)', sandboxed: 'ok', unsafe: 'ok' },
 
   // --- network -------------------------------------------------------------------------------
-  { check: 'net_interfaces', probe: 'c', promise: 'no interfaces but loopback under network none; the host\'s under host', sandboxed: { sameMembers: ['lo'] }, hostNetwork: { sameMembers: '$host.interfaces' }, unsafe: { sameMembers: '$host.interfaces' } },
-  { check: 'net_interfaces', probe: 'node', promise: 'the runtime sees only loopback under network none', sandboxed: { sameMembers: ['lo'] }, hostNetwork: null },
+  { check: 'net_interfaces', probe: 'c', promise: 'no interfaces but loopback under network none; loopback and its own eth0 on a private network; the host\'s under host', sandboxed: { sameMembers: ['lo'] }, server: { sameMembers: ['lo', 'eth0'] }, hostNetwork: { sameMembers: '$host.interfaces' }, unsafe: { sameMembers: '$host.interfaces' } },
+  { check: 'net_interfaces', probe: 'node', promise: 'the runtime sees only loopback under network none, and its own eth0 on a private network', sandboxed: { sameMembers: ['lo'] }, server: { sameMembers: ['lo', 'eth0'] }, hostNetwork: null },
   { check: 'loopback_usable', probe: 'c', promise: 'the loopback interface works', sandboxed: 'ok', unsafe: 'ok' },
   { check: 'http_loopback', probe: 'node', promise: 'an HTTP server on loopback answers', sandboxed: { equals: 200 }, unsafe: { equals: 200 } },
   { check: 'dns_localhost', probe: 'node', promise: 'localhost resolves', sandboxed: { equals: '127.0.0.1' } },
   { check: 'dns_service', probe: 'node', promise: 'the service\'s own name resolves', sandboxed: 'ok' },
   { check: 'connect_host_loopback', probe: 'c', promise: 'the host\'s 127.0.0.1 is out of reach under network none, reachable under host', sandboxed: 'fails', hostNetwork: 'ok', unsafe: 'ok' },
   { check: 'connect_host_loopback', probe: 'node', promise: 'the runtime cannot reach the host\'s 127.0.0.1 under network none', sandboxed: 'fails', hostNetwork: 'ok', unsafe: 'ok' },
-  { check: 'connect_host_address', probe: 'c', promise: 'the host\'s own address is out of reach under network none', sandboxed: 'fails', hostNetwork: 'ok', unsafe: 'ok' },
+  { check: 'connect_host_address', probe: 'c', promise: 'the host\'s own address is out of reach under network none; a private network reaches it through its gateway, as Docker\'s bridge does (egress = false cuts it)', sandboxed: 'fails', server: 'ok', hostNetwork: 'ok', unsafe: 'ok' },
   { check: 'connect_host_abstract_socket', probe: 'c', promise: 'the host\'s abstract unix sockets are out of reach under network none', sandboxed: 'fails', hostNetwork: 'ok', unsafe: 'ok' },
   { check: 'bind_port_80', probe: 'c', promise: 'cannot bind a privileged port', sandboxed: 'refused', hostNetwork: null },
   { check: 'socket_raw', probe: 'c', promise: 'no raw IP sockets', sandboxed: 'refused', unsafe: 'refused' },

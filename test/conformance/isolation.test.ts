@@ -10,7 +10,7 @@ import type { Plan } from '../../src/plan/plan.js';
 import { tempDir } from '../helpers/tmp.js';
 import { expectationFor, PROFILES, PROPERTIES, type Profile, type ProbeKind } from './expectations.js';
 import {
-  buildProbe, cgroupsOf, type Checks, fileCapsMissing, hostInterfaces, installCProbe, installNodeProbe, judge, libcA, niso,
+  buildProbe, cgroupsOf, NISO_INTERFACE, type Checks, fileCapsMissing, hostInterfaces, installCProbe, installNodeProbe, judge, libcA, niso,
   nsInodes, parseProbe, planFor, processesOf, reserveUids, settle, skipReason,
 } from './harness.js';
 
@@ -52,7 +52,7 @@ async function prepare(): Promise<void> {
   const port = (tcp.address() as { port: number }).port;
   const abstract = `niso-conformance-${process.pid}`;
   await listen(createServer((s) => s.destroy()), `\0${abstract}`);
-  const ip = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  const ip = Object.entries(networkInterfaces()).filter(([n]) => !NISO_INTERFACE.test(n)).flatMap(([, a]) => a ?? []).find((a) => a.family === 'IPv4' && !a.internal)?.address;
   if (!ip) skipRows.set('connect_host_address', 'the host has no non-loopback IPv4 address');
   marker = join(tmpdir(), `niso-conformance-marker-${process.pid}`);
   writeFileSync(marker, 'host secret\n', { mode: 0o644 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -154,9 +154,10 @@ test('if niso is killed, the sandbox dies with it and the next run removes the l
   await new Promise((res) => child.on('close', res));
   // The app (as the service uid) is gone: the sandbox died with niso.
   await new Promise((r) => setTimeout(r, 300));
-  const uid = statSync(join(root, 'var/lib/niso/state/orphan')).uid;
-  // Dead processes wait as zombies until the host's init reaps them; only live ones count.
-  const live = spawnSync('ps', ['-u', String(uid), '-o', 'pid=,stat=,comm='], { encoding: 'utf8' }).stdout.trim().split('\n').filter((l) => l && !/\sZ/.test(l));
+  // Its processes are those in its cgroup (other tests' services may share the uid number in their own roots).
+  const live = ['memory', 'pids'].flatMap((c) => cgroupsOf().flatMap((n) => {
+    try { return readFileSync(`/sys/fs/cgroup/${c}/niso/${n}/cgroup.procs`, 'utf8').split('\n').filter(Boolean); } catch { return []; }
+  }));
   assert.deepEqual(live, [], 'no process of the service survives');
   assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out).map((p: { name: string }) => p.name), ['orphan'], 'the killed run left its temporary package');
   const b = await app(dir, 'other');

@@ -125,11 +125,11 @@ after(async () => {
 });
 
 test('activate: a service that keeps running, reachable on its mapped port; deactivate stops it with SIGTERM and leaves nothing', async () => {
-  const e = await setup('web');
+  const e = await setup('svcweb');
   const port = await freePort();
-  const out = ok(e, ['activate', 'web', '-p', `127.0.0.1:${port}:3000`, '--env', 'MODE=serve']);
-  assert.match(out, /^web is active: web 1\.0\.0, pid \d+, 10\.\d+\.\d+\.\d+ on default, ports 127\.0\.0\.1:\d+->3000\/tcp/);
-  const s = status(e, 'web');
+  const out = ok(e, ['activate', 'svcweb', '-p', `127.0.0.1:${port}:3000`, '--env', 'MODE=serve']);
+  assert.match(out, /^svcweb is active: svcweb 1\.0\.0, pid \d+, 10\.\d+\.\d+\.\d+ on default, ports 127\.0\.0\.1:\d+->3000\/tcp/);
+  const s = status(e, 'svcweb');
   assert.equal(s.state, 'active');
   assert.ok(s.pid && s.pid > 1);
   const body = await until('the app to answer', () => spawnSync('curl', ['-sf', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout);
@@ -137,31 +137,31 @@ test('activate: a service that keeps running, reachable on its mapped port; deac
   // The app survives the command that started it, and nothing but its sandbox and the supervisor runs.
   const table = ok(e, ['status']);
   assert.match(table, /^NAME\s+PACKAGE\s+STATE\s+HEALTH\s+PID\s+UPTIME\s+RESTARTS\s+PORTS\s+BACKEND\n/);
-  assert.match(table, /\nweb\s+web@1\.0\.0\s+active\s+-\s+\d+\s+\d+s\s+0\s+127\.0\.0\.1:\d+->3000\/tcp\s+embedded\n/);
+  assert.match(table, /\nsvcweb\s+svcweb@1\.0\.0\s+active\s+-\s+\d+\s+\d+s\s+0\s+127\.0\.0\.1:\d+->3000\/tcp\s+embedded\n/);
   assert.ok(supervisorPid(e), 'a supervisor runs while a service is active');
   // Activating an active service again changes nothing; a new definition under its name is refused.
-  assert.match(ok(e, ['activate', 'web']), /^web is already active/);
-  const again = niso(e, ['activate', 'web', '--env', 'MODE=other']);
+  assert.match(ok(e, ['activate', 'svcweb']), /^svcweb is already active/);
+  const again = niso(e, ['activate', 'svcweb', '--env', 'MODE=other']);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /NISO3302.*service "web" already exists and is active/);
+  assert.match(again.stderr, /NISO3302.*service "svcweb" already exists and is active/);
 
   const records = readdirSync(join(e.root, 'run/niso/net')).filter((f) => f.endsWith('.json'));
   assert.equal(records.length, 1);
   const netns = (JSON.parse(readFileSync(join(e.root, 'run/niso/net', records[0]!), 'utf8')) as { attachment: { netns: string } }).attachment.netns;
   assert.ok(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(netns));
 
-  const stop = ok(e, ['deactivate', 'web']);
-  assert.equal(stop, 'web stopped (exit code 0)\n');
-  assert.equal(status(e, 'web').state, 'inactive');
+  const stop = ok(e, ['deactivate', 'svcweb']);
+  assert.equal(stop, 'svcweb stopped (exit code 0)\n');
+  assert.equal(status(e, 'svcweb').state, 'inactive');
   assert.equal(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout, '000');
-  assert.deepEqual(cgroupDirs(e, 'web'), [], 'the cgroup is gone');
+  assert.deepEqual(cgroupDirs(e, 'svcweb'), [], 'the cgroup is gone');
   assert.ok(!spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(netns), 'its network namespace is gone');
   assert.equal(readdirSync(join(e.root, 'run/niso/net')).filter((f) => f.endsWith('.json')).length, 0, 'no attachment record is left');
   // The supervisor leaves once nothing needs it.
   await until('the supervisor to exit', () => supervisorPid(e) === null, 10_000);
   // `niso activate SERVICE` starts it again as it was defined.
-  assert.match(ok(e, ['activate', 'web']), /^web is active/);
-  ok(e, ['deactivate', 'web']);
+  assert.match(ok(e, ['activate', 'svcweb']), /^svcweb is active/);
+  ok(e, ['deactivate', 'svcweb']);
 });
 
 test('on-failure with backoff: restarts with growing delays, then gives up after max_retries and says why', async () => {

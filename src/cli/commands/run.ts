@@ -159,12 +159,9 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     const manifest = await installedManifest(pkg);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
-    // Private networks are asked for on the command line for now (--network private, -p, --net);
-    // the manifest's default "private" still means loopback only until services land. The plan is
-    // made with a placeholder first, and a dry run never creates a network.
-    const wantsNet = options.network === 'private' || (options.ports ?? []).length > 0 || (options.networks ?? []).length > 0;
-    if (wantsNet && !options.network) options.network = 'private';
-    let plan = await preparePlan(ctx, pkg, manifest, service, options, wantsNet ? { netns: '/run/netns/(prepared at start)', hosts: '' } : null);
+    // The plan is made with a placeholder network first: whether the app gets a private network
+    // (the manifest's default) is the plan's decision, and a dry run never creates one.
+    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' });
     if (plan.network.mode === 'private' && !opts.dryRun && !opts.json) {
       const net = await import('../../net/host/manager.js');
       const netCtx = net.netContext(ctx.root);
