@@ -79,6 +79,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--restart <policy>', 'no, on-failure[:MAX_RETRIES], always or unless-stopped (default: the manifest\'s)')
     .option('--wait', 'return once the service is healthy (or fail with the reason)')
     .option('--timeout <duration>', 'with --wait: how long to wait (default 60s)')
+    .option('--log-max-size <size>', 'size of one log file before it is rotated (default 10M, or [logs] max_size in /etc/niso/config.toml)')
+    .option('--log-files <n>', 'log files kept, the current one included (default 3, or [logs] files)')
     .option('--json', 'print the service\'s status as JSON')
     .action(async (ref: string, args: string[], opts) => (await import('./commands/service.js')).activate(ctx, ref, args, opts));
 
@@ -99,6 +101,17 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('[services...]', 'service names (default: all)')
     .option('--json', 'print as JSON')
     .action(async (names: string[], opts) => (await import('./commands/service.js')).status(ctx, names, opts));
+
+  program.command('logs')
+    .description('show services\' output (stdout and stderr), like `docker logs`; several services are prefixed')
+    .argument('[services...]', 'service names (default: all)')
+    .option('-f, --follow', 'keep printing new output until interrupted')
+    .option('--since <time>', 'only output from this time on: a duration back from now (10m, 1h30m, 2d) or a date and time')
+    .option('--until <time>', 'only output before this time (same forms as --since)')
+    .option('-n, --tail <n>', 'only the last N lines of each service ("all" for everything)')
+    .option('-t, --timestamps', 'show when each line was written (~ marks times niso could only estimate)')
+    .option('--json', 'one JSON object per line')
+    .action(async (names: string[], opts) => (await import('./commands/logs.js')).run(ctx, names, opts));
 
   program.command('stats')
     .description('live CPU, memory, network, block I/O and pids of services, like `docker stats`')

@@ -96,6 +96,8 @@ export const ERROR_CODES: Readonly<Record<string, ErrorCodeInfo>> = {
   NISO3310: { title: 'invalid time', explain: '`--since` and `--until` take a duration back from now (`10m`, `1h30m`, `2d`) or a date and time (`2026-11-23T10:00:00Z`, `2026-11-23 10:00`; without a zone, local time).' },
   NISO3311: { title: 'exec failed', explain: 'The command given to `niso exec` could not be started inside the service\'s sandbox. The sandbox contains only the app, its runtime and what the plan mounts; host tools such as sh or ps are not there unless the app ships them. Run a program from the app or the runtime, e.g. `niso exec web -- node -e "..."`.' },
 
+  NISO3312: { title: 'log journal damaged', explain: 'A file under /var/lib/niso/services/NAME/logs/ is not a journal niso wrote (for example, something else was written to `journal`). niso stops moving that service\'s output into it rather than overwrite it. Move the file away (the raw output in out.raw and err.raw is kept meanwhile), and the supervisor starts a new journal.' },
+
   // --- 4xxx: networks -----------------------------------------------------------------------
   NISO4001: { title: 'invalid network name', explain: 'Network names are 1-32 characters of lower-case letters, digits, `.`, `_` and `-`, starting with a letter or digit. They appear in /etc/hosts-style listings, state files and nft rule comments, so no other characters are allowed.' },
   NISO4002: { title: 'network not found', explain: 'No niso network has that name. `niso net list` shows the networks; `niso net create NAME` makes one. The network `default` is created on first use.' },

@@ -5,9 +5,11 @@ import { writeFileAtomic } from '../host/fs-atomic.js';
 import type { Plan } from '../plan/plan.js';
 import { appPid } from '../sandbox/procs.js';
 import { runProbe, type ExecInSandbox } from './health/probe.js';
+import { LogPump } from './logs/pump.js';
+import { DEFAULT_LOG_LIMITS_FOR_PUMP } from './logs-defaults.js';
 import { initialHealth, parseHealthState, probeDelay, recordProbe, unhealthyAction, type HealthState } from './health/state.js';
 import type { ServiceState } from './model/types.js';
-import { readPlan, readState, servicePaths, withServiceLock, writeState } from './store.js';
+import { readDefinition, readPlan, readState, servicePaths, withServiceLock, writeState } from './store.js';
 import type { SupervisorHooks } from './supervisor.js';
 
 export function readHealth(root: string, name: string): HealthState | null {
@@ -56,7 +58,27 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
     if (unhealthyAction(transition, h) === 'restart') restartDue.add(name);
   }
 
+  // One pump per service for the supervisor's life: it knows which lines it saw arrive (and when).
+  const pumps = new Map<string, LogPump>();
+  const pumpOf = (root: string, name: string): LogPump | null => {
+    let p = pumps.get(name);
+    if (!p) {
+      const def = readDefinition(root, name);
+      if (!def) return null;
+      p = new LogPump(servicePaths(root, name).logs, def.logs ?? DEFAULT_LOG_LIMITS_FOR_PUMP);
+      pumps.set(name, p);
+    }
+    return p;
+  };
+
   return {
+    drainLogs: async (root, name, final) => {
+      const p = pumpOf(root, name);
+      if (!p) return;
+      const r = await p.drain({ final });
+      for (const w of r.warnings) process.stdout.write(`${new Date().toISOString()} ${name}: logs: ${w}\n`);
+    },
+    forget: (name) => { pumps.get(name)?.close(); pumps.delete(name); plans.delete(name); },
     checkHealth: async (root, name, state) => {
       if (restartDue.delete(name)) return 'unhealthy-restart';
       if (inflight.has(name)) return null;

@@ -4,7 +4,8 @@
 // a restarted supervisor, `niso status`) finds it by its cgroup: running means the cgroup has
 // processes. The caller holds the service's lock (store.ts withServiceLock).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, constants as FS } from 'node:fs';
+import { closeSync, existsSync, openSync, constants as FS } from 'node:fs';
+import { openLogSinks } from './logs/files.js';
 import type { Writable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import { hostArch } from '../host/arch.js';
@@ -23,12 +24,6 @@ export { cgroupOf, lastOutput, readSandboxStatus, serviceProcesses, signalName }
 import { attachServiceNet, detachServiceNet } from './net.js';
 
 export interface HostEnv { root: string; env: NodeJS.ProcessEnv }
-
-function openSinks(logsDir: string): { stdout: number; stderr: number } {
-  mkdirSync(logsDir, { recursive: true, mode: 0o700 });
-  const flags = FS.O_WRONLY | FS.O_APPEND | FS.O_CREAT;
-  return { stdout: openSync(`${logsDir}/out.raw`, flags, 0o600), stderr: openSync(`${logsDir}/err.raw`, flags, 0o600) };
-}
 
 async function planFor(host: HostEnv, def: ServiceDefinition, net: { netns: string; hosts: string } | null): Promise<Plan> {
   const pkg = await resolveOne(host.root, def.package.digest);
@@ -65,7 +60,8 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     const cmd = renderCommand(plan, seccomp, false);
     const cgroup = createCgroup(plan, '', cgroupOf(root, name).dirs[0]!.split('/').pop()!);
     cg = cgroup;
-    const sinks = openSinks(paths.logs);
+    // Owned by the service, so that an app reopening /dev/stdout or /dev/stderr can write to them.
+    const sinks = openLogSinks(paths.logs, { uid: plan.user.uid, gid: plan.user.gid });
     fds.push(sinks.stdout, sinks.stderr);
     const statusFd = openSync(paths.status, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC, 0o600);
     fds.push(statusFd);
@@ -101,7 +97,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
       if (early === undefined) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       const code = early ?? null;
       const why = code === 124 ? `could not set the open-files limit to ${plan.limits.nofile}` : code === 125 ? 'could not join its cgroup' : `the sandbox did not start (exit code ${code ?? 'unknown'})`;
-      const out = lastOutput(root, name);
+      const out = await lastOutput(root, name);
       throw new NisoError('NISO3304', `${name}: ${why}${out ? `; its last output:\n${out}` : ''}`, { hint: `\`niso debug ${name}\` shows what the sandbox allows and its output` });
     }
     await writePlan(root, name, plan);

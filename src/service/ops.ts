@@ -22,6 +22,7 @@ export interface ActivateRequest {
   pkg: InstalledPackage;
   name: string;
   options: PlanOptions;
+  logs: { maxBytes: number; files: number };
 }
 
 function checkName(name: string): void {
@@ -45,7 +46,7 @@ export async function activate(host: Host, req: ActivateRequest): Promise<Servic
   checkName(req.name);
   const def: ServiceDefinition = {
     version: SERVICE_FORMAT, name: req.name, package: { name: req.pkg.name, version: req.pkg.version, digest: req.pkg.digest },
-    options: req.options, backend: 'embedded', createdAt: new Date().toISOString(), desired: 'active',
+    options: req.options, backend: 'embedded', createdAt: new Date().toISOString(), desired: 'active', logs: req.logs,
   };
   await withServicesLock(host.root, async () => {
     const existing = readDefinition(host.root, req.name);
@@ -154,11 +155,11 @@ export async function boot(host: Host): Promise<{ started: string[]; failed: { n
 }
 
 /** The output of a service that failed, for error messages. */
-export function failureDetail(root: string, name: string): string {
+export async function failureDetail(root: string, name: string): Promise<string> {
   const s = readState(root, name);
   const last = s.exits[s.exits.length - 1];
   const parts = [s.message ?? (last ? `exit code ${last.exitCode ?? 'unknown'}` : 'no exit recorded')];
-  const out = lastOutput(root, name);
+  const out = await lastOutput(root, name);
   if (out) parts.push(`its last output:\n${out}`);
   return parts.join('; ');
 }

@@ -36,15 +36,13 @@ export function signalName(exitCode: number | null): string | null {
   return Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === exitCode - 128)?.[0] ?? `signal ${exitCode - 128}`;
 }
 
-/** The last lines the service wrote (both streams, not yet sorted by time), for error messages. */
-export function lastOutput(root: string, name: string, lines = 10): string {
-  const p = servicePaths(root, name);
-  const tail = (f: string) => {
-    try {
-      const buf = readFileSync(f);
-      return buf.subarray(Math.max(0, buf.length - 4096)).toString('utf8').replace(/\0/g, '').split('\n').filter((l) => l.trim() !== '');
-    } catch { return []; }
-  };
-  return [...tail(`${p.logs}/out.raw`), ...tail(`${p.logs}/err.raw`)].slice(-lines).join('\n');
+/** The last lines the service wrote, both streams in time order (from its logs, pumped or not). */
+export async function lastOutput(root: string, name: string, lines = 10): Promise<string> {
+  const { readLogs } = await import('./logs/reader.js');
+  const out: string[] = [];
+  try {
+    for await (const r of readLogs([{ service: name, logsDir: servicePaths(root, name).logs }], { tail: lines })) out.push(r.text);
+  } catch { /* no logs yet */ }
+  return out.join('\n');
 }
 

@@ -99,6 +99,8 @@ export interface SupervisorHooks {
   checkHealth?: (root: string, name: string, state: ServiceState) => Promise<'unhealthy-restart' | null>;
   /** Called after the service (re)started, to reset its health. */
   onStarted?: (root: string, name: string, state: ServiceState) => Promise<void>;
+  /** The service is gone (removed): drop what is kept for it. */
+  forget?: (name: string) => void;
 }
 
 function log(msg: string): void {
@@ -127,7 +129,7 @@ export async function recordEnd(root: string, name: string, state: ServiceState,
 export async function superviseOne(host: HostEnv, name: string, hooks: SupervisorHooks): Promise<'busy' | 'idle'> {
   const { root } = host;
   const def = readDefinition(root, name);
-  if (!def) return 'idle';
+  if (!def) { hooks.forget?.(name); return 'idle'; }
   let state = readState(root, name);
   const running = serviceProcesses(root, name).length > 0;
   if (running || state.pid !== null) await hooks.drainLogs?.(root, name, !running);
@@ -186,6 +188,7 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
   if (!claimed) return;
   log(`supervisor ${process.pid} started for ${host.root}`);
   let idleSince = Date.now();
+  let known = new Set<string>();
   let stopping = false;
   const stop = () => { stopping = true; };
   process.on('SIGTERM', stop);
@@ -194,7 +197,10 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
     while (!stopping) {
       const started = Date.now();
       let busy = false;
-      for (const name of listServiceNames(host.root)) {
+      const names = listServiceNames(host.root);
+      for (const gone of [...known].filter((n) => !names.includes(n))) hooks.forget?.(gone);
+      known = new Set(names);
+      for (const name of names) {
         try {
           if (await superviseOne(host, name, hooks) === 'busy') busy = true;
         } catch (e) {

@@ -1,4 +1,4 @@
-// /etc/niso/config.toml (under NISO_ROOT): host-wide settings. For now the install limits.
+// /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, and the default bound of services' logs.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { invalidInput, NisoError } from '../errors/niso-error.js';
@@ -19,20 +19,50 @@ const configSchema = z.strictObject({
     max_size: sizeValue.optional(),
     max_files: z.number().int().min(1).optional(),
   }).optional(),
+  logs: z.strictObject({
+    max_size: sizeValue.optional(),
+    files: z.number().int().min(1).max(100).optional(),
+  }).optional(),
 });
+
+type HostConfig = z.infer<typeof configSchema>;
+
+async function readConfig(configFile: string): Promise<HostConfig> {
+  let text: string | undefined;
+  try { text = await readFile(configFile, 'utf8'); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  if (text === undefined) return {};
+  const t = readToml(text, configFile);
+  if (!t.ok) throw invalidInput([t.diagnostic], `${configFile} is not valid TOML`);
+  const v = validateDocument(configSchema, t.doc, configFile);
+  if (!v.value) throw invalidInput(v.diagnostics, `${configFile} has problems`);
+  return v.value;
+}
+
+/** Defaults of a service's log bound: 10 MiB × 3 files, unless [logs] in the host config says otherwise. */
+export const DEFAULT_LOG_LIMITS = { maxBytes: 10 * 1024 * 1024, files: 3 };
+
+export async function readLogLimits(configFile: string, flags: { logMaxSize?: string; logFiles?: string }): Promise<{ maxBytes: number; files: number }> {
+  const c = await readConfig(configFile);
+  const limits = { maxBytes: c.logs?.max_size ?? DEFAULT_LOG_LIMITS.maxBytes, files: c.logs?.files ?? DEFAULT_LOG_LIMITS.files };
+  if (flags.logMaxSize !== undefined) {
+    const r = parseSize(flags.logMaxSize);
+    if (!r.ok) throw new NisoError('NISO9001', `--log-max-size ${flags.logMaxSize}: ${r.message}`, { hint: r.hint, exitCode: 2 });
+    limits.maxBytes = r.value;
+  }
+  if (flags.logFiles !== undefined) {
+    const n = Number(flags.logFiles);
+    if (!Number.isInteger(n) || n < 1 || n > 100) throw new NisoError('NISO9001', `--log-files ${flags.logFiles}: expected a whole number from 1 to 100`, { exitCode: 2 });
+    limits.files = n;
+  }
+  if (limits.maxBytes < 1024) throw new NisoError('NISO9001', `log size ${limits.maxBytes} bytes is too small`, { exitCode: 2, hint: 'use at least 1K per file, e.g. --log-max-size 10M' });
+  return limits;
+}
 
 export async function readInstallLimits(configFile: string, flags: { maxSize?: string; maxFiles?: string }): Promise<Limits> {
   const limits = { ...DEFAULT_LIMITS };
-  let text: string | undefined;
-  try { text = await readFile(configFile, 'utf8'); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
-  if (text !== undefined) {
-    const t = readToml(text, configFile);
-    if (!t.ok) throw invalidInput([t.diagnostic], `${configFile} is not valid TOML`);
-    const v = validateDocument(configSchema, t.doc, configFile);
-    if (!v.value) throw invalidInput(v.diagnostics, `${configFile} has problems`);
-    if (v.value.install?.max_size !== undefined) limits.maxBytes = v.value.install.max_size;
-    if (v.value.install?.max_files !== undefined) limits.maxFiles = v.value.install.max_files;
-  }
+  const c = await readConfig(configFile);
+  if (c.install?.max_size !== undefined) limits.maxBytes = c.install.max_size;
+  if (c.install?.max_files !== undefined) limits.maxFiles = c.install.max_files;
   if (flags.maxSize !== undefined) {
     const r = parseSize(flags.maxSize);
     if (!r.ok) throw new NisoError('NISO2205', `--max-size ${flags.maxSize}: ${r.message}`, { hint: r.hint, exitCode: 2 });

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -20,6 +20,16 @@ console.log('start ' + mode + ' pid=' + process.pid + ' uid=' + process.getuid()
 console.error('err line');
 if (mode === 'crash') setTimeout(() => process.exit(3), 50);
 else if (mode === 'readonly') { require('fs').writeFileSync('/app/out.txt', 'x'); }
+else if (mode === 'chatty') {
+  // LINES numbered lines of ~100 bytes in bursts, then one line per SIGUSR1, and stays up.
+  let i = 0;
+  const total = Number(process.env.LINES || 10);
+  const burst = () => { for (let k = 0; k < 50 && i < total; k++) console.log('line ' + (i++) + ' ' + 'x'.repeat(90)); if (i < total) setTimeout(burst, 5); };
+  // After a pause: between stdout and stderr, order is exact only across the pump's ticks.
+  setTimeout(burst, 400);
+  process.on('SIGUSR1', () => console.log('line ' + (i++) + ' after signal'));
+  setInterval(() => {}, 1000);
+}
 else if (mode === 'once') process.exit(0);
 else {
   const port = Number(process.env.PORT || 3000);
@@ -314,4 +324,66 @@ test('remove: a package a service uses is refused; an active service is refused;
   assert.match(topAfter.stderr, /NISO3303/);
   assert.match(ok(e, ['remove', 'keep']), /^removed service keep/);
   assert.match(ok(e, ['remove', 'keep']), /^removed keep 1\.0\.0/);
+});
+
+test('logs: both streams in order, -n, --timestamps, prefixes for several services, -f; kept while the supervisor is dead; bounded by rotation', async () => {
+  const e = await setup('talk');
+  ok(e, ['activate', 'talk', '--network', 'none', '--env', 'MODE=chatty', '--env', 'LINES=3']);
+  ok(e, ['activate', 'talk', '--name', 'talk2', '--network', 'none', '--env', 'MODE=chatty', '--env', 'LINES=2']);
+  await until('the lines', () => ok(e, ['logs', 'talk']).includes('line 2'));
+  const all = ok(e, ['logs', 'talk']).split('\n').filter(Boolean);
+  // stdout in its order; stderr's line among them (between streams, order is exact only to the pump's ~250 ms).
+  assert.deepEqual(all.filter((l) => !l.startsWith('err')).map((l) => l.slice(0, 6)), ['start ', 'line 0', 'line 1', 'line 2']);
+  assert.equal(all.filter((l) => l === 'err line').length, 1);
+  assert.deepEqual(ok(e, ['logs', 'talk', '-n', '1']).trim(), all[all.length - 1]);
+  const stamped = ok(e, ['logs', 'talk', '-n', '2', '--timestamps']).trim().split('\n');
+  for (const l of stamped) assert.match(l, /^~?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (line \d|err line)/);
+  const both = ok(e, ['logs', 'talk', 'talk2', '-n', '1']).trim().split('\n').sort();
+  assert.match(both[0]!, /^talk {2}\| (line 2 |err line)/);
+  assert.match(both[1]!, /^talk2 \| (line 1 |err line)/);
+  const json = ok(e, ['logs', 'talk', '--json', '-n', '1']);
+  assert.equal((JSON.parse(json) as { stream: string }).stream, 'stdout');
+  assert.equal(niso(e, ['logs', 'talk', '--since', 'yesterday-ish']).code, 2);
+  assert.equal(ok(e, ['logs', 'talk', '--since', '1h']).trim().split('\n').length, 5);
+  assert.equal(ok(e, ['logs', 'talk', '--until', '1h']), '');
+
+  // -f prints what comes next and ends on an interrupt.
+  const { spawn } = await import('node:child_process');
+  const follower = spawn(process.execPath, [BIN, 'logs', '-f', '-n', '0', 'talk'], { env: { ...process.env, NISO_ROOT: e.root } });
+  let followed = '';
+  follower.stdout.on('data', (d) => { followed += d; });
+  await sleep(500);
+  const appPid = status(e, 'talk').pid!;
+  process.kill(appPid, 'SIGUSR1');
+  await until('the followed line', () => followed.includes('line 3 after signal'));
+  follower.kill('SIGINT');
+  const code = await new Promise((r) => follower.on('close', r));
+  assert.equal(code, 0);
+  assert.ok(!followed.includes('line 2 '), 'only new lines');
+
+  // With no supervisor, the app's output still lands on disk and shows; the next supervisor files it.
+  const sup = await until('a supervisor', () => supervisorPid(e));
+  process.kill(sup, 'SIGKILL');
+  await until('the supervisor to be gone', () => supervisorPid(e) === null);
+  process.kill(appPid, 'SIGUSR1');
+  await sleep(200);
+  const raw = readFileSync(join(e.root, 'var/lib/niso/services/talk/logs/out.raw'));
+  assert.ok(raw.includes('line 4 after signal'), 'written straight to its file');
+  assert.match(ok(e, ['logs', 'talk', '-n', '1', '--timestamps']), /line 4 after signal/);
+  ok(e, ['deactivate', 'talk', 'talk2']);
+
+  // Rotation: 4 KiB × 2 files, and an app that writes ~200 KiB.
+  ok(e, ['activate', 'talk', '--name', 'flood', '--network', 'none', '--env', 'MODE=chatty', '--env', 'LINES=2000', '--log-max-size', '4K', '--log-files', '2']);
+  await until('the last line', () => ok(e, ['logs', 'flood', '-n', '1']).startsWith('line 1999 '), 20_000);
+  const logsDir = join(e.root, 'var/lib/niso/services/flood/logs');
+  await until('the raw output to be freed', () => {
+    const files = readdirSync(logsDir).filter((f) => f.startsWith('journal') && !f.endsWith('.pos'));
+    const journal = files.reduce((n, f) => n + statSync(join(logsDir, f)).size, 0);
+    const rawBlocks = ['out.raw', 'err.raw'].reduce((n, f) => n + statSync(join(logsDir, f)).blocks * 512, 0);
+    return journal <= 2 * 4096 + 1024 && rawBlocks < 1024 * 1024 + 64 * 1024;
+  }, 20_000);
+  const kept = ok(e, ['logs', 'flood']).trim().split('\n');
+  assert.ok(kept.length < 200, `only the newest lines are kept (${kept.length})`);
+  assert.match(kept[kept.length - 1]!, /^line 1999 /);
+  ok(e, ['deactivate', 'flood']);
 });

@@ -84,7 +84,7 @@ export async function debug(ctx: Context, name: string, opts: { json?: boolean; 
   const state = readState(ctx.root, name);
   const health = readHealth(ctx.root, name);
   const n = Number(opts.lines ?? 20);
-  const output = lastOutput(ctx.root, name, Number.isFinite(n) && n > 0 ? n : 20);
+  const output = await lastOutput(ctx.root, name, Number.isFinite(n) && n > 0 ? n : 20);
   const suggestions = diagnose(plan, state.exits, output, health);
   if (opts.json) return printJson(ctx, { status, exits: state.exits, health, output: output.split('\n'), suggestions, plan });
   const out = ctx.stdout;

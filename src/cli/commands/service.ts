@@ -19,6 +19,8 @@ export function hostOf(ctx: Context): Host {
 }
 
 export interface ActivateOptions extends RunOptions {
+  logMaxSize?: string;
+  logFiles?: string;
   restart?: string;
   wait?: boolean;
   timeout?: string;
@@ -64,7 +66,7 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise
     // An end the supervisor has not recorded yet shows as restarting: wait for its verdict.
     const recorded = readState(ctx.root, name).pid === null;
     if (recorded && (s.state === 'failed' || s.state === 'inactive' || s.state === 'restarting' || s.state === 'crash-loop')) {
-      throw new NisoError('NISO3304', `${name} did not come up: ${failureDetail(ctx.root, name)}`, { hint: `\`niso debug ${name}\` shows more; \`niso logs ${name}\` its output` });
+      throw new NisoError('NISO3304', `${name} did not come up: ${await failureDetail(ctx.root, name)}`, { hint: `\`niso debug ${name}\` shows more; \`niso logs ${name}\` its output` });
     }
     if (Date.now() > deadline) throw new NisoError('NISO3304', `${name} did not become ${s.health === 'starting' ? 'healthy' : 'active'} within ${timeoutMs / 1000} s (state ${s.state}${s.health ? `, health ${s.health}` : ''})`, { hint: `\`niso debug ${name}\` shows the health history` });
     await sleep(20);
@@ -106,7 +108,9 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
   } else {
     const pkg = await packageFor(ctx, ref);
     name = opts.name ?? pkg.name;
-    await activateService(host, { pkg, name, options });
+    const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
+    const logs = await readLogLimits(layout(ctx.root).config, opts);
+    await activateService(host, { pkg, name, options, logs });
   }
   const s = opts.wait ? await waitReady(ctx, name, timeoutMs) : serviceStatus(ctx.root, name)!;
   if (opts.json) return printJson(ctx, s);

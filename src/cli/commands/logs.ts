@@ -1,0 +1,45 @@
+// `niso logs SERVICE... [-f] [--since] [--until] [-n N] [--timestamps]`, like `docker logs`, for
+// several services at once (prefixed) and also while no supervisor runs.
+import { NisoError } from '../../errors/niso-error.js';
+import { formatLogRecord, logPrefixes, parseTimeArg, readLogs } from '../../service/logs/index.js';
+import { listServiceNames, requireDefinition, servicePaths } from '../../service/store.js';
+import type { Context } from '../context.js';
+
+export interface LogsOptions { follow?: boolean; since?: string; until?: string; tail?: string; timestamps?: boolean; json?: boolean }
+
+export async function run(ctx: Context, names: string[], opts: LogsOptions): Promise<void> {
+  const services = names.length > 0 ? names : listServiceNames(ctx.root);
+  if (services.length === 0) throw new NisoError('NISO3301', 'no services here', { exitCode: 1, hint: 'start one with `niso activate PACKAGE`' });
+  for (const n of services) requireDefinition(ctx.root, n);
+  const now = new Date();
+  const since = opts.since !== undefined ? parseTimeArg(opts.since, now, '--since') : undefined;
+  const until = opts.until !== undefined ? parseTimeArg(opts.until, now, '--until') : undefined;
+  let tail: number | undefined;
+  if (opts.tail !== undefined && opts.tail !== 'all') {
+    tail = Number(opts.tail);
+    if (!Number.isInteger(tail) || tail < 0) throw new NisoError('NISO9001', `--tail ${opts.tail}: expected a whole number or "all"`, { exitCode: 2 });
+  }
+  if (opts.follow) {
+    // Following needs the supervisor, which moves the output into the logs as it comes.
+    const { ensureSupervisor } = await import('../../service/supervisor.js');
+    const { hostOf } = await import('./service.js');
+    const host = hostOf(ctx);
+    await ensureSupervisor(host, host.entry).catch(() => undefined);
+  }
+  const prefixes = logPrefixes(services);
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    for await (const rec of readLogs(services.map((s) => ({ service: s, logsDir: servicePaths(ctx.root, s).logs })), { tail, since, until, follow: opts.follow === true, signal: ac.signal })) {
+      if (opts.json) ctx.stdout.write(JSON.stringify({ service: rec.service, time: rec.time.toISOString(), stream: rec.stream, text: rec.text, approximate: rec.approximate, partial: rec.partial }) + '\n');
+      else ctx.stdout.write(formatLogRecord(rec, { prefix: prefixes.get(rec.service) ?? null, timestamps: opts.timestamps === true }) + '\n');
+    }
+  } catch (e) {
+    if (!ac.signal.aborted) throw e;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
