@@ -113,6 +113,15 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'one JSON object per line')
     .action(async (names: string[], opts) => (await import('./commands/logs.js')).run(ctx, names, opts));
 
+  program.command('exec')
+    .description('run a command inside a running service\'s sandbox, like `docker exec`')
+    .argument('<service>', 'service name')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('-i, --interactive', 'pass stdin on to the command')
+    .option('-t, --tty', 'give the command a fresh pseudo-terminal')
+    .option('-e, --env <NAME=value>', 'set an environment variable for the command (repeatable)', collect, [])
+    .action(async (name: string, command: string[], opts) => (await import('./commands/exec.js')).run(ctx, name, command, opts));
+
   program.command('stats')
     .description('live CPU, memory, network, block I/O and pids of services, like `docker stats`')
     .argument('[services...]', 'service names (default: every running one)')

@@ -1,6 +1,7 @@
 // Renders a Plan as the command that starts it with bubblewrap: setpriv drops to the service's
 // uid/gid first (so the sandbox is not host root; see PLATFORM.md §1), then bwrap builds the
-// namespaces and the root filesystem. Pure: it only translates; every decision is in the plan.
+// namespaces and the root filesystem. renderBwrapJoin renders `niso exec`: a command started inside
+// such a sandbox while it runs. Pure: it only translates; every decision is in the plan.
 import type { Plan } from '../plan/plan.js';
 
 export interface BwrapFd {
@@ -79,6 +80,107 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
   // A private network is a namespace niso prepared; joining it needs root, so before setpriv.
   const nsenter = plan.network.mode === 'private' && plan.network.netns ? ['nsenter', `--net=${plan.network.netns}`, '--'] : [];
   return { argv: [...nsenter, ...setpriv, '--', ...a], fds };
+}
+
+/** What the host contributes to a join rendering (`niso exec`): found by the caller, not decided. */
+export interface JoinHostFacts {
+  /** Paths root can open on the host, each naming one of the app's namespaces (pinned /proc/PID/fd/N links). */
+  namespaces: { pid: string; mnt: string; net: string; ipc: string; uts: string; cgroup: string };
+  /** bwrap as real host paths (no symlinks): its loader (null for a static bwrap) and every library it loads. */
+  bwrap: { binary: string; loader: string | null; libraries: string[] };
+}
+
+export interface BwrapJoinFd {
+  fd: number;
+  /**
+   * userns: niso passes an open fd of the app's user namespace. args: bwrap's options, NUL-separated
+   * (content). seccomp: the compiled filter. status: bwrap's JSON status, read by niso.
+   */
+  kind: 'userns' | 'args' | 'seccomp' | 'status';
+  content: string | null;
+}
+
+export interface BwrapJoinCommand {
+  /** Runs as root; argv[0] is setpriv. */
+  argv: string[];
+  /** Extra file descriptors, from 3 upwards, in order. */
+  fds: BwrapJoinFd[];
+}
+
+/**
+ * Renders the command that runs `argv` inside the running sandbox of `plan` (`niso exec`). It must
+ * be started as root, in the service's cgroup. Why each step is where it is (all verified on
+ * bubblewrap 0.8, kernel 6.18):
+ *
+ * - The filesystem is the app's own mount namespace, entered with nsenter and copied by bwrap
+ *   (`--dev-bind / /`), so /tmp (a tmpfs that exists only in the sandbox), /proc (the app's pid
+ *   namespace) and the read-only flags are the app's, not a rebuild. Binding /proc/APP/root or
+ *   /proc/APP/root/tmp instead fails: the kernel refuses bind mounts from another mount namespace
+ *   (EINVAL).
+ * - bwrap cannot join the pid namespace itself (--pidns): the app's user namespace is a child of
+ *   the one that owns its pid namespace (--disable-userns nests one), and no process is left in
+ *   that parent, so no fd to it exists. nsenter joins the pid namespace as root instead.
+ * - Inside the app's mount namespace no host tool is reachable by absolute path, so nsenter keeps
+ *   the host's / as working directory (--wd=/) and starts bwrap by relative paths through its own
+ *   loader, with every library preloaded by real path (ld.so searches nothing in the sandbox).
+ *   No host file stays open in the command, and bwrap's --chdir moves it into the sandbox.
+ * - bwrap runs as root and switches to the service's uid inside the joined user namespace
+ *   (--userns --uid --gid). Run as the service's uid instead, its monitor process would sit in
+ *   the app's pid and user namespaces as the same uid without capabilities or seccomp, and the app
+ *   could write its memory through /proc/PID/mem (verified); as root (uid 0 outside, no
+ *   capabilities) it cannot be touched. Supplementary groups are cleared and no_new_privs is set
+ *   by setpriv before; --cap-drop ALL keeps bwrap from passing root's capabilities on.
+ * - Options go through --args, so the environment does not show in process listings, and
+ *   --block-fd closes the user namespace fd before the command starts (a read from it fails at
+ *   once), so the command inherits no descriptor of niso's.
+ * - Always --new-session: the command never shares a terminal session with niso (TIOCSTI); a TTY
+ *   is a fresh pseudo-terminal that the caller provides.
+ * - --die-with-parent ends bwrap's monitor with the chain (setpriv --pdeathsig ends the chain with
+ *   niso), but it cannot end the command: the monitor, root without capabilities, may not signal
+ *   the service's uid, and the kernel drops such a parent-death signal. The caller ends the
+ *   command if niso dies.
+ */
+export function renderBwrapJoin(plan: Plan, opts: { argv: string[]; env?: Record<string, string>; seccomp: boolean; host: JoinHostFacts }): BwrapJoinCommand {
+  if (plan.mounts.length === 0 && !plan.namespaces.mount) throw new RenderError('an unsandboxed service has no sandbox to join');
+  if (plan.capabilities.length > 0) {
+    throw new RenderError(`capabilities (${plan.capabilities.join(', ')}) cannot be granted in an unprivileged bubblewrap sandbox`);
+  }
+  if (opts.argv.length === 0) throw new RenderError('no command given');
+  const { bwrap, namespaces: ns } = opts.host;
+  const files = [bwrap.binary, ...(bwrap.loader === null ? [] : [bwrap.loader]), ...bwrap.libraries];
+  for (const f of files) {
+    // Relative to the host's root and split on blanks and colons by ld.so --preload.
+    if (!f.startsWith('/') || /[\s:]/.test(f)) throw new RenderError(`${f}: bwrap's files must be absolute paths without blanks or colons`);
+  }
+  const rel = (p: string) => p.slice(1);
+  const fds: BwrapJoinFd[] = [];
+  const nextFd = () => 3 + fds.length;
+  const usernsFd = nextFd();
+  fds.push({ fd: usernsFd, kind: 'userns', content: null });
+  const argsFd = nextFd();
+  fds.push({ fd: argsFd, kind: 'args', content: null });
+
+  const o: string[] = ['--userns', String(usernsFd), '--uid', String(plan.user.uid), '--gid', String(plan.user.gid)];
+  if (!plan.allowUserNamespaces) o.push('--assert-userns-disabled');
+  o.push('--cap-drop', 'ALL', '--new-session', '--die-with-parent');
+  if (opts.seccomp && plan.seccomp) {
+    const fd = nextFd();
+    fds.push({ fd, kind: 'seccomp', content: null });
+    o.push('--seccomp', String(fd));
+  }
+  const statusFd = nextFd();
+  fds.push({ fd: statusFd, kind: 'status', content: null });
+  o.push('--json-status-fd', String(statusFd), '--block-fd', String(usernsFd));
+  o.push('--dev-bind', '/', '/', '--remount-ro', '/', '--chdir', plan.command.cwd, '--clearenv');
+  for (const [k, v] of Object.entries({ ...plan.command.env, ...opts.env })) o.push('--setenv', k, v);
+  fds[1]!.content = o.map((a) => `${a}\0`).join('');
+
+  const setpriv = ['setpriv', ...(plan.noNewPrivileges ? ['--no-new-privs'] : []), '--clear-groups', '--inh-caps=-all', '--pdeathsig', 'KILL', '--'];
+  const nsenter = ['nsenter', `--pid=${ns.pid}`, `--mount=${ns.mnt}`, `--net=${ns.net}`, `--ipc=${ns.ipc}`, `--uts=${ns.uts}`, `--cgroup=${ns.cgroup}`, '--wd=/', '--'];
+  const start = bwrap.loader === null
+    ? [rel(bwrap.binary)]
+    : [rel(bwrap.loader), '--inhibit-cache', ...(bwrap.libraries.length > 0 ? ['--preload', bwrap.libraries.map(rel).join(' ')] : []), rel(bwrap.binary)];
+  return { argv: [...setpriv, ...nsenter, ...start, '--args', String(argsFd), '--', ...opts.argv], fds };
 }
 
 /** A shell-safe one-line rendering of an argv, for --dry-run and logs. */

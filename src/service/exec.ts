@@ -18,9 +18,9 @@ import { findCommand } from './exec-resolve.js';
 
 export interface ExecInServiceOptions {
   plan: Plan;
-  /** Host pid of the sandbox's init (bubblewrap's pid 1 inside; runSandbox's onStart). */
+  /** Host pid of the sandbox's init (bubblewrap's pid 1 inside; runSandbox's onStart). Ignored for an unsandboxed plan. */
   initPid: number;
-  /** Host pid of the app, the child of init; found from initPid when left out. */
+  /** Host pid of the app, the child of init; found from initPid when left out. Required for an unsandboxed plan (no init). */
   appPid?: number;
   /** The cgroup.procs files of the service's cgroup; the app's own cgroups when left out. */
   cgroupProcsFiles?: string[];
@@ -39,7 +39,7 @@ export interface ExecInServiceOptions {
   seccomp?: Buffer | null;
   /** Forward SIGINT, SIGTERM, SIGHUP, ... that niso receives to the command; default: with stdio inherit. */
   forwardSignals?: boolean;
-  /** pipe: how much of the output to keep (the end of it). Default 64 KiB. */
+  /** pipe: how much of the output to keep, in characters (the end of it). Default 65536. */
   maxOutputBytes?: number;
 }
 
@@ -49,7 +49,7 @@ export interface ExecInServiceResult {
   /** The signal that ended the command, if any (SIGKILL after a timeout). */
   signal: string | null;
   timedOut: boolean;
-  /** stdio pipe: stdout and stderr as they came, at most maxOutputBytes (the end). */
+  /** stdio pipe: stdout and stderr as they came, at most maxOutputBytes characters (the end). */
   output?: string;
   /** Milliseconds from the call until bubblewrap reported the command's process. */
   startMs: number | null;
@@ -63,6 +63,14 @@ const HOST_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 // the command, which runs in a session of its own (bwrap --new-session) and so never holds a
 // terminal that another session controls.
 const PTY_SESSION = 'set -m; n=$1; shift; for s in INT QUIT WINCH; do trap "kill -$s $n 2>/dev/null" $s; done; "$@" & c=$!; wait $c; r=$?; while kill -0 $c 2>/dev/null; do wait $c; r=$?; done; exit $r';
+
+// Ends the command if niso dies, even by SIGKILL: it reads the command's pid, then waits for the
+// pipe from niso to close, and kills the command's process group (the command leads one: bwrap
+// --new-session). bwrap's --die-with-parent cannot do this here: its monitor runs as root without
+// capabilities while the command runs as the service's uid, and the kernel drops a parent-death
+// signal the dying parent would not be allowed to send (verified). niso kills this shell itself
+// when the command ends normally.
+const WATCHDOG = 'read p || exit 0; while read x; do :; done; kill -KILL -"$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -161,13 +169,13 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
 
   // The app is the process whose namespaces are joined: it must be init's child, and the same
   // process before and after its namespaces are opened (pids are reused).
-  const appPid = opts.appPid ?? childrenOf(opts.initPid)[0];
-  if (appPid === undefined) throw notRunning(plan, `no app process under the sandbox's init (pid ${opts.initPid})`);
+  const sandboxed = !(plan.mounts.length === 0 && !plan.namespaces.mount);
+  const appPid = opts.appPid ?? (sandboxed ? childrenOf(opts.initPid)[0] : undefined);
+  if (appPid === undefined) throw notRunning(plan, sandboxed ? `no app process under the sandbox's init (pid ${opts.initPid})` : 'no app pid given');
   const before = procStat(appPid);
-  if (before === null || before.ppid !== opts.initPid) throw notRunning(plan, `pid ${appPid} is not the app of the sandbox whose init is pid ${opts.initPid}`);
+  if (before === null || (sandboxed && before.ppid !== opts.initPid)) throw notRunning(plan, `pid ${appPid} is not the app of the sandbox whose init is pid ${opts.initPid}`);
 
   const merged = { ...plan.command.env, ...env };
-  const sandboxed = !(plan.mounts.length === 0 && !plan.namespaces.mount);
   const lookup = findCommand(`/proc/${appPid}/root`, opts.argv[0]!, { path: merged.PATH ?? '/usr/local/bin:/usr/bin:/bin', cwd: plan.command.cwd, uid: plan.user.uid, gid: plan.user.gid });
   if (!lookup.found) {
     throw new NisoError('NISO3311', `cannot run ${opts.argv[0]} in service ${plan.service}: ${lookup.detail}`, {
@@ -175,6 +183,8 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
     });
   }
 
+  // Missing host tools are named here rather than failing half-way through the chain.
+  for (const t of ['setpriv', ...(sandboxed ? ['nsenter'] : []), ...(tty ? ['script'] : [])]) onHostPath(t);
   const procsFiles = opts.cgroupProcsFiles ?? appCgroupProcs(appPid);
   const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
   const pinned: number[] = [];
@@ -260,7 +270,7 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
           buf = buf.slice(nl + 1);
           try {
             const msg = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
-            if (msg['child-pid'] !== undefined) { nsPid = msg['child-pid']; startMs = performance.now() - t0; unpin(); }
+            if (msg['child-pid'] !== undefined) { nsPid = msg['child-pid']; startMs = performance.now() - t0; unpin(); guard(); }
             if (msg['exit-code'] !== undefined) exitFromStatus = msg['exit-code'];
           } catch { /* not a status line */ }
         }
@@ -271,15 +281,30 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
   // The command's host pid: found when first needed (bwrap reports the pid inside the sandbox).
   let hostPid: number | null = null;
   const commandPid = (): number | null => {
-    if (!sandboxed) return child.pid ?? null;
+    // Unsandboxed, the chain execs into the command: it is the spawned process, or with a TTY
+    // the one process the pty's session shell started (script → shell → command).
+    if (!sandboxed) return tty ? (childrenOf(childrenOf(child.pid ?? -1)[0] ?? -1)[0] ?? null) : child.pid ?? null;
     if (hostPid === null && nsPid !== null && child.pid !== undefined) hostPid = hostPidOf(child.pid, nsPid);
     return hostPid;
   };
+  let watchdog: ChildProcess | null = null;
+  const guard = () => {
+    if (watchdog !== null) return;
+    const p = commandPid();
+    if (p === null) return;
+    watchdog = spawn('sh', ['-c', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: { PATH: HOST_PATH } });
+    watchdog.on('error', () => undefined);
+    watchdog.stdin!.on('error', () => undefined);
+    watchdog.stdin!.write(`${p}\n`);
+    watchdog.unref();
+  };
+  // Unsandboxed with a TTY the command appears a moment after script starts.
+  const polling = !sandboxed ? setInterval(() => { guard(); if (watchdog) clearInterval(polling!); }, 20) : null;
   const killAll = () => {
     const p = commandPid();
     // The command leads its own process group (--new-session): take what it started with it.
     if (p !== null) { try { process.kill(-p, 'SIGKILL'); } catch { /* gone */ } try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-    // Without a command yet, ending the chain ends bwrap and the command (--pdeathsig, --die-with-parent).
+    // Without a command yet, ending the chain ends bwrap (setpriv --pdeathsig, --die-with-parent).
     child.kill('SIGKILL');
   };
   const forward = (sig: NodeJS.Signals) => {
@@ -300,6 +325,9 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
     child.on('close', (c, s) => res({ code: c, signal: s }));
   }).finally(() => {
     unpin();
+    if (polling) clearInterval(polling);
+    // Not needed any more; its end must not kill a reused pid.
+    (watchdog as ChildProcess | null)?.kill('SIGKILL');
     for (const s of signals) process.off(s, forward);
     if (timer) clearTimeout(timer);
   });

@@ -33,6 +33,7 @@ else if (mode === 'chatty') {
 else if (mode === 'once') process.exit(0);
 else {
   const port = Number(process.env.PORT || 3000);
+  if (process.env.READY_FILE_AFTER_MS) setTimeout(() => require('fs').writeFileSync('/tmp/ready', 'yes'), Number(process.env.READY_FILE_AFTER_MS));
   const started = Date.now();
   const sickAfter = Number(process.env.SICK_AFTER_MS || 0);
   require('http').createServer((q, s) => {
@@ -386,4 +387,22 @@ test('logs: both streams in order, -n, --timestamps, prefixes for several servic
   assert.ok(kept.length < 200, `only the newest lines are kept (${kept.length})`);
   assert.match(kept[kept.length - 1]!, /^line 1999 /);
   ok(e, ['deactivate', 'flood']);
+});
+
+test('exec: a command inside the running sandbox, as the service; exit codes pass; exec health checks use it', async () => {
+  const e = await setup('inside', '\n[healthcheck]\nexec = ["/usr/bin/node", "-e", "process.exit(require(\'fs\').existsSync(\'/tmp/ready\') ? 0 : 1)"]\ninterval = "1s"\ntimeout = "1s"\n');
+  ok(e, ['activate', 'inside', '--network', 'none', '--env', 'READY_FILE_AFTER_MS=300', '--wait']);
+  const s = status(e, 'inside');
+  assert.equal(s.health, 'healthy', 'the exec probe found the file the app wrote in its private /tmp');
+  const out = ok(e, ['exec', 'inside', '--', 'node', '-e', 'console.log(process.getuid(), require("fs").readFileSync("/tmp/ready", "utf8"), process.env.MODE ?? "-")']);
+  const uid = readFileSync(`/proc/${s.pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1];
+  assert.equal(out, `${uid} yes -\n`);
+  assert.equal(ok(e, ['exec', 'inside', '-e', 'MODE=x', '--', 'node', '-e', 'console.log(process.env.MODE)']), 'x\n');
+  assert.equal(niso(e, ['exec', 'inside', '--', 'node', '-e', 'process.exit(7)']).code, 7);
+  const missing = niso(e, ['exec', 'inside', '--', 'sh', '-c', 'true']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /NISO3311.*"sh" is not in the sandbox's PATH/);
+  ok(e, ['deactivate', 'inside']);
+  const stopped = niso(e, ['exec', 'inside', '--', 'node', '-e', '0']);
+  assert.match(stopped.stderr, /NISO3303/);
 });

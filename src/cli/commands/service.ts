@@ -163,5 +163,12 @@ export async function boot(ctx: Context, opts: { json?: boolean }): Promise<void
 export async function supervise(ctx: Context): Promise<void> {
   const { supervise: loop } = await import('../../service/supervisor.js');
   const { supervisorHooks } = await import('../../service/hooks.js');
-  await loop(hostOf(ctx), supervisorHooks());
+  // exec health checks run like `niso exec` (loaded only when a service has one).
+  await loop(hostOf(ctx), supervisorHooks({
+    exec: (root, name, plan, state) => async (argv, timeoutMs) => {
+      const [{ execInService }, { cgroupOf }] = await Promise.all([import('../../service/exec.js'), import('../../service/running.js')]);
+      const r = await execInService({ plan, initPid: state.initPid!, cgroupProcsFiles: cgroupOf(root, name).procsFiles, argv, timeoutMs, stdio: 'pipe' });
+      return { exitCode: r.exitCode, output: r.output ?? '' };
+    },
+  }));
 }

@@ -1,0 +1,30 @@
+// `niso exec SERVICE [-i] [-t] [-e NAME=value] -- CMD...`: a command inside a running service's sandbox.
+import { NisoError } from '../../errors/niso-error.js';
+import { cgroupOf, serviceProcesses } from '../../service/running.js';
+import { readPlan, readState, requireDefinition } from '../../service/store.js';
+import type { Context } from '../context.js';
+
+export async function run(ctx: Context, name: string, argv: string[], opts: { interactive?: boolean; tty?: boolean; env?: string[] }): Promise<void> {
+  requireDefinition(ctx.root, name);
+  if (argv.length === 0) throw new NisoError('NISO9001', 'no command given', { exitCode: 2, hint: `write it after --, e.g. niso exec ${name} -- node -e "console.log(1)"` });
+  const state = readState(ctx.root, name);
+  const plan = readPlan(ctx.root, name);
+  if (serviceProcesses(ctx.root, name).length === 0 || state.initPid === null || !plan) {
+    throw new NisoError('NISO3303', `service "${name}" is not running`, { exitCode: 1, hint: `\`niso status ${name}\` shows its state; \`niso activate ${name}\` starts it` });
+  }
+  const env: Record<string, string> = {};
+  for (const e of opts.env ?? []) {
+    const i = e.indexOf('=');
+    const key = i < 0 ? e : e.slice(0, i);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new NisoError('NISO9001', `--env ${e}: "${key}" is not a valid environment variable name`, { exitCode: 2 });
+    const value = i < 0 ? ctx.env[key] : e.slice(i + 1);
+    if (value !== undefined) env[key] = value;
+  }
+  if (opts.tty && ctx.env.TERM && env.TERM === undefined) env.TERM = ctx.env.TERM;
+  const { execInService } = await import('../../service/exec.js');
+  const r = await execInService({
+    plan, initPid: state.initPid, cgroupProcsFiles: cgroupOf(ctx.root, name).procsFiles, argv,
+    tty: opts.tty === true, interactive: opts.interactive === true, env, stdio: 'inherit',
+  });
+  ctx.exitCode = r.exitCode;
+}
