@@ -162,14 +162,17 @@ export function pushExit(state: ServiceState, exit: ExitRecord): ExitRecord[] {
  */
 export async function stopService(root: string, name: string, state: ServiceState, reason: ExitRecord['reason']): Promise<ExitRecord | null> {
   const running = serviceProcesses(root, name).length > 0;
-  let exit: ExitRecord | null = null;
+  let killed = false;
   if (running) {
-    if (!signalApp(state, state.stop.signal)) for (const p of serviceProcesses(root, name)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-    const deadline = Date.now() + state.stop.timeoutMs;
+    if (!signalApp(state, state.stop.signal)) killed = true;
+    const deadline = Date.now() + (killed ? 0 : state.stop.timeoutMs);
     while (serviceProcesses(root, name).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    // removeCgroup kills whatever is left and waits until the cgroup is empty.
+    // Still there after the stop timeout: cleanupRun's removeCgroup SIGKILLs everything left.
+    if (serviceProcesses(root, name).length > 0) killed = true;
   }
   await cleanupRun(root, name);
-  if (state.pid !== null) exit = endedRun(root, name, state, reason, new Date());
+  if (state.pid === null) return null;
+  const exit = endedRun(root, name, state, reason, new Date());
+  if (killed && exit.exitCode === null) return { ...exit, exitCode: 137, signal: 'SIGKILL', message: `killed after the stop timeout (${state.stop.timeoutMs / 1000} s)` };
   return exit;
 }

@@ -19,6 +19,7 @@ const mode = process.env.MODE || 'serve';
 console.log('start ' + mode + ' pid=' + process.pid + ' uid=' + process.getuid());
 console.error('err line');
 if (mode === 'crash') setTimeout(() => process.exit(3), 50);
+else if (mode === 'stubborn') { process.on('SIGTERM', () => console.log('ignoring SIGTERM')); process.on('SIGINT', () => { console.log('got SIGINT'); process.exit(0); }); setInterval(() => {}, 1000); }
 else if (mode === 'readonly') { require('fs').writeFileSync('/app/out.txt', 'x'); }
 else if (mode === 'chatty') {
   // LINES numbered lines of ~100 bytes in bursts, then one line per SIGUSR1, and stays up.
@@ -405,4 +406,19 @@ test('exec: a command inside the running sandbox, as the service; exit codes pas
   ok(e, ['deactivate', 'inside']);
   const stopped = niso(e, ['exec', 'inside', '--', 'node', '-e', '0']);
   assert.match(stopped.stderr, /NISO3303/);
+});
+
+test('deactivate: the stop signal, then SIGKILL after stop_timeout; a custom stop_signal is honoured', async () => {
+  const e = await setup('stubborn');
+  ok(e, ['activate', 'stubborn', '--network', 'none', '--env', 'MODE=stubborn']);
+  const t0 = Date.now();
+  assert.equal(ok(e, ['deactivate', 'stubborn']), 'stubborn stopped (killed after the stop timeout)\n');
+  const took = Date.now() - t0;
+  assert.ok(took >= 1900 && took < 6000, `stop_timeout is 2s, took ${took} ms`);
+  assert.match(ok(e, ['logs', 'stubborn']), /ignoring SIGTERM/);
+  assert.equal(status(e, 'stubborn').lastExit?.exitCode, 137);
+  const p = await setup('polite', 'stop_signal = "SIGINT"\n');
+  ok(p, ['activate', 'polite', '--network', 'none', '--env', 'MODE=stubborn']);
+  assert.equal(ok(p, ['deactivate', 'polite']), 'polite stopped (exit code 0)\n');
+  assert.match(ok(p, ['logs', 'polite']), /got SIGINT/);
 });
