@@ -44,7 +44,7 @@ test('init, pack, install, list, inspect, remove and gc work end to end with --j
   assert.equal(list.length, 1);
   assert.deepEqual([list[0].name, list[0].digest], ['shop', p.digest]);
   const table = niso(['list'], env).stdout;
-  assert.match(table, /^NAME\s+VERSION\s+ARCH\s+DIGEST\s+SIZE\s+INSTALLED$/m);
+  assert.match(table, /^NAME\s+VERSION\s+ARCH\s+DIGEST\s+SIZE\s+INSTALLED\s+SERVICES$/m);
   assert.match(table, new RegExp(`^shop\\s+${p.version.replace(/\./g, '\\.')}\\s+`, 'm'));
 
   const insp = niso(['inspect', 'shop', '--json'], env).json();
