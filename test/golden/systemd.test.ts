@@ -1,0 +1,270 @@
+// Golden cases for the systemd rendering: every plan case of test/golden/plan (its manifest, options and
+// network) and the cases in test/golden/systemd/<case>/ that bring their own manifest.toml (+ options.json,
+// network.json, facts.json with a runtime). Expected: niso-web.service, sysusers.conf, files.txt and the
+// companion units. UPDATE_GOLDEN=1 rewrites them. The promises of each preset are asserted beside the
+// snapshots, by reading the unit back the way systemd does, so a regenerated snapshot cannot weaken them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseManifest } from '../../src/manifest/parse.js';
+import { buildPlan, type HostFacts, type PlanOptions, type RuntimeFacts } from '../../src/plan/build-plan.js';
+import type { Plan } from '../../src/plan/plan.js';
+import { DEFAULT_DENY } from '../../src/render/seccomp.js';
+import { expandSyscallNames, isKnownSyscall } from '../../src/render/seccomp-syscalls.js';
+import { JIT_RUNTIMES, planDigest, renderSystemdUnit, type SystemdUnit } from '../../src/render/systemd.js';
+import { SystemdQuoteError } from '../../src/render/systemd-escape.js';
+import { NAMESPACE_SYSCALLS, SYSTEMD_SYSCALL_SETS, UNKNOWN_TO_SYSTEMD_252 } from '../../src/render/systemd-syscalls.js';
+import { RenderError } from '../../src/render/bwrap.js';
+
+const PLAN_DIR = join(import.meta.dirname, 'plan');
+const DIR = join(import.meta.dirname, 'systemd');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+const FILES_DIR = '/var/lib/niso/services/web/systemd';
+const INPUTS = ['manifest.toml', 'options.json', 'network.json', 'facts.json'];
+
+const HOST: HostFacts = {
+  runtime: {
+    name: 'nodejs', version: '20.20.2', binary: '/usr/bin/node', commands: { node: '/usr/bin/node' }, env: {},
+    mounts: [
+      { source: '/usr/bin/node', target: '/usr/bin/node' },
+      { source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' },
+      { source: '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', target: '/lib64/ld-linux-x86-64.so.2' },
+    ],
+  },
+  binaryMounts: [],
+  hostFiles: { localtime: '/usr/share/zoneinfo/Etc/UTC', caCertificates: '/etc/ssl/certs/ca-certificates.crt', resolvConf: '/etc/resolv.conf' },
+  uid: 60123,
+  gid: 60123,
+  stateDir: '/var/lib/niso/state/web',
+};
+const PKG = { name: 'web', version: '1.0.0', digest: 'sha256:' + 'ab'.repeat(32), path: '/var/lib/niso/store/abab-web-1.0.0' };
+
+function caseFor(inputs: string): { plan: Plan; unit: SystemdUnit; runtime: string | null } {
+  const read = <T>(f: string): T | undefined => (existsSync(join(inputs, f)) ? JSON.parse(readFileSync(join(inputs, f), 'utf8')) as T : undefined);
+  const m = parseManifest(readFileSync(join(inputs, 'manifest.toml'), 'utf8'));
+  assert.ok(m.manifest, JSON.stringify(m.diagnostics));
+  const options = read<PlanOptions>('options.json') ?? {};
+  const facts = read<{ runtime?: RuntimeFacts }>('facts.json') ?? {};
+  const base: HostFacts = m.manifest.runtime
+    ? { ...HOST, runtime: facts.runtime ?? HOST.runtime }
+    : { ...HOST, runtime: null, binaryMounts: [{ source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' }] };
+  const network = read<HostFacts['network']>('network.json');
+  const plan = buildPlan({ service: 'web', manifest: m.manifest, package: PKG, options, host: network ? { ...base, network } : base });
+  const runtime = m.manifest.runtime?.use.name ?? null;
+  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime }) };
+}
+
+// --- reading a unit back the way systemd 252 does ------------------------------------------------------------
+
+type Unit = Map<string, [string, string][]>;
+
+function parseUnit(text: string): Unit {
+  const sections: Unit = new Map();
+  let current: [string, string][] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const s = /^\[(\w+)\]$/.exec(line);
+    if (s) { current = []; sections.set(s[1]!, current); continue; }
+    const i = line.indexOf('=');
+    assert.ok(i > 0, `not a setting: ${line}`);
+    current.push([line.slice(0, i), line.slice(i + 1)]);
+  }
+  return sections;
+}
+
+const values = (u: Unit, section: string, key: string) => (u.get(section) ?? []).filter(([k]) => k === key).map(([, v]) => v);
+const one = (u: Unit, section: string, key: string) => {
+  const v = values(u, section, key);
+  assert.equal(v.length, 1, `${section}.${key} once: ${JSON.stringify(v)}`);
+  return v[0]!;
+};
+
+/** systemd's word splitting with quotes and C escapes (extract_first_word with UNQUOTE|CUNESCAPE), after %-specifiers. */
+function words(value: string, { exec = false } = {}): string[] {
+  const s = value.replace(/%%/g, '%');
+  const out: string[] = [];
+  let i = 0;
+  while (i < s.length) {
+    while (s[i] === ' ') i++;
+    if (i >= s.length) break;
+    let w = '';
+    let quote: string | null = null;
+    for (; i < s.length; i++) {
+      const c = s[i]!;
+      if (quote === null && c === ' ') break;
+      if (c === '"' || c === '\'') { if (quote === null) { quote = c; continue; } if (quote === c) { quote = null; continue; } }
+      if (c === '\\') {
+        const n = s[++i]!;
+        if (n === 'n') w += '\n';
+        else if (n === 't') w += '\t';
+        else if (n === 'x') { w += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16)); i += 2; }
+        else w += n;
+        continue;
+      }
+      w += c;
+    }
+    out.push(exec ? w.replace(/\$\$/g, '$') : w);
+  }
+  return out;
+}
+
+/** A Bind*Paths= value: SRC:DST, each quoted when it holds blanks or colons. */
+function bindPair(value: string): [string, string] {
+  const m = /^("[^"]*"|[^:"]+):("[^"]*"|[^:"]+)$/.exec(value);
+  assert.ok(m, `bind ${value}`);
+  const unq = (p: string) => p.replace(/^"|"$/g, '').replace(/%%/g, '%');
+  return [unq(m[1]!), unq(m[2]!)];
+}
+
+/** What the unit refuses by name, expanded through systemd's sets, on the architectures niso knows. */
+function deniedByUnit(u: Unit): Set<string> {
+  const terms = values(u, 'Service', 'SystemCallFilter').flatMap((v) => { assert.ok(v.startsWith('~'), 'a deny list'); return v.slice(1).split(' '); });
+  const names = new Set<string>();
+  for (const t of terms) {
+    if (t.startsWith('@')) { assert.ok(Object.hasOwn(SYSTEMD_SYSCALL_SETS, t), `${t} is a set systemd 252 has`); for (const n of SYSTEMD_SYSCALL_SETS[t]!) if (isKnownSyscall(n)) names.add(n); }
+    else { assert.ok(isKnownSyscall(t) && !UNKNOWN_TO_SYSTEMD_252.has(t), `${t} is a syscall systemd 252 knows`); names.add(t); }
+  }
+  return names;
+}
+
+// --- the promises -------------------------------------------------------------------------------------------
+
+function assertHeader(plan: Plan, r: SystemdUnit): void {
+  assert.equal(r.name, 'niso-web.service');
+  const head = r.unit.split('\n').filter((l) => l.startsWith('# '));
+  assert.ok(head[0]!.includes('generated by niso'));
+  assert.ok(head.some((l) => l.includes(`${plan.package.name} ${plan.package.version} (${plan.package.digest})`)), 'names the package');
+  assert.ok(head.some((l) => l.includes(planDigest(plan))), 'names the plan');
+  assert.ok(head.some((l) => l.includes('generation: gen-42')), 'names the generation');
+}
+
+function assertCommon(plan: Plan, u: Unit): void {
+  assert.equal(one(u, 'Service', 'User'), String(plan.user.uid));
+  assert.equal(one(u, 'Service', 'Group'), String(plan.user.gid));
+  assert.equal(values(u, 'Service', 'DynamicUser').length, 0, 'a fixed uid: state keeps its owner');
+  assert.equal(one(u, 'Service', 'NoNewPrivileges'), 'yes');
+  assert.equal(one(u, 'Service', 'CapabilityBoundingSet'), plan.capabilities.join(' '));
+  assert.equal(one(u, 'Service', 'AmbientCapabilities'), plan.capabilities.join(' '));
+  assert.deepEqual(words(one(u, 'Service', 'ExecStart'), { exec: true }), plan.command.argv, 'the plan\'s command, not a wrapper');
+  assert.equal(one(u, 'Service', 'WorkingDirectory').replace(/%%/g, '%'), plan.command.cwd);
+  const env = Object.fromEntries(values(u, 'Service', 'Environment').map((v) => { const [w] = words(v); const i = w!.indexOf('='); return [w!.slice(0, i), w!.slice(i + 1)]; }));
+  assert.deepEqual(env, plan.command.env, 'exactly the plan\'s environment');
+  const unset = one(u, 'Service', 'UnsetEnvironment').split(' ');
+  for (const k of ['USER', 'LOGNAME', 'INVOCATION_ID', 'JOURNAL_STREAM', 'SYSTEMD_EXEC_PID']) assert.ok(unset.includes(k), `${k} is not passed on`);
+  assert.equal(one(u, 'Service', 'KillSignal'), plan.stop.signal);
+  assert.deepEqual(values(u, 'Install', 'WantedBy'), ['multi-user.target']);
+  const restart = one(u, 'Service', 'Restart');
+  assert.equal(restart, { no: 'no', 'on-failure': 'on-failure', always: 'always', 'unless-stopped': 'always' }[plan.restart.policy]);
+  if (plan.restart.policy !== 'no') assert.ok(values(u, 'Unit', 'StartLimitBurst').length === 1, 'restarts are limited');
+  const limits = plan.limits;
+  assert.deepEqual(values(u, 'Service', 'MemoryMax'), limits.memoryBytes === null ? [] : [String(limits.memoryBytes)]);
+  assert.deepEqual(values(u, 'Service', 'MemorySwapMax'), limits.memoryBytes === null ? [] : ['0']);
+  assert.deepEqual(values(u, 'Service', 'CPUQuota'), limits.cpus === null ? [] : [`${limits.cpus * 100}%`]);
+  assert.deepEqual(values(u, 'Service', 'TasksMax'), limits.pids === null ? [] : [String(limits.pids)]);
+  assert.deepEqual(values(u, 'Service', 'LimitNOFILE'), limits.nofile === null ? [] : [String(limits.nofile)]);
+}
+
+function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | null): void {
+  const yes = (k: string, v = 'yes') => assert.equal(one(u, 'Service', k), v, k);
+  assert.equal(one(u, 'Service', 'RootDirectory'), `${FILES_DIR}/root`);
+  assert.deepEqual(r.directories, [{ path: `${FILES_DIR}/root`, mode: 0o755 }]);
+  yes('MountAPIVFS'); yes('ProtectSystem', 'strict'); yes('ProtectHome'); yes('PrivateDevices'); yes('PrivateMounts');
+  yes('ProtectProc', 'invisible'); yes('ProcSubset', 'pid'); yes('PrivateIPC'); yes('ProtectHostname'); yes('UMask', '0077');
+  yes('ProtectKernelTunables'); yes('ProtectKernelModules'); yes('ProtectKernelLogs'); yes('ProtectControlGroups'); yes('ProtectClock');
+  yes('RestrictRealtime'); yes('RestrictSUIDSGID'); yes('LockPersonality'); yes('RestrictNamespaces'); yes('SystemCallArchitectures', 'native');
+  yes('SystemCallErrorNumber', 'EPERM'); yes('RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6 AF_NETLINK');
+  assert.deepEqual(values(u, 'Service', 'PrivateUsers'), plan.capabilities.length === 0 ? ['yes'] : [], 'a user namespace unless capabilities are granted');
+  assert.deepEqual(values(u, 'Service', 'MemoryDenyWriteExecute'), runtime !== null && JIT_RUNTIMES.has(runtime) ? [] : ['yes'], 'W^X unless the runtime has a JIT');
+
+  // Mounts: every one of the plan's, and only /state and the tmpfs are writable.
+  const ro = values(u, 'Service', 'BindReadOnlyPaths').map(bindPair);
+  const rw = values(u, 'Service', 'BindPaths').map(bindPair);
+  const tmpfs = values(u, 'Service', 'TemporaryFileSystem');
+  for (const m of plan.mounts) {
+    if (m.type === 'bind') assert.ok((m.readOnly ? ro : rw).some(([s, t]) => s === m.source && t === m.target), `${m.target} from ${m.source}`);
+    if (m.type === 'file') {
+      const f = r.files.find((x) => x.path === `${FILES_DIR}${m.target}`);
+      assert.ok(f && f.content === m.content && f.mode === 0o644, `${m.target} is written`);
+      assert.ok(ro.some(([s, t]) => s === f.path && t === m.target), `${m.target} is bound read-only`);
+    }
+    if (m.type === 'tmpfs') assert.ok(tmpfs.includes(`${m.target}:size=${m.sizeBytes},mode=1777`), `${m.target} tmpfs of ${m.sizeBytes}`);
+  }
+  assert.deepEqual(rw.map(([, t]) => t), ['/state'], 'only the state dir is bound writable');
+  assert.deepEqual(tmpfs.filter((t) => !t.includes(':ro')).map((t) => t.split(':')[0]).sort(), ['/dev/shm', '/tmp'], 'private tmpfs only on /tmp and /dev/shm');
+  assert.ok(tmpfs.includes('/run:ro'), 'the /run that RootDirectory= brings is read-only');
+  for (const k of ['ReadWritePaths', 'PrivateTmp', 'DynamicUser', 'StateDirectory']) assert.equal(values(u, 'Service', k).length, 0, `no ${k}`);
+  for (const [s] of [...ro, ...rw]) assert.ok(!['/', '/usr', '/etc', '/home', '/root', '/var', '/run'].includes(s), `${s} is not mounted whole`);
+
+  // The syscall filter refuses exactly the plan's list: by name, by namespace flags, or by pinned personality.
+  const denied = expandSyscallNames(DEFAULT_DENY).names;
+  for (const n of expandSyscallNames(plan.seccomp!.allow).names) denied.delete(n);
+  const expected = [...denied].filter((n) => !NAMESPACE_SYSCALLS.includes(n) && n !== 'personality' && !UNKNOWN_TO_SYSTEMD_252.has(n)).sort();
+  assert.deepEqual([...deniedByUnit(u)].sort(), expected);
+  for (const n of denied) if (UNKNOWN_TO_SYSTEMD_252.has(n)) assert.ok(r.notes.some((x) => x.includes(n)), `${n} is reported as not in the unit`);
+
+  switch (plan.network.mode) {
+    case 'none':
+      yes('PrivateNetwork'); yes('IPAddressDeny', 'any'); yes('IPAddressAllow', 'localhost');
+      assert.equal(values(u, 'Service', 'NetworkNamespacePath').length, 0);
+      break;
+    case 'private':
+      assert.equal(one(u, 'Service', 'NetworkNamespacePath'), plan.network.netns);
+      assert.equal(values(u, 'Service', 'PrivateNetwork').length, 0, 'no second network namespace');
+      break;
+    case 'host':
+      assert.equal(values(u, 'Service', 'PrivateNetwork').length + values(u, 'Service', 'NetworkNamespacePath').length, 0);
+  }
+}
+
+const cases = [
+  ...readdirSync(PLAN_DIR).filter((n) => !n.startsWith('error-')).map((n) => ({ name: n, inputs: join(PLAN_DIR, n) })),
+  ...readdirSync(DIR).filter((n) => existsSync(join(DIR, n, 'manifest.toml'))).map((n) => ({ name: n, inputs: join(DIR, n) })),
+].sort((a, b) => a.name.localeCompare(b.name));
+
+for (const c of cases) {
+  test(`systemd unit ${c.name}`, () => {
+    const { plan, unit: r, runtime } = caseFor(c.inputs);
+    const out = join(DIR, c.name);
+    const expected: Record<string, string> = {
+      [r.name]: r.unit,
+      'sysusers.conf': r.sysusers,
+      'files.txt': [...r.directories.map((d) => `dir  ${d.mode.toString(8)} ${d.path}`), ...r.files.map((f) => `file ${f.mode.toString(8)} ${f.path}`), ''].join('\n'),
+      ...Object.fromEntries(r.companions.map((x) => [x.name, x.text])),
+    };
+    if (UPDATE) {
+      mkdirSync(out, { recursive: true });
+      for (const f of readdirSync(out)) if (!(f in expected) && !INPUTS.includes(f)) rmSync(join(out, f));
+      for (const [f, text] of Object.entries(expected)) writeFileSync(join(out, f), text);
+    }
+    const present = readdirSync(out).filter((f) => !INPUTS.includes(f)).sort();
+    assert.deepEqual(present, Object.keys(expected).sort(), 'the expected files, no more');
+    for (const [f, text] of Object.entries(expected)) assert.equal(text, readFileSync(join(out, f), 'utf8'), f);
+
+    const u = parseUnit(r.unit);
+    assertHeader(plan, r);
+    assertCommon(plan, u);
+    if (plan.preset === 'unsafe-none') {
+      for (const k of ['RootDirectory', 'SystemCallFilter', 'PrivateNetwork', 'ProtectSystem', 'PrivateUsers']) assert.equal(values(u, 'Service', k).length, 0, `a plain unit: no ${k}`);
+      assert.deepEqual(r.files, []);
+    } else {
+      assertSandboxed(plan, r, u, runtime);
+    }
+    if (plan.preset === 'strict') assert.equal(one(u, 'Service', 'PrivateNetwork'), 'yes');
+    assert.match(r.sysusers, new RegExp(`^u ${plan.user.name} ${plan.user.uid}:${plan.user.gid} `, 'm'));
+  });
+}
+
+test('systemd unit: what no unit file can carry is refused, not mangled', () => {
+  const { plan } = caseFor(join(PLAN_DIR, 'server-node'));
+  const facts = { generation: 'g', filesDir: FILES_DIR, runtime: 'nodejs' };
+  assert.throws(() => renderSystemdUnit({ ...plan, command: { ...plan.command, env: { X: 'a\rb' } } }, facts), SystemdQuoteError);
+  assert.throws(() => renderSystemdUnit({ ...plan, command: { ...plan.command, env: { X: 'a\0b' } } }, facts), SystemdQuoteError);
+  assert.throws(() => renderSystemdUnit({ ...plan, command: { ...plan.command, argv: ['node', 'x.js'] } }, facts), RenderError);
+  assert.throws(() => renderSystemdUnit({ ...plan, mounts: [...plan.mounts, { type: 'bind', source: '/srv/"x"', target: '/data', readOnly: true, purpose: 'volume' }] }, facts), SystemdQuoteError);
+  assert.throws(() => renderSystemdUnit({ ...plan, service: 'Web Site' }, facts), RenderError);
+  assert.throws(() => renderSystemdUnit(plan, { ...facts, filesDir: 'relative' }), RenderError);
+  // A blank or colon in a path is quoted, not refused.
+  const r = renderSystemdUnit({ ...plan, mounts: [...plan.mounts, { type: 'bind', source: '/srv/my data:1', target: '/data', readOnly: false, purpose: 'volume' }] }, facts);
+  assert.ok(r.unit.includes('BindPaths="/srv/my data:1":/data\n'));
+});

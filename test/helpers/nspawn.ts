@@ -1,0 +1,217 @@
+// Boots a real systemd 252 in systemd-nspawn, the way PLATFORM.md §4 verified it, so that the systemd backend can be
+// tested on hosts where systemd is not PID 1. Each machine has its own name, cgroup and directories, so tests can
+// boot several at once.
+//
+// The recipe: the host's own root with --volatile=yes (a tmpfs root and /etc, the host's /usr read-only), started
+// from a cgroup of its own in every v1 hierarchy (nspawn with --keep-unit and no host systemd puts payload/ and
+// supervisor/ under the launching process's cgroup), a preset dir that disables every unit but journald, dbus
+// and logind (first boot would enable all of Debian's), systemd-firstboot masked (it fails without a console),
+// and a host dir on /etc/systemd/system.attached for the units. CAP_NET_ADMIN lets PrivateNetwork= bring up lo.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Exec { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Runs a command without blocking the event loop; killed after the timeout. */
+export function exec(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<Exec> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The v1 hierarchies (and the unified one) the machine's cgroup is made in; PLATFORM.md §0 lists this host's. */
+const HIERARCHIES = ['memory', 'pids', 'cpu', 'cpuacct', 'systemd', 'unified'];
+/** Controllers that nspawn mounts read-only inside; made writable on request so MemoryMax= and friends apply. */
+const LIMIT_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct'];
+
+export interface MachineOptions {
+  /** Host directories bound writable at the same path inside (store, state, generated files). */
+  binds?: string[];
+  /** Host paths bound read-only at the same path (e.g. /etc/ssl, which the volatile /etc lacks). */
+  bindsRo?: string[];
+  /** Make the v1 memory/pids/cpu controllers writable inside (remount + daemon-reexec, ~0.25 s; PLATFORM.md §4). */
+  limits?: boolean;
+  bootTimeoutMs?: number;
+}
+
+export interface Machine {
+  name: string;
+  /** The machine's own temp dir: units/, preset/, boot.log. */
+  dir: string;
+  /** Host dir bound onto /etc/systemd/system.attached (units put here survive a machine restart). */
+  unitsDir: string;
+  /** Name of the machine's cgroup in each hierarchy. */
+  cgroup: string;
+  nspawnPid: number;
+  /** Host pid of the machine's systemd (its PID 1). */
+  systemdPid: number;
+  /** From starting nspawn until `systemctl is-system-running` answered "running". */
+  bootMs: number;
+  /** Runs a command inside the machine: every namespace of its PID 1 (nsenter -a). */
+  run(cmd: string, args: string[], opts?: { timeoutMs?: number; input?: string }): Promise<Exec>;
+  /** Like run, but fails with the output when the command does. */
+  ok(cmd: string, args: string[], opts?: { timeoutMs?: number; input?: string }): Promise<string>;
+  systemctl(...args: string[]): Promise<Exec>;
+  journalctl(...args: string[]): Promise<Exec>;
+  /** Writes a unit into the attached dir and reloads systemd. */
+  installUnits(units: { name: string; text: string }[]): Promise<void>;
+  /** A unit property (`systemctl show -p NAME --value`). */
+  show(unit: string, property: string): Promise<string>;
+  /** SIGTERM to nspawn (a clean poweroff), SIGKILL to everything in its cgroup on timeout, then the cgroups go. */
+  shutdown(timeoutMs?: number): Promise<{ clean: boolean; ms: number; log: string }>;
+}
+
+function childrenOf(pid: number): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // comm may hold blanks and parentheses: the fields after it start at the last ')'.
+      const close = stat.lastIndexOf(')');
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(name), comm: stat.slice(stat.indexOf('(') + 1, close) });
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+function cgroupProcs(dir: string): number[] {
+  const pids: number[] = [];
+  const walk = (d: string) => {
+    try { for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l) pids.push(Number(l)); } catch { /* gone */ }
+    let entries: string[] = [];
+    try { entries = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name); } catch { /* gone */ }
+    for (const e of entries) walk(join(d, e));
+  };
+  walk(dir);
+  return pids;
+}
+
+/** rmdir depth-first; a cgroup directory goes only once it and its children are empty. */
+function removeCgroupTree(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+  try { rmdirSync(dir); } catch { /* still busy: left for the next run to see */ }
+}
+
+export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
+  const id = randomBytes(4).toString('hex');
+  const name = `niso-test-${id}`;
+  const cgroup = `niso-test-${id}`;
+  const dir = mkdtempSync(join(tmpdir(), `niso-machine-${id}-`));
+  const unitsDir = join(dir, 'units');
+  const presetDir = join(dir, 'preset');
+  mkdirSync(unitsDir);
+  mkdirSync(presetDir);
+  writeFileSync(join(presetDir, '99-niso-test.preset'), 'enable systemd-journald.service\nenable dbus.service\nenable systemd-logind.service\ndisable *\n');
+  symlinkSync('/dev/null', join(unitsDir, 'systemd-firstboot.service'));
+  for (const h of HIERARCHIES) mkdirSync(`/sys/fs/cgroup/${h}/${cgroup}`, { recursive: true });
+
+  const args = [
+    '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
+    `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
+    '--capability=CAP_NET_ADMIN',
+    ...(opts.binds ?? []).map((b) => `--bind=${b}`),
+    ...(opts.bindsRo ?? []).map((b) => `--bind-ro=${b}`),
+  ];
+  // The shell joins the machine's cgroups and becomes nspawn; setpriv makes nspawn power the machine off
+  // (SIGTERM) if this test process dies without shutting it down.
+  const join_ = `for c in ${HIERARCHIES.join(' ')}; do echo $$ > /sys/fs/cgroup/$c/${cgroup}/cgroup.procs || exit 125; done; exec setpriv --pdeathsig SIGTERM -- systemd-nspawn "$@"`;
+  const log = openSync(join(dir, 'boot.log'), 'w');
+  const t0 = performance.now();
+  const nspawn: ChildProcess = spawn('sh', ['-c', join_, 'sh', ...args], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exitedP = new Promise<void>((r) => nspawn.on('exit', (code, signal) => { exited = { code, signal }; r(); }));
+  const nspawnPid = nspawn.pid!;
+  const bootLog = () => { try { return readFileSync(join(dir, 'boot.log'), 'utf8').split('\n').slice(-30).join('\n'); } catch { return ''; } };
+
+  let systemdPid = 0;
+  const run = (cmd: string, a: string[], o: { timeoutMs?: number; input?: string } = {}) => exec('nsenter', ['-t', String(systemdPid), '-a', cmd, ...a], o);
+  const ok = async (cmd: string, a: string[], o: { timeoutMs?: number; input?: string } = {}) => {
+    const r = await run(cmd, a, o);
+    if (r.code !== 0) throw new Error(`${cmd} ${a.join(' ')} in ${name} failed (${r.code ?? r.signal}):\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  const cleanupCgroups = () => { for (const h of HIERARCHIES) removeCgroupTree(`/sys/fs/cgroup/${h}/${cgroup}`); };
+
+  const shutdown = async (timeoutMs = 10_000) => {
+    const s0 = performance.now();
+    if (exited === null) {
+      try { process.kill(nspawnPid, 'SIGTERM'); } catch { /* gone */ }
+      await Promise.race([exitedP, sleep(timeoutMs)]);
+    }
+    // nspawn exits 0 once the machine's systemd has powered off.
+    const clean = (exited as { code: number | null } | null)?.code === 0;
+    if (!clean) {
+      for (let i = 0; i < 50; i++) {
+        const left = cgroupProcs(`/sys/fs/cgroup/systemd/${cgroup}`);
+        if (left.length === 0) break;
+        for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* exited */ } }
+        await sleep(20);
+      }
+      await Promise.race([exitedP, sleep(2000)]);
+    }
+    cleanupCgroups();
+    const tail = bootLog();
+    rmSync(dir, { recursive: true, force: true });
+    return { clean, ms: performance.now() - s0, log: tail };
+  };
+
+  try {
+    const deadline = t0 + (opts.bootTimeoutMs ?? 20_000);
+    let state = '';
+    for (;;) {
+      if (exited !== null) throw new Error(`systemd-nspawn exited (${JSON.stringify(exited)}) during boot:\n${bootLog()}`);
+      if (performance.now() > deadline) throw new Error(`${name} did not reach "running" (last: ${state || 'no answer'}):\n${bootLog()}`);
+      if (systemdPid === 0) systemdPid = childrenOf(nspawnPid).find((c) => c.comm === 'systemd')?.pid ?? 0;
+      if (systemdPid !== 0) {
+        const r = await run('systemctl', ['is-system-running'], { timeoutMs: 5000 });
+        state = r.stdout.trim();
+        if (state === 'running') break;
+        if (state === 'degraded') {
+          const failed = await run('systemctl', ['--failed', '--no-legend', '--plain']);
+          throw new Error(`${name} booted degraded; failed units:\n${failed.stdout}`);
+        }
+      }
+      await sleep(25);
+    }
+    const bootMs = performance.now() - t0;
+    if (opts.limits) {
+      for (const c of LIMIT_CONTROLLERS) {
+        const r = await exec('nsenter', ['-t', String(systemdPid), '-m', 'mount', '-o', 'remount,bind,rw', `/sys/fs/cgroup/${c}`]);
+        if (r.code !== 0) throw new Error(`could not make /sys/fs/cgroup/${c} writable in ${name}: ${r.stderr}`);
+      }
+      await ok('systemctl', ['daemon-reexec']);
+    }
+    const machine: Machine = {
+      name, dir, unitsDir, cgroup, nspawnPid, systemdPid, bootMs, run, ok,
+      systemctl: (...a) => run('systemctl', a),
+      journalctl: (...a) => run('journalctl', ['--no-pager', ...a]),
+      installUnits: async (units) => {
+        for (const u of units) writeFileSync(join(unitsDir, u.name), u.text);
+        await ok('systemctl', ['daemon-reload']);
+      },
+      show: async (unit, property) => (await ok('systemctl', ['show', '-p', property, '--value', unit])).trim(),
+      shutdown,
+    };
+    return machine;
+  } catch (e) {
+    await shutdown(5000).catch(() => undefined);
+    throw e;
+  }
+}
