@@ -40,27 +40,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-q, --quiet', 'print only the package digest')
     .action(async (dir: string, opts) => (await import('./commands/pack.js')).run(ctx, dir, opts));
 
-  program.command('run')
-    .description('run a package in the foreground in its sandbox, like `docker run --rm`')
-    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly)')
-    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args')
-    .option('--name <service>', 'service name (default: the package name); it owns the uid and state dir')
-    .option('-e, --env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
-    .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
-    .addOption(new Option('--preset <preset>', 'isolation preset').choices(['server', 'strict', 'unsafe-none']))
-    .option('-m, --memory <size>', 'memory limit, e.g. 512M')
-    .option('--cpus <n>', 'CPU limit in cores, e.g. 0.5')
-    .option('--pids <n>', 'limit on processes and threads')
-    .addOption(new Option('--network <mode>', 'network mode').choices(['private', 'none', 'host']))
-    .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
-    .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, [])
-    .option('--dry-run', 'print the plan and the exact command instead of running it')
-    .option('--json', 'print the plan and the command as JSON instead of running it')
-    .passThroughOptions()
-    // passThroughOptions keeps the "--" that separates the app's arguments; it is not one of them.
-    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args[0] === '--' ? args.slice(1) : args, opts));
-
-  const serviceOptions = (c: Command) => c
+  // The sandbox's options, shared by run and activate (like docker run's).
+  const sandboxOptions = (c: Command) => c
     .option('--name <service>', 'service name (default: the package name); it owns the uid, state dir and network name')
     .option('-e, --env <NAME=value>', 'set an environment variable (repeatable)', collect, [])
     .option('--env-file <file>', 'read NAME=value lines from a file (repeatable)', collect, [])
@@ -72,7 +53,17 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
     .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, []);
 
-  serviceOptions(program.command('activate')
+  sandboxOptions(program.command('run')
+    .description('run a package in the foreground in its sandbox, like `docker run --rm`')
+    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly)')
+    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args'))
+    .option('--dry-run', 'print the plan and the exact command instead of running it')
+    .option('--json', 'print the plan and the command as JSON instead of running it')
+    .passThroughOptions()
+    // passThroughOptions keeps the "--" that separates the app's arguments; it is not one of them.
+    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args[0] === '--' ? args.slice(1) : args, opts));
+
+  sandboxOptions(program.command('activate')
     .description('start a package as a service that keeps running, like `docker run -d`')
     .argument('<ref>', 'NAME[:VERSION] or a FILE.niso to run; or the name of an inactive service to start again')
     .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args'))

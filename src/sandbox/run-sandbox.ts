@@ -11,6 +11,7 @@ import type { Plan } from '../plan/plan.js';
 import { renderBwrap, RenderError, type BwrapCommand } from '../render/bwrap.js';
 import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
 import { appPid } from './procs.js';
+import { followStatus } from './bwrap-status.js';
 import { SIGNAL_NUMBERS } from './signals.js';
 
 export { appPid };
@@ -72,19 +73,9 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
     if (f.kind === 'seccomp') s.end(seccomp);
     else if (f.kind === 'file') s.end(f.content ?? '');
     else {
-      let buf = '';
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => {
-        buf += d;
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          try {
-            const msg = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
-            if (msg['child-pid'] !== undefined) { initPid = msg['child-pid']; opts.onStart?.(initPid); }
-            if (msg['exit-code'] !== undefined) exitFromStatus = msg['exit-code'];
-          } catch { /* not a status line */ }
-        }
+      followStatus(s, (st) => {
+        if (st.childPid !== undefined) { initPid = st.childPid; opts.onStart?.(initPid); }
+        if (st.exitCode !== undefined) exitFromStatus = st.exitCode;
       });
     }
     s.on('error', () => undefined);

@@ -15,6 +15,7 @@ import { isLoaderPath, parseLddOutput } from '../runtime/ldd-output.js';
 import { JOIN } from '../sandbox/run-sandbox.js';
 import { SIGNAL_NUMBERS } from '../sandbox/signals.js';
 import { findCommand } from './exec-resolve.js';
+import { followStatus } from '../sandbox/bwrap-status.js';
 
 export interface ExecInServiceOptions {
   plan: Plan;
@@ -261,19 +262,9 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
     if (f.kind === 'args') s.end(f.content ?? '');
     else if (f.kind === 'seccomp') s.end(seccomp);
     else if (f.kind === 'status') {
-      let buf = '';
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => {
-        buf += d;
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          try {
-            const msg = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
-            if (msg['child-pid'] !== undefined) { nsPid = msg['child-pid']; startMs = performance.now() - t0; unpin(); guard(); }
-            if (msg['exit-code'] !== undefined) exitFromStatus = msg['exit-code'];
-          } catch { /* not a status line */ }
-        }
+      followStatus(s, (st) => {
+        if (st.childPid !== undefined) { nsPid = st.childPid; startMs = performance.now() - t0; unpin(); guard(); }
+        if (st.exitCode !== undefined) exitFromStatus = st.exitCode;
       });
     }
   });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { cgroupPids, serviceCgroup, type Cgroup } from '../sandbox/cgroup.js';
 import { SIGNAL_NUMBERS } from '../sandbox/signals.js';
+import { parseStatusLine } from '../sandbox/bwrap-status.js';
 import { rootId, servicePaths } from './store.js';
 
 export function cgroupOf(root: string, name: string): Cgroup {
@@ -21,12 +22,9 @@ export function readSandboxStatus(file: string): { initPid: number | null; exitC
   let initPid: number | null = null;
   let exitCode: number | null = null;
   for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const m = JSON.parse(line) as { 'child-pid'?: number; 'exit-code'?: number };
-      if (typeof m['child-pid'] === 'number') initPid = m['child-pid'];
-      if (typeof m['exit-code'] === 'number') exitCode = m['exit-code'];
-    } catch { /* a line cut short by a crash */ }
+    const st = parseStatusLine(line);
+    if (st.childPid !== undefined) initPid = st.childPid;
+    if (st.exitCode !== undefined) exitCode = st.exitCode;
   }
   return { initPid, exitCode };
 }
