@@ -72,6 +72,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--timeout <duration>', 'with --wait: how long to wait (default 60s)')
     .option('--log-max-size <size>', 'size of one log file before it is rotated (default 10M, or [logs] max_size in /etc/niso/config.toml)')
     .option('--log-files <n>', 'log files kept, the current one included (default 3, or [logs] files)')
+    .addOption(new Option('--backend <backend>', 'who runs the service: systemd units (default where systemd is PID 1, or [services] backend) or niso\'s embedded supervisor').choices(['embedded', 'systemd']))
     .option('--json', 'print the service\'s status as JSON')
     .action(async (ref: string, args: string[], opts) => (await import('./commands/service.js')).activate(ctx, ref, args, opts));
 

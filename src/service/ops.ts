@@ -6,7 +6,7 @@ import { NisoError } from '../errors/niso-error.js';
 import type { PlanOptions } from '../plan/build-plan.js';
 import type { InstalledPackage } from '../store/installed.js';
 import { serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
-import { SERVICE_FORMAT, initialState, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { SERVICE_FORMAT, initialState, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
 import { ensureSupervisor, recordEnd } from './supervisor.js';
 import {
   SERVICE_NAME_RE, listServiceNames, readDefinition, readState, removeServiceFiles, requireDefinition, servicePaths,
@@ -23,7 +23,12 @@ export interface ActivateRequest {
   name: string;
   options: PlanOptions;
   logs: { maxBytes: number; files: number };
+  /** Default embedded; systemd hands the service to systemd (systemd/ops.ts). */
+  backend?: BackendName;
 }
+
+/** The systemd backend's verbs, loaded only for its services. */
+const systemdOps = () => import('./systemd/ops.js');
 
 function checkName(name: string): void {
   if (!SERVICE_NAME_RE.test(name)) throw new NisoError('NISO9001', `"${name}" is not a valid service name`, { exitCode: 2, hint: 'use 1-64 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit' });
@@ -44,6 +49,7 @@ async function startLocked(host: Host, def: ServiceDefinition, state: ServiceSta
 /** `niso activate PACKAGE [--name N]`: a new service (or a new definition for an inactive one), started. */
 export async function activate(host: Host, req: ActivateRequest): Promise<ServiceState> {
   checkName(req.name);
+  if (req.backend === 'systemd') return (await systemdOps()).activate(host, req);
   const def: ServiceDefinition = {
     version: SERVICE_FORMAT, name: req.name, package: { name: req.pkg.name, version: req.pkg.version, digest: req.pkg.digest },
     options: req.options, backend: 'embedded', createdAt: new Date().toISOString(), desired: 'active', logs: req.logs,
@@ -69,6 +75,7 @@ export async function activate(host: Host, req: ActivateRequest): Promise<Servic
 /** `niso activate SERVICE` for an existing, inactive service: starts it again as it was defined. */
 export async function start(host: Host, name: string): Promise<ServiceState> {
   const def = requireDefinition(host.root, name);
+  if (def.backend === 'systemd') return (await systemdOps()).start(host, name);
   const state = await withServiceLock(host.root, name, async () => {
     const d = { ...def, desired: 'active' as const };
     await writeDefinition(host.root, d);
@@ -83,6 +90,7 @@ export async function start(host: Host, name: string): Promise<ServiceState> {
 /** `niso deactivate SERVICE`: stop signal, stop timeout, SIGKILL; cgroup and network removed. */
 export async function deactivate(host: Host, name: string): Promise<ExitRecord | null> {
   const def = requireDefinition(host.root, name);
+  if (def.backend === 'systemd') return (await systemdOps()).deactivate(host, name);
   return withServiceLock(host.root, name, async () => {
     await writeDefinition(host.root, { ...def, desired: 'inactive' });
     const state = readState(host.root, name);
@@ -96,6 +104,7 @@ export async function deactivate(host: Host, name: string): Promise<ExitRecord |
 /** `niso restart SERVICE`: stops it if it runs, starts it again; the restart counters start over. */
 export async function restart(host: Host, name: string): Promise<ServiceState> {
   const def = requireDefinition(host.root, name);
+  if (def.backend === 'systemd') return (await systemdOps()).restart(host, name);
   const state = await withServiceLock(host.root, name, async () => {
     const d = { ...def, desired: 'active' as const };
     await writeDefinition(host.root, d);
@@ -110,7 +119,7 @@ export async function restart(host: Host, name: string): Promise<ServiceState> {
 
 /** `niso remove SERVICE`: forgets an inactive service (its state dir, with the app's data, stays). */
 export async function removeService(host: Host, name: string): Promise<void> {
-  requireDefinition(host.root, name);
+  if (requireDefinition(host.root, name).backend === 'systemd') return (await systemdOps()).remove(host, name);
   await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
     const def = readDefinition(host.root, name);
     if (def?.desired === 'active' || serviceProcesses(host.root, name).length > 0) {
@@ -129,7 +138,8 @@ export async function boot(host: Host): Promise<{ started: string[]; failed: { n
   const failed: { name: string; message: string }[] = [];
   for (const name of listServiceNames(host.root)) {
     const def = readDefinition(host.root, name);
-    if (!def) continue;
+    // systemd starts its enabled units at boot itself.
+    if (!def || def.backend === 'systemd') continue;
     let policy = def.options.restart?.policy;
     if (!policy) {
       try { policy = (JSON.parse(readFileSync(servicePaths(host.root, name).plan, 'utf8')) as { restart?: { policy?: typeof policy } }).restart?.policy; } catch { /* never started */ }

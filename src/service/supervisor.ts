@@ -51,6 +51,8 @@ export function needsSupervision(root: string): boolean {
     let def: ServiceDefinition | null;
     try { def = readDefinition(root, name); } catch { continue; }
     if (def?.desired !== 'active') continue;
+    // systemd restarts and logs its own units: nothing for a supervisor to do.
+    if (def.backend === 'systemd') continue;
     let state: ServiceState;
     try { state = readState(root, name); } catch { return true; }
     if (state.state !== 'failed' && state.state !== 'inactive') return true;

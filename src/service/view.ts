@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { appPid } from '../sandbox/procs.js';
 import { serviceProcesses } from './running.js';
+import { systemdStatus } from './systemd/status.js';
 import type { ExitRecord, ServiceStateName } from './model/types.js';
 import { listServiceNames, readDefinition, readState, servicePaths } from './store.js';
 
@@ -34,6 +35,7 @@ export function readHealthStatus(root: string, name: string): ServiceStatus['hea
 export function serviceStatus(root: string, name: string, now = Date.now()): ServiceStatus | null {
   const def = readDefinition(root, name);
   if (!def) return null;
+  if (def.backend === 'systemd') return systemdStatus(root, def, now);
   const s = readState(root, name);
   const running = serviceProcesses(root, name).length > 0;
   let state = s.state;

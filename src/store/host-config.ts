@@ -23,6 +23,9 @@ const configSchema = z.strictObject({
     max_size: sizeValue.optional(),
     files: z.number().int().min(1).max(100).optional(),
   }).optional(),
+  services: z.strictObject({
+    backend: z.enum(['embedded', 'systemd']).optional(),
+  }).optional(),
 });
 
 type HostConfig = z.infer<typeof configSchema>;
@@ -74,4 +77,9 @@ export async function readInstallLimits(configFile: string, flags: { maxSize?: s
     limits.maxFiles = n;
   }
   return limits;
+}
+
+/** [services] backend: the backend new services get (undefined: systemd where it is PID 1, embedded elsewhere). */
+export async function readServiceBackend(configFile: string): Promise<'embedded' | 'systemd' | undefined> {
+  return (await readConfig(configFile)).services?.backend;
 }

@@ -5,7 +5,10 @@ import { readPlan, readState, requireDefinition } from '../../service/store.js';
 import type { Context } from '../context.js';
 
 export async function run(ctx: Context, name: string, argv: string[], opts: { interactive?: boolean; tty?: boolean; env?: string[] }): Promise<void> {
-  requireDefinition(ctx.root, name);
+  if (requireDefinition(ctx.root, name).backend === 'systemd') {
+    // Joining a unit's sandbox needs its mount tree, user namespace and seccomp filter rebuilt from systemd's side; not done yet.
+    throw new NisoError('NISO3311', `niso exec is not available yet for ${name}, which runs on the systemd backend`, { exitCode: 1, hint: 'activate the service with --backend embedded to exec into it' });
+  }
   if (argv.length === 0) throw new NisoError('NISO9001', 'no command given', { exitCode: 2, hint: `write it after --, e.g. niso exec ${name} -- node -e "console.log(1)"` });
   const state = readState(ctx.root, name);
   const plan = readPlan(ctx.root, name);

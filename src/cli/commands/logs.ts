@@ -10,7 +10,7 @@ export interface LogsOptions { follow?: boolean; since?: string; until?: string;
 export async function run(ctx: Context, names: string[], opts: LogsOptions): Promise<void> {
   const services = names.length > 0 ? names : listServiceNames(ctx.root);
   if (services.length === 0) throw new NisoError('NISO3301', 'no services here', { exitCode: 1, hint: 'start one with `niso activate PACKAGE`' });
-  for (const n of services) requireDefinition(ctx.root, n);
+  const onSystemd = services.filter((n) => requireDefinition(ctx.root, n).backend === 'systemd');
   const now = new Date();
   const since = opts.since !== undefined ? parseTimeArg(opts.since, now, '--since') : undefined;
   const until = opts.until !== undefined ? parseTimeArg(opts.until, now, '--until') : undefined;
@@ -32,7 +32,11 @@ export async function run(ctx: Context, names: string[], opts: LogsOptions): Pro
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    for await (const rec of readLogs(services.map((s) => ({ service: s, logsDir: servicePaths(ctx.root, s).logs })), { tail, since, until, follow: opts.follow === true, signal: ac.signal })) {
+    const sources = services.filter((s) => !onSystemd.includes(s)).map((s) => ({ service: s, logsDir: servicePaths(ctx.root, s).logs }));
+    const logOpts = { tail, since, until, follow: opts.follow === true, signal: ac.signal };
+    // systemd services' output is in journald (service/systemd/logs.ts).
+    const records = onSystemd.length > 0 ? (await import('../../service/systemd/logs.js')).readServiceLogs(sources, onSystemd, logOpts) : readLogs(sources, logOpts);
+    for await (const rec of records) {
       if (opts.json) ctx.stdout.write(JSON.stringify({ service: rec.service, time: rec.time.toISOString(), stream: rec.stream, text: rec.text, approximate: rec.approximate, partial: rec.partial }) + '\n');
       else ctx.stdout.write(formatLogRecord(rec, { prefix: prefixes.get(rec.service) ?? null, timestamps: opts.timestamps === true }) + '\n');
     }

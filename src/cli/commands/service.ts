@@ -24,6 +24,7 @@ export interface ActivateOptions extends RunOptions {
   restart?: string;
   wait?: boolean;
   timeout?: string;
+  backend?: string;
 }
 
 function parseRestart(text: string): { policy: RestartPolicy; maxRetries: number | null } {
@@ -106,11 +107,14 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     }
     await start(host, name);
   } else {
+    // The backend first: forcing one that cannot run here fails before anything is installed.
+    const { selectBackend } = await import('../../service/systemd/backend.js');
+    const backend = await selectBackend(ctx.root, opts.backend);
     const pkg = await packageFor(ctx, ref);
     name = opts.name ?? pkg.name;
     const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
     const logs = await readLogLimits(layout(ctx.root).config, opts);
-    await activateService(host, { pkg, name, options, logs });
+    await activateService(host, { pkg, name, options, logs, backend });
   }
   const s = opts.wait ? await waitReady(ctx, name, timeoutMs) : serviceStatus(ctx.root, name)!;
   if (opts.json) return printJson(ctx, s);

@@ -1,7 +1,19 @@
 // `niso stats [SERVICE...] [--no-stream]` (like docker stats) and `niso top SERVICE` (like docker top).
 import { NisoError } from '../../errors/niso-error.js';
 import { cgroupOf, serviceProcesses } from '../../service/launch.js';
-import { listServiceNames, readPlan, requireDefinition } from '../../service/store.js';
+import { listServiceNames, readDefinition, readPlan, requireDefinition } from '../../service/store.js';
+import { unitCgroup } from '../../service/systemd/cgroup.js';
+import type { Cgroup } from '../../sandbox/cgroup.js';
+
+/** The service's cgroup: niso's own, or the one systemd made for its unit. */
+function cgroupFor(ctx: Context, name: string): Cgroup {
+  return readDefinition(ctx.root, name)?.backend === 'systemd' ? unitCgroup(name) : cgroupOf(ctx.root, name);
+}
+
+function runs(ctx: Context, name: string): boolean {
+  const cg = cgroupFor(ctx, name);
+  return readDefinition(ctx.root, name)?.backend === 'systemd' ? cg.dirs.length > 0 : serviceProcesses(ctx.root, name).length > 0;
+}
 import { formatStatsTable, formatTopTable, listProcesses, REDRAW, sampleLoop, sampleOnce, statsJson, type StatsTarget } from '../../service/stats/index.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -10,8 +22,8 @@ function targets(ctx: Context, names: string[]): () => StatsTarget[] {
   for (const n of names) requireDefinition(ctx.root, n);
   return () => {
     // Without names: the services that run now (asked again at every redraw, like docker stats).
-    const chosen = names.length > 0 ? names : listServiceNames(ctx.root).filter((n) => serviceProcesses(ctx.root, n).length > 0);
-    return chosen.map((name) => ({ name, cgroup: cgroupOf(ctx.root, name) }));
+    const chosen = names.length > 0 ? names : listServiceNames(ctx.root).filter((n) => runs(ctx, n));
+    return chosen.map((name) => ({ name, cgroup: cgroupFor(ctx, name) }));
   };
 }
 
@@ -38,10 +50,10 @@ export async function stats(ctx: Context, names: string[], opts: { stream?: bool
 
 export async function top(ctx: Context, name: string, opts: { json?: boolean }): Promise<void> {
   requireDefinition(ctx.root, name);
-  if (serviceProcesses(ctx.root, name).length === 0) throw new NisoError('NISO3303', `service "${name}" is not running`, { exitCode: 1, hint: `\`niso status ${name}\` shows its state` });
+  if (!runs(ctx, name)) throw new NisoError('NISO3303', `service "${name}" is not running`, { exitCode: 1, hint: `\`niso status ${name}\` shows its state` });
   const plan = readPlan(ctx.root, name);
   const names = plan ? new Map([[plan.user.uid, plan.user.name]]) : new Map<number, string>();
-  const rows = listProcesses(cgroupOf(ctx.root, name), { userNames: names });
+  const rows = listProcesses(cgroupFor(ctx, name), { userNames: names });
   if (opts.json) return printJson(ctx, rows);
   // The sandbox's own processes have bubblewrap's whole command line: shorten it for people.
   const width = Math.max(60, (ctx.stdout.columns ?? 160) - 60);

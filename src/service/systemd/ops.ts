@@ -1,0 +1,235 @@
+// The service verbs on the systemd backend: the plan is rendered as niso-<service>.service (render/systemd.ts),
+// written with its files and user into /etc, and handed to systemd, which starts, restarts and logs it. No niso
+// process stays behind: state that the embedded backend keeps in state.json is systemd's here (status.ts).
+//
+// Private networks: niso attaches the service before the unit starts (the unit only joins the namespace with
+// NetworkNamespacePath=) and records systemd itself (PID 1) as the attachment's owner, so the namespace outlives
+// restarts of the app and goes with the machine's systemd; deactivate detaches it.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { NisoError } from '../../errors/niso-error.js';
+import { writeFileAtomic } from '../../host/fs-atomic.js';
+import type { Plan } from '../../plan/plan.js';
+import { RenderError } from '../../render/bwrap.js';
+import { renderSystemdUnit, type SystemdUnit } from '../../render/systemd.js';
+import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
+import { prepareDirs } from '../../sandbox/run-sandbox.js';
+import { resolveOne } from '../../store/resolve.js';
+import { attachServiceNet, detachServiceNet } from '../net.js';
+import { signalName } from '../running.js';
+import { SERVICE_FORMAT, initialState, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
+import { SERVICE_NAME_RE, readDefinition, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
+import type { HostEnv } from '../launch.js';
+import type { InstalledPackage } from '../../store/installed.js';
+import type { PlanOptions } from '../../plan/build-plan.js';
+import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
+
+/** Where niso writes its units: the administrator's directory, so that `systemctl enable` and a reboot find them. */
+export const UNIT_DIR = '/etc/systemd/system';
+export const SYSUSERS_DIR = '/etc/sysusers.d';
+
+export const unitName = (service: string) => `niso-${service}.service`;
+export const timerName = (service: string) => `niso-${service}-backoff.timer`;
+
+/** The host directory with the unit's generated files: RootDirectory= skeleton and the sandbox's /etc files. */
+export function filesDirOf(root: string, service: string): string {
+  return join(servicePaths(root, service).dir, 'systemd');
+}
+
+const sysusersFile = (service: string) => join(SYSUSERS_DIR, `niso-${service}.conf`);
+
+export interface SystemdActivateRequest {
+  pkg: InstalledPackage;
+  name: string;
+  options: PlanOptions;
+  logs: { maxBytes: number; files: number };
+}
+
+/** The unit is loaded and wanted: it runs, or systemd is restarting it. */
+function unitActive(name: string): boolean {
+  const p = showSync(unitName(name), ['ActiveState', 'UnitFileState']);
+  return p.ActiveState === 'active' || p.ActiveState === 'activating' || p.ActiveState === 'reloading';
+}
+
+interface Installed { plan: Plan; unit: SystemdUnit; addresses: string[]; ports: string[] }
+
+/**
+ * Plans the service, prepares its network, files, user and directories, and writes the unit and its
+ * companions; systemd is reloaded but nothing is started.
+ */
+async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
+  const { root } = host;
+  const pkg = await resolveOne(root, def.package.digest);
+  const manifest = await installedManifest(pkg);
+  const planWith = (net: { netns: string; hosts: string } | null) => preparePlan(host, pkg, manifest, def.name, def.options, net);
+  let plan = await planWith({ netns: '/run/netns/(prepared at start)', hosts: '' });
+  let addresses: string[] = [];
+  let ports: string[] = [];
+  if (plan.network.mode === 'private') {
+    await detachServiceNet(root, def.name);
+    const attached = await attachServiceNet(root, plan);
+    // systemd's PID 1 owns the attachment: it lives while the unit may be (re)started.
+    await attached.reown(1);
+    plan = await planWith({ netns: attached.netnsPath, hosts: attached.hosts });
+    addresses = attached.addresses;
+    ports = attached.ports;
+  } else {
+    plan = await planWith(null);
+  }
+  let unit: SystemdUnit;
+  try {
+    const runtime = manifest.runtime ? manifest.runtime.use.name : null;
+    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime });
+  } catch (e) {
+    if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
+    throw e;
+  }
+  prepareDirs(plan);
+  const filesDir = filesDirOf(root, def.name);
+  rmSync(filesDir, { recursive: true, force: true });
+  for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
+  for (const f of unit.files) {
+    mkdirSync(dirname(f.path), { recursive: true, mode: 0o755 });
+    await writeFileAtomic(f.path, f.content, f.mode);
+  }
+  mkdirSync(SYSUSERS_DIR, { recursive: true });
+  await writeFileAtomic(sysusersFile(def.name), unit.sysusers, 0o644);
+  const users = await tool('systemd-sysusers', [sysusersFile(def.name)]);
+  if (users.code !== 0) throw new NisoError('NISO3304', `systemd-sysusers could not create the user of ${def.name}: ${users.stderr.trim()}`);
+  mkdirSync(UNIT_DIR, { recursive: true });
+  await writeFileAtomic(join(UNIT_DIR, unit.name), unit.unit, 0o644);
+  const companions = new Set(unit.companions.map((c) => c.name));
+  for (const c of unit.companions) await writeFileAtomic(join(UNIT_DIR, c.name), c.text, 0o644);
+  // A companion of an earlier generation that this one no longer has (the restart policy changed).
+  if (!companions.has(timerName(def.name))) rmSync(join(UNIT_DIR, timerName(def.name)), { force: true });
+  await systemctl('daemon-reload');
+  await writePlan(root, def.name, plan);
+  return { plan, unit, addresses, ports };
+}
+
+async function recordStarted(root: string, name: string, inst: Installed, prev: ServiceState): Promise<ServiceState> {
+  const p = showSync(unitName(name), ['MainPID', 'ExecMainStartTimestamp']);
+  const now = new Date();
+  const next: ServiceState = {
+    ...prev, state: 'active', since: now.toISOString(), pid: Number(p.MainPID) || null, pidStart: null, initPid: null,
+    startedAt: (unixTimestamp(p.ExecMainStartTimestamp) ?? now).toISOString(), restartsInARow: 0, nextRestartAt: null,
+    addresses: inst.addresses, ports: inst.ports, stop: { signal: inst.plan.stop.signal, timeoutMs: inst.plan.stop.timeoutMs }, message: null,
+  };
+  await writeState(root, name, next);
+  return next;
+}
+
+/** Installs, enables and starts; a start that fails leaves the service failed and not desired. */
+async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: ServiceState, verb: 'start' | 'restart'): Promise<ServiceState> {
+  try {
+    const inst = await install(host, def);
+    await tool('systemctl', ['reset-failed', unitName(def.name)]);
+    await systemctl('enable', unitName(def.name));
+    await systemctl(verb, unitName(def.name));
+    return await recordStarted(host.root, def.name, inst, prev);
+  } catch (e) {
+    await detachServiceNet(host.root, def.name).catch(() => undefined);
+    const at = new Date().toISOString();
+    const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: (e as Error).message };
+    await writeDefinition(host.root, { ...def, desired: 'inactive' });
+    await writeState(host.root, def.name, { ...prev, state: 'failed', since: at, pid: null, message: exit.message, exits: [...prev.exits, exit].slice(-10) });
+    throw e;
+  }
+}
+
+/** `niso activate PACKAGE` on systemd. */
+export async function activate(host: HostEnv, req: SystemdActivateRequest): Promise<ServiceState> {
+  if (!SERVICE_NAME_RE.test(req.name)) throw new NisoError('NISO9001', `"${req.name}" is not a valid service name`, { exitCode: 2 });
+  const def: ServiceDefinition = {
+    version: SERVICE_FORMAT, name: req.name, package: { name: req.pkg.name, version: req.pkg.version, digest: req.pkg.digest },
+    options: req.options, backend: 'systemd', createdAt: new Date().toISOString(), desired: 'active', logs: req.logs,
+  };
+  await withServicesLock(host.root, async () => {
+    const existing = readDefinition(host.root, req.name);
+    if (existing && (existing.desired === 'active' || (existing.backend === 'systemd' && unitActive(req.name)))) {
+      throw new NisoError('NISO3302', `service "${req.name}" already exists and is active (${existing.package.name} ${existing.package.version})`, {
+        exitCode: 1, hint: `restart it with \`niso restart ${req.name}\`, give the new one another name with --name, or stop it first with \`niso deactivate ${req.name}\``,
+      });
+    }
+    mkdirSync(servicePaths(host.root, req.name).dir, { recursive: true, mode: 0o700 });
+    await writeDefinition(host.root, existing ? { ...def, createdAt: existing.createdAt } : def);
+  });
+  return withServiceLock(host.root, req.name, async () => {
+    const prev = readState(host.root, req.name);
+    return enableAndStart(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0 }, 'restart');
+  });
+}
+
+/** `niso activate SERVICE` for an inactive systemd service. */
+export async function start(host: HostEnv, name: string): Promise<ServiceState> {
+  const def = { ...requireDefinition(host.root, name), desired: 'active' as const };
+  return withServiceLock(host.root, name, async () => {
+    await writeDefinition(host.root, def);
+    if (unitActive(name)) return readState(host.root, name);
+    return enableAndStart(host, def, readState(host.root, name), 'start');
+  });
+}
+
+/** `niso restart SERVICE`: the unit is written again from the definition and restarted. */
+export async function restart(host: HostEnv, name: string): Promise<ServiceState> {
+  const def = { ...requireDefinition(host.root, name), desired: 'active' as const };
+  return withServiceLock(host.root, name, async () => {
+    await writeDefinition(host.root, def);
+    return enableAndStart(host, def, readState(host.root, name), 'restart');
+  });
+}
+
+/** How the unit's main process last ended, from systemd's ExecMain* properties. */
+function lastEnd(name: string, reason: ExitRecord['reason']): ExitRecord | null {
+  const p = showSync(unitName(name), ['ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'Result']);
+  const started = unixTimestamp(p.ExecMainStartTimestamp);
+  const ended = unixTimestamp(p.ExecMainExitTimestamp);
+  if (!started || !ended) return null;
+  const code = Number(p.ExecMainCode);
+  const status = Number(p.ExecMainStatus);
+  // CLD_EXITED = 1; CLD_KILLED = 2, CLD_DUMPED = 3 carry the signal number.
+  const killed = code === 2 || code === 3;
+  return {
+    at: ended.toISOString(), exitCode: killed ? 128 + status : status, signal: killed ? signalName(128 + status) : null, reason,
+    uptimeMs: Math.max(0, ended.getTime() - started.getTime()), message: p.Result && p.Result !== 'success' ? `systemd: ${p.Result}` : null,
+  };
+}
+
+/** `niso deactivate SERVICE`: `systemctl disable --now`, the crash-loop timer stopped, the network detached. */
+export async function deactivate(host: HostEnv, name: string): Promise<ExitRecord | null> {
+  const def = requireDefinition(host.root, name);
+  return withServiceLock(host.root, name, async () => {
+    await writeDefinition(host.root, { ...def, desired: 'inactive' });
+    const wasRunning = unitActive(name);
+    // The timer first, so that it cannot start the service again while it stops.
+    await tool('systemctl', ['stop', timerName(name)]);
+    // A unit that never got written (its activation failed early) has nothing to stop.
+    if (showSync(unitName(name), ['LoadState']).LoadState !== 'not-found') await systemctl('disable', '--now', unitName(name));
+    await tool('systemctl', ['reset-failed', unitName(name)]);
+    await detachServiceNet(host.root, name);
+    const exit = wasRunning ? lastEnd(name, 'stopped') : null;
+    const state = readState(host.root, name);
+    const now = new Date().toISOString();
+    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: exit ? [...state.exits, exit].slice(-10) : state.exits });
+    return exit;
+  });
+}
+
+/** `niso remove SERVICE`: the unit, its companions, its user file and its generated files go. */
+export async function remove(host: HostEnv, name: string): Promise<void> {
+  await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
+    const def = readDefinition(host.root, name);
+    if (def?.desired === 'active' || unitActive(name)) {
+      throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
+    }
+    for (const f of [unitName(name), timerName(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    rmSync(sysusersFile(name), { force: true });
+    await systemctl('daemon-reload');
+    await removeServiceFiles(host.root, name);
+  }));
+}
+
+/** Units niso wrote, by service name (for `niso debug` and tests). */
+export function installedUnits(): string[] {
+  try { return readdirSync(UNIT_DIR).filter((f) => /^niso-.+\.service$/.test(f)).map((f) => f.slice(5, -8)); } catch { return []; }
+}

@@ -1,0 +1,83 @@
+// `niso status` of a systemd service: systemd's view of the unit (`systemctl show`) in the shape the embedded
+// backend reports (view.ts ServiceStatus). Synchronous, like the embedded reader.
+import { execFileSync } from 'node:child_process';
+import { SIGNAL_NUMBERS } from '../../sandbox/signals.js';
+import type { ExitRecord, ServiceDefinition, ServiceStateName } from '../model/types.js';
+import { readState } from '../store.js';
+import type { ServiceStatus } from '../view.js';
+import { showSync, unixTimestamp } from './systemctl.js';
+import { signalName } from '../running.js';
+
+export const STATUS_PROPERTIES = [
+  'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'ExecMainCode', 'ExecMainStatus', 'Result', 'UnitFileState',
+] as const;
+
+/** ActiveState/SubState (and whether the crash-loop timer waits) as niso's state names. */
+export function mapState(p: Record<string, string>, timerWaiting: boolean): ServiceStateName {
+  const active = p.ActiveState ?? 'inactive';
+  const sub = p.SubState ?? '';
+  if (active === 'active' || active === 'reloading' || active === 'deactivating') return 'active';
+  if (active === 'activating') return sub === 'auto-restart' ? 'restarting' : 'activating';
+  if (timerWaiting) return 'crash-loop';
+  if (active === 'failed') return 'failed';
+  return 'inactive';
+}
+
+/** systemd's "Main process exited" message (SD_MESSAGE_UNIT_PROCESS_EXIT). */
+const PROCESS_EXIT_ID = '98e322203f7a4ed290d09fe03c09fe15';
+
+/**
+ * The unit's last exit from the journal: after an automatic restart, systemd 252 resets ExecMainCode= and
+ * ExecMainStatus= to the new run, but its own log of the exit keeps EXIT_CODE= and EXIT_STATUS=.
+ */
+export function journalLastExit(name: string): ExitRecord | null {
+  let out: string;
+  try {
+    out = execFileSync('journalctl', ['--no-pager', '-o', 'json', '-n', '1', `MESSAGE_ID=${PROCESS_EXIT_ID}`, `UNIT=niso-${name}.service`, '_PID=1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SYSTEMD_PAGER: '' } });
+  } catch { return null; }
+  const line = out.split('\n').find(Boolean);
+  if (!line) return null;
+  const e = JSON.parse(line) as { EXIT_CODE?: string; EXIT_STATUS?: string; __REALTIME_TIMESTAMP?: string; MESSAGE?: string };
+  if (!e.EXIT_CODE || e.EXIT_STATUS === undefined || !e.__REALTIME_TIMESTAMP) return null;
+  // code=exited carries the exit status; code=killed or dumped the signal's name without "SIG" (or its number).
+  let exitCode: number | null = Number(e.EXIT_STATUS);
+  let signal: string | null = null;
+  if (e.EXIT_CODE !== 'exited') {
+    signal = /^\d+$/.test(e.EXIT_STATUS) ? signalName(128 + Number(e.EXIT_STATUS)) : `SIG${e.EXIT_STATUS}`;
+    const n = signal ? SIGNAL_NUMBERS[signal] : undefined;
+    exitCode = n === undefined ? null : 128 + n;
+  }
+  return { at: new Date(Math.floor(Number(e.__REALTIME_TIMESTAMP) / 1000)).toISOString(), exitCode, signal, reason: 'exited', uptimeMs: 0, message: e.MESSAGE ?? null };
+}
+
+export function systemdStatus(root: string, def: ServiceDefinition, now = Date.now()): ServiceStatus {
+  const name = def.name;
+  const p = showSync(`niso-${name}.service`, STATUS_PROPERTIES);
+  const timer = showSync(`niso-${name}-backoff.timer`, ['ActiveState', 'NextElapseUSecRealtime']);
+  const state = mapState(p, timer.ActiveState === 'active');
+  const s = readState(root, name);
+  const pid = Number(p.MainPID) || null;
+  const running = pid !== null && (p.ActiveState === 'active' || p.ActiveState === 'deactivating' || p.ActiveState === 'reloading');
+  const startedAt = running ? unixTimestamp(p.ExecMainStartTimestamp) : null;
+  const ended = unixTimestamp(p.ExecMainExitTimestamp);
+  const code = Number(p.ExecMainCode);
+  const status = Number(p.ExecMainStatus);
+  const killed = code === 2 || code === 3;
+  const lastExit = ended && code > 0 ? {
+    at: ended.toISOString(), exitCode: killed ? 128 + status : status, signal: killed ? signalName(128 + status) : null,
+    reason: 'exited' as const, uptimeMs: 0, message: p.Result && p.Result !== 'success' ? `systemd: ${p.Result}` : null,
+  } : (Number(p.NRestarts) > 0 ? journalLastExit(name) : null) ?? s.exits[s.exits.length - 1] ?? null;
+  let message: string | null = null;
+  if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
+  else if (state === 'failed' || state === 'crash-loop' || state === 'restarting') message = `systemd: ${p.Result ?? 'unknown'}${lastExit ? `, last exit code ${lastExit.exitCode}` : ''}`;
+  const next = state === 'crash-loop' ? unixTimestamp(timer.NextElapseUSecRealtime) : null;
+  return {
+    name, package: def.package, state, health: null,
+    pid: running ? pid : null,
+    startedAt: startedAt ? startedAt.toISOString() : null,
+    uptimeMs: startedAt ? Math.max(0, now - startedAt.getTime()) : null,
+    restarts: Number(p.NRestarts) || 0,
+    ports: running ? s.ports : [], addresses: running ? s.addresses : [],
+    backend: 'systemd', desired: def.desired, message, nextRestartAt: next ? next.toISOString() : null, lastExit,
+  };
+}
