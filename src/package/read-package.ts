@@ -11,8 +11,9 @@ import { decompressor } from '../host/zstd.js';
 import { APP_PREFIX, INDEX_PATH, MANIFEST_PATH, parseIndex, symlinkStaysInside, unsafePathReason, type DirEntry, type FileEntry, type IndexEntry, type PackageIndex, type SymlinkEntry } from './format/package-index.js';
 import { TarFormatError, TarReader, type ReadHeader } from './tar-codec.js';
 
-export interface Limits { maxBytes: number; maxFiles: number }
-export const DEFAULT_LIMITS: Limits = { maxBytes: 8 * 1024 ** 3, maxFiles: 500_000 };
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+
+export { DEFAULT_LIMITS, type Limits };
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** Files up to this size are gathered whole and verified before the visitor sees them. */

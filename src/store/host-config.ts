@@ -1,44 +1,16 @@
 // /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, and the default bound of services' logs.
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
-import { invalidInput, NisoError } from '../errors/niso-error.js';
-import { readToml } from '../manifest/toml-positions.js';
-import { validateDocument } from '../manifest/validate.js';
+import { NisoError } from '../errors/niso-error.js';
 import { parseSize } from '../manifest/units.js';
-import { DEFAULT_LIMITS, type Limits } from '../package/read-package.js';
-
-const sizeValue = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
-  const r = parseSize(v);
-  if (r.ok) return r.value;
-  ctx.issues.push({ code: 'custom', message: r.message, input: v, params: { niso: r.code, hint: r.hint } });
-  return z.NEVER;
-});
-
-const configSchema = z.strictObject({
-  install: z.strictObject({
-    max_size: sizeValue.optional(),
-    max_files: z.number().int().min(1).optional(),
-  }).optional(),
-  logs: z.strictObject({
-    max_size: sizeValue.optional(),
-    files: z.number().int().min(1).max(100).optional(),
-  }).optional(),
-  services: z.strictObject({
-    backend: z.enum(['embedded', 'systemd']).optional(),
-  }).optional(),
-});
-
-type HostConfig = z.infer<typeof configSchema>;
+import { DEFAULT_LIMITS, type Limits } from '../package/limits.js';
+import type { HostConfig } from './host-config-schema.js';
 
 async function readConfig(configFile: string): Promise<HostConfig> {
   let text: string | undefined;
   try { text = await readFile(configFile, 'utf8'); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
   if (text === undefined) return {};
-  const t = readToml(text, configFile);
-  if (!t.ok) throw invalidInput([t.diagnostic], `${configFile} is not valid TOML`);
-  const v = validateDocument(configSchema, t.doc, configFile);
-  if (!v.value) throw invalidInput(v.diagnostics, `${configFile} has problems`);
-  return v.value;
+  const { parseHostConfig } = await import('./host-config-schema.js');
+  return parseHostConfig(text, configFile);
 }
 
 /** Defaults of a service's log bound: 10 MiB × 3 files, unless [logs] in the host config says otherwise. */

@@ -29,18 +29,25 @@ function run(health: PlanHealth, steps: Step[]): HealthState {
 test('status, failing streak and transitions follow Docker\'s rules', () => {
   const cases: { name: string; health: PlanHealth; steps: Step[] }[] = [
     {
-      name: 'no start period: retries consecutive failures make it unhealthy, once',
-      health: h({ retries: 3 }),
+      name: 'a slow starter with the defaults (interval 30 s, 3 retries) is not unhealthy after its quick early probes',
+      health: h({}),
+      steps: [50, 150, 350, 750, 1550, 3150, 6350].map((at) => ({ at, ok: false, expect: ['starting', 0, null] as Step['expect'] })).concat([{ at: 9000, ok: true, expect: ['healthy', 0, 'healthy'] }]),
+    },
+    {
+      name: 'no start period: retries consecutive failures make it unhealthy, once; before the first success a failure counts at most once per interval',
+      health: h({ retries: 3, intervalMs: 100 }),
       steps: [
-        { at: 50, ok: false, expect: ['starting', 1, null] },
-        { at: 150, ok: false, expect: ['starting', 2, null] },
+        { at: 50, ok: false, expect: ['starting', 0, null] },
+        { at: 100, ok: false, expect: ['starting', 1, null] },
+        { at: 150, ok: false, expect: ['starting', 1, null] },
+        { at: 200, ok: false, expect: ['starting', 2, null] },
         { at: 350, ok: false, expect: ['unhealthy', 3, 'unhealthy'] },
         { at: 750, ok: false, expect: ['unhealthy', 4, null] },
       ],
     },
     {
       name: 'failures inside the start period do not count; after it they do',
-      health: h({ retries: 2, startPeriodMs: 1000 }),
+      health: h({ retries: 2, startPeriodMs: 1000, intervalMs: 400 }),
       steps: [
         { at: 50, ok: false, expect: ['starting', 0, null] },
         { at: 500, ok: false, expect: ['starting', 0, null] },
@@ -50,7 +57,7 @@ test('status, failing streak and transitions follow Docker\'s rules', () => {
     },
     {
       name: 'the start period is judged by when the probe started, not when it ended',
-      health: h({ retries: 1, startPeriodMs: 1000 }),
+      health: h({ retries: 1, startPeriodMs: 1000, intervalMs: 500 }),
       steps: [
         { at: 990, ok: false, took: 500, expect: ['starting', 0, null] },
         { at: 1001, ok: false, expect: ['unhealthy', 1, 'unhealthy'] },
@@ -88,7 +95,7 @@ test('status, failing streak and transitions follow Docker\'s rules', () => {
     },
     {
       name: 'a service that never passed is unhealthy after the start period and retries, then healthy when it passes',
-      health: h({ retries: 2, startPeriodMs: 100 }),
+      health: h({ retries: 2, startPeriodMs: 100, intervalMs: 100 }),
       steps: [
         { at: 50, ok: false, expect: ['starting', 0, null] },
         { at: 150, ok: false, expect: ['starting', 1, null] },
@@ -144,7 +151,7 @@ test('until the first success probes come quickly and slow down; afterwards ever
 });
 
 test('a fresh state: starting, first probe 50 ms after start (or sooner with a shorter interval)', () => {
-  assert.deepEqual(initialHealth(T0, BASE), { status: 'starting', failingStreak: 0, probes: 0, lastProbeAt: null, nextProbeAt: T0 + FIRST_PROBE_DELAY_MS, lastSuccessAt: null, log: [] });
+  assert.deepEqual(initialHealth(T0, BASE), { status: 'starting', failingStreak: 0, probes: 0, lastProbeAt: null, nextProbeAt: T0 + FIRST_PROBE_DELAY_MS, lastSuccessAt: null, countedFailureAt: null, log: [] });
   assert.equal(initialHealth(T0, h({ intervalMs: 10 })).nextProbeAt, T0 + 10);
   assert.equal(initialHealth(T0, h({ startPeriodMs: 1000, startIntervalMs: 30, intervalMs: 5000 })).nextProbeAt, T0 + 30);
 });

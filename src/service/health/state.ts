@@ -27,6 +27,8 @@ export interface HealthState {
   nextProbeAt: number;
   /** Epoch ms of the last passing probe; null until the first one, which ends the fast start-up cadence. */
   lastSuccessAt: number | null;
+  /** Before the first success: when the last failure was counted (failures count at most once per interval then). */
+  countedFailureAt: number | null;
   /** The last HEALTH_LOG_SIZE results, oldest first. */
   log: ProbeResult[];
 }
@@ -54,6 +56,7 @@ export function initialHealth(startedAt: number, h: PlanHealth): HealthState {
     lastProbeAt: null,
     nextProbeAt: startedAt + Math.min(FIRST_PROBE_DELAY_MS, capAt(startedAt, h, startedAt)),
     lastSuccessAt: null,
+    countedFailureAt: null,
     log: [],
   };
 }
@@ -68,14 +71,22 @@ export function recordProbe(state: HealthState, result: ProbeResult, h: PlanHeal
   let status = state.status;
   let failingStreak = state.failingStreak;
   let lastSuccessAt = state.lastSuccessAt;
+  let countedFailureAt = state.countedFailureAt ?? null;
   if (result.ok) {
     status = 'healthy';
     failingStreak = 0;
     lastSuccessAt = now;
   } else if (!(state.status === 'starting' && inStartPeriod)) {
-    // As in Docker: only a service that never passed gets the start period's grace.
-    failingStreak += 1;
-    if (failingStreak >= h.retries) status = 'unhealthy';
+    // As in Docker: only a service that never passed gets the start period's grace. And until
+    // the first success, the quick probes only look for it sooner: a failure counts at most once
+    // per interval (Docker's pace), so a slow starter is not called unhealthy after 350 ms.
+    const at = Number.isNaN(probeStart) ? now : probeStart;
+    const paced = lastSuccessAt !== null || at - (state.countedFailureAt ?? startedAt) >= h.intervalMs;
+    if (paced) {
+      failingStreak += 1;
+      countedFailureAt = at;
+      if (failingStreak >= h.retries) status = 'unhealthy';
+    }
   }
   const entry: ProbeResult = { ...result, output: clipOutput(result.output) };
   const probes = state.probes + 1;
@@ -86,6 +97,7 @@ export function recordProbe(state: HealthState, result: ProbeResult, h: PlanHeal
     lastProbeAt: now,
     nextProbeAt: now + gapAfter(probes, lastSuccessAt, h, startedAt, now),
     lastSuccessAt,
+    countedFailureAt,
     log: [...state.log, entry].slice(-HEALTH_LOG_SIZE),
   };
   const transition: HealthTransition = status !== state.status && status !== 'starting' ? status : null;
@@ -137,6 +149,7 @@ export function parseHealthState(value: unknown): HealthState | null {
     lastProbeAt: v.lastProbeAt as number | null,
     nextProbeAt: v.nextProbeAt as number,
     lastSuccessAt: v.lastSuccessAt as number | null,
+    countedFailureAt: numOrNull(v.countedFailureAt) && v.countedFailureAt !== undefined ? v.countedFailureAt as number | null : null,
     log: log.slice(-HEALTH_LOG_SIZE),
   };
 }

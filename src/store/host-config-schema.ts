@@ -1,0 +1,39 @@
+// The schema of /etc/niso/config.toml, and its validation: loaded only when the file exists, so
+// that commands on a host without one never load zod or the TOML parser.
+import { z } from 'zod';
+import { invalidInput } from '../errors/niso-error.js';
+import { readToml } from '../manifest/toml-positions.js';
+import { validateDocument } from '../manifest/validate.js';
+import { parseSize } from '../manifest/units.js';
+
+const sizeValue = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
+  const r = parseSize(v);
+  if (r.ok) return r.value;
+  ctx.issues.push({ code: 'custom', message: r.message, input: v, params: { niso: r.code, hint: r.hint } });
+  return z.NEVER;
+});
+
+const configSchema = z.strictObject({
+  install: z.strictObject({
+    max_size: sizeValue.optional(),
+    max_files: z.number().int().min(1).optional(),
+  }).optional(),
+  logs: z.strictObject({
+    max_size: sizeValue.optional(),
+    files: z.number().int().min(1).max(100).optional(),
+  }).optional(),
+  services: z.strictObject({
+    backend: z.enum(['embedded', 'systemd']).optional(),
+  }).optional(),
+});
+
+export type HostConfig = z.infer<typeof configSchema>;
+
+export function parseHostConfig(text: string, configFile: string): HostConfig {
+  const t = readToml(text, configFile);
+  if (!t.ok) throw invalidInput([t.diagnostic], `${configFile} is not valid TOML`);
+  const v = validateDocument(configSchema, t.doc, configFile);
+  if (!v.value) throw invalidInput(v.diagnostics, `${configFile} has problems`);
+  return v.value;
+}
+
