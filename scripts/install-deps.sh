@@ -24,6 +24,7 @@ MIN_NODE_MAJOR=20
 APT_PACKAGES=(
   bubblewrap nftables iproute2 systemd-container zstd curl ruby php-cli ca-certificates util-linux tar
   coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
+  wrk  # the load client of npm run bench:net
 )
 
 step() { printf '==> %s\n' "$*"; }

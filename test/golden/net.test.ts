@@ -61,6 +61,11 @@ function assertPromises(state: NetState, nft: string): void {
   const accept = forward.findIndex((l) => l.includes('ct status dnat accept'));
   const lastEgressDrop = Math.max(-1, ...forward.map((l, i) => (/^\t\tiifname "[^"]+" oifname != "[^"]+" (ip saddr @no_egress )?drop/.test(l) ? i : -1)));
   assert.ok(accept > lastEgressDrop, 'egress = false is enforced before mapped traffic is accepted');
+  const outside = forward.findIndex((l) => l.startsWith('\t\toifname @bridges iifname != @bridges drop'));
+  assert.ok(outside > accept, 'from outside the networks, only mapped (DNATed) traffic gets in: no direct route to a service');
+  const input = block('chain input {').split('\n');
+  assert.equal(input[2], '\t\tct state established,related accept');
+  assert.ok(input[3]!.startsWith('\t\tiifname @bridges ip daddr 127.0.0.0/8 drop'), 'route_localnet on the bridges opens no loopback service of the host');
 }
 
 function reversed(s: NetState): NetState {

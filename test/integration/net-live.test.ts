@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { isNisoError } from '../../src/errors/niso-error.js';
 import { attachService, applyRules, createNetwork, detachService, hostsFor, listNetworks, netContext, pruneNetwork, removeNetwork, renderRules, type Endpoint, type NetContext } from '../../src/net/host/manager.js';
-import { createEndpoint, hostNetFacts, linkExists, netnsExists } from '../../src/net/host/ip.js';
+import { createEndpoint, hostNetFacts, linkExists, netnsExists, uplinkMtu } from '../../src/net/host/ip.js';
 import { listTables, readTable, applyRuleset, deleteTable } from '../../src/net/host/nft.js';
 import { netPaths, readRecords, writeRecord } from '../../src/net/host/state-files.js';
 import { chooseSubnet } from '../../src/net/model/subnet.js';
@@ -65,6 +65,12 @@ async function freePort(): Promise<number> {
   }
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer().once('error', () => res(false)).listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
 const SERVER = `const http=require('http');const [name,port]=process.argv.slice(1);
 http.createServer((q,s)=>s.end('name='+name+' you='+q.socket.remoteAddress+' local='+q.socket.localAddress+':'+q.socket.localPort+'\\n'))
 .listen(Number(port),'0.0.0.0',()=>console.log('ready'));
@@ -89,6 +95,25 @@ function get(netns: string | null, url: string, seconds = 2): string {
   const r = spawnSync(netns === null ? curl[0]! : 'ip', netns === null ? curl.slice(1) : ['netns', 'exec', netns, ...curl], { encoding: 'utf8', timeout: (seconds + 5) * 1000, env: CLEAN_ENV });
   return r.status === 0 ? r.stdout.trim() : `ERR ${r.status}`;
 }
+
+/** What the MTU of niso's links must be, found without niso's code: the smallest of the default routes' (route mtu, else device mtu); 1500 without one. */
+function uplinkMtuByHand(): number {
+  const routes = JSON.parse(sh('ip', ['-4', '-j', 'route', 'show', 'default']) || '[]') as { dev?: string; metrics?: { mtu?: number }[] }[];
+  const mtus = routes.filter((r) => r.dev && r.dev !== 'lo').map((r) => r.metrics?.find((m) => typeof m.mtu === 'number')?.mtu ?? Number(readFileSync(`/sys/class/net/${r.dev}/mtu`, 'utf8')));
+  return mtus.length > 0 ? Math.min(...mtus) : 1500;
+}
+
+/** The host's IPv4 address on the device of its default route, if the kernel routes it locally (so curl to it stays on this machine). */
+function uplinkAddress(): string | null {
+  const dev = (JSON.parse(sh('ip', ['-4', '-j', 'route', 'show', 'default']) || '[]') as { dev?: string }[])[0]?.dev;
+  if (!dev) return null;
+  const addr = (JSON.parse(sh('ip', ['-4', '-j', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string }[] }[])[0]?.addr_info[0]?.local;
+  if (!addr) return null;
+  const route = JSON.parse(sh('ip', ['-j', 'route', 'get', addr])) as { type?: string }[];
+  return route[0]?.type === 'local' ? addr : null;
+}
+
+const linkMtu = (dev: string, netns?: string) => (JSON.parse(sh('ip', [...(netns ? ['-n', netns] : []), '-j', 'link', 'show', 'dev', dev])) as { mtu: number }[])[0]!.mtu;
 
 const field = (body: string, key: string) => new RegExp(`${key}=(\\S+)`).exec(body)?.[1];
 
@@ -140,6 +165,7 @@ test('networks: free subnets, bridges with the gateway, route_localnet and forwa
     assert.ok(addr[0]!.addr_info.some((a) => a.family === 'inet' && a.local === n.gateway));
     assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, 'utf8').trim(), '1');
     assert.ok(!addr[0]!.addr_info.some((a) => a.family === 'inet6'), 'no IPv6 address to reach the host around the IPv4 rules');
+    assert.equal(linkMtu(n.bridge), uplinkMtuByHand(), 'the bridge has the uplink\'s MTU, so full-size packets fit where they leave');
   }
   assert.ok(!overlaps(cidrOf(alpha.subnet), cidrOf(beta.subnet)));
   assert.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), '1');
@@ -152,7 +178,10 @@ test('attach: netns, veth on the bridge with hairpin, address, default route; se
   const tcp = (hostIp: string | null, host: number, container: number) => ({ hostIp, host: { from: host, to: host }, container: { from: container, to: container }, protocol: 'tcp' as const });
   eps.a = await attachService(ctx, { service: 'a', networks: ['alpha'], ports: [tcp('127.0.0.1', ports.p1, 8080), tcp(null, ports.p2, 8080)] });
   eps.b = await attachService(ctx, { service: 'b', networks: ['alpha'], ports: [{ hostIp: '127.0.0.1', host: { from: ports.pu, to: ports.pu }, container: { from: 5353, to: 5353 }, protocol: 'udp' }] });
+  // A bridge left with another MTU (made before the uplink changed) is set right by the next attach.
+  sh('ip', ['link', 'set', beta.bridge, 'mtu', '1280']);
   eps.c = await attachService(ctx, { service: 'c', networks: ['beta'] });
+  assert.equal(linkMtu(beta.bridge), uplinkMtuByHand());
   eps.e = await attachService(ctx, { service: 'e', networks: ['alpha'], egress: false, ports: [tcp('127.0.0.1', ports.p3, 8080)] });
   assert.equal(eps.a.attachments[0]!.address, formatIpv4(cidrOf(alpha.subnet).base + 2), 'the lowest free address');
   assert.equal(eps.b.attachments[0]!.address, formatIpv4(cidrOf(alpha.subnet).base + 3));
@@ -163,6 +192,8 @@ test('attach: netns, veth on the bridge with hairpin, address, default route; se
     const network = a.network === 'alpha' ? alpha : beta;
     assert.equal(link[0]!.master, network.bridge);
     assert.equal(link[0]!.linkinfo.info_slave_data.hairpin, true);
+    assert.equal(linkMtu(a.vethHost), uplinkMtuByHand(), 'the host end of the veth has the uplink\'s MTU');
+    assert.equal(linkMtu('eth0', ep.netns), uplinkMtuByHand(), 'so has the service\'s eth0');
     const inside = JSON.parse(sh('ip', ['-n', ep.netns, '-j', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string }[] }[];
     assert.ok(inside[0]!.addr_info.some((x) => x.local === a.address));
     assert.match(sh('ip', ['-n', ep.netns, 'route', 'show', 'default']), new RegExp(`default via ${network.gateway.replace(/\./g, '\\.')} dev eth0`));
@@ -183,6 +214,10 @@ test('mapped ports: the host on 127.0.0.1 and on its own addresses; UDP too', { 
   assert.equal(field(body, 'you'), alpha.gateway, '127.0.0.1 cannot be answered, so the service sees the gateway');
   // Every-address mapping: the host's addresses (the gateways of both networks and the outside link are the host's).
   for (const hostAddr of [alpha.gateway, beta.gateway, out.host, '127.0.0.1']) assert.equal(field(get(null, `http://${hostAddr}:${ports.p2}/`), 'name'), 'a', hostAddr);
+  // The host's real address on its uplink too. A connection to it from the host never leaves the
+  // machine (the local route is on lo, and the output chain's DNAT sends it to the bridge).
+  const uplink = uplinkAddress();
+  if (uplink) assert.equal(field(get(null, `http://${uplink}:${ports.p2}/`), 'name'), 'a', `the uplink address ${uplink}`);
   // An address-bound mapping opens only that address.
   assert.match(get(null, `http://${out.host}:${ports.p1}/`), /^ERR/);
   const echo = await new Promise<string>((res, rej) => {
@@ -199,6 +234,14 @@ test('a client in another netns reaches the mapped port, and the service sees it
   assert.equal(field(body, 'name'), 'a', body);
   assert.equal(field(body, 'you'), out.peer, 'no proxy, no masquerade: the real client address');
   assert.match(get(OUT_NS, `http://${out.host}:${ports.p1}/`), /^ERR/, 'the 127.0.0.1 mapping is not reachable from outside');
+  // A LAN host that routes the network's subnet through this host reaches no service directly.
+  sh('ip', ['-n', OUT_NS, 'route', 'add', alpha.subnet, 'via', out.host]);
+  try {
+    assert.match(get(OUT_NS, `http://${eps.a.attachments[0]!.address}:8080/`, 1), /^ERR 28/, 'dropped: only mapped ports reach a network from outside');
+    assert.equal(field(get(OUT_NS, `http://${out.host}:${ports.p2}/`), 'name'), 'a', 'the mapped port still does');
+  } finally {
+    sh('ip', ['-n', OUT_NS, 'route', 'del', alpha.subnet, 'via', out.host]);
+  }
 });
 
 test('services on one network reach each other by address and through mapped ports (hairpin)', { skip, timeout: 60_000 }, async () => {
@@ -221,6 +264,8 @@ test('a service on another network cannot reach them; mapped ports stay reachabl
   assert.match(get(eps.c.netns, `http://${A}:8080/`, 1), /^ERR/);
   assert.match(get(eps.a.netns, `http://${C}:8080/`, 1), /^ERR/);
   assert.equal(field(get(eps.c.netns, `http://${beta.gateway}:${ports.p2}/`), 'name'), 'a', 'published ports are open to every network, like to any client');
+  assert.match(get(eps.c.netns, `http://${beta.gateway}:${ports.p1}/`, 1), /^ERR/, 'a port mapped on 127.0.0.1 is the host\'s alone');
+  assert.match(get(eps.c.netns, `http://${out.host}:${ports.p1}/`, 1), /^ERR/);
   assert.equal(field(get(null, `http://${C}:8080/`), 'name'), 'c', 'the host reaches its services');
 });
 
@@ -270,6 +315,70 @@ test('applying the ruleset twice changes nothing; other tables are untouched', {
   for (const t of [...lasting, `inet ${FOREIGN}`, `ip ${ctx.table}`]) assert.ok(now.includes(t), t);
 });
 
+test('the host\'s loopback services stay out of reach of the networks, though route_localnet is on for the bridges', { skip, timeout: 60_000 }, async () => {
+  // A service with CAP_NET_ADMIN in its netns (the test is root there) routes 127.0.0.1 to its gateway.
+  const ep = await attachService(ctx, { service: 'lb', networks: ['alpha'] });
+  const port = await freePort();
+  const host = createSocket('udp4');
+  const got: string[] = [];
+  host.on('message', (m) => got.push(String(m)));
+  await new Promise<void>((res) => host.bind(port, '127.0.0.1', res));
+  try {
+    sh('ip', ['-n', ep.netns, 'route', 'del', 'local', '127.0.0.0/8', 'dev', 'lo', 'table', 'local']);
+    sh('ip', ['-n', ep.netns, 'route', 'del', 'local', '127.0.0.1', 'dev', 'lo', 'table', 'local']);
+    sh('ip', ['-n', ep.netns, 'route', 'add', '127.0.0.1/32', 'via', alpha.gateway, 'dev', 'eth0']);
+    sh('ip', ['netns', 'exec', ep.netns, 'sysctl', '-qw', 'net.ipv4.conf.all.route_localnet=1', 'net.ipv4.conf.eth0.route_localnet=1']);
+    const send = `const u=require('dgram').createSocket('udp4');u.send('from the network',${port},'127.0.0.1',(e)=>{if(e)throw e;u.close();});`;
+    sh('ip', ['netns', 'exec', ep.netns, process.execPath, '-e', send]);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(got, [], 'a datagram from a network to 127.0.0.1 does not reach the host\'s loopback socket');
+    // The same datagram from the host itself arrives: the socket works.
+    const u = createSocket('udp4');
+    await new Promise<void>((res, rej) => u.send('from the host', port, '127.0.0.1', (e) => { u.close(); return e ? rej(e) : res(); }));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(got, ['from the host']);
+  } finally {
+    host.close();
+    await detachService(ctx, 'lb');
+  }
+});
+
+test('a port range maps each host port to its own container port', { skip, timeout: 60_000 }, async () => {
+  let from = 0;
+  for (let tries = 0; tries < 50 && from === 0; tries++) {
+    const p = await freePort();
+    if (p < 65535 && await portFree(p + 1)) from = p;
+  }
+  assert.ok(from > 0, 'two consecutive free ports');
+  const ep = await attachService(ctx, { service: 'r', networks: ['beta'], ports: [{ hostIp: '127.0.0.1', host: { from, to: from + 1 }, container: { from: 7070, to: 7071 }, protocol: 'tcp' }] });
+  try {
+    await Promise.all([startServer(ep.netns, 'r7070', 7070), startServer(ep.netns, 'r7071', 7071)]);
+    assert.equal(field(get(null, `http://127.0.0.1:${from}/`), 'name'), 'r7070');
+    assert.equal(field(get(null, `http://127.0.0.1:${from + 1}/`), 'name'), 'r7071');
+  } finally {
+    await detachService(ctx, 'r');
+  }
+});
+
+test('concurrent attaches get distinct addresses; the next attach removes what a dead owner left', { skip, timeout: 60_000 }, async () => {
+  const owner = spawn('sleep', ['600'], { stdio: 'ignore' });
+  await new Promise((r) => owner.once('spawn', r));
+  const dead = await attachService(ctx, { service: 'gone', networks: ['beta'], ownerPid: owner.pid! });
+  owner.kill('SIGKILL');
+  await new Promise((res) => owner.once('exit', res));
+  const names = ['k1', 'k2', 'k3', 'k4'];
+  try {
+    const all = await Promise.all(names.map((service) => attachService(ctx, { service, networks: ['beta'] })));
+    const addrs = all.map((e) => e.attachments[0]!.address);
+    assert.equal(new Set(addrs).size, names.length, `distinct addresses: ${addrs.join(' ')}`);
+    assert.equal(new Set(all.map((e) => e.attachments[0]!.vethHost)).size, names.length);
+    assert.ok(!netnsExists(dead.netns) && !linkExists(dead.attachments[0]!.vethHost), 'no prune was run, yet the dead owner\'s namespace is gone');
+    assert.ok(!(await readRecords(netPaths(ctx.root))).some((r) => r.attachment.service === 'gone'));
+  } finally {
+    for (const n of names) await detachService(ctx, n).catch(() => undefined);
+  }
+});
+
 test('prune: a dead owner\'s netns, veth and port maps go; so do records of a crash before anything was created', { skip, timeout: 60_000 }, async () => {
   const owner = spawn('sleep', ['600'], { stdio: 'ignore' });
   await new Promise((r) => owner.once('spawn', r));
@@ -286,7 +395,7 @@ test('prune: a dead owner\'s netns, veth and port maps go; so do records of a cr
   // And one that crashed after creating its netns and veth, before the rules were applied.
   const half = { service: 'half', network: 'alpha', address: formatIpv4(cidrOf(alpha.subnet).base + 201), vethHost: 'vn0badf00d', netns: `${ctx.netnsPrefix}-half-0badf00d`, ifname: 'eth0', egress: true };
   await writeRecord(netPaths(ctx.root), { version: 1, attachment: half, ports: [], owner: { pid: owner.pid!, startTime: 1 }, createdAt: new Date().toISOString() });
-  await createEndpoint([half], [alpha]);
+  await createEndpoint([half], [alpha], (await uplinkMtu()).mtu);
   assert.ok(netnsExists(half.netns) && linkExists(half.vethHost));
   // p's owner is alive, so prune keeps it; the start times of the crashed ones do not match its pid.
   let r = await pruneNetwork(ctx);

@@ -13,7 +13,9 @@ import { renderHosts } from '../../src/net/model/hosts.js';
 import { planAttach, parseAttachmentRecord, parseNetworksFile, type AttachmentRecord } from '../../src/net/model/state.js';
 import { planNetwork, planRemoveNetwork } from '../../src/net/model/network.js';
 import { renderNftRuleset } from '../../src/net/model/nft.js';
-import { parseIpAddresses, parseIpLinks, parseIpRoutes, parseNftElements, parseNftTables } from '../../src/net/model/tool-json.js';
+import { parseDefaultRoutes, parseIpAddresses, parseIpLinks, parseIpRoutes, parseNftElements, parseNftTables } from '../../src/net/model/tool-json.js';
+import { chooseMtu, DEFAULT_MTU } from '../../src/net/model/mtu.js';
+import { acceptsBridges, forwardDropChains, forwardDropWarning, parseNftChains } from '../../src/net/model/firewall.js';
 import type { Attachment, HostNetFacts, Network, PortMap } from '../../src/net/model/types.js';
 
 const HOST: HostNetFacts = { routes: ['192.0.2.0/24', '127.0.0.0/8', '127.0.0.1/32', '192.0.2.2/32'], addresses: ['127.0.0.1/8', '192.0.2.2/24'], links: ['lo', 'eth0'] };
@@ -209,7 +211,16 @@ test('ip and nft JSON parsers', () => {
   assert.deepEqual(parseIpRoutes(routes), ['192.0.2.0/24', '192.0.2.2/32']);
   const addrs = [{ ifname: 'lo', flags: ['LOOPBACK', 'UP'], addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }, { family: 'inet6', local: '::1', prefixlen: 128 }] }, { ifname: 'vn1', flags: ['BROADCAST'], master: 'niso0', addr_info: [] }];
   assert.deepEqual(parseIpAddresses(addrs), ['127.0.0.1/8']);
-  assert.deepEqual(parseIpLinks(addrs), [{ ifname: 'lo', up: true, master: null, addresses: ['127.0.0.1/8'] }, { ifname: 'vn1', up: false, master: 'niso0', addresses: [] }]);
+  assert.deepEqual(parseIpLinks(addrs), [{ ifname: 'lo', up: true, master: null, addresses: ['127.0.0.1/8'], mtu: null }, { ifname: 'vn1', up: false, master: 'niso0', addresses: [], mtu: null }]);
+  assert.equal(parseIpLinks([{ ifname: 'eth0', flags: ['UP'], mtu: 1400 }])[0]!.mtu, 1400);
+  const defaults = [
+    { dst: 'default', gateway: '192.0.2.1', dev: 'eth0', flags: [] },
+    { dst: 'default', gateway: '198.51.100.1', dev: 'wg0', metric: 50, metrics: [{ mtu: 1380 }] },
+    { dst: 'default', nexthops: [{ gateway: '203.0.113.1', dev: 'eth1' }, { gateway: '203.0.113.2', dev: 'eth2' }], metrics: [{ mtu: ['lock', 1300] }] },
+    { dst: '192.0.2.0/24', dev: 'eth0' },
+  ];
+  assert.deepEqual(parseDefaultRoutes(defaults), [{ devs: ['eth0'], mtu: null }, { devs: ['wg0'], mtu: 1380 }, { devs: ['eth1', 'eth2'], mtu: 1300 }]);
+  assert.deepEqual(parseDefaultRoutes(null), []);
   assert.deepEqual(parseIpRoutes(null), []);
   const nft = { nftables: [{ metainfo: {} }, { table: { family: 'ip', name: 'niso' } }, { table: { family: 'inet', name: 'filter' } },
     { map: { name: 'tcp_ports', elem: [[{ elem: { val: 18080, comment: 'web' } }, { concat: ['10.89.0.2', 8080] }]] } },
@@ -217,4 +228,44 @@ test('ip and nft JSON parsers', () => {
     { set: { name: 'no_egress', elem: ['10.89.0.3'] } }, { set: { name: 'bridges' } }] };
   assert.deepEqual(parseNftTables(nft), ['inet filter', 'ip niso']);
   assert.deepEqual(parseNftElements(nft), { tcp_ports: ['18080 : 10.89.0.2 . 8080'], tcp_addr_ports: ['127.0.0.1 . 9000 : 10.89.0.2 . 9000'], no_egress: ['10.89.0.3'], bridges: [] });
+});
+
+test('chooseMtu: the uplink\'s MTU for bridges and veths, the smallest of several, 1500 without one', () => {
+  const links = [{ ifname: 'lo', mtu: 65536 }, { ifname: 'eth0', mtu: 1400 }, { ifname: 'eth1', mtu: 9000 }, { ifname: 'wg0', mtu: 1420 }, { ifname: 'niso0', mtu: 1200 }];
+  assert.deepEqual(chooseMtu([{ devs: ['eth0'], mtu: null }], links), { mtu: 1400, reason: 'the uplink eth0 (mtu 1400)' });
+  assert.equal(chooseMtu([{ devs: ['eth1'], mtu: null }], links).mtu, 9000, 'jumbo frames are kept');
+  assert.equal(chooseMtu([{ devs: ['eth1'], mtu: null }, { devs: ['wg0'], mtu: null }], links).mtu, 1420, 'any default route may carry the traffic: the smallest');
+  assert.equal(chooseMtu([{ devs: ['eth1', 'eth0'], mtu: null }], links).mtu, 1400, 'multipath: the smallest next hop');
+  assert.equal(chooseMtu([{ devs: ['eth1'], mtu: 1280 }], links).mtu, 1280, 'the route\'s own mtu wins over the device\'s');
+  assert.deepEqual(chooseMtu([], links), { mtu: DEFAULT_MTU, reason: 'no default route: the kernel default' });
+  assert.equal(chooseMtu([{ devs: ['lo'], mtu: null }], links).mtu, DEFAULT_MTU, 'loopback is no uplink');
+  assert.equal(chooseMtu([{ devs: ['niso0'], mtu: null }], links, ['niso0']).mtu, DEFAULT_MTU, 'nor is a niso bridge');
+  assert.equal(chooseMtu([{ devs: ['gone'], mtu: null }], links).mtu, DEFAULT_MTU, 'a device that is not listed');
+  assert.equal(chooseMtu([{ devs: ['eth0'], mtu: 20 }], links).mtu, 68, 'at least what IPv4 requires');
+  assert.equal(chooseMtu([{ devs: ['big'], mtu: null }], [{ ifname: 'big', mtu: 65536 }]).mtu, 65535, 'at most what a veth takes');
+});
+
+test('firewall: other tables that drop forwarded packets, and whether they accept niso\'s bridges', () => {
+  const chains = { nftables: [{ metainfo: {} },
+    { chain: { family: 'ip', table: 'filter', name: 'DOCKER-USER', handle: 1 } },
+    { chain: { family: 'ip', table: 'filter', name: 'FORWARD', handle: 2, type: 'filter', hook: 'forward', prio: 0, policy: 'drop' } },
+    { chain: { family: 'inet', table: 'fw', name: 'fwd', type: 'filter', hook: 'forward', prio: 0, policy: 'drop' } },
+    { chain: { family: 'ip', table: 'niso', name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'drop' } },
+    { chain: { family: 'ip6', table: 'filter', name: 'FORWARD', type: 'filter', hook: 'forward', prio: 0, policy: 'drop' } },
+    { chain: { family: 'ip', table: 'other', name: 'FORWARD', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } }] };
+  const parsed = parseNftChains(chains);
+  assert.equal(parsed.length, 6);
+  assert.deepEqual(forwardDropChains(parsed, 'niso').map((c) => `${c.family} ${c.table} ${c.name}`), ['ip filter FORWARD', 'inet fw fwd'], 'IPv4 families only, not its own table, only drop policies');
+  const rule = (key: string, right: string, extra: unknown[] = []) => ({ rule: { family: 'ip', table: 'filter', chain: 'DOCKER-USER', expr: [{ match: { op: '==', left: { meta: { key } }, right } }, ...extra, { counter: { packets: 0, bytes: 0 } }, { accept: null }] } });
+  const table = (...rules: unknown[]) => ({ nftables: [{ table: { family: 'ip', name: 'filter' } }, ...rules] });
+  assert.ok(acceptsBridges(table(rule('iifname', 'niso*'), rule('oifname', 'niso*')), ['niso0', 'niso1']));
+  assert.ok(acceptsBridges(table(rule('iifname', 'niso0'), rule('oifname', 'niso0')), ['niso0']));
+  assert.ok(!acceptsBridges(table(rule('iifname', 'niso0'), rule('oifname', 'niso0')), ['niso0', 'niso1']), 'every bridge');
+  assert.ok(!acceptsBridges(table(rule('iifname', 'niso*')), ['niso0']), 'both directions');
+  assert.ok(!acceptsBridges(table(rule('iifname', 'niso*', [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '10.0.0.1' } }]), rule('oifname', 'niso*')), ['niso0']), 'a narrower rule does not count');
+  assert.ok(!acceptsBridges(table(), ['niso0']));
+  const w = forwardDropWarning(parsed[1]!, 'niso');
+  assert.match(w, /^the firewall table ip filter chain FORWARD drops forwarded packets/);
+  assert.ok(w.includes('iptables -I DOCKER-USER -i niso+ -j ACCEPT; iptables -I DOCKER-USER -o niso+ -j ACCEPT'));
+  assert.ok(forwardDropWarning(parsed[2]!, 'niso').includes('nft insert rule inet fw fwd iifname "niso*" accept'));
 });

@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cidrOf } from '../model/cidr.js';
-import { parseIpAddresses, parseIpLinks, parseIpRoutes, parseNetnsList, type IpLink } from '../model/tool-json.js';
+import { chooseMtu, type MtuChoice } from '../model/mtu.js';
+import { parseDefaultRoutes, parseIpAddresses, parseIpLinks, parseIpRoutes, parseNetnsList, type IpLink } from '../model/tool-json.js';
 import type { Attachment, HostNetFacts, Network } from '../model/types.js';
 import { must, mustJson } from './tools.js';
 
@@ -14,6 +15,12 @@ export async function hostNetFacts(): Promise<HostNetFacts> {
     mustJson('ip', ['-j', 'addr', 'show']),
   ]);
   return { routes: parseIpRoutes(routes), addresses: parseIpAddresses(addrs), links: parseIpLinks(addrs).map((l) => l.ifname).sort() };
+}
+
+/** The MTU niso's bridges and veths get: the uplink's (model/mtu.ts), read from the default routes now. */
+export async function uplinkMtu(ownBridges: readonly string[] = []): Promise<MtuChoice> {
+  const [routes, links] = await Promise.all([mustJson('ip', ['-4', '-j', 'route', 'show', 'default']), mustJson('ip', ['-j', 'link', 'show'])]);
+  return chooseMtu(parseDefaultRoutes(routes), parseIpLinks(links), ownBridges);
 }
 
 export async function listLinks(netns?: string): Promise<IpLink[]> {
@@ -47,16 +54,19 @@ export async function ensureForwarding(): Promise<boolean> {
 }
 
 /**
- * The network's bridge, up, with the gateway address and route_localnet=1, which lets the host's
- * own 127.0.0.1:PORT be forwarded onto it (PLATFORM §2). Idempotent: run on every attach, since
- * bridges do not survive a reboot but networks.json does.
+ * The network's bridge, up, with the gateway address, the uplink's MTU and route_localnet=1,
+ * which lets the host's own 127.0.0.1:PORT be forwarded onto it (PLATFORM §2). Idempotent: run
+ * on every attach, since bridges do not survive a reboot but networks.json does. An MTU set
+ * explicitly stays on the bridge whatever its ports have (the kernel would otherwise follow the
+ * smallest port).
  */
-export async function ensureBridge(network: Network): Promise<void> {
+export async function ensureBridge(network: Network, mtu: number): Promise<void> {
   const prefix = cidrOf(network.subnet).prefix;
   const want = `${network.gateway}/${prefix}`;
   const link = linkExists(network.bridge) ? (await listLinks()).find((l) => l.ifname === network.bridge) : undefined;
   const lines: string[] = [];
-  if (!link) lines.push(`link add ${network.bridge} type bridge`);
+  if (!link) lines.push(`link add ${network.bridge} mtu ${mtu} type bridge`);
+  else if (link.mtu !== mtu) lines.push(`link set ${network.bridge} mtu ${mtu}`);
   if (!link?.addresses.includes(want)) lines.push(`addr add ${want} dev ${network.bridge}`);
   if (!link?.up) lines.push(`link set ${network.bridge} up`);
   if (lines.length > 0) await must('ip', ['-batch', '-'], lines.join('\n') + '\n');
@@ -72,11 +82,11 @@ export async function removeBridge(bridge: string): Promise<void> {
 }
 
 /**
- * Creates a service's netns (if new) and one veth pair per attachment: the host end on the
- * network's bridge with hairpin on (a service calling its own mapped port), the other end
- * inside with the address; loopback up, and the default route via the first network's gateway.
+ * Creates a service's netns (if new) and one veth pair per attachment, both ends with `mtu`: the
+ * host end on the network's bridge with hairpin on (a service calling its own mapped port), the
+ * other end inside with the address; loopback up, and the default route via the first network's gateway.
  */
-export async function createEndpoint(attachments: readonly Attachment[], networks: readonly Network[]): Promise<void> {
+export async function createEndpoint(attachments: readonly Attachment[], networks: readonly Network[], mtu: number): Promise<void> {
   const netns = attachments[0]!.netns;
   if (!netnsExists(netns)) await must('ip', ['netns', 'add', netns]);
   const host: string[] = [];
@@ -85,7 +95,7 @@ export async function createEndpoint(attachments: readonly Attachment[], network
     const n = networks.find((x) => x.name === a.network);
     if (!n) throw new Error(`createEndpoint: network ${a.network} unknown`);
     host.push(
-      `link add ${a.vethHost} type veth peer name ${a.ifname} netns ${netns}`,
+      `link add ${a.vethHost} mtu ${mtu} type veth peer name ${a.ifname} mtu ${mtu} netns ${netns}`,
       `link set ${a.vethHost} master ${n.bridge}`,
       `link set ${a.vethHost} type bridge_slave hairpin on`,
       `link set ${a.vethHost} up`,

@@ -12,8 +12,8 @@ import type { PortMappingInput } from '../model/ports.js';
 import { planAttach, stateOf, type AttachmentRecord } from '../model/state.js';
 import { DEFAULT_POOL } from '../model/subnet.js';
 import type { Attachment, Network, PortMap } from '../model/types.js';
-import { createEndpoint, ensureBridge, ensureForwarding, hostNetFacts, removeBridge, removeEndpoint } from './ip.js';
-import { applyRuleset, deleteTable } from './nft.js';
+import { createEndpoint, ensureBridge, ensureForwarding, hostNetFacts, removeBridge, removeEndpoint, uplinkMtu } from './ip.js';
+import { applyRuleset, deleteTable, forwardBlockers } from './nft.js';
 import { hostListeners } from './ss.js';
 import { netPaths, ownerAlive, ownerOf, readNetworks, readRecords, removeRecord, writeNetworks, writeRecord, type NetPaths } from './state-files.js';
 
@@ -70,7 +70,7 @@ async function createNetworkLocked(ctx: NetContext, paths: NetPaths, req: Networ
   const network = planNetwork(req, await hostNetFacts(), networks, ctx.bridgePrefix, now(), ctx.pool);
   await writeNetworks(paths, [...networks, network]);
   try {
-    await ensureBridge(network);
+    await ensureBridge(network, (await uplinkMtu(networks.map((n) => n.bridge))).mtu);
     await ensureForwarding();
   } catch (e) {
     await removeBridge(network.bridge).catch(() => undefined);
@@ -202,10 +202,12 @@ export async function attachService(ctx: NetContext, opts: AttachOptions): Promi
     const planned = planAttach({ service: opts.service, networks: names, ports, egress: opts.egress ?? true, owner }, ids, networks, records, listeners, ctx.netnsPrefix, now());
     for (const r of planned) await writeRecord(paths, r);
     try {
+      // Read on every attach: the uplink may have changed since the network was made (a VPN came up).
+      const { mtu } = await uplinkMtu(networks.map((n) => n.bridge));
       const used = networks.filter((n) => names.includes(n.name));
-      for (const n of used) await ensureBridge(n);
+      for (const n of used) await ensureBridge(n, mtu);
       await ensureForwarding();
-      await createEndpoint(planned.map((r) => r.attachment), networks);
+      await createEndpoint(planned.map((r) => r.attachment), networks, mtu);
       await applyLocked(ctx, paths);
     } catch (e) {
       await teardown(paths, planned, [...records, ...planned]).catch(() => undefined);
@@ -214,6 +216,18 @@ export async function attachService(ctx: NetContext, opts: AttachOptions): Promi
     }
     return { service: opts.service, netns: planned[0]!.attachment.netns, attachments: planned.map((r) => r.attachment), ports: planned[0]!.ports };
   });
+}
+
+/**
+ * Other firewalls' FORWARD drops that niso's networks are not exempt from (see model/firewall.ts),
+ * as messages for the admin. Not part of attach: `nft list chains` takes ~1 ms without other tables
+ * but ~20 ms with 40 of them, so callers ask where a warning is worth it (`niso net create/inspect`,
+ * a service's start).
+ */
+export async function firewallWarnings(ctx: NetContext): Promise<string[]> {
+  const networks = await readNetworks(netPaths(ctx.root));
+  if (networks.length === 0) return [];
+  return forwardBlockers(ctx.table, networks.map((n) => n.bridge), ctx.bridgePrefix);
 }
 
 /** Normal teardown when a service stops: its veths, netns, port maps and records. false: it had none. */

@@ -1,5 +1,6 @@
 // Typed wrappers over nft: apply a rendered table atomically from stdin, check one without
 // applying it, read the live table back, and list the host's tables (which niso never touches).
+import { acceptsBridges, forwardDropChains, forwardDropWarning, parseNftChains } from '../model/firewall.js';
 import { parseNftElements, parseNftTables } from '../model/tool-json.js';
 import { validateTableName } from '../model/names.js';
 import { exec, must, mustJson } from './tools.js';
@@ -40,4 +41,19 @@ export async function deleteTable(table: string): Promise<void> {
   validateTableName(table);
   // `add` then `delete` in one transaction: succeeds whether or not the table existed.
   await must('nft', ['-f', '-'], `add table ip ${table}\ndelete table ip ${table}\n`, 'NISO4012');
+}
+
+/**
+ * Warnings about other tables that drop forwarded packets by policy (Docker's FORWARD DROP) and do
+ * not accept niso's bridges (model/firewall.ts). Reads the chain list only, and a table's rules
+ * only when one of its chains drops; changes nothing.
+ */
+export async function forwardBlockers(ownTable: string, bridges: readonly string[], bridgePrefix: string): Promise<string[]> {
+  const chains = forwardDropChains(parseNftChains(await mustJson('nft', ['-j', 'list', 'chains'])), ownTable);
+  const out: string[] = [];
+  for (const c of chains) {
+    const table = await mustJson('nft', ['-j', 'list', 'table', c.family, c.table]);
+    if (!acceptsBridges(table, bridges)) out.push(forwardDropWarning(c, bridgePrefix));
+  }
+  return out;
 }

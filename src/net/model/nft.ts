@@ -163,10 +163,16 @@ export function renderNftRuleset(state: NetState, options: RenderOptions = {}): 
   for (const n of networks) {
     if (networks.length > 1) L.push(`\t\tiifname ${q(n.bridge)} oifname @bridges oifname != ${q(n.bridge)} drop comment ${q(`${n.name} does not reach other niso networks`)}`);
   }
+  // A LAN host (or another tool's container) that routes a niso subnet via this host would
+  // otherwise reach every port of every service directly, mapped or not.
+  if (networks.length > 0) L.push('\t\toifname @bridges iifname != @bridges drop comment "from outside, only mapped ports reach a network"');
   L.push('\t}');
 
-  L.push('', '\t# Services without egress do not reach the host either (only its answers to them).');
+  L.push('', '\t# From the networks to the host: never its loopback; nothing at all from services without egress (only answers to them).');
   L.push('\tchain input {', '\t\ttype filter hook input priority filter; policy accept;', '\t\tct state established,related accept');
+  // route_localnet=1 on the bridges (for mapped 127.0.0.1 ports) would also let a packet from a
+  // network to 127.0.0.1 in: the host's loopback-only services must stay its own (CVE-2020-8558).
+  L.push('\t\tiifname @bridges ip daddr 127.0.0.0/8 drop comment "the host\'s loopback is not reachable from the networks"');
   for (const n of networks) if (!egressOf(n)) L.push(`\t\tiifname ${q(n.bridge)} drop comment ${q(`${n.name}: no egress`)}`);
   L.push('\t\tiifname @bridges ip saddr @no_egress drop');
   L.push('\t}');

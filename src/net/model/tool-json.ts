@@ -1,5 +1,6 @@
 // Parsers for the JSON that `ip -j` and `nft -j` print, kept pure so they are tested as data.
 import { isIpv4 } from './cidr.js';
+import type { DefaultRoute } from './mtu.js';
 
 type Json = unknown;
 const isObj = (x: Json): x is Record<string, Json> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -28,7 +29,7 @@ export function parseIpAddresses(json: Json): string[] {
   return out.sort();
 }
 
-export interface IpLink { ifname: string; up: boolean; master: string | null; addresses: string[] }
+export interface IpLink { ifname: string; up: boolean; master: string | null; addresses: string[]; mtu: number | null }
 
 /** `ip -j addr show` (or `ip -j link show`) → interfaces. */
 export function parseIpLinks(json: Json): IpLink[] {
@@ -37,7 +38,28 @@ export function parseIpLinks(json: Json): IpLink[] {
     if (!isObj(l) || typeof l.ifname !== 'string') continue;
     const flags = arr(l.flags);
     const addresses = arr(l.addr_info).filter((a): a is Record<string, Json> => isObj(a) && a.family === 'inet').map((a) => `${String(a.local)}/${String(a.prefixlen)}`);
-    out.push({ ifname: l.ifname, up: flags.includes('UP'), master: typeof l.master === 'string' ? l.master : null, addresses });
+    out.push({ ifname: l.ifname, up: flags.includes('UP'), master: typeof l.master === 'string' ? l.master : null, addresses, mtu: typeof l.mtu === 'number' ? l.mtu : null });
+  }
+  return out;
+}
+
+/** A route's `mtu` metric: `{"mtu": 1400}`, or `{"mtu": ["lock", 1400]}` when locked. */
+function routeMtu(r: Record<string, Json>): number | null {
+  for (const m of arr(r.metrics)) {
+    if (!isObj(m)) continue;
+    const v = Array.isArray(m.mtu) ? m.mtu.find((x) => typeof x === 'number') : m.mtu;
+    if (typeof v === 'number') return v;
+  }
+  return null;
+}
+
+/** `ip -4 -j route show default` → each default route's device(s) (several when multipath) and own MTU. */
+export function parseDefaultRoutes(json: Json): DefaultRoute[] {
+  const out: DefaultRoute[] = [];
+  for (const r of arr(json)) {
+    if (!isObj(r) || r.dst !== 'default') continue;
+    const devs = typeof r.dev === 'string' ? [r.dev] : arr(r.nexthops).filter(isObj).map((n) => n.dev).filter((d): d is string => typeof d === 'string');
+    out.push({ devs, mtu: routeMtu(r) });
   }
   return out;
 }
