@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { writeTree } from '../helpers/tmp.js';
+import { removeNetworksBelow, writeTree } from '../helpers/tmp.js';
 import { forceRemove } from '../../src/store/fs-tree.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
@@ -131,7 +131,7 @@ after(async () => {
         try { rmdirSync(join(base, n)); } catch { /* busy */ }
       }
     }
-    niso(e, ['net', 'prune']);
+    await removeNetworksBelow(e.dir);
     await forceRemove(e.dir);
   }
 });

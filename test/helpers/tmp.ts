@@ -1,5 +1,5 @@
 // Temporary directories for tests, removed afterwards even when sealed read-only by the store.
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile, chmod, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,8 +10,38 @@ export function tempDir(prefix = 'niso-test-'): string {
   const d = mkdtempSync(join(process.env.NISO_TEST_TMP ?? tmpdir(), prefix));
   // Sandboxed apps run as their own uid and must be able to reach the store below NISO_ROOT.
   chmodSync(d, 0o755);
-  after(() => forceRemove(d));
+  after(async () => {
+    await removeNetworksBelow(d);
+    await forceRemove(d);
+  });
   return d;
+}
+
+/**
+ * Private networks are the default, so a test's NISO_ROOT often has one: its bridge and nft table
+ * live on the host, not in the directory, and must be removed before the root goes.
+ */
+export async function removeNetworksBelow(dir: string, depth = 4): Promise<void> {
+  const roots: string[] = [];
+  const walk = (p: string, d: number) => {
+    if (existsSync(join(p, 'var/lib/niso/net/networks.json'))) roots.push(p);
+    if (d === 0) return;
+    let names: string[];
+    try { names = readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.isSymbolicLink()).map((e) => e.name); } catch { return; }
+    for (const n of names) if (n !== 'var' && n !== 'node_modules') walk(join(p, n), d - 1);
+  };
+  walk(dir, depth);
+  if (roots.length === 0) return;
+  const net = await import('../../src/net/host/manager.js');
+  for (const root of roots) {
+    try {
+      const ctx = net.netContext(root);
+      await net.pruneNetwork(ctx);
+      for (const n of await net.listNetworks(ctx)) {
+        try { await net.removeNetwork(ctx, n.network.name); } catch { /* still in use: a test's own problem */ }
+      }
+    } catch { /* a broken root: nothing more to do */ }
+  }
 }
 
 export type TreeSpec = Record<string, string | { content: string; mode?: number } | { symlink: string }>;
