@@ -63,7 +63,8 @@ export function diagnose(plan: Plan | null, exits: ExitRecord[], output: string,
   if (last && last.exitCode === 137 && plan?.limits.memoryBytes) tips.push(`it was killed (SIGKILL): if it ran out of memory, raise [resources] memory (now ${formatSize(plan.limits.memoryBytes)})`);
   if (last && last.exitCode === 127) tips.push('the command was not found inside the sandbox: check [binary] entrypoint');
   // The probe that matters: the last failed one if the last run was stopped for being unhealthy.
-  const failed = health?.log.filter((p) => !p.ok) ?? [];
+  // (Probes of the next run, while it was still starting, do not count.)
+  const failed = health?.log.filter((p) => !p.ok && (!last || Date.parse(p.at) <= Date.parse(last.at))) ?? [];
   const probe = last?.reason === 'unhealthy' && failed.length > 0 ? failed[failed.length - 1] : health?.log[health.log.length - 1];
   if (probe && !probe.ok && /connection refused/.test(probe.output)) tips.push('the health check finds nothing listening: check that the app listens on the address and port the [healthcheck] probes (inside its own network, 127.0.0.1 is the app\'s loopback)');
   if (probe && !probe.ok && /no answer within|no HTTP response/.test(probe.output)) tips.push('the app accepts the health check but answers too slowly: raise [healthcheck] timeout or make the check cheaper');
