@@ -1,6 +1,6 @@
 // `niso net create|list|inspect|remove|prune`: niso's own networks (bridge + subnet + nft rules).
 import { NisoError } from '../../errors/niso-error.js';
-import { createNetwork, listNetworks, netContext, pruneNetwork, removeNetwork, renderRules, type NetworkInfo } from '../../net/host/manager.js';
+import { createNetwork, firewallWarnings, listNetworks, netContext, pruneNetwork, removeNetwork, renderRules, type NetworkInfo } from '../../net/host/manager.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { printTable } from '../table.js';
@@ -11,9 +11,12 @@ const fmtPort = (p: NetworkInfo['ports'][number]) => {
 };
 
 export async function create(ctx: Context, name: string, opts: { subnet?: string; egress?: boolean; json?: boolean }): Promise<void> {
-  const n = await createNetwork(netContext(ctx.root), { name, subnet: opts.subnet, egress: opts.egress });
-  if (opts.json) return printJson(ctx, n);
+  const netCtx = netContext(ctx.root);
+  const n = await createNetwork(netCtx, { name, subnet: opts.subnet, egress: opts.egress });
+  const warnings = await firewallWarnings(netCtx).catch(() => [] as string[]);
+  if (opts.json) return printJson(ctx, { ...n, warnings });
   ctx.stdout.write(`created network ${n.name}: subnet ${n.subnet}${opts.subnet ? '' : ' (the first free one)'}, gateway ${n.gateway}, bridge ${n.bridge}${n.egress === false ? ', no egress' : ''}\n`);
+  for (const w of warnings) ctx.stderr.write(`warning: ${w}\n`);
 }
 
 export async function list(ctx: Context, opts: { json?: boolean }): Promise<void> {
@@ -29,7 +32,10 @@ export async function inspect(ctx: Context, name: string, opts: { rules?: boolea
   const info = (await listNetworks(netCtx)).find((i) => i.network.name === name);
   if (!info) throw new NisoError('NISO4002', `no network named "${name}"`, { exitCode: 1, hint: 'see `niso net list`' });
   const rules = opts.rules ? await renderRules(netCtx) : undefined;
-  if (opts.json) return printJson(ctx, { ...info, ...(rules ? { rules } : {}) });
+  // Another tool's firewall (Docker's FORWARD DROP) that would drop this network's traffic.
+  const warnings = await firewallWarnings(netCtx).catch(() => [] as string[]);
+  if (opts.json) return printJson(ctx, { ...info, ...(rules ? { rules } : {}), warnings });
+  for (const w of warnings) ctx.stderr.write(`warning: ${w}\n`);
   const n = info.network;
   ctx.stdout.write(`${n.name}\n  subnet    ${n.subnet}\n  gateway   ${n.gateway}\n  bridge    ${n.bridge}\n  egress    ${n.egress === false ? 'no' : 'yes'}\n  created   ${n.createdAt}\n`);
   ctx.stdout.write(`  services  ${info.attachments.map((a) => `${a.service} (${a.address})`).join(', ') || '-'}\n`);
