@@ -2,7 +2,8 @@
 // its profile runs. It appends JSON lines with CLOCK_MONOTONIC times (ms, the clock of
 // process.hrtime) to $NISO_BENCH_TRACE: when niso's own code could start, every child process
 // niso spawns and when it exits, every file system call on /sys/fs/cgroup, and the process exit.
-// It changes nothing niso does; the wrappers cost microseconds per call.
+// It changes nothing niso does; the wrappers cost microseconds per call. Every line carries the pid,
+// so that several niso processes (a CLI and the supervisor it starts) can share one file.
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { openSync, writeSync } from 'node:fs';
 
@@ -13,7 +14,7 @@ if (out) {
   const fs = require('node:fs');
   const fd = openSync(out, 'a');
   const now = () => Number(process.hrtime.bigint()) / 1e6;
-  const log = (o) => writeSync(fd, `${JSON.stringify({ ...o, t: now() })}\n`);
+  const log = (o) => writeSync(fd, `${JSON.stringify({ ...o, pid: process.pid, t: now() })}\n`);
   log({ ev: 'hook', uptimeMs: process.uptime() * 1000 });
 
   let ids = 0;
@@ -37,7 +38,7 @@ if (out) {
       try {
         return orig.call(this, p, ...rest);
       } finally {
-        writeSync(fd, `${JSON.stringify({ ev: 'cgroup', op: name, path: p, t: t0, ms: now() - t0 })}\n`);
+        writeSync(fd, `${JSON.stringify({ ev: 'cgroup', op: name, path: p, pid: process.pid, t: t0, ms: now() - t0 })}\n`);
       }
     };
   }
