@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A first look at niso: make an app, pack it into a .niso package, install it, look at it, run it.
+# A first look at niso: make an app, pack it into a .niso package, install it, look at it, run it,
+# then run it as a service.
 # Works in a fresh temporary directory. niso's state goes to NISO_ROOT: the one you set, or
 # else a temporary one, so that the demo never touches /var/lib/niso.
 set -euo pipefail
@@ -64,7 +65,16 @@ port=$((20000 + $$ % 10000))
 ( sleep 1.5; printf '\n$ curl http://127.0.0.1:%s/health\n' "$port"; curl -s -m 2 "http://127.0.0.1:$port/health"; echo ) &
 run NISO_ROOT="$NISO_ROOT" timeout --preserve-status --signal=TERM 3 "${niso[@]}" run -p "127.0.0.1:$port:3000" "$name"
 wait
-# The run removed its namespace and port rule; the network itself stays until removed.
+# The same app as a service that keeps running (like docker run -d): --wait returns once its
+# health check passes; then its status, a request, its logs, and a clean stop.
+port2=$((port + 1))
+run NISO_ROOT="$NISO_ROOT" "${niso[@]}" activate "$name" -p "127.0.0.1:$port2:3000" --wait
+run NISO_ROOT="$NISO_ROOT" "${niso[@]}" status
+run curl -s -m 2 "http://127.0.0.1:$port2/health"
+echo
+run NISO_ROOT="$NISO_ROOT" "${niso[@]}" logs "$name"
+run NISO_ROOT="$NISO_ROOT" "${niso[@]}" deactivate "$name"
+# The run and the service removed their namespaces and port rules; the network stays until removed.
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" net remove default
 
 printf '\ndemo done. app: %s  package: %s\nstate: %s (remove with: rm -rf %s)\n' \
