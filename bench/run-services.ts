@@ -33,6 +33,7 @@ import { waitQuiet, type QuietStats } from './lib/quiet.js';
 import { cpuBreakdown, monoMs, type CpuBreakdown } from './lib/profile.js';
 import { prepareReplay, type Replay, type RunJson } from './lib/replay.js';
 import { fmtMs, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
+import { bundleContents } from './lib/bundle.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -476,18 +477,6 @@ async function portCensus(c: Ctx, port: number, podPort: number): Promise<{ niso
 
 interface Mod { file: string; bytes: number; contents: string }
 
-/** What a bundled file holds, from esbuild's `// node_modules/PKG/...` and `// src/...` comments. */
-function bundleContents(path: string): string {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { return ''; }
-  const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^\/\/ ((?:node_modules|src)\/\S+)$/gm)) {
-    const parts = m[1]!.split('/');
-    const k = parts[0] === 'src' ? `src/${parts[1]}` : parts[1]!.startsWith('@') ? `${parts[1]}/${parts[2]}` : parts[1]!;
-    counts.set(k, (counts.get(k) ?? 0) + 1);
-  }
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, n]) => (n > 1 ? `${k} (${n} files)` : k)).join(', ');
-}
 
 /** The modules `niso activate` and the supervisor it starts load: one untimed cold run with an ESM load hook. */
 async function moduleLists(c: Ctx, port: number): Promise<{ cli: Mod[]; sup: Mod[] }> {

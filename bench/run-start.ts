@@ -17,6 +17,7 @@ import { intEnv } from './lib/env.js';
 import { cpuBreakdown, monoMs, readTrace, wallPhases, type Child, type Phase } from './lib/profile.js';
 import { prepareReplay, runReplay, type Replay, type RunJson } from './lib/replay.js';
 import { fmtBytes, fmtMs, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
+import { bundleContents } from './lib/bundle.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -74,18 +75,6 @@ interface ProfileResult {
 
 interface LoadedModule { file: string; bytes: number; contents: string }
 
-/** What a bundled file holds, from esbuild's `// node_modules/PKG/...` and `// src/...` comments. */
-function bundleContents(path: string): string {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { return ''; }
-  const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^\/\/ ((?:node_modules|src)\/\S+)$/gm)) {
-    const parts = m[1]!.split('/');
-    const k = parts[0] === 'src' ? `src/${parts[1]}` : parts[1]!.startsWith('@') ? `${parts[1]}/${parts[2]}` : parts[1]!;
-    counts.set(k, (counts.get(k) ?? 0) + 1);
-  }
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => (n > 1 ? `${k} (${n} files)` : k)).join(', ');
-}
 
 // The cgroup join of niso's wrapper (src/sandbox/run-sandbox.ts, which also runs the builtin `ulimit -n`): the shell writes its pid into each cgroup.procs, then execs the sandbox.
 const JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
