@@ -38,7 +38,7 @@ export interface PlanOptions {
   network?: NetworkMode;
   /** Networks to join (private mode), replacing the manifest's. */
   networks?: string[];
-  /** Port mappings added on the command line (private mode). */
+  /** Port mappings from the command line (private mode); they replace the manifest's, so that a second service of one package does not map the same host ports. */
   ports?: PortMapping[];
   env?: Record<string, string>;
   memoryBytes?: number;
@@ -136,7 +136,7 @@ export function buildPlan(input: PlanInput): Plan {
     }
   }
   const privateNet = network === 'private' && host.network
-    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: [...m.network.ports, ...(o.ports ?? [])], egress: m.network.egress }
+    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress }
     : null;
   if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
 

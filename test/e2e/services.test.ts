@@ -422,3 +422,13 @@ test('deactivate: the stop signal, then SIGKILL after stop_timeout; a custom sto
   assert.equal(ok(p, ['deactivate', 'polite']), 'polite stopped (exit code 0)\n');
   assert.match(ok(p, ['logs', 'polite']), /got SIGINT/);
 });
+
+test('a second service of one package with -p maps only its own ports (the command line replaces the manifest\'s)', async () => {
+  const [p1, p2] = [await freePort(), await freePort()];
+  const e = await setup('porty', `\n[network]\nports = ["127.0.0.1:${p1}:3000"]\n`);
+  ok(e, ['activate', 'porty', '--wait']);
+  ok(e, ['activate', 'porty', '--name', 'porty-2', '-p', `127.0.0.1:${p2}:3000`, '--wait']);
+  assert.deepEqual(status(e, 'porty-2').ports, [`127.0.0.1:${p2}->3000/tcp`]);
+  for (const p of [p1, p2]) assert.match(await until(`port ${p}`, () => spawnSync('curl', ['-sf', `http://127.0.0.1:${p}/`], { encoding: 'utf8' }).stdout), /^up /);
+  ok(e, ['deactivate', 'porty', 'porty-2']);
+});
