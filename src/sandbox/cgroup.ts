@@ -32,8 +32,12 @@ export const SERVICE_CGROUP_PREFIX = 'svc.';
  * The cgroup of a long-running service: a fixed name per service and NISO_ROOT, so that whoever
  * comes next (a restarted supervisor, `niso status`) finds its processes without a pid file.
  */
+export function serviceCgroupName(rootId: string, service: string): string {
+  return `${SERVICE_CGROUP_PREFIX}${rootId}.${service}`;
+}
+
 export function serviceCgroup(rootId: string, service: string): Cgroup {
-  const name = `${SERVICE_CGROUP_PREFIX}${rootId}.${service}`;
+  const name = serviceCgroupName(rootId, service);
   const dirs = v2Available() ? [join(BASE, 'niso', name)] : V1.filter((c) => existsSync(join(BASE, c))).map((c) => join(BASE, c, 'niso', name));
   return { dirs, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) };
 }

@@ -1,40 +1,31 @@
 // What the supervisor does besides restarting: health checks (run in the background, so that a
 // slow probe never holds up the other services) and moving output into the logs.
-import { readFileSync, rmSync } from 'node:fs';
-import { writeFileAtomic } from '../host/fs-atomic.js';
 import type { Plan } from '../plan/plan.js';
 import { appPid } from '../sandbox/procs.js';
 import { runProbe, type ExecInSandbox } from './health/probe.js';
 import { LogPump } from './logs/pump.js';
-import { DEFAULT_LOG_LIMITS_FOR_PUMP } from './logs-defaults.js';
-import { initialHealth, parseHealthState, probeDelay, recordProbe, unhealthyAction, type HealthState } from './health/state.js';
+import { DEFAULT_LOG_LIMITS } from './logs/limits.js';
+import { initialHealth, probeDelay, recordProbe, unhealthyAction, type HealthState } from './health/state.js';
+import { readHealth, writeHealth } from './health/file.js';
 import type { ServiceState } from './model/types.js';
 import { readDefinition, readPlan, readState, servicePaths, withServiceLock, writeState } from './store.js';
 import type { SupervisorHooks } from './supervisor.js';
 
-export function readHealth(root: string, name: string): HealthState | null {
-  try { return parseHealthState(JSON.parse(readFileSync(servicePaths(root, name).health, 'utf8'))); } catch { return null; }
-}
-
-/** A fresh health record for a run that just started (or none, without a check). */
-export async function resetHealth(root: string, name: string, plan: Plan, startedAt: number): Promise<void> {
-  const file = servicePaths(root, name).health;
-  if (!plan.health) { rmSync(file, { force: true }); return; }
-  // The probe history carries over, so that `niso debug` still shows why the last run was restarted.
-  const before = readHealth(root, name);
-  await writeFileAtomic(file, JSON.stringify({ ...initialHealth(startedAt, plan.health), log: before?.log ?? [] }), 0o600);
-}
-
 export function supervisorHooks(opts: { exec?: (root: string, name: string, plan: Plan, state: ServiceState) => ExecInSandbox } = {}): SupervisorHooks {
-  const plans = new Map<string, { startedAt: string | null; plan: Plan | null }>();
+  // What the current run of each service needs each tick, read from disk once per run: its plan
+  // and its health (the supervisor is the only writer of health.json while the run lasts).
+  const runs = new Map<string, { startedAt: string | null; plan: Plan | null; health: HealthState | null }>();
   const inflight = new Set<string>();
   const restartDue = new Set<string>();
-  const planOf = (root: string, name: string, state: ServiceState) => {
-    const c = plans.get(name);
-    if (c && c.startedAt === state.startedAt) return c.plan;
-    const plan = readPlan(root, name);
-    plans.set(name, { startedAt: state.startedAt, plan });
-    return plan;
+  const runOf = (root: string, name: string, state: ServiceState) => {
+    let r = runs.get(name);
+    if (!r || r.startedAt !== state.startedAt) {
+      const plan = readPlan(root, name);
+      const health = plan?.health ? readHealth(root, name) ?? initialHealth(Date.parse(state.startedAt ?? new Date().toISOString()), plan.health) : null;
+      r = { startedAt: state.startedAt, plan, health };
+      runs.set(name, r);
+    }
+    return r;
   };
 
   async function probeOnce(root: string, name: string, plan: Plan, state: ServiceState, health: HealthState): Promise<void> {
@@ -49,7 +40,9 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
       const now = readState(root, name);
       // The run this probe was for may have ended meanwhile: its result no longer matters.
       if (now.startedAt !== state.startedAt || now.pid === null) return;
-      await writeFileAtomic(servicePaths(root, name).health, JSON.stringify(next), 0o600);
+      await writeHealth(root, name, next);
+      const r = runs.get(name);
+      if (r && r.startedAt === state.startedAt) r.health = next;
       let shown = now.state;
       if (transition === 'healthy' && (now.state === 'activating' || now.state === 'unhealthy')) shown = 'active';
       if (transition === 'unhealthy') shown = 'unhealthy';
@@ -65,7 +58,7 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
     if (!p) {
       const def = readDefinition(root, name);
       if (!def) return null;
-      p = new LogPump(servicePaths(root, name).logs, def.logs ?? DEFAULT_LOG_LIMITS_FOR_PUMP);
+      p = new LogPump(servicePaths(root, name).logs, def.logs ?? DEFAULT_LOG_LIMITS);
       pumps.set(name, p);
     }
     return p;
@@ -78,13 +71,12 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
       const r = await p.drain({ final });
       for (const w of r.warnings) process.stdout.write(`${new Date().toISOString()} ${name}: logs: ${w}\n`);
     },
-    forget: (name) => { pumps.get(name)?.close(); pumps.delete(name); plans.delete(name); },
+    forget: (name) => { pumps.get(name)?.close(); pumps.delete(name); runs.delete(name); },
     checkHealth: async (root, name, state) => {
       if (restartDue.delete(name)) return 'unhealthy-restart';
       if (inflight.has(name)) return null;
-      const plan = planOf(root, name, state);
-      if (!plan?.health) return null;
-      const health = readHealth(root, name) ?? initialHealth(Date.parse(state.startedAt ?? new Date().toISOString()), plan.health);
+      const { plan, health } = runOf(root, name, state);
+      if (!plan?.health || !health) return null;
       if (probeDelay(health, Date.now()) > 0) return null;
       inflight.add(name);
       void probeOnce(root, name, plan, state, health)

@@ -11,17 +11,18 @@ import { NisoError } from '../errors/niso-error.js';
 import { hostArch } from '../host/arch.js';
 import type { Plan } from '../plan/plan.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../render/seccomp.js';
-import { createCgroup, removeCgroup, type Cgroup } from '../sandbox/cgroup.js';
+import { createCgroup, removeCgroup, serviceCgroupName, type Cgroup } from '../sandbox/cgroup.js';
 import { installedManifest, preparePlan } from '../sandbox/prepare.js';
 import { appPid, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
 import { resolveOne } from '../store/resolve.js';
 import { processStartTime } from '../net/host/state-files.js';
-import { EXIT_HISTORY, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { readState, servicePaths, writePlan, writeState } from './store.js';
+import { type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { readState, rootId, servicePaths, writePlan, writeState } from './store.js';
 import { cgroupOf, lastOutput, readSandboxStatus, serviceProcesses, signalName } from './running.js';
 
 export { cgroupOf, lastOutput, readSandboxStatus, serviceProcesses, signalName };
 import { attachServiceNet, detachServiceNet } from './net.js';
+import { resetHealth } from './health/file.js';
 
 export interface HostEnv { root: string; env: NodeJS.ProcessEnv }
 
@@ -58,7 +59,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     prepareDirs(plan);
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     const cmd = renderCommand(plan, seccomp, false);
-    const cgroup = createCgroup(plan, '', cgroupOf(root, name).dirs[0]!.split('/').pop()!);
+    const cgroup = createCgroup(plan, '', serviceCgroupName(rootId(root), name));
     cg = cgroup;
     // Owned by the service, so that an app reopening /dev/stdout or /dev/stderr can write to them.
     const sinks = openLogSinks(paths.logs, { uid: plan.user.uid, gid: plan.user.gid });
@@ -102,7 +103,6 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     }
     await writePlan(root, name, plan);
     const now = new Date();
-    const { resetHealth } = await import('./hooks.js');
     await resetHealth(root, name, plan, now.getTime());
     const next: ServiceState = {
       ...prev,
@@ -152,9 +152,6 @@ export function endedRun(root: string, name: string, state: ServiceState, reason
   };
 }
 
-export function pushExit(state: ServiceState, exit: ExitRecord): ExitRecord[] {
-  return [...state.exits, exit].slice(-EXIT_HISTORY);
-}
 
 /**
  * Stops a running service: the plan's stop signal to the app, then after the stop timeout

@@ -1,15 +1,14 @@
 // The verbs of the embedded backend that change what runs: activate, deactivate, restart, remove,
 // boot. Each transition happens under the service's lock; the supervisor is started afterwards
 // for restarts, health checks and logs.
-import { readFileSync } from 'node:fs';
 import { NisoError } from '../errors/niso-error.js';
 import type { PlanOptions } from '../plan/build-plan.js';
 import type { InstalledPackage } from '../store/installed.js';
 import { serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
-import { SERVICE_FORMAT, initialState, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { SERVICE_FORMAT, initialState, withExit, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
 import { ensureSupervisor, recordEnd } from './supervisor.js';
 import {
-  SERVICE_NAME_RE, listServiceNames, readDefinition, readState, removeServiceFiles, requireDefinition, servicePaths,
+  SERVICE_NAME_RE, listServiceNames, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition,
   withServiceLock, withServicesLock, writeDefinition, writeState,
 } from './store.js';
 
@@ -41,7 +40,7 @@ async function startLocked(host: Host, def: ServiceDefinition, state: ServiceSta
   } catch (e) {
     const exit: ExitRecord = { at: new Date().toISOString(), exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: (e as Error).message };
     await writeDefinition(host.root, { ...def, desired: 'inactive' });
-    await writeState(host.root, def.name, { ...state, pid: null, initPid: null, pidStart: null, state: 'failed', since: exit.at, message: exit.message, exits: [...state.exits, exit].slice(-10), nextRestartAt: null });
+    await writeState(host.root, def.name, { ...state, pid: null, initPid: null, pidStart: null, state: 'failed', since: exit.at, message: exit.message, exits: withExit(state.exits, exit), nextRestartAt: null });
     throw e;
   }
 }
@@ -96,7 +95,7 @@ export async function deactivate(host: Host, name: string): Promise<ExitRecord |
     const state = readState(host.root, name);
     const exit = await stopService(host.root, name, state, 'stopped');
     const now = new Date().toISOString();
-    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, pidStart: null, initPid: null, nextRestartAt: null, message: null, exits: exit ? [...state.exits, exit].slice(-10) : state.exits });
+    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, pidStart: null, initPid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit) });
     return exit;
   });
 }
@@ -110,7 +109,7 @@ export async function restart(host: Host, name: string): Promise<ServiceState> {
     await writeDefinition(host.root, d);
     let s = readState(host.root, name);
     const exit = await stopService(host.root, name, s, 'stopped');
-    if (exit) s = { ...s, exits: [...s.exits, exit].slice(-10) };
+    s = { ...s, exits: withExit(s.exits, exit) };
     return startLocked(host, d, { ...s, restartsInARow: 0, restarts: s.restarts });
   });
   await ensureSupervisor(host, host.entry);
@@ -140,10 +139,9 @@ export async function boot(host: Host): Promise<{ started: string[]; failed: { n
     const def = readDefinition(host.root, name);
     // systemd starts its enabled units at boot itself.
     if (!def || def.backend === 'systemd') continue;
+    // The policy of the last run's plan (it includes the manifest's), or the command line's.
     let policy = def.options.restart?.policy;
-    if (!policy) {
-      try { policy = (JSON.parse(readFileSync(servicePaths(host.root, name).plan, 'utf8')) as { restart?: { policy?: typeof policy } }).restart?.policy; } catch { /* never started */ }
-    }
+    if (!policy) { try { policy = readPlan(host.root, name)?.restart.policy; } catch { /* a damaged plan: not "always" */ } }
     if (def.desired !== 'active' && policy !== 'always') continue;
     try {
       await withServiceLock(host.root, name, async () => {

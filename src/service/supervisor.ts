@@ -15,8 +15,8 @@ import { processStartTime } from '../net/host/state-files.js';
 import type { PlanRestart } from '../plan/plan.js';
 import { layout } from '../store/layout.js';
 import { afterExit } from './model/policy.js';
-import type { ExitRecord, ServiceDefinition, ServiceState } from './model/types.js';
-import { endedRun, pushExit, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
+import { withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { cleanupRun, endedRun, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
 import { listServiceNames, readDefinition, readPlan, readState, withServiceLock, writeState } from './store.js';
 
 export const TICK_MS = 200;
@@ -121,7 +121,7 @@ export async function recordEnd(root: string, name: string, state: ServiceState,
   const decision = afterExit(restartOf(root, name), { exitCode: exit.exitCode, reason: exit.reason, uptimeMs: exit.uptimeMs, restartsInARow: state.restartsInARow, desired: def.desired });
   const now = new Date();
   const next: ServiceState = {
-    ...state, pid: null, pidStart: null, initPid: null, exits: pushExit(state, { ...exit, message: exit.message ?? decision.message }),
+    ...state, pid: null, pidStart: null, initPid: null, exits: withExit(state.exits, { ...exit, message: exit.message ?? decision.message }),
     since: now.toISOString(), state: decision.state, message: decision.message,
     nextRestartAt: decision.action === 'restart' ? new Date(now.getTime() + decision.delayMs).toISOString() : null,
     restartsInARow: decision.action === 'restart' ? decision.restartsInARow : state.restartsInARow,
@@ -130,8 +130,11 @@ export async function recordEnd(root: string, name: string, state: ServiceState,
   return next;
 }
 
-/** One look at one service: notice an end, restart when due, check health. */
-export async function superviseOne(host: HostEnv, name: string, hooks: SupervisorHooks): Promise<'busy' | 'idle'> {
+/**
+ * One look at one service: notice an end, restart when due, check health. 'hurry': it waits for
+ * its first passing health check, whose probes are due within tens of milliseconds.
+ */
+export async function superviseOne(host: HostEnv, name: string, hooks: SupervisorHooks): Promise<'busy' | 'idle' | 'hurry'> {
   const { root } = host;
   const def = readDefinition(root, name);
   if (!def) { hooks.forget?.(name); return 'idle'; }
@@ -145,7 +148,6 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
       state = readState(root, name);
       if (state.pid === null || serviceProcesses(root, name).length > 0) return;
       const exit = endedRun(root, name, state, 'exited', new Date());
-      const { cleanupRun } = await import('./launch.js');
       await cleanupRun(root, name);
       state = await recordEnd(root, name, state, exit, def);
       log(`${name}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`);
@@ -179,6 +181,7 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
       });
     }
   }
+  if (state.state === 'activating') return 'hurry';
   return state.state === 'failed' || state.state === 'inactive' ? 'idle' : 'busy';
 }
 
@@ -202,12 +205,15 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
     while (!stopping) {
       const started = Date.now();
       let busy = false;
+      let hurry = false;
       const names = listServiceNames(host.root);
       for (const gone of [...known].filter((n) => !names.includes(n))) hooks.forget?.(gone);
       known = new Set(names);
       for (const name of names) {
         try {
-          if (await superviseOne(host, name, hooks) === 'busy') busy = true;
+          const r = await superviseOne(host, name, hooks);
+          if (r !== 'idle') busy = true;
+          if (r === 'hurry') hurry = true;
         } catch (e) {
           busy = true;
           log(`${name}: ${(e as Error).stack ?? String(e)}`);
@@ -228,7 +234,7 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
       }
       // While a service waits for its first passing health check, look more often: its probes
       // are due within tens of milliseconds (and `niso activate --wait` waits for them).
-      const tick = listServiceNames(host.root).some((n) => { try { return readState(host.root, n).state === 'activating'; } catch { return false; } }) ? FAST_TICK_MS : TICK_MS;
+      const tick = hurry ? FAST_TICK_MS : TICK_MS;
       await new Promise((r) => setTimeout(r, Math.max(5, tick - (Date.now() - started))));
     }
   } finally {

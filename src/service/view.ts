@@ -1,10 +1,10 @@
 // What `niso status` and `niso list` show of a service, read from its files and its cgroup.
-import { readFileSync } from 'node:fs';
 import { appPid } from '../sandbox/procs.js';
 import { serviceProcesses } from './running.js';
 import { systemdStatus } from './systemd/status.js';
 import type { ExitRecord, ServiceStateName } from './model/types.js';
-import { listServiceNames, readDefinition, readState, servicePaths } from './store.js';
+import { listServiceNames, readDefinition, readState } from './store.js';
+import { readHealth } from './health/file.js';
 
 export interface ServiceStatus {
   name: string;
@@ -25,12 +25,6 @@ export interface ServiceStatus {
   lastExit: ExitRecord | null;
 }
 
-export function readHealthStatus(root: string, name: string): ServiceStatus['health'] {
-  try {
-    const h = JSON.parse(readFileSync(servicePaths(root, name).health, 'utf8')) as { status?: string };
-    return h.status === 'starting' || h.status === 'healthy' || h.status === 'unhealthy' ? h.status : null;
-  } catch { return null; }
-}
 
 export function serviceStatus(root: string, name: string, now = Date.now()): ServiceStatus | null {
   const def = readDefinition(root, name);
@@ -41,7 +35,7 @@ export function serviceStatus(root: string, name: string, now = Date.now()): Ser
   let state = s.state;
   // The state says it runs but it does not: it ended and no supervisor has recorded it yet.
   if (!running && s.pid !== null) state = def.desired === 'active' ? 'restarting' : 'inactive';
-  const health = running ? readHealthStatus(root, name) : null;
+  const health = running ? readHealth(root, name)?.status ?? null : null;
   if (running && health === 'unhealthy' && (state === 'active' || state === 'activating')) state = 'unhealthy';
   return {
     name, package: def.package, state, health,

@@ -4,6 +4,7 @@ import { NisoError } from '../errors/niso-error.js';
 import { parseSize } from '../manifest/units.js';
 import { DEFAULT_LIMITS, type Limits } from '../package/limits.js';
 import type { HostConfig } from './host-config-schema.js';
+import { DEFAULT_LOG_LIMITS, type LogLimits } from '../service/logs/limits.js';
 
 async function readConfig(configFile: string): Promise<HostConfig> {
   let text: string | undefined;
@@ -13,10 +14,8 @@ async function readConfig(configFile: string): Promise<HostConfig> {
   return parseHostConfig(text, configFile);
 }
 
-/** Defaults of a service's log bound: 10 MiB × 3 files, unless [logs] in the host config says otherwise. */
-export const DEFAULT_LOG_LIMITS = { maxBytes: 10 * 1024 * 1024, files: 3 };
-
-export async function readLogLimits(configFile: string, flags: { logMaxSize?: string; logFiles?: string }): Promise<{ maxBytes: number; files: number }> {
+/** The bound of a new service's logs: the flags, else [logs] in the host config, else 10 MiB × 3 files. */
+export async function readLogLimits(configFile: string, flags: { logMaxSize?: string; logFiles?: string }): Promise<LogLimits> {
   const c = await readConfig(configFile);
   const limits = { maxBytes: c.logs?.max_size ?? DEFAULT_LOG_LIMITS.maxBytes, files: c.logs?.files ?? DEFAULT_LOG_LIMITS.files };
   if (flags.logMaxSize !== undefined) {

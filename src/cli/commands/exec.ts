@@ -3,6 +3,7 @@ import { NisoError } from '../../errors/niso-error.js';
 import { cgroupOf, serviceProcesses } from '../../service/running.js';
 import { readPlan, readState, requireDefinition } from '../../service/store.js';
 import type { Context } from '../context.js';
+import { parseEnv } from './run.js';
 
 export async function run(ctx: Context, name: string, argv: string[], opts: { interactive?: boolean; tty?: boolean; env?: string[] }): Promise<void> {
   if (requireDefinition(ctx.root, name).backend === 'systemd') {
@@ -15,14 +16,7 @@ export async function run(ctx: Context, name: string, argv: string[], opts: { in
   if (serviceProcesses(ctx.root, name).length === 0 || state.initPid === null || !plan) {
     throw new NisoError('NISO3303', `service "${name}" is not running`, { exitCode: 1, hint: `\`niso status ${name}\` shows its state; \`niso activate ${name}\` starts it` });
   }
-  const env: Record<string, string> = {};
-  for (const e of opts.env ?? []) {
-    const i = e.indexOf('=');
-    const key = i < 0 ? e : e.slice(0, i);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new NisoError('NISO9001', `--env ${e}: "${key}" is not a valid environment variable name`, { exitCode: 2 });
-    const value = i < 0 ? ctx.env[key] : e.slice(i + 1);
-    if (value !== undefined) env[key] = value;
-  }
+  const env = parseEnv(ctx, { env: opts.env });
   if (opts.tty && ctx.env.TERM && env.TERM === undefined) env.TERM = ctx.env.TERM;
   const { execInService } = await import('../../service/exec.js');
   const r = await execInService({

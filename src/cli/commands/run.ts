@@ -37,7 +37,7 @@ export interface RunOptions {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function parseEnv(ctx: Context, opts: RunOptions): Record<string, string> {
+export function parseEnv(ctx: Context, opts: Pick<RunOptions, 'env' | 'envFile'>): Record<string, string> {
   const env: Record<string, string> = {};
   const add = (line: string, where: string) => {
     const i = line.indexOf('=');

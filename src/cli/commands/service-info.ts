@@ -1,6 +1,6 @@
 // `niso inspect SERVICE` (the plan and the live state) and `niso debug SERVICE` (why is it failing).
 import { lastOutput } from '../../service/launch.js';
-import { readHealth } from '../../service/hooks.js';
+import { readHealth } from '../../service/health/file.js';
 import { readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
 import { serviceStatus, type ServiceStatus } from '../../service/view.js';
 import { formatSize, formatDuration } from '../../manifest/units.js';

@@ -1,14 +1,16 @@
 // The service verbs of the embedded backend: activate, deactivate, restart, status, boot, and the
 // hidden `__supervise` that runs the supervisor.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
+import { parseDuration } from '../../manifest/units.js';
+import { readHealth } from '../../service/health/file.js';
 import type { RestartPolicy } from '../../plan/plan.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { ensureSupervisor } from '../../service/supervisor.js';
 import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, restart as restartService, start, type Host } from '../../service/ops.js';
-import { readDefinition, readState, requireDefinition, servicePaths } from '../../service/store.js';
+import { readDefinition, readState, requireDefinition } from '../../service/store.js';
 import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -62,7 +64,7 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise
     if (!s) throw new NisoError('NISO3301', `service "${name}" disappeared while waiting`);
     if (s.state === 'active' && (s.health === null || s.health === 'healthy')) return s;
     if (s.state === 'unhealthy' || s.health === 'unhealthy') {
-      throw new NisoError('NISO3305', `${name} is unhealthy: ${lastProbe(ctx, name) ?? 'the health check failed'}`, { hint: `\`niso debug ${name}\` shows the health history and the last log lines` });
+      throw new NisoError('NISO3305', `${name} is unhealthy: ${readHealth(ctx.root, name)?.log.at(-1)?.output ?? 'the health check failed'}`, { hint: `\`niso debug ${name}\` shows the health history and the last log lines` });
     }
     // An end the supervisor has not recorded yet shows as restarting: wait for its verdict.
     const recorded = readState(ctx.root, name).pid === null;
@@ -74,18 +76,11 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise
   }
 }
 
-function lastProbe(ctx: Context, name: string): string | null {
-  try {
-    const h = JSON.parse(readFileSync(servicePaths(ctx.root, name).health, 'utf8')) as { log?: { output?: string }[] };
-    return h.log?.[h.log.length - 1]?.output ?? null;
-  } catch { return null; }
-}
-
 function parseTimeout(text: string | undefined): number {
   if (text === undefined) return 60_000;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
-  if (!m) throw new NisoError('NISO9001', `--timeout ${text}: expected a duration such as 30s or 2m`, { exitCode: 2 });
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  const r = parseDuration(text);
+  if (!r.ok) throw new NisoError('NISO9001', `--timeout ${text}: ${r.message}`, { exitCode: 2, hint: r.hint });
+  return r.value;
 }
 
 export async function activate(ctx: Context, ref: string, args: string[], opts: ActivateOptions): Promise<void> {

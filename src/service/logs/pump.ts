@@ -24,10 +24,10 @@ import { NisoError } from '../../errors/niso-error.js';
 import { copyState, emptyState, encodeHeader, encodeRawMarker, recordPrefix, splitLines, STREAM_KEYS, type JournalState, type RawPosition, type StreamKey } from './journal-format.js';
 import { CHUNK_BYTES, readRange, walkFile } from './journal-io.js';
 import { journalPath, rawPath, rotatedSeqs } from './files.js';
+import { DEFAULT_LOG_FILES, DEFAULT_LOG_LIMITS, DEFAULT_LOG_MAX_BYTES, type LogLimits } from './limits.js';
 
-/** A journal is rotated before it would grow past this; `files` journals are kept (the live one included). */
-export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
-export const DEFAULT_LOG_FILES = 3;
+export { DEFAULT_LOG_FILES, DEFAULT_LOG_MAX_BYTES, type LogLimits };
+
 /** How often the supervisor should call drain. */
 export const LOG_POLL_MS = 250;
 /** Lines whose write time niso cannot bound more tightly than this are marked approximate. */
@@ -35,7 +35,6 @@ export const APPROXIMATE_AFTER_MS = 1000;
 /** Consumed raw bytes are freed (one fallocate process) once this much is consumed but still allocated. */
 export const PUNCH_THRESHOLD_BYTES = 1024 * 1024;
 
-export interface LogLimits { maxBytes: number; files: number }
 
 export interface DrainResult {
   /** Raw bytes moved into the journal. */
@@ -84,7 +83,7 @@ export class LogPump {
   /** Bytes cut off the journal's end when this pump opened it: a batch that a killed pump was writing. */
   recoveredBytes = 0;
 
-  constructor(readonly logsDir: string, readonly limits: LogLimits = { maxBytes: DEFAULT_LOG_MAX_BYTES, files: DEFAULT_LOG_FILES }) {
+  constructor(readonly logsDir: string, readonly limits: LogLimits = DEFAULT_LOG_LIMITS) {
     if (!Number.isSafeInteger(limits.maxBytes) || limits.maxBytes < 1024) throw new RangeError(`log maxBytes must be a whole number ≥ 1024, got ${limits.maxBytes}`);
     if (!Number.isSafeInteger(limits.files) || limits.files < 1) throw new RangeError(`log files must be a whole number ≥ 1, got ${limits.files}`);
   }

@@ -69,6 +69,11 @@ export interface ServiceState {
 
 export const EXIT_HISTORY = 10;
 
+/** The exit history with one more end, keeping the newest EXIT_HISTORY. */
+export function withExit(exits: readonly ExitRecord[], exit: ExitRecord | null): ExitRecord[] {
+  return exit ? [...exits, exit].slice(-EXIT_HISTORY) : [...exits];
+}
+
 export function initialState(now: Date): ServiceState {
   return {
     version: SERVICE_FORMAT, state: 'inactive', since: now.toISOString(), pid: null, pidStart: null, initPid: null,

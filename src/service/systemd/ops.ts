@@ -17,7 +17,7 @@ import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { attachServiceNet, detachServiceNet } from '../net.js';
 import { signalName } from '../running.js';
-import { SERVICE_FORMAT, initialState, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
+import { SERVICE_FORMAT, initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { SERVICE_NAME_RE, readDefinition, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
 import type { HostEnv } from '../launch.js';
 import type { InstalledPackage } from '../../store/installed.js';
@@ -132,7 +132,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     const at = new Date().toISOString();
     const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: (e as Error).message };
     await writeDefinition(host.root, { ...def, desired: 'inactive' });
-    await writeState(host.root, def.name, { ...prev, state: 'failed', since: at, pid: null, message: exit.message, exits: [...prev.exits, exit].slice(-10) });
+    await writeState(host.root, def.name, { ...prev, state: 'failed', since: at, pid: null, message: exit.message, exits: withExit(prev.exits, exit) });
     throw e;
   }
 }
@@ -210,7 +210,7 @@ export async function deactivate(host: HostEnv, name: string): Promise<ExitRecor
     const exit = wasRunning ? lastEnd(name, 'stopped') : null;
     const state = readState(host.root, name);
     const now = new Date().toISOString();
-    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: exit ? [...state.exits, exit].slice(-10) : state.exits });
+    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit) });
     return exit;
   });
 }
