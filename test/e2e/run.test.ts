@@ -5,27 +5,17 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
-const MANIFEST = (name: string, version = '1.0.0', extra = '') => `[package]
-name = "${name}"
-version = "${version}"
-
-[runtime]
-use = "nodejs:20"
-
-[binary]
-entrypoint = "node"
-args = ["main.js", "default-arg"]
-
+const MANIFEST = (name: string, version = '1.0.0', extra = '') => NODE_MANIFEST(name, version, `
 [network]
 mode = "none"
 
 [env]
 FROM_MANIFEST = "yes"
-${extra}`;
+${extra}`, ['main.js', 'default-arg']);
 
 const MAIN = `
 const fs = require('fs');

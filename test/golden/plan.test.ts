@@ -4,42 +4,18 @@
 // asserted explicitly below, so regenerating snapshots cannot quietly weaken them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseManifest } from '../../src/manifest/parse.js';
-import { buildPlan, type HostFacts, type PlanOptions } from '../../src/plan/build-plan.js';
 import type { Plan } from '../../src/plan/plan.js';
 import { renderBwrap } from '../../src/render/bwrap.js';
 import { isNisoError } from '../../src/errors/niso-error.js';
+import { goldenPlan } from '../helpers/golden-plan.js';
 
 const DIR = join(import.meta.dirname, 'plan');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
-const HOST: HostFacts = {
-  runtime: {
-    name: 'nodejs', version: '20.20.2', binary: '/usr/bin/node', commands: { node: '/usr/bin/node' }, env: {},
-    mounts: [
-      { source: '/usr/bin/node', target: '/usr/bin/node' },
-      { source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' },
-      { source: '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', target: '/lib64/ld-linux-x86-64.so.2' },
-    ],
-  },
-  binaryMounts: [],
-  hostFiles: { localtime: '/usr/share/zoneinfo/Etc/UTC', caCertificates: '/etc/ssl/certs/ca-certificates.crt', resolvConf: '/etc/resolv.conf' },
-  uid: 60123,
-  gid: 60123,
-  stateDir: '/var/lib/niso/state/web',
-};
-const PKG = { name: 'web', version: '1.0.0', digest: 'sha256:' + 'ab'.repeat(32), path: '/var/lib/niso/store/abab-web-1.0.0' };
-
 function planFor(dir: string): Plan {
-  const m = parseManifest(readFileSync(join(dir, 'manifest.toml'), 'utf8'));
-  assert.ok(m.manifest, JSON.stringify(m.diagnostics));
-  const options: PlanOptions = existsSync(join(dir, 'options.json')) ? JSON.parse(readFileSync(join(dir, 'options.json'), 'utf8')) : {};
-  const base = m.manifest.runtime ? HOST : { ...HOST, runtime: null, binaryMounts: [{ source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' }] };
-  // network.json: the private network niso prepared for the case (netns and /etc/hosts).
-  const host = existsSync(join(dir, 'network.json')) ? { ...base, network: JSON.parse(readFileSync(join(dir, 'network.json'), 'utf8')) } : base;
-  return buildPlan({ service: 'web', manifest: m.manifest, package: PKG, options, host });
+  return goldenPlan(dir).plan;
 }
 
 /** The promises every sandboxed preset makes, whatever the snapshot says. */

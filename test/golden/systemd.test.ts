@@ -7,8 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseManifest } from '../../src/manifest/parse.js';
-import { buildPlan, type HostFacts, type PlanOptions, type RuntimeFacts } from '../../src/plan/build-plan.js';
+import { goldenPlan } from '../helpers/golden-plan.js';
 import type { Plan } from '../../src/plan/plan.js';
 import { DEFAULT_DENY } from '../../src/render/seccomp.js';
 import { expandSyscallNames, isKnownSyscall } from '../../src/render/seccomp-syscalls.js';
@@ -23,35 +22,8 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const FILES_DIR = '/var/lib/niso/services/web/systemd';
 const INPUTS = ['manifest.toml', 'options.json', 'network.json', 'facts.json'];
 
-const HOST: HostFacts = {
-  runtime: {
-    name: 'nodejs', version: '20.20.2', binary: '/usr/bin/node', commands: { node: '/usr/bin/node' }, env: {},
-    mounts: [
-      { source: '/usr/bin/node', target: '/usr/bin/node' },
-      { source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' },
-      { source: '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', target: '/lib64/ld-linux-x86-64.so.2' },
-    ],
-  },
-  binaryMounts: [],
-  hostFiles: { localtime: '/usr/share/zoneinfo/Etc/UTC', caCertificates: '/etc/ssl/certs/ca-certificates.crt', resolvConf: '/etc/resolv.conf' },
-  uid: 60123,
-  gid: 60123,
-  stateDir: '/var/lib/niso/state/web',
-};
-const PKG = { name: 'web', version: '1.0.0', digest: 'sha256:' + 'ab'.repeat(32), path: '/var/lib/niso/store/abab-web-1.0.0' };
-
 function caseFor(inputs: string): { plan: Plan; unit: SystemdUnit; runtime: string | null } {
-  const read = <T>(f: string): T | undefined => (existsSync(join(inputs, f)) ? JSON.parse(readFileSync(join(inputs, f), 'utf8')) as T : undefined);
-  const m = parseManifest(readFileSync(join(inputs, 'manifest.toml'), 'utf8'));
-  assert.ok(m.manifest, JSON.stringify(m.diagnostics));
-  const options = read<PlanOptions>('options.json') ?? {};
-  const facts = read<{ runtime?: RuntimeFacts }>('facts.json') ?? {};
-  const base: HostFacts = m.manifest.runtime
-    ? { ...HOST, runtime: facts.runtime ?? HOST.runtime }
-    : { ...HOST, runtime: null, binaryMounts: [{ source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' }] };
-  const network = read<HostFacts['network']>('network.json');
-  const plan = buildPlan({ service: 'web', manifest: m.manifest, package: PKG, options, host: network ? { ...base, network } : base });
-  const runtime = m.manifest.runtime?.use.name ?? null;
+  const { plan, runtime } = goldenPlan(inputs);
   return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime }) };
 }
 

@@ -59,7 +59,8 @@ export async function writeTree(root: string, spec: TreeSpec, order: 'as-given' 
   }
 }
 
-export const NODE_MANIFEST = (name = 'hello', version = '1.0.0', extra = '') => `[package]
+/** A node app's manifest; `extra` goes right after `args`, inside [binary] unless it opens a table. */
+export const NODE_MANIFEST = (name = 'hello', version = '1.0.0', extra = '', args = ['server.js']) => `[package]
 name = "${name}"
 version = "${version}"
 
@@ -68,5 +69,5 @@ use = "nodejs:20"
 
 [binary]
 entrypoint = "node"
-args = ["server.js"]
+args = ${JSON.stringify(args).replace(/,/g, ', ')}
 ${extra}`;
