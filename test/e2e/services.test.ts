@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { removeNetworksBelow, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, removeNetworksBelow, writeTree } from '../helpers/tmp.js';
 import { forceRemove } from '../../src/store/fs-tree.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
@@ -45,7 +45,7 @@ else {
 }
 `;
 
-const manifest = (name: string, extra = '') => `[package]\nname = "${name}"\nversion = "1.0.0"\n\n[runtime]\nuse = "nodejs:20"\n\n[binary]\nentrypoint = "node"\nargs = ["main.js"]\nstop_timeout = "2s"\n${extra}`;
+const manifest = (name: string, extra = '') => NODE_MANIFEST(name, '1.0.0', `stop_timeout = "2s"\n${extra}`, ['main.js']);
 
 interface Env { root: string; dir: string; id?: string }
 const envs: Env[] = [];
@@ -252,7 +252,13 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   const e = await setup('bootme');
   ok(e, ['activate', 'bootme', '--name', 'on', '--network', 'none']);
   ok(e, ['activate', 'bootme', '--name', 'off', '--network', 'none']);
+  // As with Docker, "always" brings a service back at boot even after it was stopped by hand.
+  ok(e, ['activate', 'bootme', '--name', 'all', '--network', 'none', '--restart', 'always']);
   ok(e, ['deactivate', 'off']);
+  ok(e, ['deactivate', 'all']);
+  const bad = niso(e, ['activate', 'bootme', '--name', 'bad', '--restart', 'sometimes']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--restart sometimes: expected no, on-failure\[:MAX_RETRIES\], always or unless-stopped/);
   const sup = await until('a supervisor', () => supervisorPid(e));
   process.kill(sup, 'SIGKILL');
   // The reboot: every process of the service dies at once. (No niso command in between: it would
@@ -263,11 +269,12 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   // (It may stay a zombie if the host's init does not reap it: gone means not running.)
   await until('the old process to go', () => !existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')));
   const out = ok(e, ['boot']);
-  assert.equal(out, 'started on\n');
+  assert.equal(out, 'started all, on\n');
   const s = status(e, 'on');
   assert.equal(s.state, 'active');
   assert.notEqual(s.pid, pid);
   assert.equal(status(e, 'off').state, 'inactive');
+  assert.equal(status(e, 'all').state, 'active');
   assert.equal(s.lastExit?.reason, 'vanished');
 });
 

@@ -192,3 +192,18 @@ test('install limits come from /etc/niso/config.toml under NISO_ROOT and flags',
   await assert.rejects(readInstallLimits(cfg, {}), (e: unknown) => isNisoError(e) && e.diagnostics[0]?.code === 'NISO1002' && e.diagnostics[0]?.line === 2);
   await assert.rejects(readInstallLimits(join(dir, 'none.toml'), { maxSize: 'lots' }), (e: unknown) => isNisoError(e) && e.code === 'NISO2205');
 });
+
+test('log limits come from [logs] in the host config, flags win, bad values name the flag', async () => {
+  const { readLogLimits } = await import('../../src/store/host-config.js');
+  const dir = tempDir();
+  const cfg = join(dir, 'config.toml');
+  assert.deepEqual(await readLogLimits(join(dir, 'none.toml'), {}), { maxBytes: 10 * 1024 ** 2, files: 3 });
+  await writeFile(cfg, '[logs]\nmax_size = "64K"\nfiles = 5\n');
+  assert.deepEqual(await readLogLimits(cfg, {}), { maxBytes: 64 * 1024, files: 5 });
+  assert.deepEqual(await readLogLimits(cfg, { logMaxSize: '1M' }), { maxBytes: 1024 ** 2, files: 5 });
+  assert.deepEqual(await readLogLimits(cfg, { logFiles: '2' }), { maxBytes: 64 * 1024, files: 2 });
+  await assert.rejects(readLogLimits(cfg, { logFiles: '0' }), (e: unknown) => isNisoError(e) && e.code === 'NISO9001' && /--log-files 0/.test(e.message));
+  await assert.rejects(readLogLimits(cfg, { logMaxSize: '10' }), (e: unknown) => isNisoError(e) && e.code === 'NISO9001' && /too small/.test(e.message));
+  await writeFile(cfg, '[logs]\nfiles = 1000\n');
+  await assert.rejects(readLogLimits(cfg, {}), (e: unknown) => isNisoError(e) && e.diagnostics[0]?.line === 2);
+});
