@@ -4,7 +4,7 @@
 // at its own address (bridge and veth without the DNAT), and `podman run -p`. Load comes from wrk
 // on loopback. Writes bench/results/net.md.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,10 +14,10 @@ import { hostNetFacts } from '../src/net/host/ip.js';
 import { chooseSubnet } from '../src/net/model/subnet.js';
 import { allProcessCpu, CLK_TCK, cmdline, cpuDelta, descendants, machineCpu, pinProcess, waitedChildrenCpuMs } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
-import { loadNow, machineFacts } from './lib/machine.js';
+import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
-import { firstLine, run } from './lib/proc.js';
+import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
 import { fmtMs, mdTable, summarize, type Summary } from './lib/stats.js';
 import { perfAvailable, profileCpuDuring, type CpuProfile } from './lib/perf.js';
 import { busyShare } from './lib/quiet.js';
@@ -253,9 +253,7 @@ async function main(): Promise<void> {
     pod?.close();
     rmSync(work, { recursive: true, force: true });
   };
-  const onSignal = (sig: NodeJS.Signals) => { log(`${sig}: cleaning up`); void cleanup().finally(() => process.exit(130)); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const offInterrupt = cleanupOnInterrupt(cleanup, log);
   try {
     mkdirSync(work, { recursive: true });
     chmodSync(work, 0o755); // the service uid must reach the store below NISO_ROOT
@@ -352,15 +350,11 @@ async function main(): Promise<void> {
       wrk: wrk.version, podmanVersion: pod?.version ?? 'n/a', nft: firstLine('nft', ['--version']),
       loadBefore, loadAfter, totalMs: performance.now() - started,
     });
-    process.stdout.write(report);
-    mkdirSync(dirname(RESULT), { recursive: true });
-    writeFileSync(`${RESULT}.tmp`, report);
-    renameSync(`${RESULT}.tmp`, RESULT);
+    writeReport(RESULT, report);
     log(`wrote ${RESULT} in ${fmtMs(performance.now() - started)}`);
   } finally {
     await cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offInterrupt();
   }
 }
 
@@ -429,11 +423,7 @@ function render(x: RenderInput): string {
 
   out.push('## Machine', '');
   out.push(mdTable(['fact', 'value'], [
-    ['date', f.date],
-    ['commit', f.git],
-    ['nproc / cpu / memory', `${f.nproc} / ${f.cpu} / ${f.memory}`],
-    ['kernel', f.kernel],
-    ['node', `${f.node} (${process.execPath})`],
+    ...machineRows(f),
     ['wrk / podman / nft', `${x.wrk} / ${x.podmanVersion} / ${x.nft}`],
     ['niso ran as', x.cli.describe],
     ['CPU placement', PIN ? `wrk pinned to CPU ${WRK_CPU} (taskset -c), every server's threads to CPU ${SERVER_CPU} (taskset -a -p)` : 'not pinned (BENCH_PIN=0 or one CPU)'],

@@ -7,7 +7,7 @@
 // BENCH_CONTAINERS (20), BENCH_SETTLE_S (10), BENCH_CPU_WINDOWS (3), BENCH_OBSERVE_S (180);
 // BENCH_RENDER_ONLY=FILE renders the report again from saved raw data without measuring.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,10 +24,10 @@ import { supervisorPid } from '../src/service/supervisor.js';
 import { cmdline, descendants } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { pollFirstOk, type FirstOk } from './lib/http-poll.js';
-import { loadNow, machineFacts } from './lib/machine.js';
+import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
-import { firstLine, run } from './lib/proc.js';
+import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
 import { cgroupProcs, comm, fmtKb, procMem, procTimesMs, type ProcMem } from './lib/procfs.js';
 import { waitQuiet, type QuietStats } from './lib/quiet.js';
 import { cpuBreakdown, monoMs, type CpuBreakdown } from './lib/profile.js';
@@ -529,17 +529,11 @@ async function idleNodeMem(): Promise<ProcMem> {
 
 // ---------------------------------------------------------------------------------------------
 
-function writeReport(report: string): void {
-  process.stdout.write(report);
-  mkdirSync(dirname(RESULT), { recursive: true });
-  writeFileSync(`${RESULT}.tmp`, report);
-  renameSync(`${RESULT}.tmp`, RESULT);
-}
 
 async function main(): Promise<void> {
   const rerender = process.env.BENCH_RENDER_ONLY;
   if (rerender) {
-    writeReport(render(JSON.parse(readFileSync(rerender, 'utf8'), (_k, v: unknown) => (typeof v === 'string' && v.startsWith(NUM) ? Number(v.slice(NUM.length)) : v)) as RenderInput));
+    writeReport(RESULT, render(JSON.parse(readFileSync(rerender, 'utf8'), (_k, v: unknown) => (typeof v === 'string' && v.startsWith(NUM) ? Number(v.slice(NUM.length)) : v)) as RenderInput));
     log(`rendered ${RESULT} again from ${rerender}`);
     return;
   }
@@ -571,9 +565,7 @@ async function main(): Promise<void> {
     }
     rmSync(work, { recursive: true, force: true });
   };
-  const onSignal = (sig: NodeJS.Signals) => { log(`${sig}: cleaning up`); void cleanup().finally(() => process.exit(130)); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const offInterrupt = cleanupOnInterrupt(cleanup, log);
   try {
     mkdirSync(work, { recursive: true });
     chmodSync(work, 0o755); // the service uid must reach the store below NISO_ROOT
@@ -715,12 +707,11 @@ async function main(): Promise<void> {
     };
     mkdirSync(CACHE, { recursive: true });
     writeFileSync(RAW, JSON.stringify(input, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${NUM}${v}` : v))); // functions are dropped; render reads only the variants' names
-    writeReport(render(input));
+    writeReport(RESULT, render(input));
     log(`wrote ${RESULT} (raw data: ${RAW}) in ${fmtMs(performance.now() - started)}`);
   } finally {
     await cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offInterrupt();
   }
 }
 
@@ -777,11 +768,7 @@ function render(x: RenderInput): string {
 
   out.push('## Machine', '');
   out.push(mdTable(['fact', 'value'], [
-    ['date', f.date],
-    ['commit', f.git],
-    ['nproc / cpu / memory', `${f.nproc} / ${f.cpu} / ${f.memory}`],
-    ['kernel', f.kernel],
-    ['node', `${f.node} (${process.execPath})`],
+    ...machineRows(f),
     ['bubblewrap / podman / nft', `${x.bwrapVersion} / ${x.podmanVersion} / ${x.nftVersion}`],
     ['niso ran as', x.cli.describe],
     ['NODE_EXTRA_CA_CERTS', `${x.caSet ? 'set in the environment; removed' : 'not set'} for niso's CLI and supervisor (it adds ~70 ms to every node start here, see run-start.md); the apps never get it`],

@@ -1,7 +1,7 @@
 // Times, side by side in one run, how long a node app that exits at once takes to run: bare node on
 // the host, bwrap replaying niso's own argv, `niso run`, and `podman run --rm`; then profiles
 // `niso run` to show where niso's own overhead goes. Writes bench/results/run-start.md.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { hostArch } from '../src/host/arch.js';
 import { buildSeccompFilter, DEFAULT_DENY, type SeccompArch } from '../src/render/seccomp.js';
 import { createCgroup, removeCgroup, type Cgroup } from '../src/sandbox/cgroup.js';
 import { runSandbox } from '../src/sandbox/run-sandbox.js';
-import { loadNow, machineFacts } from './lib/machine.js';
+import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run } from './lib/proc.js';
@@ -188,10 +188,7 @@ async function bench(work: string, pod: Podman | null, podWhyNot: string | null,
     replay: replaySc ?? replayNoSc, seccompInsns: seccomp?.instructions ?? 0, j,
     loadBefore, loadAfter, totalMs: performance.now() - started,
   });
-  process.stdout.write(report);
-  mkdirSync(dirname(RESULT), { recursive: true });
-  writeFileSync(`${RESULT}.tmp`, report);
-  renameSync(`${RESULT}.tmp`, RESULT);
+  writeReport(RESULT, report);
   log(`wrote ${RESULT} in ${fmtMs(performance.now() - started)}`);
 }
 
@@ -334,11 +331,7 @@ function render(x: RenderInput): string {
 
   out.push('## Machine', '');
   out.push(mdTable(['fact', 'value'], [
-    ['date', f.date],
-    ['commit', f.git],
-    ['nproc / cpu / memory', `${f.nproc} / ${f.cpu} / ${f.memory}`],
-    ['kernel', f.kernel],
-    ['node', `${f.node} (${process.execPath})`],
+    ...machineRows(f),
     ['bubblewrap / podman', `${x.bwrapVersion} / ${x.podmanVersion}`],
     ['niso ran as', x.cli.describe],
     ['NODE_EXTRA_CA_CERTS', x.caNote],

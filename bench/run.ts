@@ -1,11 +1,11 @@
 // Times niso pack/install/start-up against tar+zstd and node on real apps; writes bench/results/pack-install.md.
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { RECIPES, manifestToml, prepareApp, type PreparedApp } from './lib/apps.js';
-import { filesystemOf, loadNow, machineFacts } from './lib/machine.js';
+import { filesystemOf, loadNow, machineFacts, writeReport } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, resolveNiso, type InstallJson, type NisoCli, type PackJson } from './lib/niso.js';
 import { bash, duBytes, q, run } from './lib/proc.js';
 import { intEnv } from './lib/env.js';
@@ -278,10 +278,7 @@ function bench(shm: string, disk: string, started: number): void {
   }
 
   const report = render({ cli, facts, fsTmp, fsDisk, results, rows, totalMs: performance.now() - started, loadEnd: loadNow() });
-  process.stdout.write(report);
-  mkdirSync(dirname(RESULT), { recursive: true });
-  writeFileSync(`${RESULT}.tmp`, report);
-  renameSync(`${RESULT}.tmp`, RESULT);
+  writeReport(RESULT, report);
   log(`wrote ${RESULT} in ${fmtMs(performance.now() - started)}`);
 }
 

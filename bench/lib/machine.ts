@@ -1,5 +1,7 @@
 // Facts about the machine a bench ran on, printed with the results so numbers can be compared.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem, release } from 'node:os';
+import { dirname } from 'node:path';
 import { firstLine, run } from './proc.js';
 
 export interface MachineFacts {
@@ -54,4 +56,23 @@ export function machineFacts(repo: string): MachineFacts {
     git,
     loadStart: loadNow(),
   };
+}
+
+/** The rows every report's "Machine" table starts with. */
+export function machineRows(f: MachineFacts): [string, string][] {
+  return [
+    ['date', f.date],
+    ['commit', f.git],
+    ['nproc / cpu / memory', `${f.nproc} / ${f.cpu} / ${f.memory}`],
+    ['kernel', f.kernel],
+    ['node', `${f.node} (${process.execPath})`],
+  ];
+}
+
+/** Prints a report and writes it to `file` whole (a temporary name, then rename). */
+export function writeReport(file: string, report: string): void {
+  process.stdout.write(report);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, report);
+  renameSync(`${file}.tmp`, file);
 }
