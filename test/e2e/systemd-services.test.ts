@@ -209,3 +209,30 @@ test('a crashing app is restarted by systemd: NRestarts grows, niso status repor
   assert.equal((await m!.systemctl('is-active', 'niso-crashy.service')).stdout.trim(), 'inactive');
   assert.deepEqual(await nisoProcesses(), []);
 });
+
+test('debug on systemd: systemctl status, the systemd-analyze rating, the exits from the journal; a start systemd refuses is explained', async () => {
+  await nisoOk(['activate', PKG, '--name', 'crash2', '--network', 'none', '--restart', 'no', '--', 'crash.js']);
+  for (let i = 0; i < 100 && (await m!.show('niso-crash2.service', 'ActiveState')) === 'active'; i++) await sleep(50);
+  const text = await nisoOk(['debug', 'crash2']);
+  assert.match(text, /systemd \(systemctl status niso-crash2\.service\):\n.*niso-crash2\.service/);
+  assert.match(text, /Loaded: loaded \(\/etc\/systemd\/system\/niso-crash2\.service; enabled/);
+  assert.match(text, /systemd-analyze security: \d\.\d (SAFE|OK) \(0 is the safest/);
+  assert.match(text, /ended with code 3/);
+  assert.match(text, /last output:\n {2}crash\.js starting/);
+  const j = JSON.parse(await nisoOk(['debug', 'crash2', '--json'])) as { exits: { exitCode: number }[]; systemd: { security: { exposure: number; findings: { directive: string; exposure: number }[] } } };
+  assert.ok(j.systemd.security.exposure <= 1.5, `server preset exposure ${j.systemd.security.exposure}`);
+  assert.ok(j.systemd.security.findings.every((f) => f.exposure > 0));
+  assert.equal(j.exits.at(-1)?.exitCode, 3);
+  figures.debugSecurity = JSON.stringify(j.systemd.security).slice(0, 300);
+  await nisoOk(['deactivate', 'crash2']);
+  await nisoOk(['remove', 'crash2']);
+
+  // The service's user vanishes (say, a hand-edited /etc/passwd): systemd cannot start it, status 217/USER.
+  await nisoOk(['activate', PKG, '--name', 'nouser', '--network', 'none']);
+  await m!.ok('userdel', ['niso-nouser']);
+  assert.notEqual((await m!.systemctl('restart', 'niso-nouser.service')).code, 0);
+  const d = await nisoOk(['debug', 'nouser']);
+  assert.match(d, /systemd could not start it \(status 217\/USER\): the service's user does not exist: activate the service again/);
+  await nisoOk(['deactivate', 'nouser']);
+  await nisoOk(['remove', 'nouser']);
+});

@@ -79,20 +79,27 @@ function exitLine(e: ExitRecord): string {
 }
 
 export async function debug(ctx: Context, name: string, opts: { json?: boolean; lines?: string }): Promise<void> {
-  requireDefinition(ctx.root, name);
+  const def = requireDefinition(ctx.root, name);
   const status = serviceStatus(ctx.root, name) as ServiceStatus;
   const plan = readPlan(ctx.root, name);
   const state = readState(ctx.root, name);
   const health = readHealth(ctx.root, name);
   const n = Number(opts.lines ?? 20);
-  const output = await lastOutput(ctx.root, name, Number.isFinite(n) && n > 0 ? n : 20);
-  const suggestions = diagnose(plan, state.exits, output, health);
-  if (opts.json) return printJson(ctx, { status, exits: state.exits, health, output: output.split('\n'), suggestions, plan });
+  const lines = Number.isFinite(n) && n > 0 ? n : 20;
+  // On systemd: the app's output is in journald, and systemd has its own account of the unit.
+  const sd = def.backend === 'systemd' ? await import('../../service/systemd/debug.js') : null;
+  const systemd = sd ? await sd.systemdDebug(name) : null;
+  const output = sd ? await sd.journalTail(name, lines) : await lastOutput(ctx.root, name, lines);
+  // systemd restarts the app itself: its exits are in the journal, beside the ones niso recorded (stops, failed starts).
+  const exits = sd ? sd.mergeExits(state.exits, (await import('../../service/systemd/status.js')).journalExits(name, 10)) : state.exits;
+  const suggestions = diagnose(plan, exits, output, health);
+  if (systemd?.execStatus) suggestions.unshift(`systemd could not start it (status ${systemd.execStatus.status}/${systemd.execStatus.name}): ${systemd.execStatus.meaning}`);
+  if (opts.json) return printJson(ctx, { status, exits, health, output: output.split('\n'), suggestions, plan, ...(systemd ? { systemd } : {}) });
   const out = ctx.stdout;
   out.write(`${name}: ${status.state}${status.health ? ` (${status.health})` : ''}${status.message ? ` — ${status.message}` : ''}\n`);
   if (status.nextRestartAt) out.write(`next restart: ${status.nextRestartAt}\n`);
   out.write(`\nlast exits (newest last):\n`);
-  out.write(state.exits.length === 0 ? '  none\n' : state.exits.map((e) => `  ${exitLine(e)}\n`).join(''));
+  out.write(exits.length === 0 ? '  none\n' : exits.map((e) => `  ${exitLine(e)}\n`).join(''));
   if (plan?.health) {
     out.write(`\nhealth checks (newest last):\n`);
     out.write(!health || health.log.length === 0 ? '  none yet\n' : health.log.map((p) => `  ${p.at}  ${p.ok ? 'ok  ' : 'FAIL'}  ${p.output} (${p.durationMs} ms)\n`).join(''));
@@ -101,6 +108,16 @@ export async function debug(ctx: Context, name: string, opts: { json?: boolean; 
   if (plan) {
     out.write('\nwhat the sandbox allows:\n');
     describePlan(plan, (k, v) => out.write(`  ${(k + ':').padEnd(14)}${v}\n`));
+  }
+  if (systemd) {
+    out.write(`\nsystemd (systemctl status ${systemd.unit}):\n${systemd.status.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
+    if (systemd.security) {
+      const top = systemd.security.findings.slice(0, 8);
+      out.write(`\nsystemd-analyze security: ${systemd.security.exposure} ${systemd.security.rating} (0 is the safest, 10 the least safe)${top.length ? '; what adds to it:' : ''}\n`);
+      for (const f of top) out.write(`  ${f.exposure.toFixed(1)}  ${f.directive}  ${f.description}\n`);
+    } else {
+      out.write(`\nsystemd-analyze security: no rating (${systemd.securityError})\n`);
+    }
   }
   out.write(`\nsuggestions:\n${suggestions.length ? suggestions.map((s) => `  - ${s}\n`).join('') : '  none: niso sees nothing it can explain; read the full output with `niso logs ' + name + '`\n'}`);
 }

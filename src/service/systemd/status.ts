@@ -27,28 +27,33 @@ export function mapState(p: Record<string, string>, timerWaiting: boolean): Serv
 const PROCESS_EXIT_ID = '98e322203f7a4ed290d09fe03c09fe15';
 
 /**
- * The unit's last exit from the journal: after an automatic restart, systemd 252 resets ExecMainCode= and
- * ExecMainStatus= to the new run, but its own log of the exit keeps EXIT_CODE= and EXIT_STATUS=.
+ * The unit's last exits from the journal, oldest first: after an automatic restart, systemd 252 resets
+ * ExecMainCode= and ExecMainStatus= to the new run, but its own log of each exit keeps EXIT_CODE= and EXIT_STATUS=.
  */
-export function journalLastExit(name: string): ExitRecord | null {
+export function journalExits(name: string, count: number): ExitRecord[] {
   let out: string;
   try {
-    out = execFileSync('journalctl', ['--no-pager', '-o', 'json', '-n', '1', `MESSAGE_ID=${PROCESS_EXIT_ID}`, `UNIT=niso-${name}.service`, '_PID=1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SYSTEMD_PAGER: '' } });
-  } catch { return null; }
-  const line = out.split('\n').find(Boolean);
-  if (!line) return null;
-  const e = JSON.parse(line) as { EXIT_CODE?: string; EXIT_STATUS?: string; __REALTIME_TIMESTAMP?: string; MESSAGE?: string };
-  if (!e.EXIT_CODE || e.EXIT_STATUS === undefined || !e.__REALTIME_TIMESTAMP) return null;
-  // code=exited carries the exit status; code=killed or dumped the signal's name without "SIG" (or its number).
-  let exitCode: number | null = Number(e.EXIT_STATUS);
-  let signal: string | null = null;
-  if (e.EXIT_CODE !== 'exited') {
-    signal = /^\d+$/.test(e.EXIT_STATUS) ? signalName(128 + Number(e.EXIT_STATUS)) : `SIG${e.EXIT_STATUS}`;
-    const n = signal ? SIGNAL_NUMBERS[signal] : undefined;
-    exitCode = n === undefined ? null : 128 + n;
+    out = execFileSync('journalctl', ['--no-pager', '-o', 'json', '-n', String(count), `MESSAGE_ID=${PROCESS_EXIT_ID}`, `UNIT=niso-${name}.service`, '_PID=1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SYSTEMD_PAGER: '' } });
+  } catch { return []; }
+  const exits: ExitRecord[] = [];
+  for (const line of out.split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as { EXIT_CODE?: string; EXIT_STATUS?: string; __REALTIME_TIMESTAMP?: string; MESSAGE?: string };
+    if (!e.EXIT_CODE || e.EXIT_STATUS === undefined || !e.__REALTIME_TIMESTAMP) continue;
+    // code=exited carries the exit status; code=killed or dumped the signal's name without "SIG" (or its number).
+    let exitCode: number | null = Number(e.EXIT_STATUS);
+    let signal: string | null = null;
+    if (e.EXIT_CODE !== 'exited') {
+      signal = /^\d+$/.test(e.EXIT_STATUS) ? signalName(128 + Number(e.EXIT_STATUS)) : `SIG${e.EXIT_STATUS}`;
+      const n = signal ? SIGNAL_NUMBERS[signal] : undefined;
+      exitCode = n === undefined ? null : 128 + n;
+    }
+    exits.push({ at: new Date(Math.floor(Number(e.__REALTIME_TIMESTAMP) / 1000)).toISOString(), exitCode, signal, reason: 'exited', uptimeMs: 0, message: e.MESSAGE ?? null });
   }
-  return { at: new Date(Math.floor(Number(e.__REALTIME_TIMESTAMP) / 1000)).toISOString(), exitCode, signal, reason: 'exited', uptimeMs: 0, message: e.MESSAGE ?? null };
+  return exits;
 }
+
+export const journalLastExit = (name: string): ExitRecord | null => journalExits(name, 1)[0] ?? null;
 
 export function systemdStatus(root: string, def: ServiceDefinition, now = Date.now()): ServiceStatus {
   const name = def.name;
