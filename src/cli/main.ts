@@ -59,6 +59,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args'))
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
+    .addOption(new Option('--backend <backend>', 'who runs it: a transient systemd unit (default where systemd is PID 1, or [services] backend) or bubblewrap (embedded)').choices(['embedded', 'systemd']))
     .passThroughOptions()
     // passThroughOptions keeps the "--" that separates the app's arguments; it is not one of them.
     .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args[0] === '--' ? args.slice(1) : args, opts));
@@ -142,6 +143,21 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   program.command('__supervise', { hidden: true })
     .description('run the embedded backend\'s supervisor (started by niso itself)')
     .action(async () => (await import('./commands/service.js')).supervise(ctx));
+
+  // Run by niso-SERVICE-net.service (ExecStart=/ExecStop=), the private network of a systemd service.
+  program.command('__net-up', { hidden: true })
+    .description('set up a systemd service\'s private network (run by its niso-SERVICE-net.service)')
+    .argument('<service>', 'service name')
+    .action(async (service: string) => (await import('./commands/systemd-net.js')).up(ctx, service));
+  program.command('__net-down', { hidden: true })
+    .description('remove a systemd service\'s private network (run by its niso-SERVICE-net.service)')
+    .argument('<service>', 'service name')
+    .action(async (service: string) => (await import('./commands/systemd-net.js')).down(ctx, service));
+  // Run by niso-SERVICE-health.service, which the service's health timers start: one check, then exit.
+  program.command('__health-check', { hidden: true })
+    .description('run the health check of a systemd service once (run by its niso-SERVICE-health.service)')
+    .argument('<service>', 'service name')
+    .action(async (service: string) => (await import('./commands/systemd-health.js')).healthCheck(ctx, service));
 
   const runtime = program.command('runtime').description('host language runtimes that apps can use');
   runtime.command('list').alias('ls')

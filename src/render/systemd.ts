@@ -9,6 +9,8 @@ import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
 import { environmentWord, execWord, linePath, lineValue, pathWord } from './systemd-escape.js';
 import { NAMESPACE_SYSCALLS, systemdDenyTerms } from './systemd-syscalls.js';
+import { netDependencyLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
+import { renderHealthUnits } from './systemd-health.js';
 
 export interface SystemdFacts {
   /** The generation this unit belongs to; only written into the header. */
@@ -20,6 +22,11 @@ export interface SystemdFacts {
   filesDir: string;
   /** The runtime's name (nodejs, python, ...), or null for a runtime-less binary: decides MemoryDenyWriteExecute=. */
   runtime: string | null;
+  /**
+   * How a companion unit runs niso (systemd-net.ts): with it, a private network is set up by
+   * niso-<service>-net.service at every start; without it, the caller prepares plan.network.netns itself.
+   */
+  niso?: NisoCommand;
 }
 
 export interface SystemdFile { path: string; content: string; mode: number }
@@ -37,7 +44,7 @@ export interface SystemdUnit {
    * unknown numeric uid with status 217/USER), and systemd-sysusers is systemd's own way to make one.
    */
   sysusers: string;
-  /** Units that go with this one (the crash-loop timer), by file name. */
+  /** Units that go with this one (the crash-loop timer, the private network's unit), by file name. */
   companions: { name: string; text: string }[];
   /** What the plan asks for that systemd 252 cannot express; also written into the unit's header. */
   notes: string[];
@@ -253,7 +260,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
     const ns = plan.namespaces;
     if (ns.pid) notes.push('a PID namespace (systemd 252 has no PrivatePIDs=): the app sees only its own processes through ProtectProc=invisible, and its uid can signal no others');
     if (ns.cgroup) notes.push('a cgroup namespace (no ProtectControlGroups=private before systemd 257): /sys/fs/cgroup is read-only, and the app sees its cgroup path');
-    if (plan.network.mode === 'private') notes.push(`the network itself: niso prepares ${plan.network.netns} (addresses, ${plan.network.ports?.length ?? 0} mapped port(s), egress ${plan.network.egress === false ? 'off' : 'on'}) before the start; the unit only joins it`);
+    if (plan.network.mode === 'private' && !facts.niso) notes.push(`the network itself: niso prepares ${plan.network.netns} (addresses, ${plan.network.ports?.length ?? 0} mapped port(s), egress ${plan.network.egress === false ? 'off' : 'on'}) before the start; the unit only joins it`);
     if (ns.uts) notes.push(`the hostname "${plan.hostname}" (ProtectHostname= gives a UTS namespace but keeps the host's name; systemd 252 cannot set one)`);
     const jit = facts.runtime !== null && JIT_RUNTIMES.has(facts.runtime);
     // Capabilities held inside a user namespace do not count for the host's network or files, so a plan
@@ -301,9 +308,12 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   }
   const limits = limitLines(plan);
   if (limits.length > 0) service.push('', '# Resources', ...limits);
-  if (plan.health !== null) notes.push(`the health check (${plan.health.probe.kind}): it runs beside the unit, not in it`);
+  // The health check runs beside the unit: timers start a oneshot check (systemd-health.ts).
+  const health = renderHealthUnits(plan, facts.niso);
+  notes.push(...health.notes);
 
-  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unit];
+  const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso) : null;
+  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unit, ...(netUnit ? netDependencyLines(plan.service) : []), ...health.unitLines];
   const text = [
     ...header(plan, facts, name, notes),
     '',
@@ -332,7 +342,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   return {
     name, unit: text, files, directories, sysusers,
-    companions: restart.companion === null ? [] : [{ name: timer, text: restart.companion }],
+    companions: [...(restart.companion === null ? [] : [{ name: timer, text: restart.companion }]), ...(netUnit ? [netUnit] : []), ...health.companions],
     notes,
   };
 }

@@ -111,7 +111,8 @@ test('backend selection: --backend and [services] backend; systemd forced where 
 
 test('activate: a unit that systemd runs, enabled, serving HTTP, shown by niso status, with no niso process left', async () => {
   const t0 = performance.now();
-  const out = await nisoOk(['activate', PKG, '--network', 'none', '--json']);
+  // --wait: the template's health check passes first (until then the state is "activating", as on the embedded backend).
+  const out = await nisoOk(['activate', PKG, '--network', 'none', '--wait', '--json']);
   figures.activateMs = (performance.now() - t0).toFixed(0);
   const s = JSON.parse(out) as Status;
   assert.equal(s.backend, 'systemd');
@@ -130,10 +131,10 @@ test('activate: a unit that systemd runs, enabled, serving HTTP, shown by niso s
   assert.equal(status.state, 'active');
   const table = await nisoOk(['status']);
   assert.match(table, new RegExp(`${PKG}\\s.*active.*\\s${s.pid}\\s.*systemd`));
-  // exec is not wired for systemd units yet: it says so instead of claiming the service does not run.
-  const ex = await niso(['exec', PKG, '--', 'node', '-e', '1']);
-  assert.equal(ex.code, 1);
-  assert.match(ex.stderr, /NISO3311.*systemd backend/);
+  // exec runs a transient unit beside it, as the service's user (test/e2e/systemd-run.test.ts covers the rest).
+  const ex = await niso(['exec', PKG, '--', 'node', '-e', 'console.log(require("os").userInfo().username)']);
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.equal(ex.stdout, `niso-${PKG}\n`);
   // Neither activate nor status left a supervisor (or anything else of niso) behind.
   assert.deepEqual(await nisoProcesses(), []);
   // The app runs as the service's own user, which systemd-sysusers created.
@@ -183,7 +184,7 @@ test('deactivate stops and disables the unit; activate SERVICE brings it back', 
   assert.equal(s.state, 'inactive');
   assert.equal(s.pid, null);
   assert.equal(s.desired, 'inactive');
-  const again = JSON.parse(await nisoOk(['activate', PKG, '--json'])) as Status;
+  const again = JSON.parse(await nisoOk(['activate', PKG, '--wait', '--json'])) as Status;
   assert.equal(again.state, 'active');
   assert.equal(await httpIn(again.pid!, '/health'), '{"status":"ok"}\n');
   await nisoOk(['deactivate', PKG]);

@@ -15,6 +15,7 @@ import { JIT_RUNTIMES, planDigest, renderSystemdUnit, type SystemdUnit } from '.
 import { SystemdQuoteError } from '../../src/render/systemd-escape.js';
 import { NAMESPACE_SYSCALLS, SYSTEMD_SYSCALL_SETS, UNKNOWN_TO_SYSTEMD_252 } from '../../src/render/systemd-syscalls.js';
 import { RenderError } from '../../src/render/bwrap.js';
+import { healthServiceName, healthStartTimerName, healthTimerName, healthUnitNames, startPoints } from '../../src/render/systemd-health.js';
 
 const PLAN_DIR = join(import.meta.dirname, 'plan');
 const DIR = join(import.meta.dirname, 'systemd');
@@ -22,9 +23,13 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const FILES_DIR = '/var/lib/niso/services/web/systemd';
 const INPUTS = ['manifest.toml', 'options.json', 'network.json', 'facts.json'];
 
+/** The niso that a private network's unit runs (render/systemd-net.ts). */
+const GOLDEN_NISO = { node: '/usr/bin/node', entry: '/usr/lib/niso/bin/niso', root: '/' };
+
 function caseFor(inputs: string): { plan: Plan; unit: SystemdUnit; runtime: string | null } {
   const { plan, runtime } = goldenPlan(inputs);
-  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime }) };
+  const niso = plan.network.mode === 'private' || plan.health !== null ? { niso: GOLDEN_NISO } : {};
+  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime, ...niso }) };
 }
 
 // --- reading a unit back the way systemd 252 does ------------------------------------------------------------
@@ -180,13 +185,64 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
       yes('PrivateNetwork'); yes('IPAddressDeny', 'any'); yes('IPAddressAllow', 'localhost');
       assert.equal(values(u, 'Service', 'NetworkNamespacePath').length, 0);
       break;
-    case 'private':
+    case 'private': {
       assert.equal(one(u, 'Service', 'NetworkNamespacePath'), plan.network.netns);
       assert.equal(values(u, 'Service', 'PrivateNetwork').length, 0, 'no second network namespace');
+      // The network unit: pulled in and ordered first; BindsTo= takes the service down without it.
+      const netName = `niso-${plan.service}-net.service`;
+      assert.equal(one(u, 'Unit', 'BindsTo'), netName);
+      assert.ok(values(u, 'Unit', 'After').includes(netName));
+      const net = r.companions.find((c) => c.name === netName);
+      assert.ok(net, 'the network unit is a companion');
+      const n = parseUnit(net.text);
+      assert.equal(one(n, 'Service', 'Type'), 'oneshot');
+      assert.equal(one(n, 'Service', 'RemainAfterExit'), 'yes');
+      assert.equal(one(n, 'Unit', 'StopWhenUnneeded'), 'yes', 'stopped with the service');
+      assert.equal(values(n, 'Install', 'WantedBy').length, 0, 'not enabled on its own');
+      assert.deepEqual(words(one(n, 'Service', 'ExecStart'), { exec: true }), [GOLDEN_NISO.node, GOLDEN_NISO.entry, '__net-up', plan.service]);
+      assert.deepEqual(words(one(n, 'Service', 'ExecStop'), { exec: true }), [GOLDEN_NISO.node, GOLDEN_NISO.entry, '__net-down', plan.service]);
+      assert.deepEqual(words(one(n, 'Service', 'Environment')), [`NISO_ROOT=${GOLDEN_NISO.root}`]);
+      assert.ok(!r.notes.some((x) => x.startsWith('the network itself')), 'the network is no longer left out of the units');
       break;
+    }
     case 'host':
       assert.equal(values(u, 'Service', 'PrivateNetwork').length + values(u, 'Service', 'NetworkNamespacePath').length, 0);
   }
+}
+
+/** The health check's units (render/systemd-health.ts): bound to the service, pacing the same state machine. */
+function assertHealth(plan: Plan, r: SystemdUnit, u: Unit): void {
+  const names = healthUnitNames(plan.service);
+  const present = r.companions.filter((c) => names.includes(c.name)).map((c) => c.name);
+  if (plan.health === null || plan.health.probe.kind === 'exec') {
+    assert.deepEqual(present, [], 'no health units without a check that runs on systemd');
+    if (plan.health) assert.ok(r.notes.some((n) => n.includes('health check (exec): not run')), 'an exec check says it is not run');
+    return;
+  }
+  assert.deepEqual(present.sort(), [...names].sort());
+  const h = plan.health;
+  const text = (n: string) => parseUnit(r.companions.find((c) => c.name === n)!.text);
+  assert.deepEqual(values(u, 'Unit', 'Wants').flatMap((v) => v.split(' ')).sort(), [healthTimerName(plan.service), healthStartTimerName(plan.service)].sort(), 'the service pulls in both timers');
+  for (const t of [healthTimerName(plan.service), healthStartTimerName(plan.service)]) {
+    const x = text(t);
+    for (const k of ['BindsTo', 'PartOf', 'After']) assert.equal(one(x, 'Unit', k), r.name, `${t} ${k}= the service`);
+    assert.equal(one(x, 'Unit', 'StartLimitIntervalSec'), '0');
+    assert.equal(one(x, 'Timer', 'Unit'), healthServiceName(plan.service));
+    assert.equal(values(x, 'Install', 'WantedBy').length, 0, 'not enabled on its own');
+  }
+  const ms = (v: string) => (v.endsWith('ms') ? Number(v.slice(0, -2)) : Number(v.slice(0, -1)) * 1000);
+  const timer = text(healthTimerName(plan.service));
+  assert.equal(ms(one(timer, 'Timer', 'OnUnitInactiveSec')), h.intervalMs, 'a check every interval');
+  const points = values(text(healthStartTimerName(plan.service)), 'Timer', 'OnActiveSec').map(ms);
+  assert.deepEqual(points, startPoints(h));
+  assert.equal(points[0], 50, 'the first probe 50 ms after the start, as on the embedded backend');
+  for (let i = 1; i < points.length; i++) assert.ok(points[i]! - points[i - 1]! > 1000 && points[i]! <= Math.max(h.startPeriodMs, 0) + 2 * h.intervalMs, `start-up point ${points[i]}`);
+  const check = text(healthServiceName(plan.service));
+  assert.equal(one(check, 'Service', 'Type'), 'oneshot');
+  assert.equal(one(check, 'Unit', 'StartLimitIntervalSec'), '0');
+  assert.deepEqual(words(one(check, 'Service', 'ExecStart'), { exec: true }), [GOLDEN_NISO.node, GOLDEN_NISO.entry, '__health-check', plan.service]);
+  assert.deepEqual(words(one(check, 'Service', 'Environment')), [`NISO_ROOT=${GOLDEN_NISO.root}`]);
+  assert.ok(!r.notes.some((n) => n.includes('health check')), 'the check is not listed as missing');
 }
 
 const cases = [
@@ -222,6 +278,7 @@ for (const c of cases) {
     } else {
       assertSandboxed(plan, r, u, runtime);
     }
+    assertHealth(plan, r, u);
     if (plan.preset === 'strict') assert.equal(one(u, 'Service', 'PrivateNetwork'), 'yes');
     assert.match(r.sysusers, new RegExp(`^u ${plan.user.name} ${plan.user.uid}:${plan.user.gid} `, 'm'));
   });

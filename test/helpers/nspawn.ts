@@ -7,6 +7,8 @@
 // supervisor/ under the launching process's cgroup), a preset dir that disables every unit but journald, dbus
 // and logind (first boot would enable all of Debian's), systemd-firstboot masked (it fails without a console),
 // and a host dir on /etc/systemd/system.attached for the units. CAP_NET_ADMIN lets PrivateNetwork= bring up lo.
+// Options: a network namespace of the machine's own (to build networks in), and /etc/systemd/system plus
+// /etc/sysusers.d from host dirs, so that a second machine booted with them is the first one after a reboot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,17 @@ export interface MachineOptions {
   bindsRo?: string[];
   /** Make the v1 memory/pids/cpu controllers writable inside (remount + daemon-reexec, ~0.25 s; PLATFORM.md §4). */
   limits?: boolean;
+  /**
+   * A network namespace of the machine's own (--private-network: only lo), so that what runs inside may create
+   * namespaces, bridges and nft tables without touching the host's network; its /run/netns is its own too.
+   */
+  privateNetwork?: boolean;
+  /**
+   * A host dir whose `systemd/` and `sysusers.d/` are bound onto /etc/systemd/system and /etc/sysusers.d (created
+   * if missing), so that units and users that were written or enabled inside outlive the machine: a second machine
+   * booted with the same dir starts them (the volatile root's /etc is otherwise a fresh tmpfs at every boot).
+   */
+  persistentEtc?: string;
   bootTimeoutMs?: number;
 }
 
@@ -120,11 +133,20 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   writeFileSync(join(presetDir, '99-niso-test.preset'), 'enable systemd-journald.service\nenable dbus.service\nenable systemd-logind.service\ndisable *\n');
   symlinkSync('/dev/null', join(unitsDir, 'systemd-firstboot.service'));
   for (const h of HIERARCHIES) mkdirSync(`/sys/fs/cgroup/${h}/${cgroup}`, { recursive: true });
+  const persistent: string[] = [];
+  if (opts.persistentEtc !== undefined) {
+    for (const [sub, inside] of [['systemd', '/etc/systemd/system'], ['sysusers.d', '/etc/sysusers.d']] as const) {
+      mkdirSync(join(opts.persistentEtc, sub), { recursive: true, mode: 0o755 });
+      persistent.push(`--bind=${join(opts.persistentEtc, sub).replace(/:/g, '\\:')}:${inside}`);
+    }
+  }
 
   const args = [
     '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
     `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
     '--capability=CAP_NET_ADMIN',
+    ...(opts.privateNetwork ? ['--private-network'] : []),
+    ...persistent,
     ...(opts.binds ?? []).map((b) => `--bind=${b}`),
     ...(opts.bindsRo ?? []).map((b) => `--bind-ro=${b}`),
   ];

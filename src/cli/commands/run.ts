@@ -2,10 +2,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
-import type { PresetName } from '../../plan/plan.js';
+import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
@@ -31,6 +32,8 @@ export interface RunOptions {
   network?: string;
   publish?: string[];
   net?: string[];
+  /** embedded (bubblewrap) or systemd (a transient unit); default: systemd where it is PID 1. */
+  backend?: string;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -150,6 +153,23 @@ async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
   }
 }
 
+/** The run as a transient systemd unit with a service unit's sandbox (service/systemd/run.ts). */
+async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts: RunOptions): Promise<void> {
+  const sd = await import('../../service/systemd/run.js');
+  const terminal = isatty(0);
+  if (opts.dryRun || opts.json) {
+    const command = sd.runCommandLine(sd.planRunUnit(ctx.root, plan, runtime), terminal ? 'pty' : 'pipe');
+    if (opts.json) { printJson(ctx, { plan, backend: 'systemd', command }); return; }
+    ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}, as a transient systemd unit\n`);
+    ctx.stdout.write('# the unit\'s root skeleton, /etc files and user are made when it runs, and removed after it\n');
+    ctx.stdout.write(`${shellQuote(command)}\n`);
+    return;
+  }
+  const r = await sd.runOnSystemd(ctx.root, plan, runtime, { terminal, ...(ctx.env.TERM ? { term: ctx.env.TERM } : {}) });
+  if (r.signal) ctx.stderr.write(`niso: ${plan.service} ended by ${r.signal}\n`);
+  ctx.exitCode = r.exitCode;
+}
+
 export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
   const options = parseOptions(ctx, opts, args);
   await sweepTemporaryInstalls(ctx);
@@ -159,6 +179,8 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     const manifest = await installedManifest(pkg);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
+    const { selectBackend } = await import('../../service/systemd/backend.js');
+    const backend = await selectBackend(ctx.root, opts.backend);
     // The plan is made with a placeholder network first: whether the app gets a private network
     // (the manifest's default) is the plan's decision, and a dry run never creates one.
     let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' });
@@ -172,6 +194,10 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
       for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
+    if (backend === 'systemd') {
+      await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts);
+      return;
+    }
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     if (opts.dryRun || opts.json) {
       const cmd = renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent: true });

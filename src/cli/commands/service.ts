@@ -111,7 +111,10 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const logs = await readLogLimits(layout(ctx.root).config, opts);
     await activateService(host, { pkg, name, options, logs, backend });
   }
-  const s = opts.wait ? await waitReady(ctx, name, timeoutMs) : serviceStatus(ctx.root, name)!;
+  // On systemd no supervisor records the start's outcome: --wait probes and watches the unit itself.
+  const onSystemd = opts.wait === true && readDefinition(ctx.root, name)?.backend === 'systemd';
+  if (onSystemd) await (await import('./systemd-health.js')).waitSystemd(ctx, name, timeoutMs);
+  const s = opts.wait && !onSystemd ? await waitReady(ctx, name, timeoutMs) : serviceStatus(ctx.root, name)!;
   if (opts.json) return printJson(ctx, s);
   ctx.stdout.write(`${name} ${s.state === 'active' ? 'is active' : `is ${s.state}`}: ${describe(s)}\n`);
 }

@@ -167,6 +167,11 @@ export interface AttachOptions {
   egress?: boolean;
   /** The process whose life the attachment lasts (the supervisor or `niso run`); default: this one. */
   ownerPid?: number;
+  /**
+   * 8 hex digits for the netns name instead of random ones: a systemd unit names its namespace in
+   * NetworkNamespacePath=, so the same service must get the same path at every start.
+   */
+  netnsId?: string;
 }
 
 export interface Endpoint {
@@ -198,7 +203,7 @@ export async function attachService(ctx: NetContext, opts: AttachOptions): Promi
     const records = await readRecords(paths);
     const protocols = [...new Set(ports.map((p) => p.protocol))];
     const listeners = protocols.length > 0 ? await hostListeners(protocols) : [];
-    const ids = { netns: hex8(), veths: names.map(() => hex8()) };
+    const ids = { netns: opts.netnsId ?? hex8(), veths: names.map(() => hex8()) };
     const planned = planAttach({ service: opts.service, networks: names, ports, egress: opts.egress ?? true, owner }, ids, networks, records, listeners, ctx.netnsPrefix, now());
     for (const r of planned) await writeRecord(paths, r);
     try {

@@ -2,11 +2,10 @@
 // written with its files and user into /etc, and handed to systemd, which starts, restarts and logs it. No niso
 // process stays behind: state that the embedded backend keeps in state.json is systemd's here (status.ts).
 //
-// Private networks: niso attaches the service before the unit starts (the unit only joins the namespace with
-// NetworkNamespacePath=) and records systemd itself (PID 1) as the attachment's owner, so the namespace outlives
-// restarts of the app and goes with the machine's systemd; deactivate detaches it.
+// Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
+// service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
 import type { Plan } from '../../plan/plan.js';
@@ -15,11 +14,15 @@ import { renderSystemdUnit, type SystemdUnit } from '../../render/systemd.js';
 import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
-import { attachServiceNet, detachServiceNet } from '../net.js';
+import { detachServiceNet } from '../net.js';
+import { netUnitName } from '../../render/systemd-net.js';
+import { healthUnitNames } from '../../render/systemd-health.js';
+import { resetUnitHealth } from './health.js';
+import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
 import { signalName } from '../running.js';
 import { SERVICE_FORMAT, initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { SERVICE_NAME_RE, readDefinition, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
-import type { HostEnv } from '../launch.js';
+import type { HostEnv as BaseHostEnv } from '../launch.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
 import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
@@ -31,10 +34,10 @@ export const SYSUSERS_DIR = '/etc/sysusers.d';
 export const unitName = (service: string) => `niso-${service}.service`;
 export const timerName = (service: string) => `niso-${service}-backoff.timer`;
 
-/** The host directory with the unit's generated files: RootDirectory= skeleton and the sandbox's /etc files. */
-export function filesDirOf(root: string, service: string): string {
-  return join(servicePaths(root, service).dir, 'systemd');
-}
+export { filesDirOf };
+
+/** The host, and niso's own bin (the private network's unit runs `node <entry> __net-up`). */
+type HostEnv = BaseHostEnv & { entry?: string };
 
 const sysusersFile = (service: string) => join(SYSUSERS_DIR, `niso-${service}.conf`);
 
@@ -51,7 +54,7 @@ function unitActive(name: string): boolean {
   return p.ActiveState === 'active' || p.ActiveState === 'activating' || p.ActiveState === 'reloading';
 }
 
-interface Installed { plan: Plan; unit: SystemdUnit; addresses: string[]; ports: string[] }
+interface Installed { plan: Plan; unit: SystemdUnit }
 
 /**
  * Plans the service, prepares its network, files, user and directories, and writes the unit and its
@@ -62,24 +65,16 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   const pkg = await resolveOne(root, def.package.digest);
   const manifest = await installedManifest(pkg);
   const planWith = (net: { netns: string; hosts: string } | null) => preparePlan(host, pkg, manifest, def.name, def.options, net);
-  let plan = await planWith({ netns: '/run/netns/(prepared at start)', hosts: '' });
-  let addresses: string[] = [];
-  let ports: string[] = [];
-  if (plan.network.mode === 'private') {
-    await detachServiceNet(root, def.name);
-    const attached = await attachServiceNet(root, plan);
-    // systemd's PID 1 owns the attachment: it lives while the unit may be (re)started.
-    await attached.reown(1);
-    plan = await planWith({ netns: attached.netnsPath, hosts: attached.hosts });
-    addresses = attached.addresses;
-    ports = attached.ports;
-  } else {
-    plan = await planWith(null);
-  }
+  // A private network is attached by the network unit when systemd starts the service, in a namespace of a fixed
+  // path; /etc/hosts is the current one if it is attached already (a restart keeps the network), else net-up writes it.
+  let plan = await planWith({ netns: systemdNetnsPath(root, def.name), hosts: await currentHosts(root, def.name) });
+  if (plan.network.mode !== 'private') plan = await planWith(null);
   let unit: SystemdUnit;
   try {
     const runtime = manifest.runtime ? manifest.runtime.use.name : null;
-    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime });
+    // The absolute node and bin of this very niso: the network unit runs them at boot, without a PATH lookup.
+    const niso = { node: process.execPath, entry: resolve(host.entry ?? process.argv[1]!), root: resolve(root) };
+    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso });
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
@@ -102,32 +97,44 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   for (const c of unit.companions) await writeFileAtomic(join(UNIT_DIR, c.name), c.text, 0o644);
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
   if (!companions.has(timerName(def.name))) rmSync(join(UNIT_DIR, timerName(def.name)), { force: true });
-  await systemctl('daemon-reload');
+  if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
+  for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
+  // plan.json before the start: the network unit reads its networks and ports from it.
   await writePlan(root, def.name, plan);
-  return { plan, unit, addresses, ports };
+  await systemctl('daemon-reload');
+  return { plan, unit };
 }
 
 async function recordStarted(root: string, name: string, inst: Installed, prev: ServiceState): Promise<ServiceState> {
   const p = showSync(unitName(name), ['MainPID', 'ExecMainStartTimestamp']);
+  const net = await liveNet(root, name);
   const now = new Date();
   const next: ServiceState = {
     ...prev, state: 'active', since: now.toISOString(), pid: Number(p.MainPID) || null, pidStart: null, initPid: null,
     startedAt: (unixTimestamp(p.ExecMainStartTimestamp) ?? now).toISOString(), restartsInARow: 0, nextRestartAt: null,
-    addresses: inst.addresses, ports: inst.ports, stop: { signal: inst.plan.stop.signal, timeoutMs: inst.plan.stop.timeoutMs }, message: null,
+    addresses: net.addresses, ports: net.ports, stop: { signal: inst.plan.stop.signal, timeoutMs: inst.plan.stop.timeoutMs }, message: null,
   };
+  // A fresh health record for this run (its probe history stays), as the embedded backend writes at each start.
+  await resetUnitHealth(root, name, inst.plan, Date.parse(next.startedAt ?? now.toISOString()));
   await writeState(root, name, next);
   return next;
 }
 
 /** Installs, enables and starts; a start that fails leaves the service failed and not desired. */
 async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: ServiceState, verb: 'start' | 'restart'): Promise<ServiceState> {
+  let installed = false;
   try {
     const inst = await install(host, def);
-    await tool('systemctl', ['reset-failed', unitName(def.name)]);
+    installed = true;
+    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name)]);
     await systemctl('enable', unitName(def.name));
     await systemctl(verb, unitName(def.name));
     return await recordStarted(host.root, def.name, inst, prev);
-  } catch (e) {
+  } catch (err) {
+    // systemctl only says that a dependency failed; the network unit left its reason (a taken port, ...).
+    const e = (installed ? netUpError(host.root, def.name) : null) ?? err;
+    // Synchronously, rather than by StopWhenUnneeded= in the background: nothing of the network stays.
+    await tool('systemctl', ['stop', netUnitName(def.name)]).catch(() => undefined);
     await detachServiceNet(host.root, def.name).catch(() => undefined);
     const at = new Date().toISOString();
     const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: (e as Error).message };
@@ -203,9 +210,14 @@ export async function deactivate(host: HostEnv, name: string): Promise<ExitRecor
     const wasRunning = unitActive(name);
     // The timer first, so that it cannot start the service again while it stops.
     await tool('systemctl', ['stop', timerName(name)]);
+    // The health timers and a check that runs now, which could restart the service.
+    await tool('systemctl', ['stop', ...healthUnitNames(name)]);
     // A unit that never got written (its activation failed early) has nothing to stop.
     if (showSync(unitName(name), ['LoadState']).LoadState !== 'not-found') await systemctl('disable', '--now', unitName(name));
-    await tool('systemctl', ['reset-failed', unitName(name)]);
+    // The network unit goes once unneeded (StopWhenUnneeded=); stopping it here waits for its ExecStop=.
+    await tool('systemctl', ['stop', netUnitName(name)]);
+    await tool('systemctl', ['reset-failed', unitName(name), netUnitName(name)]);
+    // An attachment that an earlier niso made itself, without a network unit.
     await detachServiceNet(host.root, name);
     const exit = wasRunning ? lastEnd(name, 'stopped') : null;
     const state = readState(host.root, name);
@@ -222,7 +234,7 @@ export async function remove(host: HostEnv, name: string): Promise<void> {
     if (def?.desired === 'active' || unitActive(name)) {
       throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
-    for (const f of [unitName(name), timerName(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), timerName(name), netUnitName(name), ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);

@@ -7,6 +7,7 @@ import { readState } from '../store.js';
 import type { ServiceStatus } from '../view.js';
 import { showSync, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
+import { unitHealth } from './health-run.js';
 
 export const STATUS_PROPERTIES = [
   'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'ExecMainCode', 'ExecMainStatus', 'Result', 'UnitFileState',
@@ -76,12 +77,17 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
   if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
   else if (state === 'failed' || state === 'crash-loop' || state === 'restarting') message = `systemd: ${p.Result ?? 'unknown'}${lastExit ? `, last exit code ${lastExit.exitCode}` : ''}`;
   const next = state === 'crash-loop' ? unixTimestamp(timer.NextElapseUSecRealtime) : null;
+  // The health check's record (health.json, kept by niso-NAME-health.service): activating until a probe passes, as on the embedded backend.
+  const health = running ? unitHealth(root, name) : null;
+  const shown = state === 'active' && health === 'starting' ? 'activating' : state === 'active' && health === 'unhealthy' ? 'unhealthy' : state;
+  if (shown === 'unhealthy') message = s.message;
   return {
-    name, package: def.package, state, health: null,
+    name, package: def.package, state: shown, health,
     pid: running ? pid : null,
     startedAt: startedAt ? startedAt.toISOString() : null,
     uptimeMs: startedAt ? Math.max(0, now - startedAt.getTime()) : null,
-    restarts: Number(p.NRestarts) || 0,
+    // systemd's own restarts since the last start, plus those niso made (for health: systemctl restart resets NRestarts).
+    restarts: (Number(p.NRestarts) || 0) + s.restarts,
     ports: running ? s.ports : [], addresses: running ? s.addresses : [],
     backend: 'systemd', desired: def.desired, message, nextRestartAt: next ? next.toISOString() : null, lastExit,
   };

@@ -1,0 +1,199 @@
+// Health checks of systemd services without a resident niso process. The unit's health timers start
+// niso-<service>-health.service (render/systemd-health.ts), which runs `niso __health-check` once: it probes the app
+// inside its network namespace (health/probe.ts, the namespace of the unit's MainPID), advances the same state
+// machine as the embedded supervisor (health/state.ts, kept in health.json) and, when the app turns unhealthy with
+// on_unhealthy = "restart", restarts the unit with systemctl and records why. `niso activate --wait` runs the same
+// steps from the CLI, quickly, until the app is healthy, or fails fast with systemd's reason and journald's lines.
+import { rmSync } from 'node:fs';
+import { NisoError } from '../../errors/niso-error.js';
+import type { Plan, PlanHealth } from '../../plan/plan.js';
+import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS, SYSTEMD_EXEC_PROBES, healthStartTimerName, systemdRunsHealth } from '../../render/systemd-health.js';
+import { readHealth, writeHealth } from '../health/file.js';
+import { runProbe } from '../health/probe.js';
+import { initialHealth, recordProbe, unhealthyAction, type HealthState, type ProbeResult } from '../health/state.js';
+import { withExit, type ExitRecord } from '../model/types.js';
+import { readPlan, readState, servicePaths, withServiceLock, writeState } from '../store.js';
+import { showSync, tool } from './systemctl.js';
+import { healthOfRun, sameRun, unitRun, type UnitRun } from './health-run.js';
+
+const unitOf = (service: string) => `niso-${service}.service`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The state machine for this run: health.json's, or a fresh one that keeps the probe history (as resetHealth does). */
+function healthFor(root: string, service: string, h: PlanHealth, run: UnitRun): HealthState {
+  const before = readHealth(root, service);
+  return healthOfRun(before, run.startedAt) ?? { ...initialHealth(run.startedAt, h), log: before?.log ?? [] };
+}
+
+/** At each start by niso: a fresh record for a check that runs here, none otherwise (so status shows no health). */
+export async function resetUnitHealth(root: string, service: string, plan: Plan, startedAt: number): Promise<void> {
+  if (!systemdRunsHealth(plan.health)) { rmSync(servicePaths(root, service).health, { force: true }); return; }
+  await writeHealth(root, service, { ...initialHealth(startedAt, plan.health), log: readHealth(root, service)?.log ?? [] });
+}
+
+type Recorded =
+  | { kind: 'stale' }
+  | { kind: 'recorded'; health: HealthState }
+  | { kind: 'restarted'; health: HealthState; message: string; run: UnitRun | null };
+
+/**
+ * Folds one probe result into health.json, under the service's lock and only if the run it probed still runs;
+ * acts on the transition as the embedded supervisor does (hooks.ts): the state and its message, and for an
+ * unhealthy app with on_unhealthy = "restart", `systemctl restart` with the end recorded as "unhealthy".
+ */
+async function recordResult(root: string, service: string, plan: Plan, run: UnitRun, result: ProbeResult, log: (line: string) => void): Promise<Recorded> {
+  const h = plan.health!;
+  return withServiceLock(root, service, async (): Promise<Recorded> => {
+    if (!sameRun(unitRun(service), run)) return { kind: 'stale' };
+    const before = healthFor(root, service, h, run);
+    const { state: health, transition } = recordProbe(before, result, h, run.startedAt, Date.now());
+    await writeHealth(root, service, health);
+    // The quick start-up probes are over once one passed: from now on the interval timer alone paces them.
+    if (before.lastSuccessAt === null && health.lastSuccessAt !== null) await tool('systemctl', ['stop', healthStartTimerName(service)]);
+    if (transition === null) return { kind: 'recorded', health };
+    const s = readState(root, service);
+    const at = new Date().toISOString();
+    if (transition === 'healthy') {
+      await writeState(root, service, { ...s, state: 'active', since: at, message: null });
+      if (before.status === 'unhealthy') log(`${service}: healthy again: ${result.output}`);
+      return { kind: 'recorded', health };
+    }
+    const message = `health check failed ${h.retries} times in a row: ${result.output}`;
+    await writeState(root, service, { ...s, state: 'unhealthy', since: at, message });
+    if (unhealthyAction(transition, h) !== 'restart') {
+      log(`${service}: unhealthy (${message}); on_unhealthy = "none": only reported`);
+      return { kind: 'recorded', health };
+    }
+    log(`${service}: unhealthy (${message}); restarting ${unitOf(service)}`);
+    // systemctl restart sets NRestarts back to 0: niso keeps the count of restarts in state.json instead.
+    const nrestarts = Number(showSync(unitOf(service), ['NRestarts']).NRestarts) || 0;
+    const r = await tool('systemctl', ['restart', unitOf(service)], 10 * 60_000);
+    const next = unitRun(service);
+    const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'unhealthy', uptimeMs: Math.max(0, Date.parse(at) - run.startedAt), message };
+    const failed = r.code !== 0 ? `${message}; the restart failed: ${(r.stderr || r.stdout).trim()}` : null;
+    await writeState(root, service, {
+      ...s, state: failed ? 'failed' : 'activating', since: new Date().toISOString(), message: failed, exits: withExit(s.exits, exit),
+      restarts: s.restarts + nrestarts + 1, pid: next?.pid ?? null, startedAt: next ? new Date(next.startedAt).toISOString() : s.startedAt,
+    });
+    if (failed) log(`${service}: ${failed}`);
+    if (next) await resetUnitHealth(root, service, plan, next.startedAt);
+    return { kind: 'restarted', health, message, run: next };
+  });
+}
+
+/** The probe for this run: inside the namespace of the unit's main process, unless it shares the host's network. */
+function probeOf(plan: Plan, run: UnitRun): Promise<ProbeResult> {
+  const h = plan.health!;
+  return runProbe(h.probe, { netns: plan.network.mode === 'host' ? null : `/proc/${run.pid}/ns/net` }, h.timeoutMs);
+}
+
+/**
+ * One check run (`niso __health-check SERVICE`, started by the health timers): probes when due, and keeps probing
+ * in this process only while the next probe is due within HEALTH_LINGER_MS (the quick start-up probes); otherwise
+ * it returns, and the timers start the next run. After a restart it goes on with the new run.
+ */
+export async function healthCheckRun(root: string, service: string, log: (line: string) => void): Promise<void> {
+  const began = Date.now();
+  let run = unitRun(service);
+  let probed = false;
+  while (run !== null) {
+    const plan = readPlan(root, service);
+    if (plan === null || !systemdRunsHealth(plan.health)) return;
+    const health = healthFor(root, service, plan.health, run);
+    // After a probe, only the quick ones of the start-up (before the first pass, gaps below the interval) are
+    // awaited here; the steady pace is the timers' job, so that no process waits between checks.
+    if (probed && (health.lastSuccessAt !== null || health.nextProbeAt - (health.lastProbeAt ?? 0) >= plan.health.intervalMs)) return;
+    const wait = health.nextProbeAt - Date.now();
+    if (wait > HEALTH_LINGER_MS || Date.now() + Math.max(0, wait) - began > HEALTH_ROUND_BUDGET_MS) return;
+    if (wait > 0) await sleep(wait);
+    const r = await recordResult(root, service, plan, run, await probeOf(plan, run), log);
+    if (r.kind === 'stale') return;
+    probed = r.kind === 'recorded';
+    run = r.kind === 'restarted' ? r.run : run;
+  }
+}
+
+/** The last lines the app wrote, from journald. */
+async function lastLines(service: string, n = 10): Promise<string> {
+  const { readServiceLogs } = await import('./logs.js');
+  const out: string[] = [];
+  try { for await (const r of readServiceLogs([], [service], { tail: n })) out.push(r.text); } catch { /* no journal */ }
+  return out.join('\n');
+}
+
+/** NISO3304 for a unit whose main process ended (or never ran): how it ended, what systemd does now, its last output. */
+async function endedError(service: string): Promise<NisoError> {
+  // journald gets the app's last lines over a stream: give it a moment.
+  await sleep(100);
+  // Loaded only here: a check run that finds nothing wrong stays small (it starts every interval).
+  const [{ signalName }, { journalLastExit }] = await Promise.all([import('../running.js'), import('./status.js')]);
+  const p = showSync(unitOf(service), ['LoadState', 'ActiveState', 'SubState', 'Result', 'ExecMainCode', 'ExecMainStatus']);
+  const code = Number(p.ExecMainCode);
+  const status = Number(p.ExecMainStatus);
+  let how: string;
+  if (code === 1) how = `it exited with code ${status}`;
+  else if (code === 2 || code === 3) how = `it was killed by ${signalName(128 + status) ?? `signal ${status}`}`;
+  else {
+    // systemd already started the next run: its own log of the exit keeps the code.
+    const e = journalLastExit(service);
+    how = e === null ? `systemd: ${p.Result ?? 'unknown'}` : e.signal ? `it was killed by ${e.signal}` : `it exited with code ${e.exitCode ?? 'unknown'}`;
+  }
+  const now = p.LoadState !== 'loaded' ? `the unit is ${p.LoadState}`
+    : p.SubState === 'auto-restart' ? 'systemd restarts it'
+      : p.ActiveState === 'failed' ? `systemd gave up on it (${p.Result})`
+        : p.ActiveState === 'activating' || p.ActiveState === 'active' ? 'systemd restarted it' : `it is ${p.ActiveState}`;
+  const out = await lastLines(service);
+  return new NisoError('NISO3304', `${service} did not come up: ${how}; ${now}${out ? `; its last output:\n${out}` : ''}`, {
+    hint: `\`niso debug ${service}\` shows more; \`niso logs ${service}\` its output`,
+  });
+}
+
+/** Without a health check, --wait asks this much: the first run keeps running this long after its start. */
+export const STABLE_WAIT_MS = 1000;
+
+/**
+ * `niso activate --wait` on systemd, right after the start: until the health check passes (probing from here at the
+ * quick start-up pace, recording into health.json as the check unit does), or without one until the app has kept
+ * running for STABLE_WAIT_MS. Fails fast with NISO3304 when the app ends, NISO3305 when it turns unhealthy.
+ */
+export async function waitSystemd(root: string, service: string, timeoutMs: number, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const first = unitRun(service);
+  if (first === null) throw await endedError(service);
+  const plan = readPlan(root, service);
+  const h = plan?.health ?? null;
+  if (h !== null && h.probe.kind === 'exec' && !SYSTEMD_EXEC_PROBES) {
+    throw new NisoError('NISO3311', `cannot wait for ${service} to be healthy: its exec health check (${h.probe.argv.join(' ')}) does not run on the systemd backend yet, since \`niso exec\` does not work for systemd units`, {
+      hint: 'leave out --wait, probe with http or tcp in [healthcheck], or activate it with --backend embedded',
+    });
+  }
+  for (;;) {
+    const run = unitRun(service);
+    if (!sameRun(run, first)) throw await endedError(service);
+    if (plan === null || !systemdRunsHealth(h)) {
+      if (Date.now() - first.startedAt >= STABLE_WAIT_MS) return;
+    } else {
+      const health = healthFor(root, service, h, first);
+      if (health.status === 'healthy') return;
+      if (health.status === 'unhealthy') throw unhealthyError(service, health.log.at(-1)?.output ?? 'the health check failed', false);
+      if (Date.now() <= deadline && health.nextProbeAt <= Date.now()) {
+        const r = await recordResult(root, service, plan, first, await probeOf(plan, first), log);
+        if (r.kind === 'restarted') throw unhealthyError(service, r.health.log.at(-1)?.output ?? r.message, h.onUnhealthy === 'restart');
+        continue;
+      }
+    }
+    if (Date.now() > deadline) {
+      const health = plan?.health ? healthOfRun(readHealth(root, service), first.startedAt) : null;
+      throw new NisoError('NISO3304', `${service} did not become ${plan?.health ? 'healthy' : 'stable'} within ${timeoutMs / 1000} s${health ? ` (last probe: ${health.log.at(-1)?.output ?? 'none'})` : ''}`, {
+        hint: `\`niso debug ${service}\` shows the health history`,
+      });
+    }
+    await sleep(20);
+  }
+}
+
+function unhealthyError(service: string, output: string, restarted: boolean): NisoError {
+  return new NisoError('NISO3305', `${service} is unhealthy: ${output}${restarted ? ' (systemd restarted it)' : ''}`, {
+    hint: `\`niso debug ${service}\` shows the health history and the last log lines`,
+  });
+}

@@ -1,0 +1,254 @@
+// Health checks on the systemd backend, end to end: a real systemd 252 booted in nspawn (test/helpers/nspawn.ts), the
+// niso CLI run INSIDE it. The unit's health timers start niso-<svc>-health.service, a oneshot running
+// `niso __health-check`, which probes, keeps health.json and restarts the unit when it turns unhealthy; between
+// checks no niso process runs. `niso activate --wait` probes from the CLI and fails fast with systemd's reason.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { forceRemove } from '../../src/store/fs-tree.js';
+import { bootMachine, type Machine } from '../helpers/nspawn.js';
+import { usTimestamp } from '../../src/service/systemd/health-run.js';
+
+const REPO = join(import.meta.dirname, '../..');
+const BIN = join(REPO, 'bin/niso');
+const PKG = 'sdh';
+const PLAIN = 'sdplain';
+const REPORT = 'sdreport';
+const EXEC = 'sdexec';
+
+let dir = '';
+let root = '';
+let m: Machine | null = null;
+const figures: Record<string, string> = {};
+
+// /health answers 200 until SICK_AFTER seconds after the start, then 503; it listens after START_DELAY ms.
+const SERVER = `'use strict';
+const http = require('node:http');
+const t0 = Date.now();
+const sickAfter = Number(process.env.SICK_AFTER || 0) * 1000;
+const server = http.createServer((req, res) => {
+  if (req.url === '/health' && sickAfter > 0 && Date.now() - t0 >= sickAfter) { res.writeHead(503); res.end('db down\\n'); return; }
+  res.writeHead(200, { 'content-type': 'text/plain' });
+  res.end(req.url === '/health' ? 'ok\\n' : 'hello\\n');
+});
+setTimeout(() => server.listen(3000, '127.0.0.1', () => console.log('listening after ' + (Date.now() - t0) + ' ms')), Number(process.env.START_DELAY || 0));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+const DIE = "console.log('die.js: cannot read /state/config.json'); setTimeout(() => process.exit(4), 50);\n";
+
+function hostNiso(args: string[]): string {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
+  assert.equal(r.status, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** The niso CLI inside the machine (its systemd is PID 1 there). */
+function niso(args: string[]) {
+  return m!.run('env', [`NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 60_000 });
+}
+
+async function nisoOk(args: string[]): Promise<string> {
+  const r = await niso(args);
+  assert.equal(r.code, 0, `niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const usec = async (unit: string, p: string) => Number(await m!.show(unit, p));
+
+interface Status { name: string; state: string; health: string | null; pid: number | null; restarts: number; uptimeMs: number | null; lastExit: { reason: string; message: string | null } | null; message: string | null }
+interface Health { status: string; probes: number; log: { ok: boolean; output: string; at: string }[] }
+const status = async (name: string) => JSON.parse(await nisoOk(['status', name, '--json'])) as Status;
+const healthFile = (name: string) => JSON.parse(readFileSync(join(root, 'var/lib/niso/services', name, 'health.json'), 'utf8')) as Health;
+
+/** niso processes in the machine (ps sees the machine's pid namespace). */
+async function nisoProcesses(): Promise<string[]> {
+  return (await m!.ok('ps', ['-eo', 'pid=,args='])).split('\n').filter((l) => l.includes(BIN));
+}
+
+function pack(name: string, manifest: (text: string) => string): void {
+  hostNiso(['init', '--template', 'node', '--name', name, name]);
+  const path = join(dir, name, 'manifest.toml');
+  writeFileSync(path, manifest(readFileSync(path, 'utf8')).concat('\n[restart]\ndelay = "100ms"\nmax_delay = "5s"\n'));
+  writeFileSync(join(dir, name, 'server.js'), SERVER);
+  writeFileSync(join(dir, name, 'die.js'), DIE);
+  hostNiso(['pack', name, '-o', `${name}.niso`, '-q']);
+  hostNiso(['install', `${name}.niso`]);
+}
+
+before(async () => {
+  dir = mkdtempSync('/var/tmp/niso-sdh-e2e-');
+  chmodSync(dir, 0o755);
+  root = join(dir, 'root');
+  // Short intervals: a probe every second, unhealthy after 2 failures in a row.
+  pack(PKG, (t) => t.replace(/^\[healthcheck\]\n.*$/m, (block) => `${block}\ninterval = "1s"\ntimeout = "1s"\nretries = 2`));
+  pack(PLAIN, (t) => t.replace(/^\[healthcheck\]\n.*\n?/m, ''));
+  pack(REPORT, (t) => t.replace(/^\[healthcheck\]\n.*$/m, (block) => `${block}\ninterval = "1s"\ntimeout = "1s"\nretries = 2\non_unhealthy = "none"`));
+  pack(EXEC, (t) => t.replace(/^\[healthcheck\]\n.*$/m, '[healthcheck]\nexec = ["node", "-e", "0"]'));
+  m = await bootMachine({ binds: [dir], bindsRo: [REPO, '/etc/ssl'], limits: true });
+});
+
+after(async () => {
+  if (m) {
+    const r = await m.shutdown();
+    console.log(`# machine ${m.name}: shut down ${r.clean ? 'cleanly' : 'by SIGKILL'}; ${JSON.stringify(figures)}`);
+  }
+  if (dir) forceRemove(dir);
+});
+
+test('--wait returns once the app is healthy; the check units run beside it and no niso process stays between checks', async () => {
+  const t0 = performance.now();
+  const s = JSON.parse(await nisoOk(['activate', PKG, '--name', 'slow', '--network', 'none', '-e', 'START_DELAY=700', '--wait', '--json'])) as Status;
+  figures.waitMs = (performance.now() - t0).toFixed(0);
+  assert.equal(s.state, 'active');
+  assert.equal(s.health, 'healthy');
+  const h = healthFile('slow');
+  // It listened 700 ms after its start: the quick probes (50 ms, doubling) saw it soon after, not one interval later.
+  const start = usTimestamp((await m!.ok('systemctl', ['show', '--timestamp=us+utc', '-p', 'ExecMainStartTimestamp', '--value', 'niso-slow.service'])).trim())!;
+  const firstOk = Date.parse(h.log.find((p) => p.ok)!.at) - start;
+  figures.firstPassAfterStartMs = firstOk.toFixed(0);
+  assert.ok(firstOk >= 700 && firstOk < 2000, `first pass ${firstOk} ms after the start`);
+  assert.equal(h.status, 'healthy');
+  assert.ok(h.log.some((p) => !p.ok && /connection refused on 127\.0\.0\.1:3000/.test(p.output)), JSON.stringify(h.log));
+  assert.equal(h.log.at(-1)!.ok, true);
+  assert.match(h.log.at(-1)!.output, /^HTTP 200 OK: ok$/);
+  for (const u of ['niso-slow-health.timer', 'niso-slow-health-start.timer']) assert.equal(await m!.show(u, 'BindsTo'), 'niso-slow.service', u);
+  assert.equal((await m!.systemctl('is-active', 'niso-slow-health.timer')).stdout.trim(), 'active');
+  // The first passing probe stopped the start-up timer: from now on a check every interval.
+  assert.equal((await m!.systemctl('is-active', 'niso-slow-health-start.timer')).stdout.trim(), 'inactive');
+
+  // The timer keeps checking: probes go on, each in a short-lived niso-slow-health.service.
+  const probes = h.probes;
+  await sleep(2600);
+  const later = healthFile('slow');
+  assert.ok(later.probes >= probes + 2, `probes ${probes} → ${later.probes}`);
+  assert.equal(later.status, 'healthy');
+  const check = 'niso-slow-health.service';
+  // Between checks: the check unit is inactive and no niso process is left in the machine.
+  let clean = false;
+  for (let i = 0; i < 10 && !clean; i++) {
+    const a = await m!.show(check, 'ActiveState');
+    const ps = await nisoProcesses();
+    const b = await m!.show(check, 'ActiveState');
+    clean = a === 'inactive' && b === 'inactive' && ps.length === 0;
+    if (!clean) await sleep(150);
+  }
+  // How long the last check ran, by systemd's clock.
+  const ran = (await usec(check, 'ExecMainExitTimestampMonotonic')) - (await usec(check, 'ExecMainStartTimestampMonotonic'));
+  figures.checkRunMs = (ran / 1000).toFixed(0);
+  assert.ok(ran > 0 && ran < 2_000_000, `a check ran ${ran} µs`);
+  assert.ok(clean, 'a moment with the check inactive and no niso process');
+  const st = await status('slow');
+  assert.equal(st.state, 'active');
+  assert.equal(st.health, 'healthy');
+  assert.match(await nisoOk(['status']), /slow\s+sdh@0\.1\.0\s+active\s+healthy\s/);
+
+  assert.match(await nisoOk(['inspect', 'slow']), /^state: +active, healthy$/m);
+
+  // What one check costs, run by hand in the unit's clean environment: node, niso, systemctl, flock, nsenter and curl.
+  const timed = await m!.run('bash', ['-c', `TIMEFORMAT='%R %U %S'; time env -i PATH=/usr/bin:/bin NISO_ROOT=${root} ${process.execPath} ${BIN} __health-check slow`]);
+  assert.equal(timed.code, 0, timed.stderr);
+  const [real, user, sys] = timed.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
+  figures.checkByHand = `wall ${real}s (waits until due), cpu ${((user! + sys!) * 1000).toFixed(0)} ms`;
+
+  // niso restart: a fresh record for the new run, the probe history kept.
+  const beforeRestart = healthFile('slow');
+  await nisoOk(['restart', 'slow']);
+  const afterRestart = healthFile('slow');
+  assert.ok(afterRestart.probes <= 2 && afterRestart.probes < beforeRestart.probes, `probes ${beforeRestart.probes} → ${afterRestart.probes}`);
+  assert.ok(afterRestart.log.length >= Math.min(10, beforeRestart.log.length), 'the history stays');
+
+  await nisoOk(['deactivate', 'slow']);
+  for (const u of ['niso-slow-health.timer', 'niso-slow-health-start.timer', check]) assert.equal((await m!.systemctl('is-active', u)).stdout.trim(), 'inactive', u);
+  const stopped = healthFile('slow').probes;
+  await sleep(1500);
+  assert.equal(healthFile('slow').probes, stopped, 'no check after deactivate');
+  assert.deepEqual(await nisoProcesses(), []);
+  await nisoOk(['remove', 'slow']);
+  assert.equal((await m!.systemctl('cat', 'niso-slow-health.timer')).code, 1, 'the health units are gone');
+});
+
+test('an app whose /health turns 503 is restarted through the check unit after `retries` failures; status shows why', async () => {
+  const s = JSON.parse(await nisoOk(['activate', PKG, '--name', 'sick', '--network', 'none', '-e', 'SICK_AFTER=2', '--wait', '--json'])) as Status;
+  assert.equal(s.health, 'healthy');
+  const unit = 'niso-sick.service';
+  const firstStart = (await usec(unit, 'ExecMainStartTimestampMonotonic')) / 1000;
+  const firstPid = s.pid;
+  let st = s;
+  for (let i = 0; i < 100 && st.restarts < 1; i++) { await sleep(100); st = await status('sick'); }
+  assert.ok(st.restarts >= 1, `restarts ${st.restarts}`);
+  const secondStart = (await usec(unit, 'ExecMainStartTimestampMonotonic')) / 1000;
+  // From the first 503 (2 s after the start) to the new run: 2 failed probes one interval apart, then the restart.
+  figures.unhealthyToRestartMs = (secondStart - firstStart - 2000).toFixed(0);
+  assert.ok(secondStart - firstStart - 2000 < 5000, figures.unhealthyToRestartMs);
+  assert.notEqual(Number(await m!.show(unit, 'MainPID')), firstPid);
+  assert.equal(st.lastExit?.reason, 'unhealthy');
+  assert.match(st.lastExit?.message ?? '', /^health check failed 2 times in a row: HTTP 503 Service Unavailable: db down$/);
+  assert.ok(st.health === 'starting' || st.health === 'healthy', `the new run's health: ${st.health}`);
+  const h = healthFile('sick');
+  assert.ok(h.log.filter((p) => /HTTP 503/.test(p.output)).length >= 2, 'the failed probes stay in the history');
+  // systemd's account: the check unit restarted it (its log), the service itself did not fail.
+  const journal = (await m!.journalctl('-u', 'niso-sick-health.service', '-o', 'cat')).stdout;
+  assert.match(journal, /sick: unhealthy \(health check failed 2 times in a row: HTTP 503 Service Unavailable: db down\); restarting niso-sick\.service/);
+  const debug = await nisoOk(['debug', 'sick']);
+  assert.match(debug, /stopped: unhealthy after \d+(\.\d+)?m?s — health check failed 2 times in a row: HTTP 503/);
+  assert.match(debug, /FAIL {2}HTTP 503 Service Unavailable: db down/);
+  // It keeps happening, each time counted.
+  for (let i = 0; i < 100 && st.restarts < 2; i++) { await sleep(100); st = await status('sick'); }
+  assert.ok(st.restarts >= 2, `restarts ${st.restarts}`);
+  await nisoOk(['deactivate', 'sick']);
+  assert.equal((await m!.systemctl('is-active', 'niso-sick-health.timer')).stdout.trim(), 'inactive');
+  assert.deepEqual(await nisoProcesses(), []);
+});
+
+test('on_unhealthy = "none": status shows unhealthy with the reason, and nothing is restarted', async () => {
+  const s = JSON.parse(await nisoOk(['activate', REPORT, '--name', 'report', '--network', 'none', '-e', 'SICK_AFTER=1', '--wait', '--json'])) as Status;
+  assert.equal(s.health, 'healthy');
+  let st = s;
+  for (let i = 0; i < 60 && st.state !== 'unhealthy'; i++) { await sleep(100); st = await status('report'); }
+  assert.equal(st.state, 'unhealthy');
+  assert.equal(st.health, 'unhealthy');
+  assert.equal(st.message, 'health check failed 2 times in a row: HTTP 503 Service Unavailable: db down');
+  assert.equal(st.pid, s.pid, 'the same process');
+  assert.equal(st.restarts, 0);
+  const table = await nisoOk(['status']);
+  assert.match(table, /report\s+sdreport@0\.1\.0\s+unhealthy\s+unhealthy\s/);
+  assert.match(table, /^report: health check failed 2 times in a row: HTTP 503/m);
+  // A second --wait on it says so at once.
+  const again = await niso(['activate', 'report', '--wait']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /NISO3305.*report is unhealthy: HTTP 503 Service Unavailable: db down/);
+  await nisoOk(['deactivate', 'report']);
+
+  // exec probes need `niso exec` into the unit: not run, and --wait says so instead of waiting.
+  const ex = await niso(['activate', EXEC, '--name', 'execcheck', '--network', 'none', '--wait']);
+  assert.equal(ex.code, 1);
+  assert.match(ex.stderr, /NISO3311.*exec health check \(node -e 0\) does not run on the systemd backend yet/);
+  assert.equal((await status('execcheck')).health, null);
+  assert.match(readFileSync(`/proc/${m!.systemdPid}/root/etc/systemd/system/niso-execcheck.service`, 'utf8'), /^# not in this unit: the health check \(exec\): not run/m);
+  await nisoOk(['deactivate', 'execcheck']);
+});
+
+test('--wait on an app that dies at start fails fast with the reason and its last output', async () => {
+  for (const pkg of [PKG, PLAIN]) {
+    const t0 = performance.now();
+    const r = await niso(['activate', pkg, '--name', `dies-${pkg}`, '--network', 'none', '--wait', '--', 'die.js']);
+    const ms = performance.now() - t0;
+    figures[`diesFailMs_${pkg}`] = ms.toFixed(0);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /NISO3304/);
+    assert.match(r.stderr, new RegExp(`dies-${pkg} did not come up: it exited with code 4; systemd (restarts it|restarted it)`));
+    assert.match(r.stderr, /its last output:\ndie\.js: cannot read \/state\/config\.json/);
+    assert.ok(ms < 5000, `failed after ${ms} ms`);
+    await nisoOk(['deactivate', `dies-${pkg}`]);
+  }
+  // Without a health check, --wait asks the app to keep running for a second.
+  const s = JSON.parse(await nisoOk(['activate', PLAIN, '--name', 'plain', '--network', 'none', '--wait', '--json'])) as Status;
+  assert.equal(s.state, 'active');
+  assert.equal(s.health, null);
+  assert.ok(s.uptimeMs !== null && s.uptimeMs >= 1000, `uptime ${s.uptimeMs}`);
+  assert.equal((await m!.systemctl('cat', 'niso-plain-health.timer')).code, 1, 'no health units without a check');
+  await nisoOk(['deactivate', 'plain']);
+});

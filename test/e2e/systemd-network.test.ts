@@ -1,0 +1,259 @@
+// Private networks of systemd units, end to end: a real systemd 252 in nspawn with a network namespace of its own
+// (so the bridges, namespaces and nft tables made here never touch the host's), the niso CLI run INSIDE it. A
+// service's network is set up by its companion niso-<name>-net.service, so after a clean shutdown a second machine
+// booted from the same units, users and NISO_ROOT serves the mapped port again without any niso command.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { forceRemove } from '../../src/store/fs-tree.js';
+import { bootMachine, type Machine, type MachineOptions } from '../helpers/nspawn.js';
+
+const REPO = join(import.meta.dirname, '../..');
+const BIN = join(REPO, 'bin/niso');
+const PKG = 'sdnet';
+
+let dir = '';
+let root = '';
+let etc = '';
+let m: Machine | null = null;
+const figures: Record<string, string> = {};
+
+/** The app: hello on /, and /peer?host=NAME fetches NAME:3000/ (a lookup through the sandbox's /etc/hosts). */
+const PEER_JS = `'use strict';
+const http = require('node:http');
+const me = process.env.NISO_SERVICE;
+http.createServer((req, res) => {
+  const u = new URL(req.url, 'http://x');
+  if (u.pathname !== '/peer') { res.end('hello from ' + me + '\\n'); return; }
+  http.get('http://' + u.searchParams.get('host') + ':3000/', (r) => {
+    let body = '';
+    r.on('data', (d) => { body += d; });
+    r.on('end', () => res.end(me + ' reached ' + body));
+  }).on('error', (e) => { res.statusCode = 502; res.end(me + ': ' + e.code + '\\n'); });
+}).listen(3000, '0.0.0.0', () => console.log(me + ' listening'));
+`;
+
+function hostNiso(args: string[]): string {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
+  assert.equal(r.status, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+const niso = (args: string[]) => m!.run('env', [`NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 60_000 });
+
+async function nisoOk(args: string[]): Promise<string> {
+  const r = await niso(args);
+  assert.equal(r.code, 0, `niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** curl in the machine's own network namespace (nsenter -a enters it): [HTTP status, body]; status 0 when nothing answered. */
+async function curl(url: string): Promise<[number, string]> {
+  const r = await m!.run('curl', ['-s', '-m', '2', '-w', '\n%{http_code}', url]);
+  const i = r.stdout.lastIndexOf('\n');
+  return [Number(r.stdout.slice(i + 1)) || 0, r.stdout.slice(0, Math.max(0, i))];
+}
+
+/** Retries while node starts listening. */
+async function get(url: string): Promise<string> {
+  let last: [number, string] = [0, ''];
+  for (let i = 0; i < 100; i++) {
+    last = await curl(url);
+    if (last[0] === 200) return last[1];
+    await sleep(50);
+  }
+  throw new Error(`${url}: no 200 (last: ${last[0]} ${last[1]})`);
+}
+
+async function nisoProcesses(): Promise<string[]> {
+  const ps = await m!.ok('ps', ['-eo', 'pid=,args=']);
+  return ps.split('\n').filter((l) => l.includes(BIN));
+}
+
+const show = (unit: string, prop: string) => m!.show(unit, prop);
+const netnsOf = async (svc: string) => (await m!.ok('ls', ['/run/netns'])).split('\n').filter((n) => n.startsWith(`niso-${svc}-`));
+const nftRules = async () => (await m!.ok('nft', ['list', 'ruleset']));
+
+/** The attachment records under NISO_ROOT (its run/ is a host dir here, so they outlive the machine, as /run on disk does). */
+const records = () => readdirSync(join(root, 'run/niso/net')).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(root, 'run/niso/net', f), 'utf8')) as { attachment: { service: string }; owner: { pid: number; startTime: number } });
+const startTime = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+
+const machineOptions = (): MachineOptions => ({ binds: [dir], bindsRo: [REPO, '/etc/ssl'], privateNetwork: true, persistentEtc: etc });
+
+interface Status { name: string; state: string; pid: number | null; ports: string[]; addresses: string[] }
+
+before(async () => {
+  dir = mkdtempSync('/var/tmp/niso-sdnet-e2e-');
+  chmodSync(dir, 0o755);
+  root = join(dir, 'root');
+  etc = join(dir, 'etc');
+  hostNiso(['init', '--template', 'node', '--name', PKG, PKG]);
+  writeFileSync(join(dir, PKG, 'peer.js'), PEER_JS);
+  // No health check: "active" here means systemd runs it, whatever the health checks of systemd units do.
+  const manifestPath = join(dir, PKG, 'manifest.toml');
+  const manifest = readFileSync(manifestPath, 'utf8');
+  assert.match(manifest, /^\[healthcheck\]\nhttp = .*\n/m);
+  writeFileSync(manifestPath, manifest.replace(/^\[healthcheck\]\nhttp = .*\n/m, ''));
+  hostNiso(['pack', PKG, '-o', `${PKG}.niso`, '-q']);
+  hostNiso(['install', `${PKG}.niso`]);
+  m = await bootMachine(machineOptions());
+  figures.bootMs = m.bootMs.toFixed(0);
+});
+
+after(async () => {
+  if (m) {
+    const r = await m.shutdown();
+    console.log(`# machine ${m.name}: shut down ${r.clean ? 'cleanly' : 'by SIGKILL'}; ${JSON.stringify(figures)}`);
+  }
+  if (dir) forceRemove(dir);
+});
+
+test('the machine has a network of its own, where root may build networks', async () => {
+  assert.deepEqual((await m!.ok('ip', ['-o', 'link', 'show'])).split('\n').filter(Boolean).map((l) => l.split(': ')[1]), ['lo']);
+  // nspawn leaves /proc/sys/net writable in a private network, and CAP_NET_ADMIN (bit 12) is in its bounding set.
+  assert.equal((await m!.run('sh', ['-c', 'cat /proc/sys/net/ipv4/ip_forward > /proc/sys/net/ipv4/ip_forward'])).code, 0);
+  const capBnd = /CapBnd:\s*([0-9a-f]+)/.exec(await m!.ok('cat', ['/proc/1/status']))![1]!;
+  assert.ok((BigInt(`0x${capBnd}`) >> 12n) & 1n, `CAP_NET_ADMIN in ${capBnd}`);
+});
+
+test('activate -p: the network unit attaches it, the mapped port answers, no niso process stays', async () => {
+  const t0 = performance.now();
+  const s = JSON.parse(await nisoOk(['activate', PKG, '--name', 'web', '-p', '18080:3000', '--json', '--', 'peer.js'])) as Status;
+  figures.activateMs = (performance.now() - t0).toFixed(0);
+  assert.equal(s.state, 'active');
+  assert.deepEqual(s.ports, ['0.0.0.0:18080->3000/tcp']);
+  assert.match(s.addresses[0] ?? '', /^10\.\d+\.\d+\.\d+ on default$/);
+  assert.equal((await m!.systemctl('is-active', 'niso-web.service', 'niso-web-net.service')).stdout, 'active\nactive\n');
+  // Only the service is enabled: its BindsTo= pulls the network unit in (at boot too).
+  assert.equal((await m!.systemctl('is-enabled', 'niso-web.service')).stdout.trim(), 'enabled');
+  assert.equal(await show('niso-web.service', 'BindsTo'), 'niso-web-net.service');
+  assert.equal(await get('http://127.0.0.1:18080/'), 'hello from web\n');
+  // The namespace that NetworkNamespacePath= names is the one the network unit made.
+  const [ns] = await netnsOf('web');
+  assert.ok(ns, 'a namespace in /run/netns');
+  assert.match(readFileSync(join(etc, 'systemd/niso-web.service'), 'utf8'), new RegExp(`^NetworkNamespacePath=/run/netns/${ns}$`, 'm'));
+  assert.match(await nftRules(), /18080/);
+  assert.deepEqual(await nisoProcesses(), []);
+  const st = JSON.parse(await nisoOk(['status', 'web', '--json'])) as Status;
+  assert.deepEqual(st.ports, s.ports);
+});
+
+test('a restart of the app, by niso or by systemd after a crash, keeps the network unit and its address', async () => {
+  const invocation = await show('niso-web-net.service', 'InvocationID');
+  const address = (JSON.parse(await nisoOk(['status', 'web', '--json'])) as Status).addresses;
+  await nisoOk(['restart', 'web']);
+  assert.equal(await get('http://127.0.0.1:18080/'), 'hello from web\n');
+  const pid = await show('niso-web.service', 'MainPID');
+  await m!.ok('kill', ['-KILL', pid]);
+  let now = pid;
+  for (let i = 0; i < 100 && (now === pid || now === '0'); i++) { await sleep(50); now = await show('niso-web.service', 'MainPID'); }
+  assert.notEqual(now, pid, 'systemd restarted it');
+  assert.equal(await get('http://127.0.0.1:18080/'), 'hello from web\n');
+  assert.equal(await show('niso-web-net.service', 'InvocationID'), invocation, 'the network unit was not restarted');
+  assert.deepEqual((JSON.parse(await nisoOk(['status', 'web', '--json'])) as Status).addresses, address);
+});
+
+test('two services on one network reach each other by name, both ways', async () => {
+  await nisoOk(['activate', PKG, '--name', 'api', '-p', '127.0.0.1:18081:3000', '--', 'peer.js']);
+  // web started first: its /etc/hosts learnt "api" when api's network came up.
+  assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
+  assert.equal(await get('http://127.0.0.1:18081/peer?host=web'), 'api reached hello from web\n');
+  // A port that another service maps: the network unit refuses it, and activate says why.
+  const r = await niso(['activate', PKG, '--name', 'dup', '-p', '18080:3000', '--', 'peer.js']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /NISO4008.*18080/s);
+  assert.deepEqual(await netnsOf('dup'), []);
+  assert.equal((await m!.systemctl('is-active', 'niso-dup-net.service')).stdout.trim(), 'failed');
+  await nisoOk(['remove', 'dup']);
+  // api goes: web's /etc/hosts forgets the name (the lookup falls through to DNS, which this machine lacks).
+  await nisoOk(['deactivate', 'api']);
+  const [code, body] = await curl('http://127.0.0.1:18080/peer?host=api');
+  assert.equal(code, 502);
+  assert.match(body, /^web: (ENOTFOUND|EAI_AGAIN)\n$/);
+});
+
+test('deactivate stops the network unit: namespace, veth and port rules are gone', async () => {
+  await nisoOk(['deactivate', 'web']);
+  assert.equal((await m!.systemctl('is-active', 'niso-web.service', 'niso-web-net.service')).stdout, 'inactive\ninactive\n');
+  assert.deepEqual(await netnsOf('web'), []);
+  assert.deepEqual(await netnsOf('api'), []);
+  const rules = await nftRules();
+  assert.doesNotMatch(rules, /18080|18081/);
+  assert.doesNotMatch(await m!.ok('ip', ['-o', 'link', 'show']), /: vn[0-9a-f]{8}@/);
+  assert.equal((await curl('http://127.0.0.1:18080/'))[0], 0);
+  assert.deepEqual(readdirSync(join(root, 'run/niso/net')).filter((f) => f.endsWith('.json')), [], 'no attachment records');
+  await nisoOk(['remove', 'api']);
+  assert.ok(!existsSync(join(etc, 'systemd/niso-api-net.service')), 'remove deletes the network unit');
+  assert.deepEqual(await nisoProcesses(), []);
+});
+
+test('__net-up replaces a leftover attachment whose owner still lives (a /run on disk, PID 1 of the same start time)', async () => {
+  // By hand, outside systemd: twice in a row, as if the records of a former boot had survived with a live-looking owner.
+  await nisoOk(['__net-up', 'web']);
+  await nisoOk(['__net-up', 'web']);
+  assert.deepEqual(records().map((r) => r.attachment.service), ['web']);
+  assert.equal((await netnsOf('web')).length, 1);
+  assert.equal((await nftRules()).match(/18080/g)?.length, 1, 'one port map');
+  await nisoOk(['__net-down', 'web']);
+  assert.deepEqual(records(), []);
+  assert.deepEqual(await netnsOf('web'), []);
+  assert.doesNotMatch(await nftRules(), /18080/);
+});
+
+test('reboot: after a clean shutdown, a new machine with the same units and root serves the port with no niso command', async () => {
+  await nisoOk(['activate', 'web']);
+  await nisoOk(['activate', PKG, '--name', 'api', '-p', '127.0.0.1:18081:3000', '--', 'peer.js']);
+  assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
+  const down = await m!.shutdown();
+  assert.ok(down.clean, `clean shutdown:\n${down.log}`);
+  // The network units were stopped on the way down: their ExecStop= removed the records.
+  assert.deepEqual(records(), []);
+  figures.shutdownMs = down.ms.toFixed(0);
+  m = null;
+
+  const t0 = performance.now();
+  m = await bootMachine(machineOptions());
+  let first: [number, string] = [0, ''];
+  for (let i = 0; i < 400 && first[0] !== 200; i++) {
+    first = await curl('http://127.0.0.1:18080/');
+    if (first[0] !== 200) await sleep(25);
+  }
+  figures.rebootBootMs = m.bootMs.toFixed(0);
+  figures.bootTo200Ms = (performance.now() - t0).toFixed(0);
+  assert.deepEqual(first, [200, 'hello from web\n']);
+  // How long the network unit took (node, niso, ip, nft), as systemd measured it.
+  const mono = async (p: string) => Number(await show('niso-web-net.service', p));
+  figures.netUnitMs = ((await mono('ActiveEnterTimestampMonotonic') - await mono('InactiveExitTimestampMonotonic')) / 1000).toFixed(0);
+  assert.equal((await m.systemctl('is-active', 'niso-web.service', 'niso-web-net.service', 'niso-api.service')).stdout, 'active\nactive\nactive\n');
+  // Whichever came up first, each knows the other by name.
+  assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
+  assert.equal(await get('http://127.0.0.1:18081/peer?host=web'), 'api reached hello from web\n');
+  assert.deepEqual(await nisoProcesses(), []);
+  // niso agrees (the first niso command since the boot).
+  const st = JSON.parse(await nisoOk(['status', 'web', '--json'])) as Status;
+  assert.equal(st.state, 'active');
+  assert.deepEqual(st.ports, ['0.0.0.0:18080->3000/tcp']);
+});
+
+test('power loss: no ExecStop= ran, the next boot replaces the stale attachments instead of tripping over them', async () => {
+  // poweroff -ff: reboot(2) at once, no unit is stopped, so the records of this boot stay behind.
+  await m!.run('systemctl', ['poweroff', '-ff']);
+  await m!.shutdown();
+  m = null;
+  const stale = records();
+  assert.deepEqual(stale.map((r) => r.attachment.service).sort(), ['api', 'web']);
+  m = await bootMachine(machineOptions());
+  assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
+  assert.equal(await get('http://127.0.0.1:18081/peer?host=web'), 'api reached hello from web\n');
+  // One record per service, owned by the new machine's systemd (host pid m.systemdPid is its PID 1).
+  const now = records();
+  assert.deepEqual(now.map((r) => r.attachment.service).sort(), ['api', 'web']);
+  for (const r of now) assert.deepEqual(r.owner, { pid: 1, startTime: startTime(m.systemdPid) });
+  await nisoOk(['deactivate', 'web', 'api']);
+  assert.deepEqual([...await netnsOf('web'), ...await netnsOf('api')], []);
+  assert.deepEqual(records(), []);
+});

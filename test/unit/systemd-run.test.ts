@@ -1,0 +1,56 @@
+// render/systemd-run.ts: the golden service units become transient properties (every directive the renderer writes
+// is either checked for systemd-run 252 or dropped on purpose), values lose only the unit-file escaping that the bus
+// does not have, and the exit record that the unit writes is read back as niso's exit code.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { RenderError } from '../../src/render/bwrap.js';
+import { environmentProperties, exitRecordProperties, FOREGROUND_DROPPED, parseExitRecord, systemdRunArgv, transientArgv, transientProperties } from '../../src/render/systemd-run.js';
+
+const GOLDEN = join(import.meta.dirname, '../golden/systemd');
+
+test('every golden service unit converts: its [Service] lines minus ExecStart=, Restart= and RestartSec=, in order', () => {
+  const cases = readdirSync(GOLDEN, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  assert.ok(cases.length >= 8);
+  for (const c of cases) {
+    const text = readFileSync(join(GOLDEN, c, 'niso-web.service'), 'utf8');
+    const service = text.slice(text.indexOf('[Service]'), text.indexOf('[Install]')).split('\n').filter((l) => /^[A-Z]/.test(l));
+    const props = transientProperties(text);
+    assert.equal(props.length, service.filter((l) => !FOREGROUND_DROPPED.has(l.slice(0, l.indexOf('=')))).length, c);
+    assert.ok(!props.some((p) => /^(ExecStart|Restart|RestartSec|StartLimit\w+|OnFailure|BindsTo|Wants|WantedBy)=/.test(p)), `${c}: ${props.join('\n')}`);
+    assert.ok(props.includes('Type=exec') && props.some((p) => p.startsWith('User=')), c);
+  }
+});
+
+test('values: %% is one % again (the bus has no specifiers), quotes and C escapes stay for systemd-run to parse', () => {
+  const unit = '[Unit]\nDescription=x %%n\n\n[Service]\n# comment\nEnvironment="A=50%% off \\"q\\""\nBindPaths="/s p%%ace":/state\nCPUQuota=50%\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n';
+  assert.deepEqual(transientProperties(unit), ['Environment="A=50% off \\"q\\""', 'BindPaths="/s p%ace":/state', 'CPUQuota=50%']);
+  assert.deepEqual(environmentProperties({ GREETING: 'hi 100% "you"' }), ['Environment="GREETING=hi 100% \\"you\\""']);
+  assert.throws(() => transientProperties('[Service]\nExecReload=/bin/true\n'), (e: unknown) => e instanceof RenderError && /ExecReload= was not checked/.test(e.message));
+  assert.deepEqual(transientProperties('[Service]\nExecReload=/bin/true\n', ['ExecReload']), []);
+});
+
+test('the command: absolute, and $ doubled because the manager expands variables in it', () => {
+  assert.deepEqual(transientArgv(['/usr/bin/node', '-e', 'console.log("$HOME %n")']), ['/usr/bin/node', '-e', 'console.log("$$HOME %n")']);
+  assert.throws(() => transientArgv(['node']), RenderError);
+  const argv = systemdRunArgv({ unit: 'niso-run-web-abc123.service', description: 'niso run web', properties: ['Type=exec'], argv: ['/usr/bin/node'], stdio: 'pipe' });
+  assert.deepEqual(argv, ['systemd-run', '--unit=niso-run-web-abc123.service', '--description=niso run web', '--quiet', '--wait', '--collect', '--pipe', '-p', 'Type=exec', '--', '/usr/bin/node']);
+  assert.throws(() => systemdRunArgv({ unit: 'x; rm', description: '', properties: [], argv: ['/x'], stdio: 'pty' }), RenderError);
+});
+
+test('the exit record: written by a + ExecStopPost= outside the unit\'s root, read back as 0, N or 128+signal', () => {
+  assert.deepEqual(exitRecordProperties('/bin/sh', '/run/niso/x y/exit'), [
+    'RootDirectoryStartOnly=yes',
+    'ExecStopPost=+"/bin/sh" -c "echo \\"$$SERVICE_RESULT $$EXIT_CODE $$EXIT_STATUS\\" > \\"$$1\\"" sh "/run/niso/x y/exit"',
+  ]);
+  const sig = constants.signals;
+  assert.deepEqual(parseExitRecord('success exited 0\n', sig), { result: 'success', exitCode: 0, signal: null });
+  assert.deepEqual(parseExitRecord('exit-code exited 3\n', sig), { result: 'exit-code', exitCode: 3, signal: null });
+  // systemd calls an app ended by SIGTERM a success; niso reports the signal, as the embedded backend does.
+  assert.deepEqual(parseExitRecord('success killed TERM\n', sig), { result: 'success', exitCode: 143, signal: 'SIGTERM' });
+  assert.deepEqual(parseExitRecord('core-dump dumped ABRT\n', sig), { result: 'core-dump', exitCode: 134, signal: 'SIGABRT' });
+  assert.equal(parseExitRecord('', sig), null);
+  assert.equal(parseExitRecord('resources  \n', sig), null);
+});
