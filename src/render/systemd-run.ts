@@ -111,9 +111,13 @@ function execArg(s: string): string {
  * and RootDirectoryStartOnly=yes keeps the unit's root from applying to it (`+` alone does not lift
  * RootDirectory=: the shell then failed with 203/EXEC). Neither changes how the app itself runs.
  */
-export function exitRecordProperties(shell: string, exitFile: string): string[] {
+export function withExitRecord(properties: readonly string[], shell: string, exitFile: string): string[] {
   const script = 'echo "$SERVICE_RESULT $EXIT_CODE $EXIT_STATUS" > "$1"';
-  return ['RootDirectoryStartOnly=yes', `ExecStopPost=+${execArg(shell)} -c ${execArg(script)} sh ${execArg(exitFile)}`];
+  // WorkingDirectory= applies to ExecStopPost= too, outside the root where the app's /app does not exist: the
+  // recorder then failed with 200/CHDIR. "-" lets it start in / there; the app's own directory is always a mount
+  // of its root, so for the app nothing changes.
+  const props = properties.map((p) => (p.startsWith('WorkingDirectory=') && !p.startsWith('WorkingDirectory=-') ? `WorkingDirectory=-${p.slice('WorkingDirectory='.length)}` : p));
+  return [...props, 'RootDirectoryStartOnly=yes', `ExecStopPost=+${execArg(shell)} -c ${execArg(script)} sh ${execArg(exitFile)}`];
 }
 
 export interface TransientExit {
@@ -126,7 +130,7 @@ export interface TransientExit {
 }
 
 /**
- * Reads what exitRecordProperties wrote: `RESULT exited STATUS` or `RESULT killed|dumped SIGNAME`. `signals` maps
+ * Reads what withExitRecord's recorder wrote: `RESULT exited STATUS` or `RESULT killed|dumped SIGNAME`. `signals` maps
  * names (SIGTERM) to numbers. Null when the text is not such a record (the main process never ran).
  */
 export function parseExitRecord(text: string, signals: Readonly<Record<string, number>>): TransientExit | null {

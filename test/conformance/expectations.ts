@@ -23,6 +23,7 @@ export type ProbeKind = 'c' | 'node' | 'host';
  */
 export type Expect =
   | 'ok' | 'fails' | 'hidden' | 'refused' | 'withinMounts'
+  | { withinMountsOr: string[] }
   | { errno: string[] }
   | { equals: unknown }
   | { sameMembers: unknown; optional?: string[] }
@@ -50,6 +51,11 @@ export interface Property {
   /** `--network none` on the server preset (loopback only), where it differs from `sandboxed`. */
   none?: Expect;
   unsafe?: Expect;
+  /**
+   * Where the systemd backend (a unit built from systemd 252's own directives) cannot keep the promise as bubblewrap
+   * does: the expectation there, per profile column (`sandboxed` for all sandboxed ones), and why.
+   */
+  systemd?: { why: string } & Partial<Record<Profile['key'] | 'sandboxed', Expect>>;
 }
 
 export interface Profile {
@@ -70,8 +76,15 @@ export const PROFILES: readonly Profile[] = [
   { name: 'unsafe-none', preset: 'unsafe-none', options: [], sandboxed: false, key: 'unsafe' },
 ];
 
-/** What a profile expects of a row: its own column, else the sandboxed default, else nothing. */
-export function expectationFor(p: Property, profile: Profile): Expect {
+/** The backend the suite judges: NISO_CONFORMANCE_BACKEND=systemd when it runs inside a booted systemd (systemd.test.ts). */
+export const BACKEND: 'embedded' | 'systemd' = process.env.NISO_CONFORMANCE_BACKEND === 'systemd' ? 'systemd' : 'embedded';
+
+/** What a profile expects of a row on a backend: its own column, else the sandboxed default, else nothing. */
+export function expectationFor(p: Property, profile: Profile, backend = BACKEND): Expect {
+  if (backend === 'systemd' && p.systemd) {
+    const sd = p.systemd[profile.key] ?? (profile.sandboxed ? p.systemd.sandboxed : undefined);
+    if (sd !== undefined) return sd;
+  }
   const own = p[profile.key];
   if (own !== undefined) return own;
   return profile.sandboxed ? p.sandboxed ?? null : null;
@@ -87,7 +100,7 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'euid', probe: 'c', promise: 'the effective uid is the service uid', sandboxed: { equals: '$plan.user.uid' }, unsafe: { equals: '$plan.user.uid' } },
   { check: 'gid', probe: 'c', promise: 'runs as the service gid, not 0', sandboxed: { equals: '$plan.user.gid' }, unsafe: { equals: '$plan.user.gid' } },
   { check: 'egid', probe: 'c', promise: 'the effective gid is the service gid', sandboxed: { equals: '$plan.user.gid' }, unsafe: { equals: '$plan.user.gid' } },
-  { check: 'groups', probe: 'c', promise: 'no supplementary groups', sandboxed: { equals: [] }, unsafe: { equals: [] } },
+  { check: 'groups', probe: 'c', promise: 'no supplementary groups', sandboxed: { equals: [] }, unsafe: { equals: [] } , systemd: { sandboxed: { sameMembers: ['$plan.user.gid'] }, unsafe: { sameMembers: ['$plan.user.gid'] }, why: 'User=/Group= give the process its own primary group as its one supplementary group (initgroups); no other group' } },
   { check: 'cap_eff', probe: 'c', promise: 'no effective capabilities', sandboxed: ZERO_CAPS, unsafe: ZERO_CAPS },
   { check: 'cap_prm', probe: 'c', promise: 'no permitted capabilities', sandboxed: ZERO_CAPS, unsafe: ZERO_CAPS },
   { check: 'cap_inh', probe: 'c', promise: 'no inheritable capabilities', sandboxed: ZERO_CAPS, unsafe: ZERO_CAPS },
@@ -102,7 +115,7 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'setgroups_0', probe: 'c', promise: 'setgroups([0]) fails', sandboxed: 'fails', unsafe: 'fails' },
   { check: 'exec_setuid_root', probe: 'c', promise: 'a setuid-root binary grants nothing', sandboxed: { fields: { euid: { equals: '$plan.user.uid' }, egid: { equals: '$plan.user.gid' }, cap_eff: ZERO_CAPS } }, unsafe: { fields: { euid: { equals: '$plan.user.uid' }, cap_eff: ZERO_CAPS } } },
   // Unsandboxed, the bounding set is empty, so the kernel refuses to exec such a file at all.
-  { check: 'exec_file_caps', probe: 'c', promise: 'a binary with file capabilities grants nothing', sandboxed: { fields: { euid: { equals: '$plan.user.uid' }, cap_eff: ZERO_CAPS } }, unsafe: 'fails' },
+  { check: 'exec_file_caps', probe: 'c', promise: 'a binary with file capabilities grants nothing', sandboxed: { fields: { euid: { equals: '$plan.user.uid' }, cap_eff: ZERO_CAPS } }, unsafe: 'fails' , systemd: { unsafe: { fields: { euid: { equals: '$plan.user.uid' }, cap_eff: ZERO_CAPS } }, why: 'under NoNewPrivileges= the kernel ignores file capabilities: the binary runs and gains nothing (bubblewrap\'s unsafe-none run refuses the exec)' } },
   { check: 'setid_files', probe: 'c', promise: 'no setuid/setgid files outside /app', sandboxed: { equals: [] } },
   { check: 'rlimit_nofile', probe: 'c', promise: 'the open-files limit of the plan is in force', strict: { eachAtMost: '$plan.limits.nofile' } },
   { check: 'user_info', probe: 'node', promise: 'os.userInfo() names the service user from the plan', sandboxed: { fields: { username: { equals: '$plan.user.name' }, uid: { equals: '$plan.user.uid' }, homedir: { equals: '$plan.user.home' } } } },
@@ -112,19 +125,19 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'env_keys', probe: 'c', promise: 'the environment is exactly the plan\'s', sandboxed: { sameMembers: '$envKeys', optional: ['PWD'] }, unsafe: { sameMembers: '$envKeys', optional: ['PWD'] } },
   { check: 'env_keys', probe: 'node', promise: 'the runtime\'s environment is exactly the plan\'s', sandboxed: { sameMembers: '$envKeys', optional: ['PWD'] }, unsafe: { sameMembers: '$envKeys', optional: ['PWD'] } },
   { check: 'cwd', probe: 'c', promise: 'starts in the plan\'s working directory', sandboxed: { equals: '$plan.command.cwd' }, unsafe: { equals: '$plan.command.cwd' } },
-  { check: 'hostname', probe: 'c', promise: 'the hostname is the plan\'s', sandboxed: { equals: '$plan.hostname' } },
-  { check: 'hostname', probe: 'node', promise: 'os.hostname() is the plan\'s', sandboxed: { equals: '$plan.hostname' } },
+  { check: 'hostname', probe: 'c', promise: 'the hostname is the plan\'s', sandboxed: { equals: '$plan.hostname' } , systemd: { sandboxed: null, why: 'ProtectHostname= gives a UTS namespace but systemd 252 cannot set a hostname in it: the app sees the host\'s name' } },
+  { check: 'hostname', probe: 'node', promise: 'os.hostname() is the plan\'s', sandboxed: { equals: '$plan.hostname' } , systemd: { sandboxed: null, why: 'ProtectHostname= gives a UTS namespace but systemd 252 cannot set a hostname in it: the app sees the host\'s name' } },
 
   // --- processes and namespaces --------------------------------------------------------------
   { check: 'proc_pid_count', probe: 'c', promise: 'host processes are invisible (only the sandbox\'s few)', sandboxed: { atMost: 3 } },
   { check: 'proc_host_pid', probe: 'c', promise: 'the test\'s own pid is not in /proc', sandboxed: 'hidden' },
-  { check: 'kill_host_pid', probe: 'c', promise: 'host processes cannot be signalled', sandboxed: { errno: ['ESRCH'] }, unsafe: 'fails' },
+  { check: 'kill_host_pid', probe: 'c', promise: 'host processes cannot be signalled', sandboxed: { errno: ['ESRCH'] }, unsafe: 'fails' , systemd: { sandboxed: 'refused', why: 'no PID namespace in systemd 252: host processes exist for the app (hidden from /proc by ProtectProc=), so the kernel refuses the signal with EPERM instead of ESRCH' } },
   { check: 'ns_user', probe: 'c', promise: 'a user namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } },
   { check: 'ns_mnt', probe: 'c', promise: 'a mount namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } },
-  { check: 'ns_pid', probe: 'c', promise: 'a pid namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } },
+  { check: 'ns_pid', probe: 'c', promise: 'a pid namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } , systemd: { sandboxed: { equals: 'host' }, why: 'systemd 252 has no PrivatePIDs= (added in 257); ProtectProc=invisible and ProcSubset=pid hide other users\' processes instead' } },
   { check: 'ns_ipc', probe: 'c', promise: 'an IPC namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } },
   { check: 'ns_uts', probe: 'c', promise: 'a UTS namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } },
-  { check: 'ns_cgroup', probe: 'c', promise: 'a cgroup namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } },
+  { check: 'ns_cgroup', probe: 'c', promise: 'a cgroup namespace of its own', sandboxed: { equals: 'private' }, unsafe: { equals: 'host' } , systemd: { sandboxed: { equals: 'host' }, why: 'systemd 252 has no private cgroup namespace (ProtectControlGroups=private came in 257); /sys/fs/cgroup is read-only' } },
   { check: 'ns_net', probe: 'c', promise: 'a network namespace of its own, unless the network is the host\'s', sandboxed: { equals: 'private' }, hostNetwork: { equals: 'host' }, unsafe: { equals: 'host' } },
   { check: 'sysv_shm_used_ids', probe: 'c', promise: 'the host\'s SysV shared memory is invisible', sandboxed: { equals: 0 } },
   { check: 'ptrace_pid1', probe: 'c', promise: 'cannot ptrace pid 1', sandboxed: 'refused', unsafe: 'fails' },
@@ -136,7 +149,7 @@ export const PROPERTIES: readonly Property[] = [
   // --- the host's files ----------------------------------------------------------------------
   { check: 'read_etc_shadow', probe: 'c', promise: 'cannot read /etc/shadow', sandboxed: 'hidden', unsafe: 'fails' },
   { check: 'read_etc_gshadow', probe: 'c', promise: 'cannot read /etc/gshadow', sandboxed: 'hidden', unsafe: 'fails' },
-  { check: 'read_root', probe: 'c', promise: 'cannot read /root', sandboxed: 'hidden', unsafe: 'fails' },
+  { check: 'read_root', probe: 'c', promise: 'cannot read /root', sandboxed: 'hidden', unsafe: 'fails' , systemd: { sandboxed: 'refused', why: 'with RootDirectory= systemd 252 creates its base file system in the root: an empty /root owned by root (0750), so EACCES instead of ENOENT' } },
   { check: 'read_home', probe: 'c', promise: '/home is not visible', sandboxed: 'hidden' },
   { check: 'read_usr_bin_bash', probe: 'c', promise: 'the host\'s /usr/bin/bash is not visible', sandboxed: 'hidden' },
   { check: 'read_bin_sh', probe: 'c', promise: 'no /bin/sh', sandboxed: 'hidden' },
@@ -156,12 +169,12 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'read_dev_mem', probe: 'c', promise: '/dev/mem is not readable', sandboxed: 'fails', unsafe: 'fails' },
   { check: 'read_dev_kmsg', probe: 'c', promise: 'the kernel log is not readable', sandboxed: 'fails' },
   { check: 'dev_block_devices', probe: 'c', promise: 'no block devices in /dev', sandboxed: { equals: 0 } },
-  { check: 'dev_entries', probe: 'c', promise: '/dev holds only the pseudo devices', sandboxed: { subsetOf: SAFE_DEV } },
+  { check: 'dev_entries', probe: 'c', promise: '/dev holds only the pseudo devices', sandboxed: { subsetOf: SAFE_DEV } , systemd: { sandboxed: { subsetOf: [...SAFE_DEV, 'char'] }, why: 'PrivateDevices= adds /dev/char, links by number to the same pseudo devices' } },
   { check: 'read_etc_passwd', probe: 'c', promise: '/etc/passwd is readable (the sandbox\'s own)', sandboxed: 'ok', unsafe: 'ok' },
   { check: 'etc_passwd_users', probe: 'c', promise: '/etc/passwd lists root, the service user and nobody, not the host\'s accounts', sandboxed: { sameMembers: ['root', '$plan.user.name', 'nobody'] } },
   { check: 'visible_files', probe: 'c', promise: 'a runtime-less binary sees only its plan\'s mounts', sandboxed: 'withinMounts' },
   { check: 'visible_files', probe: 'node', promise: 'the node runtime sees only its plan\'s mounts (the runtime closure)', sandboxed: 'withinMounts' },
-  { check: 'visible_dirs', probe: 'node', promise: 'no directories but those leading to the plan\'s mounts', sandboxed: 'withinMounts' },
+  { check: 'visible_dirs', probe: 'node', promise: 'no directories but those leading to the plan\'s mounts', sandboxed: 'withinMounts' , systemd: { sandboxed: { withinMountsOr: ['/root/', '/run/', '/run/systemd/', '/run/systemd/incoming/', '/var/'] }, why: 'systemd 252 creates empty /root, /var and its mount-propagation directory /run/systemd/incoming in the root; nothing is in them' } },
   { check: 'read_usr_share', probe: 'node', promise: 'the runtime sees no /usr/share', sandboxed: 'hidden' },
   { check: 'spawn_sh', probe: 'node', promise: 'no shell to spawn', sandboxed: 'fails' },
   { check: 'spawn_bash', probe: 'node', promise: 'no bash on PATH', sandboxed: 'fails' },
@@ -239,10 +252,10 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'add_key', probe: 'c', promise: 'no kernel keyring (add_key)', sandboxed: 'refused' },
   { check: 'io_uring_setup', probe: 'c', promise: 'no io_uring', sandboxed: 'refused' },
   { check: 'personality_read_implies_exec', probe: 'c', promise: 'cannot change the personality to READ_IMPLIES_EXEC', sandboxed: 'refused' },
-  { check: 'personality_query', probe: 'c', promise: 'querying the personality still works (the filter is not blanket)', sandboxed: 'ok', unsafe: 'ok' },
+  { check: 'personality_query', probe: 'c', promise: 'querying the personality still works (the filter is not blanket)', sandboxed: 'ok', unsafe: 'ok' , systemd: { sandboxed: 'refused', why: 'LockPersonality= in systemd 252 refuses every personality() call that is not the current persona, the query 0xffffffff included' } },
 
   // --- network -------------------------------------------------------------------------------
-  { check: 'net_interfaces', probe: 'c', promise: 'no interfaces but loopback under network none; loopback and its own eth0 on a private network; the host\'s under host', sandboxed: { sameMembers: ['lo'] }, server: { sameMembers: ['lo', 'eth0'] }, hostNetwork: { sameMembers: '$host.interfaces' }, unsafe: { sameMembers: '$host.interfaces' } },
+  { check: 'net_interfaces', probe: 'c', promise: 'no interfaces but loopback under network none; loopback and its own eth0 on a private network; the host\'s under host', sandboxed: { sameMembers: ['lo'] }, server: { sameMembers: ['lo', 'eth0'] }, hostNetwork: { sameMembers: '$host.interfaces' }, unsafe: { sameMembers: '$host.interfaces' } , systemd: { sandboxed: 'hidden', why: 'ProcSubset=pid hides /proc/net, which the C probe reads; the node probe\'s row checks the interfaces through netlink' } },
   { check: 'net_interfaces', probe: 'node', promise: 'the runtime sees only loopback under network none, and its own eth0 on a private network', sandboxed: { sameMembers: ['lo'] }, server: { sameMembers: ['lo', 'eth0'] }, hostNetwork: null },
   { check: 'loopback_usable', probe: 'c', promise: 'the loopback interface works', sandboxed: 'ok', unsafe: 'ok' },
   { check: 'http_loopback', probe: 'node', promise: 'an HTTP server on loopback answers', sandboxed: { equals: 200 }, unsafe: { equals: 200 } },
@@ -254,7 +267,7 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'connect_host_abstract_socket', probe: 'c', promise: 'the host\'s abstract unix sockets are out of reach under network none', sandboxed: 'fails', hostNetwork: 'ok', unsafe: 'ok' },
   { check: 'bind_port_80', probe: 'c', promise: 'cannot bind a privileged port', sandboxed: 'refused', hostNetwork: null },
   { check: 'socket_raw', probe: 'c', promise: 'no raw IP sockets', sandboxed: 'refused', unsafe: 'refused' },
-  { check: 'socket_packet', probe: 'c', promise: 'no packet sockets', sandboxed: 'refused', unsafe: 'refused' },
+  { check: 'socket_packet', probe: 'c', promise: 'no packet sockets', sandboxed: 'refused', unsafe: 'refused' , systemd: { sandboxed: { errno: ['EAFNOSUPPORT'] }, why: 'RestrictAddressFamilies= refuses packet sockets with EAFNOSUPPORT rather than EPERM' } },
 
   // --- after the run -------------------------------------------------------------------------
   { check: 'exit_code', probe: 'host', promise: 'niso run exits with the app\'s code', sandboxed: { equals: 0 }, unsafe: { equals: 0 } },

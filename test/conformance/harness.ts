@@ -271,6 +271,10 @@ export function judge(expect: Exclude<Expect, null>, r: CheckResult | undefined,
     assert.ok(r.ok && Array.isArray(r.value), `expected a list of paths, got ${seen}`);
     return assert.deepEqual(withinMounts(r.value as string[], ctx.plan), [], 'visible paths that no mount of the plan explains');
   }
+  if ('withinMountsOr' in expect) {
+    assert.ok(r.ok && Array.isArray(r.value), `expected a list of paths, got ${seen}`);
+    return assert.deepEqual(withinMounts(r.value as string[], ctx.plan).filter((p) => !expect.withinMountsOr.includes(p)), [], 'visible paths that no mount of the plan (or the listed extras) explains');
+  }
   if ('errno' in expect) return assert.ok(!r.ok && expect.errno.includes(r.errno ?? ''), `expected a failure with ${expect.errno.join('/')}, got ${seen}`);
   assert.equal(r.ok, true, `expected a value, got ${seen}`);
   const value = r.value;

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { RenderError } from '../../src/render/bwrap.js';
-import { environmentProperties, exitRecordProperties, FOREGROUND_DROPPED, parseExitRecord, systemdRunArgv, transientArgv, transientProperties } from '../../src/render/systemd-run.js';
+import { environmentProperties, withExitRecord, FOREGROUND_DROPPED, parseExitRecord, systemdRunArgv, transientArgv, transientProperties } from '../../src/render/systemd-run.js';
 
 const GOLDEN = join(import.meta.dirname, '../golden/systemd');
 
@@ -41,7 +41,9 @@ test('the command: absolute, and $ doubled because the manager expands variables
 });
 
 test('the exit record: written by a + ExecStopPost= outside the unit\'s root, read back as 0, N or 128+signal', () => {
-  assert.deepEqual(exitRecordProperties('/bin/sh', '/run/niso/x y/exit'), [
+  assert.deepEqual(withExitRecord(['User=61000', 'WorkingDirectory=/app'], '/bin/sh', '/run/niso/x y/exit'), [
+    // The recorder runs outside the root, where /app does not exist: "-" keeps it from failing with 200/CHDIR.
+    'User=61000', 'WorkingDirectory=-/app',
     'RootDirectoryStartOnly=yes',
     'ExecStopPost=+"/bin/sh" -c "echo \\"$$SERVICE_RESULT $$EXIT_CODE $$EXIT_STATUS\\" > \\"$$1\\"" sh "/run/niso/x y/exit"',
   ]);
@@ -53,4 +55,13 @@ test('the exit record: written by a + ExecStopPost= outside the unit\'s root, re
   assert.deepEqual(parseExitRecord('core-dump dumped ABRT\n', sig), { result: 'core-dump', exitCode: 134, signal: 'SIGABRT' });
   assert.equal(parseExitRecord('', sig), null);
   assert.equal(parseExitRecord('resources  \n', sig), null);
+});
+
+test('the exit record leaves a NISO_ROOT below the unit\'s own tmpfs mounts for /var/tmp (systemd 252 shows them to the + command too)', async () => {
+  const { recorderPath } = await import('../../src/service/systemd/transient.js');
+  const props = ['TemporaryFileSystem=/tmp:size=67108864,mode=1777', 'TemporaryFileSystem=/run:ro', 'User=61000'];
+  assert.equal(recorderPath(props, '/var/lib/niso/run/niso/systemd-run/u/exit', 'u.service'), '/var/lib/niso/run/niso/systemd-run/u/exit');
+  assert.equal(recorderPath(props, '/tmp/t/root/run/niso/systemd-run/u/exit', 'u.service'), '/var/tmp/niso-systemd-run/u.service.exit');
+  assert.equal(recorderPath(props, '/run/niso/systemd-run/u/exit', 'u.service'), '/var/tmp/niso-systemd-run/u.service.exit');
+  assert.equal(recorderPath(props, '/tmpx/exit', 'u.service'), '/tmpx/exit');
 });

@@ -3,11 +3,12 @@
 // passed to the unit's main process, the app's exit code (128+N for signal N) read from a record the unit writes
 // itself, and the unit stopped if niso dies. The properties come from render/systemd-run.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import { NisoError } from '../../errors/niso-error.js';
 import { missingTool } from '../../host/exec.js';
-import { exitRecordProperties, parseExitRecord, systemdRunArgv, type TransientExit } from '../../render/systemd-run.js';
+import { parseExitRecord, withExitRecord, systemdRunArgv, type TransientExit } from '../../render/systemd-run.js';
 import { tool } from './systemctl.js';
 
 const HOST_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
@@ -38,12 +39,26 @@ export interface ForegroundUnit {
   term?: string;
 }
 
+/**
+ * Where the recorder can write: even its `+` command sees the unit's TemporaryFileSystem= mounts (/tmp, /run,
+ * /dev/shm) in systemd 252, so an exit file below one of them (a NISO_ROOT in /tmp) goes to /var/tmp instead.
+ */
+export function recorderPath(properties: readonly string[], exitFile: string, unit: string): string {
+  const shadowed = properties.filter((p) => p.startsWith('TemporaryFileSystem=')).map((p) => p.slice('TemporaryFileSystem='.length).split(':')[0]!);
+  if (!shadowed.some((t) => exitFile === t || exitFile.startsWith(`${t.replace(/\/$/, '')}/`))) return exitFile;
+  mkdirSync(FALLBACK_EXIT_DIR, { recursive: true, mode: 0o700 });
+  return join(FALLBACK_EXIT_DIR, `${unit}.exit`);
+}
+
+const FALLBACK_EXIT_DIR = '/var/tmp/niso-systemd-run';
+
 /** Runs the unit in the foreground; resolves with how its main process ended once the unit is gone. */
-export async function runTransient(u: ForegroundUnit): Promise<TransientExit> {
+export async function runTransient(unit: ForegroundUnit): Promise<TransientExit> {
+  const u = { ...unit, exitFile: recorderPath(unit.properties, unit.exitFile, unit.unit) };
   rmSync(u.exitFile, { force: true });
   const argv = systemdRunArgv({
     unit: u.unit, description: u.description, stdio: u.stdio, argv: u.argv,
-    properties: [...u.properties, ...exitRecordProperties('/bin/sh', u.exitFile)],
+    properties: withExitRecord(u.properties, '/bin/sh', u.exitFile),
   });
   const env: Record<string, string> = { PATH: HOST_PATH, ...(u.stdio === 'pty' && u.term ? { TERM: u.term } : {}) };
   // A session of its own: a terminal's Ctrl-C (sent to the whole foreground process group) reaches only niso,
