@@ -44,3 +44,12 @@ test('mergeExits: niso\'s records win over the journal\'s copy of the same exit;
   const many = Array.from({ length: 15 }, (_, i) => e(new Date(Date.UTC(2026, 0, 1, 0, 0, i * 2)).toISOString(), 'exited', i));
   assert.deepEqual(mergeExits([], many).map((x) => x.exitCode), [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
 });
+
+test('unit timestamps from systemctl show, to the microsecond (us+utc) or whole seconds (unix)', async () => {
+  const { unixTimestamp } = await import('../../src/service/systemd/systemctl.js');
+  assert.equal(unixTimestamp('Mon 2026-11-23 07:02:27.716141 UTC')?.toISOString(), '2026-11-23T07:02:27.716Z');
+  assert.equal(unixTimestamp('Mon 2026-11-23 07:02:27 UTC')?.toISOString(), '2026-11-23T07:02:27.000Z');
+  assert.equal(unixTimestamp('@1700000000')?.toISOString(), '2023-11-14T22:13:20.000Z');
+  assert.equal(unixTimestamp('n/a'), null);
+  assert.equal(unixTimestamp(''), null);
+});

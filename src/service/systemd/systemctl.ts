@@ -29,12 +29,12 @@ export async function systemctl(...args: string[]): Promise<string> {
 
 /**
  * Unit properties (`systemctl show`), synchronously: `niso status` and `niso list` are synchronous readers.
- * Timestamps come as `@SECONDS` (--timestamp=unix, systemd 251+).
+ * Timestamps come to the microsecond in UTC (--timestamp=us+utc; `unix` would give whole seconds).
  */
 export function showSync(unit: string, props: readonly string[]): Record<string, string> {
   let out: string;
   try {
-    out = execFileSync('systemctl', ['show', '--timestamp=unix', ...props.flatMap((p) => ['-p', p]), unit], { env: ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    out = execFileSync('systemctl', ['show', '--timestamp=us+utc', ...props.flatMap((p) => ['-p', p]), unit], { env: ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   } catch (e) {
     throw new NisoError('NISO3309', `systemctl show ${unit} failed: ${((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
   }
@@ -46,8 +46,12 @@ export function showSync(unit: string, props: readonly string[]): Record<string,
   return r;
 }
 
-/** `@1700000000.123456` (or an empty / "n/a" value) as a Date or null. */
+/** `Mon 2026-11-23 07:02:27.716141 UTC` (--timestamp=us+utc) or `@1700000000` (--timestamp=unix) as a Date; null for an empty or "n/a" value. */
 export function unixTimestamp(v: string | undefined): Date | null {
-  const m = /^@(\d+(?:\.\d+)?)$/.exec(v ?? '');
-  return m ? new Date(Math.round(Number(m[1]) * 1000)) : null;
+  const unix = /^@(\d+(?:\.\d+)?)$/.exec(v ?? '');
+  if (unix) return new Date(Math.round(Number(unix[1]) * 1000));
+  const utc = /^\w{3} (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC$/.exec(v ?? '');
+  if (!utc) return null;
+  const ms = Date.parse(`${utc[1]}T${utc[2]!.slice(0, 12)}Z`);
+  return Number.isNaN(ms) ? null : new Date(ms);
 }
