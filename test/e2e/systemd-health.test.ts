@@ -4,24 +4,21 @@
 // checks no niso process runs. `niso activate --wait` probes from the CLI and fails fast with systemd's reason.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { forceRemove } from '../../src/store/fs-tree.js';
-import { bootMachine, type Machine } from '../helpers/nspawn.js';
-import { usTimestamp } from '../../src/service/systemd/health-run.js';
+import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
+import type { Machine } from '../helpers/nspawn.js';
+import { usTimestamp } from '../../src/service/systemd/systemctl.js';
 
-const REPO = join(import.meta.dirname, '../..');
-const BIN = join(REPO, 'bin/niso');
 const PKG = 'sdh';
 const PLAIN = 'sdplain';
 const REPORT = 'sdreport';
 const EXEC = 'sdexec';
 
-let dir = '';
 let root = '';
 let m: Machine | null = null;
-const figures: Record<string, string> = {};
+const e2e = new SystemdE2E('sdh');
+const { figures, niso, nisoOk, nisoProcesses } = e2e;
 
 // /health answers 200 until SICK_AFTER seconds after the start, then 503; it listens after START_DELAY ms.
 const SERVER = `'use strict';
@@ -38,24 +35,6 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 const DIE = "console.log('die.js: cannot read /state/config.json'); setTimeout(() => process.exit(4), 50);\n";
 
-function hostNiso(args: string[]): string {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
-  assert.equal(r.status, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** The niso CLI inside the machine (its systemd is PID 1 there). */
-function niso(args: string[]) {
-  return m!.run('env', [`NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 60_000 });
-}
-
-async function nisoOk(args: string[]): Promise<string> {
-  const r = await niso(args);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const usec = async (unit: string, p: string) => Number(await m!.show(unit, p));
 
 interface Status { name: string; state: string; health: string | null; pid: number | null; restarts: number; uptimeMs: number | null; lastExit: { reason: string; message: string | null } | null; message: string | null }
@@ -63,40 +42,22 @@ interface Health { status: string; probes: number; log: { ok: boolean; output: s
 const status = async (name: string) => JSON.parse(await nisoOk(['status', name, '--json'])) as Status;
 const healthFile = (name: string) => JSON.parse(readFileSync(join(root, 'var/lib/niso/services', name, 'health.json'), 'utf8')) as Health;
 
-/** niso processes in the machine (ps sees the machine's pid namespace). */
-async function nisoProcesses(): Promise<string[]> {
-  return (await m!.ok('ps', ['-eo', 'pid=,args='])).split('\n').filter((l) => l.includes(BIN));
-}
-
 function pack(name: string, manifest: (text: string) => string): void {
-  hostNiso(['init', '--template', 'node', '--name', name, name]);
-  const path = join(dir, name, 'manifest.toml');
-  writeFileSync(path, manifest(readFileSync(path, 'utf8')).concat('\n[restart]\ndelay = "100ms"\nmax_delay = "5s"\n'));
-  writeFileSync(join(dir, name, 'server.js'), SERVER);
-  writeFileSync(join(dir, name, 'die.js'), DIE);
-  hostNiso(['pack', name, '-o', `${name}.niso`, '-q']);
-  hostNiso(['install', `${name}.niso`]);
+  e2e.nodePackage(name, { manifest: (t) => manifest(t).concat('\n[restart]\ndelay = "100ms"\nmax_delay = "5s"\n'), files: { 'server.js': SERVER, 'die.js': DIE } });
 }
 
 before(async () => {
-  dir = mkdtempSync('/var/tmp/niso-sdh-e2e-');
-  chmodSync(dir, 0o755);
-  root = join(dir, 'root');
+  e2e.makeDir();
+  root = e2e.root;
   // Short intervals: a probe every second, unhealthy after 2 failures in a row.
   pack(PKG, (t) => t.replace(/^\[healthcheck\]\n.*$/m, (block) => `${block}\ninterval = "1s"\ntimeout = "1s"\nretries = 2`));
   pack(PLAIN, (t) => t.replace(/^\[healthcheck\]\n.*\n?/m, ''));
   pack(REPORT, (t) => t.replace(/^\[healthcheck\]\n.*$/m, (block) => `${block}\ninterval = "1s"\ntimeout = "1s"\nretries = 2\non_unhealthy = "none"`));
   pack(EXEC, (t) => t.replace(/^\[healthcheck\]\n.*$/m, '[healthcheck]\nexec = ["node", "-e", "0"]'));
-  m = await bootMachine({ binds: [dir], bindsRo: [REPO, '/etc/ssl'], limits: true });
+  m = await e2e.boot({ limits: true });
 });
 
-after(async () => {
-  if (m) {
-    const r = await m.shutdown();
-    console.log(`# machine ${m.name}: shut down ${r.clean ? 'cleanly' : 'by SIGKILL'}; ${JSON.stringify(figures)}`);
-  }
-  if (dir) forceRemove(dir);
-});
+after(() => e2e.cleanup());
 
 test('--wait returns once the app is healthy; the check units run beside it and no niso process stays between checks', async () => {
   const t0 = performance.now();
@@ -177,7 +138,8 @@ test('an app whose /health turns 503 is restarted through the check unit after `
   const firstStart = (await usec(unit, 'ExecMainStartTimestampMonotonic')) / 1000;
   const firstPid = s.pid;
   let st = s;
-  for (let i = 0; i < 100 && st.restarts < 1; i++) { await sleep(100); st = await status('sick'); }
+  // Until the new run is up: while systemd restarts it, the old run is stopping and no run's health applies.
+  for (let i = 0; i < 100 && (st.restarts < 1 || st.pid === null || st.pid === firstPid); i++) { await sleep(100); st = await status('sick'); }
   assert.ok(st.restarts >= 1, `restarts ${st.restarts}`);
   const secondStart = (await usec(unit, 'ExecMainStartTimestampMonotonic')) / 1000;
   // From the first 503 (2 s after the start) to the new run: 2 failed probes one interval apart, then the restart.

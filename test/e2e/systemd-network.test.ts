@@ -4,21 +4,19 @@
 // booted from the same units, users and NISO_ROOT serves the mapped port again without any niso command.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { forceRemove } from '../../src/store/fs-tree.js';
-import { bootMachine, type Machine, type MachineOptions } from '../helpers/nspawn.js';
+import { SystemdE2E, sleep } from '../helpers/systemd-e2e.js';
+import type { Machine, MachineOptions } from '../helpers/nspawn.js';
 
-const REPO = join(import.meta.dirname, '../..');
-const BIN = join(REPO, 'bin/niso');
 const PKG = 'sdnet';
 
 let dir = '';
 let root = '';
 let etc = '';
 let m: Machine | null = null;
-const figures: Record<string, string> = {};
+const e2e = new SystemdE2E('sdnet');
+const { figures, niso, nisoOk, nisoProcesses } = e2e;
 
 /** The app: hello on /, and /peer?host=NAME fetches NAME:3000/ (a lookup through the sandbox's /etc/hosts). */
 const PEER_JS = `'use strict';
@@ -34,22 +32,6 @@ http.createServer((req, res) => {
   }).on('error', (e) => { res.statusCode = 502; res.end(me + ': ' + e.code + '\\n'); });
 }).listen(3000, '0.0.0.0', () => console.log(me + ' listening'));
 `;
-
-function hostNiso(args: string[]): string {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
-  assert.equal(r.status, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-const niso = (args: string[]) => m!.run('env', [`NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 60_000 });
-
-async function nisoOk(args: string[]): Promise<string> {
-  const r = await niso(args);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** curl in the machine's own network namespace (nsenter -a enters it): [HTTP status, body]; status 0 when nothing answered. */
 async function curl(url: string): Promise<[number, string]> {
@@ -69,11 +51,6 @@ async function get(url: string): Promise<string> {
   throw new Error(`${url}: no 200 (last: ${last[0]} ${last[1]})`);
 }
 
-async function nisoProcesses(): Promise<string[]> {
-  const ps = await m!.ok('ps', ['-eo', 'pid=,args=']);
-  return ps.split('\n').filter((l) => l.includes(BIN));
-}
-
 const show = (unit: string, prop: string) => m!.show(unit, prop);
 const netnsOf = async (svc: string) => (await m!.ok('ls', ['/run/netns'])).split('\n').filter((n) => n.startsWith(`niso-${svc}-`));
 const nftRules = async () => (await m!.ok('nft', ['list', 'ruleset']));
@@ -82,35 +59,26 @@ const nftRules = async () => (await m!.ok('nft', ['list', 'ruleset']));
 const records = () => readdirSync(join(root, 'run/niso/net')).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(root, 'run/niso/net', f), 'utf8')) as { attachment: { service: string }; owner: { pid: number; startTime: number } });
 const startTime = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
 
-const machineOptions = (): MachineOptions => ({ binds: [dir], bindsRo: [REPO, '/etc/ssl'], privateNetwork: true, persistentEtc: etc });
+const machineOptions = (): MachineOptions => ({ privateNetwork: true, persistentEtc: etc });
 
 interface Status { name: string; state: string; pid: number | null; ports: string[]; addresses: string[] }
 
 before(async () => {
-  dir = mkdtempSync('/var/tmp/niso-sdnet-e2e-');
-  chmodSync(dir, 0o755);
-  root = join(dir, 'root');
+  e2e.makeDir();
+  ({ dir, root } = e2e);
   etc = join(dir, 'etc');
-  hostNiso(['init', '--template', 'node', '--name', PKG, PKG]);
-  writeFileSync(join(dir, PKG, 'peer.js'), PEER_JS);
   // No health check: "active" here means systemd runs it, whatever the health checks of systemd units do.
-  const manifestPath = join(dir, PKG, 'manifest.toml');
-  const manifest = readFileSync(manifestPath, 'utf8');
-  assert.match(manifest, /^\[healthcheck\]\nhttp = .*\n/m);
-  writeFileSync(manifestPath, manifest.replace(/^\[healthcheck\]\nhttp = .*\n/m, ''));
-  hostNiso(['pack', PKG, '-o', `${PKG}.niso`, '-q']);
-  hostNiso(['install', `${PKG}.niso`]);
-  m = await bootMachine(machineOptions());
-  figures.bootMs = m.bootMs.toFixed(0);
+  e2e.nodePackage(PKG, {
+    manifest: (t) => {
+      assert.match(t, /^\[healthcheck\]\nhttp = .*\n/m);
+      return t.replace(/^\[healthcheck\]\nhttp = .*\n/m, '');
+    },
+    files: { 'peer.js': PEER_JS },
+  });
+  m = await e2e.boot(machineOptions());
 });
 
-after(async () => {
-  if (m) {
-    const r = await m.shutdown();
-    console.log(`# machine ${m.name}: shut down ${r.clean ? 'cleanly' : 'by SIGKILL'}; ${JSON.stringify(figures)}`);
-  }
-  if (dir) forceRemove(dir);
-});
+after(() => e2e.cleanup());
 
 test('the machine has a network of its own, where root may build networks', async () => {
   assert.deepEqual((await m!.ok('ip', ['-o', 'link', 'show'])).split('\n').filter(Boolean).map((l) => l.split(': ')[1]), ['lo']);
@@ -213,10 +181,10 @@ test('reboot: after a clean shutdown, a new machine with the same units and root
   // The network units were stopped on the way down: their ExecStop= removed the records.
   assert.deepEqual(records(), []);
   figures.shutdownMs = down.ms.toFixed(0);
-  m = null;
+  m = e2e.m = null;
 
   const t0 = performance.now();
-  m = await bootMachine(machineOptions());
+  m = await e2e.boot(machineOptions());
   let first: [number, string] = [0, ''];
   for (let i = 0; i < 400 && first[0] !== 200; i++) {
     first = await curl('http://127.0.0.1:18080/');
@@ -243,10 +211,10 @@ test('power loss: no ExecStop= ran, the next boot replaces the stale attachments
   // poweroff -ff: reboot(2) at once, no unit is stopped, so the records of this boot stay behind.
   await m!.run('systemctl', ['poweroff', '-ff']);
   await m!.shutdown();
-  m = null;
+  m = e2e.m = null;
   const stale = records();
   assert.deepEqual(stale.map((r) => r.attachment.service).sort(), ['api', 'web']);
-  m = await bootMachine(machineOptions());
+  m = await e2e.boot(machineOptions());
   assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
   assert.equal(await get('http://127.0.0.1:18081/peer?host=web'), 'api reached hello from web\n');
   // One record per service, owned by the new machine's systemd (host pid m.systemdPid is its PID 1).

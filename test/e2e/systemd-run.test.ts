@@ -5,40 +5,20 @@
 // nothing behind: no unit, no user, no files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { forceRemove } from '../../src/store/fs-tree.js';
-import { bootMachine, type Exec, type Machine } from '../helpers/nspawn.js';
+import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
+import type { Exec, Machine } from '../helpers/nspawn.js';
 
-const REPO = join(import.meta.dirname, '../..');
-const BIN = join(REPO, 'bin/niso');
 const PKG = 'sdrun';
 
-let dir = '';
 let root = '';
 let m: Machine | null = null;
-const figures: Record<string, string> = {};
-
-function hostNiso(args: string[]): string {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
-  assert.equal(r.status, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** The niso CLI inside the machine, where systemd is PID 1 (stdin is /dev/null unless `input` is given; no TERM). */
-const niso = (args: string[], input?: string) => m!.run('env', ['-u', 'TERM', `NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
-
-async function nisoOk(args: string[]): Promise<string> {
-  const r = await niso(args);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+const e2e = new SystemdE2E('sdrun');
+const { figures, niso, nisoOk } = e2e;
 
 /** `niso run` of the package under a name of its own, the app being `node -e SCRIPT`. */
 const run = (name: string, script: string, opts: string[] = ['--network', 'none']) => niso(['run', ...opts, '--name', name, PKG, '--', '-e', script]);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
@@ -68,23 +48,13 @@ console.log(JSON.stringify({ uid: process.getuid(), capEff: st.CapEff, capBnd: s
 interface Probe { uid: number; capEff: string; capBnd: string; nnp: string; seccomp: string; shadow: string; etc: string[]; net: string; ifaces: string[] }
 
 before(async () => {
-  dir = mkdtempSync('/var/tmp/niso-sdrun-e2e-');
-  chmodSync(dir, 0o755);
-  root = join(dir, 'root');
-  hostNiso(['init', '--template', 'node', '--name', PKG, PKG]);
-  hostNiso(['pack', PKG, '-o', `${PKG}.niso`, '-q']);
-  hostNiso(['install', `${PKG}.niso`]);
-  m = await bootMachine({ binds: [dir], bindsRo: [REPO, '/etc/ssl'], limits: true, privateNetwork: true });
-  figures.bootMs = m.bootMs.toFixed(0);
+  e2e.makeDir();
+  root = e2e.root;
+  e2e.nodePackage(PKG);
+  m = await e2e.boot({ limits: true, privateNetwork: true });
 });
 
-after(async () => {
-  if (m) {
-    const r = await m.shutdown();
-    console.log(`# machine ${m.name}: booted in ${figures.bootMs} ms, shut down ${r.clean ? 'cleanly' : 'by SIGKILL'} in ${r.ms.toFixed(0)} ms; ${JSON.stringify(figures)}`);
-  }
-  if (dir) forceRemove(dir);
-});
+after(() => e2e.cleanup());
 
 test('backend choice: systemd where it is PID 1, --backend embedded forces bubblewrap; --json shows the command', async () => {
   const sd = JSON.parse(await nisoOk(['run', '--json', '--network', 'none', PKG])) as { backend: string; command: string[] };

@@ -4,38 +4,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { forceRemove } from '../../src/store/fs-tree.js';
-import { bootMachine, type Machine } from '../helpers/nspawn.js';
+import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
+import type { Machine } from '../helpers/nspawn.js';
 
-const REPO = join(import.meta.dirname, '../..');
-const BIN = join(REPO, 'bin/niso');
 const PKG = 'sdweb';
 
 let dir = '';
 let root = '';
 let m: Machine | null = null;
-const figures: Record<string, string> = {};
-
-function hostNiso(args: string[]): string {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
-  assert.equal(r.status, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** The niso CLI inside the machine (its systemd is PID 1 there). */
-function niso(args: string[]) {
-  return m!.run('env', [`NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 60_000 });
-}
-
-async function nisoOk(args: string[]): Promise<string> {
-  const r = await niso(args);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const e2e = new SystemdE2E('sd');
+const { figures, niso, nisoOk, nisoProcesses } = e2e;
 
 /** GET url from inside the network namespace of the unit's main process, retried while node starts listening. */
 async function httpIn(pid: number, path: string): Promise<string> {
@@ -49,35 +29,19 @@ async function httpIn(pid: number, path: string): Promise<string> {
   throw new Error(`pid ${pid} did not answer ${path}: ${last}`);
 }
 
-/** niso processes in the machine, other than the one asking (ps sees the machine's pid namespace). */
-async function nisoProcesses(): Promise<string[]> {
-  const ps = await m!.ok('ps', ['-eo', 'pid=,args=']);
-  return ps.split('\n').filter((l) => l.includes(BIN));
-}
-
 interface Status { name: string; state: string; pid: number | null; backend: string; restarts: number; desired: string; uptimeMs: number | null }
 
 before(async () => {
-  dir = mkdtempSync('/var/tmp/niso-sd-e2e-');
-  chmodSync(dir, 0o755);
-  root = join(dir, 'root');
-  hostNiso(['init', '--template', 'node', '--name', PKG, PKG]);
-  const manifestPath = join(dir, PKG, 'manifest.toml');
-  writeFileSync(manifestPath, readFileSync(manifestPath, 'utf8').concat('\n[restart]\ndelay = "100ms"\nmax_delay = "5s"\n'));
-  writeFileSync(join(dir, PKG, 'crash.js'), "console.log('crash.js starting'); setTimeout(() => process.exit(3), 300);\n");
-  hostNiso(['pack', PKG, '-o', `${PKG}.niso`, '-q']);
-  hostNiso(['install', `${PKG}.niso`]);
-  m = await bootMachine({ binds: [dir], bindsRo: [REPO, '/etc/ssl'], limits: true });
-  figures.bootMs = m.bootMs.toFixed(0);
+  e2e.makeDir();
+  ({ dir, root } = e2e);
+  e2e.nodePackage(PKG, {
+    manifest: (t) => t.concat('\n[restart]\ndelay = "100ms"\nmax_delay = "5s"\n'),
+    files: { 'crash.js': "console.log('crash.js starting'); setTimeout(() => process.exit(3), 300);\n" },
+  });
+  m = await e2e.boot({ limits: true });
 });
 
-after(async () => {
-  if (m) {
-    const r = await m.shutdown();
-    console.log(`# machine ${m.name}: booted in ${figures.bootMs} ms, shut down ${r.clean ? 'cleanly' : 'by SIGKILL'} in ${r.ms.toFixed(0)} ms; ${JSON.stringify(figures)}`);
-  }
-  if (dir) forceRemove(dir);
-});
+after(() => e2e.cleanup());
 
 test('backend selection: --backend and [services] backend; systemd forced where it is not PID 1 is NISO3309', async () => {
   // On the test host itself systemd is not PID 1: the flag, then the host config, are refused before anything is installed.

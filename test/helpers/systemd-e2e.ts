@@ -1,0 +1,79 @@
+// What the systemd end-to-end files share: a world-readable temp dir under /var/tmp (the services' own users read
+// their packages from it), packages made on the host with `niso init --template node`, a systemd 252 booted in
+// nspawn with that dir and this repo bound in, and the niso CLI run INSIDE the machine, where systemd is PID 1.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { forceRemove } from '../../src/store/fs-tree.js';
+import { bootMachine, type Exec, type Machine, type MachineOptions } from './nspawn.js';
+
+export const REPO = join(import.meta.dirname, '../..');
+export const BIN = join(REPO, 'bin/niso');
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SystemdE2E {
+  dir = '';
+  root = '';
+  m: Machine | null = null;
+  /** Figures the tests measured, printed when the machine goes. */
+  readonly figures: Record<string, string> = {};
+
+  constructor(private readonly prefix: string) {}
+
+  /** The temp dir and its NISO_ROOT (call first, in before()). */
+  makeDir(): void {
+    this.dir = mkdtempSync(`/var/tmp/niso-${this.prefix}-e2e-`);
+    chmodSync(this.dir, 0o755);
+    this.root = join(this.dir, 'root');
+  }
+
+  /** The machine, with the temp dir bound writable and the repo and /etc/ssl read-only besides `opts`. */
+  async boot(opts: MachineOptions = {}): Promise<Machine> {
+    this.m = await bootMachine({ ...opts, binds: [this.dir, ...(opts.binds ?? [])], bindsRo: [REPO, '/etc/ssl', ...(opts.bindsRo ?? [])] });
+    this.figures.bootMs ??= this.m.bootMs.toFixed(0);
+    return this.m;
+  }
+
+  /** The machine shut down (its figures printed), then the temp dir removed (call in after()). */
+  async cleanup(): Promise<void> {
+    if (this.m) {
+      const r = await this.m.shutdown();
+      console.log(`# machine ${this.m.name}: shut down ${r.clean ? 'cleanly' : 'by SIGKILL'} in ${r.ms.toFixed(0)} ms; ${JSON.stringify(this.figures)}`);
+      this.m = null;
+    }
+    if (this.dir) forceRemove(this.dir);
+  }
+
+  /** niso on the host (pack, install), in the temp dir. */
+  readonly hostNiso = (args: string[]): string => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: this.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: this.root } });
+    assert.equal(r.status, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+
+  /** A node package from `niso init --template node`: its manifest edited, files added, packed and installed. */
+  nodePackage(name: string, opts: { manifest?: (text: string) => string; files?: Record<string, string> } = {}): void {
+    this.hostNiso(['init', '--template', 'node', '--name', name, name]);
+    const path = join(this.dir, name, 'manifest.toml');
+    if (opts.manifest) writeFileSync(path, opts.manifest(readFileSync(path, 'utf8')));
+    for (const [file, text] of Object.entries(opts.files ?? {})) writeFileSync(join(this.dir, name, file), text);
+    this.hostNiso(['pack', name, '-o', `${name}.niso`, '-q']);
+    this.hostNiso(['install', `${name}.niso`]);
+  }
+
+  /** The niso CLI inside the machine (stdin is /dev/null unless `input` is given; no TERM). */
+  readonly niso = (args: string[], input?: string): Promise<Exec> =>
+    this.m!.run('env', ['-u', 'TERM', `NISO_ROOT=${this.root}`, process.execPath, BIN, ...args], { timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+
+  readonly nisoOk = async (args: string[]): Promise<string> => {
+    const r = await this.niso(args);
+    assert.equal(r.code, 0, `niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+
+  /** niso processes in the machine, other than the one asking (ps sees the machine's pid namespace). */
+  readonly nisoProcesses = async (): Promise<string[]> =>
+    (await this.m!.ok('ps', ['-eo', 'pid=,args='])).split('\n').filter((l) => l.includes(BIN));
+}
