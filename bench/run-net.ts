@@ -15,7 +15,7 @@ import { chooseSubnet } from '../src/net/model/subnet.js';
 import { allProcessCpu, CLK_TCK, cmdline, cpuDelta, descendants, machineCpu, pinProcess, waitedChildrenCpuMs } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli, removeBenchNetworks } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
 import { fmtMs, mdTable, summarize, type Summary } from './lib/stats.js';
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     cleaned = true;
     for (const s of servers.reverse()) await s.stop().catch((e: unknown) => log(`stopping ${s.key}: ${String(e)}`));
     if (cli) {
-      try { niso(cli, ['net', 'prune'], { env }); niso(cli, ['net', 'remove', 'default'], { env }); } catch (e) { log(`removing the bench's network: ${String(e).slice(0, 300)}`); }
+      removeBenchNetworks(cli, env, log);
     }
     if (pod && podNet) { try { pod.run(['network', 'rm', '-f', podNet]); } catch { /* gone */ } }
     pod?.close();

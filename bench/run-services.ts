@@ -25,7 +25,7 @@ import { cmdline, descendants } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { pollFirstOk, type FirstOk } from './lib/http-poll.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli, removeBenchNetworks } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
 import { cgroupProcs, comm, fmtKb, procMem, procTimesMs, type ProcMem } from './lib/procfs.js';
@@ -554,7 +554,7 @@ async function main(): Promise<void> {
     if (c.cli) {
       const names = [...c.services];
       if (names.length > 0) { try { niso(c.cli, ['deactivate', ...names], { env, timeoutMs: 120_000 }); } catch (e) { log(`deactivating ${names.join(' ')}: ${String(e).slice(0, 300)}`); } }
-      try { niso(c.cli, ['net', 'prune'], { env }); niso(c.cli, ['net', 'remove', 'default'], { env }); } catch (e) { log(`removing the bench's network: ${String(e).slice(0, 300)}`); }
+      removeBenchNetworks(c.cli, env, log);
       const t = Date.now();
       while (await supervisorPid(root) !== null && Date.now() - t < 15_000) await sleep(100);
     }

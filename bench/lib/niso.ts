@@ -54,3 +54,13 @@ export function parseJson<T>(r: Ran, what: string): T {
     throw new Error(`${what} did not print JSON:\n${r.stdout.slice(0, 500)}\n${r.stderr.slice(0, 500)}`);
   }
 }
+
+/** Removes what a bench's private networks left (`net prune`, then the default network); failures are logged, not thrown. */
+export function removeBenchNetworks(cli: NisoCli, env: NodeJS.ProcessEnv, log: (line: string) => void): void {
+  try {
+    niso(cli, ['net', 'prune'], { env });
+    niso(cli, ['net', 'remove', 'default'], { env });
+  } catch (e) {
+    log(`removing the bench's network: ${String(e).slice(0, 300)}`);
+  }
+}
