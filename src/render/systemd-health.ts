@@ -5,6 +5,7 @@
 // apart, and is stopped at the first passing probe; the interval timer fires `interval` after each check.
 // Pure: the plan and niso's command in, unit text out.
 import type { Plan, PlanHealth } from '../plan/plan.js';
+import { healthServiceName, healthStartTimerName, healthTimerName, unitName } from './systemd-names.js';
 import { initialHealth, recordProbe } from '../service/health/state.js';
 import { join } from 'node:path';
 import { execWord, environmentWord, pathWord } from './systemd-escape.js';
@@ -27,9 +28,6 @@ export const MAX_START_POINTS = 30;
  */
 export const SYSTEMD_EXEC_PROBES = false;
 
-export const healthServiceName = (service: string) => `niso-${service}-health.service`;
-export const healthTimerName = (service: string) => `niso-${service}-health.timer`;
-export const healthStartTimerName = (service: string) => `niso-${service}-health-start.timer`;
 /** Every unit file this module may write for a service (for removal and stale-file cleanup). */
 export const healthUnitNames = (service: string) => [healthServiceName(service), healthTimerName(service), healthStartTimerName(service)];
 
@@ -88,7 +86,7 @@ export function renderHealthUnits(plan: Plan, niso: NisoCommand | undefined): He
   }
   if (niso === undefined) return { unitLines: [], companions: [], notes: [`the health check (${h.probe.kind}): no niso command was given to run it`] };
   const svc = plan.service;
-  const main = `niso-${svc}.service`;
+  const main = unitName(svc);
   const check = healthServiceName(svc);
   const timer = healthTimerName(svc);
   const startTimer = healthStartTimerName(svc);

@@ -15,7 +15,8 @@ import { JIT_RUNTIMES, planDigest, renderSystemdUnit, type SystemdUnit } from '.
 import { SystemdQuoteError } from '../../src/render/systemd-escape.js';
 import { NAMESPACE_SYSCALLS, SYSTEMD_SYSCALL_SETS, UNKNOWN_TO_SYSTEMD_252 } from '../../src/render/systemd-syscalls.js';
 import { RenderError } from '../../src/render/bwrap.js';
-import { healthServiceName, healthStartTimerName, healthTimerName, healthUnitNames, startPoints } from '../../src/render/systemd-health.js';
+import { healthUnitNames, startPoints } from '../../src/render/systemd-health.js';
+import { healthServiceName, healthStartTimerName, healthTimerName } from '../../src/render/systemd-names.js';
 
 const PLAN_DIR = join(import.meta.dirname, 'plan');
 const DIR = join(import.meta.dirname, 'systemd');

@@ -1,6 +1,7 @@
 // A systemd unit's cgroup as the Cgroup that `niso stats` and `niso top` read (stats/read.ts): systemd names it
 // (ControlGroup=), and it exists in each hierarchy that systemd manages on this host.
 import { existsSync } from 'node:fs';
+import { unitName } from '../../render/systemd-names.js';
 import { join } from 'node:path';
 import type { Cgroup } from '../../sandbox/cgroup.js';
 import { showSync } from './systemctl.js';
@@ -15,7 +16,7 @@ function unified(): boolean {
 
 /** The unit's cgroup directories (none while it does not run). */
 export function unitCgroup(service: string): Cgroup {
-  const path = showSync(`niso-${service}.service`, ['ControlGroup']).ControlGroup ?? '';
+  const path = showSync(unitName(service), ['ControlGroup']).ControlGroup ?? '';
   if (!path.startsWith('/')) return { dirs: [], procsFiles: [] };
   const dirs = unified() ? [join(BASE, path)] : V1.map((c) => join(BASE, c, path)).filter((d) => existsSync(d));
   return { dirs, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) };

@@ -5,9 +5,10 @@
 // on_unhealthy = "restart", restarts the unit with systemctl and records why. `niso activate --wait` runs the same
 // steps from the CLI, quickly, until the app is healthy, or fails fast with systemd's reason and journald's lines.
 import { rmSync } from 'node:fs';
+import { healthStartTimerName, unitName } from '../../render/systemd-names.js';
 import { NisoError } from '../../errors/niso-error.js';
 import type { Plan, PlanHealth } from '../../plan/plan.js';
-import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS, SYSTEMD_EXEC_PROBES, healthStartTimerName, systemdRunsHealth } from '../../render/systemd-health.js';
+import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS, SYSTEMD_EXEC_PROBES, systemdRunsHealth } from '../../render/systemd-health.js';
 import { readHealth, writeHealth } from '../health/file.js';
 import { runProbe } from '../health/probe.js';
 import { initialHealth, recordProbe, unhealthyAction, type HealthState, type ProbeResult } from '../health/state.js';
@@ -16,7 +17,6 @@ import { readPlan, readState, servicePaths, withServiceLock, writeState } from '
 import { showSync, tool } from './systemctl.js';
 import { healthOfRun, sameRun, unitRun, type UnitRun } from './health-run.js';
 
-const unitOf = (service: string) => `niso-${service}.service`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The state machine for this run: health.json's, or a fresh one that keeps the probe history (as resetHealth does). */
@@ -64,10 +64,10 @@ async function recordResult(root: string, service: string, plan: Plan, run: Unit
       log(`${service}: unhealthy (${message}); on_unhealthy = "none": only reported`);
       return { kind: 'recorded', health };
     }
-    log(`${service}: unhealthy (${message}); restarting ${unitOf(service)}`);
+    log(`${service}: unhealthy (${message}); restarting ${unitName(service)}`);
     // systemctl restart sets NRestarts back to 0: niso keeps the count of restarts in state.json instead.
-    const nrestarts = Number(showSync(unitOf(service), ['NRestarts']).NRestarts) || 0;
-    const r = await tool('systemctl', ['restart', unitOf(service)], 10 * 60_000);
+    const nrestarts = Number(showSync(unitName(service), ['NRestarts']).NRestarts) || 0;
+    const r = await tool('systemctl', ['restart', unitName(service)], 10 * 60_000);
     const next = unitRun(service);
     const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'unhealthy', uptimeMs: Math.max(0, Date.parse(at) - run.startedAt), message };
     const failed = r.code !== 0 ? `${message}; the restart failed: ${(r.stderr || r.stdout).trim()}` : null;
@@ -127,7 +127,7 @@ async function endedError(service: string): Promise<NisoError> {
   await sleep(100);
   // Loaded only here: a check run that finds nothing wrong stays small (it starts every interval).
   const [{ signalName }, { journalLastExit }] = await Promise.all([import('../running.js'), import('./status.js')]);
-  const p = showSync(unitOf(service), ['LoadState', 'ActiveState', 'SubState', 'Result', 'ExecMainCode', 'ExecMainStatus']);
+  const p = showSync(unitName(service), ['LoadState', 'ActiveState', 'SubState', 'Result', 'ExecMainCode', 'ExecMainStatus']);
   const code = Number(p.ExecMainCode);
   const status = Number(p.ExecMainStatus);
   let how: string;

@@ -3,6 +3,7 @@
 // namespace, addresses, port maps and /etc/hosts come back after a reboot without a niso command. The attachment is
 // recorded as owned by PID 1 (systemd), which lives as long as the unit can be up.
 import { createHash } from 'node:crypto';
+import { netUnitName } from '../../render/systemd-names.js';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
@@ -121,5 +122,5 @@ export function netUpError(root: string, service: string): NisoError | null {
   } catch {
     return null;
   }
-  return new NisoError(j.code, `the network of ${service} could not be set up: ${j.message}`, { hint: j.hint ?? `journalctl -u niso-${service}-net.service shows what happened` });
+  return new NisoError(j.code, `the network of ${service} could not be set up: ${j.message}`, { hint: j.hint ?? `journalctl -u ${netUnitName(service)} shows what happened` });
 }

@@ -4,7 +4,7 @@
 //
 // Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
@@ -15,7 +15,7 @@ import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
-import { netUnitName } from '../../render/systemd-net.js';
+import { backoffTimerName, netUnitName, unitName } from '../../render/systemd-names.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
 import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
@@ -31,8 +31,7 @@ import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
 export const UNIT_DIR = '/etc/systemd/system';
 export const SYSUSERS_DIR = '/etc/sysusers.d';
 
-export const unitName = (service: string) => `niso-${service}.service`;
-export const timerName = (service: string) => `niso-${service}-backoff.timer`;
+export { unitName };
 
 export { filesDirOf };
 
@@ -96,7 +95,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   const companions = new Set(unit.companions.map((c) => c.name));
   for (const c of unit.companions) await writeFileAtomic(join(UNIT_DIR, c.name), c.text, 0o644);
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
-  if (!companions.has(timerName(def.name))) rmSync(join(UNIT_DIR, timerName(def.name)), { force: true });
+  if (!companions.has(backoffTimerName(def.name))) rmSync(join(UNIT_DIR, backoffTimerName(def.name)), { force: true });
   if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
@@ -209,7 +208,7 @@ export async function deactivate(host: HostEnv, name: string): Promise<ExitRecor
     await writeDefinition(host.root, { ...def, desired: 'inactive' });
     const wasRunning = unitActive(name);
     // The timer first, so that it cannot start the service again while it stops.
-    await tool('systemctl', ['stop', timerName(name)]);
+    await tool('systemctl', ['stop', backoffTimerName(name)]);
     // The health timers and a check that runs now, which could restart the service.
     await tool('systemctl', ['stop', ...healthUnitNames(name)]);
     // A unit that never got written (its activation failed early) has nothing to stop.
@@ -234,14 +233,10 @@ export async function remove(host: HostEnv, name: string): Promise<void> {
     if (def?.desired === 'active' || unitActive(name)) {
       throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
-    for (const f of [unitName(name), timerName(name), netUnitName(name), ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), backoffTimerName(name), netUnitName(name), ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);
   }));
 }
 
-/** Units niso wrote, by service name (for `niso debug` and tests). */
-export function installedUnits(): string[] {
-  try { return readdirSync(UNIT_DIR).filter((f) => /^niso-.+\.service$/.test(f)).map((f) => f.slice(5, -8)); } catch { return []; }
-}
