@@ -8,7 +8,8 @@ import type { PlanHealth } from '../../src/plan/plan.js';
 import { renderSystemdUnit } from '../../src/render/systemd.js';
 import { HEALTH_LINGER_MS, healthUnitNames, renderHealthUnits, startPoints } from '../../src/render/systemd-health.js';
 import { initialHealth, recordProbe } from '../../src/service/health/state.js';
-import { healthOfRun, usTimestamp } from '../../src/service/systemd/health-run.js';
+import { healthOfRun } from '../../src/service/systemd/health-run.js';
+import { usTimestamp } from '../../src/service/systemd/systemctl.js';
 
 const base: PlanHealth = { probe: { kind: 'http', url: 'http://127.0.0.1:3000/health' }, intervalMs: 30_000, timeoutMs: 5000, retries: 3, startPeriodMs: 0, startIntervalMs: 5000, onUnhealthy: 'restart' };
 const NISO = { node: '/usr/bin/node', entry: '/usr/lib/niso/bin/niso', root: '/' };

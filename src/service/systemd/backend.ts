@@ -2,16 +2,12 @@
 // supervisor otherwise; `--backend` or `[services] backend` in /etc/niso/config.toml can force one.
 import { existsSync } from 'node:fs';
 import { NisoError } from '../../errors/niso-error.js';
-import type { BackendName, ServiceDefinition } from '../model/types.js';
+import type { BackendName } from '../model/types.js';
 
 export const SYSTEMD_RUNTIME_DIR = '/run/systemd/system';
 
 export function systemdIsPid1(): boolean {
   return existsSync(SYSTEMD_RUNTIME_DIR);
-}
-
-export function backendOf(def: Pick<ServiceDefinition, 'backend'>): BackendName {
-  return def.backend === 'systemd' ? 'systemd' : 'embedded';
 }
 
 /**

@@ -1,13 +1,14 @@
 // `niso status` of a systemd service: systemd's view of the unit (`systemctl show`) in the shape the embedded
 // backend reports (view.ts ServiceStatus). Synchronous, like the embedded reader.
 import { execFileSync } from 'node:child_process';
+import { backoffTimerName, unitName } from '../../render/systemd-names.js';
 import { SIGNAL_NUMBERS } from '../../sandbox/signals.js';
 import type { ExitRecord, ServiceDefinition, ServiceStateName } from '../model/types.js';
 import { readState } from '../store.js';
 import type { ServiceStatus } from '../view.js';
 import { showSync, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
-import { unitHealth } from './health-run.js';
+import { runOf, unitHealth } from './health-run.js';
 
 export const STATUS_PROPERTIES = [
   'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'ExecMainCode', 'ExecMainStatus', 'Result', 'UnitFileState',
@@ -34,7 +35,7 @@ const PROCESS_EXIT_ID = '98e322203f7a4ed290d09fe03c09fe15';
 export function journalExits(name: string, count: number): ExitRecord[] {
   let out: string;
   try {
-    out = execFileSync('journalctl', ['--no-pager', '-o', 'json', '-n', String(count), `MESSAGE_ID=${PROCESS_EXIT_ID}`, `UNIT=niso-${name}.service`, '_PID=1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SYSTEMD_PAGER: '' } });
+    out = execFileSync('journalctl', ['--no-pager', '-o', 'json', '-n', String(count), `MESSAGE_ID=${PROCESS_EXIT_ID}`, `UNIT=${unitName(name)}`, '_PID=1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SYSTEMD_PAGER: '' } });
   } catch { return []; }
   const exits: ExitRecord[] = [];
   for (const line of out.split('\n')) {
@@ -58,8 +59,8 @@ export const journalLastExit = (name: string): ExitRecord | null => journalExits
 
 export function systemdStatus(root: string, def: ServiceDefinition, now = Date.now()): ServiceStatus {
   const name = def.name;
-  const p = showSync(`niso-${name}.service`, STATUS_PROPERTIES);
-  const timer = showSync(`niso-${name}-backoff.timer`, ['ActiveState', 'NextElapseUSecRealtime']);
+  const p = showSync(unitName(name), STATUS_PROPERTIES);
+  const timer = showSync(backoffTimerName(name), ['ActiveState', 'NextElapseUSecRealtime']);
   const state = mapState(p, timer.ActiveState === 'active');
   const s = readState(root, name);
   const pid = Number(p.MainPID) || null;
@@ -78,7 +79,7 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
   else if (state === 'failed' || state === 'crash-loop' || state === 'restarting') message = `systemd: ${p.Result ?? 'unknown'}${lastExit ? `, last exit code ${lastExit.exitCode}` : ''}`;
   const next = state === 'crash-loop' ? unixTimestamp(timer.NextElapseUSecRealtime) : null;
   // The health check's record (health.json, kept by niso-NAME-health.service): activating until a probe passes, as on the embedded backend.
-  const health = running ? unitHealth(root, name) : null;
+  const health = running ? unitHealth(root, name, runOf(p)) : null;
   const shown = state === 'active' && health === 'starting' ? 'activating' : state === 'active' && health === 'unhealthy' ? 'unhealthy' : state;
   if (shown === 'unhealthy') message = s.message;
   return {

@@ -46,12 +46,18 @@ export function showSync(unit: string, props: readonly string[]): Record<string,
   return r;
 }
 
-/** `Mon 2026-11-23 07:02:27.716141 UTC` (--timestamp=us+utc) or `@1700000000` (--timestamp=unix) as a Date; null for an empty or "n/a" value. */
+/** `Mon 2026-11-23 07:02:27.716141 UTC` (--timestamp=us+utc) as epoch milliseconds, keeping the microseconds as a fraction. */
+export function usTimestamp(v: string | undefined): number | null {
+  const m = /(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))? UTC$/.exec(v ?? '');
+  if (!m) return null;
+  const [, y, mo, d, h, mi, sec, frac] = m;
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)) + Number((frac ?? '0').padEnd(6, '0')) / 1000;
+}
+
+/** A timestamp of `systemctl show` (us+utc, or `@SECONDS` as --timestamp=unix prints it) as a Date; null for an empty or "n/a" value. */
 export function unixTimestamp(v: string | undefined): Date | null {
   const unix = /^@(\d+(?:\.\d+)?)$/.exec(v ?? '');
   if (unix) return new Date(Math.round(Number(unix[1]) * 1000));
-  const utc = /^\w{3} (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC$/.exec(v ?? '');
-  if (!utc) return null;
-  const ms = Date.parse(`${utc[1]}T${utc[2]!.slice(0, 12)}Z`);
-  return Number.isNaN(ms) ? null : new Date(ms);
+  const ms = usTimestamp(v);
+  return ms === null ? null : new Date(Math.floor(ms));
 }
