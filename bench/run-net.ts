@@ -4,7 +4,7 @@
 // at its own address (bridge and veth without the DNAT), and `podman run -p`. Load comes from wrk
 // on loopback. Writes bench/results/net.md.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +15,7 @@ import { chooseSubnet } from '../src/net/model/subnet.js';
 import { allProcessCpu, CLK_TCK, cmdline, cpuDelta, descendants, machineCpu, pinProcess, waitedChildrenCpuMs } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli, removeBenchNetworks } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
 import { fmtMs, mdTable, summarize, type Summary } from './lib/stats.js';
@@ -255,11 +255,8 @@ async function main(): Promise<void> {
   };
   const offInterrupt = cleanupOnInterrupt(cleanup, log);
   try {
-    mkdirSync(work, { recursive: true });
-    chmodSync(work, 0o755); // the service uid must reach the store below NISO_ROOT
+    cli = prepareBenchWork(repo, work, log);
     const facts = machineFacts(repo);
-    cli = resolveNiso(repo, join(work, 'niso'));
-    log(`niso: ${cli.describe}`);
 
     const appDir = join(work, APP);
     mkdirSync(appDir);

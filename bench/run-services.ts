@@ -7,7 +7,7 @@
 // BENCH_CONTAINERS (20), BENCH_SETTLE_S (10), BENCH_CPU_WINDOWS (3), BENCH_OBSERVE_S (180);
 // BENCH_RENDER_ONLY=FILE renders the report again from saved raw data without measuring.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,7 +25,7 @@ import { cmdline, descendants } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { pollFirstOk, type FirstOk } from './lib/http-poll.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli, removeBenchNetworks } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
 import { cgroupProcs, comm, fmtKb, procMem, procTimesMs, type ProcMem } from './lib/procfs.js';
@@ -567,11 +567,8 @@ async function main(): Promise<void> {
   };
   const offInterrupt = cleanupOnInterrupt(cleanup, log);
   try {
-    mkdirSync(work, { recursive: true });
-    chmodSync(work, 0o755); // the service uid must reach the store below NISO_ROOT
+    c.cli = prepareBenchWork(repo, work, log);
     const facts = machineFacts(repo);
-    c.cli = resolveNiso(repo, join(work, 'niso'));
-    log(`niso: ${c.cli.describe}`);
 
     mkdirSync(c.appDir);
     niso(c.cli, ['init', '--template', 'node'], { env, cwd: c.appDir });

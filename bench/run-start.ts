@@ -1,7 +1,7 @@
 // Times, side by side in one run, how long a node app that exits at once takes to run: bare node on
 // the host, bwrap replaying niso's own argv, `niso run`, and `podman run --rm`; then profiles
 // `niso run` to show where niso's own overhead goes. Writes bench/results/run-start.md.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import { buildSeccompFilter, DEFAULT_DENY, type SeccompArch } from '../src/rende
 import { createCgroup, removeCgroup, type Cgroup } from '../src/sandbox/cgroup.js';
 import { runSandbox } from '../src/sandbox/run-sandbox.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, resolveNiso, type NisoCli } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, type NisoCli, prepareBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run } from './lib/proc.js';
 import { intEnv } from './lib/env.js';
@@ -85,12 +85,10 @@ async function main(): Promise<void> {
   let pod: Podman | null = null;
   const cgroups: Cgroup[] = [];
   try {
-    // The service uid must be able to reach the package below NISO_ROOT.
-    mkdirSync(work, { recursive: true });
-    chmodSync(work, 0o755);
+    const cli = prepareBenchWork(repo, work, log);
     const podWhy = podmanMissing();
     if (podWhy === null) pod = openPodman(CACHE);
-    await bench(work, pod, podWhy, cgroups, started);
+    await bench(work, cli, pod, podWhy, cgroups, started);
   } finally {
     for (const cg of cgroups) await removeCgroup(cg);
     pod?.close();
@@ -98,10 +96,8 @@ async function main(): Promise<void> {
   }
 }
 
-async function bench(work: string, pod: Podman | null, podWhyNot: string | null, cgroups: Cgroup[], started: number): Promise<void> {
+async function bench(work: string, cli: NisoCli, pod: Podman | null, podWhyNot: string | null, cgroups: Cgroup[], started: number): Promise<void> {
   const facts = machineFacts(repo);
-  const cli = resolveNiso(repo, join(work, 'niso'));
-  log(`niso: ${cli.describe}`);
   const root = join(work, 'root');
   const appDir = join(work, 'app');
   mkdirSync(appDir, { recursive: true });

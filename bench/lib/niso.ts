@@ -1,5 +1,5 @@
 // Runs the niso CLI from the built bundle when dist/niso.mjs exists, else from src/ through tsx.
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, type Ran, type RunOptions } from './proc.js';
 
@@ -63,4 +63,16 @@ export function removeBenchNetworks(cli: NisoCli, env: NodeJS.ProcessEnv, log: (
   } catch (e) {
     log(`removing the bench's network: ${String(e).slice(0, 300)}`);
   }
+}
+
+/**
+ * The bench's work dir (made reachable for the services' own uids, which read the store below NISO_ROOT) and a
+ * snapshot of the niso CLI in it, so that a rebuild during the bench cannot change what is measured.
+ */
+export function prepareBenchWork(repo: string, work: string, log: (line: string) => void): NisoCli {
+  mkdirSync(work, { recursive: true });
+  chmodSync(work, 0o755);
+  const cli = resolveNiso(repo, join(work, 'niso'));
+  log(`niso: ${cli.describe}`);
+  return cli;
 }
