@@ -2,6 +2,7 @@
 // hidden `__supervise` that runs the supervisor.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { unhealthyError } from '../../service/health/messages.js';
 import { NisoError } from '../../errors/niso-error.js';
 import { parseDuration } from '../../manifest/units.js';
 import { readHealth } from '../../service/health/file.js';
@@ -64,7 +65,7 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise
     if (!s) throw new NisoError('NISO3301', `service "${name}" disappeared while waiting`);
     if (s.state === 'active' && (s.health === null || s.health === 'healthy')) return s;
     if (s.state === 'unhealthy' || s.health === 'unhealthy') {
-      throw new NisoError('NISO3305', `${name} is unhealthy: ${readHealth(ctx.root, name)?.log.at(-1)?.output ?? 'the health check failed'}`, { hint: `\`niso debug ${name}\` shows the health history and the last log lines` });
+      throw unhealthyError(name, readHealth(ctx.root, name)?.log.at(-1)?.output ?? 'the health check failed');
     }
     // An end the supervisor has not recorded yet shows as restarting: wait for its verdict.
     const recorded = readState(ctx.root, name).pid === null;

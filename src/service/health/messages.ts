@@ -1,4 +1,5 @@
 // Turns what curl and bash printed into a verdict and a sentence a user can act on; apart from running them, so it is testable as data. [pure]
+import { NisoError } from '../../errors/niso-error.js';
 import { formatDuration } from '../../manifest/units.js';
 
 /** What a probe tool left behind. */
@@ -99,4 +100,11 @@ function hostPort(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** NISO3305 of `niso activate --wait` (either backend): the service turned unhealthy; `then` says what happened next. */
+export function unhealthyError(service: string, output: string, then?: string): NisoError {
+  return new NisoError('NISO3305', `${service} is unhealthy: ${output}${then ? ` (${then})` : ''}`, {
+    hint: `\`niso debug ${service}\` shows the health history and the last log lines`,
+  });
 }

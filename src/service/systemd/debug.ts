@@ -2,7 +2,7 @@
 // exposure `systemd-analyze security` gives it with the findings that cost the most, the app's last output from
 // journald, and what systemd's exit statuses 200-245 mean (the start failed in systemd, before the app ran).
 import { tool, showSync } from './systemctl.js';
-import { readServiceLogs } from './logs.js';
+export { journalTail } from './logs.js';
 import { unitName } from './ops.js';
 import type { ExitRecord } from '../model/types.js';
 
@@ -86,13 +86,6 @@ export async function systemdDebug(service: string): Promise<SystemdDebug> {
     securityError: security ? null : (text.stderr || json.stderr || 'no rating').trim(),
     execStatus: meaning ? { status: code, ...meaning } : null,
   };
-}
-
-/** The service's last lines from journald. */
-export async function journalTail(service: string, lines: number): Promise<string> {
-  const out: string[] = [];
-  try { for await (const r of readServiceLogs([], [service], { tail: lines })) out.push(r.text); } catch { /* no journal */ }
-  return out.join('\n');
 }
 
 /** niso's own exit records and systemd's from the journal, oldest first; the journal's copy of one niso recorded (within a second) is dropped. */

@@ -6,6 +6,7 @@
 // steps from the CLI, quickly, until the app is healthy, or fails fast with systemd's reason and journald's lines.
 import { rmSync } from 'node:fs';
 import { healthStartTimerName, unitName } from '../../render/systemd-names.js';
+import { unhealthyError } from '../health/messages.js';
 import { NisoError } from '../../errors/niso-error.js';
 import type { Plan, PlanHealth } from '../../plan/plan.js';
 import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS, SYSTEMD_EXEC_PROBES, systemdRunsHealth } from '../../render/systemd-health.js';
@@ -113,14 +114,6 @@ export async function healthCheckRun(root: string, service: string, log: (line: 
   }
 }
 
-/** The last lines the app wrote, from journald. */
-async function lastLines(service: string, n = 10): Promise<string> {
-  const { readServiceLogs } = await import('./logs.js');
-  const out: string[] = [];
-  try { for await (const r of readServiceLogs([], [service], { tail: n })) out.push(r.text); } catch { /* no journal */ }
-  return out.join('\n');
-}
-
 /** NISO3304 for a unit whose main process ended (or never ran): how it ended, what systemd does now, its last output. */
 async function endedError(service: string): Promise<NisoError> {
   // journald gets the app's last lines over a stream: give it a moment.
@@ -142,7 +135,7 @@ async function endedError(service: string): Promise<NisoError> {
     : p.SubState === 'auto-restart' ? 'systemd restarts it'
       : p.ActiveState === 'failed' ? `systemd gave up on it (${p.Result})`
         : p.ActiveState === 'activating' || p.ActiveState === 'active' ? 'systemd restarted it' : `it is ${p.ActiveState}`;
-  const out = await lastLines(service);
+  const out = await (await import('./logs.js')).journalTail(service, 10);
   return new NisoError('NISO3304', `${service} did not come up: ${how}; ${now}${out ? `; its last output:\n${out}` : ''}`, {
     hint: `\`niso debug ${service}\` shows more; \`niso logs ${service}\` its output`,
   });
@@ -175,10 +168,10 @@ export async function waitSystemd(root: string, service: string, timeoutMs: numb
     } else {
       const health = healthFor(root, service, h, first);
       if (health.status === 'healthy') return;
-      if (health.status === 'unhealthy') throw unhealthyError(service, health.log.at(-1)?.output ?? 'the health check failed', false);
+      if (health.status === 'unhealthy') throw unhealthyError(service, health.log.at(-1)?.output ?? 'the health check failed');
       if (Date.now() <= deadline && health.nextProbeAt <= Date.now()) {
         const r = await recordResult(root, service, plan, first, await probeOf(plan, first), log);
-        if (r.kind === 'restarted') throw unhealthyError(service, r.health.log.at(-1)?.output ?? r.message, h.onUnhealthy === 'restart');
+        if (r.kind === 'restarted') throw unhealthyError(service, r.health.log.at(-1)?.output ?? r.message, h.onUnhealthy === 'restart' ? 'systemd restarted it' : undefined);
         continue;
       }
     }
@@ -192,8 +185,3 @@ export async function waitSystemd(root: string, service: string, timeoutMs: numb
   }
 }
 
-function unhealthyError(service: string, output: string, restarted: boolean): NisoError {
-  return new NisoError('NISO3305', `${service} is unhealthy: ${output}${restarted ? ' (systemd restarted it)' : ''}`, {
-    hint: `\`niso debug ${service}\` shows the health history and the last log lines`,
-  });
-}

@@ -104,3 +104,10 @@ export async function* readServiceLogs(embedded: readonly LogSource[], systemd: 
   if (embedded.length > 0) streams.push((signal) => readLogs(embedded, { ...opts, signal }));
   yield* interleave(streams, opts.signal, until);
 }
+
+/** A service's last lines from journald, as text ("" when there are none or journald cannot be read). */
+export async function journalTail(service: string, lines: number): Promise<string> {
+  const out: string[] = [];
+  try { for await (const r of readServiceLogs([], [service], { tail: lines })) out.push(r.text); } catch { /* no journal */ }
+  return out.join('\n');
+}
