@@ -5,7 +5,6 @@
 // on loopback. Writes bench/results/net.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,7 +16,7 @@ import { intEnv } from './lib/env.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
-import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
+import { firstLine, run, cleanupOnInterrupt, freePort } from './lib/proc.js';
 import { fmtMs, mdTable, summarize, type Summary } from './lib/stats.js';
 import { perfAvailable, profileCpuDuring, type CpuProfile } from './lib/perf.js';
 import { busyShare } from './lib/quiet.js';
@@ -82,15 +81,6 @@ interface Sample extends Omit<WrkResult, 'raw'> {
 
 type Measure = 'load' | 'latency';
 
-/** A free TCP port on the host, found by binding it. */
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    }).on('error', rej);
-  });
-}
 
 async function waitHttp(url: string, child: ChildProcess | null, output: () => string, timeoutMs = 30_000): Promise<void> {
   const t0 = performance.now();

@@ -8,7 +8,6 @@
 // BENCH_RENDER_ONLY=FILE renders the report again from saved raw data without measuring.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +26,7 @@ import { pollFirstOk, type FirstOk } from './lib/http-poll.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
 import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
-import { firstLine, run, cleanupOnInterrupt } from './lib/proc.js';
+import { firstLine, run, cleanupOnInterrupt, freePort } from './lib/proc.js';
 import { cgroupProcs, comm, fmtKb, procMem, procTimesMs, type ProcMem } from './lib/procfs.js';
 import { waitQuiet, type QuietStats } from './lib/quiet.js';
 import { cpuBreakdown, monoMs, type CpuBreakdown } from './lib/profile.js';
@@ -78,14 +77,6 @@ const MONO_OFFSET = monoMs() - performance.now();
 /** Date.now() minus CLOCK_MONOTONIC, to place wall-clock timestamps niso writes on the trace's clock. */
 const wallToMono = (wallMs: number) => wallMs - (Date.now() - monoMs());
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    }).on('error', rej);
-  });
-}
 
 interface Sample {
   /** ms from spawning the command to the first 200 seen by the bench; null when not reachable from here. */

@@ -1,6 +1,7 @@
 // Runs commands synchronously timed with performance.now(), so niso and its peers pay the same spawn cost.
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { createServer } from 'node:net';
 
 export interface Ran {
   ms: number;
@@ -69,4 +70,14 @@ export function cleanupOnInterrupt(cleanup: () => Promise<void>, log: (s: string
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   return () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); };
+}
+
+/** A free TCP port on the host, found by binding it. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    }).on('error', rej);
+  });
 }
