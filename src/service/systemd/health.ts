@@ -48,19 +48,20 @@ async function recordResult(root: string, service: string, plan: Plan, run: Unit
     if (!sameRun(unitRun(service), run)) return { kind: 'stale' };
     const before = healthFor(root, service, h, run);
     const { state: health, transition } = recordProbe(before, result, h, run.startedAt, Date.now());
+    const s = readState(root, service);
+    const at = new Date().toISOString();
+    const message = transition === 'unhealthy' ? `health check failed ${h.retries} times in a row: ${result.output}` : null;
+    // status reads both files without the lock and takes the message from state.json when health.json says
+    // unhealthy: state.json first, so a reader never sees the new health without its message.
+    if (transition !== null) await writeState(root, service, { ...s, state: message ? 'unhealthy' : 'active', since: at, message });
     await writeHealth(root, service, health);
     // The quick start-up probes are over once one passed: from now on the interval timer alone paces them.
     if (before.lastSuccessAt === null && health.lastSuccessAt !== null) await tool('systemctl', ['stop', healthStartTimerName(service)]);
     if (transition === null) return { kind: 'recorded', health };
-    const s = readState(root, service);
-    const at = new Date().toISOString();
-    if (transition === 'healthy') {
-      await writeState(root, service, { ...s, state: 'active', since: at, message: null });
+    if (message === null) {
       if (before.status === 'unhealthy') log(`${service}: healthy again: ${result.output}`);
       return { kind: 'recorded', health };
     }
-    const message = `health check failed ${h.retries} times in a row: ${result.output}`;
-    await writeState(root, service, { ...s, state: 'unhealthy', since: at, message });
     if (unhealthyAction(transition, h) !== 'restart') {
       log(`${service}: unhealthy (${message}); on_unhealthy = "none": only reported`);
       return { kind: 'recorded', health };

@@ -62,9 +62,12 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
   const p = showSync(unitName(name), STATUS_PROPERTIES);
   const timer = showSync(backoffTimerName(name), ['ActiveState', 'NextElapseUSecRealtime']);
   const state = mapState(p, timer.ActiveState === 'active');
-  const s = readState(root, name);
   const pid = Number(p.MainPID) || null;
   const running = pid !== null && (p.ActiveState === 'active' || p.ActiveState === 'deactivating' || p.ActiveState === 'reloading');
+  // The health check's record (health.json, kept by niso-NAME-health.service): activating until a probe passes, as on
+  // the embedded backend. Read before state.json, which the check writes first, so an unhealthy record has its message.
+  const health = running ? unitHealth(root, name, runOf(p)) : null;
+  const s = readState(root, name);
   const startedAt = running ? unixTimestamp(p.ExecMainStartTimestamp) : null;
   const ended = unixTimestamp(p.ExecMainExitTimestamp);
   const code = Number(p.ExecMainCode);
@@ -78,8 +81,6 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
   if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
   else if (state === 'failed' || state === 'crash-loop' || state === 'restarting') message = `systemd: ${p.Result ?? 'unknown'}${lastExit ? `, last exit code ${lastExit.exitCode}` : ''}`;
   const next = state === 'crash-loop' ? unixTimestamp(timer.NextElapseUSecRealtime) : null;
-  // The health check's record (health.json, kept by niso-NAME-health.service): activating until a probe passes, as on the embedded backend.
-  const health = running ? unitHealth(root, name, runOf(p)) : null;
   const shown = state === 'active' && health === 'starting' ? 'activating' : state === 'active' && health === 'unhealthy' ? 'unhealthy' : state;
   if (shown === 'unhealthy') message = s.message;
   return {
