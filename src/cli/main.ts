@@ -159,6 +159,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-health.js')).healthCheck(ctx, service));
 
+  // Run by niso-SERVICE-exit.service (OnFailure=/OnSuccess= of the service's unit): the restart policy, once per end.
+  program.command('__after-exit', { hidden: true })
+    .description('apply the restart policy after a systemd service ended (run by its niso-SERVICE-exit.service)')
+    .argument('<service>', 'service name')
+    .action(async (service: string) => (await import('./commands/systemd-exit.js')).afterExit(ctx, service));
+
   const runtime = program.command('runtime').description('host language runtimes that apps can use');
   runtime.command('list').alias('ls')
     .description('list the runtimes found on this host and the ones added by hand')

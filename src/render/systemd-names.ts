@@ -3,8 +3,14 @@
 
 /** The app itself. */
 export const unitName = (service: string) => `niso-${service}.service`;
-/** The crash-loop retry (render/systemd.ts). */
-export const backoffTimerName = (service: string) => `niso-${service}-backoff.timer`;
+/**
+ * The restart policy, run when the app's unit ends (render/systemd-exit.ts): a template, with one instance for
+ * OnFailure= and one for OnSuccess= (the same unit in both would be two trigger sources for systemd).
+ */
+export const exitServiceName = (service: string) => `niso-${service}-exit@.service`;
+export const exitInstanceName = (service: string, on: 'failure' | 'success') => `niso-${service}-exit@${on}.service`;
+/** The delayed restart: a transient timer (`systemd-run --on-active=`) named after the unit it starts. */
+export const retryTimerName = (service: string) => `niso-${service}.timer`;
 /** The private network (render/systemd-net.ts). */
 export const netUnitName = (service: string) => `niso-${service}-net.service`;
 /** The health check and its timers (render/systemd-health.ts). */

@@ -110,7 +110,7 @@ test('activate -p: the network unit attaches it, the mapped port answers, no nis
   assert.deepEqual(st.ports, s.ports);
 });
 
-test('a restart of the app, by niso or by systemd after a crash, keeps the network unit and its address', async () => {
+test('a restart of the app, by niso or by its policy after a crash, keeps the network unit and its address; an end for good takes the network down', async () => {
   const invocation = await show('niso-web-net.service', 'InvocationID');
   const address = (JSON.parse(await nisoOk(['status', 'web', '--json'])) as Status).addresses;
   await nisoOk(['restart', 'web']);
@@ -119,10 +119,25 @@ test('a restart of the app, by niso or by systemd after a crash, keeps the netwo
   await m!.ok('kill', ['-KILL', pid]);
   let now = pid;
   for (let i = 0; i < 100 && (now === pid || now === '0'); i++) { await sleep(50); now = await show('niso-web.service', 'MainPID'); }
-  assert.notEqual(now, pid, 'systemd restarted it');
+  assert.notEqual(now, pid, 'its restart policy restarted it');
   assert.equal(await get('http://127.0.0.1:18080/'), 'hello from web\n');
   assert.equal(await show('niso-web-net.service', 'InvocationID'), invocation, 'the network unit was not restarted');
   assert.deepEqual((JSON.parse(await nisoOk(['status', 'web', '--json'])) as Status).addresses, address);
+
+  // Killed under --restart no, it stays down: the exit unit's verdict stops the network unit, and nothing of it stays.
+  await nisoOk(['activate', PKG, '--name', 'quitter', '-p', '127.0.0.1:18082:3000', '--restart', 'no', '--', 'peer.js']);
+  assert.equal(await get('http://127.0.0.1:18082/'), 'hello from quitter\n');
+  await m!.ok('kill', ['-KILL', await show('niso-quitter.service', 'MainPID')]);
+  let net = '';
+  for (let i = 0; i < 100 && net !== 'inactive'; i++) { await sleep(50); net = await show('niso-quitter-net.service', 'ActiveState'); }
+  assert.equal(net, 'inactive', 'the network unit stopped');
+  const q = JSON.parse(await nisoOk(['status', 'quitter', '--json'])) as Status & { message: string | null };
+  assert.equal(q.state, 'failed');
+  assert.equal(q.message, 'it was killed by signal 9; restart policy "no"');
+  assert.deepEqual(await netnsOf('quitter'), []);
+  assert.doesNotMatch(await nftRules(), /18082/);
+  await nisoOk(['deactivate', 'quitter']);
+  await nisoOk(['remove', 'quitter']);
 });
 
 test('two services on one network reach each other by name, both ways', async () => {

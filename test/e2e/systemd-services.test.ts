@@ -157,21 +157,27 @@ test('deactivate stops and disables the unit; activate SERVICE brings it back', 
   assert.deepEqual(await nisoProcesses(), []);
 });
 
-test('a crashing app is restarted by systemd: NRestarts grows, niso status reports them', async () => {
+test('a crashing app is restarted by its policy: the exit unit judges each end, a transient timer starts it again, no niso process waits', async () => {
   await nisoOk(['activate', PKG, '--name', 'crashy', '--network', 'none', '--restart', 'always', '--', 'crash.js']);
-  let restarts = 0;
-  for (let i = 0; i < 100 && restarts < 2; i++) {
-    await sleep(50);
-    restarts = Number(await m!.show('niso-crashy.service', 'NRestarts'));
-  }
-  assert.ok(restarts >= 2, `NRestarts ${restarts}`);
-  const s = JSON.parse(await nisoOk(['status', 'crashy', '--json'])) as Status & { lastExit: { exitCode: number } | null };
-  assert.ok(s.restarts >= 2);
+  type Full = Status & { lastExit: { exitCode: number } | null; nextRestartAt: string | null };
+  let s = JSON.parse(await nisoOk(['status', 'crashy', '--json'])) as Full;
+  // Between two runs: "restarting", with the time the timer will start it.
+  for (let i = 0; i < 100 && (s.state !== 'restarting' || s.nextRestartAt === null); i++) { await sleep(20); s = JSON.parse(await nisoOk(['status', 'crashy', '--json'])) as Full; }
+  assert.equal(s.state, 'restarting');
+  assert.ok(s.nextRestartAt !== null && Date.parse(s.nextRestartAt) > Date.now() - 1000, String(s.nextRestartAt));
   assert.equal(s.lastExit?.exitCode, 3);
+  for (let i = 0; i < 100 && s.restarts < 2; i++) { await sleep(50); s = JSON.parse(await nisoOk(['status', 'crashy', '--json'])) as Full; }
+  assert.ok(s.restarts >= 2, `restarts ${s.restarts}`);
+  assert.equal(await m!.show('niso-crashy.service', 'NRestarts'), '0', 'systemd restarted nothing itself (Restart=no)');
+  const policy = (await m!.journalctl('-u', 'niso-crashy-exit@failure.service', '-o', 'cat')).stdout;
+  assert.match(policy, /crashy: ended \(exit code 3\) → restarting until \S+Z/);
   const logs = await nisoOk(['logs', 'crashy']);
   assert.ok(logs.split('\n').filter((l) => l === 'crash.js starting').length >= 2, logs);
   await nisoOk(['deactivate', 'crashy']);
   assert.equal((await m!.systemctl('is-active', 'niso-crashy.service')).stdout.trim(), 'inactive');
+  assert.notEqual((await m!.systemctl('is-active', 'niso-crashy.timer')).stdout.trim(), 'active', 'no restart is pending');
+  const after = JSON.parse(await nisoOk(['status', 'crashy', '--json'])) as Full;
+  assert.equal(after.state, 'inactive');
   assert.deepEqual(await nisoProcesses(), []);
 });
 

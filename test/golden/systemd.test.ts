@@ -24,13 +24,12 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const FILES_DIR = '/var/lib/niso/services/web/systemd';
 const INPUTS = ['manifest.toml', 'options.json', 'network.json', 'facts.json'];
 
-/** The niso that a private network's unit runs (render/systemd-net.ts). */
+/** The niso that the companions run (the network, the health check, the restart policy). */
 const GOLDEN_NISO = { node: '/usr/bin/node', entry: '/usr/lib/niso/bin/niso', root: '/' };
 
 function caseFor(inputs: string): { plan: Plan; unit: SystemdUnit; runtime: string | null } {
   const { plan, runtime } = goldenPlan(inputs);
-  const niso = plan.network.mode === 'private' || plan.health !== null ? { niso: GOLDEN_NISO } : {};
-  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime, ...niso }) };
+  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime, niso: GOLDEN_NISO }) };
 }
 
 // --- reading a unit back the way systemd 252 does ------------------------------------------------------------
@@ -132,9 +131,11 @@ function assertCommon(plan: Plan, u: Unit): void {
   for (const k of ['USER', 'LOGNAME', 'INVOCATION_ID', 'JOURNAL_STREAM', 'SYSTEMD_EXEC_PID']) assert.ok(unset.includes(k), `${k} is not passed on`);
   assert.equal(one(u, 'Service', 'KillSignal'), plan.stop.signal);
   assert.deepEqual(values(u, 'Install', 'WantedBy'), ['multi-user.target']);
-  const restart = one(u, 'Service', 'Restart');
-  assert.equal(restart, { no: 'no', 'on-failure': 'on-failure', always: 'always', 'unless-stopped': 'always' }[plan.restart.policy]);
-  if (plan.restart.policy !== 'no') assert.ok(values(u, 'Unit', 'StartLimitBurst').length === 1, 'restarts are limited');
+  // systemd restarts nothing by itself: every end goes to niso's policy (render/systemd-exit.ts), which needs no start limit.
+  assert.equal(one(u, 'Service', 'Restart'), 'no');
+  assert.deepEqual(values(u, 'Unit', 'OnFailure'), [`niso-${plan.service}-exit@failure.service`]);
+  assert.deepEqual(values(u, 'Unit', 'OnSuccess'), [`niso-${plan.service}-exit@success.service`]);
+  assert.deepEqual(values(u, 'Unit', 'StartLimitIntervalSec'), ['0']);
   const limits = plan.limits;
   assert.deepEqual(values(u, 'Service', 'MemoryMax'), limits.memoryBytes === null ? [] : [String(limits.memoryBytes)]);
   assert.deepEqual(values(u, 'Service', 'MemorySwapMax'), limits.memoryBytes === null ? [] : ['0']);
@@ -198,7 +199,8 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
       const n = parseUnit(net.text);
       assert.equal(one(n, 'Service', 'Type'), 'oneshot');
       assert.equal(one(n, 'Service', 'RemainAfterExit'), 'yes');
-      assert.equal(one(n, 'Unit', 'StopWhenUnneeded'), 'yes', 'stopped with the service');
+      // Up between the service's restarts; niso stops it when the service stops for good (deactivate, the exit unit).
+      assert.deepEqual(values(n, 'Unit', 'StopWhenUnneeded'), []);
       assert.equal(values(n, 'Install', 'WantedBy').length, 0, 'not enabled on its own');
       assert.deepEqual(words(one(n, 'Service', 'ExecStart'), { exec: true }), [GOLDEN_NISO.node, GOLDEN_NISO.entry, '__net-up', plan.service]);
       assert.deepEqual(words(one(n, 'Service', 'ExecStop'), { exec: true }), [GOLDEN_NISO.node, GOLDEN_NISO.entry, '__net-down', plan.service]);

@@ -39,18 +39,14 @@ test('a health record belongs to a run only if its last probe came after that ru
   assert.equal(healthOfRun(null, started), null);
 });
 
-test('an exec probe renders no health units and says why; http and tcp render three', () => {
+test('every probe kind renders the check and its two timers; without niso\'s command, none', () => {
   const { plan } = goldenPlan(join(import.meta.dirname, '../golden/plan/service-health'));
   const exec = { ...plan, health: { ...plan.health!, probe: { kind: 'exec' as const, argv: ['bin/check'] } } };
-  const r = renderHealthUnits(exec, NISO);
-  assert.deepEqual(r.companions, []);
-  assert.deepEqual(r.unitLines, []);
-  assert.match(r.notes[0]!, /exec.*not run.*niso exec/);
-  const unit = renderSystemdUnit(exec, { generation: 'g', filesDir: '/x', runtime: 'nodejs', niso: NISO });
-  assert.match(unit.unit, /^# not in this unit: the health check \(exec\): not run/m);
-  assert.ok(!unit.companions.some((c) => healthUnitNames('web').includes(c.name)));
-  const tcp = renderSystemdUnit(plan, { generation: 'g', filesDir: '/x', runtime: 'nodejs', niso: NISO });
-  assert.deepEqual(tcp.companions.map((c) => c.name).filter((n) => healthUnitNames('web').includes(n)).sort(), healthUnitNames('web').sort());
+  for (const p of [plan, exec]) {
+    const unit = renderSystemdUnit(p, { generation: 'g', filesDir: '/x', runtime: 'nodejs', niso: NISO });
+    assert.deepEqual(unit.companions.map((c) => c.name).filter((n) => healthUnitNames('web').includes(n)).sort(), healthUnitNames('web').sort());
+    assert.doesNotMatch(unit.unit, /not in this unit: the health check/);
+  }
   // Without niso's command (a unit rendered to be read, not run) nothing is written that could not run.
   assert.deepEqual(renderHealthUnits(plan, undefined).companions, []);
 });

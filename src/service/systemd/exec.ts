@@ -10,13 +10,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { RenderError } from '../../render/bwrap.js';
-import { environmentProperties, joinServiceProperties, transientArgv, transientProperties, type TransientExit } from '../../render/systemd-run.js';
+import { environmentProperties, joinServiceProperties, transientArgv, transientProperties } from '../../render/systemd-run.js';
 import { findCommand } from '../exec-resolve.js';
 import { readPlan } from '../store.js';
 import { unitName } from './ops.js';
 import { cleanupTransient, sweepTransients, transientUnit, writeRecord, type TransientRecord } from './run.js';
 import { showSync } from './systemctl.js';
-import { runTransient } from './transient.js';
+import { runTransient, type ForegroundExit } from './transient.js';
 
 export interface UnitExecOptions {
   argv: string[];
@@ -28,10 +28,14 @@ export interface UnitExecOptions {
   stdinIsTerminal: boolean;
   /** Added to (and overriding) the service's environment. */
   env: Record<string, string>;
+  /** Collect the command's output (the last `maxChars` characters) rather than handing niso's stdio on: exec health checks. */
+  capture?: { maxChars: number };
+  /** Kill the command after this long. */
+  timeoutMs?: number;
 }
 
 /** Runs `argv` beside the running service `name` on systemd; resolves with how it ended. */
-export async function execInUnit(root: string, name: string, opts: UnitExecOptions): Promise<TransientExit> {
+export async function execInUnit(root: string, name: string, opts: UnitExecOptions): Promise<ForegroundExit> {
   if (opts.tty && opts.interactive && !opts.stdinIsTerminal) {
     // systemd-run --pty 252 drops input that arrives before the command's terminal exists, which a pipe always does.
     throw new NisoError('NISO9001', `-it needs a terminal on stdin for ${name}, which runs on systemd: its command gets a terminal of its own only once it starts, and piped input sent before that is lost`, {
@@ -78,6 +82,7 @@ export async function execInUnit(root: string, name: string, opts: UnitExecOptio
       unit, description: `niso exec ${name}: ${opts.argv.join(' ')}`.slice(0, 200), properties, argv,
       stdio: opts.tty ? 'pty' : 'pipe', stdin: opts.interactive ? 'inherit' : 'ignore',
       exitFile: join(dir, 'exit'), stopTimeoutMs: plan.stop.timeoutMs, ...(opts.tty ? { term: env.TERM! } : {}),
+      ...(opts.capture ? { capture: opts.capture } : {}), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
   } finally {
     await cleanupTransient(root, dir, rec);

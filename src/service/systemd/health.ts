@@ -9,9 +9,9 @@ import { healthStartTimerName, unitName } from '../../render/systemd-names.js';
 import { unhealthyError } from '../health/messages.js';
 import { NisoError } from '../../errors/niso-error.js';
 import type { Plan, PlanHealth } from '../../plan/plan.js';
-import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS, SYSTEMD_EXEC_PROBES, systemdRunsHealth } from '../../render/systemd-health.js';
+import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS } from '../../render/systemd-health.js';
 import { readHealth, writeHealth } from '../health/file.js';
-import { runProbe } from '../health/probe.js';
+import { runProbe, type ExecInSandbox } from '../health/probe.js';
 import { initialHealth, recordProbe, unhealthyAction, type HealthState, type ProbeResult } from '../health/state.js';
 import { withExit, type ExitRecord } from '../model/types.js';
 import { readPlan, readState, servicePaths, withServiceLock, writeState } from '../store.js';
@@ -28,7 +28,7 @@ function healthFor(root: string, service: string, h: PlanHealth, run: UnitRun): 
 
 /** At each start by niso: a fresh record for a check that runs here, none otherwise (so status shows no health). */
 export async function resetUnitHealth(root: string, service: string, plan: Plan, startedAt: number): Promise<void> {
-  if (!systemdRunsHealth(plan.health)) { rmSync(servicePaths(root, service).health, { force: true }); return; }
+  if (plan.health === null) { rmSync(servicePaths(root, service).health, { force: true }); return; }
   await writeHealth(root, service, { ...initialHealth(startedAt, plan.health), log: readHealth(root, service)?.log ?? [] });
 }
 
@@ -67,15 +67,13 @@ async function recordResult(root: string, service: string, plan: Plan, run: Unit
       return { kind: 'recorded', health };
     }
     log(`${service}: unhealthy (${message}); restarting ${unitName(service)}`);
-    // systemctl restart sets NRestarts back to 0: niso keeps the count of restarts in state.json instead.
-    const nrestarts = Number(showSync(unitName(service), ['NRestarts']).NRestarts) || 0;
     const r = await tool('systemctl', ['restart', unitName(service)], 10 * 60_000);
     const next = unitRun(service);
     const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'unhealthy', uptimeMs: Math.max(0, Date.parse(at) - run.startedAt), message };
     const failed = r.code !== 0 ? `${message}; the restart failed: ${(r.stderr || r.stdout).trim()}` : null;
     await writeState(root, service, {
       ...s, state: failed ? 'failed' : 'activating', since: new Date().toISOString(), message: failed, exits: withExit(s.exits, exit),
-      restarts: s.restarts + nrestarts + 1, pid: next?.pid ?? null, startedAt: next ? new Date(next.startedAt).toISOString() : s.startedAt,
+      restarts: s.restarts + 1, pid: next?.pid ?? null, startedAt: next ? new Date(next.startedAt).toISOString() : s.startedAt,
     });
     if (failed) log(`${service}: ${failed}`);
     if (next) await resetUnitHealth(root, service, plan, next.startedAt);
@@ -84,9 +82,16 @@ async function recordResult(root: string, service: string, plan: Plan, run: Unit
 }
 
 /** The probe for this run: inside the namespace of the unit's main process, unless it shares the host's network. */
-function probeOf(plan: Plan, run: UnitRun): Promise<ProbeResult> {
+/** exec probes run like `niso exec` on systemd: a transient unit beside the service, its output collected. */
+const execProbe = (root: string, service: string): ExecInSandbox => async (argv, timeoutMs) => {
+  const { execInUnit } = await import('./exec.js');
+  const r = await execInUnit(root, service, { argv, tty: false, interactive: false, stdinIsTerminal: false, env: {}, capture: { maxChars: 65_536 }, timeoutMs });
+  return { exitCode: r.exitCode, output: r.output ?? '' };
+};
+
+function probeOf(root: string, service: string, plan: Plan, run: UnitRun): Promise<ProbeResult> {
   const h = plan.health!;
-  return runProbe(h.probe, { netns: plan.network.mode === 'host' ? null : `/proc/${run.pid}/ns/net` }, h.timeoutMs);
+  return runProbe(h.probe, { netns: plan.network.mode === 'host' ? null : `/proc/${run.pid}/ns/net`, exec: execProbe(root, service) }, h.timeoutMs);
 }
 
 /**
@@ -100,7 +105,7 @@ export async function healthCheckRun(root: string, service: string, log: (line: 
   let probed = false;
   while (run !== null) {
     const plan = readPlan(root, service);
-    if (plan === null || !systemdRunsHealth(plan.health)) return;
+    if (plan === null || plan.health === null) return;
     const health = healthFor(root, service, plan.health, run);
     // After a probe, only the quick ones of the start-up (before the first pass, gaps below the interval) are
     // awaited here; the steady pace is the timers' job, so that no process waits between checks.
@@ -108,36 +113,29 @@ export async function healthCheckRun(root: string, service: string, log: (line: 
     const wait = health.nextProbeAt - Date.now();
     if (wait > HEALTH_LINGER_MS || Date.now() + Math.max(0, wait) - began > HEALTH_ROUND_BUDGET_MS) return;
     if (wait > 0) await sleep(wait);
-    const r = await recordResult(root, service, plan, run, await probeOf(plan, run), log);
+    const r = await recordResult(root, service, plan, run, await probeOf(root, service, plan, run), log);
     if (r.kind === 'stale') return;
     probed = r.kind === 'recorded';
     run = r.kind === 'restarted' ? r.run : run;
   }
 }
 
-/** NISO3304 for a unit whose main process ended (or never ran): how it ended, what systemd does now, its last output. */
-async function endedError(service: string): Promise<NisoError> {
-  // journald gets the app's last lines over a stream: give it a moment.
-  await sleep(100);
+/** NISO3304 for a unit whose main process ended (or never ran): how it ended and what the policy made of it, its last output. */
+async function endedError(root: string, service: string): Promise<NisoError> {
   // Loaded only here: a check run that finds nothing wrong stays small (it starts every interval).
-  const [{ signalName }, { journalLastExit }] = await Promise.all([import('../running.js'), import('./status.js')]);
-  const p = showSync(unitName(service), ['LoadState', 'ActiveState', 'SubState', 'Result', 'ExecMainCode', 'ExecMainStatus']);
-  const code = Number(p.ExecMainCode);
-  const status = Number(p.ExecMainStatus);
-  let how: string;
-  if (code === 1) how = `it exited with code ${status}`;
-  else if (code === 2 || code === 3) how = `it was killed by ${signalName(128 + status) ?? `signal ${status}`}`;
-  else {
-    // systemd already started the next run: its own log of the exit keeps the code.
-    const e = journalLastExit(service);
-    how = e === null ? `systemd: ${p.Result ?? 'unknown'}` : e.signal ? `it was killed by ${e.signal}` : `it exited with code ${e.exitCode ?? 'unknown'}`;
-  }
-  const now = p.LoadState !== 'loaded' ? `the unit is ${p.LoadState}`
-    : p.SubState === 'auto-restart' ? 'systemd restarts it'
-      : p.ActiveState === 'failed' ? `systemd gave up on it (${p.Result})`
-        : p.ActiveState === 'activating' || p.ActiveState === 'active' ? 'systemd restarted it' : `it is ${p.ActiveState}`;
+  const { END_PROPERTIES, unitEnd } = await import('./after-exit.js');
+  const p = showSync(unitName(service), ['LoadState', ...END_PROPERTIES]);
+  const end = unitEnd(p);
+  // The exit unit records the end with the policy's verdict within moments (as the embedded --wait waits for the
+  // supervisor's); journald gets the app's last lines over a stream meanwhile.
+  const judged = () => end !== null && readState(root, service).exits.some((e) => e.at === end.at);
+  for (let i = 0; i < 100 && end !== null && !judged(); i++) await sleep(20);
+  const s = readState(root, service);
+  const how = p.LoadState !== 'loaded' ? `the unit is ${p.LoadState}`
+    : end === null ? `systemd: ${p.Result ?? 'unknown'}`
+      : (judged() ? s.message : null) ?? end.message ?? (end.signal ? `it was killed by ${end.signal}` : `it exited with code ${end.exitCode ?? 'unknown'}`);
   const out = await (await import('./logs.js')).journalTail(service, 10);
-  return new NisoError('NISO3304', `${service} did not come up: ${how}; ${now}${out ? `; its last output:\n${out}` : ''}`, {
+  return new NisoError('NISO3304', `${service} did not come up: ${how}${out ? `; its last output:\n${out}` : ''}`, {
     hint: `\`niso debug ${service}\` shows more; \`niso logs ${service}\` its output`,
   });
 }
@@ -153,25 +151,20 @@ export const STABLE_WAIT_MS = 1000;
 export async function waitSystemd(root: string, service: string, timeoutMs: number, log: (line: string) => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const first = unitRun(service);
-  if (first === null) throw await endedError(service);
+  if (first === null) throw await endedError(root, service);
   const plan = readPlan(root, service);
   const h = plan?.health ?? null;
-  if (h !== null && h.probe.kind === 'exec' && !SYSTEMD_EXEC_PROBES) {
-    throw new NisoError('NISO3311', `cannot wait for ${service} to be healthy: its exec health check (${h.probe.argv.join(' ')}) does not run on the systemd backend yet, since \`niso exec\` does not work for systemd units`, {
-      hint: 'leave out --wait, probe with http or tcp in [healthcheck], or activate it with --backend embedded',
-    });
-  }
   for (;;) {
     const run = unitRun(service);
-    if (!sameRun(run, first)) throw await endedError(service);
-    if (plan === null || !systemdRunsHealth(h)) {
+    if (!sameRun(run, first)) throw await endedError(root, service);
+    if (plan === null || h === null) {
       if (Date.now() - first.startedAt >= STABLE_WAIT_MS) return;
     } else {
       const health = healthFor(root, service, h, first);
       if (health.status === 'healthy') return;
       if (health.status === 'unhealthy') throw unhealthyError(service, health.log.at(-1)?.output ?? 'the health check failed');
       if (Date.now() <= deadline && health.nextProbeAt <= Date.now()) {
-        const r = await recordResult(root, service, plan, first, await probeOf(plan, first), log);
+        const r = await recordResult(root, service, plan, first, await probeOf(root, service, plan, first), log);
         if (r.kind === 'restarted') throw unhealthyError(service, r.health.log.at(-1)?.output ?? r.message, h.onUnhealthy === 'restart' ? 'systemd restarted it' : undefined);
         continue;
       }

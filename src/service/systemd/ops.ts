@@ -15,11 +15,11 @@ import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
-import { backoffTimerName, netUnitName, unitName } from '../../render/systemd-names.js';
+import { exitInstanceName, exitServiceName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
+import { END_PROPERTIES, restartPending, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
 import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
-import { signalName } from '../running.js';
 import { SERVICE_FORMAT, initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { SERVICE_NAME_RE, readDefinition, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
 import type { HostEnv as BaseHostEnv } from '../launch.js';
@@ -95,7 +95,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   const companions = new Set(unit.companions.map((c) => c.name));
   for (const c of unit.companions) await writeFileAtomic(join(UNIT_DIR, c.name), c.text, 0o644);
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
-  if (!companions.has(backoffTimerName(def.name))) rmSync(join(UNIT_DIR, backoffTimerName(def.name)), { force: true });
+  if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
   if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
@@ -126,13 +126,15 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     const inst = await install(host, def);
     installed = true;
     await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name)]);
+    // A restart the policy had planned is made now.
+    await tool('systemctl', ['stop', retryTimerName(def.name)]);
     await systemctl('enable', unitName(def.name));
     await systemctl(verb, unitName(def.name));
     return await recordStarted(host.root, def.name, inst, prev);
   } catch (err) {
     // systemctl only says that a dependency failed; the network unit left its reason (a taken port, ...).
     const e = (installed ? netUpError(host.root, def.name) : null) ?? err;
-    // Synchronously, rather than by StopWhenUnneeded= in the background: nothing of the network stays.
+    // Synchronously: nothing of the network stays.
     await tool('systemctl', ['stop', netUnitName(def.name)]).catch(() => undefined);
     await detachServiceNet(host.root, def.name).catch(() => undefined);
     const at = new Date().toISOString();
@@ -185,45 +187,48 @@ export async function restart(host: HostEnv, name: string): Promise<ServiceState
   });
 }
 
-/** How the unit's main process last ended, from systemd's ExecMain* properties. */
-function lastEnd(name: string, reason: ExitRecord['reason']): ExitRecord | null {
-  const p = showSync(unitName(name), ['ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'Result']);
-  const started = unixTimestamp(p.ExecMainStartTimestamp);
-  const ended = unixTimestamp(p.ExecMainExitTimestamp);
-  if (!started || !ended) return null;
-  const code = Number(p.ExecMainCode);
-  const status = Number(p.ExecMainStatus);
-  // CLD_EXITED = 1; CLD_KILLED = 2, CLD_DUMPED = 3 carry the signal number.
-  const killed = code === 2 || code === 3;
-  return {
-    at: ended.toISOString(), exitCode: killed ? 128 + status : status, signal: killed ? signalName(128 + status) : null, reason,
-    uptimeMs: Math.max(0, ended.getTime() - started.getTime()), message: p.Result && p.Result !== 'success' ? `systemd: ${p.Result}` : null,
-  };
-}
-
-/** `niso deactivate SERVICE`: `systemctl disable --now`, the crash-loop timer stopped, the network detached. */
+/** `niso deactivate SERVICE`: `systemctl disable --now`, a pending restart cancelled, the network detached. */
 export async function deactivate(host: HostEnv, name: string): Promise<ExitRecord | null> {
   const def = requireDefinition(host.root, name);
-  return withServiceLock(host.root, name, async () => {
+  const exit = await withServiceLock(host.root, name, async () => {
     await writeDefinition(host.root, { ...def, desired: 'inactive' });
     const wasRunning = unitActive(name);
-    // The timer first, so that it cannot start the service again while it stops.
-    await tool('systemctl', ['stop', backoffTimerName(name)]);
+    // The restart timer first, so that it cannot start the service again while it stops; its restart was counted.
+    const pending = restartPending(name);
+    await tool('systemctl', ['stop', retryTimerName(name)]);
     // The health timers and a check that runs now, which could restart the service.
     await tool('systemctl', ['stop', ...healthUnitNames(name)]);
     // A unit that never got written (its activation failed early) has nothing to stop.
     if (showSync(unitName(name), ['LoadState']).LoadState !== 'not-found') await systemctl('disable', '--now', unitName(name));
-    // The network unit goes once unneeded (StopWhenUnneeded=); stopping it here waits for its ExecStop=.
+    // The network unit stays up between restarts: stopped here, which waits for its ExecStop=.
     await tool('systemctl', ['stop', netUnitName(name)]);
     await tool('systemctl', ['reset-failed', unitName(name), netUnitName(name)]);
     // An attachment that an earlier niso made itself, without a network unit.
     await detachServiceNet(host.root, name);
-    const exit = wasRunning ? lastEnd(name, 'stopped') : null;
+    const end = wasRunning ? unitEnd(showSync(unitName(name), END_PROPERTIES)) : null;
+    const exit: ExitRecord | null = end ? { ...end, reason: 'stopped' } : null;
     const state = readState(host.root, name);
     const now = new Date().toISOString();
-    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit) });
+    await writeState(host.root, name, {
+      ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit),
+      restarts: Math.max(0, state.restarts - (pending ? 1 : 0)),
+    });
     return exit;
   });
+  // The stop started the exit unit, which waited for the lock and now finds the end recorded: once it is done,
+  // nothing of niso runs for this service.
+  await exitUnitsSettled(name);
+  return exit;
+}
+
+/** Waits (at most 10 s) until neither instance of the exit unit is starting or running. */
+async function exitUnitsSettled(name: string): Promise<void> {
+  const units = [exitInstanceName(name, 'failure'), exitInstanceName(name, 'success')];
+  for (let i = 0; i < 500; i++) {
+    const r = await tool('systemctl', ['show', '-p', 'ActiveState', '-p', 'Job', ...units]);
+    if (!/^(ActiveState=(activating|active|deactivating)|Job=\d)/m.test(r.stdout)) return;
+    await new Promise((res) => setTimeout(res, 20));
+  }
 }
 
 /** `niso remove SERVICE`: the unit, its companions, its user file and its generated files go. */
@@ -233,7 +238,7 @@ export async function remove(host: HostEnv, name: string): Promise<void> {
     if (def?.desired === 'active' || unitActive(name)) {
       throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
-    for (const f of [unitName(name), backoffTimerName(name), netUnitName(name), ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);

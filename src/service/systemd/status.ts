@@ -1,7 +1,7 @@
 // `niso status` of a systemd service: systemd's view of the unit (`systemctl show`) in the shape the embedded
 // backend reports (view.ts ServiceStatus). Synchronous, like the embedded reader.
 import { execFileSync } from 'node:child_process';
-import { backoffTimerName, unitName } from '../../render/systemd-names.js';
+import { unitName } from '../../render/systemd-names.js';
 import { SIGNAL_NUMBERS } from '../../sandbox/signals.js';
 import type { ExitRecord, ServiceDefinition, ServiceStateName } from '../model/types.js';
 import { readState } from '../store.js';
@@ -9,20 +9,16 @@ import type { ServiceStatus } from '../view.js';
 import { showSync, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
 import { runOf, unitHealth } from './health-run.js';
+import { END_PROPERTIES, unitEnd } from './after-exit.js';
 
-export const STATUS_PROPERTIES = [
-  'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'ExecMainCode', 'ExecMainStatus', 'Result', 'UnitFileState',
-] as const;
+export const STATUS_PROPERTIES = ['LoadState', 'SubState', 'MainPID', 'UnitFileState', ...END_PROPERTIES] as const;
 
-/** ActiveState/SubState (and whether the crash-loop timer waits) as niso's state names. */
-export function mapState(p: Record<string, string>, timerWaiting: boolean): ServiceStateName {
+/** ActiveState as niso's state names (before niso's exit unit judged an end: restarting, crash-loop). */
+function mapState(p: Record<string, string>): ServiceStateName {
   const active = p.ActiveState ?? 'inactive';
-  const sub = p.SubState ?? '';
   if (active === 'active' || active === 'reloading' || active === 'deactivating') return 'active';
-  if (active === 'activating') return sub === 'auto-restart' ? 'restarting' : 'activating';
-  if (timerWaiting) return 'crash-loop';
-  if (active === 'failed') return 'failed';
-  return 'inactive';
+  if (active === 'activating') return 'activating';
+  return active === 'failed' ? 'failed' : 'inactive';
 }
 
 /** systemd's "Main process exited" message (SD_MESSAGE_UNIT_PROCESS_EXIT). */
@@ -60,8 +56,6 @@ export const journalLastExit = (name: string): ExitRecord | null => journalExits
 export function systemdStatus(root: string, def: ServiceDefinition, now = Date.now()): ServiceStatus {
   const name = def.name;
   const p = showSync(unitName(name), STATUS_PROPERTIES);
-  const timer = showSync(backoffTimerName(name), ['ActiveState', 'NextElapseUSecRealtime']);
-  const state = mapState(p, timer.ActiveState === 'active');
   const pid = Number(p.MainPID) || null;
   const running = pid !== null && (p.ActiveState === 'active' || p.ActiveState === 'deactivating' || p.ActiveState === 'reloading');
   // The health check's record (health.json, kept by niso-NAME-health.service): activating until a probe passes, as on
@@ -69,28 +63,30 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
   const health = running ? unitHealth(root, name, runOf(p)) : null;
   const s = readState(root, name);
   const startedAt = running ? unixTimestamp(p.ExecMainStartTimestamp) : null;
-  const ended = unixTimestamp(p.ExecMainExitTimestamp);
-  const code = Number(p.ExecMainCode);
-  const status = Number(p.ExecMainStatus);
-  const killed = code === 2 || code === 3;
-  const lastExit = ended && code > 0 ? {
-    at: ended.toISOString(), exitCode: killed ? 128 + status : status, signal: killed ? signalName(128 + status) : null,
-    reason: 'exited' as const, uptimeMs: 0, message: p.Result && p.Result !== 'success' ? `systemd: ${p.Result}` : null,
-  } : (Number(p.NRestarts) > 0 ? journalLastExit(name) : null) ?? s.exits[s.exits.length - 1] ?? null;
+  // The last end as systemd saw it. niso's exit unit records each end with the policy's verdict (restarting,
+  // crash-loop, failed, inactive) in state.json moments later; until it has, systemd's own state shows.
+  const end = unitEnd(p);
+  const judged = end === null || s.exits.some((e) => e.at === end.at);
+  let state = mapState(p);
   let message: string | null = null;
   if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
-  else if (state === 'failed' || state === 'crash-loop' || state === 'restarting') message = `systemd: ${p.Result ?? 'unknown'}${lastExit ? `, last exit code ${lastExit.exitCode}` : ''}`;
-  const next = state === 'crash-loop' ? unixTimestamp(timer.NextElapseUSecRealtime) : null;
-  const shown = state === 'active' && health === 'starting' ? 'activating' : state === 'active' && health === 'unhealthy' ? 'unhealthy' : state;
-  if (shown === 'unhealthy') message = s.message;
+  else if (end !== null && judged) ({ state, message } = s);
+  // An end the exit unit has not judged yet shows as restarting (as on the embedded backend, before the supervisor's verdict).
+  else if (end !== null && def.desired === 'active') state = 'restarting';
+  // Never ran since it was defined: what activate recorded (a start that failed says why).
+  else if (s.state === 'failed' && (state === 'inactive' || state === 'failed')) ({ state, message } = s);
+  if (state === 'active' && health === 'starting') state = 'activating';
+  else if (state === 'active' && health === 'unhealthy') { state = 'unhealthy'; message = s.message; }
+  const waiting = state === 'restarting' || state === 'crash-loop';
   return {
-    name, package: def.package, state: shown, health,
+    name, package: def.package, state, health,
     pid: running ? pid : null,
     startedAt: startedAt ? startedAt.toISOString() : null,
     uptimeMs: startedAt ? Math.max(0, now - startedAt.getTime()) : null,
-    // systemd's own restarts since the last start, plus those niso made (for health: systemctl restart resets NRestarts).
-    restarts: (Number(p.NRestarts) || 0) + s.restarts,
+    // niso counts restarts itself: systemd restarts nothing on its own (Restart=no), the exit unit's timer does.
+    restarts: s.restarts,
     ports: running ? s.ports : [], addresses: running ? s.addresses : [],
-    backend: 'systemd', desired: def.desired, message, nextRestartAt: next ? next.toISOString() : null, lastExit,
+    backend: 'systemd', desired: def.desired, message, nextRestartAt: waiting ? s.nextRestartAt : null,
+    lastExit: (judged ? s.exits.at(-1) : end) ?? null,
   };
 }

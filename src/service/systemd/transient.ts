@@ -37,6 +37,17 @@ export interface ForegroundUnit {
   stopTimeoutMs: number;
   /** TERM for the command's terminal (systemd-run --pty passes its own TERM on); never set for pipes. */
   term?: string;
+  /** Collect stdout and stderr (the last `maxChars` characters) instead of handing niso's own on; no signals are forwarded. */
+  capture?: { maxChars: number };
+  /** Kill the unit after this long. */
+  timeoutMs?: number;
+}
+
+export interface ForegroundExit extends TransientExit {
+  /** capture: what the command wrote to stdout and stderr, as it came. */
+  output?: string;
+  /** The unit was killed at timeoutMs. */
+  timedOut: boolean;
 }
 
 /**
@@ -53,7 +64,7 @@ export function recorderPath(properties: readonly string[], exitFile: string, un
 const FALLBACK_EXIT_DIR = '/var/tmp/niso-systemd-run';
 
 /** Runs the unit in the foreground; resolves with how its main process ended once the unit is gone. */
-export async function runTransient(unit: ForegroundUnit): Promise<TransientExit> {
+export async function runTransient(unit: ForegroundUnit): Promise<ForegroundExit> {
   const u = { ...unit, exitFile: recorderPath(unit.properties, unit.exitFile, unit.unit) };
   rmSync(u.exitFile, { force: true });
   const argv = systemdRunArgv({
@@ -63,7 +74,13 @@ export async function runTransient(unit: ForegroundUnit): Promise<TransientExit>
   const env: Record<string, string> = { PATH: HOST_PATH, ...(u.stdio === 'pty' && u.term ? { TERM: u.term } : {}) };
   // A session of its own: a terminal's Ctrl-C (sent to the whole foreground process group) reaches only niso,
   // which passes it to the app; systemd-run itself would just stop waiting and leave the unit running.
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: [u.stdin, 'inherit', 'inherit'], detached: true, env });
+  const out = u.capture ? 'pipe' : 'inherit';
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: [u.stdin, out, out], detached: true, env });
+  let output = '';
+  if (u.capture) {
+    const keep = u.capture.maxChars;
+    for (const stream of [child.stdout!, child.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => { output = (output + d).slice(-keep); });
+  }
 
   const watchdog = spawn('sh', ['-c', WATCHDOG, 'sh', u.unit], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env: { PATH: HOST_PATH } });
   watchdog.on('error', () => undefined);
@@ -86,7 +103,10 @@ export async function runTransient(unit: ForegroundUnit): Promise<TransientExit>
     void systemctlKill(sig, 'main').then((ok) => { if (!ok && stop) killAll(); });
     if (stop) stopping = setTimeout(killAll, u.stopTimeoutMs).unref();
   };
-  for (const s of FORWARDED) process.on(s, forward);
+  const forwarded = u.capture ? [] : FORWARDED;
+  for (const s of forwarded) process.on(s, forward);
+  let timedOut = false;
+  const deadline = u.timeoutMs === undefined ? null : setTimeout(() => { timedOut = true; killAll(); }, u.timeoutMs);
 
   let code: number | null;
   let signal: NodeJS.Signals | null;
@@ -96,8 +116,9 @@ export async function runTransient(unit: ForegroundUnit): Promise<TransientExit>
       child.on('close', (c, s) => res({ code: c, signal: s }));
     }));
   } finally {
-    for (const s of FORWARDED) process.off(s, forward);
+    for (const s of forwarded) process.off(s, forward);
     if (stopping) clearTimeout(stopping);
+    if (deadline) clearTimeout(deadline);
     watchdog.kill('SIGKILL');
   }
 
@@ -105,7 +126,7 @@ export async function runTransient(unit: ForegroundUnit): Promise<TransientExit>
   try { record = readFileSync(u.exitFile, 'utf8'); } catch { /* the unit never ran, or it is still running */ }
   rmSync(u.exitFile, { force: true });
   const exit = parseExitRecord(record, constants.signals);
-  if (exit !== null) return exit;
+  if (exit !== null) return { ...exit, timedOut, ...(u.capture ? { output } : {}) };
   // systemd-run ended without the unit's record: it could not start the unit (its own message is on stderr), or
   // it was killed while the unit runs on. Nothing of the unit may stay behind.
   await systemctlKill('SIGKILL', 'all');
