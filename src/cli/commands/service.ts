@@ -110,6 +110,9 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     name = opts.name ?? pkg.name;
     const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
     const logs = await readLogLimits(layout(ctx.root).config, opts);
+    if (backend === 'systemd' && (opts.logMaxSize !== undefined || opts.logFiles !== undefined)) {
+      ctx.stderr.write(`niso: --log-max-size and --log-files do not apply on the systemd backend: journald keeps ${name}'s output within its own limits (SystemMaxUse= in journald.conf)\n`);
+    }
     await activateService(host, { pkg, name, options, logs, backend });
   }
   // On systemd no supervisor records the start's outcome: --wait probes and watches the unit itself.
