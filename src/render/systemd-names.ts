@@ -4,11 +4,12 @@
 /** The app itself. */
 export const unitName = (service: string) => `niso-${service}.service`;
 /**
- * The restart policy, run when the app's unit ends (render/systemd-exit.ts): a template, with one instance for
- * OnFailure= and one for OnSuccess= (the same unit in both would be two trigger sources for systemd).
+ * The restart policy, run when the app's unit ends (render/systemd-exit.ts): a template, with one instance for its
+ * OnFailure=, one for its OnSuccess= (the same unit in both would be two trigger sources for systemd) and one for
+ * the OnFailure= of its network unit.
  */
 export const exitServiceName = (service: string) => `niso-${service}-exit@.service`;
-export const exitInstanceName = (service: string, on: 'failure' | 'success') => `niso-${service}-exit@${on}.service`;
+export const exitInstanceName = (service: string, on: 'failure' | 'success' | 'net') => `niso-${service}-exit@${on}.service`;
 /** The delayed restart: a transient timer (`systemd-run --on-active=`) named after the unit it starts. */
 export const retryTimerName = (service: string) => `niso-${service}.timer`;
 /** The private network (render/systemd-net.ts). */

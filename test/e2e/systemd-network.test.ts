@@ -4,7 +4,7 @@
 // booted from the same units, users and NISO_ROOT serves the mapped port again without any niso command.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemdE2E, sleep } from '../helpers/systemd-e2e.js';
 import type { Machine, MachineOptions } from '../helpers/nspawn.js';
@@ -138,6 +138,32 @@ test('a restart of the app, by niso or by its policy after a crash, keeps the ne
   assert.doesNotMatch(await nftRules(), /18082/);
   await nisoOk(['deactivate', 'quitter']);
   await nisoOk(['remove', 'quitter']);
+});
+
+test('a network that cannot be set up when systemd starts the service (as at boot): status says why, and the policy retries until it can', async () => {
+  await nisoOk(['activate', PKG, '--name', 'netfail', '-p', '127.0.0.1:18086:3000', '--', 'peer.js']);
+  // Stopped behind niso's back, its plan damaged, then started the way boot starts it: __net-up fails.
+  await m!.ok('systemctl', ['stop', 'niso-netfail.service']);
+  for (let i = 0; i < 100 && (await show('niso-netfail-net.service', 'ActiveState')) !== 'inactive'; i++) await sleep(50);
+  const planPath = join(root, 'var/lib/niso/services/netfail/plan.json');
+  const good = readFileSync(planPath, 'utf8');
+  writeFileSync(planPath, '{ "damaged": ');
+  assert.notEqual((await m!.systemctl('start', 'niso-netfail.service')).code, 0, 'the start fails on its network');
+  type Full = Status & { message: string | null; lastExit: { reason: string; message: string | null } | null };
+  let s = JSON.parse(await nisoOk(['status', 'netfail', '--json'])) as Full;
+  for (let i = 0; i < 100 && s.lastExit?.reason !== 'start-failed'; i++) { await sleep(50); s = JSON.parse(await nisoOk(['status', 'netfail', '--json'])) as Full; }
+  assert.equal(s.lastExit?.reason, 'start-failed');
+  assert.match(s.lastExit?.message ?? '', /^the network of netfail could not be set up: /);
+  assert.ok(s.state === 'restarting' || s.state === 'crash-loop', s.state);
+  // Repaired: the policy's next try brings it up, on its port; debug keeps the failed start.
+  writeFileSync(planPath, good);
+  for (let i = 0; i < 200 && s.state !== 'active'; i++) { await sleep(100); s = JSON.parse(await nisoOk(['status', 'netfail', '--json'])) as Full; }
+  assert.equal(s.state, 'active');
+  assert.equal(await get('http://127.0.0.1:18086/'), 'hello from netfail\n');
+  assert.match(await nisoOk(['debug', 'netfail']), /the network of netfail could not be set up/);
+  await nisoOk(['deactivate', 'netfail']);
+  await nisoOk(['remove', 'netfail']);
+  assert.deepEqual(await netnsOf('netfail'), []);
 });
 
 test('two services on one network reach each other by name, both ways', async () => {

@@ -2,11 +2,12 @@
 // render/systemd-exit.ts): the end is read from systemd, recorded in state.json and judged by the embedded backend's
 // own policy (model/policy.ts via recordEnd); a restart is a transient timer that starts the unit after the delay.
 import { netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
-import type { ExitRecord, ServiceState } from '../model/types.js';
+import type { ExitRecord, ServiceDefinition, ServiceState } from '../model/types.js';
 import { signalName } from '../running.js';
 import { recordEnd } from '../supervisor.js';
 import { readDefinition, readState, withServiceLock, writeState } from '../store.js';
 import { execStatusMeaning } from './debug.js';
+import { netUpError } from './net.js';
 import { showSync, tool, unixTimestamp } from './systemctl.js';
 
 export const END_PROPERTIES = [
@@ -53,7 +54,7 @@ export async function scheduleStart(service: string, delayMs: number): Promise<v
 export const restartPending = (service: string): boolean => showSync(retryTimerName(service), ['ActiveState']).ActiveState === 'active';
 
 /** The line the embedded supervisor logs for an end, here in the exit unit's journal. */
-function endLine(service: string, exit: ExitRecord, state: ServiceState): string {
+export function endLine(service: string, exit: ExitRecord, state: ServiceState): string {
   return `${new Date().toISOString()} ${service}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`;
 }
 
@@ -62,21 +63,42 @@ export async function afterExit(root: string, service: string, log: (line: strin
     const def = readDefinition(root, service);
     // Removed, or not a systemd service (any more): nothing to decide.
     if (!def || def.backend !== 'systemd') return;
-    const exit = unitEnd(showSync(unitName(service), END_PROPERTIES));
+    const p = showSync(unitName(service), END_PROPERTIES);
+    const end = unitEnd(p);
+    // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
+    const net = def.desired === 'active' && !['active', 'activating', 'reloading', 'deactivating'].includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
+    const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end;
     // Started again meanwhile (niso restart, a health restart), or never ran.
     if (!exit) return;
-    const state = readState(root, service);
-    // OnFailure= and OnSuccess= run it once per end; a second run for the same end (by hand) changes nothing.
-    if (state.exits.some((e) => e.at === exit.at)) return;
-    const next = await recordEnd(root, service, { ...state, pid: null }, exit, def);
-    if (next.nextRestartAt) {
-      await scheduleStart(service, Date.parse(next.nextRestartAt) - Date.now());
-      await writeState(root, service, { ...next, restarts: next.restarts + 1 });
-    } else {
-      // Down for good: its private network goes too (between restarts it stays, with its address and port maps).
-      // --no-block: __net-down must not wait for this process.
-      await tool('systemctl', ['stop', '--no-block', netUnitName(service)]);
-    }
-    log(endLine(service, exit, next));
+    // OnFailure= and OnSuccess= run it once per end; a second run for the same end (by hand, or after the health
+    // check stopped an unhealthy app and judged the end itself) changes nothing.
+    if (readState(root, service).exits.some((e) => e.at === exit.at)) return;
+    log(endLine(service, exit, await judgeEnd(root, service, def, exit)));
   });
+}
+
+/** The failed start of the service's network unit, with the reason __net-up left, or null if it is not failed. */
+function netFailure(root: string, service: string): ExitRecord | null {
+  const n = showSync(netUnitName(service), ['ActiveState', 'StateChangeTimestamp']);
+  if (n.ActiveState !== 'failed') return null;
+  const at = unixTimestamp(n.StateChangeTimestamp) ?? new Date();
+  const why = netUpError(root, service)?.message ?? `its network unit ${netUnitName(service)} failed (journalctl -u ${netUnitName(service)})`;
+  return { at: at.toISOString(), exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: why };
+}
+
+/**
+ * Records an end and carries out the policy's verdict: a restart is a transient timer (counted now), staying
+ * down takes the private network down too (between restarts it stays, with its address and port maps). Lock held.
+ */
+export async function judgeEnd(root: string, service: string, def: ServiceDefinition, exit: ExitRecord): Promise<ServiceState> {
+  const next = await recordEnd(root, service, { ...readState(root, service), pid: null }, exit, def);
+  if (next.nextRestartAt === null) {
+    // --no-block: __net-down must not wait for this process.
+    await tool('systemctl', ['stop', '--no-block', netUnitName(service)]);
+    return next;
+  }
+  await scheduleStart(service, Date.parse(next.nextRestartAt) - Date.now());
+  const counted = { ...next, restarts: next.restarts + 1 };
+  await writeState(root, service, counted);
+  return counted;
 }

@@ -13,8 +13,8 @@ import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS } from '../../render/systemd-h
 import { readHealth, writeHealth } from '../health/file.js';
 import { runProbe, type ExecInSandbox } from '../health/probe.js';
 import { initialHealth, recordProbe, unhealthyAction, type HealthState, type ProbeResult } from '../health/state.js';
-import { withExit, type ExitRecord } from '../model/types.js';
-import { readPlan, readState, servicePaths, withServiceLock, writeState } from '../store.js';
+import type { ExitRecord } from '../model/types.js';
+import { readDefinition, readPlan, readState, servicePaths, withServiceLock, writeState } from '../store.js';
 import { showSync, tool } from './systemctl.js';
 import { healthOfRun, sameRun, unitRun, type UnitRun } from './health-run.js';
 
@@ -35,12 +35,12 @@ export async function resetUnitHealth(root: string, service: string, plan: Plan,
 type Recorded =
   | { kind: 'stale' }
   | { kind: 'recorded'; health: HealthState }
-  | { kind: 'restarted'; health: HealthState; message: string; run: UnitRun | null };
+  | { kind: 'ended'; health: HealthState; message: string };
 
 /**
  * Folds one probe result into health.json, under the service's lock and only if the run it probed still runs;
  * acts on the transition as the embedded supervisor does (hooks.ts): the state and its message, and for an
- * unhealthy app with on_unhealthy = "restart", `systemctl restart` with the end recorded as "unhealthy".
+ * unhealthy app with on_unhealthy = "restart", `systemctl stop` with the end judged as "unhealthy" by the restart policy.
  */
 async function recordResult(root: string, service: string, plan: Plan, run: UnitRun, result: ProbeResult, log: (line: string) => void): Promise<Recorded> {
   const h = plan.health!;
@@ -66,18 +66,22 @@ async function recordResult(root: string, service: string, plan: Plan, run: Unit
       log(`${service}: unhealthy (${message}); on_unhealthy = "none": only reported`);
       return { kind: 'recorded', health };
     }
-    log(`${service}: unhealthy (${message}); restarting ${unitName(service)}`);
-    const r = await tool('systemctl', ['restart', unitName(service)], 10 * 60_000);
-    const next = unitRun(service);
-    const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'unhealthy', uptimeMs: Math.max(0, Date.parse(at) - run.startedAt), message };
-    const failed = r.code !== 0 ? `${message}; the restart failed: ${(r.stderr || r.stdout).trim()}` : null;
-    await writeState(root, service, {
-      ...s, state: failed ? 'failed' : 'activating', since: new Date().toISOString(), message: failed, exits: withExit(s.exits, exit),
-      restarts: s.restarts + 1, pid: next?.pid ?? null, startedAt: next ? new Date(next.startedAt).toISOString() : s.startedAt,
-    });
-    if (failed) log(`${service}: ${failed}`);
-    if (next) await resetUnitHealth(root, service, plan, next.startedAt);
-    return { kind: 'restarted', health, message, run: next };
+    // As the embedded supervisor does: stopped (its stop signal and stop_timeout), and the end, "unhealthy", judged by
+    // the restart policy, which restarts it after its delay. The exit unit that the stop starts finds it judged.
+    log(`${service}: unhealthy (${message}); stopping ${unitName(service)} for its restart policy`);
+    const r = await tool('systemctl', ['stop', unitName(service)], 10 * 60_000);
+    const def = readDefinition(root, service);
+    if (r.code !== 0 || def === null) {
+      const failed = `${message}; the stop failed: ${(r.stderr || r.stdout).trim() || 'the service was removed'}`;
+      await writeState(root, service, { ...readState(root, service), state: 'failed', since: new Date().toISOString(), message: failed });
+      log(`${service}: ${failed}`);
+      return { kind: 'ended', health, message };
+    }
+    const { END_PROPERTIES, endLine, judgeEnd, unitEnd } = await import('./after-exit.js');
+    const end = unitEnd(showSync(unitName(service), END_PROPERTIES));
+    const exit: ExitRecord = { ...(end ?? { at, exitCode: null, signal: null, uptimeMs: Math.max(0, Date.parse(at) - run.startedAt) }), reason: 'unhealthy', message };
+    log(endLine(service, exit, await judgeEnd(root, service, def, exit)));
+    return { kind: 'ended', health, message };
   });
 }
 
@@ -97,13 +101,14 @@ function probeOf(root: string, service: string, plan: Plan, run: UnitRun): Promi
 /**
  * One check run (`niso __health-check SERVICE`, started by the health timers): probes when due, and keeps probing
  * in this process only while the next probe is due within HEALTH_LINGER_MS (the quick start-up probes); otherwise
- * it returns, and the timers start the next run. After a restart it goes on with the new run.
+ * it returns, and the timers start the next run.
  */
 export async function healthCheckRun(root: string, service: string, log: (line: string) => void): Promise<void> {
   const began = Date.now();
-  let run = unitRun(service);
+  const run = unitRun(service);
+  if (run === null) return;
   let probed = false;
-  while (run !== null) {
+  for (;;) {
     const plan = readPlan(root, service);
     if (plan === null || plan.health === null) return;
     const health = healthFor(root, service, plan.health, run);
@@ -114,9 +119,9 @@ export async function healthCheckRun(root: string, service: string, log: (line: 
     if (wait > HEALTH_LINGER_MS || Date.now() + Math.max(0, wait) - began > HEALTH_ROUND_BUDGET_MS) return;
     if (wait > 0) await sleep(wait);
     const r = await recordResult(root, service, plan, run, await probeOf(root, service, plan, run), log);
-    if (r.kind === 'stale') return;
-    probed = r.kind === 'recorded';
-    run = r.kind === 'restarted' ? r.run : run;
+    // Stale, or unhealthy and stopped: the restart policy starts the next run, which has checks of its own.
+    if (r.kind !== 'recorded') return;
+    probed = true;
   }
 }
 
@@ -165,7 +170,7 @@ export async function waitSystemd(root: string, service: string, timeoutMs: numb
       if (health.status === 'unhealthy') throw unhealthyError(service, health.log.at(-1)?.output ?? 'the health check failed');
       if (Date.now() <= deadline && health.nextProbeAt <= Date.now()) {
         const r = await recordResult(root, service, plan, first, await probeOf(root, service, plan, first), log);
-        if (r.kind === 'restarted') throw unhealthyError(service, r.health.log.at(-1)?.output ?? r.message, h.onUnhealthy === 'restart' ? 'systemd restarted it' : undefined);
+        if (r.kind === 'ended') throw unhealthyError(service, r.health.log.at(-1)?.output ?? r.message, 'its restart policy restarts it');
         continue;
       }
     }

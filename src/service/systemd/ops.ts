@@ -223,7 +223,7 @@ export async function deactivate(host: HostEnv, name: string): Promise<ExitRecor
 
 /** Waits (at most 10 s) until neither instance of the exit unit is starting or running. */
 async function exitUnitsSettled(name: string): Promise<void> {
-  const units = [exitInstanceName(name, 'failure'), exitInstanceName(name, 'success')];
+  const units = (['failure', 'success', 'net'] as const).map((on) => exitInstanceName(name, on));
   for (let i = 0; i < 500; i++) {
     const r = await tool('systemctl', ['show', '-p', 'ActiveState', '-p', 'Job', ...units]);
     if (!/^(ActiveState=(activating|active|deactivating)|Job=\d)/m.test(r.stdout)) return;
