@@ -1,0 +1,58 @@
+// The restart policy on systemd, its pure parts: how a unit's end reads from `systemctl show` (a crash, a stop
+// someone asked for, a start systemd refused), and the lines that hand every end to niso-NAME-exit@.service.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { unitEnd } from '../../src/service/systemd/after-exit.js';
+import { describeRestart, renderExitUnits } from '../../src/render/systemd-exit.js';
+import { goldenPlan } from '../helpers/golden-plan.js';
+
+const START = 'Mon 2026-11-23 08:34:20.397766 UTC';
+const EXIT = 'Mon 2026-11-23 08:34:20.614569 UTC';
+const ended = (over: Record<string, string>): Record<string, string> => ({
+  ActiveState: 'failed', Result: 'exit-code', ExecMainCode: '1', ExecMainStatus: '3',
+  ExecMainStartTimestamp: START, ExecMainExitTimestamp: EXIT,
+  // An app that ends by itself: its main process exits, then the unit leaves the active state.
+  ExecMainExitTimestampMonotonic: '25140686467', ActiveExitTimestampMonotonic: '25140686795',
+  ...over,
+});
+
+test('unitEnd: a crash, a signal, a requested stop, a start systemd refused', () => {
+  assert.deepEqual(unitEnd(ended({})), { at: '2026-11-23T08:34:20.614Z', exitCode: 3, signal: null, uptimeMs: 217, reason: 'exited', message: null });
+  const killed = unitEnd(ended({ ExecMainCode: '2', ExecMainStatus: '9', Result: 'signal' }));
+  assert.equal(killed?.exitCode, 137);
+  assert.equal(killed?.signal, 'SIGKILL');
+  assert.equal(killed?.reason, 'exited');
+  // deactivate, systemctl stop, the shutdown: the unit left the active state before its main process exited.
+  const stopped = unitEnd(ended({ ActiveState: 'inactive', Result: 'success', ExecMainStatus: '0', ActiveExitTimestampMonotonic: '25140600000' }));
+  assert.equal(stopped?.reason, 'stopped');
+  assert.equal(stopped?.exitCode, 0);
+  // 217/USER: systemd could not set the sandbox up; not the app's exit code.
+  const refused = unitEnd(ended({ ExecMainStatus: '217' }));
+  assert.equal(refused?.reason, 'start-failed');
+  assert.equal(refused?.exitCode, null);
+  assert.match(refused?.message ?? '', /^systemd could not start it \(status 217\/USER\): /);
+});
+
+test('unitEnd: nothing while the unit runs again or has never run', () => {
+  for (const state of ['active', 'activating', 'deactivating', 'reloading']) assert.equal(unitEnd(ended({ ActiveState: state })), null, state);
+  assert.equal(unitEnd(ended({ ActiveState: 'inactive', ExecMainExitTimestamp: '' })), null);
+  assert.equal(unitEnd(ended({ ActiveState: 'inactive', ExecMainExitTimestamp: 'n/a' })), null);
+});
+
+test('every end goes to the exit unit; without niso\'s command the header says the policy is not applied', () => {
+  const { plan } = goldenPlan(join(import.meta.dirname, '../golden/plan/service-health'));
+  const niso = { node: '/usr/bin/node', entry: '/usr/lib/niso/bin/niso', root: '/' };
+  const r = renderExitUnits(plan, niso);
+  assert.deepEqual(r.serviceLines, ['Restart=no']);
+  assert.deepEqual(r.unitLines.filter((l) => !l.startsWith('#')), ['StartLimitIntervalSec=0', 'OnFailure=niso-web-exit@failure.service', 'OnSuccess=niso-web-exit@success.service']);
+  assert.equal(r.companion?.name, 'niso-web-exit@.service');
+  assert.match(r.companion?.text ?? '', /^ExecStart=\/usr\/bin\/node \/usr\/lib\/niso\/bin\/niso __after-exit web$/m);
+  assert.match(describeRestart(plan), /^policy "on-failure", giving up after 4 restarts in a row: after 500ms, doubling up to 10s; 5 quick ends in a row are a crash loop/);
+  assert.equal(describeRestart({ ...plan, restart: { ...plan.restart, policy: 'no' } }), 'policy "no": never restarted');
+  const bare = renderExitUnits(plan, undefined);
+  assert.equal(bare.companion, null);
+  assert.deepEqual(bare.unitLines, []);
+  assert.deepEqual(bare.serviceLines, ['Restart=no']);
+  assert.match(bare.notes[0]!, /no niso command was given to apply it, so the unit is never restarted/);
+});
