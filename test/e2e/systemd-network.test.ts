@@ -185,6 +185,20 @@ test('two services on one network reach each other by name, both ways', async ()
   assert.match(body, /^web: (ENOTFOUND|EAI_AGAIN)\n$/);
 });
 
+test('egress: a service reaches a host beyond the machine, forwarded and masqueraded by the rules its network unit set up', async () => {
+  // "outside": a namespace behind the machine's uplink (up0, TEST-NET-2), with a web server and no route back to
+  // the service's network: only a masqueraded reply finds its way.
+  for (const a of [['netns', 'add', 'outside'], ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1'], ['link', 'set', 'up1', 'netns', 'outside'],
+    ['addr', 'add', '198.51.100.1/24', 'dev', 'up0'], ['link', 'set', 'up0', 'up'], ['-n', 'outside', 'addr', 'add', '198.51.100.2/24', 'dev', 'up1'],
+    ['-n', 'outside', 'link', 'set', 'up1', 'up'], ['-n', 'outside', 'link', 'set', 'lo', 'up']]) await m!.ok('ip', a);
+  await m!.ok('sh', ['-c', `ip netns exec outside ${process.execPath} -e "require('http').createServer((q, s) => s.end('hello from outside ' + q.socket.remoteAddress + '\\n')).listen(3000, '0.0.0.0')" >/dev/null 2>&1 &`]);
+  let body = '';
+  for (let i = 0; i < 50 && !body.startsWith('web reached'); i++) { body = (await curl('http://127.0.0.1:18080/peer?host=198.51.100.2'))[1]; if (!body.startsWith('web reached')) await sleep(100); }
+  // The outside saw the machine's uplink address, not the service's own.
+  assert.equal(body, 'web reached hello from outside 198.51.100.1\n');
+  await m!.run('sh', ['-c', 'ip netns pids outside | xargs -r kill; ip netns del outside']);
+});
+
 test('deactivate stops the network unit: namespace, veth and port rules are gone', async () => {
   await nisoOk(['deactivate', 'web']);
   assert.equal((await m!.systemctl('is-active', 'niso-web.service', 'niso-web-net.service')).stdout, 'inactive\ninactive\n');
