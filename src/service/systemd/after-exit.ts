@@ -1,5 +1,5 @@
-// `niso __after-exit SERVICE`, run by niso-SERVICE-exit.service each time the app's unit ends (OnFailure=/OnSuccess=,
-// render/systemd-exit.ts): the end is read from systemd, recorded in state.json and judged by the embedded backend's
+// `niso __after-exit SERVICE`, run by an instance of niso-SERVICE-exit@.service each time the app's unit ends
+// (OnFailure=/OnSuccess=, render/systemd-exit.ts) or its network unit fails: the end is read from systemd, recorded in state.json and judged by the embedded backend's
 // own policy (model/policy.ts via recordEnd); a restart is a transient timer that starts the unit after the delay.
 import { netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
 import type { ExitRecord, ServiceDefinition, ServiceState } from '../model/types.js';
@@ -9,6 +9,9 @@ import { readDefinition, readState, withServiceLock, writeState } from '../store
 import { execStatusMeaning } from './debug.js';
 import { netUpError } from './net.js';
 import { showSync, tool, unixTimestamp } from './systemctl.js';
+
+/** The unit's states while a run of it is under way. */
+const LIVE_STATES = ['active', 'activating', 'reloading', 'deactivating'];
 
 export const END_PROPERTIES = [
   'ActiveState', 'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp',
@@ -22,7 +25,7 @@ export const END_PROPERTIES = [
  * own monotonic timestamps, tells "stopped" from an exit.
  */
 export function unitEnd(p: Record<string, string>): ExitRecord | null {
-  if (['active', 'activating', 'reloading', 'deactivating'].includes(p.ActiveState ?? '')) return null;
+  if (LIVE_STATES.includes(p.ActiveState ?? '')) return null;
   const ended = unixTimestamp(p.ExecMainExitTimestamp);
   if (!ended) return null;
   const started = unixTimestamp(p.ExecMainStartTimestamp) ?? ended;
@@ -40,14 +43,14 @@ export function unitEnd(p: Record<string, string>): ExitRecord | null {
   return { ...base, reason: 'exited', message: null };
 }
 
-/** The transient timer that starts the unit after `delayMs` (an earlier one is replaced). */
-export async function scheduleStart(service: string, delayMs: number): Promise<void> {
+/** The transient timer that starts the unit after `delayMs` (an earlier one is replaced); systemd-run's complaint if it could not. */
+async function scheduleStart(service: string, delayMs: number): Promise<string | null> {
   const timer = retryTimerName(service);
   await tool('systemctl', ['stop', timer]);
   // A timer named after the service, with no command, starts that service; gone once elapsed.
   const r = await tool('systemd-run', [`--unit=${timer.replace(/\.timer$/, '')}`, `--on-active=${Math.max(1, Math.round(delayMs))}ms`,
     '--timer-property=AccuracySec=1ms', '--timer-property=RemainAfterElapse=no', '--description', `niso: restart ${service}`]);
-  if (r.code !== 0) throw new Error(`systemd-run could not set the restart timer: ${(r.stderr || r.stdout).trim()}`);
+  return r.code === 0 ? null : (r.stderr || r.stdout).trim() || `systemd-run exited with ${r.code}`;
 }
 
 /** Whether the restart timer waits (deactivate takes back the restart it had counted). */
@@ -66,7 +69,7 @@ export async function afterExit(root: string, service: string, log: (line: strin
     const p = showSync(unitName(service), END_PROPERTIES);
     const end = unitEnd(p);
     // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
-    const net = def.desired === 'active' && !['active', 'activating', 'reloading', 'deactivating'].includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
+    const net = def.desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
     const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end;
     // Started again meanwhile (niso restart, a health restart), or never ran.
     if (!exit) return;
@@ -97,8 +100,11 @@ export async function judgeEnd(root: string, service: string, def: ServiceDefini
     await tool('systemctl', ['stop', '--no-block', netUnitName(service)]);
     return next;
   }
-  await scheduleStart(service, Date.parse(next.nextRestartAt) - Date.now());
-  const counted = { ...next, restarts: next.restarts + 1 };
-  await writeState(root, service, counted);
-  return counted;
+  const refused = await scheduleStart(service, Date.parse(next.nextRestartAt) - Date.now());
+  // No timer, no restart: say so rather than wait for one that never comes.
+  const after: ServiceState = refused === null
+    ? { ...next, restarts: next.restarts + 1 }
+    : { ...next, state: 'failed', nextRestartAt: null, message: `${next.message ?? 'it ended'}; its restart could not be scheduled: ${refused}` };
+  await writeState(root, service, after);
+  return after;
 }
