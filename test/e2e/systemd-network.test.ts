@@ -231,6 +231,11 @@ test('reboot: after a clean shutdown, a new machine with the same units and root
   await nisoOk(['activate', 'web']);
   await nisoOk(['activate', PKG, '--name', 'api', '-p', '127.0.0.1:18081:3000', '--', 'peer.js']);
   assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
+  // As with Docker (and niso boot on the embedded backend), `always` comes back at boot even after a deactivate; others do not.
+  for (const [name, policy] of [['all', 'always'], ['off', 'on-failure']] as const) {
+    await nisoOk(['activate', PKG, '--name', name, '--network', 'none', '--restart', policy, '--', 'peer.js']);
+    await nisoOk(['deactivate', name]);
+  }
   const down = await m!.shutdown();
   assert.ok(down.clean, `clean shutdown:\n${down.log}`);
   // The network units were stopped on the way down: their ExecStop= removed the records.
@@ -260,6 +265,19 @@ test('reboot: after a clean shutdown, a new machine with the same units and root
   const st = JSON.parse(await nisoOk(['status', 'web', '--json'])) as Status;
   assert.equal(st.state, 'active');
   assert.deepEqual(st.ports, ['0.0.0.0:18080->3000/tcp']);
+  type Wanted = Status & { desired: string };
+  const all = JSON.parse(await nisoOk(['status', 'all', '--json'])) as Wanted;
+  assert.deepEqual([all.state, all.desired], ['active', 'active'], 'always: back after the boot, and wanted');
+  const off = JSON.parse(await nisoOk(['status', 'off', '--json'])) as Wanted;
+  assert.deepEqual([off.state, off.desired], ['inactive', 'inactive']);
+  // Wanted means its policy restarts it when it dies.
+  await m.ok('kill', ['-KILL', await show('niso-all.service', 'MainPID')]);
+  let again = all;
+  for (let i = 0; i < 100 && (again.pid === all.pid || again.state !== 'active'); i++) { await sleep(50); again = JSON.parse(await nisoOk(['status', 'all', '--json'])) as Wanted; }
+  assert.equal(again.state, 'active');
+  assert.notEqual(again.pid, all.pid);
+  for (const name of ['all', 'off']) { await nisoOk(['deactivate', name]); await nisoOk(['remove', name]); }
+  assert.ok(!existsSync(join(etc, 'systemd/multi-user.target.wants/niso-all.service')), 'remove disables the unit it deletes');
 });
 
 test('power loss: no ExecStop= ran, the next boot replaces the stale attachments instead of tripping over them', async () => {

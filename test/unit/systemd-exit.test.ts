@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { unitEnd } from '../../src/service/systemd/after-exit.js';
+import { desiredOf, unitEnd } from '../../src/service/systemd/after-exit.js';
+import type { ServiceDefinition } from '../../src/service/model/types.js';
 import { describeRestart, renderExitUnits } from '../../src/render/systemd-exit.js';
 import { goldenPlan } from '../helpers/golden-plan.js';
 
@@ -55,4 +56,15 @@ test('every end goes to the exit unit; without niso\'s command the header says t
   assert.deepEqual(bare.unitLines, []);
   assert.deepEqual(bare.serviceLines, ['Restart=no']);
   assert.match(bare.notes[0]!, /no niso command was given to apply it, so the unit is never restarted/);
+});
+
+test('desiredOf: an `always` unit left enabled by deactivate is wanted again once systemd starts it after that (a boot)', () => {
+  const def = { desired: 'inactive', createdAt: '2026-11-23T08:00:00.000Z', deactivatedAt: '2026-11-23T08:30:00.000Z' } as ServiceDefinition;
+  const booted = { UnitFileState: 'enabled', ExecMainStartTimestamp: 'Mon 2026-11-23 08:40:00.000000 UTC' };
+  assert.equal(desiredOf(def, booted), 'active');
+  // The run that deactivate stopped, a disabled unit (every other policy), a unit that never ran: not wanted.
+  assert.equal(desiredOf(def, { ...booted, ExecMainStartTimestamp: 'Mon 2026-11-23 08:20:00.000000 UTC' }), 'inactive');
+  assert.equal(desiredOf(def, { ...booted, UnitFileState: 'disabled' }), 'inactive');
+  assert.equal(desiredOf(def, { ...booted, ExecMainStartTimestamp: '' }), 'inactive');
+  assert.equal(desiredOf({ ...def, desired: 'active' }, {}), 'active');
 });

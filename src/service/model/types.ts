@@ -18,6 +18,8 @@ export interface ServiceDefinition {
   createdAt: string;
   /** What the user asked for last: activate → active, deactivate → inactive. Boot starts the active ones. */
   desired: 'active' | 'inactive';
+  /** When `niso deactivate` last stopped it (systemd: an `always` unit that systemd started after this, at a boot, is wanted). */
+  deactivatedAt?: string;
   /** The journal's bound: `files` files of at most `maxBytes` each (host config [logs], or --log-max-size/--log-files). */
   logs: { maxBytes: number; files: number };
 }

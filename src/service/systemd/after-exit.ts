@@ -14,7 +14,7 @@ import { showSync, tool, unixTimestamp } from './systemctl.js';
 const LIVE_STATES = ['active', 'activating', 'reloading', 'deactivating'];
 
 export const END_PROPERTIES = [
-  'ActiveState', 'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp',
+  'ActiveState', 'UnitFileState', 'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp',
   'ExecMainExitTimestampMonotonic', 'ActiveExitTimestampMonotonic',
 ] as const;
 
@@ -43,6 +43,17 @@ export function unitEnd(p: Record<string, string>): ExitRecord | null {
   return { ...base, reason: 'exited', message: null };
 }
 
+/**
+ * Whether the service should run. `deactivate` leaves an `always` service's unit enabled (Docker's `always` comes
+ * back at boot even after a stop by hand), so a run that systemd started after the deactivation, at a boot, is
+ * wanted, as the embedded backend's `niso boot` makes it.
+ */
+export function desiredOf(def: ServiceDefinition, p: Record<string, string>): 'active' | 'inactive' {
+  if (def.desired === 'active') return 'active';
+  const started = unixTimestamp(p.ExecMainStartTimestamp);
+  return p.UnitFileState === 'enabled' && started !== null && started.getTime() > Date.parse(def.deactivatedAt ?? def.createdAt) ? 'active' : 'inactive';
+}
+
 /** The transient timer that starts the unit after `delayMs` (an earlier one is replaced); systemd-run's complaint if it could not. */
 async function scheduleStart(service: string, delayMs: number): Promise<string | null> {
   const timer = retryTimerName(service);
@@ -68,15 +79,16 @@ export async function afterExit(root: string, service: string, log: (line: strin
     if (!def || def.backend !== 'systemd') return;
     const p = showSync(unitName(service), END_PROPERTIES);
     const end = unitEnd(p);
+    const desired = desiredOf(def, p);
     // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
-    const net = def.desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
+    const net = desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
     const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end;
     // Started again meanwhile (niso restart, a health restart), or never ran.
     if (!exit) return;
     // OnFailure= and OnSuccess= run it once per end; a second run for the same end (by hand, or after the health
     // check stopped an unhealthy app and judged the end itself) changes nothing.
     if (readState(root, service).exits.some((e) => e.at === exit.at)) return;
-    log(endLine(service, exit, await judgeEnd(root, service, def, exit)));
+    log(endLine(service, exit, await judgeEnd(root, service, { ...def, desired }, exit)));
   });
 }
 

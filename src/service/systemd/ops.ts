@@ -21,7 +21,7 @@ import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
 import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
 import { SERVICE_FORMAT, initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
-import { SERVICE_NAME_RE, readDefinition, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
+import { SERVICE_NAME_RE, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
 import type { HostEnv as BaseHostEnv } from '../launch.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
@@ -191,15 +191,21 @@ export async function restart(host: HostEnv, name: string): Promise<ServiceState
 export async function deactivate(host: HostEnv, name: string): Promise<ExitRecord | null> {
   const def = requireDefinition(host.root, name);
   const exit = await withServiceLock(host.root, name, async () => {
-    await writeDefinition(host.root, { ...def, desired: 'inactive' });
+    await writeDefinition(host.root, { ...def, desired: 'inactive', deactivatedAt: new Date().toISOString() });
     const wasRunning = unitActive(name);
     // The restart timer first, so that it cannot start the service again while it stops; its restart was counted.
     const pending = restartPending(name);
     await tool('systemctl', ['stop', retryTimerName(name)]);
     // The health timers and a check that runs now, which could restart the service.
     await tool('systemctl', ['stop', ...healthUnitNames(name)]);
-    // A unit that never got written (its activation failed early) has nothing to stop.
-    if (showSync(unitName(name), ['LoadState']).LoadState !== 'not-found') await systemctl('disable', '--now', unitName(name));
+    // A unit that never got written (its activation failed early) has nothing to stop. As with Docker, `always`
+    // brings a service back at boot even after it was stopped by hand: its unit stays enabled (desiredOf, after-exit.ts).
+    if (showSync(unitName(name), ['LoadState']).LoadState !== 'not-found') {
+      let always = false;
+      try { always = readPlan(host.root, name)?.restart.policy === 'always'; } catch { /* a damaged plan: not "always" */ }
+      if (always) await systemctl('stop', unitName(name));
+      else await systemctl('disable', '--now', unitName(name));
+    }
     // The network unit stays up between restarts: stopped here, which waits for its ExecStop=.
     await tool('systemctl', ['stop', netUnitName(name)]);
     await tool('systemctl', ['reset-failed', unitName(name), netUnitName(name)]);
@@ -238,6 +244,8 @@ export async function remove(host: HostEnv, name: string): Promise<void> {
     if (def?.desired === 'active' || unitActive(name)) {
       throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
+    // An `always` service's unit stays enabled after deactivate: its WantedBy= link goes with it.
+    await tool('systemctl', ['disable', unitName(name)]);
     for (const f of [unitName(name), exitServiceName(name), netUnitName(name), ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');

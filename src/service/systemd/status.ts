@@ -9,9 +9,9 @@ import type { ServiceStatus } from '../view.js';
 import { showSync, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
 import { runOf, unitHealth } from './health-run.js';
-import { END_PROPERTIES, unitEnd } from './after-exit.js';
+import { END_PROPERTIES, desiredOf, unitEnd } from './after-exit.js';
 
-export const STATUS_PROPERTIES = ['LoadState', 'SubState', 'MainPID', 'UnitFileState', ...END_PROPERTIES] as const;
+export const STATUS_PROPERTIES = ['LoadState', 'SubState', 'MainPID', ...END_PROPERTIES] as const;
 
 /** ActiveState as niso's state names (before niso's exit unit judged an end: restarting, crash-loop). */
 function mapState(p: Record<string, string>): ServiceStateName {
@@ -72,7 +72,7 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
   if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
   else if (end !== null && judged) ({ state, message } = s);
   // An end the exit unit has not judged yet shows as restarting (as on the embedded backend, before the supervisor's verdict).
-  else if (end !== null && def.desired === 'active') state = 'restarting';
+  else if (end !== null && desiredOf(def, p) === 'active') state = 'restarting';
   // Never ran since it was defined: what activate recorded (a start that failed says why).
   else if (s.state === 'failed' && (state === 'inactive' || state === 'failed')) ({ state, message } = s);
   if (state === 'active' && health === 'starting') state = 'activating';
@@ -86,7 +86,7 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
     // niso counts restarts itself: systemd restarts nothing on its own (Restart=no), the exit unit's timer does.
     restarts: s.restarts,
     ports: running ? s.ports : [], addresses: running ? s.addresses : [],
-    backend: 'systemd', desired: def.desired, message, nextRestartAt: waiting ? s.nextRestartAt : null,
+    backend: 'systemd', desired: desiredOf(def, p), message, nextRestartAt: waiting ? s.nextRestartAt : null,
     lastExit: (judged ? s.exits.at(-1) : end) ?? null,
   };
 }
