@@ -87,3 +87,8 @@ export function linePath(p: string, what: string): string {
   if (!p.startsWith('/')) throw new SystemdQuoteError(`${what} ${JSON.stringify(p)} is not an absolute path`);
   return lineValue(p, what);
 }
+
+/** A time span as systemd writes one (systemd.time(7)): whole seconds as `5s`, anything else in milliseconds. */
+export function span(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${Math.round(ms)}ms`;
+}

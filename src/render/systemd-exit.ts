@@ -7,6 +7,7 @@
 import type { Plan } from '../plan/plan.js';
 import { CRASH_LOOP_AFTER } from '../service/model/policy.js';
 import { exitInstanceName, exitServiceName, retryTimerName, unitName } from './systemd-names.js';
+import { span } from './systemd-escape.js';
 import { nisoOneshotLines, type NisoCommand } from './systemd-net.js';
 
 export interface ExitUnits {
@@ -17,10 +18,6 @@ export interface ExitUnits {
   companion: { name: string; text: string } | null;
   /** What the header lists as not in the unit (no niso command to apply the policy). */
   notes: string[];
-}
-
-function span(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${Math.round(ms)}ms`;
 }
 
 /** The policy in words, for the comments of both units. */

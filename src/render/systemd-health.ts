@@ -6,6 +6,7 @@
 // Pure: the plan and niso's command in, unit text out.
 import type { Plan, PlanHealth } from '../plan/plan.js';
 import { healthServiceName, healthStartTimerName, healthTimerName, unitName } from './systemd-names.js';
+import { span } from './systemd-escape.js';
 import { initialHealth, recordProbe } from '../service/health/state.js';
 import { nisoOneshotLines, type NisoCommand } from './systemd-net.js';
 
@@ -28,10 +29,6 @@ export interface HealthUnits {
   companions: { name: string; text: string }[];
   /** What the service's header lists as not in the unit (an exec probe, or no niso command to run). */
   notes: string[];
-}
-
-function span(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${Math.round(ms)}ms`;
 }
 
 /**

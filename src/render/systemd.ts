@@ -7,7 +7,7 @@ import { RenderError } from './bwrap.js';
 import { unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
-import { environmentWord, execWord, linePath, lineValue, pathWord } from './systemd-escape.js';
+import { environmentWord, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
 import { NAMESPACE_SYSCALLS, systemdDenyTerms } from './systemd-syscalls.js';
 import { netDependencyLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
 import { renderHealthUnits } from './systemd-health.js';
@@ -67,10 +67,6 @@ const MANAGER_ENV = ['USER', 'LOGNAME', 'SHELL', 'HOME', 'PATH', 'LANG', 'INVOCA
 
 /** Socket families a service may open: IP, local sockets, and netlink (getifaddrs, so os.networkInterfaces()). */
 const ADDRESS_FAMILIES = 'AF_UNIX AF_INET AF_INET6 AF_NETLINK';
-
-function span(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
 
 function percent(cpus: number): string {
   // Two decimals of a percent is systemd's resolution (it parses permyriads).

@@ -51,8 +51,6 @@ export function journalExits(name: string, count: number): ExitRecord[] {
   return exits;
 }
 
-export const journalLastExit = (name: string): ExitRecord | null => journalExits(name, 1)[0] ?? null;
-
 export function systemdStatus(root: string, def: ServiceDefinition, now = Date.now()): ServiceStatus {
   const name = def.name;
   const p = showSync(unitName(name), STATUS_PROPERTIES);
