@@ -86,21 +86,25 @@ function procCpuNs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10_000_000;
 }
 
-test('a busy loop shows more than 50 % CPU over half a second; one limited to 20 % of a core shows about that', async () => {
+test('a busy loop shows the CPU % that its process used; one limited to 20 % of a core shows no more than that', async () => {
   const busy = makeCgroup('busy');
   const capped = makeCgroup('capped', { cpuQuota: 0.2 });
-  // At the highest priority, so that other work on the machine does not take the core away.
-  const p = await startIn(busy, ['nice', '-n', '-20', process.execPath, '-e', 'console.log("ready"); for (;;) {}']);
-  await startIn(capped, ['nice', '-n', '-20', process.execPath, '-e', 'console.log("ready"); for (;;) {}']);
-  const before = procCpuNs(p.pid!);
+  const p = await startIn(busy, [process.execPath, '-e', 'console.log("ready"); for (;;) {}']);
+  const q = await startIn(capped, [process.execPath, '-e', 'console.log("ready"); for (;;) {}']);
+  // How much of a core each one really got depends on what else the machine runs (cgroups of the same level
+  // share the CPU by weight, so no nice value guarantees a core): each row is judged against its own process.
+  const before = [procCpuNs(p.pid!), procCpuNs(q.pid!)];
   const t0 = performance.now();
   const rows = await sampleOnce([{ name: 'busy', cgroup: busy }, { name: 'capped', cgroup: capped }], { firstIntervalMs: 500 });
-  const ownPercent = ((procCpuNs(p.pid!) - before) / ((performance.now() - t0) * 1e6)) * 100;
+  const wallNs = (performance.now() - t0) * 1e6;
+  const [own, ownCapped] = [p, q].map((x, i) => ((procCpuNs(x.pid!) - before[i]!) / wallNs) * 100);
   const [b, c] = rows.map((r) => r.stats);
   assert.ok(b && c);
-  assert.ok(b.cpuPercent !== null && b.cpuPercent > 50, `busy: ${b.cpuPercent} %`);
-  assert.ok(Math.abs(b.cpuPercent - ownPercent) < 15, `the cgroup's ${b.cpuPercent} % is what the process itself used (${ownPercent.toFixed(1)} %)`);
-  assert.ok(c.cpuPercent !== null && c.cpuPercent > 5 && c.cpuPercent < 35, `capped: ${c.cpuPercent} %`);
+  assert.ok(b.cpuPercent !== null && b.cpuPercent > 5, `busy: ${b.cpuPercent} %`);
+  // /proc counts in 10 ms ticks: 2 ticks of 500 ms are 4 points.
+  assert.ok(Math.abs(b.cpuPercent - own!) < 15, `the cgroup's ${b.cpuPercent} % is what the process itself used (${own!.toFixed(1)} %)`);
+  assert.ok(c.cpuPercent !== null && c.cpuPercent < 30, `capped: ${c.cpuPercent} %`);
+  assert.ok(Math.abs(c.cpuPercent - ownCapped!) < 15, `the capped cgroup's ${c.cpuPercent} % is what its process used (${ownCapped!.toFixed(1)} %)`);
   const table = formatStatsTable(rows);
   assert.match(table, new RegExp(`^busy +${b.cpuPercent.toFixed(2)}% `, 'm'));
 });
@@ -156,7 +160,7 @@ test('pids: a shell and its sleeps count against pids.max; top lists them as the
   assert.deepEqual(rows.filter((r) => r.command.startsWith('sleep 360') && r.command !== 'sleep 3604').map((r) => r.ppid), [sh.pid, sh.pid]);
   const table = formatTopTable(rows);
   assert.match(table, /^PID +PPID +USER +%CPU +RSS +ELAPSED +COMMAND$/m);
-  assert.match(table, new RegExp(`^${sh.pid} +\\d+ +svc-test +0\\.0 +\\S+ +00:0\\d +sh -c sleep 3601 & sleep 3602 & sleep "3603 with space" 2>/dev/null & echo ready; wait$`, 'm'));
+  assert.match(table, new RegExp(`^${sh.pid} +\\d+ +svc-test +\\d+\\.\\d +\\S+ +00:0\\d +sh -c sleep 3601 & sleep 3602 & sleep "3603 with space" 2>/dev/null & echo ready; wait$`, 'm'));
 });
 
 test('block I/O: a child\'s fsync\'d writes and direct reads count in the cgroup, also after the child exited', async () => {
