@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { desiredOf, unitEnd } from '../../src/service/systemd/after-exit.js';
-import type { ServiceDefinition } from '../../src/service/model/types.js';
+import { desiredOf, endLine, unitEnd } from '../../src/service/systemd/after-exit.js';
+import type { ServiceDefinition, ServiceState } from '../../src/service/model/types.js';
 import { describeRestart, renderExitUnits } from '../../src/render/systemd-exit.js';
 import { goldenPlan } from '../helpers/golden-plan.js';
 
@@ -67,4 +67,10 @@ test('desiredOf: an `always` unit left enabled by deactivate is wanted again onc
   assert.equal(desiredOf(def, { ...booted, UnitFileState: 'disabled' }), 'inactive');
   assert.equal(desiredOf(def, { ...booted, ExecMainStartTimestamp: '' }), 'inactive');
   assert.equal(desiredOf({ ...def, desired: 'active' }, {}), 'active');
+});
+
+test('endLine: stamped with the decision that the restart delay counts from, not with the (later) time of writing', () => {
+  const exit = unitEnd(ended({}))!;
+  const state = { since: '2026-11-23T08:34:20.700Z', state: 'restarting', nextRestartAt: '2026-11-23T08:34:20.900Z' } as ServiceState;
+  assert.equal(endLine('web', exit, state), '2026-11-23T08:34:20.700Z web: ended (exit code 3) → restarting until 2026-11-23T08:34:20.900Z');
 });

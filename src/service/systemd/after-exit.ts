@@ -67,9 +67,13 @@ async function scheduleStart(service: string, delayMs: number): Promise<string |
 /** Whether the restart timer waits (deactivate takes back the restart it had counted). */
 export const restartPending = (service: string): boolean => showSync(retryTimerName(service), ['ActiveState']).ActiveState === 'active';
 
-/** The line the embedded supervisor logs for an end, here in the exit unit's journal. */
+/**
+ * The line the embedded supervisor logs for an end, here in the exit unit's journal. Stamped with the time of the
+ * decision (`since`), which the restart delay counts from, not with the time of writing: scheduling the timer came
+ * in between, and the line would make the delay look shorter than it was.
+ */
 export function endLine(service: string, exit: ExitRecord, state: ServiceState): string {
-  return `${new Date().toISOString()} ${service}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`;
+  return `${state.since} ${service}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`;
 }
 
 export async function afterExit(root: string, service: string, log: (line: string) => void): Promise<void> {
