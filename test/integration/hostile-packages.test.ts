@@ -96,6 +96,8 @@ const cases: Case[] = [
     const tar = await tarBytes([{ name: 'niso/index.json', data: serializeIndex(withDirs()) }, { name: 'niso/manifest.toml', data: manifestText() }, ...DIRS, { name: 'app/lib/a.js', data: FILES['lib/a.js'], base256Size: 2n ** 62n }]);
     await writeFile(f, zstd(tar));
   } },
+  { name: 'path longer than a package holds (3,263 bytes)', code: 'NISO2102', build: async (f) => { const files = { [Array(13).fill('d'.repeat(250)).join('/')]: 'x' }; await craftPackage(f, indexFor(files), appEntries(files)); } },
+  { name: 'a file below a file (f and f/g)', code: 'NISO2110', build: async (f) => { const files = { f: 'x', 'f/g': 'y' }; await craftPackage(f, indexFor(files), appEntries(files)); } },
   { name: 'too many files', code: 'NISO2109', limits: { maxFiles: 50 }, build: async (f) => {
     const files = Object.fromEntries(Array.from({ length: 60 }, (_, n) => [`f${n}`, `${n}`]));
     await craftPackage(f, indexFor(files), appEntries(files));
