@@ -2,13 +2,13 @@
 // through the content pool (hard links), flush, then rename the finished object into the store.
 // A crash at any point leaves no store object or a complete one; leftovers are swept later.
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import { hostArch } from '../host/arch.js';
 import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
-import type { SymlinkEntry } from '../package/format/package-index.js';
+import type { FileEntry, SymlinkEntry } from '../package/format/package-index.js';
 import { readPackage, type Limits, type PackageHead } from '../package/read-package.js';
 import { contentPath, layout, storeObjectName, type StoreLayout } from './layout.js';
 import { forceRemove, sealDirs } from './fs-tree.js';
@@ -52,11 +52,48 @@ export async function installPackage(root: string, file: string, limits: Limits,
     const links: SymlinkEntry[] = [];
     // New content waits in the work dir until the whole package is verified; only then is it
     // linked into the shared pool, so a package refused half-way leaves no content behind.
-    const pending = new Map<string, string>();
+    // Maps a pool path to the work-dir file that will become it, and the last file linked to it.
+    const pending = new Map<string, { placed: string; last: string }>();
+    // Pool copies (installed or pending) that reached the filesystem's link limit.
+    const full = new Set<string>();
     // Extraction is sequential, so per-file async fs calls only add thread-pool round trips
     // (about ten per file); direct syscalls are used instead, with directories cached.
     const made = new Set<string>();
     const ensureDir = (d: string) => { if (!made.has(d)) { mkdirSync(d, { recursive: true }); made.add(d); } };
+    /**
+     * Gives `dest` the content of `e` by linking it to an equal file: a pool copy, or one this
+     * install placed. A copy with as many links as the filesystem allows (ext4: 65,000) is passed
+     * over for the next; where no copy has room, `dest` becomes a new one: `create` writes it, or
+     * (null) it already holds the content.
+     */
+    const share = (e: FileEntry, dest: string, create: ((path: string) => void) | null): void => {
+      const freed: string[] = [];
+      for (let copy = 0; ; copy++) {
+        const pooled = contentPath(l, e.sha256, e.mode, copy);
+        if (full.has(pooled)) continue;
+        const mine = pending.get(pooled);
+        const source = mine?.placed ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
+        if (source === undefined) {
+          create?.(dest);
+          pending.set(pooled, { placed: dest, last: dest });
+          newBytes += e.size;
+          break;
+        }
+        try {
+          if (create) linkSync(source, dest);
+          else { linkSync(source, `${dest}.link`); renameSync(`${dest}.link`, dest); }
+          if (mine) mine.last = dest;
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
+          full.add(pooled);
+          // A placed file needs one more link when it is pooled: its last link gives way.
+          if (mine && mine.last !== mine.placed) { unlinkSync(mine.last); freed.push(mine.last); }
+        }
+      }
+      for (const f of freed) share(e, f, (p) => copyFileSync(dest, p, constants.COPYFILE_EXCL));
+    };
+    const readOnly = (mode: number) => (mode & 0o111 ? 0o555 : 0o444);
     try {
       head = await readPackage(file, limits, {
         head: async (h) => {
@@ -73,10 +110,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
         file: (e, data) => {
           const dest = join(work, 'app', e.path);
           ensureDir(dirname(dest));
-          const pooled = contentPath(l, e.sha256, e.mode);
-          const known = pending.get(pooled) ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
-          if (known !== undefined) linkSync(known, dest);
-          else { writeFileSync(dest, data, { flag: 'wx', mode: e.mode & 0o111 ? 0o555 : 0o444 }); pending.set(pooled, dest); newBytes += e.size; }
+          share(e, dest, (p) => writeFileSync(p, data, { flag: 'wx', mode: readOnly(e.mode) }));
           done += e.size;
           opts.onProgress?.(done, total);
         },
@@ -85,7 +119,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
           // (Pooled content is not reused here: the bytes must be read through anyway.)
           const dest = join(work, 'app', e.path);
           ensureDir(dirname(dest));
-          const fd = openSync(dest, 'wx', e.mode & 0o111 ? 0o555 : 0o444);
+          const fd = openSync(dest, 'wx', readOnly(e.mode));
           let closed = false;
           const close = () => { if (!closed) { closed = true; closeSync(fd); } };
           return {
@@ -93,9 +127,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
             abort: close,
             end: () => {
               close();
-              const pooled = contentPath(l, e.sha256, e.mode);
-              const known = pending.get(pooled) ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
-              if (known !== undefined) { unlinkSync(dest); linkSync(known, dest); } else { pending.set(pooled, dest); newBytes += e.size; }
+              share(e, dest, null);
               done += e.size;
               opts.onProgress?.(done, total);
             },
@@ -110,7 +142,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
         await forceRemove(work);
         return result(true);
       }
-      for (const [pooled, placed] of pending) {
+      for (const [pooled, { placed }] of pending) {
         ensureDir(dirname(pooled));
         try {
           linkSync(placed, pooled);
