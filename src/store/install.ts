@@ -1,6 +1,7 @@
 // `niso install`: verify a package while streaming it into a work dir, share identical files
 // through the content pool (hard links), flush, then rename the finished object into the store.
-// A crash at any point leaves no store object or a complete one; leftovers are swept later.
+// A crash at any point leaves no store object or a complete one; Ctrl-C and stop signals remove
+// the work dir, and what a SIGKILL leaves is swept by the next store operation.
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, copyFileSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
@@ -11,7 +12,8 @@ import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
 import type { FileEntry, SymlinkEntry } from '../package/format/package-index.js';
 import { readPackage, type Limits, type PackageHead } from '../package/read-package.js';
 import { contentPath, layout, storeObjectName, type StoreLayout } from './layout.js';
-import { forceRemove, sealDirs } from './fs-tree.js';
+import { forceRemove, forceRemoveSync, sealDirs } from './fs-tree.js';
+import { onInterrupt } from '../host/interrupt.js';
 import { withLock } from '../host/lock.js';
 import { sweepTmp } from './sweep.js';
 import { INSTALLED_INFO, NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, type InstalledInfo } from './installed.js';
@@ -42,7 +44,14 @@ export async function installPackage(root: string, file: string, limits: Limits,
   return withLock(l.lock, 'the store', async () => {
     await sweepTmp(l);
     const work = join(l.tmp, `install-${process.pid}-${randomBytes(6).toString('hex')}`);
-    await mkdir(join(work, 'app'), { recursive: true });
+    // Ctrl-C or a stop signal removes the work dir before niso exits; once the commit began
+    // (pooling, the rename into the store), the install finishes first and niso exits after.
+    let committing = false;
+    const release = onInterrupt(() => {
+      if (committing) return false;
+      forceRemoveSync(work);
+      return true;
+    });
     let head: PackageHead | undefined;
     let final = '';
     let already = false;
@@ -95,6 +104,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
     };
     const readOnly = (mode: number) => (mode & 0o111 ? 0o555 : 0o444);
     try {
+      await mkdir(join(work, 'app'), { recursive: true });
       head = await readPackage(file, limits, {
         head: async (h) => {
           if (h.index.arch !== 'any' && h.index.arch !== hostArch()) {
@@ -142,6 +152,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
         await forceRemove(work);
         return result(true);
       }
+      committing = true;
       for (const [pooled, { placed }] of pending) {
         ensureDir(dirname(pooled));
         try {
@@ -179,6 +190,8 @@ export async function installPackage(root: string, file: string, limits: Limits,
     } catch (e) {
       await forceRemove(work);
       throw e;
+    } finally {
+      release();
     }
   });
 }

@@ -203,6 +203,29 @@ test('installs killed at any moment leave nothing or a complete object, and the 
   assert.equal(await poolCount(root), distinct.size);
 });
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`an install stopped by ${signal} removes its work dir and exits by that signal`, async () => {
+    const dir = tempDir();
+    const root = join(dir, 'root');
+    const files = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`m${i % 50}/f${i}.js`, `module.exports = ${i};\n`]));
+    const file = join(dir, 'big.niso');
+    await craftPackage(file, indexFor(files, { name: 'big' }), appEntries(files));
+    const child = spawn(process.execPath, [BIN, 'install', file], { env: { ...process.env, NISO_ROOT: root }, stdio: 'ignore' });
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, sig) => r({ code, signal: sig })));
+    // The signal comes once extraction has begun: the work dir holds the first files.
+    const tmp = layout(root).tmp;
+    for (;;) {
+      const work = (await readdir(tmp).catch(() => [] as string[])).find((n) => n.startsWith('install-'));
+      if (work && (await readdir(join(tmp, work, 'app')).catch(() => [] as string[])).length > 0) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill(signal);
+    assert.deepEqual(await closed, { code: null, signal }, 'niso ends by the signal it got');
+    assert.deepEqual(await readdir(tmp), [], 'no work dir is left');
+    assert.deepEqual(await readdir(layout(root).store), [], 'no store object');
+  });
+}
+
 test('concurrent installs of one package all succeed and make one object', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
