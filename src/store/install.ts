@@ -16,7 +16,8 @@ import { forceRemove, forceRemoveSync, sealDirs } from './fs-tree.js';
 import { onInterrupt } from '../host/interrupt.js';
 import { withLock } from '../host/lock.js';
 import { sweepTmp } from './sweep.js';
-import { INSTALLED_INFO, NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, type InstalledInfo } from './installed.js';
+import { INSTALLED_INFO, NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, listInstalled, type InstalledInfo, type InstalledPackage } from './installed.js';
+import { shortDigest } from './resolve.js';
 
 export interface InstallResult {
   digest: string;
@@ -29,16 +30,37 @@ export interface InstallResult {
   bytes: number;
   /** Bytes written to the content pool; the rest was shared with installed packages. */
   newBytes: number;
+  /** Other builds (digests) of this name and version that were installed before. */
+  otherBuilds: InstalledPackage[];
+}
+
+export interface InstallOptions {
+  now?: Date;
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Another build of an installed name and version is refused unless the caller says what it
+   * does with the earlier one: `keep` installs it beside them (the caller may remove them).
+   */
+  otherBuilds?: 'refuse' | 'keep';
 }
 
 
 
+
+/** One name and version must not silently mean two apps: a fix packed without a new version. */
+function anotherBuild(file: string, h: PackageHead, others: InstalledPackage[]): NisoError {
+  const what = `${h.index.name} ${h.index.version}`;
+  return new NisoError('NISO2206', `${file}: ${what} is already installed as another build (${others.map((o) => shortDigest(o.digest)).join(', ')}); this package is ${shortDigest(`sha256:${h.digestHex}`)}`, {
+    path: file, exitCode: 1,
+    hint: `to replace the installed build: \`niso install --replace ${file}\` (a build a service uses stays until the service changes); or raise [package] version in manifest.toml and pack again`,
+  });
+}
 
 export async function ensureDirs(l: StoreLayout): Promise<void> {
   for (const d of [l.store, l.content, l.tmp]) await mkdir(d, { recursive: true });
 }
 
-export async function installPackage(root: string, file: string, limits: Limits, opts: { now?: Date; onProgress?: (done: number, total: number) => void } = {}): Promise<InstallResult> {
+export async function installPackage(root: string, file: string, limits: Limits, opts: InstallOptions = {}): Promise<InstallResult> {
   const l = layout(root);
   await ensureDirs(l);
   return withLock(l.lock, 'the store', async () => {
@@ -58,6 +80,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
     let newBytes = 0;
     let done = 0;
     let total = 0;
+    let otherBuilds: InstalledPackage[] = [];
     const links: SymlinkEntry[] = [];
     // New content waits in the work dir until the whole package is verified; only then is it
     // linked into the shared pool, so a package refused half-way leaves no content behind.
@@ -113,6 +136,8 @@ export async function installPackage(root: string, file: string, limits: Limits,
           total = h.index.totals.bytes;
           final = join(l.store, storeObjectName(h.digestHex, h.index.name, h.index.version));
           already = await stat(join(final, INSTALLED_INFO)).then(() => true, () => false);
+          otherBuilds = (await listInstalled(root)).filter((p) => p.name === h.index.name && p.version === h.index.version && p.digest !== `sha256:${h.digestHex}`);
+          if (!already && otherBuilds.length > 0 && (opts.otherBuilds ?? 'refuse') === 'refuse') throw anotherBuild(file, h, otherBuilds);
           return !already;
         },
         dir: (e) => { ensureDir(join(work, 'app', e.path)); },
@@ -146,7 +171,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
       });
       const result = (alreadyInstalled: boolean): InstallResult => ({
         digest: `sha256:${head!.digestHex}`, name: head!.index.name, version: head!.index.version, arch: head!.index.arch,
-        path: final, alreadyInstalled, files: head!.index.totals.files, bytes: head!.index.totals.bytes, newBytes,
+        path: final, alreadyInstalled, files: head!.index.totals.files, bytes: head!.index.totals.bytes, newBytes, otherBuilds,
       });
       if (already) {
         await forceRemove(work);

@@ -98,6 +98,30 @@ test('a new version costs only its changed files; remove and gc free exactly the
   assert.equal(gc.freedFiles, 0);
 });
 
+test('another build of an installed name and version is refused unless the caller keeps both; then NAME:VERSION means the newest', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await installPackage(root, await makeVersion(dir, '1.0.0', 'v1'), DEFAULT_LIMITS);
+  // A fix packed without raising the version: same name and version, another digest.
+  const fix = await makeVersion(join(dir, 'fix'), '1.0.0', 'v1 with a fix');
+  await assert.rejects(installPackage(root, fix, DEFAULT_LIMITS), (e: unknown) => {
+    assert.ok(isNisoError(e));
+    assert.equal(e.code, 'NISO2206');
+    assert.ok(e.message.includes(fix) && e.message.includes(a.digest.slice(0, 19)), e.message);
+    assert.match(e.hint ?? '', /niso install --replace .*fix\/web-1\.0\.0\.niso/);
+    return true;
+  });
+  assert.deepEqual((await listInstalled(root)).map((p) => p.digest), [a.digest], 'the store is unchanged');
+  assert.deepEqual(await readdir(layout(root).tmp), []);
+
+  const b = await installPackage(root, fix, DEFAULT_LIMITS, { otherBuilds: 'keep' });
+  assert.deepEqual(b.otherBuilds.map((p) => p.digest), [a.digest]);
+  assert.equal((await resolveOne(root, 'web:1.0.0')).digest, b.digest, 'NAME:VERSION is the newest build');
+  assert.equal((await resolveOne(root, 'web')).digest, b.digest);
+  assert.deepEqual((await listInstalled(root)).map((p) => p.digest), [b.digest, a.digest]);
+  assert.equal((await installPackage(root, fix, DEFAULT_LIMITS)).alreadyInstalled, true, 'installing a build again is no conflict');
+});
+
 test('gc frees content and work dirs that interrupted operations left behind', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
