@@ -177,6 +177,7 @@ export class TarReader {
         // node-tar throws on numbers it cannot represent (a base-256 size of 2^62).
         throw new TarFormatError(`an entry header cannot be read (${(e as Error).message})`);
       }
+      const afterPax = this.ex !== undefined;
       this.ex = undefined;
       if (!h.cksumValid) throw new TarFormatError('a header checksum is wrong (the archive is damaged)');
       const size = h.size ?? 0;
@@ -184,6 +185,8 @@ export class TarReader {
       const typeName = String(h.type);
       if (typeName === 'ExtendedHeader') {
         if (size > 1024 * 1024) throw new TarFormatError('a pax header is larger than 1 MiB');
+        // One per entry: pax headers in a row would be read without end and count against no limit.
+        if (afterPax) throw new TarFormatError('two pax headers in a row');
         this.paxBody = [];
         this.paxLeft = size;
         this.remaining = size;

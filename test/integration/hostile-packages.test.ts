@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Pax } from 'tar';
 import { installPackage } from '../../src/store/install.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/package/read-package.js';
 import { isNisoError } from '../../src/errors/niso-error.js';
@@ -97,6 +98,15 @@ const cases: Case[] = [
     await writeFile(f, zstd(tar));
   } },
   { name: 'path longer than a package holds (3,263 bytes)', code: 'NISO2102', build: async (f) => { const files = { [Array(13).fill('d'.repeat(250)).join('/')]: 'x' }; await craftPackage(f, indexFor(files), appEntries(files)); } },
+  { name: 'pax headers in a row (a bomb that no limit counts)', code: 'NISO2101', build: async (f) => {
+    const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`;
+    const files = { [long]: 'x' };
+    const tar = await tarBytes([{ name: 'niso/index.json', data: serializeIndex(indexFor(files)) }, { name: 'niso/manifest.toml', data: manifestText() }, ...appEntries(files)]);
+    const pax = new Pax({ path: `app/${long}` }).encode();
+    const at = tar.indexOf(pax);
+    assert.ok(at > 0);
+    await writeFile(f, zstd(Buffer.concat([tar.subarray(0, at), ...Array<Buffer>(1000).fill(pax), tar.subarray(at)])));
+  } },
   { name: 'a file below a file (f and f/g)', code: 'NISO2110', build: async (f) => { const files = { f: 'x', 'f/g': 'y' }; await craftPackage(f, indexFor(files), appEntries(files)); } },
   { name: 'too many files', code: 'NISO2109', limits: { maxFiles: 50 }, build: async (f) => {
     const files = Object.fromEntries(Array.from({ length: 60 }, (_, n) => [`f${n}`, `${n}`]));
