@@ -205,6 +205,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<file>', 'the .niso package')
     .option('--max-size <size>', 'refuse packages that unpack to more than this (default 8G)')
     .option('--max-files <n>', 'refuse packages with more files than this (default 500000)')
+    .option('--replace', 'replace another build of the same name and version (one a service uses stays until the service changes)')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts) => (await import('./commands/install.js')).run(ctx, file, opts));
 
@@ -227,7 +228,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   program.command('remove').alias('rm')
     .description('remove inactive services, or installed packages that no service uses (content shared with other packages stays)')
     .argument('<refs...>', 'SERVICE, or a package: NAME[:VERSION] or digest prefix')
-    .option('--all-versions', 'with a bare NAME, remove every installed version')
+    .option('--all-versions', 'remove every installed version (or build) that NAME or NAME:VERSION matches')
     .option('--json', 'print as JSON')
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
 

@@ -1,6 +1,8 @@
 // zstd streams through the host's zstd binary: Node 20 has no zstd, and the CLI is fast,
 // multi-threaded and everywhere. Compression level and framing are pinned for determinism.
-import type { Readable, Writable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ChildProcess } from 'node:child_process';
 import { spawnTool, missingTool } from './exec.js';
 
@@ -12,8 +14,8 @@ export interface ZstdProcess {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-function start(args: string[], input?: string): ZstdProcess {
-  const child = spawnTool('zstd', args, { stdio: [input === undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+function start(args: string[]): ZstdProcess {
+  const child = spawnTool('zstd', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res, rej) => {
@@ -28,8 +30,43 @@ export function compressor(level = 3): ZstdProcess {
   return start(['-q', '-c', `-${level}`, '-T0', '--no-progress']);
 }
 
-export function decompressor(file: string): ZstdProcess {
-  return start(['-q', '-d', '-c', '--no-progress', '--', file], file);
+/** Sees every compressed byte before zstd does; push() or end() throws to refuse the input. */
+export interface InputCheck { push(chunk: Buffer): void; end(): void }
+
+export interface Decompression extends ZstdProcess {
+  /**
+   * Settles once the file has been fed to zstd: null, or why feeding stopped (the check's error,
+   * or a read error). On an error zstd has been killed, so its output ends there.
+   */
+  fed: Promise<Error | null>;
+  /** Stops reading and kills zstd: the caller has seen enough, or refused what it read. */
+  stop(): void;
+}
+
+/**
+ * Decompresses a file that niso feeds to zstd itself, through `check`: zstd alone would also
+ * accept gzip, xz or lz4 and skip whatever hides in skippable frames.
+ */
+export function decompressor(file: string, check: InputCheck): Decompression {
+  const z = start(['-q', '-d', '-c', '--no-progress']);
+  const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  let refused: Error | null = null;
+  const gate = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      try { check.push(chunk); cb(null, chunk); } catch (e) { refused = e as Error; cb(refused); }
+    },
+    flush(cb) {
+      try { check.end(); cb(); } catch (e) { refused = e as Error; cb(refused); }
+    },
+  });
+  let stopped = false;
+  const stop = () => { stopped = true; source.destroy(); z.child.kill('SIGKILL'); };
+  const fed = pipeline(source, gate, z.stdin).then(() => null, (e: Error) => {
+    const why = refused ?? (stopped ? null : e);
+    stop();
+    return why;
+  });
+  return { ...z, fed, stop };
 }
 
 /** Compresses a small buffer in one go, with the same settings as compressor(). */

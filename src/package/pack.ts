@@ -13,7 +13,7 @@ import type { Manifest } from '../manifest/schema.js';
 import { compressBuffer, compressor } from '../host/zstd.js';
 import { tempName, fsyncPath } from '../host/fs-atomic.js';
 import { hostArch } from '../host/arch.js';
-import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, serializeIndex, type IndexEntry, type PackageIndex } from './format/package-index.js';
+import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, describeStructureProblem, findStructureProblem, serializeIndex, type IndexEntry, type PackageIndex } from './format/package-index.js';
 import { TarWriter, type TarHeader } from './tar-codec.js';
 import { selectFiles, type Selected, type SelectedFile } from './select-files.js';
 
@@ -100,6 +100,15 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
   }
   const order: (Selected | { path: string; type: 'dir' })[] = [...[...dirs].map((path) => ({ path, type: 'dir' as const })), ...selected]
     .sort((a, b) => comparePaths(a.path, b.path));
+  // Install's rules on the whole tree, before anything is read: a symlink chain that leaves the
+  // app (`b -> .`, `s -> b/..`) is fine link by link, and install would refuse the package.
+  const problem = findStructureProblem(order);
+  if (problem) {
+    const at = join(appDir, problem.path);
+    throw new NisoError(problem.kind === 'unsafe-path' ? 'NISO2116' : 'NISO2002', `${appDir}: ${describeStructureProblem(problem)}`, {
+      path: at, exitCode: 2, hint: `${problem.kind.startsWith('symlink') ? 'replace the symlink with what it points to, or ' : ''}leave it out: add "${problem.path}" to [copy] exclude or .nisoignore`,
+    });
+  }
 
   const manifestBytes = Buffer.from(manifestText, 'utf8');
   const arch = manifest.package.arch ?? hostArch();

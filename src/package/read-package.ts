@@ -9,7 +9,8 @@ import type { Manifest } from '../manifest/schema.js';
 import { formatDiagnostics } from '../errors/render.js';
 import { decompressor } from '../host/zstd.js';
 import { APP_PREFIX, INDEX_PATH, MANIFEST_PATH, parseIndex, symlinkStaysInside, unsafePathReason, type DirEntry, type FileEntry, type IndexEntry, type PackageIndex, type SymlinkEntry } from './format/package-index.js';
-import { TarFormatError, TarReader, type ReadHeader } from './tar-codec.js';
+import { TarFormatError, TarReader, TarTrailingDataError, type ReadHeader } from './tar-codec.js';
+import { ZstdFrameChecker, ZstdFramingError } from './format/zstd-frames.js';
 
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 
@@ -181,7 +182,7 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
     }
   };
 
-  const z = decompressor(file);
+  const z = decompressor(file, new ZstdFrameChecker());
   const tar = new TarReader();
   try {
     outer: for await (const chunk of z.stdout) {
@@ -198,20 +199,24 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
   } catch (e) {
     const open = cur as Current;
     if (open.kind === 'large') open.sink?.abort();
-    z.child.kill('SIGKILL');
-    const zr = await z.done.catch(() => null);
+    z.stop();
+    const [zr, fed] = await Promise.all([z.done.catch(() => null), z.fed]);
     if (e instanceof NisoError) throw e;
+    if (fed instanceof ZstdFramingError) throw framingError(source, fed);
     if (zr && zr.code !== 0 && zr.signal === null) throw zstdError(source, zr.stderr);
+    if (e instanceof TarTrailingDataError) throw refuse('NISO2114', source, e.message, 'a package is one archive and nothing after it; make it again with `niso pack`, or download it again');
     if (e instanceof TarFormatError) throw new NisoError('NISO2101', `${source}: not a readable niso package (${e.message})`, { path: source, exitCode: 2 });
     throw e;
   }
   if (stopped) {
-    z.child.kill('SIGKILL');
+    z.stop();
     await z.done.catch(() => null);
     return head!;
   }
-  const zr = await z.done;
+  const [zr, fed] = await Promise.all([z.done, z.fed]);
+  if (fed instanceof ZstdFramingError) throw framingError(source, fed);
   if (zr.code !== 0) throw zstdError(source, zr.stderr);
+  if (fed) throw new NisoError('NISO2101', `${source}: cannot be read (${fed.message})`, { path: source, exitCode: 2, cause: fed });
   if (position === 0) throw refuse('NISO2101', source, 'the archive is empty', 'the file is not a niso package');
   if (!tar.complete) throw refuse('NISO2108', source, 'the package ends in the middle of its content', 'copy or download the package again');
   if (!head) throw refuse('NISO2110', source, 'the package has no index or manifest', 'the file is not a niso package');
@@ -219,6 +224,15 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
     if (!seen.has(e.path)) throw refuse('NISO2107', source, `the index lists "${e.path}" but the archive does not contain it`);
   }
   return head;
+}
+
+/** The compressed layer: only zstd frames, back to back, ending where the file ends. */
+function framingError(source: string, e: ZstdFramingError): NisoError {
+  switch (e.problem) {
+    case 'truncated': return refuse('NISO2108', source, `the package is truncated (${e.message})`, 'copy or download the package again');
+    case 'outside': return refuse('NISO2114', source, e.message, 'a package is zstd frames of one archive and nothing else; make it again with `niso pack`, or download it again');
+    default: return new NisoError('NISO2101', `${source}: not a niso package: ${e.message}`, { path: source, exitCode: 2, hint: 'give a .niso file made by `niso pack` (zstd-compressed; a .tar.gz or .tar.xz is not one)' });
+  }
 }
 
 function zstdError(source: string, stderr: string): NisoError {

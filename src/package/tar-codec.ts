@@ -16,7 +16,9 @@ export interface TarHeader {
 }
 
 const BLOCK = 512;
-const ZERO = Buffer.alloc(BLOCK * 2);
+/** tar writers pad an archive with zeros to a whole record (GNU tar's default: 20 blocks). */
+const RECORD = 20 * BLOCK;
+const ZERO = Buffer.alloc(RECORD);
 const TYPE_NAME: Record<TarType, 'File' | 'Directory' | 'SymbolicLink'> = { file: 'File', directory: 'Directory', symlink: 'SymbolicLink' };
 
 /**
@@ -103,6 +105,8 @@ export type TarEvent =
   | { kind: 'end' };
 
 export class TarFormatError extends Error {}
+/** Bytes after the archive's end beyond a record's zero padding: another archive, or a bomb. */
+export class TarTrailingDataError extends TarFormatError {}
 
 /**
  * Incremental tar parser: feed() decompressed chunks, get events. Pax extended headers ('x')
@@ -117,9 +121,20 @@ export class TarReader {
   private paxLeft = 0;
   private ex: Record<string, unknown> | undefined;
   private zeroBlocks = 0;
+  /** Bytes fed before the current chunk, and how far zero padding may go after the end. */
+  private fed = 0;
+  private archiveEnd = 0;
+  private paddingEnd = 0;
   done = false;
 
   *feed(chunk: Buffer): Generator<TarEvent> {
+    if (this.done) {
+      this.checkAfterEnd(chunk, this.fed);
+      this.fed += chunk.length;
+      return;
+    }
+    const start = this.fed - this.pending.length;
+    this.fed += chunk.length;
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let off = 0;
     while (off < buf.length && !this.done) {
@@ -146,11 +161,23 @@ export class TarReader {
       const block = buf.subarray(off, off + BLOCK);
       off += BLOCK;
       if (block.every((b) => b === 0)) {
-        if (++this.zeroBlocks === 2) { this.done = true; yield { kind: 'end' }; }
+        if (++this.zeroBlocks === 2) {
+          this.done = true;
+          this.archiveEnd = start + off;
+          this.paddingEnd = Math.ceil(this.archiveEnd / RECORD) * RECORD;
+          yield { kind: 'end' };
+        }
         continue;
       }
       if (this.zeroBlocks > 0) throw new TarFormatError('a lone zero block inside the archive');
-      const h = new Header(block, 0, this.ex as never);
+      let h: Header;
+      try {
+        h = new Header(block, 0, this.ex as never);
+      } catch (e) {
+        // node-tar throws on numbers it cannot represent (a base-256 size of 2^62).
+        throw new TarFormatError(`an entry header cannot be read (${(e as Error).message})`);
+      }
+      const afterPax = this.ex !== undefined;
       this.ex = undefined;
       if (!h.cksumValid) throw new TarFormatError('a header checksum is wrong (the archive is damaged)');
       const size = h.size ?? 0;
@@ -158,6 +185,8 @@ export class TarReader {
       const typeName = String(h.type);
       if (typeName === 'ExtendedHeader') {
         if (size > 1024 * 1024) throw new TarFormatError('a pax header is larger than 1 MiB');
+        // One per entry: pax headers in a row would be read without end and count against no limit.
+        if (afterPax) throw new TarFormatError('two pax headers in a row');
         this.paxBody = [];
         this.paxLeft = size;
         this.remaining = size;
@@ -172,7 +201,24 @@ export class TarReader {
       this.inEntry = true;
       if (size === 0) { this.inEntry = false; yield { kind: 'entry-end' }; }
     }
-    this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : Buffer.alloc(0);
+    if (this.done) {
+      this.pending = Buffer.alloc(0);
+      this.checkAfterEnd(buf.subarray(off), start + off);
+    } else {
+      // Less than one block: whole blocks and data are always consumed above.
+      this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : Buffer.alloc(0);
+    }
+  }
+
+  /**
+   * After the two zero blocks only zeros up to the end of that tar record may follow (what tar
+   * writers pad with); anything else is refused at once, never buffered.
+   */
+  private checkAfterEnd(rest: Buffer, at: number): void {
+    if (rest.length === 0) return;
+    const allowed = Math.max(0, Math.min(rest.length, this.paddingEnd - at));
+    if (allowed === rest.length && rest.equals(ZERO.subarray(0, allowed))) return;
+    throw new TarTrailingDataError(`data follows the end of the archive (at byte ${this.archiveEnd} of the tar); only zero padding up to a whole ${RECORD}-byte tar record may follow it`);
   }
 
   private finishPax(): void {

@@ -94,6 +94,11 @@ export function listServiceNames(root: string): string[] {
   return names.filter((n) => SERVICE_NAME_RE.test(n) && existsSync(join(layout(root).services, n, 'service.json'))).sort();
 }
 
+/** The services defined to run this package digest: it must stay installed for them. */
+export function servicesUsing(root: string, digest: string): string[] {
+  return listServiceNames(root).filter((n) => readDefinition(root, n)?.package.digest === digest);
+}
+
 /** Transitions of one service (start, stop, restart, recording an exit) are serialised by this lock. */
 export function withServiceLock<T>(root: string, name: string, fn: () => Promise<T>): Promise<T> {
   return withLock(servicePaths(root, name).lock, `service ${name}`, fn);

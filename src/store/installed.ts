@@ -42,5 +42,7 @@ export async function listInstalled(root: string): Promise<InstalledPackage[]> {
       // Not a finished package object (or damaged); such entries are skipped.
     }
   }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : semverRcompare(a.version, b.version)));
+  // Builds of one version (a fix installed with --replace while a service kept the old one):
+  // the newest install first, so NAME and NAME:VERSION mean it.
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : semverRcompare(a.version, b.version) || (a.installedAt > b.installedAt ? -1 : a.installedAt < b.installedAt ? 1 : 0)));
 }

@@ -44,9 +44,21 @@ export function storeObjectName(digestHex: string, name: string, version: string
   return `${digestHex}-${name}-${version}`;
 }
 
-/** Executable and plain files are pooled apart because hard links share one mode. */
-export function contentPath(l: StoreLayout, sha256: string, mode: number): string {
-  return join(l.content, sha256.slice(0, 2), mode & 0o111 ? `${sha256}.x` : sha256);
+/**
+ * Where one content lives in the pool. Executable and plain files are pooled apart because hard
+ * links share one mode. A filesystem allows only so many links to one inode (ext4: 65,000), so
+ * a content may have several copies: copy 0 is `<sha256>[.x]`, copy N is `<sha256>[.x].N`.
+ */
+export function contentPath(l: StoreLayout, sha256: string, mode: number, copy = 0): string {
+  return join(l.content, sha256.slice(0, 2), contentName(sha256, mode, copy));
+}
+
+const contentName = (sha256: string, mode: number, copy: number) => `${sha256}${mode & 0o111 ? '.x' : ''}${copy > 0 ? `.${copy}` : ''}`;
+
+/** The names among a shard directory's that are copies of this content. */
+export function contentCopies(names: readonly string[], sha256: string, mode: number): string[] {
+  const base = contentName(sha256, mode, 0);
+  return names.filter((n) => n === base || (n.startsWith(`${base}.`) && /^[1-9][0-9]*$/.test(n.slice(base.length + 1))));
 }
 
 export const STORE_OBJECT_RE = /^([0-9a-f]{64})-(.+)$/;

@@ -1,11 +1,11 @@
 // `niso remove` and `niso gc`: store objects are moved aside atomically, then deleted; pooled
 // content is freed when no store object links to it any more (its link count drops to 1).
 import { randomBytes } from 'node:crypto';
-import { lstat, readdir, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, rename, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fsyncPath } from '../host/fs-atomic.js';
 import { forceRemove } from './fs-tree.js';
-import { contentPath, layout, type StoreLayout } from './layout.js';
+import { contentCopies, contentPath, layout, type StoreLayout } from './layout.js';
 import { withLock } from '../host/lock.js';
 import { readInstalledIndex, type InstalledPackage } from './query.js';
 import { sweepTmp } from './sweep.js';
@@ -20,11 +20,19 @@ async function freeIfUnused(path: string): Promise<number> {
   return st.size;
 }
 
+/** Removes shard directories that freeing left empty (a full one stays: ENOTEMPTY). */
+async function pruneShards(shards: Iterable<string>): Promise<void> {
+  for (const d of shards) {
+    await rmdir(d).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e; });
+  }
+}
+
 export async function removePackages(root: string, pkgs: InstalledPackage[]): Promise<RemoveResult> {
   const l = layout(root);
   await ensureDirs(l);
   return withLock(l.lock, 'the store', async () => {
     const result: RemoveResult = { removed: [], freedBytes: 0, freedFiles: 0 };
+    const shards = new Map<string, string[]>();
     for (const pkg of pkgs) {
       const { index } = await readInstalledIndex(pkg);
       // Rename first: the package disappears atomically even if the deletion is interrupted.
@@ -32,23 +40,35 @@ export async function removePackages(root: string, pkgs: InstalledPackage[]): Pr
       await rename(pkg.path, trash);
       await fsyncPath(l.store);
       await forceRemove(trash);
+      // Every copy of each content: one with too many links for the filesystem got a second.
+      const seen = new Set<string>();
       for (const e of index.entries) {
         if (e.type !== 'file') continue;
-        const freed = await freeIfUnused(contentPath(l, e.sha256, e.mode));
-        if (freed >= 0) { result.freedBytes += freed; result.freedFiles++; }
+        const first = contentPath(l, e.sha256, e.mode);
+        if (seen.has(first)) continue;
+        seen.add(first);
+        const shard = dirname(first);
+        let names = shards.get(shard);
+        if (!names) shards.set(shard, names = await readdir(shard).catch(() => [] as string[]));
+        for (const name of contentCopies(names, e.sha256, e.mode)) {
+          const freed = await freeIfUnused(join(shard, name));
+          if (freed >= 0) { result.freedBytes += freed; result.freedFiles++; }
+        }
       }
       result.removed.push({ name: pkg.name, version: pkg.version, digest: pkg.digest });
     }
+    await pruneShards(shards.keys());
     return result;
   });
 }
 
 export interface GcResult { freedBytes: number; freedFiles: number; sweptTmp: string[]; dryRun: boolean }
 
-async function poolFiles(l: StoreLayout): Promise<string[]> {
-  const out: string[] = [];
+async function poolShards(l: StoreLayout): Promise<{ dir: string; names: string[] }[]> {
+  const out: { dir: string; names: string[] }[] = [];
   for (const sub of await readdir(l.content).catch(() => [] as string[])) {
-    for (const name of await readdir(join(l.content, sub)).catch(() => [] as string[])) out.push(join(l.content, sub, name));
+    const dir = join(l.content, sub);
+    out.push({ dir, names: await readdir(dir).catch(() => [] as string[]) });
   }
   return out;
 }
@@ -59,13 +79,20 @@ export async function collectGarbage(root: string, dryRun = false): Promise<GcRe
   return withLock(l.lock, 'the store', async () => {
     const sweptTmp = await sweepTmp(l, dryRun);
     const result: GcResult = { freedBytes: 0, freedFiles: 0, sweptTmp, dryRun };
-    for (const p of await poolFiles(l)) {
-      const st = await lstat(p);
-      if (st.nlink > 1) continue;
-      result.freedBytes += st.size;
-      result.freedFiles++;
-      if (!dryRun) await unlink(p);
+    const emptied: string[] = [];
+    for (const { dir, names } of await poolShards(l)) {
+      let left = names.length;
+      for (const name of names) {
+        const st = await lstat(join(dir, name));
+        if (st.nlink > 1) continue;
+        result.freedBytes += st.size;
+        result.freedFiles++;
+        left--;
+        if (!dryRun) await unlink(join(dir, name));
+      }
+      if (left === 0) emptied.push(dir);
     }
+    if (!dryRun) await pruneShards(emptied);
     return result;
   });
 }

@@ -31,10 +31,22 @@ export async function resolveOne(root: string, ref: string): Promise<InstalledPa
   }
   if (hits.length > 1) {
     const { name, version } = parseRef(ref);
-    // A bare NAME means the newest version, as `docker run image` means :latest.
-    if (version === undefined && hits.every((h) => h.name === name)) return hits[0]!;
-    throw new NisoError('NISO2202', `"${ref}" matches ${hits.length} packages: ${hits.map((h) => `${h.name}:${h.version} (${h.digest.slice(0, 19)})`).join(', ')}`, { exitCode: 2, hint: 'name the version (NAME:VERSION) or a longer digest' });
+    // A bare NAME means the newest version, as `docker run image` means :latest; NAME:VERSION
+    // with several builds means the newest install (`niso install --replace` keeps an older
+    // build only while a service uses it).
+    if (hits.every((h) => h.name === name && (version === undefined || h.version === version))) return hits[0]!;
+    throw new NisoError('NISO2202', `"${ref}" matches ${hits.length} packages: ${hits.map((h) => `${h.name}:${h.version} (${shortDigest(h.digest)})`).join(', ')}`, { exitCode: 2, hint: whichOne(hits) });
   }
   return hits[0]!;
+}
+
+/** sha256: and 12 hex digits, as `docker image ls` shows an image ID. */
+export const shortDigest = (digest: string) => digest.slice(0, 19);
+
+/** How to name one of several packages: NAME:VERSION where that is unique, else its digest. */
+export function whichOne(hits: InstalledPackage[]): string {
+  const key = (h: InstalledPackage) => `${h.name}:${h.version}`;
+  const refs = hits.map((h) => (hits.filter((o) => key(o) === key(h)).length > 1 ? shortDigest(h.digest) : key(h)));
+  return `name one of them: ${refs.join(', ')}`;
 }
 

@@ -63,6 +63,33 @@ test('init, pack, install, list, inspect, remove and gc work end to end with --j
   assert.equal(niso(['gc', '--json'], env).json().freedFiles, 0);
 });
 
+test('a fix packed under the same version: install refuses it with the flag to use; --replace removes the earlier build no service uses', () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const app = join(dir, 'shop');
+  const env = { cwd: app, root };
+  mkdirSync(app, { recursive: true });
+  assert.equal(niso(['init', '--template', 'node'], env).code, 0);
+  const first = niso(['pack', '--json'], env).json();
+  assert.equal(niso(['install', first.file], env).code, 0);
+  writeFileSync(join(app, 'server.js'), `${readFileSync(join(app, 'server.js'), 'utf8')}// the fix\n`);
+  const fix = niso(['pack', '--json'], env).json();
+  assert.equal(fix.version, first.version);
+  assert.notEqual(fix.digest, first.digest);
+
+  const refused = niso(['install', fix.file], env);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, new RegExp(`error NISO2206: .*shop ${first.version} is already installed as another build \\(${first.digest.slice(0, 19)}\\); this package is ${fix.digest.slice(0, 19)}\n {2}hint: to replace the installed build: \`niso install --replace `));
+  assert.deepEqual(niso(['list', '--json'], env).json().map((p: { digest: string }) => p.digest), [first.digest]);
+
+  const replaced = niso(['install', '--replace', fix.file, '--json'], env);
+  assert.equal(replaced.code, 0, replaced.stderr);
+  assert.equal(replaced.json().digest, fix.digest);
+  assert.deepEqual(replaced.json().replaced, [{ digest: first.digest, removed: true, usedBy: [] }]);
+  assert.deepEqual(niso(['list', '--json'], env).json().map((p: { digest: string }) => p.digest), [fix.digest]);
+  assert.match(niso(['install', '--replace', fix.file], env).stdout, /already installed/, '--replace of the installed build changes nothing');
+});
+
 test('bad input exits 2 with every diagnostic on stderr, and as JSON on stdout with --json', () => {
   const dir = tempDir();
   const root = join(dir, 'root');

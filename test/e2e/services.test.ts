@@ -165,7 +165,7 @@ test('activate: a service that keeps running, reachable on its mapped port; deac
   const e = await setup('svcweb');
   const port = await freePort();
   const out = ok(e, ['activate', 'svcweb', '-p', `127.0.0.1:${port}:3000`, '--env', 'MODE=serve']);
-  assert.match(out, /^svcweb is active: svcweb 1\.0\.0, pid \d+, 10\.\d+\.\d+\.\d+ on default, ports 127\.0\.0\.1:\d+->3000\/tcp/);
+  assert.match(out, /^svcweb is active: svcweb 1\.0\.0 \(sha256:[0-9a-f]{12}\), pid \d+, 10\.\d+\.\d+\.\d+ on default, ports 127\.0\.0\.1:\d+->3000\/tcp/);
   const s = status(e, 'svcweb');
   assert.equal(s.state, 'active');
   assert.ok(s.pid && s.pid > 1);
@@ -368,6 +368,32 @@ test('remove: a package a service uses is refused; an active service is refused;
   assert.match(topAfter.stderr, /NISO3303/);
   assert.match(ok(e, ['remove', 'keep']), /^removed service keep/);
   assert.match(ok(e, ['remove', 'keep']), /^removed keep 1\.0\.0/);
+});
+
+test('a fix under the same version: --replace keeps the build a service uses; activate says which build it runs and how to run the new one', async () => {
+  const e = await setup('fixed');
+  const short = (d: string) => d.slice(0, 19);
+  const first = JSON.parse(ok(e, ['activate', 'fixed', '--network', 'none', '--json'])) as { package: { digest: string } };
+  ok(e, ['deactivate', 'fixed']);
+  await writeTree(join(e.dir, 'fixed'), { 'main.js': `${MAIN}// the fix\n` });
+  const fix = JSON.parse(ok(e, ['pack', 'fixed', '-o', 'fixed.niso', '--json'])) as { digest: string };
+  assert.match(niso(e, ['install', 'fixed.niso']).stderr, /NISO2206: .*fixed 1\.0\.0 is already installed as another build[^]*hint: to replace the installed build: `niso install --replace /);
+
+  const replaced = ok(e, ['install', '--replace', 'fixed.niso']);
+  assert.ok(replaced.includes(`the earlier build ${short(first.package.digest)} of fixed 1.0.0 stays while service fixed uses it; \`niso deactivate fixed && niso activate fixed:1.0.0 --name fixed\` switches it to this build`), replaced);
+  const removing = niso(e, ['remove', 'fixed:1.0.0']);
+  assert.match(removing.stderr, new RegExp(`NISO2202: fixed:1\\.0\\.0 has 2 installed builds[^]*hint: name one of them: ${short(fix.digest)}, ${short(first.package.digest)}`), 'removing by a version that names two builds is refused');
+
+  // `niso activate SERVICE` starts it as it was defined (like `docker start`), and says so.
+  const again = niso(e, ['activate', 'fixed']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, new RegExp(`^fixed is active: fixed 1\\.0\\.0 \\(${short(first.package.digest)}\\)`));
+  assert.ok(again.stderr.includes(`the build installed since is ${short(fix.digest)}: \`niso deactivate fixed && niso activate fixed:1.0.0 --name fixed\` runs it`), again.stderr);
+  ok(e, ['deactivate', 'fixed']);
+  const switched = JSON.parse(ok(e, ['activate', 'fixed:1.0.0', '--name', 'fixed', '--network', 'none', '--json'])) as { package: { digest: string } };
+  assert.equal(switched.package.digest, fix.digest);
+  ok(e, ['deactivate', 'fixed']);
+  assert.match(ok(e, ['remove', first.package.digest]), /^removed fixed 1\.0\.0/, 'the earlier build goes once no service uses it');
 });
 
 test('logs: both streams in order, -n, --timestamps, prefixes for several services, -f; kept while the supervisor is dead; bounded by rotation', async () => {

@@ -12,6 +12,8 @@ export interface RawEntry {
   data?: string | Buffer;
   mode?: number;
   linkname?: string;
+  /** Overrides the header's size field with this number in base-256 (GNU's encoding for huge sizes). */
+  base256Size?: bigint;
 }
 
 export const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
@@ -47,10 +49,21 @@ export async function tarBytes(entries: RawEntry[]): Promise<Buffer> {
     const block = Buffer.alloc(512);
     const h = new Header({ path: e.name, type: TYPE[e.type ?? 'file'] as never, mode: e.mode ?? 0o644, linkpath: e.linkname ?? '', size: data.length, mtime: new Date(0), uid: 0, gid: 0 });
     if (h.encode(block, 0)) parts.push(new Pax({ path: e.name, linkpath: e.linkname }).encode());
+    if (e.base256Size !== undefined) setBase256Size(block, e.base256Size);
     parts.push(block, data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
+}
+
+function setBase256Size(block: Buffer, size: bigint): void {
+  block.fill(0, 124, 136);
+  block[124] = 0x80;
+  block.writeBigUInt64BE(size, 128);
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of block) sum += b;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
 }
 
 export function zstd(data: Buffer): Buffer {

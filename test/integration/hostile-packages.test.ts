@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Pax } from 'tar';
 import { installPackage } from '../../src/store/install.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/package/read-package.js';
 import { isNisoError } from '../../src/errors/niso-error.js';
@@ -17,6 +19,11 @@ const DIRS: RawEntry[] = [{ name: 'app/lib/', type: 'directory', mode: 0o755 }];
 const withDirs = () => indexFor(FILES, { extra: [{ path: 'lib', type: 'dir' }] });
 
 interface Case { name: string; code: string; limits?: Partial<Limits>; build(file: string): Promise<void> }
+
+/** The tar of the well-formed control package, to wrap in other framings. */
+const controlTar = () => tarBytes([{ name: 'niso/index.json', data: serializeIndex(withDirs()) }, { name: 'niso/manifest.toml', data: manifestText() }, ...DIRS, ...appEntries(FILES)]);
+/** A zstd skippable frame (magic 0x184D2A50, length, payload): zstd skips it without a word. */
+const skippableFrame = (payload: Buffer) => Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18]), Buffer.from(new Uint32Array([payload.length]).buffer), payload]);
 
 const cases: Case[] = [
   { name: 'path traversal with ..', code: 'NISO2102', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES), { name: 'app/../../etc/cron.d/evil', data: 'x' }]) },
@@ -69,6 +76,38 @@ const cases: Case[] = [
     i.totals = { files: 1, bytes: zeros.length };
     await craftPackage(f, i, [{ name: 'app/zeros', data: zeros }]);
   } },
+  // 64 MiB of zeros after the end: refused at the first chunk past a tar record, not decompressed to the end.
+  { name: 'zeros after the end of the archive (64 MiB)', code: 'NISO2114', build: async (f) => writeFile(f, zstd(Buffer.concat([await controlTar(), Buffer.alloc(64 * 1024 * 1024)]))) },
+  { name: 'zeros one byte past the tar record padding', code: 'NISO2114', build: async (f) => { const t = await controlTar(); await writeFile(f, zstd(Buffer.concat([t, Buffer.alloc(10240 - (t.length % 10240) + 1)]))); } },
+  { name: 'data after the end of the archive', code: 'NISO2114', build: async (f) => writeFile(f, zstd(Buffer.concat([await controlTar(), Buffer.from('#!/bin/sh\nevil\n')]))) },
+  { name: 'two packages concatenated', code: 'NISO2114', build: async (f) => {
+    await craftPackage(`${f}.1`, withDirs(), [...DIRS, ...appEntries(FILES)]);
+    const other = { 'server.js': 'evil()\n' };
+    await craftPackage(`${f}.2`, indexFor(other), appEntries(other));
+    await writeFile(f, Buffer.concat([await readFile(`${f}.1`), await readFile(`${f}.2`)]));
+  } },
+  { name: 'gzip-compressed tar', code: 'NISO2101', build: async (f) => writeFile(f, gzipSync(await controlTar())) },
+  { name: 'gzip data after the zstd frames', code: 'NISO2114', build: async (f) => writeFile(f, Buffer.concat([zstd(await controlTar()), gzipSync(Buffer.from('more'))])) },
+  { name: 'zstd skippable frame between the frames', code: 'NISO2114', build: async (f) => {
+    const t = await controlTar();
+    await writeFile(f, Buffer.concat([zstd(t.subarray(0, 1024)), skippableFrame(Buffer.from('hidden')), zstd(t.subarray(1024))]));
+  } },
+  { name: 'junk after the last zstd frame', code: 'NISO2114', build: async (f) => writeFile(f, Buffer.concat([zstd(await controlTar()), Buffer.from('junk after the frames')])) },
+  { name: 'base-256 size of 2^62', code: 'NISO2101', build: async (f) => {
+    const tar = await tarBytes([{ name: 'niso/index.json', data: serializeIndex(withDirs()) }, { name: 'niso/manifest.toml', data: manifestText() }, ...DIRS, { name: 'app/lib/a.js', data: FILES['lib/a.js'], base256Size: 2n ** 62n }]);
+    await writeFile(f, zstd(tar));
+  } },
+  { name: 'path longer than a package holds (3,263 bytes)', code: 'NISO2102', build: async (f) => { const files = { [Array(13).fill('d'.repeat(250)).join('/')]: 'x' }; await craftPackage(f, indexFor(files), appEntries(files)); } },
+  { name: 'pax headers in a row (a bomb that no limit counts)', code: 'NISO2101', build: async (f) => {
+    const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`;
+    const files = { [long]: 'x' };
+    const tar = await tarBytes([{ name: 'niso/index.json', data: serializeIndex(indexFor(files)) }, { name: 'niso/manifest.toml', data: manifestText() }, ...appEntries(files)]);
+    const pax = new Pax({ path: `app/${long}` }).encode();
+    const at = tar.indexOf(pax);
+    assert.ok(at > 0);
+    await writeFile(f, zstd(Buffer.concat([tar.subarray(0, at), ...Array<Buffer>(1000).fill(pax), tar.subarray(at)])));
+  } },
+  { name: 'a file below a file (f and f/g)', code: 'NISO2110', build: async (f) => { const files = { f: 'x', 'f/g': 'y' }; await craftPackage(f, indexFor(files), appEntries(files)); } },
   { name: 'too many files', code: 'NISO2109', limits: { maxFiles: 50 }, build: async (f) => {
     const files = Object.fromEntries(Array.from({ length: 60 }, (_, n) => [`f${n}`, `${n}`]));
     await craftPackage(f, indexFor(files), appEntries(files));
@@ -93,6 +132,15 @@ for (const c of cases) {
     for (const sub of await readdir(l.content)) assert.deepEqual(await readdir(join(l.content, sub)), [], 'no pooled content is left');
   });
 }
+
+test('zero padding up to a whole tar record after the archive is accepted (what tar writers add)', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'padded.niso');
+  const t = await controlTar();
+  await writeFile(file, zstd(Buffer.concat([t, Buffer.alloc(10240 - (t.length % 10240))])));
+  const r = await installPackage(join(dir, 'root'), file, DEFAULT_LIMITS);
+  assert.equal(await readFile(join(r.path, 'app/server.js'), 'utf8'), FILES['server.js']);
+});
 
 test('the well-formed control package of this corpus installs', async () => {
   const dir = tempDir();

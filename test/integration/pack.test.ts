@@ -144,3 +144,72 @@ test('a broken manifest stops pack with every diagnostic', async () => {
   await mkdir(empty);
   await assert.rejects(packApp({ appDir: empty, cwd: dir }), (e: unknown) => isNisoError(e) && e.code === 'NISO1007');
 });
+
+/** Runs a shell script in `cwd`: names that are not UTF-8 and trees deeper than PATH_MAX need the raw syscalls. */
+const sh = (cwd: string, script: string) => execFileSync('bash', ['-c', script], { cwd });
+/** `mkdir -p` one level at a time with `cd`: no single path the script uses is longer than PATH_MAX. */
+const deepDirs = (levels: number, name: string) => `for i in $(seq ${levels}); do mkdir ${name} && cd ${name}; done; echo x > f`;
+const LONG = 'd'.repeat(250);
+
+interface PackRefusal {
+  name: string;
+  code: string;
+  /** The app directory, relative to the test's temp dir (long ones reach PATH_MAX sooner). */
+  appDir?: string;
+  setup(app: string): Promise<unknown> | unknown;
+  /** What the message and the hint must say: the file, what is wrong, the way out. */
+  message: RegExp;
+  hint: RegExp;
+  /** Following the hint makes pack succeed. */
+  fix?(app: string): Promise<unknown> | unknown;
+}
+
+const refusals: PackRefusal[] = [
+  { name: '.nisoignore is a directory', code: 'NISO2007', setup: (app) => mkdir(join(app, '.nisoignore')), message: /\.nisoignore is a directory/, hint: /rename or remove/,
+    fix: (app) => sh(app, 'rmdir .nisoignore && echo "*.log" > .nisoignore') },
+  { name: 'a file name that is not UTF-8', code: 'NISO2115', setup: (app) => sh(app, 'mkdir -p node_modules/fixture && echo x > node_modules/fixture/caf$\'\\xe9\'.txt'),
+    message: /node_modules\/fixture\/caf\\xE9\.txt: the file name is not valid UTF-8/, hint: /add "node_modules\/fixture\/caf\*\.txt" to \.nisoignore/,
+    fix: (app) => writeFile(join(app, '.nisoignore'), 'node_modules/fixture/caf*.txt\n') },
+  { name: 'a directory name that is not UTF-8', code: 'NISO2115', setup: (app) => sh(app, 'mkdir -p $\'\\xff\\xfe\'data && echo x > $\'\\xff\\xfe\'data/a'),
+    message: /\\xFF\\xFEdata: the file name is not valid UTF-8/, hint: /add "\*data" to \.nisoignore/,
+    fix: (app) => writeFile(join(app, '.nisoignore'), '*data\n') },
+  { name: 'a symlink target that is not UTF-8', code: 'NISO2115', setup: (app) => sh(app, 'ln -s caf$\'\\xe9\' link'),
+    message: /link: the symlink's target "caf\\xE9" is not valid UTF-8/, hint: /add "link" to \.nisoignore/ },
+  { name: 'a path longer than a package holds', code: 'NISO2116', setup: (app) => sh(app, `mkdir deep && cd deep && ${deepDirs(13, LONG)}`),
+    message: /the path inside the app is 3\d{3} bytes long; packages hold paths of up to 3072 bytes/, hint: /add "deep\/d{250}\/"/,
+    fix: (app) => writeFile(join(app, '.nisoignore'), 'deep/\n') },
+  { name: 'an app path beyond PATH_MAX', code: 'NISO2116', appDir: Array(10).fill(LONG).join('/'), setup: (app) => sh(app, `mkdir deep && cd deep && ${deepDirs(8, LONG)}`),
+    message: /the path is 4\d{3} bytes long, more than Linux allows for a path \(4095\)/, hint: /move the app to a shorter directory/ },
+  { name: 'a symlink chain that leaves the app (b -> ., s -> b/..)', code: 'NISO2002', setup: async (app) => { await symlink('.', join(app, 'b')); await symlink('b/..', join(app, 's')); },
+    message: /symlink "s" -> "b\/\.\." resolves outside the app through other symlinks/, hint: /add "s" to \[copy\] exclude/,
+    fix: (app) => writeFile(join(app, '.nisoignore'), 's\n') },
+];
+
+for (const r of refusals) {
+  test(`pack refuses: ${r.name}`, async () => {
+    const dir = tempDir();
+    const top = join(dir, 'app');
+    try {
+      // Directories longer than PATH_MAX are made by the shell, a level at a time.
+      const rel = r.appDir ? `app/${r.appDir}` : 'app';
+      sh(dir, `for p in ${rel.split('/').join(' ')}; do mkdir -p $p && cd $p; done`);
+      const app = join(dir, rel);
+      await writeTree(app, { 'manifest.toml': NODE_MANIFEST(), 'server.js': 'x' });
+      await r.setup(app);
+      await assert.rejects(packApp({ appDir: app, cwd: dir, output: join(dir, 'out.niso') }), (e: unknown) => {
+        assert.ok(isNisoError(e), `expected a NisoError, got ${String(e)}`);
+        assert.equal(e.code, r.code, `wrong code; message: ${e.message}`);
+        assert.match(e.message, r.message);
+        assert.match(e.hint ?? '', r.hint);
+        return true;
+      });
+      if (r.fix) {
+        await r.fix(app);
+        await packApp({ appDir: app, cwd: dir, output: join(dir, 'out.niso') });
+      }
+    } finally {
+      // Node's rm cannot remove a tree deeper than PATH_MAX; GNU rm walks it with openat.
+      sh(dir, `rm -rf ${top}`);
+    }
+  });
+}

@@ -11,9 +11,10 @@ import { installPackage } from '../../src/store/install.js';
 import { DEFAULT_LIMITS } from '../../src/package/read-package.js';
 import { listInstalled, readInstalledIndex, resolveOne } from '../../src/store/query.js';
 import { collectGarbage, removePackages } from '../../src/store/remove.js';
-import { layout } from '../../src/store/layout.js';
+import { contentCopies, contentPath, layout } from '../../src/store/layout.js';
 import { isNisoError } from '../../src/errors/niso-error.js';
 import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
+import { appEntries, craftPackage, indexFor, sha } from '../helpers/craft.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
@@ -97,6 +98,30 @@ test('a new version costs only its changed files; remove and gc free exactly the
   assert.equal(gc.freedFiles, 0);
 });
 
+test('another build of an installed name and version is refused unless the caller keeps both; then NAME:VERSION means the newest', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await installPackage(root, await makeVersion(dir, '1.0.0', 'v1'), DEFAULT_LIMITS);
+  // A fix packed without raising the version: same name and version, another digest.
+  const fix = await makeVersion(join(dir, 'fix'), '1.0.0', 'v1 with a fix');
+  await assert.rejects(installPackage(root, fix, DEFAULT_LIMITS), (e: unknown) => {
+    assert.ok(isNisoError(e));
+    assert.equal(e.code, 'NISO2206');
+    assert.ok(e.message.includes(fix) && e.message.includes(a.digest.slice(0, 19)), e.message);
+    assert.match(e.hint ?? '', /niso install --replace .*fix\/web-1\.0\.0\.niso/);
+    return true;
+  });
+  assert.deepEqual((await listInstalled(root)).map((p) => p.digest), [a.digest], 'the store is unchanged');
+  assert.deepEqual(await readdir(layout(root).tmp), []);
+
+  const b = await installPackage(root, fix, DEFAULT_LIMITS, { otherBuilds: 'keep' });
+  assert.deepEqual(b.otherBuilds.map((p) => p.digest), [a.digest]);
+  assert.equal((await resolveOne(root, 'web:1.0.0')).digest, b.digest, 'NAME:VERSION is the newest build');
+  assert.equal((await resolveOne(root, 'web')).digest, b.digest);
+  assert.deepEqual((await listInstalled(root)).map((p) => p.digest), [b.digest, a.digest]);
+  assert.equal((await installPackage(root, fix, DEFAULT_LIMITS)).alreadyInstalled, true, 'installing a build again is no conflict');
+});
+
 test('gc frees content and work dirs that interrupted operations left behind', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
@@ -112,8 +137,47 @@ test('gc frees content and work dirs that interrupted operations left behind', a
   const real = await collectGarbage(root);
   assert.equal(real.freedFiles, 1);
   assert.equal(real.freedBytes, 'orphan'.length);
+  for (const sub of await readdir(l.content)) assert.notDeepEqual(await readdir(join(l.content, sub)), [], `gc removes the shard directory it emptied (${sub})`);
+  assert.equal(await poolCount(root), 3, 'the package\'s own content stays');
   assert.deepEqual(await readdir(l.tmp), ['run-999997-abcdef.json'], 'a run\'s marker is left to niso run, which also removes its package');
   await verifyObject((await resolveOne(root, 'web')).path);
+});
+
+test('a content with more links than the filesystem allows gets another pool copy; remove frees each copy once unused', async () => {
+  // On disk (ext4 allows 65,000 links to one inode; /tmp is ext4 here), not tmpfs, which has no such limit.
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const l = layout(root);
+  // 70,000 empty files, as node_modules is full of: more than one inode can be linked from.
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 70_000; i++) files[`d${i % 70}/f${i}`] = '';
+  const dirs = Array.from({ length: 70 }, (_, i) => ({ path: `d${i}`, type: 'dir' as const }));
+  await craftPackage(join(dir, 'many.niso'), indexFor(files, { name: 'many', extra: dirs }), [...dirs.map((d) => ({ name: `app/${d.path}/`, type: 'directory' as const, mode: 0o755 })), ...appEntries(files)]);
+  const many = await installPackage(root, join(dir, 'many.niso'), DEFAULT_LIMITS);
+  assert.equal(many.newBytes, 0);
+
+  const empty = sha('');
+  const shard = join(l.content, empty.slice(0, 2));
+  const copies = async () => Promise.all(contentCopies(await readdir(shard).catch(() => []), empty, 0o644).sort().map(async (n) => ({ name: n, st: await stat(join(shard, n)) })));
+  const after = await copies();
+  assert.ok(after.length >= 2, `one pool copy holds all links: this test needs a filesystem with a link limit (ext4), got ${after.map((c) => c.st.nlink).join(', ')}`);
+  assert.equal(after.reduce((n, c) => n + c.st.nlink - 1, 0), 70_000, 'every file links to one pool copy, and each copy is in the pool once');
+  const f0 = await stat(join(many.path, 'app/d0/f0'));
+  assert.equal(f0.ino, after[0]!.st.ino, 'the first files share copy 0');
+  assert.equal(f0.mode & 0o777, 0o444);
+
+  // A later package with an empty file: copy 0 is full, so it links to the next copy.
+  const small = { 'empty.txt': '', 'server.js': 'x' };
+  const other = await installPackage(root, await craftPackage(join(dir, 'other.niso'), indexFor(small, { name: 'other' }), appEntries(small)).then(() => join(dir, 'other.niso')), DEFAULT_LIMITS);
+  const linked = await stat(join(other.path, 'app/empty.txt'));
+  assert.ok(after.slice(1).some((c) => c.st.ino === linked.ino), 'linked to a copy with room');
+
+  await removePackages(root, [await resolveOne(root, 'many')]);
+  const left = await copies();
+  assert.deepEqual(left.map((c) => [c.st.ino, c.st.nlink]), [[linked.ino, 2]], 'the copies only "many" used are freed; the one "other" uses stays');
+  await removePackages(root, [await resolveOne(root, 'other')]);
+  assert.deepEqual(await readdir(l.content), [], 'no content and no empty shard directory is left');
+  assert.equal(contentPath(l, empty, 0o644, 2), join(shard, `${empty}.2`));
 });
 
 test('installs killed at any moment leave nothing or a complete object, and the next run succeeds', async () => {
@@ -162,6 +226,29 @@ test('installs killed at any moment leave nothing or a complete object, and the 
   const distinct = new Set(index.entries.filter((e) => e.type === 'file').map((e) => e.type === 'file' ? `${e.sha256}${e.mode}` : ''));
   assert.equal(await poolCount(root), distinct.size);
 });
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`an install stopped by ${signal} removes its work dir and exits by that signal`, async () => {
+    const dir = tempDir();
+    const root = join(dir, 'root');
+    const files = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`m${i % 50}/f${i}.js`, `module.exports = ${i};\n`]));
+    const file = join(dir, 'big.niso');
+    await craftPackage(file, indexFor(files, { name: 'big' }), appEntries(files));
+    const child = spawn(process.execPath, [BIN, 'install', file], { env: { ...process.env, NISO_ROOT: root }, stdio: 'ignore' });
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, sig) => r({ code, signal: sig })));
+    // The signal comes once extraction has begun: the work dir holds the first files.
+    const tmp = layout(root).tmp;
+    for (;;) {
+      const work = (await readdir(tmp).catch(() => [] as string[])).find((n) => n.startsWith('install-'));
+      if (work && (await readdir(join(tmp, work, 'app')).catch(() => [] as string[])).length > 0) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill(signal);
+    assert.deepEqual(await closed, { code: null, signal }, 'niso ends by the signal it got');
+    assert.deepEqual(await readdir(tmp), [], 'no work dir is left');
+    assert.deepEqual(await readdir(layout(root).store), [], 'no store object');
+  });
+}
 
 test('concurrent installs of one package all succeed and make one object', async () => {
   const dir = tempDir();

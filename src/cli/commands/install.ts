@@ -1,22 +1,45 @@
-// `niso install FILE.niso`
+// `niso install FILE.niso [--replace]`
 import { resolve } from 'node:path';
 import { formatSize } from '../../manifest/units.js';
 import { readInstallLimits } from '../../store/host-config.js';
-import { installPackage } from '../../store/install.js';
+import { installPackage, type InstallResult } from '../../store/install.js';
 import { layout } from '../../store/layout.js';
+import { shortDigest } from '../../store/resolve.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 
-export async function run(ctx: Context, file: string, opts: { maxSize?: string; maxFiles?: string; json?: boolean }): Promise<void> {
+interface Replaced { digest: string; removed: boolean; usedBy: string[] }
+
+/**
+ * --replace: the earlier builds of this name and version go, except those a service is defined
+ * to run (it would lose its files, as with `niso remove`); they stay until the service changes.
+ */
+async function replaceOthers(ctx: Context, r: InstallResult): Promise<{ replaced: Replaced[]; freedBytes: number }> {
+  if (r.otherBuilds.length === 0) return { replaced: [], freedBytes: 0 };
+  const { servicesUsing } = await import('../../service/store.js');
+  const replaced = r.otherBuilds.map((p) => ({ pkg: p, usedBy: servicesUsing(ctx.root, p.digest) }));
+  const unused = replaced.filter((x) => x.usedBy.length === 0).map((x) => x.pkg);
+  const { removePackages } = await import('../../store/remove.js');
+  const freed = unused.length > 0 ? (await removePackages(ctx.root, unused)).freedBytes : 0;
+  return { replaced: replaced.map((x) => ({ digest: x.pkg.digest, removed: x.usedBy.length === 0, usedBy: x.usedBy })), freedBytes: freed };
+}
+
+export async function run(ctx: Context, file: string, opts: { maxSize?: string; maxFiles?: string; replace?: boolean; json?: boolean }): Promise<void> {
   const limits = await readInstallLimits(layout(ctx.root).config, opts);
   const bar = progressBar(ctx, 'installing', opts.json);
-  const r = await installPackage(ctx.root, resolve(ctx.cwd, file), limits, { onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
-  if (opts.json) return printJson(ctx, r);
-  if (r.alreadyInstalled) {
-    ctx.stdout.write(`${r.name} ${r.version} is already installed (${r.digest})\n`);
-    return;
+  const r = await installPackage(ctx.root, resolve(ctx.cwd, file), limits, { otherBuilds: opts.replace ? 'keep' : 'refuse', onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
+  const { replaced, freedBytes } = opts.replace ? await replaceOthers(ctx, r) : { replaced: [], freedBytes: 0 };
+  const { otherBuilds: _others, ...result } = r;
+  if (opts.json) return printJson(ctx, { ...result, replaced });
+  if (r.alreadyInstalled) ctx.stdout.write(`${r.name} ${r.version} is already installed (${r.digest})\n`);
+  else {
+    const shared = r.bytes - r.newBytes;
+    ctx.stdout.write(`installed ${r.name} ${r.version} (${r.arch}): ${r.files} files, ${formatSize(r.bytes)}${shared > 0 ? ` (${formatSize(shared)} deduplicated: already in the store or repeated in the package)` : ''}\n${r.digest}\n${r.path}\n`);
   }
-  const shared = r.bytes - r.newBytes;
-  ctx.stdout.write(`installed ${r.name} ${r.version} (${r.arch}): ${r.files} files, ${formatSize(r.bytes)}${shared > 0 ? ` (${formatSize(shared)} deduplicated: already in the store or repeated in the package)` : ''}\n${r.digest}\n${r.path}\n`);
+  const removed = replaced.filter((x) => x.removed).map((x) => shortDigest(x.digest));
+  if (removed.length > 0) ctx.stdout.write(`replaced the earlier build${removed.length > 1 ? 's' : ''} ${removed.join(', ')} of ${r.name} ${r.version} (removed, freeing ${formatSize(freedBytes)})\n`);
+  for (const x of replaced) {
+    if (!x.removed) ctx.stdout.write(`the earlier build ${shortDigest(x.digest)} of ${r.name} ${r.version} stays while service${x.usedBy.length > 1 ? 's' : ''} ${x.usedBy.join(', ')} use${x.usedBy.length > 1 ? '' : 's'} it; \`niso deactivate ${x.usedBy[0]} && niso activate ${r.name}:${r.version} --name ${x.usedBy[0]}\` switches ${x.usedBy.length > 1 ? 'one' : 'it'} to this build\n`);
+  }
 }

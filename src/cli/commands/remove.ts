@@ -3,29 +3,31 @@ import { NisoError } from '../../errors/niso-error.js';
 import { formatSize } from '../../manifest/units.js';
 import { removePackages } from '../../store/remove.js';
 import { listInstalled, matchRef, parseRef, resolveOne, type InstalledPackage } from '../../store/query.js';
+import { shortDigest, whichOne } from '../../store/resolve.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 
 export async function run(ctx: Context, refs: string[], opts: { allVersions?: boolean; json?: boolean }): Promise<void> {
   const chosen = new Map<string, InstalledPackage>();
   const services: string[] = [];
-  const { listServiceNames, readDefinition } = await import('../../service/store.js');
+  const { listServiceNames, servicesUsing } = await import('../../service/store.js');
   const known = new Set(listServiceNames(ctx.root));
   for (const ref of refs) {
     // A service's name first (like `docker rm` removes containers), then packages.
     if (known.has(ref)) { services.push(ref); continue; }
     const all = await listInstalled(ctx.root);
     const hits = matchRef(all, ref);
-    const { version } = parseRef(ref);
-    if (hits.length > 1 && version === undefined && !opts.allVersions && hits.every((h) => h.name === hits[0]!.name)) {
-      throw new NisoError('NISO2202', `${ref} has ${hits.length} installed versions: ${hits.map((h) => h.version).join(', ')}`, { exitCode: 2, hint: `name one (${ref}:${hits[0]!.version}) or pass --all-versions` });
+    // Removing is not guessing: NAME with several versions, or NAME:VERSION with several builds, must be named.
+    const { name } = parseRef(ref);
+    if (hits.length > 1 && !opts.allVersions && hits.every((h) => h.name === name)) {
+      throw new NisoError('NISO2202', `${ref} has ${hits.length} installed builds: ${hits.map((h) => `${h.version} (${shortDigest(h.digest)})`).join(', ')}`, { exitCode: 2, hint: `${whichOne(hits)}; or pass --all-versions` });
     }
     const pkgs = hits.length > 1 && opts.allVersions ? hits : [await resolveOne(ctx.root, ref)];
     for (const p of pkgs) chosen.set(p.path, p);
   }
   // A package a service runs stays: the service would lose its files.
   for (const p of chosen.values()) {
-    const users = [...known].filter((n) => readDefinition(ctx.root, n)?.package.digest === p.digest && !services.includes(n));
+    const users = servicesUsing(ctx.root, p.digest).filter((n) => !services.includes(n));
     if (users.length > 0) {
       throw new NisoError('NISO3306', `${p.name} ${p.version} is used by service${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { exitCode: 1, hint: `remove the service first: \`niso deactivate ${users[0]}\` then \`niso remove ${users[0]}\`` });
     }

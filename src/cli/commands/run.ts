@@ -119,7 +119,8 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
     }
     try {
       const limits = await readInstallLimits(layout(ctx.root).config, {});
-      const r = await installPackage(ctx.root, file, limits);
+      // Run by digest and removed after: another build of an installed version may run too.
+      const r = await installPackage(ctx.root, file, limits, { otherBuilds: 'keep' });
       if (!r.alreadyInstalled) {
         // Recorded so that a later run removes it if this one is killed before it can.
         await writeFile(join(layout(ctx.root).tmp, `run-${process.pid}-${r.digest.slice(7, 19)}.json`), JSON.stringify({ digest: r.digest }));

@@ -7,7 +7,7 @@ import { NisoError } from '../../errors/niso-error.js';
 import { parseDuration } from '../../manifest/units.js';
 import { readHealth } from '../../service/health/file.js';
 import type { RestartPolicy } from '../../plan/plan.js';
-import { resolveOne } from '../../store/resolve.js';
+import { resolveOne, shortDigest } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { ensureSupervisor } from '../../service/supervisor.js';
 import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, restart as restartService, start, type Host } from '../../service/ops.js';
@@ -47,8 +47,24 @@ async function packageFor(ctx: Context, ref: string): Promise<InstalledPackage> 
   return resolveOne(ctx.root, ref);
 }
 
+/**
+ * `niso activate SERVICE` starts the build the service was defined with, as `docker start` does;
+ * when a newer build of that name and version was installed since (`install --replace`), say how
+ * to run that one instead.
+ */
+async function noteNewerBuild(ctx: Context, name: string): Promise<void> {
+  const def = readDefinition(ctx.root, name);
+  if (!def) return;
+  const { name: pkg, version, digest } = def.package;
+  const current = await resolveOne(ctx.root, `${pkg}:${version}`).catch(() => null);
+  if (current && current.digest !== digest) {
+    ctx.stderr.write(`note: ${name} runs the build of ${pkg} ${version} it was defined with (${shortDigest(digest)}); the build installed since is ${shortDigest(current.digest)}: \`niso deactivate ${name} && niso activate ${pkg}:${version} --name ${name}\` runs it\n`);
+  }
+}
+
 function describe(s: ServiceStatus): string {
-  const parts = [`${s.package.name} ${s.package.version}`];
+  // Which build runs: two builds of one version differ only in their digest.
+  const parts = [`${s.package.name} ${s.package.version} (${shortDigest(s.package.digest)})`];
   if (s.pid !== null) parts.push(`pid ${s.pid}`);
   parts.push(...s.addresses);
   if (s.ports.length > 0) parts.push(`ports ${s.ports.join(', ')}`);
@@ -97,6 +113,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
   if (existing) {
     name = ref;
     const before = serviceStatus(ctx.root, name);
+    await noteNewerBuild(ctx, name);
     if (before && before.pid !== null && !opts.wait && !opts.json) {
       ctx.stdout.write(`${name} is already active: ${describe(before)}\n`);
       return;

@@ -67,16 +67,25 @@ export function serializeIndex(index: PackageIndex): string {
   return `{${head.join(',')},"entries":[\n${entries.map(line).join(',\n')}\n]}\n`;
 }
 
+/**
+ * How long a path inside a package may be, in bytes. Below the store directory
+ * (`/var/lib/niso/store/<digest>-<name>-<version>/app/`, about 200 bytes) every file must stay
+ * within Linux's PATH_MAX of 4096, so a package leaves room for that prefix and for NISO_ROOT.
+ */
+export const MAX_PATH_BYTES = 3072;
+const MAX_NAME_BYTES = 255;
+
 /** Why a path inside a package is unsafe, or null if it is a plain relative path. */
 export function unsafePathReason(path: string): string | null {
   if (path === '') return 'is empty';
   if (path.includes('\0')) return 'contains a NUL byte';
   if (path.startsWith('/')) return 'is absolute';
-  if (path.length > 4096) return 'is longer than 4096 bytes';
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most paths are decided without counting bytes.
+  if (path.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(path) > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
   const segs = path.split('/');
   if (segs.some((s) => s === '..')) return 'contains ".."';
   if (segs.some((s) => s === '' || s === '.')) return 'is not normalised (empty or "." component)';
-  if (segs.some((s) => s.length > 255)) return 'has a component longer than 255 bytes';
+  if (segs.some((s) => s.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(s) > MAX_NAME_BYTES)) return `has a component longer than ${MAX_NAME_BYTES} bytes`;
   return null;
 }
 
@@ -127,6 +136,68 @@ export function resolvesInside(links: ReadonlyMap<string, string>, linkPath: str
   return true;
 }
 
+/** What the structure rules look at: an index entry, or an entry pack is about to write. */
+export interface EntryShape { path: string; type: IndexEntry['type']; target?: string }
+
+/** Why a set of entries cannot be unpacked safely; pack and install both refuse it. */
+export type StructureProblem =
+  | { kind: 'unsafe-path'; path: string; reason: string }
+  | { kind: 'duplicate'; path: string }
+  | { kind: 'symlink-leaves'; path: string; target: string }
+  | { kind: 'symlink-chain-leaves'; path: string; target: string }
+  | { kind: 'below-symlink'; path: string; parent: string }
+  | { kind: 'below-file'; path: string; parent: string };
+
+/**
+ * The first entry that cannot be unpacked as it reads: an unsafe path, a path listed twice, a
+ * symlink that leaves the app on its own or through other symlinks, or an entry below a symlink
+ * (writing it would go through the link) or below a file.
+ */
+export function findStructureProblem(entries: readonly EntryShape[]): StructureProblem | null {
+  const types = new Map<string, EntryShape['type']>();
+  const links = new Map<string, string>();
+  for (const e of entries) {
+    const why = unsafePathReason(e.path);
+    if (why) return { kind: 'unsafe-path', path: e.path, reason: why };
+    if (types.has(e.path)) return { kind: 'duplicate', path: e.path };
+    types.set(e.path, e.type);
+    if (e.type === 'symlink') {
+      const target = e.target ?? '';
+      if (!symlinkStaysInside(e.path, target)) return { kind: 'symlink-leaves', path: e.path, target };
+      links.set(e.path, target);
+    }
+  }
+  for (const e of entries) {
+    for (let i = e.path.indexOf('/'); i > 0; i = e.path.indexOf('/', i + 1)) {
+      const parent = e.path.slice(0, i);
+      const t = types.get(parent);
+      if (t === 'symlink') return { kind: 'below-symlink', path: e.path, parent };
+      if (t === 'file') return { kind: 'below-file', path: e.path, parent };
+    }
+  }
+  for (const [path, target] of links) {
+    if (!resolvesInside(links, path)) return { kind: 'symlink-chain-leaves', path, target };
+  }
+  return null;
+}
+
+/** The problem in words, after the entry's place (a package file, or the app directory). */
+export function describeStructureProblem(p: StructureProblem): string {
+  switch (p.kind) {
+    case 'unsafe-path': return `"${p.path}" ${p.reason}`;
+    case 'duplicate': return `"${p.path}" appears twice`;
+    case 'symlink-leaves': return `symlink "${p.path}" points outside the app ("${p.target}")`;
+    case 'symlink-chain-leaves': return `symlink "${p.path}" -> "${p.target}" resolves outside the app through other symlinks`;
+    case 'below-symlink': return `"${p.path}" lies below the symlink "${p.parent}"`;
+    case 'below-file': return `"${p.path}" lies below "${p.parent}", which is a file`;
+  }
+}
+
+/** The code install gives each problem: links have their own, paths theirs, the rest is a bad index. */
+const INDEX_PROBLEM_CODE: Record<StructureProblem['kind'], string> = {
+  'unsafe-path': 'NISO2102', duplicate: 'NISO2106', 'symlink-leaves': 'NISO2103', 'symlink-chain-leaves': 'NISO2103', 'below-symlink': 'NISO2103', 'below-file': 'NISO2110',
+};
+
 /** Parses and checks an index read from a package; every problem is a NISO2110 naming the file. */
 export function parseIndex(text: string, source: string): PackageIndex {
   let raw: unknown;
@@ -151,30 +222,13 @@ export function parseIndex(text: string, source: string): PackageIndex {
   }
   const index = r.data as PackageIndex;
   if (index.format !== FORMAT_VERSION) throw new NisoError('NISO2112', `${source}: unsupported package format ${index.format}`, { path: source, exitCode: 2 });
-  const seen = new Set<string>();
+  const problem = findStructureProblem(index.entries);
+  if (problem) {
+    throw new NisoError(INDEX_PROBLEM_CODE[problem.kind], `${source}: ${describeStructureProblem(problem)} (in its index)`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
+  }
   let files = 0;
   let bytes = 0;
-  for (const e of index.entries) {
-    const why = unsafePathReason(e.path);
-    if (why) throw new NisoError('NISO2102', `${source}: index entry "${e.path}" ${why}`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
-    if (seen.has(e.path)) throw new NisoError('NISO2106', `${source}: index lists "${e.path}" twice`, { path: source, exitCode: 2 });
-    seen.add(e.path);
-    if (e.type === 'symlink' && !symlinkStaysInside(e.path, e.target)) {
-      throw new NisoError('NISO2103', `${source}: symlink "${e.path}" points outside the app ("${e.target}")`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
-    }
-    if (e.type === 'file') { files++; bytes += e.size; }
-  }
-  const links = new Map(index.entries.filter((e): e is SymlinkEntry => e.type === 'symlink').map((e) => [e.path, e.target]));
-  for (const e of index.entries) {
-    // Nothing may live below a symlink: writing it would go through the link.
-    const parts = e.path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      if (links.has(parts.slice(0, i).join('/'))) throw new NisoError('NISO2103', `${source}: "${e.path}" lies below the symlink "${parts.slice(0, i).join('/')}"`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
-    }
-  }
-  for (const [path, target] of links) {
-    if (!resolvesInside(links, path)) throw new NisoError('NISO2103', `${source}: symlink "${path}" -> "${target}" resolves outside the app through other symlinks`, { path: source, exitCode: 2, hint: 'do not install packages from this source' });
-  }
+  for (const e of index.entries) if (e.type === 'file') { files++; bytes += e.size; }
   if (index.totals.files !== files || index.totals.bytes !== bytes) {
     throw new NisoError('NISO2110', `${source}: index totals (${index.totals.files} files, ${index.totals.bytes} bytes) do not match its entries (${files} files, ${bytes} bytes)`, { path: source, exitCode: 2 });
   }
