@@ -158,12 +158,14 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
     const got = valueAt(doc.value, path);
     const rawText = doc.positionOf(path)?.raw;
     switch (raw.code) {
-      case 'unrecognized_keys':
+      case 'unrecognized_keys': {
+        // Once per table, not per key: a table of many unknown keys must not cost their square.
+        const known = knownKeys(schema, path);
+        const present = new Set(Object.keys((valueAt(doc.value, path) ?? {}) as object));
+        const candidates = known.filter((k) => !present.has(k));
         for (const key of raw.keys ?? []) {
-          const known = knownKeys(schema, path);
-          const present = Object.keys((valueAt(doc.value, path) ?? {}) as object);
           // Suggest a key that is not already there: `port` next to an existing `ports` is no typo of it.
-          const best = suggest(key, known.filter((k) => !present.includes(k)));
+          const best = suggest(key, candidates);
           const where = path.length === 0 ? 'at the top level' : `in [${field}]`;
           if (best) suggested.add(formatPath([...path, best]));
           diagnostics.push({
@@ -173,6 +175,7 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
           });
         }
         break;
+      }
       case 'invalid_type': {
         const expected = expectedOf(schema, path, raw.expected ?? 'value');
         if (got === undefined) {

@@ -2,16 +2,18 @@
 // inspect → remove → gc path with --json, error output and exit codes, and a lean start-up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/tmp.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+import { appEntries, craftPackage, indexFor } from '../helpers/craft.js';
 
 const ROOT_DIR = join(import.meta.dirname, '../..');
 const BIN = join(ROOT_DIR, 'bin/niso');
 
 function niso(args: string[], opts: { cwd: string; root: string; env?: Record<string, string> }) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: opts.root, ...opts.env } });
+  // The timeout only keeps a hang from stalling the suite; no test asserts on speed.
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: opts.root, ...opts.env }, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
 }
 
@@ -84,6 +86,39 @@ test('bad input exits 2 with every diagnostic on stderr, and as JSON on stdout w
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /NISO9001: unknown command 'pakc'/);
   assert.match(usage.stderr, /pack/);
+});
+
+test('pack reads only a regular manifest.toml: a FIFO or /dev/zero is refused at once, with NISO1409', () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const fifo = join(dir, 'fifo-app');
+  mkdirSync(fifo);
+  execFileSync('mkfifo', [join(fifo, 'manifest.toml')]);
+  const zero = join(dir, 'zero-app');
+  mkdirSync(zero);
+  symlinkSync('/dev/zero', join(zero, 'manifest.toml'));
+  for (const [app, what] of [[fifo, 'a FIFO'], [zero, 'a device']] as const) {
+    const r = niso(['pack', app], { cwd: dir, root });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `error NISO1409: ${join(app, 'manifest.toml')}: not a regular file but ${what}\n  hint: make manifest.toml a regular file (a symlink to one is fine)\n`);
+  }
+});
+
+test('a manifest bomb (one key of 100,000 parts) is refused with its place by pack, install and inspect', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const bomb = `[package]\nname = "bomb"\nversion = "1.0.0"\narch = "any"\n\n[binary]\nentrypoint = "node"\n\n[env]\n${Array(100_000).fill('a').join('.')} = "1"\n`;
+  await writeTree(join(dir, 'app'), { 'manifest.toml': bomb, 'server.js': 'x' });
+  const pack = niso(['pack', 'app'], { cwd: dir, root });
+  assert.equal(pack.code, 2, pack.stderr);
+  assert.match(pack.stderr, /error NISO1406: .*app\/manifest\.toml:10:32: a dotted key or table name has more than 16 parts\n {2}hint: /);
+  const file = join(dir, 'bomb.niso');
+  await craftPackage(file, indexFor({ 'server.js': 'x' }, { manifest: bomb, name: 'bomb' }), appEntries({ 'server.js': 'x' }), { manifest: bomb });
+  for (const cmd of [['install', file], ['inspect', file]]) {
+    const r = niso(cmd, { cwd: dir, root });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /error NISO2111: .*its manifest does not validate:\nerror NISO1406: .*bomb\.niso!manifest\.toml:10:32: /);
+  }
 });
 
 test('niso explain describes codes; --version prints the version', () => {
