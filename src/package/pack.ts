@@ -84,10 +84,10 @@ async function readManifestFile(file: string): Promise<Buffer> {
   }
 }
 
+/** The entrypoint as a file of the package: always without a runtime; with one, when it is a path. */
 function entryPath(manifest: Manifest): string | null {
-  if (manifest.runtime) return null;
-  const e = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
-  return e;
+  if (manifest.runtime && !manifest.binary.entrypoint.includes('/')) return null;
+  return manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
 }
 
 export async function packApp(opts: PackOptions): Promise<PackResult> {
@@ -110,7 +110,7 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
   const ep = entryPath(manifest);
   if (ep !== null) {
     const hit = selected.find((s) => s.path === ep);
-    if (!hit) throw new NisoError('NISO2005', `the entrypoint "${manifest.binary.entrypoint}" is not in the package (no runtime is set, so it must be a packaged file)`, { exitCode: 2, hint: `pack it with --binary PATH (it becomes bin/NAME), or check [copy] and .nisoignore` });
+    if (!hit) throw new NisoError('NISO2005', `the entrypoint "${manifest.binary.entrypoint}" is not in the package (${manifest.runtime ? 'it is a path, so it must be a packaged file' : 'no runtime is set, so it must be a packaged file'})`, { exitCode: 2, hint: `pack it with --binary PATH (it becomes bin/NAME), or check [copy] and .nisoignore` });
     if (hit.type === 'file' && hit.mode !== 0o755) throw new NisoError('NISO2005', `the entrypoint "${ep}" is not executable`, { exitCode: 2, hint: `chmod +x ${join(appDir, ep)}` });
   }
 

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
+import { LIMITS } from '../../manifest/constants.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
@@ -73,16 +74,17 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
   if (opts.memory !== undefined) {
     const r = parseSize(opts.memory);
     if (!r.ok) throw new NisoError('NISO9001', `--memory ${opts.memory}: ${r.message}`, { exitCode: 2, hint: r.hint });
+    if (r.value < LIMITS.memoryBytes.min) throw new NisoError('NISO9001', `--memory ${opts.memory}: below the minimum of ${LIMITS.memoryBytes.min / 1024 / 1024}M`, { exitCode: 2, hint: 'no process starts in less; use e.g. --memory 256M' });
     o.memoryBytes = r.value;
   }
   if (opts.cpus !== undefined) {
     const n = Number(opts.cpus);
-    if (!(n > 0 && n <= 1024)) throw new NisoError('NISO9001', `--cpus ${opts.cpus}: expected a number of cores such as 0.5 or 2`, { exitCode: 2 });
+    if (!(n >= LIMITS.cpus.min && n <= LIMITS.cpus.max)) throw new NisoError('NISO9001', `--cpus ${opts.cpus}: expected a number of cores from ${LIMITS.cpus.min} to ${LIMITS.cpus.max}, such as 0.5 or 2`, { exitCode: 2, hint: 'the kernel takes no less than 1% of a core' });
     o.cpus = n;
   }
   if (opts.pids !== undefined) {
-    const n = Number(opts.pids);
-    if (!Number.isInteger(n) || n < 1) throw new NisoError('NISO9001', `--pids ${opts.pids}: expected a whole number`, { exitCode: 2 });
+    const n = /^\d+$/.test(opts.pids) ? Number(opts.pids) : NaN;
+    if (!(n >= LIMITS.pids.min && n <= LIMITS.pids.max)) throw new NisoError('NISO9001', `--pids ${opts.pids}: expected a whole number from ${LIMITS.pids.min} to ${LIMITS.pids.max} (the kernel's maximum)`, { exitCode: 2, hint: 'e.g. --pids 64' });
     o.pids = n;
   }
   if (opts.network !== undefined) {
