@@ -60,9 +60,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
     .addOption(new Option('--backend <backend>', 'who runs it: a transient systemd unit (default where systemd is PID 1, or [services] backend) or bubblewrap (embedded)').choices(['embedded', 'systemd']))
-    .passThroughOptions()
-    // passThroughOptions keeps the "--" that separates the app's arguments; it is not one of them.
-    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args[0] === '--' ? args.slice(1) : args, opts));
+    // Options are niso's wherever they stand (`niso run hello -p 8080:3000`), as with activate;
+    // only what follows "--" is the app's.
+    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args, opts));
 
   sandboxOptions(program.command('activate')
     .description('start a package as a service that keeps running, like `docker run -d`')

@@ -124,6 +124,7 @@ export const ERROR_CODES: Readonly<Record<string, ErrorCodeInfo>> = {
   // --- 9xxx: command line and internal ------------------------------------------------------
   NISO9001: { title: 'usage error', explain: 'The command line is not valid: an unknown command or option, or a missing argument. `niso --help` and `niso COMMAND --help` list what is accepted.' },
   NISO9002: { title: 'unknown error code', explain: '`niso explain` was given a code that niso does not define. Codes look like NISO1002.' },
+  NISO9003: { title: 'invalid environment on the command line', explain: '`--env NAME=value` and `--env-file FILE` (lines of NAME=value; blank lines and lines starting with # are skipped) set variables for the app. NAME is letters, digits and `_`, not starting with a digit; names starting with NISO_ are reserved for what niso sets itself (NISO_SERVICE, NISO_PACKAGE, NISO_STATE_DIR), as in the manifest\'s [env]; a value cannot hold a NUL character. An env file must be a readable regular file of at most 1 MiB.' },
   NISO9999: { title: 'internal error', explain: 'niso hit a bug. The message includes a stack trace; please report it with the command you ran.' },
 };
 

@@ -2,8 +2,8 @@
 // sorted entries, fixed mtime (SOURCE_DATE_EPOCH or 0), uid/gid 0, no user names, modes 0644/0755.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { open, stat, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { stat, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,7 @@ import type { Manifest } from '../manifest/schema.js';
 import { compressBuffer, compressor } from '../host/zstd.js';
 import { tempName, fsyncPath } from '../host/fs-atomic.js';
 import { hostArch } from '../host/arch.js';
+import { readRegularFile, type Bounded } from '../host/read-bounded.js';
 import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, serializeIndex, type IndexEntry, type PackageIndex } from './format/package-index.js';
 import { TarWriter, type TarHeader } from './tar-codec.js';
 import { selectFiles, type Selected, type SelectedFile } from './select-files.js';
@@ -44,11 +45,11 @@ const READ_BUFFER = 8 * 1024 * 1024;
 
 export async function loadManifest(appDir: string): Promise<{ manifest: Manifest; text: string; file: string }> {
   const file = join(appDir, 'manifest.toml');
-  let bytes: Buffer;
+  let read: Bounded;
   try {
-    bytes = await readManifestFile(file);
+    // Only a regular file, and at most a byte over the cap (the parser reports the size).
+    read = readRegularFile(file, TOML_LIMITS.bytes);
   } catch (e) {
-    if (e instanceof NisoError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       const dirOk = await stat(appDir).then((s) => s.isDirectory(), () => false);
@@ -57,31 +58,10 @@ export async function loadManifest(appDir: string): Promise<{ manifest: Manifest
     }
     throw new NisoError('NISO2007', `cannot read ${file}: ${(e as Error).message}`, { path: file, cause: e });
   }
-  const r = parseManifest(bytes, file);
+  if (!read.ok) throw new NisoError('NISO1409', `not a regular file but ${read.what}`, { path: file, exitCode: 2, hint: 'make manifest.toml a regular file (a symlink to one is fine)' });
+  const r = parseManifest(read.bytes, file);
   if (!r.manifest) throw invalidInput(r.diagnostics, `${file} has ${r.diagnostics.length} problem${r.diagnostics.length === 1 ? '' : 's'}`);
-  return { manifest: r.manifest, text: bytes.toString('utf8'), file };
-}
-
-/**
- * The manifest's bytes, from a regular file only and at most one byte over the limit (the parser
- * reports the size): a FIFO would block the read forever and /dev/zero never ends. O_NONBLOCK
- * makes opening a FIFO return at once, so that fstat can refuse it.
- */
-async function readManifestFile(file: string): Promise<Buffer> {
-  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) {
-      const what = st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device';
-      throw new NisoError('NISO1409', `not a regular file but ${what}`, { path: file, exitCode: 2, hint: 'make manifest.toml a regular file (a symlink to one is fine)' });
-    }
-    const buf = Buffer.alloc(TOML_LIMITS.bytes + 1);
-    let n = 0;
-    for (let got; n < buf.length && (got = (await fh.read(buf, n, buf.length - n, n)).bytesRead) > 0;) n += got;
-    return buf.subarray(0, n);
-  } finally {
-    await fh.close();
-  }
+  return { manifest: r.manifest, text: read.bytes.toString('utf8'), file };
 }
 
 /** The entrypoint as a file of the package: always without a runtime; with one, when it is a path. */

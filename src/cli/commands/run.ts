@@ -1,6 +1,6 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
@@ -11,6 +11,7 @@ import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
+import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
 import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 
@@ -40,25 +41,42 @@ export interface RunOptions {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An env file is a few NAME=value lines; the whole environment of a process is at most ~2 MiB anyway. */
+const ENV_FILE_MAX = 1024 * 1024;
+
+const envError = (message: string, hint: string, where: { file?: string; line?: number } = {}) =>
+  new NisoError('NISO9003', message, { exitCode: 2, hint, ...where });
 
 export function parseEnv(ctx: Context, opts: Pick<RunOptions, 'env' | 'envFile'>): Record<string, string> {
   const env: Record<string, string> = {};
-  const add = (line: string, where: string) => {
+  /** `at`: the env file's line, or the --env option the text came from. */
+  const add = (line: string, at: { file: string; line: number } | string) => {
     const i = line.indexOf('=');
     const key = i < 0 ? line : line.slice(0, i);
-    if (!ENV_NAME.test(key)) throw new NisoError('NISO9001', `${where}: "${key}" is not a valid environment variable name`, { exitCode: 2, hint: 'write NAME=value' });
+    const fail = (message: string, hint: string) => envError(typeof at === 'string' ? `${at}: ${message}` : message, hint, typeof at === 'string' ? {} : at);
+    if (!ENV_NAME.test(key)) throw fail(`"${key}" is not a valid environment variable name`, 'write NAME=value, with letters, digits and "_" in NAME');
+    // The manifest may not set them either: the app must be able to trust who it is.
+    if (key.startsWith('NISO_')) throw fail(`"${key}" uses the NISO_ prefix, which niso reserves for the variables it sets (NISO_SERVICE, NISO_PACKAGE, NISO_STATE_DIR)`, 'rename the variable');
     // `--env NAME` alone takes the value from niso's own environment, as docker run does.
     const value = i < 0 ? ctx.env[key] : line.slice(i + 1);
+    if (value?.includes('\0')) throw fail(`the value of ${key} contains a NUL character`, 'remove it: no program can take a NUL in an environment variable');
     if (value !== undefined) env[key] = value;
   };
   for (const f of opts.envFile ?? []) {
     const path = resolve(ctx.cwd, f);
-    let text: string;
-    try { text = readFileSync(path, 'utf8'); } catch (e) { throw new NisoError('NISO9001', `--env-file ${f}: ${(e as Error).message}`, { exitCode: 2 }); }
-    text.split('\n').forEach((raw, n) => {
+    let read: Bounded;
+    try {
+      read = readRegularFile(path, ENV_FILE_MAX);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw envError(`--env-file ${f}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`, 'give the path of a file of NAME=value lines');
+    }
+    if (!read.ok) throw envError(`--env-file ${f}: not a regular file but ${read.what}`, 'give the path of a file of NAME=value lines');
+    if (read.bytes.length > ENV_FILE_MAX) throw envError(`--env-file ${f}: larger than 1 MiB`, 'an env file holds a few NAME=value lines');
+    read.bytes.toString('utf8').split('\n').forEach((raw, n) => {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) return;
-      add(line, `${f}:${n + 1}`);
+      add(line, { file: path, line: n + 1 });
     });
   }
   for (const e of opts.env ?? []) add(e, `--env ${e}`);
