@@ -134,6 +134,34 @@ test('options after the package name are niso\'s, as the README writes them; onl
   assert.match(unknown.err, /^error NISO9001: unknown option '--bogus'\n/);
 });
 
+test('a bare NAME is the installed package even when ./NAME exists; a path is written as one', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const installed = await app(dir, 'twin', '1.0.0');
+  assert.equal(niso(['pack', installed, '-o', join(dir, 'twin-1.niso')], root, dir).code, 0);
+  assert.equal(niso(['install', join(dir, 'twin-1.niso')], root, dir).code, 0);
+  // ./twin: an app directory of another version, and a plain file of that name in another directory.
+  await writeTree(join(dir, 'twin'), { 'manifest.toml': MANIFEST('twin', '2.0.0'), 'main.js': MAIN });
+  const ver = (r: { code: number | null; out: string; err: string }) => { assert.equal(r.code, 0, r.err); return (JSON.parse(r.out) as { plan: { package: { version: string } } }).plan.package.version; };
+  assert.equal(ver(niso(['run', '--json', 'twin'], root, dir)), '1.0.0', 'the installed package, not ./twin');
+  assert.equal(ver(niso(['run', '--json', './twin'], root, dir)), '2.0.0', 'a path is the directory');
+  assert.equal(ver(niso(['run', '--json', '.'], root, join(dir, 'twin'))), '2.0.0');
+  assert.equal(ver(niso(['run', '--json', 'twin-1.niso'], root, dir)), '1.0.0', 'an existing NAME.niso is the file');
+  mkdirSync(join(dir, 'files'));
+  writeFileSync(join(dir, 'files', 'twin'), 'not a package');
+  const insp = niso(['inspect', 'twin', '--json'], root, join(dir, 'files'));
+  assert.equal(insp.code, 0, insp.err);
+  assert.equal(JSON.parse(insp.out).source, 'store');
+  mkdirSync(join(dir, 'other'));
+  assert.match(niso(['run', 'other'], root, dir).err, /^error NISO2201: no installed package matches "other"\n {2}hint: a bare name means an installed package; for the other in this directory, write \.\/other\n$/);
+  const missing = niso(['run', './nowhere'], root, dir);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /^error NISO2009: .*nowhere: \.\/nowhere: no such file or directory\n {2}hint: a bare NAME\[:VERSION\] means an installed package/);
+  const dirForActivate = niso(['activate', './twin'], root, dir);
+  assert.equal(dirForActivate.code, 2);
+  assert.match(dirForActivate.err, /NISO2009: .*niso activate takes a FILE\.niso or an installed package, not the directory/);
+});
+
 test('limits the kernel would refuse are usage errors on the command line', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');

@@ -1,6 +1,4 @@
 // `niso inspect NAME[:VERSION] | DIGEST | FILE.niso`: what a package is and holds.
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseManifest } from '../../manifest/parse.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { formatDuration, formatSize, type PortMapping } from '../../manifest/units.js';
@@ -9,17 +7,13 @@ import { readPackageHead } from '../../package/read-package.js';
 import { readInstalledIndex, resolveOne } from '../../store/query.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { renderTable } from '../table.js';
 
 interface Inspected {
   name: string; version: string; arch: string; digest: string;
   source: 'store' | 'file'; path: string; installedAt?: string; packageBytes?: number;
   files: number; bytes: number; manifest: Manifest; manifestText: string; entries: PackageIndex['entries'];
-}
-
-async function looksLikeFile(ctx: Context, ref: string): Promise<boolean> {
-  if (ref.endsWith('.niso') || ref.includes('/')) return true;
-  return stat(resolve(ctx.cwd, ref)).then((s) => s.isFile(), () => false);
 }
 
 export function formatPort(p: PortMapping): string {
@@ -29,8 +23,10 @@ export function formatPort(p: PortMapping): string {
 }
 
 async function load(ctx: Context, ref: string): Promise<Inspected> {
-  if (await looksLikeFile(ctx, ref)) {
-    const file = resolve(ctx.cwd, ref);
+  const target = packageRef(ctx.cwd, ref);
+  noDirectory(target, 'inspect');
+  if (target.kind === 'file') {
+    const file = target.path;
     const head = await readPackageHead(file);
     return {
       name: head.index.name, version: head.index.version, arch: head.index.arch, digest: `sha256:${head.digestHex}`,
@@ -38,7 +34,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
       manifest: head.manifest, manifestText: head.manifestText, entries: head.index.entries,
     };
   }
-  const pkg = await resolveOne(ctx.root, ref);
+  const pkg = await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); });
   const { index, manifestText } = await readInstalledIndex(pkg);
   const parsed = parseManifest(manifestText, `${pkg.path}/niso/manifest.toml`);
   return {

@@ -1,6 +1,5 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
@@ -22,6 +21,7 @@ import type { InstalledPackage } from '../../store/installed.js';
 import { hostArch } from '../../host/arch.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { notInstalledHere, packageRef } from '../package-ref.js';
 
 export interface RunOptions {
   name?: string;
@@ -122,20 +122,19 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
 
 /** The package to run, installing a FILE.niso or packing a DIR first. `temporary` ones are removed after. */
 async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackage; temporary: boolean }> {
-  const path = resolve(ctx.cwd, ref);
-  const st = existsSync(path) ? statSync(path) : null;
-  if (st?.isDirectory() || st?.isFile()) {
-    let file = path;
+  const target = packageRef(ctx.cwd, ref);
+  if (target.kind !== 'installed') {
+    let file = target.path;
     let scratch: string | null = null;
     // Packing and installing need the manifest parser and the package reader: loaded only here,
     // so that running an installed package starts without them.
     const [{ packApp }, { ensureDirs, installPackage }, { readInstallLimits }] = await Promise.all([
       import('../../package/pack.js'), import('../../store/install.js'), import('../../store/host-config.js'),
     ]);
-    if (st.isDirectory()) {
+    if (target.kind === 'dir') {
       await ensureDirs(layout(ctx.root));
       scratch = await mkdtemp(join(layout(ctx.root).tmp, `pack-${process.pid}-`));
-      file = (await packApp({ appDir: path, cwd: scratch, output: join(scratch, 'app.niso') })).file;
+      file = (await packApp({ appDir: target.path, cwd: scratch, output: join(scratch, 'app.niso') })).file;
     }
     try {
       const limits = await readInstallLimits(layout(ctx.root).config, {});
@@ -149,7 +148,7 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
       if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   }
-  return { pkg: await resolveOne(ctx.root, ref), temporary: false };
+  return { pkg: await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); }), temporary: false };
 }
 
 /** Removes packages that runs of app directories installed and could not remove (niso was killed). */
