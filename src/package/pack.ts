@@ -2,7 +2,7 @@
 // sorted entries, fixed mtime (SOURCE_DATE_EPOCH or 0), uid/gid 0, no user names, modes 0644/0755.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
 import { stat, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
@@ -107,7 +107,9 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
 
   const manifestBytes = Buffer.from(manifestText, 'utf8');
   const arch = manifest.package.arch ?? hostArch();
-  const output = resolve(opts.cwd, opts.output ?? `${manifest.package.name}-${manifest.package.version}-${arch}.niso`);
+  const defaultName = `${manifest.package.name}-${manifest.package.version}-${arch}.niso`;
+  const output = resolve(opts.cwd, opts.output ?? defaultName);
+  checkOutput(output, defaultName);
   const tmp = tempName(output);
   const tmpBody = `${tmp}.body`;
   const mtime = new Date((opts.sourceDateEpoch ?? 0) * 1000);
@@ -177,6 +179,8 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     await writeFile(tmp, await compressBuffer(Buffer.concat(headParts)), { mode: 0o644, flag: 'wx' });
     await pipeline(createReadStream(tmpBody), createWriteStream(tmp, { flags: 'a' }));
     await fsyncPath(tmp);
+    // Again just before the rename, which would replace whatever stands there by then.
+    checkOutput(output, defaultName);
     await rename(tmp, output);
     await fsyncPath(dirname(output));
   } catch (e) {
@@ -187,6 +191,25 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
   }
   const packageBytes = (await stat(output)).size;
   return { file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes };
+}
+
+/**
+ * The package replaces only a regular file: rename(2) swaps out anything, so `-o /dev/null` as
+ * root once replaced the host's /dev/null, and a symlink would be replaced rather than followed.
+ * Checked before any work, so that nothing is packed (and no temp file made) for nothing.
+ */
+function checkOutput(output: string, defaultName: string): void {
+  const st = lstatSync(output, { throwIfNoEntry: false });
+  if (st && !st.isFile()) {
+    const target = st.isSymbolicLink() ? readlinkSync(output) : undefined;
+    const what = target !== undefined ? `a symlink (to ${target})` : st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+    const hint = st.isDirectory() ? `to write into the directory, name the file: -o ${join(output, defaultName)}`
+      : target !== undefined ? `to write where it points, pass that path: -o ${resolve(dirname(output), target)}`
+        : 'give a path that does not exist yet or is a regular file';
+    throw new NisoError('NISO2008', `${output} is ${what}; niso pack replaces only a regular file`, { path: output, exitCode: 2, hint });
+  }
+  const dir = statSync(dirname(output), { throwIfNoEntry: false });
+  if (!dir?.isDirectory()) throw new NisoError('NISO2008', `${dirname(output)} is not a directory, so ${output} cannot be written`, { path: output, exitCode: 2, hint: 'create the directory first, or give another path' });
 }
 
 const changed = (abs: string, cause?: unknown) =>

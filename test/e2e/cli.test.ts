@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
 import { appEntries, craftPackage, indexFor } from '../helpers/craft.js';
 
 const ROOT_DIR = join(import.meta.dirname, '../..');
@@ -102,6 +102,42 @@ test('pack reads only a regular manifest.toml: a FIFO or /dev/zero is refused at
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr, `error NISO1409: ${join(app, 'manifest.toml')}: not a regular file but ${what}\n  hint: make manifest.toml a regular file (a symlink to one is fine)\n`);
   }
+});
+
+test('pack -o replaces only a regular file: a device, a directory, a symlink or a FIFO is refused before any work', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const app = join(dir, 'app');
+  await writeTree(app, { 'manifest.toml': NODE_MANIFEST('out'), 'server.js': 'x' });
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  // A private stand-in for /dev/null (the same device numbers): the real one as root was replaced.
+  execFileSync('mknod', [join(out, 'null'), 'c', '1', '3']);
+  execFileSync('mkfifo', [join(out, 'fifo')]);
+  mkdirSync(join(out, 'dir'));
+  writeFileSync(join(out, 'target.txt'), 'keep me');
+  symlinkSync('target.txt', join(out, 'link'));
+  const rows: [string, RegExp][] = [
+    ['null', /is a device; niso pack replaces only a regular file\n {2}hint: give a path that does not exist yet or is a regular file/],
+    ['fifo', /is a FIFO; niso pack replaces only a regular file/],
+    ['dir', new RegExp(`is a directory; niso pack replaces only a regular file\\n {2}hint: to write into the directory, name the file: -o ${join(out, 'dir', 'out-1.0.0-')}`)],
+    ['link', new RegExp(`is a symlink \\(to target\\.txt\\); niso pack replaces only a regular file\\n {2}hint: to write where it points, pass that path: -o ${join(out, 'target.txt')}`)],
+    ['missing/x.niso', /missing is not a directory, so .* cannot be written/],
+  ];
+  for (const [name, message] of rows) {
+    const r = niso(['pack', app, '-o', join(out, name)], { cwd: dir, root });
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^error NISO2008: ${join(out, name)}: `));
+    assert.match(r.stderr, message);
+  }
+  assert.ok(lstatSync(join(out, 'null')).isCharacterDevice() && lstatSync(join(out, 'fifo')).isFIFO() && lstatSync(join(out, 'link')).isSymbolicLink() && lstatSync(join(out, 'dir')).isDirectory());
+  assert.equal(readFileSync(join(out, 'target.txt'), 'utf8'), 'keep me');
+  // A regular file is replaced; no temporary file is left next to any output.
+  const ok = niso(['pack', app, '-o', join(out, 'target.txt')], { cwd: dir, root });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.notEqual(readFileSync(join(out, 'target.txt'), 'utf8'), 'keep me');
+  assert.deepEqual(readdirSync(out).sort(), ['dir', 'fifo', 'link', 'null', 'target.txt']);
+  assert.deepEqual(readdirSync(join(out, 'dir')), []);
 });
 
 test('a manifest bomb (one key of 100,000 parts) is refused with its place by pack, install and inspect', async () => {
