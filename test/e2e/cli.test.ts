@@ -2,8 +2,8 @@
 // inspect → remove → gc path with --json, error output and exit codes, and a lean start-up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
 import { appEntries, craftPackage, indexFor } from '../helpers/craft.js';
@@ -154,6 +154,55 @@ test('a manifest bomb (one key of 100,000 parts) is refused with its place by pa
     const r = niso(cmd, { cwd: dir, root });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /error NISO2111: .*its manifest does not validate:\nerror NISO1406: .*bomb\.niso!manifest\.toml:10:32: /);
+  }
+});
+
+test('a reader that goes away (niso --help | head -1) ends niso quietly with status 141, as SIGPIPE ends other tools', async () => {
+  const dir = tempDir();
+  for (const args of [['--help'], ['explain'], ['explain', '--json'], ['list', '--json']]) {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, NISO_ROOT: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reading end is closed before niso has even started, so its first write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const code = await new Promise((res) => child.on('close', res));
+    assert.equal(stderr, '', `niso ${args.join(' ')}`);
+    assert.equal(code, 141, `niso ${args.join(' ')}`);
+  }
+});
+
+test('as another user, every command works or says that niso needs root, naming the path; none ends in an internal error', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const app = join(dir, 'app');
+  await writeTree(app, { 'manifest.toml': NODE_MANIFEST('hello', '1.0.0', '\n[network]\nmode = "none"\n'), 'server.js': 'setInterval(() => {}, 1000)\n' });
+  const asRoot = (args: string[]) => { const r = niso(args, { cwd: dir, root }); assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`); };
+  asRoot(['pack', app, '-o', join(dir, 'hello.niso')]);
+  asRoot(['install', join(dir, 'hello.niso')]);
+  asRoot(['activate', 'hello', '--name', 'svc']);
+  try {
+    chmodSync(dir, 0o755);
+    const nobody = (args: string[]) => {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', BIN, ...args], { cwd: '/', encoding: 'utf8', env: { ...process.env, NISO_ROOT: root }, timeout: 120_000 });
+      return { code: r.status, stderr: r.stderr };
+    };
+    const needsRoot = [
+      ['install', join(dir, 'hello.niso')], ['gc'], ['remove', 'hello'], ['run', 'hello'], ['activate', 'hello', '--name', 'other'],
+      ['deactivate', 'svc'], ['restart', 'svc'], ['status'], ['list'], ['logs', 'svc'], ['inspect', 'svc'], ['stats', '--no-stream'],
+      ['top', 'svc'], ['exec', 'svc', '--', 'node', '-e', '1'], ['debug', 'svc'], ['boot'], ['net', 'create', 'x'], ['net', 'prune'],
+      ['runtime', 'add', 'nodejs:20', process.execPath],
+    ];
+    for (const args of needsRoot) {
+      const r = nobody(args);
+      assert.equal(r.code, 1, `niso ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^error NISO9004: \/\S+: niso needs root: permission denied \(\w+\)\n {2}hint: niso runs as uid 65534; run it as root/, `niso ${args.join(' ')}`);
+    }
+    for (const args of [['--version'], ['explain', 'NISO9004'], ['inspect', join(dir, 'hello.niso')], ['runtime', 'list']]) {
+      const r = nobody(args);
+      assert.equal(r.code, 0, `niso ${args.join(' ')}: ${r.stderr}`);
+    }
+  } finally {
+    asRoot(['deactivate', 'svc']);
   }
 });
 
