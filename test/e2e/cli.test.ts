@@ -206,6 +206,36 @@ test('as another user, every command works or says that niso needs root, naming 
   }
 });
 
+test('text from a package is printed with its control characters escaped (inspect, inspect --files, errors); --json keeps it as it is', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const app = join(dir, 'app');
+  const description = '\u001b]0;pwned\u0007\u001b[2Jcleared';
+  const manifest = NODE_MANIFEST('shady', '1.0.0', '').replace('version = "1.0.0"\n', `version = "1.0.0"\ndescription = ${JSON.stringify(description)}\nlicense = "MIT\\u001b[31m"\nhomepage = "http://x/\\u009b8m"\nauthors = ["Eve \\u202egnp.exe"]\n`) + '\n[env]\nMOVE = "\\u001b[1A"\n';
+  await writeTree(app, { 'manifest.toml': manifest, 'server.js': 'x', 'evil\u001b[2Jname.js': 'x' });
+  const file = join(dir, 'shady.niso');
+  const pack = niso(['pack', app, '-o', file], { cwd: dir, root });
+  assert.equal(pack.code, 0, pack.stderr);
+  assert.equal(niso(['install', file], { cwd: dir, root }).code, 0);
+  // Any control character but the line break, or a bidi override.
+  // eslint-disable-next-line no-control-regex -- finding them is the point
+  const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
+  for (const ref of [file, 'shady']) {
+    const r = niso(['inspect', ref, '--files'], { cwd: dir, root });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, raw, `inspect ${ref}`);
+    for (const shown of ['\\x1b]0;pwned\\x07\\x1b[2Jcleared', 'MIT\\x1b[31m', 'http://x/\\x9b8m', 'Eve \\u202egnp.exe', 'MOVE=\\x1b[1A', 'evil\\x1b[2Jname.js']) {
+      assert.ok(r.stdout.includes(shown), `inspect ${ref} shows ${shown}:\n${r.stdout}`);
+    }
+    assert.equal(JSON.parse(niso(['inspect', ref, '--json'], { cwd: dir, root }).stdout).manifest.package.description, description);
+  }
+  await writeTree(join(dir, 'bad'), { 'manifest.toml': NODE_MANIFEST('x').replace('name = "x"', 'name = "\\u001b[2Jx"'), 'server.js': 'x' });
+  const bad = niso(['pack', join(dir, 'bad')], { cwd: dir, root });
+  assert.equal(bad.code, 2);
+  assert.doesNotMatch(bad.stderr, raw);
+  assert.match(bad.stderr, /error NISO1101: .*"\\x1b\[2Jx" is not a valid package name/);
+});
+
 test('niso explain describes codes; --version prints the version', () => {
   const dir = tempDir();
   const e = niso(['explain', 'NISO2102'], { cwd: dir, root: dir });
