@@ -60,9 +60,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
     .addOption(new Option('--backend <backend>', 'who runs it: a transient systemd unit (default where systemd is PID 1, or [services] backend) or bubblewrap (embedded)').choices(['embedded', 'systemd']))
-    .passThroughOptions()
-    // passThroughOptions keeps the "--" that separates the app's arguments; it is not one of them.
-    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args[0] === '--' ? args.slice(1) : args, opts));
+    // Options are niso's wherever they stand (`niso run hello -p 8080:3000`), as with activate;
+    // only what follows "--" is the app's.
+    .action(async (ref: string, args: string[], opts) => (await import('./commands/run.js')).run(ctx, ref, args, opts));
 
   sandboxOptions(program.command('activate')
     .description('start a package as a service that keeps running, like `docker run -d`')
@@ -259,7 +259,10 @@ function reportError(ctx: Context, e: unknown, json: boolean): number {
     const msg = e.message.replace(/^error: /, '');
     err = new NisoError('NISO9001', msg, { hint: 'run `niso --help` or `niso COMMAND --help`', exitCode: 2 });
   } else if (isNisoError(e)) {
-    err = e;
+    // As another user, "cannot read service.json" (state damaged?) is really "not root".
+    err = uid() !== 0 && isDenied(e.cause) ? deniedError(e.cause, uid()) : e;
+  } else if (isDenied(e)) {
+    err = deniedError(e, uid());
   } else {
     const stack = e instanceof Error ? e.stack ?? e.message : String(e);
     ctx.stderr.write(`internal error NISO9999: ${stack}\n  hint: this is a bug in niso; please report it with the command you ran\n`);
@@ -275,9 +278,32 @@ function reportError(ctx: Context, e: unknown, json: boolean): number {
   return err.exitCode;
 }
 
+const uid = () => (typeof process.geteuid === 'function' ? process.geteuid() : 0);
+interface ErrnoError { code: string; path?: string; syscall?: string }
+const isDenied = (e: unknown): e is ErrnoError => e instanceof Error && ((e as Partial<ErrnoError>).code === 'EACCES' || (e as Partial<ErrnoError>).code === 'EPERM');
+
+/** EACCES/EPERM is what most commands meet first as another user: niso's state, cgroups and namespaces are root's. */
+function deniedError(e: ErrnoError, uid: number): NisoError {
+  // The path is the diagnostic's place (`error NISO9004: PATH: ...`); the call says what was refused.
+  const call = e.syscall ? ` (${e.syscall})` : '';
+  if (uid !== 0) {
+    return new NisoError('NISO9004', `niso needs root: permission denied${call}`, { path: e.path, hint: `niso runs as uid ${uid}; run it as root (e.g. sudo niso ...). Only pack, init, explain and inspect of a package file work without root` });
+  }
+  return new NisoError('NISO9004', `permission denied${call}, even for root`, { path: e.path, hint: 'check how it is mounted (read-only, root_squash), its attributes (lsattr) and security modules (AppArmor, SELinux)' });
+}
+
 // Run only as the bundled entry point, not when imported by tests.
 const isEntry = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:niso(?:\.mjs)?|main\.ts)$/.test(process.argv[1]);
 if (isEntry) {
+  // A reader that goes away (`niso --help | head -1`, `niso logs web | head`) ends niso quietly,
+  // as SIGPIPE ends other tools: node ignores SIGPIPE, so the next write fails with EPIPE instead,
+  // which nothing would handle. The status is a SIGPIPE death's as a shell reports it.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(128 + 13);
+      throw e;
+    });
+  }
   const ctx = makeContext(process.cwd(), process.env, process.stdout, process.stderr);
   ctx.entry = process.argv[1];
   let finished = false;

@@ -2,6 +2,7 @@
 // table (niso run) do not load cli-table3 at start-up.
 import Table from 'cli-table3';
 import type { Output } from './context.js';
+import { printable } from '../errors/render.js';
 
 export function renderTable(headers: string[], rows: (string | number)[][]): string {
   const t = new Table({
@@ -9,7 +10,8 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ' },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });
-  for (const r of rows) t.push(r.map(String));
+  // Cells may hold a package's text (file names, descriptions): never raw control characters.
+  for (const r of rows) t.push(r.map((c) => printable(String(c))));
   return t.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n';
 }
 

@@ -3,6 +3,31 @@
 
 export const RUNTIME_NAMES = ['nodejs', 'python', 'ruby', 'java', 'php', 'deno', 'bun'] as const;
 
+/**
+ * The commands a runtime provides inside the sandbox (discovery mounts them; with a [runtime], the
+ * entrypoint must be one of them). `version` is the manifest's or the host's MAJOR.MINOR.
+ */
+export function runtimeCommands(name: (typeof RUNTIME_NAMES)[number], version = ''): string[] {
+  if (name === 'nodejs') return ['node'];
+  const majorMinor = /^\d+\.\d+/.exec(version)?.[0];
+  if (name === 'python') return ['python3', 'python', ...(majorMinor ? [`python${majorMinor}`] : [])];
+  return [name];
+}
+
+/**
+ * Bounds of the resource limits, shared by manifest.toml and the command line: what the kernel's
+ * cgroup files and bubblewrap accept, and for memory the least a process can start in (Docker's 6M).
+ */
+export const LIMITS = Object.freeze({
+  /** cpu.max / cpu.cfs_quota_us refuse a quota below 1 ms per 100 ms period. */
+  cpus: { min: 0.01, max: 1024 },
+  /** pids.max refuses more than the kernel's PID_MAX_LIMIT. */
+  pids: { min: 1, max: 4_194_304 },
+  memoryBytes: { min: 6 * 1024 * 1024 },
+  /** bubblewrap's --size refuses 0; a tmpfs is made of pages. */
+  tmpBytes: { min: 4096 },
+});
+
 export const PRESETS = ['server', 'strict', 'unsafe-none'] as const;
 
 export const ARCHES = ['x86_64', 'aarch64', 'any'] as const;

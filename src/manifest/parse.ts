@@ -6,9 +6,10 @@ import { validateDocument } from './validate.js';
 
 export interface ManifestResult { manifest?: Manifest; diagnostics: Diagnostic[] }
 
-export function parseManifest(text: string, file = 'manifest.toml'): ManifestResult {
-  const toml = readToml(text, file);
-  if (!toml.ok) return { diagnostics: [toml.diagnostic] };
+/** `input`: the file's bytes (checked to be UTF-8), or text already decoded. */
+export function parseManifest(input: string | Uint8Array, file = 'manifest.toml'): ManifestResult {
+  const toml = readToml(input, file);
+  if (!toml.ok) return { diagnostics: toml.diagnostics };
   const { value, diagnostics } = validateDocument(manifestSchema, toml.doc, file);
   return value === undefined ? { diagnostics } : { manifest: value, diagnostics };
 }

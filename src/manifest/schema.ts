@@ -5,7 +5,8 @@ import semverParse from 'semver/functions/parse.js';
 import semverValid from 'semver/functions/valid.js';
 import { DURATION_PATTERN, SIZE_PATTERN, formatDuration, parseDuration, parseSize, parsePortMapping, type Parsed, type PortMapping } from './units.js';
 import { suggest } from './suggest.js';
-import { ARCHES, CAPABILITIES, PRESETS, RUNTIME_NAMES, STOP_SIGNALS } from './constants.js';
+import { ARCHES, CAPABILITIES, LIMITS, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, runtimeCommands } from './constants.js';
+import { SYSCALL_GROUPS, expandSyscallNames } from '../render/seccomp-syscalls.js';
 
 export { ARCHES, CAPABILITIES, PRESETS, RUNTIME_NAMES, STOP_SIGNALS } from './constants.js';
 
@@ -51,8 +52,15 @@ function converted<T>(base: z.ZodType<string | number>, parse: (v: string | numb
 const duration = (description: string, dflt: string) =>
   converted(z.string().meta({ pattern: DURATION_PATTERN, examples: ['30s', '500ms', '1m30s'] }), (v) => parseDuration(String(v))).prefault(dflt).meta({ description });
 
-const size = (description: string) =>
-  converted(z.union([z.string().meta({ pattern: SIZE_PATTERN, examples: ['512M', '1G'] }), z.number().meta({ type: 'integer', minimum: 0, examples: [1048576] })]), parseSize).meta({ description });
+/** A size of at least `min` bytes (written as a string with a unit, or a number of bytes). */
+const size = (description: string, min: number) => {
+  const least = min % (1024 * 1024) === 0 ? `${min / 1024 / 1024}M` : `${min / 1024}K`;
+  return converted(z.union([z.string().meta({ pattern: SIZE_PATTERN, examples: ['512M', '1G'] }), z.number().meta({ type: 'integer', minimum: min, examples: [1048576] })]), (v) => {
+    const r = parseSize(v);
+    if (!r.ok || r.value >= min) return r;
+    return { ok: false, code: 'NISO1006', message: `${typeof v === 'string' ? `"${v}"` : v} is below the minimum of ${least}`, hint: `use at least "${least}"` };
+  }).meta({ description: `${description} At least "${least}".` });
+};
 
 export const RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
 export const NETWORK_MODES = ['private', 'none', 'host'] as const;
@@ -160,7 +168,7 @@ const runtimeSection = z.strictObject({
 }).meta({ description: 'The language runtime taken from the host and mounted read-only into the sandbox.' });
 
 const binarySection = z.strictObject({
-  entrypoint: z.string().min(1).meta({ description: 'The program to start. With a [runtime], the runtime\'s command (e.g. "node", "python3"); without one, a path inside the package (e.g. "bin/my-app").', examples: ['node', 'bin/my-app'] }),
+  entrypoint: z.string().min(1).meta({ description: 'The program to start: a path inside the package (e.g. "bin/my-app"), or with a [runtime] one of the runtime\'s commands ("node"; "python3", "python" or "python3.MINOR"; "java", "ruby", "php", "deno", "bun"). Nothing else of the host is in the sandbox.', examples: ['node', 'bin/my-app'] }),
   args: z.array(z.string()).default([]).meta({ description: 'Arguments passed to the entrypoint.', examples: [['server.js']] }),
   workdir: sandboxPath('Working directory inside the sandbox.', '/app').default('/app'),
   stop_signal: z.enum(STOP_SIGNALS).default('SIGTERM').meta({ description: 'Signal sent to stop the app gracefully.' }),
@@ -244,14 +252,19 @@ const isolationSection = z.strictObject({
   capabilities: z.array(z.enum(CAPABILITIES)).default([]).meta({ description: 'Capabilities to grant on top of the preset (normally none), e.g. ["CAP_NET_BIND_SERVICE"] to listen on ports below 1024.' }),
   syscalls: z.array(z.string().check((ctx) => {
     if (!/^@?[a-z0-9_]+$/.test(ctx.value)) report(ctx, ctx.value, 'NISO1005', `"${ctx.value}" is not a system call name or @group`, 'write a lower-case name such as "mlock" or a group such as "@clock"');
+    else if (expandSyscallNames([ctx.value]).unknown.length > 0) {
+      const group = ctx.value.startsWith('@');
+      const best = group ? suggest(ctx.value, Object.keys(SYSCALL_GROUPS)) : undefined;
+      report(ctx, ctx.value, 'NISO1005', group ? `"${ctx.value}" is not a syscall group niso knows` : `"${ctx.value}" is not a system call of x86_64 or aarch64`, best ? `did you mean "${best}"?` : group ? `the groups are ${Object.keys(SYSCALL_GROUPS).join(', ')}` : 'check the spelling against `man 2 syscalls`');
+    }
   })).default([]).meta({ description: 'System calls or @groups to allow on top of the preset\'s filter.', examples: [['@clock']] }),
-  tmp_size: size('Size of the private /tmp (a tmpfs).').prefault('64M'),
+  tmp_size: size('Size of the private /tmp (a tmpfs).', LIMITS.tmpBytes.min).prefault('64M'),
 }).meta({ description: 'How strictly the app is sandboxed. The preset sets everything; the other keys adjust single properties and are recorded in the plan.' });
 
 const resourcesSection = z.strictObject({
-  memory: size('Memory limit; the app is killed by the kernel when it uses more.').optional(),
-  cpus: z.number().gt(0).max(1024).optional().meta({ description: 'CPU limit in cores, e.g. 0.5 for half a core.' }),
-  pids: z.number().int().min(1).max(4_194_304).optional().meta({ description: 'Limit on processes and threads (node uses about 10 when idle; allow at least 32).' }),
+  memory: size('Memory limit; the app is killed by the kernel when it uses more.', LIMITS.memoryBytes.min).optional(),
+  cpus: z.number().min(LIMITS.cpus.min).max(LIMITS.cpus.max).optional().meta({ description: 'CPU limit in cores, e.g. 0.5 for half a core.' }),
+  pids: z.number().int().min(LIMITS.pids.min).max(LIMITS.pids.max).optional().meta({ description: 'Limit on processes and threads (node uses about 10 when idle; allow at least 32).' }),
   nofile: z.number().int().min(16).max(1_048_576).optional().meta({ description: 'Limit on open files (RLIMIT_NOFILE).' }),
 }).meta({ description: 'Resource limits, enforced with cgroups.' });
 
@@ -304,12 +317,28 @@ export const manifestSchema = z.strictObject({
   volumes: volumesSection.default({}),
 }).meta({ title: 'niso manifest.toml', description: 'Describes an app for `niso pack`: what it is, what it runs with, and how it is sandboxed.' })
   .check(across((m, ctx) => {
-    // Without a runtime the entrypoint is a file of the package, found below /app.
+    // Without a runtime the entrypoint is a file of the package, found below /app; with one, it is
+    // one of the runtime's commands, or still a file of the package when it holds a "/". Nothing
+    // else of the host is in the sandbox, so anything else could not start.
     const entry = isTable(m.binary) ? m.binary.entrypoint : undefined;
-    if (m.runtime !== undefined || typeof entry !== 'string' || entry === '') return;
+    if (typeof entry !== 'string' || entry === '') return;
+    const at = ['binary', 'entrypoint'];
+    const parsed = isTable(m.runtime) && isTable(m.runtime.use) ? m.runtime.use : undefined;
+    const use = typeof parsed?.name === 'string' && typeof parsed.version === 'string' ? { name: parsed.name as (typeof RUNTIME_NAMES)[number], version: parsed.version } : undefined;
+    if (m.runtime !== undefined && !entry.includes('/')) {
+      if (!use) return; // [runtime] has its own diagnostic
+      const commands = runtimeCommands(use.name, use.version);
+      if (!commands.includes(entry)) {
+        report(ctx, entry, 'NISO3102', `"${entry}" is not a command of the ${use.name} runtime`, `the sandbox holds only the runtime: use entrypoint = "${commands[0]}" with the script in args (e.g. args = ["server.js"]), or a file of the package such as "bin/start"`, at);
+      }
+      return;
+    }
     const segs = entry.split('/');
     if (entry.startsWith('/') || segs.includes('..') || segs.includes('.') || segs.includes('')) {
-      report(ctx, entry, 'NISO1402', `"${entry}" is not a path inside the package`, `without a [runtime], the entrypoint is a file of the app, e.g. "bin/${entry.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').pop() ?? 'my-app'}"; to use a host program, add a [runtime]`, ['binary', 'entrypoint']);
+      const name = entry.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').pop() ?? 'my-app';
+      report(ctx, entry, 'NISO1402', `"${entry}" is not a path inside the package`, use
+        ? `the host's programs are not in the sandbox: use entrypoint = "${runtimeCommands(use.name, use.version)[0]}" with the script in args, or a file of the app such as "bin/${name}"`
+        : `without a [runtime], the entrypoint is a file of the app, e.g. "bin/${name}"; to use a host program, add a [runtime]`, at);
     }
   }));
 

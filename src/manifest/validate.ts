@@ -70,12 +70,15 @@ function valueAt(root: unknown, path: readonly PathKey[]): unknown {
   return cur;
 }
 
+/** A TOML float as written (`1.0`, `1e3`, `inf`); hex, octal and binary integers hold no dot or exponent. */
+const isFloatLiteral = (raw: string) => /[.eE]|inf|nan/.test(raw.replace(/^[+-]?0[xob].*/, ''));
+
 /** `raw` is the value as written: TOML's `1.0` reads as the number 1 but is not an integer. */
 export function describeValue(v: unknown, raw?: string): string {
   if (v === undefined) return 'nothing';
   if (typeof v === 'string') return 'a string';
   if (typeof v === 'number' || typeof v === 'bigint') {
-    const float = raw !== undefined ? /[.eE]|inf|nan/.test(raw.replace(/^0x.*/, '')) : !Number.isInteger(v);
+    const float = raw !== undefined ? isFloatLiteral(raw) : !Number.isInteger(v);
     return typeof v === 'bigint' || !float ? 'an integer' : `a decimal number (${raw ?? String(v)})`;
   }
   if (typeof v === 'boolean') return 'a boolean';
@@ -98,6 +101,20 @@ function expectedOf(root: AnySchema, path: readonly PathKey[], fallback: string)
   if (d.type === 'union' && d.options) return d.options.map((o) => TYPE_WORDS[defOf(core(o)).type] ?? defOf(core(o)).type).join(' or ');
   if (d.type === 'enum') return 'one of the allowed words';
   return TYPE_WORDS[d.type] ?? TYPE_WORDS[fallback] ?? fallback;
+}
+
+/** Whether the field takes only whole numbers (an int check, or a number branch documented as integer). */
+function expectsInteger(root: AnySchema, path: readonly PathKey[]): boolean {
+  const s = schemaAt(root, path);
+  if (!s) return false;
+  const isInt = (n: AnySchema): boolean => {
+    const c = core(n);
+    const d = defOf(c) as Def & { checks?: { _zod: { def: { format?: string } } }[] };
+    return d.type === 'number' && (z.globalRegistry.get(c)?.type === 'integer' || (d.checks ?? []).some((k) => /int/.test(k._zod.def.format ?? '')));
+  };
+  const d = defOf(s);
+  if (d.type === 'union' && d.options) return d.options.some(isInt) && !d.options.some((o) => defOf(core(o)).type === 'number' && !isInt(o));
+  return isInt(s);
 }
 
 const quote = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
@@ -143,27 +160,67 @@ function flattenUnions(issues: ZIssue[]): ZIssue[] {
   });
 }
 
+const isSafeIntBound = (i: ZIssue) => (i.code === 'too_big' && Number(i.maximum) === Number.MAX_SAFE_INTEGER) || (i.code === 'too_small' && Number(i.minimum) === Number.MIN_SAFE_INTEGER);
+
+/**
+ * What the schema cannot see in plain values: a TOML float (`64.0`) where only whole numbers make
+ * sense reads as the integer 64, and a NUL (`"\u0000"`) is valid TOML that no program can take in an
+ * argument, an environment variable or a path.
+ */
+function beyondSchema(schema: AnySchema, doc: TomlDocument, file: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const path of doc.floats) {
+    const v = valueAt(doc.value, path);
+    if (typeof v !== 'number' || !Number.isInteger(v) || !expectsInteger(schema, path)) continue;
+    const field = formatPath(path);
+    out.push({ code: 'NISO1003', file, ...locate(doc, path), field, message: `${field} must be a whole number, not a decimal number (${doc.positionOf(path)?.raw ?? v})`, hint: `write ${v}` });
+  }
+  const nul = (path: PathKey[], at: 'key' | 'value') => {
+    const field = formatPath(path);
+    out.push({ code: 'NISO1408', file, ...locate(doc, path, at), field, message: `${at === 'key' ? 'the key' : ''} ${field} contains a NUL character (\\u0000)`.trim(), hint: 'remove it: no program can take a NUL in an argument, an environment variable or a path' });
+  };
+  const walk = (v: unknown, path: PathKey[]) => {
+    if (typeof v === 'string') { if (v.includes('\0')) nul(path, 'value'); }
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\0')) nul([...path, k], 'key');
+        walk(x, [...path, k]);
+      }
+    }
+  };
+  walk(doc.value, []);
+  return out;
+}
+
 export interface Validated<T> { value?: T; diagnostics: Diagnostic[] }
 
 export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocument, file: string): Validated<z.output<S>> {
   const result = schema.safeParse(doc.value);
-  if (result.success) return { value: result.data as z.output<S>, diagnostics: [] };
+  const beyond = beyondSchema(schema, doc, file);
+  if (result.success) return beyond.length > 0 ? { diagnostics: beyond } : { value: result.data as z.output<S>, diagnostics: [] };
   const diagnostics: Diagnostic[] = [];
   /** Misspelt keys whose suggestion names a missing required field: the field is not reported twice. */
   const suggested = new Set<string>();
-  for (const raw of flattenUnions(result.error.issues as unknown as ZIssue[])) {
+  const issues = flattenUnions(result.error.issues as unknown as ZIssue[]);
+  // zod's int() adds the safe-integer bounds: beside the field's own bound they say the same twice.
+  const boundAt = new Set(issues.filter((i) => (i.code === 'too_big' || i.code === 'too_small') && !isSafeIntBound(i)).map((i) => JSON.stringify(i.path)));
+  for (const raw of issues) {
+    if (isSafeIntBound(raw) && boundAt.has(JSON.stringify(raw.path))) continue;
     const path = raw.path.filter((p): p is PathKey => typeof p !== 'symbol');
     const field = formatPath(path);
     const at = (p: readonly PathKey[], prefer: 'key' | 'value' = 'value') => ({ file, ...locate(doc, p, prefer) });
     const got = valueAt(doc.value, path);
     const rawText = doc.positionOf(path)?.raw;
     switch (raw.code) {
-      case 'unrecognized_keys':
+      case 'unrecognized_keys': {
+        // Once per table, not per key: a table of many unknown keys must not cost their square.
+        const known = knownKeys(schema, path);
+        const present = new Set(Object.keys((valueAt(doc.value, path) ?? {}) as object));
+        const candidates = known.filter((k) => !present.has(k));
         for (const key of raw.keys ?? []) {
-          const known = knownKeys(schema, path);
-          const present = Object.keys((valueAt(doc.value, path) ?? {}) as object);
           // Suggest a key that is not already there: `port` next to an existing `ports` is no typo of it.
-          const best = suggest(key, known.filter((k) => !present.includes(k)));
+          const best = suggest(key, candidates);
           const where = path.length === 0 ? 'at the top level' : `in [${field}]`;
           if (best) suggested.add(formatPath([...path, best]));
           diagnostics.push({
@@ -173,6 +230,7 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
           });
         }
         break;
+      }
       case 'invalid_type': {
         const expected = expectedOf(schema, path, raw.expected ?? 'value');
         if (got === undefined) {
@@ -226,7 +284,13 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
         diagnostics.push({ code: 'NISO1005', ...at(path), field, message: `${field} ${quote(got)} is not valid here`, hint: 'see the manifest reference for the accepted values' });
     }
   }
-  const kept = diagnostics.filter((d) => !(d.code === 'NISO1004' && d.field !== undefined && suggested.has(d.field)));
+  // A NUL explains whatever else the schema says about its field; a float is worth saying only alone.
+  const nul = new Set(beyond.filter((d) => d.code === 'NISO1408').map((d) => d.field));
+  const reported = new Set(diagnostics.map((d) => d.field));
+  const kept = [
+    ...diagnostics.filter((d) => !nul.has(d.field) && !(d.code === 'NISO1004' && d.field !== undefined && suggested.has(d.field))),
+    ...beyond.filter((d) => d.code === 'NISO1408' || !reported.has(d.field)),
+  ];
   kept.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return { diagnostics: kept };
 }

@@ -2,17 +2,19 @@
 // sorted entries, fixed mtime (SOURCE_DATE_EPOCH or 0), uid/gid 0, no user names, modes 0644/0755.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { closeSync, openSync, readSync } from 'node:fs';
-import { readFile, stat, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, lstatSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
+import { stat, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { NisoError, invalidInput } from '../errors/niso-error.js';
 import { parseManifest } from '../manifest/parse.js';
+import { TOML_LIMITS } from '../manifest/toml-limits.js';
 import type { Manifest } from '../manifest/schema.js';
 import { compressBuffer, compressor } from '../host/zstd.js';
 import { tempName, fsyncPath } from '../host/fs-atomic.js';
 import { hostArch } from '../host/arch.js';
+import { readRegularFile, type Bounded } from '../host/read-bounded.js';
 import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, describeStructureProblem, findStructureProblem, serializeIndex, type IndexEntry, type PackageIndex } from './format/package-index.js';
 import { TarWriter, type TarHeader } from './tar-codec.js';
 import { selectFiles, type Selected, type SelectedFile } from './select-files.js';
@@ -43,9 +45,10 @@ const READ_BUFFER = 8 * 1024 * 1024;
 
 export async function loadManifest(appDir: string): Promise<{ manifest: Manifest; text: string; file: string }> {
   const file = join(appDir, 'manifest.toml');
-  let text: string;
+  let read: Bounded;
   try {
-    text = await readFile(file, 'utf8');
+    // Only a regular file, and at most a byte over the cap (the parser reports the size).
+    read = readRegularFile(file, TOML_LIMITS.bytes);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -55,15 +58,16 @@ export async function loadManifest(appDir: string): Promise<{ manifest: Manifest
     }
     throw new NisoError('NISO2007', `cannot read ${file}: ${(e as Error).message}`, { path: file, cause: e });
   }
-  const r = parseManifest(text, file);
+  if (!read.ok) throw new NisoError('NISO1409', `not a regular file but ${read.what}`, { path: file, exitCode: 2, hint: 'make manifest.toml a regular file (a symlink to one is fine)' });
+  const r = parseManifest(read.bytes, file);
   if (!r.manifest) throw invalidInput(r.diagnostics, `${file} has ${r.diagnostics.length} problem${r.diagnostics.length === 1 ? '' : 's'}`);
-  return { manifest: r.manifest, text, file };
+  return { manifest: r.manifest, text: read.bytes.toString('utf8'), file };
 }
 
+/** The entrypoint as a file of the package: always without a runtime; with one, when it is a path. */
 function entryPath(manifest: Manifest): string | null {
-  if (manifest.runtime) return null;
-  const e = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
-  return e;
+  if (manifest.runtime && !manifest.binary.entrypoint.includes('/')) return null;
+  return manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
 }
 
 export async function packApp(opts: PackOptions): Promise<PackResult> {
@@ -86,7 +90,7 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
   const ep = entryPath(manifest);
   if (ep !== null) {
     const hit = selected.find((s) => s.path === ep);
-    if (!hit) throw new NisoError('NISO2005', `the entrypoint "${manifest.binary.entrypoint}" is not in the package (no runtime is set, so it must be a packaged file)`, { exitCode: 2, hint: `pack it with --binary PATH (it becomes bin/NAME), or check [copy] and .nisoignore` });
+    if (!hit) throw new NisoError('NISO2005', `the entrypoint "${manifest.binary.entrypoint}" is not in the package (${manifest.runtime ? 'it is a path, so it must be a packaged file' : 'no runtime is set, so it must be a packaged file'})`, { exitCode: 2, hint: `pack it with --binary PATH (it becomes bin/NAME), or check [copy] and .nisoignore` });
     if (hit.type === 'file' && hit.mode !== 0o755) throw new NisoError('NISO2005', `the entrypoint "${ep}" is not executable`, { exitCode: 2, hint: `chmod +x ${join(appDir, ep)}` });
   }
 
@@ -112,7 +116,9 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
 
   const manifestBytes = Buffer.from(manifestText, 'utf8');
   const arch = manifest.package.arch ?? hostArch();
-  const output = resolve(opts.cwd, opts.output ?? `${manifest.package.name}-${manifest.package.version}-${arch}.niso`);
+  const defaultName = `${manifest.package.name}-${manifest.package.version}-${arch}.niso`;
+  const output = resolve(opts.cwd, opts.output ?? defaultName);
+  checkOutput(output, defaultName);
   const tmp = tempName(output);
   const tmpBody = `${tmp}.body`;
   const mtime = new Date((opts.sourceDateEpoch ?? 0) * 1000);
@@ -182,6 +188,8 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     await writeFile(tmp, await compressBuffer(Buffer.concat(headParts)), { mode: 0o644, flag: 'wx' });
     await pipeline(createReadStream(tmpBody), createWriteStream(tmp, { flags: 'a' }));
     await fsyncPath(tmp);
+    // Again just before the rename, which would replace whatever stands there by then.
+    checkOutput(output, defaultName);
     await rename(tmp, output);
     await fsyncPath(dirname(output));
   } catch (e) {
@@ -192,6 +200,25 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
   }
   const packageBytes = (await stat(output)).size;
   return { file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes };
+}
+
+/**
+ * The package replaces only a regular file: rename(2) swaps out anything, so `-o /dev/null` as
+ * root once replaced the host's /dev/null, and a symlink would be replaced rather than followed.
+ * Checked before any work, so that nothing is packed (and no temp file made) for nothing.
+ */
+function checkOutput(output: string, defaultName: string): void {
+  const st = lstatSync(output, { throwIfNoEntry: false });
+  if (st && !st.isFile()) {
+    const target = st.isSymbolicLink() ? readlinkSync(output) : undefined;
+    const what = target !== undefined ? `a symlink (to ${target})` : st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+    const hint = st.isDirectory() ? `to write into the directory, name the file: -o ${join(output, defaultName)}`
+      : target !== undefined ? `to write where it points, pass that path: -o ${resolve(dirname(output), target)}`
+        : 'give a path that does not exist yet or is a regular file';
+    throw new NisoError('NISO2008', `${output} is ${what}; niso pack replaces only a regular file`, { path: output, exitCode: 2, hint });
+  }
+  const dir = statSync(dirname(output), { throwIfNoEntry: false });
+  if (!dir?.isDirectory()) throw new NisoError('NISO2008', `${dirname(output)} is not a directory, so ${output} cannot be written`, { path: output, exitCode: 2, hint: 'create the directory first, or give another path' });
 }
 
 const changed = (abs: string, cause?: unknown) =>

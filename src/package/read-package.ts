@@ -5,6 +5,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { NisoError } from '../errors/niso-error.js';
 import { parseManifest } from '../manifest/parse.js';
+import { TOML_LIMITS } from '../manifest/toml-limits.js';
 import type { Manifest } from '../manifest/schema.js';
 import { formatDiagnostics } from '../errors/render.js';
 import { decompressor } from '../host/zstd.js';
@@ -16,7 +17,6 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 
 export { DEFAULT_LIMITS, type Limits };
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
-const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** Files up to this size are gathered whole and verified before the visitor sees them. */
 export const SMALL_FILE = 1024 * 1024;
 
@@ -86,7 +86,7 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
     if (position <= 2) {
       const want = position === 1 ? INDEX_PATH : MANIFEST_PATH;
       if (name !== want || h.typeName !== 'File') throw refuse('NISO2110', source, `entry ${position} is "${name}", not ${want}`, 'the file is not a niso package or was tampered with');
-      const max = position === 1 ? MAX_INDEX_BYTES : MAX_MANIFEST_BYTES;
+      const max = position === 1 ? MAX_INDEX_BYTES : TOML_LIMITS.bytes;
       if (h.size > max) throw refuse('NISO2109', source, `${want} is larger than ${max} bytes`);
       cur = { kind: 'head', name, chunks: [], size: h.size, max };
       return;
@@ -166,8 +166,8 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
       if (data.length !== idx.manifest.size || createHash('sha256').update(data).digest('hex') !== idx.manifest.sha256) {
         throw refuse('NISO2107', source, `${MANIFEST_PATH} does not match the hash in the index`);
       }
+      const r = parseManifest(data, `${source}!manifest.toml`);
       const manifestText = data.toString('utf8');
-      const r = parseManifest(manifestText, `${source}!manifest.toml`);
       if (!r.manifest) throw new NisoError('NISO2111', `${source}: its manifest does not validate:\n${formatDiagnostics(r.diagnostics)}`, { path: source, exitCode: 2, hint: 'fix manifest.toml and pack again' });
       const m = r.manifest;
       if (m.package.name !== idx.name || m.package.version !== idx.version || (m.package.arch !== undefined && m.package.arch !== idx.arch)) {

@@ -175,6 +175,10 @@ export function buildPlan(input: PlanInput): Plan {
     ...o.env,
   };
   if (o.env && Object.keys(o.env).length > 0) overrides.push({ property: 'env', preset: null, value: Object.keys(o.env).sort(), from: 'command line' });
+  // Manifests and env files refuse NUL themselves; a package installed before they did must
+  // still not reach execve, which cannot pass it.
+  const nul = [...argv.map((a, i) => [`argument ${i} of the command`, a] as const), ...Object.entries(env).map(([k, v]) => [`environment variable ${k.replace(/\0/g, '\\0')}`, k + v] as const)].find(([, v]) => v.includes('\0'));
+  if (nul) throw new NisoError('NISO1408', `the ${nul[0]} contains a NUL character`, { exitCode: 2, hint: 'remove it from the manifest (and pack and install the package again) or from the env file' });
 
   const declaredVolumes = Object.keys(m.volumes);
   if (declaredVolumes.length > 0) notes.push(`volumes ${declaredVolumes.join(', ')} are not mounted: volume grants come with \`niso volume\``);

@@ -7,6 +7,7 @@
 //   handlers: clone → ld arg0; jset CLONE_NEW* → ERRNO; personality → ld arg0; jeq each default persona → ALLOW
 // The code is emitted back to front, so every jump target already has a position. jt/jf are u8, so a target
 // that ended up out of reach gets a nearby copy of its `ret` (or a `ja` trampoline for a handler).
+import { NisoError } from '../errors/niso-error.js';
 import { expandSyscallNames, syscallNumber, SECCOMP_ARCHES, type SeccompArch } from './seccomp-syscalls.js';
 
 export type { SeccompArch } from './seccomp-syscalls.js';
@@ -145,7 +146,8 @@ function resolveDenied(deny: readonly string[], allow: readonly string[]): Set<s
   const d = expandSyscallNames(deny);
   const a = expandSyscallNames(allow);
   const unknown = [...d.unknown, ...a.unknown];
-  if (unknown.length > 0) throw new Error(`unknown syscall names or groups: ${unknown.join(', ')}`);
+  // manifest.toml refuses such names; a manifest stored by an older niso may still hold them.
+  if (unknown.length > 0) throw new NisoError('NISO1005', `unknown syscall names or groups: ${unknown.join(', ')}`, { exitCode: 2, hint: 'remove them from [isolation] syscalls, then pack and install the package again' });
   for (const name of a.names) d.names.delete(name);
   return d.names;
 }

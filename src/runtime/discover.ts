@@ -3,6 +3,7 @@
 import { existsSync, lstatSync, openSync, readSync, closeSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
+import { runtimeCommands } from '../manifest/constants.js';
 import { run } from '../host/exec.js';
 import { computeElfClosure, LddCache } from './elf-closure.js';
 import { normalizeMounts } from './mounts.js';
@@ -131,12 +132,12 @@ const nodejs: Driver = {
       const out = (await ask(path, ['--version'], env, 'nodejs')).trim();
       const m = /^v(\d+\.\d+\.\d+\S*)$/m.exec(out);
       if (!m) throw badOutput(path, 'a Node.js version', out);
-      return { version: m[1]!, binary, invokedAs: path, commandNames: ['node'], dirs: [] };
+      return { version: m[1]!, binary, invokedAs: path, commandNames: runtimeCommands('nodejs'), dirs: [] };
     }
     const out = await ask(path, ['-p', 'process.version + "\\n" + process.execPath'], env, 'nodejs');
     const [v, exe] = out.trim().split('\n');
     if (!v?.startsWith('v') || !exe) throw badOutput(path, 'a Node.js version', out);
-    return { version: v.slice(1), binary: real(exe), invokedAs: exe, commandNames: ['node'], dirs: [] };
+    return { version: v.slice(1), binary: real(exe), invokedAs: exe, commandNames: runtimeCommands('nodejs'), dirs: [] };
   },
 };
 
@@ -190,7 +191,7 @@ const python: Driver = {
     const extra = f.path.filter((p) => isAbsolute(p) && existsSync(p) && !siteDirs.some((s) => p === s || p.startsWith(s + '/')) && !/[/-]packages(\/|$)/.test(p));
     const dirs: LanguageDir[] = [...[...new Set([...libDirs, ...extra, ...dynload])].map((d) => ({ path: d, exclude, elf: dynload.includes(d) })), ...zoneinfo()];
     const [maj, min] = f.version.split('.');
-    return { version: f.version, binary: real(f.executable), invokedAs: f.executable, commandNames: ['python3', 'python', `python${maj}.${min}`], dirs };
+    return { version: f.version, binary: real(f.executable), invokedAs: f.executable, commandNames: runtimeCommands('python', `${maj}.${min}`), dirs };
   },
 };
 
@@ -214,7 +215,7 @@ const java: Driver = {
     // java.home/bin/java, not `path`: a version manager's shim is not the VM.
     const inHome = join(home, 'bin', 'java');
     const binary = real(existsSync(inHome) ? inHome : path);
-    return { version, binary, invokedAs: binary, atRealPath: true, commandNames: ['java'], dirs: [{ path: home, elf: true }] };
+    return { version, binary, invokedAs: binary, atRealPath: true, commandNames: runtimeCommands('java'), dirs: [{ path: home, elf: true }] };
   },
 };
 
@@ -231,7 +232,7 @@ const ruby: Driver = {
     // Default gems' code is in rubylibdir/archdir; their specifications let rubygems activate them.
     // Installed gems (the gem home, vendor_ruby, site_ruby) are the app's to bring.
     const dirs: LanguageDir[] = [{ path: libdir }, ...(archdir ? [{ path: archdir, elf: true }] : []), ...(specs ? [{ path: specs }] : []), ...zoneinfo()].filter((d) => existsSync(d.path));
-    return { version, binary: real(self), invokedAs: self, commandNames: ['ruby'], dirs };
+    return { version, binary: real(self), invokedAs: self, commandNames: runtimeCommands('ruby'), dirs };
   },
 };
 
@@ -245,7 +246,7 @@ const php: Driver = {
     if (!version || !/^\d+\.\d+/.test(version) || !binary) throw badOutput(path, 'PHP_VERSION', out);
     // php.ini and conf.d decide which of the extension_dir modules load, so they come along.
     const dirs: LanguageDir[] = [...(extDir ? [{ path: extDir, elf: true }] : []), ...(iniDir ? [{ path: iniDir }] : []), ...(scanDir ? [{ path: scanDir }] : []), ...zoneinfo()].filter((d) => existsSync(d.path));
-    return { version: version.replace(/-.*$/, ''), binary: real(binary), invokedAs: binary, commandNames: ['php'], dirs };
+    return { version: version.replace(/-.*$/, ''), binary: real(binary), invokedAs: binary, commandNames: runtimeCommands('php'), dirs };
   },
 };
 
@@ -259,7 +260,7 @@ function singleBinary(name: RuntimeName, program: string, extra: (env: Env) => s
       const out = await ask(path, ['--version'], env, name);
       const m = pattern.exec(out);
       if (!m) throw badOutput(path, `a ${name} version`, out);
-      return { version: m[1]!, binary: real(path), invokedAs: path, commandNames: [program], dirs: [] };
+      return { version: m[1]!, binary: real(path), invokedAs: path, commandNames: runtimeCommands(name), dirs: [] };
     },
   };
 }

@@ -17,7 +17,7 @@ const configSchema = z.strictObject({
 
 export function parseRuntimeConfig(text: string, file: string): ConfiguredRuntime[] {
   const t = readToml(text, file);
-  if (!t.ok) throw invalidInput([t.diagnostic], `${file} is not valid TOML`);
+  if (!t.ok) throw invalidInput(t.diagnostics, `${file} is not valid TOML`);
   const v = validateDocument(configSchema, t.doc, file);
   if (!v.value) throw invalidInput(v.diagnostics, `${file} has problems`);
   return v.value.runtime ?? [];

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync, mkdirS
 import { join } from 'node:path';
 import type { Plan } from '../plan/plan.js';
 import { isAlive } from '../host/liveness.js';
+import { NisoError } from '../errors/niso-error.js';
 
 const BASE = '/sys/fs/cgroup';
 const V1 = ['memory', 'pids', 'cpu', 'cpuacct'] as const;
@@ -23,6 +24,20 @@ function v2Available(): boolean {
 
 function write(path: string, value: string): void {
   writeFileSync(path, value);
+}
+
+/**
+ * Writes a limit; a value the kernel refuses (EINVAL: a quota under its minimum, more pids than
+ * PID_MAX_LIMIT) is the user's to fix, not a crash. The manifest and the command line bound these
+ * values already; this catches what slips past them (a package stored by an older niso).
+ */
+function writeLimit(dirs: string[], path: string, value: string): void {
+  try {
+    write(path, value);
+  } catch (e) {
+    for (const d of dirs) { try { rmdirSync(d); } catch { /* not created or busy: swept later */ } }
+    throw new NisoError('NISO3202', `the kernel refused ${value} in ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path, exitCode: 2, hint: 'check the limits of [resources] and --memory, --cpus and --pids', cause: e });
+  }
 }
 
 /** Service cgroups start with this; the sweep of foreground runs' leftovers never touches them. */
@@ -56,9 +71,9 @@ export function createCgroup(plan: Plan, runId: string, fixedName?: string): Cgr
     try { write(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu'); } catch { /* as above */ }
     const dir = join(parent, name);
     mkdirSync(dir, { recursive: true });
-    if (memoryBytes !== null) { write(join(dir, 'memory.max'), String(memoryBytes)); write(join(dir, 'memory.swap.max'), '0'); }
-    if (pids !== null) write(join(dir, 'pids.max'), String(pids));
-    if (cpus !== null) write(join(dir, 'cpu.max'), `${Math.round(cpus * 100_000)} 100000`);
+    if (memoryBytes !== null) { writeLimit([dir], join(dir, 'memory.max'), String(memoryBytes)); writeLimit([dir], join(dir, 'memory.swap.max'), '0'); }
+    if (pids !== null) writeLimit([dir], join(dir, 'pids.max'), String(pids));
+    if (cpus !== null) writeLimit([dir], join(dir, 'cpu.max'), `${Math.round(cpus * 100_000)} 100000`);
     return { procsFiles: [join(dir, 'cgroup.procs')], dirs: [dir] };
   }
   const dirs: string[] = [];
@@ -71,16 +86,16 @@ export function createCgroup(plan: Plan, runId: string, fixedName?: string): Cgr
   const at = (c: string) => dirs.find((d) => d.startsWith(join(BASE, c) + '/'));
   const mem = at('memory');
   if (mem && memoryBytes !== null) {
-    write(join(mem, 'memory.limit_in_bytes'), String(memoryBytes));
+    writeLimit(dirs, join(mem, 'memory.limit_in_bytes'), String(memoryBytes));
     // Without swap accounting in the limit a hog could page out instead of being stopped.
     try { write(join(mem, 'memory.memsw.limit_in_bytes'), String(memoryBytes)); } catch { /* no swap accounting */ }
   }
   const pid = at('pids');
-  if (pid && pids !== null) write(join(pid, 'pids.max'), String(pids));
+  if (pid && pids !== null) writeLimit(dirs, join(pid, 'pids.max'), String(pids));
   const cpu = at('cpu');
   if (cpu && cpus !== null) {
-    write(join(cpu, 'cpu.cfs_period_us'), '100000');
-    write(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100_000)));
+    writeLimit(dirs, join(cpu, 'cpu.cfs_period_us'), '100000');
+    writeLimit(dirs, join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100_000)));
   }
   return { procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), dirs };
 }

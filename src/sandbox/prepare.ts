@@ -66,7 +66,7 @@ export async function installedManifest(pkg: InstalledPackage): Promise<Manifest
   } catch { /* older store object: fall through */ }
   const { parseManifest } = await import('../manifest/parse.js');
   const file = join(pkg.path, 'niso/manifest.toml');
-  const r = parseManifest(await readFile(file, 'utf8'), file);
+  const r = parseManifest(await readFile(file), file);
   if (!r.manifest) throw new NisoError('NISO2204', `${file} no longer validates`, { hint: 'remove the package and install it again' });
   return r.manifest;
 }

@@ -48,7 +48,7 @@ function readJson<T>(file: string, what: string): T | null {
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new NisoError('NISO3308', `cannot read ${file}: ${(e as Error).message}`);
+    throw new NisoError('NISO3308', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
   }
   try { return JSON.parse(text) as T; } catch (e) {
     throw new NisoError('NISO3308', `${file} (the ${what}) is not valid JSON: ${(e as Error).message}`, { hint: 'restore it from a backup, or remove the service directory and activate the service again' });

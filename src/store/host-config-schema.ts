@@ -31,7 +31,7 @@ export type HostConfig = z.infer<typeof configSchema>;
 
 export function parseHostConfig(text: string, configFile: string): HostConfig {
   const t = readToml(text, configFile);
-  if (!t.ok) throw invalidInput([t.diagnostic], `${configFile} is not valid TOML`);
+  if (!t.ok) throw invalidInput(t.diagnostics, `${configFile} is not valid TOML`);
   const v = validateDocument(configSchema, t.doc, configFile);
   if (!v.value) throw invalidInput(v.diagnostics, `${configFile} has problems`);
   return v.value;

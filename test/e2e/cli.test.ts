@@ -2,16 +2,18 @@
 // inspect → remove → gc path with --json, error output and exit codes, and a lean start-up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/tmp.js';
+import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
+import { appEntries, craftPackage, indexFor } from '../helpers/craft.js';
 
 const ROOT_DIR = join(import.meta.dirname, '../..');
 const BIN = join(ROOT_DIR, 'bin/niso');
 
 function niso(args: string[], opts: { cwd: string; root: string; env?: Record<string, string> }) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: opts.root, ...opts.env } });
+  // The timeout only keeps a hang from stalling the suite; no test asserts on speed.
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: opts.root, ...opts.env }, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
 }
 
@@ -111,6 +113,154 @@ test('bad input exits 2 with every diagnostic on stderr, and as JSON on stdout w
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /NISO9001: unknown command 'pakc'/);
   assert.match(usage.stderr, /pack/);
+});
+
+test('pack reads only a regular manifest.toml: a FIFO or /dev/zero is refused at once, with NISO1409', () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const fifo = join(dir, 'fifo-app');
+  mkdirSync(fifo);
+  execFileSync('mkfifo', [join(fifo, 'manifest.toml')]);
+  const zero = join(dir, 'zero-app');
+  mkdirSync(zero);
+  symlinkSync('/dev/zero', join(zero, 'manifest.toml'));
+  for (const [app, what] of [[fifo, 'a FIFO'], [zero, 'a device']] as const) {
+    const r = niso(['pack', app], { cwd: dir, root });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `error NISO1409: ${join(app, 'manifest.toml')}: not a regular file but ${what}\n  hint: make manifest.toml a regular file (a symlink to one is fine)\n`);
+  }
+});
+
+test('pack -o replaces only a regular file: a device, a directory, a symlink or a FIFO is refused before any work', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const app = join(dir, 'app');
+  await writeTree(app, { 'manifest.toml': NODE_MANIFEST('out'), 'server.js': 'x' });
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  // A private stand-in for /dev/null (the same device numbers): the real one as root was replaced.
+  execFileSync('mknod', [join(out, 'null'), 'c', '1', '3']);
+  execFileSync('mkfifo', [join(out, 'fifo')]);
+  mkdirSync(join(out, 'dir'));
+  writeFileSync(join(out, 'target.txt'), 'keep me');
+  symlinkSync('target.txt', join(out, 'link'));
+  const rows: [string, RegExp][] = [
+    ['null', /is a device; niso pack replaces only a regular file\n {2}hint: give a path that does not exist yet or is a regular file/],
+    ['fifo', /is a FIFO; niso pack replaces only a regular file/],
+    ['dir', new RegExp(`is a directory; niso pack replaces only a regular file\\n {2}hint: to write into the directory, name the file: -o ${join(out, 'dir', 'out-1.0.0-')}`)],
+    ['link', new RegExp(`is a symlink \\(to target\\.txt\\); niso pack replaces only a regular file\\n {2}hint: to write where it points, pass that path: -o ${join(out, 'target.txt')}`)],
+    ['missing/x.niso', /missing is not a directory, so .* cannot be written/],
+  ];
+  for (const [name, message] of rows) {
+    const r = niso(['pack', app, '-o', join(out, name)], { cwd: dir, root });
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^error NISO2008: ${join(out, name)}: `));
+    assert.match(r.stderr, message);
+  }
+  assert.ok(lstatSync(join(out, 'null')).isCharacterDevice() && lstatSync(join(out, 'fifo')).isFIFO() && lstatSync(join(out, 'link')).isSymbolicLink() && lstatSync(join(out, 'dir')).isDirectory());
+  assert.equal(readFileSync(join(out, 'target.txt'), 'utf8'), 'keep me');
+  // A regular file is replaced; no temporary file is left next to any output.
+  const ok = niso(['pack', app, '-o', join(out, 'target.txt')], { cwd: dir, root });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.notEqual(readFileSync(join(out, 'target.txt'), 'utf8'), 'keep me');
+  assert.deepEqual(readdirSync(out).sort(), ['dir', 'fifo', 'link', 'null', 'target.txt']);
+  assert.deepEqual(readdirSync(join(out, 'dir')), []);
+});
+
+test('a manifest bomb (one key of 100,000 parts) is refused with its place by pack, install and inspect', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const bomb = `[package]\nname = "bomb"\nversion = "1.0.0"\narch = "any"\n\n[binary]\nentrypoint = "node"\n\n[env]\n${Array(100_000).fill('a').join('.')} = "1"\n`;
+  await writeTree(join(dir, 'app'), { 'manifest.toml': bomb, 'server.js': 'x' });
+  const pack = niso(['pack', 'app'], { cwd: dir, root });
+  assert.equal(pack.code, 2, pack.stderr);
+  assert.match(pack.stderr, /error NISO1406: .*app\/manifest\.toml:10:32: a dotted key or table name has more than 16 parts\n {2}hint: /);
+  const file = join(dir, 'bomb.niso');
+  await craftPackage(file, indexFor({ 'server.js': 'x' }, { manifest: bomb, name: 'bomb' }), appEntries({ 'server.js': 'x' }), { manifest: bomb });
+  for (const cmd of [['install', file], ['inspect', file]]) {
+    const r = niso(cmd, { cwd: dir, root });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /error NISO2111: .*its manifest does not validate:\nerror NISO1406: .*bomb\.niso!manifest\.toml:10:32: /);
+  }
+});
+
+test('a reader that goes away (niso --help | head -1) ends niso quietly with status 141, as SIGPIPE ends other tools', async () => {
+  const dir = tempDir();
+  for (const args of [['--help'], ['explain'], ['explain', '--json'], ['list', '--json']]) {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, NISO_ROOT: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reading end is closed before niso has even started, so its first write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const code = await new Promise((res) => child.on('close', res));
+    assert.equal(stderr, '', `niso ${args.join(' ')}`);
+    assert.equal(code, 141, `niso ${args.join(' ')}`);
+  }
+});
+
+test('as another user, every command works or says that niso needs root, naming the path; none ends in an internal error', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const app = join(dir, 'app');
+  await writeTree(app, { 'manifest.toml': NODE_MANIFEST('hello', '1.0.0', '\n[network]\nmode = "none"\n'), 'server.js': 'setInterval(() => {}, 1000)\n' });
+  const asRoot = (args: string[]) => { const r = niso(args, { cwd: dir, root }); assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`); };
+  asRoot(['pack', app, '-o', join(dir, 'hello.niso')]);
+  asRoot(['install', join(dir, 'hello.niso')]);
+  asRoot(['activate', 'hello', '--name', 'svc']);
+  try {
+    chmodSync(dir, 0o755);
+    const nobody = (args: string[]) => {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', BIN, ...args], { cwd: '/', encoding: 'utf8', env: { ...process.env, NISO_ROOT: root }, timeout: 120_000 });
+      return { code: r.status, stderr: r.stderr };
+    };
+    const needsRoot = [
+      ['install', join(dir, 'hello.niso')], ['gc'], ['remove', 'hello'], ['run', 'hello'], ['activate', 'hello', '--name', 'other'],
+      ['deactivate', 'svc'], ['restart', 'svc'], ['status'], ['list'], ['logs', 'svc'], ['inspect', 'svc'], ['stats', '--no-stream'],
+      ['top', 'svc'], ['exec', 'svc', '--', 'node', '-e', '1'], ['debug', 'svc'], ['boot'], ['net', 'create', 'x'], ['net', 'prune'],
+      ['runtime', 'add', 'nodejs:20', process.execPath],
+    ];
+    for (const args of needsRoot) {
+      const r = nobody(args);
+      assert.equal(r.code, 1, `niso ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^error NISO9004: \/\S+: niso needs root: permission denied \(\w+\)\n {2}hint: niso runs as uid 65534; run it as root/, `niso ${args.join(' ')}`);
+    }
+    for (const args of [['--version'], ['explain', 'NISO9004'], ['inspect', join(dir, 'hello.niso')], ['runtime', 'list']]) {
+      const r = nobody(args);
+      assert.equal(r.code, 0, `niso ${args.join(' ')}: ${r.stderr}`);
+    }
+  } finally {
+    asRoot(['deactivate', 'svc']);
+  }
+});
+
+test('text from a package is printed with its control characters escaped (inspect, inspect --files, errors); --json keeps it as it is', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const app = join(dir, 'app');
+  const description = '\u001b]0;pwned\u0007\u001b[2Jcleared';
+  const manifest = NODE_MANIFEST('shady', '1.0.0', '').replace('version = "1.0.0"\n', `version = "1.0.0"\ndescription = ${JSON.stringify(description)}\nlicense = "MIT\\u001b[31m"\nhomepage = "http://x/\\u009b8m"\nauthors = ["Eve \\u202egnp.exe"]\n`) + '\n[env]\nMOVE = "\\u001b[1A"\n';
+  await writeTree(app, { 'manifest.toml': manifest, 'server.js': 'x', 'evil\u001b[2Jname.js': 'x' });
+  const file = join(dir, 'shady.niso');
+  const pack = niso(['pack', app, '-o', file], { cwd: dir, root });
+  assert.equal(pack.code, 0, pack.stderr);
+  assert.equal(niso(['install', file], { cwd: dir, root }).code, 0);
+  // Any control character but the line break, or a bidi override.
+  // eslint-disable-next-line no-control-regex -- finding them is the point
+  const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
+  for (const ref of [file, 'shady']) {
+    const r = niso(['inspect', ref, '--files'], { cwd: dir, root });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, raw, `inspect ${ref}`);
+    for (const shown of ['\\x1b]0;pwned\\x07\\x1b[2Jcleared', 'MIT\\x1b[31m', 'http://x/\\x9b8m', 'Eve \\u202egnp.exe', 'MOVE=\\x1b[1A', 'evil\\x1b[2Jname.js']) {
+      assert.ok(r.stdout.includes(shown), `inspect ${ref} shows ${shown}:\n${r.stdout}`);
+    }
+    assert.equal(JSON.parse(niso(['inspect', ref, '--json'], { cwd: dir, root }).stdout).manifest.package.description, description);
+  }
+  await writeTree(join(dir, 'bad'), { 'manifest.toml': NODE_MANIFEST('x').replace('name = "x"', 'name = "\\u001b[2Jx"'), 'server.js': 'x' });
+  const bad = niso(['pack', join(dir, 'bad')], { cwd: dir, root });
+  assert.equal(bad.code, 2);
+  assert.doesNotMatch(bad.stderr, raw);
+  assert.match(bad.stderr, /error NISO1101: .*"\\x1b\[2Jx" is not a valid package name/);
 });
 
 test('niso explain describes codes; --version prints the version', () => {

@@ -2,7 +2,7 @@
 // state, cleanup after a crash of niso itself, and the dry-run/--json plan output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
@@ -45,8 +45,9 @@ async function startWaiting(a: string, root: string, group = false) {
   return { child, output: () => out };
 }
 
+/** The CLI as a user starts it: bin/niso through its shebang (node itself once took `--env-file`). */
 function niso(args: string[], root: string, cwd: string, env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, ...env } });
+  const r = spawnSync(BIN, args, { cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, ...env }, timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -83,7 +84,99 @@ test('the environment holds only what niso, the manifest and --env/--env-file se
   assert.equal(env.NODE_EXTRA_CA_CERTS, undefined);
   const bad = niso(['run', '--env', '1BAD=x', a], root, dir);
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /NISO9001: --env 1BAD=x: "1BAD" is not a valid environment variable name/);
+  assert.match(bad.err, /NISO9003: --env 1BAD=x: "1BAD" is not a valid environment variable name/);
+});
+
+test('--env and --env-file: a missing or special file, a reserved NISO_ name or a NUL is niso\'s own error, for run and activate', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'envcheck');
+  writeFileSync(join(dir, 'reserved.env'), 'OK=1\nNISO_SERVICE=someone-else\n');
+  writeFileSync(join(dir, 'nul.env'), 'A=x\0y\n');
+  execFileSync('mkfifo', [join(dir, 'fifo.env')]);
+  const rows: [string[], string][] = [
+    [['--env-file', 'missing.env'], 'error NISO9003: --env-file missing.env: no such file\n'],
+    [['--env-file', 'fifo.env'], 'error NISO9003: --env-file fifo.env: not a regular file but a FIFO\n'],
+    [['--env-file', '/dev/zero'], 'error NISO9003: --env-file /dev/zero: not a regular file but a device\n'],
+    [['--env-file', 'reserved.env'], `error NISO9003: ${join(dir, 'reserved.env')}:2: "NISO_SERVICE" uses the NISO_ prefix, which niso reserves for the variables it sets (NISO_SERVICE, NISO_PACKAGE, NISO_STATE_DIR)\n`],
+    [['--env', 'NISO_STATE_DIR=/'], 'error NISO9003: --env NISO_STATE_DIR=/: "NISO_STATE_DIR" uses the NISO_ prefix, which niso reserves for the variables it sets (NISO_SERVICE, NISO_PACKAGE, NISO_STATE_DIR)\n'],
+    [['--env-file', 'nul.env'], `error NISO9003: ${join(dir, 'nul.env')}:1: the value of A contains a NUL character\n`],
+  ];
+  for (const [opts, first] of rows) {
+    for (const cmd of [['run', ...opts, a], ['activate', ...opts, 'envcheck']]) {
+      const r = niso(cmd, root, dir);
+      assert.equal(r.code, 2, `${cmd.join(' ')}: ${r.err}`);
+      assert.equal(r.err.split('\n')[0] + '\n', first, cmd.join(' '));
+      assert.match(r.err, /\n {2}hint: /);
+    }
+  }
+});
+
+test('options after the package name are niso\'s, as the README writes them; only what follows -- is the app\'s', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'hello');
+  assert.equal(niso(['pack', a, '-o', join(dir, 'hello.niso')], root, dir).code, 0);
+  assert.equal(niso(['install', join(dir, 'hello.niso')], root, dir).code, 0);
+  const j = niso(['run', '--json', 'hello', '-p', '8080:3000', '--name', 'web', '-e', 'X=1', '--memory', '64M'], root, dir);
+  assert.equal(j.code, 0, j.err);
+  const { plan } = JSON.parse(j.out);
+  assert.equal(plan.service, 'web');
+  assert.equal(plan.command.env.X, '1');
+  assert.equal(plan.limits.memoryBytes, 64 * 1024 * 1024);
+  assert.deepEqual(plan.overrides.find((o: { property: string }) => o.property === 'network.ports')?.value, 1, '-p after the name maps the port');
+  assert.deepEqual(plan.command.argv.slice(1), ['main.js', 'default-arg'], 'no option became an argument of the app');
+  const passed = niso(['run', 'hello', '--name', 'web', '--', 'main.js', '-p', '8080:3000', '--name', 'x'], root, dir);
+  assert.equal(passed.code, 0, passed.err);
+  assert.deepEqual(JSON.parse(passed.out), { args: ['-p', '8080:3000', '--name', 'x'] });
+  const unknown = niso(['run', 'hello', '--bogus'], root, dir);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /^error NISO9001: unknown option '--bogus'\n/);
+});
+
+test('a bare NAME is the installed package even when ./NAME exists; a path is written as one', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const installed = await app(dir, 'twin', '1.0.0');
+  assert.equal(niso(['pack', installed, '-o', join(dir, 'twin-1.niso')], root, dir).code, 0);
+  assert.equal(niso(['install', join(dir, 'twin-1.niso')], root, dir).code, 0);
+  // ./twin: an app directory of another version, and a plain file of that name in another directory.
+  await writeTree(join(dir, 'twin'), { 'manifest.toml': MANIFEST('twin', '2.0.0'), 'main.js': MAIN });
+  const ver = (r: { code: number | null; out: string; err: string }) => { assert.equal(r.code, 0, r.err); return (JSON.parse(r.out) as { plan: { package: { version: string } } }).plan.package.version; };
+  assert.equal(ver(niso(['run', '--json', 'twin'], root, dir)), '1.0.0', 'the installed package, not ./twin');
+  assert.equal(ver(niso(['run', '--json', './twin'], root, dir)), '2.0.0', 'a path is the directory');
+  assert.equal(ver(niso(['run', '--json', '.'], root, join(dir, 'twin'))), '2.0.0');
+  assert.equal(ver(niso(['run', '--json', 'twin-1.niso'], root, dir)), '1.0.0', 'an existing NAME.niso is the file');
+  mkdirSync(join(dir, 'files'));
+  writeFileSync(join(dir, 'files', 'twin'), 'not a package');
+  const insp = niso(['inspect', 'twin', '--json'], root, join(dir, 'files'));
+  assert.equal(insp.code, 0, insp.err);
+  assert.equal(JSON.parse(insp.out).source, 'store');
+  mkdirSync(join(dir, 'other'));
+  assert.match(niso(['run', 'other'], root, dir).err, /^error NISO2201: no installed package matches "other"\n {2}hint: a bare name means an installed package; for the other in this directory, write \.\/other\n$/);
+  const missing = niso(['run', './nowhere'], root, dir);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /^error NISO2009: .*nowhere: \.\/nowhere: no such file or directory\n {2}hint: a bare NAME\[:VERSION\] means an installed package/);
+  const dirForActivate = niso(['activate', './twin'], root, dir);
+  assert.equal(dirForActivate.code, 2);
+  assert.match(dirForActivate.err, /NISO2009: .*niso activate takes a FILE\.niso or an installed package, not the directory/);
+});
+
+test('limits the kernel would refuse are usage errors on the command line', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'bounds');
+  const rows: [string[], RegExp][] = [
+    [['--cpus', '0.001'], /^error NISO9001: --cpus 0\.001: expected a number of cores from 0\.01 to 1024/],
+    [['--pids', '4194305'], /^error NISO9001: --pids 4194305: expected a whole number from 1 to 4194304 \(the kernel's maximum\)/],
+    [['--pids', '1.5'], /^error NISO9001: --pids 1\.5: expected a whole number/],
+    [['--memory', '0'], /^error NISO9001: --memory 0: below the minimum of 6M/],
+  ];
+  for (const [opts, message] of rows) {
+    const r = niso(['run', ...opts, a], root, dir);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, message);
+  }
 });
 
 test('a service keeps its uid and its state across runs and versions; another service gets another uid', async () => {

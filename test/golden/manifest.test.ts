@@ -25,7 +25,7 @@ const kindOf = (name: string): 'valid' | 'broken' => {
   throw new Error(`golden case "${name}" must be named ok-* or error-*`);
 };
 
-function raw(text: string): Record<string, unknown> {
+function raw(text: string | Uint8Array): Record<string, unknown> {
   const r = readToml(text, 'manifest.toml');
   return r.ok ? r.doc.value : {};
 }
@@ -50,7 +50,8 @@ function assertSecureDefaults(input: Record<string, unknown>, m: Manifest): void
 for (const name of cases) {
   test(`manifest golden: ${name}`, () => {
     const dir = join(ROOT, name);
-    const text = readFileSync(join(dir, 'manifest.toml'), 'utf8');
+    // Bytes, as pack reads them: a case may hold what is not UTF-8.
+    const text = readFileSync(join(dir, 'manifest.toml'));
     const kind = kindOf(name);
     const expectedFile = join(dir, kind === 'valid' ? VALID : BROKEN);
     const otherFile = join(dir, kind === 'valid' ? BROKEN : VALID);

@@ -23,7 +23,7 @@ export function manifestText(name = 'evil', version = '1.0.0', arch = 'any'): st
 }
 
 /** A consistent index for the given app files, to be corrupted (or not) by the caller. */
-export function indexFor(files: Record<string, string>, opts: { manifest?: string; name?: string; version?: string; arch?: string; extra?: IndexEntry[] } = {}): PackageIndex {
+export function indexFor(files: Record<string, string>, opts: { manifest?: string | Buffer; name?: string; version?: string; arch?: string; extra?: IndexEntry[] } = {}): PackageIndex {
   const manifest = opts.manifest ?? manifestText(opts.name, opts.version, opts.arch);
   const entries: IndexEntry[] = Object.entries(files).map(([path, content]) => ({ path, type: 'file', mode: 0o644, size: Buffer.byteLength(content), sha256: sha(content) }));
   entries.push(...(opts.extra ?? []));
@@ -73,7 +73,7 @@ export function zstd(data: Buffer): Buffer {
 }
 
 /** A whole package: index first, then manifest, then the given app entries. */
-export async function craftPackage(file: string, index: PackageIndex, appEntries: RawEntry[], opts: { manifest?: string; indexText?: string; head?: RawEntry[] } = {}): Promise<void> {
+export async function craftPackage(file: string, index: PackageIndex, appEntries: RawEntry[], opts: { manifest?: string | Buffer; indexText?: string; head?: RawEntry[] } = {}): Promise<void> {
   const manifest = opts.manifest ?? manifestText(index.name, index.version, index.arch);
   const head = opts.head ?? [
     { name: 'niso/index.json', data: opts.indexText ?? serializeIndex(index) },

@@ -18,7 +18,10 @@ const FILES = { 'server.js': 'console.log("hi")\n', 'lib/a.js': 'module.exports 
 const DIRS: RawEntry[] = [{ name: 'app/lib/', type: 'directory', mode: 0o755 }];
 const withDirs = () => indexFor(FILES, { extra: [{ path: 'lib', type: 'dir' }] });
 
-interface Case { name: string; code: string; limits?: Partial<Limits>; build(file: string): Promise<void> }
+/** A package whose manifest (recorded in its index, so that only the manifest is wrong) is `m`. */
+const withManifest = (f: string, m: string | Buffer) => craftPackage(f, indexFor(FILES, { manifest: m, extra: [{ path: 'lib', type: 'dir' }] }), [...DIRS, ...appEntries(FILES)], { manifest: m });
+
+interface Case { name: string; code: string; detail?: RegExp; limits?: Partial<Limits>; build(file: string): Promise<void> }
 
 /** The tar of the well-formed control package, to wrap in other framings. */
 const controlTar = () => tarBytes([{ name: 'niso/index.json', data: serializeIndex(withDirs()) }, { name: 'niso/manifest.toml', data: manifestText() }, ...DIRS, ...appEntries(FILES)]);
@@ -50,7 +53,10 @@ const cases: Case[] = [
   { name: 'mode differs from the index', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, { name: 'app/server.js', data: FILES['server.js'], mode: 0o755 }, { name: 'app/lib/a.js', data: FILES['lib/a.js'] }]) },
   { name: 'manifest does not match its hash', code: 'NISO2107', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES)], { manifest: manifestText() + '\n[env]\nEVIL = "1"\n' }) },
   { name: 'index and manifest disagree on the name', code: 'NISO2107', build: async (f) => { const m = manifestText('other'); await craftPackage(f, indexFor(FILES, { manifest: m, extra: [{ path: 'lib', type: 'dir' }] }), [...DIRS, ...appEntries(FILES)], { manifest: m }); } },
-  { name: 'manifest that does not validate', code: 'NISO2111', build: async (f) => { const m = '[package]\nname = "evil"\nversion = "1.0.0"\nentrypoint = 3\n'; await craftPackage(f, indexFor(FILES, { manifest: m, extra: [{ path: 'lib', type: 'dir' }] }), [...DIRS, ...appEntries(FILES)], { manifest: m }); } },
+  { name: 'manifest that does not validate', code: 'NISO2111', build: (f) => withManifest(f, '[package]\nname = "evil"\nversion = "1.0.0"\nentrypoint = 3\n') },
+  { name: 'manifest bomb: a dotted key of 100,000 parts', code: 'NISO2111', detail: /NISO1406: .*:14:32: a dotted key or table name has more than 16 parts/, build: (f) => withManifest(f, `${manifestText()}\n[env]\n${Array(100_000).fill('a').join('.')} = "1"\n`) },
+  { name: 'manifest bomb: a string of 150,000 characters', code: 'NISO2111', detail: /NISO1406: .*:14:5: a string of 150,002 characters/, build: (f) => withManifest(f, `${manifestText()}\n[env]\nA = "${'x'.repeat(150_000)}"\n`) },
+  { name: 'manifest that is not UTF-8', code: 'NISO2111', detail: /NISO1407: .*:14:9: .*byte 0xe9/, build: (f) => withManifest(f, Buffer.concat([Buffer.from(manifestText()), Buffer.from('\n[env]\nA = "caf\xe9"\n', 'latin1')])) },
   { name: 'index is not JSON', code: 'NISO2110', build: (f) => craftPackage(f, withDirs(), appEntries(FILES), { indexText: '{"format": 1,' }) },
   { name: 'index totals lie', code: 'NISO2110', build: async (f) => { const i = withDirs(); i.totals.bytes = 1; await craftPackage(f, i, [...DIRS, ...appEntries(FILES)]); } },
   { name: 'manifest before the index', code: 'NISO2110', build: (f) => craftPackage(f, withDirs(), [...DIRS, ...appEntries(FILES)], { head: [{ name: 'niso/manifest.toml', data: manifestText() }, { name: 'niso/index.json', data: serializeIndex(withDirs()) }] }) },
@@ -124,6 +130,7 @@ for (const c of cases) {
       assert.ok(isNisoError(e), `expected a NisoError, got ${String(e)}`);
       assert.equal(e.code, c.code, `wrong code; message: ${e.message}`);
       assert.ok(e.message.includes(file), 'the message names the package file');
+      if (c.detail) assert.match(e.message, c.detail);
       return true;
     });
     const l = layout(root);

@@ -111,6 +111,17 @@ test('a runtime-less entrypoint must be executable', async () => {
   await assert.rejects(packApp({ appDir: dir, cwd: dir, output: join(dir, 't.niso') }), (e: unknown) => isNisoError(e) && e.code === 'NISO2005' && /chmod \+x/.test(e.hint ?? ''));
 });
 
+test('with a runtime, an entrypoint that is a path must be an executable file of the package too', async () => {
+  const dir = tempDir();
+  const manifest = NODE_MANIFEST('hello', '1.0.0', '', []).replace('entrypoint = "node"', 'entrypoint = "bin/start"');
+  await writeTree(dir, { 'manifest.toml': manifest, 'server.js': 'x' });
+  await assert.rejects(packApp({ appDir: dir, cwd: dir, output: join(dir, 't.niso') }), (e: unknown) => isNisoError(e) && e.code === 'NISO2005' && /it is a path/.test(e.message));
+  await writeTree(dir, { 'bin/start': { content: '#!/usr/bin/node\n', mode: 0o644 } });
+  await assert.rejects(packApp({ appDir: dir, cwd: dir, output: join(dir, 't.niso') }), (e: unknown) => isNisoError(e) && e.code === 'NISO2005' && /chmod \+x/.test(e.hint ?? ''));
+  await chmod(join(dir, 'bin/start'), 0o755);
+  await packApp({ appDir: dir, cwd: dir, output: join(dir, 't.niso') });
+});
+
 test('symlinks out of the app and special files are refused with a way out', async () => {
   const dir = tempDir();
   const app = join(dir, 'app');

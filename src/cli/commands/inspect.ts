@@ -1,6 +1,4 @@
 // `niso inspect NAME[:VERSION] | DIGEST | FILE.niso`: what a package is and holds.
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseManifest } from '../../manifest/parse.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { formatDuration, formatSize, type PortMapping } from '../../manifest/units.js';
@@ -9,6 +7,8 @@ import { readPackageHead } from '../../package/read-package.js';
 import { readInstalledIndex, resolveOne } from '../../store/query.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { printable } from '../../errors/render.js';
+import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { renderTable } from '../table.js';
 
 interface Inspected {
@@ -17,10 +17,8 @@ interface Inspected {
   files: number; bytes: number; manifest: Manifest; manifestText: string; entries: PackageIndex['entries'];
 }
 
-async function looksLikeFile(ctx: Context, ref: string): Promise<boolean> {
-  if (ref.endsWith('.niso') || ref.includes('/')) return true;
-  return stat(resolve(ctx.cwd, ref)).then((s) => s.isFile(), () => false);
-}
+/** A word of a command or a value, quoted when it holds blanks or is empty, so that the words stay apart. */
+const word = (a: string) => (a === '' || /\s/.test(a) ? JSON.stringify(a) : a);
 
 export function formatPort(p: PortMapping): string {
   const range = (r: { from: number; to: number }) => (r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`);
@@ -29,8 +27,10 @@ export function formatPort(p: PortMapping): string {
 }
 
 async function load(ctx: Context, ref: string): Promise<Inspected> {
-  if (await looksLikeFile(ctx, ref)) {
-    const file = resolve(ctx.cwd, ref);
+  const target = packageRef(ctx.cwd, ref);
+  noDirectory(target, 'inspect');
+  if (target.kind === 'file') {
+    const file = target.path;
     const head = await readPackageHead(file);
     return {
       name: head.index.name, version: head.index.version, arch: head.index.arch, digest: `sha256:${head.digestHex}`,
@@ -38,7 +38,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
       manifest: head.manifest, manifestText: head.manifestText, entries: head.index.entries,
     };
   }
-  const pkg = await resolveOne(ctx.root, ref);
+  const pkg = await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); });
   const { index, manifestText } = await readInstalledIndex(pkg);
   const parsed = parseManifest(manifestText, `${pkg.path}/niso/manifest.toml`);
   return {
@@ -56,9 +56,12 @@ export async function run(ctx: Context, ref: string, opts: { files?: boolean; js
     ['digest', r.digest],
     ...(m.package.description ? [['description', m.package.description] as [string, string]] : []),
     ...(m.package.license ? [['license', m.package.license] as [string, string]] : []),
+    ...(m.package.homepage ? [['homepage', m.package.homepage] as [string, string]] : []),
+    ...(m.package.authors.length > 0 ? [['authors', m.package.authors.join(', ')] as [string, string]] : []),
     ['runtime', m.runtime ? `${m.runtime.use.name}:${m.runtime.use.version} (from the host)` : 'none (self-contained binary)'],
-    ['command', [m.binary.entrypoint, ...m.binary.args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')],
+    ['command', [m.binary.entrypoint, ...m.binary.args].map(word).join(' ')],
     ['workdir', m.binary.workdir],
+    ...(Object.keys(m.env).length > 0 ? [['env', Object.entries(m.env).map(([k, v]) => `${k}=${word(v)}`).join(' ')] as [string, string]] : []),
     ['network', `${m.network.mode}${m.network.egress ? '' : ', no egress'}`],
     ['ports', m.network.ports.map(formatPort).join(', ') || '-'],
     ['healthcheck', m.healthcheck ? `${m.healthcheck.http ? `http ${m.healthcheck.http}` : m.healthcheck.tcp !== undefined ? `tcp ${m.healthcheck.tcp}` : `exec ${m.healthcheck.exec!.join(' ')}`} every ${formatDuration(m.healthcheck.interval)}` : '-'],
@@ -69,7 +72,8 @@ export async function run(ctx: Context, ref: string, opts: { files?: boolean; js
     r.source === 'store' ? ['installed', `${r.path} (${r.installedAt})`] : ['package', `${r.path} (${formatSize(r.packageBytes ?? 0)})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
-  ctx.stdout.write(`${r.name} ${r.version} (${r.arch})\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`);
+  // Every value but the name and version (checked patterns) is the package's own text.
+  ctx.stdout.write(`${r.name} ${r.version} (${r.arch})\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${printable(v)}`).join('\n')}\n`);
   if (opts.files) {
     ctx.stdout.write('\n' + renderTable(['mode', 'size', 'sha256', 'path'], r.entries.map((e) =>
       e.type === 'file' ? [e.mode.toString(8), formatSize(e.size), e.sha256.slice(0, 12), e.path]

@@ -1,15 +1,16 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
+import { LIMITS } from '../../manifest/constants.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
+import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
 import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 
@@ -20,6 +21,7 @@ import type { InstalledPackage } from '../../store/installed.js';
 import { hostArch } from '../../host/arch.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { notInstalledHere, packageRef } from '../package-ref.js';
 
 export interface RunOptions {
   name?: string;
@@ -39,25 +41,42 @@ export interface RunOptions {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An env file is a few NAME=value lines; the whole environment of a process is at most ~2 MiB anyway. */
+const ENV_FILE_MAX = 1024 * 1024;
+
+const envError = (message: string, hint: string, where: { file?: string; line?: number } = {}) =>
+  new NisoError('NISO9003', message, { exitCode: 2, hint, ...where });
 
 export function parseEnv(ctx: Context, opts: Pick<RunOptions, 'env' | 'envFile'>): Record<string, string> {
   const env: Record<string, string> = {};
-  const add = (line: string, where: string) => {
+  /** `at`: the env file's line, or the --env option the text came from. */
+  const add = (line: string, at: { file: string; line: number } | string) => {
     const i = line.indexOf('=');
     const key = i < 0 ? line : line.slice(0, i);
-    if (!ENV_NAME.test(key)) throw new NisoError('NISO9001', `${where}: "${key}" is not a valid environment variable name`, { exitCode: 2, hint: 'write NAME=value' });
+    const fail = (message: string, hint: string) => envError(typeof at === 'string' ? `${at}: ${message}` : message, hint, typeof at === 'string' ? {} : at);
+    if (!ENV_NAME.test(key)) throw fail(`"${key}" is not a valid environment variable name`, 'write NAME=value, with letters, digits and "_" in NAME');
+    // The manifest may not set them either: the app must be able to trust who it is.
+    if (key.startsWith('NISO_')) throw fail(`"${key}" uses the NISO_ prefix, which niso reserves for the variables it sets (NISO_SERVICE, NISO_PACKAGE, NISO_STATE_DIR)`, 'rename the variable');
     // `--env NAME` alone takes the value from niso's own environment, as docker run does.
     const value = i < 0 ? ctx.env[key] : line.slice(i + 1);
+    if (value?.includes('\0')) throw fail(`the value of ${key} contains a NUL character`, 'remove it: no program can take a NUL in an environment variable');
     if (value !== undefined) env[key] = value;
   };
   for (const f of opts.envFile ?? []) {
     const path = resolve(ctx.cwd, f);
-    let text: string;
-    try { text = readFileSync(path, 'utf8'); } catch (e) { throw new NisoError('NISO9001', `--env-file ${f}: ${(e as Error).message}`, { exitCode: 2 }); }
-    text.split('\n').forEach((raw, n) => {
+    let read: Bounded;
+    try {
+      read = readRegularFile(path, ENV_FILE_MAX);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw envError(`--env-file ${f}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`, 'give the path of a file of NAME=value lines');
+    }
+    if (!read.ok) throw envError(`--env-file ${f}: not a regular file but ${read.what}`, 'give the path of a file of NAME=value lines');
+    if (read.bytes.length > ENV_FILE_MAX) throw envError(`--env-file ${f}: larger than 1 MiB`, 'an env file holds a few NAME=value lines');
+    read.bytes.toString('utf8').split('\n').forEach((raw, n) => {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) return;
-      add(line, `${f}:${n + 1}`);
+      add(line, { file: path, line: n + 1 });
     });
   }
   for (const e of opts.env ?? []) add(e, `--env ${e}`);
@@ -73,16 +92,17 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
   if (opts.memory !== undefined) {
     const r = parseSize(opts.memory);
     if (!r.ok) throw new NisoError('NISO9001', `--memory ${opts.memory}: ${r.message}`, { exitCode: 2, hint: r.hint });
+    if (r.value < LIMITS.memoryBytes.min) throw new NisoError('NISO9001', `--memory ${opts.memory}: below the minimum of ${LIMITS.memoryBytes.min / 1024 / 1024}M`, { exitCode: 2, hint: 'no process starts in less; use e.g. --memory 256M' });
     o.memoryBytes = r.value;
   }
   if (opts.cpus !== undefined) {
     const n = Number(opts.cpus);
-    if (!(n > 0 && n <= 1024)) throw new NisoError('NISO9001', `--cpus ${opts.cpus}: expected a number of cores such as 0.5 or 2`, { exitCode: 2 });
+    if (!(n >= LIMITS.cpus.min && n <= LIMITS.cpus.max)) throw new NisoError('NISO9001', `--cpus ${opts.cpus}: expected a number of cores from ${LIMITS.cpus.min} to ${LIMITS.cpus.max}, such as 0.5 or 2`, { exitCode: 2, hint: 'the kernel takes no less than 1% of a core' });
     o.cpus = n;
   }
   if (opts.pids !== undefined) {
-    const n = Number(opts.pids);
-    if (!Number.isInteger(n) || n < 1) throw new NisoError('NISO9001', `--pids ${opts.pids}: expected a whole number`, { exitCode: 2 });
+    const n = /^\d+$/.test(opts.pids) ? Number(opts.pids) : NaN;
+    if (!(n >= LIMITS.pids.min && n <= LIMITS.pids.max)) throw new NisoError('NISO9001', `--pids ${opts.pids}: expected a whole number from ${LIMITS.pids.min} to ${LIMITS.pids.max} (the kernel's maximum)`, { exitCode: 2, hint: 'e.g. --pids 64' });
     o.pids = n;
   }
   if (opts.network !== undefined) {
@@ -102,20 +122,19 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
 
 /** The package to run, installing a FILE.niso or packing a DIR first. `temporary` ones are removed after. */
 async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackage; temporary: boolean }> {
-  const path = resolve(ctx.cwd, ref);
-  const st = existsSync(path) ? statSync(path) : null;
-  if (st?.isDirectory() || st?.isFile()) {
-    let file = path;
+  const target = packageRef(ctx.cwd, ref);
+  if (target.kind !== 'installed') {
+    let file = target.path;
     let scratch: string | null = null;
     // Packing and installing need the manifest parser and the package reader: loaded only here,
     // so that running an installed package starts without them.
     const [{ packApp }, { ensureDirs, installPackage }, { readInstallLimits }] = await Promise.all([
       import('../../package/pack.js'), import('../../store/install.js'), import('../../store/host-config.js'),
     ]);
-    if (st.isDirectory()) {
+    if (target.kind === 'dir') {
       await ensureDirs(layout(ctx.root));
       scratch = await mkdtemp(join(layout(ctx.root).tmp, `pack-${process.pid}-`));
-      file = (await packApp({ appDir: path, cwd: scratch, output: join(scratch, 'app.niso') })).file;
+      file = (await packApp({ appDir: target.path, cwd: scratch, output: join(scratch, 'app.niso') })).file;
     }
     try {
       const limits = await readInstallLimits(layout(ctx.root).config, {});
@@ -130,7 +149,7 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
       if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   }
-  return { pkg: await resolveOne(ctx.root, ref), temporary: false };
+  return { pkg: await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); }), temporary: false };
 }
 
 /** Removes packages that runs of app directories installed and could not remove (niso was killed). */

@@ -9,6 +9,7 @@ import type { ExitRecord } from '../../service/model/types.js';
 import type { HealthState } from '../../service/health/state.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { printable } from '../../errors/render.js';
 
 export function isService(ctx: Context, ref: string): boolean {
   try { return readDefinition(ctx.root, ref) !== null; } catch { return true; }
@@ -21,7 +22,8 @@ export async function inspectService(ctx: Context, name: string, opts: { json?: 
   const state = readState(ctx.root, name);
   const health = readHealth(ctx.root, name);
   if (opts.json) return printJson(ctx, { status, definition, state, health, plan });
-  const w = (k: string, v: string) => ctx.stdout.write(`${(k + ':').padEnd(14)}${v}\n`);
+  // The command, the probe and the mounts come from the package: escape what a terminal would obey.
+  const w = (k: string, v: string) => ctx.stdout.write(`${(k + ':').padEnd(14)}${printable(v)}\n`);
   w('service', name);
   w('package', `${definition.package.name} ${definition.package.version} (${definition.package.digest})`);
   w('state', `${status.state}${status.health ? `, ${status.health}` : ''}${status.message ? ` — ${status.message}` : ''}`);

@@ -1,7 +1,5 @@
 // The service verbs of the embedded backend: activate, deactivate, restart, status, boot, and the
 // hidden `__supervise` that runs the supervisor.
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { unhealthyError } from '../../service/health/messages.js';
 import { NisoError } from '../../errors/niso-error.js';
 import { parseDuration } from '../../manifest/units.js';
@@ -15,6 +13,7 @@ import { readDefinition, readState, requireDefinition } from '../../service/stor
 import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { parseOptions, type RunOptions } from './run.js';
 
 export function hostOf(ctx: Context): Host {
@@ -37,14 +36,16 @@ function parseRestart(text: string): { policy: RestartPolicy; maxRetries: number
 }
 
 async function packageFor(ctx: Context, ref: string): Promise<InstalledPackage> {
-  const path = resolve(ctx.cwd, ref);
-  if (ref.endsWith('.niso') && existsSync(path) && statSync(path).isFile()) {
+  const target = packageRef(ctx.cwd, ref);
+  noDirectory(target, 'activate');
+  if (target.kind === 'file') {
+    const path = target.path;
     const [{ installPackage }, { readInstallLimits }] = await Promise.all([import('../../store/install.js'), import('../../store/host-config.js')]);
     const { layout } = await import('../../store/layout.js');
     const r = await installPackage(ctx.root, path, await readInstallLimits(layout(ctx.root).config, {}));
     return resolveOne(ctx.root, r.digest);
   }
-  return resolveOne(ctx.root, ref);
+  return resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); });
 }
 
 /**

@@ -1,0 +1,24 @@
+// Reads a file a user names (manifest.toml, --env-file) without trusting what it is: only a
+// regular file, and at most a byte over a cap, so that a FIFO cannot block niso and /dev/zero
+// cannot fill its memory.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+
+/** `bytes` holds at most maxBytes + 1 bytes: more than maxBytes means the file is too large. */
+export type Bounded = { ok: true; bytes: Buffer } | { ok: false; what: 'a FIFO' | 'a directory' | 'a socket' | 'a device' };
+
+/** Errors of open(2) itself (ENOENT, EACCES) are thrown as they are; the caller names the file. */
+export function readRegularFile(path: string, maxBytes: number): Bounded {
+  // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer, so fstat can refuse it.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { ok: false, what: st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a device' };
+    // Not sized by st.size: /proc files say 0, and a file may grow while it is read.
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += got;
+    return { ok: true, bytes: buf.subarray(0, n) };
+  } finally {
+    closeSync(fd);
+  }
+}
