@@ -26,7 +26,9 @@ export function printable(text: string): string {
 const printableLines = (text: string) => text.split('\n').map(printable).join('\n');
 
 export function formatDiagnostic(d: Diagnostic, severity = 'error'): string {
-  const lines = [`${severity} ${d.code}: ${printableLines(formatLocation(d) + d.message)}`];
+  // An error about a whole file often names it in its own words ("X is damaged"): the place is not said twice.
+  const place = d.file !== undefined && d.line === undefined && d.message.includes(d.file) ? '' : formatLocation(d);
+  const lines = [`${severity} ${d.code}: ${printableLines(place + d.message)}`];
   if (d.hint) lines.push(`  hint: ${printableLines(d.hint)}`);
   return lines.join('\n');
 }
