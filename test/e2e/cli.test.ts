@@ -154,7 +154,8 @@ test('pack -o replaces only a regular file: a device, a directory, a symlink or 
   for (const [name, message] of rows) {
     const r = niso(['pack', app, '-o', join(out, name)], { cwd: dir, root });
     assert.equal(r.code, 2, `${name}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^error NISO2008: ${join(out, name)}: `));
+    assert.match(r.stderr, /^error NISO2008: /);
+    assert.equal(r.stderr.split('\n')[0]!.split(join(out, name)).length, 2, `the output path is said once: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
   assert.ok(lstatSync(join(out, 'null')).isCharacterDevice() && lstatSync(join(out, 'fifo')).isFIFO() && lstatSync(join(out, 'link')).isSymbolicLink() && lstatSync(join(out, 'dir')).isDirectory());
