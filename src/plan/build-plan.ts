@@ -174,6 +174,10 @@ export function buildPlan(input: PlanInput): Plan {
     ...m.env,
     ...o.env,
   };
+  for (const [k, v] of Object.entries(env)) {
+    // An environment string ends at a NUL: the rest would be lost, or read as something else by the program passing it on.
+    if (v.includes('\0')) throw new NisoError('NISO1401', `the value of ${k} contains a NUL byte, which no environment variable can carry`, { exitCode: 2, hint: 'remove it from [env], --env or --env-file' });
+  }
   if (o.env && Object.keys(o.env).length > 0) overrides.push({ property: 'env', preset: null, value: Object.keys(o.env).sort(), from: 'command line' });
 
   const declaredVolumes = Object.keys(m.volumes);
