@@ -153,15 +153,27 @@ async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
   }
 }
 
+/** Shown instead of a value that may be a secret. */
+export const HIDDEN = '<hidden>';
+
+/** The plan as `--dry-run` and `--json` show it: the values of `hidden` variables replaced by HIDDEN. */
+export function redactedPlan(plan: Plan, hidden: readonly string[]): Plan {
+  const env = Object.fromEntries(Object.entries(plan.command.env).map(([k, v]) => [k, hidden.includes(k) ? HIDDEN : v]));
+  return { ...plan, command: { ...plan.command, env } };
+}
+
+const describeEnv = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v === HIDDEN ? v : shellQuote([v])}`).join(' ');
+
 /** The run as a transient systemd unit with a service unit's sandbox (service/systemd/run.ts). */
-async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts: RunOptions): Promise<void> {
+async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts: RunOptions, shown: Plan): Promise<void> {
   const sd = await import('../../service/systemd/run.js');
   const terminal = isatty(0);
   if (opts.dryRun || opts.json) {
     const command = sd.runCommandLine(sd.planRunUnit(ctx.root, plan, runtime), terminal ? 'pty' : 'pipe');
-    if (opts.json) { printJson(ctx, { plan, backend: 'systemd', command }); return; }
+    if (opts.json) { printJson(ctx, { plan: shown, backend: 'systemd', command }); return; }
     ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}, as a transient systemd unit\n`);
     ctx.stdout.write('# the unit\'s root skeleton, /etc files and user are made when it runs, and removed after it\n');
+    ctx.stdout.write(`# its EnvironmentFile= (root only): ${describeEnv(shown.command.env)}\n`);
     ctx.stdout.write(`${shellQuote(command)}\n`);
     return;
   }
@@ -194,17 +206,20 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
       for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
+    // What --dry-run and --json show: the values of the manifest's and the command line's variables are hidden, as
+    // they are often secrets, and such output ends up in terminals, CI logs and bug reports.
+    const shown = redactedPlan(plan, [...Object.keys(manifest.env), ...Object.keys(options.env ?? {})]);
     if (backend === 'systemd') {
-      await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts);
+      await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts, shown);
       return;
     }
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     if (opts.dryRun || opts.json) {
-      const cmd = renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent: true });
-      if (opts.json) { printJson(ctx, { plan, command: cmd.argv, fds: cmd.fds }); return; }
+      const cmd = renderBwrap(shown, { seccomp: seccomp !== null, dieWithParent: true });
+      if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds }); return; }
       ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
       for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${o.from})\n`);
-      for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
+      for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : f.kind === 'env' ? `the environment: ${describeEnv(shown.command.env)}` : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
       ctx.stdout.write(`${shellQuote(cmd.argv)}\n`);
       return;
     }
