@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
@@ -11,10 +12,11 @@ import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
-import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
+import { installedManifest, preparePlan, serviceStateDir } from '../../sandbox/prepare.js';
+import { forceRemove } from '../../store/fs-tree.js';
 
 export { preparePlan };
-import { layout } from '../../store/layout.js';
+import { layout, serviceDir } from '../../store/layout.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { hostArch } from '../../host/arch.js';
@@ -132,11 +134,25 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
   return { pkg: await resolveOne(ctx.root, ref), temporary: false };
 }
 
-/** Removes packages that runs of app directories installed and could not remove (niso was killed). */
+/**
+ * Where a run's /state comes from. `niso run` is `docker run --rm`: a package run without a service of its name gets
+ * a fresh state dir of its own, removed when the run ends (two runs at once never share one, so neither can remove
+ * the other's). A service of that name, or a state dir someone kept (`niso remove` of a service leaves its data),
+ * is used as it is and never removed: a run with `--name SERVICE` sees and keeps that service's /state.
+ */
+function runStateDir(ctx: Context, service: string): { dir: string; temporary: boolean } {
+  const kept = serviceStateDir(ctx.root, service);
+  if (existsSync(kept) || existsSync(join(serviceDir(layout(ctx.root), service), 'service.json'))) return { dir: kept, temporary: false };
+  return { dir: join(layout(ctx.root).tmp, `run-${process.pid}-state-${service}-${randomBytes(3).toString('hex')}`), temporary: true };
+}
+
+/** Removes what runs left that could not remove it themselves (niso was killed): packages of app directories, state dirs. */
 async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
   const dir = layout(ctx.root).tmp;
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
+    const state = /^run-(\d+)-state-/.exec(name);
+    if (state && !isAlive(Number(state[1]))) await forceRemove(join(dir, name));
     const m = /^run-(\d+)-[0-9a-f]+\.json$/.exec(name);
     if (!m) continue;
     if (isAlive(Number(m[1]))) continue;
@@ -187,22 +203,25 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
   await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
   let detach: (() => Promise<void>) | null = null;
+  let state: { dir: string; temporary: boolean } | null = null;
   try {
     const manifest = await installedManifest(pkg);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
     const { selectBackend } = await import('../../service/systemd/backend.js');
     const backend = await selectBackend(ctx.root, opts.backend);
+    state = runStateDir(ctx, service);
+    const stateDir = state.dir;
     // The plan is made with a placeholder network first: whether the app gets a private network
     // (the manifest's default) is the plan's decision, and a dry run never creates one.
-    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' });
+    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, stateDir);
     if (plan.network.mode === 'private' && !opts.dryRun && !opts.json) {
       const net = await import('../../net/host/manager.js');
       const netCtx = net.netContext(ctx.root);
       const endpoint = await net.attachService(netCtx, { service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
       detach = () => net.detachService(netCtx, service).then(() => undefined);
       const netnsPath = endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`;
-      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) });
+      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, stateDir);
       for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
@@ -228,6 +247,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     ctx.exitCode = r.exitCode;
   } finally {
     if (detach) await detach().catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the network of this run: ${String(e)}\n`); });
+    if (state?.temporary) await forceRemove(state.dir).catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the state dir of this run (${state!.dir}): ${String(e)}\n`); });
     if (temporary) {
       const { removePackages } = await import('../../store/remove.js');
       await removePackages(ctx.root, [pkg]).catch(() => undefined);
