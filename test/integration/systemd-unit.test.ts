@@ -67,6 +67,11 @@ function niso(args: string[]): string {
 }
 
 function planOf(args: string[]): Plan {
+  // These plans become service units: a state dir of the service's name, made first, is what they bind (a run
+  // without one would get a /state of its own, removed with the run).
+  const named = args.indexOf('--name');
+  const service = named >= 0 ? args[named + 1]! : PKG;
+  mkdirSync(join(root, 'var/lib/niso/state', service), { recursive: true });
   const plan = (JSON.parse(niso(['run', '--json', ...args])) as { plan: Plan }).plan;
   // --json shows the values of [env] and --env as <hidden> (they may be secrets); the units here need the real ones,
   // which this test knows: the manifest's and the --env NAME=VALUE it passed.
