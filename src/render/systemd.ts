@@ -1,6 +1,7 @@
 // Renders a Plan as a systemd service unit that builds the sandbox with systemd's own directives (DESIGN.md §4),
 // for hosts where systemd is PID 1. Pure: the plan and a few host facts in, text out; the caller writes the
 // files, registers the user and loads the unit. Every choice below was tried on systemd 252 (PLATFORM.md §4).
+import { overrideSource } from '../plan/weakenings.js';
 import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
 import { RenderError } from './bwrap.js';
@@ -85,7 +86,7 @@ function header(plan: Plan, facts: SystemdFacts, name: string, notes: string[]):
     `# plan:       ${planDigest(plan)} (preset ${plan.preset})`,
     `# generation: ${facts.generation}`,
   ];
-  for (const o of plan.overrides) h.push(`# override:   ${o.property} = ${JSON.stringify(o.value)} (${o.from}; preset: ${JSON.stringify(o.preset)})`);
+  for (const o of plan.overrides) h.push(`# override:   ${o.property} = ${JSON.stringify(o.value)} (${overrideSource(o)}; preset: ${JSON.stringify(o.preset)})`);
   for (const n of plan.notes) h.push(`# note:       ${n}`);
   for (const n of notes) h.push(`# not in this unit: ${n}`);
   return h.map((l) => l.replace(/[\r\n]/g, ' '));

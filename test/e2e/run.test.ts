@@ -202,7 +202,11 @@ test('--dry-run prints the exact command; --json prints the plan; conflicts are 
   assert.equal(conflict.code, 2);
   assert.match(conflict.err, /NISO3101/);
   const caps = await app(dir, 'capper', '1.0.0', '\n[isolation]\ncapabilities = ["CAP_NET_ADMIN"]\n');
-  const refused = niso(['run', caps], root, dir);
+  const unconfirmed = niso(['run', caps], root, dir);
+  assert.equal(unconfirmed.code, 2);
+  assert.match(unconfirmed.err, /NISO3105: \[isolation\] capabilities = \["CAP_NET_ADMIN"\] in its manifest/);
+  // Confirmed, the embedded backend still cannot grant it.
+  const refused = niso(['run', '--cap-add', 'CAP_NET_ADMIN', caps], root, dir);
   assert.equal(refused.code, 2);
   assert.match(refused.err, /NISO3201: capabilities \(CAP_NET_ADMIN\) cannot be granted/);
 });

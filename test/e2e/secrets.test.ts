@@ -1,7 +1,7 @@
 // Secrets given to an app (--env NAME, --env-file, the manifest's [env], exec -e) are readable by the app's own uid
 // and root only: no other local user finds them in a command line (`ps`), an environment (/proc/PID/environ), a unit
 // file or `systemctl show`, and --dry-run/--json do not print them. Written once for both backends: on the host it
-// runs the embedded one; secrets-systemd.test.ts runs this same file inside a booted systemd with
+// runs the embedded one; sandbox-systemd.test.ts runs this same file inside a booted systemd with
 // NISO_E2E_BACKEND=systemd, where runs and execs are transient units and services are units.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,5 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
+import { overrideSource } from '../../plan/weakenings.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -7,6 +8,9 @@ import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
+import { manifestWeakenings } from '../../plan/weakenings.js';
+import { CAPABILITIES } from '../../manifest/constants.js';
+import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
@@ -34,6 +38,8 @@ export interface RunOptions {
   network?: string;
   publish?: string[];
   net?: string[];
+  capAdd?: string[];
+  allowSyscall?: string[];
   /** embedded (bubblewrap) or systemd (a transient unit); default: systemd where it is PID 1. */
   backend?: string;
   dryRun?: boolean;
@@ -99,7 +105,39 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     });
   }
   if (opts.net && opts.net.length > 0) o.networks = opts.net;
+  if (opts.capAdd && opts.capAdd.length > 0) {
+    for (const c of opts.capAdd) {
+      if (!(CAPABILITIES as readonly string[]).includes(c)) throw new NisoError('NISO9001', `--cap-add ${c}: not a capability`, { exitCode: 2, hint: `write its full name, e.g. --cap-add CAP_NET_BIND_SERVICE${closest(c, CAPABILITIES) ? ` (did you mean ${closest(c, CAPABILITIES)}?)` : ''}` });
+    }
+    o.capabilities = [...new Set(opts.capAdd)];
+  }
+  if (opts.allowSyscall && opts.allowSyscall.length > 0) {
+    for (const n of opts.allowSyscall) {
+      if (!SYSCALL_NAME.test(n)) throw new NisoError('NISO9001', `--allow-syscall ${n}: not a system call name or @group`, { exitCode: 2, hint: 'write a lower-case name such as mlock, or a group such as @clock' });
+    }
+    o.syscalls = [...new Set(opts.allowSyscall)];
+  }
   return o;
+}
+
+/** The manifest's syntax for syscall names (schema.ts); which ones exist is the filter's to check. */
+const SYSCALL_NAME = /^@?[a-z0-9_]+$/;
+
+/** The capability meant by a name in another spelling (net_admin, NET_ADMIN), if there is one. */
+function closest(word: string, among: readonly string[]): string | null {
+  const w = word.toUpperCase().replace(/^(CAP_)?/, 'CAP_');
+  return among.includes(w) ? w : null;
+}
+
+/**
+ * Copies the host configuration's [trust.NAME] into the options when the manifest asks for less isolation than the
+ * server preset (weakenings.ts): read only then, so that a plain run does not parse the host config twice.
+ */
+export async function withTrust(ctx: Context, manifest: Manifest, pkgName: string, options: PlanOptions): Promise<PlanOptions> {
+  if (manifestWeakenings(manifest, options).length === 0) return options;
+  const { readTrust } = await import('../../store/host-config.js');
+  const trust = await readTrust(layout(ctx.root).config, pkgName);
+  return trust ? { ...options, trust } : options;
 }
 
 /** The package to run, installing a FILE.niso or packing a DIR first. `temporary` ones are removed after. */
@@ -199,13 +237,14 @@ async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts:
 }
 
 export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
-  const options = parseOptions(ctx, opts, args);
+  const parsed = parseOptions(ctx, opts, args);
   await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
   let detach: (() => Promise<void>) | null = null;
   let state: { dir: string; temporary: boolean } | null = null;
   try {
     const manifest = await installedManifest(pkg);
+    const options = await withTrust(ctx, manifest, pkg.name, parsed);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
     const { selectBackend } = await import('../../service/systemd/backend.js');
@@ -237,7 +276,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
       const cmd = renderBwrap(shown, { seccomp: seccomp !== null, dieWithParent: true });
       if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds }); return; }
       ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
-      for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${o.from})\n`);
+      for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${overrideSource(o)})\n`);
       for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : f.kind === 'env' ? `the environment: ${describeEnv(shown.command.env)}` : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
       ctx.stdout.write(`${shellQuote(cmd.argv)}\n`);
       return;

@@ -1,4 +1,5 @@
 // `niso inspect SERVICE` (the plan and the live state) and `niso debug SERVICE` (why is it failing).
+import { overrideSource } from '../../plan/weakenings.js';
 import { lastOutput } from '../../service/launch.js';
 import { readHealth } from '../../service/health/file.js';
 import { readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
@@ -34,7 +35,7 @@ export async function inspectService(ctx: Context, name: string, opts: { json?: 
 }
 
 function describePlan(plan: Plan, w: (k: string, v: string) => void): void {
-  w('preset', plan.preset + plan.overrides.map((o) => `; ${o.property} ${JSON.stringify(o.value)} (${o.from})`).join(''));
+  w('preset', plan.preset + plan.overrides.map((o) => `; ${o.property} ${JSON.stringify(o.value)} (${overrideSource(o)})`).join(''));
   w('user', `${plan.user.name} (uid ${plan.user.uid})`);
   w('command', plan.command.argv.join(' '));
   w('network', `${plan.network.mode}${plan.network.mode === 'private' ? `, networks ${(plan.network.networks ?? ['default']).join(', ')}, egress ${plan.network.egress === false ? 'off' : 'on'}` : ''}`);
