@@ -1,9 +1,9 @@
 // Renders a Plan as a systemd service unit that builds the sandbox with systemd's own directives (DESIGN.md §4),
 // for hosts where systemd is PID 1. Pure: the plan and a few host facts in, text out; the caller writes the
 // files, registers the user and loads the unit. Every choice below was tried on systemd 252 (PLATFORM.md §4).
-import { overrideSource } from '../plan/weakenings.js';
 import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
+import { overrideSource } from '../plan/weakenings.js';
 import { RenderError } from './bwrap.js';
 import { unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';

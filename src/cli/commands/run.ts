@@ -1,5 +1,4 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
-import { overrideSource } from '../../plan/weakenings.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -8,7 +7,7 @@ import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
-import { manifestWeakenings } from '../../plan/weakenings.js';
+import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
 import { CAPABILITIES } from '../../manifest/constants.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';

@@ -1,11 +1,11 @@
 // `niso inspect SERVICE` (the plan and the live state) and `niso debug SERVICE` (why is it failing).
-import { overrideSource } from '../../plan/weakenings.js';
 import { lastOutput } from '../../service/launch.js';
 import { readHealth } from '../../service/health/file.js';
 import { readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
 import { serviceStatus, type ServiceStatus } from '../../service/view.js';
 import { formatSize, formatDuration } from '../../manifest/units.js';
 import type { Plan } from '../../plan/plan.js';
+import { overrideSource } from '../../plan/weakenings.js';
 import type { ExitRecord } from '../../service/model/types.js';
 import type { HealthState } from '../../service/health/state.js';
 import type { Context } from '../context.js';
