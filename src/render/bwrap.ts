@@ -22,7 +22,10 @@ export class RenderError extends Error {}
 
 /** Options for bwrap --args: a NUL inside one would end it and start another option of the caller's choosing. */
 function nulSeparated(options: string[]): string {
-  for (const o of options) if (o.includes('\0')) throw new RenderError(`${JSON.stringify(o.replace(/\0/g, '\\0'))} contains a NUL byte, which no argument or environment can carry`);
+  // Not named in the message: the option may be a secret's value.
+  for (const [i, o] of options.entries()) {
+    if (o.includes('\0')) throw new RenderError(`${options[i - 2] === '--setenv' ? `the value of ${options[i - 1]}` : `bwrap's option ${i + 1}`} contains a NUL byte, which no argument or environment can carry`);
+  }
   return options.map((o) => `${o}\0`).join('');
 }
 
