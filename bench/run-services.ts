@@ -30,7 +30,8 @@ import { firstLine, run, cleanupOnInterrupt, freePort } from './lib/proc.js';
 import { cgroupProcs, comm, fmtKb, procMem, procTimesMs, type ProcMem } from './lib/procfs.js';
 import { waitQuiet, type QuietStats } from './lib/quiet.js';
 import { cpuBreakdown, monoMs, type CpuBreakdown } from './lib/profile.js';
-import { prepareReplay, type Replay, type RunJson } from './lib/replay.js';
+import { prepareReplay, revealEnv, type Replay, type RunJson } from './lib/replay.js';
+import { parseManifest } from '../src/manifest/parse.js';
 import { fmtMs, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
 import { bundleContents } from './lib/bundle.js';
 
@@ -593,7 +594,8 @@ async function main(): Promise<void> {
     const ports = { host: await freePort(), bwrap: await freePort(), niso: await freePort(), podman: await freePort(), census: await freePort(), podCensus: await freePort() };
 
     // The sandbox alone: niso's own setpriv + bwrap argv for this app (host network, so the bench can reach it).
-    const rj = parseJson<RunJson>(niso(c.cli, ['run', '--json', '--network', 'host', '--name', 'bench-bwrap', '--env', `PORT=${ports.bwrap}`, APP], { env }), 'niso run --json');
+    const known = { ...parseManifest(readFileSync(join(c.appDir, 'manifest.toml'), 'utf8')).manifest!.env, PORT: String(ports.bwrap) };
+    const rj = revealEnv(parseJson<RunJson>(niso(c.cli, ['run', '--json', '--network', 'host', '--name', 'bench-bwrap', '--env', `PORT=${ports.bwrap}`, APP], { env }), 'niso run --json'), known);
     prepareDirs(rj.plan);
     const seccomp = rj.plan.seccomp ? buildSeccompFilter({ arch: hostArch() as SeccompArch, deny: DEFAULT_DENY, allow: rj.plan.seccomp.allow ?? [] }) : null;
     const fdDir = join(work, 'fds');

@@ -119,7 +119,9 @@ async function bench(work: string, cli: NisoCli, pod: Podman | null, podWhyNot: 
   const pkgFile = join(work, `${APP}.niso`);
   parseJson(niso(cli, ['pack', appDir, '-o', pkgFile, '--json'], { env: nisoNoCa }), 'niso pack');
   parseJson(niso(cli, ['install', pkgFile, '--json'], { env: nisoNoCa }), 'niso install');
-  // A first real run creates the state dir and allocates the uid, which the replay needs.
+  // A first real run allocates the uid, which the replay needs. The state dir is made first, so that the runs and
+  // the replay bind the same one (a run without one gets a /state of its own, which the next run's sweep removes).
+  mkdirSync(join(root, 'var/lib/niso/state', APP), { recursive: true });
   niso(cli, ['run', APP], { env: nisoNoCa });
   const j = parseJson<RunJson>(niso(cli, ['run', '--json', APP], { env: nisoNoCa }), 'niso run --json');
   const seccomp = j.plan.seccomp ? buildSeccompFilter({ arch: hostArch() as SeccompArch, deny: DEFAULT_DENY, allow: j.plan.seccomp.allow ?? [] }) : null;

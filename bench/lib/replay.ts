@@ -1,13 +1,13 @@
 // Replays the exact setpriv+bwrap argv that `niso run --json NAME` prints, with the same extra fds
-// (3 = seccomp program, 4 = json status, 5.. = --ro-bind-data contents), but without niso: the
-// fds are regular files opened before the clock starts, not pipes, which bwrap reads the same way.
+// (3 = seccomp program, 4 = json status, 5.. = --ro-bind-data contents, then the environment), but without niso:
+// the fds are regular files opened before the clock starts, not pipes, which bwrap reads the same way.
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Plan } from '../../src/plan/plan.js';
 
-export interface RunJsonFd { fd: number; kind: 'seccomp' | 'status' | 'file'; content: string | null }
+export interface RunJsonFd { fd: number; kind: 'seccomp' | 'status' | 'file' | 'env'; content: string | null }
 
 /** The parts of `niso run --json` this bench reads. */
 export interface RunJson {
@@ -23,6 +23,27 @@ export interface Replay {
   statusFile: string;
   seccomp: boolean;
 }
+
+/**
+ * `niso run --json` shows the values of the manifest's and the command line's variables as <hidden> (they may be
+ * secrets); a replay needs the real ones, which the bench knows: `known` (the --env it passed, the manifest's [env]).
+ */
+export function revealEnv(j: RunJson, known: Record<string, string>): RunJson {
+  const reveal = (k: string, v: string) => (v === HIDDEN && known[k] !== undefined ? known[k] : v);
+  const env = Object.fromEntries(Object.entries(j.plan.command.env).map(([k, v]) => [k, reveal(k, v)]));
+  const fds = j.fds.map((f) => {
+    if (f.kind !== 'env' || f.content === null) return f;
+    // bwrap's options, NUL-separated: --clearenv, then --setenv NAME VALUE per variable.
+    const o = f.content.split('\0');
+    for (let i = 0; i + 2 < o.length; i++) if (o[i] === '--setenv') o[i + 2] = reveal(o[i + 1]!, o[i + 2]!);
+    return { ...f, content: o.join('\0') };
+  });
+  const left = Object.entries(env).filter(([, v]) => v === HIDDEN).map(([k]) => k);
+  if (left.length > 0) throw new Error(`niso run --json hid ${left.join(', ')}, which the bench does not know`);
+  return { ...j, plan: { ...j.plan, command: { ...j.plan.command, env } }, fds };
+}
+
+const HIDDEN = '<hidden>';
 
 /**
  * Writes the fd contents to `dir` and returns how to start the sandbox. With `seccomp` null the

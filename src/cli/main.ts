@@ -51,7 +51,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--pids <n>', 'limit on processes and threads')
     .addOption(new Option('--network <mode>', 'network mode').choices(['private', 'none', 'host']))
     .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
-    .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, []);
+    .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, [])
+    .option('--cap-add <CAP_NAME>', 'grant a capability, or allow the one the manifest asks for (repeatable; systemd backend only)', collect, [])
+    .option('--allow-syscall <name>', 'let a system call or @group through the filter, or allow the manifest\'s (repeatable)', collect, []);
 
   sandboxOptions(program.command('run')
     .description('run a package in the foreground in its sandbox, like `docker run --rm`')

@@ -5,6 +5,7 @@ import type { Manifest } from '../manifest/schema.js';
 import type { PortMapping } from '../manifest/units.js';
 import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
 import { PRESETS } from './presets.js';
+import { allowedWeakenings, type Trust, type Weakening } from './weakenings.js';
 
 export interface RuntimeFacts {
   name: string;
@@ -48,6 +49,15 @@ export interface PlanOptions {
   args?: string[];
   /** Replace the manifest's restart policy (`--restart`). */
   restart?: { policy: RestartPolicy; maxRetries: number | null };
+  /** Capabilities to grant besides the manifest's (`--cap-add`); the operator's confirmation of the manifest's own. */
+  capabilities?: string[];
+  /** System calls or @groups to let through the filter besides the manifest's (`--allow-syscall`). */
+  syscalls?: string[];
+  /**
+   * What the host configuration trusts this package with ([trust.NAME]), copied at activation so that a service
+   * keeps what was confirmed when it was made.
+   */
+  trust?: Trust;
 }
 
 export interface PlanInput {
@@ -117,21 +127,25 @@ export function buildPlan(input: PlanInput): Plan {
   const presetName: PresetName = o.preset ?? m.isolation.preset;
   if (o.preset && o.preset !== m.isolation.preset) overrides.push({ property: 'isolation.preset', preset: m.isolation.preset, value: o.preset, from: 'command line' });
   const preset = PRESETS[presetName];
+  if (presetName === 'strict' && (o.network === 'host' || o.network === 'private' || m.network.mode === 'host')) {
+    throw new NisoError('NISO3101', `the strict preset allows no network, but network mode "${o.network ?? m.network.mode}" was asked for`, { exitCode: 2, hint: 'use the server preset, or network mode "none"' });
+  }
+  // What the manifest asks for below the server preset takes effect only if the operator allowed it (weakenings.ts).
+  const weakenings = allowedWeakenings(m, o, input.package);
+  // What is left was allowed by the host configuration: the plan says so beside each of the manifest's changes.
+  const confirmation = (kind: Weakening['kind']) => (weakenings.some((w) => w.kind === kind) ? { confirmedBy: 'host config' as const } : {});
+  if (weakenings.some((w) => w.kind === 'preset')) overrides.push({ property: 'isolation.preset', preset: 'server', value: m.isolation.preset, from: 'manifest', confirmedBy: 'host config' });
 
   // Network: the command line wins over the manifest; strict allows none at all.
   let network: NetworkMode = preset.network;
   const wanted: NetworkMode = o.network ?? m.network.mode;
-  if (presetName === 'strict') {
-    if (o.network === 'host' || o.network === 'private' || m.network.mode === 'host') {
-      throw new NisoError('NISO3101', `the strict preset allows no network, but network mode "${o.network ?? m.network.mode}" was asked for`, { exitCode: 2, hint: 'use the server preset, or network mode "none"' });
-    }
-  } else if (preset.sandboxed && wanted !== network) {
+  if (presetName !== 'strict' && preset.sandboxed && wanted !== network) {
     if (wanted === 'private' && !host.network) {
       notes.push('network "private" was asked for, but no network was prepared for this plan: it gets loopback only');
       if (m.network.ports.length > 0 || (o.ports ?? []).length > 0) notes.push('the manifest\'s ports are mapped only on a private network (e.g. niso run -p HOST:CONTAINER)');
     } else {
       if (o.network) overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'command line' });
-      else if (wanted === 'host') overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'manifest' });
+      else if (wanted === 'host') overrides.push({ property: 'network.mode', preset: network, value: wanted, from: 'manifest', ...confirmation('network') });
       network = wanted;
     }
   }
@@ -139,6 +153,8 @@ export function buildPlan(input: PlanInput): Plan {
     ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress }
     : null;
   if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
+  const networksConfirmed = confirmation('networks');
+  if (privateNet && networksConfirmed.confirmedBy) overrides.push({ property: 'network.networks', preset: ['default'], value: m.network.networks, from: 'manifest', ...networksConfirmed });
 
   const limits = { ...preset.limits };
   const limit = (key: keyof typeof limits, fromManifest: number | undefined, fromCli: number | undefined, property: string) => {
@@ -151,11 +167,16 @@ export function buildPlan(input: PlanInput): Plan {
   limit('memoryBytes', m.resources.memory, o.memoryBytes, 'resources.memory');
   limit('cpus', m.resources.cpus, o.cpus, 'resources.cpus');
   limit('pids', m.resources.pids, o.pids, 'resources.pids');
+  const pidsOverride = overrides.find((x) => x.property === 'resources.pids' && x.from === 'manifest');
+  if (pidsOverride) Object.assign(pidsOverride, confirmation('pids'));
   limit('nofile', m.resources.nofile, undefined, 'resources.nofile');
 
-  const capabilities = [...new Set([...preset.capabilities, ...m.isolation.capabilities])].sort();
-  if (m.isolation.capabilities.length > 0) overrides.push({ property: 'isolation.capabilities', preset: preset.capabilities, value: capabilities, from: 'manifest' });
-  if (m.isolation.syscalls.length > 0) overrides.push({ property: 'isolation.syscalls', preset: [], value: m.isolation.syscalls, from: 'manifest' });
+  const capabilities = [...new Set([...preset.capabilities, ...m.isolation.capabilities, ...(o.capabilities ?? [])])].sort();
+  if (m.isolation.capabilities.length > 0) overrides.push({ property: 'isolation.capabilities', preset: preset.capabilities, value: [...m.isolation.capabilities].sort(), from: 'manifest', ...confirmation('capability') });
+  if ((o.capabilities ?? []).length > 0) overrides.push({ property: 'isolation.capabilities', preset: preset.capabilities, value: [...o.capabilities!].sort(), from: 'command line' });
+  const allowed = [...new Set([...m.isolation.syscalls, ...(o.syscalls ?? [])])];
+  if (m.isolation.syscalls.length > 0) overrides.push({ property: 'isolation.syscalls', preset: [], value: m.isolation.syscalls, from: 'manifest', ...confirmation('syscall') });
+  if ((o.syscalls ?? []).length > 0) overrides.push({ property: 'isolation.syscalls', preset: [], value: o.syscalls, from: 'command line' });
 
   const userName = `niso-${input.service}`.slice(0, 32);
   const { uid, gid } = host;
@@ -174,6 +195,10 @@ export function buildPlan(input: PlanInput): Plan {
     ...m.env,
     ...o.env,
   };
+  for (const [k, v] of Object.entries(env)) {
+    // An environment string ends at a NUL: the rest would be lost, or read as something else by the program passing it on.
+    if (v.includes('\0')) throw new NisoError('NISO1401', `the value of ${k} contains a NUL byte, which no environment variable can carry`, { exitCode: 2, hint: 'remove it from [env], --env or --env-file' });
+  }
   if (o.env && Object.keys(o.env).length > 0) overrides.push({ property: 'env', preset: null, value: Object.keys(o.env).sort(), from: 'command line' });
   // Manifests and env files refuse NUL themselves; a package installed before they did must
   // still not reach execve, which cannot pass it.
@@ -236,7 +261,7 @@ export function buildPlan(input: PlanInput): Plan {
     mounts,
     capabilities,
     noNewPrivileges: preset.noNewPrivileges,
-    seccomp: preset.seccomp ? { profile: 'default', allow: [...m.isolation.syscalls], errno: 'EPERM' } : null,
+    seccomp: preset.seccomp ? { profile: 'default', allow: allowed, errno: 'EPERM' } : null,
     limits,
     allowUserNamespaces: preset.allowUserNamespaces,
     stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout },

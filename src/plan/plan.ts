@@ -22,6 +22,8 @@ export interface PlanOverride {
   value: unknown;
   /** Where the change came from. */
   from: 'manifest' | 'command line';
+  /** A manifest's weakening of the server preset that the operator allowed in the host configuration ([trust.NAME]). */
+  confirmedBy?: 'host config';
 }
 
 export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';

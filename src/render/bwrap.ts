@@ -6,8 +6,9 @@ import type { Plan } from '../plan/plan.js';
 
 export interface BwrapFd {
   fd: number;
-  kind: 'seccomp' | 'status' | 'file';
-  /** Content to write into the fd (files), or null when niso reads from it (status) or supplies a prepared buffer (seccomp). */
+  /** env: the app's environment, in the form its reader takes (bwrap options NUL-separated, or a shell script unsandboxed). */
+  kind: 'seccomp' | 'status' | 'file' | 'env';
+  /** Content to write into the fd (files, env), or null when niso reads from it (status) or supplies a prepared buffer (seccomp). */
   content: string | null;
 }
 
@@ -19,9 +20,43 @@ export interface BwrapCommand {
 
 export class RenderError extends Error {}
 
+/** Options for bwrap --args: a NUL inside one would end it and start another option of the caller's choosing. */
+function nulSeparated(options: string[]): string {
+  // Not named in the message: the option may be a secret's value.
+  for (const [i, o] of options.entries()) {
+    if (o.includes('\0')) throw new RenderError(`${options[i - 2] === '--setenv' ? `the value of ${options[i - 1]}` : `bwrap's option ${i + 1}`} contains a NUL byte, which no argument or environment can carry`);
+  }
+  return options.map((o) => `${o}\0`).join('');
+}
+
+/** A value in single quotes for sh: nothing inside is special but the quote itself. */
+const shWord = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The environment as a script for sh (unsandboxed): exactly the plan's variables, since dash exports a PWD of its own.
+ * Names are checked here too: a plan's names come from validated manifests and flags, but one with shell syntax in
+ * it would run as code.
+ */
+function envScript(env: Record<string, string>): string {
+  const lines = ['unset PWD'];
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new RenderError(`${JSON.stringify(k)} is not a valid environment variable name`);
+    if (v.includes('\0')) throw new RenderError(`the value of ${k} contains a NUL byte, which no environment can carry`);
+    lines.push(`export ${k}=${shWord(v)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 /**
  * `seccomp`: whether a filter will be supplied (on the fd this reserves). The plan's command runs
  * through `setpriv`, which must be started as root.
+ *
+ * The environment never appears in an argv: every local user can read a process's command line
+ * (/proc/PID/cmdline, ps), and values of --env or [env] are often secrets. bwrap reads it from an
+ * fd (--args), and without a sandbox sh reads it as a script from an fd, after setpriv, as the
+ * service's uid. Nor is it put into the environment of the chain itself (nsenter and setpriv run
+ * as root, where a variable such as LD_PRELOAD from a manifest would be a root exploit): only the
+ * app's own process has it, readable by its uid and root alone (/proc/PID/environ is 0400).
  */
 export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent: boolean }): BwrapCommand {
   const fds: BwrapFd[] = [];
@@ -30,9 +65,12 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
   const setpriv = ['setpriv', `--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', ...(plan.noNewPrivileges ? ['--no-new-privs'] : [])];
 
   if (plan.mounts.length === 0 && !plan.namespaces.mount) {
-    // Unsandboxed preset: only the user switch and a clean environment.
-    // env(1) reads NAME=value pairs after its options and before the command.
-    return { argv: [...setpriv, '--', 'env', '-i', '-C', plan.command.cwd, '--', ...Object.entries(plan.command.env).map(([k, v]) => `${k}=${v}`), ...plan.command.argv], fds };
+    // Unsandboxed preset: only the user switch and a clean environment, which sh sets from the fd, closed before it
+    // execs the app. The fd is a socket (node's pipes are socketpairs), which /dev/fd/N cannot open: cat reads it.
+    // dash takes single-digit fds only; this is the first one.
+    const fd = nextFd();
+    fds.push({ fd, kind: 'env', content: envScript(plan.command.env) });
+    return { argv: [...setpriv, '--', 'env', '-i', '-C', plan.command.cwd, '--', '/bin/sh', '-c', `e=$(/bin/cat <&${fd}) || exit 126; exec ${fd}<&-; eval "$e"; exec "$@"`, 'sh', ...plan.command.argv], fds };
   }
   if (plan.capabilities.length > 0) {
     throw new RenderError(`capabilities (${plan.capabilities.join(', ')}) cannot be granted in an unprivileged bubblewrap sandbox`);
@@ -74,9 +112,9 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
   // bwrap's root is a tmpfs owned by the sandbox user: make it read-only, so that only the
   // writable mounts of the plan (/tmp, /state) can be written.
   a.push('--remount-ro', '/');
-  a.push('--chdir', plan.command.cwd, '--clearenv');
-  for (const [k, v] of Object.entries(plan.command.env)) a.push('--setenv', k, v);
-  a.push('--', ...plan.command.argv);
+  const envFd = nextFd();
+  fds.push({ fd: envFd, kind: 'env', content: nulSeparated(['--clearenv', ...Object.entries(plan.command.env).flatMap(([k, v]) => ['--setenv', k, v])]) });
+  a.push('--chdir', plan.command.cwd, '--args', String(envFd), '--', ...plan.command.argv);
   // A private network is a namespace niso prepared; joining it needs root, so before setpriv.
   const nsenter = plan.network.mode === 'private' && plan.network.netns ? ['nsenter', `--net=${plan.network.netns}`, '--'] : [];
   return { argv: [...nsenter, ...setpriv, '--', ...a], fds };
@@ -173,7 +211,7 @@ export function renderBwrapJoin(plan: Plan, opts: { argv: string[]; env?: Record
   o.push('--json-status-fd', String(statusFd), '--block-fd', String(usernsFd));
   o.push('--dev-bind', '/', '/', '--remount-ro', '/', '--chdir', plan.command.cwd, '--clearenv');
   for (const [k, v] of Object.entries({ ...plan.command.env, ...opts.env })) o.push('--setenv', k, v);
-  fds[1]!.content = o.map((a) => `${a}\0`).join('');
+  fds[1]!.content = nulSeparated(o);
 
   const setpriv = ['setpriv', ...(plan.noNewPrivileges ? ['--no-new-privs'] : []), '--clear-groups', '--inh-caps=-all', '--pdeathsig', 'KILL', '--'];
   const nsenter = ['nsenter', `--pid=${ns.pid}`, `--mount=${ns.mnt}`, `--net=${ns.net}`, `--ipc=${ns.ipc}`, `--uts=${ns.uts}`, `--cgroup=${ns.cgroup}`, '--wd=/', '--'];

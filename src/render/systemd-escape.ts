@@ -48,11 +48,27 @@ export function execWord(s: string): string {
  * systemd would drop with a warning.
  */
 export function environmentWord(name: string, value: string): string {
+  checkEnvironment(name, value);
+  return `"${cEscape(`${name}=${value}`.replace(/%/g, '%%'))}"`;
+}
+
+function checkEnvironment(name: string, value: string): void {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new SystemdQuoteError(`the environment variable name ${JSON.stringify(name)} is not valid for systemd`);
   checkText(value, `the value of ${name}`);
   // eslint-disable-next-line no-control-regex
-  if (/[\x01-\x08\x0b-\x1f\x7f]/.test(value)) throw new SystemdQuoteError(`the value of ${name} contains a control character, which systemd refuses in Environment=`);
-  return `"${cEscape(`${name}=${value}`.replace(/%/g, '%%'))}"`;
+  if (/[\x01-\x08\x0b-\x1f\x7f]/.test(value)) throw new SystemdQuoteError(`the value of ${name} contains a control character, which systemd refuses in an environment`);
+}
+
+/**
+ * The text of an EnvironmentFile= (systemd.exec(5)): one `NAME="value"` line per variable. Inside double quotes
+ * systemd's env-file parser takes every character as it is (newlines too) except after a backslash, where \\, \",
+ * \` and \$ stand for the character itself; nothing is expanded, neither %-specifiers nor $VARIABLES.
+ */
+export function environmentFile(env: Readonly<Record<string, string>>): string {
+  return Object.entries(env).map(([k, v]) => {
+    checkEnvironment(k, v);
+    return `${k}="${v.replace(/[\\"`$]/g, (c) => `\\${c}`)}"\n`;
+  }).join('');
 }
 
 /**

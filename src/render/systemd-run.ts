@@ -3,7 +3,7 @@
 // the renderer stays the one place that decides them, and this module only moves its [Service] lines into
 // `-p KEY=VALUE` arguments. Pure. Every rule below was checked against systemd-run 252 (see each comment).
 import { RenderError } from './bwrap.js';
-import { environmentWord } from './systemd-escape.js';
+import { lineValue } from './systemd-escape.js';
 
 /**
  * [Service] directives that a transient unit in the foreground leaves out: ExecStart= is systemd-run's own command
@@ -17,7 +17,7 @@ export const FOREGROUND_DROPPED: ReadonlySet<string> = new Set(['ExecStart', 'Re
  * makes transientProperties throw, so that a new one is checked before runs depend on it, instead of being lost.
  */
 export const TRANSIENT_DIRECTIVES: ReadonlySet<string> = new Set([
-  'Type', 'User', 'Group', 'WorkingDirectory', 'Environment', 'UnsetEnvironment', 'KillSignal', 'TimeoutStopSec',
+  'Type', 'User', 'Group', 'WorkingDirectory', 'EnvironmentFile', 'UnsetEnvironment', 'KillSignal', 'TimeoutStopSec',
   'NoNewPrivileges', 'CapabilityBoundingSet', 'AmbientCapabilities', 'RootDirectory', 'MountAPIVFS', 'BindPaths',
   'BindReadOnlyPaths', 'TemporaryFileSystem', 'ProtectSystem', 'ProtectHome', 'PrivateDevices', 'PrivateMounts',
   'ProtectProc', 'ProcSubset', 'UMask', 'PrivateUsers', 'PrivateIPC', 'RemoveIPC', 'ProtectHostname', 'PrivateNetwork',
@@ -82,9 +82,14 @@ export function joinServiceProperties(serviceUnit: string): string[] {
   return [`JoinsNamespaceOf=${serviceUnit}`];
 }
 
-/** Extra environment for a transient unit, after the unit's own (a later assignment wins), in systemd's quoting. */
-export function environmentProperties(env: Readonly<Record<string, string>>): string[] {
-  return Object.entries(env).map(([k, v]) => `Environment=${propertyValue(environmentWord(k, v))}`);
+/**
+ * Extra environment for a transient unit, from a file written with environmentFile(): never as Environment=, which
+ * every user can read (`systemctl show`, the transient unit file in /run/systemd/transient). It follows the unit's own
+ * EnvironmentFile=, and a later file wins (systemd.exec(5)).
+ */
+export function environmentFileProperty(path: string): string {
+  if (!path.startsWith('/')) throw new RenderError(`the environment file ${JSON.stringify(path)} is not an absolute path`);
+  return `EnvironmentFile=${propertyValue(lineValue(path, 'the environment file'))}`;
 }
 
 /**

@@ -3,11 +3,12 @@
 // files, registers the user and loads the unit. Every choice below was tried on systemd 252 (PLATFORM.md §4).
 import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
+import { overrideSource } from '../plan/weakenings.js';
 import { RenderError } from './bwrap.js';
 import { unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
-import { environmentWord, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
+import { environmentFile, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
 import { NAMESPACE_SYSCALLS, systemdDenyTerms } from './systemd-syscalls.js';
 import { netDependencyLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
 import { renderHealthUnits } from './systemd-health.js';
@@ -36,7 +37,7 @@ export interface SystemdUnit {
   /** `niso-<service>.service`. */
   name: string;
   unit: string;
-  /** Files the unit binds into the sandbox; write them (root-owned) before starting it. */
+  /** Files the unit reads (its environment, 0600) or binds into the sandbox; write them root-owned, with their mode, before starting it. */
   files: SystemdFile[];
   /** Directories to create, root-owned and empty: the RootDirectory= skeleton, in which systemd makes the mount points. */
   directories: { path: string; mode: number }[];
@@ -85,7 +86,7 @@ function header(plan: Plan, facts: SystemdFacts, name: string, notes: string[]):
     `# plan:       ${planDigest(plan)} (preset ${plan.preset})`,
     `# generation: ${facts.generation}`,
   ];
-  for (const o of plan.overrides) h.push(`# override:   ${o.property} = ${JSON.stringify(o.value)} (${o.from}; preset: ${JSON.stringify(o.preset)})`);
+  for (const o of plan.overrides) h.push(`# override:   ${o.property} = ${JSON.stringify(o.value)} (${overrideSource(o)}; preset: ${JSON.stringify(o.preset)})`);
   for (const n of plan.notes) h.push(`# note:       ${n}`);
   for (const n of notes) h.push(`# not in this unit: ${n}`);
   return h.map((l) => l.replace(/[\r\n]/g, ' '));
@@ -102,9 +103,16 @@ function limitLines(plan: Plan): string[] {
   return out;
 }
 
-function environmentLines(plan: Plan): string[] {
+/**
+ * The environment comes from a root-only file: an Environment= line would be readable by every user, in the unit file
+ * (0644) and through `systemctl show` (the bus is world-readable), and values of --env or [env] are often secrets.
+ * systemd reads the file as root when the unit starts, before it builds the sandbox.
+ */
+function environmentLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[]): string[] {
   const env = plan.command.env;
-  const out = Object.entries(env).map(([k, v]) => `Environment=${environmentWord(k, v)}`);
+  const path = `${facts.filesDir}/environment`;
+  files.push({ path, content: environmentFile(env), mode: 0o600 });
+  const out = [`EnvironmentFile=${linePath(path, 'the environment file')}`];
   const unset = MANAGER_ENV.filter((k) => !Object.hasOwn(env, k));
   if (unset.length > 0) out.push(`UnsetEnvironment=${unset.join(' ')}`);
   return out;
@@ -200,7 +208,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
     `User=${plan.user.uid}`,
     `Group=${plan.user.gid}`,
     `WorkingDirectory=${linePath(plan.command.cwd, 'the working directory')}`,
-    ...environmentLines(plan),
+    ...environmentLines(plan, facts, files),
     execLine(plan),
     `KillSignal=${plan.stop.signal}`,
     `TimeoutStopSec=${span(plan.stop.timeoutMs)}`,

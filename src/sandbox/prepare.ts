@@ -19,7 +19,13 @@ function hostFile(path: string): string | null {
   try { return realpathSync(path); } catch { return null; }
 }
 
-export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null): Promise<Plan> {
+/** The state dir a service keeps across its runs, restarts and versions (/state inside). */
+export function serviceStateDir(root: string, service: string): string {
+  return join(root, 'var/lib/niso/state', service);
+}
+
+/** `stateDir`: where /state comes from; a service's own unless a run without a service says otherwise. */
+export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, stateDir = serviceStateDir(ctx.root, service)): Promise<Plan> {
   let runtime: HostFacts['runtime'] = null;
   let binaryMounts: HostFacts['binaryMounts'] = [];
   if (manifest.runtime) {
@@ -52,7 +58,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       hostFiles: { localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf') },
       uid,
       gid: uid,
-      stateDir: join(ctx.root, 'var/lib/niso/state', service),
+      stateDir,
       network,
     },
   });

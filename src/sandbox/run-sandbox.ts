@@ -70,14 +70,12 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
   cmd.fds.forEach((f, i) => {
     const s = child.stdio[3 + i] as (Writable & Readable) | null;
     if (!s) return;
-    if (f.kind === 'seccomp') s.end(seccomp);
-    else if (f.kind === 'file') s.end(f.content ?? '');
-    else {
+    if (f.kind === 'status') {
       followStatus(s, (st) => {
         if (st.childPid !== undefined) { initPid = st.childPid; opts.onStart?.(initPid); }
         if (st.exitCode !== undefined) exitFromStatus = st.exitCode;
       });
-    }
+    } else s.end(f.kind === 'seccomp' ? seccomp : f.content ?? '');
     s.on('error', () => undefined);
   });
 

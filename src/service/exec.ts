@@ -191,7 +191,7 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
   const pinned: number[] = [];
   let chain: string[];
   // `pass`: an fd of niso's that the child gets at that position, instead of a pipe.
-  let fds: { kind: 'userns' | 'args' | 'seccomp' | 'status'; content: string | null; pass?: number }[] = [];
+  let fds: { kind: 'userns' | 'args' | 'env' | 'seccomp' | 'status'; content: string | null; pass?: number }[];
   let seccomp: Buffer | null = null;
   try {
     if (sandboxed) {
@@ -215,7 +215,10 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
       fds = cmd.fds.map((f) => (f.kind === 'userns' ? { kind: f.kind, content: null, pass: pinned[pinned.length - 1]! } : { kind: f.kind, content: f.content }));
     } else {
       // The unsandboxed preset runs on the host as the service's user: the same again, like `niso run`.
-      chain = renderBwrap({ ...plan, command: { ...plan.command, argv: opts.argv, env: merged } }, { seccomp: false, dieWithParent: false }).argv;
+      const cmd = renderBwrap({ ...plan, command: { ...plan.command, argv: opts.argv, env: merged } }, { seccomp: false, dieWithParent: false });
+      chain = cmd.argv;
+      // Unsandboxed, the environment is the chain's only fd.
+      fds = cmd.fds.map((f) => ({ kind: 'env' as const, content: f.content }));
     }
   } catch (e) {
     for (const fd of pinned) closeSync(fd);
@@ -259,7 +262,7 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
     const s = child.stdio[3 + i] as (Writable & Readable) | null;
     if (!s) return;
     s.on('error', () => undefined);
-    if (f.kind === 'args') s.end(f.content ?? '');
+    if (f.kind === 'args' || f.kind === 'env') s.end(f.content ?? '');
     else if (f.kind === 'seccomp') s.end(seccomp);
     else if (f.kind === 'status') {
       followStatus(s, (st) => {

@@ -5,6 +5,9 @@ import { invalidInput } from '../errors/niso-error.js';
 import { readToml } from '../manifest/toml-positions.js';
 import { validateDocument } from '../manifest/validate.js';
 import { parseSize } from '../manifest/units.js';
+import { CAPABILITIES } from '../manifest/constants.js';
+
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 const sizeValue = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
   const r = parseSize(v);
@@ -25,6 +28,15 @@ const configSchema = z.strictObject({
   services: z.strictObject({
     backend: z.enum(['embedded', 'systemd']).optional(),
   }).optional(),
+  // [trust.NAME]: what the package NAME may ask for below the server preset (plan/weakenings.ts), with the flags' keys.
+  trust: z.record(z.string().regex(PACKAGE_NAME, 'not a package name'), z.strictObject({
+    preset: z.literal('unsafe-none').optional(),
+    network: z.literal('host').optional(),
+    capabilities: z.array(z.enum(CAPABILITIES)).optional(),
+    syscalls: z.array(z.string().regex(/^@?[a-z0-9_]+$/, 'not a system call name or @group')).optional(),
+    pids: z.number().int().min(1).max(4_194_304).optional(),
+    networks: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'not a network name')).optional(),
+  })).optional(),
 });
 
 export type HostConfig = z.infer<typeof configSchema>;

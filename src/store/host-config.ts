@@ -1,9 +1,11 @@
-// /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, and the default bound of services' logs.
+// /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, the default bound of services' logs, the
+// backend of new services, and what packages are trusted with below the server preset.
 import { readFile } from 'node:fs/promises';
 import { NisoError } from '../errors/niso-error.js';
 import { parseSize } from '../manifest/units.js';
 import { DEFAULT_LIMITS, type Limits } from '../package/limits.js';
 import type { HostConfig } from './host-config-schema.js';
+import type { Trust } from '../plan/weakenings.js';
 import { DEFAULT_LOG_LIMITS, type LogLimits } from '../service/logs/limits.js';
 
 async function readConfig(configFile: string): Promise<HostConfig> {
@@ -53,4 +55,9 @@ export async function readInstallLimits(configFile: string, flags: { maxSize?: s
 /** [services] backend: the backend new services get (undefined: systemd where it is PID 1, embedded elsewhere). */
 export async function readServiceBackend(configFile: string): Promise<'embedded' | 'systemd' | undefined> {
   return (await readConfig(configFile)).services?.backend;
+}
+
+/** [trust.NAME]: what the host allows the package NAME below the server preset (plan/weakenings.ts), if anything. */
+export async function readTrust(configFile: string, packageName: string): Promise<Trust | undefined> {
+  return (await readConfig(configFile)).trust?.[packageName];
 }

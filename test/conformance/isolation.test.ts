@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +74,9 @@ interface ProbeRun { plan: Plan; checks: Checks }
 /** Runs a C probe package in a profile: its plan, the probe's checks, and the host's view afterwards. */
 async function runC(profile: Profile, pkg: string, service: string, storePath: string): Promise<{ c: ProbeRun; host: ProbeRun }> {
   const base = ['--preset', profile.preset, ...profile.options, '--name', service, pkg];
+  // A state dir of the service's name, made first, is the one the run binds and keeps, so the host can look at what
+  // the probe wrote there afterwards (a run without one gets a /state of its own, gone with the run).
+  mkdirSync(join(root, 'var/lib/niso/state', service), { recursive: true });
   const plan = await planFor(root, base);
   const stateDir = plan.prepare[0]!.path;
   const args = ['check', ...hostArgs, `hidden.state=${stateDir}`, `hidden.store=${storePath}`, `walk=${profile.sandboxed ? 1 : 0}`];

@@ -179,28 +179,52 @@ test('limits the kernel would refuse are usage errors on the command line', asyn
   }
 });
 
-test('a service keeps its uid and its state across runs and versions; another service gets another uid', async () => {
+test('a run keeps no state of its own, like docker run --rm; a service\'s /state, or one kept after it, is shared and stays', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
   const v1 = await app(dir, 'keeper', '1.0.0');
   const v2 = await app(dir, 'keeper', '2.0.0');
+  const state = join(root, 'var/lib/niso/state/keeper');
+  const tmpLeft = () => readdirSync(join(root, 'var/lib/niso/tmp')).filter((n) => n.includes('-state-'));
   const first = JSON.parse(niso(['run', v1, '--', 'main.js', 'write', 'one'], root, dir).out);
   const second = JSON.parse(niso(['run', v2, '--', 'main.js', 'write', 'two'], root, dir).out);
-  assert.equal(first.uid, second.uid);
+  assert.equal(first.uid, second.uid, 'the uid stays the service name\'s');
   assert.ok(first.uid >= 60100 && first.uid <= 61099);
-  assert.deepEqual(second.files.sort(), ['one', 'two'], 'state persists between runs and versions');
-  const state = join(root, 'var/lib/niso/state/keeper');
-  assert.equal(statSync(join(state, 'one')).uid, first.uid, 'files on the host belong to the service uid');
-  assert.equal(statSync(state).mode & 0o777, 0o700);
+  assert.deepEqual(second.files, ['two'], 'each run starts with an empty /state');
+  assert.ok(!existsSync(state), 'no state dir is left behind');
+  assert.deepEqual(tmpLeft(), [], 'nor the run\'s own');
   const other = JSON.parse(niso(['run', '--name', 'other', v1, '--', 'main.js', 'write', 'x'], root, dir).out);
-  assert.notEqual(other.uid, first.uid);
-  assert.deepEqual(other.files, ['x'], 'another service has its own state dir');
+  assert.notEqual(other.uid, first.uid, 'another service name, another uid');
+
+  // A service of that name: a run with its name shares its /state, and leaves it.
+  assert.equal(niso(['pack', v1, '-o', 'keeper.niso', '-q'], root, dir).code, 0);
+  const svc = niso(['activate', '--network', 'none', 'keeper.niso', '--', 'main.js', 'write', 'by-service'], root, dir);
+  assert.equal(svc.code, 0, svc.err);
+  try {
+    for (let i = 0; i < 200 && !existsSync(join(state, 'by-service')); i++) await new Promise((r) => setTimeout(r, 50));
+    const shared = JSON.parse(niso(['run', v2, '--', 'main.js', 'write', 'by-run'], root, dir).out);
+    assert.deepEqual(shared.files.sort(), ['by-run', 'by-service'], 'the run sees the service\'s /state');
+    assert.deepEqual(readdirSync(state).sort(), ['by-run', 'by-service'], 'and the service keeps it, with what the run wrote');
+    assert.equal(statSync(join(state, 'by-run')).uid, first.uid, 'files on the host belong to the service uid');
+    assert.equal(statSync(state).mode & 0o777, 0o700);
+  } finally {
+    niso(['deactivate', 'keeper'], root, dir);
+    try { process.kill((JSON.parse(readFileSync(join(root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number }).pid, 'SIGKILL'); } catch { /* none */ }
+  }
+  // Removed, the service's data stays (niso remove says so), and so it does after a run.
+  assert.equal(niso(['remove', 'keeper'], root, dir).code, 0);
+  const kept = JSON.parse(niso(['run', v1, '--', 'main.js', 'write', 'later'], root, dir).out);
+  assert.deepEqual(kept.files.sort(), ['by-run', 'by-service', 'later']);
+  assert.ok(existsSync(join(state, 'later')));
+  assert.deepEqual(tmpLeft(), []);
 });
 
 test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
   const a = await app(dir, 'waiter');
+  // A state dir that exists is kept after the run, so the handler's file can be seen.
+  mkdirSync(join(root, 'var/lib/niso/state/waiter'), { recursive: true });
   const { child, output } = await startWaiting(a, root);
   child.kill('SIGINT');
   const code = await new Promise((res) => child.on('close', res));
@@ -243,10 +267,13 @@ test('if niso is killed, the sandbox dies with it and the next run removes the l
   }));
   assert.deepEqual(live, [], 'no process of the service survives');
   assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out).map((p: { name: string }) => p.name), ['orphan'], 'the killed run left its temporary package');
+  const states = () => readdirSync(join(root, 'var/lib/niso/tmp')).filter((n) => n.startsWith(`run-${child.pid}-state-orphan-`));
+  assert.equal(states().length, 1, 'and its state dir');
   const b = await app(dir, 'other');
   assert.equal(niso(['run', b, '--', 'main.js', 'exit', '0'], root, dir).code, 0);
   assert.deepEqual(cgroupsOf(), [], 'the next run swept the leftover cgroup');
   assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out), [], 'and removed the temporary package');
+  assert.deepEqual(states(), [], 'and the state dir');
 });
 
 test('--dry-run prints the exact command; --json prints the plan; conflicts are refused', async () => {
@@ -268,7 +295,11 @@ test('--dry-run prints the exact command; --json prints the plan; conflicts are 
   assert.equal(conflict.code, 2);
   assert.match(conflict.err, /NISO3101/);
   const caps = await app(dir, 'capper', '1.0.0', '\n[isolation]\ncapabilities = ["CAP_NET_ADMIN"]\n');
-  const refused = niso(['run', caps], root, dir);
+  const unconfirmed = niso(['run', caps], root, dir);
+  assert.equal(unconfirmed.code, 2);
+  assert.match(unconfirmed.err, /NISO3105: \[isolation\] capabilities = \["CAP_NET_ADMIN"\] in its manifest/);
+  // Confirmed, the embedded backend still cannot grant it.
+  const refused = niso(['run', '--cap-add', 'CAP_NET_ADMIN', caps], root, dir);
   assert.equal(refused.code, 2);
   assert.match(refused.err, /NISO3201: capabilities \(CAP_NET_ADMIN\) cannot be granted/);
 });

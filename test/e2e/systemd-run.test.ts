@@ -36,6 +36,8 @@ async function units(pattern: string): Promise<string[]> {
 }
 
 const transientDir = () => join(root, 'run/niso/systemd-run');
+/** The /state of a run of a service-less package: a dir of its own below var/lib/niso/tmp, gone when the run ends. */
+const runState = (service: string) => { const tmp = join(root, 'var/lib/niso/tmp'); return (existsSync(tmp) ? readdirSync(tmp) : []).filter((n) => n.includes(`-state-${service}-`)).map((n) => join(tmp, n)); };
 const leftovers = () => (existsSync(transientDir()) ? readdirSync(transientDir()) : []);
 const uidOf = (service: string) => (JSON.parse(readFileSync(join(root, 'var/lib/niso/users.json'), 'utf8')) as { services: Record<string, number> }).services[service];
 const hasUser = async (name: string) => (await m!.run('getent', ['passwd', name])).code === 0;
@@ -150,9 +152,8 @@ test('a private network: attached for the run, joined by the unit, removed after
 });
 
 test('SIGTERM to niso reaches the app\'s handler; a killed niso takes the unit with it, and the next run cleans up', async () => {
-  const ready = join(root, 'var/lib/niso/state/graceful/ready');
   const running = run('graceful', "process.on('SIGTERM', () => { console.log('graceful'); process.exit(42); }); require('fs').writeFileSync('/state/ready', ''); setInterval(() => {}, 1000);");
-  await until('the app', async () => existsSync(ready));
+  await until('the app', async () => runState('graceful').some((d) => existsSync(join(d, 'ready'))));
   const pid = (await m!.ok('pgrep', ['-f', `${BIN} run --network none --name graceful`])).trim();
   await m!.ok('kill', ['-TERM', pid]);
   const r = await running;
@@ -160,17 +161,19 @@ test('SIGTERM to niso reaches the app\'s handler; a killed niso takes the unit w
   assert.equal(r.stdout, 'graceful\n');
   assert.deepEqual(await units('niso-run-*'), []);
 
-  const doomed = join(root, 'var/lib/niso/state/doomed/ready');
+  assert.deepEqual(runState('graceful'), [], 'a run\'s own /state goes with it');
   const orphan = run('doomed', "require('fs').writeFileSync('/state/ready', ''); setInterval(() => {}, 1000);");
-  await until('the app', async () => existsSync(doomed));
+  await until('the app', async () => runState('doomed').some((d) => existsSync(join(d, 'ready'))));
   const pid2 = (await m!.ok('pgrep', ['-f', `${BIN} run --network none --name doomed`])).trim();
   await m!.ok('kill', ['-KILL', pid2]);
   assert.equal((await orphan).signal, 'SIGKILL');
   await until('the unit to go', async () => (await units('niso-run-*')).length === 0);
   assert.equal(leftovers().length, 1, 'the killed run\'s files are still there');
+  assert.equal(runState('doomed').length, 1, 'and its /state');
   assert.ok(await hasUser('niso-doomed'));
   assert.equal((await run('codes', '')).code, 0);
   assert.deepEqual(leftovers(), [], 'the next run removed them');
+  assert.deepEqual(runState('doomed'), []);
   assert.equal(await hasUser('niso-doomed'), false);
 });
 

@@ -37,24 +37,43 @@ for (const name of readdirSync(DIR).sort()) {
   const dir = join(DIR, name);
   if (name.startsWith('error-')) {
     test(`plan ${name}`, () => {
-      const expected = readFileSync(join(dir, 'expected-error.txt'), 'utf8').trim();
-      assert.throws(() => planFor(dir), (e: unknown) => isNisoError(e) && `${e.code}: ${e.message}` === expected);
+      let text = '';
+      try { planFor(dir); } catch (e) {
+        assert.ok(isNisoError(e), String(e));
+        // The error, and each problem it lists (the weakenings a package asks for) with its hint.
+        text = [`${e.code}: ${e.message}`, ...e.diagnostics.map((d) => `  ${d.code} ${d.field}: ${d.message}\n    hint: ${d.hint}`)].join('\n') + '\n';
+      }
+      assert.ok(text !== '', 'the plan is refused');
+      if (UPDATE) writeFileSync(join(dir, 'expected-error.txt'), text);
+      assert.equal(text, readFileSync(join(dir, 'expected-error.txt'), 'utf8'));
     });
     continue;
   }
   test(`plan ${name}`, () => {
     const plan = planFor(dir);
-    const argv = renderBwrap(plan, { seccomp: true, dieWithParent: true }).argv.join('\n') + '\n';
+    const cmd = renderBwrap(plan, { seccomp: true, dieWithParent: true });
+    const argv = cmd.argv.join('\n') + '\n';
+    const envFds = cmd.fds.filter((f) => f.kind === 'env');
+    assert.equal(envFds.length, 1, 'the environment goes through one fd');
+    const envText = envFds[0]!.content!;
+    // The fd's content after the argv: bwrap's NUL-separated options one per line, or the shell script as it is.
+    const rendered = `${argv}# fd ${envFds[0]!.fd}: the environment\n${envText.replace(/\0/g, '\n')}`;
     const planJson = JSON.stringify(plan, null, 2) + '\n';
     if (UPDATE) {
       writeFileSync(join(dir, 'plan.json'), planJson);
-      writeFileSync(join(dir, 'bwrap.txt'), argv);
+      writeFileSync(join(dir, 'bwrap.txt'), rendered);
     }
     assert.equal(planJson, readFileSync(join(dir, 'plan.json'), 'utf8'));
-    assert.equal(argv, readFileSync(join(dir, 'bwrap.txt'), 'utf8'));
+    assert.equal(rendered, readFileSync(join(dir, 'bwrap.txt'), 'utf8'));
+    // Every local user can read a process's argv: no value of the environment may be in it.
+    for (const [k, v] of Object.entries(plan.command.env)) {
+      assert.ok(!cmd.argv.some((a) => a.includes(`${k}=`)), `${k} is not assigned in the argv`);
+      if (v.length >= 8 && !plan.mounts.some((m) => m.type === 'bind' && (m.target === v || m.source === v))) assert.ok(!cmd.argv.some((a) => a.includes(v)), `the value of ${k} is not in the argv`);
+    }
+    assert.ok(!cmd.argv.includes('--setenv') && !cmd.argv.includes('--clearenv'));
     if (plan.preset !== 'unsafe-none') {
       assertSandboxed(plan);
-      assert.ok(argv.includes('--disable-userns') && argv.includes('--cap-drop\nALL') && argv.includes('--clearenv'));
+      assert.ok(argv.includes('--disable-userns') && argv.includes('--cap-drop\nALL') && envText.startsWith('--clearenv\0'));
       assert.ok(argv.replace(/^nsenter\n--net=[^\n]+\n--\n/, '').startsWith(`setpriv\n--reuid=${plan.user.uid}\n--regid=${plan.user.gid}\n--clear-groups\n--inh-caps=-all\n--bounding-set=-all\n--no-new-privs\n--\nbwrap`), 'drops to the service uid, with no capabilities, before bwrap');
       assert.ok(argv.includes('--remount-ro\n/\n'), 'the root of the sandbox is read-only');
     }

@@ -1,6 +1,6 @@
 // Golden cases for the systemd rendering: every plan case of test/golden/plan (its manifest, options and
 // network) and the cases in test/golden/systemd/<case>/ that bring their own manifest.toml (+ options.json,
-// network.json, facts.json with a runtime). Expected: niso-web.service, sysusers.conf, files.txt and the
+// network.json, facts.json with a runtime). Expected: niso-web.service, sysusers.conf, files.txt, environment and the
 // companion units. UPDATE_GOLDEN=1 rewrites them. The promises of each preset are asserted beside the
 // snapshots, by reading the unit back the way systemd does, so a regenerated snapshot cannot weaken them.
 import { test } from 'node:test';
@@ -86,6 +86,20 @@ function words(value: string, { exec = false } = {}): string[] {
   return out;
 }
 
+/** An EnvironmentFile= read as systemd 252's env-file parser does for NAME="value" lines: \\ \" \` \$ unescaped, the rest as it is. */
+function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /^([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\[\\"`$])*)"\n/;
+  let rest = text;
+  while (rest !== '') {
+    const m = re.exec(rest);
+    assert.ok(m, `an env-file line: ${JSON.stringify(rest.slice(0, 80))}`);
+    out[m[1]!] = m[2]!.replace(/\\([\\"`$])/g, '$1');
+    rest = rest.slice(m[0].length);
+  }
+  return out;
+}
+
 /** A Bind*Paths= value: SRC:DST, each quoted when it holds blanks or colons. */
 function bindPair(value: string): [string, string] {
   const m = /^("[^"]*"|[^:"]+):("[^"]*"|[^:"]+)$/.exec(value);
@@ -116,7 +130,7 @@ function assertHeader(plan: Plan, r: SystemdUnit): void {
   assert.ok(head.some((l) => l.includes('generation: gen-42')), 'names the generation');
 }
 
-function assertCommon(plan: Plan, u: Unit): void {
+function assertCommon(plan: Plan, r: SystemdUnit, u: Unit): void {
   assert.equal(one(u, 'Service', 'User'), String(plan.user.uid));
   assert.equal(one(u, 'Service', 'Group'), String(plan.user.gid));
   assert.equal(values(u, 'Service', 'DynamicUser').length, 0, 'a fixed uid: state keeps its owner');
@@ -125,8 +139,12 @@ function assertCommon(plan: Plan, u: Unit): void {
   assert.equal(one(u, 'Service', 'AmbientCapabilities'), plan.capabilities.join(' '));
   assert.deepEqual(words(one(u, 'Service', 'ExecStart'), { exec: true }), plan.command.argv, 'the plan\'s command, not a wrapper');
   assert.equal(one(u, 'Service', 'WorkingDirectory').replace(/%%/g, '%'), plan.command.cwd);
-  const env = Object.fromEntries(values(u, 'Service', 'Environment').map((v) => { const [w] = words(v); const i = w!.indexOf('='); return [w!.slice(0, i), w!.slice(i + 1)]; }));
-  assert.deepEqual(env, plan.command.env, 'exactly the plan\'s environment');
+  // The environment only in a root-only file: the unit file and `systemctl show` are every user's to read.
+  assert.deepEqual(values(u, 'Service', 'Environment'), [], 'no value of the environment in the unit');
+  assert.equal(one(u, 'Service', 'EnvironmentFile'), `${FILES_DIR}/environment`);
+  const file = r.files.find((f) => f.path === `${FILES_DIR}/environment`);
+  assert.ok(file && file.mode === 0o600, 'the environment file is root\'s alone');
+  assert.deepEqual(parseEnvFile(file.content), plan.command.env, 'exactly the plan\'s environment');
   const unset = one(u, 'Service', 'UnsetEnvironment').split(' ');
   for (const k of ['USER', 'LOGNAME', 'INVOCATION_ID', 'JOURNAL_STREAM', 'SYSTEMD_EXEC_PID']) assert.ok(unset.includes(k), `${k} is not passed on`);
   assert.equal(one(u, 'Service', 'KillSignal'), plan.stop.signal);
@@ -261,6 +279,8 @@ for (const c of cases) {
       [r.name]: r.unit,
       'sysusers.conf': r.sysusers,
       'files.txt': [...r.directories.map((d) => `dir  ${d.mode.toString(8)} ${d.path}`), ...r.files.map((f) => `file ${f.mode.toString(8)} ${f.path}`), ''].join('\n'),
+      // The unit's EnvironmentFile=, as written (the /etc files are the plan's mounts, in plan.json).
+      environment: r.files.find((f) => f.path.endsWith('/environment'))!.content,
       ...Object.fromEntries(r.companions.map((x) => [x.name, x.text])),
     };
     if (UPDATE) {
@@ -274,10 +294,10 @@ for (const c of cases) {
 
     const u = parseUnit(r.unit);
     assertHeader(plan, r);
-    assertCommon(plan, u);
+    assertCommon(plan, r, u);
     if (plan.preset === 'unsafe-none') {
       for (const k of ['RootDirectory', 'SystemCallFilter', 'PrivateNetwork', 'ProtectSystem', 'PrivateUsers']) assert.equal(values(u, 'Service', k).length, 0, `a plain unit: no ${k}`);
-      assert.deepEqual(r.files, []);
+      assert.deepEqual(r.files.map((f) => f.path), [`${FILES_DIR}/environment`], 'only the environment file');
     } else {
       assertSandboxed(plan, r, u, runtime);
     }

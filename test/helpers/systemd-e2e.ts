@@ -3,13 +3,23 @@
 // nspawn with that dir and this repo bound in, and the niso CLI run INSIDE the machine, where systemd is PID 1.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { forceRemove } from '../../src/store/fs-tree.js';
 import { bootMachine, type Exec, type Machine, type MachineOptions } from './nspawn.js';
+import { parseTap, type TapResult } from './tap.js';
 
 export const REPO = join(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'bin/niso');
+
+/**
+ * What a machine needs read-only to run this repo's tests inside: the repo, and its node_modules where that is a
+ * link to elsewhere (a git worktree sharing another checkout's), which a bind of the repo alone would leave dangling.
+ */
+export const REPO_RO: string[] = (() => {
+  const modules = realpathSync(join(REPO, 'node_modules'));
+  return modules.startsWith(`${REPO}/`) ? [REPO] : [REPO, modules];
+})();
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,7 +41,7 @@ export class SystemdE2E {
 
   /** The machine, with the temp dir bound writable and the repo and /etc/ssl read-only besides `opts`. */
   async boot(opts: MachineOptions = {}): Promise<Machine> {
-    this.m = await bootMachine({ ...opts, binds: [this.dir, ...(opts.binds ?? [])], bindsRo: [REPO, '/etc/ssl', ...(opts.bindsRo ?? [])] });
+    this.m = await bootMachine({ ...opts, binds: [this.dir, ...(opts.binds ?? [])], bindsRo: [...REPO_RO, '/etc/ssl', ...(opts.bindsRo ?? [])] });
     this.figures.bootMs ??= this.m.bootMs.toFixed(0);
     return this.m;
   }
@@ -76,4 +86,22 @@ export class SystemdE2E {
   /** niso processes in the machine, other than the one asking (ps sees the machine's pid namespace). */
   readonly nisoProcesses = async (): Promise<string[]> =>
     (await this.m!.ok('ps', ['-eo', 'pid=,args='])).split('\n').filter((l) => l.includes(BIN));
+}
+
+export interface InsideRun { results: TapResult[]; failed: TapResult[]; skipped: TapResult[]; code: number | null; stdout: string; stderr: string }
+
+/**
+ * Runs a test file of the host's suite INSIDE the machine with NISO_E2E_BACKEND=systemd, where systemd is PID 1, and
+ * judges nothing itself: the caller asserts on the TAP results. Each failure's own message is printed, short, since
+ * an assertion shows only the start of a long diff.
+ */
+export async function suiteInside(m: Machine, file: string, what: string, timeoutMs: number): Promise<InsideRun> {
+  const t0 = performance.now();
+  const r = await m.run('sh', ['-c', `cd ${REPO} && exec env -u NODE_TEST_CONTEXT NISO_E2E_BACKEND=systemd NODE_NO_WARNINGS=1 "$0" --import tsx --test --test-reporter=tap ${file}`, process.execPath], { timeoutMs });
+  const results = parseTap(r.stdout);
+  const failed = results.filter((x) => !x.ok);
+  const skipped = results.filter((x) => x.skip !== null);
+  for (const x of failed) console.log(`# FAIL ${x.name}\n${x.detail.split('\n').filter((l) => !/^(duration_ms|location|failureType|code|name|operator|stack|Test\.|TestContext|process\.|async|expected|actual|generatedMessage)/.test(l)).slice(0, 12).map((l) => `#   ${l}`).join('\n')}`);
+  console.log(`# systemd ${what}: ${results.length - failed.length} passed, ${failed.length} failed, ${skipped.length} skipped, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { results, failed, skipped, code: r.code, stdout: r.stdout, stderr: r.stderr };
 }

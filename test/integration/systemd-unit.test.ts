@@ -8,6 +8,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parseManifest } from '../../src/manifest/parse.js';
 import type { Plan, PlanMount } from '../../src/plan/plan.js';
 import { DEFAULT_DENY } from '../../src/render/seccomp.js';
 import { expandSyscallNames, isKnownSyscall } from '../../src/render/seccomp-syscalls.js';
@@ -66,7 +67,19 @@ function niso(args: string[]): string {
 }
 
 function planOf(args: string[]): Plan {
-  return (JSON.parse(niso(['run', '--json', ...args])) as { plan: Plan }).plan;
+  // These plans become service units: a state dir of the service's name, made first, is what they bind (a run
+  // without one would get a /state of its own, removed with the run).
+  const named = args.indexOf('--name');
+  const service = named >= 0 ? args[named + 1]! : PKG;
+  mkdirSync(join(root, 'var/lib/niso/state', service), { recursive: true });
+  const plan = (JSON.parse(niso(['run', '--json', ...args])) as { plan: Plan }).plan;
+  // --json shows the values of [env] and --env as <hidden> (they may be secrets); the units here need the real ones,
+  // which this test knows: the manifest's and the --env NAME=VALUE it passed.
+  const { manifest } = parseManifest(readFileSync(join(dir, PKG, 'manifest.toml'), 'utf8'));
+  const given = Object.fromEntries(args.flatMap((a, i) => (args[i - 1] === '--env' ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]] : [])));
+  const known: Record<string, string> = { ...manifest!.env, ...given };
+  const env = Object.fromEntries(Object.entries(plan.command.env).map(([k, v]) => [k, v === '<hidden>' ? known[k]! : v]));
+  return { ...plan, command: { ...plan.command, env } };
 }
 
 function freePort(): Promise<number> {

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { RenderError } from '../../src/render/bwrap.js';
-import { environmentProperties, withExitRecord, FOREGROUND_DROPPED, parseExitRecord, systemdRunArgv, transientArgv, transientProperties } from '../../src/render/systemd-run.js';
+import { environmentFileProperty, withExitRecord, FOREGROUND_DROPPED, parseExitRecord, systemdRunArgv, transientArgv, transientProperties } from '../../src/render/systemd-run.js';
 
 const GOLDEN = join(import.meta.dirname, '../golden/systemd');
 
@@ -25,11 +25,21 @@ test('every golden service unit converts: its [Service] lines minus ExecStart=, 
 });
 
 test('values: %% is one % again (the bus has no specifiers), quotes and C escapes stay for systemd-run to parse', () => {
-  const unit = '[Unit]\nDescription=x %%n\n\n[Service]\n# comment\nEnvironment="A=50%% off \\"q\\""\nBindPaths="/s p%%ace":/state\nCPUQuota=50%\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n';
-  assert.deepEqual(transientProperties(unit), ['Environment="A=50% off \\"q\\""', 'BindPaths="/s p%ace":/state', 'CPUQuota=50%']);
-  assert.deepEqual(environmentProperties({ GREETING: 'hi 100% "you"' }), ['Environment="GREETING=hi 100% \\"you\\""']);
+  const unit = '[Unit]\nDescription=x %%n\n\n[Service]\n# comment\nEnvironmentFile=/run/x%%y/environment\nBindPaths="/s p%%ace":/state\nCPUQuota=50%\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n';
+  assert.deepEqual(transientProperties(unit), ['EnvironmentFile=/run/x%y/environment', 'BindPaths="/s p%ace":/state', 'CPUQuota=50%']);
+  assert.deepEqual(environmentFileProperty('/run/niso/systemd-run/niso-exec-web-abc123/environment'), ['EnvironmentFile=/run/niso/systemd-run/niso-exec-web-abc123/environment'][0]);
+  assert.throws(() => environmentFileProperty('environment'), RenderError);
   assert.throws(() => transientProperties('[Service]\nExecReload=/bin/true\n'), (e: unknown) => e instanceof RenderError && /ExecReload= was not checked/.test(e.message));
   assert.deepEqual(transientProperties('[Service]\nExecReload=/bin/true\n', ['ExecReload']), []);
+});
+
+test('no environment value goes over the bus: Environment= is not a transient property, the golden units have none', () => {
+  // `systemctl show -p Environment` and /run/systemd/transient/*.service are readable by every user.
+  assert.throws(() => transientProperties('[Service]\nEnvironment="TOKEN=secret"\n'), (e: unknown) => e instanceof RenderError && /Environment= was not checked/.test(e.message));
+  for (const c of readdirSync(GOLDEN, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)) {
+    const props = transientProperties(readFileSync(join(GOLDEN, c, 'niso-web.service'), 'utf8'));
+    assert.deepEqual(props.filter((p) => p.startsWith('EnvironmentFile=')), ['EnvironmentFile=/var/lib/niso/services/web/systemd/environment'], c);
+  }
 });
 
 test('the command: absolute, and $ doubled because the manager expands variables in it', () => {

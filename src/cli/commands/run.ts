@@ -1,21 +1,26 @@
 // `niso run NAME[:VERSION] | FILE.niso | DIR [-- ARGS...]`: like `docker run --rm`, in the foreground.
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize } from '../../manifest/units.js';
-import { LIMITS } from '../../manifest/constants.js';
+import { CAPABILITIES, LIMITS } from '../../manifest/constants.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
+import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
+import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
-import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
+import { installedManifest, preparePlan, serviceStateDir } from '../../sandbox/prepare.js';
+import { forceRemove } from '../../store/fs-tree.js';
 
 export { preparePlan };
-import { layout } from '../../store/layout.js';
+import { layout, serviceDir } from '../../store/layout.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { hostArch } from '../../host/arch.js';
@@ -34,6 +39,8 @@ export interface RunOptions {
   network?: string;
   publish?: string[];
   net?: string[];
+  capAdd?: string[];
+  allowSyscall?: string[];
   /** embedded (bubblewrap) or systemd (a transient unit); default: systemd where it is PID 1. */
   backend?: string;
   dryRun?: boolean;
@@ -117,7 +124,39 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     });
   }
   if (opts.net && opts.net.length > 0) o.networks = opts.net;
+  if (opts.capAdd && opts.capAdd.length > 0) {
+    for (const c of opts.capAdd) {
+      if (!(CAPABILITIES as readonly string[]).includes(c)) throw new NisoError('NISO9001', `--cap-add ${c}: not a capability`, { exitCode: 2, hint: `write its full name, e.g. --cap-add CAP_NET_BIND_SERVICE${closest(c, CAPABILITIES) ? ` (did you mean ${closest(c, CAPABILITIES)}?)` : ''}` });
+    }
+    o.capabilities = [...new Set(opts.capAdd)];
+  }
+  if (opts.allowSyscall && opts.allowSyscall.length > 0) {
+    for (const n of opts.allowSyscall) {
+      if (!SYSCALL_NAME.test(n)) throw new NisoError('NISO9001', `--allow-syscall ${n}: not a system call name or @group`, { exitCode: 2, hint: 'write a lower-case name such as mlock, or a group such as @clock' });
+    }
+    o.syscalls = [...new Set(opts.allowSyscall)];
+  }
   return o;
+}
+
+/** The manifest's syntax for syscall names (schema.ts); which ones exist is the filter's to check. */
+const SYSCALL_NAME = /^@?[a-z0-9_]+$/;
+
+/** The capability meant by a name in another spelling (net_admin, NET_ADMIN), if there is one. */
+function closest(word: string, among: readonly string[]): string | null {
+  const w = word.toUpperCase().replace(/^(CAP_)?/, 'CAP_');
+  return among.includes(w) ? w : null;
+}
+
+/**
+ * Copies the host configuration's [trust.NAME] into the options when the manifest asks for less isolation than the
+ * server preset (weakenings.ts): read only then, so that a plain run does not parse the host config twice.
+ */
+export async function withTrust(ctx: Context, manifest: Manifest, pkgName: string, options: PlanOptions): Promise<PlanOptions> {
+  if (manifestWeakenings(manifest, options).length === 0) return options;
+  const { readTrust } = await import('../../store/host-config.js');
+  const trust = await readTrust(layout(ctx.root).config, pkgName);
+  return trust ? { ...options, trust } : options;
 }
 
 /** The package to run, installing a FILE.niso or packing a DIR first. `temporary` ones are removed after. */
@@ -152,11 +191,25 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
   return { pkg: await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); }), temporary: false };
 }
 
-/** Removes packages that runs of app directories installed and could not remove (niso was killed). */
+/**
+ * Where a run's /state comes from. `niso run` is `docker run --rm`: a package run without a service of its name gets
+ * a fresh state dir of its own, removed when the run ends (two runs at once never share one, so neither can remove
+ * the other's). A service of that name, or a state dir someone kept (`niso remove` of a service leaves its data),
+ * is used as it is and never removed: a run with `--name SERVICE` sees and keeps that service's /state.
+ */
+function runStateDir(ctx: Context, service: string): { dir: string; temporary: boolean } {
+  const kept = serviceStateDir(ctx.root, service);
+  if (existsSync(kept) || existsSync(join(serviceDir(layout(ctx.root), service), 'service.json'))) return { dir: kept, temporary: false };
+  return { dir: join(layout(ctx.root).tmp, `run-${process.pid}-state-${service}-${randomBytes(3).toString('hex')}`), temporary: true };
+}
+
+/** Removes what runs left that could not remove it themselves (niso was killed): packages of app directories, state dirs. */
 async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
   const dir = layout(ctx.root).tmp;
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
+    const state = /^run-(\d+)-state-/.exec(name);
+    if (state && !isAlive(Number(state[1]))) await forceRemove(join(dir, name));
     const m = /^run-(\d+)-[0-9a-f]+\.json$/.exec(name);
     if (!m) continue;
     if (isAlive(Number(m[1]))) continue;
@@ -173,15 +226,27 @@ async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
   }
 }
 
+/** Shown instead of a value that may be a secret. */
+export const HIDDEN = '<hidden>';
+
+/** The plan as `--dry-run` and `--json` show it: the values of `hidden` variables replaced by HIDDEN. */
+export function redactedPlan(plan: Plan, hidden: readonly string[]): Plan {
+  const env = Object.fromEntries(Object.entries(plan.command.env).map(([k, v]) => [k, hidden.includes(k) ? HIDDEN : v]));
+  return { ...plan, command: { ...plan.command, env } };
+}
+
+const describeEnv = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v === HIDDEN ? v : shellQuote([v])}`).join(' ');
+
 /** The run as a transient systemd unit with a service unit's sandbox (service/systemd/run.ts). */
-async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts: RunOptions): Promise<void> {
+async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts: RunOptions, shown: Plan): Promise<void> {
   const sd = await import('../../service/systemd/run.js');
   const terminal = isatty(0);
   if (opts.dryRun || opts.json) {
     const command = sd.runCommandLine(sd.planRunUnit(ctx.root, plan, runtime), terminal ? 'pty' : 'pipe');
-    if (opts.json) { printJson(ctx, { plan, backend: 'systemd', command }); return; }
+    if (opts.json) { printJson(ctx, { plan: shown, backend: 'systemd', command }); return; }
     ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}, as a transient systemd unit\n`);
     ctx.stdout.write('# the unit\'s root skeleton, /etc files and user are made when it runs, and removed after it\n');
+    ctx.stdout.write(`# its EnvironmentFile= (root only): ${describeEnv(shown.command.env)}\n`);
     ctx.stdout.write(`${shellQuote(command)}\n`);
     return;
   }
@@ -191,40 +256,47 @@ async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts:
 }
 
 export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
-  const options = parseOptions(ctx, opts, args);
+  const parsed = parseOptions(ctx, opts, args);
   await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
   let detach: (() => Promise<void>) | null = null;
+  let state: { dir: string; temporary: boolean } | null = null;
   try {
     const manifest = await installedManifest(pkg);
+    const options = await withTrust(ctx, manifest, pkg.name, parsed);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
     const { selectBackend } = await import('../../service/systemd/backend.js');
     const backend = await selectBackend(ctx.root, opts.backend);
+    state = runStateDir(ctx, service);
+    const stateDir = state.dir;
     // The plan is made with a placeholder network first: whether the app gets a private network
     // (the manifest's default) is the plan's decision, and a dry run never creates one.
-    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' });
+    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, stateDir);
     if (plan.network.mode === 'private' && !opts.dryRun && !opts.json) {
       const net = await import('../../net/host/manager.js');
       const netCtx = net.netContext(ctx.root);
       const endpoint = await net.attachService(netCtx, { service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
       detach = () => net.detachService(netCtx, service).then(() => undefined);
       const netnsPath = endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`;
-      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) });
+      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, stateDir);
       for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
+    // What --dry-run and --json show: the values of the manifest's and the command line's variables are hidden, as
+    // they are often secrets, and such output ends up in terminals, CI logs and bug reports.
+    const shown = redactedPlan(plan, [...Object.keys(manifest.env), ...Object.keys(options.env ?? {})]);
     if (backend === 'systemd') {
-      await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts);
+      await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts, shown);
       return;
     }
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     if (opts.dryRun || opts.json) {
-      const cmd = renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent: true });
-      if (opts.json) { printJson(ctx, { plan, command: cmd.argv, fds: cmd.fds }); return; }
+      const cmd = renderBwrap(shown, { seccomp: seccomp !== null, dieWithParent: true });
+      if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds }); return; }
       ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
-      for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${o.from})\n`);
-      for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
+      for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${overrideSource(o)})\n`);
+      for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : f.kind === 'env' ? `the environment: ${describeEnv(shown.command.env)}` : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
       ctx.stdout.write(`${shellQuote(cmd.argv)}\n`);
       return;
     }
@@ -233,6 +305,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     ctx.exitCode = r.exitCode;
   } finally {
     if (detach) await detach().catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the network of this run: ${String(e)}\n`); });
+    if (state?.temporary) await forceRemove(state.dir).catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the state dir of this run (${state!.dir}): ${String(e)}\n`); });
     if (temporary) {
       const { removePackages } = await import('../../store/remove.js');
       await removePackages(ctx.root, [pkg]).catch(() => undefined);

@@ -5,6 +5,7 @@ import { readDefinition, readPlan, readState, requireDefinition } from '../../se
 import { serviceStatus, type ServiceStatus } from '../../service/view.js';
 import { formatSize, formatDuration } from '../../manifest/units.js';
 import type { Plan } from '../../plan/plan.js';
+import { overrideSource } from '../../plan/weakenings.js';
 import type { ExitRecord } from '../../service/model/types.js';
 import type { HealthState } from '../../service/health/state.js';
 import type { Context } from '../context.js';
@@ -36,7 +37,7 @@ export async function inspectService(ctx: Context, name: string, opts: { json?: 
 }
 
 function describePlan(plan: Plan, w: (k: string, v: string) => void): void {
-  w('preset', plan.preset + plan.overrides.map((o) => `; ${o.property} ${JSON.stringify(o.value)} (${o.from})`).join(''));
+  w('preset', plan.preset + plan.overrides.map((o) => `; ${o.property} ${JSON.stringify(o.value)} (${overrideSource(o)})`).join(''));
   w('user', `${plan.user.name} (uid ${plan.user.uid})`);
   w('command', plan.command.argv.join(' '));
   w('network', `${plan.network.mode}${plan.network.mode === 'private' ? `, networks ${(plan.network.networks ?? ['default']).join(', ')}, egress ${plan.network.egress === false ? 'off' : 'on'}` : ''}`);

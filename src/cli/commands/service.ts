@@ -14,7 +14,9 @@ import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceSta
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
-import { parseOptions, type RunOptions } from './run.js';
+import { parseOptions, withTrust, type RunOptions } from './run.js';
+import { installedManifest } from '../../sandbox/prepare.js';
+import { allowedWeakenings } from '../../plan/weakenings.js';
 
 export function hostOf(ctx: Context): Host {
   return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
@@ -104,7 +106,7 @@ function parseTimeout(text: string | undefined): number {
 export async function activate(ctx: Context, ref: string, args: string[], opts: ActivateOptions): Promise<void> {
   const host = hostOf(ctx);
   const timeoutMs = parseTimeout(opts.timeout);
-  const options = parseOptions(ctx, opts, args);
+  let options = parseOptions(ctx, opts, args);
   if (opts.restart !== undefined) options.restart = parseRestart(opts.restart);
   if (options.args && options.args.length === 0) delete options.args;
   const onlyName = Object.keys(options).every((k) => k === 'env' && Object.keys(options.env ?? {}).length === 0) && args.length === 0;
@@ -126,6 +128,12 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const backend = await selectBackend(ctx.root, opts.backend);
     const pkg = await packageFor(ctx, ref);
     name = opts.name ?? pkg.name;
+    // What the manifest asks for below the server preset must be allowed now, by the flags or the host config's
+    // [trust]; the trust is copied into the definition, so restarts, boots and `niso activate SERVICE` keep what
+    // was confirmed when the service was made (plan/weakenings.ts).
+    const manifest = await installedManifest(pkg);
+    options = await withTrust(ctx, manifest, pkg.name, options);
+    allowedWeakenings(manifest, options, pkg);
     const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
     const logs = await readLogLimits(layout(ctx.root).config, opts);
     if (backend === 'systemd' && (opts.logMaxSize !== undefined || opts.logFiles !== undefined)) {

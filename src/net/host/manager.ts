@@ -54,7 +54,7 @@ export async function renderRules(ctx: NetContext): Promise<string> {
   return renderNftRuleset(stateOf(await readNetworks(paths), await readRecords(paths)), { table: ctx.table });
 }
 
-/** Lock held. With no network left the table is removed, so niso leaves no rule behind. */
+/** Lock held. With no service attached the table is removed, so niso leaves no rule behind (applyState). */
 async function applyLocked(ctx: NetContext, paths: NetPaths): Promise<void> {
   await applyState(ctx, await readRecords(paths), await readNetworks(paths));
 }
@@ -250,10 +250,16 @@ export async function detachService(ctx: NetContext, service: string): Promise<b
   });
 }
 
-/** Lock held: applies the rules for the given state instead of the recorded one. */
+/**
+ * Lock held: applies the rules for the given state instead of the recorded one. A table exists only while a service
+ * is attached: its base chains run for every packet the host forwards or sends, and without a service on any network
+ * there is nothing to map, masquerade or keep apart (a bridge with nothing on it sends nothing), so networks that
+ * are idle, or none at all, leave no table.
+ */
 async function applyState(ctx: NetContext, records: readonly AttachmentRecord[], networks: readonly Network[]): Promise<void> {
-  if (networks.length === 0) return deleteTable(ctx.table);
-  await applyRuleset(renderNftRuleset(stateOf(networks, records), { table: ctx.table }));
+  const state = stateOf(networks, records);
+  if (!state.attachments.some((a) => networks.some((n) => n.name === a.network))) return deleteTable(ctx.table);
+  await applyRuleset(renderNftRuleset(state, { table: ctx.table }));
 }
 
 /** The /etc/hosts a service gets: itself and the services it shares a network with. */

@@ -6,11 +6,12 @@
 // a mount tree built the same way but its own, so a fresh /tmp (/state, /app and the rest are the same binds); its
 // own user namespace, in which it does not see the app's processes in /proc; and a cgroup of its own with the
 // same limits, rather than the service's.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { RenderError } from '../../render/bwrap.js';
-import { environmentProperties, joinServiceProperties, transientArgv, transientProperties } from '../../render/systemd-run.js';
+import { environmentFileProperty, joinServiceProperties, transientArgv, transientProperties } from '../../render/systemd-run.js';
+import { environmentFile } from '../../render/systemd-escape.js';
 import { findCommand } from '../exec-resolve.js';
 import { readPlan } from '../store.js';
 import { unitName } from './ops.js';
@@ -62,22 +63,27 @@ export async function execInUnit(root: string, name: string, opts: UnitExecOptio
     });
   }
 
+  const { unit, dir } = transientUnit(root, 'exec', name);
+  const envFile = join(dir, 'environment');
   let properties: string[];
   let argv: string[];
+  let envText: string;
   try {
     // The unit file systemd runs the service from, as it is now: its lines, not a new rendering of the plan.
-    properties = [...transientProperties(readFileSync(p.FragmentPath, 'utf8')), ...joinServiceProperties(service), ...environmentProperties(env)];
+    properties = [...transientProperties(readFileSync(p.FragmentPath, 'utf8')), ...joinServiceProperties(service), ...(Object.keys(env).length > 0 ? [environmentFileProperty(envFile)] : [])];
     argv = transientArgv([lookup.path, ...opts.argv.slice(1)]);
+    envText = environmentFile(env);
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3311', `cannot run a command in service ${name}: ${e.message}`);
     throw e;
   }
 
   await sweepTransients(root);
-  const { unit, dir } = transientUnit(root, 'exec', name);
   const rec: TransientRecord = { pid: process.pid, unit, service: name, user: null };
   writeRecord(dir, rec);
   try {
+    // Root's alone, as the service's own: -e values are as secret as the service's.
+    if (Object.keys(env).length > 0) writeFileSync(envFile, envText, { mode: 0o600 });
     return await runTransient({
       unit, description: `niso exec ${name}: ${opts.argv.join(' ')}`.slice(0, 200), properties, argv,
       stdio: opts.tty ? 'pty' : 'pipe', stdin: opts.interactive ? 'inherit' : 'ignore',

@@ -1,0 +1,32 @@
+// The sandbox's own suites, unchanged, against the systemd backend: INSIDE a real systemd 252 booted with
+// systemd-nspawn, where `niso run` and `niso exec` are transient units and `niso activate` makes a unit.
+// secrets.test.ts: there the scan as nobody also reads the unit files, the transient units systemd keeps in
+// /run/systemd/transient, and what `systemctl show` tells any user about each niso unit.
+// weakenings.test.ts: the refusals and confirmations of a manifest's weakenings, and a capability that systemd grants.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bootMachine, type Machine } from '../helpers/nspawn.js';
+import { REPO_RO, suiteInside } from '../helpers/systemd-e2e.js';
+
+const inside = process.env.NISO_E2E_BACKEND === 'systemd';
+
+let m: Machine | null = null;
+
+before(async () => {
+  if (inside) return;
+  m = await bootMachine({ bindsRo: [...REPO_RO, '/etc/ssl'] });
+});
+
+after(async () => {
+  if (m) await m.shutdown();
+});
+
+for (const [suite, cases] of [['secrets', 4], ['weakenings', 5]] as const) {
+  test(`the ${suite} suite (${suite}.test.ts) holds against the systemd backend (in a booted systemd 252)`, { skip: inside && 'already inside the machine', timeout: 600_000 }, async () => {
+    const { results, failed, skipped, code, stdout, stderr } = await suiteInside(m!, `test/e2e/${suite}.test.ts`, suite, 540_000);
+    assert.deepEqual(failed.map((x) => `${x.name}\n${x.detail}`), [], `failing cases on systemd:\n${stderr.slice(-3000)}`);
+    assert.equal(code, 0, `the suite exited ${code}:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
+    assert.ok(results.length >= cases, `only ${results.length} cases ran`);
+    assert.deepEqual(skipped, []);
+  });
+}
