@@ -195,13 +195,10 @@ export function buildPlan(input: PlanInput): Plan {
     ...m.env,
     ...o.env,
   };
-  for (const [k, v] of Object.entries(env)) {
-    // An environment string ends at a NUL: the rest would be lost, or read as something else by the program passing it on.
-    if (v.includes('\0')) throw new NisoError('NISO1401', `the value of ${k} contains a NUL byte, which no environment variable can carry`, { exitCode: 2, hint: 'remove it from [env], --env or --env-file' });
-  }
   if (o.env && Object.keys(o.env).length > 0) overrides.push({ property: 'env', preset: null, value: Object.keys(o.env).sort(), from: 'command line' });
   // Manifests and env files refuse NUL themselves; a package installed before they did must
-  // still not reach execve, which cannot pass it.
+  // still not reach execve, which cannot pass it (a string ends at a NUL: the rest would be lost,
+  // or read as another option by bwrap, which takes its options NUL-separated).
   const nul = [...argv.map((a, i) => [`argument ${i} of the command`, a] as const), ...Object.entries(env).map(([k, v]) => [`environment variable ${k.replace(/\0/g, '\\0')}`, k + v] as const)].find(([, v]) => v.includes('\0'));
   if (nul) throw new NisoError('NISO1408', `the ${nul[0]} contains a NUL character`, { exitCode: 2, hint: 'remove it from the manifest (and pack and install the package again) or from the env file' });
 
