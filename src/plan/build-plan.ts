@@ -3,7 +3,7 @@
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { PortMapping } from '../manifest/units.js';
-import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
+import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
 import { PRESETS } from './presets.js';
 
 export interface RuntimeFacts {
@@ -24,6 +24,8 @@ export interface HostFacts {
   hostFiles: { localtime: string | null; caCertificates: string | null; resolvConf: string | null };
   uid: number;
   gid: number;
+  /** The service's former uid, when it had to get a new one: its files in the state dir are given over at start. */
+  previousUid?: number | null;
   stateDir: string;
   /**
    * The service's private network, once niso has prepared it: the namespace to run in and the
@@ -182,7 +184,7 @@ export function buildPlan(input: PlanInput): Plan {
   const restart = restartOf(m, input.options, overrides);
   const health = healthOf(m);
   const appDir = `${input.package.path}/app`;
-  const prepare = [{ path: host.stateDir, uid, gid, mode: 0o700 }];
+  const prepare: PlanPrepare[] = [{ path: host.stateDir, uid, gid, mode: 0o700, chownFrom: host.previousUid ?? null }];
 
   if (!preset.sandboxed) {
     // No sandbox: host paths as they are, run as the service user in the app's own directory.

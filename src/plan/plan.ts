@@ -53,6 +53,19 @@ export interface PlanHealth {
   onUnhealthy: 'restart' | 'none';
 }
 
+/** A host directory the caller makes before the start, owned by the service. */
+export interface PlanPrepare {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  /**
+   * Files below it owned by this uid are given to uid/gid first: the service's uid changed (its old one turned out to
+   * be another NISO_ROOT's, sandbox/uids.ts). null almost always.
+   */
+  chownFrom: number | null;
+}
+
 export interface Plan {
   planVersion: 1;
   service: string;
@@ -86,7 +99,7 @@ export interface Plan {
   /** How a service is checked; null: no check (the service is healthy while it runs). */
   health: PlanHealth | null;
   /** Host paths the caller must create before start (state dir), with owner. */
-  prepare: { path: string; uid: number; gid: number; mode: number }[];
+  prepare: PlanPrepare[];
   /** Things the user should know: settings not in effect yet, defaults chosen. */
   notes: string[];
 }

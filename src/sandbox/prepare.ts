@@ -40,7 +40,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
     });
   }
-  const uid = await serviceUid(ctx.root, service);
+  const { uid, previous } = await serviceUid(ctx.root, service);
   return buildPlan({
     service,
     manifest,
@@ -52,6 +52,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       hostFiles: { localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf') },
       uid,
       gid: uid,
+      previousUid: previous,
       stateDir: join(ctx.root, 'var/lib/niso/state', service),
       network,
     },

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -23,6 +23,7 @@ const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === 'exit') process.exit(Number(rest[0]));
 if (cmd === 'env') { console.log(JSON.stringify(process.env)); process.exit(0); }
 if (cmd === 'nofile') { console.log(fs.readFileSync('/proc/self/limits', 'utf8').split('\\n').find((l) => l.startsWith('Max open files'))); process.exit(0); }
+if (cmd === 'read') { try { console.log(JSON.stringify({ uid: process.getuid(), text: fs.readFileSync(rest[0], 'utf8') })); } catch (e) { console.log(JSON.stringify({ uid: process.getuid(), error: e.code })); } process.exit(0); }
 if (cmd === 'write') { fs.writeFileSync('/state/' + rest[0], 'x'); console.log(JSON.stringify({ uid: process.getuid(), files: fs.readdirSync('/state') })); process.exit(0); }
 if (cmd === 'wait') {
   process.on('SIGINT', () => { fs.writeFileSync('/state/got-sigint', '1'); console.log('graceful'); process.exit(42); });
@@ -102,6 +103,52 @@ test('a service keeps its uid and its state across runs and versions; another se
   const other = JSON.parse(niso(['run', '--name', 'other', v1, '--', 'main.js', 'write', 'x'], root, dir).out);
   assert.notEqual(other.uid, first.uid);
   assert.deepEqual(other.files, ['x'], 'another service has its own state dir');
+});
+
+test('uids are unique on the host: a service of another NISO_ROOT with the same name cannot read this one\'s /state', async () => {
+  const dir = tempDir();
+  const [rootA, rootB] = [join(dir, 'root-a'), join(dir, 'root-b')];
+  const a = await app(dir, 'twinroot');
+  const wrote = JSON.parse(niso(['run', a, '--', 'main.js', 'write', 'secret'], rootA, dir).out) as { uid: number };
+  const secret = join(rootA, 'var/lib/niso/state/twinroot/secret');
+  // Unsandboxed, the other root's service runs on the host's file system: only the uid stands between it and the file.
+  const r = niso(['run', '--preset', 'unsafe-none', a, '--', 'main.js', 'read', secret], rootB, dir);
+  assert.equal(r.code, 0, r.err);
+  const read = JSON.parse(r.out) as { uid: number; error?: string };
+  assert.notEqual(read.uid, wrote.uid, 'each root\'s service has its own uid');
+  assert.equal(read.error, 'EACCES', `the other root's service read the state: ${r.out}`);
+  // Each uid is claimed host-wide, naming its root and service.
+  const claim = (uid: number) => JSON.parse(readFileSync(`/var/lib/niso/uids/${uid}`, 'utf8')) as { root: string; service: string };
+  assert.deepEqual([claim(wrote.uid).root, claim(wrote.uid).service], [rootA, 'twinroot']);
+  assert.deepEqual([claim(read.uid).root, claim(read.uid).service], [rootB, 'twinroot']);
+});
+
+test('two roots of an older niso that gave their services the same uid: the second to run gets a new one, with its files', async () => {
+  const dir = tempDir();
+  const [rootA, rootB] = [join(dir, 'root-a'), join(dir, 'root-b')];
+  const a = await app(dir, 'clash');
+  // A uid that no account and no claim holds, from the top of the range (tests elsewhere allocate from the bottom).
+  const taken = new Set([...readFileSync('/etc/passwd', 'utf8').split('\n'), ...readFileSync('/etc/group', 'utf8').split('\n')].map((l) => Number(l.split(':')[2])));
+  let old = 61099 - (process.pid % 300);
+  while (taken.has(old) || existsSync(`/var/lib/niso/uids/${old}`)) old--;
+  for (const root of [rootA, rootB]) {
+    mkdirSync(join(root, 'var/lib/niso/state/clash'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(root, 'var/lib/niso/users.json'), JSON.stringify({ services: { clash: old } }));
+    writeFileSync(join(root, 'var/lib/niso/state/clash/mine'), root);
+    chownSync(join(root, 'var/lib/niso/state/clash/mine'), old, old);
+    chmodSync(join(root, 'var/lib/niso/state/clash/mine'), 0o600);
+  }
+  const run = (root: string) => {
+    const r = niso(['run', a, '--', 'main.js', 'read', '/state/mine'], root, dir);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as { uid: number; text: string };
+  };
+  const ra = run(rootA);
+  assert.deepEqual(ra, { uid: old, text: rootA }, 'the first root keeps its uid');
+  const rb = run(rootB);
+  assert.notEqual(rb.uid, old, 'the second gets a uid of its own');
+  assert.equal(rb.text, rootB, 'and can still read its files, which are now its new uid\'s');
+  assert.equal(statSync(join(rootB, 'var/lib/niso/state/clash/mine')).uid, rb.uid);
 });
 
 test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', async () => {

@@ -10,8 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { NODE_MANIFEST, removeNetworksBelow, writeTree } from '../helpers/tmp.js';
-import { forceRemove } from '../../src/store/fs-tree.js';
+import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const BACKEND = process.env.NISO_E2E_BACKEND === 'systemd' ? 'systemd' : 'embedded';
@@ -156,8 +155,7 @@ after(async () => {
         try { rmdirSync(join(base, n)); } catch { /* busy */ }
       }
     }
-    await removeNetworksBelow(e.dir);
-    await forceRemove(e.dir);
+    await removeTestDir(e.dir);
   }
 });
 

@@ -7,13 +7,17 @@
 // supervisor/ under the launching process's cgroup), a preset dir that disables every unit but journald, dbus
 // and logind (first boot would enable all of Debian's), systemd-firstboot masked (it fails without a console),
 // and a host dir on /etc/systemd/system.attached for the units. CAP_NET_ADMIN lets PrivateNetwork= bring up lo.
+// niso's uid registry is the host's own (bound in), as uids are one kernel's.
 // Options: a network namespace of the machine's own (to build networks in), and /etc/systemd/system plus
 // /etc/sysusers.d from host dirs, so that a second machine booted with them is the first one after a reboot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { HOST_REGISTRY } from '../../src/sandbox/uids.js';
+
+const UID_REGISTRY = HOST_REGISTRY.dir;
 
 export interface Exec { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -141,8 +145,12 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
     }
   }
 
+  // niso's uid registry is host-wide (one kernel, one set of uids): the machine writes its claims into the host's.
+  mkdirSync(dirname(UID_REGISTRY), { recursive: true, mode: 0o755 });
+  mkdirSync(UID_REGISTRY, { recursive: true, mode: 0o700 });
   const args = [
     '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
+    `--bind=${UID_REGISTRY}`,
     `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
     '--capability=CAP_NET_ADMIN',
     ...(opts.privateNetwork ? ['--private-network'] : []),

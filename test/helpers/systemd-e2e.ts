@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { forceRemove } from '../../src/store/fs-tree.js';
+import { removeTestDir } from './tmp.js';
 import { bootMachine, type Exec, type Machine, type MachineOptions } from './nspawn.js';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -43,7 +43,7 @@ export class SystemdE2E {
       console.log(`# machine ${this.m.name}: shut down ${r.clean ? 'cleanly' : 'by SIGKILL'} in ${r.ms.toFixed(0)} ms; ${JSON.stringify(this.figures)}`);
       this.m = null;
     }
-    if (this.dir) forceRemove(this.dir);
+    if (this.dir) await removeTestDir(this.dir);
   }
 
   /** niso on the host (pack, install), in the temp dir. */

@@ -10,27 +10,46 @@ export function tempDir(prefix = 'niso-test-'): string {
   const d = mkdtempSync(join(process.env.NISO_TEST_TMP ?? tmpdir(), prefix));
   // Sandboxed apps run as their own uid and must be able to reach the store below NISO_ROOT.
   chmodSync(d, 0o755);
-  after(async () => {
-    await removeNetworksBelow(d);
-    await forceRemove(d);
-  });
+  after(() => removeTestDir(d));
   return d;
 }
 
 /**
- * Private networks are the default, so a test's NISO_ROOT often has one: its bridge and nft table
- * live on the host, not in the directory, and must be removed before the root goes.
+ * What a test's directory holds beyond its files goes first: the networks, mounts and uid claims of the NISO_ROOTs
+ * in it live on the host. Then the directory.
  */
-export async function removeNetworksBelow(dir: string, depth = 4): Promise<void> {
+export async function removeTestDir(dir: string): Promise<void> {
+  await removeNetworksBelow(dir);
+  await releaseRootsBelow(dir);
+  await forceRemove(dir);
+}
+
+/** NISO_ROOTs below dir that have `marker` (a path below the root). */
+function rootsBelow(dir: string, marker: string, depth = 4): string[] {
   const roots: string[] = [];
   const walk = (p: string, d: number) => {
-    if (existsSync(join(p, 'var/lib/niso/net/networks.json'))) roots.push(p);
+    if (existsSync(join(p, marker))) roots.push(p);
     if (d === 0) return;
     let names: string[];
     try { names = readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.isSymbolicLink()).map((e) => e.name); } catch { return; }
     for (const n of names) if (n !== 'var' && n !== 'node_modules') walk(join(p, n), d - 1);
   };
   walk(dir, depth);
+  return roots;
+}
+
+/** The host-wide uid claims of the NISO_ROOTs below dir are given back (their roots are about to go). */
+export async function releaseRootsBelow(dir: string): Promise<void> {
+  const { releaseRootUids } = await import('../../src/sandbox/uids.js');
+  for (const root of rootsBelow(dir, 'var/lib/niso/users.json')) await releaseRootUids(root).catch(() => undefined);
+}
+
+/**
+ * Private networks are the default, so a test's NISO_ROOT often has one: its bridge and nft table
+ * live on the host, not in the directory, and must be removed before the root goes.
+ */
+export async function removeNetworksBelow(dir: string): Promise<void> {
+  const roots = rootsBelow(dir, 'var/lib/niso/net/networks.json');
   if (roots.length === 0) return;
   const net = await import('../../src/net/host/manager.js');
   for (const root of roots) {

@@ -13,7 +13,7 @@ import { DEFAULT_DENY } from '../../src/render/seccomp.js';
 import { expandSyscallNames, isKnownSyscall } from '../../src/render/seccomp-syscalls.js';
 import { renderSystemdUnit, type SystemdUnit } from '../../src/render/systemd.js';
 import { NAMESPACE_SYSCALLS, UNKNOWN_TO_SYSTEMD_252 } from '../../src/render/systemd-syscalls.js';
-import { forceRemove } from '../../src/store/fs-tree.js';
+import { removeTestDir } from '../helpers/tmp.js';
 import { bootMachine, exec, type Machine } from '../helpers/nspawn.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
@@ -163,7 +163,7 @@ after(async () => {
     console.log(`# machine ${m.name}: booted in ${m.bootMs.toFixed(0)} ms, shut down ${r.clean ? 'cleanly' : 'by SIGKILL'} in ${r.ms.toFixed(0)} ms`);
     console.log(`# systemd-analyze security exposure: ${JSON.stringify(exposure)}`);
   }
-  if (dir) forceRemove(dir);
+  if (dir) await removeTestDir(dir);
 });
 
 test('the server-preset unit runs the app as the plan\'s uid, in its own namespaces, with exactly the plan\'s environment and arguments', async (t) => {

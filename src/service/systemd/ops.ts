@@ -78,7 +78,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
   }
-  prepareDirs(plan);
+  await prepareDirs(plan);
   const filesDir = filesDirOf(root, def.name);
   rmSync(filesDir, { recursive: true, force: true });
   for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
