@@ -15,11 +15,13 @@ export function tempDir(prefix = 'niso-test-'): string {
 }
 
 /**
- * What a test's directory holds beyond its files goes first: the networks, mounts and uid claims of the NISO_ROOTs
- * in it live on the host. Then the directory.
+ * What a test's directory holds beyond its files goes first: the networks, mounts (state images) and uid claims of
+ * the NISO_ROOTs in it live on the host. Then the directory; a mount left in it would have its contents deleted.
  */
 export async function removeTestDir(dir: string): Promise<void> {
   await removeNetworksBelow(dir);
+  const { unmountBelow } = await import('../../src/host/bounded-dir.js');
+  await unmountBelow(dir);
   await releaseRootsBelow(dir);
   await forceRemove(dir);
 }
