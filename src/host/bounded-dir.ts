@@ -13,6 +13,7 @@ import { open, rm, truncate } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { formatSize } from '../manifest/units.js';
+import { BOUND_MOUNT } from '../plan/plan.js';
 import { run } from './exec.js';
 import { fsyncPath } from './fs-atomic.js';
 import { loopBackingFile, mountAt, mountsBelow, readMounts } from './mounts.js';
@@ -48,11 +49,7 @@ export interface BoundedUsage {
   sizeBytes: number | null;
 }
 
-/** The smallest bound: below it ext4's own journal and tables leave next to nothing. */
-export const MIN_BOUND_BYTES = 8 * 1024 * 1024;
-
-/** nosuid, nodev: a service must not plant setuid files or device nodes for the host; discard gives freed space back. */
-const MOUNT_OPTIONS = 'loop,discard,nosuid,nodev';
+const MOUNT_OPTIONS = BOUND_MOUNT.options;
 
 async function tool(cmd: string, args: string[], what: string, path: string): Promise<string> {
   const r = await run(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }).catch((e: unknown) => {
@@ -225,7 +222,9 @@ export async function ensureBounded(b: BoundedDir): Promise<BoundedResult> {
     throw e;
   }
   await mount(b);
-  if (result.created && result.migratedBytes === null) { try { rmdirSync(join(b.dir, 'lost+found')); } catch { /* e2fsck makes it again when it needs it */ } }
+  // An empty lost+found (mkfs and e2fsck make one) would be the app's first file: apps that want an empty directory
+  // (initdb) refuse that. e2fsck makes it again when it has something to put there, and then it stays.
+  try { rmdirSync(join(b.dir, 'lost+found')); } catch { /* not there, or not empty */ }
   chownSync(b.dir, b.uid, b.gid);
   chmodSync(b.dir, b.mode);
   await rm(asideOf(b.dir), { recursive: true, force: true });

@@ -27,6 +27,10 @@ export interface HostFacts {
   /** The service's former uid, when it had to get a new one: its files in the state dir are given over at start. */
   previousUid?: number | null;
   stateDir: string;
+  /** Where the image that bounds the state dir lives (made at the first start). */
+  stateImage: string;
+  /** The host's bound for a state dir whose manifest and command line set none; null: unbounded ("unlimited"). */
+  stateDefaultBytes: number | null;
   /**
    * The service's private network, once niso has prepared it: the namespace to run in and the
    * /etc/hosts naming the services it shares networks with. Without it, "private" falls back to
@@ -46,6 +50,7 @@ export interface PlanOptions {
   memoryBytes?: number;
   cpus?: number;
   pids?: number;
+  stateBytes?: number;
   /** Replace the manifest's args (like `docker run IMAGE ARGS`). */
   args?: string[];
   /** Replace the manifest's restart policy (`--restart`). */
@@ -142,11 +147,13 @@ export function buildPlan(input: PlanInput): Plan {
     : null;
   if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
 
-  const limits = { ...preset.limits };
+  // The state's bound is the host's default (not the preset's) unless the manifest or the command line set one.
+  const limits: Plan['limits'] = { ...preset.limits, stateBytes: host.stateDefaultBytes };
   const limit = (key: keyof typeof limits, fromManifest: number | undefined, fromCli: number | undefined, property: string) => {
+    const base = limits[key];
     for (const [value, from] of [[fromManifest, 'manifest'], [fromCli, 'command line']] as const) {
       if (value === undefined || value === limits[key]) continue;
-      overrides.push({ property, preset: preset.limits[key], value, from });
+      overrides.push({ property, preset: base, value, from });
       limits[key] = value;
     }
   };
@@ -154,6 +161,7 @@ export function buildPlan(input: PlanInput): Plan {
   limit('cpus', m.resources.cpus, o.cpus, 'resources.cpus');
   limit('pids', m.resources.pids, o.pids, 'resources.pids');
   limit('nofile', m.resources.nofile, undefined, 'resources.nofile');
+  limit('stateBytes', m.resources.state_size, o.stateBytes, 'resources.state_size');
 
   const capabilities = [...new Set([...preset.capabilities, ...m.isolation.capabilities])].sort();
   if (m.isolation.capabilities.length > 0) overrides.push({ property: 'isolation.capabilities', preset: preset.capabilities, value: capabilities, from: 'manifest' });
@@ -184,7 +192,10 @@ export function buildPlan(input: PlanInput): Plan {
   const restart = restartOf(m, input.options, overrides);
   const health = healthOf(m);
   const appDir = `${input.package.path}/app`;
-  const prepare: PlanPrepare[] = [{ path: host.stateDir, uid, gid, mode: 0o700, chownFrom: host.previousUid ?? null }];
+  const prepare: PlanPrepare[] = [{
+    path: host.stateDir, uid, gid, mode: 0o700, chownFrom: host.previousUid ?? null,
+    bound: limits.stateBytes === null ? null : { image: host.stateImage, sizeBytes: limits.stateBytes },
+  }];
 
   if (!preset.sandboxed) {
     // No sandbox: host paths as they are, run as the service user in the app's own directory.

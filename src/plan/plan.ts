@@ -53,6 +53,13 @@ export interface PlanHealth {
   onUnhealthy: 'restart' | 'none';
 }
 
+/**
+ * How a bounded directory's image is mounted, by either backend (host/bounded-dir.ts, render/systemd-mount.ts):
+ * nosuid and nodev so that a service cannot plant setuid files or device nodes for the host, discard so that space
+ * it frees goes back to the host's file system.
+ */
+export const BOUND_MOUNT = { type: 'ext4', options: 'loop,discard,nosuid,nodev' } as const;
+
 /** A host directory the caller makes before the start, owned by the service. */
 export interface PlanPrepare {
   path: string;
@@ -64,6 +71,8 @@ export interface PlanPrepare {
    * be another NISO_ROOT's, sandbox/uids.ts). null almost always.
    */
   chownFrom: number | null;
+  /** Its size bound: an ext4 image of sizeBytes at `image`, mounted on path (host/bounded-dir.ts); null: unbounded. */
+  bound: { image: string; sizeBytes: number } | null;
 }
 
 export interface Plan {
@@ -90,7 +99,8 @@ export interface Plan {
   noNewPrivileges: boolean;
   /** null: no syscall filter (only the unsafe preset). The profile's deny list lives with the renderer. */
   seccomp: { profile: 'default'; allow: string[]; errno: 'EPERM' } | null;
-  limits: { memoryBytes: number | null; cpus: number | null; pids: number | null; nofile: number | null };
+  /** stateBytes: the bound of the state dir (prepare[].bound); null: unbounded (the host said "unlimited"). */
+  limits: { memoryBytes: number | null; cpus: number | null; pids: number | null; nofile: number | null; stateBytes: number | null };
   /** Whether the sandbox may create new privileges through user namespaces inside. */
   allowUserNamespaces: boolean;
   stop: { signal: string; timeoutMs: number };

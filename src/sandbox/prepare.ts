@@ -12,6 +12,8 @@ import { resolveRuntime } from '../runtime/registry.js';
 import { reachableByOthers } from '../host/reachable.js';
 import { elfClosure } from '../runtime/elf-closure.js';
 import { serviceUid } from './uids.js';
+import { readStateDefault } from '../store/host-config.js';
+import { layout, stateOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
 import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
 
@@ -41,6 +43,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
     });
   }
   const { uid, previous } = await serviceUid(ctx.root, service);
+  const state = stateOf(layout(ctx.root), service);
   return buildPlan({
     service,
     manifest,
@@ -53,7 +56,9 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       uid,
       gid: uid,
       previousUid: previous,
-      stateDir: join(ctx.root, 'var/lib/niso/state', service),
+      stateDir: state.dir,
+      stateImage: state.image,
+      stateDefaultBytes: await readStateDefault(layout(ctx.root).config),
       network,
     },
   });

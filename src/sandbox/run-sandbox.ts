@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import { run } from '../host/exec.js';
+import { ensureBounded } from '../host/bounded-dir.js';
 import type { Plan } from '../plan/plan.js';
 import { renderBwrap, RenderError, type BwrapCommand } from '../render/bwrap.js';
 import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
@@ -32,12 +33,16 @@ export const JOIN = 'n=$1; shift; if [ "$n" != - ]; then ulimit -n "$n" || exit 
 
 
 
-/** Creates the host dirs the plan needs (the state dir), owned by the service. */
+/**
+ * Creates the host dirs the plan needs (the state dir), owned by the service; a bounded one is its image, made,
+ * resized or mounted as needed (mounted already, it costs two small reads).
+ */
 export async function prepareDirs(plan: Plan): Promise<void> {
   for (const p of plan.prepare) {
     // Parents stay traversable for the service uid; only the dir itself is private.
     mkdirSync(dirname(p.path), { recursive: true, mode: 0o755 });
     mkdirSync(p.path, { recursive: true, mode: p.mode });
+    if (p.bound !== null) await ensureBounded({ dir: p.path, image: p.bound.image, sizeBytes: p.bound.sizeBytes, uid: p.uid, gid: p.gid, mode: p.mode });
     if (p.chownFrom !== null && p.chownFrom !== p.uid) await giveFiles(p.path, p.chownFrom, p.uid);
     chownSync(p.path, p.uid, p.gid);
     chmodSync(p.path, p.mode);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { invalidInput } from '../errors/niso-error.js';
 import { readToml } from '../manifest/toml-positions.js';
 import { validateDocument } from '../manifest/validate.js';
-import { parseSize } from '../manifest/units.js';
+import { parseSize, parseStateSize } from '../manifest/units.js';
 
 const sizeValue = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
   const r = parseSize(v);
@@ -24,6 +24,16 @@ const configSchema = z.strictObject({
   }).optional(),
   services: z.strictObject({
     backend: z.enum(['embedded', 'systemd']).optional(),
+  }).optional(),
+  state: z.strictObject({
+    // "unlimited": services' /state is a plain directory, for hosts that cannot bound it (no loop devices).
+    max_size: z.union([z.string(), z.number().int()]).transform((v, ctx): number | 'unlimited' => {
+      if (v === 'unlimited') return v;
+      const r = parseStateSize(v);
+      if (r.ok) return r.value;
+      ctx.issues.push({ code: 'custom', message: r.message, input: v, params: { niso: r.code, hint: `${r.hint}, or "unlimited"` } });
+      return z.NEVER;
+    }).optional(),
   }).optional(),
 });
 

@@ -1,4 +1,4 @@
-// /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, and the default bound of services' logs.
+// /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, and the default bounds of services' logs and state.
 import { readFile } from 'node:fs/promises';
 import { NisoError } from '../errors/niso-error.js';
 import { parseSize } from '../manifest/units.js';
@@ -53,4 +53,13 @@ export async function readInstallLimits(configFile: string, flags: { maxSize?: s
 /** [services] backend: the backend new services get (undefined: systemd where it is PID 1, embedded elsewhere). */
 export async function readServiceBackend(configFile: string): Promise<'embedded' | 'systemd' | undefined> {
   return (await readConfig(configFile)).services?.backend;
+}
+
+/** The bound of a /state whose service sets none: 10 GiB, a sparse image that takes on disk only what is written. */
+export const DEFAULT_STATE_BYTES = 10 * 1024 ** 3;
+
+/** [state] max_size: the default bound of services' /state, in bytes; null for "unlimited" (no bound at all). */
+export async function readStateDefault(configFile: string): Promise<number | null> {
+  const v = (await readConfig(configFile)).state?.max_size;
+  return v === undefined ? DEFAULT_STATE_BYTES : v === 'unlimited' ? null : v;
 }

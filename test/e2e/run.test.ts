@@ -24,6 +24,7 @@ if (cmd === 'exit') process.exit(Number(rest[0]));
 if (cmd === 'env') { console.log(JSON.stringify(process.env)); process.exit(0); }
 if (cmd === 'nofile') { console.log(fs.readFileSync('/proc/self/limits', 'utf8').split('\\n').find((l) => l.startsWith('Max open files'))); process.exit(0); }
 if (cmd === 'read') { try { console.log(JSON.stringify({ uid: process.getuid(), text: fs.readFileSync(rest[0], 'utf8') })); } catch (e) { console.log(JSON.stringify({ uid: process.getuid(), error: e.code })); } process.exit(0); }
+if (cmd === 'fill') { let n = 0; try { const fd = fs.openSync('/state/fill', 'w'); const b = Buffer.alloc(1 << 20, 7); for (;;) n += fs.writeSync(fd, b); } catch (e) { console.log(JSON.stringify({ errno: e.code, bytes: n })); } fs.rmSync('/state/fill', { force: true }); process.exit(0); }
 if (cmd === 'write') { fs.writeFileSync('/state/' + rest[0], 'x'); console.log(JSON.stringify({ uid: process.getuid(), files: fs.readdirSync('/state') })); process.exit(0); }
 if (cmd === 'wait') {
   process.on('SIGINT', () => { fs.writeFileSync('/state/got-sigint', '1'); console.log('graceful'); process.exit(42); });
@@ -149,6 +150,37 @@ test('two roots of an older niso that gave their services the same uid: the seco
   assert.notEqual(rb.uid, old, 'the second gets a uid of its own');
   assert.equal(rb.text, rootB, 'and can still read its files, which are now its new uid\'s');
   assert.equal(statSync(join(rootB, 'var/lib/niso/state/clash/mine')).uid, rb.uid);
+});
+
+test('/state has a bound: with --memory 64M --pids 32 a run can no longer write gigabytes to it, it gets ENOSPC; the host default is 10G', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'hog');
+  const r = niso(['run', '--memory', '64M', '--pids', '32', '--state-size', '64M', a, '--', 'main.js', 'fill'], root, dir);
+  assert.equal(r.code, 0, r.err);
+  const fill = JSON.parse(r.out) as { errno: string; bytes: number };
+  assert.equal(fill.errno, 'ENOSPC');
+  assert.ok(fill.bytes <= 64 * 1024 * 1024, `${fill.bytes} bytes under a 64 MiB bound`);
+  const state = join(root, 'var/lib/niso/state/hog');
+  assert.equal(spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', state], { encoding: 'utf8' }).stdout.trim(), 'ext4', 'the state dir is its image, mounted');
+  // Without a size of its own a state gets the host's default bound.
+  const plan = (JSON.parse(niso(['run', '--json', a], root, dir).out) as { plan: { limits: { stateBytes: number }; prepare: { bound: { sizeBytes: number; image: string } }[] } }).plan;
+  assert.equal(plan.limits.stateBytes, 10 * 1024 ** 3);
+  assert.deepEqual(plan.prepare[0]!.bound, { sizeBytes: 10 * 1024 ** 3, image: join(root, 'var/lib/niso/state/.images/hog.img') });
+});
+
+test('a host that says [state] max_size = "unlimited" runs with a plain state dir; a size asked for is still a bound', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  mkdirSync(join(root, 'etc/niso'), { recursive: true });
+  writeFileSync(join(root, 'etc/niso/config.toml'), '[state]\nmax_size = "unlimited"\n');
+  const a = await app(dir, 'free');
+  assert.equal(niso(['run', a, '--', 'main.js', 'write', 'x'], root, dir).code, 0);
+  const findmnt = (p: string) => spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', p], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(findmnt(join(root, 'var/lib/niso/state/free')), '', 'not a mount');
+  assert.ok(existsSync(join(root, 'var/lib/niso/state/free/x')));
+  assert.equal(niso(['run', '--name', 'capped', '--state-size', '16M', a, '--', 'main.js', 'write', 'x'], root, dir).code, 0);
+  assert.equal(findmnt(join(root, 'var/lib/niso/state/capped')), 'ext4');
 });
 
 test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', async () => {

@@ -29,6 +29,8 @@ function assertSandboxed(plan: Plan): void {
   assert.deepEqual(writable, ['/state', '/tmp'], 'only /tmp and the state dir are writable');
   assert.ok(plan.mounts.some((m) => m.type === 'bind' && m.target === '/app' && m.readOnly), '/app is read-only');
   assert.ok(!plan.mounts.some((m) => m.type === 'bind' && (m.source === '/' || m.source === '/usr' || m.source === '/etc' || m.source === '/home' || m.source === '/root')), 'no host tree is mounted whole');
+  const state = plan.mounts.find((m) => m.type === 'bind' && m.target === '/state');
+  assert.equal(plan.prepare[0]?.path, state?.type === 'bind' ? state.source : null, 'the state dir prepared is the one mounted');
   const envKeys = Object.keys(plan.command.env);
   assert.ok(!envKeys.includes('NODE_EXTRA_CA_CERTS') && !envKeys.includes('SSH_AUTH_SOCK'), 'the environment is clean');
 }
@@ -62,6 +64,11 @@ for (const name of readdirSync(DIR).sort()) {
       assert.ok(argv.startsWith(`nsenter\n--net=${plan.network.netns}\n--\nsetpriv`), 'joins the prepared netns before dropping privileges');
       assert.ok(!argv.includes('--unshare-net'), 'no second network namespace');
     }
+    // /state is bounded whenever the host has a bound (here: always but in the "unlimited" case), at the plan's size.
+    const bound = plan.prepare[0]!.bound;
+    if (plan.limits.stateBytes === null) assert.equal(bound, null);
+    else assert.deepEqual(bound, { image: '/var/lib/niso/state/.images/web.img', sizeBytes: plan.limits.stateBytes });
+    if (!name.includes('unbounded')) assert.ok(plan.limits.stateBytes !== null && plan.limits.stateBytes > 0, '/state has a bound');
     if (plan.preset === 'strict') {
       assert.equal(plan.network.mode, 'none');
       assert.ok(plan.limits.memoryBytes !== null && plan.limits.pids !== null, 'strict has default limits');

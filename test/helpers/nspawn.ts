@@ -7,7 +7,8 @@
 // supervisor/ under the launching process's cgroup), a preset dir that disables every unit but journald, dbus
 // and logind (first boot would enable all of Debian's), systemd-firstboot masked (it fails without a console),
 // and a host dir on /etc/systemd/system.attached for the units. CAP_NET_ADMIN lets PrivateNetwork= bring up lo.
-// niso's uid registry is the host's own (bound in), as uids are one kernel's.
+// niso's uid registry is the host's own (bound in), as uids are one kernel's; so are the loop devices that state images
+// are mounted through.
 // Options: a network namespace of the machine's own (to build networks in), and /etc/systemd/system plus
 // /etc/sysusers.d from host dirs, so that a second machine booted with them is the first one after a reboot.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -151,6 +152,8 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   const args = [
     '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
     `--bind=${UID_REGISTRY}`,
+    // Loop devices, for the ext4 images that bound services' /state (the nodes are made below).
+    ...(existsSync('/dev/loop-control') ? ['--bind=/dev/loop-control'] : []),
     `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
     '--capability=CAP_NET_ADMIN',
     ...(opts.privateNetwork ? ['--private-network'] : []),
@@ -221,6 +224,9 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
       await sleep(25);
     }
     const bootMs = performance.now() - t0;
+    // nspawn's /dev has no block devices: the loop device nodes util-linux opens after asking /dev/loop-control for
+    // a free one, made at once (256 mknod(1) calls took 4 s here).
+    if (existsSync('/dev/loop-control')) await ok('python3', ['-c', 'import os, stat\nfor i in range(256):\n  p = f"/dev/loop{i}"\n  if not os.path.exists(p): os.mknod(p, 0o660 | stat.S_IFBLK, os.makedev(7, i))']);
     if (opts.limits) {
       for (const c of LIMIT_CONTROLLERS) {
         const r = await exec('nsenter', ['-t', String(systemdPid), '-m', 'mount', '-o', 'remount,bind,rw', `/sys/fs/cgroup/${c}`]);

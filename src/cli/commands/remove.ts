@@ -1,4 +1,5 @@
 // `niso remove NAME[:VERSION]...`
+import { existsSync } from 'node:fs';
 import { NisoError } from '../../errors/niso-error.js';
 import { formatSize } from '../../manifest/units.js';
 import { removePackages } from '../../store/remove.js';
@@ -6,7 +7,7 @@ import { listInstalled, matchRef, parseRef, resolveOne, type InstalledPackage } 
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 
-export async function run(ctx: Context, refs: string[], opts: { allVersions?: boolean; json?: boolean }): Promise<void> {
+export async function run(ctx: Context, refs: string[], opts: { allVersions?: boolean; state?: boolean; json?: boolean }): Promise<void> {
   const chosen = new Map<string, InstalledPackage>();
   const services: string[] = [];
   const { listServiceNames, readDefinition } = await import('../../service/store.js');
@@ -14,6 +15,7 @@ export async function run(ctx: Context, refs: string[], opts: { allVersions?: bo
   for (const ref of refs) {
     // A service's name first (like `docker rm` removes containers), then packages.
     if (known.has(ref)) { services.push(ref); continue; }
+    if (opts.state) throw new NisoError('NISO9001', `--state: "${ref}" is not a service`, { exitCode: 2, hint: 'only a service has a /state to delete; `niso status` lists them' });
     const all = await listInstalled(ctx.root);
     const hits = matchRef(all, ref);
     const { version } = parseRef(ref);
@@ -33,11 +35,17 @@ export async function run(ctx: Context, refs: string[], opts: { allVersions?: bo
   if (services.length > 0) {
     const { removeService } = await import('../../service/ops.js');
     const { hostOf } = await import('./service.js');
-    for (const s of services) await removeService(hostOf(ctx), s);
+    for (const s of services) await removeService(hostOf(ctx), s, opts.state === true);
   }
   const r = chosen.size > 0 ? await removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
-  if (opts.json) return printJson(ctx, { ...r, removedServices: services });
-  for (const s of services) ctx.stdout.write(`removed service ${s} (its state dir stays: ${ctx.root.replace(/\/$/, '')}/var/lib/niso/state/${s})\n`);
+  if (opts.json) return printJson(ctx, { ...r, removedServices: services, removedState: opts.state === true ? services : [] });
+  const { stateOf } = await import('../../service/state-dir.js');
+  const { layout } = await import('../../store/layout.js');
+  for (const s of services) {
+    if (opts.state) { ctx.stdout.write(`removed service ${s} and its state\n`); continue; }
+    const st = stateOf(layout(ctx.root), s);
+    ctx.stdout.write(`removed service ${s} (its state stays: ${existsSync(st.image) ? st.image : st.dir}; \`niso remove ${s} --state\` would delete it)\n`);
+  }
   if (chosen.size === 0) return;
   for (const p of r.removed) ctx.stdout.write(`removed ${p.name} ${p.version} (${p.digest})\n`);
   ctx.stdout.write(`freed ${formatSize(r.freedBytes)} (${r.freedFiles} files not shared with other packages)\n`);

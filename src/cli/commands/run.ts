@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
-import { parsePortMapping, parseSize } from '../../manifest/units.js';
+import { parsePortMapping, parseSize, parseStateSize } from '../../manifest/units.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { renderBwrap, shellQuote } from '../../render/bwrap.js';
@@ -29,6 +29,7 @@ export interface RunOptions {
   memory?: string;
   cpus?: string;
   pids?: string;
+  stateSize?: string;
   network?: string;
   publish?: string[];
   net?: string[];
@@ -84,6 +85,11 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     const n = Number(opts.pids);
     if (!Number.isInteger(n) || n < 1) throw new NisoError('NISO9001', `--pids ${opts.pids}: expected a whole number`, { exitCode: 2 });
     o.pids = n;
+  }
+  if (opts.stateSize !== undefined) {
+    const r = parseStateSize(opts.stateSize);
+    if (!r.ok) throw new NisoError('NISO9001', `--state-size ${opts.stateSize}: ${r.message}`, { exitCode: 2, hint: r.hint });
+    o.stateBytes = r.value;
   }
   if (opts.network !== undefined) {
     if (opts.network !== 'none' && opts.network !== 'host' && opts.network !== 'private') throw new NisoError('NISO9001', `--network ${opts.network}: expected private, none or host`, { exitCode: 2 });
