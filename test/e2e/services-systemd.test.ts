@@ -4,7 +4,7 @@
 // where the cgroup is, what keeps the logs), services.test.ts asks `BACKEND` and checks that backend's way.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootMachine, type Machine } from '../helpers/nspawn.js';
+import { bootMachine, repoBinds, type Machine } from '../helpers/nspawn.js';
 import { parseTap } from '../helpers/tap.js';
 import { REPO } from '../helpers/systemd-e2e.js';
 
@@ -17,7 +17,7 @@ let m: Machine | null = null;
 before(async () => {
   if (inside) return;
   // Limits for stats/top and the cgroup checks; a network namespace of its own for bridges, veths and nft.
-  m = await bootMachine({ bindsRo: [REPO, '/etc/ssl'], limits: true, privateNetwork: true });
+  m = await bootMachine({ bindsRo: [...repoBinds(REPO), '/etc/ssl'], limits: true, privateNetwork: true });
 });
 
 after(async () => {

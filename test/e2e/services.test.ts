@@ -417,6 +417,23 @@ test('an unbounded /state of an earlier niso moves into its image at the first s
   ok(e, ['deactivate', 'legacy']);
 });
 
+test('a service without a size of its own follows the host\'s [state] max_size: a new one applies at the next restart', async () => {
+  const e = await setup('follow');
+  const config = join(e.root, 'etc/niso/config.toml');
+  mkdirSync(join(e.root, 'etc/niso'), { recursive: true });
+  writeFileSync(config, '[state]\nmax_size = "16M"\n');
+  ok(e, ['activate', 'follow', '--network', 'none']);
+  const limit = () => (JSON.parse(ok(e, ['stats', 'follow', '--json'])) as { stateLimitBytes: number }[])[0]!.stateLimitBytes;
+  assert.equal(limit(), 16 * 1024 * 1024);
+  writeFileSync(join(e.root, 'var/lib/niso/state/follow/kept'), 'yes');
+  writeFileSync(config, '[state]\nmax_size = "24M"\n');
+  ok(e, ['restart', 'follow']);
+  assert.equal(status(e, 'follow').state, 'active');
+  assert.equal(limit(), 24 * 1024 * 1024);
+  assert.equal(readFileSync(join(e.root, 'var/lib/niso/state/follow/kept'), 'utf8'), 'yes');
+  ok(e, ['deactivate', 'follow']);
+});
+
 test('remove: a package a service uses is refused; an active service is refused; an inactive one is forgotten', async () => {
   const e = await setup('keep');
   ok(e, ['activate', 'keep', '--network', 'none']);

@@ -13,7 +13,7 @@
 // /etc/sysusers.d from host dirs, so that a second machine booted with them is the first one after a reboot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { HOST_REGISTRY } from '../../src/sandbox/uids.js';
@@ -124,6 +124,19 @@ function removeCgroupTree(dir: string): void {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
   try { rmdirSync(dir); } catch { /* still busy: left for the next run to see */ }
+}
+
+/**
+ * The repository as a machine needs it to run its tests with tsx: the checkout, and its node_modules where that is a
+ * link to a tree elsewhere (a git worktree sharing another checkout's).
+ */
+export function repoBinds(repo: string): string[] {
+  const modules = join(repo, 'node_modules');
+  try {
+    if (!lstatSync(modules).isSymbolicLink()) return [repo];
+    const target = realpathSync(modules);
+    return target.startsWith(`${repo}/`) ? [repo] : [repo, target];
+  } catch { return [repo]; }
 }
 
 export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTestDir } from './tmp.js';
-import { bootMachine, type Exec, type Machine, type MachineOptions } from './nspawn.js';
+import { bootMachine, repoBinds, type Exec, type Machine, type MachineOptions } from './nspawn.js';
 
 export const REPO = join(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'bin/niso');
@@ -31,7 +31,7 @@ export class SystemdE2E {
 
   /** The machine, with the temp dir bound writable and the repo and /etc/ssl read-only besides `opts`. */
   async boot(opts: MachineOptions = {}): Promise<Machine> {
-    this.m = await bootMachine({ ...opts, binds: [this.dir, ...(opts.binds ?? [])], bindsRo: [REPO, '/etc/ssl', ...(opts.bindsRo ?? [])] });
+    this.m = await bootMachine({ ...opts, binds: [this.dir, ...(opts.binds ?? [])], bindsRo: [...repoBinds(REPO), '/etc/ssl', ...(opts.bindsRo ?? [])] });
     this.figures.bootMs ??= this.m.bootMs.toFixed(0);
     return this.m;
   }

@@ -6,7 +6,7 @@
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { NisoError } from '../../errors/niso-error.js';
+import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
 import type { Plan } from '../../plan/plan.js';
 import { RenderError } from '../../render/bwrap.js';
@@ -84,7 +84,15 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
   }
-  await prepareDirs(plan);
+  try {
+    await prepareDirs(plan);
+  } catch (e) {
+    // A new bound of /state is applied with its image unmounted (in every namespace): a running unit, which a
+    // restart is about to start again, is stopped first.
+    if (!(isNisoError(e) && e.code === 'NISO3210') || !unitActive(def.name)) throw e;
+    await systemctl('stop', unitName(def.name));
+    await prepareDirs(plan);
+  }
   const filesDir = filesDirOf(root, def.name);
   rmSync(filesDir, { recursive: true, force: true });
   for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
