@@ -150,6 +150,15 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   mkdirSync(presetDir);
   writeFileSync(join(presetDir, '99-niso-test.preset'), 'enable systemd-journald.service\nenable dbus.service\nenable systemd-logind.service\ndisable *\n');
   symlinkSync('/dev/null', join(unitsDir, 'systemd-firstboot.service'));
+  // nspawn's /dev has no block devices, and no devtmpfs makes the loop device nodes that util-linux opens after
+  // asking /dev/loop-control for a free one (for the ext4 images that bound services' /state). A unit makes them
+  // early at boot, before mount units run (which order after local-fs-pre.target); 256 mknod(1) calls took 4 s here.
+  if (existsSync('/dev/loop-control')) {
+    writeFileSync(join(unitsDir, 'niso-test-loop-nodes.py'), 'import os, stat\nfor i in range(256):\n    p = f"/dev/loop{i}"\n    if not os.path.exists(p):\n        os.mknod(p, 0o660 | stat.S_IFBLK, os.makedev(7, i))\n');
+    writeFileSync(join(unitsDir, 'niso-test-loop-nodes.service'), '[Unit]\nDescription=loop device nodes, as devtmpfs gives a host\nDefaultDependencies=no\nBefore=local-fs-pre.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/bin/python3 /etc/systemd/system.attached/niso-test-loop-nodes.py\n');
+    mkdirSync(join(unitsDir, 'local-fs-pre.target.wants'));
+    symlinkSync('../niso-test-loop-nodes.service', join(unitsDir, 'local-fs-pre.target.wants/niso-test-loop-nodes.service'));
+  }
   for (const h of HIERARCHIES) mkdirSync(`/sys/fs/cgroup/${h}/${cgroup}`, { recursive: true });
   const persistent: string[] = [];
   if (opts.persistentEtc !== undefined) {
@@ -165,7 +174,7 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   const args = [
     '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
     `--bind=${UID_REGISTRY}`,
-    // Loop devices, for the ext4 images that bound services' /state (the nodes are made below).
+    // Loop devices, for the ext4 images that bound services' /state (their nodes: niso-test-loop-nodes.service).
     ...(existsSync('/dev/loop-control') ? ['--bind=/dev/loop-control'] : []),
     `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
     '--capability=CAP_NET_ADMIN',
@@ -237,9 +246,6 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
       await sleep(25);
     }
     const bootMs = performance.now() - t0;
-    // nspawn's /dev has no block devices: the loop device nodes util-linux opens after asking /dev/loop-control for
-    // a free one, made at once (256 mknod(1) calls took 4 s here).
-    if (existsSync('/dev/loop-control')) await ok('python3', ['-c', 'import os, stat\nfor i in range(256):\n  p = f"/dev/loop{i}"\n  if not os.path.exists(p): os.mknod(p, 0o660 | stat.S_IFBLK, os.makedev(7, i))']);
     if (opts.limits) {
       for (const c of LIMIT_CONTROLLERS) {
         const r = await exec('nsenter', ['-t', String(systemdPid), '-m', 'mount', '-o', 'remount,bind,rw', `/sys/fs/cgroup/${c}`]);
