@@ -50,9 +50,11 @@ export interface BoundedUsage {
 }
 
 const MOUNT_OPTIONS = BOUND_MOUNT.options;
+/** The tools' messages are matched below: in English, from the system's own directories. */
+const TOOL_ENV = { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } };
 
 async function tool(cmd: string, args: string[], what: string, path: string): Promise<string> {
-  const r = await run(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }).catch((e: unknown) => {
+  const r = await run(cmd, args, TOOL_ENV).catch((e: unknown) => {
     if (isNisoError(e) && e.code === 'NISO2901') throw unsupported(`${cmd} is not installed`, 'install e2fsprogs and util-linux');
     throw e;
   });
@@ -113,7 +115,7 @@ function mkdirParent(dir: string, mode: number): void {
 
 async function mount(b: BoundedDir): Promise<void> {
   mkdirParent(b.dir, b.mode);
-  const r = await run('mount', ['-o', MOUNT_OPTIONS, '--', b.image, b.dir], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+  const r = await run('mount', ['-o', MOUNT_OPTIONS, '--', b.image, b.dir], TOOL_ENV);
   if (r.code === 0) return;
   const why = r.stderr.trim();
   if (/loop device|Operation not permitted|permission denied/i.test(why)) throw unsupported(`mounting the image failed: ${why}`, 'give niso loop devices and the right to mount (CAP_SYS_ADMIN)');
@@ -150,7 +152,7 @@ async function migrate(b: BoundedDir): Promise<number> {
       await tool('cp', ['-a', '--', `${b.dir}/.`, `${mnt}/`], `cannot copy ${b.dir} into its image`, tmp);
       await tool('sync', ['-f', mnt], 'cannot flush the new state image', tmp);
     } finally {
-      await run('umount', ['--', mnt]);
+      await run('umount', ['--', mnt], TOOL_ENV);
     }
     renameSync(b.dir, asideOf(b.dir));
     renameSync(tmp, b.image);
@@ -170,12 +172,11 @@ async function resize(b: BoundedDir, from: number): Promise<void> {
   if (await attached(b.image)) {
     throw new NisoError('NISO3210', `cannot change the bound of ${b.dir} from ${formatSize(from)} to ${formatSize(b.sizeBytes)} while it is in use`, { path: b.dir, hint: 'stop the service (and runs of the same name) first, then start it again; or keep the bound as it is' });
   }
-  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
   // resize2fs insists on a fresh check; -p repairs only what is safe without asking.
-  const fsck = await run('e2fsck', ['-f', '-p', b.image], { env });
+  const fsck = await run('e2fsck', ['-f', '-p', b.image], TOOL_ENV);
   if (fsck.code !== null && fsck.code > 1) throw new NisoError('NISO3209', `the state image ${b.image} has errors e2fsck could not fix on its own: ${(fsck.stdout + fsck.stderr).trim()}`, { path: b.image, hint: `run \`e2fsck -f ${b.image}\` by hand` });
   if (b.sizeBytes > from) await truncate(b.image, b.sizeBytes);
-  const r = await run('resize2fs', [b.image, `${Math.floor(b.sizeBytes / 1024)}K`], { env });
+  const r = await run('resize2fs', [b.image, `${Math.floor(b.sizeBytes / 1024)}K`], TOOL_ENV);
   if (r.code !== 0) {
     if (b.sizeBytes > from) await truncate(b.image, from);
     const full = /No space left|too small|smaller than minimum/i.test(r.stderr);
@@ -235,7 +236,7 @@ export async function ensureBounded(b: BoundedDir): Promise<BoundedResult> {
 /** Unmounts the image from dir (its data stays in the image). Something on the host still using it is NISO3210. */
 export async function unmountBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
   if (isMounted(b) !== 'ours') return;
-  const r = await run('umount', ['--', b.dir], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+  const r = await run('umount', ['--', b.dir], TOOL_ENV);
   if (r.code !== 0) {
     if (/busy/i.test(r.stderr)) throw new NisoError('NISO3210', `${b.dir} is still in use on the host`, { path: b.dir, hint: `\`fuser -vm ${b.dir}\` names the processes` });
     throw new NisoError('NISO3209', `cannot unmount ${b.dir}: ${r.stderr.trim()}`, { path: b.dir });
@@ -262,6 +263,6 @@ export function boundedUsage(b: Pick<BoundedDir, 'dir' | 'image'>): BoundedUsage
 /** Unmounts every mount at or below path (a NISO_ROOT about to be deleted), deepest first. Returns them. */
 export async function unmountBelow(path: string): Promise<string[]> {
   const points = mountsBelow(path, readMounts());
-  for (const p of points) await run('umount', ['--', p]);
+  for (const p of points) await run('umount', ['--', p], TOOL_ENV);
   return points;
 }

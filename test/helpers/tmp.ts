@@ -1,5 +1,5 @@
 // Temporary directories for tests, removed afterwards even when sealed read-only by the store.
-import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { mkdir, writeFile, chmod, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,30 +20,9 @@ export function tempDir(prefix = 'niso-test-'): string {
  */
 export async function removeTestDir(dir: string): Promise<void> {
   await removeNetworksBelow(dir);
-  const { unmountBelow } = await import('../../src/host/bounded-dir.js');
-  await unmountBelow(dir);
+  const { releaseRootsBelow } = await import('../../src/store/release-root.js');
   await releaseRootsBelow(dir);
   await forceRemove(dir);
-}
-
-/** NISO_ROOTs below dir that have `marker` (a path below the root). */
-function rootsBelow(dir: string, marker: string, depth = 4): string[] {
-  const roots: string[] = [];
-  const walk = (p: string, d: number) => {
-    if (existsSync(join(p, marker))) roots.push(p);
-    if (d === 0) return;
-    let names: string[];
-    try { names = readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.isSymbolicLink()).map((e) => e.name); } catch { return; }
-    for (const n of names) if (n !== 'var' && n !== 'node_modules') walk(join(p, n), d - 1);
-  };
-  walk(dir, depth);
-  return roots;
-}
-
-/** The host-wide uid claims of the NISO_ROOTs below dir are given back (their roots are about to go). */
-export async function releaseRootsBelow(dir: string): Promise<void> {
-  const { releaseRootUids } = await import('../../src/sandbox/uids.js');
-  for (const root of rootsBelow(dir, 'var/lib/niso/users.json')) await releaseRootUids(root).catch(() => undefined);
 }
 
 /**
@@ -51,6 +30,7 @@ export async function releaseRootsBelow(dir: string): Promise<void> {
  * live on the host, not in the directory, and must be removed before the root goes.
  */
 export async function removeNetworksBelow(dir: string): Promise<void> {
+  const { rootsBelow } = await import('../../src/store/release-root.js');
   const roots = rootsBelow(dir, 'var/lib/niso/net/networks.json');
   if (roots.length === 0) return;
   const net = await import('../../src/net/host/manager.js');
