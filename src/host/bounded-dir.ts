@@ -16,6 +16,7 @@ import { formatSize } from '../manifest/units.js';
 import { BOUND_MOUNT } from '../plan/plan.js';
 import { run } from './exec.js';
 import { fsyncPath } from './fs-atomic.js';
+import { withLock } from './lock.js';
 import { loopBackingFile, mountAt, mountsBelow, readMounts } from './mounts.js';
 
 export interface BoundedDir {
@@ -192,49 +193,62 @@ async function resize(b: BoundedDir, from: number): Promise<void> {
  */
 export async function ensureBounded(b: BoundedDir): Promise<BoundedResult> {
   const t0 = performance.now();
-  const result: BoundedResult = { created: false, migratedBytes: null, resizedFrom: null, ms: 0 };
-  const state = isMounted(b);
-  if (state === 'other') throw new NisoError('NISO3209', `${b.dir} has another file system mounted on it, not its state image ${b.image}`, { path: b.dir, hint: `unmount it (umount ${b.dir}) and start again` });
-  if (state === 'ours' && statSync(b.image).size === b.sizeBytes) {
-    result.ms = performance.now() - t0;
-    return result;
-  }
-  // A new bound: resizing is offline. If a sandbox still holds the image, it is mounted back as it was.
-  const remount = state === 'ours';
-  if (remount) await unmountBounded(b);
-  try {
-    checkSupport();
-    const aside = asideOf(b.dir);
-    if (existsSync(aside)) {
-      // A migration was cut short: before the image was in place, the old directory is still the state.
-      if (existsSync(b.image)) await rm(aside, { recursive: true, force: true });
-      else if (isEmptyDir(b.dir)) { await rm(b.dir, { recursive: true, force: true }); renameSync(aside, b.dir); }
+  const ready = (): boolean => {
+    const state = isMounted(b);
+    if (state === 'other') throw new NisoError('NISO3209', `${b.dir} has another file system mounted on it, not its state image ${b.image}`, { path: b.dir, hint: `unmount it (umount ${b.dir}) and start again` });
+    return state === 'ours' && statSync(b.image).size === b.sizeBytes;
+  };
+  if (ready()) return { created: false, migratedBytes: null, resizedFrom: null, ms: performance.now() - t0 };
+  checkSupport();
+  // Making, resizing or mounting it, one niso at a time (a run and a service of one name may start together).
+  return withImageLock(b, async () => {
+    const result: BoundedResult = { created: false, migratedBytes: null, resizedFrom: null, ms: 0 };
+    if (ready()) return { ...result, ms: performance.now() - t0 };
+    // A new bound: resizing is offline. If a sandbox still holds the image, it is mounted back as it was.
+    const remount = isMounted(b) === 'ours';
+    if (remount) await umount(b);
+    try {
+      const aside = asideOf(b.dir);
+      if (existsSync(aside)) {
+        // A migration was cut short: before the image was in place, the old directory is still the state.
+        if (existsSync(b.image)) await rm(aside, { recursive: true, force: true });
+        else if (isEmptyDir(b.dir)) { await rm(b.dir, { recursive: true, force: true }); renameSync(aside, b.dir); }
+      }
+      if (!existsSync(b.image)) {
+        if (!isEmptyDir(b.dir)) result.migratedBytes = await migrate(b);
+        else {
+          // Complete or not there: a crash in mkfs leaves only the temporary file.
+          await makeImage(b, `${b.image}.tmp`);
+          renameSync(`${b.image}.tmp`, b.image);
+          await fsyncPath(dirname(b.image));
+        }
+        result.created = true;
+      } else {
+        const size = statSync(b.image).size;
+        if (size !== b.sizeBytes) { await resize(b, size); result.resizedFrom = size; }
+      }
+    } catch (e) {
+      if (remount) await mount(b).catch(() => undefined);
+      throw e;
     }
-    if (!existsSync(b.image)) {
-      if (!isEmptyDir(b.dir)) result.migratedBytes = await migrate(b);
-      else await makeImage(b, b.image);
-      result.created = true;
-    } else {
-      const size = statSync(b.image).size;
-      if (size !== b.sizeBytes) { await resize(b, size); result.resizedFrom = size; }
-    }
-  } catch (e) {
-    if (remount) await mount(b).catch(() => undefined);
-    throw e;
-  }
-  await mount(b);
-  // An empty lost+found (mkfs and e2fsck make one) would be the app's first file: apps that want an empty directory
-  // (initdb) refuse that. e2fsck makes it again when it has something to put there, and then it stays.
-  try { rmdirSync(join(b.dir, 'lost+found')); } catch { /* not there, or not empty */ }
-  chownSync(b.dir, b.uid, b.gid);
-  chmodSync(b.dir, b.mode);
-  await rm(asideOf(b.dir), { recursive: true, force: true });
-  result.ms = performance.now() - t0;
-  return result;
+    await mount(b);
+    // An empty lost+found (mkfs and e2fsck make one) would be the app's first file: apps that want an empty directory
+    // (initdb) refuse that. e2fsck makes it again when it has something to put there, and then it stays.
+    try { rmdirSync(join(b.dir, 'lost+found')); } catch { /* not there, or not empty */ }
+    chownSync(b.dir, b.uid, b.gid);
+    chmodSync(b.dir, b.mode);
+    await rm(asideOf(b.dir), { recursive: true, force: true });
+    return { ...result, ms: performance.now() - t0 };
+  });
 }
 
-/** Unmounts the image from dir (its data stays in the image). Something on the host still using it is NISO3210. */
-export async function unmountBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
+/** The lock of one image, beside it (its directory is root's alone). */
+function withImageLock<T>(b: Pick<BoundedDir, 'image'>, fn: () => Promise<T>): Promise<T> {
+  mkdirParent(dirname(b.image), 0o700);
+  return withLock(`${b.image}.lock`, `the state image ${b.image}`, fn);
+}
+
+async function umount(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
   if (isMounted(b) !== 'ours') return;
   const r = await run('umount', ['--', b.dir], TOOL_ENV);
   if (r.code !== 0) {
@@ -243,10 +257,21 @@ export async function unmountBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Prom
   }
 }
 
+/** Unmounts the image from dir (its data stays in the image). Something on the host still using it is NISO3210. */
+export async function unmountBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
+  if (isMounted(b) !== 'ours') return;
+  await withImageLock(b, () => umount(b));
+}
+
 /** Deletes a bounded directory for good: unmounted, its image and the directory removed. */
 export async function deleteBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
-  await unmountBounded(b);
-  await rm(b.image, { force: true });
+  if (existsSync(b.image)) {
+    await withImageLock(b, async () => {
+      await umount(b);
+      await rm(b.image, { force: true });
+    });
+  }
+  await rm(`${b.image}.lock`, { force: true });
   await rm(asideOf(b.dir), { recursive: true, force: true });
   await rm(b.dir, { recursive: true, force: true });
 }

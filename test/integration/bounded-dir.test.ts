@@ -67,6 +67,19 @@ test('a bounded directory: the owner\'s writes stop at the bound with ENOSPC, th
   await unmountBounded(b);
 });
 
+test('two starts of one name at once make and mount one image; a half-made image of a crash is never used', async () => {
+  const dir = tempDir();
+  const b = bounded(dir);
+  // A crash in the middle of mkfs leaves the temporary file only: no image in place, so it is made afresh.
+  mkdirSync(join(dir, 'state/.images'), { recursive: true, mode: 0o700 });
+  writeFileSync(`${b.image}.tmp`, 'half an image');
+  const both = await Promise.all([ensureBounded(b), ensureBounded(b)]);
+  assert.deepEqual(both.map((r) => r.created).sort(), [false, true]);
+  assert.equal(mountAt(b.dir)?.fsType, 'ext4');
+  assert.equal(loopsOf(b.image).split('\n').length, 1, 'one loop device, one superblock');
+  assert.ok(!existsSync(`${b.image}.tmp`));
+});
+
 test('a new bound: grown or shrunk while nothing holds the image (data kept); too small for the data is NISO3208, in use NISO3210', async () => {
   const b = bounded(tempDir());
   await ensureBounded(b);
