@@ -152,7 +152,9 @@ test('a private network: attached for the run, joined by the unit, removed after
 test('SIGTERM to niso reaches the app\'s handler; a killed niso takes the unit with it, and the next run cleans up', async () => {
   const ready = join(root, 'var/lib/niso/state/graceful/ready');
   const running = run('graceful', "process.on('SIGTERM', () => { console.log('graceful'); process.exit(42); }); require('fs').writeFileSync('/state/ready', ''); setInterval(() => {}, 1000);");
-  await until('the app', async () => existsSync(ready));
+  // The run's /state is its image, mounted in the machine: the file is seen from there.
+  const inMachine = async (path: string) => (await m!.run('test', ['-e', path])).code === 0;
+  await until('the app', () => inMachine(ready));
   const pid = (await m!.ok('pgrep', ['-f', `${BIN} run --network none --name graceful`])).trim();
   await m!.ok('kill', ['-TERM', pid]);
   const r = await running;
@@ -162,7 +164,7 @@ test('SIGTERM to niso reaches the app\'s handler; a killed niso takes the unit w
 
   const doomed = join(root, 'var/lib/niso/state/doomed/ready');
   const orphan = run('doomed', "require('fs').writeFileSync('/state/ready', ''); setInterval(() => {}, 1000);");
-  await until('the app', async () => existsSync(doomed));
+  await until('the app', () => inMachine(doomed));
   const pid2 = (await m!.ok('pgrep', ['-f', `${BIN} run --network none --name doomed`])).trim();
   await m!.ok('kill', ['-KILL', pid2]);
   assert.equal((await orphan).signal, 'SIGKILL');
