@@ -229,7 +229,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .description('remove inactive services, or installed packages that no service uses (content shared with other packages stays)')
     .argument('<refs...>', 'SERVICE, or a package: NAME[:VERSION] or digest prefix')
     .option('--all-versions', 'with a bare NAME, remove every installed version')
-    .option('--state', 'with a SERVICE: delete its /state (the app\'s data) too, and give its uid back')
+    .option('--state', 'delete the /state (the app\'s data) of these services, or of names only `niso run` used, and give their uids back')
     .option('--json', 'print as JSON')
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
 

@@ -59,7 +59,7 @@ async function tool(cmd: string, args: string[], what: string, path: string): Pr
     if (isNisoError(e) && e.code === 'NISO2901') throw unsupported(`${cmd} is not installed`, 'install e2fsprogs and util-linux');
     throw e;
   });
-  if (r.code !== 0) throw new NisoError('NISO3209', `${what}: ${cmd} failed: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`, { path, hint: `\`niso explain NISO3209\`; the image is ${path}` });
+  if (r.code !== 0) throw new NisoError('NISO3209', `${what} (${path}): ${cmd} failed: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`, { hint: '`niso explain NISO3209`' });
   return r.stdout;
 }
 
@@ -120,7 +120,7 @@ async function mount(b: BoundedDir): Promise<void> {
   if (r.code === 0) return;
   const why = r.stderr.trim();
   if (/loop device|Operation not permitted|permission denied/i.test(why)) throw unsupported(`mounting the image failed: ${why}`, 'give niso loop devices and the right to mount (CAP_SYS_ADMIN)');
-  throw new NisoError('NISO3209', `cannot mount the state image ${b.image} on ${b.dir}: ${why}`, { path: b.image, hint: `check it with \`e2fsck -f ${b.image}\`` });
+  throw new NisoError('NISO3209', `cannot mount the state image ${b.image} on ${b.dir}: ${why}`, { hint: `check it with \`e2fsck -f ${b.image}\`` });
 }
 
 /** Bytes a directory tree takes on disk (du), to tell before copying whether it fits. */
@@ -148,7 +148,7 @@ async function migrate(b: BoundedDir): Promise<number> {
     try {
       const fits = statfsSync(mnt);
       if (used > fits.bavail * fits.bsize) {
-        throw new NisoError('NISO3208', `${b.dir} holds ${formatSize(used)}, more than fits into its bound of ${formatSize(b.sizeBytes)}`, { path: b.dir, hint: 'raise the bound ([resources] state_size, --state-size or [state] max_size), or delete data from it first' });
+        throw new NisoError('NISO3208', `${b.dir} holds ${formatSize(used)}, more than fits into its bound of ${formatSize(b.sizeBytes)}`, { hint: 'raise the bound ([resources] state_size, --state-size or [state] max_size), or delete data from it first' });
       }
       await tool('cp', ['-a', '--', `${b.dir}/.`, `${mnt}/`], `cannot copy ${b.dir} into its image`, tmp);
       await tool('sync', ['-f', mnt], 'cannot flush the new state image', tmp);
@@ -171,17 +171,17 @@ async function migrate(b: BoundedDir): Promise<number> {
  */
 async function resize(b: BoundedDir, from: number): Promise<void> {
   if (await attached(b.image)) {
-    throw new NisoError('NISO3210', `cannot change the bound of ${b.dir} from ${formatSize(from)} to ${formatSize(b.sizeBytes)} while it is in use`, { path: b.dir, hint: 'stop the service (and runs of the same name) first, then start it again; or keep the bound as it is' });
+    throw new NisoError('NISO3210', `cannot change the bound of ${b.dir} from ${formatSize(from)} to ${formatSize(b.sizeBytes)} while it is in use`, { hint: 'stop the service (and runs of the same name) first, then start it again; or keep the bound as it is' });
   }
   // resize2fs insists on a fresh check; -p repairs only what is safe without asking.
   const fsck = await run('e2fsck', ['-f', '-p', b.image], TOOL_ENV);
-  if (fsck.code !== null && fsck.code > 1) throw new NisoError('NISO3209', `the state image ${b.image} has errors e2fsck could not fix on its own: ${(fsck.stdout + fsck.stderr).trim()}`, { path: b.image, hint: `run \`e2fsck -f ${b.image}\` by hand` });
+  if (fsck.code !== null && fsck.code > 1) throw new NisoError('NISO3209', `the state image ${b.image} has errors e2fsck could not fix on its own: ${(fsck.stdout + fsck.stderr).trim()}`, { hint: `run \`e2fsck -f ${b.image}\` by hand` });
   if (b.sizeBytes > from) await truncate(b.image, b.sizeBytes);
   const r = await run('resize2fs', [b.image, `${Math.floor(b.sizeBytes / 1024)}K`], TOOL_ENV);
   if (r.code !== 0) {
     if (b.sizeBytes > from) await truncate(b.image, from);
     const full = /No space left|too small|smaller than minimum/i.test(r.stderr);
-    throw new NisoError(full ? 'NISO3208' : 'NISO3209', full ? `${b.dir} holds more than fits into ${formatSize(b.sizeBytes)}` : `cannot resize the state image ${b.image}: ${r.stderr.trim()}`, { path: b.dir, hint: full ? 'keep the bound higher, or delete data from it first' : '`niso explain NISO3209`' });
+    throw new NisoError(full ? 'NISO3208' : 'NISO3209', full ? `${b.dir} holds more than fits into ${formatSize(b.sizeBytes)}` : `cannot resize the state image ${b.image}: ${r.stderr.trim()}`, { hint: full ? 'keep the bound higher, or delete data from it first' : '`niso explain NISO3209`' });
   }
   if (b.sizeBytes < from) await truncate(b.image, b.sizeBytes);
 }
@@ -195,7 +195,7 @@ export async function ensureBounded(b: BoundedDir): Promise<BoundedResult> {
   const t0 = performance.now();
   const ready = (): boolean => {
     const state = isMounted(b);
-    if (state === 'other') throw new NisoError('NISO3209', `${b.dir} has another file system mounted on it, not its state image ${b.image}`, { path: b.dir, hint: `unmount it (umount ${b.dir}) and start again` });
+    if (state === 'other') throw new NisoError('NISO3209', `${b.dir} has another file system mounted on it, not its state image ${b.image}`, { hint: `unmount it (umount ${b.dir}) and start again` });
     return state === 'ours' && statSync(b.image).size === b.sizeBytes;
   };
   if (ready()) return { created: false, migratedBytes: null, resizedFrom: null, ms: performance.now() - t0 };
@@ -252,8 +252,8 @@ async function umount(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
   if (isMounted(b) !== 'ours') return;
   const r = await run('umount', ['--', b.dir], TOOL_ENV);
   if (r.code !== 0) {
-    if (/busy/i.test(r.stderr)) throw new NisoError('NISO3210', `${b.dir} is still in use on the host`, { path: b.dir, hint: `\`fuser -vm ${b.dir}\` names the processes` });
-    throw new NisoError('NISO3209', `cannot unmount ${b.dir}: ${r.stderr.trim()}`, { path: b.dir });
+    if (/busy/i.test(r.stderr)) throw new NisoError('NISO3210', `${b.dir} is still in use on the host`, { hint: `\`fuser -vm ${b.dir}\` names the processes` });
+    throw new NisoError('NISO3209', `cannot unmount ${b.dir}: ${r.stderr.trim()}`);
   }
 }
 
@@ -263,11 +263,19 @@ export async function unmountBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Prom
   await withImageLock(b, () => umount(b));
 }
 
-/** Deletes a bounded directory for good: unmounted, its image and the directory removed. */
+/**
+ * Deletes a bounded directory for good: unmounted, its image and the directory removed. Refused (NISO3210) while a
+ * sandbox still holds the image, which would go on writing into a deleted file.
+ */
 export async function deleteBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
   if (existsSync(b.image)) {
     await withImageLock(b, async () => {
+      const wasMounted = isMounted(b) === 'ours';
       await umount(b);
+      if (await attached(b.image)) {
+        if (wasMounted) await run('mount', ['-o', MOUNT_OPTIONS, '--', b.image, b.dir], TOOL_ENV);
+        throw new NisoError('NISO3210', `cannot delete ${b.dir}: a sandbox still uses it`, { hint: 'stop what runs under this name (a `niso run`, or the service) first' });
+      }
       await rm(b.image, { force: true });
     });
   }

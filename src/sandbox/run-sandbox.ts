@@ -53,7 +53,7 @@ export async function prepareDirs(plan: Plan): Promise<void> {
 async function giveFiles(dir: string, from: number, to: number): Promise<void> {
   for (const [match, owner] of [[`${from}`, `${to}`], [`:${from}`, `:${to}`]] as const) {
     const r = await run('chown', ['-R', '--no-dereference', `--from=${match}`, owner, '--', dir]);
-    if (r.code !== 0) throw new NisoError('NISO3207', `could not give the files of uid ${from} in ${dir} to the service's new uid ${to}: ${r.stderr.trim()}`, { path: dir, hint: `give them over by hand: chown -R --from=${from}:${from} ${to}:${to} ${dir}` });
+    if (r.code !== 0) throw new NisoError('NISO3207', `could not give the files of uid ${from} in ${dir} to the service's new uid ${to}: ${r.stderr.trim()}`, { hint: `give them over by hand: chown -R --from=${from}:${from} ${to}:${to} ${dir}` });
   }
 }
 

@@ -1,6 +1,7 @@
 // A service's /state on the host (var/lib/niso/state/NAME, bounded by an image in state/.images/): what removing a
 // service does to it, and what it holds, for both backends. It outlives the service unless it is removed with it,
 // and so does the uid that owns its files.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { boundedUsage, deleteBounded, unmountBounded, type BoundedUsage } from '../host/bounded-dir.js';
 import { releaseUid } from '../sandbox/uids.js';
@@ -12,6 +13,12 @@ export { stateOf };
 export function stateUsage(root: string, service: string): { dir: string; image: string; usage: BoundedUsage | null } {
   const s = stateOf(layout(root), service);
   return { ...s, usage: boundedUsage(s) };
+}
+
+/** Whether a name has a /state on this host (its dir, or its image). */
+export function hasState(root: string, service: string): boolean {
+  const s = stateOf(layout(root), service);
+  return existsSync(s.dir) || existsSync(s.image);
 }
 
 /**

@@ -183,6 +183,30 @@ test('a host that says [state] max_size = "unlimited" runs with a plain state di
   assert.equal(findmnt(join(root, 'var/lib/niso/state/capped')), 'ext4');
 });
 
+test('the /state of a name only runs used stays mounted after them; remove --state deletes it and frees its uid, but not while a run uses it', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'scratch');
+  const wrote = JSON.parse(niso(['run', a, '--', 'main.js', 'write', 'x'], root, dir).out) as { uid: number };
+  const state = join(root, 'var/lib/niso/state/scratch');
+  const image = join(root, 'var/lib/niso/state/.images/scratch.img');
+  assert.ok(existsSync(join(state, 'x')), 'the data is where it was, on the host');
+  // While a run uses it, its image is not deleted under it.
+  const { child } = await startWaiting(a, root);
+  const busy = niso(['remove', 'scratch', '--state'], root, dir);
+  child.kill('SIGINT');
+  await new Promise((res) => child.on('close', res));
+  assert.equal(busy.code, 1, busy.err);
+  assert.match(busy.err, /NISO3210: cannot delete \S+\/state\/scratch: a sandbox still uses it/);
+  assert.ok(existsSync(join(state, 'x')), 'mounted again as it was');
+  assert.equal(niso(['remove', 'scratch', '--state'], root, dir).out, 'removed the state of scratch\n');
+  assert.ok(!existsSync(state) && !existsSync(image));
+  assert.ok(!existsSync(`/var/lib/niso/uids/${wrote.uid}`), 'its uid is free again');
+  const none = niso(['remove', 'scratch', '--state'], root, dir);
+  assert.equal(none.code, 2);
+  assert.match(none.err, /NISO9001: --state: there is no service and no \/state named "scratch"/);
+});
+
 test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');

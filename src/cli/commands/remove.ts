@@ -10,12 +10,19 @@ import { printJson } from '../output.js';
 export async function run(ctx: Context, refs: string[], opts: { allVersions?: boolean; state?: boolean; json?: boolean }): Promise<void> {
   const chosen = new Map<string, InstalledPackage>();
   const services: string[] = [];
-  const { listServiceNames, readDefinition } = await import('../../service/store.js');
+  const states: string[] = [];
+  const { SERVICE_NAME_RE, listServiceNames, readDefinition } = await import('../../service/store.js');
+  const { hasState, releaseState } = await import('../../service/state-dir.js');
   const known = new Set(listServiceNames(ctx.root));
   for (const ref of refs) {
     // A service's name first (like `docker rm` removes containers), then packages.
     if (known.has(ref)) { services.push(ref); continue; }
-    if (opts.state) throw new NisoError('NISO9001', `--state: "${ref}" is not a service`, { exitCode: 2, hint: 'only a service has a /state to delete; `niso status` lists them' });
+    // `--state` is about names: the state of runs that never were a service goes the same way; packages stay.
+    if (opts.state) {
+      if (!SERVICE_NAME_RE.test(ref) || !hasState(ctx.root, ref)) throw new NisoError('NISO9001', `--state: there is no service and no /state named "${ref}"`, { exitCode: 2, hint: '`niso status` lists the services' });
+      states.push(ref);
+      continue;
+    }
     const all = await listInstalled(ctx.root);
     const hits = matchRef(all, ref);
     const { version } = parseRef(ref);
@@ -37,8 +44,10 @@ export async function run(ctx: Context, refs: string[], opts: { allVersions?: bo
     const { hostOf } = await import('./service.js');
     for (const s of services) await removeService(hostOf(ctx), s, opts.state === true);
   }
+  for (const s of states) await releaseState(ctx.root, s, true);
   const r = chosen.size > 0 ? await removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
-  if (opts.json) return printJson(ctx, { ...r, removedServices: services, removedState: opts.state === true ? services : [] });
+  if (opts.json) return printJson(ctx, { ...r, removedServices: services, removedState: opts.state === true ? [...services, ...states] : [] });
+  for (const s of states) ctx.stdout.write(`removed the state of ${s}\n`);
   const { stateOf } = await import('../../service/state-dir.js');
   const { layout } = await import('../../store/layout.js');
   for (const s of services) {
