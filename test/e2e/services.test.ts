@@ -52,7 +52,7 @@ else {
     if (q.url === '/health' && sickAfter && Date.now() - started > sickAfter) { s.statusCode = 503; s.end('db down'); return; }
     s.end(q.url === '/health' ? 'ok' : 'up ' + process.getuid());
   }).listen(port, '0.0.0.0');
-  process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0); });
+  process.on('SIGTERM', () => { console.log('got SIGTERM'); if (process.env.STOP_MARK) require('fs').writeFileSync('/state/' + process.env.STOP_MARK, 'stopped'); process.exit(0); });
 }
 `;
 
@@ -415,6 +415,22 @@ test('an unbounded /state of an earlier niso moves into its image at the first s
   assert.ok(st!.stateSizeBytes > 32 * 1024 * 1024, 'the file system grew with its image');
   assert.equal(readFileSync(join(dir, 'sub/old.txt'), 'utf8'), 'from before');
   ok(e, ['deactivate', 'legacy']);
+});
+
+test('a running service of a host that had no bound: at its restart its /state moves into an image, with what it wrote until it stopped', async () => {
+  const e = await setup('moved');
+  const config = join(e.root, 'etc/niso/config.toml');
+  mkdirSync(join(e.root, 'etc/niso'), { recursive: true });
+  writeFileSync(config, '[state]\nmax_size = "unlimited"\n');
+  ok(e, ['activate', 'moved', '--network', 'none', '--env', 'STOP_MARK=last-words']);
+  const dir = join(e.root, 'var/lib/niso/state/moved');
+  assert.equal(fsAt(dir), null, 'unbounded: a plain directory');
+  writeFileSync(config, '[state]\nmax_size = "32M"\n');
+  ok(e, ['restart', 'moved']);
+  assert.equal(fsAt(dir), 'ext4');
+  // The old app wrote its last file on SIGTERM: it stopped before the move, so the file moved with the rest.
+  assert.equal(readFileSync(join(dir, 'last-words'), 'utf8'), 'stopped');
+  ok(e, ['deactivate', 'moved']);
 });
 
 test('a service without a size of its own follows the host\'s [state] max_size: a new one applies at the next restart', async () => {

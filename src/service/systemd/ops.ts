@@ -4,7 +4,7 @@
 //
 // Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
@@ -84,11 +84,14 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
   }
+  // A running unit (a restart is about to start it again) is stopped first where /state must change under it: its
+  // first bound moves the directory into a new image (the old app would go on writing to the old directory), and a
+  // new bound is applied with the image unmounted in every namespace (NISO3210 while the unit holds it).
+  const moving = plan.prepare.some((p) => p.bound !== null && !existsSync(p.bound.image));
+  if (moving && unitActive(def.name)) await systemctl('stop', unitName(def.name));
   try {
     await prepareDirs(plan);
   } catch (e) {
-    // A new bound of /state is applied with its image unmounted (in every namespace): a running unit, which a
-    // restart is about to start again, is stopped first.
     if (!(isNisoError(e) && e.code === 'NISO3210') || !unitActive(def.name)) throw e;
     await systemctl('stop', unitName(def.name));
     await prepareDirs(plan);
