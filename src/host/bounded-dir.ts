@@ -17,7 +17,7 @@ import { BOUND_MOUNT } from '../plan/plan.js';
 import { run } from './exec.js';
 import { fsyncPath } from './fs-atomic.js';
 import { withLock } from './lock.js';
-import { loopBackingFile, mountAt, mountsBelow, readMounts } from './mounts.js';
+import { bindersOf, loopBackingFile, mountAt, mountsBelow, readMounts } from './mounts.js';
 
 export interface BoundedDir {
   /** The directory the app writes to: the image is mounted here. */
@@ -138,6 +138,9 @@ const asideOf = (dir: string) => join(dirname(dir), `.${basename(dir)}.unbounded
  * directory and no image (begin again) or the image and the old directory aside (removed at the next start).
  */
 async function migrate(b: BoundedDir): Promise<number> {
+  // A sandbox that binds the directory would go on writing to it after the copy: those writes would be lost.
+  const users = bindersOf(b.dir);
+  if (users.length > 0) throw new NisoError('NISO3210', `cannot move ${b.dir} into its new image while a sandbox uses it (pid ${users.slice(0, 5).join(', ')})`, { hint: 'stop the service, or the run of the same name, and start it again' });
   const used = await treeBytes(b.dir);
   const tmp = `${b.image}.tmp`;
   const mnt = `${b.image}.mnt`;

@@ -1,10 +1,13 @@
 // The mount table as niso needs it: what is mounted on a directory, and which image file a loop device reads.
 // Read from /proc/self/mountinfo and sysfs, so that checking a mounted state dir on every start costs two small
 // reads and no process (util-linux's findmnt and losetup would cost a spawn each).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 
 export interface MountEntry {
+  /** The file system's device (MAJ:MIN), and the directory of it that is mounted (a bind mount's source, relative to it). */
+  device: string;
+  root: string;
   /** Where it is mounted (in this process's mount namespace), unescaped. */
   mountPoint: string;
   fsType: string;
@@ -24,7 +27,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const f = line.split(' ');
     const dash = f.indexOf('-', 6);
     if (f.length < 10 || dash < 0) continue;
-    out.push({ mountPoint: unescape(f[4]!), fsType: f[dash + 1]!, source: unescape(f[dash + 2]!) });
+    out.push({ device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!), fsType: f[dash + 1]!, source: unescape(f[dash + 2]!) });
   }
   return out;
 }
@@ -53,4 +56,27 @@ export function loopBackingFile(source: string): string | null {
   try {
     return readFileSync(`/sys/block/${basename(source)}/loop/backing_file`, 'utf8').replace(/\n$/, '');
   } catch { return null; }
+}
+
+/**
+ * Processes whose mount namespace has dir (or something below it) mounted somewhere: a sandbox binds its state dir,
+ * and then writes to it through its own namespace, out of sight of this one. Reads every process's mountinfo (a few
+ * ms): only for the rare change that must not happen under a running app (moving a directory into an image).
+ */
+export function bindersOf(dir: string): number[] {
+  const own = readMounts();
+  // The file system dir is on, and dir's path inside it.
+  let host: MountEntry | null = null;
+  for (const m of own) if ((dir === m.mountPoint || dir.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)) && (host === null || m.mountPoint.length >= host.mountPoint.length)) host = m;
+  if (host === null) return [];
+  const rest = host.mountPoint === '/' ? dir : dir.slice(host.mountPoint.length);
+  const inFs = host.root === '/' ? rest : `${host.root}${rest}`;
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let text: string;
+    try { text = readFileSync(`/proc/${name}/mountinfo`, 'utf8'); } catch { continue; }
+    if (parseMountinfo(text).some((m) => m.device === host.device && (m.root === inFs || m.root.startsWith(`${inFs}/`)))) pids.push(Number(name));
+  }
+  return pids;
 }

@@ -142,6 +142,27 @@ test('an unbounded directory of an earlier niso moves into the image: owners, mo
   assert.equal(mountAt(`${big.image}.mnt`), null);
 });
 
+test('an unbounded directory that a sandbox still binds is not moved (what the app wrote after the copy would be lost): NISO3210', async () => {
+  const dir = tempDir();
+  const b = bounded(dir);
+  mkdirSync(b.dir, { recursive: true });
+  writeFileSync(join(b.dir, 'f'), 'data');
+  mkdirSync(join(dir, 'elsewhere'));
+  // As a sandbox does: the directory bound somewhere in a mount namespace of its own.
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" "$1" && echo bound && exec sleep 30', b.dir, join(dir, 'elsewhere')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => holder.stdout!.once('data', r));
+  try {
+    await assert.rejects(ensureBounded(b), (e: unknown) => isNisoError(e) && e.code === 'NISO3210' && new RegExp(`pid ${holder.pid}`).test(e.message));
+    assert.equal(readFileSync(join(b.dir, 'f'), 'utf8'), 'data');
+    assert.ok(!existsSync(b.image) && mountAt(b.dir) === null, 'nothing made, nothing mounted');
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.on('close', r));
+  }
+  assert.ok((await ensureBounded(b)).migratedBytes !== null, 'moved once nothing holds it');
+  assert.equal(readFileSync(join(b.dir, 'f'), 'utf8'), 'data');
+});
+
 test('a migration cut short is finished or undone at the next start', async () => {
   const dir = tempDir();
   // Cut after the copy was renamed into place: the old directory waits aside and is removed.
