@@ -4,7 +4,7 @@
 // at its own address (bridge and veth without the DNAT), and `podman run -p`. Load comes from wrk
 // on loopback. Writes bench/results/net.md.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +14,7 @@ import { chooseSubnet } from '../src/net/model/subnet.js';
 import { allProcessCpu, CLK_TCK, cmdline, cpuDelta, descendants, machineCpu, pinProcess, waitedChildrenCpuMs } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork, removeBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run, cleanupOnInterrupt, freePort } from './lib/proc.js';
 import { fmtMs, mdTable, summarize, type Summary } from './lib/stats.js';
@@ -241,7 +241,7 @@ async function main(): Promise<void> {
     }
     if (pod && podNet) { try { pod.run(['network', 'rm', '-f', podNet]); } catch { /* gone */ } }
     pod?.close();
-    rmSync(work, { recursive: true, force: true });
+    await removeBenchWork(work);
   };
   const offInterrupt = cleanupOnInterrupt(cleanup, log);
   try {

@@ -7,7 +7,7 @@
 // BENCH_CONTAINERS (20), BENCH_SETTLE_S (10), BENCH_CPU_WINDOWS (3), BENCH_OBSERVE_S (180);
 // BENCH_RENDER_ONLY=FILE renders the report again from saved raw data without measuring.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ import { cmdline, descendants } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { pollFirstOk, type FirstOk } from './lib/http-poll.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, type NisoCli, removeBenchNetworks, prepareBenchWork, removeBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run, cleanupOnInterrupt, freePort } from './lib/proc.js';
 import { cgroupProcs, comm, fmtKb, procMem, procTimesMs, type ProcMem } from './lib/procfs.js';
@@ -555,7 +555,7 @@ async function main(): Promise<void> {
       if (c.podNet) { try { c.pod.run(['network', 'rm', '-f', c.podNet]); } catch { /* gone */ } }
       c.pod.close();
     }
-    rmSync(work, { recursive: true, force: true });
+    await removeBenchWork(work);
   };
   const offInterrupt = cleanupOnInterrupt(cleanup, log);
   try {
@@ -596,7 +596,7 @@ async function main(): Promise<void> {
     // The sandbox alone: niso's own setpriv + bwrap argv for this app (host network, so the bench can reach it).
     const known = { ...parseManifest(readFileSync(join(c.appDir, 'manifest.toml'), 'utf8')).manifest!.env, PORT: String(ports.bwrap) };
     const rj = revealEnv(parseJson<RunJson>(niso(c.cli, ['run', '--json', '--network', 'host', '--name', 'bench-bwrap', '--env', `PORT=${ports.bwrap}`, APP], { env }), 'niso run --json'), known);
-    prepareDirs(rj.plan);
+    await prepareDirs(rj.plan);
     const seccomp = rj.plan.seccomp ? buildSeccompFilter({ arch: hostArch() as SeccompArch, deny: DEFAULT_DENY, allow: rj.plan.seccomp.allow ?? [] }) : null;
     const fdDir = join(work, 'fds');
     mkdirSync(fdDir);

@@ -1,7 +1,7 @@
 // Times, side by side in one run, how long a node app that exits at once takes to run: bare node on
 // the host, bwrap replaying niso's own argv, `niso run`, and `podman run --rm`; then profiles
 // `niso run` to show where niso's own overhead goes. Writes bench/results/run-start.md.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import { buildSeccompFilter, DEFAULT_DENY, type SeccompArch } from '../src/rende
 import { createCgroup, removeCgroup, type Cgroup } from '../src/sandbox/cgroup.js';
 import { runSandbox } from '../src/sandbox/run-sandbox.js';
 import { loadNow, machineFacts, writeReport, machineRows } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, type NisoCli, prepareBenchWork } from './lib/niso.js';
+import { niso, nisoEnv, parseJson, type NisoCli, prepareBenchWork, removeBenchWork } from './lib/niso.js';
 import { ensureImages, openPodman, podmanMissing, PODMAN_ULIMITS, type BenchImage, type Podman } from './lib/podman.js';
 import { firstLine, run } from './lib/proc.js';
 import { intEnv } from './lib/env.js';
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   } finally {
     for (const cg of cgroups) await removeCgroup(cg);
     pod?.close();
-    rmSync(work, { recursive: true, force: true });
+    await removeBenchWork(work);
   }
 }
 

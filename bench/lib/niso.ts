@@ -1,5 +1,5 @@
 // Runs the niso CLI from the built bundle when dist/niso.mjs exists, else from src/ through tsx.
-import { chmodSync, cpSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, type Ran, type RunOptions } from './proc.js';
 
@@ -75,4 +75,11 @@ export function prepareBenchWork(repo: string, work: string, log: (line: string)
   const cli = resolveNiso(repo, join(work, 'niso'));
   log(`niso: ${cli.describe}`);
   return cli;
+}
+
+/** Removes the bench's work dir, after what its NISO_ROOTs hold on the host (mounted state images, uid claims). */
+export async function removeBenchWork(work: string): Promise<void> {
+  const { releaseRootsBelow } = await import('../../src/store/release-root.js');
+  await releaseRootsBelow(work);
+  rmSync(work, { recursive: true, force: true });
 }

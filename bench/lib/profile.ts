@@ -93,7 +93,7 @@ interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number;
 
 const NAMED: [RegExp, string][] = [
   [/^(resolveRuntime|findRuntimes|probeRuntime|completeRuntime|computeElfClosure|reportsFor|readRuntimeConfig|probeConfigured|walk|elfClosure|runLdd|traceWith|loaderSearchPath|ldconfigDirs|ask|candidatePaths|normalizeMounts|parseLddOutput)$/, 'runtime discovery (JS side)'],
-  [/^(serviceUid|hostIds|withStoreLock)$/, 'uid allocation'],
+  [/^(serviceUid|idsIn|claimFirst|withStoreLock)$/, 'uid allocation'],
   [/^(createCgroup|sweepCgroups|removeCgroup|cgroupPids|v2Available)$/, 'cgroups'],
   [/^buildSeccompFilter$/, 'seccomp program'],
   [/^(buildPlan|renderBwrap)$/, 'plan + render'],

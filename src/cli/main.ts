@@ -49,6 +49,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-m, --memory <size>', 'memory limit, e.g. 512M')
     .option('--cpus <n>', 'CPU limit in cores, e.g. 0.5')
     .option('--pids <n>', 'limit on processes and threads')
+    .option('--state-size <size>', 'size limit of /state, e.g. 1G (default: the manifest\'s state_size, or [state] max_size in /etc/niso/config.toml, 10G)')
     .addOption(new Option('--network <mode>', 'network mode').choices(['private', 'none', 'host']))
     .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
     .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, [])
@@ -231,6 +232,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .description('remove inactive services, or installed packages that no service uses (content shared with other packages stays)')
     .argument('<refs...>', 'SERVICE, or a package: NAME[:VERSION] or digest prefix')
     .option('--all-versions', 'remove every installed version (or build) that NAME or NAME:VERSION matches')
+    .option('--state', 'delete the /state (the app\'s data) of these services, or of names only `niso run` used, and give their uids back')
     .option('--json', 'print as JSON')
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
 

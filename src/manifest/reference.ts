@@ -237,6 +237,7 @@ preset = "server"              # the default: own user, no capabilities, syscall
 memory = "512M"
 cpus = 1.5
 pids = 128
+state_size = "2G"              # /state's bound (writes past it: ENOSPC); the host's default, 10G, if left out
 
 [restart]
 policy = "on-failure"

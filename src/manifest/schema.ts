@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import semverParse from 'semver/functions/parse.js';
 import semverValid from 'semver/functions/valid.js';
-import { DURATION_PATTERN, SIZE_PATTERN, formatDuration, parseDuration, parseSize, parsePortMapping, type Parsed, type PortMapping } from './units.js';
+import { DURATION_PATTERN, MIN_STATE_BYTES, SIZE_PATTERN, formatDuration, parseDuration, parseSize, parseStateSize, parsePortMapping, type Parsed, type PortMapping } from './units.js';
 import { suggest } from './suggest.js';
 import { ARCHES, CAPABILITIES, LIMITS, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, runtimeCommands } from './constants.js';
 import { SYSCALL_GROUPS, expandSyscallNames } from '../render/seccomp-syscalls.js';
@@ -266,7 +266,9 @@ const resourcesSection = z.strictObject({
   cpus: z.number().min(LIMITS.cpus.min).max(LIMITS.cpus.max).optional().meta({ description: 'CPU limit in cores, e.g. 0.5 for half a core.' }),
   pids: z.number().int().min(LIMITS.pids.min).max(LIMITS.pids.max).optional().meta({ description: 'Limit on processes and threads (node uses about 10 when idle; allow at least 32).' }),
   nofile: z.number().int().min(16).max(1_048_576).optional().meta({ description: 'Limit on open files (RLIMIT_NOFILE).' }),
-}).meta({ description: 'Resource limits, enforced with cgroups.' });
+  state_size: converted(z.union([z.string().meta({ pattern: SIZE_PATTERN, examples: ['1G', '256M'] }), z.number().meta({ type: 'integer', minimum: MIN_STATE_BYTES, examples: [1073741824] })]), parseStateSize).optional()
+    .meta({ description: 'Size limit of /state, the app\'s persistent directory (at least "8M"): writes past it fail with "no space left on device". Without it, the host\'s default applies ([state] max_size in /etc/niso/config.toml, 10G unless set).' }),
+}).meta({ description: 'Resource limits, enforced with cgroups (memory, cpus, pids), rlimits (nofile) and a file system of its own (state_size).' });
 
 const restartSection = z.strictObject({
   policy: z.enum(RESTART_POLICIES).default('on-failure').meta({ description: 'When to restart the app: never, when it exits with an error, always, or always unless it was stopped by hand.' }),

@@ -53,6 +53,16 @@ export function parseSize(input: string | number): Parsed<number> {
   return { ok: true, value: bytes };
 }
 
+/** The smallest bound of a state directory: its ext4 file system keeps a few MiB of it for itself. */
+export const MIN_STATE_BYTES = 8 * 1024 * 1024;
+
+/** A size for a state bound (`state_size`, `--state-size`, `[state] max_size`): a size of at least MIN_STATE_BYTES. */
+export function parseStateSize(input: string | number): Parsed<number> {
+  const r = parseSize(input);
+  if (!r.ok || r.value >= MIN_STATE_BYTES) return r;
+  return fail('NISO1006', `${typeof input === 'string' ? `"${input}"` : input} is below the smallest state size, 8M`, 'the state\'s ext4 file system needs a few MiB of its own: use at least "8M"');
+}
+
 export function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;

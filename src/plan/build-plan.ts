@@ -3,8 +3,8 @@
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { PortMapping } from '../manifest/units.js';
-import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
-import { PRESETS } from './presets.js';
+import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
+import { DEFAULT_STATE_BYTES, PRESETS } from './presets.js';
 import { allowedWeakenings, type Trust, type Weakening } from './weakenings.js';
 
 export interface RuntimeFacts {
@@ -25,7 +25,18 @@ export interface HostFacts {
   hostFiles: { localtime: string | null; caCertificates: string | null; resolvConf: string | null };
   uid: number;
   gid: number;
+  /** The service's former uid, when it had to get a new one: its files in the state dir are given over at start. */
+  previousUid?: number | null;
   stateDir: string;
+  /** Where the image that bounds the state dir lives (made at the first start). */
+  stateImage: string;
+  /**
+   * A run's own /state, gone when it ends: a tmpfs of the bound inside the sandbox (no image, no mount on the host);
+   * stateDir is used only where there is no sandbox to make one in.
+   */
+  stateTemporary?: boolean;
+  /** The host's bound for a state dir whose manifest and command line set none; null: unbounded ("unlimited"). */
+  stateDefaultBytes: number | null;
   /**
    * The service's private network, once niso has prepared it: the namespace to run in and the
    * /etc/hosts naming the services it shares networks with. Without it, "private" falls back to
@@ -45,6 +56,7 @@ export interface PlanOptions {
   memoryBytes?: number;
   cpus?: number;
   pids?: number;
+  stateBytes?: number;
   /** Replace the manifest's args (like `docker run IMAGE ARGS`). */
   args?: string[];
   /** Replace the manifest's restart policy (`--restart`). */
@@ -156,11 +168,13 @@ export function buildPlan(input: PlanInput): Plan {
   const networksConfirmed = confirmation('networks');
   if (privateNet && networksConfirmed.confirmedBy) overrides.push({ property: 'network.networks', preset: ['default'], value: m.network.networks, from: 'manifest', ...networksConfirmed });
 
-  const limits = { ...preset.limits };
+  // The state's bound is the host's default (not the preset's) unless the manifest or the command line set one.
+  const limits: Plan['limits'] = { ...preset.limits, stateBytes: host.stateDefaultBytes };
   const limit = (key: keyof typeof limits, fromManifest: number | undefined, fromCli: number | undefined, property: string) => {
+    const base = limits[key];
     for (const [value, from] of [[fromManifest, 'manifest'], [fromCli, 'command line']] as const) {
       if (value === undefined || value === limits[key]) continue;
-      overrides.push({ property, preset: preset.limits[key], value, from });
+      overrides.push({ property, preset: base, value, from });
       limits[key] = value;
     }
   };
@@ -170,6 +184,7 @@ export function buildPlan(input: PlanInput): Plan {
   const pidsOverride = overrides.find((x) => x.property === 'resources.pids' && x.from === 'manifest');
   if (pidsOverride) Object.assign(pidsOverride, confirmation('pids'));
   limit('nofile', m.resources.nofile, undefined, 'resources.nofile');
+  limit('stateBytes', m.resources.state_size, o.stateBytes, 'resources.state_size');
 
   const capabilities = [...new Set([...preset.capabilities, ...m.isolation.capabilities, ...(o.capabilities ?? [])])].sort();
   if (m.isolation.capabilities.length > 0) overrides.push({ property: 'isolation.capabilities', preset: preset.capabilities, value: [...m.isolation.capabilities].sort(), from: 'manifest', ...confirmation('capability') });
@@ -208,7 +223,12 @@ export function buildPlan(input: PlanInput): Plan {
   const restart = restartOf(m, input.options, overrides);
   const health = healthOf(m);
   const appDir = `${input.package.path}/app`;
-  const prepare = [{ path: host.stateDir, uid, gid, mode: 0o700 }];
+  const temporaryState = host.stateTemporary === true;
+  const prepare: PlanPrepare[] = temporaryState && preset.sandboxed ? [] : [{
+    path: host.stateDir, uid, gid, mode: 0o700, chownFrom: host.previousUid ?? null,
+    // Without a sandbox a run's own state is a plain dir: an app that can write anywhere on the host is bounded nowhere.
+    bound: limits.stateBytes === null || temporaryState ? null : { image: host.stateImage, sizeBytes: limits.stateBytes },
+  }];
 
   if (!preset.sandboxed) {
     // No sandbox: host paths as they are, run as the service user in the app's own directory.
@@ -234,7 +254,9 @@ export function buildPlan(input: PlanInput): Plan {
   }
   mounts.push(
     { type: 'bind', source: appDir, target: APP, readOnly: true, purpose: 'app' },
-    { type: 'bind', source: host.stateDir, target: STATE, readOnly: false, purpose: 'state' },
+    temporaryState
+      ? { type: 'tmpfs', target: STATE, sizeBytes: limits.stateBytes ?? DEFAULT_STATE_BYTES, owner: { uid, gid, mode: 0o700 } }
+      : { type: 'bind', source: host.stateDir, target: STATE, readOnly: false, purpose: 'state' },
     { type: 'tmpfs', target: '/tmp', sizeBytes: m.isolation.tmp_size },
     { type: 'proc', target: '/proc' },
     { type: 'dev', target: '/dev' },

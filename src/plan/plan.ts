@@ -11,7 +11,8 @@ export type PlanMount =
   | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'state' | 'host-file' | 'volume' }
   /** A file niso writes for the sandbox (passwd, hosts, ...), mounted read-only. */
   | { type: 'file'; target: string; content: string; purpose: 'etc' }
-  | { type: 'tmpfs'; target: string; sizeBytes: number }
+  /** owner: the tmpfs's root belongs to the service user with this mode (a run's own /state); else the backend's default. */
+  | { type: 'tmpfs'; target: string; sizeBytes: number; owner?: { uid: number; gid: number; mode: number } }
   | { type: 'proc'; target: '/proc' }
   | { type: 'dev'; target: '/dev' };
 
@@ -55,6 +56,28 @@ export interface PlanHealth {
   onUnhealthy: 'restart' | 'none';
 }
 
+/**
+ * How a bounded directory's image is mounted, by either backend (host/bounded-dir.ts, render/systemd-mount.ts):
+ * nosuid and nodev so that a service cannot plant setuid files or device nodes for the host, discard so that space
+ * it frees goes back to the host's file system.
+ */
+export const BOUND_MOUNT = { type: 'ext4', options: 'loop,discard,nosuid,nodev' } as const;
+
+/** A host directory the caller makes before the start, owned by the service. */
+export interface PlanPrepare {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  /**
+   * Files below it owned by this uid are given to uid/gid first: the service's uid changed (its old one turned out to
+   * be another NISO_ROOT's, sandbox/uids.ts). null almost always.
+   */
+  chownFrom: number | null;
+  /** Its size bound: an ext4 image of sizeBytes at `image`, mounted on path (host/bounded-dir.ts); null: unbounded. */
+  bound: { image: string; sizeBytes: number } | null;
+}
+
 export interface Plan {
   planVersion: 1;
   service: string;
@@ -79,7 +102,8 @@ export interface Plan {
   noNewPrivileges: boolean;
   /** null: no syscall filter (only the unsafe preset). The profile's deny list lives with the renderer. */
   seccomp: { profile: 'default'; allow: string[]; errno: 'EPERM' } | null;
-  limits: { memoryBytes: number | null; cpus: number | null; pids: number | null; nofile: number | null };
+  /** stateBytes: the bound of the state dir (prepare[].bound); null: unbounded (the host said "unlimited"). */
+  limits: { memoryBytes: number | null; cpus: number | null; pids: number | null; nofile: number | null; stateBytes: number | null };
   /** Whether the sandbox may create new privileges through user namespaces inside. */
   allowUserNamespaces: boolean;
   stop: { signal: string; timeoutMs: number };
@@ -88,7 +112,7 @@ export interface Plan {
   /** How a service is checked; null: no check (the service is healthy while it runs). */
   health: PlanHealth | null;
   /** Host paths the caller must create before start (state dir), with owner. */
-  prepare: { path: string; uid: number; gid: number; mode: number }[];
+  prepare: PlanPrepare[];
   /** Things the user should know: settings not in effect yet, defaults chosen. */
   notes: string[];
 }

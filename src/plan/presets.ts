@@ -53,3 +53,6 @@ export const PRESETS: Record<PresetName, Preset> = {
     limits: { memoryBytes: null, cpus: null, pids: null, nofile: null },
   },
 };
+
+/** The bound of a /state whose manifest, command line and host set none: 10 GiB, a sparse image that takes on disk only what is written. */
+export const DEFAULT_STATE_BYTES = 10 * 1024 ** 3;

@@ -98,7 +98,8 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
   for (const m of plan.mounts) {
     switch (m.type) {
       case 'bind': a.push(m.readOnly ? '--ro-bind' : '--bind', m.source, m.target); break;
-      case 'tmpfs': a.push('--size', String(m.sizeBytes), '--tmpfs', m.target); break;
+      // bwrap mounts it as the sandbox user, who therefore owns it; --perms sets the mode.
+      case 'tmpfs': a.push(...(m.owner ? ['--perms', m.owner.mode.toString(8).padStart(4, '0')] : []), '--size', String(m.sizeBytes), '--tmpfs', m.target); break;
       case 'proc': a.push('--proc', m.target); break;
       case 'dev': a.push('--dev', m.target); break;
       case 'file': {

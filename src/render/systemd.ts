@@ -13,6 +13,7 @@ import { NAMESPACE_SYSCALLS, systemdDenyTerms } from './systemd-syscalls.js';
 import { netDependencyLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
 import { renderHealthUnits } from './systemd-health.js';
 import { renderExitUnits } from './systemd-exit.js';
+import { renderStateMounts } from './systemd-mount.js';
 
 export interface SystemdFacts {
   /** The generation this unit belongs to; only written into the header. */
@@ -139,7 +140,7 @@ function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[]): { li
         lines.push(`BindReadOnlyPaths=${pathWord(path)}:${pathWord(m.target)}`);
         break;
       }
-      case 'tmpfs': lines.push(`TemporaryFileSystem=${pathWord(m.target)}:size=${m.sizeBytes},mode=1777`); break;
+      case 'tmpfs': lines.push(`TemporaryFileSystem=${pathWord(m.target)}:size=${m.sizeBytes},${m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777'}`); break;
       // MountAPIVFS= and PrivateDevices= (below) provide these.
       case 'proc': case 'dev': break;
     }
@@ -280,7 +281,8 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   notes.push(...health.notes);
 
   const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso) : null;
-  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...health.unitLines];
+  const state = renderStateMounts(plan);
+  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...health.unitLines];
   const text = [
     ...header(plan, facts, name, notes),
     '',
@@ -309,7 +311,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   return {
     name, unit: text, files, directories, sysusers,
-    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...health.companions],
+    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...health.companions],
     notes,
   };
 }

@@ -12,6 +12,8 @@ import { resolveRuntime } from '../runtime/registry.js';
 import { reachableByOthers } from '../host/reachable.js';
 import { elfClosure } from '../runtime/elf-closure.js';
 import { serviceUid } from './uids.js';
+import { readStateDefault } from '../store/host-config.js';
+import { layout, stateOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
 import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
 
@@ -19,13 +21,12 @@ function hostFile(path: string): string | null {
   try { return realpathSync(path); } catch { return null; }
 }
 
-/** The state dir a service keeps across its runs, restarts and versions (/state inside). */
-export function serviceStateDir(root: string, service: string): string {
-  return join(root, 'var/lib/niso/state', service);
-}
-
-/** `stateDir`: where /state comes from; a service's own unless a run without a service says otherwise. */
-export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, stateDir = serviceStateDir(ctx.root, service)): Promise<Plan> {
+/**
+ * `temporaryState`: a run without a service of its name (run.ts) gets a /state of its own that goes with it, instead
+ * of the service's, which is kept across runs, restarts and versions; the path is the host dir for the unsandboxed
+ * preset (a sandbox gets a tmpfs).
+ */
+export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, temporaryState: string | null = null): Promise<Plan> {
   let runtime: HostFacts['runtime'] = null;
   let binaryMounts: HostFacts['binaryMounts'] = [];
   if (manifest.runtime) {
@@ -46,7 +47,9 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
     });
   }
-  const uid = await serviceUid(ctx.root, service);
+  const { uid, previous } = await serviceUid(ctx.root, service);
+  const kept = stateOf(layout(ctx.root), service);
+  const state = temporaryState === null ? { ...kept, temporary: false } : { dir: temporaryState, image: kept.image, temporary: true };
   return buildPlan({
     service,
     manifest,
@@ -58,7 +61,11 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       hostFiles: { localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf') },
       uid,
       gid: uid,
-      stateDir,
+      previousUid: previous,
+      stateDir: state.dir,
+      stateImage: state.image,
+      stateTemporary: state.temporary,
+      stateDefaultBytes: await readStateDefault(layout(ctx.root).config),
       network,
     },
   });

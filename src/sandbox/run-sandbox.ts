@@ -7,6 +7,8 @@ import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
+import { run } from '../host/exec.js';
+import { ensureBounded } from '../host/bounded-dir.js';
 import type { Plan } from '../plan/plan.js';
 import { renderBwrap, RenderError, type BwrapCommand } from '../render/bwrap.js';
 import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
@@ -31,14 +33,27 @@ export const JOIN = 'n=$1; shift; if [ "$n" != - ]; then ulimit -n "$n" || exit 
 
 
 
-/** Creates the host dirs the plan needs (the state dir), owned by the service. */
-export function prepareDirs(plan: Plan): void {
+/**
+ * Creates the host dirs the plan needs (the state dir), owned by the service; a bounded one is its image, made,
+ * resized or mounted as needed (mounted already, it costs two small reads).
+ */
+export async function prepareDirs(plan: Plan): Promise<void> {
   for (const p of plan.prepare) {
     // Parents stay traversable for the service uid; only the dir itself is private.
     mkdirSync(dirname(p.path), { recursive: true, mode: 0o755 });
     mkdirSync(p.path, { recursive: true, mode: p.mode });
+    if (p.bound !== null) await ensureBounded({ dir: p.path, image: p.bound.image, sizeBytes: p.bound.sizeBytes, uid: p.uid, gid: p.gid, mode: p.mode });
+    if (p.chownFrom !== null && p.chownFrom !== p.uid) await giveFiles(p.path, p.chownFrom, p.uid);
     chownSync(p.path, p.uid, p.gid);
     chmodSync(p.path, p.mode);
+  }
+}
+
+/** Gives the files of one uid (and group) below dir to another, links themselves and not their targets. */
+async function giveFiles(dir: string, from: number, to: number): Promise<void> {
+  for (const [match, owner] of [[`${from}`, `${to}`], [`:${from}`, `:${to}`]] as const) {
+    const r = await run('chown', ['-R', '--no-dereference', `--from=${match}`, owner, '--', dir]);
+    if (r.code !== 0) throw new NisoError('NISO3207', `could not give the files of uid ${from} in ${dir} to the service's new uid ${to}: ${r.stderr.trim()}`, { hint: `give them over by hand: chown -R --from=${from}:${from} ${to}:${to} ${dir}` });
   }
 }
 
@@ -54,7 +69,7 @@ export function renderCommand(plan: Plan, seccomp: Buffer | null, dieWithParent:
 export { SIGNAL_NUMBERS };
 export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void } = {}): Promise<SandboxResult> {
   await sweepCgroups();
-  prepareDirs(plan);
+  await prepareDirs(plan);
   const cmd = renderCommand(plan, seccomp, true);
   const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];

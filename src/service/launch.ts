@@ -56,7 +56,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     } else {
       plan = await planFor(host, def, null);
     }
-    prepareDirs(plan);
+    await prepareDirs(plan);
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     const cmd = renderCommand(plan, seccomp, false);
     const cgroup = createCgroup(plan, '', serviceCgroupName(rootId(root), name));

@@ -7,6 +7,7 @@ import type { InstalledPackage } from '../store/installed.js';
 import { serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
 import { SERVICE_FORMAT, initialState, withExit, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
 import { ensureSupervisor, recordEnd } from './supervisor.js';
+import { releaseState } from './state-dir.js';
 import {
   SERVICE_NAME_RE, listServiceNames, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition,
   withServiceLock, withServicesLock, writeDefinition, writeState,
@@ -116,14 +117,18 @@ export async function restart(host: Host, name: string): Promise<ServiceState> {
   return state;
 }
 
-/** `niso remove SERVICE`: forgets an inactive service (its state dir, with the app's data, stays). */
-export async function removeService(host: Host, name: string): Promise<void> {
-  if (requireDefinition(host.root, name).backend === 'systemd') return (await systemdOps()).remove(host, name);
+/**
+ * `niso remove SERVICE`: forgets an inactive service. Its state, with the app's data, stays (unmounted) unless
+ * `deleteState`; then its uid is given back too.
+ */
+export async function removeService(host: Host, name: string, deleteState = false): Promise<void> {
+  if (requireDefinition(host.root, name).backend === 'systemd') return (await systemdOps()).remove(host, name, deleteState);
   await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
     const def = readDefinition(host.root, name);
     if (def?.desired === 'active' || serviceProcesses(host.root, name).length > 0) {
       throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
+    await releaseState(host.root, name, deleteState);
     await removeServiceFiles(host.root, name);
   }));
 }

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { invalidInput } from '../errors/niso-error.js';
 import { readToml } from '../manifest/toml-positions.js';
 import { validateDocument } from '../manifest/validate.js';
-import { parseSize } from '../manifest/units.js';
 import { CAPABILITIES } from '../manifest/constants.js';
+import { parseSize, parseStateSize } from '../manifest/units.js';
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -37,6 +37,16 @@ const configSchema = z.strictObject({
     pids: z.number().int().min(1).max(4_194_304).optional(),
     networks: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'not a network name')).optional(),
   })).optional(),
+  state: z.strictObject({
+    // "unlimited": services' /state is a plain directory, for hosts that cannot bound it (no loop devices).
+    max_size: z.union([z.string(), z.number().int()]).transform((v, ctx): number | 'unlimited' => {
+      if (v === 'unlimited') return v;
+      const r = parseStateSize(v);
+      if (r.ok) return r.value;
+      ctx.issues.push({ code: 'custom', message: r.message, input: v, params: { niso: r.code, hint: `${r.hint}, or "unlimited"` } });
+      return z.NEVER;
+    }).optional(),
+  }).optional(),
 });
 
 export type HostConfig = z.infer<typeof configSchema>;

@@ -1,11 +1,12 @@
-// /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, the default bound of services' logs, the
-// backend of new services, and what packages are trusted with below the server preset.
+// /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, the default bounds of services' logs and
+// state, the backend of new services, and what packages are trusted with below the server preset.
 import { readFile } from 'node:fs/promises';
 import { NisoError } from '../errors/niso-error.js';
 import { parseSize } from '../manifest/units.js';
 import { DEFAULT_LIMITS, type Limits } from '../package/limits.js';
 import type { HostConfig } from './host-config-schema.js';
 import type { Trust } from '../plan/weakenings.js';
+import { DEFAULT_STATE_BYTES } from '../plan/presets.js';
 import { DEFAULT_LOG_LIMITS, type LogLimits } from '../service/logs/limits.js';
 
 async function readConfig(configFile: string): Promise<HostConfig> {
@@ -60,4 +61,10 @@ export async function readServiceBackend(configFile: string): Promise<'embedded'
 /** [trust.NAME]: what the host allows the package NAME below the server preset (plan/weakenings.ts), if anything. */
 export async function readTrust(configFile: string, packageName: string): Promise<Trust | undefined> {
   return (await readConfig(configFile)).trust?.[packageName];
+}
+
+/** [state] max_size: the default bound of services' /state, in bytes; null for "unlimited" (no bound at all). */
+export async function readStateDefault(configFile: string): Promise<number | null> {
+  const v = (await readConfig(configFile)).state?.max_size;
+  return v === undefined ? DEFAULT_STATE_BYTES : v === 'unlimited' ? null : v;
 }

@@ -21,6 +21,8 @@ export interface StoreLayout {
   run: string;
   /** Services: <services>/<name>/ holds service.json (what should run), state.json (what runs), health.json and logs/. */
   services: string;
+  /** Each service's /state: <state>/<name>/, the mount point of its image <state>/.images/<name>.img when bounded. */
+  state: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -37,6 +39,7 @@ export function layout(root: string): StoreLayout {
     net: join(lib, 'net'),
     run: join(root, 'run/niso'),
     services: join(lib, 'services'),
+    state: join(lib, 'state'),
   };
 }
 
@@ -66,4 +69,9 @@ export const STORE_OBJECT_RE = /^([0-9a-f]{64})-(.+)$/;
 /** Where one service keeps its definition, state and logs. */
 export function serviceDir(l: StoreLayout, service: string): string {
   return join(l.services, service);
+}
+
+/** A service's state dir, and the image that bounds it (in a directory no service name can take: names start with [a-z0-9]). */
+export function stateOf(l: StoreLayout, service: string): { dir: string; image: string } {
+  return { dir: join(l.state, service), image: join(l.state, '.images', `${service}.img`) };
 }

@@ -20,6 +20,8 @@ const C = 'conf-c';
 const C_DYNAMIC = 'conf-cdyn';
 const NODE = 'conf-node';
 const LIMITS = { hog: 'conf-hog', bomb: 'conf-bomb', spin: 'conf-spin', strictBomb: 'conf-strict-bomb', strictHog: 'conf-strict-hog' };
+/** The probes' /state bound: small, so that writing it full (the state_full rows) takes a moment. */
+const STATE_SIZE = ['--state-size', '32M'];
 
 // Made at load time, so that tempDir's clean-up hook belongs to the file.
 const work = skip ? '' : tempDir('niso-conformance-');
@@ -73,13 +75,13 @@ interface ProbeRun { plan: Plan; checks: Checks }
 
 /** Runs a C probe package in a profile: its plan, the probe's checks, and the host's view afterwards. */
 async function runC(profile: Profile, pkg: string, service: string, storePath: string): Promise<{ c: ProbeRun; host: ProbeRun }> {
-  const base = ['--preset', profile.preset, ...profile.options, '--name', service, pkg];
+  const base = ['--preset', profile.preset, ...profile.options, ...STATE_SIZE, '--name', service, pkg];
   // A state dir of the service's name, made first, is the one the run binds and keeps, so the host can look at what
   // the probe wrote there afterwards (a run without one gets a /state of its own, gone with the run).
   mkdirSync(join(root, 'var/lib/niso/state', service), { recursive: true });
   const plan = await planFor(root, base);
   const stateDir = plan.prepare[0]!.path;
-  const args = ['check', ...hostArgs, `hidden.state=${stateDir}`, `hidden.store=${storePath}`, `walk=${profile.sandboxed ? 1 : 0}`];
+  const args = ['check', ...hostArgs, `hidden.state=${stateDir}`, `hidden.store=${storePath}`, `walk=${profile.sandboxed ? 1 : 0}`, 'fill=1'];
   rmSync(join(stateDir, 'probe-owned'), { force: true });
   const r = await niso(root, ['run', ...base, ...args]);
   const checks = parseProbe(r, `the C probe under ${profile.name}`);
@@ -97,10 +99,10 @@ async function runC(profile: Profile, pkg: string, service: string, storePath: s
 }
 
 async function runNode(profile: Profile): Promise<ProbeRun> {
-  const base = ['--preset', profile.preset, ...profile.options, '--name', NODE, NODE];
+  const base = ['--preset', profile.preset, ...profile.options, ...STATE_SIZE, '--name', NODE, NODE];
   const plan = await planFor(root, base);
   const port = hostArgs.find((a) => a.startsWith('tcp_lo='))!;
-  const r = await niso(root, ['run', ...base, 'probe.js', port, `walk=${profile.sandboxed ? 1 : 0}`]);
+  const r = await niso(root, ['run', ...base, 'probe.js', port, `walk=${profile.sandboxed ? 1 : 0}`, 'fill=1']);
   return { plan, checks: parseProbe(r, `the node probe under ${profile.name}`) };
 }
 

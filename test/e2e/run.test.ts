@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
+import type { Plan } from '../../src/plan/plan.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
@@ -23,6 +24,8 @@ const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === 'exit') process.exit(Number(rest[0]));
 if (cmd === 'env') { console.log(JSON.stringify(process.env)); process.exit(0); }
 if (cmd === 'nofile') { console.log(fs.readFileSync('/proc/self/limits', 'utf8').split('\\n').find((l) => l.startsWith('Max open files'))); process.exit(0); }
+if (cmd === 'read') { try { console.log(JSON.stringify({ uid: process.getuid(), text: fs.readFileSync(rest[0], 'utf8') })); } catch (e) { console.log(JSON.stringify({ uid: process.getuid(), error: e.code })); } process.exit(0); }
+if (cmd === 'fill') { let n = 0; try { const fd = fs.openSync('/state/fill', 'w'); const b = Buffer.alloc(1 << 20, 7); for (;;) n += fs.writeSync(fd, b); } catch (e) { console.log(JSON.stringify({ errno: e.code, bytes: n })); } fs.rmSync('/state/fill', { force: true }); process.exit(0); }
 if (cmd === 'write') { fs.writeFileSync('/state/' + rest[0], 'x'); console.log(JSON.stringify({ uid: process.getuid(), files: fs.readdirSync('/state') })); process.exit(0); }
 if (cmd === 'wait') {
   process.on('SIGINT', () => { fs.writeFileSync('/state/got-sigint', '1'); console.log('graceful'); process.exit(42); });
@@ -122,7 +125,7 @@ test('options after the package name are niso\'s, as the README writes them; onl
   assert.equal(j.code, 0, j.err);
   const { plan } = JSON.parse(j.out);
   assert.equal(plan.service, 'web');
-  assert.equal(plan.command.env.X, '1');
+  assert.equal(plan.command.env.X, '<hidden>', '-e after the name sets the variable (its value hidden in --json)');
   assert.equal(plan.limits.memoryBytes, 64 * 1024 * 1024);
   assert.deepEqual(plan.overrides.find((o: { property: string }) => o.property === 'network.ports')?.value, 1, '-p after the name maps the port');
   assert.deepEqual(plan.command.argv.slice(1), ['main.js', 'default-arg'], 'no option became an argument of the app');
@@ -219,6 +222,131 @@ test('a run keeps no state of its own, like docker run --rm; a service\'s /state
   assert.deepEqual(tmpLeft(), []);
 });
 
+test('uids are unique on the host: a service of another NISO_ROOT with the same name cannot read this one\'s /state', async () => {
+  const dir = tempDir();
+  const [rootA, rootB] = [join(dir, 'root-a'), join(dir, 'root-b')];
+  const a = await app(dir, 'twinroot');
+  // A kept state dir, as a service has: runs of its name use it (one without would get a tmpfs of its own).
+  mkdirSync(join(rootA, 'var/lib/niso/state/twinroot'), { recursive: true });
+  const wrote = JSON.parse(niso(['run', a, '--', 'main.js', 'write', 'secret'], rootA, dir).out) as { uid: number };
+  const secret = join(rootA, 'var/lib/niso/state/twinroot/secret');
+  // Unsandboxed, the other root's service runs on the host's file system: only the uid stands between it and the file.
+  const r = niso(['run', '--preset', 'unsafe-none', a, '--', 'main.js', 'read', secret], rootB, dir);
+  assert.equal(r.code, 0, r.err);
+  const read = JSON.parse(r.out) as { uid: number; error?: string };
+  assert.notEqual(read.uid, wrote.uid, 'each root\'s service has its own uid');
+  assert.equal(read.error, 'EACCES', `the other root's service read the state: ${r.out}`);
+  // Each uid is claimed host-wide, naming its root and service.
+  const claim = (uid: number) => JSON.parse(readFileSync(`/var/lib/niso/uids/${uid}`, 'utf8')) as { root: string; service: string };
+  assert.deepEqual([claim(wrote.uid).root, claim(wrote.uid).service], [rootA, 'twinroot']);
+  assert.deepEqual([claim(read.uid).root, claim(read.uid).service], [rootB, 'twinroot']);
+});
+
+test('two roots of an older niso that gave their services the same uid: the second to run gets a new one, with its files', async () => {
+  const dir = tempDir();
+  const [rootA, rootB] = [join(dir, 'root-a'), join(dir, 'root-b')];
+  const a = await app(dir, 'clash');
+  // A uid that no account and no claim holds, from the top of the range (tests elsewhere allocate from the bottom).
+  const taken = new Set([...readFileSync('/etc/passwd', 'utf8').split('\n'), ...readFileSync('/etc/group', 'utf8').split('\n')].map((l) => Number(l.split(':')[2])));
+  let old = 61099 - (process.pid % 300);
+  while (taken.has(old) || existsSync(`/var/lib/niso/uids/${old}`)) old--;
+  for (const root of [rootA, rootB]) {
+    mkdirSync(join(root, 'var/lib/niso/state/clash'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(root, 'var/lib/niso/users.json'), JSON.stringify({ services: { clash: old } }));
+    writeFileSync(join(root, 'var/lib/niso/state/clash/mine'), root);
+    chownSync(join(root, 'var/lib/niso/state/clash/mine'), old, old);
+    chmodSync(join(root, 'var/lib/niso/state/clash/mine'), 0o600);
+  }
+  const run = (root: string) => {
+    const r = niso(['run', a, '--', 'main.js', 'read', '/state/mine'], root, dir);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as { uid: number; text: string };
+  };
+  const ra = run(rootA);
+  assert.deepEqual(ra, { uid: old, text: rootA }, 'the first root keeps its uid');
+  const rb = run(rootB);
+  assert.notEqual(rb.uid, old, 'the second gets a uid of its own');
+  assert.equal(rb.text, rootB, 'and can still read its files, which are now its new uid\'s');
+  assert.equal(statSync(join(rootB, 'var/lib/niso/state/clash/mine')).uid, rb.uid);
+});
+
+test('/state has a bound: with --memory 64M --pids 32 an app can no longer write gigabytes to it, it gets ENOSPC; the host default is 10G', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'hog');
+  // The /state of a service name (here one kept on the host): its image, mounted.
+  const state = join(root, 'var/lib/niso/state/hog');
+  mkdirSync(state, { recursive: true });
+  const r = niso(['run', '--memory', '64M', '--pids', '32', '--state-size', '64M', a, '--', 'main.js', 'fill'], root, dir);
+  assert.equal(r.code, 0, r.err);
+  const fill = JSON.parse(r.out) as { errno: string; bytes: number };
+  assert.equal(fill.errno, 'ENOSPC');
+  assert.ok(fill.bytes <= 64 * 1024 * 1024, `${fill.bytes} bytes under a 64 MiB bound`);
+  assert.equal(spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', state], { encoding: 'utf8' }).stdout.trim(), 'ext4', 'the state dir is its image, mounted');
+  // Without a size of its own a state gets the host's default bound.
+  const plan = (JSON.parse(niso(['run', '--json', a], root, dir).out) as { plan: { limits: { stateBytes: number }; prepare: { bound: { sizeBytes: number; image: string } }[] } }).plan;
+  assert.equal(plan.limits.stateBytes, 10 * 1024 ** 3);
+  assert.deepEqual(plan.prepare[0]!.bound, { sizeBytes: 10 * 1024 ** 3, image: join(root, 'var/lib/niso/state/.images/hog.img') });
+});
+
+test('a run without a service of its name has a /state of its own with the same bound, a tmpfs gone with the run', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'scratch');
+  const r = niso(['run', '--state-size', '16M', a, '--', 'main.js', 'fill'], root, dir);
+  assert.equal(r.code, 0, r.err);
+  const fill = JSON.parse(r.out) as { errno: string; bytes: number };
+  assert.equal(fill.errno, 'ENOSPC');
+  assert.ok(fill.bytes <= 16 * 1024 * 1024 && fill.bytes >= 8 * 1024 * 1024, `${fill.bytes} bytes under a 16 MiB bound`);
+  const plan = (JSON.parse(niso(['run', '--json', '--state-size', '16M', a], root, dir).out) as { plan: Plan }).plan;
+  assert.deepEqual(plan.prepare, [], 'nothing on the host');
+  assert.deepEqual(plan.mounts.find((m) => m.target === '/state'), { type: 'tmpfs', target: '/state', sizeBytes: 16 * 1024 * 1024, owner: { uid: plan.user.uid, gid: plan.user.gid, mode: 0o700 } });
+  assert.ok(!existsSync(join(root, 'var/lib/niso/state/scratch')), 'no state dir');
+  assert.ok(!existsSync(join(root, 'var/lib/niso/state/.images/scratch.img')), 'no image');
+  assert.deepEqual(readdirSync(join(root, 'var/lib/niso/tmp')).filter((n) => n.includes('-state-')), []);
+});
+
+test('a host that says [state] max_size = "unlimited" keeps a plain state dir; a size asked for is still a bound', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  mkdirSync(join(root, 'etc/niso'), { recursive: true });
+  writeFileSync(join(root, 'etc/niso/config.toml'), '[state]\nmax_size = "unlimited"\n');
+  const a = await app(dir, 'free');
+  for (const n of ['free', 'capped']) mkdirSync(join(root, 'var/lib/niso/state', n), { recursive: true });
+  assert.equal(niso(['run', a, '--', 'main.js', 'write', 'x'], root, dir).code, 0);
+  const findmnt = (p: string) => spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', p], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(findmnt(join(root, 'var/lib/niso/state/free')), '', 'not a mount');
+  assert.ok(existsSync(join(root, 'var/lib/niso/state/free/x')));
+  assert.equal(niso(['run', '--name', 'capped', '--state-size', '16M', a, '--', 'main.js', 'write', 'x'], root, dir).code, 0);
+  assert.equal(findmnt(join(root, 'var/lib/niso/state/capped')), 'ext4');
+});
+
+test('a kept /state stays mounted after the runs that use it; remove --state deletes it and frees its uid, but not while a run uses it', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'scratch');
+  const state = join(root, 'var/lib/niso/state/scratch');
+  const image = join(root, 'var/lib/niso/state/.images/scratch.img');
+  // A state dir on the host (as `niso remove SERVICE` leaves one): runs of that name use it and keep it.
+  mkdirSync(state, { recursive: true });
+  const wrote = JSON.parse(niso(['run', a, '--', 'main.js', 'write', 'x'], root, dir).out) as { uid: number };
+  assert.ok(existsSync(join(state, 'x')), 'the data is where it was, on the host');
+  // While a run uses it, its image is not deleted under it.
+  const { child } = await startWaiting(a, root);
+  const busy = niso(['remove', 'scratch', '--state'], root, dir);
+  child.kill('SIGINT');
+  await new Promise((res) => child.on('close', res));
+  assert.equal(busy.code, 1, busy.err);
+  assert.match(busy.err, /NISO3210: cannot delete \S+\/state\/scratch: a sandbox still uses it/);
+  assert.ok(existsSync(join(state, 'x')), 'mounted again as it was');
+  assert.equal(niso(['remove', 'scratch', '--state'], root, dir).out, 'removed the state of scratch\n');
+  assert.ok(!existsSync(state) && !existsSync(image));
+  assert.ok(!existsSync(`/var/lib/niso/uids/${wrote.uid}`), 'its uid is free again');
+  const none = niso(['remove', 'scratch', '--state'], root, dir);
+  assert.equal(none.code, 2);
+  assert.match(none.err, /NISO9001: --state: there is no service and no \/state named "scratch"/);
+});
+
 test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
@@ -267,13 +395,13 @@ test('if niso is killed, the sandbox dies with it and the next run removes the l
   }));
   assert.deepEqual(live, [], 'no process of the service survives');
   assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out).map((p: { name: string }) => p.name), ['orphan'], 'the killed run left its temporary package');
+  // Its /state was a tmpfs of the sandbox: nothing of it is on the host.
   const states = () => readdirSync(join(root, 'var/lib/niso/tmp')).filter((n) => n.startsWith(`run-${child.pid}-state-orphan-`));
-  assert.equal(states().length, 1, 'and its state dir');
+  assert.deepEqual(states(), []);
   const b = await app(dir, 'other');
   assert.equal(niso(['run', b, '--', 'main.js', 'exit', '0'], root, dir).code, 0);
   assert.deepEqual(cgroupsOf(), [], 'the next run swept the leftover cgroup');
   assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out), [], 'and removed the temporary package');
-  assert.deepEqual(states(), [], 'and the state dir');
 });
 
 test('--dry-run prints the exact command; --json prints the plan; conflicts are refused', async () => {

@@ -6,12 +6,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { NODE_MANIFEST, removeNetworksBelow, writeTree } from '../helpers/tmp.js';
-import { forceRemove } from '../../src/store/fs-tree.js';
+import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const BACKEND = process.env.NISO_E2E_BACKEND === 'systemd' ? 'systemd' : 'embedded';
@@ -37,6 +36,13 @@ else if (mode === 'chatty') {
   setInterval(() => {}, 1000);
 }
 else if (mode === 'once') process.exit(0);
+else if (mode === 'fill') {
+  // Writes /state full, says how it ended, and stays up.
+  const fs = require('fs');
+  let n = 0;
+  try { const fd = fs.openSync('/state/fill', 'w'); const b = Buffer.alloc(1 << 20, 7); for (;;) n += fs.writeSync(fd, b); } catch (e) { console.log('fill ' + e.code + ' ' + n); }
+  setInterval(() => {}, 1000);
+}
 else {
   const port = Number(process.env.PORT || 3000);
   if (process.env.READY_FILE_AFTER_MS) setTimeout(() => require('fs').writeFileSync('/state/ready', 'yes'), Number(process.env.READY_FILE_AFTER_MS));
@@ -46,7 +52,7 @@ else {
     if (q.url === '/health' && sickAfter && Date.now() - started > sickAfter) { s.statusCode = 503; s.end('db down'); return; }
     s.end(q.url === '/health' ? 'ok' : 'up ' + process.getuid());
   }).listen(port, '0.0.0.0');
-  process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0); });
+  process.on('SIGTERM', () => { console.log('got SIGTERM'); if (process.env.STOP_MARK) require('fs').writeFileSync('/state/' + process.env.STOP_MARK, 'stopped'); process.exit(0); });
 }
 `;
 
@@ -156,8 +162,7 @@ after(async () => {
         try { rmdirSync(join(base, n)); } catch { /* busy */ }
       }
     }
-    await removeNetworksBelow(e.dir);
-    await forceRemove(e.dir);
+    await removeTestDir(e.dir);
   }
 });
 
@@ -303,6 +308,9 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   for (const p of procs) { try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ } }
   // (It may stay a zombie if the host's init does not reap it: gone means not running.)
   await until('the old process to go', () => !existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')));
+  // A reboot unmounts every state image too.
+  const stateOf = (n: string) => join(e.root, 'var/lib/niso/state', n);
+  for (const n of ['on', 'off', 'all']) assert.equal(spawnSync('umount', [stateOf(n)]).status, 0);
   const out = ok(e, ['boot']);
   assert.equal(out, 'started all, on\n');
   const s = status(e, 'on');
@@ -311,6 +319,7 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   assert.equal(status(e, 'off').state, 'inactive');
   assert.equal(status(e, 'all').state, 'active');
   assert.equal(s.lastExit?.reason, 'vanished');
+  assert.deepEqual(['on', 'off', 'all'].map((n) => fsAt(stateOf(n))), ['ext4', null, 'ext4'], 'boot mounted the state of what it started');
 });
 
 test('health: --wait returns once the check passes; a service that turns unhealthy is restarted, and debug tells the story', async () => {
@@ -343,6 +352,102 @@ test('--wait fails with the reason when the app dies at start; debug points at t
   const dbg = ok(e, ['debug', 'broken']);
   assert.match(dbg, /^broken: failed/);
   assert.match(dbg, /only \/state .* and \/tmp are writable/);
+});
+
+/** The file system mounted on a path (in this mount namespace: the host's, or on systemd the machine's), or null. */
+function fsAt(path: string): string | null {
+  const r = spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', path], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+test('/state is bounded: past --state-size the app gets ENOSPC, stats, inspect and debug show it; remove unmounts it, remove --state deletes it and gives the uid back', async () => {
+  const e = await setup('full');
+  const MiB = 1024 * 1024;
+  ok(e, ['activate', 'full', '--network', 'none', '--env', 'MODE=fill', '--state-size', '32M']);
+  const line = await until('the app to fill /state', () => /^fill (\w+) (\d+)$/m.exec(ok(e, ['logs', 'full'])));
+  assert.equal(line[1], 'ENOSPC', 'writing past the bound is "no space left on device" inside the app');
+  assert.ok(Number(line[2]) <= 32 * MiB && Number(line[2]) > 16 * MiB, `${line[2]} bytes got in under a 32 MiB bound`);
+  assert.equal(status(e, 'full').state, 'active', 'a full /state does not stop the service');
+  const dir = join(e.root, 'var/lib/niso/state/full');
+  assert.equal(fsAt(dir), 'ext4', 'the state dir is the mounted image');
+
+  const [st] = JSON.parse(ok(e, ['stats', 'full', '--json'])) as { stateUsedBytes: number; stateSizeBytes: number; stateLimitBytes: number }[];
+  assert.equal(st!.stateLimitBytes, 32 * MiB);
+  assert.ok(st!.stateUsedBytes >= Number(line[2]) && st!.stateUsedBytes <= st!.stateSizeBytes && st!.stateSizeBytes <= 32 * MiB, JSON.stringify(st));
+  assert.match(ok(e, ['stats', 'full', '--no-stream']), /STATE \/ LIMIT\n.*\s\d+(\.\d+)?MiB \/ 32MiB\n/);
+  const insp = JSON.parse(ok(e, ['inspect', 'full', '--json'])) as { stateDir: { dir: string; mounted: boolean; limitBytes: number; usedBytes: number }; plan: { limits: { stateBytes: number } } };
+  assert.deepEqual([insp.stateDir.dir, insp.stateDir.mounted, insp.stateDir.limitBytes, insp.plan.limits.stateBytes], [dir, true, 32 * MiB, 32 * MiB]);
+  assert.match(ok(e, ['inspect', 'full']), /\n\/state: +\S+\/state\/full, [\d.]+ MiB used of 32\.0 MiB \(ext4 image \S+\/state\/\.images\/full\.img\)\n/);
+  assert.match(ok(e, ['debug', 'full']), /\/state is full or nearly \([\d.]+ MiB used of its 32\.0 MiB bound\): raise \[resources\] state_size/);
+
+  // Stopped, the image stays mounted (the next start costs nothing); removed, it is unmounted and its data kept.
+  ok(e, ['deactivate', 'full']);
+  assert.equal(fsAt(dir), 'ext4');
+  const uid = (JSON.parse(readFileSync(join(e.root, 'var/lib/niso/users.json'), 'utf8')) as { services: Record<string, number> }).services.full!;
+  assert.match(ok(e, ['remove', 'full']), /^removed service full \(its state stays: \S+\/full\.img; `niso remove full --state` would delete it\)/);
+  assert.equal(fsAt(dir), null, 'unmounted');
+  assert.ok(existsSync(`/var/lib/niso/uids/${uid}`), 'the uid stays claimed while its files exist');
+  ok(e, ['activate', 'full', '--network', 'none', '--state-size', '32M']);
+  assert.equal(statSync(join(dir, 'fill')).size, Number(line[2]), 'the data came back with the service');
+  ok(e, ['deactivate', 'full']);
+  assert.equal(ok(e, ['remove', 'full', '--state']), 'removed service full and its state\n');
+  assert.equal(fsAt(dir), null);
+  assert.ok(!existsSync(dir) && !existsSync(join(e.root, 'var/lib/niso/state/.images/full.img')), 'state dir and image are gone');
+  assert.ok(!existsSync(`/var/lib/niso/uids/${uid}`), 'and the uid is free again');
+  const bad = niso(e, ['activate', 'full', '--state-size', '1M']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /NISO9001: --state-size 1M: "1M" is below the smallest state size, 8M/);
+});
+
+test('an unbounded /state of an earlier niso moves into its image at the first start; a larger bound grows it, data kept', async () => {
+  const e = await setup('legacy');
+  const dir = join(e.root, 'var/lib/niso/state/legacy');
+  mkdirSync(join(dir, 'sub'), { recursive: true });
+  writeFileSync(join(dir, 'sub/old.txt'), 'from before');
+  ok(e, ['activate', 'legacy', '--network', 'none', '--state-size', '16M']);
+  assert.equal(fsAt(dir), 'ext4');
+  assert.equal(ok(e, ['exec', 'legacy', '--', 'node', '-e', 'process.stdout.write(require("fs").readFileSync("/state/sub/old.txt", "utf8"))']), 'from before');
+  ok(e, ['deactivate', 'legacy']);
+  // A new definition of the inactive service, with a larger bound.
+  ok(e, ['activate', 'legacy', '--name', 'legacy', '--network', 'none', '--state-size', '48M']);
+  const [st] = JSON.parse(ok(e, ['stats', 'legacy', '--json'])) as { stateLimitBytes: number; stateSizeBytes: number }[];
+  assert.equal(st!.stateLimitBytes, 48 * 1024 * 1024);
+  assert.ok(st!.stateSizeBytes > 32 * 1024 * 1024, 'the file system grew with its image');
+  assert.equal(readFileSync(join(dir, 'sub/old.txt'), 'utf8'), 'from before');
+  ok(e, ['deactivate', 'legacy']);
+});
+
+test('a running service of a host that had no bound: at its restart its /state moves into an image, with what it wrote until it stopped', async () => {
+  const e = await setup('moved');
+  const config = join(e.root, 'etc/niso/config.toml');
+  mkdirSync(join(e.root, 'etc/niso'), { recursive: true });
+  writeFileSync(config, '[state]\nmax_size = "unlimited"\n');
+  ok(e, ['activate', 'moved', '--network', 'none', '--env', 'STOP_MARK=last-words']);
+  const dir = join(e.root, 'var/lib/niso/state/moved');
+  assert.equal(fsAt(dir), null, 'unbounded: a plain directory');
+  writeFileSync(config, '[state]\nmax_size = "32M"\n');
+  ok(e, ['restart', 'moved']);
+  assert.equal(fsAt(dir), 'ext4');
+  // The old app wrote its last file on SIGTERM: it stopped before the move, so the file moved with the rest.
+  assert.equal(readFileSync(join(dir, 'last-words'), 'utf8'), 'stopped');
+  ok(e, ['deactivate', 'moved']);
+});
+
+test('a service without a size of its own follows the host\'s [state] max_size: a new one applies at the next restart', async () => {
+  const e = await setup('follow');
+  const config = join(e.root, 'etc/niso/config.toml');
+  mkdirSync(join(e.root, 'etc/niso'), { recursive: true });
+  writeFileSync(config, '[state]\nmax_size = "16M"\n');
+  ok(e, ['activate', 'follow', '--network', 'none']);
+  const limit = () => (JSON.parse(ok(e, ['stats', 'follow', '--json'])) as { stateLimitBytes: number }[])[0]!.stateLimitBytes;
+  assert.equal(limit(), 16 * 1024 * 1024);
+  writeFileSync(join(e.root, 'var/lib/niso/state/follow/kept'), 'yes');
+  writeFileSync(config, '[state]\nmax_size = "24M"\n');
+  ok(e, ['restart', 'follow']);
+  assert.equal(status(e, 'follow').state, 'active');
+  assert.equal(limit(), 24 * 1024 * 1024);
+  assert.equal(readFileSync(join(e.root, 'var/lib/niso/state/follow/kept'), 'utf8'), 'yes');
+  ok(e, ['deactivate', 'follow']);
 });
 
 test('remove: a package a service uses is refused; an active service is refused; an inactive one is forgotten', async () => {

@@ -227,7 +227,7 @@ test('__net-up replaces a leftover attachment whose owner still lives (a /run on
   assert.doesNotMatch(await nftRules(), /18080/);
 });
 
-test('reboot: after a clean shutdown, a new machine with the same units and root serves the port with no niso command', async () => {
+test('reboot: after a clean shutdown, a new machine with the same units and root serves the port with no niso command, its /state mounted again', async () => {
   await nisoOk(['activate', 'web']);
   await nisoOk(['activate', PKG, '--name', 'api', '-p', '127.0.0.1:18081:3000', '--', 'peer.js']);
   assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
@@ -236,6 +236,9 @@ test('reboot: after a clean shutdown, a new machine with the same units and root
     await nisoOk(['activate', PKG, '--name', name, '--network', 'none', '--restart', policy, '--', 'peer.js']);
     await nisoOk(['deactivate', name]);
   }
+  // web's /state: its image, which only the machine has mounted; something in it must outlive the reboot.
+  const webState = join(root, 'var/lib/niso/state/web');
+  await m!.ok('sh', ['-c', 'echo kept > "$0/marker"', webState]);
   const down = await m!.shutdown();
   assert.ok(down.clean, `clean shutdown:\n${down.log}`);
   // The network units were stopped on the way down: their ExecStop= removed the records.
@@ -257,6 +260,9 @@ test('reboot: after a clean shutdown, a new machine with the same units and root
   const mono = async (p: string) => Number(await show('niso-web-net.service', p));
   figures.netUnitMs = ((await mono('ActiveEnterTimestampMonotonic') - await mono('InactiveExitTimestampMonotonic')) / 1000).toFixed(0);
   assert.equal((await m.systemctl('is-active', 'niso-web.service', 'niso-web-net.service', 'niso-api.service')).stdout, 'active\nactive\nactive\n');
+  // systemd mounted web's /state again before its sandbox (its mount unit, pulled in by RequiresMountsFor=).
+  assert.equal((await m.ok('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', webState])).trim(), 'ext4');
+  assert.equal(await m.ok('cat', [join(webState, 'marker')]), 'kept\n');
   // Whichever came up first, each knows the other by name.
   assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
   assert.equal(await get('http://127.0.0.1:18081/peer?host=web'), 'api reached hello from web\n');
@@ -289,6 +295,8 @@ test('power loss: no ExecStop= ran, the next boot replaces the stale attachments
   assert.deepEqual(stale.map((r) => r.attachment.service).sort(), ['api', 'web']);
   m = await e2e.boot(machineOptions());
   assert.equal(await get('http://127.0.0.1:18080/peer?host=api'), 'web reached hello from api\n');
+  // The state image, cut off without an unmount, came back with its data (ext4's journal).
+  assert.equal(await m.ok('cat', [join(root, 'var/lib/niso/state/web/marker')]), 'kept\n');
   assert.equal(await get('http://127.0.0.1:18081/peer?host=web'), 'api reached hello from web\n');
   // One record per service, owned by the new machine's systemd (host pid m.systemdPid is its PID 1).
   const now = records();

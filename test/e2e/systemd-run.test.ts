@@ -36,8 +36,10 @@ async function units(pattern: string): Promise<string[]> {
 }
 
 const transientDir = () => join(root, 'run/niso/systemd-run');
-/** The /state of a run of a service-less package: a dir of its own below var/lib/niso/tmp, gone when the run ends. */
+/** The host's view of a run of a service-less package's /state: none (a tmpfs in the sandbox, gone with the run). */
 const runState = (service: string) => { const tmp = join(root, 'var/lib/niso/tmp'); return (existsSync(tmp) ? readdirSync(tmp) : []).filter((n) => n.includes(`-state-${service}-`)).map((n) => join(tmp, n)); };
+/** Whether the run's app wrote /state/ready: seen through its own root, as the tmpfs is only in its mount namespace. */
+const wroteReady = async (service: string) => (await m!.run('sh', ['-c', `for p in $(pgrep -u niso-${service}); do test -e /proc/$p/root/state/ready && exit 0; done; exit 1`])).code === 0;
 const leftovers = () => (existsSync(transientDir()) ? readdirSync(transientDir()) : []);
 const uidOf = (service: string) => (JSON.parse(readFileSync(join(root, 'var/lib/niso/users.json'), 'utf8')) as { services: Record<string, number> }).services[service];
 const hasUser = async (name: string) => (await m!.run('getent', ['passwd', name])).code === 0;
@@ -153,7 +155,7 @@ test('a private network: attached for the run, joined by the unit, removed after
 
 test('SIGTERM to niso reaches the app\'s handler; a killed niso takes the unit with it, and the next run cleans up', async () => {
   const running = run('graceful', "process.on('SIGTERM', () => { console.log('graceful'); process.exit(42); }); require('fs').writeFileSync('/state/ready', ''); setInterval(() => {}, 1000);");
-  await until('the app', async () => runState('graceful').some((d) => existsSync(join(d, 'ready'))));
+  await until('the app', () => wroteReady('graceful'));
   const pid = (await m!.ok('pgrep', ['-f', `${BIN} run --network none --name graceful`])).trim();
   await m!.ok('kill', ['-TERM', pid]);
   const r = await running;
@@ -163,13 +165,13 @@ test('SIGTERM to niso reaches the app\'s handler; a killed niso takes the unit w
 
   assert.deepEqual(runState('graceful'), [], 'a run\'s own /state goes with it');
   const orphan = run('doomed', "require('fs').writeFileSync('/state/ready', ''); setInterval(() => {}, 1000);");
-  await until('the app', async () => runState('doomed').some((d) => existsSync(join(d, 'ready'))));
+  await until('the app', () => wroteReady('doomed'));
   const pid2 = (await m!.ok('pgrep', ['-f', `${BIN} run --network none --name doomed`])).trim();
   await m!.ok('kill', ['-KILL', pid2]);
   assert.equal((await orphan).signal, 'SIGKILL');
   await until('the unit to go', async () => (await units('niso-run-*')).length === 0);
   assert.equal(leftovers().length, 1, 'the killed run\'s files are still there');
-  assert.equal(runState('doomed').length, 1, 'and its /state');
+  assert.deepEqual(runState('doomed'), [], 'its /state was the sandbox\'s own, gone with it');
   assert.ok(await hasUser('niso-doomed'));
   assert.equal((await run('codes', '')).code, 0);
   assert.deepEqual(leftovers(), [], 'the next run removed them');

@@ -29,6 +29,15 @@ function assertSandboxed(plan: Plan): void {
   assert.deepEqual(writable, ['/state', '/tmp'], 'only /tmp and the state dir are writable');
   assert.ok(plan.mounts.some((m) => m.type === 'bind' && m.target === '/app' && m.readOnly), '/app is read-only');
   assert.ok(!plan.mounts.some((m) => m.type === 'bind' && (m.source === '/' || m.source === '/usr' || m.source === '/etc' || m.source === '/home' || m.source === '/root')), 'no host tree is mounted whole');
+  const state = plan.mounts.find((m) => m.target === '/state');
+  if (state?.type === 'tmpfs') {
+    // A run's own /state: made in the sandbox, the service user's alone, bounded like a service's, nothing on the host.
+    assert.deepEqual(state.owner, { uid: plan.user.uid, gid: plan.user.gid, mode: 0o700 });
+    assert.equal(state.sizeBytes, plan.limits.stateBytes ?? 10 * 1024 ** 3);
+    assert.deepEqual(plan.prepare, [], 'nothing to prepare on the host');
+  } else {
+    assert.equal(plan.prepare[0]?.path, state?.type === 'bind' ? state.source : null, 'the state dir prepared is the one mounted');
+  }
   const envKeys = Object.keys(plan.command.env);
   assert.ok(!envKeys.includes('NODE_EXTRA_CA_CERTS') && !envKeys.includes('SSH_AUTH_SOCK'), 'the environment is clean');
 }
@@ -81,6 +90,13 @@ for (const name of readdirSync(DIR).sort()) {
       assert.ok(argv.startsWith(`nsenter\n--net=${plan.network.netns}\n--\nsetpriv`), 'joins the prepared netns before dropping privileges');
       assert.ok(!argv.includes('--unshare-net'), 'no second network namespace');
     }
+    // /state is bounded whenever the host has a bound (here: always but in the "unlimited" case), at the plan's size.
+    // A run's own state has no image: a tmpfs in the sandbox (checked above), or, unsandboxed, a plain dir.
+    const bound = plan.prepare[0]?.bound ?? null;
+    const temporary = plan.mounts.some((m) => m.type === 'tmpfs' && m.target === '/state') || plan.prepare[0]?.path.includes('/tmp/run-');
+    if (plan.limits.stateBytes === null || temporary) assert.equal(bound, null);
+    else assert.deepEqual(bound, { image: '/var/lib/niso/state/.images/web.img', sizeBytes: plan.limits.stateBytes });
+    if (!name.includes('unbounded')) assert.ok(plan.limits.stateBytes !== null && plan.limits.stateBytes > 0, '/state has a bound');
     if (plan.preset === 'strict') {
       assert.equal(plan.network.mode, 'none');
       assert.ok(plan.limits.memoryBytes !== null && plan.limits.pids !== null, 'strict has default limits');

@@ -185,10 +185,14 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
       assert.ok(f && f.content === m.content && f.mode === 0o644, `${m.target} is written`);
       assert.ok(ro.some(([s, t]) => s === f.path && t === m.target), `${m.target} is bound read-only`);
     }
-    if (m.type === 'tmpfs') assert.ok(tmpfs.includes(`${m.target}:size=${m.sizeBytes},mode=1777`), `${m.target} tmpfs of ${m.sizeBytes}`);
+    // A run's own /state is a tmpfs of the service user's alone; /tmp is everyone's in the sandbox, as on a host.
+    if (m.type !== 'tmpfs') continue;
+    const options = m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777';
+    assert.ok(tmpfs.includes(`${m.target}:size=${m.sizeBytes},${options}`), `${m.target} tmpfs of ${m.sizeBytes}`);
   }
-  assert.deepEqual(rw.map(([, t]) => t), ['/state'], 'only the state dir is bound writable');
-  assert.deepEqual(tmpfs.filter((t) => !t.includes(':ro')).map((t) => t.split(':')[0]).sort(), ['/dev/shm', '/tmp'], 'private tmpfs only on /tmp and /dev/shm');
+  const stateTmpfs = plan.mounts.some((m) => m.type === 'tmpfs' && m.target === '/state');
+  assert.deepEqual(rw.map(([, t]) => t), stateTmpfs ? [] : ['/state'], 'only the state dir is bound writable');
+  assert.deepEqual(tmpfs.filter((t) => !t.includes(':ro')).map((t) => t.split(':')[0]).sort(), stateTmpfs ? ['/dev/shm', '/state', '/tmp'] : ['/dev/shm', '/tmp'], 'private tmpfs only on /tmp and /dev/shm (and a run\'s own /state)');
   assert.ok(tmpfs.includes('/run:ro'), 'the /run that RootDirectory= brings is read-only');
   for (const k of ['ReadWritePaths', 'PrivateTmp', 'DynamicUser', 'StateDirectory']) assert.equal(values(u, 'Service', k).length, 0, `no ${k}`);
   for (const [s] of [...ro, ...rw]) assert.ok(!['/', '/usr', '/etc', '/home', '/root', '/var', '/run'].includes(s), `${s} is not mounted whole`);

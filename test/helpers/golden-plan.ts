@@ -22,6 +22,8 @@ export const GOLDEN_HOST: HostFacts = {
   uid: 60123,
   gid: 60123,
   stateDir: '/var/lib/niso/state/web',
+  stateImage: '/var/lib/niso/state/.images/web.img',
+  stateDefaultBytes: 10 * 1024 ** 3,
 };
 export const GOLDEN_PKG = { name: 'web', version: '1.0.0', digest: 'sha256:' + 'ab'.repeat(32), path: '/var/lib/niso/store/abab-web-1.0.0' };
 
@@ -31,10 +33,16 @@ export function goldenPlan(dir: string): { plan: Plan; runtime: string | null } 
   const m = parseManifest(readFileSync(join(dir, 'manifest.toml'), 'utf8'));
   assert.ok(m.manifest, JSON.stringify(m.diagnostics));
   const options = read<PlanOptions>('options.json') ?? {};
-  const facts = read<{ runtime?: RuntimeFacts }>('facts.json') ?? {};
+  // facts.json: another runtime, the host's default state bound (null: "unlimited"), or a run's own state (its dir).
+  const facts = read<{ runtime?: RuntimeFacts; stateDefaultBytes?: number | null; temporaryState?: string }>('facts.json') ?? {};
+  const host: HostFacts = {
+    ...GOLDEN_HOST,
+    ...(facts.stateDefaultBytes !== undefined ? { stateDefaultBytes: facts.stateDefaultBytes } : {}),
+    ...(facts.temporaryState !== undefined ? { stateDir: facts.temporaryState, stateTemporary: true } : {}),
+  };
   const base: HostFacts = m.manifest.runtime
-    ? { ...GOLDEN_HOST, runtime: facts.runtime ?? GOLDEN_HOST.runtime }
-    : { ...GOLDEN_HOST, runtime: null, binaryMounts: [{ source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' }] };
+    ? { ...host, runtime: facts.runtime ?? host.runtime }
+    : { ...host, runtime: null, binaryMounts: [{ source: '/usr/lib/x86_64-linux-gnu/libc.so.6', target: '/lib/x86_64-linux-gnu/libc.so.6' }] };
   // network.json: the private network niso prepared for the case (netns and /etc/hosts).
   const network = read<HostFacts['network']>('network.json');
   const plan = buildPlan({ service: 'web', manifest: m.manifest, package: GOLDEN_PKG, options, host: network ? { ...base, network } : base });

@@ -7,13 +7,18 @@
 // supervisor/ under the launching process's cgroup), a preset dir that disables every unit but journald, dbus
 // and logind (first boot would enable all of Debian's), systemd-firstboot masked (it fails without a console),
 // and a host dir on /etc/systemd/system.attached for the units. CAP_NET_ADMIN lets PrivateNetwork= bring up lo.
+// niso's uid registry is the host's own (bound in), as uids are one kernel's; so are the loop devices that state images
+// are mounted through.
 // Options: a network namespace of the machine's own (to build networks in), and /etc/systemd/system plus
 // /etc/sysusers.d from host dirs, so that a second machine booted with them is the first one after a reboot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { HOST_REGISTRY } from '../../src/sandbox/uids.js';
+
+const UID_REGISTRY = HOST_REGISTRY.dir;
 
 export interface Exec { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -121,6 +126,19 @@ function removeCgroupTree(dir: string): void {
   try { rmdirSync(dir); } catch { /* still busy: left for the next run to see */ }
 }
 
+/**
+ * The repository as a machine needs it to run its tests with tsx: the checkout, and its node_modules where that is a
+ * link to a tree elsewhere (a git worktree sharing another checkout's).
+ */
+export function repoBinds(repo: string): string[] {
+  const modules = join(repo, 'node_modules');
+  try {
+    if (!lstatSync(modules).isSymbolicLink()) return [repo];
+    const target = realpathSync(modules);
+    return target.startsWith(`${repo}/`) ? [repo] : [repo, target];
+  } catch { return [repo]; }
+}
+
 export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   const id = randomBytes(4).toString('hex');
   const name = `niso-test-${id}`;
@@ -132,6 +150,15 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   mkdirSync(presetDir);
   writeFileSync(join(presetDir, '99-niso-test.preset'), 'enable systemd-journald.service\nenable dbus.service\nenable systemd-logind.service\ndisable *\n');
   symlinkSync('/dev/null', join(unitsDir, 'systemd-firstboot.service'));
+  // nspawn's /dev has no block devices, and no devtmpfs makes the loop device nodes that util-linux opens after
+  // asking /dev/loop-control for a free one (for the ext4 images that bound services' /state). A unit makes them
+  // early at boot, before mount units run (which order after local-fs-pre.target); 256 mknod(1) calls took 4 s here.
+  if (existsSync('/dev/loop-control')) {
+    writeFileSync(join(unitsDir, 'niso-test-loop-nodes.py'), 'import os, stat\nfor i in range(256):\n    p = f"/dev/loop{i}"\n    if not os.path.exists(p):\n        os.mknod(p, 0o660 | stat.S_IFBLK, os.makedev(7, i))\n');
+    writeFileSync(join(unitsDir, 'niso-test-loop-nodes.service'), '[Unit]\nDescription=loop device nodes, as devtmpfs gives a host\nDefaultDependencies=no\nBefore=local-fs-pre.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/bin/python3 /etc/systemd/system.attached/niso-test-loop-nodes.py\n');
+    mkdirSync(join(unitsDir, 'local-fs-pre.target.wants'));
+    symlinkSync('../niso-test-loop-nodes.service', join(unitsDir, 'local-fs-pre.target.wants/niso-test-loop-nodes.service'));
+  }
   for (const h of HIERARCHIES) mkdirSync(`/sys/fs/cgroup/${h}/${cgroup}`, { recursive: true });
   const persistent: string[] = [];
   if (opts.persistentEtc !== undefined) {
@@ -141,8 +168,14 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
     }
   }
 
+  // niso's uid registry is host-wide (one kernel, one set of uids): the machine writes its claims into the host's.
+  mkdirSync(dirname(UID_REGISTRY), { recursive: true, mode: 0o755 });
+  mkdirSync(UID_REGISTRY, { recursive: true, mode: 0o700 });
   const args = [
     '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
+    `--bind=${UID_REGISTRY}`,
+    // Loop devices, for the ext4 images that bound services' /state (their nodes: niso-test-loop-nodes.service).
+    ...(existsSync('/dev/loop-control') ? ['--bind=/dev/loop-control'] : []),
     `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
     '--capability=CAP_NET_ADMIN',
     ...(opts.privateNetwork ? ['--private-network'] : []),

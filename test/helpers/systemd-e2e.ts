@@ -3,10 +3,10 @@
 // nspawn with that dir and this repo bound in, and the niso CLI run INSIDE the machine, where systemd is PID 1.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { forceRemove } from '../../src/store/fs-tree.js';
-import { bootMachine, type Exec, type Machine, type MachineOptions } from './nspawn.js';
+import { removeTestDir } from './tmp.js';
+import { bootMachine, repoBinds, type Exec, type Machine, type MachineOptions } from './nspawn.js';
 import { parseTap, type TapResult } from './tap.js';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -16,10 +16,7 @@ export const BIN = join(REPO, 'bin/niso');
  * What a machine needs read-only to run this repo's tests inside: the repo, and its node_modules where that is a
  * link to elsewhere (a git worktree sharing another checkout's), which a bind of the repo alone would leave dangling.
  */
-export const REPO_RO: string[] = (() => {
-  const modules = realpathSync(join(REPO, 'node_modules'));
-  return modules.startsWith(`${REPO}/`) ? [REPO] : [REPO, modules];
-})();
+export const REPO_RO: string[] = repoBinds(REPO);
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,7 +50,7 @@ export class SystemdE2E {
       console.log(`# machine ${this.m.name}: shut down ${r.clean ? 'cleanly' : 'by SIGKILL'} in ${r.ms.toFixed(0)} ms; ${JSON.stringify(this.figures)}`);
       this.m = null;
     }
-    if (this.dir) forceRemove(this.dir);
+    if (this.dir) await removeTestDir(this.dir);
   }
 
   /** niso on the host (pack, install), in the temp dir. */

@@ -1,5 +1,5 @@
 // Temporary directories for tests, removed afterwards even when sealed read-only by the store.
-import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { mkdir, writeFile, chmod, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,27 +10,28 @@ export function tempDir(prefix = 'niso-test-'): string {
   const d = mkdtempSync(join(process.env.NISO_TEST_TMP ?? tmpdir(), prefix));
   // Sandboxed apps run as their own uid and must be able to reach the store below NISO_ROOT.
   chmodSync(d, 0o755);
-  after(async () => {
-    await removeNetworksBelow(d);
-    await forceRemove(d);
-  });
+  after(() => removeTestDir(d));
   return d;
+}
+
+/**
+ * What a test's directory holds beyond its files goes first: the networks, mounts (state images) and uid claims of
+ * the NISO_ROOTs in it live on the host. Then the directory; a mount left in it would have its contents deleted.
+ */
+export async function removeTestDir(dir: string): Promise<void> {
+  await removeNetworksBelow(dir);
+  const { releaseRootsBelow } = await import('../../src/store/release-root.js');
+  await releaseRootsBelow(dir);
+  await forceRemove(dir);
 }
 
 /**
  * Private networks are the default, so a test's NISO_ROOT often has one: its bridge and nft table
  * live on the host, not in the directory, and must be removed before the root goes.
  */
-export async function removeNetworksBelow(dir: string, depth = 4): Promise<void> {
-  const roots: string[] = [];
-  const walk = (p: string, d: number) => {
-    if (existsSync(join(p, 'var/lib/niso/net/networks.json'))) roots.push(p);
-    if (d === 0) return;
-    let names: string[];
-    try { names = readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.isSymbolicLink()).map((e) => e.name); } catch { return; }
-    for (const n of names) if (n !== 'var' && n !== 'node_modules') walk(join(p, n), d - 1);
-  };
-  walk(dir, depth);
+export async function removeNetworksBelow(dir: string): Promise<void> {
+  const { rootsBelow } = await import('../../src/store/release-root.js');
+  const roots = rootsBelow(dir, 'var/lib/niso/net/networks.json');
   if (roots.length === 0) return;
   const net = await import('../../src/net/host/manager.js');
   for (const root of roots) {

@@ -280,6 +280,21 @@ test('install limits come from /etc/niso/config.toml under NISO_ROOT and flags',
   await assert.rejects(readInstallLimits(join(dir, 'none.toml'), { maxSize: 'lots' }), (e: unknown) => isNisoError(e) && e.code === 'NISO2205');
 });
 
+test('the default bound of /state: 10G, [state] max_size in the host config, or "unlimited"; a bound too small is refused with its line', async () => {
+  const { readStateDefault } = await import('../../src/store/host-config.js');
+  const dir = tempDir();
+  const cfg = join(dir, 'config.toml');
+  assert.equal(await readStateDefault(join(dir, 'none.toml')), 10 * 1024 ** 3);
+  await writeFile(cfg, '[state]\nmax_size = "2G"\n');
+  assert.equal(await readStateDefault(cfg), 2 * 1024 ** 3);
+  await writeFile(cfg, '[state]\nmax_size = "unlimited"\n');
+  assert.equal(await readStateDefault(cfg), null);
+  await writeFile(cfg, '[state]\n\nmax_size = "1M"\n');
+  await assert.rejects(readStateDefault(cfg), (e: unknown) => isNisoError(e) && e.diagnostics[0]?.code === 'NISO1006' && e.diagnostics[0]?.line === 3 && /below the smallest state size, 8M/.test(e.diagnostics[0]?.message ?? '') && /or "unlimited"/.test(e.diagnostics[0]?.hint ?? ''));
+  await writeFile(cfg, '[state]\nmax_size = "infinite"\n');
+  await assert.rejects(readStateDefault(cfg), (e: unknown) => isNisoError(e) && e.diagnostics.length > 0);
+});
+
 test('log limits come from [logs] in the host config, flags win, bad values name the flag', async () => {
   const { readLogLimits } = await import('../../src/store/host-config.js');
   const dir = tempDir();

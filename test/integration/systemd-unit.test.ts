@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,7 +14,9 @@ import { DEFAULT_DENY } from '../../src/render/seccomp.js';
 import { expandSyscallNames, isKnownSyscall } from '../../src/render/seccomp-syscalls.js';
 import { renderSystemdUnit, type SystemdUnit } from '../../src/render/systemd.js';
 import { NAMESPACE_SYSCALLS, UNKNOWN_TO_SYSTEMD_252 } from '../../src/render/systemd-syscalls.js';
-import { forceRemove } from '../../src/store/fs-tree.js';
+import { removeTestDir } from '../helpers/tmp.js';
+import { prepareDirs } from '../../src/sandbox/run-sandbox.js';
+import { unmountBounded } from '../../src/host/bounded-dir.js';
 import { bootMachine, exec, type Machine } from '../helpers/nspawn.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
@@ -88,17 +90,17 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Writes what the unit needs on the host (as the backend will) and returns the unit for installUnits. */
-function materialise(key: string, plan: Plan): SystemdUnit {
+/**
+ * Writes what the unit needs on the host (as the backend will) and returns the unit for installUnits. A bounded
+ * state dir gets its image, made (and mounted) here as the backend does, then unmounted again: in the machine, the
+ * state's own mount unit mounts it before the service starts.
+ */
+async function materialise(key: string, plan: Plan): Promise<SystemdUnit> {
   const u = renderSystemdUnit(plan, { generation: 'test-1', filesDir: join(root, 'systemd', plan.service), runtime: 'nodejs' });
   for (const d of u.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
   for (const f of u.files) { mkdirSync(dirname(f.path), { recursive: true }); writeFileSync(f.path, f.content, { mode: f.mode }); }
-  for (const p of plan.prepare) {
-    mkdirSync(dirname(p.path), { recursive: true, mode: 0o755 });
-    mkdirSync(p.path, { recursive: true });
-    chownSync(p.path, p.uid, p.gid);
-    chmodSync(p.path, p.mode);
-  }
+  await prepareDirs(plan);
+  for (const p of plan.prepare) if (p.bound) await unmountBounded({ dir: p.path, image: p.bound.image });
   writeFileSync(join(root, 'systemd', `${plan.service}.sysusers.conf`), u.sysusers);
   plans[key] = plan;
   units[key] = u;
@@ -154,13 +156,13 @@ before(async () => {
   const env = WEIRD.flatMap((v, i) => ['--env', `WEIRD_${i}=${v}`]);
   const port = await freePort();
   const list = [
-    materialise('server', planOf(['--network', 'none', ...env, PKG, '--', 'server.js', ...WEIRD])),
-    materialise('strict', planOf(['--preset', 'strict', '--name', `${PKG}-strict`, PKG])),
-    materialise('private', { ...planOf(['--network', 'private', '--name', `${PKG}-private`, PKG]), network: { mode: 'private', netns: `/run/netns/${PKG}-test` } }),
-    materialise('crash', planOf(['--network', 'none', '--name', `${PKG}-crash`, PKG, '--', 'server.js', 'crash'])),
+    await materialise('server', planOf(['--network', 'none', ...env, PKG, '--', 'server.js', ...WEIRD])),
+    await materialise('strict', planOf(['--preset', 'strict', '--name', `${PKG}-strict`, PKG])),
+    await materialise('private', { ...planOf(['--network', 'private', '--name', `${PKG}-private`, PKG]), network: { mode: 'private', netns: `/run/netns/${PKG}-test` } }),
+    await materialise('crash', planOf(['--network', 'none', '--name', `${PKG}-crash`, PKG, '--', 'server.js', 'crash'])),
     // The bwrap backend cannot grant capabilities (niso run refuses them), so the plan is adjusted as data.
-    materialise('caps', { ...planOf(['--network', 'none', '--name', `${PKG}-caps`, '--env', 'PORT=80', PKG]), capabilities: ['CAP_NET_BIND_SERVICE'] }),
-    materialise('unsafe', planOf(['--preset', 'unsafe-none', '--name', `${PKG}-unsafe`, '--env', `PORT=${port}`, PKG])),
+    await materialise('caps', { ...planOf(['--network', 'none', '--name', `${PKG}-caps`, '--env', 'PORT=80', PKG]), capabilities: ['CAP_NET_BIND_SERVICE'] }),
+    await materialise('unsafe', planOf(['--preset', 'unsafe-none', '--name', `${PKG}-unsafe`, '--env', `PORT=${port}`, PKG])),
   ];
   m = await bootMachine({ binds: [dir.replace(/:/g, '\\:')], bindsRo: ['/etc/ssl'], limits: true });
   for (const s of Object.values(plans)) await m.ok('systemd-sysusers', [join(root, 'systemd', `${s.service}.sysusers.conf`)]);
@@ -176,7 +178,7 @@ after(async () => {
     console.log(`# machine ${m.name}: booted in ${m.bootMs.toFixed(0)} ms, shut down ${r.clean ? 'cleanly' : 'by SIGKILL'} in ${r.ms.toFixed(0)} ms`);
     console.log(`# systemd-analyze security exposure: ${JSON.stringify(exposure)}`);
   }
-  if (dir) forceRemove(dir);
+  if (dir) await removeTestDir(dir);
 });
 
 test('the server-preset unit runs the app as the plan\'s uid, in its own namespaces, with exactly the plan\'s environment and arguments', async (t) => {
@@ -215,7 +217,7 @@ test('the server-preset unit runs the app as the plan\'s uid, in its own namespa
   assert.equal(await m!.show(unit, 'SystemCallArchitectures'), 'native');
 });
 
-test('writes outside /state and /tmp fail; a file in /state belongs to the service uid on the host', async () => {
+test('writes outside /state and /tmp fail; a file in /state (its mount unit\'s image) belongs to the service uid on the host', async () => {
   const plan = plans.server!;
   const p = await probe(units.server!.name) as { writes: Record<string, string> };
   for (const [path, result] of Object.entries(p.writes)) {
@@ -223,7 +225,9 @@ test('writes outside /state and /tmp fail; a file in /state belongs to the servi
     else assert.notEqual(result, 'ok', `${path} must not be writable`);
   }
   const state = plan.mounts.find((x): x is Extract<PlanMount, { type: 'bind' }> => x.type === 'bind' && x.target === '/state')!;
-  assert.equal(statSync(join(state.source, 'x')).uid, plan.user.uid);
+  // The state dir is the image its mount unit mounted in the machine (a path with a blank and a colon): seen from there.
+  assert.equal((await m!.ok('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', state.source])).trim(), 'ext4');
+  assert.equal((await m!.ok('stat', ['-c', '%u', join(state.source, 'x')])).trim(), String(plan.user.uid));
   // /dev/shm is the service's own, not the machine's.
   assert.ok(!existsSync(join('/proc', String(m!.systemdPid), 'root/dev/shm/x')));
 });

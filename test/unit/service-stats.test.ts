@@ -192,6 +192,13 @@ test('computeStats: net is null without a namespace of its own, block I/O and pi
   assert.deepEqual([host.netRxBytes, host.netTxBytes], [null, null]);
 });
 
+test('computeStats: /state\'s use and bound pass through; null without a bound', () => {
+  const s = computeStats(null, { ...sample({}), state: { usedBytes: 5 * MiB, sizeBytes: 60 * MiB, limitBytes: 64 * MiB } }, HOST);
+  assert.deepEqual([s.stateUsedBytes, s.stateSizeBytes, s.stateLimitBytes], [5 * MiB, 60 * MiB, 64 * MiB]);
+  const unbounded = computeStats(null, { ...sample({}), state: null }, HOST);
+  assert.deepEqual([unbounded.stateUsedBytes, unbounded.stateLimitBytes], [null, null]);
+});
+
 test('sizes as docker stats prints them', () => {
   const mem: [number, string][] = [[0, '0B'], [1023, '1023B'], [1024, '1KiB'], [12.34 * MiB, '12.34MiB'], [512 * MiB, '512MiB'], [1.5 * 1024 * MiB, '1.5GiB'], [100.123 * MiB, '100.1MiB'], [1023.99 * MiB, '1GiB']];
   for (const [b, s] of mem) assert.equal(formatMemory(b), s, String(b));
@@ -200,18 +207,18 @@ test('sizes as docker stats prints them', () => {
 });
 
 const ROWS: StatsRow[] = [
-  { name: 'web', stats: { cpuPercent: 53.1, memoryBytes: 12.34 * MiB, memoryLimitBytes: 512 * MiB, memoryPercent: 2.41, netRxBytes: 1200, netTxBytes: 3400, blockReadBytes: 0, blockWriteBytes: 1_048_576, pids: 9, pidsLimit: 64 } },
-  { name: 'worker', stats: { cpuPercent: null, memoryBytes: 2048, memoryLimitBytes: 8 * 1024 * MiB, memoryPercent: 0, netRxBytes: null, netTxBytes: null, blockReadBytes: 4096, blockWriteBytes: 0, pids: 1, pidsLimit: null } },
+  { name: 'web', stats: { cpuPercent: 53.1, memoryBytes: 12.34 * MiB, memoryLimitBytes: 512 * MiB, memoryPercent: 2.41, netRxBytes: 1200, netTxBytes: 3400, blockReadBytes: 0, blockWriteBytes: 1_048_576, pids: 9, pidsLimit: 64, stateUsedBytes: 3.5 * MiB, stateSizeBytes: 9.8 * 1024 * MiB, stateLimitBytes: 10 * 1024 * MiB } },
+  { name: 'worker', stats: { cpuPercent: null, memoryBytes: 2048, memoryLimitBytes: 8 * 1024 * MiB, memoryPercent: 0, netRxBytes: null, netTxBytes: null, blockReadBytes: 4096, blockWriteBytes: 0, pids: 1, pidsLimit: null, stateUsedBytes: null, stateSizeBytes: null, stateLimitBytes: null } },
   { name: 'gone', stats: null },
 ];
 
 test('formatStatsTable: docker stats columns and cells', () => {
   const lines = formatStatsTable(ROWS).trimEnd().split('\n');
   assert.equal(lines.length, 4);
-  assert.match(lines[0]!, /^NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS$/);
-  assert.deepEqual(lines[1]!.split(/ {2,}/), ['web', '53.10%', '12.34MiB / 512MiB', '2.41%', '1.2kB / 3.4kB', '0B / 1.05MB', '9']);
-  assert.deepEqual(lines[2]!.split(/ {2,}/), ['worker', '--', '2KiB / 8GiB', '0.00%', '--', '4.1kB / 0B', '1']);
-  assert.deepEqual(lines[3]!.split(/ {2,}/), ['gone', '--', '-- / --', '--', '--', '--', '--']);
+  assert.match(lines[0]!, /^NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS +STATE \/ LIMIT$/);
+  assert.deepEqual(lines[1]!.split(/ {2,}/), ['web', '53.10%', '12.34MiB / 512MiB', '2.41%', '1.2kB / 3.4kB', '0B / 1.05MB', '9', '3.5MiB / 10GiB']);
+  assert.deepEqual(lines[2]!.split(/ {2,}/), ['worker', '--', '2KiB / 8GiB', '0.00%', '--', '4.1kB / 0B', '1', 'unbounded']);
+  assert.deepEqual(lines[3]!.split(/ {2,}/), ['gone', '--', '-- / --', '--', '--', '--', '--', '--']);
   // Columns line up: every cell starts where its header does.
   const col = lines[0]!.indexOf('MEM USAGE');
   for (const l of lines.slice(1)) assert.notEqual(l[col], ' ', l);
@@ -219,8 +226,8 @@ test('formatStatsTable: docker stats columns and cells', () => {
 
 test('statsJson: flat numbers in bytes, nulls for a service that is not running', () => {
   const j = statsJson(ROWS);
-  assert.deepEqual(j[0], { name: 'web', running: true, cpuPercent: 53.1, memoryBytes: 12.34 * MiB, memoryLimitBytes: 512 * MiB, memoryPercent: 2.41, netRxBytes: 1200, netTxBytes: 3400, blockReadBytes: 0, blockWriteBytes: 1_048_576, pids: 9, pidsLimit: 64 });
-  assert.deepEqual(j[2], { name: 'gone', running: false, cpuPercent: null, memoryBytes: null, memoryLimitBytes: null, memoryPercent: null, netRxBytes: null, netTxBytes: null, blockReadBytes: null, blockWriteBytes: null, pids: null, pidsLimit: null });
+  assert.deepEqual(j[0], { name: 'web', running: true, cpuPercent: 53.1, memoryBytes: 12.34 * MiB, memoryLimitBytes: 512 * MiB, memoryPercent: 2.41, netRxBytes: 1200, netTxBytes: 3400, blockReadBytes: 0, blockWriteBytes: 1_048_576, pids: 9, pidsLimit: 64, stateUsedBytes: 3.5 * MiB, stateSizeBytes: 9.8 * 1024 * MiB, stateLimitBytes: 10 * 1024 * MiB });
+  assert.deepEqual(j[2], { name: 'gone', running: false, cpuPercent: null, memoryBytes: null, memoryLimitBytes: null, memoryPercent: null, netRxBytes: null, netTxBytes: null, blockReadBytes: null, blockWriteBytes: null, pids: null, pidsLimit: null, stateUsedBytes: null, stateSizeBytes: null, stateLimitBytes: null });
   assert.deepEqual(JSON.parse(JSON.stringify(j)), j);
 });
 

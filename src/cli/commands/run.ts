@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
-import { parsePortMapping, parseSize } from '../../manifest/units.js';
+import { parsePortMapping, parseSize, parseStateSize } from '../../manifest/units.js';
 import { CAPABILITIES, LIMITS } from '../../manifest/constants.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
 import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
@@ -16,11 +16,11 @@ import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { runSandbox } from '../../sandbox/run-sandbox.js';
-import { installedManifest, preparePlan, serviceStateDir } from '../../sandbox/prepare.js';
+import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 import { forceRemove } from '../../store/fs-tree.js';
 
 export { preparePlan };
-import { layout, serviceDir } from '../../store/layout.js';
+import { layout, serviceDir, stateOf } from '../../store/layout.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { hostArch } from '../../host/arch.js';
@@ -36,6 +36,7 @@ export interface RunOptions {
   memory?: string;
   cpus?: string;
   pids?: string;
+  stateSize?: string;
   network?: string;
   publish?: string[];
   net?: string[];
@@ -111,6 +112,11 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     const n = /^\d+$/.test(opts.pids) ? Number(opts.pids) : NaN;
     if (!(n >= LIMITS.pids.min && n <= LIMITS.pids.max)) throw new NisoError('NISO9001', `--pids ${opts.pids}: expected a whole number from ${LIMITS.pids.min} to ${LIMITS.pids.max} (the kernel's maximum)`, { exitCode: 2, hint: 'e.g. --pids 64' });
     o.pids = n;
+  }
+  if (opts.stateSize !== undefined) {
+    const r = parseStateSize(opts.stateSize);
+    if (!r.ok) throw new NisoError('NISO9001', `--state-size ${opts.stateSize}: ${r.message}`, { exitCode: 2, hint: r.hint });
+    o.stateBytes = r.value;
   }
   if (opts.network !== undefined) {
     if (opts.network !== 'none' && opts.network !== 'host' && opts.network !== 'private') throw new NisoError('NISO9001', `--network ${opts.network}: expected private, none or host`, { exitCode: 2 });
@@ -193,14 +199,14 @@ async function locate(ctx: Context, ref: string): Promise<{ pkg: InstalledPackag
 
 /**
  * Where a run's /state comes from. `niso run` is `docker run --rm`: a package run without a service of its name gets
- * a fresh state dir of its own, removed when the run ends (two runs at once never share one, so neither can remove
- * the other's). A service of that name, or a state dir someone kept (`niso remove` of a service leaves its data),
- * is used as it is and never removed: a run with `--name SERVICE` sees and keeps that service's /state.
+ * a /state of its own that goes with the run (a tmpfs in the sandbox; for the unsandboxed preset, this host dir,
+ * removed after). A service of that name, or a state someone kept (`niso remove` of a service leaves its data), is
+ * used as it is and never removed: a run with `--name SERVICE` sees and keeps that service's /state. Null: that one.
  */
-function runStateDir(ctx: Context, service: string): { dir: string; temporary: boolean } {
-  const kept = serviceStateDir(ctx.root, service);
-  if (existsSync(kept) || existsSync(join(serviceDir(layout(ctx.root), service), 'service.json'))) return { dir: kept, temporary: false };
-  return { dir: join(layout(ctx.root).tmp, `run-${process.pid}-state-${service}-${randomBytes(3).toString('hex')}`), temporary: true };
+function temporaryStateDir(ctx: Context, service: string): string | null {
+  const kept = stateOf(layout(ctx.root), service);
+  if (existsSync(kept.dir) || existsSync(kept.image) || existsSync(join(serviceDir(layout(ctx.root), service), 'service.json'))) return null;
+  return join(layout(ctx.root).tmp, `run-${process.pid}-state-${service}-${randomBytes(3).toString('hex')}`);
 }
 
 /** Removes what runs left that could not remove it themselves (niso was killed): packages of app directories, state dirs. */
@@ -260,7 +266,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
   await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
   let detach: (() => Promise<void>) | null = null;
-  let state: { dir: string; temporary: boolean } | null = null;
+  let temporaryState: string | null = null;
   try {
     const manifest = await installedManifest(pkg);
     const options = await withTrust(ctx, manifest, pkg.name, parsed);
@@ -268,18 +274,17 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
     const { selectBackend } = await import('../../service/systemd/backend.js');
     const backend = await selectBackend(ctx.root, opts.backend);
-    state = runStateDir(ctx, service);
-    const stateDir = state.dir;
+    temporaryState = temporaryStateDir(ctx, service);
     // The plan is made with a placeholder network first: whether the app gets a private network
     // (the manifest's default) is the plan's decision, and a dry run never creates one.
-    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, stateDir);
+    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, temporaryState);
     if (plan.network.mode === 'private' && !opts.dryRun && !opts.json) {
       const net = await import('../../net/host/manager.js');
       const netCtx = net.netContext(ctx.root);
       const endpoint = await net.attachService(netCtx, { service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
       detach = () => net.detachService(netCtx, service).then(() => undefined);
       const netnsPath = endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`;
-      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, stateDir);
+      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, temporaryState);
       for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
@@ -305,7 +310,8 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     ctx.exitCode = r.exitCode;
   } finally {
     if (detach) await detach().catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the network of this run: ${String(e)}\n`); });
-    if (state?.temporary) await forceRemove(state.dir).catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the state dir of this run (${state!.dir}): ${String(e)}\n`); });
+    const dir = temporaryState;
+    if (dir !== null) await forceRemove(dir).catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the state dir of this run (${dir}): ${String(e)}\n`); });
     if (temporary) {
       const { removePackages } = await import('../../store/remove.js');
       await removePackages(ctx.root, [pkg]).catch(() => undefined);

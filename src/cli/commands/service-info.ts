@@ -1,5 +1,6 @@
 // `niso inspect SERVICE` (the plan and the live state) and `niso debug SERVICE` (why is it failing).
 import { lastOutput } from '../../service/launch.js';
+import { stateUsage } from '../../service/state-dir.js';
 import { readHealth } from '../../service/health/file.js';
 import { readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
 import { serviceStatus, type ServiceStatus } from '../../service/view.js';
@@ -16,13 +17,29 @@ export function isService(ctx: Context, ref: string): boolean {
   try { return readDefinition(ctx.root, ref) !== null; } catch { return true; }
 }
 
+/** /state on the host, for inspect and debug: its dir, and its image's use and bound when it has one. */
+interface StateView { dir: string; image: string | null; mounted: boolean; usedBytes: number | null; sizeBytes: number | null; limitBytes: number | null }
+
+function stateView(root: string, name: string): StateView {
+  const s = stateUsage(root, name);
+  if (s.usage === null) return { dir: s.dir, image: null, mounted: false, usedBytes: null, sizeBytes: null, limitBytes: null };
+  return { dir: s.dir, image: s.image, ...s.usage };
+}
+
+function describeState(v: StateView): string {
+  if (v.image === null) return `${v.dir}, unbounded`;
+  const use = v.mounted && v.usedBytes !== null ? `${formatSize(v.usedBytes)} used of ${formatSize(v.limitBytes!)}` : `bound ${formatSize(v.limitBytes!)}, not mounted now`;
+  return `${v.dir}, ${use} (ext4 image ${v.image})`;
+}
+
 export async function inspectService(ctx: Context, name: string, opts: { json?: boolean }): Promise<void> {
   const definition = requireDefinition(ctx.root, name);
   const status = serviceStatus(ctx.root, name)!;
   const plan = readPlan(ctx.root, name);
   const state = readState(ctx.root, name);
   const health = readHealth(ctx.root, name);
-  if (opts.json) return printJson(ctx, { status, definition, state, health, plan });
+  const stateDir = stateView(ctx.root, name);
+  if (opts.json) return printJson(ctx, { status, definition, state, health, plan, stateDir });
   // The command, the probe and the mounts come from the package: escape what a terminal would obey.
   const w = (k: string, v: string) => ctx.stdout.write(`${(k + ':').padEnd(14)}${printable(v)}\n`);
   w('service', name);
@@ -33,6 +50,7 @@ export async function inspectService(ctx: Context, name: string, opts: { json?: 
   w('restarts', String(status.restarts));
   for (const a of status.addresses) w('address', a);
   for (const p of status.ports) w('port', p);
+  w('/state', describeState(stateDir));
   if (plan) describePlan(plan, w);
 }
 
@@ -44,17 +62,23 @@ function describePlan(plan: Plan, w: (k: string, v: string) => void): void {
   const writable = plan.mounts.filter((m) => (m.type === 'bind' && !m.readOnly) || m.type === 'tmpfs').map((m) => m.type === 'tmpfs' ? `${m.target} (tmpfs ${formatSize(m.sizeBytes)})` : `${m.target} (${m.type === 'bind' ? m.source : ''})`);
   w('writable', writable.join(', ') || 'nothing');
   const l = plan.limits;
-  w('limits', [l.memoryBytes !== null ? `memory ${formatSize(l.memoryBytes)}` : 'memory unlimited', l.cpus !== null ? `${l.cpus} cpus` : 'cpus unlimited', l.pids !== null ? `${l.pids} pids` : 'pids unlimited', l.nofile !== null ? `${l.nofile} open files` : null].filter(Boolean).join(', '));
+  w('limits', [l.memoryBytes !== null ? `memory ${formatSize(l.memoryBytes)}` : 'memory unlimited', l.cpus !== null ? `${l.cpus} cpus` : 'cpus unlimited', l.pids !== null ? `${l.pids} pids` : 'pids unlimited', l.nofile !== null ? `${l.nofile} open files` : null, typeof l.stateBytes === 'number' ? `/state ${formatSize(l.stateBytes)}` : '/state unbounded'].filter(Boolean).join(', '));
   w('privileges', `${plan.capabilities.length ? plan.capabilities.join(', ') : 'no capabilities'}, ${plan.noNewPrivileges ? 'no new privileges' : 'new privileges allowed'}, ${plan.seccomp ? `syscall filter${plan.seccomp.allow.length ? ` (+${plan.seccomp.allow.join(', ')})` : ''}` : 'no syscall filter'}`);
   w('restart', `${plan.restart.policy}${plan.restart.maxRetries !== null ? `:${plan.restart.maxRetries}` : ''}, delay ${formatDuration(plan.restart.delayMs)} up to ${formatDuration(plan.restart.maxDelayMs)}`);
   if (plan.health) w('health check', `${plan.health.probe.kind === 'http' ? plan.health.probe.url : plan.health.probe.kind === 'tcp' ? `tcp ${plan.health.probe.host}:${plan.health.probe.port}` : plan.health.probe.argv.join(' ')} every ${formatDuration(plan.health.intervalMs)}, ${plan.health.retries} retries, then ${plan.health.onUnhealthy}`);
 }
 
-/** Suggestions from what niso can tell: the exit, the output, the health probes and the plan. */
-export function diagnose(plan: Plan | null, exits: ExitRecord[], output: string, health: HealthState | null): string[] {
+/** Suggestions from what niso can tell: the exit, the output, the health probes, the plan and its /state. */
+export function diagnose(plan: Plan | null, exits: ExitRecord[], output: string, health: HealthState | null, state: StateView | null = null): string[] {
   const tips: string[] = [];
   const last = exits[exits.length - 1];
   const has = (re: RegExp) => re.test(output);
+  if (has(/ENOSPC|No space left on device/i)) {
+    const full = state?.image && state.limitBytes !== null
+      ? `/state is full or nearly (${state.usedBytes === null ? 'not mounted now' : `${formatSize(state.usedBytes)} used`} of its ${formatSize(state.limitBytes)} bound)`
+      : 'a file system the app writes to is full';
+    tips.push(`${full}: raise [resources] state_size (or --state-size) and start it again, which grows the image, or delete data from /state`);
+  }
   if (has(/EROFS|read-only file system/i)) tips.push('the app writes outside its writable places: only /state (also $NISO_STATE_DIR, $HOME) and /tmp are writable; everything else is read-only');
   if (has(/EACCES|permission denied/i) && !has(/listen EACCES/)) tips.push('a file was not accessible to the service\'s own uid: files the app needs must be in the package (readable) or in /state');
   if (has(/listen EACCES.*:(\d{1,3})\b/) || has(/bind.*permission denied/i)) tips.push('ports below 1024 need a capability the sandbox does not grant: listen on a high port and map it, e.g. ports = ["80:8080"]');
@@ -95,9 +119,10 @@ export async function debug(ctx: Context, name: string, opts: { json?: boolean; 
   const output = sd ? await sd.journalTail(name, lines) : await lastOutput(ctx.root, name, lines);
   // systemd restarts the app itself: its exits are in the journal, beside the ones niso recorded (stops, failed starts).
   const exits = sd ? sd.mergeExits(state.exits, (await import('../../service/systemd/status.js')).journalExits(name, 10)) : state.exits;
-  const suggestions = diagnose(plan, exits, output, health);
+  const stateDir = stateView(ctx.root, name);
+  const suggestions = diagnose(plan, exits, output, health, stateDir);
   if (systemd?.execStatus) suggestions.unshift(`systemd could not start it (status ${systemd.execStatus.status}/${systemd.execStatus.name}): ${systemd.execStatus.meaning}`);
-  if (opts.json) return printJson(ctx, { status, exits, health, output: output.split('\n'), suggestions, plan, ...(systemd ? { systemd } : {}) });
+  if (opts.json) return printJson(ctx, { status, exits, health, output: output.split('\n'), suggestions, plan, stateDir, ...(systemd ? { systemd } : {}) });
   const out = ctx.stdout;
   out.write(`${name}: ${status.state}${status.health ? ` (${status.health})` : ''}${status.message ? ` — ${status.message}` : ''}\n`);
   if (status.nextRestartAt) out.write(`next restart: ${status.nextRestartAt}\n`);
@@ -108,6 +133,7 @@ export async function debug(ctx: Context, name: string, opts: { json?: boolean; 
     out.write(!health || health.log.length === 0 ? '  none yet\n' : health.log.map((p) => `  ${p.at}  ${p.ok ? 'ok  ' : 'FAIL'}  ${p.output} (${p.durationMs} ms)\n`).join(''));
   }
   out.write(`\nlast output:\n${output ? output.split('\n').map((l) => `  ${l}`).join('\n') + '\n' : '  none\n'}`);
+  out.write(`\n/state: ${describeState(stateDir)}\n`);
   if (plan) {
     out.write('\nwhat the sandbox allows:\n');
     describePlan(plan, (k, v) => out.write(`  ${(k + ':').padEnd(14)}${v}\n`));

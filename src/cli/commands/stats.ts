@@ -4,6 +4,7 @@ import { cgroupOf, serviceProcesses } from '../../service/launch.js';
 import { listServiceNames, readDefinition, readPlan, requireDefinition } from '../../service/store.js';
 import { unitCgroup } from '../../service/systemd/cgroup.js';
 import type { Cgroup } from '../../sandbox/cgroup.js';
+import { layout, stateOf } from '../../store/layout.js';
 
 /** The service's cgroup: niso's own, or the one systemd made for its unit. */
 function cgroupFor(ctx: Context, name: string): Cgroup {
@@ -23,7 +24,7 @@ function targets(ctx: Context, names: string[]): () => StatsTarget[] {
   return () => {
     // Without names: the services that run now (asked again at every redraw, like docker stats).
     const chosen = names.length > 0 ? names : listServiceNames(ctx.root).filter((n) => runs(ctx, n));
-    return chosen.map((name) => ({ name, cgroup: cgroupFor(ctx, name) }));
+    return chosen.map((name) => ({ name, cgroup: cgroupFor(ctx, name), state: stateOf(layout(ctx.root), name) }));
   };
 }
 

@@ -25,6 +25,14 @@ export interface NetSample {
   txBytes: number;
 }
 
+/** The service's bounded /state (host/bounded-dir.ts): used as statfs counts it, and the bound. */
+export interface StateSample {
+  usedBytes: number | null;
+  /** What the file system can hold: its bound less what ext4 keeps for itself (journal, inode tables). */
+  sizeBytes: number | null;
+  limitBytes: number;
+}
+
 export interface HostTotals {
   hostCpus: number;
   hostMemoryBytes: number;
@@ -44,11 +52,15 @@ export interface Stats {
   blockWriteBytes: number;
   pids: number;
   pidsLimit: number | null;
+  /** What /state holds and its bound; null when it has no bound (or, for used, is not mounted). */
+  stateUsedBytes: number | null;
+  stateSizeBytes: number | null;
+  stateLimitBytes: number | null;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-export function computeStats(prev: CgroupSample | null, cur: CgroupSample & { net?: NetSample | null }, host: HostTotals): Stats {
+export function computeStats(prev: CgroupSample | null, cur: CgroupSample & { net?: NetSample | null; state?: StateSample | null }, host: HostTotals): Stats {
   let cpuPercent: number | null = null;
   if (prev !== null) {
     const dtNs = (cur.atMs - prev.atMs) * 1e6;
@@ -68,6 +80,9 @@ export function computeStats(prev: CgroupSample | null, cur: CgroupSample & { ne
     blockWriteBytes: cur.blockWriteBytes,
     pids: cur.pids,
     pidsLimit: cur.pidsLimit,
+    stateUsedBytes: cur.state?.usedBytes ?? null,
+    stateSizeBytes: cur.state?.sizeBytes ?? null,
+    stateLimitBytes: cur.state?.limitBytes ?? null,
   };
 }
 
@@ -91,6 +106,9 @@ export interface StatsJson {
   blockWriteBytes: number | null;
   pids: number | null;
   pidsLimit: number | null;
+  stateUsedBytes: number | null;
+  stateSizeBytes: number | null;
+  stateLimitBytes: number | null;
 }
 
 export function statsJson(rows: StatsRow[]): StatsJson[] {
@@ -107,5 +125,8 @@ export function statsJson(rows: StatsRow[]): StatsJson[] {
     blockWriteBytes: s?.blockWriteBytes ?? null,
     pids: s?.pids ?? null,
     pidsLimit: s?.pidsLimit ?? null,
+    stateUsedBytes: s?.stateUsedBytes ?? null,
+    stateSizeBytes: s?.stateSizeBytes ?? null,
+    stateLimitBytes: s?.stateLimitBytes ?? null,
   }));
 }

@@ -1,7 +1,7 @@
 // The tables of `niso stats` and `niso top`, with docker's columns and size notation, so that
 // people (and their scripts that scrape `docker stats`) read them the same way.
 import { renderTable } from '../../cli/table.js';
-import type { StatsRow } from './compute.js';
+import type { Stats, StatsRow } from './compute.js';
 import type { ProcessRow } from './top.js';
 
 const DECIMAL = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
@@ -34,11 +34,17 @@ export function formatIo(bytes: number): string {
   return humanSize(bytes, 1000, DECIMAL, 3);
 }
 
-export const STATS_HEADERS = ['name', 'cpu %', 'mem usage / limit', 'mem %', 'net i/o', 'block i/o', 'pids'];
+/** docker's columns, and /state's use against its bound (docker has no such bound). */
+export const STATS_HEADERS = ['name', 'cpu %', 'mem usage / limit', 'mem %', 'net i/o', 'block i/o', 'pids', 'state / limit'];
+
+function stateCell(s: Stats): string {
+  if (s.stateLimitBytes === null) return 'unbounded';
+  return `${s.stateUsedBytes === null ? '--' : formatMemory(s.stateUsedBytes)} / ${formatMemory(s.stateLimitBytes)}`;
+}
 
 export function statsTableRows(rows: StatsRow[]): string[][] {
   return rows.map(({ name, stats: s }) => {
-    if (s === null) return [name, '--', '-- / --', '--', '--', '--', '--'];
+    if (s === null) return [name, '--', '-- / --', '--', '--', '--', '--', '--'];
     return [
       name,
       s.cpuPercent === null ? '--' : `${s.cpuPercent.toFixed(2)}%`,
@@ -47,6 +53,7 @@ export function statsTableRows(rows: StatsRow[]): string[][] {
       s.netRxBytes === null || s.netTxBytes === null ? '--' : `${formatIo(s.netRxBytes)} / ${formatIo(s.netTxBytes)}`,
       `${formatIo(s.blockReadBytes)} / ${formatIo(s.blockWriteBytes)}`,
       String(s.pids),
+      stateCell(s),
     ];
   });
 }

@@ -3,12 +3,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNisoError } from '../../errors/niso-error.js';
 import type { Cgroup } from '../../sandbox/cgroup.js';
-import { computeStats, type CgroupSample, type HostTotals, type NetSample, type StatsRow } from './compute.js';
+import { boundedUsage } from '../../host/bounded-dir.js';
+import { computeStats, type CgroupSample, type HostTotals, type NetSample, type StateSample, type StatsRow } from './compute.js';
 import { hostTotals, readServiceSample } from './read.js';
 
 export interface StatsTarget {
   name: string;
   cgroup: Cgroup;
+  /** Its state dir and the image that bounds it (none: no state column). */
+  state?: { dir: string; image: string };
 }
 
 /** The services to sample: a list, or a function asked at every tick (services come and go). */
@@ -24,13 +27,15 @@ export interface SampleOptions {
   signal?: AbortSignal;
 }
 
-type Sample = CgroupSample & { net: NetSample | null };
+type Sample = CgroupSample & { net: NetSample | null; state: StateSample | null };
 
 /** A sample, or null when the service has no cgroup or no process in it. */
 function sampleOf(t: StatsTarget): Sample | null {
   try {
     const s = readServiceSample(t.cgroup);
-    return s.procs.length === 0 ? null : s;
+    if (s.procs.length === 0) return null;
+    const u = t.state ? boundedUsage(t.state) : null;
+    return { ...s, state: u === null ? null : { usedBytes: u.usedBytes, sizeBytes: u.sizeBytes, limitBytes: u.limitBytes } };
   } catch (e) {
     if (isNisoError(e) && e.code === 'NISO3303') return null;
     throw e;

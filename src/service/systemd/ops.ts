@@ -4,9 +4,9 @@
 //
 // Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { NisoError } from '../../errors/niso-error.js';
+import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
 import type { Plan } from '../../plan/plan.js';
 import { RenderError } from '../../render/bwrap.js';
@@ -26,6 +26,9 @@ import type { HostEnv as BaseHostEnv } from '../launch.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
 import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
+import { mountUnitName } from '../../render/systemd-mount.js';
+import { layout, stateOf } from '../../store/layout.js';
+import { releaseState } from '../state-dir.js';
 
 /** Where niso writes its units: the administrator's directory, so that `systemctl enable` and a reboot find them. */
 export const UNIT_DIR = '/etc/systemd/system';
@@ -46,6 +49,9 @@ export interface SystemdActivateRequest {
   options: PlanOptions;
   logs: { maxBytes: number; files: number };
 }
+
+/** The mount unit of the service's bounded state dir (render/systemd-mount.ts). */
+const stateMountName = (root: string, service: string) => mountUnitName(stateOf(layout(root), service).dir);
 
 /** The unit is loaded and wanted: it runs, or systemd is restarting it. */
 function unitActive(name: string): boolean {
@@ -78,7 +84,18 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
   }
-  prepareDirs(plan);
+  // A running unit (a restart is about to start it again) is stopped first where /state must change under it: its
+  // first bound moves the directory into a new image (the old app would go on writing to the old directory), and a
+  // new bound is applied with the image unmounted in every namespace (NISO3210 while the unit holds it).
+  const moving = plan.prepare.some((p) => p.bound !== null && !existsSync(p.bound.image));
+  if (moving && unitActive(def.name)) await systemctl('stop', unitName(def.name));
+  try {
+    await prepareDirs(plan);
+  } catch (e) {
+    if (!(isNisoError(e) && e.code === 'NISO3210') || !unitActive(def.name)) throw e;
+    await systemctl('stop', unitName(def.name));
+    await prepareDirs(plan);
+  }
   const filesDir = filesDirOf(root, def.name);
   rmSync(filesDir, { recursive: true, force: true });
   for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
@@ -97,6 +114,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
   if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
   if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
+  if (!companions.has(stateMountName(root, def.name))) rmSync(join(UNIT_DIR, stateMountName(root, def.name)), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
   await writePlan(root, def.name, plan);
@@ -237,8 +255,11 @@ async function exitUnitsSettled(name: string): Promise<void> {
   }
 }
 
-/** `niso remove SERVICE`: the unit, its companions, its user file and its generated files go. */
-export async function remove(host: HostEnv, name: string): Promise<void> {
+/**
+ * `niso remove SERVICE`: the unit, its companions, its user file and its generated files go; its state is unmounted
+ * (systemd stops its mount unit), or deleted with `deleteState`.
+ */
+export async function remove(host: HostEnv, name: string, deleteState = false): Promise<void> {
   await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
     const def = readDefinition(host.root, name);
     if (def?.desired === 'active' || unitActive(name)) {
@@ -246,7 +267,10 @@ export async function remove(host: HostEnv, name: string): Promise<void> {
     }
     // An `always` service's unit stays enabled after deactivate: its WantedBy= link goes with it.
     await tool('systemctl', ['disable', unitName(name)]);
-    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    const mount = stateMountName(host.root, name);
+    if (showSync(mount, ['LoadState']).LoadState === 'loaded') await systemctl('stop', mount);
+    await releaseState(host.root, name, deleteState);
+    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);

@@ -147,7 +147,7 @@ export async function runOnSystemd(root: string, plan: Plan, runtime: string | n
   const rec: TransientRecord = { pid: process.pid, unit: r.unit, service: plan.service, user: null };
   writeRecord(r.dir, rec);
   try {
-    prepareDirs(plan);
+    await prepareDirs(plan);
     for (const d of r.rendered.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
     for (const f of r.rendered.files) {
       mkdirSync(dirname(f.path), { recursive: true, mode: 0o755 });

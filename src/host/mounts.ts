@@ -1,0 +1,82 @@
+// The mount table as niso needs it: what is mounted on a directory, and which image file a loop device reads.
+// Read from /proc/self/mountinfo and sysfs, so that checking a mounted state dir on every start costs two small
+// reads and no process (util-linux's findmnt and losetup would cost a spawn each).
+import { readFileSync, readdirSync } from 'node:fs';
+import { basename } from 'node:path';
+
+export interface MountEntry {
+  /** The file system's device (MAJ:MIN), and the directory of it that is mounted (a bind mount's source, relative to it). */
+  device: string;
+  root: string;
+  /** Where it is mounted (in this process's mount namespace), unescaped. */
+  mountPoint: string;
+  fsType: string;
+  /** The mount source: a device such as /dev/loop3, or a file system's name. */
+  source: string;
+}
+
+/** mountinfo escapes blanks, tabs, newlines and backslashes as octal (\040). */
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** The lines of /proc/PID/mountinfo (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`. */
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    const dash = f.indexOf('-', 6);
+    if (f.length < 10 || dash < 0) continue;
+    out.push({ device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!), fsType: f[dash + 1]!, source: unescape(f[dash + 2]!) });
+  }
+  return out;
+}
+
+export function readMounts(): MountEntry[] {
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/** What is mounted on dir (the last mount there is the one visible), or null. */
+export function mountAt(dir: string, mounts: readonly MountEntry[] = readMounts()): MountEntry | null {
+  let found: MountEntry | null = null;
+  for (const m of mounts) if (m.mountPoint === dir) found = m;
+  return found;
+}
+
+/** Mount points at or below dir, deepest first (the order to unmount them in). */
+export function mountsBelow(dir: string, mounts: readonly MountEntry[] = readMounts()): string[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const points = new Set(mounts.map((m) => m.mountPoint).filter((p) => p === dir || p.startsWith(prefix)));
+  return [...points].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a));
+}
+
+/** The file a loop device (/dev/loopN) reads, as the kernel recorded it when it was attached; null for other sources. */
+export function loopBackingFile(source: string): string | null {
+  if (!/^\/dev\/loop\d+$/.test(source)) return null;
+  try {
+    return readFileSync(`/sys/block/${basename(source)}/loop/backing_file`, 'utf8').replace(/\n$/, '');
+  } catch { return null; }
+}
+
+/**
+ * Processes whose mount namespace has dir (or something below it) mounted somewhere: a sandbox binds its state dir,
+ * and then writes to it through its own namespace, out of sight of this one. Reads every process's mountinfo (a few
+ * ms): only for the rare change that must not happen under a running app (moving a directory into an image).
+ */
+export function bindersOf(dir: string): number[] {
+  const own = readMounts();
+  // The file system dir is on, and dir's path inside it.
+  let host: MountEntry | null = null;
+  for (const m of own) if ((dir === m.mountPoint || dir.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)) && (host === null || m.mountPoint.length >= host.mountPoint.length)) host = m;
+  if (host === null) return [];
+  const rest = host.mountPoint === '/' ? dir : dir.slice(host.mountPoint.length);
+  const inFs = host.root === '/' ? rest : `${host.root}${rest}`;
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let text: string;
+    try { text = readFileSync(`/proc/${name}/mountinfo`, 'utf8'); } catch { continue; }
+    if (parseMountinfo(text).some((m) => m.device === host.device && (m.root === inFs || m.root.startsWith(`${inFs}/`)))) pids.push(Number(name));
+  }
+  return pids;
+}
