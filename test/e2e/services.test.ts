@@ -455,6 +455,48 @@ test('logs: both streams in order, -n, --timestamps, prefixes for several servic
   ok(e, ['deactivate', 'flood']);
 });
 
+/** Every lock file below a root: `lock`, `.lock` and `*.lock`, as paths relative to it. */
+function lockFiles(root: string): string[] {
+  return (readdirSync(root, { recursive: true }) as string[]).filter((f) => /(^|\/)(\.?lock|[^/]+\.lock)$/.test(f) && statSync(join(root, f)).isFile()).sort();
+}
+
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+
+test('locks: no other user can open a lock file niso made, so none can stall it; a 0644 one an older niso left, held by another user, is named at once and made private', async () => {
+  const e = await setup('locky');
+  // The store (install), the uid table, the services, the service, the networks (a private network), the supervisor.
+  ok(e, ['activate', 'locky', '--env', 'MODE=serve']);
+  ok(e, ['deactivate', 'locky']);
+  const locks = lockFiles(e.root);
+  const lib = 'var/lib/niso/';
+  for (const want of ['store.lock', 'users.lock', 'services/.lock', 'services/locky/lock', 'net/net.lock']) assert.ok(locks.includes(lib + want), `${want} in ${locks.join(', ')}`);
+  if (!onSystemd) assert.ok(locks.includes('run/niso/supervisor.lock'), locks.join(', '));
+  for (const f of locks) {
+    const st = statSync(join(e.root, f));
+    assert.deepEqual({ f, mode: st.mode & 0o7777, uid: st.uid }, { f, mode: 0o600, uid: 0 });
+    const r = spawnSync('setpriv', [...NOBODY, 'flock', '--shared', '--nonblock', join(e.root, f), 'true'], { encoding: 'utf8' });
+    assert.equal(r.status, 66, `nobody could open ${f}: ${r.stderr}`);
+    assert.match(r.stderr, /Permission denied/);
+  }
+  // The store's lock as an older niso left it (0644), and a process of nobody's that opened it then and holds it.
+  const storeLock = join(e.root, lib, 'store.lock');
+  chmodSync(storeLock, 0o644);
+  const { spawn } = await import('node:child_process');
+  const holder = spawn('setpriv', [...NOBODY, 'flock', '--shared', storeLock, 'sh', '-c', 'echo held; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  try {
+    await new Promise<void>((res) => holder.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('held')) res(); }));
+    const gc = niso(e, ['gc']);
+    assert.equal(gc.code, 1, gc.stdout);
+    assert.match(gc.stderr, new RegExp(`error NISO3314: could not lock the store: \\S+store\\.lock is locked by process ${holder.pid} \\(uid 65534: flock --shared`));
+    assert.match(gc.stderr, new RegExp(`hint: .*kill ${holder.pid}`));
+    assert.equal(statSync(storeLock).mode & 0o7777, 0o600, 'made private on the way');
+  } finally {
+    process.kill(-holder.pid!, 'SIGKILL');
+    await new Promise((res) => holder.on('close', res));
+  }
+  ok(e, ['gc']);
+});
+
 test('exec: a command inside the running sandbox, as the service; exit codes pass; exec health checks use it', async () => {
   const e = await setup('inside', '\n[healthcheck]\nexec = ["/usr/bin/node", "-e", "process.exit(require(\'fs\').existsSync(\'/state/ready\') ? 0 : 1)"]\ninterval = "1s"\ntimeout = "1s"\n');
   ok(e, ['activate', 'inside', '--network', 'none', '--env', 'READY_FILE_AFTER_MS=300', '--wait']);
