@@ -11,7 +11,7 @@
 // /etc/sysusers.d from host dirs, so that a second machine booted with them is the first one after a reboot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -121,6 +121,21 @@ function removeCgroupTree(dir: string): void {
   try { rmdirSync(dir); } catch { /* still busy: left for the next run to see */ }
 }
 
+/**
+ * The read-only binds, plus the target of a bound checkout's node_modules where that is a symlink out of it (a git
+ * worktree sharing another checkout's): inside the machine only what is bound exists.
+ */
+function readOnlyBinds(binds: readonly string[]): string[] {
+  const out = [...binds];
+  for (const b of binds) {
+    const nm = join(b, 'node_modules');
+    if (!lstatSync(nm, { throwIfNoEntry: false })?.isSymbolicLink()) continue;
+    const target = realpathSync(nm);
+    if (!out.includes(target) && !target.startsWith(b + '/')) out.push(target);
+  }
+  return out;
+}
+
 export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   const id = randomBytes(4).toString('hex');
   const name = `niso-test-${id}`;
@@ -148,7 +163,7 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
     ...(opts.privateNetwork ? ['--private-network'] : []),
     ...persistent,
     ...(opts.binds ?? []).map((b) => `--bind=${b}`),
-    ...(opts.bindsRo ?? []).map((b) => `--bind-ro=${b}`),
+    ...readOnlyBinds(opts.bindsRo ?? []).map((b) => `--bind-ro=${b}`),
   ];
   // The shell joins the machine's cgroups and becomes nspawn; setpriv makes nspawn power the machine off
   // (SIGTERM) if this test process dies without shutting it down.
