@@ -55,9 +55,9 @@ const manifest = (name: string, extra = '') => NODE_MANIFEST(name, '1.0.0', `sto
 interface Env { root: string; dir: string; id?: string }
 const envs: Env[] = [];
 
-function niso(e: Env, args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: e.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: e.root } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function niso(e: Env, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: e.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: e.root, ...env } });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 function ok(e: Env, args: string[]): string {
@@ -324,6 +324,110 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   assert.equal(status(e, 'off').state, 'inactive');
   assert.equal(status(e, 'all').state, 'active');
   assert.equal(s.lastExit?.reason, 'vanished');
+});
+
+/** Whether systemd would start the unit at boot (`systemctl is-enabled`). */
+const unitEnabled = (service: string) => spawnSync('systemctl', ['is-enabled', `niso-${service}.service`], { encoding: 'utf8' }).stdout.trim() === 'enabled';
+
+/** The attachment records of a service (embedded: its private network as niso recorded it). */
+const netRecords = (e: Env, service: string) => {
+  const dir = join(e.root, 'run/niso/net');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json') && readFileSync(join(dir, f), 'utf8').includes(`"service": "${service}"`)) : [];
+};
+
+// The steps of a start where the test-only NISO_TEST_CRASH_AT (src/host/crash-point.ts) kills `activate`: before the
+// start did anything (the definition written, the network attached, the unit installed), or after the app started
+// (before state.json or the supervisor, or before the unit was enabled and recorded).
+const NOT_STARTED = onSystemd ? ['defined', 'installed'] : ['defined', 'attached'];
+const STARTED = onSystemd ? ['started'] : ['started', 'recorded'];
+
+test('activate killed before its start did anything: the service is inactive and startable everywhere (status says why; remove, both forms of activate and boot agree)', async () => {
+  const e = await setup('halfway');
+  for (const [i, step] of NOT_STARTED.entries()) {
+    const name = `half-${step}`;
+    const port = await freePort();
+    const r = niso(e, ['activate', 'halfway', '--name', name, '-p', `127.0.0.1:${port}:3000`], { NISO_TEST_CRASH_AT: step });
+    assert.equal(r.signal, 'SIGKILL', `${step}: ${r.stderr}`);
+    const s = status(e, name);
+    assert.deepEqual({ state: s.state, pid: s.pid }, { state: 'inactive', pid: null }, step);
+    assert.match(s.message ?? '', new RegExp(`^its start was interrupted: the niso command that made it \\(pid \\d+\\) ended before ${name} ran; start it with \`niso activate ${name}\`$`));
+    assert.match(ok(e, ['status']), new RegExp(`\\n${name}: its start was interrupted`));
+    // Nothing of it runs or stays attached, and nothing would start it at boot.
+    assert.deepEqual(serviceCgroups(e, name), [], step);
+    if (onSystemd) assert.equal(unitEnabled(name), false, `${step}: the unit is not enabled`);
+    else assert.deepEqual(netRecords(e, name), [], `${step}: the network it attached is detached`);
+    assert.equal(ok(e, ['boot']), 'nothing to start\n', step);
+    if (i === 0) {
+      // remove forgets it, and the name is free for a new definition.
+      assert.match(ok(e, ['remove', name]), new RegExp(`^removed service ${name}`));
+      assert.match(ok(e, ['activate', 'halfway', '--name', name, '-p', `127.0.0.1:${port}:3000`]), new RegExp(`^${name} is active`));
+    } else {
+      // Both forms of activate start it: the service by its name, or a new definition under its name.
+      assert.match(ok(e, ['activate', name]), new RegExp(`^${name} is active`));
+    }
+    assert.match(await until(`${name} to answer`, () => spawnSync('curl', ['-sf', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout), /^up 6\d{4}$/);
+    assert.equal(ok(e, ['deactivate', name]), `${name} stopped (exit code 0)\n`);
+    assert.match(ok(e, ['remove', name]), new RegExp(`^removed service ${name}`));
+  }
+});
+
+test('activate killed after the app started, before it was recorded: the service is active, supervised and stoppable everywhere (status, both forms of activate, remove, deactivate, boot)', async () => {
+  const e = await setup('adopted', '\n[restart]\ndelay = "100ms"\n');
+  for (const step of STARTED) {
+    const name = `adopt-${step}`;
+    const port = await freePort();
+    const r = niso(e, ['activate', 'adopted', '--name', name, '-p', `127.0.0.1:${port}:3000`], { NISO_TEST_CRASH_AT: step });
+    assert.equal(r.signal, 'SIGKILL', `${step}: ${r.stderr}`);
+    assert.match(await until(`${name} to answer`, () => spawnSync('curl', ['-sf', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout), /^up 6\d{4}$/);
+    const s = status(e, name);
+    assert.equal(s.state, 'active', step);
+    assert.ok(s.pid && s.pid > 1, `${step}: the app's pid`);
+    assert.deepEqual(s.ports, [`127.0.0.1:${port}->3000/tcp`], step);
+    // Recorded now, and (systemd) enabled: it comes back at boot as any active service.
+    const recorded = JSON.parse(readFileSync(join(e.root, `var/lib/niso/services/${name}/state.json`), 'utf8')) as { pid: number | null };
+    assert.notEqual(recorded.pid, null, step);
+    if (onSystemd) assert.equal(unitEnabled(name), true, step);
+    assert.match(ok(e, ['activate', name]), new RegExp(`^${name} is already active: adopted 1\\.0\\.0, pid ${s.pid}`));
+    const again = niso(e, ['activate', 'adopted', '--name', name]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`NISO3302.*service "${name}" already exists and is active`));
+    const rm = niso(e, ['remove', name]);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, new RegExp(`NISO3302.*service "${name}" is active`));
+    // Supervised: its restart policy brings it back when it dies.
+    process.kill(s.pid!, 'SIGKILL');
+    const back = await until('a restart', () => { const x = status(e, name); return x.state === 'active' && x.pid !== null && x.pid !== s.pid ? x : null; });
+    assert.equal(back.restarts, 1, step);
+    assert.equal(back.lastExit?.exitCode, 137, step);
+    assert.equal(ok(e, ['deactivate', name]), `${name} stopped (exit code 0)\n`);
+    assert.equal(status(e, name).state, 'inactive');
+    assert.deepEqual(serviceCgroups(e, name), [], step);
+    if (!onSystemd) assert.deepEqual(netRecords(e, name), [], step);
+    assert.equal(ok(e, ['boot']), 'nothing to start\n', step);
+    assert.match(ok(e, ['remove', name]), new RegExp(`^removed service ${name}`));
+  }
+});
+
+test('--restart no: an app that dies is failed, never "restarting", also before its end is recorded; deactivate says it had failed; remove forgets a failed service', async () => {
+  const e = await setup('mortal');
+  for (const n of ['mortal-a', 'mortal-b']) ok(e, ['activate', 'mortal', '--name', n, '--network', 'none', '--restart', 'no']);
+  const pids = ['mortal-a', 'mortal-b'].map((n) => status(e, n).pid!);
+  // On the embedded backend nobody records the ends while the supervisor is gone: status tells the policy's verdict.
+  if (!onSystemd) {
+    process.kill(await until('a supervisor', () => supervisorPid(e)), 'SIGKILL');
+    await until('the supervisor to be gone', () => supervisorPid(e) === null);
+  }
+  for (const p of pids) process.kill(p, 'SIGKILL');
+  if (!onSystemd) {
+    await until('the sandboxes to end', () => ['mortal-a', 'mortal-b'].every((n) => cgroupDirs(e, n).every((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8') === '')));
+    // `niso list` starts no supervisor: the end is not recorded, and shows as what the policy will make of it.
+    assert.match(ok(e, ['list']), /\nmortal-a\s+mortal@1\.0\.0\s+failed\s/);
+  }
+  const a = await until('the verdict', () => { const x = status(e, 'mortal-a'); return x.state === 'failed' && x.lastExit ? x : null; });
+  assert.equal(a.message, 'it was killed by signal 9; restart policy "no"');
+  assert.equal(ok(e, ['deactivate', 'mortal-a']), 'mortal-a had already failed (it was killed by signal 9; restart policy "no"); it is inactive now\n');
+  await until('mortal-b failed', () => status(e, 'mortal-b').state === 'failed');
+  assert.match(ok(e, ['remove', 'mortal-b']), /^removed service mortal-b/);
 });
 
 test('health: --wait returns once the check passes; a service that turns unhealthy is restarted, and debug tells the story', async () => {

@@ -10,8 +10,8 @@ import type { RestartPolicy } from '../../plan/plan.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { ensureSupervisor } from '../../service/supervisor.js';
-import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, restart as restartService, start, type Host } from '../../service/ops.js';
-import { readDefinition, readState, requireDefinition } from '../../service/store.js';
+import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, reconcileInterrupted, restart as restartService, start, type Deactivated, type Host } from '../../service/ops.js';
+import { listServiceNames, readDefinition, readState, requireDefinition } from '../../service/store.js';
 import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -126,12 +126,20 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
 export async function deactivate(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
   for (const n of names) requireDefinition(ctx.root, n);
-  const results = await Promise.all(names.map(async (n) => ({ name: n, exit: await deactivateService(host, n) })));
+  const results = await Promise.all(names.map(async (n) => ({ name: n, ...await deactivateService(host, n) })));
   if (opts.json) return printJson(ctx, results);
   for (const r of results) {
-    const how = r.exit === null ? 'was not running' : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
+    const how = r.exit === null ? notRunning(r.before) : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
     ctx.stdout.write(`${r.name} ${how}\n`);
   }
+}
+
+/** What deactivate did to a service that did not run: a failed one stays failed in its history, a pending restart is cancelled. */
+function notRunning(before: Deactivated['before']): string {
+  const why = before.message ? ` (${before.message})` : '';
+  if (before.state === 'failed') return `had already failed${why}; it is inactive now`;
+  if (before.state === 'restarting' || before.state === 'crash-loop') return `was waiting to be restarted${why}; it will not be`;
+  return 'was not running';
 }
 
 export async function restart(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
@@ -145,9 +153,11 @@ export async function restart(ctx: Context, names: string[], opts: { json?: bool
 
 export async function status(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
-  // Looking is enough to bring supervision back after the supervisor was killed.
-  await ensureSupervisor(host, host.entry).catch(() => undefined);
   for (const n of names) requireDefinition(ctx.root, n);
+  // What a killed niso command left is set right first; looking is enough to bring supervision back after the
+  // supervisor was killed.
+  await reconcileInterrupted(host, names.length > 0 ? names : listServiceNames(ctx.root));
+  await ensureSupervisor(host, host.entry).catch(() => undefined);
   const statuses = names.length > 0 ? names.map((n) => serviceStatus(ctx.root, n)!) : allStatuses(ctx.root);
   if (opts.json) return printJson(ctx, names.length === 1 ? statuses[0] : statuses);
   if (statuses.length === 0) { ctx.stdout.write('no services (start one with `niso activate PACKAGE`)\n'); return; }

@@ -22,6 +22,21 @@ export interface ServiceDefinition {
   deactivatedAt?: string;
   /** The journal's bound: `files` files of at most `maxBytes` each (host config [logs], or --log-max-size/--log-files). */
   logs: { maxBytes: number; files: number };
+  /** The start the last activate, restart or boot asked for (model/reconcile.ts), written with `desired`. */
+  start?: StartRequest;
+}
+
+/**
+ * A start a command asked for, recorded before it does anything else (intent first): until state.json records the
+ * start's outcome (ServiceState.start === id), it is under way while `by` lives, and was interrupted once `by` is gone.
+ */
+export interface StartRequest {
+  id: string;
+  /** The process making the start, with its start time in clock ticks (a reused pid is another process). */
+  by: { pid: number; startTime: number | null };
+  at: string;
+  /** `desired` before the request: what an interrupted start falls back to. */
+  desiredBefore: 'active' | 'inactive';
 }
 
 /**
@@ -67,6 +82,8 @@ export interface ServiceState {
   ports: string[];
   stop: { signal: string; timeoutMs: number };
   message: string | null;
+  /** The id of the last requested start (ServiceDefinition.start) whose outcome, a run or a failure, is recorded here. */
+  start?: string;
 }
 
 export const EXIT_HISTORY = 10;

@@ -55,7 +55,7 @@ export function desiredOf(def: ServiceDefinition, p: Record<string, string>): 'a
 }
 
 /** The transient timer that starts the unit after `delayMs` (an earlier one is replaced); systemd-run's complaint if it could not. */
-async function scheduleStart(service: string, delayMs: number): Promise<string | null> {
+export async function scheduleStart(service: string, delayMs: number): Promise<string | null> {
   const timer = retryTimerName(service);
   await tool('systemctl', ['stop', timer]);
   // A timer named after the service, with no command, starts that service; gone once elapsed.
@@ -67,9 +67,12 @@ async function scheduleStart(service: string, delayMs: number): Promise<string |
 /** Whether the restart timer waits (deactivate takes back the restart it had counted). */
 export const restartPending = (service: string): boolean => showSync(retryTimerName(service), ['ActiveState']).ActiveState === 'active';
 
-/** The line the embedded supervisor logs for an end, here in the exit unit's journal. */
+/**
+ * The line the embedded supervisor logs for an end, here in the exit unit's journal, stamped with the time the verdict
+ * was made (state.since, when its restart delay began), not the time it got logged after the timer was set.
+ */
 export function endLine(service: string, exit: ExitRecord, state: ServiceState): string {
-  return `${new Date().toISOString()} ${service}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`;
+  return `${state.since} ${service}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`;
 }
 
 export async function afterExit(root: string, service: string, log: (line: string) => void): Promise<void> {
