@@ -18,7 +18,8 @@ import { installedManifest, preparePlan } from '../sandbox/prepare.js';
 import { appPid, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
 import { resolveOne } from '../store/resolve.js';
 import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.js';
-import { type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { readLimitEvents } from './stats/read.js';
 import { readPlan, readState, requireDefinition, rootId, servicePaths, writeDefinition, writePlan, writeState } from './store.js';
 import { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, sandboxStart, serviceProcesses, signalName, startFacts } from './running.js';
 
@@ -204,9 +205,11 @@ export async function stopService(root: string, name: string, state: ServiceStat
     // Still there after the stop timeout: cleanupRun's removeCgroup SIGKILLs everything left.
     if (serviceProcesses(root, name).length > 0) killed = true;
   }
+  // The pids limit it hit, before its cgroup goes (an OOM kill is not what ended a run that niso stopped).
+  const events = readLimitEvents(cgroupOf(root, name));
   await cleanupRun(root, name);
   if (state.pid === null) return null;
-  const exit = endedRun(root, name, state, reason, new Date());
+  const exit = withLimitEvents(endedRun(root, name, state, reason, new Date()), events && { ...events, oomKills: 0 });
   if (killed && exit.exitCode === null) return { ...exit, exitCode: 137, signal: 'SIGKILL', message: `killed after the stop timeout (${state.stop.timeoutMs / 1000} s)` };
   return exit;
 }

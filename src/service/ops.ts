@@ -7,7 +7,7 @@ import { sameProcess } from '../host/liveness.js';
 import { pendingStart } from './model/reconcile.js';
 import type { PlanOptions } from '../plan/build-plan.js';
 import type { InstalledPackage } from '../store/installed.js';
-import { reconcileLocked, requestStart, serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
+import { cleanupRun, reconcileLocked, requestStart, serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
 import { SERVICE_FORMAT, initialState, withExit, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState, type ServiceStateName } from './model/types.js';
 import { ensureSupervisor, recordEnd } from './supervisor.js';
 import {
@@ -155,6 +155,8 @@ export async function removeService(host: Host, name: string): Promise<void> {
     if (now && isActive(now)) {
       throw new NisoError('NISO3302', `service "${name}" is ${now.state}`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
+    // What its last run left if the supervisor was killed as it recorded the end: its cgroup, its network.
+    await cleanupRun(host.root, name);
     await removeServiceFiles(host.root, name);
   }));
 }

@@ -99,5 +99,5 @@ export function restartOf(root: string, name: string): PlanRestart {
 
 /** What the restart policy makes of an end: recordEnd writes it, and status shows it before anyone has. */
 export function judgeEnd(root: string, name: string, state: ServiceState, exit: ExitRecord, desired: ServiceDefinition['desired']): AfterExit {
-  return afterExit(restartOf(root, name), { exitCode: exit.exitCode, reason: exit.reason, uptimeMs: exit.uptimeMs, restartsInARow: state.restartsInARow, desired });
+  return afterExit(restartOf(root, name), { exitCode: exit.exitCode, reason: exit.reason, uptimeMs: exit.uptimeMs, restartsInARow: state.restartsInARow, desired, oom: exit.oom });
 }

@@ -15,8 +15,9 @@ import { CRASH_ENV } from '../host/crash-point.js';
 import { processStartTime } from '../net/host/state-files.js';
 import { layout } from '../store/layout.js';
 import { pendingStart, startOutcome } from './model/reconcile.js';
-import { withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { cleanupRun, endedRun, reconcileLocked, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
+import { withExit, withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
+import { readLimitEvents } from './stats/read.js';
 import { judgeEnd, startFacts } from './running.js';
 import { listServiceNames, readDefinition, readState, withServiceLock, writeState } from './store.js';
 
@@ -159,9 +160,12 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
     await withServiceLock(root, name, async () => {
       state = readState(root, name);
       if (state.pid === null || serviceProcesses(root, name).length > 0) return;
-      const exit = endedRun(root, name, state, 'exited', new Date());
-      await cleanupRun(root, name);
+      // What its cgroup counted (an OOM kill, the pids limit), recorded before the cgroup goes: until then status
+      // reads the same counters to show the verdict to come. (What a crash in between leaves, the next start,
+      // deactivate or remove cleans up.)
+      const exit = withLimitEvents(endedRun(root, name, state, 'exited', new Date()), readLimitEvents(cgroupOf(root, name)));
       state = await recordEnd(root, name, state, exit, def);
+      await cleanupRun(root, name);
       log(`${name}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`);
     });
   }

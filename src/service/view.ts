@@ -1,9 +1,10 @@
 // What `niso status` and `niso list` show of a service, read from its files and its cgroup.
 import { appPid } from '../sandbox/procs.js';
-import { endedRun, judgeEnd, sandboxStart, startFacts } from './running.js';
+import { cgroupOf, endedRun, judgeEnd, sandboxStart, startFacts } from './running.js';
+import { readLimitEvents } from './stats/read.js';
 import { systemdStatus } from './systemd/status.js';
 import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.js';
-import type { ExitRecord, ServiceDefinition, ServiceStateName } from './model/types.js';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceStateName } from './model/types.js';
 import { listServiceNames, readDefinition, readPlan, readState } from './store.js';
 import { readHealth } from './health/file.js';
 
@@ -59,7 +60,9 @@ export function serviceStatus(root: string, name: string, now = Date.now()): Ser
   }
   // The state says it runs but it does not: it ended and no supervisor has recorded it yet.
   if (!running && s.pid !== null) {
-    const verdict = judgeEnd(root, name, s, endedRun(root, name, s, 'exited', new Date(now)), def.desired);
+    // With what its cgroup counted (an OOM kill), as the supervisor will record it before the cgroup goes.
+    const exit = withLimitEvents(endedRun(root, name, s, 'exited', new Date(now)), readLimitEvents(cgroupOf(root, name)));
+    const verdict = judgeEnd(root, name, s, exit, def.desired);
     ({ state, message } = verdict);
   }
   const health = running ? readHealth(root, name)?.status ?? null : null;

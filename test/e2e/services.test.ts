@@ -37,6 +37,12 @@ else if (mode === 'chatty') {
   setInterval(() => {}, 1000);
 }
 else if (mode === 'once') process.exit(0);
+// Memory until the kernel's OOM killer ends it (each buffer is written, so it is really used).
+else if (mode === 'hog') { const held = []; setInterval(() => held.push(Buffer.alloc(16 << 20, 1)), 20); }
+// Children until the pids limit refuses them; it keeps trying.
+else if (mode === 'forkbomb') setInterval(() => require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']).on('error', (e) => console.log('spawn failed: ' + e.code)), 50);
+// A privileged port, which the sandbox does not grant.
+else if (mode === 'port80') require('http').createServer(() => {}).listen(80);
 else {
   const port = Number(process.env.PORT || 3000);
   if (process.env.READY_FILE_AFTER_MS) setTimeout(() => require('fs').writeFileSync('/state/ready', 'yes'), Number(process.env.READY_FILE_AFTER_MS));
@@ -81,7 +87,7 @@ async function setup(name: string, extra = ''): Promise<Env> {
   return e;
 }
 
-interface Status { name: string; state: string; pid: number | null; restarts: number; message: string | null; health: string | null; ports: string[]; addresses: string[]; lastExit: { exitCode: number | null; reason: string } | null }
+interface Status { name: string; state: string; pid: number | null; restarts: number; message: string | null; health: string | null; ports: string[]; addresses: string[]; lastExit: { exitCode: number | null; reason: string; oom?: boolean; message: string | null } | null }
 const status = (e: Env, name: string): Status => JSON.parse(ok(e, ['status', name, '--json'])) as Status;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -428,6 +434,29 @@ test('--restart no: an app that dies is failed, never "restarting", also before 
   assert.equal(ok(e, ['deactivate', 'mortal-a']), 'mortal-a had already failed (it was killed by signal 9; restart policy "no"); it is inactive now\n');
   await until('mortal-b failed', () => status(e, 'mortal-b').state === 'failed');
   assert.match(ok(e, ['remove', 'mortal-b']), /^removed service mortal-b/);
+});
+
+test('limits: an OOM kill is told as one, a fork bomb at its pids limit is named by debug, a bind to port 80 gets the privileged-port advice', async () => {
+  const e = await setup('limited');
+  ok(e, ['activate', 'limited', '--name', 'hog', '--network', 'none', '--restart', 'no', '--memory', '64M', '--env', 'MODE=hog']);
+  // Recorded (the last exit has its verdict's message); before that, status shows the same verdict to come.
+  const hog = await until('the OOM kill recorded', () => { const x = status(e, 'hog'); return x.state === 'failed' && x.lastExit?.message ? x : null; }, 30_000);
+  assert.equal(hog.message, 'it ran out of memory (the kernel\'s OOM killer ended it at its memory limit); restart policy "no"');
+  assert.deepEqual({ code: hog.lastExit?.exitCode, oom: hog.lastExit?.oom }, { code: 137, oom: true });
+  const dbg = ok(e, ['debug', 'hog']);
+  assert.match(dbg, /ended: out of memory \(the kernel's OOM killer, at its memory limit\)/);
+  assert.match(dbg, /- it ran out of memory: the kernel's OOM killer ended it at its memory limit \(64\.0 MiB\)/);
+
+  ok(e, ['activate', 'limited', '--name', 'bomb', '--network', 'none', '--pids', '32', '--env', 'MODE=forkbomb']);
+  await until('the pids limit in debug', () => /- it reached its limit of 32 processes and threads: the kernel refused \d+ forks? or new threads? \(EAGAIN\)/.test(ok(e, ['debug', 'bomb'])), 30_000);
+  ok(e, ['deactivate', 'bomb']);
+
+  ok(e, ['activate', 'limited', '--name', 'low', '--network', 'none', '--restart', 'no', '--env', 'MODE=port80']);
+  await until('it to fail', () => status(e, 'low').state === 'failed');
+  // Only the last lines of node's error, whose first line ("listen EACCES ... :80") is cut off.
+  const low = ok(e, ['debug', 'low', '--lines', '8']);
+  assert.match(low, /- binding port 80 was refused: ports below 1024 need the capability CAP_NET_BIND_SERVICE, which the sandbox does not grant; listen on a port of 1024 or above and map it, e\.g\. `-p 80:8080`/);
+  assert.doesNotMatch(low, /a file was not accessible/);
 });
 
 test('health: --wait returns once the check passes; a service that turns unhealthy is restarted, and debug tells the story', async () => {

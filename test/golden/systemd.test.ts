@@ -124,7 +124,11 @@ function assertCommon(plan: Plan, u: Unit): void {
   assert.equal(one(u, 'Service', 'CapabilityBoundingSet'), plan.capabilities.join(' '));
   assert.equal(one(u, 'Service', 'AmbientCapabilities'), plan.capabilities.join(' '));
   assert.deepEqual(words(one(u, 'Service', 'ExecStart'), { exec: true }), plan.command.argv, 'the plan\'s command, not a wrapper');
-  assert.equal(one(u, 'Service', 'WorkingDirectory').replace(/%%/g, '%'), plan.command.cwd);
+  // The limits' counters are kept by an ExecStopPost= outside the root, where the app's directory does not exist: "-".
+  const counted = values(u, 'Service', 'ExecStopPost').length > 0;
+  assert.equal(counted, plan.limits.memoryBytes !== null || plan.limits.pids !== null, 'the limit counters are kept where there are limits');
+  assert.equal(one(u, 'Service', 'WorkingDirectory').replace(/%%/g, '%'), `${counted ? '-' : ''}${plan.command.cwd}`);
+  if (counted) assert.equal(one(u, 'Service', 'RootDirectoryStartOnly'), 'yes', 'the root applies to the app alone');
   const env = Object.fromEntries(values(u, 'Service', 'Environment').map((v) => { const [w] = words(v); const i = w!.indexOf('='); return [w!.slice(0, i), w!.slice(i + 1)]; }));
   assert.deepEqual(env, plan.command.env, 'exactly the plan\'s environment');
   const unset = one(u, 'Service', 'UnsetEnvironment').split(' ');

@@ -58,6 +58,20 @@ export interface ExitRecord {
   reason: ExitReason;
   uptimeMs: number;
   message: string | null;
+  /** The kernel's OOM killer ended it: its cgroup counted an OOM kill, and it died of SIGKILL. */
+  oom?: boolean;
+  /** Forks and new threads its cgroup refused at the pids limit during the run. */
+  pidsLimitHits?: number;
+}
+
+/** An end with what its cgroup's counters said about the limits (read before the cgroup goes). */
+export function withLimitEvents(exit: ExitRecord, ev: { oomKills: number; pidsLimitHits: number } | null): ExitRecord {
+  if (ev === null) return exit;
+  return {
+    ...exit,
+    ...(ev.oomKills > 0 && exit.exitCode === 137 ? { oom: true } : {}),
+    ...(ev.pidsLimitHits > 0 ? { pidsLimitHits: ev.pidsLimitHits } : {}),
+  };
 }
 
 export interface ServiceState {

@@ -3,13 +3,13 @@
 import { execFileSync } from 'node:child_process';
 import { unitName } from '../../render/systemd-names.js';
 import { SIGNAL_NUMBERS } from '../../sandbox/signals.js';
-import type { ExitRecord, ServiceDefinition, ServiceState, ServiceStateName } from '../model/types.js';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState, type ServiceStateName } from '../model/types.js';
 import { readState } from '../store.js';
 import type { ServiceStatus } from '../view.js';
 import { showSync, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
 import { runOf, unitHealth } from './health-run.js';
-import { END_PROPERTIES, desiredOf, unitEnd } from './after-exit.js';
+import { END_PROPERTIES, desiredOf, stopCounters, unitEnd } from './after-exit.js';
 import { sameProcess } from '../../host/liveness.js';
 import { afterInterrupted, pendingStart, startOutcome, type StartFacts } from '../model/reconcile.js';
 import { judgeEnd } from '../running.js';
@@ -93,7 +93,7 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
   else if (end !== null && judged) ({ state, message } = s);
   // An end the exit unit has not judged yet shows with the verdict the restart policy will give (as on the embedded
   // backend before the supervisor's).
-  else if (end !== null && desiredOf(def, p) === 'active') ({ state, message } = judgeEnd(root, name, s, end, 'active'));
+  else if (end !== null && desiredOf(def, p) === 'active') ({ state, message } = judgeEnd(root, name, s, withLimitEvents(end, stopCounters(root, name)), 'active'));
   // Never ran since it was defined: what activate recorded (a start that failed says why).
   else if (s.state === 'failed' && (state === 'inactive' || state === 'failed')) ({ state, message } = s);
   if (state === 'active' && health === 'starting') state = 'activating';
