@@ -459,6 +459,20 @@ test('limits: an OOM kill is told as one, a fork bomb at its pids limit is named
   assert.doesNotMatch(low, /a file was not accessible/);
 });
 
+test('--wait waits for niso\'s own verdict on a check that never passes, and --timeout says that niso has not decided', async () => {
+  const e = await setup('neverok', '\n[healthcheck]\ntcp = 3000\ninterval = "300ms"\ntimeout = "200ms"\nretries = 2\non_unhealthy = "none"\n');
+  // MODE=stubborn stays up without listening: the check never passes.
+  const gaveUp = niso(e, ['activate', 'neverok', '--name', 'impatient', '--network', 'none', '--env', 'MODE=stubborn', '--wait', '--timeout', '100ms']);
+  assert.equal(gaveUp.code, 1);
+  assert.match(gaveUp.stderr, /error NISO3304: impatient did not become healthy within --timeout 100ms, and niso has not decided yet \(/);
+  assert.match(gaveUp.stderr, /hint: without --timeout, --wait waits for niso's own verdict, which its health check reaches within \S+ of the start/);
+  const verdict = niso(e, ['activate', 'neverok', '--name', 'patient', '--network', 'none', '--env', 'MODE=stubborn', '--wait']);
+  assert.equal(verdict.code, 1);
+  assert.match(verdict.stderr, /error NISO3305: patient is unhealthy: connection refused on 127\.0\.0\.1:3000/);
+  assert.equal(status(e, 'patient').state, 'unhealthy', 'niso itself says so');
+  ok(e, ['deactivate', 'impatient', 'patient']);
+});
+
 test('health: --wait returns once the check passes; a service that turns unhealthy is restarted, and debug tells the story', async () => {
   const e = await setup('checked', '\n[healthcheck]\nhttp = "http://127.0.0.1:3000/health"\ninterval = "300ms"\ntimeout = "200ms"\nretries = 2\n\n[restart]\ndelay = "100ms"\n');
   const t0 = Date.now();

@@ -2,7 +2,8 @@
 // hidden `__supervise` that runs the supervisor.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { unhealthyError } from '../../service/health/messages.js';
+import { unhealthyError, VERDICT_SLACK_MS, WAIT_WITHOUT_CHECK_MS, waitGaveUp } from '../../service/health/messages.js';
+import { unhealthyWithinMs } from '../../service/health/state.js';
 import { NisoError } from '../../errors/niso-error.js';
 import { parseDuration } from '../../manifest/units.js';
 import { readHealth } from '../../service/health/file.js';
@@ -11,7 +12,7 @@ import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { ensureSupervisor } from '../../service/supervisor.js';
 import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, reconcileInterrupted, restart as restartService, start, type Deactivated, type Host } from '../../service/ops.js';
-import { listServiceNames, readDefinition, readState, requireDefinition } from '../../service/store.js';
+import { listServiceNames, readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
 import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -57,9 +58,15 @@ function describe(s: ServiceStatus): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** --wait: until the service is active and healthy, or it is clear that it will not be. */
-async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise<ServiceStatus> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * --wait: until the service is active and healthy, or niso has decided that it is not (unhealthy, failed), or the
+ * user's --timeout. Without --timeout it waits for niso's own verdict, which comes within what the health check's
+ * settings allow (health/state.ts unhealthyWithinMs); a minute without a check.
+ */
+async function waitReady(ctx: Context, name: string, timeoutMs: number | null): Promise<ServiceStatus> {
+  const health = readPlan(ctx.root, name)?.health ?? null;
+  const verdictWithinMs = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : null;
+  const deadline = Date.now() + (timeoutMs ?? verdictWithinMs ?? WAIT_WITHOUT_CHECK_MS);
   for (;;) {
     const s = serviceStatus(ctx.root, name);
     if (!s) throw new NisoError('NISO3301', `service "${name}" disappeared while waiting`);
@@ -67,18 +74,22 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise
     if (s.state === 'unhealthy' || s.health === 'unhealthy') {
       throw unhealthyError(name, readHealth(ctx.root, name)?.log.at(-1)?.output ?? 'the health check failed');
     }
-    // An end the supervisor has not recorded yet shows as restarting: wait for its verdict.
+    // An end the supervisor has not recorded yet shows with its verdict: wait for the record.
     const recorded = readState(ctx.root, name).pid === null;
     if (recorded && (s.state === 'failed' || s.state === 'inactive' || s.state === 'restarting' || s.state === 'crash-loop')) {
       throw new NisoError('NISO3304', `${name} did not come up: ${await failureDetail(ctx.root, name)}`, { hint: `\`niso debug ${name}\` shows more; \`niso logs ${name}\` its output` });
     }
-    if (Date.now() > deadline) throw new NisoError('NISO3304', `${name} did not become ${s.health === 'starting' ? 'healthy' : 'active'} within ${timeoutMs / 1000} s (state ${s.state}${s.health ? `, health ${s.health}` : ''})`, { hint: `\`niso debug ${name}\` shows the health history` });
+    if (Date.now() > deadline) {
+      const last = readHealth(ctx.root, name)?.log.at(-1)?.output;
+      throw waitGaveUp(name, { timeoutMs, verdictWithinMs, what: s.health === 'starting' ? 'healthy' : 'active', now: `state ${s.state}${s.health ? `, health ${s.health}` : ''}${last ? `; last probe: ${last}` : ''}` });
+    }
     await sleep(20);
   }
 }
 
-function parseTimeout(text: string | undefined): number {
-  if (text === undefined) return 60_000;
+/** --timeout, or null: wait for niso's own verdict. */
+function parseTimeout(text: string | undefined): number | null {
+  if (text === undefined) return null;
   const r = parseDuration(text);
   if (!r.ok) throw new NisoError('NISO9001', `--timeout ${text}: ${r.message}`, { exitCode: 2, hint: r.hint });
   return r.value;
