@@ -55,15 +55,18 @@ export function serviceStatus(root: string, name: string, now = Date.now()): Ser
     const started = sandboxStart(root, name, pendingStart(def, s)?.at);
     const plan = readPlan(root, name);
     s = { ...s, pid: started?.initPid ?? null, initPid: started?.initPid ?? null, startedAt: started ? started.at.toISOString() : s.startedAt };
-    state = plan?.health ? 'activating' : 'active';
+    // A start by niso itself (the supervisor's restart, no request) is under way until it records it.
+    state = plan?.health || pendingStart(def, s) === null ? 'activating' : 'active';
     message = null;
   }
+  let nextRestartAt = s.nextRestartAt;
   // The state says it runs but it does not: it ended and no supervisor has recorded it yet.
   if (!running && s.pid !== null) {
     // With what its cgroup counted (an OOM kill), as the supervisor will record it before the cgroup goes.
     const exit = withLimitEvents(endedRun(root, name, s, 'exited', new Date(now)), readLimitEvents(cgroupOf(root, name)));
     const verdict = judgeEnd(root, name, s, exit, def.desired);
     ({ state, message } = verdict);
+    nextRestartAt = verdict.action === 'restart' ? new Date(Date.parse(exit.at) + verdict.delayMs).toISOString() : null;
   }
   const health = running ? readHealth(root, name)?.status ?? null : null;
   if (running && health === 'unhealthy' && (state === 'active' || state === 'activating')) state = 'unhealthy';
@@ -73,7 +76,7 @@ export function serviceStatus(root: string, name: string, now = Date.now()): Ser
     startedAt: running ? s.startedAt : null,
     uptimeMs: running && s.startedAt ? Math.max(0, now - Date.parse(s.startedAt)) : null,
     restarts: s.restarts, ports: running ? s.ports : [], addresses: running ? s.addresses : [],
-    backend: def.backend, desired: def.desired, message, nextRestartAt: s.nextRestartAt,
+    backend: def.backend, desired: def.desired, message, nextRestartAt,
     lastExit: s.exits[s.exits.length - 1] ?? null,
   };
 }

@@ -22,14 +22,16 @@ export const END_PROPERTIES = [
 ] as const;
 
 /**
- * How the unit's last run ended, from `systemctl show` (END_PROPERTIES); null while it is (again) starting or running,
- * or when it never ran. A stop that someone asked for (deactivate, `systemctl stop`, a restart, the shutdown) leaves
+ * How the unit's last run ended, from `systemctl show` (END_PROPERTIES); null while it is (again) starting or running
+ * (its main process not ended), or when it never ran. A stop that someone asked for (deactivate, `systemctl stop`, a restart, the shutdown) leaves
  * the active state before the main process exits; an app that ends by itself exits first: that order, in systemd's
  * own monotonic timestamps, tells "stopped" from an exit.
  */
 export function unitEnd(p: Record<string, string>): ExitRecord | null {
-  if (LIVE_STATES.includes(p.ActiveState ?? '')) return null;
   const ended = unixTimestamp(p.ExecMainExitTimestamp);
+  // While it deactivates after its main process ended (its ExecStopPost= keeps the limit counters), that run is over.
+  const over = p.ActiveState === 'deactivating' && ended !== null && ended.getTime() >= (unixTimestamp(p.ExecMainStartTimestamp)?.getTime() ?? Infinity);
+  if (LIVE_STATES.includes(p.ActiveState ?? '') && !over) return null;
   if (!ended) return null;
   const started = unixTimestamp(p.ExecMainStartTimestamp) ?? ended;
   const code = Number(p.ExecMainCode);

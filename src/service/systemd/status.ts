@@ -86,6 +86,7 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
   const judged = end === null || s.exits.some((e) => e.at === end.at);
   let state = mapState(p);
   let message: string | null = null;
+  let predictedRestart: string | null | undefined;
   if (outcome === 'starting' && !running) { state = 'activating'; message = `being started by niso (pid ${def.start!.by.pid})`; }
   // A start that was interrupted (before or after niso recorded that), or failed, before the unit ever ran: why.
   else if (outcome === 'interrupted' || (end === null && !running && s.message !== null && (s.state === 'inactive' || s.state === 'failed'))) ({ state, message } = s);
@@ -93,7 +94,11 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
   else if (end !== null && judged) ({ state, message } = s);
   // An end the exit unit has not judged yet shows with the verdict the restart policy will give (as on the embedded
   // backend before the supervisor's).
-  else if (end !== null && desiredOf(def, p) === 'active') ({ state, message } = judgeEnd(root, name, s, withLimitEvents(end, stopCounters(root, name)), 'active'));
+  else if (end !== null && desiredOf(def, p) === 'active') {
+    const verdict = judgeEnd(root, name, s, withLimitEvents(end, stopCounters(root, name)), 'active');
+    ({ state, message } = verdict);
+    predictedRestart = verdict.action === 'restart' ? new Date(Date.parse(end.at) + verdict.delayMs).toISOString() : null;
+  }
   // Never ran since it was defined: what activate recorded (a start that failed says why).
   else if (s.state === 'failed' && (state === 'inactive' || state === 'failed')) ({ state, message } = s);
   if (state === 'active' && health === 'starting') state = 'activating';
@@ -107,7 +112,7 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
     // niso counts restarts itself: systemd restarts nothing on its own (Restart=no), the exit unit's timer does.
     restarts: s.restarts,
     ports: running ? s.ports : [], addresses: running ? s.addresses : [],
-    backend: 'systemd', desired: desiredOf(def, p), message, nextRestartAt: waiting ? s.nextRestartAt : null,
+    backend: 'systemd', desired: desiredOf(def, p), message, nextRestartAt: waiting ? predictedRestart ?? s.nextRestartAt : null,
     lastExit: (judged ? s.exits.at(-1) : end) ?? null,
   };
 }
