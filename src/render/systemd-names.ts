@@ -18,3 +18,6 @@ export const netUnitName = (service: string) => `niso-${service}-net.service`;
 export const healthServiceName = (service: string) => `niso-${service}-health.service`;
 export const healthTimerName = (service: string) => `niso-${service}-health.timer`;
 export const healthStartTimerName = (service: string) => `niso-${service}-health-start.timer`;
+
+/** Where a unit's ExecStopPost= keeps its cgroup's limit counters (in its files dir): niso's exit unit reads them. */
+export const LIMIT_COUNTERS_FILE = 'limits';

@@ -7,9 +7,10 @@ import { lineValue } from './systemd-escape.js';
 
 /**
  * [Service] directives that a transient unit in the foreground leaves out: ExecStart= is systemd-run's own command
- * line, and a run or exec is never restarted (Restart=, RestartSec=).
+ * line, a run or exec is never restarted (Restart=, RestartSec=), and the service's ExecStopPost= keeps counters for
+ * its own exit unit (a run has a recorder of its own, with its RootDirectoryStartOnly=).
  */
-export const FOREGROUND_DROPPED: ReadonlySet<string> = new Set(['ExecStart', 'Restart', 'RestartSec']);
+export const FOREGROUND_DROPPED: ReadonlySet<string> = new Set(['ExecStart', 'Restart', 'RestartSec', 'ExecStopPost', 'RootDirectoryStartOnly']);
 
 /**
  * Every other directive the renderer writes, each one accepted by systemd-run 252 as a transient property (a run

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
 import { overrideSource } from '../plan/weakenings.js';
 import { RenderError } from './bwrap.js';
-import { unitName } from './systemd-names.js';
+import { LIMIT_COUNTERS_FILE, unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
 import { environmentFile, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
@@ -14,6 +14,7 @@ import { netDependencyLines, renderNetUnit, type NisoCommand } from './systemd-n
 import { renderHealthUnits } from './systemd-health.js';
 import { renderExitUnits } from './systemd-exit.js';
 import { renderStateMounts } from './systemd-mount.js';
+import { LIMIT_FILES } from '../service/stats/parse.js';
 
 export interface SystemdFacts {
   /** The generation this unit belongs to; only written into the header. */
@@ -102,6 +103,27 @@ function limitLines(plan: Plan): string[] {
   if (pids !== null) out.push(`TasksMax=${pids}`);
   if (nofile !== null) out.push(`LimitNOFILE=${nofile}`);
   return out;
+}
+
+/**
+ * Keeps what the run's cgroup counted against its limits (OOM kills, forks refused at the pids limit) for niso's exit
+ * unit, which runs after systemd has removed the cgroup: systemd 252 reports an OOM kill (Result=oom-kill) only on
+ * cgroup v2, and a fork bomb not at all. Each file as `== NAME` and its text (stats/parse.ts parseFileDump), from
+ * the v1 hierarchies or the unified one, whichever the host has; `+`: outside the sandbox, `-`: never a failure.
+ * (systemd resolves a bare `nsenter` in its fixed search path.)
+ */
+function limitCountersLines(plan: Plan, facts: SystemdFacts, unit: string): string[] {
+  if (facts.niso === undefined || (plan.limits.memoryBytes === null && plan.limits.pids === null)) return [];
+  const v1 = LIMIT_FILES[1].map((f) => `${f.split('.')[0]}/$u/${f}`);
+  const v2 = LIMIT_FILES[2].map((f) => `$u/${f}`);
+  const script = `u=system.slice/$2; cd /sys/fs/cgroup || exit 0; for p in ${[...v1, ...v2].join(' ')}; do [ -r "$p" ] && printf '== %s\\n' "\${p##*/}" && cat "$p"; done > "$1"; exit 0`;
+  return [
+    '# What the run met of its limits, kept for niso\'s exit unit before systemd removes the cgroup. `+` alone does not',
+    '# lift RootDirectory= (the shell failed with 203/EXEC): the unit\'s root applies to ExecStart= only, as for niso run;',
+    '# nor TemporaryFileSystem= (an empty /tmp and /run): the shell runs in PID 1\'s mount namespace.',
+    'RootDirectoryStartOnly=yes',
+    `ExecStopPost=-+nsenter --mount=/proc/1/ns/mnt /bin/sh -c ${execWord(script)} sh ${execWord(`${facts.filesDir}/${LIMIT_COUNTERS_FILE}`)} ${execWord(unit)}`,
+  ];
 }
 
 /**
@@ -202,13 +224,16 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   notes.push(...restart.notes);
   const sandboxed = plan.mounts.length > 0 || plan.namespaces.mount;
 
+  const counters = limitCountersLines(plan, facts, name);
   const service: string[] = [
     '[Service]',
     // exec: "started" once the program runs, so a missing binary fails the start instead of the service.
     'Type=exec',
     `User=${plan.user.uid}`,
     `Group=${plan.user.gid}`,
-    `WorkingDirectory=${linePath(plan.command.cwd, 'the working directory')}`,
+    // WorkingDirectory= applies to ExecStopPost= too, outside the root where the app's directory does not exist: "-"
+    // lets the counters' shell start in / there (for the app nothing changes: its directory is a mount of its root).
+    `WorkingDirectory=${counters.length > 0 ? '-' : ''}${linePath(plan.command.cwd, 'the working directory')}`,
     ...environmentLines(plan, facts, files),
     execLine(plan),
     `KillSignal=${plan.stop.signal}`,
@@ -275,7 +300,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
     );
   }
   const limits = limitLines(plan);
-  if (limits.length > 0) service.push('', '# Resources', ...limits);
+  if (limits.length > 0) service.push('', '# Resources', ...limits, ...counters);
   // The health check runs beside the unit: timers start a oneshot check (systemd-health.ts).
   const health = renderHealthUnits(plan, facts.niso);
   notes.push(...health.notes);

@@ -61,7 +61,7 @@ export function renderCommand(plan: Plan, seccomp: Buffer | null, dieWithParent:
   try {
     return renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent });
   } catch (e) {
-    if (e instanceof RenderError) throw new NisoError('NISO3201', e.message, { exitCode: 2, hint: 'remove [isolation] capabilities; to listen on a port below 1024, listen on a high port and map it' });
+    if (e instanceof RenderError && plan.capabilities.length > 0) throw new NisoError('NISO3201', e.message, { exitCode: 2, hint: 'remove [isolation] capabilities; to listen on a port below 1024, listen on a high port and map it' });
     throw e;
   }
 }

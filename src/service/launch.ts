@@ -4,24 +4,27 @@
 // a restarted supervisor, `niso status`) finds it by its cgroup: running means the cgroup has
 // processes. The caller holds the service's lock (store.ts withServiceLock).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, constants as FS } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, constants as FS } from 'node:fs';
 import { openLogSinks } from './logs/files.js';
 import type { Writable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import { hostArch } from '../host/arch.js';
+import { crashPoint } from '../host/crash-point.js';
+import { parentPid, processStartTimeSync } from '../host/liveness.js';
 import type { Plan } from '../plan/plan.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../render/seccomp.js';
 import { createCgroup, removeCgroup, serviceCgroupName, type Cgroup } from '../sandbox/cgroup.js';
 import { installedManifest, preparePlan } from '../sandbox/prepare.js';
 import { appPid, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
 import { resolveOne } from '../store/resolve.js';
-import { processStartTime } from '../net/host/state-files.js';
-import { type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { readState, rootId, servicePaths, writePlan, writeState } from './store.js';
-import { cgroupOf, lastOutput, readSandboxStatus, serviceProcesses, signalName } from './running.js';
+import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.js';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { readLimitEvents } from './stats/read.js';
+import { readPlan, readState, requireDefinition, rootId, servicePaths, writeDefinition, writePlan, writeState } from './store.js';
+import { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, sandboxStart, serviceProcesses, signalName, startFacts } from './running.js';
 
-export { cgroupOf, lastOutput, readSandboxStatus, serviceProcesses, signalName };
-import { attachServiceNet, detachServiceNet } from './net.js';
+export { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, serviceProcesses, signalName };
+import { attachServiceNet, detachServiceNet, liveNet, reownServiceNet } from './net.js';
 import { resetHealth } from './health/file.js';
 
 export interface HostEnv { root: string; env: NodeJS.ProcessEnv }
@@ -34,9 +37,22 @@ async function planFor(host: HostEnv, def: ServiceDefinition, net: { netns: stri
 
 const START_TIMEOUT_MS = 30_000;
 
+/** The state of a run that has started: the plan's stop and health, where it can be reached. */
+function runningState(prev: ServiceState, plan: Plan, run: { pid: number; pidStart: number | null; initPid: number; startedAt: Date; net: { addresses: string[]; ports: string[] } }): ServiceState {
+  const at = run.startedAt.toISOString();
+  return {
+    ...prev, state: plan.health ? 'activating' : 'active', since: at, pid: run.pid, pidStart: run.pidStart, initPid: run.initPid,
+    startedAt: at, nextRestartAt: null, addresses: run.net.addresses, ports: run.net.ports,
+    stop: { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs }, message: null,
+  };
+}
+
 /**
  * Starts the service unless it runs. Returns its new state (already written). Failures before
  * the app runs throw (nothing is left behind); the app ending at once is a NISO3304 with its output.
+ * Each step leaves what a start killed there needs to be told and recovered (reconcileLocked): the plan is written
+ * before the sandbox is spawned, and the sandbox's status file is made anew, so that a run nobody recorded is found
+ * by its cgroup and adopted with its plan.
  */
 export async function startService(host: HostEnv, def: ServiceDefinition, prev: ServiceState): Promise<ServiceState> {
   const { root } = host;
@@ -52,6 +68,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
   try {
     if (plan.network.mode === 'private') {
       attached = await attachServiceNet(root, plan);
+      crashPoint(host.env, 'attached');
       plan = await planFor(host, def, { netns: attached.netnsPath, hosts: attached.hosts });
     } else {
       plan = await planFor(host, def, null);
@@ -59,12 +76,15 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     await prepareDirs(plan);
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     const cmd = renderCommand(plan, seccomp, false);
+    await writePlan(root, name, plan);
     const cgroup = createCgroup(plan, '', serviceCgroupName(rootId(root), name));
     cg = cgroup;
     // Owned by the service, so that an app reopening /dev/stdout or /dev/stderr can write to them.
     const sinks = openLogSinks(paths.logs, { uid: plan.user.uid, gid: plan.user.gid });
     fds.push(sinks.stdout, sinks.stderr);
-    const statusFd = openSync(paths.status, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC, 0o600);
+    // A new file (not an emptied one): its birth time tells this start from an earlier one (running.ts sandboxStart).
+    rmSync(paths.status, { force: true });
+    const statusFd = openSync(paths.status, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);
     fds.push(statusFd);
     const stdio = ['ignore', sinks.stdout, sinks.stderr, ...cmd.fds.map((f) => (f.kind === 'status' ? statusFd : 'pipe' as const))] as ('ignore' | 'pipe' | number)[];
     const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
@@ -101,23 +121,10 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
       const out = await lastOutput(root, name);
       throw new NisoError('NISO3304', `${name}: ${why}${out ? `; its last output:\n${out}` : ''}`, { hint: `\`niso debug ${name}\` shows what the sandbox allows and its output` });
     }
-    await writePlan(root, name, plan);
+    crashPoint(host.env, 'started');
     const now = new Date();
     await resetHealth(root, name, plan, now.getTime());
-    const next: ServiceState = {
-      ...prev,
-      state: plan.health ? 'activating' : 'active',
-      since: now.toISOString(),
-      pid,
-      pidStart: await processStartTime(pid),
-      initPid: status.initPid,
-      startedAt: now.toISOString(),
-      nextRestartAt: null,
-      addresses: attached ? attached.addresses : [],
-      ports: attached ? attached.ports : [],
-      stop: { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs },
-      message: null,
-    };
+    const next = runningState(prev, plan, { pid, pidStart: processStartTimeSync(pid), initPid: status.initPid, startedAt: now, net: attached ?? { addresses: [], ports: [] } });
     await writeState(root, name, next);
     return next;
   } catch (e) {
@@ -126,6 +133,47 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     if (attached) await detachServiceNet(root, name).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Records a run its starter did not record (killed after the sandbox started, before writing state.json): the cgroup
+ * is the service's identity, so the run is adopted with the plan written before it started, its network handed to
+ * it, its health checked from now on. Lock held. null while its sandbox has not reported its start yet.
+ */
+async function adoptRun(root: string, def: ServiceDefinition, state: ServiceState): Promise<ServiceState | null> {
+  const pending = pendingStart(def, state);
+  const started = sandboxStart(root, def.name, pending?.at);
+  const plan = readPlan(root, def.name);
+  if (started === null || plan === null) return null;
+  const pid = parentPid(started.initPid) ?? started.initPid;
+  const running = serviceProcesses(root, def.name).length > 0;
+  if (running && plan.network.mode === 'private') await reownServiceNet(root, def.name, pid);
+  if (running) await resetHealth(root, def.name, plan, started.at.getTime());
+  // One that ended meanwhile is recorded as it ran; the supervisor then judges its end as any other.
+  const next: ServiceState = {
+    ...runningState(state, plan, { pid, pidStart: processStartTimeSync(pid), initPid: started.initPid, startedAt: started.at, net: await liveNet(root, def.name) }),
+    start: pending?.id ?? state.start,
+  };
+  await writeState(root, def.name, next);
+  return next;
+}
+
+/**
+ * Brings a service's records in line with what runs (model/reconcile.ts) after a niso command was killed in the
+ * middle of a start: a run nobody recorded is adopted; a start that never ran is taken back (desired as before it,
+ * its cgroup and network removed). The service's lock held.
+ */
+export async function reconcileLocked(root: string, name: string): Promise<{ def: ServiceDefinition; state: ServiceState }> {
+  const def = requireDefinition(root, name);
+  const state = readState(root, name);
+  const outcome = startOutcome(def, state, startFacts(root, def, state));
+  if (outcome === 'unrecorded-run') return { def, state: await adoptRun(root, def, state) ?? state };
+  if (outcome !== 'interrupted') return { def, state };
+  await cleanupRun(root, name);
+  const back = afterInterrupted(def, state, new Date());
+  await writeDefinition(root, back.def);
+  await writeState(root, name, back.state);
+  return back;
 }
 
 /** Removes what a run of the service left: its cgroup and its network attachment. */
@@ -143,16 +191,6 @@ export function signalApp(state: ServiceState, signal: string): boolean {
   try { process.kill(app, signal as NodeJS.Signals); return true; } catch { return false; }
 }
 
-/** Facts about a run that ended, from the sandbox's status file. */
-export function endedRun(root: string, name: string, state: ServiceState, reason: ExitRecord['reason'], now: Date): ExitRecord {
-  const { exitCode } = readSandboxStatus(servicePaths(root, name).status);
-  return {
-    at: now.toISOString(), exitCode, signal: signalName(exitCode), reason,
-    uptimeMs: state.startedAt ? Math.max(0, now.getTime() - Date.parse(state.startedAt)) : 0, message: null,
-  };
-}
-
-
 /**
  * Stops a running service: the plan's stop signal to the app, then after the stop timeout
  * SIGKILL to everything in its cgroup; then removes its cgroup and network. Returns how it ended.
@@ -167,9 +205,11 @@ export async function stopService(root: string, name: string, state: ServiceStat
     // Still there after the stop timeout: cleanupRun's removeCgroup SIGKILLs everything left.
     if (serviceProcesses(root, name).length > 0) killed = true;
   }
+  // The pids limit it hit, before its cgroup goes (an OOM kill is not what ended a run that niso stopped).
+  const events = readLimitEvents(cgroupOf(root, name));
   await cleanupRun(root, name);
   if (state.pid === null) return null;
-  const exit = endedRun(root, name, state, reason, new Date());
+  const exit = withLimitEvents(endedRun(root, name, state, reason, new Date()), events && { ...events, oomKills: 0 });
   if (killed && exit.exitCode === null) return { ...exit, exitCode: 137, signal: 'SIGKILL', message: `killed after the stop timeout (${state.stop.timeoutMs / 1000} s)` };
   return exit;
 }

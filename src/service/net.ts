@@ -29,16 +29,25 @@ export async function attachServiceNet(root: string, plan: Plan): Promise<Attach
     hosts: await hostsFor(ctx, plan.service),
     addresses: endpoint.attachments.map((a) => `${a.address} on ${a.network}`),
     ports: endpoint.ports.map(describePort),
-    reown: async (pid: number) => {
-      const paths = netPaths(root);
-      const owner = await ownerOf(pid);
-      await withLock(paths.lock, 'the network state', async () => {
-        for (const r of await readRecords(paths)) {
-          if (r.attachment.service === plan.service) await writeRecord(paths, { ...r, owner });
-        }
-      });
-    },
+    reown: (pid: number) => reownServiceNet(root, plan.service, pid),
   };
+}
+
+/** Hands the service's attachment to `pid`: it lasts as long as that process (the sandbox), not as whoever started it. */
+export async function reownServiceNet(root: string, service: string, pid: number): Promise<void> {
+  const paths = netPaths(root);
+  const owner = await ownerOf(pid);
+  await withLock(paths.lock, 'the network state', async () => {
+    for (const r of await readRecords(paths)) {
+      if (r.attachment.service === service) await writeRecord(paths, { ...r, owner });
+    }
+  });
+}
+
+/** What the service is attached with now (from the records): for state.json and `niso status`. */
+export async function liveNet(root: string, service: string): Promise<{ addresses: string[]; ports: string[] }> {
+  const mine = (await readRecords(netPaths(root)).catch(() => [])).filter((r) => r.attachment.service === service);
+  return { addresses: mine.map((r) => `${r.attachment.address} on ${r.attachment.network}`), ports: mine.flatMap((r) => r.ports.map(describePort)) };
 }
 
 /** Removes the service's attachment if it has one (reading the records first avoids the lock otherwise). */

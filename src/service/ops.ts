@@ -2,16 +2,20 @@
 // boot. Each transition happens under the service's lock; the supervisor is started afterwards
 // for restarts, health checks and logs.
 import { NisoError } from '../errors/niso-error.js';
+import { crashPoint } from '../host/crash-point.js';
+import { sameProcess } from '../host/liveness.js';
+import { pendingStart } from './model/reconcile.js';
 import type { PlanOptions } from '../plan/build-plan.js';
 import type { InstalledPackage } from '../store/installed.js';
-import { serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
-import { SERVICE_FORMAT, initialState, withExit, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { cleanupRun, reconcileLocked, requestStart, serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
+import { SERVICE_FORMAT, initialState, withExit, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState, type ServiceStateName } from './model/types.js';
 import { ensureSupervisor, recordEnd } from './supervisor.js';
 import { releaseState } from './state-dir.js';
 import {
   SERVICE_NAME_RE, listServiceNames, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition,
   withServiceLock, withServicesLock, writeDefinition, writeState,
 } from './store.js';
+import { isActive, serviceStatus } from './view.js';
 
 export interface Host extends HostEnv {
   /** niso's own executable, to start the supervisor with. */
@@ -46,7 +50,11 @@ async function startLocked(host: Host, def: ServiceDefinition, state: ServiceSta
   }
 }
 
-/** `niso activate PACKAGE [--name N]`: a new service (or a new definition for an inactive one), started. */
+/**
+ * `niso activate PACKAGE [--name N]`: a new service (or a new definition for an inactive one), started. The start
+ * request goes into service.json with the definition, before anything else (model/reconcile.ts): a command killed at
+ * any later step leaves a service that is told and recovered truthfully.
+ */
 export async function activate(host: Host, req: ActivateRequest): Promise<ServiceState> {
   checkName(req.name);
   if (req.backend === 'systemd') return (await systemdOps()).activate(host, req);
@@ -56,20 +64,36 @@ export async function activate(host: Host, req: ActivateRequest): Promise<Servic
   };
   await withServicesLock(host.root, async () => {
     const existing = readDefinition(host.root, req.name);
-    if (existing && (existing.desired === 'active' || serviceProcesses(host.root, req.name).length > 0)) {
-      throw new NisoError('NISO3302', `service "${req.name}" already exists and is active (${existing.package.name} ${existing.package.version})`, {
-        exitCode: 1, hint: `restart it with \`niso restart ${req.name}\`, give the new one another name with --name, or stop it first with \`niso deactivate ${req.name}\``,
-      });
-    }
+    // As status shows it: what runs, and what an interrupted start left (not "active" just because it was asked for).
+    const now = existing ? serviceStatus(host.root, req.name) : null;
+    if (existing && now && isActive(now)) throw alreadyActive(req.name, existing);
+    def.start = requestStart(now?.desired ?? 'inactive');
     await writeDefinition(host.root, existing ? { ...def, createdAt: existing.createdAt } : def);
   });
+  crashPoint(host.env, 'defined');
   const state = await withServiceLock(host.root, req.name, async () => {
     const prev = readState(host.root, req.name);
     // A new activation starts its counters over; the exit history stays for `niso debug`.
-    return startLocked(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0 });
+    return startLocked(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0, start: def.start!.id });
   });
+  crashPoint(host.env, 'recorded');
   await ensureSupervisor(host, host.entry);
   return state;
+}
+
+export function alreadyActive(name: string, def: ServiceDefinition): NisoError {
+  return new NisoError('NISO3302', `service "${name}" already exists and is active (${def.package.name} ${def.package.version})`, {
+    exitCode: 1, hint: `restart it with \`niso restart ${name}\`, give the new one another name with --name, or stop it first with \`niso deactivate ${name}\``,
+  });
+}
+
+/** Under the lock: what an interrupted start left is reconciled, then the start is requested (desired active) and made. */
+async function requestAndStart(host: Host, name: string, before: (s: ServiceState) => Promise<ServiceState> = async (s) => s): Promise<ServiceState> {
+  const { def, state } = await reconcileLocked(host.root, name);
+  const d: ServiceDefinition = { ...def, desired: 'active', start: requestStart(def.desired) };
+  await writeDefinition(host.root, d);
+  const s = await before(state);
+  return startLocked(host, d, { ...s, start: d.start!.id });
 }
 
 /** `niso activate SERVICE` for an existing, inactive service: starts it again as it was defined. */
@@ -77,27 +101,34 @@ export async function start(host: Host, name: string): Promise<ServiceState> {
   const def = requireDefinition(host.root, name);
   if (def.backend === 'systemd') return (await systemdOps()).start(host, name);
   const state = await withServiceLock(host.root, name, async () => {
-    const d = { ...def, desired: 'active' as const };
-    await writeDefinition(host.root, d);
-    const prev = readState(host.root, name);
-    if (serviceProcesses(host.root, name).length > 0) return prev;
-    return startLocked(host, d, prev);
+    // It runs (maybe started by a command that was killed before it said so): adopted, wanted, and left as it is.
+    if (serviceProcesses(host.root, name).length > 0) {
+      const { def, state } = await reconcileLocked(host.root, name);
+      if (def.desired !== 'active') await writeDefinition(host.root, { ...def, desired: 'active' });
+      return state;
+    }
+    return requestAndStart(host, name);
   });
   await ensureSupervisor(host, host.entry);
   return state;
 }
 
+/** What `deactivate` did: how the run ended, or what the service was when nothing ran. */
+export interface Deactivated { exit: ExitRecord | null; before: { state: ServiceStateName; message: string | null } }
+
 /** `niso deactivate SERVICE`: stop signal, stop timeout, SIGKILL; cgroup and network removed. */
-export async function deactivate(host: Host, name: string): Promise<ExitRecord | null> {
+export async function deactivate(host: Host, name: string): Promise<Deactivated> {
   const def = requireDefinition(host.root, name);
   if (def.backend === 'systemd') return (await systemdOps()).deactivate(host, name);
   return withServiceLock(host.root, name, async () => {
-    await writeDefinition(host.root, { ...def, desired: 'inactive' });
-    const state = readState(host.root, name);
+    // A run nobody recorded is adopted first, so that it gets its stop signal and its end is told.
+    const { def: d, state } = await reconcileLocked(host.root, name);
+    const before = serviceStatus(host.root, name)!;
+    await writeDefinition(host.root, { ...d, desired: 'inactive' });
     const exit = await stopService(host.root, name, state, 'stopped');
     const now = new Date().toISOString();
     await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, pidStart: null, initPid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit) });
-    return exit;
+    return { exit, before: { state: before.state, message: before.message } };
   });
 }
 
@@ -105,29 +136,28 @@ export async function deactivate(host: Host, name: string): Promise<ExitRecord |
 export async function restart(host: Host, name: string): Promise<ServiceState> {
   const def = requireDefinition(host.root, name);
   if (def.backend === 'systemd') return (await systemdOps()).restart(host, name);
-  const state = await withServiceLock(host.root, name, async () => {
-    const d = { ...def, desired: 'active' as const };
-    await writeDefinition(host.root, d);
-    let s = readState(host.root, name);
+  const state = await withServiceLock(host.root, name, () => requestAndStart(host, name, async (s) => {
     const exit = await stopService(host.root, name, s, 'stopped');
-    s = { ...s, exits: withExit(s.exits, exit) };
-    return startLocked(host, d, { ...s, restartsInARow: 0, restarts: s.restarts });
-  });
+    return { ...s, exits: withExit(s.exits, exit), restartsInARow: 0 };
+  }));
   await ensureSupervisor(host, host.entry);
   return state;
 }
 
 /**
- * `niso remove SERVICE`: forgets an inactive service. Its state, with the app's data, stays (unmounted) unless
- * `deleteState`; then its uid is given back too.
+ * `niso remove SERVICE`: forgets a service that is not active (inactive, or failed and not restarted). Its state,
+ * with the app's data, stays (unmounted) unless `deleteState`; then its uid is given back too.
  */
 export async function removeService(host: Host, name: string, deleteState = false): Promise<void> {
   if (requireDefinition(host.root, name).backend === 'systemd') return (await systemdOps()).remove(host, name, deleteState);
   await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
-    const def = readDefinition(host.root, name);
-    if (def?.desired === 'active' || serviceProcesses(host.root, name).length > 0) {
-      throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
+    await reconcileLocked(host.root, name);
+    const now = serviceStatus(host.root, name);
+    if (now && isActive(now)) {
+      throw new NisoError('NISO3302', `service "${name}" is ${now.state}`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
+    // What its last run left if the supervisor was killed as it recorded the end: its cgroup, its network.
+    await cleanupRun(host.root, name);
     await releaseState(host.root, name, deleteState);
     await removeServiceFiles(host.root, name);
   }));
@@ -135,7 +165,7 @@ export async function removeService(host: Host, name: string, deleteState = fals
 
 /**
  * `niso boot`: after a reboot, starts every service that should run (desired active, and, as
- * Docker does, "always" ones even if they were stopped by hand). Returns what it started.
+ * Docker does, "always" ones that ran before even if they were stopped by hand). Returns what it started.
  */
 export async function boot(host: Host): Promise<{ started: string[]; failed: { name: string; message: string }[] }> {
   const started: string[] = [];
@@ -144,19 +174,21 @@ export async function boot(host: Host): Promise<{ started: string[]; failed: { n
     const def = readDefinition(host.root, name);
     // systemd starts its enabled units at boot itself.
     if (!def || def.backend === 'systemd') continue;
-    // The policy of the last run's plan (it includes the manifest's), or the command line's.
-    let policy = def.options.restart?.policy;
-    if (!policy) { try { policy = readPlan(host.root, name)?.restart.policy; } catch { /* a damaged plan: not "always" */ } }
-    if (def.desired !== 'active' && policy !== 'always') continue;
     try {
       await withServiceLock(host.root, name, async () => {
-        const d = { ...def, desired: 'active' as const };
-        await writeDefinition(host.root, d);
-        const s = readState(host.root, name);
+        // An activation killed before it started anything is not wanted: taken back here, not started.
+        const { def: d, state: s } = await reconcileLocked(host.root, name);
         if (serviceProcesses(host.root, name).length > 0) return;
-        // What the state says ran before the reboot is gone: record it, then start afresh.
-        const cleaned = s.pid !== null ? await recordEnd(host.root, name, s, { at: new Date().toISOString(), exitCode: null, signal: null, reason: 'vanished', uptimeMs: 0, message: 'the host restarted' }, { ...d, desired: 'inactive' }) : s;
-        await startLocked(host, d, { ...cleaned, restartsInARow: 0 });
+        // The policy of the last run's plan (it includes the manifest's), or the command line's.
+        let policy = d.options.restart?.policy;
+        if (!policy) { try { policy = readPlan(host.root, name)?.restart.policy; } catch { /* a damaged plan: not "always" */ } }
+        // Never started (its activation was killed first): not "stopped by hand", so "always" does not apply.
+        if (d.desired !== 'active' && !(policy === 'always' && s.startedAt !== null)) return;
+        await requestAndStart(host, name, async (s1) => {
+          // What the state says ran before the reboot is gone: record it, then start afresh.
+          const cleaned = s1.pid !== null ? await recordEnd(host.root, name, s1, { at: new Date().toISOString(), exitCode: null, signal: null, reason: 'vanished', uptimeMs: 0, message: 'the host restarted' }, { ...d, desired: 'inactive' }) : s1;
+          return { ...cleaned, restartsInARow: 0 };
+        });
         started.push(name);
       });
     } catch (e) {
@@ -165,6 +197,24 @@ export async function boot(host: Host): Promise<{ started: string[]; failed: { n
   }
   await ensureSupervisor(host, host.entry);
   return { started, failed };
+}
+
+/**
+ * For `niso status`: the starts whose command was killed are reconciled now (model/reconcile.ts), under each one's
+ * lock, so that what status shows is also what is recorded (a run recorded, a unit enabled, a start taken back).
+ */
+export async function reconcileInterrupted(host: Host, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    let def: ServiceDefinition | null;
+    try { def = readDefinition(host.root, name); } catch { continue; }
+    const pending = def ? pendingStart(def, readState(host.root, name)) : null;
+    if (!def || pending === null || sameProcess(pending.by)) continue;
+    const backend = def.backend;
+    await withServiceLock(host.root, name, async () => {
+      if (backend === 'systemd') await (await systemdOps()).reconcileUnitLocked(host.root, name);
+      else await reconcileLocked(host.root, name);
+    });
+  }
 }
 
 /** The output of a service that failed, for error messages. */

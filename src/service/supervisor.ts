@@ -11,21 +11,21 @@ import { join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import { writeFileAtomic } from '../host/fs-atomic.js';
 import { withLock } from '../host/lock.js';
+import { CRASH_ENV } from '../host/crash-point.js';
 import { processStartTime } from '../net/host/state-files.js';
-import type { PlanRestart } from '../plan/plan.js';
 import { layout } from '../store/layout.js';
-import { afterExit } from './model/policy.js';
-import { withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { cleanupRun, endedRun, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
-import { listServiceNames, readDefinition, readPlan, readState, withServiceLock, writeState } from './store.js';
+import { pendingStart, startOutcome } from './model/reconcile.js';
+import { withExit, withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
+import { readLimitEvents } from './stats/read.js';
+import { judgeEnd, startFacts } from './running.js';
+import { listServiceNames, readDefinition, readState, withServiceLock, writeState } from './store.js';
 
 export const TICK_MS = 200;
 export const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
 const FAST_TICK_MS = 20;
 /** The supervisor exits after this long with nothing to do. */
 const IDLE_EXIT_MS = 2_000;
-
-const DEFAULT_RESTART: PlanRestart = { policy: 'on-failure', maxRetries: null, delayMs: 1_000, maxDelayMs: 60_000 };
 
 interface SupervisorRecord { pid: number; startTime: number | null; startedAt: string }
 
@@ -46,18 +46,22 @@ export async function supervisorPid(root: string): Promise<number | null> {
   return start !== null && (r.startTime === null || r.startTime === start) ? r.pid : null;
 }
 
-/** Whether anything needs a supervisor: a service that should run and did not give up, or one waiting to restart. */
+/**
+ * Whether anything needs a supervisor: a service that should run and did not give up, one waiting to restart, one
+ * whose processes run (whatever its records say: its output is moved, a run nobody recorded is adopted), or a start
+ * whose command was killed (it is taken back).
+ */
 export function needsSupervision(root: string): boolean {
   for (const name of listServiceNames(root)) {
     let def: ServiceDefinition | null;
     try { def = readDefinition(root, name); } catch { continue; }
-    if (def?.desired !== 'active') continue;
     // systemd restarts and logs its own units: nothing for a supervisor to do.
-    if (def.backend === 'systemd') continue;
+    if (!def || def.backend === 'systemd') continue;
+    if (serviceProcesses(root, name).length > 0) return true;
     let state: ServiceState;
     try { state = readState(root, name); } catch { return true; }
-    if (state.state !== 'failed' && state.state !== 'inactive') return true;
-    if (serviceProcesses(root, name).length > 0) return true;
+    if (pendingStart(def, state) !== null) return true;
+    if (def.desired === 'active' && state.state !== 'failed' && state.state !== 'inactive') return true;
   }
   return false;
 }
@@ -75,9 +79,11 @@ export async function ensureSupervisor(host: HostEnv, entry: string): Promise<nu
   try {
     // A small young generation: the supervisor allocates little per tick, and V8's default
     // (16 MiB semi-spaces) would otherwise hold tens of MiB of garbage between collections.
+    // Without the test-only crash point (host/crash-point.ts): it is meant for the command that was given it.
+    const env: NodeJS.ProcessEnv = { ...host.env, NISO_ROOT: host.root };
+    delete env[CRASH_ENV];
     const child = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, entry, '__supervise'], {
-      detached: true, stdio: ['ignore', log, log], cwd: '/',
-      env: { ...host.env, NISO_ROOT: host.root },
+      detached: true, stdio: ['ignore', log, log], cwd: '/', env,
     });
     child.unref();
     // Wait until it registered (or lost the race to another one, which is as good).
@@ -112,13 +118,9 @@ function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 }
 
-function restartOf(root: string, name: string): PlanRestart {
-  try { return readPlan(root, name)?.restart ?? DEFAULT_RESTART; } catch { return DEFAULT_RESTART; }
-}
-
 /** Records how a run ended and what comes next (restart later, or stay down). Lock held. */
 export async function recordEnd(root: string, name: string, state: ServiceState, exit: ExitRecord, def: ServiceDefinition): Promise<ServiceState> {
-  const decision = afterExit(restartOf(root, name), { exitCode: exit.exitCode, reason: exit.reason, uptimeMs: exit.uptimeMs, restartsInARow: state.restartsInARow, desired: def.desired });
+  const decision = judgeEnd(root, name, state, exit, def.desired);
   const now = new Date();
   const next: ServiceState = {
     ...state, pid: null, pidStart: null, initPid: null, exits: withExit(state.exits, { ...exit, message: exit.message ?? decision.message }),
@@ -136,10 +138,21 @@ export async function recordEnd(root: string, name: string, state: ServiceState,
  */
 export async function superviseOne(host: HostEnv, name: string, hooks: SupervisorHooks): Promise<'busy' | 'idle' | 'hurry'> {
   const { root } = host;
-  const def = readDefinition(root, name);
+  let def = readDefinition(root, name);
   if (!def) { hooks.forget?.(name); return 'idle'; }
   let state = readState(root, name);
-  const running = serviceProcesses(root, name).length > 0;
+  const facts = startFacts(root, def, state);
+  const outcome = startOutcome(def, state, facts);
+  // A command that starts it is at work: its result comes soon.
+  if (outcome === 'starting') return 'hurry';
+  // A command was killed in the middle of a start: a run nobody recorded is adopted, a start that never ran taken back.
+  if (outcome !== 'settled') {
+    const before = state;
+    ({ def, state } = await withServiceLock(root, name, () => reconcileLocked(root, name)));
+    if (outcome === 'interrupted' && pendingStart(def, state) === null) log(`${name}: ${state.message}`);
+    else if (state.pid !== null && state.pid !== before.pid) log(`${name}: adopted a run that was not recorded (pid ${state.pid})`);
+  }
+  const running = facts.running;
   if (running || state.pid !== null) await hooks.drainLogs?.(root, name, !running);
   if (def.desired !== 'active') return 'idle';
 
@@ -147,9 +160,12 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
     await withServiceLock(root, name, async () => {
       state = readState(root, name);
       if (state.pid === null || serviceProcesses(root, name).length > 0) return;
-      const exit = endedRun(root, name, state, 'exited', new Date());
-      await cleanupRun(root, name);
+      // What its cgroup counted (an OOM kill, the pids limit), recorded before the cgroup goes: until then status
+      // reads the same counters to show the verdict to come. (What a crash in between leaves, the next start,
+      // deactivate or remove cleans up.)
+      const exit = withLimitEvents(endedRun(root, name, state, 'exited', new Date()), readLimitEvents(cgroupOf(root, name)));
       state = await recordEnd(root, name, state, exit, def);
+      await cleanupRun(root, name);
       log(`${name}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`);
     });
   }

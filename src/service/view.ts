@@ -1,9 +1,11 @@
 // What `niso status` and `niso list` show of a service, read from its files and its cgroup.
 import { appPid } from '../sandbox/procs.js';
-import { serviceProcesses } from './running.js';
+import { cgroupOf, endedRun, judgeEnd, sandboxStart, startFacts } from './running.js';
+import { readLimitEvents } from './stats/read.js';
 import { systemdStatus } from './systemd/status.js';
-import type { ExitRecord, ServiceStateName } from './model/types.js';
-import { listServiceNames, readDefinition, readState } from './store.js';
+import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.js';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceStateName } from './model/types.js';
+import { listServiceNames, readDefinition, readPlan, readState } from './store.js';
 import { readHealth } from './health/file.js';
 
 export interface ServiceStatus {
@@ -26,15 +28,46 @@ export interface ServiceStatus {
 }
 
 
+/**
+ * The state a service shows, from its records and what runs (its cgroup is its identity): a run nobody recorded yet
+ * (its starter was killed) shows as running; a start whose command was killed before anything ran shows as what it
+ * falls back to; an end nobody judged yet shows with the verdict its restart policy will give.
+ */
 export function serviceStatus(root: string, name: string, now = Date.now()): ServiceStatus | null {
-  const def = readDefinition(root, name);
-  if (!def) return null;
-  if (def.backend === 'systemd') return systemdStatus(root, def, now);
-  const s = readState(root, name);
-  const running = serviceProcesses(root, name).length > 0;
+  const d = readDefinition(root, name);
+  if (!d) return null;
+  if (d.backend === 'systemd') return systemdStatus(root, d, now);
+  let def: ServiceDefinition = d;
+  let s = readState(root, name);
+  const facts = startFacts(root, def, s);
+  const running = facts.running;
+  const outcome = startOutcome(def, s, facts);
   let state = s.state;
+  let message = s.message;
+  if (outcome === 'interrupted') {
+    ({ def, state: s } = afterInterrupted(def, s, new Date(now)));
+    ({ state, message } = s);
+  } else if (outcome === 'starting' && !running) {
+    state = 'activating';
+    message = `being started by niso (pid ${def.start!.by.pid})`;
+  } else if (outcome === 'unrecorded-run') {
+    // Recorded as its adopter will record it (launch.ts adoptRun).
+    const started = sandboxStart(root, name, pendingStart(def, s)?.at);
+    const plan = readPlan(root, name);
+    s = { ...s, pid: started?.initPid ?? null, initPid: started?.initPid ?? null, startedAt: started ? started.at.toISOString() : s.startedAt };
+    // A start by niso itself (the supervisor's restart, no request) is under way until it records it.
+    state = plan?.health || pendingStart(def, s) === null ? 'activating' : 'active';
+    message = null;
+  }
+  let nextRestartAt = s.nextRestartAt;
   // The state says it runs but it does not: it ended and no supervisor has recorded it yet.
-  if (!running && s.pid !== null) state = def.desired === 'active' ? 'restarting' : 'inactive';
+  if (!running && s.pid !== null) {
+    // With what its cgroup counted (an OOM kill), as the supervisor will record it before the cgroup goes.
+    const exit = withLimitEvents(endedRun(root, name, s, 'exited', new Date(now)), readLimitEvents(cgroupOf(root, name)));
+    const verdict = judgeEnd(root, name, s, exit, def.desired);
+    ({ state, message } = verdict);
+    nextRestartAt = verdict.action === 'restart' ? new Date(Date.parse(exit.at) + verdict.delayMs).toISOString() : null;
+  }
   const health = running ? readHealth(root, name)?.status ?? null : null;
   if (running && health === 'unhealthy' && (state === 'active' || state === 'activating')) state = 'unhealthy';
   return {
@@ -43,9 +76,14 @@ export function serviceStatus(root: string, name: string, now = Date.now()): Ser
     startedAt: running ? s.startedAt : null,
     uptimeMs: running && s.startedAt ? Math.max(0, now - Date.parse(s.startedAt)) : null,
     restarts: s.restarts, ports: running ? s.ports : [], addresses: running ? s.addresses : [],
-    backend: def.backend, desired: def.desired, message: s.message, nextRestartAt: s.nextRestartAt,
+    backend: def.backend, desired: def.desired, message, nextRestartAt,
     lastExit: s.exits[s.exits.length - 1] ?? null,
   };
+}
+
+/** Whether the service counts as active: it runs, is being started, or waits to be restarted (not inactive or failed). */
+export function isActive(s: Pick<ServiceStatus, 'state' | 'pid'>): boolean {
+  return s.pid !== null || (s.state !== 'inactive' && s.state !== 'failed');
 }
 
 export function allStatuses(root: string): ServiceStatus[] {

@@ -4,7 +4,7 @@
 // systemd 252 cannot do what bubblewrap does carry a `systemd` column with the reason (expectations.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootMachine, repoBinds, type Machine } from '../helpers/nspawn.js';
+import { bootMachine, type Machine } from '../helpers/nspawn.js';
 import { PROPERTIES } from './expectations.js';
 import { REPO, skipReason } from './harness.js';
 import { parseTap } from '../helpers/tap.js';
@@ -17,7 +17,7 @@ before(async () => {
   if (skip) return;
   // The limit rows need the v1 memory/pids/cpu controllers writable inside (PLATFORM.md §4).
   // Its own network namespace: niso's bridge and nftables need a writable /proc/sys/net, which nspawn gives only then.
-  m = await bootMachine({ bindsRo: [...repoBinds(REPO), '/etc/ssl'], limits: true, privateNetwork: true });
+  m = await bootMachine({ bindsRo: [REPO, '/etc/ssl'], limits: true, privateNetwork: true });
   // A host address besides loopback (nspawn's private network has only lo), for the rows about reaching the host.
   for (const a of [['link', 'add', 'niso-host0', 'type', 'veth', 'peer', 'name', 'niso-host1'], ['link', 'set', 'niso-host1', 'up'], ['addr', 'add', '192.0.2.10/24', 'dev', 'niso-host0'], ['link', 'set', 'niso-host0', 'up']]) await m.ok('ip', a);
 });

@@ -430,6 +430,13 @@ test('--dry-run prints the exact command; --json prints the plan; conflicts are 
   const refused = niso(['run', '--cap-add', 'CAP_NET_ADMIN', caps], root, dir);
   assert.equal(refused.code, 2);
   assert.match(refused.err, /NISO3201: capabilities \(CAP_NET_ADMIN\) cannot be granted/);
+  // A dry run of that plan is refused the same way (it used to end in "internal error" with a stack).
+  for (const flag of ['--dry-run', '--json']) {
+    const r = niso(['run', flag, caps], root, dir);
+    assert.equal(r.code, 2, `${flag}: ${r.err}`);
+    assert.match(r.err, /NISO3201: capabilities \(CAP_NET_ADMIN\) cannot be granted/);
+    assert.doesNotMatch(r.err + r.out, /internal error|\n\s+at /);
+  }
 });
 
 test('the open-files limit of the plan is in force inside the sandbox', async () => {

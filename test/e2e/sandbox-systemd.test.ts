@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootMachine, type Machine } from '../helpers/nspawn.js';
-import { REPO_RO, suiteInside } from '../helpers/systemd-e2e.js';
+import { REPO, suiteInside } from '../helpers/systemd-e2e.js';
 
 const inside = process.env.NISO_E2E_BACKEND === 'systemd';
 
@@ -14,7 +14,7 @@ let m: Machine | null = null;
 
 before(async () => {
   if (inside) return;
-  m = await bootMachine({ bindsRo: [...REPO_RO, '/etc/ssl'] });
+  m = await bootMachine({ bindsRo: [REPO, '/etc/ssl'] });
 });
 
 after(async () => {

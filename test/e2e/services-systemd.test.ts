@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootMachine, type Machine } from '../helpers/nspawn.js';
-import { REPO_RO, suiteInside } from '../helpers/systemd-e2e.js';
+import { REPO, suiteInside } from '../helpers/systemd-e2e.js';
 
 const inside = process.env.NISO_E2E_BACKEND === 'systemd';
 // services.test.ts skips this one case on systemd, with this reason.
@@ -16,7 +16,7 @@ let m: Machine | null = null;
 before(async () => {
   if (inside) return;
   // Limits for stats/top and the cgroup checks; a network namespace of its own for bridges, veths and nft.
-  m = await bootMachine({ bindsRo: [...REPO_RO, '/etc/ssl'], limits: true, privateNetwork: true });
+  m = await bootMachine({ bindsRo: [REPO, '/etc/ssl'], limits: true, privateNetwork: true });
 });
 
 after(async () => {

@@ -43,6 +43,12 @@ else if (mode === 'fill') {
   try { const fd = fs.openSync('/state/fill', 'w'); const b = Buffer.alloc(1 << 20, 7); for (;;) n += fs.writeSync(fd, b); } catch (e) { console.log('fill ' + e.code + ' ' + n); }
   setInterval(() => {}, 1000);
 }
+// Memory until the kernel's OOM killer ends it (each buffer is written, so it is really used).
+else if (mode === 'hog') { const held = []; setInterval(() => held.push(Buffer.alloc(16 << 20, 1)), 20); }
+// Children until the pids limit refuses them; it keeps trying.
+else if (mode === 'forkbomb') setInterval(() => require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']).on('error', (e) => console.log('spawn failed: ' + e.code)), 50);
+// A privileged port, which the sandbox does not grant.
+else if (mode === 'port80') require('http').createServer(() => {}).listen(80);
 else {
   const port = Number(process.env.PORT || 3000);
   if (process.env.READY_FILE_AFTER_MS) setTimeout(() => require('fs').writeFileSync('/state/ready', 'yes'), Number(process.env.READY_FILE_AFTER_MS));
@@ -61,9 +67,9 @@ const manifest = (name: string, extra = '') => NODE_MANIFEST(name, '1.0.0', `sto
 interface Env { root: string; dir: string; id?: string }
 const envs: Env[] = [];
 
-function niso(e: Env, args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: e.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: e.root } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function niso(e: Env, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: e.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: e.root, ...env } });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 function ok(e: Env, args: string[]): string {
@@ -87,7 +93,7 @@ async function setup(name: string, extra = ''): Promise<Env> {
   return e;
 }
 
-interface Status { name: string; state: string; pid: number | null; restarts: number; message: string | null; health: string | null; ports: string[]; addresses: string[]; lastExit: { exitCode: number | null; reason: string } | null }
+interface Status { name: string; state: string; pid: number | null; restarts: number; message: string | null; health: string | null; ports: string[]; addresses: string[]; lastExit: { exitCode: number | null; reason: string; oom?: boolean; message: string | null } | null }
 const status = (e: Env, name: string): Status => JSON.parse(ok(e, ['status', name, '--json'])) as Status;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -131,6 +137,19 @@ function serviceCgroups(e: Env, service: string): string[] {
 function policyLog(e: Env, service: string): string {
   if (onSystemd) return spawnSync('journalctl', ['--no-pager', '-o', 'cat', '-u', `niso-${service}-exit@*.service`], { encoding: 'utf8' }).stdout;
   return readFileSync(join(e.root, 'run/niso/supervisor.log'), 'utf8');
+}
+
+/**
+ * The journals' total size, from a listing that did not change while their sizes were read: the pump rotates
+ * meanwhile, so a journal listed may be gone by its stat (a rotation always changes the names: seqs only grow).
+ */
+function journalBytes(logsDir: string): number {
+  const list = () => readdirSync(logsDir).filter((f) => f.startsWith('journal') && !f.endsWith('.pos')).sort();
+  for (;;) {
+    const names = list();
+    const total = names.reduce((n, f) => n + (statSync(join(logsDir, f), { throwIfNoEntry: false })?.size ?? 0), 0);
+    if (list().join('/') === names.join('/')) return total;
+  }
 }
 
 function cgroupDirs(e: Env, service: string): string[] {
@@ -320,6 +339,147 @@ test('boot: after a "reboot" (every process gone) niso boot starts what should r
   assert.equal(status(e, 'all').state, 'active');
   assert.equal(s.lastExit?.reason, 'vanished');
   assert.deepEqual(['on', 'off', 'all'].map((n) => fsAt(stateOf(n))), ['ext4', null, 'ext4'], 'boot mounted the state of what it started');
+});
+
+/** Whether systemd would start the unit at boot (`systemctl is-enabled`). */
+const unitEnabled = (service: string) => spawnSync('systemctl', ['is-enabled', `niso-${service}.service`], { encoding: 'utf8' }).stdout.trim() === 'enabled';
+
+/** The attachment records of a service (embedded: its private network as niso recorded it). */
+const netRecords = (e: Env, service: string) => {
+  const dir = join(e.root, 'run/niso/net');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json') && readFileSync(join(dir, f), 'utf8').includes(`"service": "${service}"`)) : [];
+};
+
+// The steps of a start where the test-only NISO_TEST_CRASH_AT (src/host/crash-point.ts) kills `activate`: before the
+// start did anything (the definition written, the network attached, the unit installed), or after the app started
+// (before state.json or the supervisor, or before the unit was enabled and recorded).
+const NOT_STARTED = onSystemd ? ['defined', 'installed'] : ['defined', 'attached'];
+const STARTED = onSystemd ? ['started'] : ['started', 'recorded'];
+
+test('activate killed before its start did anything: the service is inactive and startable everywhere (status says why; remove, both forms of activate and boot agree)', async () => {
+  const e = await setup('halfway');
+  for (const [i, step] of NOT_STARTED.entries()) {
+    const name = `half-${step}`;
+    const port = await freePort();
+    const r = niso(e, ['activate', 'halfway', '--name', name, '-p', `127.0.0.1:${port}:3000`], { NISO_TEST_CRASH_AT: step });
+    assert.equal(r.signal, 'SIGKILL', `${step}: ${r.stderr}`);
+    const s = status(e, name);
+    assert.deepEqual({ state: s.state, pid: s.pid }, { state: 'inactive', pid: null }, step);
+    assert.match(s.message ?? '', new RegExp(`^its start was interrupted: the niso command that made it \\(pid \\d+\\) ended before ${name} ran; start it with \`niso activate ${name}\`$`));
+    assert.match(ok(e, ['status']), new RegExp(`\\n${name}: its start was interrupted`));
+    // Nothing of it runs or stays attached, and nothing would start it at boot.
+    assert.deepEqual(serviceCgroups(e, name), [], step);
+    if (onSystemd) assert.equal(unitEnabled(name), false, `${step}: the unit is not enabled`);
+    else assert.deepEqual(netRecords(e, name), [], `${step}: the network it attached is detached`);
+    assert.equal(ok(e, ['boot']), 'nothing to start\n', step);
+    if (i === 0) {
+      // remove forgets it, and the name is free for a new definition.
+      assert.match(ok(e, ['remove', name]), new RegExp(`^removed service ${name}`));
+      assert.match(ok(e, ['activate', 'halfway', '--name', name, '-p', `127.0.0.1:${port}:3000`]), new RegExp(`^${name} is active`));
+    } else {
+      // Both forms of activate start it: the service by its name, or a new definition under its name.
+      assert.match(ok(e, ['activate', name]), new RegExp(`^${name} is active`));
+    }
+    assert.match(await until(`${name} to answer`, () => spawnSync('curl', ['-sf', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout), /^up 6\d{4}$/);
+    assert.equal(ok(e, ['deactivate', name]), `${name} stopped (exit code 0)\n`);
+    assert.match(ok(e, ['remove', name]), new RegExp(`^removed service ${name}`));
+  }
+});
+
+test('activate killed after the app started, before it was recorded: the service is active, supervised and stoppable everywhere (status, both forms of activate, remove, deactivate, boot)', async () => {
+  const e = await setup('adopted', '\n[restart]\ndelay = "100ms"\n');
+  for (const step of STARTED) {
+    const name = `adopt-${step}`;
+    const port = await freePort();
+    const r = niso(e, ['activate', 'adopted', '--name', name, '-p', `127.0.0.1:${port}:3000`], { NISO_TEST_CRASH_AT: step });
+    assert.equal(r.signal, 'SIGKILL', `${step}: ${r.stderr}`);
+    assert.match(await until(`${name} to answer`, () => spawnSync('curl', ['-sf', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout), /^up 6\d{4}$/);
+    const s = status(e, name);
+    assert.equal(s.state, 'active', step);
+    assert.ok(s.pid && s.pid > 1, `${step}: the app's pid`);
+    assert.deepEqual(s.ports, [`127.0.0.1:${port}->3000/tcp`], step);
+    // Recorded now, and (systemd) enabled: it comes back at boot as any active service.
+    const recorded = JSON.parse(readFileSync(join(e.root, `var/lib/niso/services/${name}/state.json`), 'utf8')) as { pid: number | null };
+    assert.notEqual(recorded.pid, null, step);
+    if (onSystemd) assert.equal(unitEnabled(name), true, step);
+    assert.match(ok(e, ['activate', name]), new RegExp(`^${name} is already active: adopted 1\\.0\\.0, pid ${s.pid}`));
+    const again = niso(e, ['activate', 'adopted', '--name', name]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`NISO3302.*service "${name}" already exists and is active`));
+    const rm = niso(e, ['remove', name]);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, new RegExp(`NISO3302.*service "${name}" is active`));
+    // Supervised: its restart policy brings it back when it dies.
+    process.kill(s.pid!, 'SIGKILL');
+    const back = await until('a restart', () => { const x = status(e, name); return x.state === 'active' && x.pid !== null && x.pid !== s.pid ? x : null; });
+    assert.equal(back.restarts, 1, step);
+    assert.equal(back.lastExit?.exitCode, 137, step);
+    assert.equal(ok(e, ['deactivate', name]), `${name} stopped (exit code 0)\n`);
+    assert.equal(status(e, name).state, 'inactive');
+    assert.deepEqual(serviceCgroups(e, name), [], step);
+    if (!onSystemd) assert.deepEqual(netRecords(e, name), [], step);
+    assert.equal(ok(e, ['boot']), 'nothing to start\n', step);
+    assert.match(ok(e, ['remove', name]), new RegExp(`^removed service ${name}`));
+  }
+});
+
+test('--restart no: an app that dies is failed, never "restarting", also before its end is recorded; deactivate says it had failed; remove forgets a failed service', async () => {
+  const e = await setup('mortal');
+  for (const n of ['mortal-a', 'mortal-b']) ok(e, ['activate', 'mortal', '--name', n, '--network', 'none', '--restart', 'no']);
+  const pids = ['mortal-a', 'mortal-b'].map((n) => status(e, n).pid!);
+  // On the embedded backend nobody records the ends while the supervisor is gone: status tells the policy's verdict.
+  if (!onSystemd) {
+    process.kill(await until('a supervisor', () => supervisorPid(e)), 'SIGKILL');
+    await until('the supervisor to be gone', () => supervisorPid(e) === null);
+  }
+  for (const p of pids) process.kill(p, 'SIGKILL');
+  if (!onSystemd) {
+    await until('the sandboxes to end', () => ['mortal-a', 'mortal-b'].every((n) => cgroupDirs(e, n).every((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8') === '')));
+    // `niso list` starts no supervisor: the end is not recorded, and shows as what the policy will make of it.
+    assert.match(ok(e, ['list']), /\nmortal-a\s+mortal@1\.0\.0\s+failed\s/);
+  }
+  const a = await until('the verdict', () => { const x = status(e, 'mortal-a'); return x.state === 'failed' && x.lastExit ? x : null; });
+  assert.equal(a.message, 'it was killed by signal 9; restart policy "no"');
+  assert.equal(ok(e, ['deactivate', 'mortal-a']), 'mortal-a had already failed (it was killed by signal 9; restart policy "no"); it is inactive now\n');
+  await until('mortal-b failed', () => status(e, 'mortal-b').state === 'failed');
+  assert.match(ok(e, ['remove', 'mortal-b']), /^removed service mortal-b/);
+});
+
+test('limits: an OOM kill is told as one, a fork bomb at its pids limit is named by debug, a bind to port 80 gets the privileged-port advice', async () => {
+  const e = await setup('limited');
+  ok(e, ['activate', 'limited', '--name', 'hog', '--network', 'none', '--restart', 'no', '--memory', '64M', '--env', 'MODE=hog']);
+  // Recorded (the last exit has its verdict's message); before that, status shows the same verdict to come.
+  const hog = await until('the OOM kill recorded', () => { const x = status(e, 'hog'); return x.state === 'failed' && x.lastExit?.message ? x : null; }, 30_000);
+  assert.equal(hog.message, 'it ran out of memory (the kernel\'s OOM killer ended it at its memory limit); restart policy "no"');
+  assert.deepEqual({ code: hog.lastExit?.exitCode, oom: hog.lastExit?.oom }, { code: 137, oom: true });
+  const dbg = ok(e, ['debug', 'hog']);
+  assert.match(dbg, /ended: out of memory \(the kernel's OOM killer, at its memory limit\)/);
+  assert.match(dbg, /- it ran out of memory: the kernel's OOM killer ended it at its memory limit \(64\.0 MiB\)/);
+
+  ok(e, ['activate', 'limited', '--name', 'bomb', '--network', 'none', '--pids', '32', '--env', 'MODE=forkbomb']);
+  await until('the pids limit in debug', () => /- it reached its limit of 32 processes and threads: the kernel refused \d+ forks? or new threads? \(EAGAIN\)/.test(ok(e, ['debug', 'bomb'])), 30_000);
+  ok(e, ['deactivate', 'bomb']);
+
+  ok(e, ['activate', 'limited', '--name', 'low', '--network', 'none', '--restart', 'no', '--env', 'MODE=port80']);
+  await until('it to fail', () => status(e, 'low').state === 'failed');
+  // Only the last lines of node's error, whose first line ("listen EACCES ... :80") is cut off.
+  const low = ok(e, ['debug', 'low', '--lines', '8']);
+  assert.match(low, /- binding port 80 was refused: ports below 1024 need the capability CAP_NET_BIND_SERVICE, which the sandbox does not grant; listen on a port of 1024 or above and map it, e\.g\. `-p 80:8080`/);
+  assert.doesNotMatch(low, /a file was not accessible/);
+});
+
+test('--wait waits for niso\'s own verdict on a check that never passes, and --timeout says that niso has not decided', async () => {
+  const e = await setup('neverok', '\n[healthcheck]\ntcp = 3000\ninterval = "300ms"\ntimeout = "200ms"\nretries = 2\non_unhealthy = "none"\n');
+  // MODE=stubborn stays up without listening: the check never passes.
+  const gaveUp = niso(e, ['activate', 'neverok', '--name', 'impatient', '--network', 'none', '--env', 'MODE=stubborn', '--wait', '--timeout', '100ms']);
+  assert.equal(gaveUp.code, 1);
+  assert.match(gaveUp.stderr, /error NISO3304: impatient did not become healthy within --timeout 100ms, and niso has not decided yet \(/);
+  assert.match(gaveUp.stderr, /hint: without --timeout, --wait waits for niso's own verdict, which its health check reaches within \S+ of the start/);
+  const verdict = niso(e, ['activate', 'neverok', '--name', 'patient', '--network', 'none', '--env', 'MODE=stubborn', '--wait']);
+  assert.equal(verdict.code, 1);
+  assert.match(verdict.stderr, /error NISO3305: patient is unhealthy: connection refused on 127\.0\.0\.1:3000/);
+  assert.equal(status(e, 'patient').state, 'unhealthy', 'niso itself says so');
+  ok(e, ['deactivate', 'impatient', 'patient']);
 });
 
 test('health: --wait returns once the check passes; a service that turns unhealthy is restarted, and debug tells the story', async () => {
@@ -516,8 +676,10 @@ test('logs: both streams in order, -n, --timestamps, prefixes for several servic
   const both = ok(e, ['logs', 'talk', 'talk2', '-n', '1']).trim().split('\n').sort();
   assert.match(both[0]!, /^talk {2}\| (line 2 |err line)/);
   assert.match(both[1]!, /^talk2 \| (line 1 |err line)/);
-  const json = ok(e, ['logs', 'talk', '--json', '-n', '1']);
-  assert.equal((JSON.parse(json) as { stream: string }).stream, 'stdout');
+  // The last record as JSON: its stream is the one its text came from (stderr's line is last when the pump first
+  // looked after the burst: both streams then get one time). journald does not keep the stream: all is stdout.
+  const json = JSON.parse(ok(e, ['logs', 'talk', '--json', '-n', '1'])) as { stream: string; text: string };
+  assert.deepEqual({ stream: json.stream, text: json.text }, { stream: all.at(-1) === 'err line' && !onSystemd ? 'stderr' : 'stdout', text: all.at(-1) });
   assert.equal(niso(e, ['logs', 'talk', '--since', 'yesterday-ish']).code, 2);
   assert.equal(ok(e, ['logs', 'talk', '--since', '1h']).trim().split('\n').length, 5);
   assert.equal(ok(e, ['logs', 'talk', '--until', '1h']), '');
@@ -561,8 +723,7 @@ test('logs: both streams in order, -n, --timestamps, prefixes for several servic
   await until('the last line', () => ok(e, ['logs', 'flood', '-n', '1']).startsWith('line 1999 '), 20_000);
   const logsDir = join(e.root, 'var/lib/niso/services/flood/logs');
   await until('the raw output to be freed', () => {
-    const files = readdirSync(logsDir).filter((f) => f.startsWith('journal') && !f.endsWith('.pos'));
-    const journal = files.reduce((n, f) => n + statSync(join(logsDir, f)).size, 0);
+    const journal = journalBytes(logsDir);
     const rawBlocks = ['out.raw', 'err.raw'].reduce((n, f) => n + statSync(join(logsDir, f)).blocks * 512, 0);
     return journal <= 2 * 4096 + 1024 && rawBlocks < 1024 * 1024 + 64 * 1024;
   }, 20_000);
@@ -570,6 +731,48 @@ test('logs: both streams in order, -n, --timestamps, prefixes for several servic
   assert.ok(kept.length < 200, `only the newest lines are kept (${kept.length})`);
   assert.match(kept[kept.length - 1]!, /^line 1999 /);
   ok(e, ['deactivate', 'flood']);
+});
+
+/** Every lock file below a root: `lock`, `.lock` and `*.lock`, as paths relative to it. */
+function lockFiles(root: string): string[] {
+  return (readdirSync(root, { recursive: true }) as string[]).filter((f) => /(^|\/)(\.?lock|[^/]+\.lock)$/.test(f) && statSync(join(root, f)).isFile()).sort();
+}
+
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+
+test('locks: no other user can open a lock file niso made, so none can stall it; a 0644 one an older niso left, held by another user, is named at once and made private', async () => {
+  const e = await setup('locky');
+  // The store (install), the uid table, the services, the service, the networks (a private network), the supervisor.
+  ok(e, ['activate', 'locky', '--env', 'MODE=serve']);
+  ok(e, ['deactivate', 'locky']);
+  const locks = lockFiles(e.root);
+  const lib = 'var/lib/niso/';
+  for (const want of ['store.lock', 'users.lock', 'services/.lock', 'services/locky/lock', 'net/net.lock']) assert.ok(locks.includes(lib + want), `${want} in ${locks.join(', ')}`);
+  if (!onSystemd) assert.ok(locks.includes('run/niso/supervisor.lock'), locks.join(', '));
+  for (const f of locks) {
+    const st = statSync(join(e.root, f));
+    assert.deepEqual({ f, mode: st.mode & 0o7777, uid: st.uid }, { f, mode: 0o600, uid: 0 });
+    const r = spawnSync('setpriv', [...NOBODY, 'flock', '--shared', '--nonblock', join(e.root, f), 'true'], { encoding: 'utf8' });
+    assert.equal(r.status, 66, `nobody could open ${f}: ${r.stderr}`);
+    assert.match(r.stderr, /Permission denied/);
+  }
+  // The store's lock as an older niso left it (0644), and a process of nobody's that opened it then and holds it.
+  const storeLock = join(e.root, lib, 'store.lock');
+  chmodSync(storeLock, 0o644);
+  const { spawn } = await import('node:child_process');
+  const holder = spawn('setpriv', [...NOBODY, 'flock', '--shared', storeLock, 'sh', '-c', 'echo held; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  try {
+    await new Promise<void>((res) => holder.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('held')) res(); }));
+    const gc = niso(e, ['gc']);
+    assert.equal(gc.code, 1, gc.stdout);
+    assert.match(gc.stderr, new RegExp(`error NISO3314: could not lock the store: \\S+store\\.lock is locked by process ${holder.pid} \\(uid 65534: flock --shared`));
+    assert.match(gc.stderr, new RegExp(`hint: .*kill ${holder.pid}`));
+    assert.equal(statSync(storeLock).mode & 0o7777, 0o600, 'made private on the way');
+  } finally {
+    process.kill(-holder.pid!, 'SIGKILL');
+    await new Promise((res) => holder.on('close', res));
+  }
+  ok(e, ['gc']);
 });
 
 test('exec: a command inside the running sandbox, as the service; exit codes pass; exec health checks use it', async () => {

@@ -138,7 +138,11 @@ function assertCommon(plan: Plan, r: SystemdUnit, u: Unit): void {
   assert.equal(one(u, 'Service', 'CapabilityBoundingSet'), plan.capabilities.join(' '));
   assert.equal(one(u, 'Service', 'AmbientCapabilities'), plan.capabilities.join(' '));
   assert.deepEqual(words(one(u, 'Service', 'ExecStart'), { exec: true }), plan.command.argv, 'the plan\'s command, not a wrapper');
-  assert.equal(one(u, 'Service', 'WorkingDirectory').replace(/%%/g, '%'), plan.command.cwd);
+  // The limits' counters are kept by an ExecStopPost= outside the root, where the app's directory does not exist: "-".
+  const counted = values(u, 'Service', 'ExecStopPost').length > 0;
+  assert.equal(counted, plan.limits.memoryBytes !== null || plan.limits.pids !== null, 'the limit counters are kept where there are limits');
+  assert.equal(one(u, 'Service', 'WorkingDirectory').replace(/%%/g, '%'), `${counted ? '-' : ''}${plan.command.cwd}`);
+  if (counted) assert.equal(one(u, 'Service', 'RootDirectoryStartOnly'), 'yes', 'the root applies to the app alone');
   // The environment only in a root-only file: the unit file and `systemctl show` are every user's to read.
   assert.deepEqual(values(u, 'Service', 'Environment'), [], 'no value of the environment in the unit');
   assert.equal(one(u, 'Service', 'EnvironmentFile'), `${FILES_DIR}/environment`);

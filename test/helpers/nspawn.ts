@@ -127,16 +127,18 @@ function removeCgroupTree(dir: string): void {
 }
 
 /**
- * The repository as a machine needs it to run its tests with tsx: the checkout, and its node_modules where that is a
- * link to a tree elsewhere (a git worktree sharing another checkout's).
+ * The read-only binds, plus the target of a bound checkout's node_modules where that is a symlink out of it (a git
+ * worktree sharing another checkout's): inside the machine only what is bound exists.
  */
-export function repoBinds(repo: string): string[] {
-  const modules = join(repo, 'node_modules');
-  try {
-    if (!lstatSync(modules).isSymbolicLink()) return [repo];
-    const target = realpathSync(modules);
-    return target.startsWith(`${repo}/`) ? [repo] : [repo, target];
-  } catch { return [repo]; }
+function readOnlyBinds(binds: readonly string[]): string[] {
+  const out = [...binds];
+  for (const b of binds) {
+    const nm = join(b, 'node_modules');
+    if (!lstatSync(nm, { throwIfNoEntry: false })?.isSymbolicLink()) continue;
+    const target = realpathSync(nm);
+    if (!out.includes(target) && !target.startsWith(b + '/')) out.push(target);
+  }
+  return out;
 }
 
 export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
@@ -181,7 +183,7 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
     ...(opts.privateNetwork ? ['--private-network'] : []),
     ...persistent,
     ...(opts.binds ?? []).map((b) => `--bind=${b}`),
-    ...(opts.bindsRo ?? []).map((b) => `--bind-ro=${b}`),
+    ...readOnlyBinds(opts.bindsRo ?? []).map((b) => `--bind-ro=${b}`),
   ];
   // The shell joins the machine's cgroups and becomes nspawn; setpriv makes nspawn power the machine off
   // (SIGTERM) if this test process dies without shutting it down.

@@ -6,17 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTestDir } from './tmp.js';
-import { bootMachine, repoBinds, type Exec, type Machine, type MachineOptions } from './nspawn.js';
+import { bootMachine, type Exec, type Machine, type MachineOptions } from './nspawn.js';
 import { parseTap, type TapResult } from './tap.js';
 
 export const REPO = join(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'bin/niso');
 
-/**
- * What a machine needs read-only to run this repo's tests inside: the repo, and its node_modules where that is a
- * link to elsewhere (a git worktree sharing another checkout's), which a bind of the repo alone would leave dangling.
- */
-export const REPO_RO: string[] = repoBinds(REPO);
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,7 +33,7 @@ export class SystemdE2E {
 
   /** The machine, with the temp dir bound writable and the repo and /etc/ssl read-only besides `opts`. */
   async boot(opts: MachineOptions = {}): Promise<Machine> {
-    this.m = await bootMachine({ ...opts, binds: [this.dir, ...(opts.binds ?? [])], bindsRo: [...REPO_RO, '/etc/ssl', ...(opts.bindsRo ?? [])] });
+    this.m = await bootMachine({ ...opts, binds: [this.dir, ...(opts.binds ?? [])], bindsRo: [REPO, '/etc/ssl', ...(opts.bindsRo ?? [])] });
     this.figures.bootMs ??= this.m.bootMs.toFixed(0);
     return this.m;
   }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PlanHealth } from '../../src/plan/plan.js';
 import {
-  FIRST_PROBE_DELAY_MS, HEALTH_LOG_SIZE, PROBE_OUTPUT_MAX, clipOutput, initialHealth, parseHealthState, probeDelay, recordProbe, unhealthyAction,
+  FIRST_PROBE_DELAY_MS, HEALTH_LOG_SIZE, PROBE_OUTPUT_MAX, clipOutput, initialHealth, parseHealthState, probeDelay, recordProbe, unhealthyAction, unhealthyWithinMs,
   type HealthState, type HealthStatus, type HealthTransition,
 } from '../../src/service/health/state.js';
 import { describeHttp, describeTcp, type ToolOutcome } from '../../src/service/health/messages.js';
@@ -260,4 +260,30 @@ test('describeTcp: connected or why not', () => {
     ['namespace gone', '127.0.0.1', out(1, 'nsenter: reassociate to namespace \'ns/net\' failed: Invalid argument\n'), false, 'cannot enter the service\'s network: reassociate to namespace \'ns/net\' failed: Invalid argument'],
   ];
   for (const [name, host, t, ok, output] of cases) assert.deepEqual(describeTcp(host, 3000, 2000, t), { ok, output }, name);
+});
+
+test('unhealthyWithinMs bounds when niso calls a check that never passes unhealthy (what activate --wait waits for)', () => {
+  const configs: PlanHealth[] = [
+    BASE,
+    h({ startPeriodMs: 60_000 }),
+    h({ intervalMs: 1000, timeoutMs: 1000, retries: 1 }),
+    h({ intervalMs: 300, timeoutMs: 200, retries: 2, startIntervalMs: 5000 }),
+    h({ intervalMs: 10_000, timeoutMs: 10, retries: 5, startPeriodMs: 2500, startIntervalMs: 20_000 }),
+  ];
+  for (const health of configs) {
+    for (const took of [1, health.timeoutMs]) {
+      // Every probe fails and takes `took`; the next starts when the state says (the supervisor's pace).
+      let s = initialHealth(T0, health);
+      let now = T0;
+      for (let i = 0; s.status !== 'unhealthy'; i++) {
+        assert.ok(i < 10_000, 'it turns unhealthy');
+        const at = s.nextProbeAt;
+        now = at + took;
+        s = recordProbe(s, { at: new Date(at).toISOString(), ok: false, output: 'connection refused', durationMs: took }, health, T0, now).state;
+      }
+      assert.ok(now - T0 <= unhealthyWithinMs(health), `${JSON.stringify(health)}, probes taking ${took} ms: unhealthy after ${now - T0} ms, bound ${unhealthyWithinMs(health)} ms`);
+    }
+  }
+  // With the defaults that is well over the minute --wait used to stop at.
+  assert.ok(unhealthyWithinMs(BASE) > 60_000);
 });

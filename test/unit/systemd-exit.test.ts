@@ -36,7 +36,12 @@ test('unitEnd: a crash, a signal, a requested stop, a start systemd refused', ()
 });
 
 test('unitEnd: nothing while the unit runs again or has never run', () => {
-  for (const state of ['active', 'activating', 'deactivating', 'reloading']) assert.equal(unitEnd(ended({ ActiveState: state })), null, state);
+  // Running again: its main process started after the last one exited.
+  const again = { ExecMainStartTimestamp: 'Mon 2026-11-23 08:34:21.000000 UTC' };
+  for (const state of ['active', 'activating', 'deactivating', 'reloading']) assert.equal(unitEnd(ended({ ActiveState: state, ...again })), null, state);
+  for (const state of ['active', 'activating', 'reloading']) assert.equal(unitEnd(ended({ ActiveState: state })), null, state);
+  // Deactivating after its main process ended (the ExecStopPost= that keeps the limit counters runs): that run is over.
+  assert.equal(unitEnd(ended({ ActiveState: 'deactivating' }))?.exitCode, 3);
   assert.equal(unitEnd(ended({ ActiveState: 'inactive', ExecMainExitTimestamp: '' })), null);
   assert.equal(unitEnd(ended({ ActiveState: 'inactive', ExecMainExitTimestamp: 'n/a' })), null);
 });

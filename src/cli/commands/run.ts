@@ -11,11 +11,11 @@ import type { PlanOptions } from '../../plan/build-plan.js';
 import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
-import { renderBwrap, shellQuote } from '../../render/bwrap.js';
+import { shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
-import { runSandbox } from '../../sandbox/run-sandbox.js';
+import { renderCommand, runSandbox } from '../../sandbox/run-sandbox.js';
 import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 import { forceRemove } from '../../store/fs-tree.js';
 
@@ -297,7 +297,8 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     }
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     if (opts.dryRun || opts.json) {
-      const cmd = renderBwrap(shown, { seccomp: seccomp !== null, dieWithParent: true });
+      // renderCommand, as a real run: a plan bubblewrap cannot carry (capabilities) is NISO3201, not a crash.
+      const cmd = renderCommand(shown, seccomp, true);
       if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds }); return; }
       ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
       for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${overrideSource(o)})\n`);

@@ -7,8 +7,7 @@ import { serviceStatus, type ServiceStatus } from '../../service/view.js';
 import { formatSize, formatDuration } from '../../manifest/units.js';
 import type { Plan } from '../../plan/plan.js';
 import { overrideSource } from '../../plan/weakenings.js';
-import type { ExitRecord } from '../../service/model/types.js';
-import type { HealthState } from '../../service/health/state.js';
+import { diagnose, exitLine, type LiveLimits } from '../../service/model/diagnose.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { printable } from '../../errors/render.js';
@@ -68,41 +67,12 @@ function describePlan(plan: Plan, w: (k: string, v: string) => void): void {
   if (plan.health) w('health check', `${plan.health.probe.kind === 'http' ? plan.health.probe.url : plan.health.probe.kind === 'tcp' ? `tcp ${plan.health.probe.host}:${plan.health.probe.port}` : plan.health.probe.argv.join(' ')} every ${formatDuration(plan.health.intervalMs)}, ${plan.health.retries} retries, then ${plan.health.onUnhealthy}`);
 }
 
-/** Suggestions from what niso can tell: the exit, the output, the health probes, the plan and its /state. */
-export function diagnose(plan: Plan | null, exits: ExitRecord[], output: string, health: HealthState | null, state: StateView | null = null): string[] {
-  const tips: string[] = [];
-  const last = exits[exits.length - 1];
-  const has = (re: RegExp) => re.test(output);
-  if (has(/ENOSPC|No space left on device/i)) {
-    const full = state?.image && state.limitBytes !== null
-      ? `/state is full or nearly (${state.usedBytes === null ? 'not mounted now' : `${formatSize(state.usedBytes)} used`} of its ${formatSize(state.limitBytes)} bound)`
-      : 'a file system the app writes to is full';
-    tips.push(`${full}: raise [resources] state_size (or --state-size) and start it again, which grows the image, or delete data from /state`);
-  }
-  if (has(/EROFS|read-only file system/i)) tips.push('the app writes outside its writable places: only /state (also $NISO_STATE_DIR, $HOME) and /tmp are writable; everything else is read-only');
-  if (has(/EACCES|permission denied/i) && !has(/listen EACCES/)) tips.push('a file was not accessible to the service\'s own uid: files the app needs must be in the package (readable) or in /state');
-  if (has(/listen EACCES.*:(\d{1,3})\b/) || has(/bind.*permission denied/i)) tips.push('ports below 1024 need a capability the sandbox does not grant: listen on a high port and map it, e.g. ports = ["80:8080"]');
-  if (has(/EADDRINUSE|address already in use/i)) tips.push('the app\'s port is taken inside its sandbox: another process of the app listens on it already');
-  if (has(/Cannot find module|ModuleNotFoundError|No module named/)) tips.push('a dependency is missing from the package: include it in [copy] (node_modules/**, vendor/**) and pack again');
-  if (has(/ENOTFOUND|EAI_AGAIN|getaddrinfo|Temporary failure in name resolution/) && plan?.network.mode === 'private' && plan.network.egress === false) tips.push('the app looks up names outside, but egress = false cuts it off from the outside world');
-  if (has(/ENOTFOUND|EAI_AGAIN|getaddrinfo/) && plan?.network.mode === 'none') tips.push('the app has no network (mode "none", or the strict preset): use network mode "private" to reach others');
-  if (has(/Operation not permitted|EPERM/)) tips.push('a system call may have been refused by the syscall filter: allow it with [isolation] syscalls = ["name"] if the app really needs it');
-  if (last && last.exitCode === 137 && plan?.limits.memoryBytes) tips.push(`it was killed (SIGKILL): if it ran out of memory, raise [resources] memory (now ${formatSize(plan.limits.memoryBytes)})`);
-  if (last && last.exitCode === 127) tips.push('the command was not found inside the sandbox: check [binary] entrypoint');
-  // The probe that matters: the last failed one if the last run was stopped for being unhealthy.
-  // (Probes of the next run, while it was still starting, do not count.)
-  const failed = health?.log.filter((p) => !p.ok && (!last || Date.parse(p.at) <= Date.parse(last.at))) ?? [];
-  const probe = last?.reason === 'unhealthy' && failed.length > 0 ? failed[failed.length - 1] : health?.log[health.log.length - 1];
-  if (probe && !probe.ok && /connection refused/.test(probe.output)) tips.push('the health check finds nothing listening: check that the app listens on the address and port the [healthcheck] probes (inside its own network, 127.0.0.1 is the app\'s loopback)');
-  if (probe && !probe.ok && /no answer within|no HTTP response/.test(probe.output)) tips.push('the app accepts the health check but answers too slowly: raise [healthcheck] timeout or make the check cheaper');
-  if (probe && !probe.ok && /^HTTP [45]\d\d/.test(probe.output)) tips.push('the health endpoint answers with an error status: see the app\'s logs for why');
-  return tips;
-}
-
-function exitLine(e: ExitRecord): string {
-  const how = e.reason === 'start-failed' ? 'did not start' : e.reason === 'stopped' ? 'stopped by niso' : e.reason === 'unhealthy' ? 'stopped: unhealthy' : e.reason === 'vanished' ? 'vanished' : 'ended';
-  const code = e.exitCode === null ? '' : e.signal ? ` by ${e.signal} (${e.exitCode})` : ` with code ${e.exitCode}`;
-  return `${e.at}  ${how}${code} after ${formatDuration(Math.round(e.uptimeMs))}${e.message ? ` — ${e.message}` : ''}`;
+/** The counters of a running service's cgroup (its own, or its unit's on systemd): OOM kills, the pids limit reached. */
+async function liveLimits(root: string, name: string, status: ServiceStatus): Promise<LiveLimits | null> {
+  if (status.pid === null) return null;
+  const { readLimitEvents } = await import('../../service/stats/read.js');
+  const cg = status.backend === 'systemd' ? (await import('../../service/systemd/cgroup.js')).unitCgroup(name) : (await import('../../service/running.js')).cgroupOf(root, name);
+  return readLimitEvents(cg);
 }
 
 export async function debug(ctx: Context, name: string, opts: { json?: boolean; lines?: string }): Promise<void> {
@@ -120,7 +90,7 @@ export async function debug(ctx: Context, name: string, opts: { json?: boolean; 
   // systemd restarts the app itself: its exits are in the journal, beside the ones niso recorded (stops, failed starts).
   const exits = sd ? sd.mergeExits(state.exits, (await import('../../service/systemd/status.js')).journalExits(name, 10)) : state.exits;
   const stateDir = stateView(ctx.root, name);
-  const suggestions = diagnose(plan, exits, output, health, stateDir);
+  const suggestions = diagnose({ plan, exits, output, health, live: await liveLimits(ctx.root, name, status), state: stateDir });
   if (systemd?.execStatus) suggestions.unshift(`systemd could not start it (status ${systemd.execStatus.status}/${systemd.execStatus.name}): ${systemd.execStatus.meaning}`);
   if (opts.json) return printJson(ctx, { status, exits, health, output: output.split('\n'), suggestions, plan, stateDir, ...(systemd ? { systemd } : {}) });
   const out = ctx.stdout;

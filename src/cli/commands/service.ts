@@ -1,6 +1,7 @@
 // The service verbs of the embedded backend: activate, deactivate, restart, status, boot, and the
 // hidden `__supervise` that runs the supervisor.
-import { unhealthyError } from '../../service/health/messages.js';
+import { unhealthyError, VERDICT_SLACK_MS, WAIT_WITHOUT_CHECK_MS, waitGaveUp } from '../../service/health/messages.js';
+import { unhealthyWithinMs } from '../../service/health/state.js';
 import { NisoError } from '../../errors/niso-error.js';
 import { parseDuration } from '../../manifest/units.js';
 import { readHealth } from '../../service/health/file.js';
@@ -8,8 +9,8 @@ import type { RestartPolicy } from '../../plan/plan.js';
 import { resolveOne, shortDigest } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { ensureSupervisor } from '../../service/supervisor.js';
-import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, restart as restartService, start, type Host } from '../../service/ops.js';
-import { readDefinition, readState, requireDefinition } from '../../service/store.js';
+import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, reconcileInterrupted, restart as restartService, start, type Deactivated, type Host } from '../../service/ops.js';
+import { listServiceNames, readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
 import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -76,9 +77,15 @@ function describe(s: ServiceStatus): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** --wait: until the service is active and healthy, or it is clear that it will not be. */
-async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise<ServiceStatus> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * --wait: until the service is active and healthy, or niso has decided that it is not (unhealthy, failed), or the
+ * user's --timeout. Without --timeout it waits for niso's own verdict, which comes within what the health check's
+ * settings allow (health/state.ts unhealthyWithinMs); a minute without a check.
+ */
+async function waitReady(ctx: Context, name: string, timeoutMs: number | null): Promise<ServiceStatus> {
+  const health = readPlan(ctx.root, name)?.health ?? null;
+  const verdictWithinMs = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : null;
+  const deadline = Date.now() + (timeoutMs ?? verdictWithinMs ?? WAIT_WITHOUT_CHECK_MS);
   for (;;) {
     const s = serviceStatus(ctx.root, name);
     if (!s) throw new NisoError('NISO3301', `service "${name}" disappeared while waiting`);
@@ -86,18 +93,22 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number): Promise
     if (s.state === 'unhealthy' || s.health === 'unhealthy') {
       throw unhealthyError(name, readHealth(ctx.root, name)?.log.at(-1)?.output ?? 'the health check failed');
     }
-    // An end the supervisor has not recorded yet shows as restarting: wait for its verdict.
+    // An end the supervisor has not recorded yet shows with its verdict: wait for the record.
     const recorded = readState(ctx.root, name).pid === null;
     if (recorded && (s.state === 'failed' || s.state === 'inactive' || s.state === 'restarting' || s.state === 'crash-loop')) {
       throw new NisoError('NISO3304', `${name} did not come up: ${await failureDetail(ctx.root, name)}`, { hint: `\`niso debug ${name}\` shows more; \`niso logs ${name}\` its output` });
     }
-    if (Date.now() > deadline) throw new NisoError('NISO3304', `${name} did not become ${s.health === 'starting' ? 'healthy' : 'active'} within ${timeoutMs / 1000} s (state ${s.state}${s.health ? `, health ${s.health}` : ''})`, { hint: `\`niso debug ${name}\` shows the health history` });
+    if (Date.now() > deadline) {
+      const last = readHealth(ctx.root, name)?.log.at(-1)?.output;
+      throw waitGaveUp(name, { timeoutMs, verdictWithinMs, what: s.health === 'starting' ? 'healthy' : 'active', now: `state ${s.state}${s.health ? `, health ${s.health}` : ''}${last ? `; last probe: ${last}` : ''}` });
+    }
     await sleep(20);
   }
 }
 
-function parseTimeout(text: string | undefined): number {
-  if (text === undefined) return 60_000;
+/** --timeout, or null: wait for niso's own verdict. */
+function parseTimeout(text: string | undefined): number | null {
+  if (text === undefined) return null;
   const r = parseDuration(text);
   if (!r.ok) throw new NisoError('NISO9001', `--timeout ${text}: ${r.message}`, { exitCode: 2, hint: r.hint });
   return r.value;
@@ -152,12 +163,20 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
 export async function deactivate(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
   for (const n of names) requireDefinition(ctx.root, n);
-  const results = await Promise.all(names.map(async (n) => ({ name: n, exit: await deactivateService(host, n) })));
+  const results = await Promise.all(names.map(async (n) => ({ name: n, ...await deactivateService(host, n) })));
   if (opts.json) return printJson(ctx, results);
   for (const r of results) {
-    const how = r.exit === null ? 'was not running' : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
+    const how = r.exit === null ? notRunning(r.before) : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
     ctx.stdout.write(`${r.name} ${how}\n`);
   }
+}
+
+/** What deactivate did to a service that did not run: a failed one stays failed in its history, a pending restart is cancelled. */
+function notRunning(before: Deactivated['before']): string {
+  const why = before.message ? ` (${before.message})` : '';
+  if (before.state === 'failed') return `had already failed${why}; it is inactive now`;
+  if (before.state === 'restarting' || before.state === 'crash-loop') return `was waiting to be restarted${why}; it will not be`;
+  return 'was not running';
 }
 
 export async function restart(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
@@ -171,9 +190,11 @@ export async function restart(ctx: Context, names: string[], opts: { json?: bool
 
 export async function status(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
-  // Looking is enough to bring supervision back after the supervisor was killed.
-  await ensureSupervisor(host, host.entry).catch(() => undefined);
   for (const n of names) requireDefinition(ctx.root, n);
+  // What a killed niso command left is set right first; looking is enough to bring supervision back after the
+  // supervisor was killed.
+  await reconcileInterrupted(host, names.length > 0 ? names : listServiceNames(ctx.root));
+  await ensureSupervisor(host, host.entry).catch(() => undefined);
   const statuses = names.length > 0 ? names.map((n) => serviceStatus(ctx.root, n)!) : allStatuses(ctx.root);
   if (opts.json) return printJson(ctx, names.length === 1 ? statuses[0] : statuses);
   if (statuses.length === 0) { ctx.stdout.write('no services (start one with `niso activate PACKAGE`)\n'); return; }

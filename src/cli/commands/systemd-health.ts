@@ -10,7 +10,7 @@ export async function healthCheck(ctx: Context, service: string): Promise<void> 
   await healthCheckRun(ctx.root, service, (line) => ctx.stdout.write(`${line}\n`));
 }
 
-export async function waitSystemd(ctx: Context, service: string, timeoutMs: number): Promise<void> {
+export async function waitSystemd(ctx: Context, service: string, timeoutMs: number | null): Promise<void> {
   const { waitSystemd: wait } = await import('../../service/systemd/health.js');
   await wait(ctx.root, service, timeoutMs, (line) => ctx.stderr.write(`niso: ${line}\n`));
 }

@@ -3,6 +3,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
+import { parseStartTime } from '../../host/liveness.js';
 import { layout } from '../../store/layout.js';
 import { parseAttachmentRecord, parseNetworksFile, type AttachmentRecord, type NetworksFile, type Owner } from '../model/state.js';
 import type { Network } from '../model/types.js';
@@ -70,13 +71,7 @@ export async function removeRecord(paths: NetPaths, vethHost: string): Promise<v
 /** The process's start time in clock ticks since boot (field 22 of /proc/PID/stat); null if it has exited. */
 export async function processStartTime(pid: number): Promise<number | null> {
   const text = await readIfExists(`/proc/${pid}/stat`).catch(() => null);
-  if (text === null) return null;
-  // The command name (field 2) may contain spaces and parentheses; fields after the last ')' are fixed.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // A zombie has exited; only its parent has not collected it yet.
-  if (fields[0] === 'Z' || fields[0] === 'X') return null;
-  const start = Number(fields[19]);
-  return Number.isFinite(start) ? start : null;
+  return text === null ? null : parseStartTime(text);
 }
 
 export async function ownerOf(pid: number): Promise<Owner> {

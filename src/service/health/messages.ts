@@ -108,3 +108,26 @@ export function unhealthyError(service: string, output: string, then?: string): 
     hint: `\`niso debug ${service}\` shows the health history and the last log lines`,
   });
 }
+
+/** How long `niso activate --wait` waits without --timeout for a service without a health check to be active. */
+export const WAIT_WITHOUT_CHECK_MS = 60_000;
+/** Beyond the health check's own bound (state.ts unhealthyWithinMs): the supervisor's ticks and the recording. */
+export const VERDICT_SLACK_MS = 5_000;
+
+/**
+ * NISO3304 of `niso activate --wait` (either backend) when it stops waiting before niso decided: at the user's
+ * --timeout (niso goes on deciding), or, without one, when even the longest a verdict can take has passed.
+ */
+export function waitGaveUp(service: string, w: { timeoutMs: number | null; verdictWithinMs: number | null; what: string; now: string }): NisoError {
+  const within = w.verdictWithinMs === null ? null : formatSeconds(w.verdictWithinMs);
+  if (w.timeoutMs !== null) {
+    return new NisoError('NISO3304', `${service} did not become ${w.what} within --timeout ${formatSeconds(w.timeoutMs)}, and niso has not decided yet (${w.now})`, {
+      hint: within === null
+        ? `\`niso status ${service}\` shows where it is`
+        : `without --timeout, --wait waits for niso's own verdict, which its health check reaches within ${within} of the start; \`niso status ${service}\` shows it`,
+    });
+  }
+  return new NisoError('NISO3304', `niso has not decided about ${service} within ${within ?? formatSeconds(WAIT_WITHOUT_CHECK_MS)}${within ? ', the longest its health check can take' : ''} (${w.now})`, {
+    hint: `\`niso debug ${service}\` shows its health checks and exits; on the embedded backend, /run/niso/supervisor.log says what the supervisor does`,
+  });
+}

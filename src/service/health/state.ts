@@ -47,6 +47,17 @@ export const PROBE_OUTPUT_MAX = 512;
  */
 export const FIRST_PROBE_DELAY_MS = 50;
 
+/**
+ * How long after its start niso takes at most to call a service whose check never passes unhealthy (the verdict
+ * `niso activate --wait` waits for). Failures count only after the start period and, before a first pass, at most
+ * once per interval; after the start period probes start at most interval + timeout apart (the gap is capped at
+ * interval, a probe takes up to timeout), the first one at most start_interval + timeout into it. So each counted
+ * failure comes at most 2 × interval + timeout after the one before (or after the start period).
+ */
+export function unhealthyWithinMs(h: PlanHealth): number {
+  return h.startPeriodMs + Math.max(h.startIntervalMs, h.intervalMs) + h.timeoutMs + h.retries * (2 * h.intervalMs + h.timeoutMs);
+}
+
 /** The state of a service that has just started (again: a restart starts over). */
 export function initialHealth(startedAt: number, h: PlanHealth): HealthState {
   return {

@@ -270,36 +270,45 @@ class ServiceLog {
     return this.journalIno() !== this.jIno;
   }
 
-  /** Raw bytes past what the journal holds. Returns true when the journal moved meanwhile (read it first). */
+  /**
+   * Raw bytes past what the journal holds. Returns true when the journal moved meanwhile (read it first). The file
+   * is opened once and then only looked at through its fd: a stat by path and a later open could meet two files
+   * (the service removed, or removed and activated again, in between) or none.
+   */
   private *rawRecords(final: boolean): Generator<Rec, boolean> {
     for (const key of STREAM_KEYS) {
-      const path = rawPath(this.logsDir, key);
-      for (;;) {
-        const lookedAt = Date.now();
-        const st = statSync(path, { throwIfNoEntry: false });
-        if (!st) break;
-        // A raw file the journal does not know yet (new, replaced, truncated) gets the next epoch, as the pump will give it.
-        const j = this.jState[key];
-        const known = st.ino === j.ino && st.size >= j.offset;
-        const id = rawId({ ino: st.ino, epoch: known ? j.epoch : j.epoch + 1 });
-        const from = Math.max(known ? j.offset : 0, this.shown[key].get(id) ?? 0);
-        if (st.size <= from) { this.rawLooked[key] = lookedAt; break; }
-        let buf: Buffer;
-        const fd = openSync(path, 'r');
-        try { buf = readRange(fd, from, Math.min(st.size, from + CHUNK_BYTES)); } finally { closeSync(fd); }
-        if (this.journalMoved()) return true;
-        const eof = from + buf.length >= st.size;
-        const { pieces, consumed } = splitLines(buf, final && eof);
-        const lower = this.rawLooked[key] ?? Math.max(this.jState.lastTime ?? 0, st.birthtimeMs);
-        const time = Math.floor(st.mtimeMs);
-        const approximate = time - lower > APPROXIMATE_AFTER_MS;
-        const out: Rec[] = [];
-        for (const pc of pieces) {
-          if (!this.fresh(key, id, from + pc.next)) continue;
-          out.push(this.toRec({ stream: key, time, approximate, terminated: pc.next > pc.end, text: buf.subarray(pc.start, pc.end) }));
+      let fd: number;
+      try { fd = openSync(rawPath(this.logsDir, key), 'r'); } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      try {
+        for (;;) {
+          const lookedAt = Date.now();
+          const st = fstatSync(fd);
+          // A raw file the journal does not know yet (new, replaced, truncated) gets the next epoch, as the pump will give it.
+          const j = this.jState[key];
+          const known = st.ino === j.ino && st.size >= j.offset;
+          const id = rawId({ ino: st.ino, epoch: known ? j.epoch : j.epoch + 1 });
+          const from = Math.max(known ? j.offset : 0, this.shown[key].get(id) ?? 0);
+          if (st.size <= from) { this.rawLooked[key] = lookedAt; break; }
+          const buf = readRange(fd, from, Math.min(st.size, from + CHUNK_BYTES));
+          if (this.journalMoved()) return true;
+          const eof = from + buf.length >= st.size;
+          const { pieces, consumed } = splitLines(buf, final && eof);
+          const lower = this.rawLooked[key] ?? Math.max(this.jState.lastTime ?? 0, st.birthtimeMs);
+          const time = Math.floor(st.mtimeMs);
+          const approximate = time - lower > APPROXIMATE_AFTER_MS;
+          const out: Rec[] = [];
+          for (const pc of pieces) {
+            if (!this.fresh(key, id, from + pc.next)) continue;
+            out.push(this.toRec({ stream: key, time, approximate, terminated: pc.next > pc.end, text: buf.subarray(pc.start, pc.end) }));
+          }
+          yield* out;
+          if (eof || consumed === 0) { this.rawLooked[key] = lookedAt; break; }
         }
-        yield* out;
-        if (eof || consumed === 0) { this.rawLooked[key] = lookedAt; break; }
+      } finally {
+        closeSync(fd);
       }
     }
     return false;

@@ -14,6 +14,8 @@ export interface ExitFacts {
   uptimeMs: number;
   /** Restarts in a row before this end. */
   restartsInARow: number;
+  /** The kernel's OOM killer ended it (ExitRecord.oom). */
+  oom?: boolean;
   desired: 'active' | 'inactive';
 }
 
@@ -31,6 +33,7 @@ function describe(f: ExitFacts): string {
   if (f.reason === 'unhealthy') return 'the health check failed';
   if (f.reason === 'start-failed') return 'it could not start';
   if (f.reason === 'vanished') return 'it ended while no supervisor watched it';
+  if (f.oom) return 'it ran out of memory (the kernel\'s OOM killer ended it at its memory limit)';
   return f.exitCode === null ? 'it ended' : f.exitCode > 128 && f.exitCode < 160 ? `it was killed by signal ${f.exitCode - 128}` : `it exited with code ${f.exitCode}`;
 }
 

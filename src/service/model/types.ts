@@ -22,6 +22,21 @@ export interface ServiceDefinition {
   deactivatedAt?: string;
   /** The journal's bound: `files` files of at most `maxBytes` each (host config [logs], or --log-max-size/--log-files). */
   logs: { maxBytes: number; files: number };
+  /** The start the last activate, restart or boot asked for (model/reconcile.ts), written with `desired`. */
+  start?: StartRequest;
+}
+
+/**
+ * A start a command asked for, recorded before it does anything else (intent first): until state.json records the
+ * start's outcome (ServiceState.start === id), it is under way while `by` lives, and was interrupted once `by` is gone.
+ */
+export interface StartRequest {
+  id: string;
+  /** The process making the start, with its start time in clock ticks (a reused pid is another process). */
+  by: { pid: number; startTime: number | null };
+  at: string;
+  /** `desired` before the request: what an interrupted start falls back to. */
+  desiredBefore: 'active' | 'inactive';
 }
 
 /**
@@ -43,6 +58,20 @@ export interface ExitRecord {
   reason: ExitReason;
   uptimeMs: number;
   message: string | null;
+  /** The kernel's OOM killer ended it: its cgroup counted an OOM kill, and it died of SIGKILL. */
+  oom?: boolean;
+  /** Forks and new threads its cgroup refused at the pids limit during the run. */
+  pidsLimitHits?: number;
+}
+
+/** An end with what its cgroup's counters said about the limits (read before the cgroup goes). */
+export function withLimitEvents(exit: ExitRecord, ev: { oomKills: number; pidsLimitHits: number } | null): ExitRecord {
+  if (ev === null) return exit;
+  return {
+    ...exit,
+    ...(ev.oomKills > 0 && exit.exitCode === 137 ? { oom: true } : {}),
+    ...(ev.pidsLimitHits > 0 ? { pidsLimitHits: ev.pidsLimitHits } : {}),
+  };
 }
 
 export interface ServiceState {
@@ -67,6 +96,8 @@ export interface ServiceState {
   ports: string[];
   stop: { signal: string; timeoutMs: number };
   message: string | null;
+  /** The id of the last requested start (ServiceDefinition.start) whose outcome, a run or a failure, is recorded here. */
+  start?: string;
 }
 
 export const EXIT_HISTORY = 10;

@@ -87,6 +87,50 @@ export function parseCgroupV2(t: CgroupTexts): CgroupCounters {
   };
 }
 
+/** The cgroup files that tell whether a run hit its limits, by version: read at its end, and by `niso debug`. */
+export const LIMIT_FILES = {
+  1: ['memory.oom_control', 'memory.failcnt', 'memory.max_usage_in_bytes', 'memory.limit_in_bytes', 'pids.events', 'pids.max'],
+  2: ['memory.events', 'memory.peak', 'memory.max', 'pids.events', 'pids.max'],
+} as const;
+
+export interface LimitEvents {
+  /** Processes the kernel's OOM killer ended in the cgroup. */
+  oomKills: number;
+  /** How often usage reached the memory limit (v1 memory.failcnt, v2 the "max" of memory.events). */
+  memoryLimitHits: number;
+  memoryPeakBytes: number | null;
+  memoryLimitBytes: number | null;
+  /** Forks and new threads refused at the pids limit (the "max" of pids.events). */
+  pidsLimitHits: number;
+  pidsLimit: number | null;
+}
+
+/** The limit counters from the files of LIMIT_FILES that exist (v2 when memory.events is among them). */
+export function parseLimitEvents(t: CgroupTexts): LimitEvents {
+  const v2 = t['memory.events'] !== undefined;
+  const mem = parseKeyValues(v2 ? t['memory.events'] : t['memory.oom_control']);
+  return {
+    oomKills: mem.get('oom_kill') ?? 0,
+    memoryLimitHits: (v2 ? mem.get('max') : num(t['memory.failcnt'])) ?? 0,
+    memoryPeakBytes: num(v2 ? t['memory.peak'] : t['memory.max_usage_in_bytes']),
+    memoryLimitBytes: limit(v2 ? t['memory.max'] : t['memory.limit_in_bytes']),
+    pidsLimitHits: parseKeyValues(t['pids.events']).get('max') ?? 0,
+    pidsLimit: limit(t['pids.max']),
+  };
+}
+
+/** `== NAME` headers, each followed by the file's text: how a unit's ExecStopPost= keeps its cgroup's counters. */
+export function parseFileDump(text: string): CgroupTexts {
+  const out: CgroupTexts = {};
+  let name: string | null = null;
+  for (const line of text.split('\n')) {
+    const m = /^== (\S+)$/.exec(line);
+    if (m) { name = m[1]!; out[name] = ''; continue; }
+    if (name !== null) out[name] += `${line}\n`;
+  }
+  return out;
+}
+
 /**
  * read_bytes and write_bytes of /proc/PID/io: bytes the process made the block layer read, and
  * bytes it dirtied for writing (counted when dirtied, so before the flush; cancelled_write_bytes,

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { NisoError } from '../../errors/niso-error.js';
 import type { Cgroup } from '../../sandbox/cgroup.js';
 import type { CgroupSample, HostTotals, NetSample } from './compute.js';
-import { CGROUP_FILES, parseCgroupV1, parseCgroupV2, parseNetDev, parseProcIo, type CgroupTexts } from './parse.js';
+import { CGROUP_FILES, LIMIT_FILES, parseCgroupV1, parseCgroupV2, parseLimitEvents, parseNetDev, parseProcIo, type CgroupTexts, type LimitEvents } from './parse.js';
 
 function readOrNull(path: string): string | null {
   try { return readFileSync(path, 'utf8'); } catch { return null; }
@@ -102,6 +102,21 @@ export function readCgroupSample(cg: Cgroup): CgroupSample {
     blockWriteBytes,
     procs,
   };
+}
+
+/** The cgroup's limit counters (LIMIT_FILES: OOM kills, memory and pids limit hits), or null when none of it exists. */
+export function readLimitEvents(cg: Cgroup): LimitEvents | null {
+  const texts: CgroupTexts = {};
+  let found = false;
+  for (const dir of cg.dirs) {
+    const version = readOrNull(join(dir, 'cgroup.controllers')) !== null ? 2 : 1;
+    for (const f of LIMIT_FILES[version]) {
+      if (texts[f] !== undefined) continue;
+      const t = readOrNull(join(dir, f));
+      if (t !== null) { texts[f] = t; found = true; }
+    }
+  }
+  return found ? parseLimitEvents(texts) : null;
 }
 
 /** Bytes received and sent in the network namespace of pid, loopback excluded; null if pid is gone. */

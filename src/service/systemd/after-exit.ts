@@ -1,13 +1,16 @@
 // `niso __after-exit SERVICE`, run by an instance of niso-SERVICE-exit@.service each time the app's unit ends
 // (OnFailure=/OnSuccess=, render/systemd-exit.ts) or its network unit fails: the end is read from systemd, recorded in state.json and judged by the embedded backend's
 // own policy (model/policy.ts via recordEnd); a restart is a transient timer that starts the unit after the delay.
-import { netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
-import type { ExitRecord, ServiceDefinition, ServiceState } from '../model/types.js';
+import { LIMIT_COUNTERS_FILE, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
+import { parseFileDump, parseLimitEvents, type LimitEvents } from '../stats/parse.js';
 import { signalName } from '../running.js';
 import { recordEnd } from '../supervisor.js';
 import { readDefinition, readState, withServiceLock, writeState } from '../store.js';
 import { execStatusMeaning } from './debug.js';
-import { netUpError } from './net.js';
+import { filesDirOf, netUpError } from './net.js';
 import { showSync, tool, unixTimestamp } from './systemctl.js';
 
 /** The unit's states while a run of it is under way. */
@@ -19,14 +22,16 @@ export const END_PROPERTIES = [
 ] as const;
 
 /**
- * How the unit's last run ended, from `systemctl show` (END_PROPERTIES); null while it is (again) starting or running,
- * or when it never ran. A stop that someone asked for (deactivate, `systemctl stop`, a restart, the shutdown) leaves
+ * How the unit's last run ended, from `systemctl show` (END_PROPERTIES); null while it is (again) starting or running
+ * (its main process not ended), or when it never ran. A stop that someone asked for (deactivate, `systemctl stop`, a restart, the shutdown) leaves
  * the active state before the main process exits; an app that ends by itself exits first: that order, in systemd's
  * own monotonic timestamps, tells "stopped" from an exit.
  */
 export function unitEnd(p: Record<string, string>): ExitRecord | null {
-  if (LIVE_STATES.includes(p.ActiveState ?? '')) return null;
   const ended = unixTimestamp(p.ExecMainExitTimestamp);
+  // While it deactivates after its main process ended (its ExecStopPost= keeps the limit counters), that run is over.
+  const over = p.ActiveState === 'deactivating' && ended !== null && ended.getTime() >= (unixTimestamp(p.ExecMainStartTimestamp)?.getTime() ?? Infinity);
+  if (LIVE_STATES.includes(p.ActiveState ?? '') && !over) return null;
   if (!ended) return null;
   const started = unixTimestamp(p.ExecMainStartTimestamp) ?? ended;
   const code = Number(p.ExecMainCode);
@@ -37,7 +42,8 @@ export function unitEnd(p: Record<string, string>): ExitRecord | null {
   const requested = Number(p.ActiveExitTimestampMonotonic) > 0 && Number(p.ActiveExitTimestampMonotonic) < Number(p.ExecMainExitTimestampMonotonic);
   // systemd's own 2xx statuses: it could not set the sandbox up (no user, a mount that failed, ...).
   const refused = !killed && code === 1 ? execStatusMeaning(status) : null;
-  const base = { at: ended.toISOString(), exitCode, signal: killed ? signalName(exitCode) : null, uptimeMs: Math.max(0, ended.getTime() - started.getTime()) };
+  // systemd says so where it can tell (cgroup v2); elsewhere the unit's counters do (stopCounters).
+  const base = { at: ended.toISOString(), exitCode, signal: killed ? signalName(exitCode) : null, uptimeMs: Math.max(0, ended.getTime() - started.getTime()), ...(p.Result === 'oom-kill' ? { oom: true } : {}) };
   if (requested) return { ...base, reason: 'stopped', message: null };
   if (refused) return { ...base, exitCode: null, reason: 'start-failed', message: `systemd could not start it (status ${status}/${refused.name}): ${refused.meaning}` };
   return { ...base, reason: 'exited', message: null };
@@ -55,7 +61,7 @@ export function desiredOf(def: ServiceDefinition, p: Record<string, string>): 'a
 }
 
 /** The transient timer that starts the unit after `delayMs` (an earlier one is replaced); systemd-run's complaint if it could not. */
-async function scheduleStart(service: string, delayMs: number): Promise<string | null> {
+export async function scheduleStart(service: string, delayMs: number): Promise<string | null> {
   const timer = retryTimerName(service);
   await tool('systemctl', ['stop', timer]);
   // A timer named after the service, with no command, starts that service; gone once elapsed.
@@ -86,14 +92,30 @@ export async function afterExit(root: string, service: string, log: (line: strin
     const desired = desiredOf(def, p);
     // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
     const net = desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
-    const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end;
+    const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end && withLimitEvents(end, stopCounters(root, service));
     // Started again meanwhile (niso restart, a health restart), or never ran.
     if (!exit) return;
     // OnFailure= and OnSuccess= run it once per end; a second run for the same end (by hand, or after the health
     // check stopped an unhealthy app and judged the end itself) changes nothing.
     if (readState(root, service).exits.some((e) => e.at === exit.at)) return;
     log(endLine(service, exit, await judgeEnd(root, service, { ...def, desired }, exit)));
+    // Only now, with the end recorded: until then status reads the counters too, to show the verdict to come.
+    rmSync(countersFile(root, service), { force: true });
   });
+}
+
+const countersFile = (root: string, service: string) => join(filesDirOf(root, service), LIMIT_COUNTERS_FILE);
+
+/**
+ * What the run's cgroup counted against its limits, as the unit's ExecStopPost= kept it (render/systemd.ts) before
+ * systemd removed the cgroup. The exit unit removes the file once it recorded the end, so that it never speaks for a
+ * later run (a start also makes the files dir anew). null without one.
+ */
+export function stopCounters(root: string, service: string): LimitEvents | null {
+  let text: string;
+  try { text = readFileSync(countersFile(root, service), 'utf8'); } catch { return null; }
+  const texts = parseFileDump(text);
+  return Object.keys(texts).length > 0 ? parseLimitEvents(texts) : null;
 }
 
 /** The failed start of the service's network unit, with the reason __net-up left, or null if it is not failed. */

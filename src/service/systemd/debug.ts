@@ -3,7 +3,7 @@
 // journald, and what systemd's exit statuses 200-245 mean (the start failed in systemd, before the app ran).
 import { tool, showSync } from './systemctl.js';
 export { journalTail } from './logs.js';
-import { unitName } from './ops.js';
+import { unitName } from '../../render/systemd-names.js';
 import type { ExitRecord } from '../model/types.js';
 
 export interface SecurityFinding { directive: string; description: string; exposure: number }

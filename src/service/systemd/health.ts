@@ -6,13 +6,13 @@
 // steps from the CLI, quickly, until the app is healthy, or fails fast with systemd's reason and journald's lines.
 import { rmSync } from 'node:fs';
 import { healthStartTimerName, unitName } from '../../render/systemd-names.js';
-import { unhealthyError } from '../health/messages.js';
+import { unhealthyError, VERDICT_SLACK_MS, WAIT_WITHOUT_CHECK_MS, waitGaveUp } from '../health/messages.js';
 import { NisoError } from '../../errors/niso-error.js';
 import type { Plan, PlanHealth } from '../../plan/plan.js';
 import { HEALTH_LINGER_MS, HEALTH_ROUND_BUDGET_MS } from '../../render/systemd-health.js';
 import { readHealth, writeHealth } from '../health/file.js';
 import { runProbe, type ExecInSandbox } from '../health/probe.js';
-import { initialHealth, recordProbe, unhealthyAction, type HealthState, type ProbeResult } from '../health/state.js';
+import { initialHealth, recordProbe, unhealthyAction, unhealthyWithinMs, type HealthState, type ProbeResult } from '../health/state.js';
 import type { ExitRecord } from '../model/types.js';
 import { readDefinition, readPlan, readState, servicePaths, withServiceLock, writeState } from '../store.js';
 import { showSync, tool } from './systemctl.js';
@@ -153,12 +153,14 @@ export const STABLE_WAIT_MS = 1000;
  * quick start-up pace, recording into health.json as the check unit does), or without one until the app has kept
  * running for STABLE_WAIT_MS. Fails fast with NISO3304 when the app ends, NISO3305 when it turns unhealthy.
  */
-export async function waitSystemd(root: string, service: string, timeoutMs: number, log: (line: string) => void): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+export async function waitSystemd(root: string, service: string, timeoutMs: number | null, log: (line: string) => void): Promise<void> {
   const first = unitRun(service);
   if (first === null) throw await endedError(root, service);
   const plan = readPlan(root, service);
   const h = plan?.health ?? null;
+  // Without --timeout: niso's own verdict, which the check reaches within what its settings allow (as on the embedded backend).
+  const verdictWithinMs = h ? unhealthyWithinMs(h) + VERDICT_SLACK_MS : null;
+  const deadline = Date.now() + (timeoutMs ?? verdictWithinMs ?? WAIT_WITHOUT_CHECK_MS);
   for (;;) {
     const run = unitRun(service);
     if (!sameRun(run, first)) throw await endedError(root, service);
@@ -176,9 +178,7 @@ export async function waitSystemd(root: string, service: string, timeoutMs: numb
     }
     if (Date.now() > deadline) {
       const health = plan?.health ? healthOfRun(readHealth(root, service), first.startedAt) : null;
-      throw new NisoError('NISO3304', `${service} did not become ${plan?.health ? 'healthy' : 'stable'} within ${timeoutMs / 1000} s${health ? ` (last probe: ${health.log.at(-1)?.output ?? 'none'})` : ''}`, {
-        hint: `\`niso debug ${service}\` shows the health history`,
-      });
+      throw waitGaveUp(service, { timeoutMs, verdictWithinMs, what: plan?.health ? 'healthy' : 'stable', now: health ? `health ${health.status}; last probe: ${health.log.at(-1)?.output ?? 'none'}` : 'running' });
     }
     await sleep(20);
   }

@@ -12,7 +12,9 @@ import { removeEndpoint } from '../../net/host/ip.js';
 import { attachService, detachService, hostsFor, netContext } from '../../net/host/manager.js';
 import { netPaths, readRecords } from '../../net/host/state-files.js';
 import { netnsName } from '../../net/model/names.js';
-import { describePort } from '../net.js';
+import { liveNet } from '../net.js';
+
+export { liveNet };
 import { SERVICE_NAME_RE, readDefinition, readPlan, readState, servicePaths, writeState } from '../store.js';
 
 /** The host directory with the unit's generated files: RootDirectory= skeleton and the sandbox's /etc files. */
@@ -35,12 +37,6 @@ export function systemdNetnsId(root: string, service: string): string {
 
 export function systemdNetnsPath(root: string, service: string): string {
   return `/run/netns/${netnsName(netContext(root).netnsPrefix, service, systemdNetnsId(root, service))}`;
-}
-
-/** What the service is attached with now (from the records): for state.json and `niso status`. */
-export async function liveNet(root: string, service: string): Promise<{ addresses: string[]; ports: string[] }> {
-  const mine = (await readRecords(netPaths(root)).catch(() => [])).filter((r) => r.attachment.service === service);
-  return { addresses: mine.map((r) => `${r.attachment.address} on ${r.attachment.network}`), ports: mine.flatMap((r) => r.ports.map(describePort)) };
 }
 
 /** The /etc/hosts the service gets now: its peers by name once it is attached, only localhost before. */

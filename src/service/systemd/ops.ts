@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
+import { crashPoint } from '../../host/crash-point.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
 import type { Plan } from '../../plan/plan.js';
 import { RenderError } from '../../render/bwrap.js';
@@ -16,11 +17,16 @@ import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
 import { exitInstanceName, exitServiceName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
-import { END_PROPERTIES, restartPending, unitEnd } from './after-exit.js';
+import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
 import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
 import { SERVICE_FORMAT, initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
+import { afterInterrupted, pendingStart, startOutcome } from '../model/reconcile.js';
+import { unitStartFacts } from './status.js';
+import { requestStart } from '../running.js';
+import type { Deactivated } from '../ops.js';
+import { isActive, serviceStatus } from '../view.js';
 import { SERVICE_NAME_RE, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
 import type { HostEnv as BaseHostEnv } from '../launch.js';
 import type { InstalledPackage } from '../../store/installed.js';
@@ -122,33 +128,70 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   return { plan, unit };
 }
 
-async function recordStarted(root: string, name: string, inst: Installed, prev: ServiceState): Promise<ServiceState> {
+/** Records the unit's run in state.json. `fresh`: a start niso just made, with a fresh health record (not an adopted run). */
+async function recordStarted(root: string, name: string, plan: Plan, prev: ServiceState, fresh = true): Promise<ServiceState> {
   const p = showSync(unitName(name), ['MainPID', 'ExecMainStartTimestamp']);
   const net = await liveNet(root, name);
   const now = new Date();
   const next: ServiceState = {
     ...prev, state: 'active', since: now.toISOString(), pid: Number(p.MainPID) || null, pidStart: null, initPid: null,
     startedAt: (unixTimestamp(p.ExecMainStartTimestamp) ?? now).toISOString(), restartsInARow: 0, nextRestartAt: null,
-    addresses: net.addresses, ports: net.ports, stop: { signal: inst.plan.stop.signal, timeoutMs: inst.plan.stop.timeoutMs }, message: null,
+    addresses: net.addresses, ports: net.ports, stop: { signal: plan.stop.signal, timeoutMs: plan.stop.timeoutMs }, message: null,
   };
   // A fresh health record for this run (its probe history stays), as the embedded backend writes at each start.
-  await resetUnitHealth(root, name, inst.plan, Date.parse(next.startedAt ?? now.toISOString()));
+  if (fresh) await resetUnitHealth(root, name, plan, Date.parse(next.startedAt ?? now.toISOString()));
   await writeState(root, name, next);
   return next;
 }
 
-/** Installs, enables and starts; a start that fails leaves the service failed and not desired. */
+/**
+ * After a niso command was killed in the middle of a start (model/reconcile.ts): a run it did not record is recorded
+ * and its unit enabled; a start that never happened is taken back (one wanted before is restarted by the timer at
+ * once). Lock held.
+ */
+export async function reconcileUnitLocked(root: string, name: string): Promise<{ def: ServiceDefinition; state: ServiceState }> {
+  const def = requireDefinition(root, name);
+  const state = readState(root, name);
+  const p = showSync(unitName(name), ['UnitFileState', 'ExecMainStartTimestamp', ...END_PROPERTIES]);
+  const facts = unitStartFacts(def, state, p);
+  const outcome = startOutcome(def, state, facts);
+  if (outcome === 'unrecorded-run') {
+    const pending = pendingStart(def, state);
+    if (p.UnitFileState !== 'enabled') await systemctl('enable', unitName(name));
+    const plan = readPlan(root, name);
+    // One that ended meanwhile: the exit unit has recorded (or is recording) its end; only the request is settled.
+    if (!facts.running || plan === null) {
+      const next = { ...state, start: pending?.id ?? state.start };
+      await writeState(root, name, next);
+      return { def, state: next };
+    }
+    return { def, state: await recordStarted(root, name, plan, { ...state, start: pending?.id ?? state.start }, false) };
+  }
+  if (outcome !== 'interrupted') return { def, state };
+  const back = afterInterrupted(def, state, new Date());
+  await writeDefinition(root, back.def);
+  await writeState(root, name, back.state);
+  if (back.state.nextRestartAt !== null) await scheduleStart(name, 1);
+  return back;
+}
+
+/**
+ * Installs, starts and enables; a start that fails leaves the service failed and not desired. Enabled only once it
+ * started: a command killed before that leaves no unit that a reboot would start although it never ran.
+ */
 async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: ServiceState, verb: 'start' | 'restart'): Promise<ServiceState> {
   let installed = false;
   try {
     const inst = await install(host, def);
     installed = true;
+    crashPoint(host.env, 'installed');
     await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name)]);
     // A restart the policy had planned is made now.
     await tool('systemctl', ['stop', retryTimerName(def.name)]);
-    await systemctl('enable', unitName(def.name));
     await systemctl(verb, unitName(def.name));
-    return await recordStarted(host.root, def.name, inst, prev);
+    crashPoint(host.env, 'started');
+    await systemctl('enable', unitName(def.name));
+    return await recordStarted(host.root, def.name, inst.plan, prev);
   } catch (err) {
     // systemctl only says that a dependency failed; the network unit left its reason (a taken port, ...).
     const e = (installed ? netUpError(host.root, def.name) : null) ?? err;
@@ -172,43 +215,56 @@ export async function activate(host: HostEnv, req: SystemdActivateRequest): Prom
   };
   await withServicesLock(host.root, async () => {
     const existing = readDefinition(host.root, req.name);
-    if (existing && (existing.desired === 'active' || (existing.backend === 'systemd' && unitActive(req.name)))) {
-      throw new NisoError('NISO3302', `service "${req.name}" already exists and is active (${existing.package.name} ${existing.package.version})`, {
-        exitCode: 1, hint: `restart it with \`niso restart ${req.name}\`, give the new one another name with --name, or stop it first with \`niso deactivate ${req.name}\``,
-      });
+    // As status shows it (an embedded service of that name too): what runs, and what an interrupted start left.
+    const now = existing ? serviceStatus(host.root, req.name) : null;
+    if (existing && now && (isActive(now) || (existing.backend === 'systemd' && unitActive(req.name)))) {
+      const { alreadyActive } = await import('../ops.js');
+      throw alreadyActive(req.name, existing);
     }
     mkdirSync(servicePaths(host.root, req.name).dir, { recursive: true, mode: 0o700 });
+    // The intent first (model/reconcile.ts): a command killed at any later step leaves a service told truthfully.
+    def.start = requestStart(now?.desired ?? 'inactive');
     await writeDefinition(host.root, existing ? { ...def, createdAt: existing.createdAt } : def);
   });
+  crashPoint(host.env, 'defined');
   return withServiceLock(host.root, req.name, async () => {
     const prev = readState(host.root, req.name);
-    return enableAndStart(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0 }, 'restart');
+    return enableAndStart(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0, start: def.start!.id }, 'restart');
   });
+}
+
+/** Under the lock: what an interrupted start left is reconciled, then the start is requested (desired active) and made. */
+async function requestAndStart(host: HostEnv, name: string, verb: 'start' | 'restart'): Promise<ServiceState> {
+  const { def } = await reconcileUnitLocked(host.root, name);
+  const d: ServiceDefinition = { ...def, desired: 'active', start: requestStart(def.desired) };
+  await writeDefinition(host.root, d);
+  return enableAndStart(host, d, { ...readState(host.root, name), start: d.start!.id }, verb);
 }
 
 /** `niso activate SERVICE` for an inactive systemd service. */
 export async function start(host: HostEnv, name: string): Promise<ServiceState> {
-  const def = { ...requireDefinition(host.root, name), desired: 'active' as const };
   return withServiceLock(host.root, name, async () => {
-    await writeDefinition(host.root, def);
-    if (unitActive(name)) return readState(host.root, name);
-    return enableAndStart(host, def, readState(host.root, name), 'start');
+    // It runs (maybe started by a command that was killed before it said so): recorded, wanted, and left as it is.
+    if (unitActive(name)) {
+      const { def, state } = await reconcileUnitLocked(host.root, name);
+      if (def.desired !== 'active') await writeDefinition(host.root, { ...def, desired: 'active' });
+      return state;
+    }
+    return requestAndStart(host, name, 'start');
   });
 }
 
 /** `niso restart SERVICE`: the unit is written again from the definition and restarted. */
 export async function restart(host: HostEnv, name: string): Promise<ServiceState> {
-  const def = { ...requireDefinition(host.root, name), desired: 'active' as const };
-  return withServiceLock(host.root, name, async () => {
-    await writeDefinition(host.root, def);
-    return enableAndStart(host, def, readState(host.root, name), 'restart');
-  });
+  return withServiceLock(host.root, name, () => requestAndStart(host, name, 'restart'));
 }
 
 /** `niso deactivate SERVICE`: `systemctl disable --now`, a pending restart cancelled, the network detached. */
-export async function deactivate(host: HostEnv, name: string): Promise<ExitRecord | null> {
-  const def = requireDefinition(host.root, name);
-  const exit = await withServiceLock(host.root, name, async () => {
+export async function deactivate(host: HostEnv, name: string): Promise<Deactivated> {
+  const r = await withServiceLock(host.root, name, async () => {
+    const { def } = await reconcileUnitLocked(host.root, name);
+    const view = serviceStatus(host.root, name)!;
+    const before = { state: view.state, message: view.message };
     await writeDefinition(host.root, { ...def, desired: 'inactive', deactivatedAt: new Date().toISOString() });
     const wasRunning = unitActive(name);
     // The restart timer first, so that it cannot start the service again while it stops; its restart was counted.
@@ -237,12 +293,12 @@ export async function deactivate(host: HostEnv, name: string): Promise<ExitRecor
       ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit),
       restarts: Math.max(0, state.restarts - (pending ? 1 : 0)),
     });
-    return exit;
+    return { exit, before };
   });
   // The stop started the exit unit, which waited for the lock and now finds the end recorded: once it is done,
   // nothing of niso runs for this service.
   await exitUnitsSettled(name);
-  return exit;
+  return r;
 }
 
 /** Waits (at most 10 s) until neither instance of the exit unit is starting or running. */
@@ -261,9 +317,10 @@ async function exitUnitsSettled(name: string): Promise<void> {
  */
 export async function remove(host: HostEnv, name: string, deleteState = false): Promise<void> {
   await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
-    const def = readDefinition(host.root, name);
-    if (def?.desired === 'active' || unitActive(name)) {
-      throw new NisoError('NISO3302', `service "${name}" is active`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
+    await reconcileUnitLocked(host.root, name);
+    const view = serviceStatus(host.root, name);
+    if ((view && isActive(view)) || unitActive(name)) {
+      throw new NisoError('NISO3302', `service "${name}" is ${view?.state ?? 'active'}`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
     // An `always` service's unit stays enabled after deactivate: its WantedBy= link goes with it.
     await tool('systemctl', ['disable', unitName(name)]);

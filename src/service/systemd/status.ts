@@ -3,13 +3,16 @@
 import { execFileSync } from 'node:child_process';
 import { unitName } from '../../render/systemd-names.js';
 import { SIGNAL_NUMBERS } from '../../sandbox/signals.js';
-import type { ExitRecord, ServiceDefinition, ServiceStateName } from '../model/types.js';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState, type ServiceStateName } from '../model/types.js';
 import { readState } from '../store.js';
 import type { ServiceStatus } from '../view.js';
 import { showSync, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
 import { runOf, unitHealth } from './health-run.js';
-import { END_PROPERTIES, desiredOf, unitEnd } from './after-exit.js';
+import { END_PROPERTIES, desiredOf, stopCounters, unitEnd } from './after-exit.js';
+import { sameProcess } from '../../host/liveness.js';
+import { afterInterrupted, pendingStart, startOutcome, type StartFacts } from '../model/reconcile.js';
+import { judgeEnd } from '../running.js';
 
 export const STATUS_PROPERTIES = ['LoadState', 'SubState', 'MainPID', ...END_PROPERTIES] as const;
 
@@ -51,15 +54,31 @@ export function journalExits(name: string, count: number): ExitRecord[] {
   return exits;
 }
 
-export function systemdStatus(root: string, def: ServiceDefinition, now = Date.now()): ServiceStatus {
-  const name = def.name;
+/** The facts model/reconcile.ts judges a systemd service by: the unit's state, and when its main process last started. */
+export function unitStartFacts(def: ServiceDefinition, state: ServiceState, p: Record<string, string>): StartFacts {
+  const pending = pendingStart(def, state);
+  const started = unixTimestamp(p.ExecMainStartTimestamp);
+  return {
+    running: ['active', 'activating', 'reloading', 'deactivating'].includes(p.ActiveState ?? ''),
+    ranSinceRequest: () => pending !== null && started !== null && started.getTime() >= Date.parse(pending.at),
+    requesterAlive: () => pending !== null && sameProcess(pending.by),
+  };
+}
+
+export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now()): ServiceStatus {
+  const name = d.name;
   const p = showSync(unitName(name), STATUS_PROPERTIES);
   const pid = Number(p.MainPID) || null;
   const running = pid !== null && (p.ActiveState === 'active' || p.ActiveState === 'deactivating' || p.ActiveState === 'reloading');
   // The health check's record (health.json, kept by niso-NAME-health.service): activating until a probe passes, as on
   // the embedded backend. Read before state.json, which the check writes first, so an unhealthy record has its message.
   const health = running ? unitHealth(root, name, runOf(p)) : null;
-  const s = readState(root, name);
+  let def = d;
+  let s = readState(root, name);
+  // A start whose command was killed (model/reconcile.ts): under way while that command lives; if it never started the
+  // unit, what it falls back to. (A run it did not record is systemd's to tell: the unit's own state below.)
+  const outcome = startOutcome(def, s, unitStartFacts(def, s, p));
+  if (outcome === 'interrupted') ({ def, state: s } = afterInterrupted(def, s, new Date(now)));
   const startedAt = running ? unixTimestamp(p.ExecMainStartTimestamp) : null;
   // The last end as systemd saw it. niso's exit unit records each end with the policy's verdict (restarting,
   // crash-loop, failed, inactive) in state.json moments later; until it has, systemd's own state shows.
@@ -67,10 +86,19 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
   const judged = end === null || s.exits.some((e) => e.at === end.at);
   let state = mapState(p);
   let message: string | null = null;
-  if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
+  let predictedRestart: string | null | undefined;
+  if (outcome === 'starting' && !running) { state = 'activating'; message = `being started by niso (pid ${def.start!.by.pid})`; }
+  // A start that was interrupted (before or after niso recorded that), or failed, before the unit ever ran: why.
+  else if (outcome === 'interrupted' || (end === null && !running && s.message !== null && (s.state === 'inactive' || s.state === 'failed'))) ({ state, message } = s);
+  else if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
   else if (end !== null && judged) ({ state, message } = s);
-  // An end the exit unit has not judged yet shows as restarting (as on the embedded backend, before the supervisor's verdict).
-  else if (end !== null && desiredOf(def, p) === 'active') state = 'restarting';
+  // An end the exit unit has not judged yet shows with the verdict the restart policy will give (as on the embedded
+  // backend before the supervisor's).
+  else if (end !== null && desiredOf(def, p) === 'active') {
+    const verdict = judgeEnd(root, name, s, withLimitEvents(end, stopCounters(root, name)), 'active');
+    ({ state, message } = verdict);
+    predictedRestart = verdict.action === 'restart' ? new Date(Date.parse(end.at) + verdict.delayMs).toISOString() : null;
+  }
   // Never ran since it was defined: what activate recorded (a start that failed says why).
   else if (s.state === 'failed' && (state === 'inactive' || state === 'failed')) ({ state, message } = s);
   if (state === 'active' && health === 'starting') state = 'activating';
@@ -84,7 +112,7 @@ export function systemdStatus(root: string, def: ServiceDefinition, now = Date.n
     // niso counts restarts itself: systemd restarts nothing on its own (Restart=no), the exit unit's timer does.
     restarts: s.restarts,
     ports: running ? s.ports : [], addresses: running ? s.addresses : [],
-    backend: 'systemd', desired: desiredOf(def, p), message, nextRestartAt: waiting ? s.nextRestartAt : null,
+    backend: 'systemd', desired: desiredOf(def, p), message, nextRestartAt: waiting ? predictedRestart ?? s.nextRestartAt : null,
     lastExit: (judged ? s.exits.at(-1) : end) ?? null,
   };
 }

@@ -1,0 +1,13 @@
+// TEST-ONLY: NISO_TEST_CRASH_AT=<step> makes niso SIGKILL itself at that step of a service start, so that tests can
+// kill `activate` between any two of its steps, for real, and check that what it leaves behind is told truthfully and
+// recovered (test/e2e/services.test.ts). Inert unless the variable is set; the supervisor is started without it.
+
+/** The steps, in the order a start passes them (which exist depends on the backend; see the callers). */
+export const CRASH_STEPS = ['defined', 'attached', 'installed', 'started', 'recorded'] as const;
+export type CrashStep = typeof CRASH_STEPS[number];
+
+export const CRASH_ENV = 'NISO_TEST_CRASH_AT';
+
+export function crashPoint(env: Readonly<Record<string, string | undefined>>, step: CrashStep): void {
+  if (env[CRASH_ENV] === step) process.kill(process.pid, 'SIGKILL');
+}
