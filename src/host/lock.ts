@@ -23,7 +23,7 @@ function openLockFile(lockPath: string, what: string): number {
   try {
     fd = openSync(lockPath, FS.O_RDWR | FS.O_CREAT | FS.O_NOFOLLOW | FS.O_NONBLOCK, 0o600);
   } catch (e) {
-    throw new NisoError('NISO2203', `could not lock ${what} (${lockPath}): ${(e as Error).message}`, { hint: 'niso\'s lock files are regular files only root can open; remove whatever is in its place' });
+    throw new NisoError('NISO2203', `could not lock ${what} (${lockPath}): ${(e as Error).message}`, { cause: e, hint: 'niso\'s lock files are regular files only root can open; remove whatever is in its place' });
   }
   try {
     const st = fstatSync(fd);

@@ -402,7 +402,7 @@ test('activate killed after the app started, before it was recorded: the service
     const recorded = JSON.parse(readFileSync(join(e.root, `var/lib/niso/services/${name}/state.json`), 'utf8')) as { pid: number | null };
     assert.notEqual(recorded.pid, null, step);
     if (onSystemd) assert.equal(unitEnabled(name), true, step);
-    assert.match(ok(e, ['activate', name]), new RegExp(`^${name} is already active: adopted 1\\.0\\.0, pid ${s.pid}`));
+    assert.match(ok(e, ['activate', name]), new RegExp(`^${name} is already active: adopted 1\\.0\\.0 \\(sha256:[0-9a-f]{12}\\), pid ${s.pid}`));
     const again = niso(e, ['activate', 'adopted', '--name', name]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, new RegExp(`NISO3302.*service "${name}" already exists and is active`));
