@@ -4,7 +4,7 @@
 // a restarted supervisor, `niso status`) finds it by its cgroup: running means the cgroup has
 // processes. The caller holds the service's lock (store.ts withServiceLock).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, rmSync, constants as FS } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync, constants as FS } from 'node:fs';
 import { openLogSinks } from './logs/files.js';
 import type { Writable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
@@ -100,6 +100,9 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
       s.on('error', () => undefined);
       s.end(f.kind === 'seccomp' ? seccomp : f.content ?? '');
     });
+    // No sandbox, no bubblewrap to report one (unsafe-none): the started process is the app (the chain to it execs),
+    // so it is recorded as bubblewrap would record its init, and appPid() knows it for what it is.
+    if (!cmd.fds.some((f) => f.kind === 'status')) writeSync(statusFd, `${JSON.stringify({ 'child-pid': child.pid })}\n`);
     for (const fd of fds.splice(0)) closeSync(fd);
     child.unref();
     const pid = child.pid!;

@@ -793,6 +793,21 @@ test('exec: a command inside the running sandbox, as the service; exit codes pas
   assert.match(stopped.stderr, /NISO3303/);
 });
 
+test('an unsandboxed service (unsafe-none, confirmed by the operator) starts, is health-checked and stops like any other', async () => {
+  const port = await freePort();
+  const e = await setup('bare', `\n[healthcheck]\ntcp = ${port}\n`);
+  // It has no sandbox and so no bubblewrap to report one; its start is its process (it used to wait 30 s and fail).
+  const out = ok(e, ['activate', 'bare', '--preset', 'unsafe-none', '--env', 'MODE=serve', '--env', `PORT=${port}`, '--wait']);
+  assert.match(out, /^bare is active: /);
+  const s = status(e, 'bare');
+  assert.deepEqual([s.state, s.health], ['active', 'healthy']);
+  assert.ok(s.pid !== null && readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').split('\0').includes('main.js'), 'the pid status shows is the app\'s');
+  assert.equal(spawnSync('curl', ['-s', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout, `up ${JSON.parse(readFileSync(join(e.root, 'var/lib/niso/users.json'), 'utf8')).services.bare}`, 'on the host\'s network, as its own uid');
+  ok(e, ['deactivate', 'bare']);
+  assert.equal(status(e, 'bare').state, 'inactive');
+  assert.match(ok(e, ['logs', 'bare']), /got SIGTERM/, 'the stop signal reached the app');
+});
+
 test('deactivate: the stop signal, then SIGKILL after stop_timeout; a custom stop_signal is honoured', async () => {
   const e = await setup('stubborn');
   ok(e, ['activate', 'stubborn', '--network', 'none', '--env', 'MODE=stubborn']);
