@@ -102,7 +102,8 @@ async function runNode(profile: Profile): Promise<ProbeRun> {
   const base = ['--preset', profile.preset, ...profile.options, ...STATE_SIZE, '--name', NODE, NODE];
   const plan = await planFor(root, base);
   const port = hostArgs.find((a) => a.startsWith('tcp_lo='))!;
-  const r = await niso(root, ['run', ...base, 'probe.js', port, `walk=${profile.sandboxed ? 1 : 0}`, 'fill=1']);
+  // Unsandboxed, the run's own /state is a plain host dir with no bound: filling it would fill the host's disk.
+  const r = await niso(root, ['run', ...base, 'probe.js', port, `walk=${profile.sandboxed ? 1 : 0}`, ...(profile.sandboxed ? ['fill=1'] : [])]);
   return { plan, checks: parseProbe(r, `the node probe under ${profile.name}`) };
 }
 
