@@ -38,12 +38,24 @@ export interface HostFacts {
   /** The host's bound for a state dir whose manifest and command line set none; null: unbounded ("unlimited"). */
   stateDefaultBytes: number | null;
   /**
+   * The volumes its grants name (plan/grants.ts volumeGrants), as the host has them: the directory that is mounted and
+   * the volume's group, which the service joins. Made and checked (exclusive grants) by the caller before the plan.
+   */
+  volumes?: Record<string, { dir: string; gid: number }>;
+  /** The secrets it is granted, by name: their sha256 (the bytes never enter a plan). */
+  secrets?: Record<string, { digest: string }>;
+  /**
    * The service's private network, once niso has prepared it: the namespace to run in and the
    * /etc/hosts naming the services it shares networks with. Without it, "private" falls back to
    * loopback only.
    */
   network?: { netns: string; hosts: string } | null;
 }
+
+/** A grant from the command line: a volume by name (made on first use), or a host path (`-v /srv/media:/media:ro`). */
+export type MountOption =
+  | { type: 'volume'; source: string; target: string; readOnly: boolean; exclusive: boolean }
+  | { type: 'bind'; source: string; target: string; readOnly: boolean };
 
 export interface PlanOptions {
   preset?: PresetName;
@@ -65,6 +77,12 @@ export interface PlanOptions {
   capabilities?: string[];
   /** System calls or @groups to let through the filter besides the manifest's (`--allow-syscall`). */
   syscalls?: string[];
+  /** Volumes and host paths from the command line (-v, --mount), in its order. */
+  mounts?: MountOption[];
+  /** Config files (--config): source is niso's own copy (made at activation, or per run), mounted read-only at target. */
+  configs?: { source: string; target: string }[];
+  /** Secrets granted on the command line (--secret NAME[,target=PATH]); target defaults to /run/secrets/NAME. */
+  secrets?: { name: string; target?: string }[];
   /**
    * What the host configuration trusts this package with ([trust.NAME]), copied at activation so that a service
    * keeps what was confirmed when it was made.

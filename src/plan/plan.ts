@@ -8,7 +8,13 @@ export type NetworkMode = 'none' | 'host' | 'private';
 
 export type PlanMount =
   /** A host path made visible inside the sandbox. */
-  | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'state' | 'host-file' | 'volume' }
+  | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'state' | 'host-file' | 'volume' | 'bind' | 'config'; volume?: string }
+  /**
+   * A secret the operator granted (`niso secret`): its bytes never enter the plan, an argv or a unit. The starter
+   * reads the stored secret and hands it over (bwrap: an fd bound as a file; systemd: a credential), owned by the
+   * service's uid with mode 0400. digest: its sha256, so that a plan shows which value it gets.
+   */
+  | { type: 'secret'; name: string; target: string; digest: string }
   /** A file niso writes for the sandbox (passwd, hosts, ...), mounted read-only. */
   | { type: 'file'; target: string; content: string; purpose: 'etc' }
   /** owner: the tmpfs's root belongs to the service user with this mode (a run's own /state); else the backend's default. */
@@ -85,7 +91,8 @@ export interface Plan {
   preset: PresetName;
   /** Every property that differs from the preset, and why. */
   overrides: PlanOverride[];
-  user: { uid: number; gid: number; name: string; home: string };
+  /** groups: supplementary gids, one per granted volume (volumes are shared through their group, never chown). */
+  user: { uid: number; gid: number; name: string; home: string; groups?: number[] };
   command: { argv: string[]; cwd: string; env: Record<string, string> };
   hostname: string;
   namespaces: { user: boolean; mount: boolean; pid: boolean; ipc: boolean; uts: boolean; net: boolean; cgroup: boolean };
