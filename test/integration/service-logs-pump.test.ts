@@ -164,15 +164,26 @@ test('writing 5x maxBytes keeps disk use within maxBytes x files plus the unpunc
   const dir = join(tempDir(), 'logs');
   const limits = { maxBytes: 1024 * 1024, files: 3 };
   const pump = new LogPump(dir, limits);
-  const looping = pumpEvery(pump, 10);
+  // ~5.5 MB on stdout in 55 rounds, plus a little stderr. The test sets the pace (a round per message, then a drain,
+  // as the supervisor's next tick would), so that the bound holds however slowly this machine schedules the pump: a
+  // free-running writer on a loaded host got megabytes ahead of a pump that had not run yet, which bounds nothing.
+  const sinks = openLogSinks(dir);
+  const child = spawn(process.execPath, ['-e', `let r = 0; process.on('message', () => { for (let i = 0; i < 1000; i++) process.stdout.write(r + ':' + i + ' ' + 'z'.repeat(90) + '\\n'); console.error('round ' + r); r++; process.send('done', () => { if (r === 55) process.disconnect(); }); });`], { stdio: ['ignore', sinks.stdout, sinks.stderr, 'ipc'] });
+  closeSync(sinks.stdout);
+  closeSync(sinks.stderr);
+  const exited = new Promise((res) => child.on('exit', res));
   let peak = 0;
-  const watching = (async () => { while (peak >= 0) { if (statSync(dir, { throwIfNoEntry: false })) peak = Math.max(peak, diskUse(dir)); await sleep(5); if (peak < 0) break; } })();
-  // ~5.5 MB on stdout in 55 rounds, plus a little stderr.
-  await runService(dir, `let r = 0; const t = setInterval(() => { for (let i = 0; i < 1000; i++) process.stdout.write(r + ':' + i + ' ' + 'z'.repeat(90) + '\\n'); console.error('round ' + r); if (++r === 55) clearInterval(t); }, 4)`);
-  await looping.stop();
+  for (let r = 0; r < 55; r++) {
+    const done = new Promise((res) => child.once('message', res));
+    child.send('go');
+    await done;
+    // Before the drain: the round is on disk in the raw files, unread.
+    peak = Math.max(peak, diskUse(dir));
+    await pump.drain();
+    peak = Math.max(peak, diskUse(dir));
+  }
+  await exited;
   const last = peak;
-  peak = -1;
-  await watching;
   await pump.drain({ final: true });
   pump.close();
   const slack = 2 * (PUNCH_THRESHOLD_BYTES + 256 * 1024); // per raw file: unpunched consumed bytes and one poll's worth not read yet
