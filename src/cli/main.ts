@@ -54,7 +54,10 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
     .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, [])
     .option('--cap-add <CAP_NAME>', 'grant a capability, or allow the one the manifest asks for (repeatable; systemd backend only)', collect, [])
-    .option('--allow-syscall <name>', 'let a system call or @group through the filter, or allow the manifest\'s (repeatable)', collect, []);
+    .option('--allow-syscall <name>', 'let a system call or @group through the filter, or allow the manifest\'s (repeatable)', collect, [])
+    .option('-v, --volume <src:dst[:ro]>', 'mount a volume (NAME:/path, made on first use) or a host path (/srv/x:/path) (repeatable)', collect, [])
+    .option('--mount <type=volume|bind,src=,dst=[,readonly]>', 'mount a volume or host path, Docker\'s long form; also `exclusive` (repeatable)', collect, [])
+    .option('--config <NAME=FILE|FILE:/path>', 'copy a config file into the service and mount it read-only (repeatable)', collect, []);
 
   sandboxOptions(program.command('run')
     .description('run a package in the foreground in its sandbox, like `docker run --rm`')

@@ -42,3 +42,19 @@ export const CAPABILITIES = [
   'CAP_SETUID', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_CHROOT', 'CAP_SYS_MODULE', 'CAP_SYS_NICE', 'CAP_SYS_PACCT',
   'CAP_SYS_PTRACE', 'CAP_SYS_RAWIO', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
 ] as const;
+
+/**
+ * Sandbox paths a volume, host path or config may not be mounted at or below: what niso itself puts there (the app,
+ * its /state, /tmp, the runtime's /usr, the kernel's file systems). `/etc` is refused for volumes (it holds niso's
+ * passwd, hosts, ...) but a config file may go to a path of its own below it (CONFIG_TARGETS_RESERVED).
+ */
+export const MOUNT_TARGETS_RESERVED = ['/', '/app', '/state', '/proc', '/dev', '/sys', '/tmp', '/etc', '/usr', '/run/secrets'] as const;
+
+/** A config file may go anywhere but these (and /app only over a file the package has, checked at activation). */
+export const CONFIG_TARGETS_RESERVED = ['/', '/state', '/proc', '/dev', '/sys', '/tmp', '/usr', '/run/secrets',
+  '/etc/passwd', '/etc/group', '/etc/hosts', '/etc/nsswitch.conf', '/etc/localtime', '/etc/resolv.conf', '/etc/ssl/certs/ca-certificates.crt'] as const;
+
+/** Where `path` hits a reserved one: equal to it or below it. "/" is reserved only as itself. */
+export function reservedHit(path: string, reserved: readonly string[]): string | null {
+  return reserved.find((r) => path === r || (r !== '/' && path.startsWith(`${r}/`))) ?? null;
+}

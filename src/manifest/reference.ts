@@ -244,8 +244,18 @@ policy = "on-failure"
 max_retries = 5
 
 [volumes.uploads]
-mount = "/data/uploads"        # mounted only when the service is granted a volume
+mount = "/data/uploads"        # the service's own volume "SERVICE/uploads", kept across upgrades and \`niso remove\`
 description = "images uploaded by users"
+exclusive = false              # true: no other service may ever mount it
+
+[[mounts]]
+source = "/srv/shop/media"     # a host path: only when the operator confirms it (-v or [trust] in /etc/niso/config.toml)
+target = "/media"
+read_only = true
+
+[configs.app]
+target = "/etc/shop/config.json" # read-only; replace it without repacking: niso activate ... --config app=FILE
+source = "config/default.json" # the default, a file of the package
 `;
 
 const INTRO = `# manifest.toml
@@ -260,7 +270,7 @@ problem of a file at once, each with \`file:line:column\`, an error code (\`niso
 more) and a hint.
 
 The defaults are the safe choice: the app gets its own user and namespaces, no capabilities, a
-system call filter, a read-only file system except \`/tmp\` and granted volumes, and a private
+system call filter, a read-only file system except \`/tmp\`, \`/state\` and its volumes, and a private
 network that publishes nothing unless \`[network] ports\` says so.
 
 ## A complete example

@@ -5,7 +5,7 @@ import semverParse from 'semver/functions/parse.js';
 import semverValid from 'semver/functions/valid.js';
 import { DURATION_PATTERN, MIN_STATE_BYTES, SIZE_PATTERN, formatDuration, parseDuration, parseSize, parseStateSize, parsePortMapping, type Parsed, type PortMapping } from './units.js';
 import { suggest } from './suggest.js';
-import { ARCHES, CAPABILITIES, LIMITS, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, runtimeCommands } from './constants.js';
+import { ARCHES, CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, runtimeCommands } from './constants.js';
 import { SYSCALL_GROUPS, expandSyscallNames } from '../render/seccomp-syscalls.js';
 
 export { ARCHES, CAPABILITIES, PRESETS, RUNTIME_NAMES, STOP_SIGNALS } from './constants.js';
@@ -82,7 +82,7 @@ export function isPackageName(text: string): boolean {
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** An absolute, normalised path inside the sandbox. */
-function sandboxPath(description: string, example: string, forbidden: readonly string[] = []) {
+function sandboxPath(description: string, example: string, forbidden: readonly string[] = [], placeHint = 'mount volumes at a path of their own, e.g. "/data"') {
   return z.string().meta({ description, examples: [example] }).check((ctx) => {
     const p = ctx.value;
     const segs = p.split('/').slice(1);
@@ -96,7 +96,7 @@ function sandboxPath(description: string, example: string, forbidden: readonly s
     const hit = forbiddenBy(p);
     if (!hit) return;
     const what = p === hit ? `would hide ${hit === '/' ? 'the whole file system' : hit}` : `is inside ${hit}`;
-    report(ctx, p, 'NISO1402', `"${p}" ${what}, which niso manages`, 'mount volumes at a path of their own, e.g. "/data"');
+    report(ctx, p, 'NISO1402', `"${p}" ${what}, which niso manages`, placeHint);
   });
 }
 
@@ -287,21 +287,69 @@ const restartSection = z.strictObject({
   }));
 
 const volumeEntry = z.strictObject({
-  mount: sandboxPath('Where the volume appears inside the sandbox.', '/data', ['/', '/app', '/proc', '/dev', '/sys', '/tmp', '/etc', '/usr']),
+  mount: sandboxPath('Where the volume appears inside the sandbox.', '/data', MOUNT_TARGETS_RESERVED),
   read_only: z.boolean().default(false).meta({ description: 'Mount the volume read-only.' }),
+  exclusive: z.boolean().default(false).meta({ description: 'No other service on the host may mount this volume at all (a database\'s files): a grant to another one is refused.' }),
   description: z.string().optional().meta({ description: 'What the app keeps there.' }),
 }).meta({ description: 'One volume: where the app expects it and how it is mounted.' });
 
-const volumesSection = z.record(z.string(), volumeEntry).meta({ description: 'Volumes the app expects, by name. A volume is mounted only when the service is granted one (on the command line or in stack.toml).', examples: [{ data: { mount: '/data', description: 'the database files' }, seed: { mount: '/srv/seed', read_only: true } }] })
+const volumesSection = z.record(z.string(), volumeEntry).meta({ description: 'Volumes the app keeps data in, by name. Each is the service\'s own volume, `SERVICE/NAME` in `niso volume ls`, made at its first start and kept across restarts, upgrades and `niso remove` (unless `--volumes`). `-v VOLUME:MOUNT` on the command line mounts another volume at that place instead.', examples: [{ data: { mount: '/data', description: 'the database files', exclusive: true }, seed: { mount: '/srv/seed', read_only: true } }] })
   .check(across((volumes, ctx) => {
     const mounts = new Map<string, string>();
     for (const [name, v] of Object.entries(volumes)) {
       if (!NAME_RE.test(name)) report(ctx, name, 'NISO1101', `"${name}" is not a valid volume name`, `use lower-case letters, digits, ".", "_" and "-", e.g. "${toPackageName(name)}"`, [name], 'key');
+      else if (name === 'state') report(ctx, name, 'NISO1101', '"state" is the name of the service\'s own /state', 'give the volume another name, e.g. "data"', [name], 'key');
       const mount = isTable(v) ? v.mount : undefined;
       if (typeof mount !== 'string') continue;
       const other = mounts.get(mount);
       if (other !== undefined) report(ctx, mount, 'NISO1402', `volumes "${other}" and "${name}" both mount at ${mount}`, 'give each volume its own mount point', [name, 'mount']);
       else mounts.set(mount, name);
+    }
+  }));
+
+/** An absolute, normalised path on the host (a bind mount's source). */
+const hostPath = z.string().meta({ description: 'The host path, absolute.', examples: ['/srv/media'] }).check((ctx) => {
+  const p = ctx.value;
+  if (!p.startsWith('/') || normalisePath(p) !== p) report(ctx, p, 'NISO1402', `"${p}" is not an absolute, normalised host path`, `write it as "${normalisePath(p.startsWith('/') ? p : `/${p}`) ?? '/srv/data'}"`);
+});
+
+const mountEntry = z.strictObject({
+  source: hostPath,
+  target: sandboxPath('Where the host path appears inside the sandbox.', '/media', MOUNT_TARGETS_RESERVED, 'mount it at a path of its own, e.g. "/media"'),
+  read_only: z.boolean().default(false).meta({ description: 'Mount it read-only.' }),
+}).meta({ description: 'A host path the app needs (a media library, a socket directory). It takes effect only when the operator confirms it, with `-v SOURCE:TARGET` or `mounts = ["SOURCE"]` under [trust.NAME] in /etc/niso/config.toml: a package must not choose host files to read.' });
+
+const mountsSection = z.array(mountEntry).meta({ description: 'Host paths bound into the sandbox (`[[mounts]]`); confirmed by the operator.', examples: [[{ source: '/srv/media', target: '/media', read_only: true }]] })
+  .check(acrossList((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((m, i) => {
+      const target = isTable(m) ? m.target : undefined;
+      if (typeof target !== 'string') return;
+      if (seen.has(target)) report(ctx, target, 'NISO1402', `two mounts at ${target}`, 'give each mount its own target', [i, 'target']);
+      seen.add(target);
+    });
+  }));
+
+const configEntry = z.strictObject({
+  target: sandboxPath('The file the app reads its configuration from.', '/etc/app/config.toml', CONFIG_TARGETS_RESERVED, 'put the file at a path of its own, e.g. "/etc/app/config.toml"'),
+  source: z.string().check((ctx) => {
+    const p = ctx.value;
+    const bad = relativePattern(p) ?? (/[*?[\]{}]/.test(p) ? { why: 'is a pattern, not a file' } : null);
+    if (bad) report(ctx, p, 'NISO1402', `"${p}" ${bad.why}`, bad.hint ?? 'name a file of the package relative to the app directory, e.g. "config/default.toml"');
+  }).optional().meta({ description: 'The default: a file of the package (relative to the app directory), used when no `--config NAME=FILE` is given.', examples: ['config/default.toml'] }),
+  description: z.string().optional().meta({ description: 'What the file configures.' }),
+}).meta({ description: 'A configuration file the app reads: mounted read-only at `target` from the file given at activation (`--config NAME=FILE`, copied then), or the package\'s `source`. Change it with `niso activate SERVICE --config NAME=FILE`; no repacking.' });
+
+const configsSection = z.record(z.string(), configEntry).meta({ description: 'Configuration files the app reads, by name.', examples: [{ app: { target: '/etc/app/config.toml', source: 'config/default.toml' } }] })
+  .check(across((configs, ctx) => {
+    const targets = new Map<string, string>();
+    for (const [name, c] of Object.entries(configs)) {
+      if (!NAME_RE.test(name)) report(ctx, name, 'NISO1101', `"${name}" is not a valid config name`, `use lower-case letters, digits, ".", "_" and "-", e.g. "${toPackageName(name)}"`, [name], 'key');
+      const target = isTable(c) ? c.target : undefined;
+      if (typeof target !== 'string') continue;
+      const other = targets.get(target);
+      if (other !== undefined) report(ctx, target, 'NISO1402', `configs "${other}" and "${name}" both go to ${target}`, 'give each config its own file', [name, 'target']);
+      else targets.set(target, name);
     }
   }));
 
@@ -317,6 +365,8 @@ export const manifestSchema = z.strictObject({
   resources: resourcesSection.prefault({}),
   restart: restartSection.prefault({}),
   volumes: volumesSection.default({}),
+  mounts: mountsSection.default([]),
+  configs: configsSection.default({}),
 }).meta({ title: 'niso manifest.toml', description: 'Describes an app for `niso pack`: what it is, what it runs with, and how it is sandboxed.' })
   .check(across((m, ctx) => {
     // Without a runtime the entrypoint is a file of the package, found below /app; with one, it is

@@ -94,6 +94,13 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     if (hit.type === 'file' && hit.mode !== 0o755) throw new NisoError('NISO2005', `the entrypoint "${ep}" is not executable`, { exitCode: 2, hint: `chmod +x ${join(appDir, ep)}` });
   }
 
+  // A config's default is read from the package at every start: it must be one of its regular files.
+  for (const [name, c] of Object.entries(manifest.configs)) {
+    if (c.source === undefined) continue;
+    const hit = selected.find((s) => s.path === c.source);
+    if (!hit || hit.type !== 'file') throw new NisoError('NISO2005', `the default of config "${name}" ("${c.source}") is ${hit ? 'not a regular file' : 'not in the package'}`, { exitCode: 2, hint: 'name a file the package holds (relative to the app directory), or check [copy] and .nisoignore' });
+  }
+
   if (selected.length === 0) throw new NisoError('NISO2006', `nothing to pack in ${appDir}`, { path: appDir, exitCode: 2, hint: 'check [copy] include/exclude and .nisoignore' });
 
   // Directories: every ancestor of a packaged entry, so the tree unpacks without implicit dirs.

@@ -6,6 +6,7 @@ import type { PortMapping } from '../manifest/units.js';
 import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
 import { DEFAULT_STATE_BYTES, PRESETS } from './presets.js';
 import { allowedWeakenings, type Trust, type Weakening } from './weakenings.js';
+import { bindGrants, checkTargets, configGrants, volumeGrants } from './grants.js';
 
 export interface RuntimeFacts {
   name: string;
@@ -42,6 +43,8 @@ export interface HostFacts {
    * the volume's group, which the service joins. Made and checked (exclusive grants) by the caller before the plan.
    */
   volumes?: Record<string, { dir: string; gid: number }>;
+  /** Host paths of its binds as the kernel finds them (symlinks resolved, checked: sandbox/grants-host.ts), by the path asked for. */
+  bindSources?: Record<string, string>;
   /** The secrets it is granted, by name: their sha256 (the bytes never enter a plan). */
   secrets?: Record<string, { digest: string }>;
   /**
@@ -150,6 +153,38 @@ function resolveCommand(m: Manifest, runtime: RuntimeFacts | null): string {
   });
 }
 
+/**
+ * The volumes, host paths and config files of the plan (plan/grants.ts), as mounts sorted by target, and the volumes'
+ * groups that the service joins.
+ */
+function grantMounts(input: PlanInput, appDir: string): { mounts: PlanMount[]; groups: number[] } {
+  const { manifest: m, options: o, host } = input;
+  const volumes = volumeGrants(input.service, m, o);
+  const binds = bindGrants(m, o, o.trust?.mounts ?? []);
+  const configs = configGrants(m, o, appDir);
+  checkTargets([
+    ...volumes.map((v) => ({ target: v.target, what: `volume ${v.volume}` })),
+    ...binds.map((b) => ({ target: b.target, what: `host path ${b.source}` })),
+    ...configs.map((c) => ({ target: c.target, what: `config file ${c.source}` })),
+  ]);
+  const groups = new Set<number>();
+  const mounts: PlanMount[] = [];
+  for (const v of volumes) {
+    const found = host.volumes?.[v.volume];
+    if (!found) throw new Error(`volume ${v.volume} was not prepared for the plan`);
+    groups.add(found.gid);
+    mounts.push({ type: 'bind', source: found.dir, target: v.target, readOnly: v.readOnly, purpose: 'volume', volume: v.volume });
+  }
+  for (const b of binds) {
+    const real = host.bindSources?.[b.source];
+    if (real === undefined) throw new Error(`host path ${b.source} was not checked for the plan`);
+    mounts.push({ type: 'bind', source: real, target: b.target, readOnly: b.readOnly, purpose: 'bind' });
+  }
+  for (const c of configs) mounts.push({ type: 'bind', source: c.source, target: c.target, readOnly: true, purpose: 'config' });
+  mounts.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  return { mounts, groups: [...groups].sort((a, b) => a - b) };
+}
+
 export function buildPlan(input: PlanInput): Plan {
   const { manifest: m, options: o, host } = input;
   const overrides: PlanOverride[] = [];
@@ -235,12 +270,13 @@ export function buildPlan(input: PlanInput): Plan {
   const nul = [...argv.map((a, i) => [`argument ${i} of the command`, a] as const), ...Object.entries(env).map(([k, v]) => [`environment variable ${k.replace(/\0/g, '\\0')}`, k + v] as const)].find(([, v]) => v.includes('\0'));
   if (nul) throw new NisoError('NISO1408', `the ${nul[0]} contains a NUL character`, { exitCode: 2, hint: 'remove it from the manifest (and pack and install the package again) or from the env file' });
 
-  const declaredVolumes = Object.keys(m.volumes);
-  if (declaredVolumes.length > 0) notes.push(`volumes ${declaredVolumes.join(', ')} are not mounted: volume grants come with \`niso volume\``);
-
   const restart = restartOf(m, input.options, overrides);
   const health = healthOf(m);
   const appDir = `${input.package.path}/app`;
+  const granted = grantMounts(input, appDir);
+  if (granted.mounts.length > 0 && !preset.sandboxed) {
+    throw new NisoError('NISO5051', `the preset unsafe-none has no sandbox to mount ${granted.mounts.map((g) => g.target).join(', ')} in`, { exitCode: 2, hint: 'use the server preset (the default) for an app with volumes, host paths or config files' });
+  }
   const temporaryState = host.stateTemporary === true;
   const prepare: PlanPrepare[] = temporaryState && preset.sandboxed ? [] : [{
     path: host.stateDir, uid, gid, mode: 0o700, chownFrom: host.previousUid ?? null,
@@ -283,6 +319,8 @@ export function buildPlan(input: PlanInput): Plan {
   if (host.hostFiles.localtime) mounts.push({ type: 'bind', source: host.hostFiles.localtime, target: '/etc/localtime', readOnly: true, purpose: 'host-file' });
   if (host.hostFiles.caCertificates) mounts.push({ type: 'bind', source: host.hostFiles.caCertificates, target: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, purpose: 'host-file' });
   if ((network === 'host' || (privateNet && privateNet.egress)) && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });
+  // Granted mounts last, parents before what is inside them: a config may go over a file of /app, a volume inside a host path.
+  mounts.push(...granted.mounts);
 
   return {
     planVersion: 1,
@@ -290,7 +328,7 @@ export function buildPlan(input: PlanInput): Plan {
     package: input.package,
     preset: presetName,
     overrides,
-    user: { uid, gid, name: userName, home: STATE },
+    user: { uid, gid, name: userName, home: STATE, ...(granted.groups.length > 0 ? { groups: granted.groups } : {}) },
     command: { argv, cwd: m.binary.workdir, env },
     hostname: input.service,
     namespaces: { ...preset.namespaces, net: network !== 'host' },

@@ -5,6 +5,7 @@
 import { NisoError, type Diagnostic } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { NetworkMode, PlanOverride, PresetName } from './plan.js';
+import type { MountOption } from './build-plan.js';
 import { PRESETS } from './presets.js';
 
 /** What the operator allows one package on this host: [trust.NAME] in /etc/niso/config.toml, with the keys of the flags. */
@@ -16,6 +17,8 @@ export interface Trust {
   /** The highest task limit the package may set above the server preset's. */
   pids?: number;
   networks?: string[];
+  /** Host paths of the manifest's [[mounts]], by source. */
+  mounts?: string[];
 }
 
 /** The command line's choices that decide whether the manifest's settings apply at all (they replace them). */
@@ -28,6 +31,8 @@ export interface OperatorChoices {
   capabilities?: string[];
   /** --allow-syscall */
   syscalls?: string[];
+  /** -v / --mount: a host path there confirms the manifest's [[mounts]] of the same source (or replaces one at the same target). */
+  mounts?: MountOption[];
 }
 
 export type Weakening =
@@ -36,7 +41,8 @@ export type Weakening =
   | { kind: 'capability'; value: string }
   | { kind: 'syscall'; value: string }
   | { kind: 'pids'; value: number }
-  | { kind: 'networks'; value: string };
+  | { kind: 'networks'; value: string }
+  | { kind: 'mount'; value: string; target: string; readOnly: boolean };
 
 const DEFAULT_NETWORK = 'default';
 
@@ -61,6 +67,13 @@ export function manifestWeakenings(m: Manifest, o: OperatorChoices): Weakening[]
   if (networked && (o.network ?? m.network.mode) === 'private' && (o.networks ?? []).length === 0) {
     for (const n of m.network.networks) if (n !== DEFAULT_NETWORK) out.push({ kind: 'networks', value: n });
   }
+  // A host path is the host's data: the package may name it, only the operator may open it. Unsandboxed, the app sees the host anyway.
+  if (sandboxed) {
+    const binds = (o.mounts ?? []).filter((x) => x.type === 'bind');
+    for (const x of m.mounts ?? []) {
+      if (!binds.some((b) => b.source === x.source || b.target === x.target)) out.push({ kind: 'mount', value: x.source, target: x.target, readOnly: x.read_only });
+    }
+  }
   return out;
 }
 
@@ -73,6 +86,7 @@ export function trusts(t: Trust | undefined, w: Weakening): boolean {
     case 'syscall': return (t.syscalls ?? []).includes(w.value);
     case 'pids': return t.pids !== undefined && t.pids >= w.value;
     case 'networks': return (t.networks ?? []).includes(w.value);
+    case 'mount': return (t.mounts ?? []).includes(w.value);
   }
 }
 
@@ -86,6 +100,7 @@ function describe(w: Weakening): { field: string; asked: string; gives: string; 
     case 'syscall': return { field: 'isolation.syscalls', asked: `[isolation] syscalls = [${q(w.value)}]`, gives: `${w.value.startsWith('@') ? 'the system calls' : 'the system call'} ${w.value}, which the filter refuses`, flag: `--allow-syscall ${w.value}`, trust: `syscalls = [${q(w.value)}]` };
     case 'pids': return { field: 'resources.pids', asked: `[resources] pids = ${w.value}`, gives: `up to ${w.value} tasks instead of the server preset's ${PRESETS.server.limits.pids}, the bound that stops a fork bomb`, flag: `--pids ${w.value}`, trust: `pids = ${w.value}` };
     case 'networks': return { field: 'network.networks', asked: `[network] networks = [${q(w.value)}]`, gives: `a place on network ${q(w.value)}, beside the services there, instead of the default network`, flag: `--net ${w.value}`, trust: `networks = [${q(w.value)}]` };
+    case 'mount': return { field: 'mounts', asked: `[[mounts]] source = ${q(w.value)}`, gives: `the host's ${w.value}${w.readOnly ? ' to read' : ', to read and write'}`, flag: `-v ${w.value}:${w.target}${w.readOnly ? ':ro' : ''}`, trust: `mounts = [${q(w.value)}]` };
   }
 }
 

@@ -29,6 +29,13 @@ function nulSeparated(options: string[]): string {
   return options.map((o) => `${o}\0`).join('');
 }
 
+/** The service's supplementary groups (its volumes'), or none at all: root's must never reach the sandbox. */
+function groupsOption(plan: Plan): string[] {
+  const groups = plan.user.groups ?? [];
+  for (const g of groups) if (!Number.isInteger(g) || g <= 0) throw new RenderError(`${g} is not a group id a service may have`);
+  return groups.length > 0 ? [`--groups=${groups.join(',')}`] : ['--clear-groups'];
+}
+
 /** A value in single quotes for sh: nothing inside is special but the quote itself. */
 const shWord = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -62,7 +69,7 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
   const fds: BwrapFd[] = [];
   const nextFd = () => 3 + fds.length;
   // Capability sets are emptied here too, so that even the unsandboxed preset keeps none.
-  const setpriv = ['setpriv', `--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', ...(plan.noNewPrivileges ? ['--no-new-privs'] : [])];
+  const setpriv = ['setpriv', `--reuid=${plan.user.uid}`, `--regid=${plan.user.gid}`, ...groupsOption(plan), '--inh-caps=-all', '--bounding-set=-all', ...(plan.noNewPrivileges ? ['--no-new-privs'] : [])];
 
   if (plan.mounts.length === 0 && !plan.namespaces.mount) {
     // Unsandboxed preset: only the user switch and a clean environment, which sh sets from the fd, closed before it
@@ -214,7 +221,7 @@ export function renderBwrapJoin(plan: Plan, opts: { argv: string[]; env?: Record
   for (const [k, v] of Object.entries({ ...plan.command.env, ...opts.env })) o.push('--setenv', k, v);
   fds[1]!.content = nulSeparated(o);
 
-  const setpriv = ['setpriv', ...(plan.noNewPrivileges ? ['--no-new-privs'] : []), '--clear-groups', '--inh-caps=-all', '--pdeathsig', 'KILL', '--'];
+  const setpriv = ['setpriv', ...(plan.noNewPrivileges ? ['--no-new-privs'] : []), ...groupsOption(plan), '--inh-caps=-all', '--pdeathsig', 'KILL', '--'];
   const nsenter = ['nsenter', `--pid=${ns.pid}`, `--mount=${ns.mnt}`, `--net=${ns.net}`, `--ipc=${ns.ipc}`, `--uts=${ns.uts}`, `--cgroup=${ns.cgroup}`, '--wd=/', '--'];
   const start = bwrap.loader === null
     ? [rel(bwrap.binary)]

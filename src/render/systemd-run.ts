@@ -26,7 +26,7 @@ export const TRANSIENT_DIRECTIVES: ReadonlySet<string> = new Set([
   'RestrictNamespaces', 'LockPersonality', 'SystemCallFilter', 'SystemCallErrorNumber', 'RestrictSUIDSGID',
   'RestrictRealtime', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups',
   'ProtectClock', 'KeyringMode', 'MemoryDenyWriteExecute', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'TasksMax',
-  'LimitNOFILE',
+  'LimitNOFILE', 'SupplementaryGroups',
 ]);
 
 /**

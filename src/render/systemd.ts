@@ -231,6 +231,8 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
     'Type=exec',
     `User=${plan.user.uid}`,
     `Group=${plan.user.gid}`,
+    // The volumes' groups: how services share a volume (never a chown of its files).
+    ...((plan.user.groups ?? []).length > 0 ? [`SupplementaryGroups=${plan.user.groups!.join(' ')}`] : []),
     // WorkingDirectory= applies to ExecStopPost= too, outside the root where the app's directory does not exist: "-"
     // lets the counters' shell start in / there (for the app nothing changes: its directory is a mount of its root).
     `WorkingDirectory=${counters.length > 0 ? '-' : ''}${linePath(plan.command.cwd, 'the working directory')}`,
@@ -331,6 +333,8 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
     `# ${name}: the service's user, with the uid niso allocated.`,
     `g ${plan.user.name} ${plan.user.gid}`,
     `u ${plan.user.name} ${plan.user.uid}:${plan.user.gid} "niso service ${plan.service}" ${homeField} /usr/sbin/nologin`,
+    // SupplementaryGroups= resolves each gid through the name service (an unknown one fails the start with 216/GROUP).
+    ...(plan.user.groups ?? []).map((g) => `g niso-g${g} ${g}`),
     '',
   ].join('\n');
 

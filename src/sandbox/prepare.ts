@@ -1,7 +1,7 @@
 // Turns an installed package into a plan on this host: finds the runtime (or the binary's
 // library closure), the service's uid and state dir, and hands them with the options to the pure
 // buildPlan. Shared by `niso run` and services.
-import { realpathSync } from 'node:fs';
+import { chownSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
@@ -11,6 +11,8 @@ import type { Plan } from '../plan/plan.js';
 import { resolveRuntime } from '../runtime/registry.js';
 import { reachableByOthers } from '../host/reachable.js';
 import { elfClosure } from '../runtime/elf-closure.js';
+import { bindGrants, configGrants, volumeGrants } from '../plan/grants.js';
+import { checkConfigSources, resolveBinds } from './grants-host.js';
 import { serviceUid } from './uids.js';
 import { readStateDefault } from '../store/host-config.js';
 import { layout, stateOf } from '../store/layout.js';
@@ -26,7 +28,7 @@ function hostFile(path: string): string | null {
  * of the service's, which is kept across runs, restarts and versions; the path is the host dir for the unsandboxed
  * preset (a sandbox gets a tmpfs).
  */
-export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, temporaryState: string | null = null): Promise<Plan> {
+export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, temporaryState: string | null = null, mode: PrepareMode = { run: false, dryRun: false }): Promise<Plan> {
   let runtime: HostFacts['runtime'] = null;
   let binaryMounts: HostFacts['binaryMounts'] = [];
   if (manifest.runtime) {
@@ -48,9 +50,10 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
     });
   }
   const { uid, previous } = await serviceUid(ctx.root, service);
+  const grants = await hostGrants(ctx.root, pkg, manifest, service, options, uid, mode);
   const kept = stateOf(layout(ctx.root), service);
   const state = temporaryState === null ? { ...kept, temporary: false } : { dir: temporaryState, image: kept.image, temporary: true };
-  return buildPlan({
+  const plan = buildPlan({
     service,
     manifest,
     package: { name: pkg.name, version: pkg.version, digest: pkg.digest, path: pkg.path },
@@ -67,8 +70,43 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       stateTemporary: state.temporary,
       stateDefaultBytes: await readStateDefault(layout(ctx.root).config),
       network,
+      volumes: grants.volumes,
+      bindSources: grants.bindSources,
     },
   });
+  return grants.notes.length > 0 ? { ...plan, notes: [...plan.notes, ...grants.notes] } : plan;
+}
+
+/** How a plan is made: for a run (its grants last while it does) or a service; a dry run changes nothing. */
+export interface PrepareMode { run: boolean; dryRun: boolean }
+
+/**
+ * What the host must do before the plan can mount a service's grants (plan/grants.ts): its volumes made, recorded and
+ * checked against other services' exclusive ones; host paths resolved and checked; config files checked and given to
+ * the service's group. Nothing at all for a service without grants.
+ */
+async function hostGrants(root: string, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, uid: number, mode: PrepareMode): Promise<{ volumes: Record<string, { dir: string; gid: number }>; bindSources: Record<string, string>; notes: string[] }> {
+  const volumes = volumeGrants(service, manifest, options);
+  const binds = bindGrants(manifest, options, options.trust?.mounts ?? []);
+  const appDir = join(pkg.path, 'app');
+  const configs = configGrants(manifest, options, appDir);
+  const out = { volumes: {} as Record<string, { dir: string; gid: number }>, bindSources: {} as Record<string, string>, notes: [] as string[] };
+  if (volumes.length > 0) {
+    const { resolveVolumes } = await import('../volume/store.js');
+    const r = await resolveVolumes(root, service, volumes.map((v) => ({ volume: v.volume, readOnly: v.readOnly, exclusive: v.exclusive })), { run: mode.run ? process.pid : null, uid, dryRun: mode.dryRun });
+    out.volumes = r.volumes;
+    out.notes.push(...r.notes);
+  }
+  if (binds.length > 0) {
+    const l = layout(root);
+    for (const b of resolveBinds(binds, [join(l.root, 'var/lib/niso'), l.run])) out.bindSources[binds.find((x) => x.target === b.target)!.source] = b.source;
+  }
+  if (configs.length > 0) {
+    checkConfigSources(configs, appDir);
+    // A copy belongs to the service's group; its uid (and so its gid) changes only when another root took it.
+    for (const c of options.configs ?? []) if (statSync(c.source).gid !== uid) chownSync(c.source, 0, uid);
+  }
+  return out;
 }
 
 /** The manifest as validated at install; parsed from TOML only for objects of older formats. */

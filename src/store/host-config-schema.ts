@@ -36,6 +36,8 @@ const configSchema = z.strictObject({
     syscalls: z.array(z.string().regex(/^@?[a-z0-9_]+$/, 'not a system call name or @group')).optional(),
     pids: z.number().int().min(1).max(4_194_304).optional(),
     networks: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'not a network name')).optional(),
+    // The host paths of the manifest's [[mounts]] the package may bind, by source.
+    mounts: z.array(z.string().regex(/^\//, 'not an absolute path')).optional(),
   })).optional(),
   state: z.strictObject({
     // "unlimited": services' /state is a plain directory, for hosts that cannot bound it (no loop devices).

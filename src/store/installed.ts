@@ -12,7 +12,7 @@ export const INSTALLED_INFO = 'niso/installed.json';
  * version whenever the normalised form changes; older files are then parsed from TOML again.
  */
 export const NORMALIZED_MANIFEST = 'niso/manifest.json';
-export const NORMALIZED_MANIFEST_VERSION = 1;
+export const NORMALIZED_MANIFEST_VERSION = 2;
 
 export interface InstalledInfo {
   digest: string;

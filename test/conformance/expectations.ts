@@ -208,6 +208,12 @@ export const PROPERTIES: readonly Property[] = [
   // The node probe runs without a service of its name: its /state is the run's own, a tmpfs of the bound in a sandbox;
   // unsandboxed, a plain host dir (an app that can write anywhere on the host is bounded nowhere), so no ENOSPC there.
   { check: 'state_full', probe: 'node', promise: 'the runtime\'s writes past the bound of a run\'s own /state (a tmpfs) fail with ENOSPC', sandboxed: { fields: { errno: { equals: 'ENOSPC' }, bytes: { atMost: '$plan.limits.stateBytes' } } }, unsafe: null },
+  // Volumes (the node probe runs with -v conf-shared:/vol/shared -v conf-ro:/vol/ro:ro; another service, conf-peer,
+  // wrote a file into conf-shared first). Unsandboxed runs get no volumes at all (NISO5051).
+  { check: 'volume_write', probe: 'node', promise: 'a granted volume is writable', sandboxed: 'ok', unsafe: null },
+  { check: 'volume_ro_write', probe: 'node', promise: 'a read-only grant of a volume cannot be written', sandboxed: { errno: ['EROFS'] }, unsafe: null },
+  { check: 'volume_peer_append', probe: 'node', promise: 'two services granted one volume both write: one appends to the file the other made (the volume\'s group, not a chown)', sandboxed: { equals: 'peer\nnode\n' }, unsafe: null },
+  { check: 'volume_ungranted', probe: 'node', promise: 'a volume the service is not granted is not there at all', sandboxed: 'hidden', unsafe: null },
   { check: 'state_file_owner', probe: 'host', promise: 'files written to the state dir belong to the service uid on the host', sandboxed: { equals: '$plan.user.uid' }, unsafe: { equals: '$plan.user.uid' } },
   { check: 'mknod_char', probe: 'c', promise: 'cannot create character devices', sandboxed: 'refused', unsafe: 'refused' },
   { check: 'mknod_block', probe: 'c', promise: 'cannot create block devices', sandboxed: 'refused', unsafe: 'refused' },

@@ -19,6 +19,8 @@ const skip = skipReason();
 const C = 'conf-c';
 const C_DYNAMIC = 'conf-cdyn';
 const NODE = 'conf-node';
+/** Another service that shares a volume with the node probe. */
+const PEER = 'conf-peer';
 const LIMITS = { hog: 'conf-hog', bomb: 'conf-bomb', spin: 'conf-spin', strictBomb: 'conf-strict-bomb', strictHog: 'conf-strict-hog' };
 /** The probes' /state bound: small, so that writing it full (the state_full rows) takes a moment. */
 const STATE_SIZE = ['--state-size', '32M'];
@@ -40,7 +42,10 @@ let ready: Promise<void> | null = null;
 const setup = () => (ready ??= prepare());
 
 async function prepare(): Promise<void> {
-  reserveUids(root, [C, C_DYNAMIC, NODE, ...Object.values(LIMITS)]);
+  reserveUids(root, [C, C_DYNAMIC, NODE, PEER, ...Object.values(LIMITS)]);
+  // A volume nobody here is granted: the node probe must not find it.
+  const other = await niso(root, ['volume', 'create', 'conf-other']);
+  assert.equal(other.code, 0, other.stderr);
   const probes = buildProbe();
   host.cPackage = await installCProbe(root, work, C, probes.static ?? probes.dynamic);
   if (staticProbe) host.cDynamicPackage = await installCProbe(root, work, C_DYNAMIC, probes.dynamic);
@@ -99,11 +104,20 @@ async function runC(profile: Profile, pkg: string, service: string, storePath: s
 }
 
 async function runNode(profile: Profile): Promise<ProbeRun> {
-  const base = ['--preset', profile.preset, ...profile.options, ...STATE_SIZE, '--name', NODE, NODE];
+  // Sandboxed, the probe gets two volumes: one it shares with another service (which wrote a file there first), one
+  // read-only; and it looks for a third, which it is not granted, where the host keeps it.
+  const peerFile = `/vol/shared/peer-${profile.key}`;
+  const volumes = profile.sandboxed ? ['-v', 'conf-shared:/vol/shared', '-v', 'conf-ro:/vol/ro:ro'] : [];
+  const volumeArgs = profile.sandboxed ? ['vol_rw=/vol/shared', 'vol_ro=/vol/ro', `vol_peer=${peerFile}`, `vol_hidden=${join(root, 'var/lib/niso/volumes/conf-other')}`] : [];
+  if (profile.sandboxed) {
+    const peer = await niso(root, ['run', '--preset', profile.preset, ...profile.options, '--name', PEER, '-v', 'conf-shared:/vol/shared', NODE, 'probe.js', 'walk=0', `vol_create=${peerFile}`]);
+    assert.deepEqual(parseProbe(peer, `the peer's run under ${profile.name}`).volume_create, { ok: true }, 'the peer service made its file in the shared volume');
+  }
+  const base = ['--preset', profile.preset, ...profile.options, ...volumes, ...STATE_SIZE, '--name', NODE, NODE];
   const plan = await planFor(root, base);
   const port = hostArgs.find((a) => a.startsWith('tcp_lo='))!;
   // Unsandboxed, the run's own /state is a plain host dir with no bound: filling it would fill the host's disk.
-  const r = await niso(root, ['run', ...base, 'probe.js', port, `walk=${profile.sandboxed ? 1 : 0}`, ...(profile.sandboxed ? ['fill=1'] : [])]);
+  const r = await niso(root, ['run', ...base, 'probe.js', port, `walk=${profile.sandboxed ? 1 : 0}`, ...(profile.sandboxed ? ['fill=1'] : []), ...volumeArgs]);
   return { plan, checks: parseProbe(r, `the node probe under ${profile.name}`) };
 }
 

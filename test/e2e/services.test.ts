@@ -832,3 +832,65 @@ test('a second service of one package with -p maps only its own ports (the comma
   for (const p of [p1, p2]) assert.match(await until(`port ${p}`, () => spawnSync('curl', ['-sf', `http://127.0.0.1:${p}/`], { encoding: 'utf8' }).stdout), /^up /);
   ok(e, ['deactivate', 'porty', 'porty-2']);
 });
+
+/** Runs node inside a service's sandbox (`niso exec`): its stdout, or how it failed. */
+function inside(e: Env, service: string, script: string): { code: number | null; out: string; err: string } {
+  const r = niso(e, ['exec', service, '--', 'node', '-e', script]);
+  return { code: r.code, out: r.stdout, err: r.stderr };
+}
+const append = (path: string, text: string) => `require('fs').appendFileSync(${JSON.stringify(path)}, ${JSON.stringify(text)})`;
+const cat = (path: string) => `process.stdout.write(require('fs').readFileSync(${JSON.stringify(path)}, 'utf8'))`;
+
+test('volumes: a service\'s own volume outlives remove and comes back; two services share one; exclusive and read-only grants hold; a config file is a copy', async () => {
+  const e = await setup('vols', '\n[volumes.data]\nmount = "/data"\n');
+  const run = ['--network', 'none'];
+  ok(e, ['activate', 'vols', ...run]);
+  assert.equal(inside(e, 'vols', append('/data/db.json', 'one\n')).code, 0);
+  ok(e, ['deactivate', 'vols']);
+  ok(e, ['remove', 'vols']);
+  const listed = JSON.parse(ok(e, ['volume', 'ls', '--json'])) as { name: string; kind: string }[];
+  assert.ok(listed.some((v) => v.name === 'vols/data' && v.kind === 'service'), `the service's own volume is kept after remove: ${JSON.stringify(listed)}`);
+  ok(e, ['activate', 'vols', ...run]);
+  assert.equal(inside(e, 'vols', cat('/data/db.json')).out, 'one\n', 'the data came back with a new service of the same name');
+
+  // Two services granted one volume both write, each to the other's file (the volume's group and default ACL).
+  ok(e, ['volume', 'create', 'shared']);
+  ok(e, ['activate', 'vols', '--name', 'va', ...run, '-v', 'shared:/shared']);
+  ok(e, ['activate', 'vols', '--name', 'vb', ...run, '--mount', 'type=volume,src=shared,dst=/shared']);
+  assert.equal(inside(e, 'va', append('/shared/log', 'from a\n')).code, 0);
+  const b = inside(e, 'vb', `${append('/shared/log', 'from b\n')}; ${cat('/shared/log')}`);
+  assert.equal(b.out, 'from a\nfrom b\n', b.err);
+  // A read-only grant cannot be written; an ungranted volume is not there at all.
+  ok(e, ['activate', 'vols', '--name', 'vr', ...run, '-v', 'shared:/shared:ro']);
+  const ro = inside(e, 'vr', append('/shared/log', 'from r\n'));
+  assert.notEqual(ro.code, 0);
+  assert.match(ro.err, /EROFS/);
+  assert.equal(inside(e, 'vr', cat('/shared/log')).out, 'from a\nfrom b\n');
+  assert.match(inside(e, 'vols', `require('fs').readdirSync('/shared')`).err, /ENOENT/, 'a service without the grant does not see the volume');
+  const inspected = JSON.parse(ok(e, ['volume', 'inspect', 'shared', '--json'])) as { grants: { service: string; readOnly: boolean }[] }[];
+  assert.deepEqual(inspected[0]!.grants.map((g) => [g.service, g.readOnly]).sort(), [['va', false], ['vb', false], ['vr', true]]);
+
+  // exclusive: a second service is refused, naming the holder; so is an exclusive grant of a shared volume.
+  ok(e, ['activate', 'vols', '--name', 'vx', ...run, '-v', 'solo:/solo:exclusive']);
+  const second = niso(e, ['activate', 'vols', '--name', 'vy', ...run, '-v', 'solo:/solo']);
+  assert.notEqual(second.code, 0);
+  assert.match(second.stderr, /NISO50\d\d.*solo.*vx/);
+  const grab = niso(e, ['activate', 'vols', '--name', 'vz', ...run, '-v', 'shared:/shared:exclusive']);
+  assert.notEqual(grab.code, 0);
+  assert.match(grab.stderr, /NISO50\d\d.*shared/);
+
+  // A config file: copied at activation and mounted read-only; editing the original changes nothing until then.
+  const conf = join(e.dir, 'app.json');
+  writeFileSync(conf, '{"v":1}\n', { mode: 0o600 });
+  ok(e, ['activate', 'vols', '--name', 'vc', ...run, '--config', `${conf}:/etc/vols/app.json`]);
+  writeFileSync(conf, '{"v":2}\n');
+  assert.equal(inside(e, 'vc', cat('/etc/vols/app.json')).out, '{"v":1}\n');
+  assert.match(inside(e, 'vc', append('/etc/vols/app.json', 'x')).err, /EROFS|EACCES/);
+
+  // remove --volumes takes the service's own volume and its state with it; named volumes stay.
+  for (const s of ['vols', 'va', 'vb', 'vr', 'vx', 'vc']) ok(e, ['deactivate', s]);
+  ok(e, ['remove', 'vols', '--volumes']);
+  const after = (JSON.parse(ok(e, ['volume', 'ls', '--json'])) as { name: string }[]).map((v) => v.name);
+  assert.ok(!after.includes('vols/data') && !after.includes('vols/state'), `gone with --volumes: ${after.join(' ')}`);
+  assert.ok(after.includes('shared') && after.includes('solo'), 'named volumes stay');
+});

@@ -25,8 +25,10 @@ function assertSandboxed(plan: Plan): void {
   assert.equal(plan.noNewPrivileges, true);
   assert.ok(plan.seccomp !== null, 'a syscall filter');
   assert.equal(plan.allowUserNamespaces, false, 'no nested user namespaces');
-  const writable = plan.mounts.filter((m) => (m.type === 'bind' && !m.readOnly) || m.type === 'tmpfs').map((m) => m.target).sort();
-  assert.deepEqual(writable, ['/state', '/tmp'], 'only /tmp and the state dir are writable');
+  // Granted volumes and host paths are writable unless read-only; nothing else of the host is.
+  const writable = plan.mounts.filter((m) => ((m.type === 'bind' && !m.readOnly) || m.type === 'tmpfs') && !(m.type === 'bind' && (m.purpose === 'volume' || m.purpose === 'bind'))).map((m) => m.target).sort();
+  assert.deepEqual(writable, ['/state', '/tmp'], 'only /tmp, the state dir and granted volumes are writable');
+  assert.ok(plan.mounts.every((m) => m.type !== 'bind' || m.purpose !== 'config' || m.readOnly), 'config files are read-only');
   assert.ok(plan.mounts.some((m) => m.type === 'bind' && m.target === '/app' && m.readOnly), '/app is read-only');
   assert.ok(!plan.mounts.some((m) => m.type === 'bind' && (m.source === '/' || m.source === '/usr' || m.source === '/etc' || m.source === '/home' || m.source === '/root')), 'no host tree is mounted whole');
   const state = plan.mounts.find((m) => m.target === '/state');
@@ -83,7 +85,11 @@ for (const name of readdirSync(DIR).sort()) {
     if (plan.preset !== 'unsafe-none') {
       assertSandboxed(plan);
       assert.ok(argv.includes('--disable-userns') && argv.includes('--cap-drop\nALL') && envText.startsWith('--clearenv\0'));
-      assert.ok(argv.replace(/^nsenter\n--net=[^\n]+\n--\n/, '').startsWith(`setpriv\n--reuid=${plan.user.uid}\n--regid=${plan.user.gid}\n--clear-groups\n--inh-caps=-all\n--bounding-set=-all\n--no-new-privs\n--\nbwrap`), 'drops to the service uid, with no capabilities, before bwrap');
+      // Supplementary groups: exactly the granted volumes', never root's.
+      const groups = (plan.user.groups ?? []).length > 0 ? `--groups=${plan.user.groups!.join(',')}` : '--clear-groups';
+      assert.ok(argv.replace(/^nsenter\n--net=[^\n]+\n--\n/, '').startsWith(`setpriv\n--reuid=${plan.user.uid}\n--regid=${plan.user.gid}\n${groups}\n--inh-caps=-all\n--bounding-set=-all\n--no-new-privs\n--\nbwrap`), 'drops to the service uid, with no capabilities, before bwrap');
+      const volumes = plan.mounts.filter((m) => m.type === 'bind' && m.purpose === 'volume').length;
+      assert.equal((plan.user.groups ?? []).length > 0, volumes > 0, 'the volumes\' groups, none without a volume');
       assert.ok(argv.includes('--remount-ro\n/\n'), 'the root of the sandbox is read-only');
     }
     if (plan.network.mode === 'private') {

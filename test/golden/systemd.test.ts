@@ -195,7 +195,9 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
     assert.ok(tmpfs.includes(`${m.target}:size=${m.sizeBytes},${options}`), `${m.target} tmpfs of ${m.sizeBytes}`);
   }
   const stateTmpfs = plan.mounts.some((m) => m.type === 'tmpfs' && m.target === '/state');
-  assert.deepEqual(rw.map(([, t]) => t), stateTmpfs ? [] : ['/state'], 'only the state dir is bound writable');
+  const granted = plan.mounts.filter((m) => m.type === 'bind' && !m.readOnly && (m.purpose === 'volume' || m.purpose === 'bind')).map((m) => m.target);
+  assert.deepEqual(rw.map(([, t]) => t).filter((t) => !granted.includes(t)), stateTmpfs ? [] : ['/state'], 'only the state dir and granted volumes are bound writable');
+  assert.deepEqual(values(u, 'Service', 'SupplementaryGroups'), (plan.user.groups ?? []).length > 0 ? [plan.user.groups!.join(' ')] : [], 'the volumes\' groups, no others');
   assert.deepEqual(tmpfs.filter((t) => !t.includes(':ro')).map((t) => t.split(':')[0]).sort(), stateTmpfs ? ['/dev/shm', '/state', '/tmp'] : ['/dev/shm', '/tmp'], 'private tmpfs only on /tmp and /dev/shm (and a run\'s own /state)');
   assert.ok(tmpfs.includes('/run:ro'), 'the /run that RootDirectory= brings is read-only');
   for (const k of ['ReadWritePaths', 'PrivateTmp', 'DynamicUser', 'StateDirectory']) assert.equal(values(u, 'Service', k).length, 0, `no ${k}`);

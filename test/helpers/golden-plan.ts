@@ -34,11 +34,14 @@ export function goldenPlan(dir: string): { plan: Plan; runtime: string | null } 
   assert.ok(m.manifest, JSON.stringify(m.diagnostics));
   const options = read<PlanOptions>('options.json') ?? {};
   // facts.json: another runtime, the host's default state bound (null: "unlimited"), or a run's own state (its dir).
-  const facts = read<{ runtime?: RuntimeFacts; stateDefaultBytes?: number | null; temporaryState?: string }>('facts.json') ?? {};
+  // volumes, bindSources: what the host made of the case's grants (volumes made, host paths resolved).
+  const facts = read<{ runtime?: RuntimeFacts; stateDefaultBytes?: number | null; temporaryState?: string; volumes?: HostFacts['volumes']; bindSources?: HostFacts['bindSources'] }>('facts.json') ?? {};
   const host: HostFacts = {
     ...GOLDEN_HOST,
     ...(facts.stateDefaultBytes !== undefined ? { stateDefaultBytes: facts.stateDefaultBytes } : {}),
     ...(facts.temporaryState !== undefined ? { stateDir: facts.temporaryState, stateTemporary: true } : {}),
+    ...(facts.volumes ? { volumes: facts.volumes } : {}),
+    ...(facts.bindSources ? { bindSources: facts.bindSources } : {}),
   };
   const base: HostFacts = m.manifest.runtime
     ? { ...host, runtime: facts.runtime ?? host.runtime }

@@ -70,7 +70,8 @@ test('the annotated example in the docs is a valid manifest using every table', 
   assert.equal(formatDiagnostics(diagnostics), '');
   assert.ok(manifest);
   const topLevel = Object.keys(manifestJsonSchema().properties ?? {});
-  for (const table of topLevel) assert.match(EXAMPLE_MANIFEST, new RegExp(`^\\[${table}[\\].]`, 'm'), `the example lacks [${table}]`);
+  // A list of tables is written [[name]].
+  for (const table of topLevel) assert.match(EXAMPLE_MANIFEST, new RegExp(`^\\[\\[?${table}[\\].]`, 'm'), `the example lacks [${table}]`);
 });
 
 test('the README section is replaced between the markers only', () => {

@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize, parseStateSize } from '../../manifest/units.js';
-import { CAPABILITIES, LIMITS } from '../../manifest/constants.js';
-import type { PlanOptions } from '../../plan/build-plan.js';
+import { CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, reservedHit } from '../../manifest/constants.js';
+import type { MountOption, PlanOptions } from '../../plan/build-plan.js';
+import type { ConfigRequest } from '../../plan/grants.js';
 import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
@@ -42,6 +43,12 @@ export interface RunOptions {
   net?: string[];
   capAdd?: string[];
   allowSyscall?: string[];
+  /** -v SRC:DST[:ro|rw|exclusive,...] */
+  volume?: string[];
+  /** --mount type=volume|bind,src=...,dst=...[,readonly][,exclusive] */
+  mount?: string[];
+  /** --config NAME=FILE | FILE:TARGET */
+  config?: string[];
   /** embedded (bubblewrap) or systemd (a transient unit); default: systemd where it is PID 1. */
   backend?: string;
   dryRun?: boolean;
@@ -136,6 +143,16 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     }
     o.capabilities = [...new Set(opts.capAdd)];
   }
+  const mounts = [...(opts.volume ?? []).map((v) => parseVolumeFlag(ctx, v)), ...(opts.mount ?? []).map((v) => parseMountFlag(ctx, v))];
+  if (mounts.length > 0) {
+    const targets = new Map<string, string>();
+    for (const x of mounts) {
+      const other = targets.get(x.target);
+      if (other !== undefined) throw new NisoError('NISO5054', `${other} and ${x.source} are both mounted at ${x.target}`, { exitCode: 2, hint: 'give each its own path inside the sandbox' });
+      targets.set(x.target, x.source);
+    }
+    o.mounts = mounts;
+  }
   if (opts.allowSyscall && opts.allowSyscall.length > 0) {
     for (const n of opts.allowSyscall) {
       if (!SYSCALL_NAME.test(n)) throw new NisoError('NISO9001', `--allow-syscall ${n}: not a system call name or @group`, { exitCode: 2, hint: 'write a lower-case name such as mlock, or a group such as @clock' });
@@ -143,6 +160,101 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     o.syscalls = [...new Set(opts.allowSyscall)];
   }
   return o;
+}
+
+const mountError = (flag: string, message: string, hint: string) => new NisoError('NISO5050', `${flag}: ${message}`, { exitCode: 2, hint });
+
+/** A path inside the sandbox for a mount: absolute, normalised, and not where niso's own mounts are. */
+function mountTarget(flag: string, target: string): string {
+  if (target.includes('\0')) throw mountError(flag, 'the path contains a NUL character', 'write it like /data');
+  const normalised = target === '/' || (target.startsWith('/') && !target.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..'));
+  if (!normalised) throw mountError(flag, `"${target}" is not an absolute, normalised path inside the sandbox`, 'write it like /data');
+  const hit = reservedHit(target, MOUNT_TARGETS_RESERVED);
+  if (hit) throw mountError(flag, `${target} ${target === hit ? 'is' : 'is inside'} ${hit}, which niso mounts itself`, 'mount it at a path of its own, such as /data');
+  return target;
+}
+
+/** A source that is a host path (Docker's rule: a path starts with / or .), made absolute; otherwise a volume name. */
+function mountSource(ctx: Context, source: string, bind: boolean): string {
+  if (source.includes('\0')) throw mountError('a mount', 'the source contains a NUL character', 'name a volume or a host path');
+  return bind ? resolve(ctx.cwd, source) : source;
+}
+const isHostPath = (source: string) => source.startsWith('/') || source === '.' || source === '..' || source.startsWith('./') || source.startsWith('../');
+
+/** `-v SRC:DST[:OPTIONS]` as docker run reads it: SRC a volume name or a host path; OPTIONS ro, rw, exclusive. */
+export function parseVolumeFlag(ctx: Context, spec: string): MountOption {
+  const flag = `-v ${spec}`;
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts[0] === '' || parts[1] === '') {
+    throw mountError(flag, parts.length === 1 ? 'a volume needs a place in the sandbox' : 'expected SOURCE:TARGET[:OPTIONS]', 'write -v NAME:/data for a volume, -v /srv/media:/media:ro for a host path');
+  }
+  const [source, target, options] = parts as [string, string, string | undefined];
+  let readOnly = false;
+  let exclusive = false;
+  for (const opt of options === undefined ? [] : options.split(',')) {
+    if (opt === 'ro' || opt === 'readonly') readOnly = true;
+    else if (opt === 'rw') readOnly = false;
+    else if (opt === 'exclusive') exclusive = true;
+    else throw mountError(flag, `unknown option "${opt}"`, 'the options are ro, rw and exclusive, separated by commas');
+  }
+  const bind = isHostPath(source);
+  if (bind && exclusive) throw mountError(flag, '"exclusive" applies to volumes, not host paths', 'remove it');
+  const t = mountTarget(flag, target);
+  return bind ? { type: 'bind', source: mountSource(ctx, source, true), target: t, readOnly } : { type: 'volume', source, target: t, readOnly, exclusive };
+}
+
+/** `--mount type=volume|bind,source=...,target=...[,readonly][,exclusive]`, Docker's long form. */
+export function parseMountFlag(ctx: Context, spec: string): MountOption {
+  const flag = `--mount ${spec}`;
+  const fields = new Map<string, string | true>();
+  for (const part of spec.split(',')) {
+    const i = part.indexOf('=');
+    const key = (i < 0 ? part : part.slice(0, i)).trim();
+    const canonical = ({ src: 'source', dst: 'target', destination: 'target', ro: 'readonly' } as Record<string, string>)[key] ?? key;
+    if (!['type', 'source', 'target', 'readonly', 'exclusive'].includes(canonical)) throw mountError(flag, `unknown field "${key}"`, 'the fields are type, source (src), target (dst), readonly (ro) and exclusive');
+    if (fields.has(canonical)) throw mountError(flag, `"${canonical}" is given twice`, 'give each field once');
+    fields.set(canonical, i < 0 ? true : part.slice(i + 1));
+  }
+  const flagValue = (key: string): boolean => {
+    const v = fields.get(key);
+    if (v === undefined || v === 'false' || v === '0') return false;
+    if (v === true || v === 'true' || v === '1') return true;
+    throw mountError(flag, `${key}=${v}: expected true or false`, `write ${key} or ${key}=true`);
+  };
+  const type = fields.get('type') ?? 'volume';
+  if (type !== 'volume' && type !== 'bind') throw mountError(flag, `type=${String(type)}: niso mounts volumes and host paths (bind)`, 'write type=volume or type=bind; /tmp is a tmpfs already');
+  const source = fields.get('source');
+  const target = fields.get('target');
+  if (typeof source !== 'string' || source === '') throw mountError(flag, 'no source', `write source=${type === 'bind' ? '/srv/media' : 'NAME'}`);
+  if (typeof target !== 'string' || target === '') throw mountError(flag, 'no target', 'write target=/data');
+  const readOnly = flagValue('readonly');
+  const exclusive = flagValue('exclusive');
+  const t = mountTarget(flag, target);
+  if (type === 'bind') {
+    if (exclusive) throw mountError(flag, '"exclusive" applies to volumes, not host paths', 'remove it');
+    return { type: 'bind', source: mountSource(ctx, source, true), target: t, readOnly };
+  }
+  if (isHostPath(source)) throw mountError(flag, `type=volume takes a volume name, not the path ${source}`, `write type=bind,source=${source},... for a host path`);
+  return { type: 'volume', source, target: t, readOnly, exclusive };
+}
+
+
+/** `--config NAME=FILE` (a config the manifest declares) or `--config FILE:TARGET`. */
+export function parseConfigFlags(ctx: Context, specs: readonly string[]): ConfigRequest[] {
+  return specs.map((spec) => {
+    const flag = `--config ${spec}`;
+    const named = /^([a-z0-9][a-z0-9._-]{0,63})=(.+)$/.exec(spec);
+    if (named) return { name: named[1]!, file: resolve(ctx.cwd, named[2]!), target: null, flag };
+    const i = spec.lastIndexOf(':');
+    if (i <= 0 || !spec.slice(i + 1).startsWith('/')) {
+      throw new NisoError('NISO5056', `${flag}: expected NAME=FILE (a config of the manifest) or FILE:TARGET`, { exitCode: 2, hint: 'e.g. --config app=./app.toml or --config ./nginx.conf:/etc/nginx/nginx.conf' });
+    }
+    const target = spec.slice(i + 1);
+    if (target.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')) throw new NisoError('NISO5056', `${flag}: "${target}" is not an absolute, normalised path`, { exitCode: 2, hint: 'write it like /etc/app/config.toml' });
+    const hit = reservedHit(target, CONFIG_TARGETS_RESERVED);
+    if (hit) throw new NisoError('NISO5056', `${flag}: ${target} ${target === hit ? 'is' : 'is inside'} ${hit}, which niso provides itself`, { exitCode: 2, hint: 'put the file at a path of its own, such as /etc/app/config.toml' });
+    return { name: null, file: resolve(ctx.cwd, spec.slice(0, i)), target, flag };
+  });
 }
 
 /** The manifest's syntax for syscall names (schema.ts); which ones exist is the filter's to check. */
@@ -214,7 +326,7 @@ async function sweepTemporaryInstalls(ctx: Context): Promise<void> {
   const dir = layout(ctx.root).tmp;
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
-    const state = /^run-(\d+)-state-/.exec(name);
+    const state = /^run-(\d+)-(?:state|configs)-/.exec(name);
     if (state && !isAlive(Number(state[1]))) await forceRemove(join(dir, name));
     const m = /^run-(\d+)-[0-9a-f]+\.json$/.exec(name);
     if (!m) continue;
@@ -263,6 +375,9 @@ async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts:
 
 export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
   const parsed = parseOptions(ctx, opts, args);
+  const configRequests = parseConfigFlags(ctx, opts.config ?? []);
+  const dryRun = opts.dryRun === true || opts.json === true;
+  let configDir: string | null = null;
   await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
   let detach: (() => Promise<void>) | null = null;
@@ -275,16 +390,25 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     const { selectBackend } = await import('../../service/systemd/backend.js');
     const backend = await selectBackend(ctx.root, opts.backend);
     temporaryState = temporaryStateDir(ctx, service);
+    if (configRequests.length > 0) {
+      // A run's copies go with it; a dry run shows the files as they are.
+      if (dryRun) options.configs = configRequests.map((r) => ({ source: r.file, target: r.target ?? manifest.configs[r.name!]?.target ?? `(no config "${r.name}")` }));
+      else {
+        configDir = join(layout(ctx.root).tmp, `run-${process.pid}-configs-${randomBytes(3).toString('hex')}`);
+        const [{ copyConfigs }, { serviceUid }] = await Promise.all([import('../../sandbox/grants-host.js'), import('../../sandbox/uids.js')]);
+        options.configs = await copyConfigs(configDir, configRequests, manifest, (await serviceUid(ctx.root, service)).uid);
+      }
+    }
     // The plan is made with a placeholder network first: whether the app gets a private network
     // (the manifest's default) is the plan's decision, and a dry run never creates one.
-    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, temporaryState);
+    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, temporaryState, { run: true, dryRun });
     if (plan.network.mode === 'private' && !opts.dryRun && !opts.json) {
       const net = await import('../../net/host/manager.js');
       const netCtx = net.netContext(ctx.root);
       const endpoint = await net.attachService(netCtx, { service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
       detach = () => net.detachService(netCtx, service).then(() => undefined);
       const netnsPath = endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`;
-      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, temporaryState);
+      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, temporaryState, { run: true, dryRun: false });
       for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
@@ -311,6 +435,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     ctx.exitCode = r.exitCode;
   } finally {
     if (detach) await detach().catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the network of this run: ${String(e)}\n`); });
+    if (configDir !== null) await forceRemove(configDir).catch(() => undefined);
     const dir = temporaryState;
     if (dir !== null) await forceRemove(dir).catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the state dir of this run (${dir}): ${String(e)}\n`); });
     if (temporary) {

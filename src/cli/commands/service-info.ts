@@ -60,6 +60,12 @@ function describePlan(plan: Plan, w: (k: string, v: string) => void): void {
   w('network', `${plan.network.mode}${plan.network.mode === 'private' ? `, networks ${(plan.network.networks ?? ['default']).join(', ')}, egress ${plan.network.egress === false ? 'off' : 'on'}` : ''}`);
   const writable = plan.mounts.filter((m) => (m.type === 'bind' && !m.readOnly) || m.type === 'tmpfs').map((m) => m.type === 'tmpfs' ? `${m.target} (tmpfs ${formatSize(m.sizeBytes)})` : `${m.target} (${m.type === 'bind' ? m.source : ''})`);
   w('writable', writable.join(', ') || 'nothing');
+  // What the service was granted besides its package: volumes, host paths, config files (secrets show their digest).
+  for (const m of plan.mounts) {
+    if (m.type === 'bind' && m.purpose === 'volume') w('volume', `${m.volume ?? m.source} at ${m.target}${m.readOnly ? ' (read-only)' : ''}`);
+    else if (m.type === 'bind' && m.purpose === 'bind') w('host path', `${m.source} at ${m.target}${m.readOnly ? ' (read-only)' : ''}`);
+    else if (m.type === 'bind' && m.purpose === 'config') w('config', `${m.target} (a copy: ${m.source})`);
+  }
   const l = plan.limits;
   w('limits', [l.memoryBytes !== null ? `memory ${formatSize(l.memoryBytes)}` : 'memory unlimited', l.cpus !== null ? `${l.cpus} cpus` : 'cpus unlimited', l.pids !== null ? `${l.pids} pids` : 'pids unlimited', l.nofile !== null ? `${l.nofile} open files` : null, typeof l.stateBytes === 'number' ? `/state ${formatSize(l.stateBytes)}` : '/state unbounded'].filter(Boolean).join(', '));
   w('privileges', `${plan.capabilities.length ? plan.capabilities.join(', ') : 'no capabilities'}, ${plan.noNewPrivileges ? 'no new privileges' : 'new privileges allowed'}, ${plan.seccomp ? `syscall filter${plan.seccomp.allow.length ? ` (+${plan.seccomp.allow.join(', ')})` : ''}` : 'no syscall filter'}`);

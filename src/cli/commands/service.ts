@@ -15,7 +15,8 @@ import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceSta
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
-import { parseOptions, withTrust, type RunOptions } from './run.js';
+import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './run.js';
+import { join } from 'node:path';
 import { installedManifest } from '../../sandbox/prepare.js';
 import { allowedWeakenings } from '../../plan/weakenings.js';
 
@@ -120,7 +121,8 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
   let options = parseOptions(ctx, opts, args);
   if (opts.restart !== undefined) options.restart = parseRestart(opts.restart);
   if (options.args && options.args.length === 0) delete options.args;
-  const onlyName = Object.keys(options).every((k) => k === 'env' && Object.keys(options.env ?? {}).length === 0) && args.length === 0;
+  const configRequests = parseConfigFlags(ctx, opts.config ?? []);
+  const onlyName = Object.keys(options).every((k) => k === 'env' && Object.keys(options.env ?? {}).length === 0) && args.length === 0 && configRequests.length === 0;
   let name: string;
   // `niso activate SERVICE` starts an existing service again, as it was defined.
   const existing = opts.name === undefined && onlyName ? readDefinition(ctx.root, ref) : null;
@@ -145,7 +147,12 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const manifest = await installedManifest(pkg);
     options = await withTrust(ctx, manifest, pkg.name, options);
     allowedWeakenings(manifest, options, pkg);
-    const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
+    const [{ readLogLimits }, { layout, serviceDir }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
+    if (configRequests.length > 0) {
+      // Copied now, by content: the service keeps this file while the user edits theirs, until the next activation.
+      const [{ copyConfigs }, { serviceUid }] = await Promise.all([import('../../sandbox/grants-host.js'), import('../../sandbox/uids.js')]);
+      options.configs = await copyConfigs(join(serviceDir(layout(ctx.root), name), 'configs'), configRequests, manifest, (await serviceUid(ctx.root, name)).uid);
+    }
     const logs = await readLogLimits(layout(ctx.root).config, opts);
     if (backend === 'systemd' && (opts.logMaxSize !== undefined || opts.logFiles !== undefined)) {
       ctx.stderr.write(`niso: --log-max-size and --log-files do not apply on the systemd backend: journald keeps ${name}'s output within its own limits (SystemMaxUse= in journald.conf)\n`);
