@@ -7,7 +7,7 @@ import type { Context } from './context.js';
 /** Whether to go ahead: `force`, or a "y"/"yes" typed on the terminal. NISO5011 without a terminal. */
 export async function confirm(ctx: Context, warning: string, force: boolean, command: string): Promise<boolean> {
   if (force) return true;
-  const stdin = ctx.stdin;
+  const stdin = ctx.stdin?.();
   if (!stdin?.isTTY) {
     throw new NisoError('NISO5011', `${command} deletes data and asks first, but there is no terminal to ask on`, { exitCode: 2, hint: `pass -f (--force) to go ahead without asking${command.includes('prune') ? `, or --dry-run to see what it would delete` : ''}` });
   }

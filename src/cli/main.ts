@@ -352,7 +352,7 @@ if (isEntry) {
   }
   const ctx = makeContext(process.cwd(), process.env, process.stdout, process.stderr);
   ctx.entry = process.argv[1];
-  ctx.stdin = process.stdin;
+  ctx.stdin = () => process.stdin;
   let finished = false;
   // A command whose work stalls (a promise nobody resolves) must not end as a silent success.
   process.on('beforeExit', () => {
