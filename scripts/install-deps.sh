@@ -23,6 +23,7 @@ MIN_NODE_MAJOR=20
 
 APT_PACKAGES=(
   bubblewrap nftables iproute2 systemd-container zstd curl ruby php-cli ca-certificates util-linux tar
+  acl  # setfacl: a volume's default ACL keeps what one writer makes writable for the others
   coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
   wrk  # the load client of npm run bench:net
 )

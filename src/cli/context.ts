@@ -17,6 +17,11 @@ export interface Context {
   root: string;
   /** niso's own executable (bin/niso), for starting the supervisor; default process.argv[1]. */
   entry?: string;
+  /**
+   * What the user types, for the few questions niso asks (`volume prune`); absent: nobody to ask. A function: opening
+   * stdin makes node set O_NONBLOCK on it, which apps sharing it (`niso run`) must never inherit.
+   */
+  stdin?: () => NodeJS.ReadableStream & { isTTY?: boolean };
   /** Set by commands whose exit status is not simply success, e.g. `niso run` passes on the app's. */
   exitCode?: number;
 }

@@ -206,6 +206,46 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   net.command('prune').description('remove what crashed runs left behind (namespaces, veths, port maps)').option('--json', 'print as JSON')
     .action(async (opts) => (await import('./commands/net.js')).prune(ctx, opts));
 
+  const volume = program.command('volume').description('volumes: data that outlives a service, granted to services by name (and each service\'s /state)');
+  volume.command('create').description('create a named volume (granting one that does not exist, with -v NAME:/path, creates it too)')
+    .argument('<name>', 'volume name: lower-case letters, digits, ".", "_" and "-"')
+    .option('--label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('--json', 'print the volume as JSON')
+    .action(async (name: string, opts) => (await import('./commands/volume.js')).create(ctx, name, opts));
+  volume.command('list').alias('ls').description('list volumes: named ones, services\' own (SERVICE/KEY) and every service\'s /state (SERVICE/state)')
+    .option('-q, --quiet', 'print only the names')
+    .option('-f, --filter <key=value>', 'name=TEXT, label=KEY[=VALUE], dangling=true|false, kind=named|service|state (repeatable)', collect, [])
+    .option('-s, --size', 'measure every volume (walks each one; /state sizes are always shown)')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/volume.js')).list(ctx, opts));
+  volume.command('inspect').description('show volumes: size, owner and group, grants (which services, read-write or read-only, exclusive), creation time, labels')
+    .argument('<names...>', 'volume names (SERVICE/state for a service\'s /state)')
+    .option('--json', 'print as JSON (an array)')
+    .action(async (names: string[], opts) => (await import('./commands/volume.js')).inspect(ctx, names, opts));
+  volume.command('remove').alias('rm').description('remove volumes and their data (refused while a service that exists holds one)')
+    .argument('<names...>', 'volume names; SERVICE/state only once the service is removed')
+    .option('-f, --force', 'drop the grants of services that do not run; no error for volumes that do not exist')
+    .option('--json', 'print as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/volume.js')).remove(ctx, names, opts));
+  volume.command('prune').description('remove the /state and own volumes of services that no longer exist; with -a, unused named volumes too')
+    .option('-a, --all', 'also every named volume that no service or run holds')
+    .option('-f, --force', 'do not ask for confirmation (needed without a terminal)')
+    .option('--filter <key=value>', 'label=KEY[=VALUE] or label!=KEY[=VALUE] (repeatable)', collect, [])
+    .option('-n, --dry-run', 'only show what would be removed')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/volume.js')).prune(ctx, opts));
+  volume.command('backup').description('write a volume (or SERVICE/state) to a .tar.zst with every file\'s sha256; its writers are stopped for the copy unless --live')
+    .argument('<name>', 'volume name')
+    .requiredOption('-o, --output <file>', 'the archive to write, e.g. data.tar.zst')
+    .option('--live', 'copy while services write to it (no stop; files may not match each other)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts) => (await import('./commands/volume-backup.js')).backup(ctx, name, opts));
+  volume.command('restore').description('restore a backup into a new or empty volume; every file is checked against the backup\'s sha256 manifest first')
+    .argument('<name>', 'volume name (created if it does not exist)')
+    .argument('<file>', 'an archive written by `niso volume backup`')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, file: string, opts) => (await import('./commands/volume-backup.js')).restore(ctx, name, file, opts));
+
   program.command('install')
     .description('verify a .niso package and place it in the store')
     .argument('<file>', 'the .niso package')
@@ -235,13 +275,15 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .description('remove inactive services, or installed packages that no service uses (content shared with other packages stays)')
     .argument('<refs...>', 'SERVICE, or a package: NAME[:VERSION] or digest prefix')
     .option('--all-versions', 'remove every installed version (or build) that NAME or NAME:VERSION matches')
-    .option('--state', 'delete the /state (the app\'s data) of these services, or of names only `niso run` used, and give their uids back')
+    .option('-v, --volumes', 'also delete the services\' data: their /state and own volumes (also of names only `niso run` used, or services removed before), and give their uids back')
+    .addOption(new Option('--state', 'the older name of --volumes').hideHelp())
     .option('--json', 'print as JSON')
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
 
   program.command('gc')
-    .description('free store content that no installed package uses and leftovers of interrupted installs')
+    .description('free store content that no installed package uses and leftovers of interrupted installs; report data of removed services')
     .option('-n, --dry-run', 'only report what would be freed')
+    .option('--volumes', 'also delete the /state and own volumes of services that no longer exist')
     .option('--json', 'print as JSON')
     .action(async (opts) => (await import('./commands/gc.js')).run(ctx, opts));
 
@@ -313,6 +355,7 @@ if (isEntry) {
   }
   const ctx = makeContext(process.cwd(), process.env, process.stdout, process.stderr);
   ctx.entry = process.argv[1];
+  ctx.stdin = () => process.stdin;
   let finished = false;
   // A command whose work stalls (a promise nobody resolves) must not end as a silent success.
   process.on('beforeExit', () => {

@@ -96,6 +96,10 @@ export interface ReadHeader {
   mode: number;
   size: number;
   linkpath: string;
+  /** Numeric owner and modification time (ms), for readers that restore them (volume backups); packages ignore them. */
+  uid: number;
+  gid: number;
+  mtimeMs: number;
 }
 
 export type TarEvent =
@@ -194,7 +198,7 @@ export class TarReader {
         if (size === 0) this.finishPax();
         continue;
       }
-      const header: ReadHeader = { path: h.path ?? '', typeName, mode: h.mode ?? 0, size, linkpath: h.linkpath ?? '' };
+      const header: ReadHeader = { path: h.path ?? '', typeName, mode: h.mode ?? 0, size, linkpath: h.linkpath ?? '', uid: h.uid ?? 0, gid: h.gid ?? 0, mtimeMs: h.mtime?.getTime() ?? 0 };
       yield { kind: 'entry', header };
       this.remaining = size;
       this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
@@ -227,6 +231,11 @@ export class TarReader {
     this.paxBody = null;
     const p = Pax.parse(body, undefined, false);
     this.ex = { path: p.path, linkpath: p.linkpath, size: p.size };
+  }
+
+  /** Where the archive's end-of-archive blocks end (bytes from its start); the last entry ends 1024 bytes before. */
+  get endOffset(): number | null {
+    return this.done ? this.archiveEnd : null;
   }
 
   /** Whether the input ended cleanly (after the end-of-archive blocks). */

@@ -144,7 +144,7 @@ async function allocate(reg: UidRegistry, root: string, service: string, avoid: 
   if (found !== null) return found;
   const roots = new Set(candidates.map((id) => readClaim(reg, id)?.root).filter((r): r is string => r !== undefined));
   throw new NisoError('NISO3204', `no free uid left in niso's range ${reg.range.first}-${reg.range.last}: ${candidates.length} are claimed by services of ${roots.size} NISO_ROOT(s) on this host, the rest are host accounts`, {
-    hint: `remove services you no longer use together with their state (\`niso remove SERVICE --state\`), in every NISO_ROOT; claims are in ${reg.dir}`,
+    hint: `remove services you no longer use together with their data (\`niso remove SERVICE --volumes\`) and volumes you no longer need (\`niso volume prune\`), in every NISO_ROOT; claims are in ${reg.dir}`,
   });
 }
 

@@ -10,7 +10,7 @@ import type { InstalledPackage } from '../store/installed.js';
 import { cleanupRun, reconcileLocked, requestStart, serviceProcesses, startService, stopService, lastOutput, type HostEnv } from './launch.js';
 import { SERVICE_FORMAT, initialState, withExit, type BackendName, type ExitRecord, type ServiceDefinition, type ServiceState, type ServiceStateName } from './model/types.js';
 import { ensureSupervisor, recordEnd } from './supervisor.js';
-import { releaseState } from './state-dir.js';
+import { releaseServiceData } from '../volume/service-data.js';
 import {
   SERVICE_NAME_RE, listServiceNames, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition,
   withServiceLock, withServicesLock, writeDefinition, writeState,
@@ -145,12 +145,13 @@ export async function restart(host: Host, name: string): Promise<ServiceState> {
 }
 
 /**
- * `niso remove SERVICE`: forgets a service that is not active (inactive, or failed and not restarted). Its state,
- * with the app's data, stays (unmounted) unless `deleteState`; then its uid is given back too.
+ * `niso remove SERVICE`: forgets a service that is not active (inactive, or failed and not restarted). Its volume grants
+ * end. Its state and own volumes, with the app's data, stay (unmounted) unless `deleteState` (`--volumes`); then its
+ * uid is given back too.
  */
-export async function removeService(host: Host, name: string, deleteState = false): Promise<void> {
+export async function removeService(host: Host, name: string, deleteState = false): Promise<{ removedVolumes: string[] }> {
   if (requireDefinition(host.root, name).backend === 'systemd') return (await systemdOps()).remove(host, name, deleteState);
-  await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
+  return withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
     await reconcileLocked(host.root, name);
     const now = serviceStatus(host.root, name);
     if (now && isActive(now)) {
@@ -158,8 +159,9 @@ export async function removeService(host: Host, name: string, deleteState = fals
     }
     // What its last run left if the supervisor was killed as it recorded the end: its cgroup, its network.
     await cleanupRun(host.root, name);
-    await releaseState(host.root, name, deleteState);
+    const released = await releaseServiceData(host.root, name, deleteState);
     await removeServiceFiles(host.root, name);
+    return released;
   }));
 }
 

@@ -23,6 +23,11 @@ export interface StoreLayout {
   services: string;
   /** Each service's /state: <state>/<name>/, the mount point of its image <state>/.images/<name>.img when bounded. */
   state: string;
+  /**
+   * Volumes: <volumes>/NAME/{volume.json,data/} for a named volume, <volumes>/@SERVICE/KEY/ for a service's own one
+   * (no named volume can take a name starting with "@"), and grants.json, which service or run holds which volume.
+   */
+  volumes: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -40,6 +45,7 @@ export function layout(root: string): StoreLayout {
     run: join(root, 'run/niso'),
     services: join(lib, 'services'),
     state: join(lib, 'state'),
+    volumes: join(lib, 'volumes'),
   };
 }
 
@@ -74,4 +80,14 @@ export function serviceDir(l: StoreLayout, service: string): string {
 /** A service's state dir, and the image that bounds it (in a directory no service name can take: names start with [a-z0-9]). */
 export function stateOf(l: StoreLayout, service: string): { dir: string; image: string } {
   return { dir: join(l.state, service), image: join(l.state, '.images', `${service}.img`) };
+}
+
+/**
+ * Where a volume lives: `dir` holds its metadata and `data`, the directory that is mounted. A service's own volume
+ * (SERVICE/KEY) goes below "@SERVICE", a name no named volume can take (names start with [a-z0-9]).
+ */
+export function volumeOf(l: StoreLayout, name: string): { dir: string; data: string; meta: string } {
+  const slash = name.indexOf('/');
+  const dir = slash < 0 ? join(l.volumes, name) : join(l.volumes, `@${name.slice(0, slash)}`, name.slice(slash + 1));
+  return { dir, data: join(dir, 'data'), meta: join(dir, 'volume.json') };
 }

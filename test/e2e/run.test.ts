@@ -344,7 +344,7 @@ test('a kept /state stays mounted after the runs that use it; remove --state del
   assert.ok(!existsSync(`/var/lib/niso/uids/${wrote.uid}`), 'its uid is free again');
   const none = niso(['remove', 'scratch', '--state'], root, dir);
   assert.equal(none.code, 2);
-  assert.match(none.err, /NISO9001: --state: there is no service and no \/state named "scratch"/);
+  assert.match(none.err, /NISO9001: --volumes: there is no service, no \/state and no service volume named "scratch"/);
 });
 
 test('Ctrl-C reaches the app\'s own handler; the app\'s exit code is niso\'s', async () => {

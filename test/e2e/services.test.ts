@@ -544,7 +544,7 @@ test('/state is bounded: past --state-size the app gets ENOSPC, stats, inspect a
   ok(e, ['deactivate', 'full']);
   assert.equal(fsAt(dir), 'ext4');
   const uid = (JSON.parse(readFileSync(join(e.root, 'var/lib/niso/users.json'), 'utf8')) as { services: Record<string, number> }).services.full!;
-  assert.match(ok(e, ['remove', 'full']), /^removed service full \(its state stays: \S+\/full\.img; `niso remove full --state` would delete it\)/);
+  assert.match(ok(e, ['remove', 'full']), /^removed service full \(its data stays: full\/state; `niso remove full --volumes` would delete it\)/);
   assert.equal(fsAt(dir), null, 'unmounted');
   assert.ok(existsSync(`/var/lib/niso/uids/${uid}`), 'the uid stays claimed while its files exist');
   ok(e, ['activate', 'full', '--network', 'none', '--state-size', '32M']);

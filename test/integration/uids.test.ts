@@ -68,7 +68,7 @@ test('a full range is NISO3204 with a hint; claims of a deleted root and of a se
   await assert.rejects(serviceUid(other, 'x', reg), (e: unknown) => {
     assert.ok(isNisoError(e) && e.code === 'NISO3204', String(e));
     assert.match(e.message, /no free uid left in niso's range 70000-70002: 3 are claimed by services of 2 NISO_ROOT/);
-    assert.match(e.hint ?? '', /niso remove SERVICE --state/);
+    assert.match(e.hint ?? '', /niso remove SERVICE --volumes/);
     return true;
   });
   // The root is deleted without niso: its claim is stale and goes to the next service that needs one.

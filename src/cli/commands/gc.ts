@@ -4,9 +4,19 @@ import { collectGarbage } from '../../store/remove.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 
-export async function run(ctx: Context, opts: { dryRun?: boolean; json?: boolean }): Promise<void> {
+export async function run(ctx: Context, opts: { dryRun?: boolean; volumes?: boolean; json?: boolean }): Promise<void> {
   const r = await collectGarbage(ctx.root, opts.dryRun);
-  if (opts.json) return printJson(ctx, r);
+  // Data of removed services is reported, and deleted only when asked: it is the one thing gc cannot take back.
+  const { collectOrphans } = await import('../../volume/orphans.js');
+  const o = await collectOrphans(ctx.root, { delete: opts.volumes === true && opts.dryRun !== true, dryRun: opts.dryRun === true });
+  if (opts.json) return printJson(ctx, { ...r, orphans: o.orphans, orphansDeleted: o.deleted, leftovers: o.leftovers });
   const verb = r.dryRun ? 'would free' : 'freed';
   ctx.stdout.write(`${verb} ${formatSize(r.freedBytes)} in ${r.freedFiles} unused files${r.sweptTmp.length ? `; ${r.dryRun ? 'would remove' : 'removed'} ${r.sweptTmp.length} leftovers of interrupted operations` : ''}\n`);
+  if (o.leftovers.length > 0) ctx.stdout.write(`${r.dryRun ? 'would remove' : 'removed'} ${o.leftovers.length} leftovers of interrupted volume operations\n`);
+  if (o.orphans.length === 0) return;
+  const total = formatSize(o.orphans.reduce((n, v) => n + (v.sizeBytes ?? 0), 0));
+  const list = o.orphans.map((v) => `  ${v.name} (${v.kind === 'state' ? '/state' : 'own volume'}, ${v.sizeBytes === null ? 'size unknown' : formatSize(v.sizeBytes)})\n`).join('');
+  if (o.deleted) ctx.stdout.write(`deleted the data of services that no longer exist, ${total}:\n${list}`);
+  else ctx.stdout.write(`data of services that no longer exist, ${total}, kept:\n${list}${opts.dryRun ? '' : '`niso gc --volumes` deletes it (or `niso volume rm NAME` one by one)\n'}`);
+  for (const s of o.skipped) ctx.stderr.write(`niso: kept ${s.name}: ${s.reason}\n`);
 }

@@ -1,5 +1,4 @@
 // `niso remove NAME[:VERSION]...`
-import { existsSync } from 'node:fs';
 import { NisoError } from '../../errors/niso-error.js';
 import { formatSize } from '../../manifest/units.js';
 import { removePackages } from '../../store/remove.js';
@@ -8,19 +7,26 @@ import { shortDigest, whichOne } from '../../store/resolve.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 
-export async function run(ctx: Context, refs: string[], opts: { allVersions?: boolean; state?: boolean; json?: boolean }): Promise<void> {
+export interface RemoveOptions { allVersions?: boolean; volumes?: boolean; state?: boolean; json?: boolean }
+
+export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Promise<void> {
+  // `--state` is the older name of `--volumes`: a service's /state is one of its volumes now.
+  const deleteData = opts.volumes === true || opts.state === true;
   const chosen = new Map<string, InstalledPackage>();
   const services: string[] = [];
   const states: string[] = [];
   const { SERVICE_NAME_RE, listServiceNames, servicesUsing } = await import('../../service/store.js');
-  const { hasState, releaseState } = await import('../../service/state-dir.js');
+  const { hasState } = await import('../../service/state-dir.js');
+  const { ownVolumeNames } = await import('../../volume/store.js');
   const known = new Set(listServiceNames(ctx.root));
   for (const ref of refs) {
     // A service's name first (like `docker rm` removes containers), then packages.
     if (known.has(ref)) { services.push(ref); continue; }
-    // `--state` is about names: the state of runs that never were a service goes the same way; packages stay.
-    if (opts.state) {
-      if (!SERVICE_NAME_RE.test(ref) || !hasState(ctx.root, ref)) throw new NisoError('NISO9001', `--state: there is no service and no /state named "${ref}"`, { exitCode: 2, hint: '`niso status` lists the services' });
+    // `--volumes` is about names: the state and own volumes a removed service (or runs) left go the same way; packages stay.
+    if (deleteData) {
+      if (!SERVICE_NAME_RE.test(ref) || (!hasState(ctx.root, ref) && ownVolumeNames(ctx.root, ref).length === 0)) {
+        throw new NisoError('NISO9001', `--volumes: there is no service, no /state and no service volume named "${ref}"`, { exitCode: 2, hint: '`niso status` lists the services, `niso volume ls` the volumes' });
+      }
       states.push(ref);
       continue;
     }
@@ -41,21 +47,29 @@ export async function run(ctx: Context, refs: string[], opts: { allVersions?: bo
       throw new NisoError('NISO3306', `${p.name} ${p.version} is used by service${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { exitCode: 1, hint: `remove the service first: \`niso deactivate ${users[0]}\` then \`niso remove ${users[0]}\`` });
     }
   }
+  const removedVolumes = new Map<string, string[]>();
   if (services.length > 0) {
     const { removeService } = await import('../../service/ops.js');
     const { hostOf } = await import('./service.js');
-    for (const s of services) await removeService(hostOf(ctx), s, opts.state === true);
+    for (const s of services) removedVolumes.set(s, (await removeService(hostOf(ctx), s, deleteData)).removedVolumes);
   }
-  for (const s of states) await releaseState(ctx.root, s, true);
+  if (states.length > 0) {
+    const { releaseServiceData } = await import('../../volume/service-data.js');
+    for (const s of states) removedVolumes.set(s, (await releaseServiceData(ctx.root, s, true)).removedVolumes);
+  }
   const r = chosen.size > 0 ? await removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
-  if (opts.json) return printJson(ctx, { ...r, removedServices: services, removedState: opts.state === true ? [...services, ...states] : [] });
-  for (const s of states) ctx.stdout.write(`removed the state of ${s}\n`);
-  const { stateOf } = await import('../../service/state-dir.js');
-  const { layout } = await import('../../store/layout.js');
+  const gone = [...services, ...states];
+  if (opts.json) {
+    return printJson(ctx, { ...r, removedServices: services, removedState: deleteData ? gone : [], removedVolumes: gone.flatMap((s) => removedVolumes.get(s) ?? []) });
+  }
+  const { stateVolumeName } = await import('../../volume/state.js');
+  const volumesOf = (s: string) => removedVolumes.get(s) ?? [];
+  const and = (s: string) => (volumesOf(s).length > 0 ? ` and its volume${volumesOf(s).length > 1 ? 's' : ''} ${volumesOf(s).join(', ')}` : '');
+  for (const s of states) ctx.stdout.write(`removed the state of ${s}${and(s)}\n`);
   for (const s of services) {
-    if (opts.state) { ctx.stdout.write(`removed service ${s} and its state\n`); continue; }
-    const st = stateOf(layout(ctx.root), s);
-    ctx.stdout.write(`removed service ${s} (its state stays: ${existsSync(st.image) ? st.image : st.dir}; \`niso remove ${s} --state\` would delete it)\n`);
+    if (deleteData) { ctx.stdout.write(volumesOf(s).length > 0 ? `removed service ${s}, its state${and(s)}\n` : `removed service ${s} and its state\n`); continue; }
+    const kept = [...(hasState(ctx.root, s) ? [stateVolumeName(s)] : []), ...ownVolumeNames(ctx.root, s)];
+    ctx.stdout.write(`removed service ${s}${kept.length > 0 ? ` (its data stays: ${kept.join(', ')}; \`niso remove ${s} --volumes\` would delete it)` : ''}\n`);
   }
   if (chosen.size === 0) return;
   for (const p of r.removed) ctx.stdout.write(`removed ${p.name} ${p.version} (${p.digest})\n`);

@@ -157,6 +157,10 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     if (backend === 'systemd' && (opts.logMaxSize !== undefined || opts.logFiles !== undefined)) {
       ctx.stderr.write(`niso: --log-max-size and --log-files do not apply on the systemd backend: journald keeps ${name}'s output within its own limits (SystemMaxUse= in journald.conf)\n`);
     }
+    // A new service that takes over the /state (and own volumes) an earlier one of its name kept says so.
+    const { inheritedNote } = await import('../../volume/state.js');
+    const note = await inheritedNote(ctx.root, name);
+    if (note) ctx.stderr.write(`${note}\n`);
     await activateService(host, { pkg, name, options, logs, backend });
   }
   // On systemd no supervisor records the start's outcome: --wait probes and watches the unit itself.

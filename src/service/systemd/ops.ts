@@ -34,7 +34,7 @@ import type { PlanOptions } from '../../plan/build-plan.js';
 import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
 import { mountUnitName } from '../../render/systemd-mount.js';
 import { layout, stateOf } from '../../store/layout.js';
-import { releaseState } from '../state-dir.js';
+import { releaseServiceData } from '../../volume/service-data.js';
 
 /** Where niso writes its units: the administrator's directory, so that `systemctl enable` and a reboot find them. */
 export const UNIT_DIR = '/etc/systemd/system';
@@ -315,8 +315,8 @@ async function exitUnitsSettled(name: string): Promise<void> {
  * `niso remove SERVICE`: the unit, its companions, its user file and its generated files go; its state is unmounted
  * (systemd stops its mount unit), or deleted with `deleteState`.
  */
-export async function remove(host: HostEnv, name: string, deleteState = false): Promise<void> {
-  await withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
+export async function remove(host: HostEnv, name: string, deleteState = false): Promise<{ removedVolumes: string[] }> {
+  return withServicesLock(host.root, () => withServiceLock(host.root, name, async () => {
     await reconcileUnitLocked(host.root, name);
     const view = serviceStatus(host.root, name);
     if ((view && isActive(view)) || unitActive(name)) {
@@ -326,11 +326,12 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     await tool('systemctl', ['disable', unitName(name)]);
     const mount = stateMountName(host.root, name);
     if (showSync(mount, ['LoadState']).LoadState === 'loaded') await systemctl('stop', mount);
-    await releaseState(host.root, name, deleteState);
+    const released = await releaseServiceData(host.root, name, deleteState);
     for (const f of [unitName(name), exitServiceName(name), netUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);
+    return released;
   }));
 }
 

@@ -1,0 +1,20 @@
+// What `niso gc` says about data that removed services left (their /state and own volumes, kept by `niso remove`
+// without --volumes): always reported with sizes, deleted only when asked; and leftovers of killed volume commands.
+import { rm } from 'node:fs/promises';
+import { pruneVolumes } from './catalog.js';
+import { volumeLeftovers } from './store.js';
+
+export interface Orphans {
+  orphans: { name: string; kind: 'named' | 'service' | 'state'; sizeBytes: number | null }[];
+  deleted: boolean;
+  skipped: { name: string; reason: string }[];
+  /** Half-made or half-removed volume directories of niso commands that were killed. */
+  leftovers: string[];
+}
+
+export async function collectOrphans(root: string, opts: { delete: boolean; dryRun: boolean }): Promise<Orphans> {
+  const leftovers = volumeLeftovers(root);
+  if (!opts.dryRun) for (const p of leftovers) await rm(p, { recursive: true, force: true });
+  const r = await pruneVolumes(root, { all: false, dryRun: !opts.delete });
+  return { orphans: r.removed, deleted: opts.delete, skipped: r.skipped, leftovers };
+}

@@ -1,0 +1,381 @@
+// `niso volume restore NAME FILE`: a backup into a new or empty volume (or a /state). The archive is hostile until
+// proven otherwise: its compressed bytes must be zstd frames only (checked before zstd sees them), and it is unpacked
+// by niso itself into a temporary directory beside the data (same file system), entry by entry: no path leaves it
+// (absolute, `..`, below a symlink or a file), no symlink points out (also through other symlinks), no hard link
+// reaches a file that is not an earlier one of the archive, no device or FIFO, no size beyond the free space. Only when
+// every file matches the manifest's sha256 does anything move into the volume, by rename.
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import {
+  closeSync, constants as FS, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync,
+  statfsSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync,
+} from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NisoError, isNisoError } from '../errors/niso-error.js';
+import { fsyncPath, syncFilesystem, writeFileAtomic } from '../host/fs-atomic.js';
+import { decompressor } from '../host/zstd.js';
+import { ZstdFrameChecker, ZstdFramingError } from '../package/format/zstd-frames.js';
+import { TarFormatError, TarReader } from '../package/tar-codec.js';
+import { serviceUid } from '../sandbox/uids.js';
+import { layout, stateOf, volumeOf } from '../store/layout.js';
+import { readDefinition } from '../service/store.js';
+import {
+  LONG_NAME_MAX, MANIFEST_MAX_BYTES, classifyName, compareWithManifest, entryKind, mapOwner, notABackup, parseBackupManifest, restoredMode, symlinkProblem,
+  type BackupEntry, type BackupManifest, type EntryType,
+} from './backup-format.js';
+import { setDefaultAcl } from './data-dir.js';
+import { parseVolumeName } from './names.js';
+import { holdersOf } from './policy.js';
+import { checkUnused, deleteVolumeLocked, liveness, readMeta, readRegistry, withVolumesLock, createVolume, type VolumeMeta } from './store.js';
+
+export interface RestoreResult {
+  volume: string;
+  /** Whether the volume was made for the restore. */
+  created: boolean;
+  entries: number;
+  files: number;
+  dataBytes: number;
+  /** What the backup says about itself. */
+  from: { volume: string; kind: string; createdAt: string; live: boolean };
+}
+
+/** More entries than this is not a volume anyone backed up; each costs memory while it is checked. */
+export const RESTORE_MAX_ENTRIES = 5_000_000;
+/** Free space left on the file system whatever an archive claims: the host must go on working. */
+const RESERVE_BYTES = 64 * 1024 * 1024;
+/** What a file costs beyond its bytes (an inode, a block's rounding), counted against the free space. */
+const PER_FILE_BYTES = 4096;
+
+interface Target {
+  name: string;
+  /** Where the files go. */
+  data: string;
+  /** The temporary directory's parent: on the data dir's file system, never in it (or, for a mounted /state, in it). */
+  tmpParent: string;
+  /** Volumes carry their group's default ACL, so that new directories inherit it. */
+  acl: boolean;
+  created: boolean;
+  /** The ids of the backed-up volume that are this volume's own (its group, its exclusive holder; a /state's uid). */
+  ids(m: BackupManifest): { uids: Map<number, number>; gids: Map<number, number> };
+  /** Just before the files move in: still empty, still unused. */
+  recheck(): Promise<void>;
+  /** The move itself, under whatever lock keeps starts out. */
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+  /** After success (labels of a volume made for the restore); after failure (a volume made for it goes). */
+  done(m: BackupManifest): Promise<void>;
+  undo(): Promise<void>;
+}
+
+/** A directory with nothing in it; a new file system's empty lost+found does not count. */
+function isEmpty(dir: string): boolean {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return true; }
+  return names.every((n) => n === 'lost+found' && readdirSync(join(dir, n)).length === 0);
+}
+
+const notEmpty = (name: string, dir: string) => new NisoError('NISO5030', `volume ${name} is not empty (${dir})`, { exitCode: 1, hint: `restore into a new volume (\`niso volume restore NEWNAME FILE\`), or remove this one first (\`niso volume rm ${name}\`)` });
+
+async function volumeTarget(root: string, name: string): Promise<Target> {
+  const v = volumeOf(layout(root), name);
+  let created = false;
+  let meta: VolumeMeta | null = readMeta(root, name);
+  if (meta === null) {
+    try { meta = await createVolume(root, name); created = true; } catch (e) {
+      // Made meanwhile by someone else: then it is checked like any existing one.
+      if (!(isNisoError(e) && e.code === 'NISO5003')) throw e;
+      meta = readMeta(root, name);
+      if (meta === null) throw e;
+    }
+  }
+  const gid = meta.gid;
+  const check = async () => {
+    if (!isEmpty(v.data)) throw notEmpty(name, v.data);
+    await checkUnused(root, name, holdersOf(readRegistry(root), name, liveness(root)).filter((h) => !h.readOnly || h.run !== null), true, 'restore into');
+  };
+  await withVolumesLock(root, check);
+  return {
+    name, data: v.data, tmpParent: v.dir, acl: true, created,
+    ids: (m) => {
+      const owner = lstatSync(v.data).uid;
+      const uids = new Map<number, number>();
+      if (m.root.uid !== 0 && owner !== 0) uids.set(m.root.uid, owner);
+      const gids = new Map<number, number>([[m.root.gid, gid]]);
+      if (m.gid !== null) gids.set(m.gid, gid);
+      return { uids, gids };
+    },
+    recheck: check,
+    locked: (fn) => withVolumesLock(root, fn),
+    done: async (m) => {
+      if (!created || Object.keys(m.labels).length === 0) return;
+      const now = readMeta(root, name);
+      if (now) await writeFileAtomic(v.meta, JSON.stringify({ ...now, labels: m.labels }, null, 2) + '\n', 0o600);
+    },
+    undo: async () => { if (created) await withVolumesLock(root, () => deleteVolumeLocked(root, name)); },
+  };
+}
+
+/**
+ * A /state: restored only while its service does not run, into an empty state (mounted image or plain dir) or a new
+ * plain dir, which the service's next start moves into its bounded image (host/bounded-dir.ts). A kept image that is
+ * not mounted cannot be told empty without mounting it: refused with how to proceed.
+ */
+async function stateTarget(root: string, name: string, service: string): Promise<Target> {
+  const s = stateOf(layout(root), service);
+  const { boundedUsage } = await import('../host/bounded-dir.js');
+  const usage = boundedUsage(s);
+  if (usage && !usage.mounted) {
+    throw new NisoError('NISO5030', `${name} is kept in an image that is not mounted (${s.image}), and may hold data`, { exitCode: 1, hint: `remove it first (\`niso volume rm ${name}\`), then restore` });
+  }
+  const running = async () => {
+    if (readDefinition(root, service) === null) return;
+    const { serviceStatus, isActive } = await import('../service/view.js');
+    const st = serviceStatus(root, service);
+    if (st && isActive(st)) throw new NisoError('NISO5006', `${name} is the /state of service ${service}, which is ${st.state}`, { exitCode: 1, hint: `stop it first (\`niso deactivate ${service}\`), restore, then start it again` });
+  };
+  await running();
+  if (!isEmpty(s.dir)) throw notEmpty(name, s.dir);
+  const { uid } = await serviceUid(root, service);
+  const created = !existsSync(s.dir);
+  if (created) {
+    mkdirSync(layout(root).state, { recursive: true, mode: 0o755 });
+    mkdirSync(s.dir, { mode: 0o700 });
+    chownSync(s.dir, uid, uid);
+  }
+  return {
+    name, data: s.dir, tmpParent: s.dir, acl: false, created,
+    ids: (m) => ({ uids: new Map([[m.root.uid, uid]]), gids: new Map([[m.root.gid, uid]]) }),
+    recheck: async () => { await running(); if (!isEmpty(s.dir)) throw notEmpty(name, s.dir); },
+    locked: (fn) => fn(),
+    done: async () => undefined,
+    undo: async () => { if (created) await rm(s.dir, { recursive: true, force: true }); },
+  };
+}
+
+/** The backup file as niso reads it: a regular file (NISO5038). */
+function checkSource(file: string): number {
+  let st;
+  try { st = statSync(file); } catch (e) {
+    throw new NisoError('NISO5038', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { path: file, exitCode: 2 });
+  }
+  if (!st.isFile()) throw new NisoError('NISO5038', `${file} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}`, { path: file, exitCode: 2, hint: 'give the .tar.zst that `niso volume backup` wrote' });
+  return st.size;
+}
+
+interface Unpacked {
+  manifest: BackupManifest;
+  /** What was unpacked, as the manifest would list it. */
+  entries: Map<string, BackupEntry>;
+  /** Owner, mode and time of each entry, applied once everything checked out. */
+  meta: Map<string, { type: EntryType; uid: number; gid: number; mode: number; mtimeMs: number }>;
+  dataBytes: number;
+}
+
+/** Unpacks the archive into tmp, refusing whatever could reach outside it. */
+async function unpack(file: string, tmp: string, onProgress: (read: number) => void): Promise<Unpacked> {
+  const refuse = (code: string, what: string, hint?: string) => new NisoError(code, `${file}: ${what}`, { path: file, exitCode: 2, hint: hint ?? `\`niso explain ${code}\`; nothing was written into the volume` });
+  const frames = new ZstdFrameChecker();
+  let read = 0;
+  const z = decompressor(file, { push: (c) => { frames.push(c); read += c.length; onProgress(read); }, end: () => frames.end() });
+  const reader = new TarReader();
+  const kinds = new Map<string, EntryType>();
+  const entries = new Map<string, BackupEntry>();
+  const meta: Unpacked['meta'] = new Map();
+  const links = new Map<string, string>();
+  let budget = Math.max(0, (() => { const f = statfsSync(tmp); return f.bavail * f.bsize; })() - RESERVE_BYTES);
+  let long: { which: 'name' | 'link'; parts: Buffer[] } | null = null;
+  let longName: string | null = null;
+  let longLink: string | null = null;
+  let current: { fd: number; hash: Hash; path: string; size: number } | null = null;
+  let manifestParts: Buffer[] | null = null;
+  let manifestText: string | null = null;
+  let sawRoot = false;
+  let dataBytes = 0;
+  const at = (p: string) => join(tmp, p);
+  const addParents = (path: string) => {
+    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+      const parent = path.slice(0, i);
+      const k = kinds.get(parent);
+      if (k === undefined) {
+        mkdirSync(at(parent), { mode: 0o700 });
+        kinds.set(parent, 'dir');
+        entries.set(parent, { path: parent, type: 'dir' });
+      } else if (k !== 'dir') throw refuse(k === 'symlink' ? 'NISO5033' : 'NISO5032', `"${path}" lies below the ${k === 'symlink' ? 'symlink' : 'file'} "${parent}"; unpacking it would write through it`);
+    }
+  };
+  const fsError = (path: string, e: unknown): NisoError => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return refuse('NISO5036', `no space left while unpacking "${path}"`);
+    return refuse('NISO5031', `cannot unpack "${path}": ${(e as Error).message}`);
+  };
+  try {
+    for await (const chunk of z.stdout as AsyncIterable<Buffer>) {
+      for (const ev of reader.feed(chunk)) {
+        if (ev.kind === 'entry') {
+          const h = ev.header;
+          if (manifestText !== null || manifestParts !== null) throw refuse('NISO5031', `"${h.path}" follows the manifest, which ends a backup`);
+          const kind = entryKind(h.typeName);
+          if (kind === 'long-name' || kind === 'long-link') {
+            if (h.size > LONG_NAME_MAX) throw refuse('NISO5032', `an entry's name is ${h.size} bytes long (at most ${LONG_NAME_MAX})`);
+            long = { which: kind === 'long-name' ? 'name' : 'link', parts: [] };
+            continue;
+          }
+          const name = longName ?? h.path;
+          const link = longLink ?? h.linkpath;
+          longName = longLink = null;
+          if (kind === 'special') throw refuse('NISO5035', `"${name}" is a ${h.typeName === 'FIFO' ? 'FIFO' : h.typeName === 'CharacterDevice' ? 'character device' : 'block device'}`);
+          if (kind === 'other') throw refuse('NISO5031', `"${name}" is an entry of type ${h.typeName}, which a backup does not hold`);
+          const c = classifyName(name);
+          if (c.kind === 'outside') throw refuse('NISO5032', `the entry "${name}" ${c.why}; it would be written outside the volume`);
+          if (c.kind === 'manifest') {
+            if (kind !== 'file') throw refuse('NISO5031', 'its manifest is not a file');
+            if (h.size > MANIFEST_MAX_BYTES) throw refuse('NISO5036', `its manifest is ${h.size} bytes (at most ${MANIFEST_MAX_BYTES})`);
+            manifestParts = [];
+            continue;
+          }
+          if (c.kind === 'root') {
+            if (kind !== 'dir') throw refuse('NISO5031', 'its root "data/" is not a directory');
+            sawRoot = true;
+            continue;
+          }
+          const path = c.path;
+          if (kinds.get(path) === 'dir' && kind === 'dir' && !meta.has(path)) {
+            // A directory made for an entry below it that came first (tar writes parents first; others may not).
+          } else if (kinds.has(path)) throw refuse('NISO5032', `"${path}" appears twice`);
+          if (entries.size >= RESTORE_MAX_ENTRIES) throw refuse('NISO5036', `it holds more than ${RESTORE_MAX_ENTRIES} entries`);
+          addParents(path);
+          try {
+            if (kind === 'dir') {
+              if (!kinds.has(path)) mkdirSync(at(path), { mode: 0o700 });
+              kinds.set(path, 'dir');
+              entries.set(path, { path, type: 'dir' });
+            } else if (kind === 'file') {
+              budget -= h.size + PER_FILE_BYTES;
+              if (budget < 0) throw refuse('NISO5036', `"${path}" (${h.size} bytes) does not fit: the volume's file system has not that much free beside what the archive unpacked so far`);
+              const fd = openSync(at(path), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
+              current = { fd, hash: createHash('sha256'), path, size: 0 };
+              kinds.set(path, 'file');
+            } else if (kind === 'symlink') {
+              const why = symlinkProblem(path, link, new Map());
+              if (why !== null) throw refuse('NISO5033', `the symlink "${path}" ${why}`);
+              symlinkSync(link, at(path));
+              kinds.set(path, 'symlink');
+              links.set(path, link);
+              entries.set(path, { path, type: 'symlink', target: link });
+            } else {
+              const t = classifyName(link);
+              const target = t.kind === 'entry' ? entries.get(t.path) : undefined;
+              if (t.kind !== 'entry' || !target || (target.type !== 'file' && target.type !== 'link')) {
+                throw refuse('NISO5034', `the hard link "${path}" names "${link}", which is not an earlier file of the archive`);
+              }
+              linkSync(at(t.path), at(path));
+              kinds.set(path, 'link');
+              entries.set(path, { path, type: 'link', size: target.size, sha256: target.sha256, target: t.path });
+            }
+          } catch (e) {
+            throw isNisoError(e) ? e : fsError(path, e);
+          }
+          if (kind !== 'link') meta.set(path, { type: kind, uid: h.uid, gid: h.gid, mode: h.mode & 0o7777, mtimeMs: h.mtimeMs });
+        } else if (ev.kind === 'data') {
+          if (long) long.parts.push(Buffer.from(ev.chunk));
+          else if (manifestParts) manifestParts.push(Buffer.from(ev.chunk));
+          else if (current) {
+            const cur = current;
+            try {
+              for (let off = 0; off < ev.chunk.length;) off += writeSync(cur.fd, ev.chunk, off, ev.chunk.length - off);
+            } catch (e) { throw fsError(cur.path, e); }
+            cur.hash.update(ev.chunk);
+            cur.size += ev.chunk.length;
+            dataBytes += ev.chunk.length;
+          }
+        } else if (ev.kind === 'entry-end') {
+          if (long) {
+            const text = Buffer.concat(long.parts).toString('utf8').replace(/\0+$/, '');
+            if (long.which === 'name') longName = text; else longLink = text;
+            long = null;
+          } else if (manifestParts) {
+            manifestText = Buffer.concat(manifestParts).toString('utf8');
+            manifestParts = null;
+          } else if (current) {
+            closeSync(current.fd);
+            entries.set(current.path, { path: current.path, type: 'file', size: current.size, sha256: current.hash.digest('hex') });
+            current = null;
+          }
+        }
+      }
+    }
+    const why = await z.fed;
+    const zr = await z.done;
+    if (why instanceof ZstdFramingError) throw notABackup(file, why.message);
+    if (why) throw why;
+    if (zr.code !== 0) throw notABackup(file, `zstd could not decompress it (${zr.stderr || `exit ${zr.code}`})`);
+    if (!reader.complete) throw notABackup(file, 'the archive ends before its end (truncated)');
+    if (manifestText === null) throw notABackup(file, 'it has no manifest (niso-backup.json)');
+    if (!sawRoot) throw notABackup(file, 'it has no data/ directory');
+  } catch (e) {
+    if (current) closeSync(current.fd);
+    z.stop();
+    await z.done.catch(() => undefined);
+    if (e instanceof TarFormatError) throw notABackup(file, e.message);
+    if (isNisoError(e) && e.code === 'NISO2901') throw e;
+    if (e instanceof ZstdFramingError) throw notABackup(file, e.message);
+    throw e;
+  }
+  const manifest = parseBackupManifest(manifestText, file);
+  const diffs = compareWithManifest(manifest.entries, entries);
+  if (diffs.length > 0) {
+    throw new NisoError('NISO5037', `${file} does not match its manifest: ${diffs.slice(0, 3).join('; ')}${diffs.length > 3 ? `; and ${diffs.length - 3} more` : ''}`, { path: file, exitCode: 2, hint: 'the archive was changed or damaged after it was written; nothing was put into the volume' });
+  }
+  // Symlinks through each other, now that all of them are known.
+  for (const [path, target] of links) {
+    const why = symlinkProblem(path, target, links);
+    if (why !== null) throw refuse('NISO5033', `the symlink "${path}" ${why}`);
+  }
+  return { manifest, entries, meta, dataBytes };
+}
+
+/** Owners (the backed-up volume's own ids mapped to this one's), modes (no setuid files) and times, deepest first. */
+function applyMeta(tmp: string, u: Unpacked, ids: { uids: Map<number, number>; gids: Map<number, number> }): void {
+  const paths = [...u.meta.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const path of paths) {
+    const m = u.meta.get(path)!;
+    const p = join(tmp, path);
+    lchownSync(p, mapOwner(m.uid, ids.uids), mapOwner(m.gid, ids.gids));
+    const t = new Date(m.mtimeMs);
+    if (m.type === 'symlink') { lutimesSync(p, t, t); continue; }
+    // After chown, which clears setgid.
+    chmodSync(p, restoredMode(m.type, m.mode));
+    utimesSync(p, t, t);
+  }
+}
+
+/**
+ * Restores `file` into the volume `name` (made if it does not exist; it must be empty otherwise and used by no running
+ * service). Returns what was restored; on any refusal the temporary directory goes, and so does a volume made for it.
+ */
+export async function restoreVolume(root: string, name: string, file: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<RestoreResult> {
+  const ref = parseVolumeName(name);
+  const total = checkSource(file);
+  const target = ref.kind === 'state' ? await stateTarget(root, name, ref.service) : await volumeTarget(root, name);
+  const tmp = join(target.tmpParent, `.restore-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    mkdirSync(tmp, { mode: 0o700 });
+    if (target.acl) await setDefaultAcl(tmp);
+    const u = await unpack(file, tmp, (read) => opts.onProgress?.(read, total));
+    applyMeta(tmp, u, target.ids(u.manifest));
+    await syncFilesystem(tmp);
+    await target.locked(async () => {
+      await target.recheck();
+      for (const n of readdirSync(tmp)) renameSync(join(tmp, n), join(target.data, n));
+      await fsyncPath(target.data);
+    });
+    rmdirSync(tmp);
+    await target.done(u.manifest);
+    const files = [...u.entries.values()].filter((e) => e.type === 'file').length;
+    const m = u.manifest;
+    return { volume: name, created: target.created, entries: u.entries.size, files, dataBytes: u.dataBytes, from: { volume: m.volume, kind: m.kind, createdAt: m.createdAt, live: m.live } };
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    await target.undo().catch(() => undefined);
+    throw e;
+  }
+}
