@@ -4,6 +4,7 @@
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { MountOption, PlanOptions } from './build-plan.js';
+import { serviceVolumeName } from '../volume/names.js';
 
 /** A volume a service is granted, by its name in `niso volume ls`. */
 export interface VolumeGrant {
@@ -25,8 +26,6 @@ export interface BindGrant {
 /** A config file from the command line: for the manifest's [configs.NAME] (name), or for any path (target). */
 export interface ConfigRequest { name: string | null; file: string; target: string | null; flag: string }
 
-/** The name of a service's own volume, from its manifest's `[volumes.KEY]`. */
-export const serviceVolumeName = (service: string, key: string) => `${service}/${key}`;
 
 /**
  * The volumes of a service: each of its manifest's `[volumes.KEY]` is its own volume `SERVICE/KEY`, unless the command

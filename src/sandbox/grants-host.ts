@@ -3,7 +3,7 @@
 // file it was given while the user edits theirs.
 import { createHash } from 'node:crypto';
 import { chownSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import { writeFileAtomic } from '../host/fs-atomic.js';
 import { readRegularFile } from '../host/read-bounded.js';
@@ -53,6 +53,8 @@ export function resolveBinds(binds: readonly BindGrant[], ownTrees: readonly str
  */
 export async function copyConfigs(dir: string, requests: readonly ConfigRequest[], m: Manifest, gid: number): Promise<{ source: string; target: string }[]> {
   if (requests.length === 0) return [];
+  // The service's uid must pass through the parent (its siblings are other services' and closed to it).
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
   mkdirSync(dir, { recursive: true, mode: 0o750 });
   chownSync(dir, 0, gid);
   const out: { source: string; target: string }[] = [];

@@ -77,6 +77,9 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
   return grants.notes.length > 0 ? { ...plan, notes: [...plan.notes, ...grants.notes] } : plan;
 }
 
+/** The gid a dry run shows for a volume that has none yet (nogroup). */
+const NOGROUP = 65534;
+
 /** How a plan is made: for a run (its grants last while it does) or a service; a dry run changes nothing. */
 export interface PrepareMode { run: boolean; dryRun: boolean }
 
@@ -92,10 +95,20 @@ async function hostGrants(root: string, pkg: InstalledPackage, manifest: Manifes
   const configs = configGrants(manifest, options, appDir);
   const out = { volumes: {} as Record<string, { dir: string; gid: number }>, bindSources: {} as Record<string, string>, notes: [] as string[] };
   if (volumes.length > 0) {
-    const { resolveVolumes } = await import('../volume/store.js');
-    const r = await resolveVolumes(root, service, volumes.map((v) => ({ volume: v.volume, readOnly: v.readOnly, exclusive: v.exclusive })), { run: mode.run ? process.pid : null, uid, dryRun: mode.dryRun });
-    out.volumes = r.volumes;
-    out.notes.push(...r.notes);
+    const { readMeta, resolveVolumes } = await import('../volume/store.js');
+    if (mode.dryRun) {
+      // Shown, not made: a volume that does not exist yet has no group yet either.
+      const { volumeOf } = await import('../store/layout.js');
+      for (const v of volumes) {
+        const meta = readMeta(root, v.volume);
+        out.volumes[v.volume] = { dir: volumeOf(layout(root), v.volume).data, gid: meta?.gid ?? NOGROUP };
+        if (!meta) out.notes.push(`volume ${v.volume} does not exist yet: it is made at the start (its group, shown as ${NOGROUP}, is assigned then)`);
+      }
+    } else {
+      const r = await resolveVolumes(root, service, volumes.map((v) => ({ volume: v.volume, readOnly: v.readOnly, exclusive: v.exclusive })), { run: mode.run ? process.pid : null, uid });
+      out.volumes = r.volumes;
+      out.notes.push(...r.notes);
+    }
   }
   if (binds.length > 0) {
     const l = layout(root);

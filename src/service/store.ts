@@ -111,4 +111,6 @@ export function withServicesLock<T>(root: string, fn: () => Promise<T>): Promise
 
 export async function removeServiceFiles(root: string, name: string): Promise<void> {
   await rm(servicePaths(root, name).dir, { recursive: true, force: true });
+  // Its config files are part of its definition, kept apart only because the service's uid must reach them.
+  await rm(join(layout(root).configs, name), { recursive: true, force: true });
 }

@@ -114,8 +114,9 @@ export interface SupervisorHooks {
   forget?: (name: string) => void;
 }
 
-function log(msg: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+/** `at`: when what the line tells was decided (an end's line carries its decision's time, as the systemd backend's does). */
+function log(msg: string, at: string = new Date().toISOString()): void {
+  process.stdout.write(`${at} ${msg}\n`);
 }
 
 /** Records how a run ended and what comes next (restart later, or stay down). Lock held. */
@@ -166,7 +167,7 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
       const exit = withLimitEvents(endedRun(root, name, state, 'exited', new Date()), readLimitEvents(cgroupOf(root, name)));
       state = await recordEnd(root, name, state, exit, def);
       await cleanupRun(root, name);
-      log(`${name}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`);
+      log(`${name}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`, state.since);
     });
   }
   if ((state.state === 'restarting' || state.state === 'crash-loop') && state.nextRestartAt && Date.now() >= Date.parse(state.nextRestartAt)) {

@@ -21,6 +21,8 @@ export interface StoreLayout {
   run: string;
   /** Services: <services>/<name>/ holds service.json (what should run), state.json (what runs), health.json and logs/. */
   services: string;
+  /** Config files given at activation (--config): <configs>/<service>/<sha256>, the service's group's alone. */
+  configs: string;
   /** Each service's /state: <state>/<name>/, the mount point of its image <state>/.images/<name>.img when bounded. */
   state: string;
   /**
@@ -45,6 +47,7 @@ export function layout(root: string): StoreLayout {
     run: join(root, 'run/niso'),
     services: join(lib, 'services'),
     state: join(lib, 'state'),
+    configs: join(lib, 'configs'),
     volumes: join(lib, 'volumes'),
   };
 }

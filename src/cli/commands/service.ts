@@ -147,11 +147,11 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const manifest = await installedManifest(pkg);
     options = await withTrust(ctx, manifest, pkg.name, options);
     allowedWeakenings(manifest, options, pkg);
-    const [{ readLogLimits }, { layout, serviceDir }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
+    const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
     if (configRequests.length > 0) {
       // Copied now, by content: the service keeps this file while the user edits theirs, until the next activation.
       const [{ copyConfigs }, { serviceUid }] = await Promise.all([import('../../sandbox/grants-host.js'), import('../../sandbox/uids.js')]);
-      options.configs = await copyConfigs(join(serviceDir(layout(ctx.root), name), 'configs'), configRequests, manifest, (await serviceUid(ctx.root, name)).uid);
+      options.configs = await copyConfigs(join(layout(ctx.root).configs, name), configRequests, manifest, (await serviceUid(ctx.root, name)).uid);
     }
     const logs = await readLogLimits(layout(ctx.root).config, opts);
     if (backend === 'systemd' && (opts.logMaxSize !== undefined || opts.logFiles !== undefined)) {
