@@ -23,6 +23,8 @@ export interface StoreLayout {
   services: string;
   /** Each service's /state: <state>/<name>/, the mount point of its image <state>/.images/<name>.img when bounded. */
   state: string;
+  /** Secrets (`niso secret`): <secrets>/<name>/{value,meta.json}, root's alone (0700, files 0600). */
+  secrets: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -40,6 +42,7 @@ export function layout(root: string): StoreLayout {
     run: join(root, 'run/niso'),
     services: join(lib, 'services'),
     state: join(lib, 'state'),
+    secrets: join(lib, 'secrets'),
   };
 }
 
@@ -74,4 +77,13 @@ export function serviceDir(l: StoreLayout, service: string): string {
 /** A service's state dir, and the image that bounds it (in a directory no service name can take: names start with [a-z0-9]). */
 export function stateOf(l: StoreLayout, service: string): { dir: string; image: string } {
   return { dir: join(l.state, service), image: join(l.state, '.images', `${service}.img`) };
+}
+
+/**
+ * One secret: a directory holding its bytes (`value`, what a systemd unit's LoadCredential= reads) and its metadata,
+ * made complete under a temporary name and renamed into place, so that a secret is all there or not at all.
+ */
+export function secretOf(secretsDir: string, name: string): { dir: string; value: string; meta: string } {
+  const dir = join(secretsDir, name);
+  return { dir, value: join(dir, 'value'), meta: join(dir, 'meta.json') };
 }
