@@ -6,6 +6,7 @@ import type { PortMapping } from '../manifest/units.js';
 import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
 import { DEFAULT_STATE_BYTES, PRESETS } from './presets.js';
 import { allowedWeakenings, type Trust, type Weakening } from './weakenings.js';
+import { secretGrants, secretMounts, type SecretGrant } from './secrets.js';
 
 export interface RuntimeFacts {
   name: string;
@@ -42,8 +43,8 @@ export interface HostFacts {
    * the volume's group, which the service joins. Made and checked (exclusive grants) by the caller before the plan.
    */
   volumes?: Record<string, { dir: string; gid: number }>;
-  /** The secrets it is granted, by name: their sha256 (the bytes never enter a plan). */
-  secrets?: Record<string, { digest: string }>;
+  /** The secrets it is granted, by name: their sha256 (the bytes never enter a plan) and size; absent: no such secret. */
+  secrets?: Record<string, { digest: string; size?: number }>;
   /**
    * The service's private network, once niso has prepared it: the namespace to run in and the
    * /etc/hosts naming the services it shares networks with. Without it, "private" falls back to
@@ -150,6 +151,19 @@ function resolveCommand(m: Manifest, runtime: RuntimeFacts | null): string {
   });
 }
 
+/** The secrets granted (plan/secrets.ts), recorded as overrides; a sandbox is needed to mount them as files. */
+function secretsOf(m: Manifest, o: PlanOptions, preset: PresetName, overrides: PlanOverride[], confirmed: { confirmedBy?: 'host config' }): SecretGrant[] {
+  const grants = secretGrants(m, o);
+  if (grants.length === 0) return grants;
+  if (!PRESETS[preset].sandboxed) {
+    throw new NisoError('NISO5108', `secrets (${[...new Set(grants.map((g) => g.name))].join(', ')}) are files mounted in the sandbox, and the preset "${preset}" has none`, { exitCode: 2, hint: 'use the server or strict preset, or pass the value another way (--env-file)' });
+  }
+  const names = (from: SecretGrant['from']) => [...new Set(grants.filter((g) => g.from === from).map((g) => g.name))].sort();
+  if (names('manifest').length > 0) overrides.push({ property: 'secrets', preset: [], value: names('manifest'), from: 'manifest', ...confirmed });
+  if (names('command line').length > 0) overrides.push({ property: 'secrets', preset: [], value: names('command line'), from: 'command line' });
+  return grants;
+}
+
 export function buildPlan(input: PlanInput): Plan {
   const { manifest: m, options: o, host } = input;
   const overrides: PlanOverride[] = [];
@@ -235,6 +249,8 @@ export function buildPlan(input: PlanInput): Plan {
   const nul = [...argv.map((a, i) => [`argument ${i} of the command`, a] as const), ...Object.entries(env).map(([k, v]) => [`environment variable ${k.replace(/\0/g, '\\0')}`, k + v] as const)].find(([, v]) => v.includes('\0'));
   if (nul) throw new NisoError('NISO1408', `the ${nul[0]} contains a NUL character`, { exitCode: 2, hint: 'remove it from the manifest (and pack and install the package again) or from the env file' });
 
+  const secrets = secretsOf(m, o, presetName, overrides, confirmation('secret'));
+
   const declaredVolumes = Object.keys(m.volumes);
   if (declaredVolumes.length > 0) notes.push(`volumes ${declaredVolumes.join(', ')} are not mounted: volume grants come with \`niso volume\``);
 
@@ -283,6 +299,8 @@ export function buildPlan(input: PlanInput): Plan {
   if (host.hostFiles.localtime) mounts.push({ type: 'bind', source: host.hostFiles.localtime, target: '/etc/localtime', readOnly: true, purpose: 'host-file' });
   if (host.hostFiles.caCertificates) mounts.push({ type: 'bind', source: host.hostFiles.caCertificates, target: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, purpose: 'host-file' });
   if ((network === 'host' || (privateNet && privateNet.egress)) && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });
+  // Last, once every other mount is known: a secret's target must not clash with one.
+  mounts.push(...secretMounts(secrets, host.secrets ?? {}, mounts));
 
   return {
     planVersion: 1,

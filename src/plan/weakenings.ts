@@ -16,6 +16,8 @@ export interface Trust {
   /** The highest task limit the package may set above the server preset's. */
   pids?: number;
   networks?: string[];
+  /** Secrets of the host ([secrets] in the manifest) the package may read. */
+  secrets?: string[];
 }
 
 /** The command line's choices that decide whether the manifest's settings apply at all (they replace them). */
@@ -28,6 +30,8 @@ export interface OperatorChoices {
   capabilities?: string[];
   /** --allow-syscall */
   syscalls?: string[];
+  /** --secret: grants the secret, and confirms the manifest's of the same name. */
+  secrets?: readonly { name: string }[];
 }
 
 export type Weakening =
@@ -36,7 +40,8 @@ export type Weakening =
   | { kind: 'capability'; value: string }
   | { kind: 'syscall'; value: string }
   | { kind: 'pids'; value: number }
-  | { kind: 'networks'; value: string };
+  | { kind: 'networks'; value: string }
+  | { kind: 'secret'; value: string };
 
 const DEFAULT_NETWORK = 'default';
 
@@ -61,6 +66,8 @@ export function manifestWeakenings(m: Manifest, o: OperatorChoices): Weakening[]
   if (networked && (o.network ?? m.network.mode) === 'private' && (o.networks ?? []).length === 0) {
     for (const n of m.network.networks) if (n !== DEFAULT_NETWORK) out.push({ kind: 'networks', value: n });
   }
+  // A host's secret, named by the package: the app could read any secret of the host whose name it guesses.
+  for (const name of Object.keys(m.secrets ?? {})) if (!(o.secrets ?? []).some((s) => s.name === name)) out.push({ kind: 'secret', value: name });
   return out;
 }
 
@@ -73,6 +80,7 @@ export function trusts(t: Trust | undefined, w: Weakening): boolean {
     case 'syscall': return (t.syscalls ?? []).includes(w.value);
     case 'pids': return t.pids !== undefined && t.pids >= w.value;
     case 'networks': return (t.networks ?? []).includes(w.value);
+    case 'secret': return (t.secrets ?? []).includes(w.value);
   }
 }
 
@@ -86,6 +94,7 @@ function describe(w: Weakening): { field: string; asked: string; gives: string; 
     case 'syscall': return { field: 'isolation.syscalls', asked: `[isolation] syscalls = [${q(w.value)}]`, gives: `${w.value.startsWith('@') ? 'the system calls' : 'the system call'} ${w.value}, which the filter refuses`, flag: `--allow-syscall ${w.value}`, trust: `syscalls = [${q(w.value)}]` };
     case 'pids': return { field: 'resources.pids', asked: `[resources] pids = ${w.value}`, gives: `up to ${w.value} tasks instead of the server preset's ${PRESETS.server.limits.pids}, the bound that stops a fork bomb`, flag: `--pids ${w.value}`, trust: `pids = ${w.value}` };
     case 'networks': return { field: 'network.networks', asked: `[network] networks = [${q(w.value)}]`, gives: `a place on network ${q(w.value)}, beside the services there, instead of the default network`, flag: `--net ${w.value}`, trust: `networks = [${q(w.value)}]` };
+    case 'secret': return { field: 'secrets', asked: `[secrets.${/^[A-Za-z0-9_-]+$/.test(w.value) ? w.value : q(w.value)}]`, gives: `the host's secret ${q(w.value)} (niso secret), readable by the app`, flag: `--secret ${w.value}`, trust: `secrets = [${q(w.value)}]` };
   }
 }
 

@@ -16,6 +16,8 @@ import { readStateDefault } from '../store/host-config.js';
 import { layout, stateOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
 import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
+import { secretNamesAsked } from '../plan/secrets.js';
+import { secretFacts } from '../secret/store.js';
 
 function hostFile(path: string): string | null {
   try { return realpathSync(path); } catch { return null; }
@@ -67,6 +69,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       stateTemporary: state.temporary,
       stateDefaultBytes: await readStateDefault(layout(ctx.root).config),
       network,
+      secrets: secretFacts(ctx.root, secretNamesAsked(manifest, options)),
     },
   });
 }

@@ -6,6 +6,7 @@ import { readToml } from '../manifest/toml-positions.js';
 import { validateDocument } from '../manifest/validate.js';
 import { CAPABILITIES } from '../manifest/constants.js';
 import { parseSize, parseStateSize } from '../manifest/units.js';
+import { SECRET_NAME_RE } from '../secret/names.js';
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -36,6 +37,7 @@ const configSchema = z.strictObject({
     syscalls: z.array(z.string().regex(/^@?[a-z0-9_]+$/, 'not a system call name or @group')).optional(),
     pids: z.number().int().min(1).max(4_194_304).optional(),
     networks: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'not a network name')).optional(),
+    secrets: z.array(z.string().regex(SECRET_NAME_RE, 'not a secret name')).optional(),
   })).optional(),
   state: z.strictObject({
     // "unlimited": services' /state is a plain directory, for hosts that cannot bound it (no loop devices).
