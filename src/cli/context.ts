@@ -17,6 +17,8 @@ export interface Context {
   root: string;
   /** niso's own executable (bin/niso), for starting the supervisor; default process.argv[1]. */
   entry?: string;
+  /** niso's stdin, for the commands that read data from it (`niso secret create NAME -`); opened only when asked for. */
+  stdin?: () => NodeJS.ReadableStream & { isTTY?: boolean };
   /** Set by commands whose exit status is not simply success, e.g. `niso run` passes on the app's. */
   exitCode?: number;
 }

@@ -54,7 +54,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-p, --publish <[ip:]host:container[/proto]>', 'map a host port to the app (repeatable; network private)', collect, [])
     .option('--net <network>', 'join this niso network instead of the manifest\'s (repeatable)', collect, [])
     .option('--cap-add <CAP_NAME>', 'grant a capability, or allow the one the manifest asks for (repeatable; systemd backend only)', collect, [])
-    .option('--allow-syscall <name>', 'let a system call or @group through the filter, or allow the manifest\'s (repeatable)', collect, []);
+    .option('--allow-syscall <name>', 'let a system call or @group through the filter, or allow the manifest\'s (repeatable)', collect, [])
+    .option('--secret <NAME[,target=PATH]>', 'mount a secret (`niso secret create`) read-only at /run/secrets/NAME or PATH, or allow the manifest\'s (repeatable)', collect, []);
 
   sandboxOptions(program.command('run')
     .description('run a package in the foreground in its sandbox, like `docker run --rm`')
@@ -185,6 +186,31 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
 
+  const secret = program.command('secret').description('secrets that services read as files (/run/secrets/NAME), kept root-only on this host');
+  secret.command('create')
+    .description('store a secret from a file, or from stdin (`-`, or when stdin is not a terminal); never replaces one')
+    .argument('<name>', 'secret name')
+    .argument('[file]', 'a regular file holding the value, or - for stdin')
+    .option('-l, --label <key=value>', 'a label to keep with it (repeatable)', collect, [])
+    .option('--json', 'print its metadata as JSON')
+    .action(async (name: string, file: string | undefined, opts) => (await import('./commands/secret.js')).create(ctx, name, file, opts));
+  secret.command('list').alias('ls')
+    .description('list secrets (never their values): size, digest, age, the services granted each')
+    .option('-q, --quiet', 'print only the names')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/secret.js')).list(ctx, opts));
+  secret.command('inspect')
+    .description('show secrets\' metadata (never their values) and the services granted them')
+    .argument('<names...>', 'secret names')
+    .option('--json', 'print as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/secret.js')).inspect(ctx, names, opts));
+  secret.command('remove').alias('rm')
+    .description('remove secrets (refused while a service is granted one, unless -f)')
+    .argument('<names...>', 'secret names')
+    .option('-f, --force', 'remove even if services are granted them (they fail at their next start)')
+    .option('--json', 'print what was removed as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/secret.js')).remove(ctx, names, opts));
+
   const net = program.command('net').description('niso networks: private bridges with kernel port mapping');
   net.command('create').description('create a network (a free subnet is chosen unless --subnet is given)')
     .argument('<name>', 'network name')
@@ -310,6 +336,7 @@ if (isEntry) {
   }
   const ctx = makeContext(process.cwd(), process.env, process.stdout, process.stderr);
   ctx.entry = process.argv[1];
+  ctx.stdin = () => process.stdin;
   let finished = false;
   // A command whose work stalls (a promise nobody resolves) must not end as a silent success.
   process.on('beforeExit', () => {

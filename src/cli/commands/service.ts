@@ -145,6 +145,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const manifest = await installedManifest(pkg);
     options = await withTrust(ctx, manifest, pkg.name, options);
     allowedWeakenings(manifest, options, pkg);
+    (await import('../../secret/grants.js')).checkSecretsExist(ctx.root, manifest, options);
     const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
     const logs = await readLogLimits(layout(ctx.root).config, opts);
     if (backend === 'systemd' && (opts.logMaxSize !== undefined || opts.logFiles !== undefined)) {
