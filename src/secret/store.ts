@@ -138,24 +138,39 @@ export function listSecretNames(root: string): string[] {
   return names.filter((n) => !n.startsWith('.') && existsSync(secretOf(secretsDir(root), n).meta)).sort();
 }
 
-export function listSecrets(root: string): SecretMeta[] {
-  return listSecretNames(root).map((n) => readSecretMeta(root, n)).filter((m): m is SecretMeta => m !== null);
+/** Every secret's metadata; `damaged`: the names whose metadata does not read (listed, so that they can be removed). */
+export function listSecrets(root: string): { secrets: SecretMeta[]; damaged: string[] } {
+  const secrets: SecretMeta[] = [];
+  const damaged: string[] = [];
+  for (const n of listSecretNames(root)) {
+    try { const m = readSecretMeta(root, n); if (m) secrets.push(m); } catch { damaged.push(n); }
+  }
+  return { secrets, damaged };
 }
 
-/** Removes secrets (all or none of them exist); what still uses them is the caller's to check. */
-export async function removeSecrets(root: string, names: readonly string[]): Promise<SecretMeta[]> {
+export function secretExists(root: string, name: string): boolean {
+  assertSecretName(name);
+  return existsSync(secretOf(secretsDir(root), name).dir);
+}
+
+/**
+ * Removes secrets (all or none: each must exist), damaged ones too; what still uses them is the caller's to check.
+ * Returns the metadata of each, or only its name where the metadata is damaged.
+ */
+export async function removeSecrets(root: string, names: readonly string[]): Promise<(SecretMeta | { name: string })[]> {
   for (const n of names) assertSecretName(n);
   const dir = ensureStore(root);
   return withLock(lockFile(root), 'the secrets', async () => {
-    const metas = names.map((n) => requireSecret(root, n));
-    for (const m of metas) {
+    for (const n of names) if (!secretExists(root, n)) throw notFound(n, listSecretNames(root));
+    const out = names.map((n) => { try { return readSecretMeta(root, n) ?? { name: n }; } catch { return { name: n }; } });
+    for (const n of names) {
       // Out of its name first (one rename), then deleted: a crash in between leaves only trash that the next command sweeps.
       const trash = join(dir, `.trash-${process.pid}-${randomBytes(4).toString('hex')}`);
-      renameSync(secretOf(dir, m.name).dir, trash);
+      renameSync(secretOf(dir, n).dir, trash);
       rmSync(trash, { recursive: true, force: true });
     }
     fsyncDir(dir);
-    return metas;
+    return out;
   });
 }
 

@@ -82,7 +82,7 @@ test('grants: the manifest\'s at /run/secrets/NAME or its target, a --secret of 
   assert.deepEqual(secretGrants(old as typeof m, {}), []);
 });
 
-test('mounts: a secret the host lacks is NISO5101, more than 1 MiB together NISO5103, a target on or in another mount NISO5105', () => {
+test('mounts: a secret the host lacks is NISO5101, more than 1023 KiB together NISO5103, a target on or in another mount NISO5105', () => {
   const grants = [{ name: 'db', target: '/run/secrets/db', from: 'command line' as const }];
   const digest = `sha256:${'a'.repeat(64)}`;
   assert.deepEqual(secretMounts(grants, { db: { digest, size: 10 } }, []), [{ type: 'secret', name: 'db', target: '/run/secrets/db', digest }]);

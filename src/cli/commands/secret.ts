@@ -6,7 +6,7 @@ import { formatSize } from '../../manifest/units.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { assertSecretName, MAX_SECRET_BYTES } from '../../secret/names.js';
 import { secretUsers, type SecretUser } from '../../secret/grants.js';
-import { createSecret, listSecrets, removeSecrets, requireSecret, type SecretMeta } from '../../secret/store.js';
+import { createSecret, listSecretNames, listSecrets, notFound, removeSecrets, requireSecret, secretExists, type SecretMeta } from '../../secret/store.js';
 import type { Context } from '../context.js';
 import { printJson, relativeTime } from '../output.js';
 import { printTable } from '../table.js';
@@ -77,8 +77,9 @@ function view(meta: SecretMeta, users: readonly SecretUser[]) {
 }
 
 export async function list(ctx: Context, opts: { quiet?: boolean; json?: boolean }): Promise<void> {
-  const secrets = listSecrets(ctx.root);
-  if (opts.quiet && !opts.json) { for (const s of secrets) ctx.stdout.write(`${s.name}\n`); return; }
+  const { secrets, damaged } = listSecrets(ctx.root);
+  for (const n of damaged) ctx.stderr.write(`warning: the metadata of secret ${n} is damaged (NISO5106): \`niso secret rm -f ${n}\` and create it again\n`);
+  if (opts.quiet && !opts.json) { for (const n of listSecretNames(ctx.root)) ctx.stdout.write(`${n}\n`); return; }
   const users = await secretUsers(ctx.root);
   if (opts.json) return printJson(ctx, secrets.map((s) => view(s, users.get(s.name) ?? [])));
   if (secrets.length === 0) { ctx.stdout.write('no secrets (create one with `niso secret create NAME FILE`)\n'); return; }
@@ -107,7 +108,7 @@ export async function inspect(ctx: Context, names: string[], opts: { json?: bool
 export async function remove(ctx: Context, names: string[], opts: { force?: boolean; json?: boolean }): Promise<void> {
   for (const n of names) assertSecretName(n);
   const unique = [...new Set(names)];
-  for (const n of unique) requireSecret(ctx.root, n);
+  for (const n of unique) if (!secretExists(ctx.root, n)) throw notFound(n, listSecretNames(ctx.root));
   const users = await secretUsers(ctx.root);
   const inUse = unique.filter((n) => (users.get(n) ?? []).length > 0);
   const servicesOf = (n: string) => [...new Set((users.get(n) ?? []).map((u) => u.service))];
@@ -118,7 +119,7 @@ export async function remove(ctx: Context, names: string[], opts: { force?: bool
     });
   }
   const removed = await removeSecrets(ctx.root, unique);
-  if (opts.json) return printJson(ctx, removed.map((m) => view(m, users.get(m.name) ?? [])));
+  if (opts.json) return printJson(ctx, removed.map((m) => ('digest' in m ? view(m, users.get(m.name) ?? []) : { name: m.name, services: users.get(m.name) ?? [] })));
   for (const m of removed) {
     ctx.stdout.write(`removed secret ${m.name}\n`);
     const svc = servicesOf(m.name);
