@@ -70,7 +70,7 @@ export function secretMounts(grants: readonly SecretGrant[], host: Readonly<Reco
   }
   const total = [...new Set(grants.map((g) => g.name))].reduce((sum, n) => sum + (host[n]!.size ?? 0), 0);
   if (total > MAX_SECRETS_TOTAL_BYTES) {
-    throw new NisoError('NISO5103', `the secrets granted (${[...new Set(grants.map((g) => g.name))].join(", ")}) hold ${total} bytes together, more than the ${MAX_SECRETS_TOTAL_BYTES / 1024} KiB a sandbox takes`, {
+    throw new NisoError('NISO5103', `the secrets granted (${[...new Set(grants.map((g) => g.name))].join(', ')}) hold ${total} bytes together, more than the ${MAX_SECRETS_TOTAL_BYTES / 1024} KiB a sandbox takes`, {
       exitCode: 2, hint: 'systemd loads no more credentials into one unit, and niso keeps both backends alike: grant fewer secrets, or keep large files in a volume',
     });
   }

@@ -41,7 +41,8 @@ export type Weakening =
   | { kind: 'syscall'; value: string }
   | { kind: 'pids'; value: number }
   | { kind: 'networks'; value: string }
-  | { kind: 'secret'; value: string };
+  /** description: what the manifest says the app uses it for, shown to the operator who is asked to confirm it. */
+  | { kind: 'secret'; value: string; description?: string };
 
 const DEFAULT_NETWORK = 'default';
 
@@ -67,7 +68,9 @@ export function manifestWeakenings(m: Manifest, o: OperatorChoices): Weakening[]
     for (const n of m.network.networks) if (n !== DEFAULT_NETWORK) out.push({ kind: 'networks', value: n });
   }
   // A host's secret, named by the package: the app could read any secret of the host whose name it guesses.
-  for (const name of Object.keys(m.secrets ?? {})) if (!(o.secrets ?? []).some((s) => s.name === name)) out.push({ kind: 'secret', value: name });
+  for (const [name, entry] of Object.entries(m.secrets ?? {})) {
+    if (!(o.secrets ?? []).some((s) => s.name === name)) out.push({ kind: 'secret', value: name, ...(entry.description !== undefined ? { description: entry.description } : {}) });
+  }
   return out;
 }
 
@@ -94,7 +97,7 @@ function describe(w: Weakening): { field: string; asked: string; gives: string; 
     case 'syscall': return { field: 'isolation.syscalls', asked: `[isolation] syscalls = [${q(w.value)}]`, gives: `${w.value.startsWith('@') ? 'the system calls' : 'the system call'} ${w.value}, which the filter refuses`, flag: `--allow-syscall ${w.value}`, trust: `syscalls = [${q(w.value)}]` };
     case 'pids': return { field: 'resources.pids', asked: `[resources] pids = ${w.value}`, gives: `up to ${w.value} tasks instead of the server preset's ${PRESETS.server.limits.pids}, the bound that stops a fork bomb`, flag: `--pids ${w.value}`, trust: `pids = ${w.value}` };
     case 'networks': return { field: 'network.networks', asked: `[network] networks = [${q(w.value)}]`, gives: `a place on network ${q(w.value)}, beside the services there, instead of the default network`, flag: `--net ${w.value}`, trust: `networks = [${q(w.value)}]` };
-    case 'secret': return { field: 'secrets', asked: `[secrets.${/^[A-Za-z0-9_-]+$/.test(w.value) ? w.value : q(w.value)}]`, gives: `the host's secret ${q(w.value)} (niso secret), readable by the app`, flag: `--secret ${w.value}`, trust: `secrets = [${q(w.value)}]` };
+    case 'secret': return { field: 'secrets', asked: `[secrets.${/^[A-Za-z0-9_-]+$/.test(w.value) ? w.value : q(w.value)}]`, gives: `the host's secret ${q(w.value)} (niso secret), readable by the app${w.description ? ` (${q(w.description)})` : ''}`, flag: `--secret ${w.value}`, trust: `secrets = [${q(w.value)}]` };
   }
 }
 

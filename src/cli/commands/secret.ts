@@ -48,7 +48,7 @@ async function readValue(ctx: Context, file: string | undefined): Promise<{ byte
     if (stdin.isTTY) throw valueError('stdin is a terminal: niso does not read a secret typed there (it would be echoed, and kept in the shell\'s history)', 'pipe it in (printf %s "$VALUE" | niso secret create NAME -) or give a FILE');
     return { bytes: await readStdin(stdin, MAX_SECRET_BYTES), from: 'stdin' };
   }
-  if (file === undefined) throw valueError(`no value given${stdin?.isTTY ? ", and stdin is a terminal" : ""}`, 'give a FILE, or pipe the value in: printf %s "$VALUE" | niso secret create NAME -');
+  if (file === undefined) throw valueError(`no value given${stdin?.isTTY ? ', and stdin is a terminal' : ''}`, 'give a FILE, or pipe the value in: printf %s "$VALUE" | niso secret create NAME -');
   const path = resolve(ctx.cwd, file);
   let read: Bounded;
   try { read = readRegularFile(path, MAX_SECRET_BYTES); } catch (e) {
