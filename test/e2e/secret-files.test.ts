@@ -12,9 +12,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 import { holders, scanAsNobody, secret } from '../helpers/secret-scan.js';
-import { forceRemove } from '../../src/store/fs-tree.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -135,7 +134,8 @@ after(async () => {
   for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
     if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n, '--state']); }
   }
-  await forceRemove(dir);
+  // Its state images unmounted and its uid claims (host-wide) given back, then the directory.
+  await removeTestDir(dir);
 });
 
 /** The one case this file does not run on systemd, and why (sandbox-systemd.test.ts allows exactly this skip). */
