@@ -42,13 +42,15 @@ async function readStdin(stream: NodeJS.ReadableStream, max: number): Promise<Bu
 }
 
 async function readValue(ctx: Context, file: string | undefined): Promise<{ bytes: Buffer; from: string }> {
-  const stdin = ctx.stdin?.();
-  if (file === '-' || (file === undefined && stdin !== undefined && stdin.isTTY !== true)) {
+  if (file === '-' || file === undefined) {
+    // Opened only here: a FILE never touches niso's stdin.
+    const stdin = ctx.stdin?.();
     if (stdin === undefined) throw valueError('there is no stdin to read the value from', 'give the value in a FILE');
-    if (stdin.isTTY) throw valueError('stdin is a terminal: niso does not read a secret typed there (it would be echoed, and kept in the shell\'s history)', 'pipe it in (printf %s "$VALUE" | niso secret create NAME -) or give a FILE');
+    if (stdin.isTTY) {
+      throw valueError(`${file === undefined ? 'no FILE given, and ' : ''}stdin is a terminal: niso does not read a secret typed there (it would be echoed, and kept in the shell's history)`, 'pipe it in (printf %s "$VALUE" | niso secret create NAME -) or give a FILE');
+    }
     return { bytes: await readStdin(stdin, MAX_SECRET_BYTES), from: 'stdin' };
   }
-  if (file === undefined) throw valueError(`no value given${stdin?.isTTY ? ', and stdin is a terminal' : ''}`, 'give a FILE, or pipe the value in: printf %s "$VALUE" | niso secret create NAME -');
   const path = resolve(ctx.cwd, file);
   let read: Bounded;
   try { read = readRegularFile(path, MAX_SECRET_BYTES); } catch (e) {
