@@ -19,7 +19,8 @@ export interface Context {
   entry?: string;
   /**
    * What the user types, for the few questions niso asks (`volume prune`); absent: nobody to ask. A function: opening
-   * stdin makes node set O_NONBLOCK on it, which apps sharing it (`niso run`) must never inherit.
+   * stdin makes node set O_NONBLOCK on it, which apps sharing it (`niso run`) must never inherit. Also the data of
+   * `niso secret create NAME -`.
    */
   stdin?: () => NodeJS.ReadableStream & { isTTY?: boolean };
   /** Set by commands whose exit status is not simply success, e.g. `niso run` passes on the app's. */

@@ -57,7 +57,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--allow-syscall <name>', 'let a system call or @group through the filter, or allow the manifest\'s (repeatable)', collect, [])
     .option('-v, --volume <src:dst[:ro]>', 'mount a volume (NAME:/path, made on first use) or a host path (/srv/x:/path) (repeatable)', collect, [])
     .option('--mount <type=volume|bind,src=,dst=[,readonly]>', 'mount a volume or host path, Docker\'s long form; also `exclusive` (repeatable)', collect, [])
-    .option('--config <NAME=FILE|FILE:/path>', 'copy a config file into the service and mount it read-only (repeatable)', collect, []);
+    .option('--config <NAME=FILE|FILE:/path>', 'copy a config file into the service and mount it read-only (repeatable)', collect, [])
+    .option('--secret <NAME[,target=PATH]>', 'mount a secret (`niso secret create`) read-only at /run/secrets/NAME or PATH, or allow the manifest\'s (repeatable)', collect, []);
 
   sandboxOptions(program.command('run')
     .description('run a package in the foreground in its sandbox, like `docker run --rm`')
@@ -187,6 +188,31 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<spec>', 'NAME:VERSION (the full version when several match) or its path')
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
+
+  const secret = program.command('secret').description('secrets that services read as files (/run/secrets/NAME), kept root-only on this host');
+  secret.command('create')
+    .description('store a secret from a file, or from stdin (`-`, or when stdin is not a terminal); never replaces one')
+    .argument('<name>', 'secret name')
+    .argument('[file]', 'a regular file holding the value, or - for stdin')
+    .option('-l, --label <key=value>', 'a label to keep with it (repeatable)', collect, [])
+    .option('--json', 'print its metadata as JSON')
+    .action(async (name: string, file: string | undefined, opts) => (await import('./commands/secret.js')).create(ctx, name, file, opts));
+  secret.command('list').alias('ls')
+    .description('list secrets (never their values): size, digest, age, the services granted each')
+    .option('-q, --quiet', 'print only the names')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/secret.js')).list(ctx, opts));
+  secret.command('inspect')
+    .description('show secrets\' metadata (never their values) and the services granted them')
+    .argument('<names...>', 'secret names')
+    .option('--json', 'print as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/secret.js')).inspect(ctx, names, opts));
+  secret.command('remove').alias('rm')
+    .description('remove secrets (refused while a service is granted one, unless -f)')
+    .argument('<names...>', 'secret names')
+    .option('-f, --force', 'remove even if services are granted them (they fail at their next start)')
+    .option('--json', 'print what was removed as JSON')
+    .action(async (names: string[], opts) => (await import('./commands/secret.js')).remove(ctx, names, opts));
 
   const net = program.command('net').description('niso networks: private bridges with kernel port mapping');
   net.command('create').description('create a network (a free subnet is chosen unless --subnet is given)')

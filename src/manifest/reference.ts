@@ -243,6 +243,9 @@ state_size = "2G"              # /state's bound (writes past it: ENOSPC); the ho
 policy = "on-failure"
 max_retries = 5
 
+[secrets.db-password]          # a secret of this host, read at /run/secrets/db-password; granted with --secret
+description = "the database password"
+
 [volumes.uploads]
 mount = "/data/uploads"        # the service's own volume "SERVICE/uploads", kept across upgrades and \`niso remove\`
 description = "images uploaded by users"

@@ -7,6 +7,7 @@ import { DURATION_PATTERN, MIN_STATE_BYTES, SIZE_PATTERN, formatDuration, parseD
 import { suggest } from './suggest.js';
 import { ARCHES, CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, runtimeCommands } from './constants.js';
 import { SYSCALL_GROUPS, expandSyscallNames } from '../render/seccomp-syscalls.js';
+import { SECRETS_DIR, secretNameProblem, suggestSecretName, targetProblem } from '../secret/names.js';
 
 export { ARCHES, CAPABILITIES, PRESETS, RUNTIME_NAMES, STOP_SIGNALS } from './constants.js';
 
@@ -352,6 +353,31 @@ const configsSection = z.record(z.string(), configEntry).meta({ description: 'Co
       else targets.set(target, name);
     }
   }));
+// [secrets.NAME]: a secret of the host the app reads as a file. Its key is the host's name for it, so it takes effect
+// only when the operator confirms it (plan/weakenings.ts): a downloaded package must not pick a host secret and read it.
+const secretEntry = z.strictObject({
+  target: z.string().check((ctx) => {
+    const p = targetProblem(ctx.value);
+    if (p) report(ctx, ctx.value, 'NISO5105', `the secret's target ${JSON.stringify(ctx.value)} ${p.why}`, p.hint);
+  }).optional().meta({ description: `Where the secret's file appears inside the sandbox (read-only, mode 0400, owned by the app's user). Default "${SECRETS_DIR}/NAME".`, examples: [`${SECRETS_DIR}/db-password`] }),
+  description: z.string().max(1000).optional().meta({ description: 'What the app uses it for; shown to the operator who grants it.' }),
+}).meta({ description: 'One secret: where the app reads it' });
+
+const secretsSection = z.record(z.string(), secretEntry).meta({
+  description: `Secrets of the host (\`niso secret create NAME\`) that the app reads as files, by name; never in its environment. A package cannot read a host's secret by itself: each one takes effect only when the operator grants it, with \`--secret NAME\` or with \`secrets = ["NAME"]\` under [trust.PACKAGE] in /etc/niso/config.toml; until then \`niso run\` and \`niso activate\` refuse the package (NISO3105).`,
+  examples: [{ 'db-password': { description: 'the PostgreSQL password' }, 'tls-key': { target: `${SECRETS_DIR}/tls/key.pem` } }],
+}).check(across((secrets, ctx) => {
+  const targets = new Map<string, string>();
+  for (const [name, v] of Object.entries(secrets)) {
+    const problem = secretNameProblem(name);
+    if (problem) report(ctx, name, 'NISO5100', `secret name ${JSON.stringify(name)} ${problem}`, `use 1-64 lower-case letters, digits, ".", "_" and "-", e.g. "${suggestSecretName(name)}"`, [name], 'key');
+    const target = isTable(v) && typeof v.target === 'string' ? v.target : isTable(v) && v.target === undefined ? `${SECRETS_DIR}/${name}` : undefined;
+    if (target === undefined) continue;
+    const other = targets.get(target);
+    if (other !== undefined) report(ctx, target, 'NISO5105', `secrets "${other}" and "${name}" are both mounted at ${target}`, 'give each secret its own target', isTable(v) && v.target !== undefined ? [name, 'target'] : [name]);
+    else targets.set(target, name);
+  }
+}));
 
 export const manifestSchema = z.strictObject({
   package: packageSection,
@@ -364,6 +390,7 @@ export const manifestSchema = z.strictObject({
   isolation: isolationSection.prefault({}),
   resources: resourcesSection.prefault({}),
   restart: restartSection.prefault({}),
+  secrets: secretsSection.optional(),
   volumes: volumesSection.default({}),
   mounts: mountsSection.default([]),
   configs: configsSection.default({}),

@@ -7,6 +7,7 @@ import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanPrepar
 import { DEFAULT_STATE_BYTES, PRESETS } from './presets.js';
 import { allowedWeakenings, type Trust, type Weakening } from './weakenings.js';
 import { bindGrants, checkTargets, configGrants, volumeGrants } from './grants.js';
+import { secretGrants, secretMounts, type SecretGrant } from './secrets.js';
 
 export interface RuntimeFacts {
   name: string;
@@ -45,8 +46,8 @@ export interface HostFacts {
   volumes?: Record<string, { dir: string; gid: number }>;
   /** Host paths of its binds as the kernel finds them (symlinks resolved, checked: sandbox/grants-host.ts), by the path asked for. */
   bindSources?: Record<string, string>;
-  /** The secrets it is granted, by name: their sha256 (the bytes never enter a plan). */
-  secrets?: Record<string, { digest: string }>;
+  /** The secrets it is granted, by name: their sha256 (the bytes never enter a plan) and size; absent: no such secret. */
+  secrets?: Record<string, { digest: string; size?: number }>;
   /**
    * The service's private network, once niso has prepared it: the namespace to run in and the
    * /etc/hosts naming the services it shares networks with. Without it, "private" falls back to
@@ -185,6 +186,19 @@ function grantMounts(input: PlanInput, appDir: string): { mounts: PlanMount[]; g
   return { mounts, groups: [...groups].sort((a, b) => a - b) };
 }
 
+/** The secrets granted (plan/secrets.ts), recorded as overrides; a sandbox is needed to mount them as files. */
+function secretsOf(m: Manifest, o: PlanOptions, preset: PresetName, overrides: PlanOverride[], confirmed: { confirmedBy?: 'host config' }): SecretGrant[] {
+  const grants = secretGrants(m, o);
+  if (grants.length === 0) return grants;
+  if (!PRESETS[preset].sandboxed) {
+    throw new NisoError('NISO5108', `secrets (${[...new Set(grants.map((g) => g.name))].join(', ')}) are files mounted in the sandbox, and the preset "${preset}" has none`, { exitCode: 2, hint: 'use the server or strict preset, or pass the value another way (--env-file)' });
+  }
+  const names = (from: SecretGrant['from']) => [...new Set(grants.filter((g) => g.from === from).map((g) => g.name))].sort();
+  if (names('manifest').length > 0) overrides.push({ property: 'secrets', preset: [], value: names('manifest'), from: 'manifest', ...confirmed });
+  if (names('command line').length > 0) overrides.push({ property: 'secrets', preset: [], value: names('command line'), from: 'command line' });
+  return grants;
+}
+
 export function buildPlan(input: PlanInput): Plan {
   const { manifest: m, options: o, host } = input;
   const overrides: PlanOverride[] = [];
@@ -270,6 +284,8 @@ export function buildPlan(input: PlanInput): Plan {
   const nul = [...argv.map((a, i) => [`argument ${i} of the command`, a] as const), ...Object.entries(env).map(([k, v]) => [`environment variable ${k.replace(/\0/g, '\\0')}`, k + v] as const)].find(([, v]) => v.includes('\0'));
   if (nul) throw new NisoError('NISO1408', `the ${nul[0]} contains a NUL character`, { exitCode: 2, hint: 'remove it from the manifest (and pack and install the package again) or from the env file' });
 
+  const secrets = secretsOf(m, o, presetName, overrides, confirmation('secret'));
+
   const restart = restartOf(m, input.options, overrides);
   const health = healthOf(m);
   const appDir = `${input.package.path}/app`;
@@ -321,6 +337,8 @@ export function buildPlan(input: PlanInput): Plan {
   if ((network === 'host' || (privateNet && privateNet.egress)) && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });
   // Granted mounts last, parents before what is inside them: a config may go over a file of /app, a volume inside a host path.
   mounts.push(...granted.mounts);
+  // Last, once every other mount is known: a secret's target must not clash with one.
+  mounts.push(...secretMounts(secrets, host.secrets ?? {}, mounts));
 
   return {
     planVersion: 1,

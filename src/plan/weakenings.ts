@@ -19,6 +19,8 @@ export interface Trust {
   networks?: string[];
   /** Host paths of the manifest's [[mounts]], by source. */
   mounts?: string[];
+  /** Secrets of the host ([secrets] in the manifest) the package may read. */
+  secrets?: string[];
 }
 
 /** The command line's choices that decide whether the manifest's settings apply at all (they replace them). */
@@ -33,6 +35,8 @@ export interface OperatorChoices {
   syscalls?: string[];
   /** -v / --mount: a host path there confirms the manifest's [[mounts]] of the same source (or replaces one at the same target). */
   mounts?: MountOption[];
+  /** --secret: grants the secret, and confirms the manifest's of the same name. */
+  secrets?: readonly { name: string }[];
 }
 
 export type Weakening =
@@ -42,7 +46,9 @@ export type Weakening =
   | { kind: 'syscall'; value: string }
   | { kind: 'pids'; value: number }
   | { kind: 'networks'; value: string }
-  | { kind: 'mount'; value: string; target: string; readOnly: boolean };
+  | { kind: 'mount'; value: string; target: string; readOnly: boolean }
+  /** description: what the manifest says the app uses it for, shown to the operator who is asked to confirm it. */
+  | { kind: 'secret'; value: string; description?: string };
 
 const DEFAULT_NETWORK = 'default';
 
@@ -74,6 +80,10 @@ export function manifestWeakenings(m: Manifest, o: OperatorChoices): Weakening[]
       if (!binds.some((b) => b.source === x.source || b.target === x.target)) out.push({ kind: 'mount', value: x.source, target: x.target, readOnly: x.read_only });
     }
   }
+  // A host's secret, named by the package: the app could read any secret of the host whose name it guesses.
+  for (const [name, entry] of Object.entries(m.secrets ?? {})) {
+    if (!(o.secrets ?? []).some((s) => s.name === name)) out.push({ kind: 'secret', value: name, ...(entry.description !== undefined ? { description: entry.description } : {}) });
+  }
   return out;
 }
 
@@ -87,6 +97,7 @@ export function trusts(t: Trust | undefined, w: Weakening): boolean {
     case 'pids': return t.pids !== undefined && t.pids >= w.value;
     case 'networks': return (t.networks ?? []).includes(w.value);
     case 'mount': return (t.mounts ?? []).includes(w.value);
+    case 'secret': return (t.secrets ?? []).includes(w.value);
   }
 }
 
@@ -101,6 +112,7 @@ function describe(w: Weakening): { field: string; asked: string; gives: string; 
     case 'pids': return { field: 'resources.pids', asked: `[resources] pids = ${w.value}`, gives: `up to ${w.value} tasks instead of the server preset's ${PRESETS.server.limits.pids}, the bound that stops a fork bomb`, flag: `--pids ${w.value}`, trust: `pids = ${w.value}` };
     case 'networks': return { field: 'network.networks', asked: `[network] networks = [${q(w.value)}]`, gives: `a place on network ${q(w.value)}, beside the services there, instead of the default network`, flag: `--net ${w.value}`, trust: `networks = [${q(w.value)}]` };
     case 'mount': return { field: 'mounts', asked: `[[mounts]] source = ${q(w.value)}`, gives: `the host's ${w.value}${w.readOnly ? ' to read' : ', to read and write'}`, flag: `-v ${w.value}:${w.target}${w.readOnly ? ':ro' : ''}`, trust: `mounts = [${q(w.value)}]` };
+    case 'secret': return { field: 'secrets', asked: `[secrets.${/^[A-Za-z0-9_-]+$/.test(w.value) ? w.value : q(w.value)}]`, gives: `the host's secret ${q(w.value)} (niso secret), readable by the app${w.description ? ` (${q(w.description)})` : ''}`, flag: `--secret ${w.value}`, trust: `secrets = [${q(w.value)}]` };
   }
 }
 

@@ -6,10 +6,15 @@ import type { Plan } from '../plan/plan.js';
 
 export interface BwrapFd {
   fd: number;
-  /** env: the app's environment, in the form its reader takes (bwrap options NUL-separated, or a shell script unsandboxed). */
-  kind: 'seccomp' | 'status' | 'file' | 'env';
-  /** Content to write into the fd (files, env), or null when niso reads from it (status) or supplies a prepared buffer (seccomp). */
+  /**
+   * env: the app's environment, in the form its reader takes (bwrap options NUL-separated, or a shell script
+   * unsandboxed). secret: the bytes of the stored secret `secret`, which the starter reads and writes into the fd.
+   */
+  kind: 'seccomp' | 'status' | 'file' | 'env' | 'secret';
+  /** Content to write into the fd (files, env), or null when niso reads from it (status) or supplies a prepared buffer (seccomp, secret). */
   content: string | null;
+  /** kind secret: the secret's name. */
+  secret?: string;
 }
 
 export interface BwrapCommand {
@@ -113,6 +118,14 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
         const fd = nextFd();
         fds.push({ fd, kind: 'file', content: m.content });
         a.push('--ro-bind-data', String(fd), m.target);
+        break;
+      }
+      // Only the name goes into the argv, never the bytes: bubblewrap copies them from the fd into a file of the
+      // sandbox, created as the sandbox user (its owner) with mode 0400, and makes its parent dirs.
+      case 'secret': {
+        const fd = nextFd();
+        fds.push({ fd, kind: 'secret', content: null, secret: m.name });
+        a.push('--perms', '0400', '--ro-bind-data', String(fd), m.target);
         break;
       }
     }

@@ -26,17 +26,23 @@ export const TRANSIENT_DIRECTIVES: ReadonlySet<string> = new Set([
   'RestrictNamespaces', 'LockPersonality', 'SystemCallFilter', 'SystemCallErrorNumber', 'RestrictSUIDSGID',
   'RestrictRealtime', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups',
   'ProtectClock', 'KeyringMode', 'MemoryDenyWriteExecute', 'MemoryMax', 'MemorySwapMax', 'CPUQuota', 'TasksMax',
-  'LimitNOFILE', 'SupplementaryGroups',
+  'LimitNOFILE', 'SupplementaryGroups', 'LoadCredential',
 ]);
 
 /**
  * A unit-file value as a transient property. Unit files expand %-specifiers (so the renderer doubles every `%`);
  * properties set over the bus do not (`-p Environment=X=%n` arrives as `%n`), so `%%` becomes `%` again. Quotes and
  * C escapes stay: systemd-run splits Environment=, BindPaths= and friends with the unit-file parser's rules.
- * A single `%` (CPUQuota=50%) is not a specifier there and stays as it is.
+ * A single `%` (CPUQuota=50%) is not a specifier there and stays as it is. The one specifier the renderer writes,
+ * `%d` (the unit's credentials dir, for secrets), becomes the transient unit's own: systemd-run 252 refused
+ * `BindReadOnlyPaths=%d/NAME:...` ("Source path %d/NAME is not absolute"), and took the path written out.
  */
-function propertyValue(v: string): string {
-  return v.replace(/%%/g, '%');
+function propertyValue(v: string, unit: string | null): string {
+  return v.replace(/%([%d])/g, (_, c: string) => {
+    if (c === '%') return '%';
+    if (unit === null) throw new RenderError(`a transient unit needs its name for %d (its credentials dir): ${v}`);
+    return `/run/credentials/${unit}`;
+  });
 }
 
 /** The lines of one section of a unit, without comments and blank lines. */
@@ -56,9 +62,11 @@ function sectionLines(unitText: string, section: string): string[] {
 /**
  * The [Service] directives of a rendered unit as systemd-run properties (`KEY=VALUE`, each one `-p` argument), in
  * the unit's order (later assignments of list directives add to earlier ones, as in the file). `extraDropped` names
- * more directives to leave out. Throws RenderError for a directive systemd-run was not checked to take.
+ * more directives to leave out; `unit` is the transient unit's name (for its credentials dir). Throws RenderError for
+ * a directive systemd-run was not checked to take.
  */
-export function transientProperties(unitText: string, extraDropped: readonly string[] = []): string[] {
+export function transientProperties(unitText: string, extraDropped: readonly string[] = [], unit: string | null = null): string[] {
+  if (unit !== null && !/^[A-Za-z0-9:_.\\-]+\.service$/.test(unit)) throw new RenderError(`"${unit}" is not a service unit name`);
   const props: string[] = [];
   for (const line of sectionLines(unitText, 'Service')) {
     const i = line.indexOf('=');
@@ -66,7 +74,7 @@ export function transientProperties(unitText: string, extraDropped: readonly str
     const key = line.slice(0, i);
     if (FOREGROUND_DROPPED.has(key) || extraDropped.includes(key)) continue;
     if (!TRANSIENT_DIRECTIVES.has(key)) throw new RenderError(`${key}= was not checked as a transient property of systemd-run 252`);
-    props.push(`${key}=${propertyValue(line.slice(i + 1))}`);
+    props.push(`${key}=${propertyValue(line.slice(i + 1), unit)}`);
   }
   return props;
 }
@@ -90,7 +98,7 @@ export function joinServiceProperties(serviceUnit: string): string[] {
  */
 export function environmentFileProperty(path: string): string {
   if (!path.startsWith('/')) throw new RenderError(`the environment file ${JSON.stringify(path)} is not an absolute path`);
-  return `EnvironmentFile=${propertyValue(lineValue(path, 'the environment file'))}`;
+  return `EnvironmentFile=${propertyValue(lineValue(path, 'the environment file'), null)}`;
 }
 
 /**

@@ -31,6 +31,11 @@ export interface SystemdFacts {
    * niso-<service>-net.service at every start; without it, the caller prepares plan.network.netns itself.
    */
   niso?: NisoCommand;
+  /**
+   * niso's secret store (layout().secrets): a secret of the plan is loaded from it by the unit's LoadCredential=;
+   * needed only by plans with secrets.
+   */
+  secretsDir?: string;
 }
 
 export interface SystemdFile { path: string; content: string; mode: number }
@@ -151,6 +156,7 @@ function execLine(plan: Plan): string {
 function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[]): { lines: string[]; notes: string[] } {
   const lines: string[] = [];
   const notes: string[] = [];
+  const loaded = new Set<string>();
   const bind = (m: Extract<PlanMount, { type: 'bind' }>) => `${m.readOnly ? 'BindReadOnlyPaths' : 'BindPaths'}=${pathWord(m.source)}:${pathWord(m.target)}`;
   for (const m of plan.mounts) {
     switch (m.type) {
@@ -163,12 +169,32 @@ function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[]): { li
         break;
       }
       case 'tmpfs': lines.push(`TemporaryFileSystem=${pathWord(m.target)}:size=${m.sizeBytes},${m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777'}`); break;
+      case 'secret': lines.push(...secretLines(m, facts, loaded)); break;
       // MountAPIVFS= and PrivateDevices= (below) provide these.
       case 'proc': case 'dev': break;
     }
   }
   if (!plan.mounts.some((m) => m.type === 'proc')) notes.push('a sandbox without /proc (systemd always mounts it with RootDirectory=)');
   return { lines, notes };
+}
+
+/**
+ * A secret is a credential of the unit: systemd (as root, before it builds the sandbox) copies the stored file into the
+ * unit's own credentials dir, a ramfs that only the service's uid reads, and the file is bound read-only at the
+ * target. Verified with systemd 252 and RootDirectory= (also under TemporaryFileSystem=/run:ro): the file at the target
+ * is owned by the service's uid, mode 0400, and /run/secrets is made for it. `%d` is that credentials dir; a transient
+ * unit gets its path written out instead (systemd-run.ts), since properties set over the bus expand no specifiers.
+ * The bytes never enter the unit: it names the stored file, which stays root's alone (0600 in a 0700 dir).
+ */
+function secretLines(m: Extract<PlanMount, { type: 'secret' }>, facts: SystemdFacts, loaded: Set<string>): string[] {
+  if (facts.secretsDir === undefined) throw new RenderError(`the plan mounts secret ${m.name}, but no secret store was given to load it from`);
+  const out: string[] = [];
+  if (!loaded.has(m.name)) {
+    loaded.add(m.name);
+    out.push(`LoadCredential=${m.name}:${linePath(`${facts.secretsDir}/${m.name}/value`, 'the secret store')}`);
+  }
+  out.push(`BindReadOnlyPaths=%d/${m.name}:${pathWord(m.target)}`);
+  return out;
 }
 
 function syscallLines(plan: Plan): { lines: string[]; notes: string[] } {

@@ -18,6 +18,8 @@ import { readStateDefault } from '../store/host-config.js';
 import { layout, stateOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
 import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
+import { secretNamesAsked } from '../plan/secrets.js';
+import { secretFacts } from '../secret/store.js';
 
 function hostFile(path: string): string | null {
   try { return realpathSync(path); } catch { return null; }
@@ -72,6 +74,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       network,
       volumes: grants.volumes,
       bindSources: grants.bindSources,
+      secrets: secretFacts(ctx.root, secretNamesAsked(manifest, options)),
     },
   });
   return grants.notes.length > 0 ? { ...plan, notes: [...plan.notes, ...grants.notes] } : plan;

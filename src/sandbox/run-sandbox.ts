@@ -66,11 +66,29 @@ export function renderCommand(plan: Plan, seccomp: Buffer | null, dieWithParent:
   }
 }
 
+/**
+ * What the starter writes into each fd it hands bubblewrap: the rendered content, the seccomp filter, or a secret's
+ * bytes (secret/store.ts secretValues, read before the start). Checked before anything is spawned.
+ */
+export function fdContents(cmd: BwrapCommand, seccomp: Buffer | null, secrets: ReadonlyMap<string, Buffer>): (string | Buffer | null)[] {
+  return cmd.fds.map((f) => {
+    if (f.kind === 'status') return null;
+    if (f.kind === 'seccomp') return seccomp;
+    if (f.kind === 'secret') {
+      const bytes = secrets.get(f.secret ?? '');
+      if (bytes === undefined) throw new Error(`the bytes of secret ${f.secret} were not read before the start`);
+      return bytes;
+    }
+    return f.content ?? '';
+  });
+}
+
 export { SIGNAL_NUMBERS };
-export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void } = {}): Promise<SandboxResult> {
+export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void; secrets?: ReadonlyMap<string, Buffer> } = {}): Promise<SandboxResult> {
   await sweepCgroups();
   await prepareDirs(plan);
   const cmd = renderCommand(plan, seccomp, true);
+  const contents = fdContents(cmd, seccomp, opts.secrets ?? new Map());
   const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
   const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
@@ -90,7 +108,7 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
         if (st.childPid !== undefined) { initPid = st.childPid; opts.onStart?.(initPid); }
         if (st.exitCode !== undefined) exitFromStatus = st.exitCode;
       });
-    } else s.end(f.kind === 'seccomp' ? seccomp : f.content ?? '');
+    } else s.end(contents[i]);
     s.on('error', () => undefined);
   });
 

@@ -15,7 +15,8 @@ import type { Plan } from '../plan/plan.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../render/seccomp.js';
 import { createCgroup, removeCgroup, serviceCgroupName, type Cgroup } from '../sandbox/cgroup.js';
 import { installedManifest, preparePlan } from '../sandbox/prepare.js';
-import { appPid, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
+import { appPid, fdContents, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
+import { secretValues } from '../secret/store.js';
 import { resolveOne } from '../store/resolve.js';
 import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.js';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
@@ -76,6 +77,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     await prepareDirs(plan);
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     const cmd = renderCommand(plan, seccomp, false);
+    const contents = fdContents(cmd, seccomp, secretValues(root, plan));
     await writePlan(root, name, plan);
     const cgroup = createCgroup(plan, '', serviceCgroupName(rootId(root), name));
     cg = cgroup;
@@ -98,7 +100,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
       const s = child.stdio[3 + i] as Writable | null;
       if (!s) return;
       s.on('error', () => undefined);
-      s.end(f.kind === 'seccomp' ? seccomp : f.content ?? '');
+      s.end(contents[i]);
     });
     // No sandbox, no bubblewrap to report one (unsafe-none): the started process is the app (the chain to it execs),
     // so it is recorded as bubblewrap would record its init, and appPid() knows it for what it is.

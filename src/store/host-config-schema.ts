@@ -6,6 +6,7 @@ import { readToml } from '../manifest/toml-positions.js';
 import { validateDocument } from '../manifest/validate.js';
 import { CAPABILITIES } from '../manifest/constants.js';
 import { parseSize, parseStateSize } from '../manifest/units.js';
+import { SECRET_NAME_RE } from '../secret/names.js';
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -38,6 +39,7 @@ const configSchema = z.strictObject({
     networks: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, 'not a network name')).optional(),
     // The host paths of the manifest's [[mounts]] the package may bind, by source.
     mounts: z.array(z.string().regex(/^\//, 'not an absolute path')).optional(),
+    secrets: z.array(z.string().regex(SECRET_NAME_RE, 'not a secret name')).optional(),
   })).optional(),
   state: z.strictObject({
     // "unlimited": services' /state is a plain directory, for hosts that cannot bound it (no loop devices).

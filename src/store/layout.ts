@@ -30,6 +30,8 @@ export interface StoreLayout {
    * (no named volume can take a name starting with "@"), and grants.json, which service or run holds which volume.
    */
   volumes: string;
+  /** Secrets (`niso secret`): <secrets>/<name>/{value,meta.json}, root's alone (0700, files 0600). */
+  secrets: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -49,6 +51,7 @@ export function layout(root: string): StoreLayout {
     state: join(lib, 'state'),
     configs: join(lib, 'configs'),
     volumes: join(lib, 'volumes'),
+    secrets: join(lib, 'secrets'),
   };
 }
 
@@ -93,4 +96,13 @@ export function volumeOf(l: StoreLayout, name: string): { dir: string; data: str
   const slash = name.indexOf('/');
   const dir = slash < 0 ? join(l.volumes, name) : join(l.volumes, `@${name.slice(0, slash)}`, name.slice(slash + 1));
   return { dir, data: join(dir, 'data'), meta: join(dir, 'volume.json') };
+}
+
+/**
+ * One secret: a directory holding its bytes (`value`, what a systemd unit's LoadCredential= reads) and its metadata,
+ * made complete under a temporary name and renamed into place, so that a secret is all there or not at all.
+ */
+export function secretOf(secretsDir: string, name: string): { dir: string; value: string; meta: string } {
+  const dir = join(secretsDir, name);
+  return { dir, value: join(dir, 'value'), meta: join(dir, 'meta.json') };
 }

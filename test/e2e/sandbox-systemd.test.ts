@@ -3,6 +3,7 @@
 // secrets.test.ts: there the scan as nobody also reads the unit files, the transient units systemd keeps in
 // /run/systemd/transient, and what `systemctl show` tells any user about each niso unit.
 // weakenings.test.ts: the refusals and confirmations of a manifest's weakenings, and a capability that systemd grants.
+// secret-files.test.ts: `niso secret` and secrets as files, which a unit loads as credentials (LoadCredential=).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootMachine, type Machine } from '../helpers/nspawn.js';
@@ -21,12 +22,17 @@ after(async () => {
   if (m) await m.shutdown();
 });
 
-for (const [suite, cases] of [['secrets', 4], ['weakenings', 5]] as const) {
+// secret-files.test.ts skips its case of the store alone there, with this reason.
+const SKIPPED: Record<string, string[]> = {
+  'secret-files': ['niso secret: create from a file or stdin, list and inspect metadata only; the store is root\'s alone; hostile input is refused with a code: the store and its refusals are the same on both backends; only what a sandbox gets differs'],
+};
+
+for (const [suite, cases] of [['secrets', 4], ['weakenings', 5], ['secret-files', 3]] as const) {
   test(`the ${suite} suite (${suite}.test.ts) holds against the systemd backend (in a booted systemd 252)`, { skip: inside && 'already inside the machine', timeout: 600_000 }, async () => {
     const { results, failed, skipped, code, stdout, stderr } = await suiteInside(m!, `test/e2e/${suite}.test.ts`, suite, 540_000);
     assert.deepEqual(failed.map((x) => `${x.name}\n${x.detail}`), [], `failing cases on systemd:\n${stderr.slice(-3000)}`);
     assert.equal(code, 0, `the suite exited ${code}:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
     assert.ok(results.length >= cases, `only ${results.length} cases ran`);
-    assert.deepEqual(skipped, []);
+    assert.deepEqual(skipped.map((x) => `${x.name}: ${x.skip}`), SKIPPED[suite] ?? []);
   });
 }

@@ -82,6 +82,15 @@ for (const name of readdirSync(DIR).sort()) {
       if (v.length >= 8 && !plan.mounts.some((m) => m.type === 'bind' && (m.target === v || m.source === v))) assert.ok(!cmd.argv.some((a) => a.includes(v)), `the value of ${k} is not in the argv`);
     }
     assert.ok(!cmd.argv.includes('--setenv') && !cmd.argv.includes('--clearenv'));
+    // A secret is an fd that niso fills from its store when it starts: the rendering has its name, never its bytes,
+    // and bwrap makes the file 0400 (owned by the sandbox user, which setpriv made the service's uid).
+    for (const m of plan.mounts) {
+      if (m.type !== 'secret') continue;
+      const fd = cmd.fds.find((f) => f.kind === 'secret' && f.secret === m.name && cmd.argv.join(' ').includes(`--perms 0400 --ro-bind-data ${f.fd} ${m.target}`));
+      assert.ok(fd, `secret ${m.name} is bound from an fd at ${m.target}, mode 0400`);
+      assert.equal(fd.content, null, 'the renderer has no bytes to put there');
+      assert.match(m.digest, /^sha256:[0-9a-f]{64}$/);
+    }
     if (plan.preset !== 'unsafe-none') {
       assertSandboxed(plan);
       assert.ok(argv.includes('--disable-userns') && argv.includes('--cap-drop\nALL') && envText.startsWith('--clearenv\0'));

@@ -22,6 +22,7 @@ const PLAN_DIR = join(import.meta.dirname, 'plan');
 const DIR = join(import.meta.dirname, 'systemd');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const FILES_DIR = '/var/lib/niso/services/web/systemd';
+const SECRETS_DIR = '/var/lib/niso/secrets';
 const INPUTS = ['manifest.toml', 'options.json', 'network.json', 'facts.json'];
 
 /** The niso that the companions run (the network, the health check, the restart policy). */
@@ -29,7 +30,7 @@ const GOLDEN_NISO = { node: '/usr/bin/node', entry: '/usr/lib/niso/bin/niso', ro
 
 function caseFor(inputs: string): { plan: Plan; unit: SystemdUnit; runtime: string | null } {
   const { plan, runtime } = goldenPlan(inputs);
-  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime, niso: GOLDEN_NISO }) };
+  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime, niso: GOLDEN_NISO, secretsDir: SECRETS_DIR }) };
 }
 
 // --- reading a unit back the way systemd 252 does ------------------------------------------------------------
@@ -194,6 +195,11 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
     const options = m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777';
     assert.ok(tmpfs.includes(`${m.target}:size=${m.sizeBytes},${options}`), `${m.target} tmpfs of ${m.sizeBytes}`);
   }
+  // A secret is a credential the unit loads from niso's store (root's 0600 file), bound read-only at its target from
+  // the unit's own credentials dir (%d); nothing of its value is in the unit or its files.
+  const secrets = plan.mounts.filter((m) => m.type === 'secret');
+  assert.deepEqual(values(u, 'Service', 'LoadCredential'), [...new Set(secrets.map((m) => m.name))].map((n) => `${n}:${SECRETS_DIR}/${n}/value`));
+  for (const m of secrets) assert.ok(ro.some(([s, t]) => s === `%d/${m.name}` && t === m.target), `secret ${m.name} at ${m.target}`);
   const stateTmpfs = plan.mounts.some((m) => m.type === 'tmpfs' && m.target === '/state');
   const granted = plan.mounts.filter((m) => m.type === 'bind' && !m.readOnly && (m.purpose === 'volume' || m.purpose === 'bind')).map((m) => m.target);
   assert.deepEqual(rw.map(([, t]) => t).filter((t) => !granted.includes(t)), stateTmpfs ? [] : ['/state'], 'only the state dir and granted volumes are bound writable');

@@ -33,11 +33,12 @@ export function goldenPlan(dir: string): { plan: Plan; runtime: string | null } 
   const m = parseManifest(readFileSync(join(dir, 'manifest.toml'), 'utf8'));
   assert.ok(m.manifest, JSON.stringify(m.diagnostics));
   const options = read<PlanOptions>('options.json') ?? {};
-  // facts.json: another runtime, the host's default state bound (null: "unlimited"), or a run's own state (its dir).
-  // volumes, bindSources: what the host made of the case's grants (volumes made, host paths resolved).
-  const facts = read<{ runtime?: RuntimeFacts; stateDefaultBytes?: number | null; temporaryState?: string; volumes?: HostFacts['volumes']; bindSources?: HostFacts['bindSources'] }>('facts.json') ?? {};
+  // facts.json: another runtime, the host's default state bound (null: "unlimited"), a run's own state (its dir), the
+  // host's secrets (digests and sizes), and what the host made of the case's grants (volumes made, host paths resolved).
+  const facts = read<{ runtime?: RuntimeFacts; stateDefaultBytes?: number | null; temporaryState?: string; secrets?: HostFacts['secrets']; volumes?: HostFacts['volumes']; bindSources?: HostFacts['bindSources'] }>('facts.json') ?? {};
   const host: HostFacts = {
     ...GOLDEN_HOST,
+    ...(facts.secrets !== undefined ? { secrets: facts.secrets } : {}),
     ...(facts.stateDefaultBytes !== undefined ? { stateDefaultBytes: facts.stateDefaultBytes } : {}),
     ...(facts.temporaryState !== undefined ? { stateDir: facts.temporaryState, stateTemporary: true } : {}),
     ...(facts.volumes ? { volumes: facts.volumes } : {}),

@@ -17,7 +17,7 @@ test('every golden service unit converts: its [Service] lines minus ExecStart=, 
   for (const c of cases) {
     const text = readFileSync(join(GOLDEN, c, 'niso-web.service'), 'utf8');
     const service = text.slice(text.indexOf('[Service]'), text.indexOf('[Install]')).split('\n').filter((l) => /^[A-Z]/.test(l));
-    const props = transientProperties(text);
+    const props = transientProperties(text, [], 'niso-run-web-abc123.service');
     assert.equal(props.length, service.filter((l) => !FOREGROUND_DROPPED.has(l.slice(0, l.indexOf('=')))).length, c);
     assert.ok(!props.some((p) => /^(ExecStart|Restart|RestartSec|StartLimit\w+|OnFailure|BindsTo|Wants|WantedBy)=/.test(p)), `${c}: ${props.join('\n')}`);
     assert.ok(props.includes('Type=exec') && props.some((p) => p.startsWith('User=')), c);
@@ -33,11 +33,27 @@ test('values: %% is one % again (the bus has no specifiers), quotes and C escape
   assert.deepEqual(transientProperties('[Service]\nExecReload=/bin/true\n', ['ExecReload']), []);
 });
 
+test('a secret: LoadCredential= names the stored file, and %d becomes the transient unit\'s own credentials dir (the bus expands no specifiers)', () => {
+  const unit = '[Service]\nLoadCredential=db:/var/lib/niso/secrets/db/value\nBindReadOnlyPaths=%d/db:/run/secrets/db\nBindPaths="/x%%d":/data\n';
+  assert.deepEqual(transientProperties(unit, [], 'niso-exec-web-abc123.service'), [
+    'LoadCredential=db:/var/lib/niso/secrets/db/value',
+    'BindReadOnlyPaths=/run/credentials/niso-exec-web-abc123.service/db:/run/secrets/db',
+    // A literal "%d" in a path (written %%d) stays one.
+    'BindPaths="/x%d":/data',
+  ]);
+  assert.throws(() => transientProperties(unit), (e: unknown) => e instanceof RenderError && /needs its name for %d/.test(e.message));
+  assert.throws(() => transientProperties(unit, [], 'x/../y.service'), RenderError);
+  // The golden unit with secrets: each one loaded once and bound at its target, in the transient unit's own dir.
+  const props = transientProperties(readFileSync(join(GOLDEN, 'secrets', 'niso-web.service'), 'utf8'), [], 'niso-run-web-abc123.service');
+  assert.deepEqual(props.filter((p) => p.startsWith('LoadCredential=')), ['tls-key', 'api-token', 'db-password', 'smtp'].map((n) => `LoadCredential=${n}:/var/lib/niso/secrets/${n}/value`));
+  assert.ok(props.includes('BindReadOnlyPaths=/run/credentials/niso-run-web-abc123.service/db-password:/run/secrets/db/password'));
+});
+
 test('no environment value goes over the bus: Environment= is not a transient property, the golden units have none', () => {
   // `systemctl show -p Environment` and /run/systemd/transient/*.service are readable by every user.
   assert.throws(() => transientProperties('[Service]\nEnvironment="TOKEN=secret"\n'), (e: unknown) => e instanceof RenderError && /Environment= was not checked/.test(e.message));
   for (const c of readdirSync(GOLDEN, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)) {
-    const props = transientProperties(readFileSync(join(GOLDEN, c, 'niso-web.service'), 'utf8'));
+    const props = transientProperties(readFileSync(join(GOLDEN, c, 'niso-web.service'), 'utf8'), [], 'niso-run-web-abc123.service');
     assert.deepEqual(props.filter((p) => p.startsWith('EnvironmentFile=')), ['EnvironmentFile=/var/lib/niso/services/web/systemd/environment'], c);
   }
 });

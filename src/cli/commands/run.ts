@@ -17,6 +17,7 @@ import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { renderCommand, runSandbox } from '../../sandbox/run-sandbox.js';
+import { parseSecretOption } from '../../secret/names.js';
 import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
 import { forceRemove } from '../../store/fs-tree.js';
 
@@ -49,6 +50,8 @@ export interface RunOptions {
   mount?: string[];
   /** --config NAME=FILE | FILE:TARGET */
   config?: string[];
+  /** --secret NAME[,target=PATH] (repeatable). */
+  secret?: string[];
   /** embedded (bubblewrap) or systemd (a transient unit); default: systemd where it is PID 1. */
   backend?: string;
   dryRun?: boolean;
@@ -159,6 +162,7 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     }
     o.syscalls = [...new Set(opts.allowSyscall)];
   }
+  if (opts.secret && opts.secret.length > 0) o.secrets = opts.secret.map(parseSecretOption);
   return o;
 }
 
@@ -353,6 +357,12 @@ export function redactedPlan(plan: Plan, hidden: readonly string[]): Plan {
   return { ...plan, command: { ...plan.command, env } };
 }
 
+/** A secret's fd in --dry-run: which secret and its digest, filled by niso when it runs; never the bytes. */
+function describeSecretFd(plan: Plan, name: string | undefined): string {
+  const m = plan.mounts.find((x) => x.type === 'secret' && x.name === name);
+  return m?.type === 'secret' ? `secret ${m.name} (${m.digest}), read by niso from its store when it runs` : 'a secret';
+}
+
 const describeEnv = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v === HIDDEN ? v : shellQuote([v])}`).join(' ');
 
 /** The run as a transient systemd unit with a service unit's sandbox (service/systemd/run.ts). */
@@ -426,11 +436,12 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
       if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds }); return; }
       ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
       for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${overrideSource(o)})\n`);
-      for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : f.kind === 'env' ? `the environment: ${describeEnv(shown.command.env)}` : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
+      for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : f.kind === 'env' ? `the environment: ${describeEnv(shown.command.env)}` : f.kind === 'secret' ? describeSecretFd(plan, f.secret) : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
       ctx.stdout.write(`${shellQuote(cmd.argv)}\n`);
       return;
     }
-    const r = await runSandbox(plan, seccomp);
+    const { secretValues } = await import('../../secret/store.js');
+    const r = await runSandbox(plan, seccomp, { secrets: secretValues(ctx.root, plan) });
     if (r.signal) ctx.stderr.write(`niso: ${plan.service} ended by ${r.signal}\n`);
     ctx.exitCode = r.exitCode;
   } finally {

@@ -66,6 +66,9 @@ function describePlan(plan: Plan, w: (k: string, v: string) => void): void {
     else if (m.type === 'bind' && m.purpose === 'bind') w('host path', `${m.source} at ${m.target}${m.readOnly ? ' (read-only)' : ''}`);
     else if (m.type === 'bind' && m.purpose === 'config') w('config', `${m.target} (a copy: ${m.source})`);
   }
+  // Which value each secret has is its digest; the bytes are never in a plan.
+  const secrets = plan.mounts.flatMap((m) => (m.type === 'secret' ? [`${m.name} at ${m.target} (${m.digest.slice(0, 19)}…)`] : []));
+  if (secrets.length > 0) w('secrets', secrets.join(', '));
   const l = plan.limits;
   w('limits', [l.memoryBytes !== null ? `memory ${formatSize(l.memoryBytes)}` : 'memory unlimited', l.cpus !== null ? `${l.cpus} cpus` : 'cpus unlimited', l.pids !== null ? `${l.pids} pids` : 'pids unlimited', l.nofile !== null ? `${l.nofile} open files` : null, typeof l.stateBytes === 'number' ? `/state ${formatSize(l.stateBytes)}` : '/state unbounded'].filter(Boolean).join(', '));
   w('privileges', `${plan.capabilities.length ? plan.capabilities.join(', ') : 'no capabilities'}, ${plan.noNewPrivileges ? 'no new privileges' : 'new privileges allowed'}, ${plan.seccomp ? `syscall filter${plan.seccomp.allow.length ? ` (+${plan.seccomp.allow.join(', ')})` : ''}` : 'no syscall filter'}`);

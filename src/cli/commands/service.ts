@@ -147,6 +147,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const manifest = await installedManifest(pkg);
     options = await withTrust(ctx, manifest, pkg.name, options);
     allowedWeakenings(manifest, options, pkg);
+    (await import('../../secret/grants.js')).checkSecretsExist(ctx.root, manifest, options);
     const [{ readLogLimits }, { layout }] = await Promise.all([import('../../store/host-config.js'), import('../../store/layout.js')]);
     if (configRequests.length > 0) {
       // Copied now, by content: the service keeps this file while the user edits theirs, until the next activation.

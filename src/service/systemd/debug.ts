@@ -42,6 +42,7 @@ const EXEC_STATUSES: Record<number, [string, string]> = {
   233: ['RUNTIME_DIRECTORY', 'a runtime directory could not be made'],
   237: ['KEYRING', 'the session keyring could not be set up'],
   238: ['STATE_DIRECTORY', 'the state directory could not be made'],
+  243: ['CREDENTIALS', 'a secret could not be loaded: it was removed from niso\'s store (`niso secret ls`); create it again'],
 };
 
 export function execStatusMeaning(status: number): { name: string; meaning: string } | null {

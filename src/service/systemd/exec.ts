@@ -70,7 +70,7 @@ export async function execInUnit(root: string, name: string, opts: UnitExecOptio
   let envText: string;
   try {
     // The unit file systemd runs the service from, as it is now: its lines, not a new rendering of the plan.
-    properties = [...transientProperties(readFileSync(p.FragmentPath, 'utf8')), ...joinServiceProperties(service), ...(Object.keys(env).length > 0 ? [environmentFileProperty(envFile)] : [])];
+    properties = [...transientProperties(readFileSync(p.FragmentPath, 'utf8'), [], unit), ...joinServiceProperties(service), ...(Object.keys(env).length > 0 ? [environmentFileProperty(envFile)] : [])];
     argv = transientArgv([lookup.path, ...opts.argv.slice(1)]);
     envText = environmentFile(env);
   } catch (e) {

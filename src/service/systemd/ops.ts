@@ -85,7 +85,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     const runtime = manifest.runtime ? manifest.runtime.use.name : null;
     // The absolute node and bin of this very niso: the network unit runs them at boot, without a PATH lookup.
     const niso = { node: process.execPath, entry: resolve(host.entry ?? process.argv[1]!), root: resolve(root) };
-    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso });
+    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets });
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;

@@ -126,8 +126,8 @@ export interface RunUnit {
 export function planRunUnit(root: string, plan: Plan, runtime: string | null): RunUnit {
   const { unit, dir } = transientUnit(root, 'run', plan.service);
   try {
-    const rendered = renderSystemdUnit(plan, { generation: `transient ${unit}`, filesDir: dir, runtime });
-    return { unit, dir, rendered, properties: transientProperties(rendered.unit), argv: transientArgv(plan.command.argv) };
+    const rendered = renderSystemdUnit(plan, { generation: `transient ${unit}`, filesDir: dir, runtime, secretsDir: layout(root).secrets });
+    return { unit, dir, rendered, properties: transientProperties(rendered.unit, [], unit), argv: transientArgv(plan.command.argv) };
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${plan.service} cannot run as a systemd unit: ${e.message}`, { exitCode: 2, hint: 'run it with --backend embedded' });
     throw e;
