@@ -9,9 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 import { holders, scanAsNobody, secret } from '../helpers/secret-scan.js';
-import { forceRemove } from '../../src/store/fs-tree.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -125,7 +124,8 @@ after(async () => {
   for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
     if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n]); }
   }
-  await forceRemove(dir);
+  // removeTestDir: the root's uid claims (host-wide, /var/lib/niso/uids) and networks go too.
+  await removeTestDir(dir);
 });
 
 test('niso run: the secrets of --env NAME, --env-file and [env] reach the app, and no other user can read them', async () => {

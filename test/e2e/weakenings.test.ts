@@ -8,8 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
-import { forceRemove } from '../../src/store/fs-tree.js';
+import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -82,7 +81,8 @@ after(async () => {
   for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
     if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n]); }
   }
-  await forceRemove(dir);
+  // removeTestDir: the root's uid claims (host-wide, /var/lib/niso/uids) and networks go too.
+  await removeTestDir(dir);
 });
 
 test('no sandbox (preset = "unsafe-none") and the host\'s network are refused until the operator confirms them with --preset / --network', async () => {

@@ -163,6 +163,8 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const note = await inheritedNote(ctx.root, name);
     if (note) ctx.stderr.write(`${note}\n`);
     await activateService(host, { pkg, name, options, logs, backend });
+    // What the plan says the user should know (a volume made on first use, a setting not in effect), as `niso run` does.
+    for (const n of readPlan(ctx.root, name)?.notes ?? []) ctx.stderr.write(`note: ${n}\n`);
   }
   // On systemd no supervisor records the start's outcome: --wait probes and watches the unit itself.
   const onSystemd = opts.wait === true && readDefinition(ctx.root, name)?.backend === 'systemd';
