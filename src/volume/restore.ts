@@ -6,8 +6,8 @@
 // every file matches the manifest's sha256 does anything move into the volume, by rename.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import {
-  closeSync, constants as FS, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync,
-  statfsSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync,
+  closeSync, constants as FS, existsSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync,
+  renameSync, rmdirSync, statSync, statfsSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -55,8 +55,11 @@ interface Target {
   /** Volumes carry their group's default ACL, so that new directories inherit it. */
   acl: boolean;
   created: boolean;
-  /** The ids of the backed-up volume that are this volume's own (its group, its exclusive holder; a /state's uid). */
-  ids(m: BackupManifest): { uids: Map<number, number>; gids: Map<number, number> };
+  /**
+   * The ids of the backed-up volume that are this volume's own, from its root dir's owner in the archive: its group
+   * (and an exclusive holder's uid); a /state's uid.
+   */
+  ids(root: { uid: number; gid: number }): { uids: Map<number, number>; gids: Map<number, number> };
   /** Just before the files move in: still empty, still unused. */
   recheck(): Promise<void>;
   /** The move itself, under whatever lock keeps starts out. */
@@ -95,13 +98,11 @@ async function volumeTarget(root: string, name: string): Promise<Target> {
   await withVolumesLock(root, check);
   return {
     name, data: v.data, tmpParent: v.dir, acl: true, created,
-    ids: (m) => {
+    ids: (root) => {
       const owner = lstatSync(v.data).uid;
       const uids = new Map<number, number>();
-      if (m.root.uid !== 0 && owner !== 0) uids.set(m.root.uid, owner);
-      const gids = new Map<number, number>([[m.root.gid, gid]]);
-      if (m.gid !== null) gids.set(m.gid, gid);
-      return { uids, gids };
+      if (root.uid !== 0 && owner !== 0) uids.set(root.uid, owner);
+      return { uids, gids: new Map([[root.gid, gid]]) };
     },
     recheck: check,
     locked: (fn) => withVolumesLock(root, fn),
@@ -143,7 +144,7 @@ async function stateTarget(root: string, name: string, service: string): Promise
   }
   return {
     name, data: s.dir, tmpParent: s.dir, acl: false, created,
-    ids: (m) => ({ uids: new Map([[m.root.uid, uid]]), gids: new Map([[m.root.gid, uid]]) }),
+    ids: (root) => ({ uids: new Map([[root.uid, uid]]), gids: new Map([[root.gid, uid]]) }),
     recheck: async () => { await running(); if (!isEmpty(s.dir)) throw notEmpty(name, s.dir); },
     locked: (fn) => fn(),
     done: async () => undefined,
@@ -165,13 +166,11 @@ interface Unpacked {
   manifest: BackupManifest;
   /** What was unpacked, as the manifest would list it. */
   entries: Map<string, BackupEntry>;
-  /** Owner, mode and time of each entry, applied once everything checked out. */
-  meta: Map<string, { type: EntryType; uid: number; gid: number; mode: number; mtimeMs: number }>;
   dataBytes: number;
 }
 
 /** Unpacks the archive into tmp, refusing whatever could reach outside it. */
-async function unpack(file: string, tmp: string, onProgress: (read: number) => void): Promise<Unpacked> {
+async function unpack(file: string, tmp: string, idsFor: Target['ids'], onProgress: (read: number) => void): Promise<Unpacked> {
   const refuse = (code: string, what: string, hint?: string) => new NisoError(code, `${file}: ${what}`, { path: file, exitCode: 2, hint: hint ?? `\`niso explain ${code}\`; nothing was written into the volume` });
   const frames = new ZstdFrameChecker();
   let read = 0;
@@ -179,13 +178,16 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
   const reader = new TarReader();
   const kinds = new Map<string, EntryType>();
   const entries = new Map<string, BackupEntry>();
-  const meta: Unpacked['meta'] = new Map();
+  const dirTimes = new Map<string, number>();
   const links = new Map<string, string>();
   let budget = Math.max(0, (() => { const f = statfsSync(tmp); return f.bavail * f.bsize; })() - RESERVE_BYTES);
   let long: { which: 'name' | 'link'; parts: Buffer[] } | null = null;
   let longName: string | null = null;
   let longLink: string | null = null;
-  let current: { fd: number; hash: Hash; path: string; size: number } | null = null;
+  let current: { fd: number; hash: Hash; path: string; size: number; mtime: Date } | null = null;
+  let ids: ReturnType<Target['ids']> | null = null;
+  /** Owners: the backed-up volume's own ids become this volume's, others stay (numeric, as tar --numeric-owner). */
+  const owner = (h: { uid: number; gid: number }): [number, number] => [mapOwner(h.uid, ids!.uids), mapOwner(h.gid, ids!.gids)];
   let manifestParts: Buffer[] | null = null;
   let manifestText: string | null = null;
   let sawRoot = false;
@@ -233,31 +235,42 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
             continue;
           }
           if (c.kind === 'root') {
-            if (kind !== 'dir') throw refuse('NISO5031', 'its root "data/" is not a directory');
+            if (kind !== 'dir' || sawRoot || kinds.size > 0) throw refuse('NISO5031', 'its root "data/" is not a directory that comes first');
             sawRoot = true;
+            ids = idsFor({ uid: h.uid, gid: h.gid });
             continue;
           }
+          if (!sawRoot) throw refuse('NISO5031', `"${name}" comes before the root "data/"`);
           const path = c.path;
-          if (kinds.get(path) === 'dir' && kind === 'dir' && !meta.has(path)) {
+          if (kinds.get(path) === 'dir' && kind === 'dir' && !dirTimes.has(path)) {
             // A directory made for an entry below it that came first (tar writes parents first; others may not).
           } else if (kinds.has(path)) throw refuse('NISO5032', `"${path}" appears twice`);
           if (entries.size >= RESTORE_MAX_ENTRIES) throw refuse('NISO5036', `it holds more than ${RESTORE_MAX_ENTRIES} entries`);
           addParents(path);
           try {
+            // Owner and mode as the entry is made (chown before chmod, which chown would clear setgid after); a
+            // directory's time once everything below it is in place.
             if (kind === 'dir') {
               if (!kinds.has(path)) mkdirSync(at(path), { mode: 0o700 });
+              lchownSync(at(path), ...owner(h));
+              chmodSync(at(path), restoredMode('dir', h.mode));
               kinds.set(path, 'dir');
               entries.set(path, { path, type: 'dir' });
+              dirTimes.set(path, h.mtimeMs);
             } else if (kind === 'file') {
               budget -= h.size + PER_FILE_BYTES;
               if (budget < 0) throw refuse('NISO5036', `"${path}" (${h.size} bytes) does not fit: the volume's file system has not that much free beside what the archive unpacked so far`);
               const fd = openSync(at(path), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
-              current = { fd, hash: createHash('sha256'), path, size: 0 };
+              current = { fd, hash: createHash('sha256'), path, size: 0, mtime: new Date(h.mtimeMs) };
               kinds.set(path, 'file');
+              fchownSync(fd, ...owner(h));
+              fchmodSync(fd, restoredMode('file', h.mode));
             } else if (kind === 'symlink') {
               const why = symlinkProblem(path, link, new Map());
               if (why !== null) throw refuse('NISO5033', `the symlink "${path}" ${why}`);
               symlinkSync(link, at(path));
+              lchownSync(at(path), ...owner(h));
+              lutimesSync(at(path), new Date(h.mtimeMs), new Date(h.mtimeMs));
               kinds.set(path, 'symlink');
               links.set(path, link);
               entries.set(path, { path, type: 'symlink', target: link });
@@ -274,7 +287,6 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
           } catch (e) {
             throw isNisoError(e) ? e : fsError(path, e);
           }
-          if (kind !== 'link') meta.set(path, { type: kind, uid: h.uid, gid: h.gid, mode: h.mode & 0o7777, mtimeMs: h.mtimeMs });
         } else if (ev.kind === 'data') {
           if (long) long.parts.push(Buffer.from(ev.chunk));
           else if (manifestParts) manifestParts.push(Buffer.from(ev.chunk));
@@ -296,6 +308,7 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
             manifestText = Buffer.concat(manifestParts).toString('utf8');
             manifestParts = null;
           } else if (current) {
+            futimesSync(current.fd, current.mtime, current.mtime);
             closeSync(current.fd);
             entries.set(current.path, { path: current.path, type: 'file', size: current.size, sha256: current.hash.digest('hex') });
             current = null;
@@ -330,22 +343,12 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
     const why = symlinkProblem(path, target, links);
     if (why !== null) throw refuse('NISO5033', `the symlink "${path}" ${why}`);
   }
-  return { manifest, entries, meta, dataBytes };
-}
-
-/** Owners (the backed-up volume's own ids mapped to this one's), modes (no setuid files) and times, deepest first. */
-function applyMeta(tmp: string, u: Unpacked, ids: { uids: Map<number, number>; gids: Map<number, number> }): void {
-  const paths = [...u.meta.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
-  for (const path of paths) {
-    const m = u.meta.get(path)!;
-    const p = join(tmp, path);
-    lchownSync(p, mapOwner(m.uid, ids.uids), mapOwner(m.gid, ids.gids));
-    const t = new Date(m.mtimeMs);
-    if (m.type === 'symlink') { lutimesSync(p, t, t); continue; }
-    // After chown, which clears setgid.
-    chmodSync(p, restoredMode(m.type, m.mode));
-    utimesSync(p, t, t);
+  // Directories' times last, deepest first: making their entries changed them.
+  for (const path of [...dirTimes.keys()].sort((a, b) => b.split('/').length - a.split('/').length)) {
+    const t = new Date(dirTimes.get(path)!);
+    utimesSync(at(path), t, t);
   }
+  return { manifest, entries, dataBytes };
 }
 
 /**
@@ -360,8 +363,7 @@ export async function restoreVolume(root: string, name: string, file: string, op
   try {
     mkdirSync(tmp, { mode: 0o700 });
     if (target.acl) await setDefaultAcl(tmp);
-    const u = await unpack(file, tmp, (read) => opts.onProgress?.(read, total));
-    applyMeta(tmp, u, target.ids(u.manifest));
+    const u = await unpack(file, tmp, target.ids, (read) => opts.onProgress?.(read, total));
     await syncFilesystem(tmp);
     await target.locked(async () => {
       await target.recheck();
