@@ -5,12 +5,12 @@
 // Knobs: BENCH_VOLUME_MB (size of the volume, 1024), BENCH_FILE_KB (mean file size, 16), BENCH_RUNS (rounds, 3),
 // BENCH_DIR (where the NISO_ROOT and archives go, /var/tmp: an ext4 disk with ACLs), BENCH_QUIET (0.35).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intEnv } from './lib/env.js';
 import { filesystemOf, loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
-import { niso, nisoEnv, parseJson, prepareBenchWork, removeBenchWork } from './lib/niso.js';
+import { niso, nisoEnv, prepareBenchWork, removeBenchWork } from './lib/niso.js';
 import { bash, cleanupOnInterrupt, duBytes, firstLine, q, run } from './lib/proc.js';
 import { waitQuiet, type QuietStats } from './lib/quiet.js';
 import { fmtBytes, fmtMs, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
@@ -61,6 +61,17 @@ function fillVolume(dir: string, totalBytes: number, meanBytes: number): { files
   return { files, bytes };
 }
 
+/** A step's wall time and the CPU time of its whole process tree (user + system, as /usr/bin/time reports it). */
+interface Sample { ms: number; cpuMs: number }
+interface Both { wall: Summary; cpu: Summary }
+
+function timed(work: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): Sample {
+  const out = join(work, 'cpu.txt');
+  const r = run('/usr/bin/time', ['-f', '%U %S', '-o', out, cmd, ...args], { env });
+  const [u, s] = readFileSync(out, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { ms: r.ms, cpuMs: ((u ?? 0) + (s ?? 0)) * 1000 };
+}
+
 async function main(): Promise<void> {
   const work = join(BASE, `niso-bench-volume-${process.pid}`);
   const cli = prepareBenchWork(repo, work, log);
@@ -82,47 +93,48 @@ async function main(): Promise<void> {
     const peerXs = 'zstd -d | tar -x; sync -f';
     const sizes: Record<string, number> = {};
     let restoreN = 0;
-    const steps: Record<string, () => number> = {
+    const nisoArgs = (args: string[]) => [...cli.prefix, ...args];
+    const sh = (script: string) => ['-c', `set -euo pipefail; ${script}`];
+    const steps: Record<string, () => Sample> = {
       'niso backup': () => {
         rmSync(arch('niso.tar.zst'), { force: true });
-        const r = niso(cli, ['volume', 'backup', 'bench', '-o', arch('niso.tar.zst'), '--json'], { env });
-        parseJson<{ files: number }>(r, 'backup');
+        const r = timed(work, cli.cmd, nisoArgs(['volume', 'backup', 'bench', '-o', arch('niso.tar.zst')]), env);
         sizes.niso = statSync(arch('niso.tar.zst')).size;
-        return r.ms;
+        return r;
       },
-      [peerT0]: () => { const r = bash(`tar -C ${q(data)} -cf - . | zstd -q -3 -T0 -f -o ${q(arch('peer.tar.zst'))}`); sizes.peerT0 = statSync(arch('peer.tar.zst')).size; return r.ms; },
-      [peerT1]: () => { const r = bash(`tar -C ${q(data)} -cf - . | zstd -q -3 -f -o ${q(arch('peer1.tar.zst'))}`); sizes.peerT1 = statSync(arch('peer1.tar.zst')).size; return r.ms; },
+      [peerT0]: () => { const r = timed(work, 'bash', sh(`tar -C ${q(data)} -cf - . | zstd -q -3 -T0 -f -o ${q(arch('peer.tar.zst'))}`)); sizes.peerT0 = statSync(arch('peer.tar.zst')).size; return r; },
+      [peerT1]: () => { const r = timed(work, 'bash', sh(`tar -C ${q(data)} -cf - . | zstd -q -3 -f -o ${q(arch('peer1.tar.zst'))}`)); sizes.peerT1 = statSync(arch('peer1.tar.zst')).size; return r; },
     };
-    const restoreSteps: Record<string, () => number> = {
+    const restoreSteps: Record<string, () => Sample> = {
       'niso restore': () => {
         const name = `r${restoreN++}`;
-        const r = niso(cli, ['volume', 'restore', name, arch('niso.tar.zst'), '--json'], { env });
+        const r = timed(work, cli.cmd, nisoArgs(['volume', 'restore', name, arch('niso.tar.zst')]), env);
         niso(cli, ['volume', 'rm', name], { env });
-        return r.ms;
+        return r;
       },
-      [peerX]: () => { const d = arch(`x${restoreN++}`); mkdirSync(d); const r = bash(`zstd -dc ${q(arch('peer.tar.zst'))} | tar -C ${q(d)} -xf -`); rmSync(d, { recursive: true, force: true }); return r.ms; },
-      [peerXs]: () => { const d = arch(`x${restoreN++}`); mkdirSync(d); const r = bash(`zstd -dc ${q(arch('peer.tar.zst'))} | tar -C ${q(d)} -xf -; sync -f ${q(d)}`); rmSync(d, { recursive: true, force: true }); return r.ms; },
+      [peerX]: () => { const d = arch(`x${restoreN++}`); mkdirSync(d); const r = timed(work, 'bash', sh(`zstd -dc ${q(arch('peer.tar.zst'))} | tar -C ${q(d)} -xf -`)); rmSync(d, { recursive: true, force: true }); return r; },
+      [peerXs]: () => { const d = arch(`x${restoreN++}`); mkdirSync(d); const r = timed(work, 'bash', sh(`zstd -dc ${q(arch('peer.tar.zst'))} | tar -C ${q(d)} -xf -; sync -f ${q(d)}`)); rmSync(d, { recursive: true, force: true }); return r; },
     };
     const quiet: QuietStats = { waits: 0, waitedMs: 0, gaveUp: 0 };
     const loadBefore = loadNow();
-    const timed = async (set: Record<string, () => number>): Promise<Record<string, Summary>> => {
+    const timedSet = async (set: Record<string, () => Sample>): Promise<Record<string, Both>> => {
       const names = Object.keys(set);
-      const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      const samples: Record<string, Sample[]> = Object.fromEntries(names.map((n) => [n, []]));
       for (let i = 0; i < WARMUP + ROUNDS; i++) {
         for (let k = 0; k < names.length; k++) {
           const n = names[(i + k) % names.length]!;
           // What the last step left dirty is written out untimed, and the machine is let calm down.
           run('sync', []);
           await waitQuiet(QUIET, 20_000, quiet);
-          const ms = set[n]!();
-          log(`${n}: ${fmtMs(ms)}`);
-          if (i >= WARMUP) samples[n]!.push(ms);
+          const r = set[n]!();
+          log(`${n}: ${fmtMs(r.ms)} (cpu ${fmtMs(r.cpuMs)})`);
+          if (i >= WARMUP) samples[n]!.push(r);
         }
       }
-      return Object.fromEntries(names.map((n) => [n, summarize(samples[n]!)]));
+      return Object.fromEntries(names.map((n) => [n, { wall: summarize(samples[n]!.map((x) => x.ms)), cpu: summarize(samples[n]!.map((x) => x.cpuMs)) }]));
     };
-    const backup = await timed(steps);
-    const restore = await timed(restoreSteps);
+    const backup = await timedSet(steps);
+    const restore = await timedSet(restoreSteps);
     // The result is checked, not only timed: what niso restored equals what it backed up.
     niso(cli, ['volume', 'restore', 'check', arch('niso.tar.zst')], { env });
     const checkDir = join(root, 'var/lib/niso/volumes/check/data');
@@ -131,10 +143,13 @@ async function main(): Promise<void> {
 
     const mb = filled.bytes / 1024 / 1024;
     const rate = (s: Summary) => `${(mb / (s.median / 1000)).toFixed(0)} MiB/s`;
-    const row = (phase: string, mine: Summary, peer: string, theirs: Summary) => [phase, fmtSummary(mine), rate(mine), `\`${peer}\``, fmtSummary(theirs), rate(theirs), fmtRatio(mine.median, theirs.median)];
+    const row = (phase: string, mine: Both, peer: string, theirs: Both) => [
+      phase, fmtSummary(mine.wall), rate(mine.wall), `\`${peer}\``, fmtSummary(theirs.wall), rate(theirs.wall), fmtRatio(mine.wall.median, theirs.wall.median),
+      `${fmtMs(mine.cpu.median)} / ${fmtMs(theirs.cpu.median)} (${fmtRatio(mine.cpu.median, theirs.cpu.median)})`,
+    ];
     const out: string[] = [];
     out.push('# niso volume backup / restore benchmark', '');
-    out.push(`Made by \`npm run bench:volumes\` (bench/volume-backup.ts) on ${facts.date}. Each cell is the **median** (min–max, n runs) after ${WARMUP} warm-up round; niso and its peers ran interleaved, in a rotating order, each after an untimed \`sync\` and a wait for a quiet machine. The ratio is niso/peer on medians: above 1× niso is slower. niso's times include its CLI's start (node) and, for backup, the hashing of every file into the manifest; for restore, the check of every file against it, the temporary directory and the rename into place, and one \`sync -f\`.`, '');
+    out.push(`Made by \`npm run bench:volumes\` (bench/volume-backup.ts) on ${facts.date}. Each cell is the **median** (min–max, n runs) after ${WARMUP} warm-up round; niso and its peers ran interleaved, in a rotating order, each after an untimed \`sync\` and a wait for a quiet machine. The ratio is niso/peer on medians: above 1× niso is slower. niso's times include its CLI's start (node) and, for backup, the hashing of every file into the manifest; for restore, the check of every file against it, the temporary directory and the rename into place, and one \`sync -f\`. niso's backup also fsyncs the archive before it renames it into place; the peers' \`zstd -o\` does not. The CPU column sums user and system time of every process of the step (/usr/bin/time): on a machine of few cores, what niso adds to the peer's CPU is what its wall time can grow by.`, '');
     out.push('## Machine', '');
     out.push(mdTable(['fact', 'value'], [
       ...machineRows(facts),
@@ -150,7 +165,7 @@ async function main(): Promise<void> {
       '60% text-like runs, 40% random bytes per file, 256 files per directory (BENCH_VOLUME_MB, BENCH_FILE_KB)',
     ]]), '');
     out.push('## Time', '');
-    out.push(mdTable(['phase', 'niso', 'niso rate', 'peer', 'peer time', 'peer rate', 'niso/peer'], [
+    out.push(mdTable(['phase', 'niso', 'niso rate', 'peer', 'peer time', 'peer rate', 'niso/peer', 'CPU niso / peer (user+sys of the process tree, medians)'], [
       row('backup', backup['niso backup']!, peerT0, backup[peerT0]!),
       row('backup', backup['niso backup']!, peerT1, backup[peerT1]!),
       row('restore', restore['niso restore']!, peerX, restore[peerX]!),

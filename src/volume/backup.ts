@@ -7,6 +7,8 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, constants as FS, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { StdioOptions } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
@@ -96,8 +98,9 @@ async function sourceOf(root: string, name: string, live: boolean): Promise<Sour
   if (runs.length > 0 && !live) {
     throw new NisoError('NISO5022', `volume ${name} is written by ${runs.map(describeHolder).join(', ')}, which niso cannot stop and start again for a consistent copy`, { exitCode: 1, hint: 'wait until it ends, or copy it while it writes with --live' });
   }
-  const { serviceStatus, isActive } = await import('../service/view.js');
-  const writers = [...new Set(holders.filter((h) => h.run === null).map((h) => h.service))].filter((s) => { const st = serviceStatus(root, s); return st !== null && isActive(st); });
+  const services = [...new Set(holders.filter((h) => h.run === null).map((h) => h.service))];
+  const { serviceStatus, isActive } = services.length > 0 ? await import('../service/view.js') : { serviceStatus: () => null, isActive: () => false };
+  const writers = services.filter((s) => { const st = serviceStatus(root, s); return st !== null && isActive(st); });
   return { name, kind: meta.kind, dir: volumeOf(layout(root), name).data, gid: meta.gid, labels: meta.labels, writers, release: nothing };
 }
 
@@ -175,7 +178,8 @@ function walk(dir: string, onName: (name: string) => void): Walked {
 
 /** Hashes the `size` bytes lstat saw, through a reused buffer; null if the file ended sooner (it changed). */
 function hashFile(abs: string, size: number, buf: Buffer): string | null {
-  const fd = openSync(abs, FS.O_RDONLY | FS.O_NOFOLLOW);
+  let fd: number;
+  try { fd = openSync(abs, FS.O_RDONLY | FS.O_NOFOLLOW); } catch { return null; }
   try {
     const h = createHash('sha256');
     for (let done = 0; done < size;) {
@@ -186,6 +190,80 @@ function hashFile(abs: string, size: number, buf: Buffer): string | null {
     }
     return h.digest('hex');
   } finally { closeSync(fd); }
+}
+
+/**
+ * The same work as hashFile, for a worker thread: a string of its own, since the bundle's names are not the source's.
+ * Answers each batch of [path, size] with one sha256 (hex) or null per file.
+ */
+const HASH_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const buf = Buffer.allocUnsafe(1 << 20);
+function hash(abs, size) {
+  let fd;
+  try { fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW); } catch { return null; }
+  try {
+    const h = createHash('sha256');
+    for (let done = 0; done < size;) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - done), null);
+      if (n === 0) return null;
+      h.update(n === buf.length ? buf : buf.subarray(0, n));
+      done += n;
+    }
+    return h.digest('hex');
+  } catch { return null; } finally { fs.closeSync(fd); }
+}
+parentPort.on('message', ({ dir, batch }) => parentPort.postMessage(batch.map(([p, size]) => hash(dir + '/' + p, size))));
+`;
+
+/**
+ * Hashes files from disk on this thread and worker threads at once, taking batches from one list in order (so that
+ * the page cache tar reads from stays warm): on a machine of few cores, one thread could not keep up with tar and
+ * zstd, and the copy would wait for it. null: the file ended sooner than listed or vanished (it changed).
+ */
+async function hashAll(dir: string, files: readonly BackupEntry[], onProgress: (bytes: number) => void): Promise<(string | null)[]> {
+  const out: (string | null)[] = new Array<string | null>(files.length).fill(null);
+  let next = 0;
+  let hashedBytes = 0;
+  const take = (): [number, number] => {
+    const start = next;
+    let bytes = 0;
+    while (next < files.length && next - start < 256 && bytes < 8 * 1024 * 1024) bytes += files[next++]!.size! + 4096;
+    return [start, next];
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(3, availableParallelism() - 1)) }, () => new Worker(HASH_WORKER, { eval: true }));
+  try {
+    const working = workers.map((worker) => new Promise<void>((res, rej) => {
+      let batch: [number, number] = [0, 0];
+      const give = () => {
+        batch = take();
+        if (batch[0] === batch[1]) return res();
+        worker.postMessage({ dir, batch: files.slice(batch[0], batch[1]).map((f) => [f.path, f.size]) });
+      };
+      worker.on('message', (hashes: (string | null)[]) => {
+        hashes.forEach((h, i) => { out[batch[0] + i] = h; hashedBytes += files[batch[0] + i]!.size!; });
+        onProgress(hashedBytes);
+        give();
+      });
+      worker.on('error', rej);
+      give();
+    }));
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const [a, b] = take();
+      if (a === b) break;
+      for (let i = a; i < b; i++) { out[i] = hashFile(`${dir}/${files[i]!.path}`, files[i]!.size!, buf); hashedBytes += files[i]!.size!; }
+      onProgress(hashedBytes);
+      // Lets the workers' answers in (they take the next batch), and queued names reach tar.
+      await new Promise((res) => setImmediate(res));
+    }
+    await Promise.all(working);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return out;
 }
 
 const changedError = (src: Source, paths: string[]) => new NisoError('NISO5023', `${paths.length} file${paths.length > 1 ? 's' : ''} of ${src.name} changed while it was copied (${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', ...' : ''})`, {
@@ -216,19 +294,14 @@ async function archiveStopped(src: Source, fd: number, work: string, onProgress:
       if (batchBytes > 64 * 1024) flush();
     });
     flush();
-    const buf = Buffer.allocUnsafe(1024 * 1024);
+    const toHash = w.entries.filter((e) => e.type === 'file');
+    const hashes = await hashAll(src.dir, toHash, onProgress);
     let dataBytes = 0;
-    let sinceYield = 0;
-    for (const e of w.entries) {
-      if (e.type !== 'file') continue;
-      const sha = hashFile(`${src.dir}/${e.path}`, e.size!, buf);
-      if (sha === null) throw changedError(src, [e.path]);
-      e.sha256 = sha;
+    toHash.forEach((e, i) => {
+      if (hashes[i] === null) throw changedError(src, [e.path]);
+      e.sha256 = hashes[i]!;
       dataBytes += e.size!;
-      sinceYield += e.size! + 4096;
-      // Let queued names reach tar and the progress bar draw.
-      if (sinceYield > 8 * 1024 * 1024) { sinceYield = 0; onProgress(dataBytes); await new Promise((res) => setImmediate(res)); }
-    }
+    });
     const files = new Map(w.entries.filter((e) => e.type === 'file').map((e) => [e.path, e]));
     for (const e of w.entries) if (e.type === 'link') { const t = files.get(e.target!)!; e.size = t.size; e.sha256 = t.sha256; }
     const manifest: BackupManifest = {
