@@ -7,13 +7,13 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import {
   closeSync, constants as FS, existsSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync,
-  renameSync, rmdirSync, statSync, statfsSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync,
+  readFileSync, readSync, renameSync, rmdirSync, statSync, statfsSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { fsyncPath, syncFilesystem, writeFileAtomic } from '../host/fs-atomic.js';
-import { decompressor } from '../host/zstd.js';
+import { missingTool, run, spawnTool } from '../host/exec.js';
 import { ZstdFrameChecker, ZstdFramingError } from '../package/format/zstd-frames.js';
 import { TarFormatError, TarReader } from '../package/tar-codec.js';
 import { serviceUid } from '../sandbox/uids.js';
@@ -162,6 +162,53 @@ function checkSource(file: string): number {
   return st.size;
 }
 
+/** The decompressed archive as niso reads it: blocking reads into one buffer, and how far zstd got in the file. */
+interface Decompressed { read(buf: Buffer): number; compressedRead(): number; finish(): Promise<{ code: number | null; stderr: string }>; stop(): void }
+
+/**
+ * Checks the file's framing (zstd frames only: the CLI would also take gzip, xz or lz4, and skip skippable frames),
+ * then has zstd decompress it into a FIFO that niso reads synchronously into one reused buffer. A child's stdout
+ * stream would hand niso a new 64 KiB buffer per read; allocating and collecting those cost more than parsing the tar.
+ */
+async function decompress(file: string, fifo: string): Promise<Decompressed> {
+  const src = openSync(file, FS.O_RDONLY);
+  try {
+    const frames = new ZstdFrameChecker();
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (let pos = 0, n; (n = readSync(src, buf, 0, buf.length, pos)) > 0; pos += n) frames.push(buf.subarray(0, n));
+    frames.end();
+  } catch (e) {
+    closeSync(src);
+    throw e instanceof ZstdFramingError ? notABackup(file, e.message) : e;
+  }
+  const made = await run('mkfifo', ['-m', '600', '--', fifo]);
+  if (made.code !== 0) { closeSync(src); throw new Error(`mkfifo ${fifo}: ${made.stderr.trim()}`); }
+  // Our own read-write end first, so that opening the read end does not wait for a writer; closed once zstd has its.
+  const keep = openSync(fifo, FS.O_RDWR);
+  let child: ReturnType<typeof spawnTool>;
+  try { child = spawnTool('zstd', ['-q', '-d', '-c', '--no-progress'], { stdio: [src, keep, 'pipe'] }); } catch (e) { closeSync(keep); closeSync(src); throw e; }
+  const rd = openSync(fifo, FS.O_RDONLY);
+  closeSync(keep);
+  closeSync(src);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 64 * 1024) stderr += d; });
+  const ended = new Promise<{ code: number | null; stderr: string }>((res, rej) => {
+    child.on('error', (e: NodeJS.ErrnoException) => rej(e.code === 'ENOENT' ? missingTool('zstd', e) : e));
+    child.on('close', (code) => res({ code, stderr: stderr.trim() }));
+  });
+  ended.catch(() => undefined);
+  let open = true;
+  const close = () => { if (open) { open = false; closeSync(rd); } };
+  return {
+    read: (b) => readSync(rd, b, 0, b.length, null),
+    compressedRead: () => {
+      try { return Number(/^pos:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/fdinfo/0`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+    },
+    finish: async () => { close(); return ended; },
+    stop: () => { child.kill('SIGKILL'); close(); },
+  };
+}
+
 interface Unpacked {
   manifest: BackupManifest;
   /** What was unpacked, as the manifest would list it. */
@@ -170,11 +217,9 @@ interface Unpacked {
 }
 
 /** Unpacks the archive into tmp, refusing whatever could reach outside it. */
-async function unpack(file: string, tmp: string, idsFor: Target['ids'], onProgress: (read: number) => void): Promise<Unpacked> {
+async function unpack(file: string, tmp: string, aclDir: boolean, fifo: string, idsFor: Target['ids'], onProgress: (read: number) => void): Promise<Unpacked> {
   const refuse = (code: string, what: string, hint?: string) => new NisoError(code, `${file}: ${what}`, { path: file, exitCode: 2, hint: hint ?? `\`niso explain ${code}\`; nothing was written into the volume` });
-  const frames = new ZstdFrameChecker();
-  let read = 0;
-  const z = decompressor(file, { push: (c) => { frames.push(c); read += c.length; onProgress(read); }, end: () => frames.end() });
+  const z = await decompress(file, fifo);
   const reader = new TarReader();
   const kinds = new Map<string, EntryType>();
   const entries = new Map<string, BackupEntry>();
@@ -192,7 +237,8 @@ async function unpack(file: string, tmp: string, idsFor: Target['ids'], onProgre
   let manifestText: string | null = null;
   let sawRoot = false;
   let dataBytes = 0;
-  const at = (p: string) => join(tmp, p);
+  // Paths are checked (unsafePathReason) before they get here: a plain join.
+  const at = (p: string) => `${tmp}/${p}`;
   const addParents = (path: string) => {
     for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
       const parent = path.slice(0, i);
@@ -210,7 +256,17 @@ async function unpack(file: string, tmp: string, idsFor: Target['ids'], onProgre
     return refuse('NISO5031', `cannot unpack "${path}": ${(e as Error).message}`);
   };
   try {
-    for await (const chunk of z.stdout as AsyncIterable<Buffer>) {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    let sinceYield = 0;
+    for (let n; (n = z.read(buf)) > 0;) {
+      // Every event is handled before the next read reuses the buffer: TarReader copies what it keeps.
+      const chunk = buf.subarray(0, n);
+      if ((sinceYield += n) > 16 * 1024 * 1024) {
+        sinceYield = 0;
+        onProgress(z.compressedRead());
+        // The progress bar's timer and zstd's stderr get their turn.
+        await new Promise((res) => setImmediate(res));
+      }
       for (const ev of reader.feed(chunk)) {
         if (ev.kind === 'entry') {
           const h = ev.header;
@@ -260,11 +316,16 @@ async function unpack(file: string, tmp: string, idsFor: Target['ids'], onProgre
             } else if (kind === 'file') {
               budget -= h.size + PER_FILE_BYTES;
               if (budget < 0) throw refuse('NISO5036', `"${path}" (${h.size} bytes) does not fit: the volume's file system has not that much free beside what the archive unpacked so far`);
-              const fd = openSync(at(path), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
+              // Made with its mode where the temporary directory's default ACL (no umask, nothing for others) gives
+              // exactly that mode; else chmod'ed. Owned by root as made: chown'ed only to another owner.
+              const mode = restoredMode('file', h.mode);
+              const exact = aclDir && (mode & 0o7007) === 0;
+              const fd = openSync(at(path), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, exact ? mode : 0o600);
               current = { fd, hash: createHash('sha256'), path, size: 0, mtime: new Date(h.mtimeMs) };
               kinds.set(path, 'file');
-              fchownSync(fd, ...owner(h));
-              fchmodSync(fd, restoredMode('file', h.mode));
+              const [uid, gid] = owner(h);
+              if (uid !== 0 || gid !== 0) fchownSync(fd, uid, gid);
+              if (!exact) fchmodSync(fd, mode);
             } else if (kind === 'symlink') {
               const why = symlinkProblem(path, link, new Map());
               if (why !== null) throw refuse('NISO5033', `the symlink "${path}" ${why}`);
@@ -316,10 +377,7 @@ async function unpack(file: string, tmp: string, idsFor: Target['ids'], onProgre
         }
       }
     }
-    const why = await z.fed;
-    const zr = await z.done;
-    if (why instanceof ZstdFramingError) throw notABackup(file, why.message);
-    if (why) throw why;
+    const zr = await z.finish();
     if (zr.code !== 0) throw notABackup(file, `zstd could not decompress it (${zr.stderr || `exit ${zr.code}`})`);
     if (!reader.complete) throw notABackup(file, 'the archive ends before its end (truncated)');
     if (manifestText === null) throw notABackup(file, 'it has no manifest (niso-backup.json)');
@@ -327,7 +385,7 @@ async function unpack(file: string, tmp: string, idsFor: Target['ids'], onProgre
   } catch (e) {
     if (current) closeSync(current.fd);
     z.stop();
-    await z.done.catch(() => undefined);
+    await z.finish().catch(() => undefined);
     if (e instanceof TarFormatError) throw notABackup(file, e.message);
     if (isNisoError(e) && e.code === 'NISO2901') throw e;
     if (e instanceof ZstdFramingError) throw notABackup(file, e.message);
@@ -360,10 +418,13 @@ export async function restoreVolume(root: string, name: string, file: string, op
   const total = checkSource(file);
   const target = ref.kind === 'state' ? await stateTarget(root, name, ref.service) : await volumeTarget(root, name);
   const tmp = join(target.tmpParent, `.restore-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Beside niso's other work files (swept by gc once this process is gone), never in what is being unpacked.
+  const fifo = join(layout(root).tmp, `restore-${process.pid}-${randomBytes(4).toString('hex')}.fifo`);
   try {
     mkdirSync(tmp, { mode: 0o700 });
     if (target.acl) await setDefaultAcl(tmp);
-    const u = await unpack(file, tmp, target.ids, (read) => opts.onProgress?.(read, total));
+    mkdirSync(layout(root).tmp, { recursive: true });
+    const u = await unpack(file, tmp, target.acl, fifo, target.ids, (read) => opts.onProgress?.(read, total));
     await syncFilesystem(tmp);
     await target.locked(async () => {
       await target.recheck();
@@ -379,5 +440,7 @@ export async function restoreVolume(root: string, name: string, file: string, op
     await rm(tmp, { recursive: true, force: true });
     await target.undo().catch(() => undefined);
     throw e;
+  } finally {
+    await rm(fifo, { force: true });
   }
 }
