@@ -4,14 +4,16 @@
 // (backup-format.ts). Consistent by default: the services that hold a read-write grant are stopped for the copy and
 // started again, and the result says how long they were down.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createWriteStream, existsSync, lstatSync, mkdirSync, realpathSync, rmdirSync, statSync } from 'node:fs';
+import { closeSync, constants as FS, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, realpathSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { StdioOptions } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { spawnTool, missingTool, run } from '../host/exec.js';
 import { fsyncPath, tempName } from '../host/fs-atomic.js';
-import { compressor } from '../host/zstd.js';
 import { TarFormatError, TarReader, TarWriter } from '../package/tar-codec.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
 import type { Host } from '../service/ops.js';
@@ -96,27 +98,247 @@ async function sourceOf(root: string, name: string, live: boolean): Promise<Sour
   if (runs.length > 0 && !live) {
     throw new NisoError('NISO5022', `volume ${name} is written by ${runs.map(describeHolder).join(', ')}, which niso cannot stop and start again for a consistent copy`, { exitCode: 1, hint: 'wait until it ends, or copy it while it writes with --live' });
   }
-  const { serviceStatus, isActive } = await import('../service/view.js');
-  const writers = [...new Set(holders.filter((h) => h.run === null).map((h) => h.service))].filter((s) => { const st = serviceStatus(root, s); return st !== null && isActive(st); });
+  const services = [...new Set(holders.filter((h) => h.run === null).map((h) => h.service))];
+  const { serviceStatus, isActive } = services.length > 0 ? await import('../service/view.js') : { serviceStatus: () => null, isActive: () => false };
+  const writers = services.filter((s) => { const st = serviceStatus(root, s); return st !== null && isActive(st); });
   return { name, kind: meta.kind, dir: volumeOf(layout(root), name).data, gid: meta.gid, labels: meta.labels, writers, release: nothing };
 }
 
-/**
- * Reads tar's output, hashing each file, and passes it on to zstd without tar's end-of-archive blocks (the last 1024
- * bytes are held back until it is known where the archive ends); then the manifest entry and a new end.
- */
-async function archive(src: Source, tmp: string, onProgress: (bytes: number) => void): Promise<{ manifest: BackupManifest; warnings: string[] }> {
-  const tar = spawnTool('tar', ['--sort=name', '--format=gnu', '--numeric-owner', '--one-file-system', `--transform=s,^\\.,${BACKUP_DATA},S`, '-C', src.dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: TOOL_ENV });
-  let tarErr = '';
-  tar.stderr!.setEncoding('utf8').on('data', (d: string) => { tarErr += d; });
-  const tarDone = new Promise<number | null>((res, rej) => {
-    tar.on('error', (e: NodeJS.ErrnoException) => rej(e.code === 'ENOENT' ? missingTool('tar', e) : e));
-    tar.on('close', (code) => res(code));
+/** A host tool started with its stderr collected and its end awaited; a missing tool is NISO2901. */
+function tool(cmd: string, args: string[], stdio: StdioOptions) {
+  const child = spawnTool(cmd, args, { stdio, env: TOOL_ENV });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const done = new Promise<number | null>((res, rej) => {
+    child.on('error', (e: NodeJS.ErrnoException) => rej(e.code === 'ENOENT' ? missingTool(cmd, e) : e));
+    child.on('close', (code) => res(code));
   });
-  const z = compressor(3);
-  const written = pipeline(z.stdout, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
-  const write = async (b: Buffer) => { if (b.length > 0 && !z.stdin.write(b)) await new Promise((r) => z.stdin.once('drain', r)); };
+  // A tool that fails once per file says so once per file: a message shows the first few lines.
+  const lines = () => stderr.trim().split('\n').filter(Boolean);
+  const shortStderr = () => { const l = lines(); return l.length > 5 ? `${l.slice(0, 5).join('\n')}\n(and ${l.length - 5} more lines)` : l.join('\n'); };
+  child.stderr?.on('data', () => { if (stderr.length > 1024 * 1024) stderr = stderr.slice(0, 1024 * 1024); });
+  return { child, done, stderr: shortStderr, lines };
+}
 
+/** GNU format (no pax header per file), numeric owners, the tree below `data/`; symlink targets left as they are. */
+const TAR_FLAGS = ['--format=gnu', '--numeric-owner', `--transform=s,^\\.,${BACKUP_DATA},S`];
+
+interface Walked { entries: BackupEntry[]; root: BackupManifest['root']; checks: { path: string; size: number; mtimeMs: number; ctimeMs: number; ino: number }[] }
+
+/**
+ * The tree as tar will archive it from the list: every entry, parents first and names sorted, what each is, and for
+ * files and symlinks what lstat said, to tell afterwards that nothing changed. Hard links are told as tar tells them:
+ * the first name of an inode is the file, later ones link to it. Other file systems mounted inside are not entered
+ * (as --one-file-system). Special files are NISO5021, names that are not UTF-8 NISO5024.
+ */
+function walk(dir: string, onName: (name: string) => void): Walked {
+  const rootSt = lstatSync(dir);
+  onName('.');
+  const out: Walked = { entries: [], root: { uid: rootSt.uid, gid: rootSt.gid, mode: rootSt.mode & 0o7777 }, checks: [] };
+  const inodes = new Map<number, string>();
+  const visit = (rel: string) => {
+    const abs = rel === '' ? dir : `${dir}/${rel}`;
+    const raw = readdirSync(abs, { encoding: 'buffer' });
+    const names = raw.map((b) => b.toString('utf8'));
+    // Paths are compared as text in the manifest and by restore: a name that is not UTF-8 would come back as another.
+    const bad = names.findIndex((n, i) => !Buffer.from(n).equals(raw[i]!));
+    if (bad >= 0) {
+      const shown = [...raw[bad]!].map((c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`)).join('');
+      throw new NisoError('NISO5024', `${abs}/${shown} has a name that is not UTF-8`, { path: `${abs}/${shown}`, hint: 'rename it (e.g. with convmv), then back the volume up' });
+    }
+    names.sort();
+    for (const n of names) {
+      const path = rel === '' ? n : `${rel}/${n}`;
+      const full = `${dir}/${path}`;
+      const st = lstatSync(full);
+      onName(`./${path}`);
+      if (st.isDirectory()) {
+        out.entries.push({ path, type: 'dir' });
+        if (st.dev === rootSt.dev) visit(path);
+      } else if (st.isFile()) {
+        const first = st.nlink > 1 ? inodes.get(st.ino) : undefined;
+        if (first !== undefined) out.entries.push({ path, type: 'link', target: first });
+        else {
+          if (st.nlink > 1) inodes.set(st.ino, path);
+          out.entries.push({ path, type: 'file', size: st.size, sha256: '' });
+        }
+        out.checks.push({ path, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
+      } else if (st.isSymbolicLink()) {
+        out.entries.push({ path, type: 'symlink', target: readlinkSync(full) });
+        out.checks.push({ path, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
+      } else {
+        const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device node';
+        throw new NisoError('NISO5021', `${full} is ${what}; a backup holds no special files`, { path: full, hint: '`niso explain NISO5021`: remove it from the volume, then back it up' });
+      }
+    }
+  };
+  visit('');
+  return out;
+}
+
+/** Hashes the `size` bytes lstat saw, through a reused buffer; null if the file ended sooner (it changed). */
+function hashFile(abs: string, size: number, buf: Buffer): string | null {
+  let fd: number;
+  try { fd = openSync(abs, FS.O_RDONLY | FS.O_NOFOLLOW); } catch { return null; }
+  try {
+    const h = createHash('sha256');
+    for (let done = 0; done < size;) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, size - done), null);
+      if (n === 0) return null;
+      h.update(n === buf.length ? buf : buf.subarray(0, n));
+      done += n;
+    }
+    return h.digest('hex');
+  } finally { closeSync(fd); }
+}
+
+/**
+ * The same work as hashFile, for a worker thread: a string of its own, since the bundle's names are not the source's.
+ * Answers each batch of [path, size] with one sha256 (hex) or null per file.
+ */
+const HASH_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const buf = Buffer.allocUnsafe(1 << 20);
+function hash(abs, size) {
+  let fd;
+  try { fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW); } catch { return null; }
+  try {
+    const h = createHash('sha256');
+    for (let done = 0; done < size;) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - done), null);
+      if (n === 0) return null;
+      h.update(n === buf.length ? buf : buf.subarray(0, n));
+      done += n;
+    }
+    return h.digest('hex');
+  } catch { return null; } finally { fs.closeSync(fd); }
+}
+parentPort.on('message', ({ dir, batch }) => parentPort.postMessage(batch.map(([p, size]) => hash(dir + '/' + p, size))));
+`;
+
+/**
+ * Hashes files from disk on this thread and worker threads at once, taking batches from one list in order (so that
+ * the page cache tar reads from stays warm): on a machine of few cores, one thread could not keep up with tar and
+ * zstd, and the copy would wait for it. null: the file ended sooner than listed or vanished (it changed).
+ */
+async function hashAll(dir: string, files: readonly BackupEntry[], onProgress: (bytes: number) => void): Promise<(string | null)[]> {
+  const out: (string | null)[] = new Array<string | null>(files.length).fill(null);
+  let next = 0;
+  let hashedBytes = 0;
+  const take = (): [number, number] => {
+    const start = next;
+    let bytes = 0;
+    while (next < files.length && next - start < 256 && bytes < 8 * 1024 * 1024) bytes += files[next++]!.size! + 4096;
+    return [start, next];
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(3, availableParallelism() - 1)) }, () => new Worker(HASH_WORKER, { eval: true }));
+  try {
+    const working = workers.map((worker) => new Promise<void>((res, rej) => {
+      let batch: [number, number] = [0, 0];
+      const give = () => {
+        batch = take();
+        if (batch[0] === batch[1]) return res();
+        worker.postMessage({ dir, batch: files.slice(batch[0], batch[1]).map((f) => [f.path, f.size]) });
+      };
+      worker.on('message', (hashes: (string | null)[]) => {
+        hashes.forEach((h, i) => { out[batch[0] + i] = h; hashedBytes += files[batch[0] + i]!.size!; });
+        onProgress(hashedBytes);
+        give();
+      });
+      worker.on('error', rej);
+      give();
+    }));
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const [a, b] = take();
+      if (a === b) break;
+      for (let i = a; i < b; i++) { out[i] = hashFile(`${dir}/${files[i]!.path}`, files[i]!.size!, buf); hashedBytes += files[i]!.size!; }
+      onProgress(hashedBytes);
+      // Lets the workers' answers in (they take the next batch), and queued names reach tar.
+      await new Promise((res) => setImmediate(res));
+    }
+    await Promise.all(working);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return out;
+}
+
+const changedError = (src: Source, paths: string[]) => new NisoError('NISO5023', `${paths.length} file${paths.length > 1 ? 's' : ''} of ${src.name} changed while it was copied (${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', ...' : ''})`, {
+  hint: 'something other than the stopped services writes to it; stop that too, or copy it while it changes with --live',
+});
+
+/**
+ * The copy while nothing writes (the writers are stopped): tar | zstd -3 -T0 as a user would pipe them, tar taking the
+ * names niso walks (it reads them as they come) and, once the list ends, the manifest from niso's work dir as its last
+ * entry. niso meanwhile hashes each file from disk (the page cache tar reads too), and afterwards checks with lstat that
+ * no file changed since it was listed (size, times, inode), so the hashes are those of the bytes tar read.
+ */
+async function archiveStopped(src: Source, fd: number, work: string, onProgress: (bytes: number) => void): Promise<{ manifest: BackupManifest; warnings: string[] }> {
+  // -C before -T: tar applies it to the names that follow; the second -C to the manifest, after the list's end.
+  const tar = tool('tar', ['-C', src.dir, ...TAR_FLAGS, '--no-recursion', '--null', '--verbatim-files-from', '-T', '-', '-C', work, BACKUP_MANIFEST, '-cf', '-'], ['pipe', 'pipe', 'pipe']);
+  const z = tool('zstd', ['-q', '-3', '-T0', '-c', '--no-progress'], [tar.child.stdout!, fd, 'pipe']);
+  (tar.child.stdout as Readable).destroy();
+  const stdin = tar.child.stdin!;
+  let failed: unknown = null;
+  stdin.on('error', (e) => { failed ??= e; });
+  try {
+    let batch: string[] = [];
+    let batchBytes = 0;
+    const flush = () => { if (batch.length > 0) stdin.write(batch.join('')); batch = []; batchBytes = 0; };
+    const w = walk(src.dir, (name) => {
+      batch.push(`${name}\0`);
+      batchBytes += name.length + 1;
+      if (batchBytes > 64 * 1024) flush();
+    });
+    flush();
+    const toHash = w.entries.filter((e) => e.type === 'file');
+    const hashes = await hashAll(src.dir, toHash, onProgress);
+    let dataBytes = 0;
+    toHash.forEach((e, i) => {
+      if (hashes[i] === null) throw changedError(src, [e.path]);
+      e.sha256 = hashes[i]!;
+      dataBytes += e.size!;
+    });
+    const files = new Map(w.entries.filter((e) => e.type === 'file').map((e) => [e.path, e]));
+    for (const e of w.entries) if (e.type === 'link') { const t = files.get(e.target!)!; e.size = t.size; e.sha256 = t.sha256; }
+    const manifest: BackupManifest = {
+      format: BACKUP_FORMAT, version: BACKUP_VERSION, volume: src.name, kind: src.kind, labels: src.labels, createdAt: new Date().toISOString(), live: false,
+      root: w.root, gid: src.gid, totals: { entries: w.entries.length, files: files.size, bytes: dataBytes }, entries: w.entries,
+    };
+    writeFileSync(join(work, BACKUP_MANIFEST), JSON.stringify(manifest), { mode: 0o644 });
+    stdin.end();
+    const [tc, zc] = await Promise.all([tar.done, z.done]);
+    if (failed) throw failed;
+    if (tc !== 0) throw new NisoError('NISO5023', `tar could not read ${src.name}: ${tar.stderr() || `exit ${tc}`}`, { hint: tc === 1 ? 'a file changed or vanished while it was read: stop what writes to the volume, or use --live' : '`niso explain NISO5023`' });
+    if (zc !== 0) throw new NisoError('NISO5023', `zstd failed: ${z.stderr() || `exit ${zc}`}`);
+    const changed = w.checks.filter((c) => {
+      try {
+        // Growth past what was hashed, or any write (ctime), since the walk: tar may have read other bytes.
+        const st = lstatSync(`${src.dir}/${c.path}`);
+        return st.size !== c.size || st.mtimeMs !== c.mtimeMs || st.ctimeMs !== c.ctimeMs || st.ino !== c.ino;
+      } catch { return true; }
+    }).map((c) => c.path);
+    if (changed.length > 0) throw changedError(src, changed);
+    return { manifest, warnings: [] };
+  } catch (e) {
+    tar.child.kill('SIGKILL');
+    z.child.kill('SIGKILL');
+    await Promise.allSettled([tar.done, z.done]);
+    throw e;
+  }
+}
+
+/**
+ * The copy while services write (--live): tar's own walk, its output through niso to zstd; niso hashes each file from
+ * the bytes going by, so the manifest is what the archive holds even for a file that changed while tar read it.
+ */
+async function archiveLive(src: Source, fd: number, onProgress: (bytes: number) => void): Promise<{ manifest: BackupManifest; warnings: string[] }> {
+  const tar = tool('tar', ['--sort=name', '--one-file-system', ...TAR_FLAGS, '-C', src.dir, '-cf', '-', '.'], ['ignore', 'pipe', 'pipe']);
+  const z = tool('zstd', ['-q', '-3', '-T0', '-c', '--no-progress'], ['pipe', fd, 'pipe']);
+  const write = async (b: Buffer) => { if (!z.child.stdin!.write(b)) await new Promise((r) => z.child.stdin!.once('drain', r)); };
   const reader = new TarReader();
   const entries: BackupEntry[] = [];
   const files = new Map<string, BackupEntry>();
@@ -130,7 +352,7 @@ async function archive(src: Source, tmp: string, onProgress: (bytes: number) => 
   let tail = Buffer.alloc(0);
   let ended = false;
   try {
-    for await (const chunk of tar.stdout! as AsyncIterable<Buffer>) {
+    for await (const chunk of tar.child.stdout! as AsyncIterable<Buffer>) {
       for (const ev of reader.feed(chunk)) {
         if (ev.kind === 'entry') {
           const h = ev.header;
@@ -177,14 +399,12 @@ async function archive(src: Source, tmp: string, onProgress: (bytes: number) => 
           }
         }
       }
-      // Everything but the last 1024 bytes goes on at once; where the archive ends, only up to its last entry. What
-      // follows (tar's zero padding) is read to the end, so that tar finishes as it would into a pipe.
+      // Everything but the last 1024 bytes goes on at once; where the archive ends, only up to its last entry (the
+      // manifest and a new end follow). tar's zero padding after that is read to the end, as a pipe would be.
       if (ended) continue;
       const unsent = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
       if (reader.endOffset !== null) {
         await write(unsent.subarray(0, reader.endOffset - 1024 - pos));
-        pos = reader.endOffset - 1024;
-        tail = Buffer.alloc(0);
         ended = true;
         continue;
       }
@@ -193,30 +413,26 @@ async function archive(src: Source, tmp: string, onProgress: (bytes: number) => 
       pos += cut;
       tail = Buffer.from(unsent.subarray(cut));
     }
-    const code = await tarDone;
-    // 1: a file changed while tar read it (a --live copy); what went into the archive is what was hashed.
-    if ((code !== 0 && code !== 1) || reader.endOffset === null) {
-      throw new NisoError('NISO5023', `tar could not read ${src.name}: ${tarErr.trim() || `exit ${code}`}`, { hint: '`niso explain NISO5023`' });
-    }
+    const [tc] = await Promise.all([tar.done]);
+    // 1: a file changed while tar read it; what went into the archive is what was hashed.
+    // 1: a file changed while tar read it; what went into the archive is what was hashed.
+    if ((tc !== 0 && tc !== 1) || reader.endOffset === null) throw new NisoError('NISO5023', `tar could not read ${src.name}: ${tar.stderr() || `exit ${tc}`}`, { hint: '`niso explain NISO5023`' });
     if (root === null) throw new NisoError('NISO5023', `tar did not write the volume's root directory (${src.dir})`);
     const manifest: BackupManifest = {
-      format: BACKUP_FORMAT, version: BACKUP_VERSION, volume: src.name, kind: src.kind, labels: src.labels, createdAt: new Date().toISOString(), live: false,
+      format: BACKUP_FORMAT, version: BACKUP_VERSION, volume: src.name, kind: src.kind, labels: src.labels, createdAt: new Date().toISOString(), live: true,
       root, gid: src.gid, totals: { entries: entries.length, files: files.size, bytes: dataBytes }, entries,
     };
-    const tarWriter = new TarWriter((c) => { z.stdin.write(c); });
-    tarWriter.add({ path: BACKUP_MANIFEST, type: 'file', mode: 0o644, mtime: new Date() }, Buffer.from(JSON.stringify(manifest)));
-    tarWriter.finish(true);
-    z.stdin.end();
-    await written;
-    const zr = await z.done;
-    if (zr.code !== 0) throw new NisoError('NISO5023', `zstd failed: ${zr.stderr || `exit ${zr.code}`}`);
-    const warnings = code === 1 ? tarErr.trim().split('\n').filter(Boolean) : [];
-    return { manifest, warnings };
+    const last = new TarWriter((c) => { z.child.stdin!.write(c); });
+    last.add({ path: BACKUP_MANIFEST, type: 'file', mode: 0o644, mtime: new Date() }, Buffer.from(JSON.stringify(manifest)));
+    last.finish(true);
+    z.child.stdin!.end();
+    const zc = await z.done;
+    if (zc !== 0) throw new NisoError('NISO5023', `zstd failed: ${z.stderr() || `exit ${zc}`}`);
+    return { manifest, warnings: tc === 1 ? tar.lines().slice(0, 20) : [] };
   } catch (e) {
-    tar.kill('SIGKILL');
+    tar.child.kill('SIGKILL');
     z.child.kill('SIGKILL');
-    await written.catch(() => undefined);
-    await tarDone.catch(() => undefined);
+    await Promise.allSettled([tar.done, z.done]);
     if (e instanceof TarFormatError) throw new NisoError('NISO5023', `tar wrote an archive niso cannot read: ${e.message}`);
     throw e;
   }
@@ -243,8 +459,22 @@ export async function backupVolume(host: Host, name: string, output: string, opt
     try {
       t0 = performance.now();
       for (const s of toStop) { await ops!.deactivate(host, s); stopped.push(s); }
-      result = await archive(src, tmp, opts.onProgress ?? (() => undefined));
-      if (opts.live) result.manifest.live = true;
+      const fd = openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);
+      // The manifest waits for tar in niso's own tmp (swept by gc only once this process is gone).
+      const work = join(layout(host.root).tmp, `backup-${process.pid}-${randomBytes(4).toString('hex')}`);
+      try {
+        const progress = opts.onProgress ?? (() => undefined);
+        if (opts.live) result = await archiveLive(src, fd, progress);
+        else {
+          mkdirSync(layout(host.root).tmp, { recursive: true });
+          mkdirSync(work, { mode: 0o700 });
+          result = await archiveStopped(src, fd, work, progress);
+        }
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+        await rm(work, { recursive: true, force: true });
+      }
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
@@ -256,7 +486,6 @@ export async function backupVolume(host: Host, name: string, output: string, opt
       }
       if (stopped.length > 0) downtimeMs = performance.now() - t0;
     }
-    await fsyncPath(tmp);
     // Checked again just before the rename, which would replace whatever stands there by then.
     checkOutput(out, src.dir);
     await rename(tmp, out);

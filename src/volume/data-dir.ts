@@ -48,3 +48,12 @@ export async function treeBytes(dir: string): Promise<number | null> {
   const n = Number(r.stdout.split('\t')[0]);
   return r.code === 0 && Number.isFinite(n) ? n : null;
 }
+
+/**
+ * Deletes a tree whatever its names: node's recursive rm reads names as UTF-8 and cannot unlink one that is not
+ * (apps write Latin-1 names too), so the host's rm does it. Never across into another file system mounted inside.
+ */
+export async function removeTree(path: string): Promise<void> {
+  const r = await run('rm', ['-rf', '--one-file-system', '--', path], TOOL_ENV);
+  if (r.code !== 0) throw new Error(`rm -rf ${path} failed: ${r.stderr.trim()}`);
+}

@@ -6,14 +6,14 @@
 // every file matches the manifest's sha256 does anything move into the volume, by rename.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import {
-  closeSync, constants as FS, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync,
-  statfsSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync,
+  closeSync, constants as FS, existsSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync,
+  readFileSync, readSync, renameSync, rmdirSync, statSync, statfsSync, symlinkSync, chmodSync, chownSync, utimesSync, writeSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { fsyncPath, syncFilesystem, writeFileAtomic } from '../host/fs-atomic.js';
-import { decompressor } from '../host/zstd.js';
+import { missingTool, run, spawnTool } from '../host/exec.js';
 import { ZstdFrameChecker, ZstdFramingError } from '../package/format/zstd-frames.js';
 import { TarFormatError, TarReader } from '../package/tar-codec.js';
 import { serviceUid } from '../sandbox/uids.js';
@@ -55,8 +55,11 @@ interface Target {
   /** Volumes carry their group's default ACL, so that new directories inherit it. */
   acl: boolean;
   created: boolean;
-  /** The ids of the backed-up volume that are this volume's own (its group, its exclusive holder; a /state's uid). */
-  ids(m: BackupManifest): { uids: Map<number, number>; gids: Map<number, number> };
+  /**
+   * The ids of the backed-up volume that are this volume's own, from its root dir's owner in the archive: its group
+   * (and an exclusive holder's uid); a /state's uid.
+   */
+  ids(root: { uid: number; gid: number }): { uids: Map<number, number>; gids: Map<number, number> };
   /** Just before the files move in: still empty, still unused. */
   recheck(): Promise<void>;
   /** The move itself, under whatever lock keeps starts out. */
@@ -95,13 +98,11 @@ async function volumeTarget(root: string, name: string): Promise<Target> {
   await withVolumesLock(root, check);
   return {
     name, data: v.data, tmpParent: v.dir, acl: true, created,
-    ids: (m) => {
+    ids: (root) => {
       const owner = lstatSync(v.data).uid;
       const uids = new Map<number, number>();
-      if (m.root.uid !== 0 && owner !== 0) uids.set(m.root.uid, owner);
-      const gids = new Map<number, number>([[m.root.gid, gid]]);
-      if (m.gid !== null) gids.set(m.gid, gid);
-      return { uids, gids };
+      if (root.uid !== 0 && owner !== 0) uids.set(root.uid, owner);
+      return { uids, gids: new Map([[root.gid, gid]]) };
     },
     recheck: check,
     locked: (fn) => withVolumesLock(root, fn),
@@ -143,7 +144,7 @@ async function stateTarget(root: string, name: string, service: string): Promise
   }
   return {
     name, data: s.dir, tmpParent: s.dir, acl: false, created,
-    ids: (m) => ({ uids: new Map([[m.root.uid, uid]]), gids: new Map([[m.root.gid, uid]]) }),
+    ids: (root) => ({ uids: new Map([[root.uid, uid]]), gids: new Map([[root.gid, uid]]) }),
     recheck: async () => { await running(); if (!isEmpty(s.dir)) throw notEmpty(name, s.dir); },
     locked: (fn) => fn(),
     done: async () => undefined,
@@ -161,36 +162,83 @@ function checkSource(file: string): number {
   return st.size;
 }
 
+/** The decompressed archive as niso reads it: blocking reads into one buffer, and how far zstd got in the file. */
+interface Decompressed { read(buf: Buffer): number; compressedRead(): number; finish(): Promise<{ code: number | null; stderr: string }>; stop(): void }
+
+/**
+ * Checks the file's framing (zstd frames only: the CLI would also take gzip, xz or lz4, and skip skippable frames),
+ * then has zstd decompress it into a FIFO that niso reads synchronously into one reused buffer. A child's stdout
+ * stream would hand niso a new 64 KiB buffer per read; allocating and collecting those cost more than parsing the tar.
+ */
+async function decompress(file: string, fifo: string): Promise<Decompressed> {
+  const src = openSync(file, FS.O_RDONLY);
+  try {
+    const frames = new ZstdFrameChecker();
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (let pos = 0, n; (n = readSync(src, buf, 0, buf.length, pos)) > 0; pos += n) frames.push(buf.subarray(0, n));
+    frames.end();
+  } catch (e) {
+    closeSync(src);
+    throw e instanceof ZstdFramingError ? notABackup(file, e.message) : e;
+  }
+  const made = await run('mkfifo', ['-m', '600', '--', fifo]);
+  if (made.code !== 0) { closeSync(src); throw new Error(`mkfifo ${fifo}: ${made.stderr.trim()}`); }
+  // Our own read-write end first, so that opening the read end does not wait for a writer; closed once zstd has its.
+  const keep = openSync(fifo, FS.O_RDWR);
+  let child: ReturnType<typeof spawnTool>;
+  try { child = spawnTool('zstd', ['-q', '-d', '-c', '--no-progress'], { stdio: [src, keep, 'pipe'] }); } catch (e) { closeSync(keep); closeSync(src); throw e; }
+  const rd = openSync(fifo, FS.O_RDONLY);
+  closeSync(keep);
+  closeSync(src);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 64 * 1024) stderr += d; });
+  const ended = new Promise<{ code: number | null; stderr: string }>((res, rej) => {
+    child.on('error', (e: NodeJS.ErrnoException) => rej(e.code === 'ENOENT' ? missingTool('zstd', e) : e));
+    child.on('close', (code) => res({ code, stderr: stderr.trim() }));
+  });
+  ended.catch(() => undefined);
+  let open = true;
+  const close = () => { if (open) { open = false; closeSync(rd); } };
+  return {
+    read: (b) => readSync(rd, b, 0, b.length, null),
+    compressedRead: () => {
+      try { return Number(/^pos:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/fdinfo/0`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+    },
+    finish: async () => { close(); return ended; },
+    stop: () => { child.kill('SIGKILL'); close(); },
+  };
+}
+
 interface Unpacked {
   manifest: BackupManifest;
   /** What was unpacked, as the manifest would list it. */
   entries: Map<string, BackupEntry>;
-  /** Owner, mode and time of each entry, applied once everything checked out. */
-  meta: Map<string, { type: EntryType; uid: number; gid: number; mode: number; mtimeMs: number }>;
   dataBytes: number;
 }
 
 /** Unpacks the archive into tmp, refusing whatever could reach outside it. */
-async function unpack(file: string, tmp: string, onProgress: (read: number) => void): Promise<Unpacked> {
+async function unpack(file: string, tmp: string, aclDir: boolean, fifo: string, idsFor: Target['ids'], onProgress: (read: number) => void): Promise<Unpacked> {
   const refuse = (code: string, what: string, hint?: string) => new NisoError(code, `${file}: ${what}`, { path: file, exitCode: 2, hint: hint ?? `\`niso explain ${code}\`; nothing was written into the volume` });
-  const frames = new ZstdFrameChecker();
-  let read = 0;
-  const z = decompressor(file, { push: (c) => { frames.push(c); read += c.length; onProgress(read); }, end: () => frames.end() });
+  const z = await decompress(file, fifo);
   const reader = new TarReader();
   const kinds = new Map<string, EntryType>();
   const entries = new Map<string, BackupEntry>();
-  const meta: Unpacked['meta'] = new Map();
+  const dirTimes = new Map<string, number>();
   const links = new Map<string, string>();
   let budget = Math.max(0, (() => { const f = statfsSync(tmp); return f.bavail * f.bsize; })() - RESERVE_BYTES);
   let long: { which: 'name' | 'link'; parts: Buffer[] } | null = null;
   let longName: string | null = null;
   let longLink: string | null = null;
-  let current: { fd: number; hash: Hash; path: string; size: number } | null = null;
+  let current: { fd: number; hash: Hash; path: string; size: number; mtime: Date } | null = null;
+  let ids: ReturnType<Target['ids']> | null = null;
+  /** Owners: the backed-up volume's own ids become this volume's, others stay (numeric, as tar --numeric-owner). */
+  const owner = (h: { uid: number; gid: number }): [number, number] => [mapOwner(h.uid, ids!.uids), mapOwner(h.gid, ids!.gids)];
   let manifestParts: Buffer[] | null = null;
   let manifestText: string | null = null;
   let sawRoot = false;
   let dataBytes = 0;
-  const at = (p: string) => join(tmp, p);
+  // Paths are checked (unsafePathReason) before they get here: a plain join.
+  const at = (p: string) => `${tmp}/${p}`;
   const addParents = (path: string) => {
     for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
       const parent = path.slice(0, i);
@@ -208,7 +256,17 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
     return refuse('NISO5031', `cannot unpack "${path}": ${(e as Error).message}`);
   };
   try {
-    for await (const chunk of z.stdout as AsyncIterable<Buffer>) {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    let sinceYield = 0;
+    for (let n; (n = z.read(buf)) > 0;) {
+      // Every event is handled before the next read reuses the buffer: TarReader copies what it keeps.
+      const chunk = buf.subarray(0, n);
+      if ((sinceYield += n) > 16 * 1024 * 1024) {
+        sinceYield = 0;
+        onProgress(z.compressedRead());
+        // The progress bar's timer and zstd's stderr get their turn.
+        await new Promise((res) => setImmediate(res));
+      }
       for (const ev of reader.feed(chunk)) {
         if (ev.kind === 'entry') {
           const h = ev.header;
@@ -233,31 +291,47 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
             continue;
           }
           if (c.kind === 'root') {
-            if (kind !== 'dir') throw refuse('NISO5031', 'its root "data/" is not a directory');
+            if (kind !== 'dir' || sawRoot || kinds.size > 0) throw refuse('NISO5031', 'its root "data/" is not a directory that comes first');
             sawRoot = true;
+            ids = idsFor({ uid: h.uid, gid: h.gid });
             continue;
           }
+          if (!sawRoot) throw refuse('NISO5031', `"${name}" comes before the root "data/"`);
           const path = c.path;
-          if (kinds.get(path) === 'dir' && kind === 'dir' && !meta.has(path)) {
+          if (kinds.get(path) === 'dir' && kind === 'dir' && !dirTimes.has(path)) {
             // A directory made for an entry below it that came first (tar writes parents first; others may not).
           } else if (kinds.has(path)) throw refuse('NISO5032', `"${path}" appears twice`);
           if (entries.size >= RESTORE_MAX_ENTRIES) throw refuse('NISO5036', `it holds more than ${RESTORE_MAX_ENTRIES} entries`);
           addParents(path);
           try {
+            // Owner and mode as the entry is made (chown before chmod, which chown would clear setgid after); a
+            // directory's time once everything below it is in place.
             if (kind === 'dir') {
               if (!kinds.has(path)) mkdirSync(at(path), { mode: 0o700 });
+              lchownSync(at(path), ...owner(h));
+              chmodSync(at(path), restoredMode('dir', h.mode));
               kinds.set(path, 'dir');
               entries.set(path, { path, type: 'dir' });
+              dirTimes.set(path, h.mtimeMs);
             } else if (kind === 'file') {
               budget -= h.size + PER_FILE_BYTES;
               if (budget < 0) throw refuse('NISO5036', `"${path}" (${h.size} bytes) does not fit: the volume's file system has not that much free beside what the archive unpacked so far`);
-              const fd = openSync(at(path), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
-              current = { fd, hash: createHash('sha256'), path, size: 0 };
+              // Made with its mode where the temporary directory's default ACL (no umask, nothing for others) gives
+              // exactly that mode; else chmod'ed. Owned by root as made: chown'ed only to another owner.
+              const mode = restoredMode('file', h.mode);
+              const exact = aclDir && (mode & 0o7007) === 0;
+              const fd = openSync(at(path), FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, exact ? mode : 0o600);
+              current = { fd, hash: createHash('sha256'), path, size: 0, mtime: new Date(h.mtimeMs) };
               kinds.set(path, 'file');
+              const [uid, gid] = owner(h);
+              if (uid !== 0 || gid !== 0) fchownSync(fd, uid, gid);
+              if (!exact) fchmodSync(fd, mode);
             } else if (kind === 'symlink') {
               const why = symlinkProblem(path, link, new Map());
               if (why !== null) throw refuse('NISO5033', `the symlink "${path}" ${why}`);
               symlinkSync(link, at(path));
+              lchownSync(at(path), ...owner(h));
+              lutimesSync(at(path), new Date(h.mtimeMs), new Date(h.mtimeMs));
               kinds.set(path, 'symlink');
               links.set(path, link);
               entries.set(path, { path, type: 'symlink', target: link });
@@ -274,7 +348,6 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
           } catch (e) {
             throw isNisoError(e) ? e : fsError(path, e);
           }
-          if (kind !== 'link') meta.set(path, { type: kind, uid: h.uid, gid: h.gid, mode: h.mode & 0o7777, mtimeMs: h.mtimeMs });
         } else if (ev.kind === 'data') {
           if (long) long.parts.push(Buffer.from(ev.chunk));
           else if (manifestParts) manifestParts.push(Buffer.from(ev.chunk));
@@ -296,6 +369,7 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
             manifestText = Buffer.concat(manifestParts).toString('utf8');
             manifestParts = null;
           } else if (current) {
+            futimesSync(current.fd, current.mtime, current.mtime);
             closeSync(current.fd);
             entries.set(current.path, { path: current.path, type: 'file', size: current.size, sha256: current.hash.digest('hex') });
             current = null;
@@ -303,10 +377,7 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
         }
       }
     }
-    const why = await z.fed;
-    const zr = await z.done;
-    if (why instanceof ZstdFramingError) throw notABackup(file, why.message);
-    if (why) throw why;
+    const zr = await z.finish();
     if (zr.code !== 0) throw notABackup(file, `zstd could not decompress it (${zr.stderr || `exit ${zr.code}`})`);
     if (!reader.complete) throw notABackup(file, 'the archive ends before its end (truncated)');
     if (manifestText === null) throw notABackup(file, 'it has no manifest (niso-backup.json)');
@@ -314,7 +385,7 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
   } catch (e) {
     if (current) closeSync(current.fd);
     z.stop();
-    await z.done.catch(() => undefined);
+    await z.finish().catch(() => undefined);
     if (e instanceof TarFormatError) throw notABackup(file, e.message);
     if (isNisoError(e) && e.code === 'NISO2901') throw e;
     if (e instanceof ZstdFramingError) throw notABackup(file, e.message);
@@ -330,22 +401,12 @@ async function unpack(file: string, tmp: string, onProgress: (read: number) => v
     const why = symlinkProblem(path, target, links);
     if (why !== null) throw refuse('NISO5033', `the symlink "${path}" ${why}`);
   }
-  return { manifest, entries, meta, dataBytes };
-}
-
-/** Owners (the backed-up volume's own ids mapped to this one's), modes (no setuid files) and times, deepest first. */
-function applyMeta(tmp: string, u: Unpacked, ids: { uids: Map<number, number>; gids: Map<number, number> }): void {
-  const paths = [...u.meta.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
-  for (const path of paths) {
-    const m = u.meta.get(path)!;
-    const p = join(tmp, path);
-    lchownSync(p, mapOwner(m.uid, ids.uids), mapOwner(m.gid, ids.gids));
-    const t = new Date(m.mtimeMs);
-    if (m.type === 'symlink') { lutimesSync(p, t, t); continue; }
-    // After chown, which clears setgid.
-    chmodSync(p, restoredMode(m.type, m.mode));
-    utimesSync(p, t, t);
+  // Directories' times last, deepest first: making their entries changed them.
+  for (const path of [...dirTimes.keys()].sort((a, b) => b.split('/').length - a.split('/').length)) {
+    const t = new Date(dirTimes.get(path)!);
+    utimesSync(at(path), t, t);
   }
+  return { manifest, entries, dataBytes };
 }
 
 /**
@@ -357,11 +418,13 @@ export async function restoreVolume(root: string, name: string, file: string, op
   const total = checkSource(file);
   const target = ref.kind === 'state' ? await stateTarget(root, name, ref.service) : await volumeTarget(root, name);
   const tmp = join(target.tmpParent, `.restore-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Beside niso's other work files (swept by gc once this process is gone), never in what is being unpacked.
+  const fifo = join(layout(root).tmp, `restore-${process.pid}-${randomBytes(4).toString('hex')}.fifo`);
   try {
     mkdirSync(tmp, { mode: 0o700 });
     if (target.acl) await setDefaultAcl(tmp);
-    const u = await unpack(file, tmp, (read) => opts.onProgress?.(read, total));
-    applyMeta(tmp, u, target.ids(u.manifest));
+    mkdirSync(layout(root).tmp, { recursive: true });
+    const u = await unpack(file, tmp, target.acl, fifo, target.ids, (read) => opts.onProgress?.(read, total));
     await syncFilesystem(tmp);
     await target.locked(async () => {
       await target.recheck();
@@ -377,5 +440,7 @@ export async function restoreVolume(root: string, name: string, file: string, op
     await rm(tmp, { recursive: true, force: true });
     await target.undo().catch(() => undefined);
     throw e;
+  } finally {
+    await rm(fifo, { force: true });
   }
 }

@@ -14,7 +14,7 @@ import { bindersOf } from '../host/mounts.js';
 import { releaseUid, serviceUid } from '../sandbox/uids.js';
 import { listServiceNames } from '../service/store.js';
 import { layout, volumeOf, type StoreLayout } from '../store/layout.js';
-import { makeDataDir, setDataOwner, treeBytes } from './data-dir.js';
+import { makeDataDir, removeTree, setDataOwner, treeBytes } from './data-dir.js';
 import { VOLUME_NAME_RE, parseVolumeName, shown, type VolumeRef } from './names.js';
 import {
   conflictError, conflicts, describeHolder, emptyRegistry, forgetVolume, holdersOf, mergeRequests, ownerOf, recordGrants, revokeService, sameGrants,
@@ -333,7 +333,7 @@ export async function deleteVolumeLocked(root: string, name: string): Promise<vo
   renameSync(v.dir, trash);
   await fsyncPath(parent);
   await writeRegistry(root, forgetVolume(readRegistry(root), name));
-  await rm(trash, { recursive: true, force: true });
+  await removeTree(trash);
   await releaseUid(root, gidKey(name));
   // A service's own volumes share "@SERVICE": it goes with its last one.
   if (name.includes('/')) { try { rmdirSync(parent); } catch { /* other volumes, or leftovers, in it */ } }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -118,6 +118,43 @@ test('backup → rm → restore gives back every file, link, owner, mode and tim
   spawnSync('mkfifo', [join(data, 'pipe')]);
   assert.match(await codeOf(backupVolume(hostOf(root), 'pgdata', join(dir, 'fifo.tar.zst'), { live: false })), /^NISO5021: .*pipe is a FIFO/);
   assert.equal(existsSync(join(dir, 'fifo.tar.zst')), false);
+});
+
+test('a file that changes during a stopped copy fails it (NISO5023, nothing written); --live copies it, and the manifest matches what the archive holds', async () => {
+  const { root, dir } = newRoot();
+  await createVolume(root, 'busy');
+  const data = volumeOf(layout(root), 'busy').data;
+  fillTree(data, readMeta(root, 'busy')!.gid);
+  writeFileSync(join(data, 'log'), '');
+  // A writer that appends without pause while the copy runs: the size tar or niso sees keeps changing.
+  const writer = spawn('sh', ['-c', `while :; do echo line >> ${join(data, 'log')}; done`], { stdio: 'ignore' });
+  try {
+    const out = join(dir, 'busy.tar.zst');
+    assert.match(await codeOf(backupVolume(hostOf(root), 'busy', out, { live: false })), /^NISO5023: .*(changed while it was copied|tar could not read busy)/);
+    assert.equal(existsSync(out), false);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.')), []);
+    const live = await backupVolume(hostOf(root), 'busy', out, { live: true });
+    assert.equal(live.live, true);
+    writer.kill('SIGKILL');
+    await new Promise((r) => writer.once('exit', r));
+    const back = await restoreVolume(root, 'copy', out);
+    assert.equal(back.from.live, true);
+    assert.match(readFileSync(join(volumeOf(layout(root), 'copy').data, 'log'), 'utf8'), /^(line\n)*$/);
+  } finally {
+    writer.kill('SIGKILL');
+  }
+  assert.deepEqual(readdirSync(layout(root).tmp).filter((n) => n.startsWith('backup-')), [], 'no work dir left');
+});
+
+test('a name that is not UTF-8 is refused (NISO5024) rather than backed up as another', async () => {
+  const { root, dir } = newRoot();
+  await createVolume(root, 'latin');
+  const data = volumeOf(layout(root), 'latin').data;
+  writeFileSync(Buffer.concat([Buffer.from(`${data}/caf`), Buffer.from([0xe9])]), 'x');
+  assert.match(await codeOf(backupVolume(hostOf(root), 'latin', join(dir, 'l.tar.zst'), { live: false })), /^NISO5024: .*caf\\xe9 has a name that is not UTF-8/);
+  // Such a name goes with its volume all the same (node's own recursive rm could not unlink it).
+  assert.deepEqual(await removeVolumes(root, ['latin'], { force: false }), ['latin']);
+  assert.equal(existsSync(volumeOf(layout(root), 'latin').dir), false);
 });
 
 test('a kept /state image is mounted read-only for its backup and left unmounted; the copy restores into a named volume', async () => {

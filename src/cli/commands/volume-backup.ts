@@ -3,7 +3,6 @@ import { formatDuration, formatSize } from '../../manifest/units.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
-import { hostOf } from './service.js';
 
 export async function backup(ctx: Context, name: string, opts: { output: string; live?: boolean; json?: boolean }): Promise<void> {
   const { backupVolume, backupTotal } = await import('../../volume/backup.js');
@@ -11,7 +10,9 @@ export async function backup(ctx: Context, name: string, opts: { output: string;
   const bar = progressBar(ctx, `backing up ${name}`, opts.json === true);
   // The total costs a walk of the volume (du): only where a bar can show.
   const total = (ctx.stderr as { isTTY?: boolean }).isTTY && !opts.json ? await backupTotal(ctx.root, name).catch(() => null) : null;
-  const r = await backupVolume(hostOf(ctx), name, resolve(ctx.cwd, opts.output), { live: opts.live === true, onProgress: (done) => { if (total) bar.update(done, total); } })
+  // The service verbs' host, without loading the service commands (they pull in the whole planner).
+  const host = { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
+  const r = await backupVolume(host, name, resolve(ctx.cwd, opts.output), { live: opts.live === true, onProgress: (done) => { if (total) bar.update(done, total); } })
     .finally(() => bar.stop());
   if (opts.json) return printJson(ctx, r);
   for (const w of r.warnings) ctx.stderr.write(`niso: tar: ${w}\n`);
