@@ -5,10 +5,12 @@
 # else a temporary one, so that the demo never touches /var/lib/niso.
 set -euo pipefail
 
-if command -v niso >/dev/null 2>&1; then
+# The niso of this clone: the one on PATH only if it is this one (install.sh links it), as the demo shows `niso ...`.
+own="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/bin/niso"
+if [ "$(readlink -f "$(command -v niso 2>/dev/null || true)" 2>/dev/null)" = "$(readlink -f "$own")" ]; then
   niso=(niso)
 else
-  niso=(node "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/bin/niso")
+  niso=(node "$own")
 fi
 
 work="$(mktemp -d /tmp/niso-demo.XXXXXX)"
@@ -74,6 +76,8 @@ run curl -s -m 2 "http://127.0.0.1:$port2/health"
 echo
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" logs "$name"
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" deactivate "$name"
+# Its /state (a mounted image) and uid go with it, so that rm -rf of the demo's directory leaves nothing on the host.
+run NISO_ROOT="$NISO_ROOT" "${niso[@]}" remove "$name" --volumes
 # The run and the service removed their namespaces and port rules; the network stays until removed.
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" net remove default
 
