@@ -63,7 +63,15 @@ export interface PruneResult { removed: { name: string; kind: VolumeInfo['kind']
  */
 export async function pruneVolumes(root: string, opts: { all: boolean; filters?: VolumeFilters; dryRun?: boolean }): Promise<PruneResult> {
   const filters = opts.filters ?? noFilters();
-  const candidates = pruneSelection(await allVolumes(root, { sizes: true, filters }), { all: opts.all });
+  const candidates = pruneSelection(await allVolumes(root, { sizes: false, filters }), { all: opts.all });
+  // Measured only what goes (du walks a whole volume); an unmounted /state image has its size already.
+  const reg = readRegistry(root);
+  const live = liveness(root);
+  for (const v of candidates) {
+    if (v.sizeBytes !== null) continue;
+    const again = v.kind === 'state' ? await stateInfo(root, v.service!, { live, sizes: true }) : await volumeInfo(root, v.name, { reg, live, sizes: true });
+    v.sizeBytes = again?.sizeBytes ?? null;
+  }
   const result: PruneResult = { removed: [], reclaimedBytes: 0, skipped: [], dryRun: opts.dryRun === true };
   for (const v of candidates) {
     if (!result.dryRun) {

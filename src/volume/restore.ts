@@ -41,7 +41,7 @@ export interface RestoreResult {
 
 /** More entries than this is not a volume anyone backed up; each costs memory while it is checked. */
 export const RESTORE_MAX_ENTRIES = 5_000_000;
-/** Free space left on the file system whatever an archive claims: the host must go on working. */
+/** Free space left on the file system whatever an archive claims: the host must go on working (less on a small one). */
 const RESERVE_BYTES = 64 * 1024 * 1024;
 /** What a file costs beyond its bytes (an inode, a block's rounding), counted against the free space. */
 const PER_FILE_BYTES = 4096;
@@ -73,7 +73,8 @@ interface Target {
 function isEmpty(dir: string): boolean {
   let names: string[];
   try { names = readdirSync(dir); } catch { return true; }
-  return names.every((n) => n === 'lost+found' && readdirSync(join(dir, n)).length === 0);
+  // A restore's own temporary directory (inside a mounted /state, the only place on its file system) does not count.
+  return names.every((n) => (n === 'lost+found' && readdirSync(join(dir, n)).length === 0) || n.startsWith(`.restore-${process.pid}-`));
 }
 
 const notEmpty = (name: string, dir: string) => new NisoError('NISO5030', `volume ${name} is not empty (${dir})`, { exitCode: 1, hint: `restore into a new volume (\`niso volume restore NEWNAME FILE\`), or remove this one first (\`niso volume rm ${name}\`)` });
@@ -93,7 +94,8 @@ async function volumeTarget(root: string, name: string): Promise<Target> {
   const gid = meta.gid;
   const check = async () => {
     if (!isEmpty(v.data)) throw notEmpty(name, v.data);
-    await checkUnused(root, name, holdersOf(readRegistry(root), name, liveness(root)).filter((h) => !h.readOnly || h.run !== null), true, 'restore into');
+    // Not under a running app (read-write or not): files would appear under it. Stopped holders keep their grants.
+    await checkUnused(root, name, holdersOf(readRegistry(root), name, liveness(root)), true, 'restore into');
   };
   await withVolumesLock(root, check);
   return {
@@ -108,8 +110,10 @@ async function volumeTarget(root: string, name: string): Promise<Target> {
     locked: (fn) => withVolumesLock(root, fn),
     done: async (m) => {
       if (!created || Object.keys(m.labels).length === 0) return;
-      const now = readMeta(root, name);
-      if (now) await writeFileAtomic(v.meta, JSON.stringify({ ...now, labels: m.labels }, null, 2) + '\n', 0o600);
+      await withVolumesLock(root, async () => {
+        const now = readMeta(root, name);
+        if (now) await writeFileAtomic(v.meta, JSON.stringify({ ...now, labels: m.labels }, null, 2) + '\n', 0o600);
+      });
     },
     undo: async () => { if (created) await withVolumesLock(root, () => deleteVolumeLocked(root, name)); },
   };
@@ -225,7 +229,8 @@ async function unpack(file: string, tmp: string, aclDir: boolean, fifo: string, 
   const entries = new Map<string, BackupEntry>();
   const dirTimes = new Map<string, number>();
   const links = new Map<string, string>();
-  let budget = Math.max(0, (() => { const f = statfsSync(tmp); return f.bavail * f.bsize; })() - RESERVE_BYTES);
+  // What the file system has free, less a reserve: the host's 64 MiB, or 2% of a small file system (a /state image).
+  let budget = (() => { const f = statfsSync(tmp); return Math.max(0, f.bavail * f.bsize - Math.min(RESERVE_BYTES, (f.blocks * f.bsize) / 50)); })();
   let long: { which: 'name' | 'link'; parts: Buffer[] } | null = null;
   let longName: string | null = null;
   let longLink: string | null = null;

@@ -175,6 +175,20 @@ test('a kept /state image is mounted read-only for its backup and left unmounted
   const f = lstatSync(join(volumeOf(layout(root), 'copy').data, 'db.sqlite'));
   assert.equal(f.uid, 60996);
   assert.equal(readFileSync(join(volumeOf(layout(root), 'copy').data, 'db.sqlite'), 'utf8'), 'rows');
+  // Into the /state of a name without one (a new plain dir, which the service's first start moves into its image),
+  // owned by that name's uid; and into the mounted, empty /state of another.
+  const { serviceUid } = await import('../../src/sandbox/uids.js');
+  await restoreVolume(root, 'fresh/state', out);
+  const fresh = stateOf(layout(root), 'fresh');
+  const uid = (await serviceUid(root, 'fresh')).uid;
+  assert.deepEqual([lstatSync(join(fresh.dir, 'db.sqlite')).uid, lstatSync(fresh.dir).uid], [uid, uid]);
+  assert.deepEqual(readdirSync(fresh.dir), ['db.sqlite']);
+  const other = stateOf(layout(root), 'other');
+  await ensureBounded({ dir: other.dir, image: other.image, sizeBytes: 16 * 1024 * 1024, uid: 60995, gid: 60995, mode: 0o700 });
+  await restoreVolume(root, 'other/state', out);
+  assert.deepEqual(readdirSync(other.dir), ['db.sqlite']);
+  assert.equal(readFileSync(join(other.dir, 'db.sqlite'), 'utf8'), 'rows');
+  assert.match(await codeOf(restoreVolume(root, 'other/state', out)), /^NISO5030: volume other\/state is not empty/);
 });
 
 /** A backup built entry by entry: `data` entries, then a manifest listing them (or the one given). */
