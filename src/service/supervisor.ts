@@ -5,9 +5,9 @@
 // SIGKILL) leaves them running; the next niso command starts a new one, which picks up where the
 // state on disk says (running services are found by their cgroups).
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, constants as FS } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, constants as FS } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import { writeFileAtomic } from '../host/fs-atomic.js';
 import { withLock } from '../host/lock.js';
@@ -236,6 +236,9 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
           log(`${name}: ${(e as Error).stack ?? String(e)}`);
         }
       }
+      // Its root was deleted (a test's, or `rm -rf` of a NISO_ROOT): nothing to supervise, and a lock taken now would
+      // make its directory again.
+      if (!existsSync(dirname(files.lock))) break;
       if (busy || needsSupervision(host.root)) idleSince = Date.now();
       else if (Date.now() - idleSince > IDLE_EXIT_MS) {
         // Leave only if, under the lock, still nothing needs us: a command that activates a
@@ -255,9 +258,11 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
       await new Promise((r) => setTimeout(r, Math.max(5, tick - (Date.now() - started))));
     }
   } finally {
-    await withLock(files.lock, 'the supervisor', async () => {
-      if (readRecord(host.root)?.pid === process.pid) await rm(files.record, { force: true });
-    });
+    if (existsSync(dirname(files.lock))) {
+      await withLock(files.lock, 'the supervisor', async () => {
+        if (readRecord(host.root)?.pid === process.pid) await rm(files.record, { force: true });
+      });
+    }
     log(`supervisor ${process.pid} exits`);
   }
 }
