@@ -58,3 +58,8 @@ export const CONFIG_TARGETS_RESERVED = ['/', '/state', '/proc', '/dev', '/sys', 
 export function reservedHit(path: string, reserved: readonly string[]): string | null {
   return reserved.find((r) => path === r || (r !== '/' && path.startsWith(`${r}/`))) ?? null;
 }
+
+/** An absolute path without empty, "." or ".." segments ("/" itself included): how a manifest and flags name a place. */
+export function isNormalisedPath(p: string): boolean {
+  return p === '/' || (p.startsWith('/') && !p.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..'));
+}

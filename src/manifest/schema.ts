@@ -5,7 +5,7 @@ import semverParse from 'semver/functions/parse.js';
 import semverValid from 'semver/functions/valid.js';
 import { DURATION_PATTERN, MIN_STATE_BYTES, SIZE_PATTERN, formatDuration, parseDuration, parseSize, parseStateSize, parsePortMapping, type Parsed, type PortMapping } from './units.js';
 import { suggest } from './suggest.js';
-import { ARCHES, CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, runtimeCommands } from './constants.js';
+import { ARCHES, CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, isNormalisedPath, reservedHit, runtimeCommands } from './constants.js';
 import { SYSCALL_GROUPS, expandSyscallNames } from '../render/seccomp-syscalls.js';
 import { SECRETS_DIR, secretNameProblem, suggestSecretName, targetProblem } from '../secret/names.js';
 
@@ -86,9 +86,8 @@ const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function sandboxPath(description: string, example: string, forbidden: readonly string[] = [], placeHint = 'mount volumes at a path of their own, e.g. "/data"') {
   return z.string().meta({ description, examples: [example] }).check((ctx) => {
     const p = ctx.value;
-    const segs = p.split('/').slice(1);
-    const forbiddenBy = (q: string) => forbidden.find((f) => q === f || (f !== '/' && q.startsWith(f + '/')));
-    if (!p.startsWith('/') || (p !== '/' && segs.some((s) => s === '' || s === '.' || s === '..'))) {
+    const forbiddenBy = (q: string) => reservedHit(q, forbidden);
+    if (!isNormalisedPath(p)) {
       const fixed = normalisePath(p);
       const example = fixed !== null && fixed !== '/' && !forbiddenBy(fixed) ? fixed : forbidden.length ? '/data' : '/app';
       report(ctx, p, 'NISO1402', `"${p}" is not an absolute, normalised path`, `write an absolute path without ".", ".." or "//", e.g. "${example}"`);

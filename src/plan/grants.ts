@@ -27,6 +27,17 @@ export interface BindGrant {
 export interface ConfigRequest { name: string | null; file: string; target: string | null; flag: string }
 
 
+/** Where a command line's config file goes: its own target, or the place the manifest gives the config it names. */
+export function configTarget(r: ConfigRequest, m: Manifest): string {
+  if (r.name === null) return r.target!;
+  const declared = m.configs[r.name];
+  if (declared) return declared.target;
+  const names = Object.keys(m.configs);
+  throw new NisoError('NISO5056', `${r.flag}: the package declares no config "${r.name}"`, {
+    exitCode: 2, hint: names.length > 0 ? `its configs are ${names.join(', ')}; or give a path: --config FILE:/path/in/sandbox` : 'give the path in the sandbox instead: --config FILE:/path/in/sandbox',
+  });
+}
+
 /**
  * The volumes of a service: each of its manifest's `[volumes.KEY]` is its own volume `SERVICE/KEY`, unless the command
  * line mounts a volume at that place (then that one, still exclusive if the manifest says so: the app needs its files

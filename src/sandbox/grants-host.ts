@@ -9,18 +9,18 @@ import { writeFileAtomic } from '../host/fs-atomic.js';
 import { readRegularFile } from '../host/read-bounded.js';
 import { reachableByOthers } from '../host/reachable.js';
 import type { Manifest } from '../manifest/schema.js';
-import { sensitiveHit, type BindGrant, type ConfigRequest } from '../plan/grants.js';
+import { configTarget, sensitiveHit, type BindGrant, type ConfigRequest } from '../plan/grants.js';
 
 /** A config file is a few KiB of text; what a service reads at start is bounded like an env file. */
 export const CONFIG_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
- * Host paths as the kernel will find them: symlinks resolved, then checked against the host's sensitive trees (and
+ * Host paths as the kernel will find them, by the path asked for: symlinks resolved, then checked against the host's sensitive trees (and
  * niso's own state below NISO_ROOT, `ownTrees`). A path that does not exist is refused: Docker's -v makes an empty
  * directory owned by root, which the service's uid could not write anyway.
  */
-export function resolveBinds(binds: readonly BindGrant[], ownTrees: readonly string[]): BindGrant[] {
-  return binds.map((b) => {
+export function resolveBinds(binds: readonly BindGrant[], ownTrees: readonly string[]): Record<string, string> {
+  return Object.fromEntries(binds.map((b) => {
     let real: string;
     try { real = realpathSync(b.source); } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -42,8 +42,8 @@ export function resolveBinds(binds: readonly BindGrant[], ownTrees: readonly str
     if (!reachableByOthers(real)) {
       throw new NisoError('NISO5055', `the host path ${b.source} is inside a directory other users cannot enter, so the service's uid cannot reach it`, { exitCode: 2, hint: 'let others through every directory above it (chmod o+x), or bind a path outside private directories' });
     }
-    return { ...b, source: real };
-  });
+    return [b.source, real];
+  }));
 }
 
 /**
@@ -59,17 +59,7 @@ export async function copyConfigs(dir: string, requests: readonly ConfigRequest[
   chownSync(dir, 0, gid);
   const out: { source: string; target: string }[] = [];
   for (const r of requests) {
-    let target = r.target;
-    if (r.name !== null) {
-      const declared = m.configs[r.name];
-      if (!declared) {
-        const names = Object.keys(m.configs);
-        throw new NisoError('NISO5056', `${r.flag}: the package declares no config "${r.name}"`, {
-          exitCode: 2, hint: names.length > 0 ? `its configs are ${names.join(', ')}; or give a path: --config FILE:/path/in/sandbox` : 'give the path in the sandbox instead: --config FILE:/path/in/sandbox',
-        });
-      }
-      target = declared.target;
-    }
+    const target = configTarget(r, m);
     let read;
     try { read = readRegularFile(r.file, CONFIG_MAX_BYTES); } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -80,7 +70,7 @@ export async function copyConfigs(dir: string, requests: readonly ConfigRequest[
     const path = join(dir, createHash('sha256').update(read.bytes).digest('hex'));
     await writeFileAtomic(path, read.bytes, 0o440);
     chownSync(path, 0, gid);
-    out.push({ source: path, target: target! });
+    out.push({ source: path, target });
   }
   return out;
 }

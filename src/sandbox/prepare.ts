@@ -15,7 +15,7 @@ import { bindGrants, configGrants, volumeGrants } from '../plan/grants.js';
 import { checkConfigSources, resolveBinds } from './grants-host.js';
 import { serviceUid } from './uids.js';
 import { readStateDefault } from '../store/host-config.js';
-import { layout, stateOf } from '../store/layout.js';
+import { layout, stateOf, volumeOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
 import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
 import { secretNamesAsked } from '../plan/secrets.js';
@@ -80,6 +80,15 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
   return grants.notes.length > 0 ? { ...plan, notes: [...plan.notes, ...grants.notes] } : plan;
 }
 
+/**
+ * A plan made again for the network niso attached meanwhile keeps what the first one told: the volumes the first made
+ * are there now, so only its notes say that they were made.
+ */
+export function replanned(first: Plan, again: Plan): Plan {
+  const notes = [...new Set([...first.notes, ...again.notes])];
+  return notes.length === again.notes.length ? again : { ...again, notes };
+}
+
 /** The gid a dry run shows for a volume that has none yet (nogroup). */
 const NOGROUP = 65534;
 
@@ -101,7 +110,6 @@ async function hostGrants(root: string, pkg: InstalledPackage, manifest: Manifes
     const { readMeta, resolveVolumes } = await import('../volume/store.js');
     if (mode.dryRun) {
       // Shown, not made: a volume that does not exist yet has no group yet either.
-      const { volumeOf } = await import('../store/layout.js');
       for (const v of volumes) {
         const meta = readMeta(root, v.volume);
         out.volumes[v.volume] = { dir: volumeOf(layout(root), v.volume).data, gid: meta?.gid ?? NOGROUP };
@@ -115,12 +123,13 @@ async function hostGrants(root: string, pkg: InstalledPackage, manifest: Manifes
   }
   if (binds.length > 0) {
     const l = layout(root);
-    for (const b of resolveBinds(binds, [join(l.root, 'var/lib/niso'), l.run])) out.bindSources[binds.find((x) => x.target === b.target)!.source] = b.source;
+    out.bindSources = resolveBinds(binds, [join(l.root, 'var/lib/niso'), l.run]);
   }
   if (configs.length > 0) {
     checkConfigSources(configs, appDir);
-    // A copy belongs to the service's group; its uid (and so its gid) changes only when another root took it.
-    for (const c of options.configs ?? []) if (statSync(c.source).gid !== uid) chownSync(c.source, 0, uid);
+    // A copy belongs to the service's group; its uid (and so its gid) changes only when another root took it. A dry
+    // run shows the user's own files, which are never touched.
+    if (!mode.dryRun) for (const c of options.configs ?? []) if (statSync(c.source).gid !== uid) chownSync(c.source, 0, uid);
   }
   return out;
 }

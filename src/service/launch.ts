@@ -30,10 +30,11 @@ import { resetHealth } from './health/file.js';
 
 export interface HostEnv { root: string; env: NodeJS.ProcessEnv }
 
-async function planFor(host: HostEnv, def: ServiceDefinition, net: { netns: string; hosts: string } | null): Promise<Plan> {
+/** `dryRun`: the first plan only says which network to attach; the volumes are made by the plan that starts. */
+async function planFor(host: HostEnv, def: ServiceDefinition, net: { netns: string; hosts: string } | null, dryRun = false): Promise<Plan> {
   const pkg = await resolveOne(host.root, def.package.digest);
   const manifest = await installedManifest(pkg);
-  return preparePlan(host, pkg, manifest, def.name, def.options, net);
+  return preparePlan(host, pkg, manifest, def.name, def.options, net, null, { run: false, dryRun });
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -62,7 +63,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
   if (serviceProcesses(root, name).length > 0) return readState(root, name);
   await cleanupRun(root, name);
 
-  let plan = await planFor(host, def, { netns: '/run/netns/(prepared at start)', hosts: '' });
+  let plan = await planFor(host, def, { netns: '/run/netns/(prepared at start)', hosts: '' }, true);
   let attached: Awaited<ReturnType<typeof attachServiceNet>> | null = null;
   const fds: number[] = [];
   let cg: Cgroup | null = null;

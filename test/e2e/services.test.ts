@@ -871,7 +871,10 @@ test('volumes: a service\'s own volume outlives remove and comes back; two servi
   assert.deepEqual(inspected[0]!.grants.map((g) => [g.service, g.readOnly]).sort(), [['va', false], ['vb', false], ['vr', true]]);
 
   // exclusive: a second service is refused, naming the holder; so is an exclusive grant of a shared volume.
-  ok(e, ['activate', 'vols', '--name', 'vx', ...run, '-v', 'solo:/solo:exclusive']);
+  const made = niso(e, ['activate', 'vols', '--name', 'vx', ...run, '-v', 'solo:/solo:exclusive']);
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stderr, /^note: created volume solo$/m, 'a volume named but missing is made, and activate says so');
+  assert.match(ok(e, ['inspect', 'vx']), /\nvolume: +solo at \/solo\n/, 'inspect lists the service\'s volumes');
   const second = niso(e, ['activate', 'vols', '--name', 'vy', ...run, '-v', 'solo:/solo']);
   assert.notEqual(second.code, 0);
   assert.match(second.stderr, /NISO50\d\d.*solo.*vx/);
@@ -882,6 +885,10 @@ test('volumes: a service\'s own volume outlives remove and comes back; two servi
   // A config file: copied at activation and mounted read-only; editing the original changes nothing until then.
   const conf = join(e.dir, 'app.json');
   writeFileSync(conf, '{"v":1}\n', { mode: 0o600 });
+  // A dry run shows the user's file where it would go, and neither copies nor touches it.
+  const dry = ok(e, ['run', '--dry-run', '--network', 'none', '--config', `${conf}:/etc/vols/app.json`, 'vols']);
+  assert.ok(dry.includes(` --ro-bind ${conf} /etc/vols/app.json `), dry);
+  assert.deepEqual([statSync(conf).uid, statSync(conf).gid, statSync(conf).mode & 0o777], [0, 0, 0o600], 'the dry run left the user\'s file as it was');
   ok(e, ['activate', 'vols', '--name', 'vc', ...run, '--config', `${conf}:/etc/vols/app.json`]);
   writeFileSync(conf, '{"v":2}\n');
   assert.equal(inside(e, 'vc', cat('/etc/vols/app.json')).out, '{"v":1}\n');

@@ -26,7 +26,7 @@ test('host paths: symlinks are resolved first, so a link into /etc, to / or to n
   for (const [p, hit] of [['etc-link', /\/etc-link \(\/etc\) is \/etc/], ['root-link', /contains \/etc/], ['chain', /\(\/etc\) is \/etc/], ['state-link', /is .*\/var\/lib\/niso/]] as const) {
     assert.throws(() => resolveBinds([bind(join(dir, p))], [own]), refusal('NISO5052', hit), p);
   }
-  assert.deepEqual(resolveBinds([bind(join(dir, 'media-link'))], [own]), [bind(join(dir, 'media'))]);
+  assert.deepEqual(resolveBinds([bind(join(dir, 'media-link'))], [own]), { [join(dir, 'media-link')]: join(dir, 'media') });
   assert.throws(() => resolveBinds([bind(join(dir, 'missing'))], []), refusal('NISO5055', /does not exist/));
   mkfifoSync(join(dir, 'fifo'));
   assert.throws(() => resolveBinds([bind(join(dir, 'fifo'))], []), refusal('NISO5055', /neither a directory nor a regular file/));

@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize, parseStateSize } from '../../manifest/units.js';
-import { CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, reservedHit } from '../../manifest/constants.js';
+import { CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, isNormalisedPath, reservedHit } from '../../manifest/constants.js';
 import type { MountOption, PlanOptions } from '../../plan/build-plan.js';
-import type { ConfigRequest } from '../../plan/grants.js';
+import { checkTargets, configTarget, type ConfigRequest } from '../../plan/grants.js';
 import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
@@ -18,7 +18,7 @@ import { isAlive } from '../../host/liveness.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { renderCommand, runSandbox } from '../../sandbox/run-sandbox.js';
 import { parseSecretOption } from '../../secret/names.js';
-import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
+import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare.js';
 import { forceRemove } from '../../store/fs-tree.js';
 
 export { preparePlan };
@@ -148,12 +148,8 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
   }
   const mounts = [...(opts.volume ?? []).map((v) => parseVolumeFlag(ctx, v)), ...(opts.mount ?? []).map((v) => parseMountFlag(ctx, v))];
   if (mounts.length > 0) {
-    const targets = new Map<string, string>();
-    for (const x of mounts) {
-      const other = targets.get(x.target);
-      if (other !== undefined) throw new NisoError('NISO5054', `${other} and ${x.source} are both mounted at ${x.target}`, { exitCode: 2, hint: 'give each its own path inside the sandbox' });
-      targets.set(x.target, x.source);
-    }
+    // Before anything is installed or made: two of them at one place (buildPlan checks them with the manifest's too).
+    checkTargets(mounts.map((x) => ({ target: x.target, what: `${x.type === 'volume' ? 'volume' : 'host path'} ${x.source}` })));
     o.mounts = mounts;
   }
   if (opts.allowSyscall && opts.allowSyscall.length > 0) {
@@ -171,17 +167,16 @@ const mountError = (flag: string, message: string, hint: string) => new NisoErro
 /** A path inside the sandbox for a mount: absolute, normalised, and not where niso's own mounts are. */
 function mountTarget(flag: string, target: string): string {
   if (target.includes('\0')) throw mountError(flag, 'the path contains a NUL character', 'write it like /data');
-  const normalised = target === '/' || (target.startsWith('/') && !target.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..'));
-  if (!normalised) throw mountError(flag, `"${target}" is not an absolute, normalised path inside the sandbox`, 'write it like /data');
+  if (!isNormalisedPath(target)) throw mountError(flag, `"${target}" is not an absolute, normalised path inside the sandbox`, 'write it like /data');
   const hit = reservedHit(target, MOUNT_TARGETS_RESERVED);
   if (hit) throw mountError(flag, `${target} ${target === hit ? 'is' : 'is inside'} ${hit}, which niso mounts itself`, 'mount it at a path of its own, such as /data');
   return target;
 }
 
 /** A source that is a host path (Docker's rule: a path starts with / or .), made absolute; otherwise a volume name. */
-function mountSource(ctx: Context, source: string, bind: boolean): string {
+function hostSource(ctx: Context, source: string): string {
   if (source.includes('\0')) throw mountError('a mount', 'the source contains a NUL character', 'name a volume or a host path');
-  return bind ? resolve(ctx.cwd, source) : source;
+  return resolve(ctx.cwd, source);
 }
 const isHostPath = (source: string) => source.startsWith('/') || source === '.' || source === '..' || source.startsWith('./') || source.startsWith('../');
 
@@ -204,7 +199,7 @@ export function parseVolumeFlag(ctx: Context, spec: string): MountOption {
   const bind = isHostPath(source);
   if (bind && exclusive) throw mountError(flag, '"exclusive" applies to volumes, not host paths', 'remove it');
   const t = mountTarget(flag, target);
-  return bind ? { type: 'bind', source: mountSource(ctx, source, true), target: t, readOnly } : { type: 'volume', source, target: t, readOnly, exclusive };
+  return bind ? { type: 'bind', source: hostSource(ctx, source), target: t, readOnly } : { type: 'volume', source, target: t, readOnly, exclusive };
 }
 
 /** `--mount type=volume|bind,source=...,target=...[,readonly][,exclusive]`, Docker's long form. */
@@ -236,7 +231,7 @@ export function parseMountFlag(ctx: Context, spec: string): MountOption {
   const t = mountTarget(flag, target);
   if (type === 'bind') {
     if (exclusive) throw mountError(flag, '"exclusive" applies to volumes, not host paths', 'remove it');
-    return { type: 'bind', source: mountSource(ctx, source, true), target: t, readOnly };
+    return { type: 'bind', source: hostSource(ctx, source), target: t, readOnly };
   }
   if (isHostPath(source)) throw mountError(flag, `type=volume takes a volume name, not the path ${source}`, `write type=bind,source=${source},... for a host path`);
   return { type: 'volume', source, target: t, readOnly, exclusive };
@@ -254,7 +249,7 @@ export function parseConfigFlags(ctx: Context, specs: readonly string[]): Config
       throw new NisoError('NISO5056', `${flag}: expected NAME=FILE (a config of the manifest) or FILE:TARGET`, { exitCode: 2, hint: 'e.g. --config app=./app.toml or --config ./nginx.conf:/etc/nginx/nginx.conf' });
     }
     const target = spec.slice(i + 1);
-    if (target.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')) throw new NisoError('NISO5056', `${flag}: "${target}" is not an absolute, normalised path`, { exitCode: 2, hint: 'write it like /etc/app/config.toml' });
+    if (!isNormalisedPath(target)) throw new NisoError('NISO5056', `${flag}: "${target}" is not an absolute, normalised path`, { exitCode: 2, hint: 'write it like /etc/app/config.toml' });
     const hit = reservedHit(target, CONFIG_TARGETS_RESERVED);
     if (hit) throw new NisoError('NISO5056', `${flag}: ${target} ${target === hit ? 'is' : 'is inside'} ${hit}, which niso provides itself`, { exitCode: 2, hint: 'put the file at a path of its own, such as /etc/app/config.toml' });
     return { name: null, file: resolve(ctx.cwd, spec.slice(0, i)), target, flag };
@@ -402,7 +397,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     temporaryState = temporaryStateDir(ctx, service);
     if (configRequests.length > 0) {
       // A run's copies go with it; a dry run shows the files as they are.
-      if (dryRun) options.configs = configRequests.map((r) => ({ source: r.file, target: r.target ?? manifest.configs[r.name!]?.target ?? `(no config "${r.name}")` }));
+      if (dryRun) options.configs = configRequests.map((r) => ({ source: r.file, target: configTarget(r, manifest) }));
       else {
         configDir = join(layout(ctx.root).tmp, `run-${process.pid}-configs-${randomBytes(3).toString('hex')}`);
         const [{ copyConfigs }, { serviceUid }] = await Promise.all([import('../../sandbox/grants-host.js'), import('../../sandbox/uids.js')]);
@@ -418,7 +413,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
       const endpoint = await net.attachService(netCtx, { service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
       detach = () => net.detachService(netCtx, service).then(() => undefined);
       const netnsPath = endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`;
-      plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, temporaryState, { run: true, dryRun: false });
+      plan = replanned(plan, await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, temporaryState, { run: true, dryRun: false }));
       for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../../host/fs-atomic.js';
 import type { Plan } from '../../plan/plan.js';
 import { RenderError } from '../../render/bwrap.js';
 import { renderSystemdUnit, type SystemdUnit } from '../../render/systemd.js';
-import { installedManifest, preparePlan } from '../../sandbox/prepare.js';
+import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare.js';
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
@@ -79,7 +79,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   // A private network is attached by the network unit when systemd starts the service, in a namespace of a fixed
   // path; /etc/hosts is the current one if it is attached already (a restart keeps the network), else net-up writes it.
   let plan = await planWith({ netns: systemdNetnsPath(root, def.name), hosts: await currentHosts(root, def.name) });
-  if (plan.network.mode !== 'private') plan = await planWith(null);
+  if (plan.network.mode !== 'private') plan = replanned(plan, await planWith(null));
   let unit: SystemdUnit;
   try {
     const runtime = manifest.runtime ? manifest.runtime.use.name : null;
