@@ -74,6 +74,44 @@ export function entryKind(typeName: string): EntryType | 'long-name' | 'long-lin
   }
 }
 
+/**
+ * GNU long names as a backup's reader meets them: an 'L' or 'K' entry's data is the next entry's path or link target.
+ * Both backup --live and restore read archives through it, so both give long names the same meaning.
+ */
+export class GnuLongNames {
+  private pending: { which: 'name' | 'link'; parts: Buffer[] } | null = null;
+  private name: string | null = null;
+  private link: string | null = null;
+
+  /** An 'L' or 'K' entry begins (its size checked against LONG_NAME_MAX by the caller). */
+  begin(kind: 'long-name' | 'long-link'): void {
+    this.pending = { which: kind === 'long-name' ? 'name' : 'link', parts: [] };
+  }
+
+  /** Takes a data chunk if an 'L' or 'K' entry is being read (copied: the reader's buffer is reused). */
+  data(chunk: Uint8Array): boolean {
+    if (this.pending === null) return false;
+    this.pending.parts.push(Buffer.from(chunk));
+    return true;
+  }
+
+  /** Ends an 'L' or 'K' entry if one is being read. */
+  end(): boolean {
+    if (this.pending === null) return false;
+    const text = Buffer.concat(this.pending.parts).toString('utf8').replace(/\0+$/, '');
+    if (this.pending.which === 'name') this.name = text; else this.link = text;
+    this.pending = null;
+    return true;
+  }
+
+  /** The path and link target of the entry that follows, long ones applied (and then forgotten). */
+  take(h: { path: string; linkpath: string }): { name: string; link: string } {
+    const out = { name: this.name ?? h.path, link: this.link ?? h.linkpath };
+    this.name = this.link = null;
+    return out;
+  }
+}
+
 export const notABackup = (source: string, why: string) => new NisoError('NISO5031', `${source} is not a niso volume backup: ${why}`, { path: source, exitCode: 2, hint: '`niso explain NISO5031`; nothing was written into the volume' });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

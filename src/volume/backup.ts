@@ -18,7 +18,7 @@ import { TarFormatError, TarReader, TarWriter } from '../package/tar-codec.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
 import type { Host } from '../service/ops.js';
 import { readDefinition } from '../service/store.js';
-import { BACKUP_DATA, BACKUP_FORMAT, BACKUP_MANIFEST, BACKUP_VERSION, LONG_NAME_MAX, classifyName, entryKind, type BackupEntry, type BackupManifest } from './backup-format.js';
+import { BACKUP_DATA, BACKUP_FORMAT, BACKUP_MANIFEST, BACKUP_VERSION, GnuLongNames, LONG_NAME_MAX, classifyName, entryKind, type BackupEntry, type BackupManifest } from './backup-format.js';
 import { parseVolumeName, type VolumeKind } from './names.js';
 import { describeHolder, holdersOf } from './policy.js';
 import { liveness, notFound, readMeta, readRegistry } from './store.js';
@@ -343,9 +343,7 @@ async function archiveLive(src: Source, fd: number, onProgress: (bytes: number) 
   const entries: BackupEntry[] = [];
   const files = new Map<string, BackupEntry>();
   let root: BackupManifest['root'] | null = null;
-  let long: { which: 'name' | 'link'; parts: Buffer[] } | null = null;
-  let longName: string | null = null;
-  let longLink: string | null = null;
+  const long = new GnuLongNames();
   let current: { entry: BackupEntry; hash: Hash } | null = null;
   let dataBytes = 0;
   let pos = 0;
@@ -359,12 +357,10 @@ async function archiveLive(src: Source, fd: number, onProgress: (bytes: number) 
           const kind = entryKind(h.typeName);
           if (kind === 'long-name' || kind === 'long-link') {
             if (h.size > LONG_NAME_MAX) throw new NisoError('NISO5023', `a path in ${src.name} is longer than ${LONG_NAME_MAX} bytes`, { hint: 'shorten it' });
-            long = { which: kind === 'long-name' ? 'name' : 'link', parts: [] };
+            long.begin(kind);
             continue;
           }
-          const name = longName ?? h.path;
-          const link = longLink ?? h.linkpath;
-          longName = longLink = null;
+          const { name, link } = long.take(h);
           const where = name.startsWith(`${BACKUP_DATA}/`) ? join(src.dir, name.slice(BACKUP_DATA.length + 1)) : src.dir;
           if (kind === 'special') throw new NisoError('NISO5021', `${where} is a ${h.typeName === 'FIFO' ? 'FIFO' : 'device node'}; a backup holds no special files`, { path: where, hint: '`niso explain NISO5021`: remove it from the volume, then back it up' });
           if (kind === 'other') throw new NisoError('NISO5023', `tar wrote an entry of type ${h.typeName} for ${where}, which a backup does not hold`, { path: where });
@@ -385,14 +381,9 @@ async function archiveLive(src: Source, fd: number, onProgress: (bytes: number) 
           else e = { path: c.path, type: 'dir' };
           entries.push(e);
         } else if (ev.kind === 'data') {
-          if (long) long.parts.push(Buffer.from(ev.chunk));
-          else if (current) { current.hash.update(ev.chunk); dataBytes += ev.chunk.length; }
+          if (!long.data(ev.chunk) && current) { current.hash.update(ev.chunk); dataBytes += ev.chunk.length; }
         } else if (ev.kind === 'entry-end') {
-          if (long) {
-            const text = Buffer.concat(long.parts).toString('utf8').replace(/\0+$/, '');
-            if (long.which === 'name') longName = text; else longLink = text;
-            long = null;
-          } else if (current) {
+          if (!long.end() && current) {
             current.entry.sha256 = current.hash.digest('hex');
             current = null;
             onProgress(dataBytes);
@@ -413,8 +404,7 @@ async function archiveLive(src: Source, fd: number, onProgress: (bytes: number) 
       pos += cut;
       tail = Buffer.from(unsent.subarray(cut));
     }
-    const [tc] = await Promise.all([tar.done]);
-    // 1: a file changed while tar read it; what went into the archive is what was hashed.
+    const tc = await tar.done;
     // 1: a file changed while tar read it; what went into the archive is what was hashed.
     if ((tc !== 0 && tc !== 1) || reader.endOffset === null) throw new NisoError('NISO5023', `tar could not read ${src.name}: ${tar.stderr() || `exit ${tc}`}`, { hint: '`niso explain NISO5023`' });
     if (root === null) throw new NisoError('NISO5023', `tar did not write the volume's root directory (${src.dir})`);

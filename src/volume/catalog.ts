@@ -2,13 +2,13 @@
 // and removing and pruning them, each through the one path that knows its kind.
 import { NisoError } from '../errors/niso-error.js';
 import { matchesFilters, noFilters, type VolumeFilters } from './filters.js';
+import { treeBytes } from './data-dir.js';
 import { parseVolumeName } from './names.js';
-import { pruneSelection } from './policy.js';
+import { holdersOf, pruneSelection } from './policy.js';
 import { removeState, stateInfo, stateNames } from './state.js';
 import {
   checkUnused, deleteVolumeLocked, listVolumeNames, liveness, notFound, readMeta, readRegistry, removeVolume, volumeInfo, withVolumesLock, type VolumeInfo,
 } from './store.js';
-import { holdersOf } from './policy.js';
 
 /** Every volume, sorted by name: named ones, services' own, and each /state as SERVICE/state. */
 export async function allVolumes(root: string, opts: { sizes: boolean; filters?: VolumeFilters }): Promise<VolumeInfo[]> {
@@ -25,14 +25,16 @@ export async function allVolumes(root: string, opts: { sizes: boolean; filters?:
   }
   const kept = out.filter((v) => matchesFilters(v, opts.filters ?? noFilters())).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // Sizes only of what is shown (du walks the whole tree).
-  if (opts.sizes) {
-    for (const v of kept) {
-      if (v.sizeBytes !== null) continue;
-      const again = v.kind === 'state' ? await stateInfo(root, v.service!, { live, sizes: true }) : await volumeInfo(root, v.name, { reg, live, sizes: true });
-      v.sizeBytes = again?.sizeBytes ?? null;
-    }
-  }
+  if (opts.sizes) await measure(kept);
   return kept;
+}
+
+/**
+ * Fills in the sizes not known yet: du of the data dir. A /state image has its size from the image already (an
+ * unmounted one's dir is only its mount point).
+ */
+async function measure(volumes: readonly VolumeInfo[]): Promise<void> {
+  for (const v of volumes) if (v.sizeBytes === null && !v.state?.image) v.sizeBytes = await treeBytes(v.dir);
 }
 
 /** One volume by name, measured; NISO5002 if there is none. */
@@ -64,14 +66,8 @@ export interface PruneResult { removed: { name: string; kind: VolumeInfo['kind']
 export async function pruneVolumes(root: string, opts: { all: boolean; filters?: VolumeFilters; dryRun?: boolean }): Promise<PruneResult> {
   const filters = opts.filters ?? noFilters();
   const candidates = pruneSelection(await allVolumes(root, { sizes: false, filters }), { all: opts.all });
-  // Measured only what goes (du walks a whole volume); an unmounted /state image has its size already.
-  const reg = readRegistry(root);
-  const live = liveness(root);
-  for (const v of candidates) {
-    if (v.sizeBytes !== null) continue;
-    const again = v.kind === 'state' ? await stateInfo(root, v.service!, { live, sizes: true }) : await volumeInfo(root, v.name, { reg, live, sizes: true });
-    v.sizeBytes = again?.sizeBytes ?? null;
-  }
+  // Measured only what goes (du walks a whole volume).
+  await measure(candidates);
   const result: PruneResult = { removed: [], reclaimedBytes: 0, skipped: [], dryRun: opts.dryRun === true };
   for (const v of candidates) {
     if (!result.dryRun) {

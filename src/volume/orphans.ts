@@ -1,7 +1,7 @@
 // What `niso gc` says about data that removed services left (their /state and own volumes, kept by `niso remove`
 // without --volumes): always reported with sizes, deleted only when asked; and leftovers of killed volume commands.
-import { rm } from 'node:fs/promises';
 import { pruneVolumes } from './catalog.js';
+import { removeTree } from './data-dir.js';
 import { volumeLeftovers } from './store.js';
 
 export interface Orphans {
@@ -14,7 +14,8 @@ export interface Orphans {
 
 export async function collectOrphans(root: string, opts: { delete: boolean; dryRun: boolean }): Promise<Orphans> {
   const leftovers = volumeLeftovers(root);
-  if (!opts.dryRun) for (const p of leftovers) await rm(p, { recursive: true, force: true });
+  // A trash dir holds a volume's data, whose names need not be UTF-8: the host's rm, as for any volume's tree.
+  if (!opts.dryRun) for (const p of leftovers) await removeTree(p);
   const r = await pruneVolumes(root, { all: false, dryRun: !opts.delete });
   return { orphans: r.removed, deleted: opts.delete, skipped: r.skipped, leftovers };
 }

@@ -20,7 +20,7 @@ import { serviceUid } from '../sandbox/uids.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
 import { readDefinition } from '../service/store.js';
 import {
-  LONG_NAME_MAX, MANIFEST_MAX_BYTES, classifyName, compareWithManifest, entryKind, mapOwner, notABackup, parseBackupManifest, restoredMode, symlinkProblem,
+  GnuLongNames, LONG_NAME_MAX, MANIFEST_MAX_BYTES, classifyName, compareWithManifest, entryKind, mapOwner, notABackup, parseBackupManifest, restoredMode, symlinkProblem,
   type BackupEntry, type BackupManifest, type EntryType,
 } from './backup-format.js';
 import { setDefaultAcl } from './data-dir.js';
@@ -231,9 +231,7 @@ async function unpack(file: string, tmp: string, aclDir: boolean, fifo: string, 
   const links = new Map<string, string>();
   // What the file system has free, less a reserve: the host's 64 MiB, or 2% of a small file system (a /state image).
   let budget = (() => { const f = statfsSync(tmp); return Math.max(0, f.bavail * f.bsize - Math.min(RESERVE_BYTES, (f.blocks * f.bsize) / 50)); })();
-  let long: { which: 'name' | 'link'; parts: Buffer[] } | null = null;
-  let longName: string | null = null;
-  let longLink: string | null = null;
+  const long = new GnuLongNames();
   let current: { fd: number; hash: Hash; path: string; size: number; mtime: Date } | null = null;
   let ids: ReturnType<Target['ids']> | null = null;
   /** Owners: the backed-up volume's own ids become this volume's, others stay (numeric, as tar --numeric-owner). */
@@ -279,12 +277,10 @@ async function unpack(file: string, tmp: string, aclDir: boolean, fifo: string, 
           const kind = entryKind(h.typeName);
           if (kind === 'long-name' || kind === 'long-link') {
             if (h.size > LONG_NAME_MAX) throw refuse('NISO5032', `an entry's name is ${h.size} bytes long (at most ${LONG_NAME_MAX})`);
-            long = { which: kind === 'long-name' ? 'name' : 'link', parts: [] };
+            long.begin(kind);
             continue;
           }
-          const name = longName ?? h.path;
-          const link = longLink ?? h.linkpath;
-          longName = longLink = null;
+          const { name, link } = long.take(h);
           if (kind === 'special') throw refuse('NISO5035', `"${name}" is a ${h.typeName === 'FIFO' ? 'FIFO' : h.typeName === 'CharacterDevice' ? 'character device' : 'block device'}`);
           if (kind === 'other') throw refuse('NISO5031', `"${name}" is an entry of type ${h.typeName}, which a backup does not hold`);
           const c = classifyName(name);
@@ -354,8 +350,8 @@ async function unpack(file: string, tmp: string, aclDir: boolean, fifo: string, 
             throw isNisoError(e) ? e : fsError(path, e);
           }
         } else if (ev.kind === 'data') {
-          if (long) long.parts.push(Buffer.from(ev.chunk));
-          else if (manifestParts) manifestParts.push(Buffer.from(ev.chunk));
+          if (long.data(ev.chunk)) continue;
+          if (manifestParts) manifestParts.push(Buffer.from(ev.chunk));
           else if (current) {
             const cur = current;
             try {
@@ -366,11 +362,8 @@ async function unpack(file: string, tmp: string, aclDir: boolean, fifo: string, 
             dataBytes += ev.chunk.length;
           }
         } else if (ev.kind === 'entry-end') {
-          if (long) {
-            const text = Buffer.concat(long.parts).toString('utf8').replace(/\0+$/, '');
-            if (long.which === 'name') longName = text; else longLink = text;
-            long = null;
-          } else if (manifestParts) {
+          if (long.end()) continue;
+          if (manifestParts) {
             manifestText = Buffer.concat(manifestParts).toString('utf8');
             manifestParts = null;
           } else if (current) {
