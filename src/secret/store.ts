@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
+import { fsyncPath } from '../host/fs-atomic.js';
 import { isAlive } from '../host/liveness.js';
 import { withLock } from '../host/lock.js';
 import { readRegularFile } from '../host/read-bounded.js';
@@ -55,11 +56,6 @@ function writeSynced(path: string, data: Uint8Array | string): void {
   }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
-
 /** Temporary and trash dirs of commands that were killed (names start with "." and hold their pid). */
 function sweep(dir: string): void {
   for (const n of readdirSync(dir)) {
@@ -90,7 +86,7 @@ export async function createSecret(root: string, name: string, bytes: Uint8Array
     try {
       writeSynced(join(tmp, 'value'), bytes);
       writeSynced(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
-      fsyncDir(tmp);
+      await fsyncPath(tmp);
       // rename(2) of a directory replaces only an empty one; the lock and the check above keep it from existing.
       renameSync(tmp, paths.dir);
     } catch (e) {
@@ -98,7 +94,7 @@ export async function createSecret(root: string, name: string, bytes: Uint8Array
       if ((e as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (e as NodeJS.ErrnoException).code === 'EEXIST') throw exists(name);
       throw e;
     }
-    fsyncDir(dir);
+    await fsyncPath(dir);
     return meta;
   });
 }
@@ -169,7 +165,7 @@ export async function removeSecrets(root: string, names: readonly string[]): Pro
       renameSync(secretOf(dir, n).dir, trash);
       rmSync(trash, { recursive: true, force: true });
     }
-    fsyncDir(dir);
+    await fsyncPath(dir);
     return out;
   });
 }

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, removeServicesAndTestDir, writeTree } from '../helpers/tmp.js';
 import { holders, scanAsNobody, secret } from '../helpers/secret-scan.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
@@ -126,17 +126,7 @@ function filesHolding(top: string, values: readonly string[]): string[] {
   return found;
 }
 
-after(async () => {
-  try {
-    const pid = (JSON.parse(readFileSync(join(root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number }).pid;
-    process.kill(pid, 'SIGKILL');
-  } catch { /* none */ }
-  for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
-    if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n, '--state']); }
-  }
-  // Its state images unmounted and its uid claims (host-wide) given back, then the directory.
-  await removeTestDir(dir);
-});
+after(() => removeServicesAndTestDir(dir, root, niso, { state: true }));
 
 /** The one case this file does not run on systemd, and why (sandbox-systemd.test.ts allows exactly this skip). */
 const STORE_SKIP = 'the store and its refusals are the same on both backends; only what a sandbox gets differs';

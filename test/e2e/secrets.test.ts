@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, removeServicesAndTestDir, writeTree } from '../helpers/tmp.js';
 import { holders, scanAsNobody, secret } from '../helpers/secret-scan.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
@@ -116,17 +116,7 @@ async function assertHidden(secrets: readonly string[], appUid: number): Promise
   assert.ok(scan.environs > 0, 'the scan read environments');
 }
 
-after(async () => {
-  try {
-    const pid = (JSON.parse(readFileSync(join(root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number }).pid;
-    process.kill(pid, 'SIGKILL');
-  } catch { /* none */ }
-  for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
-    if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n]); }
-  }
-  // removeTestDir: the root's uid claims (host-wide, /var/lib/niso/uids) and networks go too.
-  await removeTestDir(dir);
-});
+after(() => removeServicesAndTestDir(dir, root, niso));
 
 test('niso run: the secrets of --env NAME, --env-file and [env] reach the app, and no other user can read them', async () => {
   await prepare();

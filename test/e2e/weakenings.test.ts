@@ -5,10 +5,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, removeServicesAndTestDir, writeTree } from '../helpers/tmp.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -76,14 +76,7 @@ function assertRefused(r: { code: number | null; out: string; err: string }, fla
 
 const app = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!) as { uid: number; host: boolean; ifaces: string[]; port?: number; error?: string };
 
-after(async () => {
-  try { process.kill((JSON.parse(readFileSync(join(root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number }).pid, 'SIGKILL'); } catch { /* none */ }
-  for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
-    if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n]); }
-  }
-  // removeTestDir: the root's uid claims (host-wide, /var/lib/niso/uids) and networks go too.
-  await removeTestDir(dir);
-});
+after(() => removeServicesAndTestDir(dir, root, niso));
 
 test('no sandbox (preset = "unsafe-none") and the host\'s network are refused until the operator confirms them with --preset / --network', async () => {
   await prepare();

@@ -1,5 +1,5 @@
 // Temporary directories for tests, removed afterwards even when sealed read-only by the store.
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile, chmod, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +23,22 @@ export async function removeTestDir(dir: string): Promise<void> {
   const { releaseRootsBelow } = await import('../../src/store/release-root.js');
   await releaseRootsBelow(dir);
   await forceRemove(dir);
+}
+
+/**
+ * The end of an e2e file that made services in `root` (below `dir`) with the built CLI: its supervisor SIGKILLed (it
+ * would restart what is stopped), every service deactivated and removed through `niso` (with `--state` when asked),
+ * then removeTestDir, which gives back the root's uid claims (host-wide), mounts and networks.
+ */
+export async function removeServicesAndTestDir(dir: string, root: string, niso: (args: string[]) => unknown, opts: { state?: boolean } = {}): Promise<void> {
+  try {
+    const pid = (JSON.parse(readFileSync(join(root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number }).pid;
+    process.kill(pid, 'SIGKILL');
+  } catch { /* none */ }
+  for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
+    if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n, ...(opts.state ? ['--state'] : [])]); }
+  }
+  await removeTestDir(dir);
 }
 
 /**

@@ -2,6 +2,7 @@
 // commands print is metadata only (size, sha256, labels, grants); a secret's bytes leave the store only into a sandbox.
 import { resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
+import { printable } from '../../errors/render.js';
 import { formatSize } from '../../manifest/units.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
 import { assertSecretName, MAX_SECRET_BYTES } from '../../secret/names.js';
@@ -102,7 +103,8 @@ export async function inspect(ctx: Context, names: string[], opts: { json?: bool
       ['labels', Object.entries(v.labels).map(([k, x]) => `${k}=${x}`).join(', ') || '-'],
       ['services', v.services.map((u) => `${u.service} at ${u.target} (${u.from})`).join(', ') || '-'],
     ];
-    ctx.stdout.write(rows.map(([k, x]) => `${k.padEnd(9)} ${x}`).join('\n') + '\n');
+    // A target may come from a package's manifest, which can put control characters in it: printable, as tables are.
+    ctx.stdout.write(rows.map(([k, x]) => `${k.padEnd(9)} ${printable(x)}`).join('\n') + '\n');
     if (views.length > 1) ctx.stdout.write('\n');
   }
 }
