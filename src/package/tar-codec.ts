@@ -181,7 +181,8 @@ export class TarReader {
         // node-tar throws on numbers it cannot represent (a base-256 size of 2^62).
         throw new TarFormatError(`an entry header cannot be read (${(e as Error).message})`);
       }
-      const afterPax = this.ex !== undefined;
+      const ex = this.ex as { path?: string; linkpath?: string } | undefined;
+      const afterPax = ex !== undefined;
       this.ex = undefined;
       if (!h.cksumValid) throw new TarFormatError('a header checksum is wrong (the archive is damaged)');
       const size = h.size ?? 0;
@@ -198,7 +199,9 @@ export class TarReader {
         if (size === 0) this.finishPax();
         continue;
       }
-      const header: ReadHeader = { path: h.path ?? '', typeName, mode: h.mode ?? 0, size, linkpath: h.linkpath ?? '', uid: h.uid ?? 0, gid: h.gid ?? 0, mtimeMs: h.mtime?.getTime() ?? 0 };
+      // A pax path or link target is the whole name (POSIX): node-tar's decode would still put the ustar prefix before
+      // the path, and read the link target from the ustar field after applying the pax one.
+      const header: ReadHeader = { path: ex?.path ?? h.path ?? '', typeName, mode: h.mode ?? 0, size, linkpath: ex?.linkpath ?? h.linkpath ?? '', uid: h.uid ?? 0, gid: h.gid ?? 0, mtimeMs: h.mtime?.getTime() ?? 0 };
       yield { kind: 'entry', header };
       this.remaining = size;
       this.padding = (BLOCK - (size % BLOCK)) % BLOCK;

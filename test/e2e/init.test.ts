@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/commands/init.js';
@@ -13,6 +12,7 @@ import { NisoError } from '../../src/errors/niso-error.js';
 import { parseManifest } from '../../src/manifest/parse.js';
 import { formatDiagnostics } from '../../src/errors/render.js';
 import { TEMPLATE_NAMES } from '../../src/manifest/templates.js';
+import { freePort } from '../helpers/ports.js';
 
 interface FakeContext extends Context { out(): string; err(): string }
 
@@ -122,16 +122,6 @@ test('every template writes a manifest that parses', async (t) => {
   assert.ok((await readdir(join(cwd, 'rust', 'src'))).includes('main.rs'));
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => done(port));
-    });
-  });
-}
 
 /** Starts the app, waits for GET /health to answer, returns the health and root responses. */
 async function serve(t: { after(fn: () => void): void }, cmd: string, args: string[], cwd: string): Promise<{ health: Response; healthBody: string; root: string }> {

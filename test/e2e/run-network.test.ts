@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir, writeTree } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
@@ -21,9 +21,6 @@ if (cmd === 'fetch') {
 }
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
-}
 
 function start(args: string[], root: string) {
   const child = spawn(process.execPath, [BIN, 'run', ...args], { env: { ...process.env, NISO_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { freePort, freePorts } from '../helpers/ports.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const BACKEND = process.env.NISO_E2E_BACKEND === 'systemd' ? 'systemd' : 'embedded';
@@ -118,9 +118,6 @@ function supervisorPid(e: Env): number | null {
 /** The one case this file does not run on systemd, and why (services-systemd.test.ts allows exactly this skip). */
 const BOOT_SKIP = 'niso boot is the embedded backend\'s boot; systemd boots its units itself (systemd-network.test.ts reboots a machine)';
 
-function freePort(): Promise<number> {
-  return new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
-}
 
 /** niso processes besides this test (on systemd, where ps sees only the machine's). */
 function nisoProcesses(): string[] {
@@ -824,7 +821,7 @@ test('deactivate: the stop signal, then SIGKILL after stop_timeout; a custom sto
 });
 
 test('a second service of one package with -p maps only its own ports (the command line replaces the manifest\'s)', async () => {
-  const [p1, p2] = [await freePort(), await freePort()];
+  const [p1, p2] = await freePorts(2);
   const e = await setup('porty', `\n[network]\nports = ["127.0.0.1:${p1}:3000"]\n`);
   ok(e, ['activate', 'porty', '--wait']);
   ok(e, ['activate', 'porty', '--name', 'porty-2', '-p', `127.0.0.1:${p2}:3000`, '--wait']);

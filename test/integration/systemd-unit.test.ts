@@ -5,7 +5,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseManifest } from '../../src/manifest/parse.js';
@@ -18,6 +17,7 @@ import { removeTestDir } from '../helpers/tmp.js';
 import { prepareDirs } from '../../src/sandbox/run-sandbox.js';
 import { unmountBounded } from '../../src/host/bounded-dir.js';
 import { bootMachine, exec, type Machine } from '../helpers/nspawn.js';
+import { freePort } from '../helpers/ports.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const PKG = 'sdprobe';
@@ -84,11 +84,6 @@ function planOf(args: string[]): Plan {
   return { ...plan, command: { ...plan.command, env } };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
-  });
-}
 
 /**
  * Writes what the unit needs on the host (as the backend will) and returns the unit for installUnits. A bounded

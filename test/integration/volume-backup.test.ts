@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { isNisoError } from '../../src/errors/niso-error.js';
@@ -73,6 +74,9 @@ function fillTree(dir: string, gid: number): void {
   symlinkSync('db/base/1', join(dir, 'current'));
   symlinkSync('../conf.json', join(dir, 'db/conf'));
   linkSync(join(dir, 'db/base/2'), join(dir, 'db/hard'));
+  // Names past ustar's fields: a symlink's long target, a hard link's long name (pax headers).
+  symlinkSync(`${long}/deep.txt`, join(dir, 'to-deep'));
+  linkSync(join(dir, 'db/base/2'), join(dir, long, 'hard-too'));
   chownSync(join(dir, 'db'), 60997, gid);
   chownSync(join(dir, 'db/base/1'), 60997, gid);
   chownSync(join(dir, 'conf.json'), 60998, 60998);
@@ -89,7 +93,7 @@ test('backup → rm → restore gives back every file, link, owner, mode and tim
   const expected = listing(data);
   const out = join(dir, 'pgdata.tar.zst');
   const r = await backupVolume(hostOf(root), 'pgdata', out, { live: false });
-  assert.deepEqual({ files: r.files, stopped: r.stopped, downtimeMs: r.downtimeMs, live: r.live }, { files: 5, stopped: [], downtimeMs: null, live: false });
+  assert.deepEqual({ files: r.files, stopped: r.stopped, downtimeMs: r.downtimeMs, live: r.live, warnings: r.warnings }, { files: 5, stopped: [], downtimeMs: null, live: false, warnings: [] });
   assert.equal(r.dataBytes, 3 * 1024 * 1024 + 17 + 64 + 5 + 8);
   assert.ok(r.archiveBytes < 64 * 1024, `${r.archiveBytes} bytes: compressed`);
   assert.equal(lstatSync(out).mode & 0o777, 0o600, 'a backup is root\'s alone');
@@ -117,6 +121,16 @@ test('backup → rm → restore gives back every file, link, owner, mode and tim
   mkdirSync(join(dir, 'fifo-dir'));
   spawnSync('mkfifo', [join(data, 'pipe')]);
   assert.match(await codeOf(backupVolume(hostOf(root), 'pgdata', join(dir, 'fifo.tar.zst'), { live: false })), /^NISO5021: .*pipe is a FIFO/);
+  // A socket is skipped with a warning, as tar does: its server makes it again, and restore could not.
+  rmSync(join(data, 'pipe'));
+  const server = createServer();
+  await new Promise<void>((res) => server.listen(join(data, 'app.sock'), res));
+  try {
+    const withSocket = await backupVolume(hostOf(root), 'pgdata', join(dir, 'sock.tar.zst'), { live: false });
+    assert.deepEqual(withSocket.warnings, ['app.sock: socket skipped (its server makes it again)']);
+    const listed = spawnSync('sh', ['-c', `zstd -dc ${join(dir, 'sock.tar.zst')} | tar -tf -`], { encoding: 'utf8' }).stdout;
+    assert.equal(listed.includes('app.sock'), false);
+  } finally { server.close(); }
   assert.equal(existsSync(join(dir, 'fifo.tar.zst')), false);
 });
 

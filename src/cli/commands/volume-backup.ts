@@ -15,7 +15,7 @@ export async function backup(ctx: Context, name: string, opts: { output: string;
   const r = await backupVolume(host, name, resolve(ctx.cwd, opts.output), { live: opts.live === true, onProgress: (done) => { if (total) bar.update(done, total); } })
     .finally(() => bar.stop());
   if (opts.json) return printJson(ctx, r);
-  for (const w of r.warnings) ctx.stderr.write(`niso: tar: ${w}\n`);
+  for (const w of r.warnings) ctx.stderr.write(`niso: warning: ${w}\n`);
   ctx.stdout.write(`backed up ${name}: ${r.files} files, ${formatSize(r.dataBytes)} into ${r.output} (${formatSize(r.archiveBytes)})\n`);
   if (r.stopped.length > 0) ctx.stdout.write(`${r.stopped.join(', ')} ${r.stopped.length > 1 ? 'were' : 'was'} stopped for the copy and started again: down ${formatDuration(Math.round(r.downtimeMs ?? 0))}\n`);
   else if (r.live) ctx.stdout.write('copied live (--live): files written during the copy may not match each other\n');
