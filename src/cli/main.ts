@@ -166,6 +166,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-health.js')).healthCheck(ctx, service));
 
+  // The ExecCondition= of niso-SERVICE-init.service: whether the init step is due before this start.
+  program.command('__init-needed', { hidden: true })
+    .description('exit 0 if the init step of a systemd service is due before its start, 1 if not (run by its niso-SERVICE-init.service)')
+    .argument('<service>', 'service name')
+    .action(async (service: string) => (await import('./commands/systemd-health.js')).initNeeded(ctx, service));
+
   // Run by niso-SERVICE-exit.service (OnFailure=/OnSuccess= of the service's unit): the restart policy, once per end.
   program.command('__after-exit', { hidden: true })
     .description('apply the restart policy after a systemd service ended (run by its niso-SERVICE-exit.service)')

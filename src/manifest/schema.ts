@@ -175,6 +175,16 @@ const binarySection = z.strictObject({
   stop_timeout: duration('How long to wait after the stop signal before killing the app.', '10s'),
 }).meta({ description: 'How to start the app.' });
 
+const initSection = z.strictObject({
+  command: z.array(z.string()).min(1).meta({ description: 'The program to run before the entrypoint, and its arguments: like the entrypoint, a path inside the package or a command of the [runtime]. It runs in the service\'s own sandbox (its user, volumes, network, system call filter and environment) and must exit 0 for the service to start.', examples: [['bin/migrate', '--up'], ['node', 'init.js']] }),
+  if_empty: sandboxPath('Run only while this directory (a volume or /state, as the service sees it) is empty or missing: a first-run initialisation such as initdb.', '/data').optional(),
+  unless_exists: sandboxPath('Run only while this path (in a volume or /state, as the service sees it) does not exist: the file the initialisation makes last.', '/data/PG_VERSION').optional(),
+  timeout: duration('How long it may run before it is killed and the start fails.', '5m'),
+}).meta({ description: 'A first-run or every-start step: a command run in the service\'s sandbox before the entrypoint, every start (migrations) or only while a condition holds (if_empty, unless_exists).' })
+  .check(across((v, ctx) => {
+    if (v.if_empty !== undefined && v.unless_exists !== undefined) report(ctx, v.unless_exists, 'NISO1405', 'the init step has both if_empty and unless_exists', 'keep one condition', ['unless_exists']);
+  }));
+
 const copySection = z.strictObject({
   include: patternList('Glob patterns (relative to the app directory) of the files to package. Directories match with everything below them.').default(['**']),
   exclude: patternList('Glob patterns of files to leave out, applied after include. A .nisoignore file (gitignore syntax) in the app directory adds more.').default([]),
@@ -378,10 +388,36 @@ const secretsSection = z.record(z.string(), secretEntry).meta({
   }
 }));
 
+/**
+ * Without a runtime a program (the entrypoint, the init command) is a file of the package, found below /app; with one,
+ * it is one of the runtime's commands, or still a file of the package when it holds a "/". Nothing else of the host
+ * is in the sandbox, so anything else could not start.
+ */
+function checkProgram(ctx: Parameters<typeof report>[0], prog: unknown, at: (string | number)[], what: string, hasRuntime: boolean, use: { name: (typeof RUNTIME_NAMES)[number]; version: string } | undefined): void {
+  if (typeof prog !== 'string' || prog === '') return;
+  const key = what === 'entrypoint' ? 'entrypoint' : 'command';
+  if (hasRuntime && !prog.includes('/')) {
+    if (!use) return; // [runtime] has its own diagnostic
+    const commands = runtimeCommands(use.name, use.version);
+    if (!commands.includes(prog)) {
+      report(ctx, prog, 'NISO3102', `"${prog}" is not a command of the ${use.name} runtime`, `the sandbox holds only the runtime: use ${key} = ${what === 'entrypoint' ? `"${commands[0]}" with the script in args (e.g. args = ["server.js"])` : `["${commands[0]}", "init.js"]`}, or a file of the package such as "bin/start"`, at);
+    }
+    return;
+  }
+  const segs = prog.split('/');
+  if (prog.startsWith('/') || segs.includes('..') || segs.includes('.') || segs.includes('')) {
+    const name = prog.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').pop() ?? 'my-app';
+    report(ctx, prog, 'NISO1402', `"${prog}" is not a path inside the package`, use
+      ? `the host's programs are not in the sandbox: use ${key} = "${runtimeCommands(use.name, use.version)[0]}" with the script ${what === 'entrypoint' ? 'in args' : 'as an argument'}, or a file of the app such as "bin/${name}"`
+      : `without a [runtime], the ${what} is a file of the app, e.g. "bin/${name}"; to use a host program, add a [runtime]`, at);
+  }
+}
+
 export const manifestSchema = z.strictObject({
   package: packageSection,
   runtime: runtimeSection.optional(),
   binary: binarySection,
+  init: initSection.optional(),
   copy: copySection.prefault({}),
   env: envSection.default({}),
   network: networkSection.prefault({}),
@@ -398,26 +434,12 @@ export const manifestSchema = z.strictObject({
     // Without a runtime the entrypoint is a file of the package, found below /app; with one, it is
     // one of the runtime's commands, or still a file of the package when it holds a "/". Nothing
     // else of the host is in the sandbox, so anything else could not start.
-    const entry = isTable(m.binary) ? m.binary.entrypoint : undefined;
-    if (typeof entry !== 'string' || entry === '') return;
-    const at = ['binary', 'entrypoint'];
     const parsed = isTable(m.runtime) && isTable(m.runtime.use) ? m.runtime.use : undefined;
     const use = typeof parsed?.name === 'string' && typeof parsed.version === 'string' ? { name: parsed.name as (typeof RUNTIME_NAMES)[number], version: parsed.version } : undefined;
-    if (m.runtime !== undefined && !entry.includes('/')) {
-      if (!use) return; // [runtime] has its own diagnostic
-      const commands = runtimeCommands(use.name, use.version);
-      if (!commands.includes(entry)) {
-        report(ctx, entry, 'NISO3102', `"${entry}" is not a command of the ${use.name} runtime`, `the sandbox holds only the runtime: use entrypoint = "${commands[0]}" with the script in args (e.g. args = ["server.js"]), or a file of the package such as "bin/start"`, at);
-      }
-      return;
-    }
-    const segs = entry.split('/');
-    if (entry.startsWith('/') || segs.includes('..') || segs.includes('.') || segs.includes('')) {
-      const name = entry.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').pop() ?? 'my-app';
-      report(ctx, entry, 'NISO1402', `"${entry}" is not a path inside the package`, use
-        ? `the host's programs are not in the sandbox: use entrypoint = "${runtimeCommands(use.name, use.version)[0]}" with the script in args, or a file of the app such as "bin/${name}"`
-        : `without a [runtime], the entrypoint is a file of the app, e.g. "bin/${name}"; to use a host program, add a [runtime]`, at);
-    }
+    const entry = isTable(m.binary) ? m.binary.entrypoint : undefined;
+    checkProgram(ctx, entry, ['binary', 'entrypoint'], 'entrypoint', m.runtime !== undefined, use);
+    const initCmd = isTable(m.init) && Array.isArray(m.init.command) ? m.init.command[0] : undefined;
+    checkProgram(ctx, initCmd, ['init', 'command', 0], 'init command', m.runtime !== undefined, use);
   }));
 
 /** The normalised manifest: defaults applied, durations in ms, sizes in bytes, ports parsed. */

@@ -3,7 +3,7 @@
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { PortMapping } from '../manifest/units.js';
-import type { HealthProbe, Plan, PlanHealth, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
+import type { HealthProbe, Plan, PlanHealth, PlanInit, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
 import { DEFAULT_STATE_BYTES, PRESETS } from './presets.js';
 import { allowedWeakenings, type Trust, type Weakening } from './weakenings.js';
 import { bindGrants, checkTargets, configGrants, volumeGrants } from './grants.js';
@@ -141,17 +141,46 @@ function etcFiles(service: string, user: string, uid: number, gid: number, hosts
   ];
 }
 
-/** The sandbox path of the program to start. */
-function resolveCommand(m: Manifest, runtime: RuntimeFacts | null): string {
-  const ep = m.binary.entrypoint;
+/** The sandbox path of a program of the manifest (the entrypoint, the init command). */
+function resolveProgram(ep: string, runtime: RuntimeFacts | null, what = 'the entrypoint'): string {
   const inApp = (p: string) => (p.startsWith(`${APP}/`) ? p : `${APP}/${p.replace(/^\.\//, '')}`);
   if (!runtime) return inApp(ep);
   const cmd = runtime.commands[ep];
   if (cmd) return cmd;
   if (ep.includes('/')) return inApp(ep);
-  throw new NisoError('NISO3102', `the entrypoint "${ep}" is not a command of the ${runtime.name} runtime`, {
+  throw new NisoError('NISO3102', `${what} "${ep}" is not a command of the ${runtime.name} runtime`, {
     exitCode: 2, hint: `use one of ${Object.keys(runtime.commands).join(', ')}, or a path inside the package such as "bin/start"`,
   });
+}
+
+/**
+ * The init step, its condition's path found on the host through the mounts: the deepest bind or tmpfs that holds it.
+ * A path in neither (the package, a file niso writes) could never change between starts: NISO3106.
+ */
+function initOf(m: Manifest, runtime: RuntimeFacts | null, mounts: PlanMount[] | null, stateDir: string): PlanInit | undefined {
+  const i = m.init;
+  if (!i) return undefined;
+  const argv = [resolveProgram(i.command[0]!, runtime, 'the init command'), ...i.command.slice(1)];
+  const path = i.if_empty ?? i.unless_exists;
+  if (path === undefined) return { argv, when: { kind: 'always' }, timeoutMs: i.timeout };
+  const kind = i.if_empty !== undefined ? 'if-empty' : 'unless-exists';
+  const under = (target: string) => path === target || path.startsWith(`${target === '/' ? '' : target}/`);
+  if (mounts === null) {
+    // No sandbox (unsafe-none): only the state dir has a place; other paths are the host's own.
+    return { argv, when: { kind, path, hostPath: under(STATE) ? stateDir + path.slice(STATE.length) : path }, timeoutMs: i.timeout };
+  }
+  const holder = mounts
+    .filter((x): x is Extract<PlanMount, { type: 'bind' | 'tmpfs' }> => (x.type === 'bind' && x.purpose !== 'app' && x.purpose !== 'runtime' && x.purpose !== 'config' && x.purpose !== 'host-file') || x.type === 'tmpfs')
+    .filter((x) => under(x.target))
+    .sort((a, b) => b.target.length - a.target.length)[0];
+  if (!holder) {
+    throw new NisoError('NISO3106', `the init step's condition ${kind === 'if-empty' ? 'if_empty' : 'unless_exists'} = "${path}" is not in a volume or /state of the service`, {
+      exitCode: 2, field: `init.${kind === 'if-empty' ? 'if_empty' : 'unless_exists'}`,
+      hint: 'point it into a volume the service mounts ([volumes] or -v), or into /state: only there can it change between starts',
+    });
+  }
+  const hostPath = holder.type === 'tmpfs' ? null : holder.source + path.slice(holder.target.length);
+  return { argv, when: { kind, path, hostPath }, timeoutMs: i.timeout };
 }
 
 /**
@@ -262,7 +291,7 @@ export function buildPlan(input: PlanInput): Plan {
 
   const userName = `niso-${input.service}`.slice(0, 32);
   const { uid, gid } = host;
-  const command = resolveCommand(m, host.runtime);
+  const command = resolveProgram(m.binary.entrypoint, host.runtime);
   const argv = [command, ...(o.args && o.args.length > 0 ? o.args : m.binary.args)];
   const env: Record<string, string> = {
     PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), `${APP}/bin`, '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
@@ -309,7 +338,7 @@ export function buildPlan(input: PlanInput): Plan {
       command: { argv: [hostCommand, ...argv.slice(1)], cwd: m.binary.workdir === APP ? appDir : m.binary.workdir, env: { ...env, HOME: host.stateDir, NISO_STATE_DIR: host.stateDir, PATH: '/usr/local/bin:/usr/bin:/bin' } },
       hostname: input.service, namespaces: preset.namespaces, network: { mode: 'host' }, mounts: [], capabilities,
       noNewPrivileges: preset.noNewPrivileges, seccomp: null, limits, allowUserNamespaces: true,
-      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, restart, health, prepare,
+      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, restart, health, prepare, ...withInit(initOf(m, host.runtime, null, host.stateDir), appDir),
       notes: [...notes, 'preset "unsafe-none": the app is not sandboxed'],
     };
   }
@@ -360,7 +389,15 @@ export function buildPlan(input: PlanInput): Plan {
     stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout },
     restart,
     health,
+    ...withInit(initOf(m, host.runtime, mounts, host.stateDir)),
     prepare,
     notes,
   };
+}
+
+/** The init step as a plan field, absent when there is none (plans without one stay as they were); unsandboxed, its program's /app is the app's dir. */
+function withInit(init: PlanInit | undefined, appDir?: string): { init?: PlanInit } {
+  if (!init) return {};
+  if (appDir !== undefined && init.argv[0]!.startsWith(`${APP}/`)) init.argv[0] = appDir + init.argv[0]!.slice(APP.length);
+  return { init };
 }

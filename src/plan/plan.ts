@@ -84,6 +84,17 @@ export interface PlanPrepare {
   bound: { image: string; sizeBytes: number } | null;
 }
 
+/**
+ * The init step ([init] of the manifest). The condition's path is the sandbox's; hostPath is where it is on the host
+ * (in a volume or the state dir), which the backend checks before each start (systemd: Condition*= of the init unit);
+ * null where it lies in a tmpfs made anew at each start (empty, so the step runs).
+ */
+export interface PlanInit {
+  argv: string[];
+  when: { kind: 'always' } | { kind: 'if-empty' | 'unless-exists'; path: string; hostPath: string | null };
+  timeoutMs: number;
+}
+
 export interface Plan {
   planVersion: 1;
   service: string;
@@ -118,6 +129,8 @@ export interface Plan {
   restart: PlanRestart;
   /** How a service is checked; null: no check (the service is healthy while it runs). */
   health: PlanHealth | null;
+  /** A command run in this same sandbox before command, each start or while a condition holds; absent: none. */
+  init?: PlanInit;
   /** Host paths the caller must create before start (state dir), with owner. */
   prepare: PlanPrepare[];
   /** Things the user should know: settings not in effect yet, defaults chosen. */

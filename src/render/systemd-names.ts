@@ -12,6 +12,8 @@ export const exitServiceName = (service: string) => `niso-${service}-exit@.servi
 export const exitInstanceName = (service: string, on: 'failure' | 'success' | 'net') => `niso-${service}-exit@${on}.service`;
 /** The delayed restart: a transient timer (`systemd-run --on-active=`) named after the unit it starts. */
 export const retryTimerName = (service: string) => `niso-${service}.timer`;
+/** The init step, run before each start of the app's unit while its condition holds (render/systemd.ts). */
+export const initUnitName = (service: string) => `niso-${service}-init.service`;
 /** The private network (render/systemd-net.ts). */
 export const netUnitName = (service: string) => `niso-${service}-net.service`;
 /** The health check and its timers (render/systemd-health.ts). */

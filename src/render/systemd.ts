@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
 import { overrideSource } from '../plan/weakenings.js';
 import { RenderError } from './bwrap.js';
-import { LIMIT_COUNTERS_FILE, unitName } from './systemd-names.js';
+import { LIMIT_COUNTERS_FILE, initUnitName, unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
 import { environmentFile, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
@@ -335,7 +335,9 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso) : null;
   const state = renderStateMounts(plan);
-  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...health.unitLines];
+  const init = plan.init ? renderInitUnit(plan, facts, service, [...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines]) : null;
+  if (init) notes.push(...init.notes);
+  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...health.unitLines, ...(init ? init.unitLines : [])];
   const text = [
     ...header(plan, facts, name, notes),
     '',
@@ -366,7 +368,49 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   return {
     name, unit: text, files, directories, sysusers,
-    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...health.companions],
+    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...health.companions, ...(init ? [init.companion] : [])],
+    notes,
+  };
+}
+
+/**
+ * The init step as niso-SERVICE-init.service: a oneshot with the app's own [Service] lines (the same user, mounts,
+ * network, system call filter and environment) and the init command, which the app's unit requires and starts after,
+ * so it runs before every start; a failure keeps the app from starting. Its condition is niso's own
+ * (`niso __init-needed`, service/init-step.ts initNeeded, as on the embedded backend), asked from PID 1's mount
+ * namespace by ExecCondition=, whose exit 1 skips the step without failing it.
+ */
+function renderInitUnit(plan: Plan, facts: SystemdFacts, service: string[], dependencyLines: string[]): { unitLines: string[]; companion: { name: string; text: string }; notes: string[] } {
+  const init = plan.init!;
+  const name = initUnitName(plan.service);
+  const notes: string[] = [];
+  const main = execLine(plan);
+  // Not the limit counters' ExecStopPost=: they are the app's unit's, kept for its exit unit.
+  const lines = service.filter((l) => !l.startsWith('ExecStopPost=')).map((l) => (l === 'Type=exec' ? 'Type=oneshot' : l === main ? execLine({ ...plan, command: { ...plan.command, argv: init.argv } }) : l));
+  const extra = [`TimeoutStartSec=${span(init.timeoutMs)}`];
+  if (init.when.kind !== 'always') {
+    if (facts.niso === undefined) notes.push(`the init step's condition (${init.when.kind} ${init.when.path}): no niso command was given to check it, so the step runs before every start`);
+    else {
+      if (!lines.includes('RootDirectoryStartOnly=yes')) extra.push('RootDirectoryStartOnly=yes');
+      // NISO_ROOT through env(1), not Environment=, which the init command would get too.
+      extra.push(`ExecCondition=+nsenter --mount=/proc/1/ns/mnt env ${[`NISO_ROOT=${facts.niso.root}`, facts.niso.node, facts.niso.entry, '__init-needed', plan.service].map(execWord).join(' ')}`);
+    }
+  }
+  const text = [
+    `# ${name}: the init step of niso service ${plan.service} (${init.argv.map((a) => execWord(a)).join(' ')}), ${init.when.kind === 'always' ? 'before every start' : `before a start while ${init.when.kind === 'if-empty' ? `${init.when.path} is empty` : `${init.when.path} does not exist`}`}.`,
+    '',
+    '[Unit]',
+    `Description=${lineValue(`niso service ${plan.service}: init step`, 'the description')}`,
+    ...dependencyLines,
+    '',
+    ...lines.slice(0, 2),
+    ...extra,
+    ...lines.slice(2),
+    '',
+  ].join('\n');
+  return {
+    unitLines: [`# The init step: ${name} runs before each start (and is skipped while its condition does not hold).`, `Requires=${name}`, `After=${name}`],
+    companion: { name, text },
     notes,
   };
 }

@@ -14,6 +14,7 @@ import { renderBwrap, RenderError, type BwrapCommand } from '../render/bwrap.js'
 import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
 import { appPid } from './procs.js';
 import { followStatus } from './bwrap-status.js';
+import { initNeeded, runInitStep } from '../service/init-step.js';
 import { SIGNAL_NUMBERS } from './signals.js';
 
 export { appPid };
@@ -90,6 +91,10 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
   const cmd = renderCommand(plan, seccomp, true);
   const contents = fdContents(cmd, seccomp, opts.secrets ?? new Map());
   const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
+  // The init step first, in this sandbox and cgroup, its output on the run's own.
+  if (plan.init && initNeeded(plan.init)) {
+    try { await runInitStep(plan, seccomp, opts.secrets ?? new Map(), cg, { stdout: 1, stderr: 2 }, async () => ''); } catch (e) { await removeCgroup(cg); throw e; }
+  }
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
   const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
   // detached: a group of its own, so that a terminal's Ctrl-C (sent to the whole foreground

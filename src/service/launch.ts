@@ -27,6 +27,7 @@ import { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, sandbo
 export { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, serviceProcesses, signalName };
 import { attachServiceNet, detachServiceNet, liveNet, reownServiceNet } from './net.js';
 import { resetHealth } from './health/file.js';
+import { initNeeded, runInitStep } from './init-step.js';
 
 export interface HostEnv { root: string; env: NodeJS.ProcessEnv }
 
@@ -85,6 +86,8 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     // Owned by the service, so that an app reopening /dev/stdout or /dev/stderr can write to them.
     const sinks = openLogSinks(paths.logs, { uid: plan.user.uid, gid: plan.user.gid });
     fds.push(sinks.stdout, sinks.stderr);
+    // The init step first, in this sandbox and cgroup: the app starts only after it succeeded.
+    if (plan.init && initNeeded(plan.init)) await runInitStep(plan, seccomp, secretValues(root, plan), cgroup, sinks, () => lastOutput(root, name));
     // A new file (not an emptied one): its birth time tells this start from an earlier one (running.ts sandboxStart).
     rmSync(paths.status, { force: true });
     const statusFd = openSync(paths.status, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);

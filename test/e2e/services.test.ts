@@ -19,7 +19,7 @@ const onSystemd = BACKEND === 'systemd';
 // One app for every case: MODE=serve answers HTTP on PORT; MODE=crash exits 3 after 50 ms;
 // MODE=once exits 0 at once. It logs a line to each stream when it starts.
 const MAIN = `
-const mode = process.env.MODE || 'serve';
+const mode = process.argv[2] === 'init' ? 'init' : process.env.MODE || 'serve';
 console.log('start ' + mode + ' pid=' + process.pid + ' uid=' + process.getuid());
 console.error('err line');
 if (mode === 'crash') setTimeout(() => process.exit(3), 50);
@@ -36,6 +36,11 @@ else if (mode === 'chatty') {
   setInterval(() => {}, 1000);
 }
 else if (mode === 'once') process.exit(0);
+// The init step: a line per run into the volume, or a failure when INIT_FAIL says so.
+else if (mode === 'init') {
+  if (process.env.INIT_FAIL) { console.error('init failed: ' + process.env.INIT_FAIL); process.exit(3); }
+  require('fs').appendFileSync('/data/init-runs', process.getuid() + '\\n');
+}
 else if (mode === 'fill') {
   // Writes /state full, says how it ended, and stays up.
   const fs = require('fs');
@@ -828,6 +833,26 @@ test('a second service of one package with -p maps only its own ports (the comma
   assert.deepEqual(status(e, 'porty-2').ports, [`127.0.0.1:${p2}->3000/tcp`]);
   for (const p of [p1, p2]) assert.match(await until(`port ${p}`, () => spawnSync('curl', ['-sf', `http://127.0.0.1:${p}/`], { encoding: 'utf8' }).stdout), /^up /);
   ok(e, ['deactivate', 'porty', 'porty-2']);
+});
+
+test('an init step runs in the service\'s sandbox before the app while its volume is empty, then no more; a failing one keeps the app from starting (NISO3315, with its output)', async () => {
+  const e = await setup('seeded', '\n[init]\ncommand = ["node", "main.js", "init"]\nif_empty = "/data"\n\n[volumes.data]\nmount = "/data"\n');
+  ok(e, ['activate', 'seeded', '--network', 'none']);
+  const uid = inside(e, 'seeded', 'process.stdout.write(String(process.getuid()))').out;
+  assert.match(uid, /^\d+$/);
+  // Run once, as the service's own user, writing into the service's volume.
+  assert.equal(inside(e, 'seeded', cat('/data/init-runs')).out, `${uid}\n`);
+  ok(e, ['restart', 'seeded']);
+  assert.equal(inside(e, 'seeded', cat('/data/init-runs')).out, `${uid}\n`, 'the volume holds data: not run again');
+  assert.match(ok(e, ['logs', 'seeded']), /start init/, 'its output is the service\'s');
+  ok(e, ['deactivate', 'seeded']);
+  // Another service of the package, with a volume of its own that is empty: the step runs, fails, and the app never starts.
+  const r = niso(e, ['activate', 'seeded', '--name', 'seeded-2', '--network', 'none', '-e', 'INIT_FAIL=no disk']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /NISO3315: seeded-2: the init step .* exited with code 3/);
+  assert.match(r.stderr, /init failed: no disk/);
+  assert.notEqual(status(e, 'seeded-2').state, 'active');
+  assert.doesNotMatch(ok(e, ['logs', 'seeded-2']), /start serve/, 'the app did not start');
 });
 
 /** Runs node inside a service's sandbox (`niso exec`): its stdout, or how it failed. */

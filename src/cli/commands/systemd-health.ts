@@ -14,3 +14,17 @@ export async function waitSystemd(ctx: Context, service: string, timeoutMs: numb
   const { waitSystemd: wait } = await import('../../service/systemd/health.js');
   await wait(ctx.root, service, timeoutMs, (line) => ctx.stderr.write(`niso: ${line}\n`));
 }
+
+/**
+ * The hidden `niso __init-needed SERVICE`, the ExecCondition= of niso-SERVICE-init.service: exit 0 when the init step
+ * is due before this start, 1 to skip it (the same decision as the embedded backend's, service/init-step.ts).
+ */
+export async function initNeeded(ctx: Context, service: string): Promise<void> {
+  const { readPlan } = await import('../../service/store.js');
+  const { initNeeded: due } = await import('../../service/init-step.js');
+  const init = readPlan(ctx.root, service)?.init;
+  const run = init !== undefined && due(init);
+  const where = init === undefined ? 'no init step in the plan' : init.when.kind === 'always' ? 'every start' : `${init.when.path}${init.when.kind === 'if-empty' ? (run ? ' is empty' : ' is not empty') : (run ? ' does not exist' : ' exists')}`;
+  ctx.stdout.write(`${run ? 'init step due' : 'init step skipped'}: ${where}\n`);
+  ctx.exitCode = run ? 0 : 1;
+}

@@ -1,7 +1,7 @@
 // `niso logs` of systemd services: journald holds their output (the unit's stdout and stderr go to the journal),
 // read with `journalctl -o json` and turned into the records the embedded backend's reader yields.
 import { spawn } from 'node:child_process';
-import { unitName } from '../../render/systemd-names.js';
+import { initUnitName, unitName } from '../../render/systemd-names.js';
 import { createInterface } from 'node:readline';
 import type { LogRecord, LogSource, ReadLogsOptions } from '../logs/reader.js';
 
@@ -21,9 +21,9 @@ export function journalRecord(service: string, line: string): LogRecord | null {
 
 const at = (d: Date) => `@${(d.getTime() / 1000).toFixed(3)}`;
 
-/** journalctl's arguments for one service's output (the app's own lines, not systemd's about the unit). */
+/** journalctl's arguments for one service's output (the app's own lines and its init step's, not systemd's about the units). */
 export function journalArgs(service: string, opts: Pick<ReadLogsOptions, 'tail' | 'since' | 'until' | 'follow'>): string[] {
-  const a = ['--no-pager', '-o', 'json', '--output-fields=MESSAGE,PRIORITY,__REALTIME_TIMESTAMP', `_SYSTEMD_UNIT=${unitName(service)}`, '_TRANSPORT=stdout'];
+  const a = ['--no-pager', '-o', 'json', '--output-fields=MESSAGE,PRIORITY,__REALTIME_TIMESTAMP', `_SYSTEMD_UNIT=${unitName(service)}`, `_SYSTEMD_UNIT=${initUnitName(service)}`, '_TRANSPORT=stdout'];
   if (opts.since) a.push(`--since=${at(opts.since)}`);
   if (opts.until && !opts.follow) a.push(`--until=${at(opts.until)}`);
   // -f alone would start at the last 10 lines; docker logs -f starts at the beginning.

@@ -16,7 +16,7 @@ import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
-import { exitInstanceName, exitServiceName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
+import { exitInstanceName, exitServiceName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
 import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
@@ -120,6 +120,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
   if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
   if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
+  if (!companions.has(initUnitName(def.name))) rmSync(join(UNIT_DIR, initUnitName(def.name)), { force: true });
   if (!companions.has(stateMountName(root, def.name))) rmSync(join(UNIT_DIR, stateMountName(root, def.name)), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
@@ -175,6 +176,19 @@ export async function reconcileUnitLocked(root: string, name: string): Promise<{
   return back;
 }
 
+/** systemctl only says that a dependency failed: the init unit's own end and last output, if it was that (NISO3315). */
+async function initStepError(service: string): Promise<NisoError | null> {
+  const unit = initUnitName(service);
+  const show = await tool('systemctl', ['show', '-p', 'Result', '-p', 'ExecMainStatus', '-p', 'LoadState', unit]).catch(() => null);
+  const props = Object.fromEntries((show?.stdout ?? '').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  if (props.LoadState !== 'loaded' || props.Result === undefined || props.Result === 'success') return null;
+  const out = (await tool('journalctl', ['--no-pager', '-o', 'cat', '-n', '20', `_SYSTEMD_UNIT=${unit}`]).catch(() => null))?.stdout.trim() ?? '';
+  const what = props.Result === 'timeout' ? 'did not end within its timeout and was killed' : `exited with code ${props.ExecMainStatus ?? '?'}`;
+  return new NisoError('NISO3315', `${service}: the init step ${what}; the service was not started${out ? `. Its last output:\n${out}` : ''}`, {
+    hint: `fix what it says, then \`niso activate ${service}\` again; \`journalctl -u ${unit}\` has all of its output`,
+  });
+}
+
 /**
  * Installs, starts and enables; a start that fails leaves the service failed and not desired. Enabled only once it
  * started: a command killed before that leaves no unit that a reboot would start although it never ran.
@@ -185,7 +199,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     const inst = await install(host, def);
     installed = true;
     crashPoint(host.env, 'installed');
-    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name)]);
+    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name), initUnitName(def.name)]);
     // A restart the policy had planned is made now.
     await tool('systemctl', ['stop', retryTimerName(def.name)]);
     await systemctl(verb, unitName(def.name));
@@ -194,7 +208,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     return await recordStarted(host.root, def.name, inst.plan, prev);
   } catch (err) {
     // systemctl only says that a dependency failed; the network unit left its reason (a taken port, ...).
-    const e = (installed ? netUpError(host.root, def.name) : null) ?? err;
+    const e = (installed ? netUpError(host.root, def.name) ?? await initStepError(def.name) : null) ?? err;
     // Synchronously: nothing of the network stays.
     await tool('systemctl', ['stop', netUnitName(def.name)]).catch(() => undefined);
     await detachServiceNet(host.root, def.name).catch(() => undefined);
@@ -327,7 +341,7 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     const mount = stateMountName(host.root, name);
     if (showSync(mount, ['LoadState']).LoadState === 'loaded') await systemctl('stop', mount);
     const released = await releaseServiceData(host.root, name, deleteState);
-    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);

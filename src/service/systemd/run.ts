@@ -18,6 +18,7 @@ import { layout } from '../../store/layout.js';
 import { SYSUSERS_DIR } from './ops.js';
 import { tool } from './systemctl.js';
 import { runTransient } from './transient.js';
+import { initNeeded, initPlan } from '../init-step.js';
 
 /** Where runs and execs keep what their transient unit needs: apart from services' files (services/NAME/systemd). */
 export function transientDir(root: string): string {
@@ -140,6 +141,23 @@ export function runCommandLine(r: RunUnit, stdio: 'pty' | 'pipe'): string[] {
 
 const runDescription = (r: RunUnit) => `niso run ${r.rendered.name.slice(5, -8)}`;
 
+/**
+ * The init step of a run, before it: the same unit with the init command, a name of its own, output handed on as the
+ * run's; NISO3315 unless it exits 0 within its timeout.
+ */
+async function runInitTransient(root: string, plan: Plan, runtime: string | null, r: RunUnit): Promise<void> {
+  const ip = initPlan(plan);
+  const unit = r.unit.replace(/\.service$/, '-init.service');
+  const rendered = renderSystemdUnit(ip, { generation: `transient ${unit}`, filesDir: r.dir, runtime, secretsDir: layout(root).secrets });
+  const ex = await runTransient({
+    unit, description: `${runDescription(r)} (init step)`, properties: transientProperties(rendered.unit, [], unit), argv: transientArgv(ip.command.argv),
+    stdio: 'pipe', stdin: 'ignore', exitFile: join(r.dir, 'init-exit'), stopTimeoutMs: plan.stop.timeoutMs, timeoutMs: plan.init!.timeoutMs,
+  });
+  if (ex.exitCode === 0 && !ex.timedOut) return;
+  const what = ex.timedOut ? `did not end within its timeout (${Math.round(plan.init!.timeoutMs / 1000)}s) and was killed` : `exited with code ${ex.exitCode}`;
+  throw new NisoError('NISO3315', `${plan.service}: the init step (${plan.init!.argv.join(' ')}) ${what}; the app was not started`, { hint: 'its output is above; fix what it says and run again' });
+}
+
 /** `niso run` on systemd: prepares the unit's files and user, runs it in the foreground, removes them again. */
 export async function runOnSystemd(root: string, plan: Plan, runtime: string | null, opts: { terminal: boolean; term?: string }): Promise<TransientExit> {
   await sweepTransients(root);
@@ -155,6 +173,7 @@ export async function runOnSystemd(root: string, plan: Plan, runtime: string | n
     }
     rec.user = await ensureUser(root, plan, r.rendered);
     writeRecord(r.dir, rec);
+    if (plan.init && initNeeded(plan.init)) await runInitTransient(root, plan, runtime, r);
     return await runTransient({
       unit: r.unit, description: runDescription(r), properties: r.properties, argv: r.argv,
       // A terminal on stdin gets the app a terminal of its own (as bubblewrap hands on niso's); anything else is passed as it is.

@@ -1,0 +1,75 @@
+// The init step of a service ([init] in the manifest, plan.init): whether it is due before this start, and, on the
+// embedded backend, running it in the service's own sandbox (same plan, its command swapped) and cgroup, its output
+// in the service's logs, before the app starts. systemd runs it as niso-SERVICE-init.service (render/systemd.ts),
+// whose ExecCondition= asks `niso __init-needed`, so both backends decide by initNeeded().
+import { spawn } from 'node:child_process';
+import { lstatSync, readdirSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { followStatus } from '../sandbox/bwrap-status.js';
+import { NisoError } from '../errors/niso-error.js';
+import type { Plan, PlanInit } from '../plan/plan.js';
+import { cgroupPids, type Cgroup } from '../sandbox/cgroup.js';
+import { fdContents, JOIN, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
+
+/** Whether the step runs before this start: always, or while its directory is empty (an empty lost+found, which a fresh /state image has, counts as nothing) or its path is missing. */
+export function initNeeded(init: PlanInit): boolean {
+  const w = init.when;
+  if (w.kind === 'always' || w.hostPath === null) return true;
+  if (w.kind === 'unless-exists') return lstatSync(w.hostPath, { throwIfNoEntry: false }) === undefined;
+  let names: string[];
+  try { names = readdirSync(w.hostPath); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw e;
+  }
+  return names.every((n) => n === 'lost+found' && readdirSync(`${w.hostPath}/${n}`).length === 0);
+}
+
+/** The plan the init step runs with: the service's, with the init command (the same sandbox, user, mounts and env). */
+export function initPlan(plan: Plan): Plan {
+  return { ...plan, command: { ...plan.command, argv: plan.init!.argv } };
+}
+
+/**
+ * Runs the init step to its end in the service's cgroup (its limits count), output appended to the service's log
+ * files. Exit 0 or it throws NISO3315 with the exit code and the output's last lines; past its timeout the cgroup's
+ * processes are killed.
+ */
+export async function runInitStep(plan: Plan, seccomp: Buffer | null, secrets: ReadonlyMap<string, Buffer>, cg: Cgroup, sinks: { stdout: number; stderr: number }, lastOutput: () => Promise<string>): Promise<void> {
+  const init = plan.init!;
+  const cmd = renderCommand(initPlan(plan), seccomp, true);
+  const contents = fdContents(cmd, seccomp, secrets);
+  const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
+  const stdio = ['ignore', sinks.stdout, sinks.stderr, ...cmd.fds.map(() => 'pipe' as const)] as ('ignore' | 'pipe' | number)[];
+  const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cg.procsFiles, '--', ...cmd.argv], { stdio, detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  let exitFromStatus: number | null = null;
+  cmd.fds.forEach((f, i) => {
+    const s = child.stdio[3 + i] as (Writable & Readable) | null;
+    if (!s) return;
+    s.on('error', () => undefined);
+    if (f.kind === 'status') followStatus(s, (st) => { if (st.exitCode !== undefined) exitFromStatus = st.exitCode; });
+    else s.end(contents[i]);
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    for (const p of cgroupPids(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+  }, init.timeoutMs);
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+    child.on('error', () => res({ code: 127, signal: null }));
+    child.on('exit', (c, s) => res({ code: c, signal: s }));
+  }).finally(() => clearTimeout(timer));
+  // What the step left behind (a daemon it forked) does not outlive it: the app starts in a cgroup of its own making.
+  for (let i = 0; i < 200 && cgroupPids(cg).length > 0; i++) {
+    for (const p of cgroupPids(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const exitCode = exitFromStatus ?? code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : 1);
+  if (exitCode === 0 && !timedOut) return;
+  const out = await lastOutput();
+  const what = timedOut ? `did not end within its timeout (${Math.round(init.timeoutMs / 1000)}s) and was killed` : code === 124 ? `could not set the open-files limit to ${plan.limits.nofile}` : code === 125 ? 'could not join the service\'s cgroup' : `exited with code ${exitCode}`;
+  throw new NisoError('NISO3315', `${plan.service}: the init step (${init.argv.join(' ')}) ${what}; the service was not started${out ? `. Its last output:\n${out}` : ''}`, {
+    hint: `fix what it says, then \`niso activate ${plan.service}\` again; \`niso logs ${plan.service}\` has all of its output`,
+  });
+}
+
