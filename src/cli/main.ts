@@ -178,9 +178,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-exit.js')).afterExit(ctx, service));
 
-  const runtime = program.command('runtime').description('host language runtimes that apps can use');
+  const runtime = program.command('runtime').description('language runtimes that apps can use: the host\'s, added by hand, or installed into niso\'s store');
   runtime.command('list').alias('ls')
-    .description('list the runtimes found on this host and the ones added by hand')
+    .description('list the runtimes found on this host, the ones added by hand and the installed ones')
     .option('--json', 'print as JSON, with every mount')
     .action(async (opts) => (await import('./commands/runtime-list.js')).run(ctx, opts));
   runtime.command('add')
@@ -189,9 +189,14 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<path>', 'the interpreter, e.g. /opt/node-20/bin/node')
     .option('--json', 'print the added runtime as JSON')
     .action(async (spec: string, path: string, opts) => (await import('./commands/runtime-add.js')).run(ctx, spec, path, opts));
+  runtime.command('install')
+    .description('download an official runtime from the npm registry into niso\'s store (integrity checked), e.g. nodejs:22')
+    .argument('<spec>', 'NAME:VERSION: nodejs:22 (the newest 22.x), nodejs:22.11 or nodejs:22.11.0')
+    .option('--json', 'print the installed runtime as JSON')
+    .action(async (spec: string, opts) => (await import('./commands/runtime-install.js')).run(ctx, spec, opts));
   runtime.command('remove').alias('rm')
-    .description('forget a runtime added with `niso runtime add`')
-    .argument('<spec>', 'NAME:VERSION (the full version when several match) or its path')
+    .description('forget a runtime added with `niso runtime add`, or delete one installed with `niso runtime install`')
+    .argument('<spec>', 'NAME:VERSION (the full version when several match), an installed one\'s sha256: digest, or its path')
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
 

@@ -8,14 +8,14 @@ export interface Progress { update(done: number, total: number): void; stop(): v
 
 const MIN_BYTES = 32 * 1024 * 1024;
 
-export function progressBar(ctx: Context, label: string, quiet = false): Progress {
+export function progressBar(ctx: Context, label: string, quiet = false, minBytes = MIN_BYTES): Progress {
   const stderr = ctx.stderr as NodeJS.WriteStream;
   if (quiet || !stderr.isTTY || ctx.env.CI) return { update() {}, stop() {} };
   let bar: SingleBar | undefined;
   return {
     update(done, total) {
       if (!bar) {
-        if (total < MIN_BYTES) return;
+        if (total < minBytes) return;
         bar = new SingleBar({ stream: stderr, format: `${label} [{bar}] {percentage}% {doneSize}/{totalSize}`, hideCursor: true, clearOnComplete: true, barsize: 30 });
         bar.start(total, 0, { doneSize: '0 B', totalSize: formatSize(total) });
       }

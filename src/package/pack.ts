@@ -27,9 +27,17 @@ export interface PackOptions {
   cwd: string;
   sourceDateEpoch?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The runtime this machine gives `[runtime] use`, recorded in the index as what the package was packed with; null
+   * when it has none (the package is still packed: it may be meant for another host).
+   */
+  findRuntime?: (use: NonNullable<Manifest['runtime']>['use']) => Promise<PackedRuntime | null>;
 }
 
+export type PackedRuntime = NonNullable<PackageIndex['runtime']>;
+
 export interface PackResult {
+  runtime?: PackedRuntime;
   file: string;
   digest: string;
   name: string;
@@ -121,6 +129,7 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     });
   }
 
+  const packedWith = manifest.runtime && opts.findRuntime ? await opts.findRuntime(manifest.runtime.use) : null;
   const manifestBytes = Buffer.from(manifestText, 'utf8');
   const arch = manifest.package.arch ?? hostArch();
   const defaultName = `${manifest.package.name}-${manifest.package.version}-${arch}.niso`;
@@ -182,6 +191,7 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     arch,
     manifest: { size: manifestBytes.length, sha256: createHash('sha256').update(manifestBytes).digest('hex') },
     totals: { files: files.length, bytes: written },
+    ...(packedWith ? { runtime: packedWith } : {}),
     entries,
   };
   const indexText = serializeIndex(index);
@@ -206,7 +216,7 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     await rm(tmpBody, { force: true });
   }
   const packageBytes = (await stat(output)).size;
-  return { file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes };
+  return { file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes, ...(packedWith ? { runtime: packedWith } : {}) };
 }
 
 /**

@@ -3,7 +3,7 @@
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { PortMapping } from '../manifest/units.js';
-import type { HealthProbe, Plan, PlanHealth, PlanInit, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
+import type { HealthProbe, Plan, PlanHealth, PlanInit, PlanRuntime, PlanMount, PlanOverride, PlanPrepare, PlanRestart, PresetName, NetworkMode, RestartPolicy } from './plan.js';
 import { DEFAULT_STATE_BYTES, PRESETS } from './presets.js';
 import { allowedWeakenings, type Trust, type Weakening } from './weakenings.js';
 import { bindGrants, checkTargets, configGrants, volumeGrants } from './grants.js';
@@ -16,6 +16,16 @@ export interface RuntimeFacts {
   commands: Record<string, string>;
   mounts: { source: string; target: string }[];
   env: Record<string, string>;
+  /** Where it came from, recorded in the plan (plan.runtime) so that inspect and --dry-run show it. */
+  source?: PlanRuntime['source'];
+  digest?: string;
+  origin?: string;
+}
+
+/** The plan's record of the runtime, when the host said where it came from. */
+function runtimeOf(r: RuntimeFacts | null): { runtime?: PlanRuntime } {
+  if (!r?.source) return {};
+  return { runtime: { name: r.name, version: r.version, source: r.source, binary: r.binary, ...(r.digest ? { digest: r.digest } : {}), ...(r.origin ? { origin: r.origin } : {}) } };
 }
 
 export interface HostFacts {
@@ -333,7 +343,7 @@ export function buildPlan(input: PlanInput): Plan {
     // No sandbox: host paths as they are, run as the service user in the app's own directory.
     const hostCommand = host.runtime?.commands[m.binary.entrypoint] ? host.runtime.binary : command.replace(APP, appDir);
     return {
-      planVersion: 1, service: input.service, package: input.package, preset: presetName, overrides,
+      planVersion: 1, service: input.service, package: input.package, ...runtimeOf(host.runtime), preset: presetName, overrides,
       user: { uid, gid, name: userName, home: host.stateDir },
       command: { argv: [hostCommand, ...argv.slice(1)], cwd: m.binary.workdir === APP ? appDir : m.binary.workdir, env: { ...env, HOME: host.stateDir, NISO_STATE_DIR: host.stateDir, PATH: '/usr/local/bin:/usr/bin:/bin' } },
       hostname: input.service, namespaces: preset.namespaces, network: { mode: 'host' }, mounts: [], capabilities,
@@ -373,6 +383,7 @@ export function buildPlan(input: PlanInput): Plan {
     planVersion: 1,
     service: input.service,
     package: input.package,
+    ...runtimeOf(host.runtime),
     preset: presetName,
     overrides,
     user: { uid, gid, name: userName, home: STATE, ...(granted.groups.length > 0 ? { groups: granted.groups } : {}) },

@@ -95,10 +95,30 @@ export interface PlanInit {
   timeoutMs: number;
 }
 
+/**
+ * Which runtime a service gets and from where: a host path (configured or discovered) or niso's store (installed, with
+ * the digest of the tarball it came from). binary: the host's file; command: where the sandbox runs it.
+ */
+export interface PlanRuntime {
+  name: string;
+  version: string;
+  source: 'configured' | 'installed' | 'discovered';
+  binary: string;
+  digest?: string;
+  origin?: string;
+}
+
+/** Which runtime and from where, in a line: the host's path, or niso's store with the digest. */
+export function describeRuntime(r: PlanRuntime): string {
+  return r.source === 'installed' ? `${r.name} ${r.version} from niso's store (${r.digest ?? '?'}, ${r.origin ?? 'installed'})` : `${r.name} ${r.version} from the host: ${r.binary} (${r.source})`;
+}
+
 export interface Plan {
   planVersion: 1;
   service: string;
   package: { name: string; version: string; digest: string; path: string };
+  /** The runtime chosen for `[runtime] use`, when the host told where it came from. */
+  runtime?: PlanRuntime;
   preset: PresetName;
   /** Every property that differs from the preset, and why. */
   overrides: PlanOverride[];

@@ -10,7 +10,7 @@ import { normalizeMounts } from './mounts.js';
 import { preferenceOrder } from './select.js';
 import type { RuntimeCache } from './cache.js';
 import { reachableByOthers } from '../host/reachable.js';
-import type { Mount, RuntimeCandidate, RuntimeInfo, RuntimeName } from './types.js';
+import type { Mount, RuntimeCandidate, RuntimeInfo, RuntimeName, RuntimeSource } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -327,7 +327,7 @@ function isShim(p: string): boolean {
 }
 
 /** Asks the runtime at `path` (a configured one, or one being added) for its version and paths. */
-export async function probeRuntime(name: RuntimeName, path: string, opts: DiscoverOptions & { source?: 'configured' | 'discovered' } = {}): Promise<FoundRuntime> {
+export async function probeRuntime(name: RuntimeName, path: string, opts: DiscoverOptions & { source?: RuntimeSource } = {}): Promise<FoundRuntime> {
   if (!existsSync(path)) throw new NisoError('NISO3004', `${path} does not exist`, { path, hint: `give the path of the ${name} interpreter, e.g. /opt/node-20/bin/node` });
   if (!isExecutableFile(path)) throw new NisoError('NISO3004', `${path} is not an executable file`, { path, hint: `give the path of the ${name} interpreter itself, not its directory` });
   const probe = await DRIVERS[name].probe(path, opts.env ?? { PATH: DEFAULT_PATH });

@@ -2,6 +2,7 @@
 // ones, and resolving a manifest's `nodejs:20` to one runtime with its file closure.
 import { readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isNisoError, NisoError } from '../errors/niso-error.js';
 import { writeFileAtomic } from '../host/fs-atomic.js';
 import { layout } from '../store/layout.js';
@@ -9,7 +10,8 @@ import { completeRuntime, countFiles, findRuntimes, probeRuntime, RUNTIME_DRIVER
 import { LddCache } from './elf-closure.js';
 import { RuntimeCache } from './cache.js';
 import { compareVersions, noRuntimeError, parseRuntimeSpec, preferenceOrder, RUNTIME_PROGRAM, versionMatches, type RuntimeWant } from './select.js';
-import type { RuntimeCandidate, RuntimeInfo, RuntimeName } from './types.js';
+import { listInstalledRuntimes, matchInstalled, originText, removeInstalledRuntime, type InstalledRuntime } from './installed.js';
+import type { RuntimeCandidate, RuntimeInfo, RuntimeName, RuntimeSource } from './types.js';
 
 export interface ConfiguredRuntime {
   name: RuntimeName;
@@ -78,13 +80,47 @@ export async function resolveRuntime(root: string, want: RuntimeWant, opts: Disc
     const configured = (await readRuntimeConfig(root)).filter((e) => e.name === want.name);
     const chosen = configured.filter((e) => versionMatches(want.version, e.version)).sort((a, b) => compareVersions(b.version, a.version))[0];
     if (chosen) return await completeRuntime(await probeConfigured(chosen, opts), { cache, store });
+    const installed = listInstalledRuntimes(root).filter((r) => r.name === want.name);
+    const own = installed.filter((r) => versionMatches(want.version, r.version))[0];
+    if (own) return await completeInstalled(own, { ...opts, cache, store });
     const found = await findRuntimes(want.name, { ...opts, cache, store });
     const hit = found.filter((f) => versionMatches(want.version, f.version)).sort(preferenceOrder)[0];
     if (hit) return await completeRuntime(hit, { cache, store });
-    throw noRuntimeError(want, [...configured.map(configuredCandidate), ...found]);
+    throw noRuntimeError(want, [...configured.map(configuredCandidate), ...installed.map(installedCandidate), ...found]);
   } finally {
     await store.save();
   }
+}
+
+/** Where an installed runtime's files appear inside a sandbox. */
+export const installedHome = (r: { name: string; version: string }): string => `/opt/niso/runtimes/${r.name}-${r.version}`;
+
+const installedCandidate = (r: InstalledRuntime): RuntimeCandidate => ({ name: r.name, version: r.version, binary: join(r.path, r.binary), source: 'installed' });
+
+/**
+ * An installed runtime with its file closure: the binary from the store (mounted at its store
+ * path), the host's libc and friends it links against, as for a host runtime. Its version is
+ * checked against its record, so a changed store object is not used.
+ */
+async function completeInstalled(r: InstalledRuntime, opts: DiscoverOptions): Promise<RuntimeInfo> {
+  const bin = join(r.path, r.binary);
+  const probe = () => probeRuntime(r.name, bin, { ...opts, source: 'installed' });
+  const found = opts.store ? await opts.store.probe(`${r.name}|installed|${bin}`, bin, probe) : await probe();
+  if (found.version !== r.version) {
+    throw new NisoError('NISO2204', `the installed runtime ${r.name} ${r.version} (${r.digest}) reports version ${found.version}`, {
+      path: bin, hint: `remove it and install it again: niso runtime remove ${r.digest} && niso runtime install ${r.name}:${r.version}`,
+    });
+  }
+  const info = await completeRuntime(found, { cache: opts.cache, store: opts.store });
+  // Inside the sandbox the runtime's directory is at a fixed path: its store path may be below a
+  // directory the sandbox covers (a NISO_ROOT in /tmp), and need not be shown to the app.
+  const files = realpathSync(dirname(dirname(bin)));
+  const home = installedHome(r);
+  const inSandbox = (p: string) => (p.startsWith(files + '/') ? home + p.slice(files.length) : p);
+  const mounts = [{ source: files, target: home }, ...info.mounts.filter((m) => !m.source.startsWith(files + '/'))]
+    .sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  const commands = Object.fromEntries(Object.entries(info.commands).map(([k, v]) => [k, inSandbox(v)]));
+  return { ...info, command: inSandbox(info.command), commands, mounts, digest: r.digest, origin: originText(r) };
 }
 
 export interface AddedRuntime { info: RuntimeInfo; entry: ConfiguredRuntime }
@@ -140,7 +176,10 @@ export interface ListedRuntime {
   version: string;
   /** Where it was found or configured. */
   path: string;
-  source: 'configured' | 'discovered';
+  source: RuntimeSource;
+  /** An installed runtime's digest (sha256 of its tarball) and where it came from. */
+  digest?: string;
+  origin?: string;
   /** Files the sandbox sees (directories counted by their contents). */
   files?: number;
   info?: RuntimeInfo;
@@ -178,8 +217,50 @@ export async function listRuntimes(root: string, opts: DiscoverOptions = {}): Pr
     return { name: e.name, version: e.version, path: e.path, source: 'configured', error: { code: p.code, message: p.message } };
   }));
   const discoveredRows = Promise.all(discovered.filter((d) => !configuredBinaries.has(d.binary)).map((d) => complete(d, d.path)));
-  const [configured, rest] = await Promise.all([configuredRows, discoveredRows]);
-  return [...configured.sort(order), ...rest.sort(order)];
+  const installedRows = Promise.all(listInstalledRuntimes(root).map(async (r): Promise<ListedRuntime> => {
+    const base = { name: r.name, version: r.version, path: join(r.path, r.binary), source: 'installed' as const, digest: r.digest, origin: originText(r) };
+    try {
+      const info = await completeInstalled(r, { ...opts, cache });
+      return { ...base, files: countFiles(info.mounts), info };
+    } catch (err) {
+      if (!isNisoError(err)) throw err;
+      return { ...base, error: { code: err.code, message: err.message } };
+    }
+  }));
+  const [configured, installed, rest] = await Promise.all([configuredRows, installedRows, discoveredRows]);
+  return [...configured.sort(order), ...installed.sort(order), ...rest.sort(order)];
 }
 
 const isFound = (x: unknown): x is FoundRuntime => typeof x === 'object' && x !== null && 'probe' in x;
+
+export type RemovedRuntime = { kind: 'configured'; entry: ConfiguredRuntime } | { kind: 'installed'; runtime: InstalledRuntime };
+
+/**
+ * `niso runtime remove SPEC`: an entry of runtimes.toml, or an installed runtime (named by
+ * NAME:VERSION, its `sha256:` digest or its path). A spec that matches both kinds is refused.
+ */
+export async function removeAnyRuntime(root: string, spec: string): Promise<RemovedRuntime> {
+  const installed = listInstalledRuntimes(root);
+  const listing = (rs: InstalledRuntime[]) => rs.map((r) => `${r.name}:${r.version} (${r.digest})`).join(', ');
+  let hits: InstalledRuntime[];
+  if (spec.startsWith('sha256:')) {
+    hits = matchInstalled(installed, { digest: spec });
+    if (hits.length === 0) throw new NisoError('NISO3013', `no installed runtime has the digest ${spec}`, { exitCode: 2, hint: installed.length > 0 ? `installed: ${listing(installed)}` : 'no runtimes are installed' });
+  } else {
+    const configured = await readRuntimeConfig(root);
+    const want = spec.startsWith('/') ? undefined : parseRuntimeSpec(spec, { versionOptional: true });
+    const inConfig = configured.filter((e) => (want ? e.name === want.name && (want.version === undefined || versionMatches(want.version, e.version)) : e.path === spec));
+    hits = matchInstalled(installed, want ?? { path: spec });
+    if (hits.length === 0) return { kind: 'configured', entry: await removeRuntime(root, spec) };
+    if (inConfig.length > 0) {
+      throw new NisoError('NISO3006', `${spec} matches both a configured runtime (${inConfig.map((e) => `${e.name}:${e.version} at ${e.path}`).join(', ')}) and an installed one (${listing(hits)})`, {
+        exitCode: 2, hint: `name the configured one by its path, or the installed one by its digest, e.g. niso runtime remove ${hits[0]!.digest}`,
+      });
+    }
+  }
+  if (hits.length > 1) {
+    throw new NisoError('NISO3006', `${spec} matches ${hits.length} installed runtimes: ${listing(hits)}`, { exitCode: 2, hint: `name the full version or the digest, e.g. niso runtime remove ${hits[0]!.digest}` });
+  }
+  await removeInstalledRuntime(root, hits[0]!);
+  return { kind: 'installed', runtime: hits[0]! };
+}

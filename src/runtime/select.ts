@@ -65,9 +65,11 @@ export function parseRuntimeSpec(spec: string, opts: { versionOptional?: boolean
   return { name: name as RuntimeName, version };
 }
 
-/** Configured runtimes first, then the highest version. */
+const SOURCE_RANK: Readonly<Record<RuntimeCandidate['source'], number>> = { configured: 0, installed: 1, discovered: 2 };
+
+/** Configured runtimes first, then installed ones (both the operator's choice), then the highest version. */
 export function preferenceOrder(a: RuntimeCandidate, b: RuntimeCandidate): number {
-  if (a.source !== b.source) return a.source === 'configured' ? -1 : 1;
+  if (a.source !== b.source) return SOURCE_RANK[a.source] - SOURCE_RANK[b.source];
   if ((a.shared ?? true) !== (b.shared ?? true)) return a.shared === false ? 1 : -1;
   return compareVersions(b.version, a.version);
 }
@@ -89,7 +91,9 @@ export function describeCandidate(c: RuntimeCandidate): string {
 
 export function noRuntimeError(want: RuntimeWant, available: readonly RuntimeCandidate[]): NisoError {
   const ref = `${want.name}:${want.version}`;
-  const hint = `install ${want.name} ${want.version} on the host, or tell niso where one is: niso runtime add ${ref} /path/to/${RUNTIME_PROGRAM[want.name]}`;
+  const hint = want.name === 'nodejs'
+    ? `install it into niso's store: niso runtime install ${ref}; or install it on the host, or tell niso where one is: niso runtime add ${ref} /path/to/node`
+    : `install ${want.name} ${want.version} on the host, or tell niso where one is: niso runtime add ${ref} /path/to/${RUNTIME_PROGRAM[want.name]}`;
   if (available.length === 0) {
     return new NisoError('NISO3001', `the app needs ${ref}, but this host has no ${want.name} runtime`, { hint });
   }

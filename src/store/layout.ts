@@ -15,6 +15,8 @@ export interface StoreLayout {
   runtimes: string;
   /** What runtime discovery learnt by running programs; safe to delete. */
   runtimeCache: string;
+  /** Runtimes installed with `niso runtime install`: <installedRuntimes>/<sha256 of the tarball>-<name>-<version>/. */
+  installedRuntimes: string;
   /** niso's networks (networks.json) and their lock. */
   net: string;
   /** Runtime state (live network attachments under net/); /run may be on disk, so it is reconciled, never trusted. */
@@ -45,6 +47,7 @@ export function layout(root: string): StoreLayout {
     config: join(root, 'etc/niso/config.toml'),
     runtimes: join(root, 'etc/niso/runtimes.toml'),
     runtimeCache: join(lib, 'cache/runtimes.json'),
+    installedRuntimes: join(lib, 'runtimes'),
     net: join(lib, 'net'),
     run: join(root, 'run/niso'),
     services: join(lib, 'services'),

@@ -2,7 +2,7 @@
 import { parseManifest } from '../../manifest/parse.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { formatDuration, formatSize, type PortMapping } from '../../manifest/units.js';
-import type { PackageIndex } from '../../package/format/package-index.js';
+import { describePacked, type PackageIndex } from '../../package/format/package-index.js';
 import { readPackageHead } from '../../package/read-package.js';
 import { readInstalledIndex, resolveOne } from '../../store/query.js';
 import type { Context } from '../context.js';
@@ -15,6 +15,8 @@ interface Inspected {
   name: string; version: string; arch: string; digest: string;
   source: 'store' | 'file'; path: string; installedAt?: string; packageBytes?: number;
   files: number; bytes: number; manifest: Manifest; manifestText: string; entries: PackageIndex['entries'];
+  /** The runtime `niso pack` found for the manifest where it packed (absent: none recorded). */
+  packedWith?: PackageIndex['runtime'];
 }
 
 /** A word of a command or a value, quoted when it holds blanks or is empty, so that the words stay apart. */
@@ -36,6 +38,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
       name: head.index.name, version: head.index.version, arch: head.index.arch, digest: `sha256:${head.digestHex}`,
       source: 'file', path: file, packageBytes: head.packageBytes, files: head.index.totals.files, bytes: head.index.totals.bytes,
       manifest: head.manifest, manifestText: head.manifestText, entries: head.index.entries,
+      ...(head.index.runtime ? { packedWith: head.index.runtime } : {}),
     };
   }
   const pkg = await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); });
@@ -45,6 +48,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
     name: pkg.name, version: pkg.version, arch: pkg.arch, digest: pkg.digest, source: 'store', path: pkg.path,
     installedAt: pkg.installedAt, packageBytes: pkg.packageBytes, files: index.totals.files, bytes: index.totals.bytes,
     manifest: parsed.manifest!, manifestText, entries: index.entries,
+    ...(index.runtime ? { packedWith: index.runtime } : {}),
   };
 }
 
@@ -58,7 +62,8 @@ export async function run(ctx: Context, ref: string, opts: { files?: boolean; js
     ...(m.package.license ? [['license', m.package.license] as [string, string]] : []),
     ...(m.package.homepage ? [['homepage', m.package.homepage] as [string, string]] : []),
     ...(m.package.authors.length > 0 ? [['authors', m.package.authors.join(', ')] as [string, string]] : []),
-    ['runtime', m.runtime ? `${m.runtime.use.name}:${m.runtime.use.version} (from the host)` : 'none (self-contained binary)'],
+    ['runtime', m.runtime ? `${m.runtime.use.name}:${m.runtime.use.version} (the host's, or one installed with \`niso runtime install\`)` : 'none (self-contained binary)'],
+    ...(m.runtime ? [['packed with', r.packedWith ? describePacked(r.packedWith) : 'not recorded'] as [string, string]] : []),
     ['command', [m.binary.entrypoint, ...m.binary.args].map(word).join(' ')],
     ['workdir', m.binary.workdir],
     ...(Object.keys(m.env).length > 0 ? [['env', Object.entries(m.env).map(([k, v]) => `${k}=${word(v)}`).join(' ')] as [string, string]] : []),

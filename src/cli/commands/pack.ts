@@ -1,8 +1,10 @@
 // `niso pack [DIR] [--binary PATH] [-o FILE]`
 import { relative, resolve } from 'node:path';
-import { NisoError } from '../../errors/niso-error.js';
+import { isNisoError, NisoError } from '../../errors/niso-error.js';
 import { formatSize } from '../../manifest/units.js';
-import { packApp } from '../../package/pack.js';
+import { packApp, type PackedRuntime } from '../../package/pack.js';
+import type { RuntimeName } from '../../runtime/types.js';
+import { describePacked } from '../../package/format/package-index.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
@@ -15,10 +17,24 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; ou
     if (!Number.isInteger(sourceDateEpoch) || sourceDateEpoch < 0) throw new NisoError('NISO9001', `SOURCE_DATE_EPOCH=${epochText} is not a whole number of seconds`, { exitCode: 2, hint: 'e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)' });
   }
   const bar = progressBar(ctx, 'packing', opts.json || opts.quiet);
-  const r = await packApp({ appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
+  const r = await packApp({ appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, onProgress: (d, t) => bar.update(d, t), findRuntime: (use) => packedRuntime(ctx, use, opts.json || opts.quiet) }).finally(() => bar.stop());
   if (opts.json) return printJson(ctx, r);
   if (opts.quiet) { ctx.stdout.write(`${r.digest}\n`); return; }
   const shown = relative(ctx.cwd, r.file) || r.file;
   const ratio = r.appBytes > 0 ? ` (${Math.round((r.packageBytes / r.appBytes) * 100)}% of the app's ${formatSize(r.appBytes)})` : '';
   ctx.stdout.write(`packed ${r.name} ${r.version} (${r.arch}): ${r.files} files → ${shown}, ${formatSize(r.packageBytes)}${ratio}\n${r.digest}\n`);
+  if (r.runtime) ctx.stdout.write(`packed with ${describePacked(r.runtime)}\n`);
+}
+
+/** The runtime this host gives the manifest, as the package records it; none (with a note) when the host has none. */
+async function packedRuntime(ctx: Context, use: { name: RuntimeName; version: string }, quiet?: boolean): Promise<PackedRuntime | null> {
+  const { resolveRuntime } = await import('../../runtime/registry.js');
+  try {
+    const info = await resolveRuntime(ctx.root, use, { env: ctx.env });
+    return { name: info.name, version: info.version, source: info.source, ...(info.digest ? { digest: info.digest } : {}) };
+  } catch (e) {
+    if (!isNisoError(e)) throw e;
+    if (!quiet) ctx.stderr.write(`note: the package records no runtime it was packed with: ${e.message.split('\n')[0]}\n`);
+    return null;
+  }
 }

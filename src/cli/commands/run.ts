@@ -12,6 +12,7 @@ import { checkTargets, configTarget, type ConfigRequest } from '../../plan/grant
 import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
+import { describeRuntime } from '../../plan/plan.js';
 import { shellQuote } from '../../render/bwrap.js';
 import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
@@ -368,6 +369,7 @@ async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts:
     const command = sd.runCommandLine(sd.planRunUnit(ctx.root, plan, runtime), terminal ? 'pty' : 'pipe');
     if (opts.json) { printJson(ctx, { plan: shown, backend: 'systemd', command }); return; }
     ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}, as a transient systemd unit\n`);
+    if (plan.runtime) ctx.stdout.write(`# runtime ${describeRuntime(plan.runtime)}\n`);
     ctx.stdout.write('# the unit\'s root skeleton, /etc files and user are made when it runs, and removed after it\n');
     ctx.stdout.write(`# its EnvironmentFile= (root only): ${describeEnv(shown.command.env)}\n`);
     ctx.stdout.write(`${shellQuote(command)}\n`);
@@ -430,6 +432,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
       const cmd = renderCommand(shown, seccomp, true);
       if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds }); return; }
       ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
+      if (plan.runtime) ctx.stdout.write(`# runtime ${describeRuntime(plan.runtime)}\n`);
       for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${overrideSource(o)})\n`);
       for (const f of cmd.fds) ctx.stdout.write(`# fd ${f.fd}: ${f.kind === 'seccomp' ? `seccomp filter (${seccomp?.length ?? 0} bytes)` : f.kind === 'status' ? 'bwrap status (read by niso)' : f.kind === 'env' ? `the environment: ${describeEnv(shown.command.env)}` : f.kind === 'secret' ? describeSecretFd(plan, f.secret) : `contents of ${plan.mounts.find((m) => m.type === 'file' && m.content === f.content)?.target ?? 'a file'}`}\n`);
       ctx.stdout.write(`${shellQuote(cmd.argv)}\n`);

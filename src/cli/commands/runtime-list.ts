@@ -12,6 +12,7 @@ export async function run(ctx: Context, opts: { json?: boolean }): Promise<void>
       version: r.version,
       path: r.path,
       source: r.source,
+      ...(r.digest ? { digest: r.digest, origin: r.origin } : {}),
       ...(r.info ? { binary: r.info.binary, command: r.info.command, commands: r.info.commands, files: r.files, env: r.info.env, mounts: r.info.mounts } : {}),
       ...(r.info?.warnings ? { warnings: r.info.warnings } : {}),
       ...(r.error ? { error: r.error } : {}),
@@ -22,6 +23,6 @@ export async function run(ctx: Context, opts: { json?: boolean }): Promise<void>
     return;
   }
   printTable(ctx.stdout, ['name', 'version', 'path', 'source', 'files'],
-    rows.map((r) => [r.name, r.version, r.path, r.source, r.error ? `unusable: ${r.error.code}` : r.files ?? '']));
+    rows.map((r) => [r.name, r.version, r.path, r.digest ? `installed (${r.origin})` : r.source, r.error ? `unusable: ${r.error.code}` : r.files ?? '']));
   for (const r of rows) if (r.error) ctx.stderr.write(`warning ${r.error.code}: ${r.error.message}\n`);
 }

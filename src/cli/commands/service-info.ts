@@ -6,6 +6,7 @@ import { readDefinition, readPlan, readState, requireDefinition } from '../../se
 import { serviceStatus, type ServiceStatus } from '../../service/view.js';
 import { formatSize, formatDuration } from '../../manifest/units.js';
 import type { Plan } from '../../plan/plan.js';
+import { describeRuntime } from '../../plan/plan.js';
 import { overrideSource } from '../../plan/weakenings.js';
 import { diagnose, exitLine, type LiveLimits } from '../../service/model/diagnose.js';
 import type { Context } from '../context.js';
@@ -56,6 +57,7 @@ export async function inspectService(ctx: Context, name: string, opts: { json?: 
 function describePlan(plan: Plan, w: (k: string, v: string) => void): void {
   w('preset', plan.preset + plan.overrides.map((o) => `; ${o.property} ${JSON.stringify(o.value)} (${overrideSource(o)})`).join(''));
   w('user', `${plan.user.name} (uid ${plan.user.uid})`);
+  if (plan.runtime) w('runtime', describeRuntime(plan.runtime));
   w('command', plan.command.argv.join(' '));
   w('network', `${plan.network.mode}${plan.network.mode === 'private' ? `, networks ${(plan.network.networks ?? ['default']).join(', ')}, egress ${plan.network.egress === false ? 'off' : 'on'}` : ''}`);
   const writable = plan.mounts.filter((m) => (m.type === 'bind' && !m.readOnly) || m.type === 'tmpfs').map((m) => m.type === 'tmpfs' ? `${m.target} (tmpfs ${formatSize(m.sizeBytes)})` : `${m.target} (${m.type === 'bind' ? m.source : ''})`);

@@ -23,6 +23,16 @@ const indexSchema = z.strictObject({
   arch: z.string(),
   manifest: z.strictObject({ size: z.number().int().min(0), sha256: sha256Hex }),
   totals: z.strictObject({ files: z.number().int().min(0), bytes: z.number().int().min(0) }),
+  /**
+   * The runtime `niso pack` found for `[runtime] use` on the machine it packed on: what the app was packed (and, on
+   * that machine, tested) with. Absent when the manifest names none or that machine had none.
+   */
+  runtime: z.strictObject({
+    name: z.string().max(64),
+    version: z.string().max(64),
+    source: z.enum(['configured', 'installed', 'discovered']),
+    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
+  }).optional(),
   entries: z.array(z.unknown()),
 });
 
@@ -49,6 +59,11 @@ export type SymlinkEntry = z.infer<typeof symlinkEntry>;
 export type IndexEntry = FileEntry | DirEntry | SymlinkEntry;
 export type PackageIndex = Omit<z.infer<typeof indexSchema>, 'entries'> & { entries: IndexEntry[] };
 
+/** The runtime a package was packed with, in words: its version and whether niso's store (with the digest) or the host had it. */
+export function describePacked(p: NonNullable<PackageIndex['runtime']>): string {
+  return `${p.name} ${p.version} (${p.source === 'installed' ? `installed in niso's store, ${p.digest ?? 'no digest'}` : `the host's, ${p.source}`})`;
+}
+
 /** Sorting by UTF-16 code units is stable on every machine; the tar and the index share it. */
 export const comparePaths = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -63,6 +78,8 @@ export function serializeIndex(index: PackageIndex): string {
     `"format":${JSON.stringify(index.format)}`, `"name":${JSON.stringify(index.name)}`, `"version":${JSON.stringify(index.version)}`,
     `"arch":${JSON.stringify(index.arch)}`, `"manifest":${JSON.stringify({ size: index.manifest.size, sha256: index.manifest.sha256 })}`,
     `"totals":${JSON.stringify({ files: index.totals.files, bytes: index.totals.bytes })}`,
+    // Only when recorded, so that the digest of a package without one is what it always was.
+    ...(index.runtime ? [`"runtime":${JSON.stringify({ name: index.runtime.name, version: index.runtime.version, source: index.runtime.source, ...(index.runtime.digest ? { digest: index.runtime.digest } : {}) })}`] : []),
   ];
   return `{${head.join(',')},"entries":[\n${entries.map(line).join(',\n')}\n]}\n`;
 }

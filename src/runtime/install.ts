@@ -1,0 +1,274 @@
+// `niso runtime install nodejs:22`: the official binary from the npm registry (the package
+// node-linux-<arch> ships it), checked against the registry's sha512 before a byte is unpacked,
+// unpacked into a work dir with every entry checked, proven to run, then renamed into the store
+// under the store's lock. A crash leaves a complete runtime or none; a stop signal removes the
+// work dir, and what a SIGKILL leaves is swept with the store's other leftovers.
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import { NisoError } from '../errors/niso-error.js';
+import { run } from '../host/exec.js';
+import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
+import { onInterrupt } from '../host/interrupt.js';
+import { withLock } from '../host/lock.js';
+import { forceRemoveSync, sealDirs } from '../store/fs-tree.js';
+import { layout } from '../store/layout.js';
+import { sweepTmp } from '../store/sweep.js';
+import { listInstalledRuntimes, RUNTIME_INFO, type InstalledRuntime, type InstalledRuntimeInfo } from './installed.js';
+import { parsePackument, pickVersion, registryPackage, sha512Of, unsafeTarEntry, type DistVersion } from './packument.js';
+import { parseRuntimeSpec } from './select.js';
+
+export const DEFAULT_REGISTRY = 'https://registry.npmjs.org';
+/** A node tarball is ~30 MB and unpacks to ~120 MB; more than this is not a runtime but an attack or a mistake. */
+const MAX_UNPACKED_BYTES = 1024 ** 3;
+const MAX_ENTRIES = 20_000;
+const PACKUMENT_TIMEOUT_MS = 60_000;
+/** A download that receives nothing for this long is given up. */
+const STALL_TIMEOUT_MS = 60_000;
+
+export interface RuntimeInstallOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Before the download: the version chosen, the tarball's size when known, and whether it comes from the cache. */
+  onStart?: (d: { version: string; tarball: string; cached: boolean; bytes: number | null }) => void;
+  onProgress?: (done: number, total: number) => void;
+  now?: Date;
+}
+
+export interface RuntimeInstallResult { runtime: InstalledRuntime; alreadyInstalled: boolean; cached: boolean }
+
+export function registryOf(env: Readonly<Record<string, string | undefined>>): string {
+  return (env.NPM_CONFIG_REGISTRY || env.npm_config_registry || DEFAULT_REGISTRY).replace(/\/+$/, '');
+}
+
+async function fetchPackument(registry: string, pkg: string): Promise<unknown> {
+  const url = `${registry}/${pkg}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8' }, signal: AbortSignal.timeout(PACKUMENT_TIMEOUT_MS) });
+  } catch (e) {
+    throw new NisoError('NISO3009', `cannot reach the npm registry at ${registry} to look up ${pkg}: ${reason(e)}`, { cause: e, hint: 'check the network and NPM_CONFIG_REGISTRY (default https://registry.npmjs.org)' });
+  }
+  if (!res.ok) {
+    throw new NisoError('NISO3009', `the npm registry answered ${res.status} ${res.statusText} for ${url}`, { hint: res.status === 404 ? `the registry at ${registry} does not have ${pkg}` : 'try again later, or set NPM_CONFIG_REGISTRY to another registry' });
+  }
+  try {
+    return await res.json();
+  } catch (e) {
+    throw new NisoError('NISO3009', `the npm registry's answer for ${pkg} is not JSON: ${reason(e)}`, { cause: e, hint: 'check NPM_CONFIG_REGISTRY: it must be an npm registry' });
+  }
+}
+
+const reason = (e: unknown): string => {
+  const c = (e as { cause?: { code?: string; message?: string } }).cause;
+  return c?.code ?? c?.message ?? (e instanceof Error ? e.message : String(e));
+};
+
+interface Hashed { sha512: string; sha256: string; bytes: number }
+
+async function hashFile(path: string): Promise<Hashed> {
+  const h512 = createHash('sha512');
+  const h256 = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(path)) { h512.update(chunk as Buffer); h256.update(chunk as Buffer); bytes += (chunk as Buffer).length; }
+  return { sha512: h512.digest('base64'), sha256: h256.digest('hex'), bytes };
+}
+
+/** Streams the tarball to `out`, hashing as it comes; never trusts it before the caller compared the hash. */
+async function download(dist: DistVersion, out: string, onProgress?: (done: number, total: number) => void): Promise<Hashed> {
+  const ac = new AbortController();
+  let stall = setTimeout(() => ac.abort(new Error(`no data for ${STALL_TIMEOUT_MS / 1000} s`)), STALL_TIMEOUT_MS);
+  const h512 = createHash('sha512');
+  const h256 = createHash('sha256');
+  let bytes = 0;
+  try {
+    const res = await fetch(dist.tarball, { signal: ac.signal });
+    if (!res.ok || !res.body) throw new Error(`${res.status} ${res.statusText}`);
+    const total = Number(res.headers.get('content-length') ?? 0);
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('data', (chunk: Buffer) => {
+      h512.update(chunk); h256.update(chunk); bytes += chunk.length;
+      clearTimeout(stall);
+      stall = setTimeout(() => ac.abort(new Error(`no data for ${STALL_TIMEOUT_MS / 1000} s`)), STALL_TIMEOUT_MS);
+      onProgress?.(bytes, total || bytes);
+    });
+    await pipeline(body, createWriteStream(out, { flags: 'wx', mode: 0o600 }));
+  } catch (e) {
+    throw new NisoError('NISO3009', `download of ${dist.tarball} failed: ${reason(e)}`, { cause: e, hint: 'check the network and try again; nothing was installed' });
+  } finally {
+    clearTimeout(stall);
+  }
+  return { sha512: h512.digest('base64'), sha256: h256.digest('hex'), bytes };
+}
+
+/** Every entry checked before anything is written: paths, types, links, sizes. */
+async function checkTarball(file: string, what: string): Promise<void> {
+  const problems: string[] = [];
+  const links = new Set<string>();
+  let bytes = 0;
+  let entries = 0;
+  try {
+    await tar.t({
+      file,
+      strict: true,
+      onReadEntry: (e) => {
+        entries++;
+        bytes += e.size ?? 0;
+        const path = e.path.replace(/\/+$/, '');
+        const bad = unsafeTarEntry(path, e.type, e.linkpath ?? '')
+          ?? ([...links].some((l) => path.startsWith(l + '/')) ? 'is below a symlink' : null);
+        if (bad && problems.length < 5) problems.push(`"${path}" ${bad}`);
+        if (e.type === 'SymbolicLink') links.add(path);
+        e.resume();
+      },
+    });
+  } catch (e) {
+    throw new NisoError('NISO3011', `${what} is not a readable tar.gz: ${reason(e)}`, { cause: e, hint: 'nothing was installed; the registry or a proxy served something else than the package' });
+  }
+  if (problems.length > 0) {
+    throw new NisoError('NISO3011', `${what} has entries that would be written outside the runtime: ${problems.join('; ')}`, { hint: 'nothing was installed; do not install runtimes from this registry' });
+  }
+  if (bytes > MAX_UNPACKED_BYTES || entries > MAX_ENTRIES) {
+    throw new NisoError('NISO3011', `${what} unpacks to ${entries} entries and ${bytes} bytes, more than a runtime has (at most ${MAX_ENTRIES} and ${MAX_UNPACKED_BYTES})`, { hint: 'nothing was installed; do not install runtimes from this registry' });
+  }
+}
+
+/** Every file readable and every directory enterable by the services' own uids; never setuid. */
+function normaliseModes(dir: string, dirs: string[]): void {
+  dirs.push(dir);
+  chmodSync(dir, 0o755);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) normaliseModes(p, dirs);
+    else if (e.isFile()) chmodSync(p, statSync(p).mode & 0o111 ? 0o555 : 0o444);
+  }
+}
+
+/** The cached tarball when it still matches the registry's integrity; a mismatch is deleted and downloaded anew. */
+async function fromCache(cacheDir: string | undefined, name: string, want: string): Promise<{ file: string; hashed: Hashed } | null> {
+  if (!cacheDir) return null;
+  const file = join(cacheDir, name);
+  if (!existsSync(file)) return null;
+  const hashed = await hashFile(file);
+  if (hashed.sha512 === want) return { file, hashed };
+  await rm(file, { force: true });
+  return null;
+}
+
+async function toCache(cacheDir: string | undefined, name: string, from: string): Promise<void> {
+  if (!cacheDir) return;
+  try {
+    await mkdir(cacheDir, { recursive: true });
+    const tmp = join(cacheDir, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await copyFile(from, tmp);
+    await rename(tmp, join(cacheDir, name));
+  } catch { /* a cache that cannot be written only costs the next download */ }
+}
+
+/**
+ * Installs `NAME:VERSION` (22, 22.11 or 22.11.0: the newest release that matches) from the npm
+ * registry. `NISO_DOWNLOAD_CACHE` names a directory where verified tarballs are kept (their
+ * integrity is checked again at each use).
+ */
+export async function installRuntime(root: string, spec: string, opts: RuntimeInstallOptions = {}): Promise<RuntimeInstallResult> {
+  const env = opts.env ?? {};
+  const want = parseRuntimeSpec(spec);
+  const pkg = registryPackage(want.name, arch());
+  const registry = registryOf(env);
+  const versions = parsePackument(await fetchPackument(registry, pkg), pkg);
+  const dist = pickVersion(want.version!, versions);
+  if (!dist) {
+    const majors = [...new Set(versions.map((v) => v.version.split('.')[0]))].slice(0, 8).join(', ');
+    throw new NisoError('NISO3012', `the npm registry has no ${want.name} release matching ${want.version} (${pkg})`, {
+      exitCode: 2, hint: versions.length > 0 ? `newest releases: ${versions.slice(0, 3).map((v) => v.version).join(', ')}; major versions available include ${majors}` : `the registry at ${registry} lists no releases of ${pkg}`,
+    });
+  }
+  const sri = sha512Of(dist.integrity)!;
+  const l = layout(root);
+  const done = listInstalledRuntimes(root).find((r) => r.name === want.name && r.version === dist.version && r.integrity === dist.integrity);
+  if (done) return { runtime: done, alreadyInstalled: true, cached: false };
+
+  await mkdir(l.tmp, { recursive: true });
+  const work = join(l.tmp, `install-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let committing = false;
+  const release = onInterrupt(() => {
+    if (committing) return false;
+    forceRemoveSync(work);
+    return true;
+  });
+  try {
+    await mkdir(work, { mode: 0o700 });
+    const cacheDir = env.NISO_DOWNLOAD_CACHE || undefined;
+    const cacheName = `${pkg}-${dist.version}.tgz`;
+    const cached = await fromCache(cacheDir, cacheName, sri);
+    let tarball: string;
+    let hashed: Hashed;
+    if (cached) {
+      opts.onStart?.({ version: dist.version, tarball: dist.tarball, cached: true, bytes: cached.hashed.bytes });
+      ({ file: tarball, hashed } = cached);
+    } else {
+      opts.onStart?.({ version: dist.version, tarball: dist.tarball, cached: false, bytes: null });
+      tarball = join(work, 'download.tgz');
+      hashed = await download(dist, tarball, opts.onProgress);
+      if (hashed.sha512 !== sri) {
+        throw new NisoError('NISO3010', `the tarball of ${pkg}@${dist.version} does not match the registry's integrity: expected sha512-${sri}, got sha512-${hashed.sha512} (${hashed.bytes} bytes from ${dist.tarball})`, {
+          hint: 'nothing was installed; a proxy or mirror changed the download, or it broke on the way. Try again, or use another registry (NPM_CONFIG_REGISTRY)',
+        });
+      }
+    }
+    const what = `the tarball of ${pkg}@${dist.version}`;
+    await checkTarball(tarball, what);
+    const files = join(work, 'files');
+    await mkdir(files);
+    try {
+      await tar.x({ file: tarball, cwd: files, strip: 1, strict: true, preserveOwner: false, noChmod: false });
+    } catch (e) {
+      throw new NisoError('NISO3011', `${what} could not be unpacked: ${reason(e)}`, { cause: e, hint: 'nothing was installed' });
+    }
+    if (!cached) await toCache(cacheDir, cacheName, tarball);
+    await rm(join(work, 'download.tgz'), { force: true });
+    const binary = 'files/bin/node';
+    const bin = join(work, binary);
+    if (!existsSync(bin) || !lstatSync(bin).isFile()) {
+      throw new NisoError('NISO3011', `${what} has no bin/node`, { hint: 'nothing was installed; the registry served another package than node\'s binary' });
+    }
+    const dirs: string[] = [];
+    normaliseModes(files, dirs);
+    // It must run here, and be what the registry said it is, before anything depends on it.
+    const r = await run(bin, ['--version'], { env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 }).catch((e: unknown) => ({ code: null, signal: null, stdout: '', stderr: reason(e) }));
+    if (r.code !== 0 || r.stdout.trim() !== `v${dist.version}`) {
+      throw new NisoError('NISO3004', `the downloaded node ${dist.version} does not run on this host: ${r.code === 0 ? `it reports ${r.stdout.trim()}` : (r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' / ') || `status ${r.code}`}`, {
+        hint: 'nothing was installed; `ldd` on the binary shows a missing or too old library (node 22 needs glibc 2.28 or newer)',
+      });
+    }
+    const info: InstalledRuntimeInfo = {
+      name: want.name, version: dist.version, digest: `sha256:${hashed.sha256}`, integrity: dist.integrity,
+      origin: { registry, package: pkg, version: dist.version, tarball: dist.tarball },
+      binary, installedAt: (opts.now ?? new Date()).toISOString(),
+    };
+    await writeFile(join(work, RUNTIME_INFO), JSON.stringify(info, null, 2) + '\n', { mode: 0o444 });
+    chmodSync(work, 0o755);
+    sealDirs(dirs);
+    await mkdir(l.installedRuntimes, { recursive: true });
+    const final = join(l.installedRuntimes, `${hashed.sha256}-${want.name}-${dist.version}`);
+    return await withLock(l.lock, 'the store', async () => {
+      await sweepTmp(l);
+      if (existsSync(final)) {
+        forceRemoveSync(work);
+        return { runtime: listInstalledRuntimes(root).find((x) => x.path === final)!, alreadyInstalled: true, cached: cached !== null };
+      }
+      committing = true;
+      await syncFilesystem(work);
+      renameSync(work, final);
+      await fsyncPath(l.installedRuntimes);
+      return { runtime: { ...info, path: final }, alreadyInstalled: false, cached: cached !== null };
+    });
+  } finally {
+    forceRemoveSync(work); // gone already after the rename
+    release();
+  }
+}

