@@ -165,7 +165,7 @@ function resolveProgram(ep: string, runtime: RuntimeFacts | null, what = 'the en
 
 /**
  * The init step, its condition's path found on the host through the mounts: the deepest bind or tmpfs that holds it.
- * A path in neither (the package, a file niso writes) could never change between starts: NISO3106.
+ * A path in neither (the package, a file niso writes) could never change between starts: NISO3107.
  */
 function initOf(m: Manifest, runtime: RuntimeFacts | null, mounts: PlanMount[] | null, stateDir: string): PlanInit | undefined {
   const i = m.init;
@@ -184,7 +184,7 @@ function initOf(m: Manifest, runtime: RuntimeFacts | null, mounts: PlanMount[] |
     .filter((x) => under(x.target))
     .sort((a, b) => b.target.length - a.target.length)[0];
   if (!holder) {
-    throw new NisoError('NISO3106', `the init step's condition ${kind === 'if-empty' ? 'if_empty' : 'unless_exists'} = "${path}" is not in a volume or /state of the service`, {
+    throw new NisoError('NISO3107', `the init step's condition ${kind === 'if-empty' ? 'if_empty' : 'unless_exists'} = "${path}" is not in a volume or /state of the service`, {
       exitCode: 2, field: `init.${kind === 'if-empty' ? 'if_empty' : 'unless_exists'}`,
       hint: 'point it into a volume the service mounts ([volumes] or -v), or into /state: only there can it change between starts',
     });
