@@ -69,6 +69,8 @@ export const NETWORK_MODES = ['private', 'none', 'host'] as const;
 const isPortMapping = (m: unknown): m is PortMapping => isTable(m) && isTable(m.host) && typeof m.protocol === 'string';
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** A program's file name in /usr/bin: no path, nothing a shell or a unit file would read as syntax. */
+const TOOL_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,63}$/;
 
 /** The closest valid package name to any text (a directory name, a mistyped name). */
 export function toPackageName(text: string): string {
@@ -269,6 +271,14 @@ const isolationSection = z.strictObject({
     }
   })).default([]).meta({ description: 'System calls or @groups to allow on top of the preset\'s filter.', examples: [['@clock']] }),
   tmp_size: size('Size of the private /tmp (a tmpfs).', LIMITS.tmpBytes.min).prefault('64M'),
+  tools: z.array(z.string().check((ctx) => {
+    if (!TOOL_NAME_RE.test(ctx.value)) {
+      const name = ctx.value.split('/').filter((x) => x !== '').pop() ?? '';
+      report(ctx, ctx.value, 'NISO1410', `"${ctx.value}" is not the name of a host program`, TOOL_NAME_RE.test(name) ? `write the program's name without its directory, e.g. "${name}"` : 'write a program\'s name as it is found in /usr/bin or /bin, e.g. "sh" or "env"');
+    }
+  })).check(acrossList((list, ctx) => {
+    list.forEach((t, i) => { if (typeof t === 'string' && list.indexOf(t) !== i) report(ctx, t, 'NISO1410', `tool "${t}" is listed twice`, 'list each tool once', [i]); });
+  })).default([]).meta({ description: 'Programs of the host the app runs (a shell for popen()/system() and start scripts, env, coreutils), by name: each is found in the host\'s /usr/bin, /bin, /usr/sbin or /sbin and mounted read-only at /usr/bin/NAME and /bin/NAME, with the shared libraries it needs. Nothing else of the host comes with them. A tool missing on the host fails the start (NISO3106).', examples: [['sh', 'env', 'cat']] }),
 }).meta({ description: 'How strictly the app is sandboxed. The preset sets everything; the other keys adjust single properties and are recorded in the plan.' });
 
 const resourcesSection = z.strictObject({

@@ -28,13 +28,34 @@ function runtimeOf(r: RuntimeFacts | null): { runtime?: PlanRuntime } {
   return { runtime: { name: r.name, version: r.version, source: r.source, binary: r.binary, ...(r.digest ? { digest: r.digest } : {}), ...(r.origin ? { origin: r.origin } : {}) } };
 }
 
+/** A host program the sandbox gets ([isolation] tools): mounted at /usr/bin/NAME and /bin/NAME with its libraries. */
+export interface ToolFacts {
+  name: string;
+  source: string;
+  libraries: { source: string; target: string }[];
+}
+
+/** Where a tool appears in the sandbox: both spellings, since scripts name /bin/sh and /usr/bin/env alike. */
+export const toolTargets = (name: string): string[] => [`/bin/${name}`, `/usr/bin/${name}`];
+
+/** The manifest's tools; a package installed by a niso before them stored a manifest without the key. */
+export const manifestTools = (m: Manifest): string[] => (m.isolation as { tools?: string[] }).tools ?? [];
+
 export interface HostFacts {
   /** The resolved runtime, when the manifest asks for one. */
   runtime: RuntimeFacts | null;
   /** Library closure of a runtime-less entrypoint (its binary lives in the package). */
   binaryMounts: { source: string; target: string }[];
-  /** Host files shared read-only when present: zone info, CA bundle, DNS config. */
-  hostFiles: { localtime: string | null; caCertificates: string | null; resolvConf: string | null };
+  /**
+   * Host files shared read-only when present: zone info, CA bundle, DNS config; the time zone database
+   * (/usr/share/zoneinfo) and glibc's C.UTF-8 locale (/usr/lib/locale/C.utf8), as real paths.
+   */
+  hostFiles: { localtime: string | null; caCertificates: string | null; resolvConf: string | null; zoneinfo: string | null; locale: string | null };
+  /**
+   * The manifest's [isolation] tools as found on this host (sandbox/tools.ts), in the manifest's order: the real file
+   * of each and the shared libraries it loads (target: where the loader looks, source: the real file).
+   */
+  tools?: ToolFacts[];
   uid: number;
   gid: number;
   /** The service's former uid, when it had to get a new one: its files in the state dir are given over at start. */
@@ -238,6 +259,24 @@ function secretsOf(m: Manifest, o: PlanOptions, preset: PresetName, overrides: P
   return grants;
 }
 
+const ZONEINFO = '/usr/share/zoneinfo';
+const LOCALE = '/usr/lib/locale/C.utf8';
+
+/**
+ * The mounts of the manifest's tools: each program at both of its usual paths, then its libraries. The host layer
+ * found them (sandbox/tools.ts); a plan whose facts lack one was made without asking the host, which is a bug.
+ */
+function toolsOf(m: Manifest, host: HostFacts): { source: string; target: string }[] {
+  const out: { source: string; target: string }[] = [];
+  for (const name of manifestTools(m)) {
+    const found = host.tools?.find((t) => t.name === name);
+    if (!found) throw new Error(`tool ${name} was not looked up on the host for the plan`);
+    for (const target of toolTargets(name)) out.push({ source: found.source, target });
+    out.push(...found.libraries);
+  }
+  return out;
+}
+
 export function buildPlan(input: PlanInput): Plan {
   const { manifest: m, options: o, host } = input;
   const overrides: PlanOverride[] = [];
@@ -306,7 +345,8 @@ export function buildPlan(input: PlanInput): Plan {
   const env: Record<string, string> = {
     PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), `${APP}/bin`, '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
     HOME: STATE,
-    LANG: 'C.UTF-8',
+    // A promise only where it can be kept: setlocale(LC_ALL, "") fails without the locale's files (mounted below).
+    ...(host.hostFiles.locale || !preset.sandboxed ? { LANG: 'C.UTF-8' } : {}),
     NISO_SERVICE: input.service,
     NISO_PACKAGE: `${input.package.name}@${input.package.version}`,
     NISO_STATE_DIR: STATE,
@@ -353,13 +393,15 @@ export function buildPlan(input: PlanInput): Plan {
     };
   }
 
-  const runtimeMounts = [...(host.runtime?.mounts ?? []), ...host.binaryMounts];
+  const runtimeMounts = [...(host.runtime?.mounts ?? []), ...host.binaryMounts].map((r) => ({ ...r, purpose: 'runtime' as const }));
+  // Tools after the runtime: a library both need is the runtime's mount (the same file, found by the same loader).
+  const toolMounts = toolsOf(m, host).map((r) => ({ ...r, purpose: 'tool' as const }));
   const seen = new Set<string>();
   const mounts: PlanMount[] = [];
-  for (const r of [...runtimeMounts].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0))) {
+  for (const r of [...runtimeMounts, ...toolMounts].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0))) {
     if (seen.has(r.target)) continue;
     seen.add(r.target);
-    mounts.push({ type: 'bind', source: r.source, target: r.target, readOnly: true, purpose: 'runtime' });
+    mounts.push({ type: 'bind', source: r.source, target: r.target, readOnly: true, purpose: r.purpose });
   }
   mounts.push(
     { type: 'bind', source: appDir, target: APP, readOnly: true, purpose: 'app' },
@@ -371,6 +413,9 @@ export function buildPlan(input: PlanInput): Plan {
     { type: 'dev', target: '/dev' },
     ...etcFiles(input.service, userName, uid, gid, privateNet ? host.network!.hosts : null),
   );
+  // Time zone names (TZ=Europe/Berlin, node's and glibc's lookups) and the C.UTF-8 locale that LANG names.
+  if (host.hostFiles.zoneinfo) mounts.push({ type: 'bind', source: host.hostFiles.zoneinfo, target: ZONEINFO, readOnly: true, purpose: 'host-file' });
+  if (host.hostFiles.locale) mounts.push({ type: 'bind', source: host.hostFiles.locale, target: LOCALE, readOnly: true, purpose: 'host-file' });
   if (host.hostFiles.localtime) mounts.push({ type: 'bind', source: host.hostFiles.localtime, target: '/etc/localtime', readOnly: true, purpose: 'host-file' });
   if (host.hostFiles.caCertificates) mounts.push({ type: 'bind', source: host.hostFiles.caCertificates, target: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, purpose: 'host-file' });
   if ((network === 'host' || (privateNet && privateNet.egress)) && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });

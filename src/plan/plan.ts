@@ -8,7 +8,7 @@ export type NetworkMode = 'none' | 'host' | 'private';
 
 export type PlanMount =
   /** A host path made visible inside the sandbox. */
-  | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'state' | 'host-file' | 'volume' | 'bind' | 'config'; volume?: string }
+  | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'tool' | 'state' | 'host-file' | 'volume' | 'bind' | 'config'; volume?: string }
   /**
    * A secret the operator granted (`niso secret`): its bytes never enter the plan, an argv or a unit. The starter
    * reads the stored secret and hands it over (bwrap: an fd bound as a file; systemd: a credential), owned by the

@@ -14,6 +14,7 @@ import { elfClosure } from '../runtime/elf-closure.js';
 import { bindGrants, configGrants, volumeGrants } from '../plan/grants.js';
 import { checkConfigSources, resolveBinds } from './grants-host.js';
 import { serviceUid } from './uids.js';
+import { resolveTools } from './tools.js';
 import { readStateDefault } from '../store/host-config.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
@@ -51,6 +52,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
     });
   }
+  const tools = await resolveTools(manifest, join(pkg.path, 'niso/manifest.toml'));
   const { uid, previous } = await serviceUid(ctx.root, service);
   const grants = await hostGrants(ctx.root, pkg, manifest, service, options, uid, mode);
   const kept = stateOf(layout(ctx.root), service);
@@ -63,7 +65,11 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
     host: {
       runtime,
       binaryMounts,
-      hostFiles: { localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf') },
+      hostFiles: {
+        localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf'),
+        zoneinfo: hostFile('/usr/share/zoneinfo'), locale: hostFile('/usr/lib/locale/C.utf8'),
+      },
+      tools,
       uid,
       gid: uid,
       previousUid: previous,

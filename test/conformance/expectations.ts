@@ -4,7 +4,11 @@
 // the test measures on the host, and what each profile promises about it. Expectations speak of
 // the plan (`$plan.user.uid`), never of bubblewrap: a backend conforms when every row holds.
 
-export type ProbeKind = 'c' | 'node' | 'host';
+/** tools: the C probe packaged with `[isolation] tools = TOOLS_PROBE_TOOLS` (host programs in the sandbox). */
+export type ProbeKind = 'c' | 'node' | 'host' | 'tools';
+
+/** The host programs the tools probe asks for: a shell (popen, system), env and cat (exec through env). */
+export const TOOLS_PROBE_TOOLS = ['sh', 'env', 'cat'] as const;
 
 /**
  * - 'ok': the operation worked.
@@ -154,7 +158,13 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'read_usr_bin_bash', probe: 'c', promise: 'the host\'s /usr/bin/bash is not visible', sandboxed: 'hidden' },
   { check: 'read_bin_sh', probe: 'c', promise: 'no /bin/sh', sandboxed: 'hidden' },
   { check: 'read_usr_sbin', probe: 'c', promise: 'the host\'s /usr/sbin is not visible', sandboxed: 'hidden' },
-  { check: 'read_usr_share', probe: 'c', promise: 'the host\'s /usr/share is not visible', sandboxed: 'hidden' },
+  { check: 'usr_share_entries', probe: 'c', promise: 'of the host\'s /usr/share only the time zone database is visible', sandboxed: { subsetOf: ['zoneinfo'] } },
+  { check: 'read_usr_bin_ls', probe: 'c', promise: 'no coreutils unless the manifest asks for them', sandboxed: 'hidden' },
+  { check: 'popen_sh', probe: 'c', promise: 'without [isolation] tools there is no shell: popen() fails', sandboxed: 'fails' },
+  { check: 'system_sh', probe: 'c', promise: 'without [isolation] tools, system() finds no shell', sandboxed: 'fails' },
+  { check: 'exec_env', probe: 'c', promise: 'without [isolation] tools there is no /usr/bin/env', sandboxed: 'hidden' },
+  { check: 'setlocale_env', probe: 'c', promise: 'setlocale(LC_ALL, "") succeeds: the C.UTF-8 locale that LANG names is there', sandboxed: { equals: 'UTF-8' }, unsafe: { equals: 'UTF-8' } },
+  { check: 'tz_named', probe: 'c', promise: 'a time zone name (TZ=America/New_York) resolves: /usr/share/zoneinfo is there', sandboxed: { equals: 'EST/EDT' }, unsafe: { equals: 'EST/EDT' } },
   { check: 'read_usr_bin_su', probe: 'c', promise: 'no su', sandboxed: 'hidden' },
   { check: 'read_usr_bin_sudo', probe: 'c', promise: 'no sudo', sandboxed: 'hidden' },
   { check: 'read_usr_bin_python3', probe: 'c', promise: 'no python outside the runtime closure', sandboxed: 'hidden' },
@@ -175,7 +185,7 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'visible_files', probe: 'c', promise: 'a runtime-less binary sees only its plan\'s mounts', sandboxed: 'withinMounts' },
   { check: 'visible_files', probe: 'node', promise: 'the node runtime sees only its plan\'s mounts (the runtime closure)', sandboxed: 'withinMounts' },
   { check: 'visible_dirs', probe: 'node', promise: 'no directories but those leading to the plan\'s mounts', sandboxed: 'withinMounts' , systemd: { sandboxed: { withinMountsOr: ['/root/', '/run/', '/run/systemd/', '/run/systemd/incoming/', '/var/'] }, why: 'systemd 252 creates empty /root, /var and its mount-propagation directory /run/systemd/incoming in the root; nothing is in them' } },
-  { check: 'read_usr_share', probe: 'node', promise: 'the runtime sees no /usr/share', sandboxed: 'hidden' },
+  { check: 'usr_share_entries', probe: 'node', promise: 'the runtime sees nothing of /usr/share but the time zone database', sandboxed: { subsetOf: ['zoneinfo'] } },
   { check: 'spawn_sh', probe: 'node', promise: 'no shell to spawn', sandboxed: 'fails' },
   { check: 'spawn_bash', probe: 'node', promise: 'no bash on PATH', sandboxed: 'fails' },
   { check: 'spawn_python3', probe: 'node', promise: 'no python3 on PATH', sandboxed: 'fails' },
@@ -283,4 +293,19 @@ export const PROPERTIES: readonly Property[] = [
   { check: 'exit_code', probe: 'host', promise: 'niso run exits with the app\'s code', sandboxed: { equals: 0 }, unsafe: { equals: 0 } },
   { check: 'cgroups_left', probe: 'host', promise: 'the run\'s cgroups are gone afterwards', sandboxed: { equals: [] }, unsafe: { equals: [] } },
   { check: 'processes_left', probe: 'host', promise: 'no process of the service uid survives the run', sandboxed: { equals: 0 }, unsafe: { equals: 0 } },
+
+  // --- host tools ([isolation] tools = TOOLS_PROBE_TOOLS: the C probe packaged asking for sh, env and cat) --------------
+  { check: 'popen_sh', probe: 'tools', promise: 'a granted shell runs: popen() reads its output', sandboxed: { equals: 'popen-ok' } },
+  { check: 'system_sh', probe: 'tools', promise: 'system() runs the granted shell (its exit status comes back)', sandboxed: { equals: 3 } },
+  { check: 'exec_env', probe: 'tools', promise: 'a granted tool runs another one through /usr/bin/env', sandboxed: 'ok' },
+  { check: 'read_bin_sh', probe: 'tools', promise: 'the granted shell is at /bin/sh', sandboxed: 'ok' },
+  { check: 'write_bin_sh', probe: 'tools', promise: 'a granted tool\'s file is read-only', sandboxed: { errno: ['EROFS', 'EACCES'] } },
+  { check: 'write_usr_bin', probe: 'tools', promise: 'cannot add files next to the tools in /usr/bin', sandboxed: 'fails' },
+  { check: 'read_usr_bin_ls', probe: 'tools', promise: 'a tool that was not asked for is absent', sandboxed: 'hidden' },
+  { check: 'read_usr_bin_bash', probe: 'tools', promise: 'no other shell comes with the granted one', sandboxed: 'hidden' },
+  { check: 'visible_files', probe: 'tools', promise: 'with tools the app still sees only its plan\'s mounts (the tools and their libraries)', sandboxed: 'withinMounts' },
+  { check: 'seccomp', probe: 'tools', promise: 'the syscall filter stays loaded with tools', sandboxed: { equals: '2' } },
+  { check: 'cap_eff', probe: 'tools', promise: 'tools bring no capabilities', sandboxed: ZERO_CAPS },
+  { check: 'setid_files', probe: 'tools', promise: 'tools bring no setuid/setgid files', sandboxed: { equals: [] } },
+  { check: 'setlocale_env', probe: 'tools', promise: 'the C.UTF-8 locale is there beside the tools', sandboxed: { equals: 'UTF-8' } },
 ];

@@ -116,6 +116,17 @@ export async function installCProbe(root: string, work: string, name: string, bi
 /** Set when the file-capabilities copy could not be made; its row is then skipped. */
 export let fileCapsMissing: string | false = false;
 
+/** Packs and installs the C probe asking for host programs (`[isolation] tools`); returns the store path. */
+export async function installToolsProbe(root: string, work: string, name: string, binary: string, tools: readonly string[]): Promise<string> {
+  const app = join(work, name);
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, 'manifest.toml'), manifest(name, `[binary]\nentrypoint = "bin/probe"\nargs = ["check"]\n\n[isolation]\ntools = ${JSON.stringify(tools)}\n`));
+  const named = join(work, `${name}-build`, 'probe');
+  mkdirSync(join(work, `${name}-build`), { recursive: true });
+  copyFileSync(binary, named);
+  return installApp(root, work, app, named);
+}
+
 export async function installNodeProbe(root: string, work: string, name: string): Promise<string> {
   const app = join(work, name);
   mkdirSync(app, { recursive: true });

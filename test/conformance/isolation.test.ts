@@ -8,9 +8,9 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan } from '../../src/plan/plan.js';
 import { tempDir } from '../helpers/tmp.js';
-import { expectationFor, PROFILES, PROPERTIES, type Profile, type ProbeKind } from './expectations.js';
+import { expectationFor, PROFILES, PROPERTIES, TOOLS_PROBE_TOOLS, type Profile, type ProbeKind } from './expectations.js';
 import {
-  buildProbe, cgroupsOf, NISO_INTERFACE, type Checks, fileCapsMissing, hostInterfaces, installCProbe, installNodeProbe, judge, libcA, niso,
+  buildProbe, cgroupsOf, NISO_INTERFACE, type Checks, fileCapsMissing, hostInterfaces, installCProbe, installNodeProbe, installToolsProbe, judge, libcA, niso,
   nsInodes, parseProbe, planFor, processesOf, reserveUids, settle, skipReason,
 } from './harness.js';
 
@@ -19,6 +19,8 @@ const skip = skipReason();
 const C = 'conf-c';
 const C_DYNAMIC = 'conf-cdyn';
 const NODE = 'conf-node';
+/** The C probe asking for host programs ([isolation] tools). */
+const TOOLS = 'conf-tools';
 /** Another service that shares a volume with the node probe. */
 const PEER = 'conf-peer';
 const LIMITS = { hog: 'conf-hog', bomb: 'conf-bomb', spin: 'conf-spin', strictBomb: 'conf-strict-bomb', strictHog: 'conf-strict-hog' };
@@ -42,7 +44,7 @@ let ready: Promise<void> | null = null;
 const setup = () => (ready ??= prepare());
 
 async function prepare(): Promise<void> {
-  reserveUids(root, [C, C_DYNAMIC, NODE, PEER, ...Object.values(LIMITS)]);
+  reserveUids(root, [C, C_DYNAMIC, NODE, PEER, TOOLS, ...Object.values(LIMITS)]);
   // A volume nobody here is granted: the node probe must not find it.
   const other = await niso(root, ['volume', 'create', 'conf-other']);
   assert.equal(other.code, 0, other.stderr);
@@ -50,6 +52,8 @@ async function prepare(): Promise<void> {
   host.cPackage = await installCProbe(root, work, C, probes.static ?? probes.dynamic);
   if (staticProbe) host.cDynamicPackage = await installCProbe(root, work, C_DYNAMIC, probes.dynamic);
   host.nodePackage = await installNodeProbe(root, work, NODE);
+  // Dynamic, so that its own libraries and the tools' share one closure, as a real server's would.
+  host.toolsPackage = await installToolsProbe(root, work, TOOLS, probes.dynamic, TOOLS_PROBE_TOOLS);
 
   // Things on the host that a sandbox must not reach: a TCP listener (loopback and the host's own
   // address), an abstract unix socket, a file in /tmp and a SysV shared memory segment.
@@ -121,13 +125,21 @@ async function runNode(profile: Profile): Promise<ProbeRun> {
   return { plan, checks: parseProbe(r, `the node probe under ${profile.name}`) };
 }
 
+/** The C probe that asked for host tools: they run, the rest of the host stays away. */
+async function runTools(profile: Profile): Promise<ProbeRun> {
+  const base = ['--preset', profile.preset, ...profile.options, '--name', TOOLS, TOOLS];
+  const plan = await planFor(root, base);
+  const r = await niso(root, ['run', ...base, 'check', `walk=${profile.sandboxed ? 1 : 0}`]);
+  return { plan, checks: parseProbe(r, `the tools probe under ${profile.name}`) };
+}
+
 const runs = new Map<string, Promise<Record<ProbeKind, ProbeRun>>>();
 function resultsFor(profile: Profile): Promise<Record<ProbeKind, ProbeRun>> {
   let p = runs.get(profile.name);
   if (!p) {
     p = (async () => {
       const { c, host: h } = await runC(profile, C, C, host.cPackage as string);
-      return { c, host: h, node: await runNode(profile) };
+      return { c, host: h, node: await runNode(profile), tools: await runTools(profile) };
     })();
     runs.set(profile.name, p);
   }
@@ -159,7 +171,7 @@ test('server, dynamically linked C probe: the C promises hold with a library clo
   assert.ok(c.plan.mounts.some((m) => m.type === 'bind' && m.purpose === 'runtime' && /\/libc\.so/.test(m.target)), 'the plan mounts libc for a dynamic binary');
   for (const row of PROPERTIES) {
     const e = expectationFor(row, server);
-    if (e === null || row.probe === 'node') continue;
+    if (e === null || (row.probe !== 'c' && row.probe !== 'host')) continue;
     const { plan, checks } = row.probe === 'c' ? c : h;
     await t.test(`${row.probe}:${row.check}: ${row.promise}`, { skip: skipFor(row.check) }, () => judge(e, checks[row.check], { plan, host }));
   }
@@ -252,16 +264,18 @@ test('strict: the default pids and memory limits contain a fork bomb and a memor
   await assertContained(LIMITS.strictHog, hogPlan.user.uid);
 });
 
-test('the node sandbox holds only the runtime closure: everything under /usr is a runtime mount of the plan', { skip }, async () => {
+test('the node sandbox holds only the runtime closure: everything under /usr is a runtime mount of the plan, or zoneinfo and the locale', { skip }, async () => {
   await setup();
   const { node } = await resultsFor(PROFILES.find((p) => p.name === 'server')!);
   const runtimeTargets = node.plan.mounts.filter((m) => m.type === 'bind' && m.purpose === 'runtime').map((m) => m.target);
+  // Besides the runtime, only the host files every sandbox gets: the time zone database and the C.UTF-8 locale.
+  const hostFiles = node.plan.mounts.filter((m) => m.type === 'bind' && m.purpose === 'host-file').map((m) => m.target);
   assert.ok(runtimeTargets.length > 0, 'a nodejs runtime comes with mounts');
   const files = node.checks.visible_files?.value as string[];
   const usr = files.filter((f) => f.startsWith('/usr/'));
   assert.ok(usr.length > 0, 'the runtime binary is visible under /usr');
-  assert.deepEqual(usr.filter((f) => !runtimeTargets.some((t) => f === t || f.startsWith(`${t}/`))), [], 'files under /usr that are not runtime mounts');
-  for (const absent of ['/usr/bin/bash', '/usr/bin/python3', '/usr/bin/perl', '/usr/share/zoneinfo', '/usr/lib/python3']) {
+  assert.deepEqual(usr.filter((f) => ![...runtimeTargets, ...hostFiles].some((t) => f === t || f.startsWith(`${t}/`))), [], 'files under /usr that are not runtime mounts');
+  for (const absent of ['/usr/bin/bash', '/usr/bin/sh', '/usr/bin/python3', '/usr/bin/perl', '/usr/share/doc', '/usr/lib/python3']) {
     assert.ok(!files.some((f) => f === absent || f.startsWith(`${absent}/`)), `${absent} is visible`);
   }
 });

@@ -29,6 +29,7 @@ function assertSandboxed(plan: Plan): void {
   const writable = plan.mounts.filter((m) => ((m.type === 'bind' && !m.readOnly) || m.type === 'tmpfs') && !(m.type === 'bind' && (m.purpose === 'volume' || m.purpose === 'bind'))).map((m) => m.target).sort();
   assert.deepEqual(writable, ['/state', '/tmp'], 'only /tmp, the state dir and granted volumes are writable');
   assert.ok(plan.mounts.every((m) => m.type !== 'bind' || m.purpose !== 'config' || m.readOnly), 'config files are read-only');
+  assert.ok(plan.mounts.every((m) => m.type !== 'bind' || m.purpose !== 'tool' || (m.readOnly && /^\/(bin|usr\/bin)\/[^/]+$|^\/(lib|lib64|usr\/lib)(32|64)?\//.test(m.target))), 'host tools are read-only, at /bin/NAME, /usr/bin/NAME or a library directory');
   assert.ok(plan.mounts.some((m) => m.type === 'bind' && m.target === '/app' && m.readOnly), '/app is read-only');
   assert.ok(!plan.mounts.some((m) => m.type === 'bind' && (m.source === '/' || m.source === '/usr' || m.source === '/etc' || m.source === '/home' || m.source === '/root')), 'no host tree is mounted whole');
   const state = plan.mounts.find((m) => m.target === '/state');

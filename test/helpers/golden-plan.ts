@@ -18,7 +18,7 @@ export const GOLDEN_HOST: HostFacts = {
     ],
   },
   binaryMounts: [],
-  hostFiles: { localtime: '/usr/share/zoneinfo/Etc/UTC', caCertificates: '/etc/ssl/certs/ca-certificates.crt', resolvConf: '/etc/resolv.conf' },
+  hostFiles: { localtime: '/usr/share/zoneinfo/Etc/UTC', caCertificates: '/etc/ssl/certs/ca-certificates.crt', resolvConf: '/etc/resolv.conf', zoneinfo: '/usr/share/zoneinfo', locale: '/usr/lib/locale/C.utf8' },
   uid: 60123,
   gid: 60123,
   stateDir: '/var/lib/niso/state/web',
@@ -34,8 +34,9 @@ export function goldenPlan(dir: string): { plan: Plan; runtime: string | null } 
   assert.ok(m.manifest, JSON.stringify(m.diagnostics));
   const options = read<PlanOptions>('options.json') ?? {};
   // facts.json: another runtime, the host's default state bound (null: "unlimited"), a run's own state (its dir), the
-  // host's secrets (digests and sizes), and what the host made of the case's grants (volumes made, host paths resolved).
-  const facts = read<{ runtime?: RuntimeFacts; stateDefaultBytes?: number | null; temporaryState?: string; secrets?: HostFacts['secrets']; volumes?: HostFacts['volumes']; bindSources?: HostFacts['bindSources'] }>('facts.json') ?? {};
+  // host's secrets (digests and sizes), what the host made of the case's grants (volumes made, host paths resolved), and
+  // the host programs it found for [isolation] tools.
+  const facts = read<{ runtime?: RuntimeFacts; stateDefaultBytes?: number | null; temporaryState?: string; secrets?: HostFacts['secrets']; volumes?: HostFacts['volumes']; bindSources?: HostFacts['bindSources']; tools?: HostFacts['tools'] }>('facts.json') ?? {};
   const host: HostFacts = {
     ...GOLDEN_HOST,
     ...(facts.secrets !== undefined ? { secrets: facts.secrets } : {}),
@@ -43,6 +44,7 @@ export function goldenPlan(dir: string): { plan: Plan; runtime: string | null } 
     ...(facts.temporaryState !== undefined ? { stateDir: facts.temporaryState, stateTemporary: true } : {}),
     ...(facts.volumes ? { volumes: facts.volumes } : {}),
     ...(facts.bindSources ? { bindSources: facts.bindSources } : {}),
+    ...(facts.tools ? { tools: facts.tools } : {}),
   };
   const base: HostFacts = m.manifest.runtime
     ? { ...host, runtime: facts.runtime ?? host.runtime }
