@@ -58,7 +58,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-v, --volume <src:dst[:ro]>', 'mount a volume (NAME:/path, made on first use) or a host path (/srv/x:/path) (repeatable)', collect, [])
     .option('--mount <type=volume|bind,src=,dst=[,readonly]>', 'mount a volume or host path, Docker\'s long form; also `exclusive` (repeatable)', collect, [])
     .option('--config <NAME=FILE|FILE:/path>', 'copy a config file into the service and mount it read-only (repeatable)', collect, [])
-    .option('--secret <NAME[,target=PATH]>', 'mount a secret (`niso secret create`) read-only at /run/secrets/NAME or PATH, or allow the manifest\'s (repeatable)', collect, []);
+    .option('--secret <NAME[,target=PATH]>', 'mount a secret (`niso secret create`) read-only at /run/secrets/NAME or PATH, or allow the manifest\'s (repeatable)', collect, [])
+    .option('--entrypoint <PROGRAM>', 'run this program of the package (or of its runtime) instead of the manifest\'s entrypoint, without the manifest\'s args, like `docker run --entrypoint`');
 
   sandboxOptions(program.command('run')
     .description('run a package in the foreground in its sandbox, like `docker run --rm`')

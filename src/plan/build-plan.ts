@@ -106,6 +106,8 @@ export interface PlanOptions {
   stateBytes?: number;
   /** Replace the manifest's args (like `docker run IMAGE ARGS`). */
   args?: string[];
+  /** Run another program of the package (or of its runtime) instead of the manifest's entrypoint, without its args (`--entrypoint`, as Docker's). */
+  entrypoint?: string;
   /** Replace the manifest's restart policy (`--restart`). */
   restart?: { policy: RestartPolicy; maxRetries: number | null };
   /** Capabilities to grant besides the manifest's (`--cap-add`); the operator's confirmation of the manifest's own. */
@@ -340,8 +342,10 @@ export function buildPlan(input: PlanInput): Plan {
 
   const userName = `niso-${input.service}`.slice(0, 32);
   const { uid, gid } = host;
-  const command = resolveProgram(m.binary.entrypoint, host.runtime);
-  const argv = [command, ...(o.args && o.args.length > 0 ? o.args : m.binary.args)];
+  const command = o.entrypoint !== undefined ? resolveProgram(o.entrypoint, host.runtime, 'the --entrypoint') : resolveProgram(m.binary.entrypoint, host.runtime);
+  if (o.entrypoint !== undefined) overrides.push({ property: 'binary.entrypoint', preset: m.binary.entrypoint, value: o.entrypoint, from: 'command line' });
+  // Another entrypoint drops the manifest's args, as Docker's --entrypoint drops the image's CMD.
+  const argv = [command, ...(o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : m.binary.args)];
   const env: Record<string, string> = {
     PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), `${APP}/bin`, '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
     HOME: STATE,

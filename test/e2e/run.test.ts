@@ -68,6 +68,28 @@ test('runs a directory: manifest args by default, args after -- replace them, an
   assert.deepEqual(JSON.parse(niso(['list', '--json'], root, dir).out), []);
 });
 
+test('--entrypoint runs another program of the package or its runtime, without the manifest\'s args; outside the package it is refused', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  const a = await app(dir, 'other');
+  await writeTree(a, { 'bin/tool.js': 'console.log(JSON.stringify({ tool: process.argv.slice(2), uid: process.getuid() }));' });
+  const r = niso(['run', a, '--entrypoint', 'node', '--', '/app/bin/tool.js', 'x'], root, dir);
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out) as { tool: string[]; uid: number };
+  assert.deepEqual(out.tool, ['x']);
+  assert.ok(out.uid >= 60100, 'as the app\'s own user');
+  // Without args after --, the manifest's args ("main.js default-arg") are not passed to the other program.
+  const bare = niso(['run', a, '--entrypoint', 'node', '--', '-e', 'console.log(JSON.stringify(process.argv.slice(1)))'], root, dir);
+  assert.deepEqual(JSON.parse(bare.out), []);
+  const dry = niso(['run', a, '--entrypoint', 'node', '--dry-run', '--', '-e', '0'], root, dir);
+  assert.match(dry.out, /# override binary\.entrypoint: "node" -> "node" \(command line\)/);
+  for (const bad of ['../escape', '/usr/bin/env']) {
+    const e = niso(['run', a, '--entrypoint', bad], root, dir);
+    assert.equal(e.code, 2);
+    assert.match(e.err, /NISO9001: --entrypoint .*not a program of the package/);
+  }
+});
+
 test('the environment holds only what niso, the manifest and --env/--env-file set', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');

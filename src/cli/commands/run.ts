@@ -55,6 +55,8 @@ export interface RunOptions {
   secret?: string[];
   /** embedded (bubblewrap) or systemd (a transient unit); default: systemd where it is PID 1. */
   backend?: string;
+  /** Another program of the package or its runtime instead of the manifest's entrypoint. */
+  entrypoint?: string;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -104,6 +106,15 @@ export function parseEnv(ctx: Context, opts: Pick<RunOptions, 'env' | 'envFile'>
 
 export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): PlanOptions {
   const o: PlanOptions = { env: parseEnv(ctx, opts), args };
+  if (opts.entrypoint !== undefined) {
+    const ep = opts.entrypoint;
+    const segs = ep.split('/');
+    // A file of the package (below /app) or a command of its runtime: what the sandbox holds.
+    if (ep === '' || ep.includes('\0') || segs.includes('..') || (ep.startsWith('/') && !ep.startsWith('/app/'))) {
+      throw new NisoError('NISO9001', `--entrypoint ${JSON.stringify(ep)}: not a program of the package`, { exitCode: 2, hint: 'give a file of the package ("bin/psql", "/app/bin/psql") or a command of its runtime ("node")' });
+    }
+    o.entrypoint = ep;
+  }
   if (opts.preset !== undefined) {
     if (!['server', 'strict', 'unsafe-none'].includes(opts.preset)) throw new NisoError('NISO9001', `--preset ${opts.preset}: expected server, strict or unsafe-none`, { exitCode: 2 });
     o.preset = opts.preset as PresetName;
