@@ -175,6 +175,21 @@ const binarySection = z.strictObject({
   stop_timeout: duration('How long to wait after the stop signal before killing the app.', '10s'),
 }).meta({ description: 'How to start the app.' });
 
+/** A Debian package name (Debian policy 5.6.1), optionally pinned to a version with "=". */
+const DEB_NAME_RE = /^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$/;
+
+const debNameList = (description: string) =>
+  z.array(z.string()).meta({ description }).check((ctx) => {
+    ctx.value.forEach((s, i) => {
+      if (!DEB_NAME_RE.test(s)) report(ctx, s, 'NISO1601', `"${s}" is not a Debian package name`, 'write the name as apt knows it, e.g. "redis-server", or pin a version with "redis-server=5:7.0.15-1~deb12u10"', [i]);
+    });
+  });
+
+const debianSection = z.strictObject({
+  packages: debNameList('Debian packages the package is built from (`apt-get` names, optionally `NAME=VERSION`). `niso pack` downloads them and their `Depends` closure with the host\'s apt, checks them against the signed archive, unpacks them into the package (merged /usr) and adds every library they load, so that the package runs on any host of the same architecture.').min(1),
+  exclude: debNameList('Packages of the dependency closure to leave out (with what only they pull in). Packages that serve only maintainer scripts (adduser, debconf, perl-base, init-system-helpers, ...) are left out by default unless named in `packages`.').default([]),
+}).meta({ description: 'Build the package from the distribution\'s binaries. The entrypoint is then an absolute path of the Debian root, e.g. "/usr/bin/redis-server".' });
+
 const copySection = z.strictObject({
   include: patternList('Glob patterns (relative to the app directory) of the files to package. Directories match with everything below them.').default(['**']),
   exclude: patternList('Glob patterns of files to leave out, applied after include. A .nisoignore file (gitignore syntax) in the app directory adds more.').default([]),
@@ -381,6 +396,7 @@ const secretsSection = z.record(z.string(), secretEntry).meta({
 export const manifestSchema = z.strictObject({
   package: packageSection,
   runtime: runtimeSection.optional(),
+  debian: debianSection.optional(),
   binary: binarySection,
   copy: copySection.prefault({}),
   env: envSection.default({}),
@@ -401,6 +417,12 @@ export const manifestSchema = z.strictObject({
     const entry = isTable(m.binary) ? m.binary.entrypoint : undefined;
     if (typeof entry !== 'string' || entry === '') return;
     const at = ['binary', 'entrypoint'];
+    if (m.debian !== undefined) {
+      // The Debian root is mounted at the paths its programs expect: the entrypoint is one of them.
+      if (m.runtime !== undefined) report(ctx, m.runtime, 'NISO1601', '[debian] and [runtime] cannot be combined: a package built from Debian packages brings its own programs and libraries', 'remove [runtime], or add the runtime\'s Debian package to [debian] packages', ['runtime']);
+      if (!entry.startsWith('/') || normalisePath(entry) !== entry) report(ctx, entry, 'NISO1601', `with [debian], the entrypoint is an absolute path of the Debian packages, not "${entry}"`, `e.g. entrypoint = "/usr/bin/${entry.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').pop() ?? 'redis-server'}"`, at);
+      return;
+    }
     const parsed = isTable(m.runtime) && isTable(m.runtime.use) ? m.runtime.use : undefined;
     const use = typeof parsed?.name === 'string' && typeof parsed.version === 'string' ? { name: parsed.name as (typeof RUNTIME_NAMES)[number], version: parsed.version } : undefined;
     if (m.runtime !== undefined && !entry.includes('/')) {
