@@ -23,6 +23,12 @@ export interface HostFacts {
   runtime: RuntimeFacts | null;
   /** Library closure of a runtime-less entrypoint (its binary lives in the package). */
   binaryMounts: { source: string; target: string }[];
+  /**
+   * A package built from Debian packages ([debian]): what its root holds, read from the installed package. usr: the
+   * merged-/usr directories present (bin, sbin, lib, lib64, ...); etc: the names below its /etc; libraryPath: the
+   * library directories its ld.so.conf.d adds.
+   */
+  debianRoot?: { usr: string[]; etc: string[]; libraryPath: string[] };
   /** Host files shared read-only when present: zone info, CA bundle, DNS config. */
   hostFiles: { localtime: string | null; caCertificates: string | null; resolvConf: string | null };
   uid: number;
@@ -141,10 +147,27 @@ function etcFiles(service: string, user: string, uid: number, gid: number, hosts
   ];
 }
 
+/** What niso writes into a sandbox's /etc itself, or mounts from the host: a package's own never goes over them. */
+export const ETC_RESERVED: readonly string[] = ['passwd', 'group', 'shadow', 'gshadow', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf', 'localtime', 'ssl', 'ld.so.cache', 'mtab'];
+
+/**
+ * The root of a package built from Debian packages, at the paths its programs expect: its /usr read-only, the merged-/usr
+ * links (/bin -> usr/bin, /lib64 -> usr/lib64, ...), and what it ships in /etc, one entry at a time, so that niso's
+ * own passwd, group, hosts and nsswitch.conf (and the host's zone and CA files) stay in place.
+ */
+export function debianRootMounts(appDir: string, root: { usr: string[]; etc: string[] }): PlanMount[] {
+  const out: PlanMount[] = [{ type: 'bind', source: `${appDir}/usr`, target: '/usr', readOnly: true, purpose: 'package-root' }];
+  for (const d of [...root.usr].sort()) out.push({ type: 'symlink', target: `/${d}`, linkTo: `usr/${d}` });
+  for (const e of [...root.etc].sort()) if (!ETC_RESERVED.includes(e)) out.push({ type: 'bind', source: `${appDir}/etc/${e}`, target: `/etc/${e}`, readOnly: true, purpose: 'package-root' });
+  return out;
+}
+
 /** The sandbox path of the program to start. */
 function resolveCommand(m: Manifest, runtime: RuntimeFacts | null): string {
   const ep = m.binary.entrypoint;
   const inApp = (p: string) => (p.startsWith(`${APP}/`) ? p : `${APP}/${p.replace(/^\.\//, '')}`);
+  // A Debian root is mounted where its programs expect it: the entrypoint is its own absolute path.
+  if (m.debian) return ep;
   if (!runtime) return inApp(ep);
   const cmd = runtime.commands[ep];
   if (cmd) return cmd;
@@ -265,7 +288,8 @@ export function buildPlan(input: PlanInput): Plan {
   const command = resolveCommand(m, host.runtime);
   const argv = [command, ...(o.args && o.args.length > 0 ? o.args : m.binary.args)];
   const env: Record<string, string> = {
-    PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), `${APP}/bin`, '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
+    PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), ...(m.debian ? [] : [`${APP}/bin`]), '/usr/local/bin', '/usr/bin', '/bin', ...(m.debian ? ['/usr/sbin', '/sbin'] : [])])].join(':'),
+    ...(host.debianRoot && host.debianRoot.libraryPath.length > 0 ? { LD_LIBRARY_PATH: host.debianRoot.libraryPath.join(':') } : {}),
     HOME: STATE,
     LANG: 'C.UTF-8',
     NISO_SERVICE: input.service,
@@ -302,7 +326,7 @@ export function buildPlan(input: PlanInput): Plan {
 
   if (!preset.sandboxed) {
     // No sandbox: host paths as they are, run as the service user in the app's own directory.
-    const hostCommand = host.runtime?.commands[m.binary.entrypoint] ? host.runtime.binary : command.replace(APP, appDir);
+    const hostCommand = host.runtime?.commands[m.binary.entrypoint] ? host.runtime.binary : m.debian ? `${appDir}${command}` : command.replace(APP, appDir);
     return {
       planVersion: 1, service: input.service, package: input.package, preset: presetName, overrides,
       user: { uid, gid, name: userName, home: host.stateDir },
@@ -322,6 +346,7 @@ export function buildPlan(input: PlanInput): Plan {
     seen.add(r.target);
     mounts.push({ type: 'bind', source: r.source, target: r.target, readOnly: true, purpose: 'runtime' });
   }
+  if (host.debianRoot) mounts.push(...debianRootMounts(appDir, host.debianRoot));
   mounts.push(
     { type: 'bind', source: appDir, target: APP, readOnly: true, purpose: 'app' },
     temporaryState

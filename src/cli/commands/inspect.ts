@@ -10,11 +10,14 @@ import { printJson } from '../output.js';
 import { printable } from '../../errors/render.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { renderTable } from '../table.js';
+import { whatComesFromTheHost, type HostShare } from '../../package/host-share.js';
 
 interface Inspected {
   name: string; version: string; arch: string; digest: string;
   source: 'store' | 'file'; path: string; installedAt?: string; packageBytes?: number;
   files: number; bytes: number; manifest: Manifest; manifestText: string; entries: PackageIndex['entries'];
+  /** What the package brings and what it takes from the host when it runs. */
+  fromHost: HostShare;
 }
 
 /** A word of a command or a value, quoted when it holds blanks or is empty, so that the words stay apart. */
@@ -36,6 +39,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
       name: head.index.name, version: head.index.version, arch: head.index.arch, digest: `sha256:${head.digestHex}`,
       source: 'file', path: file, packageBytes: head.packageBytes, files: head.index.totals.files, bytes: head.index.totals.bytes,
       manifest: head.manifest, manifestText: head.manifestText, entries: head.index.entries,
+      fromHost: await whatComesFromTheHost(head.manifest, { file }),
     };
   }
   const pkg = await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); });
@@ -45,6 +49,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
     name: pkg.name, version: pkg.version, arch: pkg.arch, digest: pkg.digest, source: 'store', path: pkg.path,
     installedAt: pkg.installedAt, packageBytes: pkg.packageBytes, files: index.totals.files, bytes: index.totals.bytes,
     manifest: parsed.manifest!, manifestText, entries: index.entries,
+    fromHost: await whatComesFromTheHost(parsed.manifest!, { appDir: `${pkg.path}/app` }),
   };
 }
 
@@ -58,7 +63,8 @@ export async function run(ctx: Context, ref: string, opts: { files?: boolean; js
     ...(m.package.license ? [['license', m.package.license] as [string, string]] : []),
     ...(m.package.homepage ? [['homepage', m.package.homepage] as [string, string]] : []),
     ...(m.package.authors.length > 0 ? [['authors', m.package.authors.join(', ')] as [string, string]] : []),
-    ['runtime', m.runtime ? `${m.runtime.use.name}:${m.runtime.use.version} (from the host)` : 'none (self-contained binary)'],
+    ['runtime', r.fromHost.summary],
+    ...r.fromHost.rows,
     ['command', [m.binary.entrypoint, ...m.binary.args].map(word).join(' ')],
     ['workdir', m.binary.workdir],
     ...(Object.keys(m.env).length > 0 ? [['env', Object.entries(m.env).map(([k, v]) => `${k}=${word(v)}`).join(' ')] as [string, string]] : []),

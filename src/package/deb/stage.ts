@@ -121,7 +121,8 @@ export interface StageResult { record: DebianRecord }
  * multiarch directory.
  */
 async function closeLibraries(root: string, multiarch: string): Promise<{ fromHost: DebianRecord['fromHost']; total: number; extraDirs: string[] }> {
-  const extra = confDirs(root).filter((d) => !defaultLibraryDirs(multiarch).includes(d));
+  // Only directories the root has: libc6's own conf names /usr/local/lib/MULTIARCH, which no package fills.
+  const extra = confDirs(root).filter((d) => !defaultLibraryDirs(multiarch).includes(d) && existsSync(join(root, mergedPath(d))));
   const inRoot = (abs: string) => existsSync(join(root, mergedPath(abs)));
   const hostDirs = [...defaultLibraryDirs(multiarch), ...(await hostCacheDirs())];
   const objects: { path: string; elf: ElfDynamic }[] = [];
