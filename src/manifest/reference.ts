@@ -209,6 +209,10 @@ license = "MIT"
 [runtime]
 use = "nodejs:20"              # taken from the host and mounted read-only; leave out for a static binary
 
+# Or, instead of [runtime], a package built from Debian's binaries (entrypoint: an absolute path, "/usr/bin/redis-server"):
+# [debian]
+# packages = ["redis-server"]
+
 [binary]
 entrypoint = "node"            # with a runtime: its command; without: a path in the package, e.g. "bin/shop-api"
 args = ["server.js"]
