@@ -26,6 +26,7 @@ APT_PACKAGES=(
   acl  # setfacl: a volume's default ACL keeps what one writer makes writable for the others
   coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
   wrk  # the load client of npm run bench:net
+  redis-tools  # redis-cli: the client of the catalog redis e2e test (the package brings its own server)
 )
 
 step() { printf '==> %s\n' "$*"; }

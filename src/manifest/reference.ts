@@ -209,10 +209,18 @@ license = "MIT"
 [runtime]
 use = "nodejs:20"              # taken from the host and mounted read-only; leave out for a static binary
 
+# Or, instead of [runtime], a package built from Debian's binaries (entrypoint: an absolute path, "/usr/bin/redis-server"):
+# [debian]
+# packages = ["redis-server"]
+
 [binary]
 entrypoint = "node"            # with a runtime: its command; without: a path in the package, e.g. "bin/shop-api"
 args = ["server.js"]
 stop_timeout = "15s"           # SIGTERM first, SIGKILL after this long
+
+[init]
+command = ["node", "migrate.js"] # run in the service's sandbox before the app; must exit 0
+unless_exists = "/data/uploads/.migrated" # or if_empty = "/data"; without either: before every start
 
 [copy]
 include = ["server.js", "lib/**", "package.json", "node_modules/**"]

@@ -187,6 +187,21 @@ const initSection = z.strictObject({
     if (v.if_empty !== undefined && v.unless_exists !== undefined) report(ctx, v.unless_exists, 'NISO1405', 'the init step has both if_empty and unless_exists', 'keep one condition', ['unless_exists']);
   }));
 
+/** A Debian package name (Debian policy 5.6.1), optionally pinned to a version with "=". */
+const DEB_NAME_RE = /^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$/;
+
+const debNameList = (description: string) =>
+  z.array(z.string()).meta({ description }).check((ctx) => {
+    ctx.value.forEach((s, i) => {
+      if (!DEB_NAME_RE.test(s)) report(ctx, s, 'NISO1601', `"${s}" is not a Debian package name`, 'write the name as apt knows it, e.g. "redis-server", or pin a version with "redis-server=5:7.0.15-1~deb12u10"', [i]);
+    });
+  });
+
+const debianSection = z.strictObject({
+  packages: debNameList('Debian packages the package is built from (`apt-get` names, optionally `NAME=VERSION`). `niso pack` downloads them and their `Depends` closure with the host\'s apt, checks them against the signed archive, unpacks them into the package (merged /usr) and adds every library they load, so that the package runs on any host of the same architecture.').min(1),
+  exclude: debNameList('Packages of the dependency closure to leave out (with what only they pull in). Packages that serve only maintainer scripts (adduser, debconf, perl-base, init-system-helpers, ...) are left out by default unless named in `packages`.').default([]),
+}).meta({ description: 'Build the package from the distribution\'s binaries. The entrypoint is then an absolute path of the Debian root, e.g. "/usr/bin/redis-server".' });
+
 const copySection = z.strictObject({
   include: patternList('Glob patterns (relative to the app directory) of the files to package. Directories match with everything below them.').default(['**']),
   exclude: patternList('Glob patterns of files to leave out, applied after include. A .nisoignore file (gitignore syntax) in the app directory adds more.').default([]),
@@ -426,6 +441,7 @@ function checkProgram(ctx: Parameters<typeof report>[0], prog: unknown, at: (str
 export const manifestSchema = z.strictObject({
   package: packageSection,
   runtime: runtimeSection.optional(),
+  debian: debianSection.optional(),
   binary: binarySection,
   init: initSection.optional(),
   copy: copySection.prefault({}),
@@ -444,6 +460,19 @@ export const manifestSchema = z.strictObject({
     // Without a runtime the entrypoint is a file of the package, found below /app; with one, it is
     // one of the runtime's commands, or still a file of the package when it holds a "/". Nothing
     // else of the host is in the sandbox, so anything else could not start.
+    if (m.debian !== undefined) {
+      // The Debian root is mounted at the paths its programs expect: the entrypoint and the init command are of them.
+      if (m.runtime !== undefined) report(ctx, m.runtime, 'NISO1601', '[debian] and [runtime] cannot be combined: a package built from Debian packages brings its own programs and libraries', 'remove [runtime], or add the runtime\'s Debian package to [debian] packages', ['runtime']);
+      const programs: [unknown, (string | number)[], string][] = [
+        [isTable(m.binary) ? m.binary.entrypoint : undefined, ['binary', 'entrypoint'], 'entrypoint'],
+        [isTable(m.init) && Array.isArray(m.init.command) ? m.init.command[0] : undefined, ['init', 'command', 0], 'init command'],
+      ];
+      for (const [prog, at, what] of programs) {
+        if (typeof prog !== 'string' || prog === '') continue;
+        if (!prog.startsWith('/') || normalisePath(prog) !== prog) report(ctx, prog, 'NISO1601', `with [debian], the ${what} is an absolute path of the Debian packages, not "${prog}"`, `e.g. "/usr/bin/${prog.split('/').filter((x) => x !== '' && x !== '.' && x !== '..').pop() ?? 'redis-server'}"`, at);
+      }
+      return;
+    }
     const parsed = isTable(m.runtime) && isTable(m.runtime.use) ? m.runtime.use : undefined;
     const use = typeof parsed?.name === 'string' && typeof parsed.version === 'string' ? { name: parsed.name as (typeof RUNTIME_NAMES)[number], version: parsed.version } : undefined;
     const entry = isTable(m.binary) ? m.binary.entrypoint : undefined;

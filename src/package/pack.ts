@@ -2,7 +2,8 @@
 // sorted entries, fixed mtime (SOURCE_DATE_EPOCH or 0), uid/gid 0, no user names, modes 0644/0755.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { closeSync, lstatSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { stat, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
@@ -18,6 +19,7 @@ import { readRegularFile, type Bounded } from '../host/read-bounded.js';
 import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, describeStructureProblem, findStructureProblem, serializeIndex, type IndexEntry, type PackageIndex } from './format/package-index.js';
 import { TarWriter, type TarHeader } from './tar-codec.js';
 import { selectFiles, type Selected, type SelectedFile } from './select-files.js';
+import { stageDebianRoot, type DebianRecord } from './deb/stage.js';
 
 export interface PackOptions {
   appDir: string;
@@ -32,6 +34,10 @@ export interface PackOptions {
    * when it has none (the package is still packed: it may be meant for another host).
    */
   findRuntime?: (use: NonNullable<Manifest['runtime']>['use']) => Promise<PackedRuntime | null>;
+  /** [debian]: where downloaded .debs are kept between packs. */
+  debCache?: string;
+  /** [debian]: called with each .deb fetched (from the cache or the mirror). */
+  onDebProgress?: (done: number, total: number) => void;
 }
 
 export type PackedRuntime = NonNullable<PackageIndex['runtime']>;
@@ -46,6 +52,10 @@ export interface PackResult {
   files: number;
   appBytes: number;
   packageBytes: number;
+  /** --binary: the file given and the path it has in the package (the entrypoint's, when that is a file of the package). */
+  binary?: { source: string; path: string };
+  /** [debian]: what the package was built from (also in the package, as debian.json). */
+  debian?: { packages: number; libraries: number; fromHost: number };
 }
 
 /** Files smaller than this are read in one go into a reused buffer; larger ones stream. */
@@ -74,6 +84,7 @@ export async function loadManifest(appDir: string): Promise<{ manifest: Manifest
 
 /** The entrypoint as a file of the package: always without a runtime; with one, when it is a path. */
 function entryPath(manifest: Manifest): string | null {
+  if (manifest.debian) return null;
   if (manifest.runtime && !manifest.binary.entrypoint.includes('/')) return null;
   return manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
 }
@@ -81,13 +92,50 @@ function entryPath(manifest: Manifest): string | null {
 export async function packApp(opts: PackOptions): Promise<PackResult> {
   const appDir = resolve(opts.appDir);
   const { manifest, text: manifestText } = await loadManifest(appDir);
-  const selected: Selected[] = await selectFiles(appDir, manifest.copy.include, manifest.copy.exclude);
+  const staged = manifest.debian ? await stageDebian(manifest, opts) : null;
+  try {
+    return await packSelected(appDir, manifest, manifestText, staged, opts);
+  } finally {
+    if (staged) await rm(staged.dir, { recursive: true, force: true });
+  }
+}
+
+/** [debian]: the Debian root in a scratch directory, its files, and what it was built from. */
+async function stageDebian(manifest: Manifest, opts: PackOptions): Promise<{ dir: string; files: Selected[]; record: DebianRecord }> {
+  const dir = mkdtempSync(join(tmpdir(), 'niso-deb-'));
+  try {
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    const { record } = await stageDebianRoot({ packages: manifest.debian!.packages, exclude: manifest.debian!.exclude, cacheDir: opts.debCache ?? '/var/cache/niso/debs', root, workDir: dir, onProgress: opts.onDebProgress });
+    const ep = manifest.binary.entrypoint.slice(1);
+    const files = await selectFiles(root, ['**'], []);
+    const hit = files.find((f) => f.path === ep);
+    if (!hit) {
+      const near = files.filter((f) => f.path.endsWith(`/${ep.split('/').pop()}`)).map((f) => `/${f.path}`);
+      throw new NisoError('NISO2306', `the entrypoint "${manifest.binary.entrypoint}" is not in the Debian packages ${manifest.debian!.packages.join(', ')}`, { exitCode: 2, hint: near.length > 0 ? `did you mean "${near[0]}"?` : 'list what a package ships with `dpkg-deb -c FILE.deb` (/bin, /sbin and /lib are below /usr)' });
+    }
+    return { dir, files, record };
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function packSelected(appDir: string, manifest: Manifest, manifestText: string, staged: { files: Selected[]; record: DebianRecord } | null, opts: PackOptions): Promise<PackResult> {
+  const own = await selectFiles(appDir, manifest.copy.include, manifest.copy.exclude);
+  // The app directory's own files (a config, a script) go over the Debian root's at the same path.
+  const ownPaths = new Set(own.map((s) => s.path));
+  const selected: Selected[] = staged ? [...staged.files.filter((s) => !ownPaths.has(s.path)), ...own] : own;
+  let binary: PackResult['binary'];
 
   if (opts.binary !== undefined) {
     const abs = resolve(opts.cwd, opts.binary);
     const st = await stat(abs).catch(() => null);
     if (!st || !st.isFile()) throw new NisoError('NISO2004', `--binary ${opts.binary}: ${st ? 'not a regular file' : 'no such file'}`, { path: abs, exitCode: 2, hint: 'build the binary first, then pass its path, e.g. --binary target/release/my-app' });
-    const path = `bin/${basename(abs)}`;
+    // The binary becomes the entrypoint when that is a file of the package (a template's bin/NAME, whatever the
+    // build named the file); otherwise bin/ and its own name.
+    const path = entryPath(manifest) ?? `bin/${basename(abs)}`;
+    binary = { source: abs, path };
     const at = selected.findIndex((s) => s.path === path);
     const entry: SelectedFile = { path, type: 'file', abs, mode: 0o755, size: st.size };
     if (at >= 0) selected[at] = entry; else selected.push(entry);
@@ -98,7 +146,7 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
   const ep = entryPath(manifest);
   if (ep !== null) {
     const hit = selected.find((s) => s.path === ep);
-    if (!hit) throw new NisoError('NISO2005', `the entrypoint "${manifest.binary.entrypoint}" is not in the package (${manifest.runtime ? 'it is a path, so it must be a packaged file' : 'no runtime is set, so it must be a packaged file'})`, { exitCode: 2, hint: `pack it with --binary PATH (it becomes bin/NAME), or check [copy] and .nisoignore` });
+    if (!hit) throw new NisoError('NISO2005', `the entrypoint "${manifest.binary.entrypoint}" is not in the package (${manifest.runtime ? 'it is a path, so it must be a packaged file' : 'no runtime is set, so it must be a packaged file'})`, { exitCode: 2, hint: `pack it with --binary PATH (it is placed at ${ep}), or check [copy] and .nisoignore` });
     if (hit.type === 'file' && hit.mode !== 0o755) throw new NisoError('NISO2005', `the entrypoint "${ep}" is not executable`, { exitCode: 2, hint: `chmod +x ${join(appDir, ep)}` });
   }
 
@@ -131,7 +179,7 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
 
   const packedWith = manifest.runtime && opts.findRuntime ? await opts.findRuntime(manifest.runtime.use) : null;
   const manifestBytes = Buffer.from(manifestText, 'utf8');
-  const arch = manifest.package.arch ?? hostArch();
+  const arch = manifest.package.arch ?? staged?.record.arch ?? hostArch();
   const defaultName = `${manifest.package.name}-${manifest.package.version}-${arch}.niso`;
   const output = resolve(opts.cwd, opts.output ?? defaultName);
   checkOutput(output, defaultName);
@@ -216,7 +264,12 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
     await rm(tmpBody, { force: true });
   }
   const packageBytes = (await stat(output)).size;
-  return { file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes, ...(packedWith ? { runtime: packedWith } : {}) };
+  return {
+    file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes,
+    ...(packedWith ? { runtime: packedWith } : {}),
+    ...(binary ? { binary } : {}),
+    ...(staged ? { debian: { packages: staged.record.packages.length, libraries: staged.record.libraries.total, fromHost: staged.record.fromHost.length } } : {}),
+  };
 }
 
 /**

@@ -56,6 +56,12 @@ export interface HostFacts {
    * of each and the shared libraries it loads (target: where the loader looks, source: the real file).
    */
   tools?: ToolFacts[];
+  /**
+   * A package built from Debian packages ([debian]): what its root holds, read from the installed package. usr: the
+   * merged-/usr directories present (bin, sbin, lib, lib64, ...); etc: the names below its /etc; libraryPath: the
+   * library directories its ld.so.conf.d adds.
+   */
+  debianRoot?: { usr: string[]; etc: string[]; libraryPath: string[] };
   uid: number;
   gid: number;
   /** The service's former uid, when it had to get a new one: its files in the state dir are given over at start. */
@@ -174,9 +180,29 @@ function etcFiles(service: string, user: string, uid: number, gid: number, hosts
   ];
 }
 
+/** What niso writes into a sandbox's /etc itself, or mounts from the host: a package's own never goes over them. */
+export const ETC_RESERVED: readonly string[] = ['passwd', 'group', 'shadow', 'gshadow', 'hosts', 'hostname', 'nsswitch.conf', 'resolv.conf', 'localtime', 'ssl', 'ld.so.cache', 'mtab'];
+
+/**
+ * The root of a package built from Debian packages, at the paths its programs expect: its /usr read-only, the merged-/usr
+ * links (/bin -> usr/bin, /lib64 -> usr/lib64, ...), and what it ships in /etc, one entry at a time, so that niso's
+ * own passwd, group, hosts and nsswitch.conf (and the host's zone and CA files) stay in place.
+ */
+export function debianRootMounts(appDir: string, root: { usr: string[]; etc: string[] }): PlanMount[] {
+  const out: PlanMount[] = [{ type: 'bind', source: `${appDir}/usr`, target: '/usr', readOnly: true, purpose: 'package-root' }];
+  for (const d of [...root.usr].sort()) out.push({ type: 'symlink', target: `/${d}`, linkTo: `usr/${d}` });
+  for (const e of [...root.etc].sort()) if (!ETC_RESERVED.includes(e)) out.push({ type: 'bind', source: `${appDir}/etc/${e}`, target: `/etc/${e}`, readOnly: true, purpose: 'package-root' });
+  return out;
+}
+
 /** The sandbox path of a program of the manifest (the entrypoint, the init command). */
-function resolveProgram(ep: string, runtime: RuntimeFacts | null, what = 'the entrypoint'): string {
+function resolveProgram(ep: string, runtime: RuntimeFacts | null, what = 'the entrypoint', debian = false): string {
   const inApp = (p: string) => (p.startsWith(`${APP}/`) ? p : `${APP}/${p.replace(/^\.\//, '')}`);
+  // A Debian root is mounted where its programs expect it: a program is its own absolute path.
+  if (debian) return ep;
+  if (ep.startsWith('/') && !ep.startsWith(`${APP}/`)) {
+    throw new NisoError('NISO1402', `${what} "${ep}" is not a path inside the package`, { exitCode: 2, hint: 'the host\'s programs are not in the sandbox: give a file of the package ("bin/tool" or "/app/bin/tool") or a command of its runtime' });
+  }
   if (!runtime) return inApp(ep);
   const cmd = runtime.commands[ep];
   if (cmd) return cmd;
@@ -193,7 +219,7 @@ function resolveProgram(ep: string, runtime: RuntimeFacts | null, what = 'the en
 function initOf(m: Manifest, runtime: RuntimeFacts | null, mounts: PlanMount[] | null, stateDir: string): PlanInit | undefined {
   const i = m.init;
   if (!i) return undefined;
-  const argv = [resolveProgram(i.command[0]!, runtime, 'the init command'), ...i.command.slice(1)];
+  const argv = [resolveProgram(i.command[0]!, runtime, 'the init command', m.debian !== undefined), ...i.command.slice(1)];
   const path = i.if_empty ?? i.unless_exists;
   if (path === undefined) return { argv, when: { kind: 'always' }, timeoutMs: i.timeout };
   const kind = i.if_empty !== undefined ? 'if-empty' : 'unless-exists';
@@ -342,12 +368,13 @@ export function buildPlan(input: PlanInput): Plan {
 
   const userName = `niso-${input.service}`.slice(0, 32);
   const { uid, gid } = host;
-  const command = o.entrypoint !== undefined ? resolveProgram(o.entrypoint, host.runtime, 'the --entrypoint') : resolveProgram(m.binary.entrypoint, host.runtime);
+  const command = o.entrypoint !== undefined ? resolveProgram(o.entrypoint, host.runtime, 'the --entrypoint', m.debian !== undefined) : resolveProgram(m.binary.entrypoint, host.runtime, 'the entrypoint', m.debian !== undefined);
   if (o.entrypoint !== undefined) overrides.push({ property: 'binary.entrypoint', preset: m.binary.entrypoint, value: o.entrypoint, from: 'command line' });
   // Another entrypoint drops the manifest's args, as Docker's --entrypoint drops the image's CMD.
   const argv = [command, ...(o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : m.binary.args)];
   const env: Record<string, string> = {
-    PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), `${APP}/bin`, '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
+    PATH: [...new Set([...Object.values(host.runtime?.commands ?? {}).map((c) => c.slice(0, c.lastIndexOf('/'))), ...(m.debian ? [] : [`${APP}/bin`]), '/usr/local/bin', '/usr/bin', '/bin', ...(m.debian ? ['/usr/sbin', '/sbin'] : [])])].join(':'),
+    ...(host.debianRoot && host.debianRoot.libraryPath.length > 0 ? { LD_LIBRARY_PATH: host.debianRoot.libraryPath.join(':') } : {}),
     HOME: STATE,
     // A promise only where it can be kept: setlocale(LC_ALL, "") fails without the locale's files (mounted below).
     ...(host.hostFiles.locale || !preset.sandboxed ? { LANG: 'C.UTF-8' } : {}),
@@ -385,7 +412,7 @@ export function buildPlan(input: PlanInput): Plan {
 
   if (!preset.sandboxed) {
     // No sandbox: host paths as they are, run as the service user in the app's own directory.
-    const hostCommand = host.runtime?.commands[m.binary.entrypoint] ? host.runtime.binary : command.replace(APP, appDir);
+    const hostCommand = host.runtime?.commands[m.binary.entrypoint] ? host.runtime.binary : m.debian ? `${appDir}${command}` : command.replace(APP, appDir);
     return {
       planVersion: 1, service: input.service, package: input.package, ...runtimeOf(host.runtime), preset: presetName, overrides,
       user: { uid, gid, name: userName, home: host.stateDir },
@@ -407,6 +434,7 @@ export function buildPlan(input: PlanInput): Plan {
     seen.add(r.target);
     mounts.push({ type: 'bind', source: r.source, target: r.target, readOnly: true, purpose: r.purpose });
   }
+  if (host.debianRoot) mounts.push(...debianRootMounts(appDir, host.debianRoot));
   mounts.push(
     { type: 'bind', source: appDir, target: APP, readOnly: true, purpose: 'app' },
     temporaryState
@@ -418,8 +446,9 @@ export function buildPlan(input: PlanInput): Plan {
     ...etcFiles(input.service, userName, uid, gid, privateNet ? host.network!.hosts : null),
   );
   // Time zone names (TZ=Europe/Berlin, node's and glibc's lookups) and the C.UTF-8 locale that LANG names.
-  if (host.hostFiles.zoneinfo) mounts.push({ type: 'bind', source: host.hostFiles.zoneinfo, target: ZONEINFO, readOnly: true, purpose: 'host-file' });
-  if (host.hostFiles.locale) mounts.push({ type: 'bind', source: host.hostFiles.locale, target: LOCALE, readOnly: true, purpose: 'host-file' });
+  // A Debian root has its own /usr (read-only): what it needs of these, its packages bring (tzdata, libc-bin).
+  if (host.hostFiles.zoneinfo && !host.debianRoot) mounts.push({ type: 'bind', source: host.hostFiles.zoneinfo, target: ZONEINFO, readOnly: true, purpose: 'host-file' });
+  if (host.hostFiles.locale && !host.debianRoot) mounts.push({ type: 'bind', source: host.hostFiles.locale, target: LOCALE, readOnly: true, purpose: 'host-file' });
   if (host.hostFiles.localtime) mounts.push({ type: 'bind', source: host.hostFiles.localtime, target: '/etc/localtime', readOnly: true, purpose: 'host-file' });
   if (host.hostFiles.caCertificates) mounts.push({ type: 'bind', source: host.hostFiles.caCertificates, target: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, purpose: 'host-file' });
   if ((network === 'host' || (privateNet && privateNet.egress)) && host.hostFiles.resolvConf) mounts.push({ type: 'bind', source: host.hostFiles.resolvConf, target: '/etc/resolv.conf', readOnly: true, purpose: 'host-file' });

@@ -8,7 +8,9 @@ export type NetworkMode = 'none' | 'host' | 'private';
 
 export type PlanMount =
   /** A host path made visible inside the sandbox. */
-  | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'tool' | 'state' | 'host-file' | 'volume' | 'bind' | 'config'; volume?: string }
+  | { type: 'bind'; source: string; target: string; readOnly: boolean; purpose: 'app' | 'runtime' | 'tool' | 'package-root' | 'state' | 'host-file' | 'volume' | 'bind' | 'config'; volume?: string }
+  /** A symlink niso makes in the sandbox's root (merged /usr: /bin -> usr/bin), for a package that brings its own /usr. */
+  | { type: 'symlink'; target: string; linkTo: string }
   /**
    * A secret the operator granted (`niso secret`): its bytes never enter the plan, an argv or a unit. The starter
    * reads the stored secret and hands it over (bwrap: an fd bound as a file; systemd: a credential), owned by the

@@ -114,6 +114,7 @@ export function renderBwrap(plan: Plan, opts: { seccomp: boolean; dieWithParent:
       case 'tmpfs': a.push(...(m.owner ? ['--perms', m.owner.mode.toString(8).padStart(4, '0')] : []), '--size', String(m.sizeBytes), '--tmpfs', m.target); break;
       case 'proc': a.push('--proc', m.target); break;
       case 'dev': a.push('--dev', m.target); break;
+      case 'symlink': a.push('--symlink', m.linkTo, m.target); break;
       case 'file': {
         const fd = nextFd();
         fds.push({ fd, kind: 'file', content: m.content });

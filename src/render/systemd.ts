@@ -49,6 +49,11 @@ export interface SystemdUnit {
   /** Directories to create, root-owned and empty: the RootDirectory= skeleton, in which systemd makes the mount points. */
   directories: { path: string; mode: number }[];
   /**
+   * Symlinks to make in the RootDirectory= skeleton, root-owned (a Debian root's merged /usr: bin -> usr/bin); made
+   * by niso rather than left to systemd, which adds /lib64 only when the loader is already there before the mounts.
+   */
+  symlinks: { path: string; target: string }[];
+  /**
    * sysusers.d(5) lines for the service's user: User= needs a name service entry for the uid (systemd refuses an
    * unknown numeric uid with status 217/USER), and systemd-sysusers is systemd's own way to make one.
    */
@@ -153,7 +158,7 @@ function execLine(plan: Plan): string {
 }
 
 /** The mounts, in the plan's order, and the files the unit binds. */
-function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[]): { lines: string[]; notes: string[] } {
+function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[], symlinks: SystemdUnit['symlinks']): { lines: string[]; notes: string[] } {
   const lines: string[] = [];
   const notes: string[] = [];
   const loaded = new Set<string>();
@@ -172,6 +177,7 @@ function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[]): { li
       case 'secret': lines.push(...secretLines(m, facts, loaded)); break;
       // MountAPIVFS= and PrivateDevices= (below) provide these.
       case 'proc': case 'dev': break;
+      case 'symlink': symlinks.push({ path: `${facts.filesDir}/root${m.target}`, target: m.linkTo }); break;
     }
   }
   if (!plan.mounts.some((m) => m.type === 'proc')) notes.push('a sandbox without /proc (systemd always mounts it with RootDirectory=)');
@@ -245,6 +251,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   const notes: string[] = [];
   const files: SystemdFile[] = [];
   const directories: { path: string; mode: number }[] = [];
+  const symlinks: SystemdUnit['symlinks'] = [];
   // The restart policy: niso's, applied by a companion each time the unit ends (systemd-exit.ts).
   const restart = renderExitUnits(plan, facts.niso);
   notes.push(...restart.notes);
@@ -275,7 +282,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   if (sandboxed) {
     const root = `${facts.filesDir}/root`;
     directories.push({ path: root, mode: 0o755 });
-    const mounts = mountLines(plan, facts, files);
+    const mounts = mountLines(plan, facts, files, symlinks);
     const sys = syscallLines(plan);
     notes.push(...mounts.notes, ...sys.notes);
     const ns = plan.namespaces;
@@ -367,7 +374,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   ].join('\n');
 
   return {
-    name, unit: text, files, directories, sysusers,
+    name, unit: text, files, directories, symlinks, sysusers,
     companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...health.companions, ...(init ? [init.companion] : [])],
     notes,
   };

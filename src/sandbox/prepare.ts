@@ -1,7 +1,7 @@
 // Turns an installed package into a plan on this host: finds the runtime (or the binary's
 // library closure), the service's uid and state dir, and hands them with the options to the pure
 // buildPlan. Shared by `niso run` and services.
-import { chownSync, realpathSync, statSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
@@ -11,6 +11,7 @@ import type { Plan } from '../plan/plan.js';
 import { resolveRuntime } from '../runtime/registry.js';
 import { reachableByOthers } from '../host/reachable.js';
 import { elfClosure } from '../runtime/elf-closure.js';
+import { DEBIAN_RECORD, MERGED_DIRS, type DebianRecord } from '../package/deb/stage.js';
 import { bindGrants, configGrants, volumeGrants } from '../plan/grants.js';
 import { checkConfigSources, resolveBinds } from './grants-host.js';
 import { serviceUid } from './uids.js';
@@ -43,10 +44,12 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
     }
     runtime = found;
   }
-  else {
+  else if (!manifest.debian) {
     const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
     binaryMounts = await elfClosure(join(pkg.path, 'app', ep));
   }
+  // A Debian root brings its loader and libraries: nothing of the host's /usr is mounted.
+  const debianRoot = manifest.debian ? readDebianRoot(join(pkg.path, 'app')) : undefined;
   if (!reachableByOthers(join(pkg.path, 'app', 'x'))) {
     throw new NisoError('NISO3104', `the package at ${pkg.path} is inside a directory that other users cannot enter, so the service's uid cannot read it`, {
       hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
@@ -65,6 +68,7 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
     host: {
       runtime,
       binaryMounts,
+      ...(debianRoot ? { debianRoot } : {}),
       hostFiles: {
         localtime: hostFile('/etc/localtime'), caCertificates: hostFile('/etc/ssl/certs/ca-certificates.crt'), resolvConf: hostFile('/etc/resolv.conf'),
         zoneinfo: hostFile('/usr/share/zoneinfo'), locale: hostFile('/usr/lib/locale/C.utf8'),
@@ -84,6 +88,17 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
     },
   });
   return grants.notes.length > 0 ? { ...plan, notes: [...plan.notes, ...grants.notes] } : plan;
+}
+
+/** What a Debian root holds (pack/deb/stage.ts): its merged-/usr directories, its /etc entries and library path. */
+export function readDebianRoot(appDir: string): NonNullable<HostFacts['debianRoot']> {
+  const list = (dir: string) => { try { return readdirSync(dir).sort(); } catch { return []; } };
+  const usr = MERGED_DIRS.filter((d) => existsSync(join(appDir, 'usr', d)));
+  let libraryPath: string[] = [];
+  try {
+    libraryPath = (JSON.parse(readFileSync(join(appDir, DEBIAN_RECORD), 'utf8')) as DebianRecord).libraryPath ?? [];
+  } catch { /* an older layout: no extra directories */ }
+  return { usr, etc: list(join(appDir, 'etc')), libraryPath };
 }
 
 /**

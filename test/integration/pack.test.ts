@@ -105,6 +105,17 @@ test('--binary adds the executable as bin/NAME and satisfies a runtime-less entr
   await assert.rejects(packApp({ appDir: app, cwd: dir, binary: 'target/release/nope' }), (e: unknown) => isNisoError(e) && e.code === 'NISO2004');
 });
 
+test('--binary lands at the entrypoint\'s path whatever the build named it (a Rust crate my_app, a template\'s bin/my-app)', async () => {
+  const dir = tempDir();
+  const app = join(dir, 'app');
+  await writeTree(app, { 'manifest.toml': '[package]\nname = "my-app"\nversion = "0.1.0"\n\n[binary]\nentrypoint = "bin/my-app"\n' });
+  await writeTree(dir, { 'target/release/my_app': { content: '\x7fELF fake', mode: 0o700 } });
+  const r = await packApp({ appDir: app, cwd: dir, binary: 'target/release/my_app', output: join(dir, 't.niso') });
+  assert.deepEqual(r.binary, { source: join(dir, 'target/release/my_app'), path: 'bin/my-app' });
+  const head = await readPackageHead(join(dir, 't.niso'));
+  assert.deepEqual(head.index.entries.filter((e) => e.type === 'file').map((e) => e.path), ['bin/my-app'], 'one file, named as the entrypoint');
+});
+
 test('a runtime-less entrypoint must be executable', async () => {
   const dir = tempDir();
   await writeTree(dir, { 'manifest.toml': '[package]\nname = "tool"\nversion = "0.1.0"\n\n[binary]\nentrypoint = "bin/tool"\n', 'bin/tool': 'not executable' });

@@ -10,6 +10,7 @@ import { printJson } from '../output.js';
 import { printable } from '../../errors/render.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { renderTable } from '../table.js';
+import { whatComesFromTheHost, type HostShare } from '../../package/host-share.js';
 
 interface Inspected {
   name: string; version: string; arch: string; digest: string;
@@ -17,6 +18,8 @@ interface Inspected {
   files: number; bytes: number; manifest: Manifest; manifestText: string; entries: PackageIndex['entries'];
   /** The runtime `niso pack` found for the manifest where it packed (absent: none recorded). */
   packedWith?: PackageIndex['runtime'];
+  /** What the package brings and what it takes from the host when it runs. */
+  fromHost: HostShare;
 }
 
 /** A word of a command or a value, quoted when it holds blanks or is empty, so that the words stay apart. */
@@ -39,6 +42,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
       source: 'file', path: file, packageBytes: head.packageBytes, files: head.index.totals.files, bytes: head.index.totals.bytes,
       manifest: head.manifest, manifestText: head.manifestText, entries: head.index.entries,
       ...(head.index.runtime ? { packedWith: head.index.runtime } : {}),
+      fromHost: await whatComesFromTheHost(head.manifest, { file }),
     };
   }
   const pkg = await resolveOne(ctx.root, target.ref).catch((e: unknown) => { throw notInstalledHere(ctx.cwd, target.ref, e); });
@@ -49,6 +53,7 @@ async function load(ctx: Context, ref: string): Promise<Inspected> {
     installedAt: pkg.installedAt, packageBytes: pkg.packageBytes, files: index.totals.files, bytes: index.totals.bytes,
     manifest: parsed.manifest!, manifestText, entries: index.entries,
     ...(index.runtime ? { packedWith: index.runtime } : {}),
+    fromHost: await whatComesFromTheHost(parsed.manifest!, { appDir: `${pkg.path}/app` }),
   };
 }
 
@@ -62,8 +67,9 @@ export async function run(ctx: Context, ref: string, opts: { files?: boolean; js
     ...(m.package.license ? [['license', m.package.license] as [string, string]] : []),
     ...(m.package.homepage ? [['homepage', m.package.homepage] as [string, string]] : []),
     ...(m.package.authors.length > 0 ? [['authors', m.package.authors.join(', ')] as [string, string]] : []),
-    ['runtime', m.runtime ? `${m.runtime.use.name}:${m.runtime.use.version} (the host's, or one installed with \`niso runtime install\`)` : 'none (self-contained binary)'],
+    ['runtime', r.fromHost.summary],
     ...(m.runtime ? [['packed with', r.packedWith ? describePacked(r.packedWith) : 'not recorded'] as [string, string]] : []),
+    ...r.fromHost.rows,
     ['command', [m.binary.entrypoint, ...m.binary.args].map(word).join(' ')],
     ['workdir', m.binary.workdir],
     ...(Object.keys(m.env).length > 0 ? [['env', Object.entries(m.env).map(([k, v]) => `${k}=${word(v)}`).join(' ')] as [string, string]] : []),

@@ -1,5 +1,5 @@
 // `niso pack [DIR] [--binary PATH] [-o FILE]`
-import { relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { isNisoError, NisoError } from '../../errors/niso-error.js';
 import { formatSize } from '../../manifest/units.js';
 import { packApp, type PackedRuntime } from '../../package/pack.js';
@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 
-export async function run(ctx: Context, dir: string, opts: { binary?: string; output?: string; json?: boolean; quiet?: boolean }): Promise<void> {
+export async function run(ctx: Context, dir: string, opts: { binary?: string; debCache?: string; output?: string; json?: boolean; quiet?: boolean }): Promise<void> {
   const epochText = ctx.env.SOURCE_DATE_EPOCH;
   let sourceDateEpoch: number | undefined;
   if (epochText !== undefined && epochText !== '') {
@@ -17,11 +17,17 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; ou
     if (!Number.isInteger(sourceDateEpoch) || sourceDateEpoch < 0) throw new NisoError('NISO9001', `SOURCE_DATE_EPOCH=${epochText} is not a whole number of seconds`, { exitCode: 2, hint: 'e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)' });
   }
   const bar = progressBar(ctx, 'packing', opts.json || opts.quiet);
-  const r = await packApp({ appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, onProgress: (d, t) => bar.update(d, t), findRuntime: (use) => packedRuntime(ctx, use, opts.json || opts.quiet) }).finally(() => bar.stop());
+  const debCache = opts.debCache !== undefined ? resolve(ctx.cwd, opts.debCache) : ctx.env.NISO_DEB_CACHE ? resolve(ctx.cwd, ctx.env.NISO_DEB_CACHE) : join(ctx.root, 'var/cache/niso/debs');
+  const r = await packApp({
+    appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, debCache,
+    onProgress: (d, t) => bar.update(d, t), findRuntime: (use) => packedRuntime(ctx, use, opts.json || opts.quiet),
+  }).finally(() => bar.stop());
   if (opts.json) return printJson(ctx, r);
   if (opts.quiet) { ctx.stdout.write(`${r.digest}\n`); return; }
   const shown = relative(ctx.cwd, r.file) || r.file;
   const ratio = r.appBytes > 0 ? ` (${Math.round((r.packageBytes / r.appBytes) * 100)}% of the app's ${formatSize(r.appBytes)})` : '';
+  if (r.binary) ctx.stdout.write(`binary ${relative(ctx.cwd, r.binary.source) || r.binary.source} → ${r.binary.path} in the package\n`);
+  if (r.debian) ctx.stdout.write(`from ${r.debian.packages} Debian packages: ${r.debian.libraries} shared libraries, ${r.debian.fromHost === 0 ? 'none' : r.debian.fromHost} copied from this host (see debian.json in the package)\n`);
   ctx.stdout.write(`packed ${r.name} ${r.version} (${r.arch}): ${r.files} files → ${shown}, ${formatSize(r.packageBytes)}${ratio}\n${r.digest}\n`);
   if (r.runtime) ctx.stdout.write(`packed with ${describePacked(r.runtime)}\n`);
 }

@@ -110,8 +110,8 @@ export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): Pl
     const ep = opts.entrypoint;
     const segs = ep.split('/');
     // A file of the package (below /app) or a command of its runtime: what the sandbox holds.
-    if (ep === '' || ep.includes('\0') || segs.includes('..') || (ep.startsWith('/') && !ep.startsWith('/app/'))) {
-      throw new NisoError('NISO9001', `--entrypoint ${JSON.stringify(ep)}: not a program of the package`, { exitCode: 2, hint: 'give a file of the package ("bin/psql", "/app/bin/psql") or a command of its runtime ("node")' });
+    if (ep === '' || ep.includes('\0') || segs.includes('..')) {
+      throw new NisoError('NISO9001', `--entrypoint ${JSON.stringify(ep)}: not a program of the package`, { exitCode: 2, hint: 'give a file of the package ("bin/psql", "/app/bin/psql", or an absolute path of a [debian] package\'s root) or a command of its runtime ("node")' });
     }
     o.entrypoint = ep;
   }

@@ -4,7 +4,7 @@
 //
 // Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { crashPoint } from '../../host/crash-point.js';
@@ -105,6 +105,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   const filesDir = filesDirOf(root, def.name);
   rmSync(filesDir, { recursive: true, force: true });
   for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
+  for (const l of unit.symlinks) { rmSync(l.path, { force: true }); symlinkSync(l.target, l.path); }
   for (const f of unit.files) {
     mkdirSync(dirname(f.path), { recursive: true, mode: 0o755 });
     await writeFileAtomic(f.path, f.content, f.mode);

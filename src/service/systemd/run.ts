@@ -4,7 +4,7 @@
 // run's own, and a name-service entry for its uid) exists only while it runs; a run that niso could not clean up
 // after (it was killed) is cleaned up by the next one.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { isAlive } from '../../host/liveness.js';
@@ -167,6 +167,7 @@ export async function runOnSystemd(root: string, plan: Plan, runtime: string | n
   try {
     await prepareDirs(plan);
     for (const d of r.rendered.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
+    for (const l of r.rendered.symlinks) { rmSync(l.path, { force: true }); symlinkSync(l.target, l.path); }
     for (const f of r.rendered.files) {
       mkdirSync(dirname(f.path), { recursive: true, mode: 0o755 });
       writeFileSync(f.path, f.content, { mode: f.mode });
