@@ -178,14 +178,15 @@ export async function reconcileUnitLocked(root: string, name: string): Promise<{
 }
 
 /** systemctl only says that a dependency failed: the init unit's own end and last output, if it was that (NISO3315). */
-async function initStepError(service: string): Promise<NisoError | null> {
+async function initStepError(root: string, service: string): Promise<NisoError | null> {
   const unit = initUnitName(service);
   const show = await tool('systemctl', ['show', '-p', 'Result', '-p', 'ExecMainStatus', '-p', 'LoadState', unit]).catch(() => null);
   const props = Object.fromEntries((show?.stdout ?? '').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   if (props.LoadState !== 'loaded' || props.Result === undefined || props.Result === 'success') return null;
   const out = (await tool('journalctl', ['--no-pager', '-o', 'cat', '-n', '20', `_SYSTEMD_UNIT=${unit}`]).catch(() => null))?.stdout.trim() ?? '';
   const what = props.Result === 'timeout' ? 'did not end within its timeout and was killed' : `exited with code ${props.ExecMainStatus ?? '?'}`;
-  return new NisoError('NISO3315', `${service}: the init step ${what}; the service was not started${out ? `. Its last output:\n${out}` : ''}`, {
+  const argv = readPlan(root, service)?.init?.argv;
+  return new NisoError('NISO3315', `${service}: the init step${argv ? ` (${argv.join(' ')})` : ''} ${what}; the service was not started${out ? `. Its last output:\n${out}` : ''}`, {
     hint: `fix what it says, then \`niso activate ${service}\` again; \`journalctl -u ${unit}\` has all of its output`,
   });
 }
@@ -209,7 +210,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     return await recordStarted(host.root, def.name, inst.plan, prev);
   } catch (err) {
     // systemctl only says that a dependency failed; the network unit left its reason (a taken port, ...).
-    const e = (installed ? netUpError(host.root, def.name) ?? await initStepError(def.name) : null) ?? err;
+    const e = (installed ? netUpError(host.root, def.name) ?? await initStepError(host.root, def.name) : null) ?? err;
     // Synchronously: nothing of the network stays.
     await tool('systemctl', ['stop', netUnitName(def.name)]).catch(() => undefined);
     await detachServiceNet(host.root, def.name).catch(() => undefined);
