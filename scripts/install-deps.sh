@@ -27,6 +27,7 @@ APT_PACKAGES=(
   coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
   wrk  # the load client of npm run bench:net
   redis-tools  # redis-cli: the client of the catalog redis e2e test (the package brings its own server)
+  postgresql-client  # psql: the client of the catalog postgres e2e test (the package brings its own server)
 )
 
 step() { printf '==> %s\n' "$*"; }
