@@ -419,7 +419,7 @@ export function buildPlan(input: PlanInput): Plan {
       command: { argv: [hostCommand, ...argv.slice(1)], cwd: m.binary.workdir === APP ? appDir : m.binary.workdir, env: { ...env, HOME: host.stateDir, NISO_STATE_DIR: host.stateDir, PATH: '/usr/local/bin:/usr/bin:/bin' } },
       hostname: input.service, namespaces: preset.namespaces, network: { mode: 'host' }, mounts: [], capabilities,
       noNewPrivileges: preset.noNewPrivileges, seccomp: null, limits, allowUserNamespaces: true,
-      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, restart, health, prepare, ...withInit(initOf(m, host.runtime, null, host.stateDir), appDir),
+      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, restart, health, prepare, ...withInit(o.entrypoint === undefined ? initOf(m, host.runtime, null, host.stateDir) : undefined, appDir),
       notes: [...notes, 'preset "unsafe-none": the app is not sandboxed'],
     };
   }
@@ -478,7 +478,9 @@ export function buildPlan(input: PlanInput): Plan {
     stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout },
     restart,
     health,
-    ...withInit(initOf(m, host.runtime, mounts, host.stateDir)),
+    // Another entrypoint is a one-off program (a client, a dump): the init step belongs to the manifest's, as Docker's
+    // --entrypoint replaces an image's entrypoint script with whatever it initialises.
+    ...withInit(o.entrypoint === undefined ? initOf(m, host.runtime, mounts, host.stateDir) : undefined),
     prepare,
     notes,
   };

@@ -69,6 +69,12 @@ test('catalog/postgres: initialises itself on a fresh volume, serves psql throug
   const after = JSON.parse(ok(['status', 'postgres', '--json'])) as { restarts: number; pid: number };
   assert.ok(after.restarts >= 1 && after.pid !== st.pid, 'restarted by niso');
 
+  // Another service on the same network reaches it by name: psql of the package itself, run with --entrypoint (which
+  // leaves out the init step, as Docker's --entrypoint leaves out an image's entrypoint script).
+  const client = niso(['run', 'postgres', '--name', 'pg-client', '-e', 'PGPASSWORD=s3cret', '--entrypoint', '/usr/lib/postgresql/15/bin/psql', '--', '-h', 'postgres', '-U', 'postgres', '-d', 'shop', '-tAc', 'select name from t where id = 1'], 120_000);
+  assert.equal(client.code, 0, client.stderr);
+  assert.equal(client.stdout.trim(), 'one');
+
   // pg_dump, a program of the package, inside the running service (its user, its /tmp socket).
   const dump = ok(['exec', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_dump', '-U', 'postgres', '-h', '/tmp', 'shop']);
   assert.match(dump, /CREATE TABLE public\.t/);
