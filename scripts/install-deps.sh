@@ -28,6 +28,7 @@ APT_PACKAGES=(
   wrk  # the load client of npm run bench:net
   redis-tools  # redis-cli: the client of the catalog redis e2e test (the package brings its own server)
   postgresql-client  # psql: the client of the catalog postgres e2e test (the package brings its own server)
+  mariadb-client  # mariadb: the client of the catalog mariadb e2e test (the package brings its own server)
 )
 
 step() { printf '==> %s\n' "$*"; }
