@@ -5,38 +5,19 @@
 // MARIADB_USER and MARIADB_PASSWORD, and shuts its own server down cleanly; the service turns healthy (mariadb-admin
 // ping inside the sandbox); the host's mariadb client creates a table and reads it back through a mapped port; after
 // a restart the row is still there.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeServicesAndTestDir } from '../helpers/tmp.js';
+import { catalogEnv } from '../helpers/catalog.js';
 import { freePort } from '../helpers/ports.js';
 
-const BIN = join(import.meta.dirname, '../../bin/niso');
-const CATALOG = join(import.meta.dirname, '../../catalog/mariadb');
-const DEB_CACHE = '/var/cache/niso-test/debs';
+const { recipe: CATALOG, dir, niso, ok } = catalogEnv('mariadb');
 const ROOT_PASSWORD = "it's\\s3cret";
 
-const dir = mkdtempSync(join(tmpdir(), 'niso-mariadb-'));
-chmodSync(dir, 0o755);
-const root = join(dir, 'root');
-
-function niso(args: string[], timeout = 600_000) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, NISO_DEB_CACHE: DEB_CACHE }, timeout });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[], timeout?: number): string {
-  const r = niso(args, timeout);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 // The password travels in MYSQL_PWD, not the argv (the client reads it from its environment).
 const mariadb = (port: number, user: string, password: string, sql: string) => spawnSync('mariadb', ['-h', '127.0.0.1', '-P', String(port), '-u', user, '--connect-timeout=5', '-N', '-B', '-e', sql, 'shop'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, MYSQL_PWD: password } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-after(() => removeServicesAndTestDir(dir, root, niso, { state: true }));
 
 test('catalog/mariadb: initialises itself on a fresh volume, serves the mariadb client through a mapped port, keeps its data over a restart', { timeout: 900_000 }, async () => {
   const out = join(dir, 'mariadb.niso');

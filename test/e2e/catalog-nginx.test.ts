@@ -1,35 +1,16 @@
 // catalog/nginx packed for real from Debian's own packages (the .debs cached in /var/cache/niso-test/debs between
 // runs): it serves a file from a named volume granted read-only (-v www:/srv:ro), through a mapped port, healthy by its
 // HTTP probe. (That a read-only grant cannot be written is the volume conformance rows' to show.)
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeServicesAndTestDir } from '../helpers/tmp.js';
+import { catalogEnv } from '../helpers/catalog.js';
 import { freePort } from '../helpers/ports.js';
 
-const BIN = join(import.meta.dirname, '../../bin/niso');
-const CATALOG = join(import.meta.dirname, '../../catalog/nginx');
-const DEB_CACHE = '/var/cache/niso-test/debs';
-
-const dir = mkdtempSync(join(tmpdir(), 'niso-nginx-'));
-chmodSync(dir, 0o755);
-const root = join(dir, 'root');
-
-function niso(args: string[], timeout = 600_000) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, NISO_DEB_CACHE: DEB_CACHE }, timeout });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[], timeout?: number): string {
-  const r = niso(args, timeout);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+const { recipe: CATALOG, dir, ok } = catalogEnv('nginx');
 const curl = (url: string) => spawnSync('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', url], { encoding: 'utf8', timeout: 10_000 }).stdout;
-
-after(() => removeServicesAndTestDir(dir, root, niso, { state: true }));
 
 test('catalog/nginx: serves a file from a read-only volume through a mapped port', { timeout: 900_000 }, async () => {
   const out = join(dir, 'nginx.niso');

@@ -4,36 +4,16 @@
 // table, inserts and reads back through a mapped port; after a kill -9 of the postmaster niso starts it again and the
 // row is there (crash recovery from the WAL in the volume); pg_dump runs inside the service (`niso exec`); and a
 // start without POSTGRES_PASSWORD is refused by the init step, with its reason, before postgres runs.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeServicesAndTestDir } from '../helpers/tmp.js';
+import { BIN, catalogEnv } from '../helpers/catalog.js';
 import { freePort } from '../helpers/ports.js';
 
-const BIN = join(import.meta.dirname, '../../bin/niso');
-const CATALOG = join(import.meta.dirname, '../../catalog/postgres');
-const DEB_CACHE = '/var/cache/niso-test/debs';
-
-const dir = mkdtempSync(join(tmpdir(), 'niso-postgres-'));
-chmodSync(dir, 0o755);
-const root = join(dir, 'root');
-
-function niso(args: string[], timeout = 600_000) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, NISO_DEB_CACHE: DEB_CACHE }, timeout });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[], timeout?: number): string {
-  const r = niso(args, timeout);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+const { recipe: CATALOG, dir, root, niso, ok } = catalogEnv('postgres');
 const psql = (port: number, sql: string) => spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'shop', '-tAc', sql], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, PGPASSWORD: 's3cret', PGCONNECT_TIMEOUT: '5' } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-after(() => removeServicesAndTestDir(dir, root, niso, { state: true }));
 
 test('catalog/postgres: initialises itself on a fresh volume, serves psql through a mapped port, recovers from kill -9, dumps with pg_dump', { timeout: 900_000 }, async () => {
   const out = join(dir, 'postgres.niso');

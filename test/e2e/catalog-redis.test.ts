@@ -2,35 +2,16 @@
 // installed and activated with a mapped port: the host's redis-cli stores a key, the service restarts and the key is
 // read back from the append-only file in its volume. And the package needs nothing of the host's: its redis-server
 // still starts in a mount namespace where the host's copies of its libraries and programs are hidden.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeServicesAndTestDir } from '../helpers/tmp.js';
+import { BIN, DEB_CACHE, catalogEnv } from '../helpers/catalog.js';
 import { freePort } from '../helpers/ports.js';
 
-const BIN = join(import.meta.dirname, '../../bin/niso');
-const CATALOG = join(import.meta.dirname, '../../catalog/redis');
-const DEB_CACHE = '/var/cache/niso-test/debs';
-
-const dir = mkdtempSync(join(tmpdir(), 'niso-redis-'));
-chmodSync(dir, 0o755);
-const root = join(dir, 'root');
-
-function niso(args: string[], timeout = 600_000) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, NISO_DEB_CACHE: DEB_CACHE }, timeout });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(args: string[], timeout?: number): string {
-  const r = niso(args, timeout);
-  assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+const { recipe: CATALOG, dir, root, ok } = catalogEnv('redis');
 const cli = (port: number, ...args: string[]) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
-
-after(() => removeServicesAndTestDir(dir, root, niso, { state: true }));
 
 const haveCli = spawnSync('redis-cli', ['--version']).status === 0;
 
