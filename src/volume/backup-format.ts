@@ -1,4 +1,5 @@
-// The volume backup format, as data. A backup is a zstd-compressed tar (GNU format, the host's tar wrote it) whose
+// The volume backup format, as data. A backup is a zstd-compressed tar (ustar with pax headers, written by niso's
+// backup-tar.ts; backups of earlier versions are GNU format, written by the host's tar) whose
 // entries are the volume's tree under `data/` and whose last entry is `niso-backup.json`: the manifest, with every
 // entry's type and every file's size and sha256, hashed from the very bytes that went into the archive. Trailing,
 // because it is known only once every file went by; restore unpacks into a temporary directory and checks the tree
@@ -76,7 +77,7 @@ export function entryKind(typeName: string): EntryType | 'long-name' | 'long-lin
 
 /**
  * GNU long names as a backup's reader meets them: an 'L' or 'K' entry's data is the next entry's path or link target.
- * Both backup --live and restore read archives through it, so both give long names the same meaning.
+ * niso's own backups use pax headers instead; restore still reads the GNU format of backups the host's tar wrote.
  */
 export class GnuLongNames {
   private pending: { which: 'name' | 'link'; parts: Buffer[] } | null = null;

@@ -101,11 +101,6 @@ export class BackupTarStream {
     this.pad(data.length);
   }
 
-  /** Hands on what is staged once it is worth a write. */
-  flushIfFull(): void {
-    if (this.used === this.chunkSize) this.emit();
-  }
-
   /** The two zero blocks that end a tar, and what is staged. */
   end(): void {
     this.zeros(BLOCK * 2);
