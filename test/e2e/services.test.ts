@@ -36,10 +36,11 @@ else if (mode === 'chatty') {
   setInterval(() => {}, 1000);
 }
 else if (mode === 'once') process.exit(0);
-// The init step: a line per run into the volume, or a failure when INIT_FAIL says so.
+// The init step: a line per run into the volume, or a failure when INIT_FAIL says so, or no end when INIT_HANG does.
 else if (mode === 'init') {
   if (process.env.INIT_FAIL) { console.error('init failed: ' + process.env.INIT_FAIL); process.exit(3); }
-  require('fs').appendFileSync('/data/init-runs', process.getuid() + '\\n');
+  if (process.env.INIT_HANG) setInterval(() => {}, 1000);
+  else require('fs').appendFileSync('/data/init-runs', process.getuid() + '\\n');
 }
 else if (mode === 'fill') {
   // Writes /state full, says how it ended, and stays up.
@@ -836,7 +837,7 @@ test('a second service of one package with -p maps only its own ports (the comma
 });
 
 test('an init step runs in the service\'s sandbox before the app while its volume is empty, then no more; a failing one keeps the app from starting (NISO3315, with its output)', async () => {
-  const e = await setup('seeded', '\n[init]\ncommand = ["node", "main.js", "init"]\nif_empty = "/data"\n\n[volumes.data]\nmount = "/data"\n');
+  const e = await setup('seeded', '\n[init]\ncommand = ["node", "main.js", "init"]\nif_empty = "/data"\ntimeout = "3s"\n\n[volumes.data]\nmount = "/data"\n');
   ok(e, ['activate', 'seeded', '--network', 'none']);
   const uid = inside(e, 'seeded', 'process.stdout.write(String(process.getuid()))').out;
   assert.match(uid, /^\d+$/);
@@ -853,6 +854,12 @@ test('an init step runs in the service\'s sandbox before the app while its volum
   assert.match(r.stderr, /init failed: no disk/);
   assert.notEqual(status(e, 'seeded-2').state, 'active');
   assert.doesNotMatch(ok(e, ['logs', 'seeded-2']), /start serve/, 'the app did not start');
+  // One that never ends is killed at its timeout, and the app does not start either.
+  const hung = niso(e, ['activate', 'seeded', '--name', 'seeded-3', '--network', 'none', '-e', 'INIT_HANG=1']);
+  assert.notEqual(hung.code, 0);
+  assert.match(hung.stderr, /NISO3315: seeded-3: the init step .* did not end within its timeout/);
+  assert.notEqual(status(e, 'seeded-3').state, 'active');
+  assert.doesNotMatch(ok(e, ['logs', 'seeded-3']), /start serve/, 'the app did not start');
 });
 
 /** Runs node inside a service's sandbox (`niso exec`): its stdout, or how it failed. */
