@@ -412,14 +412,18 @@ export function buildPlan(input: PlanInput): Plan {
 
   if (!preset.sandboxed) {
     // No sandbox: host paths as they are, run as the service user in the app's own directory.
-    const hostCommand = host.runtime?.commands[m.binary.entrypoint] ? host.runtime.binary : m.debian ? `${appDir}${command}` : command.replace(APP, appDir);
+    // A program as the host has it: a runtime's command is its binary, a file of the package is below the app's dir.
+    const onHost = (program: string, inSandbox: string) => (host.runtime?.commands[program] ? host.runtime.binary : m.debian ? `${appDir}${inSandbox}` : inSandbox.replace(APP, appDir));
+    const hostCommand = onHost(o.entrypoint ?? m.binary.entrypoint, command);
+    const init = o.entrypoint === undefined ? initOf(m, host.runtime, null, host.stateDir) : undefined;
     return {
       planVersion: 1, service: input.service, package: input.package, ...runtimeOf(host.runtime), preset: presetName, overrides,
       user: { uid, gid, name: userName, home: host.stateDir },
       command: { argv: [hostCommand, ...argv.slice(1)], cwd: m.binary.workdir === APP ? appDir : m.binary.workdir, env: { ...env, HOME: host.stateDir, NISO_STATE_DIR: host.stateDir, PATH: '/usr/local/bin:/usr/bin:/bin' } },
       hostname: input.service, namespaces: preset.namespaces, network: { mode: 'host' }, mounts: [], capabilities,
       noNewPrivileges: preset.noNewPrivileges, seccomp: null, limits, allowUserNamespaces: true,
-      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, restart, health, prepare, ...withInit(o.entrypoint === undefined ? initOf(m, host.runtime, null, host.stateDir) : undefined, appDir),
+      stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout }, restart, health, prepare,
+      ...(init ? { init: { ...init, argv: [onHost(m.init!.command[0]!, init.argv[0]!), ...init.argv.slice(1)] } } : {}),
       notes: [...notes, 'preset "unsafe-none": the app is not sandboxed'],
     };
   }
@@ -457,6 +461,9 @@ export function buildPlan(input: PlanInput): Plan {
   // Last, once every other mount is known: a secret's target must not clash with one.
   mounts.push(...secretMounts(secrets, host.secrets ?? {}, mounts));
 
+  // Another entrypoint is a one-off program (a client, a dump): the init step belongs to the manifest's, as Docker's
+  // --entrypoint replaces an image's entrypoint script with whatever it initialises.
+  const sandboxedInit = o.entrypoint === undefined ? initOf(m, host.runtime, mounts, host.stateDir) : undefined;
   return {
     planVersion: 1,
     service: input.service,
@@ -478,17 +485,8 @@ export function buildPlan(input: PlanInput): Plan {
     stop: { signal: m.binary.stop_signal, timeoutMs: m.binary.stop_timeout },
     restart,
     health,
-    // Another entrypoint is a one-off program (a client, a dump): the init step belongs to the manifest's, as Docker's
-    // --entrypoint replaces an image's entrypoint script with whatever it initialises.
-    ...withInit(o.entrypoint === undefined ? initOf(m, host.runtime, mounts, host.stateDir) : undefined),
+    ...(sandboxedInit ? { init: sandboxedInit } : {}),
     prepare,
     notes,
   };
-}
-
-/** The init step as a plan field, absent when there is none (plans without one stay as they were); unsandboxed, its program's /app is the app's dir. */
-function withInit(init: PlanInit | undefined, appDir?: string): { init?: PlanInit } {
-  if (!init) return {};
-  if (appDir !== undefined && init.argv[0]!.startsWith(`${APP}/`)) init.argv[0] = appDir + init.argv[0]!.slice(APP.length);
-  return { init };
 }
