@@ -93,7 +93,7 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
   const cg = createCgroup(plan, `${process.pid}-${randomBytes(3).toString('hex')}`);
   // The init step first, in this sandbox and cgroup, its output on the run's own.
   if (plan.init && initNeeded(plan.init)) {
-    try { await runInitStep(plan, seccomp, opts.secrets ?? new Map(), cg, { stdout: 1, stderr: 2 }, async () => ''); } catch (e) { await removeCgroup(cg); throw e; }
+    try { await runInitStep(plan, seccomp, opts.secrets ?? new Map(), cg, { stdout: 1, stderr: 2 }); } catch (e) { await removeCgroup(cg); throw e; }
   }
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
   const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);

@@ -34,7 +34,7 @@ export function initPlan(plan: Plan): Plan {
  * files. Exit 0 or it throws NISO3315 with the exit code and the output's last lines; past its timeout the cgroup's
  * processes are killed.
  */
-export async function runInitStep(plan: Plan, seccomp: Buffer | null, secrets: ReadonlyMap<string, Buffer>, cg: Cgroup, sinks: { stdout: number; stderr: number }, lastOutput: () => Promise<string>): Promise<void> {
+export async function runInitStep(plan: Plan, seccomp: Buffer | null, secrets: ReadonlyMap<string, Buffer>, cg: Cgroup, sinks: { stdout: number; stderr: number }, lastOutput: () => Promise<string> = async () => ''): Promise<void> {
   const init = plan.init!;
   const cmd = renderCommand(initPlan(plan), seccomp, true);
   const contents = fdContents(cmd, seccomp, secrets);
@@ -52,24 +52,36 @@ export async function runInitStep(plan: Plan, seccomp: Buffer | null, secrets: R
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    for (const p of cgroupPids(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    killAll(cg);
     try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
   }, init.timeoutMs);
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
     child.on('error', () => res({ code: 127, signal: null }));
     child.on('exit', (c, s) => res({ code: c, signal: s }));
   }).finally(() => clearTimeout(timer));
-  // What the step left behind (a daemon it forked) does not outlive it: the app starts in a cgroup of its own making.
+  // What the step left behind (a daemon it forked) does not outlive it: the app must not start beside it in the cgroup.
   for (let i = 0; i < 200 && cgroupPids(cg).length > 0; i++) {
-    for (const p of cgroupPids(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    killAll(cg);
     await new Promise((r) => setTimeout(r, 5));
   }
+  const left = cgroupPids(cg);
+  if (left.length > 0) throw initStepFailed(plan.service, init.argv, `left processes that could not be killed (${left.join(', ')})`, '', 'the service');
   const exitCode = exitFromStatus ?? code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : 1);
   if (exitCode === 0 && !timedOut) return;
-  const out = await lastOutput();
-  const what = timedOut ? `did not end within its timeout (${Math.round(init.timeoutMs / 1000)}s) and was killed` : code === 124 ? `could not set the open-files limit to ${plan.limits.nofile}` : code === 125 ? 'could not join the service\'s cgroup' : `exited with code ${exitCode}`;
-  throw new NisoError('NISO3315', `${plan.service}: the init step (${init.argv.join(' ')}) ${what}; the service was not started${out ? `. Its last output:\n${out}` : ''}`, {
-    hint: `fix what it says, then \`niso activate ${plan.service}\` again; \`niso logs ${plan.service}\` has all of its output`,
+  const what = timedOut ? timedOutText(init.timeoutMs) : code === 124 ? `could not set the open-files limit to ${plan.limits.nofile}` : code === 125 ? 'could not join the service\'s cgroup' : `exited with code ${exitCode}`;
+  throw initStepFailed(plan.service, init.argv, what, await lastOutput(), 'the service');
+}
+
+function killAll(cg: Cgroup): void {
+  for (const p of cgroupPids(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+}
+
+export const timedOutText = (timeoutMs: number) => `did not end within its timeout (${Math.round(timeoutMs / 1000)}s) and was killed`;
+
+/** NISO3315, the same words on every backend: the step, how it ended, that `what` (the service, the app) did not start, and its last output. */
+export function initStepFailed(service: string, argv: readonly string[] | undefined, how: string, output: string, what: 'the service' | 'the app'): NisoError {
+  return new NisoError('NISO3315', `${service}: the init step${argv ? ` (${argv.join(' ')})` : ''} ${how}; ${what} was not started${output ? `. Its last output:\n${output}` : ''}`, {
+    hint: what === 'the app' ? 'its output is above; fix what it says and run again' : `fix what it says, then \`niso activate ${service}\` again; \`niso logs ${service}\` has all of its output`,
   });
 }
 

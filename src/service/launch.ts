@@ -79,7 +79,8 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     await prepareDirs(plan);
     const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
     const cmd = renderCommand(plan, seccomp, false);
-    const contents = fdContents(cmd, seccomp, secretValues(root, plan));
+    const secrets = secretValues(root, plan);
+    const contents = fdContents(cmd, seccomp, secrets);
     await writePlan(root, name, plan);
     const cgroup = createCgroup(plan, '', serviceCgroupName(rootId(root), name));
     cg = cgroup;
@@ -87,7 +88,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     const sinks = openLogSinks(paths.logs, { uid: plan.user.uid, gid: plan.user.gid });
     fds.push(sinks.stdout, sinks.stderr);
     // The init step first, in this sandbox and cgroup: the app starts only after it succeeded.
-    if (plan.init && initNeeded(plan.init)) await runInitStep(plan, seccomp, secretValues(root, plan), cgroup, sinks, () => lastOutput(root, name));
+    if (plan.init && initNeeded(plan.init)) await runInitStep(plan, seccomp, secrets, cgroup, sinks, () => lastOutput(root, name));
     // A new file (not an emptied one): its birth time tells this start from an earlier one (running.ts sandboxStart).
     rmSync(paths.status, { force: true });
     const statusFd = openSync(paths.status, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);

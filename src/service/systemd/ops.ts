@@ -32,6 +32,7 @@ import type { HostEnv as BaseHostEnv } from '../launch.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import type { PlanOptions } from '../../plan/build-plan.js';
 import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
+import { initStepFailed, timedOutText } from '../init-step.js';
 import { mountUnitName } from '../../render/systemd-mount.js';
 import { layout, stateOf } from '../../store/layout.js';
 import { releaseServiceData } from '../../volume/service-data.js';
@@ -180,15 +181,13 @@ export async function reconcileUnitLocked(root: string, name: string): Promise<{
 /** systemctl only says that a dependency failed: the init unit's own end and last output, if it was that (NISO3315). */
 async function initStepError(root: string, service: string): Promise<NisoError | null> {
   const unit = initUnitName(service);
-  const show = await tool('systemctl', ['show', '-p', 'Result', '-p', 'ExecMainStatus', '-p', 'LoadState', unit]).catch(() => null);
-  const props = Object.fromEntries((show?.stdout ?? '').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  let props: Record<string, string>;
+  try { props = showSync(unit, ['Result', 'ExecMainStatus', 'LoadState']); } catch { return null; }
   if (props.LoadState !== 'loaded' || props.Result === undefined || props.Result === 'success') return null;
   const out = (await tool('journalctl', ['--no-pager', '-o', 'cat', '-n', '20', `_SYSTEMD_UNIT=${unit}`]).catch(() => null))?.stdout.trim() ?? '';
-  const what = props.Result === 'timeout' ? 'did not end within its timeout and was killed' : `exited with code ${props.ExecMainStatus ?? '?'}`;
-  const argv = readPlan(root, service)?.init?.argv;
-  return new NisoError('NISO3315', `${service}: the init step${argv ? ` (${argv.join(' ')})` : ''} ${what}; the service was not started${out ? `. Its last output:\n${out}` : ''}`, {
-    hint: `fix what it says, then \`niso activate ${service}\` again; \`journalctl -u ${unit}\` has all of its output`,
-  });
+  const init = readPlan(root, service)?.init;
+  const how = props.Result === 'timeout' && init ? timedOutText(init.timeoutMs) : `exited with code ${props.ExecMainStatus ?? '?'}`;
+  return initStepFailed(service, init?.argv, how, out, 'the service');
 }
 
 /**

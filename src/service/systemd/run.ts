@@ -18,7 +18,7 @@ import { layout } from '../../store/layout.js';
 import { SYSUSERS_DIR } from './ops.js';
 import { tool } from './systemctl.js';
 import { runTransient } from './transient.js';
-import { initNeeded, initPlan } from '../init-step.js';
+import { initNeeded, initPlan, initStepFailed, timedOutText } from '../init-step.js';
 
 /** Where runs and execs keep what their transient unit needs: apart from services' files (services/NAME/systemd). */
 export function transientDir(root: string): string {
@@ -154,8 +154,7 @@ async function runInitTransient(root: string, plan: Plan, runtime: string | null
     stdio: 'pipe', stdin: 'ignore', exitFile: join(r.dir, 'init-exit'), stopTimeoutMs: plan.stop.timeoutMs, timeoutMs: plan.init!.timeoutMs,
   });
   if (ex.exitCode === 0 && !ex.timedOut) return;
-  const what = ex.timedOut ? `did not end within its timeout (${Math.round(plan.init!.timeoutMs / 1000)}s) and was killed` : `exited with code ${ex.exitCode}`;
-  throw new NisoError('NISO3315', `${plan.service}: the init step (${plan.init!.argv.join(' ')}) ${what}; the app was not started`, { hint: 'its output is above; fix what it says and run again' });
+  throw initStepFailed(plan.service, plan.init!.argv, ex.timedOut ? timedOutText(plan.init!.timeoutMs) : `exited with code ${ex.exitCode}`, '', 'the app');
 }
 
 /** `niso run` on systemd: prepares the unit's files and user, runs it in the foreground, removes them again. */
