@@ -12,8 +12,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { NisoError } from '../errors/niso-error.js';
+import { resolvesInside } from '../package/format/package-index.js';
 import { run } from '../host/exec.js';
-import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
+import { fsyncPath, syncFilesystem, tempName } from '../host/fs-atomic.js';
 import { onInterrupt } from '../host/interrupt.js';
 import { withLock } from '../host/lock.js';
 import { forceRemoveSync, sealDirs } from '../store/fs-tree.js';
@@ -108,7 +109,8 @@ async function download(dist: DistVersion, out: string, onProgress?: (done: numb
 /** Every entry checked before anything is written: paths, types, links, sizes. */
 async function checkTarball(file: string, what: string): Promise<void> {
   const problems: string[] = [];
-  const links = new Set<string>();
+  /** Symlinks by their path below package/, to follow chains of them once every one is known. */
+  const links = new Map<string, string>();
   let bytes = 0;
   let entries = 0;
   try {
@@ -120,14 +122,18 @@ async function checkTarball(file: string, what: string): Promise<void> {
         bytes += e.size ?? 0;
         const path = e.path.replace(/\/+$/, '');
         const bad = unsafeTarEntry(path, e.type, e.linkpath ?? '')
-          ?? ([...links].some((l) => path.startsWith(l + '/')) ? 'is below a symlink' : null);
+          ?? ([...links.keys()].some((l) => path.startsWith(`package/${l}/`)) ? 'is below a symlink' : null);
         if (bad && problems.length < 5) problems.push(`"${path}" ${bad}`);
-        if (e.type === 'SymbolicLink') links.add(path);
+        if (e.type === 'SymbolicLink') links.set(path.slice('package/'.length), e.linkpath ?? '');
         e.resume();
       },
     });
   } catch (e) {
     throw new NisoError('NISO3011', `${what} is not a readable tar.gz: ${reason(e)}`, { cause: e, hint: 'nothing was installed; the registry or a proxy served something else than the package' });
+  }
+  // Each link stays inside on its own (unsafeTarEntry); through the others too (a -> .., then b -> a/..)?
+  for (const [path, target] of links) {
+    if (problems.length < 5 && !resolvesInside(links, path)) problems.push(`"package/${path}" is a symlink that leaves the package through other symlinks (${target})`);
   }
   if (problems.length > 0) {
     throw new NisoError('NISO3011', `${what} has entries that would be written outside the runtime: ${problems.join('; ')}`, { hint: 'nothing was installed; do not install runtimes from this registry' });
@@ -148,13 +154,19 @@ function normaliseModes(dir: string, dirs: string[]): void {
   }
 }
 
-/** The cached tarball when it still matches the registry's integrity; a mismatch is deleted and downloaded anew. */
-async function fromCache(cacheDir: string | undefined, name: string, want: string): Promise<{ file: string; hashed: Hashed } | null> {
+/**
+ * The cached tarball, copied into the work dir first and checked there: what is hashed is what is unpacked, whoever
+ * can write to the cache afterwards. A copy that does not match the registry's integrity is dropped, and so is the
+ * cached file, which is downloaded anew.
+ */
+async function fromCache(cacheDir: string | undefined, name: string, want: string, dest: string): Promise<{ file: string; hashed: Hashed } | null> {
   if (!cacheDir) return null;
   const file = join(cacheDir, name);
   if (!existsSync(file)) return null;
-  const hashed = await hashFile(file);
-  if (hashed.sha512 === want) return { file, hashed };
+  await copyFile(file, dest);
+  const hashed = await hashFile(dest);
+  if (hashed.sha512 === want) return { file: dest, hashed };
+  await rm(dest, { force: true });
   await rm(file, { force: true });
   return null;
 }
@@ -163,7 +175,7 @@ async function toCache(cacheDir: string | undefined, name: string, from: string)
   if (!cacheDir) return;
   try {
     await mkdir(cacheDir, { recursive: true });
-    const tmp = join(cacheDir, `.${name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = tempName(join(cacheDir, name));
     await copyFile(from, tmp);
     await rename(tmp, join(cacheDir, name));
   } catch { /* a cache that cannot be written only costs the next download */ }
@@ -204,7 +216,7 @@ export async function installRuntime(root: string, spec: string, opts: RuntimeIn
     await mkdir(work, { mode: 0o700 });
     const cacheDir = env.NISO_DOWNLOAD_CACHE || undefined;
     const cacheName = `${pkg}-${dist.version}.tgz`;
-    const cached = await fromCache(cacheDir, cacheName, sri);
+    const cached = await fromCache(cacheDir, cacheName, sri, join(work, 'download.tgz'));
     let tarball: string;
     let hashed: Hashed;
     if (cached) {

@@ -2,6 +2,7 @@
 // runtime's official binary, the version a spec picks, its integrity, and which tarball entries
 // are safe to unpack (pure: registry answers in, decisions out).
 import { NisoError } from '../errors/niso-error.js';
+import { symlinkStaysInside } from '../package/format/package-index.js';
 import { compareVersions, versionMatches } from './select.js';
 import type { RuntimeName } from './types.js';
 
@@ -89,13 +90,7 @@ export function unsafeTarEntry(path: string, type: TarEntryType, linkpath = ''):
   if (type === 'Link') return 'is a hard link';
   if (type === 'SymbolicLink') {
     if (linkpath.startsWith('/')) return `is a symlink to an absolute path (${linkpath})`;
-    const stack = parts.slice(1, -1);
-    for (const seg of linkpath.split('/')) {
-      if (seg === '' || seg === '.') continue;
-      if (seg === '..') { if (stack.length === 0) return `is a symlink that leaves the package (${linkpath})`; stack.pop(); }
-      else stack.push(seg);
-    }
-    return null;
+    return symlinkStaysInside(parts.slice(1).join('/'), linkpath) ? null : `is a symlink that leaves the package (${linkpath})`;
   }
   if (!['File', 'OldFile', 'ContiguousFile', 'Directory'].includes(type)) return `is a special file (${type})`;
   return null;

@@ -84,6 +84,8 @@ test('tarballs whose entries would leave the runtime are refused (NISO3011), eve
     '22.0.3': [{ path: 'package/lib', type: 'SymbolicLink', linkpath: '../../..' }],
     '22.0.4': [{ path: 'package/l', type: 'SymbolicLink', linkpath: '.' }, { path: 'package/l/x', body: 'through a link' }],
     '22.0.5': [{ path: 'package/bin/node', body: 'x' }, { path: 'package/bin/hard', type: 'Link', linkpath: '/etc/passwd' }],
+    // Each link stays inside on its own; together they lead above the package (a/l1 -> .., then l2 -> a/l1/..).
+    '22.0.6': [{ path: 'package/bin/node', body: 'x' }, { path: 'package/a/f', body: 'x' }, { path: 'package/a/l1', type: 'SymbolicLink', linkpath: '..' }, { path: 'package/l2', type: 'SymbolicLink', linkpath: 'a/l1/..' }],
   };
   const reg = await registry(Object.fromEntries(Object.entries(cases).map(([v, es]) => [v, { tgz: tarball(es) }])));
   const dir = tempDir();
