@@ -7,7 +7,7 @@ import type { Manifest } from '../manifest/schema.js';
 import { elfClosure } from '../runtime/elf-closure.js';
 import { isElf, readElfDynamic } from './format/elf.js';
 import { DEFAULT_LIMITS, readPackage } from './read-package.js';
-import { DEBIAN_RECORD, type DebianRecord } from './deb/stage.js';
+import { DEBIAN_RECORD, type DebianRecord } from './format/debian-record.js';
 
 /** The host files niso mounts into every sandbox when the host has them. */
 const HOST_FILES = '/etc/localtime, the CA bundle and /etc/resolv.conf when the host has them';

@@ -19,7 +19,8 @@ import { readRegularFile, type Bounded } from '../host/read-bounded.js';
 import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, describeStructureProblem, findStructureProblem, serializeIndex, type IndexEntry, type PackageIndex } from './format/package-index.js';
 import { TarWriter, type TarHeader } from './tar-codec.js';
 import { selectFiles, type Selected, type SelectedFile } from './select-files.js';
-import { stageDebianRoot, type DebianRecord } from './deb/stage.js';
+import { stageDebianRoot } from './deb/stage.js';
+import type { DebianRecord } from './format/debian-record.js';
 
 export interface PackOptions {
   appDir: string;

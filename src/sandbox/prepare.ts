@@ -11,7 +11,7 @@ import type { Plan } from '../plan/plan.js';
 import { resolveRuntime } from '../runtime/registry.js';
 import { reachableByOthers } from '../host/reachable.js';
 import { elfClosure } from '../runtime/elf-closure.js';
-import { DEBIAN_RECORD, MERGED_DIRS, type DebianRecord } from '../package/deb/stage.js';
+import { DEBIAN_RECORD, MERGED_DIRS, type DebianRecord } from '../package/format/debian-record.js';
 import { bindGrants, configGrants, volumeGrants } from '../plan/grants.js';
 import { checkConfigSources, resolveBinds } from './grants-host.js';
 import { serviceUid } from './uids.js';

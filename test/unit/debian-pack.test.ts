@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { debFileName, parseDependsGraph, parseIndexRecords, parseSimulatedInstall, pruneClosure } from '../../src/package/deb/apt-output.js';
 import { expandSearchEntry, readElfDynamic } from '../../src/package/format/elf.js';
-import { mergedPath } from '../../src/package/deb/stage.js';
+import { mergedPath } from '../../src/package/format/debian-record.js';
 import { debianRootMounts } from '../../src/plan/build-plan.js';
 import { parseManifest } from '../../src/manifest/parse.js';
 

@@ -46,6 +46,7 @@ export async function fetchDebs(debs: readonly DebRef[], cacheDir: string, onPro
   const out: DebFile[] = [];
   // One call for all: apt-cache loads its caches each time it starts.
   const show = await run('apt-cache', ['show', '--no-all-versions', '--', ...debs.map((d) => `${d.name}:${d.arch}=${d.version}`)], { env: APT_ENV });
+  if (show.code !== 0) throw new NisoError('NISO2302', `apt-cache show failed: ${show.stderr.trim() || `exit ${show.code}`}`, { exitCode: 1, hint: 'run `apt-get update`, then pack again' });
   const records = parseIndexRecords(show.stdout);
   for (const [i, d] of debs.entries()) {
     const rec = records.get(`${d.name}=${d.version}`);

@@ -10,38 +10,12 @@ import { NisoError } from '../../errors/niso-error.js';
 import { run } from '../../host/exec.js';
 import { defaultLibraryDirs, expandSearchEntry, isElf, multiarchOf, readElfDynamic, type ElfDynamic } from '../format/elf.js';
 import { fetchDebs, resolveDebClosure, type DebFile } from './apt.js';
-
-export const DEBIAN_RECORD = 'debian.json';
-
-/** What debian.json holds: enough for `niso inspect` to say what comes from where, and for a rebuild to compare. */
-export interface DebianRecord {
-  format: 1;
-  arch: string;
-  multiarch: string;
-  packages: { name: string; version: string; arch: string; sha256: string; size: number; file: string }[];
-  /** Packages of apt's closure left out ([debian] exclude and the script-only ones). */
-  excluded: string[];
-  /** Shared objects the programs load (the loader included), and how many of them the packages ship. */
-  libraries: { total: number; fromPackages: number };
-  /** Libraries that no package of the closure ships, copied from the host that packed it. */
-  fromHost: { path: string; source: string; sha256: string; neededBy: string }[];
-  /** Symlinks left out because they point at nothing in the package (e.g. into /etc/alternatives). */
-  droppedLinks: string[];
-  /** Library directories its ld.so.conf.d adds: the sandbox has no ld.so.cache, so they are its LD_LIBRARY_PATH. */
-  libraryPath: string[];
-}
-
-/** Merged /usr: these top-level directories of a .deb end up below /usr, and the sandbox gets symlinks for them. */
-export const MERGED_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'] as const;
+import { LddCache } from '../../runtime/elf-closure.js';
+import { DEBIAN_RECORD, MERGED_DIRS, mergedPath, type DebianRecord } from '../format/debian-record.js';
 
 /** Left out of the root: documentation, and what only an init system or a package manager reads. */
 const DROPPED = ['usr/share/doc', 'usr/share/doc-base', 'usr/share/man', 'usr/share/info', 'usr/share/lintian', 'usr/share/bug', 'usr/share/bash-completion', 'usr/lib/systemd', 'lib/systemd', 'etc/init.d', 'etc/systemd', 'etc/logrotate.d', 'etc/cron.d', 'etc/cron.daily', 'var', 'run'];
 
-/** The path under merged /usr: /lib/x → /usr/lib/x, /bin → /usr/bin; others unchanged. */
-export function mergedPath(abs: string): string {
-  const top = abs.split('/')[1] ?? '';
-  return (MERGED_DIRS as readonly string[]).includes(top) ? `/usr${abs}` : abs;
-}
 
 const DEB_ARCH: Record<string, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', i386: 'i386-linux-gnu', armhf: 'arm-linux-gnueabihf' };
 const NISO_ARCH: Record<string, string> = { amd64: 'x86_64', arm64: 'aarch64', i386: 'i686', armhf: 'armv7' };
@@ -124,7 +98,8 @@ async function closeLibraries(root: string, multiarch: string): Promise<{ fromHo
   // Only directories the root has: libc6's own conf names /usr/local/lib/MULTIARCH, which no package fills.
   const extra = confDirs(root).filter((d) => !defaultLibraryDirs(multiarch).includes(d) && existsSync(join(root, mergedPath(d))));
   const inRoot = (abs: string) => existsSync(join(root, mergedPath(abs)));
-  const hostDirs = [...defaultLibraryDirs(multiarch), ...(await hostCacheDirs())];
+  // The host's ld.so.cache directories, found as the runtime closures find them.
+  const hostDirs = [...defaultLibraryDirs(multiarch), ...[...(await new LddCache().ldconfigDirs())].sort()];
   const objects: { path: string; elf: ElfDynamic }[] = [];
   walk(root, '', (rel, st) => {
     if (!st.isFile() || st.size < 64) return;
@@ -166,17 +141,6 @@ async function closeLibraries(root: string, multiarch: string): Promise<{ fromHo
   return { fromHost, total: resolved.size, extraDirs: extra };
 }
 
-async function hostCacheDirs(): Promise<string[]> {
-  const tool = ['/sbin/ldconfig', '/usr/sbin/ldconfig'].find((p) => existsSync(p));
-  if (tool === undefined) return [];
-  const r = await run(tool, ['-p'], { env: { LC_ALL: 'C' } }).catch(() => null);
-  const dirs = new Set<string>();
-  for (const line of r?.stdout.split('\n') ?? []) {
-    const m = / => (\/.+)$/.exec(line);
-    if (m) dirs.add(posix.dirname(m[1]!));
-  }
-  return [...dirs].sort();
-}
 
 export interface StageOptions {
   packages: readonly string[];
