@@ -3,7 +3,8 @@
 // as long as the service and not as long as whoever started it.
 import { withLock } from '../host/lock.js';
 import type { Plan } from '../plan/plan.js';
-import { attachService, detachService, hostsFor, netContext } from '../net/host/manager.js';
+import { attachService, detachService, hostsFor, netContext, remapPorts } from '../net/host/manager.js';
+import type { PortMappingInput } from '../net/model/ports.js';
 import { netPaths, ownerOf, readRecords, writeRecord } from '../net/host/state-files.js';
 import type { PortMap } from '../net/model/types.js';
 
@@ -55,4 +56,9 @@ export async function detachServiceNet(root: string, service: string): Promise<v
   const records = await readRecords(netPaths(root)).catch(() => []);
   if (!records.some((r) => r.attachment.service === service)) return;
   await detachService(netContext(root), service);
+}
+
+/** A ports-only change of a running service: its maps are rewritten in one nft transaction (manager.ts remapPorts). */
+export async function remapServicePorts(root: string, service: string, ports: readonly PortMappingInput[]): Promise<boolean> {
+  return remapPorts(netContext(root), service, ports);
 }

@@ -8,7 +8,7 @@ import { renderHosts } from '../model/hosts.js';
 import { DEFAULT_NETWORK } from '../model/names.js';
 import { planNetwork, planRemoveNetwork, type NetworkRequest } from '../model/network.js';
 import { DEFAULT_TABLE, renderNftRuleset } from '../model/nft.js';
-import type { PortMappingInput } from '../model/ports.js';
+import { assertNoListenerConflicts, assertNoPortConflicts, portMapsFor, type PortMappingInput } from '../model/ports.js';
 import { planAttach, stateOf, type AttachmentRecord } from '../model/state.js';
 import { DEFAULT_POOL } from '../model/subnet.js';
 import type { Attachment, Network, PortMap } from '../model/types.js';
@@ -220,6 +220,42 @@ export async function attachService(ctx: NetContext, opts: AttachOptions): Promi
       throw e;
     }
     return { service: opts.service, netns: planned[0]!.attachment.netns, attachments: planned.map((r) => r.attachment), ports: planned[0]!.ports };
+  });
+}
+
+/**
+ * A running service's host-side port maps changed and nothing else: its primary attachment record gets the new maps
+ * and the whole table is applied as one nft transaction (`nft -f`), so the service keeps its process, address and
+ * connections, and there is no moment without either the old or the new maps. Conflicts (another service's map, a
+ * host listener) are refused before anything is written; the service's own current maps do not count against it.
+ * false: the service is not attached (nothing to remap; its next start maps the ports from its plan).
+ */
+export async function remapPorts(ctx: NetContext, service: string, ports: readonly PortMappingInput[]): Promise<boolean> {
+  const paths = netPaths(ctx.root);
+  return locked(paths, async () => {
+    const records = await readRecords(paths);
+    const mine = records.filter((r) => r.attachment.service === service);
+    // The maps live in the record of the first network (eth0), whose address they target.
+    const primary = mine.find((r) => r.attachment.ifname === 'eth0') ?? mine[0];
+    if (!primary) return false;
+    const maps = portMapsFor(service, primary.attachment.address, ports);
+    assertNoPortConflicts(maps, records.filter((r) => r.attachment.service !== service).flatMap((r) => r.ports));
+    // A host listener on a port the service maps already is the map itself seen by ss (it is not), or a process that
+    // came after it: only ports new to the service are checked against listeners.
+    const held = (p: { hostIp: string | null; hostPort: { from: number; to: number }; protocol: string }) => primary.ports.some((o) => o.protocol === p.protocol && o.hostIp === p.hostIp && o.hostPort.from === p.hostPort.from && o.hostPort.to === p.hostPort.to);
+    const fresh = maps.filter((m) => !held(m));
+    const protocols = [...new Set(fresh.map((p) => p.protocol))];
+    if (protocols.length > 0) assertNoListenerConflicts(fresh, await hostListeners(protocols));
+    const before = primary.ports;
+    await writeRecord(paths, { ...primary, ports: maps });
+    try {
+      await applyLocked(ctx, paths);
+    } catch (e) {
+      // The kernel kept the old table (one transaction): the record says so again.
+      await writeRecord(paths, { ...primary, ports: before });
+      throw e;
+    }
+    return true;
   });
 }
 

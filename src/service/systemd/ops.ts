@@ -21,16 +21,14 @@ import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
 import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
-import { SERVICE_FORMAT, initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
+import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { afterInterrupted, pendingStart, startOutcome } from '../model/reconcile.js';
 import { unitStartFacts } from './status.js';
 import { requestStart } from '../running.js';
-import type { Deactivated } from '../ops.js';
+import type { Deactivated } from '../../backend/types.js';
 import { isActive, serviceStatus } from '../view.js';
-import { SERVICE_NAME_RE, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition, servicePaths, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
+import { readPlan, readState, removeServiceFiles, requireDefinition, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
 import type { HostEnv as BaseHostEnv } from '../launch.js';
-import type { InstalledPackage } from '../../store/installed.js';
-import type { PlanOptions } from '../../plan/build-plan.js';
 import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
 import { initStepFailed, timedOutText } from '../init-step.js';
 import { mountUnitName } from '../../render/systemd-mount.js';
@@ -50,29 +48,19 @@ type HostEnv = BaseHostEnv & { entry?: string };
 
 const sysusersFile = (service: string) => join(SYSUSERS_DIR, `niso-${service}.conf`);
 
-export interface SystemdActivateRequest {
-  pkg: InstalledPackage;
-  name: string;
-  options: PlanOptions;
-  logs: { maxBytes: number; files: number };
-}
-
 /** The mount unit of the service's bounded state dir (render/systemd-mount.ts). */
 const stateMountName = (root: string, service: string) => mountUnitName(stateOf(layout(root), service).dir);
 
 /** The unit is loaded and wanted: it runs, or systemd is restarting it. */
-function unitActive(name: string): boolean {
+export function unitActive(name: string): boolean {
   const p = showSync(unitName(name), ['ActiveState', 'UnitFileState']);
   return p.ActiveState === 'active' || p.ActiveState === 'activating' || p.ActiveState === 'reloading';
 }
 
 interface Installed { plan: Plan; unit: SystemdUnit }
 
-/**
- * Plans the service, prepares its network, files, user and directories, and writes the unit and its
- * companions; systemd is reloaded but nothing is started.
- */
-async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
+/** Plans the service and renders its unit and companions; nothing is written. */
+async function render(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
   const { root } = host;
   const pkg = await resolveOne(root, def.package.digest);
   const manifest = await installedManifest(pkg);
@@ -91,6 +79,33 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
   }
+  return { plan, unit };
+}
+
+/** Writes the unit and its companions (dropping those of an earlier definition) and plan.json, then daemon-reload. */
+async function writeUnits(root: string, def: ServiceDefinition, { plan, unit }: Installed): Promise<void> {
+  mkdirSync(UNIT_DIR, { recursive: true });
+  await writeFileAtomic(join(UNIT_DIR, unit.name), unit.unit, 0o644);
+  const companions = new Set(unit.companions.map((c) => c.name));
+  for (const c of unit.companions) await writeFileAtomic(join(UNIT_DIR, c.name), c.text, 0o644);
+  // A companion of an earlier generation that this one no longer has (the restart policy changed).
+  if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
+  if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
+  if (!companions.has(initUnitName(def.name))) rmSync(join(UNIT_DIR, initUnitName(def.name)), { force: true });
+  if (!companions.has(stateMountName(root, def.name))) rmSync(join(UNIT_DIR, stateMountName(root, def.name)), { force: true });
+  for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
+  // plan.json before the start: the network unit reads its networks and ports from it.
+  await writePlan(root, def.name, plan);
+  await systemctl('daemon-reload');
+}
+
+/**
+ * Plans the service, prepares its network, files, user and directories, and writes the unit and its
+ * companions; systemd is reloaded but nothing is started.
+ */
+async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
+  const { root } = host;
+  const { plan, unit } = await render(host, def);
   // A running unit (a restart is about to start it again) is stopped first where /state must change under it: its
   // first bound moves the directory into a new image (the old app would go on writing to the old directory), and a
   // new bound is applied with the image unmounted in every namespace (NISO3210 while the unit holds it).
@@ -115,20 +130,41 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   await writeFileAtomic(sysusersFile(def.name), unit.sysusers, 0o644);
   const users = await tool('systemd-sysusers', [sysusersFile(def.name)]);
   if (users.code !== 0) throw new NisoError('NISO3304', `systemd-sysusers could not create the user of ${def.name}: ${users.stderr.trim()}`);
-  mkdirSync(UNIT_DIR, { recursive: true });
-  await writeFileAtomic(join(UNIT_DIR, unit.name), unit.unit, 0o644);
-  const companions = new Set(unit.companions.map((c) => c.name));
-  for (const c of unit.companions) await writeFileAtomic(join(UNIT_DIR, c.name), c.text, 0o644);
-  // A companion of an earlier generation that this one no longer has (the restart policy changed).
-  if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
-  if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
-  if (!companions.has(initUnitName(def.name))) rmSync(join(UNIT_DIR, initUnitName(def.name)), { force: true });
-  if (!companions.has(stateMountName(root, def.name))) rmSync(join(UNIT_DIR, stateMountName(root, def.name)), { force: true });
-  for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
-  // plan.json before the start: the network unit reads its networks and ports from it.
-  await writePlan(root, def.name, plan);
-  await systemctl('daemon-reload');
+  await writeUnits(root, def, { plan, unit });
   return { plan, unit };
+}
+
+/**
+ * A new definition for a unit that keeps running (restart policy, log bounds, ports): its unit, companions and
+ * plan.json are written again and systemd reloaded, without a restart and without touching the files the running
+ * sandbox binds (its generated /etc, its state). A unit never written (never started) gets nothing: its start writes it.
+ */
+export async function rewriteUnit(host: HostEnv, def: ServiceDefinition): Promise<Plan | null> {
+  if (showSync(unitName(def.name), ['LoadState']).LoadState === 'not-found') return null;
+  const installed = await render(host, def);
+  await writeUnits(host.root, def, installed);
+  return installed.plan;
+}
+
+/**
+ * Starts a defined service. Requested by this very command with its definition (a new activation): started with
+ * counters anew, as `activate` always did; running already: recorded and wanted; otherwise requested and started.
+ */
+export async function startDefined(host: HostEnv, name: string): Promise<ServiceState> {
+  return withServiceLock(host.root, name, async () => {
+    const def = requireDefinition(host.root, name);
+    const prev = readState(host.root, name);
+    const pending = pendingStart(def, prev);
+    if (pending && pending.by.pid === process.pid && !unitActive(name)) {
+      return enableAndStart(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0, start: pending.id }, 'restart');
+    }
+    if (unitActive(name)) {
+      const { def: d, state } = await reconcileUnitLocked(host.root, name);
+      if (d.desired !== 'active') await writeDefinition(host.root, { ...d, desired: 'active' });
+      return state;
+    }
+    return requestAndStart(host, name, 'start');
+  });
 }
 
 /** Records the unit's run in state.json. `fresh`: a start niso just made, with a fresh health record (not an adopted run). */
@@ -221,52 +257,12 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
   }
 }
 
-/** `niso activate PACKAGE` on systemd. */
-export async function activate(host: HostEnv, req: SystemdActivateRequest): Promise<ServiceState> {
-  if (!SERVICE_NAME_RE.test(req.name)) throw new NisoError('NISO9001', `"${req.name}" is not a valid service name`, { exitCode: 2 });
-  const def: ServiceDefinition = {
-    version: SERVICE_FORMAT, name: req.name, package: { name: req.pkg.name, version: req.pkg.version, digest: req.pkg.digest },
-    options: req.options, backend: 'systemd', createdAt: new Date().toISOString(), desired: 'active', logs: req.logs,
-  };
-  await withServicesLock(host.root, async () => {
-    const existing = readDefinition(host.root, req.name);
-    // As status shows it (an embedded service of that name too): what runs, and what an interrupted start left.
-    const now = existing ? serviceStatus(host.root, req.name) : null;
-    if (existing && now && (isActive(now) || (existing.backend === 'systemd' && unitActive(req.name)))) {
-      const { alreadyActive } = await import('../ops.js');
-      throw alreadyActive(req.name, existing);
-    }
-    mkdirSync(servicePaths(host.root, req.name).dir, { recursive: true, mode: 0o700 });
-    // The intent first (model/reconcile.ts): a command killed at any later step leaves a service told truthfully.
-    def.start = requestStart(now?.desired ?? 'inactive');
-    await writeDefinition(host.root, existing ? { ...def, createdAt: existing.createdAt } : def);
-  });
-  crashPoint(host.env, 'defined');
-  return withServiceLock(host.root, req.name, async () => {
-    const prev = readState(host.root, req.name);
-    return enableAndStart(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0, start: def.start!.id }, 'restart');
-  });
-}
-
 /** Under the lock: what an interrupted start left is reconciled, then the start is requested (desired active) and made. */
 async function requestAndStart(host: HostEnv, name: string, verb: 'start' | 'restart'): Promise<ServiceState> {
   const { def } = await reconcileUnitLocked(host.root, name);
   const d: ServiceDefinition = { ...def, desired: 'active', start: requestStart(def.desired) };
   await writeDefinition(host.root, d);
   return enableAndStart(host, d, { ...readState(host.root, name), start: d.start!.id }, verb);
-}
-
-/** `niso activate SERVICE` for an inactive systemd service. */
-export async function start(host: HostEnv, name: string): Promise<ServiceState> {
-  return withServiceLock(host.root, name, async () => {
-    // It runs (maybe started by a command that was killed before it said so): recorded, wanted, and left as it is.
-    if (unitActive(name)) {
-      const { def, state } = await reconcileUnitLocked(host.root, name);
-      if (def.desired !== 'active') await writeDefinition(host.root, { ...def, desired: 'active' });
-      return state;
-    }
-    return requestAndStart(host, name, 'start');
-  });
 }
 
 /** `niso restart SERVICE`: the unit is written again from the definition and restarted. */
