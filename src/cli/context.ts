@@ -23,6 +23,8 @@ export interface Context {
    * `niso secret create NAME -`.
    */
   stdin?: () => NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The command line as a generation records it (values that may be secrets redacted). */
+  command?: string[];
   /** Set by commands whose exit status is not simply success, e.g. `niso run` passes on the app's. */
   exitCode?: number;
 }

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { diagnosticToJson, formatDiagnostics } from '../errors/render.js';
 import { makeContext, type Context } from './context.js';
+import { redactCommand } from './redact.js';
 
 declare const NISO_VERSION: string;
 const VERSION = typeof NISO_VERSION === 'string' ? NISO_VERSION : '0.0.0-dev';
@@ -62,6 +63,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--secret <NAME[,target=PATH]>', 'mount a secret (`niso secret create`) read-only at /run/secrets/NAME or PATH, or allow the manifest\'s (repeatable)', collect, [])
     .option('--entrypoint <PROGRAM>', 'run this program of the package (or of its runtime) instead of the manifest\'s entrypoint, without the manifest\'s args, like `docker run --entrypoint`');
 
+  // What every verb that switches generations takes (src/generation/switch.ts).
+  const switchFlags = (c: Command) => c
+    .option('--dry-run', 'print what would stop, start, restart, update or stay, and change nothing')
+    .option('--no-gate', 'commit without SafeSwitch (no waiting for started services to be healthy and stay so)')
+    .option('--settle <duration>', 'SafeSwitch: how long started services must stay healthy, with no restart (default 5s)');
+
   sandboxOptions(program.command('run')
     .description('run a package in the foreground in its sandbox, like `docker run --rm`')
     .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly)')
@@ -83,13 +90,14 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--log-max-size <size>', 'size of one log file before it is rotated (default 10M, or [logs] max_size in /etc/niso/config.toml)')
     .option('--log-files <n>', 'log files kept, the current one included (default 3, or [logs] files)')
     .addOption(new Option('--backend <backend>', 'who runs the service: systemd units (default where systemd is PID 1, or [services] backend) or niso\'s embedded supervisor').choices(['embedded', 'systemd']))
-    .option('--json', 'print the service\'s status as JSON')
+    .option('--json', 'print the service\'s status as JSON');
+  switchFlags(program.commands.at(-1)!)
     .action(async (ref: string, args: string[], opts) => (await import('./commands/service.js')).activate(ctx, ref, args, opts));
 
-  program.command('deactivate').alias('stop')
+  switchFlags(program.command('deactivate').alias('stop')
     .description('stop services: stop signal, stop timeout, then SIGKILL; their network and cgroup are removed')
     .argument('<services...>', 'service names')
-    .option('--json', 'print how each one ended as JSON')
+    .option('--json', 'print how each one ended as JSON'))
     .action(async (names: string[], opts) => (await import('./commands/service.js')).deactivate(ctx, names, opts));
 
   program.command('restart')
@@ -316,8 +324,21 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--all-versions', 'remove every installed version (or build) that NAME or NAME:VERSION matches')
     .option('-v, --volumes', 'also delete the services\' data: their /state and own volumes (also of names only `niso run` used, or services removed before), and give their uids back')
     .addOption(new Option('--state', 'the older name of --volumes').hideHelp())
-    .option('--json', 'print as JSON')
+    .option('--json', 'print as JSON');
+  switchFlags(program.commands.at(-1)!)
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
+
+  switchFlags(program.command('rollback')
+    .description('switch the host back to the previous good generation (or --to N), like `nixos-rebuild switch --rollback`; no new generation is made')
+    .option('--to <n>', 'the generation to go back to (default: the newest good one before the current)')
+    .option('--json', 'print the outcome as JSON'))
+    .action(async (opts) => (await import('./commands/switch.js')).rollback(ctx, opts));
+
+  switchFlags(program.command('switch')
+    .description('switch the host to generation N (any one `niso generation list` shows), services, ports and hosts files included')
+    .argument('<n>', 'generation number')
+    .option('--json', 'print the outcome as JSON'))
+    .action(async (n: string, opts) => (await import('./commands/switch.js')).switchTo(ctx, n, opts));
 
   program.command('gc')
     .description('free store content that no installed package uses and leftovers of interrupted installs; report data of removed services')
@@ -332,6 +353,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print as JSON')
     .action(async (code: string | undefined, opts) => (await import('./commands/explain.js')).run(ctx, code, opts));
 
+  ctx.command ??= redactCommand(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode ?? 0;

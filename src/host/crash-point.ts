@@ -1,4 +1,4 @@
-// TEST-ONLY: NISO_TEST_CRASH_AT=<step> makes niso SIGKILL itself at that step of a service start, so that tests can
+// TEST-ONLY: NISO_TEST_CRASH_AT=<step> makes niso SIGKILL itself at that step of a service start or of a switch, so that tests can
 // kill `activate` between any two of its steps, for real, and check that what it leaves behind is told truthfully and
 // recovered (test/e2e/services.test.ts). Inert unless the variable is set; the supervisor is started without it.
 
@@ -8,6 +8,13 @@ export type CrashStep = typeof CRASH_STEPS[number];
 
 export const CRASH_ENV = 'NISO_TEST_CRASH_AT';
 
-export function crashPoint(env: Readonly<Record<string, string | undefined>>, step: CrashStep): void {
+/**
+ * The switch engine's points (generation/switch.ts), one after each line of its journal is on the disk:
+ * `switch:begin`, `switch:step:<i>:start`, `switch:step:<i>:done`, `switch:gate`, `switch:revert:<i>:start`, ...,
+ * `switch:commit`.
+ */
+export type SwitchCrashStep = `switch:${string}`;
+
+export function crashPoint(env: Readonly<Record<string, string | undefined>>, step: CrashStep | SwitchCrashStep): void {
   if (env[CRASH_ENV] === step) process.kill(process.pid, 'SIGKILL');
 }

@@ -7,7 +7,7 @@ import { shortDigest, whichOne } from '../../store/resolve.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 
-export interface RemoveOptions { allVersions?: boolean; volumes?: boolean; state?: boolean; json?: boolean }
+export interface RemoveOptions { allVersions?: boolean; volumes?: boolean; state?: boolean; json?: boolean; dryRun?: boolean; gate?: boolean; settle?: string }
 
 export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Promise<void> {
   // `--state` is the older name of `--volumes`: a service's /state is one of its volumes now.
@@ -49,9 +49,23 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
   }
   const removedVolumes = new Map<string, string[]>();
   if (services.length > 0) {
-    const { removeService } = await import('../../service/ops.js');
-    const { hostOf } = await import('./service.js');
-    for (const s of services) removedVolumes.set(s, (await removeService(hostOf(ctx), s, deleteData)).removedVolumes);
+    const [{ removeService }, { hostOf }, { serviceStatus, isActive }, { switchGeneration }, { withoutServices }, sw, { releaseServiceData }] = await Promise.all([
+      import('../../service/ops.js'), import('./service.js'), import('../../service/view.js'), import('../../generation/switch.js'),
+      import('../../generation/edit.js'), import('./switch.js'), import('../../volume/service-data.js'),
+    ]);
+    // Only what is not active is forgotten (stop it first), as `docker rm` without -f.
+    for (const s of services) {
+      const now = serviceStatus(ctx.root, s);
+      if (now && isActive(now)) throw new NisoError('NISO3302', `service "${s}" is ${now.state}`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${s}\`` });
+    }
+    if (opts.dryRun && chosen.size > 0) throw new NisoError('NISO9001', '--dry-run applies to services; packages are not removed in a dry run', { exitCode: 2, hint: 'name only services with --dry-run' });
+    const r = await switchGeneration(hostOf(ctx), { kind: 'content', edit: (cur) => withoutServices(cur, services) }, sw.switchOptions(ctx, opts));
+    if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
+    for (const s of services) {
+      // One the generation did not hold (left by an interrupted start before generations) is removed as it is.
+      if (!r.actions.some((a) => a.service === s && a.kind === 'remove') && listServiceNames(ctx.root).includes(s)) await removeService(hostOf(ctx), s, false);
+      removedVolumes.set(s, deleteData ? (await releaseServiceData(ctx.root, s, true)).removedVolumes : []);
+    }
   }
   if (states.length > 0) {
     const { releaseServiceData } = await import('../../volume/service-data.js');

@@ -9,9 +9,11 @@ import type { RestartPolicy } from '../../plan/plan.js';
 import { resolveOne, shortDigest } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
 import { ensureSupervisor } from '../../service/supervisor.js';
-import { activate as activateService, boot as bootServices, deactivate as deactivateService, failureDetail, reconcileInterrupted, restart as restartService, start, type Deactivated, type Host } from '../../service/ops.js';
+import { boot as bootServices, checkName, failureDetail, reconcileInterrupted, restart as restartService, start, type Deactivated, type Host } from '../../service/ops.js';
+import type { SwitchFlags } from './switch.js';
+import type { GenerationService } from '../../generation/types.js';
 import { listServiceNames, readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
-import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
+import { allStatuses, isActive, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
@@ -24,7 +26,7 @@ export function hostOf(ctx: Context): Host {
   return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
 }
 
-export interface ActivateOptions extends RunOptions {
+export interface ActivateOptions extends RunOptions, SwitchFlags {
   logMaxSize?: string;
   logFiles?: string;
   restart?: string;
@@ -126,15 +128,24 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
   let name: string;
   // `niso activate SERVICE` starts an existing service again, as it was defined.
   const existing = opts.name === undefined && onlyName ? readDefinition(ctx.root, ref) : null;
+  const [{ switchGeneration }, { withActive, withService }, { entryOf }, sw] = await Promise.all([
+    import('../../generation/switch.js'), import('../../generation/edit.js'), import('../../generation/hash.js'), import('./switch.js'),
+  ]);
+  const flags = sw.switchOptions(ctx, opts);
   if (existing) {
     name = ref;
     const before = serviceStatus(ctx.root, name);
     await noteNewerBuild(ctx, name);
-    if (before && before.pid !== null && !opts.wait && !opts.json) {
+    if (before && before.pid !== null && !opts.wait && !opts.json && !opts.dryRun) {
       ctx.stdout.write(`${name} is already active: ${describe(before)}\n`);
       return;
     }
-    await start(host, name);
+    // The generation's entry of the service, active: as it was defined (`docker start`).
+    const r = await switchGeneration(host, { kind: 'content', edit: (cur) => withActive(cur, [name], true, () => entryOf(existing, true)) }, flags);
+    if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
+    if (r.status === 'reverted') throw sw.gateRefused(r);
+    // The generation has it active already, but it does not run (its start failed, it was stopped outside a switch).
+    if (r.status === 'noop') await start(host, name);
   } else {
     // The backend first: forcing one that cannot run here fails before anything is installed.
     const { selectBackend } = await import('../../service/systemd/backend.js');
@@ -162,7 +173,14 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const { inheritedNote } = await import('../../volume/state.js');
     const note = await inheritedNote(ctx.root, name);
     if (note) ctx.stderr.write(`${note}\n`);
-    await activateService(host, { pkg, name, options, logs, backend });
+    checkName(name);
+    const entry: GenerationService = { name, package: { name: pkg.name, version: pkg.version, digest: pkg.digest }, options, backend, logs, active: true };
+    // A service of that name is replaced by this definition (an upgrade: stopped, defined anew, started, gated).
+    const r = await switchGeneration(host, { kind: 'content', edit: (cur) => withService(cur, entry) }, flags);
+    if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
+    if (r.status === 'reverted') throw sw.gateRefused(r);
+    // Defined exactly so already, and not running: started as it is.
+    if (r.status === 'noop' && !(serviceStatus(ctx.root, name)?.pid)) await start(host, name);
     // What the plan says the user should know (a volume made on first use, a setting not in effect), as `niso run` does.
     for (const n of readPlan(ctx.root, name)?.notes ?? []) ctx.stderr.write(`note: ${n}\n`);
   }
@@ -174,10 +192,25 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
   ctx.stdout.write(`${name} ${s.state === 'active' ? 'is active' : `is ${s.state}`}: ${describe(s)}\n`);
 }
 
-export async function deactivate(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
+export async function deactivate(ctx: Context, names: string[], opts: SwitchFlags): Promise<void> {
   const host = hostOf(ctx);
   for (const n of names) requireDefinition(ctx.root, n);
-  const results = await Promise.all(names.map(async (n) => ({ name: n, ...await deactivateService(host, n) })));
+  const [{ switchGeneration }, { withActive }, { entryOf }, sw, { deactivate: stopService }] = await Promise.all([
+    import('../../generation/switch.js'), import('../../generation/edit.js'), import('../../generation/hash.js'), import('./switch.js'), import('../../service/ops.js'),
+  ]);
+  const before = new Map(names.map((n) => [n, serviceStatus(ctx.root, n)!]));
+  const r = await switchGeneration(host, { kind: 'content', edit: (cur) => withActive(cur, names, false, (n) => { const d = readDefinition(ctx.root, n); return d && entryOf(d, false); }) }, sw.switchOptions(ctx, opts));
+  if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
+  const results: ({ name: string } & Deactivated)[] = [];
+  for (const n of names) {
+    const stopped = r.results.get(n)?.stopped;
+    if (stopped) { results.push({ name: n, ...stopped }); continue; }
+    // Inactive in the generation already: what still runs of it (a run outside a switch) is stopped all the same.
+    const s = serviceStatus(ctx.root, n);
+    if (s && isActive(s)) { results.push({ name: n, ...await stopService(host, n) }); continue; }
+    const b = before.get(n)!;
+    results.push({ name: n, exit: null, before: { state: b.state, message: b.message } });
+  }
   if (opts.json) return printJson(ctx, results);
   for (const r of results) {
     const how = r.exit === null ? notRunning(r.before) : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
@@ -205,8 +238,9 @@ export async function restart(ctx: Context, names: string[], opts: { json?: bool
 export async function status(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
   for (const n of names) requireDefinition(ctx.root, n);
-  // What a killed niso command left is set right first; looking is enough to bring supervision back after the
-  // supervisor was killed.
+  // What a killed niso command left is set right first (an interrupted switch, then an interrupted start); looking is
+  // enough to bring supervision back after the supervisor was killed.
+  await (await import('../../generation/switch.js')).recoverIfNeeded(host);
   await reconcileInterrupted(host, names.length > 0 ? names : listServiceNames(ctx.root));
   await ensureSupervisor(host, host.entry).catch(() => undefined);
   const statuses = names.length > 0 ? names.map((n) => serviceStatus(ctx.root, n)!) : allStatuses(ctx.root);
@@ -220,6 +254,8 @@ export async function status(ctx: Context, names: string[], opts: { json?: boole
 }
 
 export async function boot(ctx: Context, opts: { json?: boolean }): Promise<void> {
+  // A switch the reboot interrupted is settled before anything starts: the host boots into exactly one generation.
+  await (await import('../../generation/switch.js')).recoverIfNeeded(hostOf(ctx));
   const r = await bootServices(hostOf(ctx));
   if (opts.json) return printJson(ctx, r);
   ctx.stdout.write(r.started.length > 0 ? `started ${r.started.join(', ')}\n` : 'nothing to start\n');

@@ -1,0 +1,98 @@
+// `niso rollback [--to N]` and `niso switch N`, and what every changing verb shares about a switch: its options
+// (--dry-run, --no-gate, --settle), its dry-run report, and the exit status 3 when the gate took the host back.
+import { NisoError } from '../../errors/niso-error.js';
+import { parseDuration } from '../../manifest/units.js';
+import type { SwitchOptions, SwitchResult } from '../../generation/switch.js';
+import type { Generation } from '../../generation/store.js';
+import type { ServiceAction } from '../../generation/types.js';
+import type { Context } from '../context.js';
+import { printJson } from '../output.js';
+import { hostOf } from './service.js';
+
+export interface SwitchFlags { dryRun?: boolean; gate?: boolean; settle?: string; json?: boolean }
+
+export function switchOptions(ctx: Context, flags: SwitchFlags): SwitchOptions {
+  let settleMs: number | undefined;
+  if (flags.settle !== undefined) {
+    const r = parseDuration(flags.settle);
+    if (!r.ok) throw new NisoError('NISO9001', `--settle ${flags.settle}: ${r.message}`, { exitCode: 2, hint: r.hint });
+    settleMs = r.value;
+  }
+  return { command: ctx.command ?? ['niso'], dryRun: flags.dryRun === true, gate: flags.gate !== false, ...(settleMs !== undefined ? { settleMs } : {}) };
+}
+
+const VERB: Record<ServiceAction['kind'], string> = {
+  keep: 'keep', update: 'update', ports: 'update the ports of', replace: 'restart', start: 'start', stop: 'stop', add: 'start', remove: 'stop and remove',
+};
+
+/** One action as a dry run says it: "would restart app (package 1.0.0 → 2.0.0)". */
+async function dryLine(a: ServiceAction): Promise<string> {
+  const { describeAction } = await import('../../generation/diff.js');
+  const text = describeAction(a);
+  const detail = text.slice(text.indexOf(a.service) + a.service.length);
+  const verb = a.kind === 'add' && !a.to?.active ? 'add' : VERB[a.kind];
+  return `${a.kind === 'keep' ? '' : 'would '}${verb} ${a.service}${detail}`;
+}
+
+const actionJson = (a: ServiceAction) => ({ kind: a.kind, service: a.service, changed: a.changed, from: a.from?.package ?? null, to: a.to?.package ?? null });
+
+/** What a dry run prints: each action (keeps included, so that what stays untouched is said too). */
+export async function printDryRun(ctx: Context, r: SwitchResult, json: boolean): Promise<void> {
+  if (json) return printJson(ctx, { dryRun: true, from: r.from, to: r.to, actions: r.actions.map(actionJson) });
+  if (r.status === 'noop') { ctx.stdout.write('nothing to change\n'); return; }
+  for (const a of r.actions) ctx.stdout.write(`${await dryLine(a)}\n`);
+}
+
+/** The gate took the host back: exit 3, with the reason. */
+export function gateRefused(r: SwitchResult): NisoError {
+  return new NisoError('NISO6034', `the switch to generation ${r.to} was rolled back: ${r.reason}`, {
+    exitCode: 3, hint: `the host runs generation ${r.from ?? '(none)'} again; \`niso debug ${/^([^:]+):/.exec(r.reason ?? '')?.[1] ?? 'SERVICE'}\` shows why; --no-gate skips the check`,
+  });
+}
+
+/** A switch's outcome as rollback and switch print it. */
+async function report(ctx: Context, r: SwitchResult, json: boolean): Promise<void> {
+  if (r.status === 'dry-run') return printDryRun(ctx, r, json);
+  if (r.status === 'reverted') throw gateRefused(r);
+  if (json) return printJson(ctx, { status: r.status, from: r.from, to: r.to, actions: r.actions.filter((a) => a.kind !== 'keep').map(actionJson) });
+  if (r.status === 'noop') { ctx.stdout.write(`nothing to change: generation ${r.to} is current\n`); return; }
+  const done = r.actions.filter((a) => a.kind !== 'keep');
+  ctx.stdout.write(`generation ${r.to} is current (was ${r.from ?? 'none'})${done.length > 0 ? `: ${done.map((a) => `${a.kind} ${a.service}`).join(', ')}` : ''}\n`);
+}
+
+/** The newest generation before the current one whose status is good. */
+function previousGood(current: Generation | null, metas: { number: number; status: string }[]): number {
+  const cur = current?.meta.number ?? null;
+  const pick = metas.filter((m) => m.status === 'good' && cur !== null && m.number < cur).at(-1);
+  if (!pick) {
+    throw new NisoError('NISO6035', cur === null ? 'there is no generation to roll back from' : `there is no good generation before generation ${cur}`, {
+      hint: '`niso generation list` shows the generations; `niso switch N` switches to any of them',
+    });
+  }
+  return pick.number;
+}
+
+function parseNumber(text: string, what: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(text)) throw new NisoError('NISO6006', `${what} ${text}: a generation is named by its number, as \`niso generation list\` shows it`, { exitCode: 2 });
+  return Number(text);
+}
+
+export async function rollback(ctx: Context, flags: SwitchFlags & { to?: string }): Promise<void> {
+  const [{ switchGeneration }, { listGenerations, readMeta }] = await Promise.all([import('../../generation/switch.js'), import('../../generation/store.js')]);
+  const to = flags.to !== undefined ? parseNumber(flags.to, '--to') : null;
+  const r = await switchGeneration(hostOf(ctx), {
+    kind: 'generation', rollback: true,
+    pick: (current) => {
+      if (to !== null) { readMeta(ctx.root, to); return to; }
+      return previousGood(current, listGenerations(ctx.root));
+    },
+  }, switchOptions(ctx, flags));
+  await report(ctx, r, flags.json === true);
+}
+
+export async function switchTo(ctx: Context, n: string, flags: SwitchFlags): Promise<void> {
+  const [{ switchGeneration }, { readMeta }] = await Promise.all([import('../../generation/switch.js'), import('../../generation/store.js')]);
+  const number = parseNumber(n, 'generation');
+  const r = await switchGeneration(hostOf(ctx), { kind: 'generation', rollback: false, pick: () => { readMeta(ctx.root, number); return number; } }, switchOptions(ctx, flags));
+  await report(ctx, r, flags.json === true);
+}

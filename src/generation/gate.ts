@@ -1,0 +1,75 @@
+// SafeSwitch: after a switch started services, they must prove themselves before the new generation is committed.
+// A service with a health check must turn healthy within niso's own bound for that check (health/state.ts
+// unhealthyWithinMs) and then stay healthy, with no restart, for a settle window; one without a check must be running
+// (not failed, restarting or crash-looping) through the settle window. Catches crash-after-ready, which a one-shot
+// check misses (Kamal's /up), and never gives up before niso itself has decided.
+import { VERDICT_SLACK_MS } from '../service/health/messages.js';
+import { unhealthyWithinMs } from '../service/health/state.js';
+import { readPlan } from '../service/store.js';
+import { serviceStatus, type ServiceStatus } from '../service/view.js';
+
+export const DEFAULT_SETTLE_MS = 5_000;
+export const GATE_POLL_MS = 200;
+
+export interface GateOptions {
+  settleMs: number;
+  /** For tests of the gate itself; real time otherwise. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type GateVerdict = { ok: true } | { ok: false; service: string; reason: string };
+
+const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Why a status is not (or no longer) acceptable; null when it is. */
+function failure(s: ServiceStatus | null, checked: boolean): string | null {
+  if (!s) return 'it is gone';
+  if (s.state === 'failed' || s.state === 'crash-loop' || s.state === 'restarting' || s.state === 'inactive') {
+    return `it is ${s.state}${s.message ? ` (${s.message})` : s.lastExit ? ` (exit code ${s.lastExit.exitCode ?? 'unknown'})` : ''}`;
+  }
+  if (checked && (s.health === 'unhealthy' || s.state === 'unhealthy')) return 'its health check fails';
+  return null;
+}
+
+const ready = (s: ServiceStatus, checked: boolean) => s.pid !== null && s.state !== 'activating' && (!checked || s.health === 'healthy');
+
+/** Waits for every named service to be ready, then for the settle window; the first failure ends it. */
+export async function safeSwitchGate(root: string, services: readonly string[], opts: GateOptions): Promise<GateVerdict> {
+  const sleep = opts.sleep ?? sleepReal;
+  if (services.length === 0) return { ok: true };
+  const checked = new Map(services.map((n) => [n, readPlan(root, n)?.health ?? null]));
+  const started = Date.now();
+  // Phase 1: ready (healthy, or running without a check), each within its own bound.
+  const waiting = new Set(services);
+  while (waiting.size > 0) {
+    for (const name of [...waiting]) {
+      const health = checked.get(name) ?? null;
+      const s = serviceStatus(root, name);
+      const why = failure(s, health !== null);
+      if (why) return { ok: false, service: name, reason: `${name}: ${why}` };
+      if (ready(s!, health !== null)) { waiting.delete(name); continue; }
+      const bound = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : opts.settleMs + VERDICT_SLACK_MS;
+      if (Date.now() - started > bound) {
+        return { ok: false, service: name, reason: `${name}: ${health ? `not healthy within ${Math.round(bound / 1000)} s, the longest its health check can take` : `not running within ${Math.round(bound / 1000)} s`} (state ${s!.state}${s!.health ? `, health ${s!.health}` : ''})` };
+      }
+    }
+    if (waiting.size > 0) await sleep(GATE_POLL_MS);
+  }
+  // Phase 2: the settle window: the same processes, no restart, still healthy.
+  const seen = new Map(services.map((n) => { const s = serviceStatus(root, n)!; return [n, { pid: s.pid, restarts: s.restarts }]; }));
+  const settleEnd = Date.now() + opts.settleMs;
+  for (;;) {
+    for (const name of services) {
+      const health = checked.get(name) ?? null;
+      const s = serviceStatus(root, name);
+      const why = failure(s, health !== null);
+      if (why) return { ok: false, service: name, reason: `${name}: ${why} within the settle window` };
+      const was = seen.get(name)!;
+      if (s!.restarts !== was.restarts || s!.pid !== was.pid || s!.pid === null) {
+        return { ok: false, service: name, reason: `${name}: it ended and was restarted within the settle window of ${opts.settleMs / 1000} s` };
+      }
+    }
+    if (Date.now() >= settleEnd) return { ok: true };
+    await sleep(Math.min(GATE_POLL_MS, Math.max(1, settleEnd - Date.now())));
+  }
+}
