@@ -44,6 +44,7 @@ async function define(host: Host, entry: ServiceEntry, opts: DefineOptions = {})
     const now = existing ? serviceStatus(host.root, entry.name) : null;
     await writeDefinition(host.root, definitionOf(entry, existing, opts.requestStart ? requestStart(now?.desired ?? 'inactive') : undefined));
   });
+  crashPoint(host.env, 'defined');
 }
 
 async function start(host: Host, name: string): Promise<ServiceState> {

@@ -1,5 +1,6 @@
 // The systemd backend behind the Backend interface: each service is a unit (service/systemd/ops.ts) that systemd
 // starts, restarts and logs; niso writes the units and asks systemctl. Loaded only for systemd services.
+import { crashPoint } from '../host/crash-point.js';
 import type { PortMapping } from '../manifest/units.js';
 import { requestStart } from '../service/running.js';
 import { remapServicePorts, liveNet } from '../service/net.js';
@@ -18,6 +19,7 @@ async function define(host: Host, entry: ServiceEntry, opts: DefineOptions = {})
     // The intent first (model/reconcile.ts): a command killed at any later step leaves a service told truthfully.
     await writeDefinition(host.root, definitionOf(entry, existing, opts.requestStart ? requestStart(now?.desired ?? 'inactive') : undefined));
   });
+  crashPoint(host.env, 'defined');
 }
 
 async function replace(host: Host, from: ServiceEntry, to: ServiceEntry): Promise<void> {

@@ -1,57 +1,17 @@
-// The service verbs that change what runs (activate, deactivate, restart, remove, boot), on whichever backend a
-// service has: each goes through the Backend interface (src/backend/), so nothing here knows how a backend works.
+// The service verbs on one service (start, deactivate, restart, remove, boot), on whichever backend it has: each goes through the Backend interface (src/backend/), so nothing here knows how a backend works.
 import { NisoError } from '../errors/niso-error.js';
-import { crashPoint } from '../host/crash-point.js';
 import { sameProcess } from '../host/liveness.js';
 import { backendFor, type Deactivated, type Host } from '../backend/index.js';
 import { bootEmbedded } from '../backend/embedded.js';
 import { pendingStart } from './model/reconcile.js';
-import type { PlanOptions } from '../plan/build-plan.js';
-import type { InstalledPackage } from '../store/installed.js';
 import { lastOutput } from './launch.js';
-import type { BackendName, ServiceDefinition, ServiceState } from './model/types.js';
+import type { ServiceDefinition, ServiceState } from './model/types.js';
 import { SERVICE_NAME_RE, readDefinition, readState, requireDefinition } from './store.js';
-import { isActive, serviceStatus } from './view.js';
 
 export type { Deactivated, Host };
 
-export interface ActivateRequest {
-  pkg: InstalledPackage;
-  name: string;
-  options: PlanOptions;
-  logs: { maxBytes: number; files: number };
-  /** Default embedded. */
-  backend?: BackendName;
-}
-
 export function checkName(name: string): void {
   if (!SERVICE_NAME_RE.test(name)) throw new NisoError('NISO9001', `"${name}" is not a valid service name`, { exitCode: 2, hint: 'use 1-64 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit' });
-}
-
-/**
- * `niso activate PACKAGE [--name N]`: a new service (or a new definition for an inactive one), started. The start
- * request goes into service.json with the definition, before anything else (model/reconcile.ts): a command killed at
- * any later step leaves a service that is told and recovered truthfully.
- */
-export async function activate(host: Host, req: ActivateRequest): Promise<ServiceState> {
-  checkName(req.name);
-  const backend = await backendFor(req.backend ?? 'embedded');
-  const existing = readDefinition(host.root, req.name);
-  // As status shows it: what runs, and what an interrupted start left (not "active" just because it was asked for).
-  const now = existing ? serviceStatus(host.root, req.name) : null;
-  if (existing && now && (isActive(now) || (await backendFor(existing.backend)).running(host, req.name))) throw alreadyActive(req.name, existing);
-  await backend.define(host, {
-    name: req.name, package: { name: req.pkg.name, version: req.pkg.version, digest: req.pkg.digest }, options: req.options,
-    backend: backend.name, logs: req.logs, active: true,
-  }, { requestStart: true });
-  crashPoint(host.env, 'defined');
-  return backend.start(host, req.name);
-}
-
-export function alreadyActive(name: string, def: ServiceDefinition): NisoError {
-  return new NisoError('NISO3302', `service "${name}" already exists and is active (${def.package.name} ${def.package.version})`, {
-    exitCode: 1, hint: `restart it with \`niso restart ${name}\`, give the new one another name with --name, or stop it first with \`niso deactivate ${name}\``,
-  });
 }
 
 /** `niso activate SERVICE` for an existing, inactive service: starts it again as it was defined. */

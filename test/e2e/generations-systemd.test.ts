@@ -1,0 +1,27 @@
+// The generations suite (generations.test.ts), unchanged, against the systemd backend inside a booted systemd 252
+// (test/helpers/nspawn.ts): the upgrade in place and rollback, SafeSwitch, no-op and ports-only switches, and the SIGKILL
+// after every journal line, each service a unit.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bootMachine, type Machine } from '../helpers/nspawn.js';
+import { REPO, suiteInside } from '../helpers/systemd-e2e.js';
+
+const inside = process.env.NISO_E2E_BACKEND === 'systemd';
+let m: Machine | null = null;
+
+before(async () => {
+  if (inside) return;
+  m = await bootMachine({ bindsRo: [REPO, '/etc/ssl'], limits: true, privateNetwork: true });
+});
+
+after(async () => {
+  if (m) await m.shutdown();
+});
+
+test('the generations suite (generations.test.ts) holds against the systemd backend (in a booted systemd 252)', { skip: inside && 'already inside the machine', timeout: 900_000 }, async () => {
+  const { results, failed, skipped, code, stdout, stderr } = await suiteInside(m!, 'test/e2e/generations.test.ts', 'generations', 840_000);
+  assert.deepEqual(failed.map((x) => `${x.name}\n${x.detail}`), [], `failing cases on systemd:\n${stderr.slice(-3000)}`);
+  assert.equal(code, 0, `the suite exited ${code}:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
+  assert.ok(results.length >= 4, `only ${results.length} cases ran`);
+  assert.deepEqual(skipped, []);
+});
