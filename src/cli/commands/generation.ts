@@ -99,7 +99,7 @@ export async function pruneByRetention(root: string, dryRun: boolean): Promise<P
 export async function gc(ctx: Context, opts: { dryRun?: boolean; json?: boolean }): Promise<void> {
   const r = await pruneByRetention(ctx.root, opts.dryRun === true);
   if (opts.json) return printJson(ctx, r);
-  reportPrune(ctx, r, 'no generation to remove: retention keeps every one (the current one, the newest, those younger than the bound)');
+  reportPrune(ctx, r, generationNumbers(ctx.root).length === 0 ? 'no generations yet' : 'no generation to remove: retention keeps every one (the current one, the newest, those younger than the bound)');
 }
 
 export async function remove(ctx: Context, refs: string[], opts: { json?: boolean }): Promise<void> {
