@@ -106,7 +106,7 @@ function scalar(key: string, v: unknown): string | null {
     return r.maxRetries === null ? r.policy : `${r.policy}:${r.maxRetries}`;
   }
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (typeof v === 'string' && key !== 'entrypoint') return v.length <= 40 ? v : null;
+  if (typeof v === 'string') return v.length <= 40 ? v : null;
   return null;
 }
 

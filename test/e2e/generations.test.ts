@@ -1,280 +1,204 @@
-// Generations through the built CLI against real services: an upgrade in place and `niso rollback` (a real client sees
-// the old version again, its port mapping and hosts entries back), SafeSwitch rolling back a version whose health check
-// fails (exit 3), a no-op switch that restarts nothing, a ports-only change without a restart, and a SIGKILL after
-// every journal line of an upgrade, after which recovery leaves exactly the old or exactly the new generation. Written
-// for both backends, as services.test.ts: generations-systemd.test.ts runs it inside a booted systemd.
+// `niso generation list|diff|gc|rm` through the built CLI: adoption of services activated for real, diffs of
+// generations made through the store's API (env values never shown), GC roots (a package that a retained generation
+// names survives `niso gc` and is refused by `niso remove` until retention lets the generation go), and damaged
+// files reported with their name and code, never a stack trace.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
-import { freePorts } from '../helpers/ports.js';
+import { contentOf } from '../../src/generation/hash.js';
+import { createGeneration, generationPaths, setCurrent, type Actor } from '../../src/generation/store.js';
+import type { GenerationMeta, GenerationService } from '../../src/generation/types.js';
+import { NODE_MANIFEST, removeServicesAndTestDir, writeTree } from '../helpers/tmp.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
-const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
+const dir = mkdtempSync(join(tmpdir(), 'niso-generations-'));
+chmodSync(dir, 0o755);
+// Only the adoption case runs services (in its own root); the others' roots go with the directory.
+const ADOPT_ROOT = join(dir, 'adopt');
+after(() => removeServicesAndTestDir(dir, ADOPT_ROOT, (args) => run(ADOPT_ROOT, args)));
 
-// VERSION answers HTTP on 3000 with its version; /health fails when SICK is set (a version whose check never passes).
-const MAIN = (version: string) => `
-const sick = process.env.SICK === '1';
-require('http').createServer((q, s) => {
-  if (q.url === '/health') { s.statusCode = sick ? 503 : 200; s.end(sick ? 'sick' : 'ok'); return; }
-  s.end('version ${version}');
-}).listen(3000, '0.0.0.0');
-process.on('SIGTERM', () => process.exit(0));
-`;
-
-const HEALTH = '\n[healthcheck]\nhttp = "http://127.0.0.1:3000/health"\ninterval = "1s"\ntimeout = "1s"\nretries = 2\nstart_period = "1s"\nstart_interval = "200ms"\n';
-
-interface Env { root: string; dir: string; id: string }
-const envs: Env[] = [];
-
-function niso(e: Env, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: e.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: e.root, ...env } });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+function run(root: string, args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, USER: 'root', SUDO_USER: 'ana' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
-function ok(e: Env, args: string[]): string {
-  const r = niso(e, args);
+function ok(root: string, args: string[]): string {
+  const r = run(root, args);
   assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
-
-/** A root with app 1.0.0 and 2.0.0 installed (and 3.0.0, whose health check fails). */
-async function setup(): Promise<Env> {
-  const dir = mkdtempSync(join(tmpdir(), 'niso-gen-'));
-  chmodSync(dir, 0o755);
-  const { rootId } = await import('../../src/service/store.js');
-  const e: Env = { root: join(dir, 'root'), dir, id: '' };
-  e.id = rootId(e.root);
-  envs.push(e);
-  for (const [v, sick] of [['1.0.0', false], ['2.0.0', false], ['3.0.0', true]] as const) {
-    await writeTree(join(dir, `app-${v}`), {
-      'manifest.toml': NODE_MANIFEST('app', v, `stop_timeout = "2s"\n\n[env]\nSICK = "${sick ? '1' : '0'}"\n${HEALTH}`, ['main.js']),
-      'main.js': MAIN(v),
-    });
-    ok(e, ['pack', `app-${v}`, '-o', `app-${v}.niso`, '-q']);
-    ok(e, ['install', `app-${v}.niso`]);
-  }
-  return e;
+function fails(root: string, args: string[], code: string, exit = 1): string {
+  const r = run(root, args);
+  assert.equal(r.code, exit, `niso ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`error ${code}: `));
+  assert.ok(!/internal error|\n {4}at /.test(r.stderr), `a stack trace:\n${r.stderr}`);
+  return r.stderr;
 }
 
-interface Status { name: string; state: string; pid: number | null; startedAt: string | null; package: { version: string }; ports: string[]; health: string | null }
-const statuses = (e: Env): Status[] => JSON.parse(ok(e, ['status', '--json'])) as Status[];
-const statusOf = (e: Env, name: string) => statuses(e).find((s) => s.name === name) ?? null;
-
-interface Meta { number: number; status: string; reason?: string; summary: string[] }
-/** The generations' metadata as they are on disk (var/lib/niso/generations/system-N.json). */
-function generations(e: Env): Meta[] {
-  const dir = join(e.root, 'var/lib/niso/generations');
-  return readdirSync(dir).filter((f) => /^system-\d+\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Meta).sort((a, b) => a.number - b.number);
-}
-const currentNumber = (e: Env) => Number(/system-(\d+)\.json/.exec(spawnSync('readlink', [join(e.root, 'var/lib/niso/generations/current')], { encoding: 'utf8' }).stdout)![1]);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+const MAIN = `console.log('up'); process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000);\n`;
+let packed: { v1: string; v2: string; fix: string } | null = null;
+/** app 1.0.0 and 2.0.0, and another build of 1.0.0, packed once. */
+async function packages(): Promise<{ v1: string; v2: string; fix: string }> {
+  if (packed) return packed;
+  const pack = async (version: string, extra: string, out: string) => {
+    await writeTree(join(dir, `src-${out}`), { 'manifest.toml': NODE_MANIFEST('app', version, 'stop_timeout = "2s"\n[network]\nmode = "none"\n', ['main.js']), 'main.js': MAIN + extra });
+    ok(join(dir, 'unused'), ['pack', join(dir, `src-${out}`), '-o', join(dir, `${out}.niso`), '-q']);
+    return join(dir, `${out}.niso`);
+  };
+  packed = { v1: await pack('1.0.0', '', 'v1'), v2: await pack('2.0.0', '', 'v2'), fix: await pack('1.0.0', '// fixed\n', 'fix') };
+  return packed;
 }
 
-const get = (port: number) => spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout;
-async function answers(port: number, version: string): Promise<void> {
-  let last = '';
-  await until(`${version} to answer on ${port}`, () => (last = get(port)) === `version ${version}`).catch((e: Error) => {
-    throw new Error(`${e.message}; it answered ${JSON.stringify(last)}`);
-  });
-}
-const refused = (port: number) => spawnSync('curl', ['-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout === '000';
+const newRoot = (name: string) => join(dir, name);
 
-/** The service's cgroups: niso's own on the embedded backend, the unit's on systemd. */
-function cgroups(e: Env, service: string): string[] {
-  const out: string[] = [];
-  for (const c of ['memory', 'pids', 'cpu']) {
-    if (onSystemd) { const d = `/sys/fs/cgroup/${c}/system.slice/niso-${service}.service`; if (existsSync(d)) out.push(d); continue; }
-    const base = join('/sys/fs/cgroup', c, 'niso');
-    try { for (const n of readdirSync(base)) if (n.startsWith(`svc.${e.id}.`) && n.endsWith(`.${service}`)) out.push(join(base, n)); } catch { /* no hierarchy */ }
-  }
-  return out;
-}
+const ACTOR: Actor = { uid: 0, user: 'root', sudoUser: 'ana', ssh: '203.0.113.7 51234 22' };
+const installed = (root: string) => (JSON.parse(ok(root, ['list', '--json'])) as { name: string; version: string; digest: string }[]);
+const digestOf = (root: string, version: string) => installed(root).find((p) => p.version === version)!.digest;
+const entry = (name: string, digest: string, version: string, env: Record<string, string>, active = true): GenerationService => ({
+  name, package: { name: 'app', version, digest }, options: { env, network: 'none' }, backend: 'embedded', logs: { maxBytes: 1 << 20, files: 3 }, active,
+});
+const listJson = (root: string) => JSON.parse(ok(root, ['generation', 'list', '--json'])) as (GenerationMeta & { current: boolean })[];
 
-/** The host-side ports niso maps now, from its attachment records (what the nft table is rendered from). */
-function mappedPorts(e: Env): number[] {
-  const dir = join(e.root, 'run/niso/net');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.json')).flatMap((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { ports: { hostPort: { from: number } }[] }).ports.map((p) => p.hostPort.from)).sort();
-}
-
-after(async () => {
-  for (const e of envs) {
-    try {
-      const r = JSON.parse(readFileSync(join(e.root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number };
-      process.kill(r.pid, 'SIGKILL');
-    } catch { /* none */ }
-    for (const n of (() => { try { return readdirSync(join(e.root, 'var/lib/niso/services')); } catch { return []; } })()) {
-      if (!n.startsWith('.')) niso(e, ['deactivate', n]);
-    }
-    for (const c of ['pids', 'memory', 'cpu']) {
-      const base = join('/sys/fs/cgroup', c, 'niso');
-      for (const n of (() => { try { return readdirSync(base); } catch { return []; } })()) {
-        if (!n.startsWith(`svc.${e.id}.`)) continue;
-        try { for (const p of readFileSync(join(base, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
-        await sleep(50);
-        try { rmdirSync(join(base, n)); } catch { /* busy */ }
-      }
-    }
-    await removeTestDir(e.dir);
-  }
+test('adoption: services activated for real become generation 1 at the first listing, good and current', async () => {
+  const { v1 } = await packages();
+  const root = newRoot('adopt');
+  ok(root, ['install', v1]);
+  ok(root, ['activate', 'app', '--name', 'web', '--env', 'TOKEN=s3cret-web']);
+  ok(root, ['activate', 'app', '--name', 'worker']);
+  ok(root, ['deactivate', 'worker']);
+  const gens = listJson(root);
+  assert.equal(gens.length, 1);
+  const g = gens[0]!;
+  assert.equal(g.number, 1);
+  assert.equal(g.status, 'good');
+  assert.equal(g.current, true);
+  assert.deepEqual(g.command, ['adopted']);
+  assert.deepEqual(g.actor, { uid: 0, user: 'root', sudoUser: 'ana', ssh: null });
+  assert.deepEqual(g.summary, ['web: added', 'worker: added (inactive)']);
+  const content = JSON.parse(readFileSync(generationPaths(root).object(g.hash), 'utf8')) as { services: GenerationService[] };
+  assert.deepEqual(content.services.map((s) => [s.name, s.active, s.package.version]), [['web', true, '1.0.0'], ['worker', false, '1.0.0']]);
+  // The table, and a second listing adopts nothing more.
+  const table = ok(root, ['gen', 'ls']);
+  assert.match(table, /^GEN\s+CREATED\s+STATUS\s+CURRENT\s+BY\s+SUMMARY\n1\s+\d+ seconds? ago\s+good\s+\*\s+ana \(sudo\)\s+web: added; worker: added \(inactive\)\n$/);
+  assert.equal(listJson(root).length, 1);
+  // Diffing the current generation with itself changes nothing.
+  assert.equal(ok(root, ['generation', 'diff', 'current', '1']), 'generation 1 → 1: the same services\n  unchanged: web, worker\n');
+  ok(root, ['deactivate', 'web']);
 });
 
-test('upgrade in place and rollback: 2.0.0 replaces 1.0.0 under its name; rollback brings 1.0.0 back with its port and hosts entry; generations record it', async () => {
-  const e = await setup();
-  const [port, peerPort] = await freePorts(2);
-  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
-  await answers(port!, '1.0.0');
-  // A peer on the same network reads app's address from its /etc/hosts.
-  ok(e, ['activate', 'app:1.0.0', '--name', 'peer', '-p', `127.0.0.1:${peerPort}:3000`, '--settle', '1s']);
-  const hostsOfPeer = () => ok(e, ['exec', 'peer', '--', 'node', '-e', 'process.stdout.write(require("fs").readFileSync("/etc/hosts", "utf8"))']);
-  const appAddress = () => /^(\S+)\s+app$/m.exec(hostsOfPeer())?.[1];
-  const before = appAddress();
-  assert.ok(before, hostsOfPeer());
-  const peerPid = statusOf(e, 'peer')!.pid;
-
-  // What the upgrade would do, without doing it.
-  const dry = ok(e, ['activate', 'app:2.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--dry-run']);
-  assert.equal(dry, 'would restart app (package 1.0.0 → 2.0.0)\nkeep peer\n');
-  assert.equal(get(port!), 'version 1.0.0');
-  assert.equal(generations(e).length, 2);
-
-  const up = ok(e, ['activate', 'app:2.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
-  assert.match(up, /^app is active: app 2\.0\.0 /);
-  await answers(port!, '2.0.0');
-  assert.equal(statusOf(e, 'peer')!.pid, peerPid, 'the peer was not touched');
-  assert.deepEqual(generations(e).map((g) => [g.number, g.status]), [[1, 'good'], [2, 'good'], [3, 'good']]);
-  assert.deepEqual(generations(e)[2]!.summary, ['app: 1.0.0 → 2.0.0']);
-  assert.equal(currentNumber(e), 3);
-
-  assert.equal(ok(e, ['rollback', '--dry-run']), 'would restart app (package 2.0.0 → 1.0.0)\nkeep peer\n');
-  const back = ok(e, ['rollback', '--settle', '1s']);
-  assert.equal(back, 'generation 2 is current (was 3): replace app\n');
-  await answers(port!, '1.0.0');
-  assert.equal(statusOf(e, 'app')!.package.version, '1.0.0');
-  assert.deepEqual(statusOf(e, 'app')!.ports, [`127.0.0.1:${port}->3000/tcp`]);
-  assert.ok(appAddress(), 'the peer resolves app again');
-  assert.equal(statusOf(e, 'peer')!.pid, peerPid, 'the peer was not touched by the rollback either');
-  // No new generation: current moved back to 2, and the one left behind is rolled-back.
-  assert.deepEqual(generations(e).map((g) => [g.number, g.status]), [[1, 'good'], [2, 'good'], [3, 'rolled-back']]);
-  assert.equal(currentNumber(e), 2);
-  // `switch N` goes to any generation: forward to 3 again.
-  assert.equal(ok(e, ['switch', '3', '--settle', '1s']), 'generation 3 is current (was 2): replace app\n');
-  await answers(port!, '2.0.0');
-  const json = JSON.parse(ok(e, ['rollback', '--no-gate', '--json'])) as { status: string; from: number; to: number; actions: { kind: string; service: string }[] };
-  assert.deepEqual([json.status, json.from, json.to, json.actions.map((a) => `${a.kind} ${a.service}`)], ['committed', 3, 2, ['replace app']]);
-  await answers(port!, '1.0.0');
-  ok(e, ['deactivate', 'app', 'peer']);
-  assert.ok(refused(port!));
-  assert.deepEqual(cgroups(e, 'app'), []);
+test('diff: what a switch from A to B would do, env names but never values; --json redacts them', async () => {
+  const { v1, v2 } = await packages();
+  const root = newRoot('diff');
+  ok(root, ['install', v1]);
+  ok(root, ['install', v2]);
+  const d1 = digestOf(root, '1.0.0');
+  const d2 = digestOf(root, '2.0.0');
+  const base = { command: ['activate', 'app'], actor: ACTOR, summary: [] };
+  createGeneration(root, contentOf([entry('api', d1, '1.0.0', { FOO: 'value-one' }), entry('db', d1, '1.0.0', {}), entry('old', d1, '1.0.0', {})]), { ...base, parent: null, status: 'good' });
+  createGeneration(root, contentOf([entry('api', d2, '2.0.0', { FOO: 'value-two', BAR: 'value-three' }), entry('db', d1, '1.0.0', {}), entry('new', d1, '1.0.0', {}, false)]), { ...base, parent: 1, status: 'good' });
+  setCurrent(root, 2);
+  const out = ok(root, ['generation', 'diff', '1', 'current']);
+  assert.equal(out, [
+    'generation 1 → 2',
+    '  remove old (app 1.0.0)',
+    '  replace api (package 1.0.0 → 2.0.0, options.env: +BAR FOO)',
+    '  add new (app 1.0.0, inactive: not started)',
+    '  unchanged: db',
+    '',
+  ].join('\n'));
+  const json = ok(root, ['generation', 'diff', '1', '2', '--json']);
+  assert.ok(!json.includes('value-'), json);
+  const parsed = JSON.parse(json) as { from: { number: number }; to: { number: number }; actions: { kind: string; service: string; changed: string[]; to: GenerationService | null }[] };
+  assert.deepEqual([parsed.from.number, parsed.to.number], [1, 2]);
+  assert.deepEqual(parsed.actions.map((a) => `${a.kind} ${a.service} ${a.changed.join(',')}`), ['remove old ', 'replace api package,options.env', 'add new ', 'keep db ']);
+  assert.deepEqual(parsed.actions[1]!.to!.options.env, { BAR: '<hidden>', FOO: '<hidden>' });
+  // The way back is the same actions reversed.
+  assert.match(ok(root, ['generation', 'diff', '2', '1']), /replace api \(package 2\.0\.0 → 1\.0\.0, options\.env: -BAR FOO\)/);
+  fails(root, ['generation', 'diff', '1', '9'], 'NISO6005');
+  fails(root, ['generation', 'diff', '1', 'latest'], 'NISO6006', 2);
+  // The list shows who made each and which is current.
+  const table = ok(root, ['generation', 'list']);
+  assert.match(table, /\n1\s+\d+ seconds? ago\s+good\s+ana \(sudo\) from 203\.0\.113\.7\s+-\n2\s+\d+ seconds? ago\s+good\s+\*\s+ana/);
 });
 
-test('SafeSwitch: a version whose health check fails is rolled back by itself (exit 3); the old version serves again; the generation is listed failed; debug keeps its story', async () => {
-  const e = await setup();
-  const [port] = await freePorts(1);
-  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
-  await answers(port!, '1.0.0');
-  const r = niso(e, ['activate', 'app:3.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
-  assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /NISO6034: the switch to generation 2 was rolled back: app: /);
-  await answers(port!, '1.0.0');
-  const s = statusOf(e, 'app')!;
-  assert.equal(s.package.version, '1.0.0');
-  assert.equal(s.state, 'active');
-  const gens = generations(e);
-  assert.deepEqual(gens.map((g) => [g.number, g.status]), [[1, 'good'], [2, 'failed']]);
-  assert.match(gens[1]!.reason ?? '', /^app: (its health check fails|it is restarting)/);
-  assert.equal(currentNumber(e), 1);
-  // What the failed version did stays for debug: its failing probes.
-  assert.match(ok(e, ['debug', 'app']), /sick/);
-  // rollback skips the failed generation: there is nothing good before 1.
-  const rb = niso(e, ['rollback']);
-  assert.equal(rb.code, 1);
-  assert.match(rb.stderr, /NISO6035: there is no good generation before generation 1/);
-  ok(e, ['deactivate', 'app']);
+test('GC roots: gc keeps the packages retained generations name, remove refuses them until retention lets go', async () => {
+  const { v1, v2, fix } = await packages();
+  const root = newRoot('gcroots');
+  ok(root, ['install', v1]);
+  ok(root, ['install', v2]);
+  const d1 = digestOf(root, '1.0.0');
+  const d2 = digestOf(root, '2.0.0');
+  const base = { command: ['activate', 'app'], actor: ACTOR, summary: [] };
+  const old = new Date(Date.now() - 30 * 86_400_000);
+  createGeneration(root, contentOf([entry('web', d1, '1.0.0', {})]), { ...base, parent: null, status: 'good', now: old });
+  createGeneration(root, contentOf([entry('web', d2, '2.0.0', {})]), { ...base, parent: 1, status: 'good', now: old });
+  setCurrent(root, 2);
+  // No service uses either package: only the generations hold them.
+  const gc = JSON.parse(ok(root, ['gc', '--json'])) as { generations: { removed: number[] } };
+  assert.deepEqual(gc.generations.removed, []);
+  assert.deepEqual(installed(root).map((p) => p.version).sort(), ['1.0.0', '2.0.0']);
+  const refused = fails(root, ['remove', 'app:1.0.0'], 'NISO6007');
+  assert.match(refused, /app 1\.0\.0 is kept for generation 1: a rollback to it needs this build/);
+  fails(root, ['remove', 'app:2.0.0'], 'NISO6007');
+  // --replace of another build of 1.0.0 keeps the one generation 1 names.
+  const replaced = ok(root, ['install', '--replace', fix]);
+  assert.match(replaced, /the earlier build sha256:[0-9a-f]+ of app 1\.0\.0 stays for generation 1 \(a rollback needs it\)/);
+  assert.ok(installed(root).some((p) => p.digest === d1));
+
+  // Retention of the newest one only, and nothing by age: gc lets generation 1 go, and with it the GC root.
+  mkdirSync(join(root, 'etc/niso'), { recursive: true });
+  writeFileSync(join(root, 'etc/niso/config.toml'), '[generations]\nkeep_last = 1\nkeep_days = 0\n');
+  assert.match(ok(root, ['gc', '--dry-run']), /would remove generation 1, which retention no longer keeps/);
+  assert.equal(listJson(root).length, 2);
+  assert.match(ok(root, ['gc']), /removed generation 1, which retention no longer keeps/);
+  assert.deepEqual(listJson(root).map((g) => g.number), [2]);
+  assert.match(ok(root, ['remove', d1]), /removed app 1\.0\.0/);
+  fails(root, ['remove', 'app:2.0.0'], 'NISO6007');
+  // A bad [generations] table is the config's error, with its place.
+  writeFileSync(join(root, 'etc/niso/config.toml'), '[generations]\nkeep_last = 0\n');
+  const bad = run(root, ['generation', 'gc']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /config\.toml:2/);
 });
 
-test('a no-op switch restarts nothing and makes no generation; a ports-only change remaps without a restart: the new port answers, the old one does not', async () => {
-  const e = await setup();
-  const [p1, p2] = await freePorts(2);
-  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p1}:3000`, '--settle', '1s']);
-  await answers(p1!, '1.0.0');
-  const first = statusOf(e, 'app')!;
-  const n = generations(e).length;
-  // The same definition again: nothing to change.
-  assert.equal(ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p1}:3000`, '--dry-run']), 'nothing to change\n');
-  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p1}:3000`, '--settle', '1s']);
-  assert.equal(generations(e).length, n, 'no new generation');
-  assert.deepEqual([statusOf(e, 'app')!.pid, statusOf(e, 'app')!.startedAt], [first.pid, first.startedAt], 'not restarted');
-
-  // Only the host port changes: one nft transaction, the same process.
-  assert.equal(ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p2}:3000`, '--dry-run']), `would update the ports of app (options.ports: 127.0.0.1:${p1}:3000/tcp → 127.0.0.1:${p2}:3000/tcp)\n`);
-  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p2}:3000`, '--settle', '1s']);
-  await answers(p2!, '1.0.0');
-  assert.ok(refused(p1!), 'the old port no longer answers');
-  const now = statusOf(e, 'app')!;
-  assert.deepEqual([now.pid, now.startedAt], [first.pid, first.startedAt], 'not restarted');
-  assert.deepEqual(now.ports, [`127.0.0.1:${p2}->3000/tcp`]);
-  assert.deepEqual(mappedPorts(e), [p2]);
-  assert.equal(generations(e).length, n + 1);
-  // And back, by rollback: the first port again, still the same process.
-  ok(e, ['rollback', '--settle', '1s']);
-  await answers(p1!, '1.0.0');
-  assert.ok(refused(p2!));
-  assert.equal(statusOf(e, 'app')!.pid, first.pid);
-  // deactivate and remove are switches too (a dry run first).
-  assert.equal(ok(e, ['deactivate', 'app', '--dry-run']), 'would stop app\n');
-  assert.equal(statusOf(e, 'app')!.state, 'active');
-  ok(e, ['deactivate', 'app']);
-  assert.equal(ok(e, ['remove', 'app', '--dry-run']), 'would stop and remove app (app 1.0.0, inactive)\n');
-  assert.match(ok(e, ['remove', 'app']), /^removed service app/);
-  assert.deepEqual(generations(e).map((g) => g.summary), [['app: added'], ['app: options.ports'], ['app: stopped'], ['app: removed']]);
+test('generation rm forgets a generation (not the current or the newest); generation gc keeps what retention keeps', async () => {
+  const { v1 } = await packages();
+  const root = newRoot('rm');
+  ok(root, ['install', v1]);
+  const d1 = digestOf(root, '1.0.0');
+  const base = { command: ['activate', 'app'], actor: ACTOR, summary: [], parent: null, status: 'good' as const };
+  for (const env of [{ A: '1' }, { A: '2' }, { A: '3' }]) createGeneration(root, contentOf([entry('web', d1, '1.0.0', env)]), base);
+  setCurrent(root, 2);
+  assert.equal(ok(root, ['generation', 'gc']), 'no generation to remove: retention keeps every one (the current one, the newest, those younger than the bound)\n');
+  fails(root, ['generation', 'rm', 'current'], 'NISO6008');
+  fails(root, ['generation', 'rm', '3'], 'NISO6008');
+  const hash1 = (JSON.parse(readFileSync(generationPaths(root).meta(1), 'utf8')) as GenerationMeta).hash;
+  assert.deepEqual(JSON.parse(ok(root, ['generation', 'rm', '1', '--json'])), { removed: [1], objects: [hash1], leftovers: [], dryRun: false });
+  assert.deepEqual(listJson(root).map((g) => [g.number, g.current]), [[2, true], [3, false]]);
+  fails(root, ['generation', 'rm', '1'], 'NISO6005');
 });
 
-// The journal lines of an upgrade (one action: replace app) after which NISO_TEST_CRASH_AT kills the switch.
-const POINTS = ['switch:begin', 'switch:step:0:start', 'switch:step:0:done', 'switch:gate', 'switch:commit'];
-
-test('crash injection: the upgrade SIGKILLed after every journal line; recovery (at niso status) leaves exactly the old or exactly the new generation, never a mix, and nothing behind', async () => {
-  const e = await setup();
-  const [port, peerPort] = await freePorts(2);
-  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
-  ok(e, ['activate', 'app:1.0.0', '--name', 'peer', '-p', `127.0.0.1:${peerPort}:3000`, '--settle', '1s']);
-  await answers(port!, '1.0.0');
-  for (const point of POINTS) {
-    const before = currentNumber(e);
-    // 3.0.0 fails its gate, so that the gate's own line is reached; the others upgrade to 2.0.0.
-    const version = point === 'switch:gate' ? '3.0.0' : '2.0.0';
-    const r = niso(e, ['activate', `app:${version}`, '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s'], { NISO_TEST_CRASH_AT: point });
-    assert.equal(r.signal, 'SIGKILL', `${point}: ${r.stderr}`);
-    const all = statuses(e);
-    const app = all.find((s) => s.name === 'app')!;
-    const committed = point === 'switch:commit';
-    const want = committed ? version : '1.0.0';
-    assert.deepEqual(all.map((s) => [s.name, s.package.version]).sort(), [['app', want], ['peer', '1.0.0']], point);
-    await answers(port!, want).catch((err: Error) => { throw new Error(`${point}: ${err.message}`); });
-    assert.ok(['active', 'activating'].includes(app.state), `${point}: ${app.state}`);
-    assert.equal(cgroups(e, 'app').length > 0, true, point);
-    assert.deepEqual(mappedPorts(e), [port!, peerPort!].sort(), `${point}: exactly the two mappings`);
-    const gens = generations(e);
-    const last = gens.at(-1)!;
-    assert.equal(last.status, committed ? 'good' : 'failed', point);
-    if (!committed) assert.match(last.reason ?? '', /interrupted/, point);
-    assert.equal(currentNumber(e), committed ? last.number : before, point);
-    assert.ok(!existsSync(join(e.root, 'var/lib/niso/generations/journal.jsonl')), `${point}: the journal is retired`);
-    // Back to 1.0.0 for the next point (the committed one is the last).
-    if (committed) { ok(e, ['rollback', '--settle', '1s']); await answers(port!, '1.0.0'); }
-  }
-  ok(e, ['deactivate', 'app', 'peer']);
+test('damaged generation files: named, with their code, no stack trace', async () => {
+  const root = newRoot('damaged');
+  const base = { command: ['activate', 'app'], actor: ACTOR, summary: [], parent: null, status: 'good' as const };
+  createGeneration(root, contentOf([entry('web', `sha256:${'a'.repeat(64)}`, '1.0.0', { K: 'v' })]), base);
+  const g2 = createGeneration(root, contentOf([entry('web', `sha256:${'b'.repeat(64)}`, '1.0.0', { K: 'v' })]), base);
+  setCurrent(root, 2);
+  const p = generationPaths(root);
+  truncateSync(p.meta(1), 30);
+  const cut = fails(root, ['generation', 'list'], 'NISO6001');
+  assert.ok(cut.includes(p.meta(1)), cut);
+  assert.match(cut, /cut short/);
+  // gc and remove fail closed: a generation they cannot read might name what they would free.
+  fails(root, ['gc'], 'NISO6001');
+  unlinkSync(p.meta(1));
+  unlinkSync(p.object(g2.hash));
+  const missing = fails(root, ['generation', 'diff', '2', '2'], 'NISO6002');
+  assert.ok(missing.includes(p.object(g2.hash)), missing);
+  unlinkSync(p.current);
+  symlinkSync('../../../../etc/passwd', p.current);
+  const link = fails(root, ['generation', 'list'], 'NISO6003');
+  assert.match(link, /points to "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd", not to a system-N\.json beside it/);
 });

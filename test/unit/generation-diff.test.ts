@@ -34,6 +34,7 @@ const cases: [string, GenerationService | null, GenerationService | null, string
   ['an env value (names only, never values)', svc('web'), svc('web', { options: { env: { FOO: 'secret-value-2', BAR: 'secret-value-3' } } }), 'replace', ['options.env'], 'replace web (options.env: +BAR FOO)'],
   ['an env variable dropped', svc('web'), svc('web', { options: {} }), 'replace', ['options.env'], 'replace web (options.env: -FOO)'],
   ['the memory limit', svc('web'), svc('web', { options: { env: { FOO: 'secret-value-1' }, memoryBytes: 512 * 1024 * 1024 } }), 'replace', ['options.memoryBytes'], 'replace web (options.memoryBytes: default → 512.0 MiB)'],
+  ['the entrypoint', svc('web'), svc('web', { options: { env: { FOO: 'secret-value-1' }, entrypoint: 'bin/psql' } }), 'replace', ['options.entrypoint'], 'replace web (options.entrypoint: default → bin/psql)'],
   ['the args (named, not printed)', svc('web'), svc('web', { options: { env: { FOO: 'secret-value-1' }, args: ['--token=x'] } }), 'replace', ['options.args'], 'replace web (options.args)'],
   ['the restart policy only', svc('web'), svc('web', { options: { env: { FOO: 'secret-value-1' }, restart: { policy: 'always', maxRetries: null } } }), 'update', ['options.restart'], 'update web (options.restart: default → always)'],
   ['the log bound only', svc('web'), svc('web', { logs: { maxBytes: 1024 * 1024, files: 5 } }), 'update', ['logs'], 'update web (logs 3×10.0 MiB → 5×1.00 MiB)'],

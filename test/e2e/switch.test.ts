@@ -1,0 +1,280 @@
+// Generations through the built CLI against real services: an upgrade in place and `niso rollback` (a real client sees
+// the old version again, its port mapping and hosts entries back), SafeSwitch rolling back a version whose health check
+// fails (exit 3), a no-op switch that restarts nothing, a ports-only change without a restart, and a SIGKILL after
+// every journal line of an upgrade, after which recovery leaves exactly the old or exactly the new generation. Written
+// for both backends, as services.test.ts: switch-systemd.test.ts runs it inside a booted systemd.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { freePorts } from '../helpers/ports.js';
+
+const BIN = join(import.meta.dirname, '../../bin/niso');
+const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
+
+// VERSION answers HTTP on 3000 with its version; /health fails when SICK is set (a version whose check never passes).
+const MAIN = (version: string) => `
+const sick = process.env.SICK === '1';
+require('http').createServer((q, s) => {
+  if (q.url === '/health') { s.statusCode = sick ? 503 : 200; s.end(sick ? 'sick' : 'ok'); return; }
+  s.end('version ${version}');
+}).listen(3000, '0.0.0.0');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+const HEALTH = '\n[healthcheck]\nhttp = "http://127.0.0.1:3000/health"\ninterval = "1s"\ntimeout = "1s"\nretries = 2\nstart_period = "1s"\nstart_interval = "200ms"\n';
+
+interface Env { root: string; dir: string; id: string }
+const envs: Env[] = [];
+
+function niso(e: Env, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: e.dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: e.root, ...env } });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(e: Env, args: string[]): string {
+  const r = niso(e, args);
+  assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** A root with app 1.0.0 and 2.0.0 installed (and 3.0.0, whose health check fails). */
+async function setup(): Promise<Env> {
+  const dir = mkdtempSync(join(tmpdir(), 'niso-gen-'));
+  chmodSync(dir, 0o755);
+  const { rootId } = await import('../../src/service/store.js');
+  const e: Env = { root: join(dir, 'root'), dir, id: '' };
+  e.id = rootId(e.root);
+  envs.push(e);
+  for (const [v, sick] of [['1.0.0', false], ['2.0.0', false], ['3.0.0', true]] as const) {
+    await writeTree(join(dir, `app-${v}`), {
+      'manifest.toml': NODE_MANIFEST('app', v, `stop_timeout = "2s"\n\n[env]\nSICK = "${sick ? '1' : '0'}"\n${HEALTH}`, ['main.js']),
+      'main.js': MAIN(v),
+    });
+    ok(e, ['pack', `app-${v}`, '-o', `app-${v}.niso`, '-q']);
+    ok(e, ['install', `app-${v}.niso`]);
+  }
+  return e;
+}
+
+interface Status { name: string; state: string; pid: number | null; startedAt: string | null; package: { version: string }; ports: string[]; health: string | null }
+const statuses = (e: Env): Status[] => JSON.parse(ok(e, ['status', '--json'])) as Status[];
+const statusOf = (e: Env, name: string) => statuses(e).find((s) => s.name === name) ?? null;
+
+interface Meta { number: number; status: string; reason?: string; summary: string[] }
+/** The generations' metadata as they are on disk (var/lib/niso/generations/system-N.json). */
+function generations(e: Env): Meta[] {
+  const dir = join(e.root, 'var/lib/niso/generations');
+  return readdirSync(dir).filter((f) => /^system-\d+\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Meta).sort((a, b) => a.number - b.number);
+}
+const currentNumber = (e: Env) => Number(/system-(\d+)\.json/.exec(spawnSync('readlink', [join(e.root, 'var/lib/niso/generations/current')], { encoding: 'utf8' }).stdout)![1]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const get = (port: number) => spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout;
+async function answers(port: number, version: string): Promise<void> {
+  let last = '';
+  await until(`${version} to answer on ${port}`, () => (last = get(port)) === `version ${version}`).catch((e: Error) => {
+    throw new Error(`${e.message}; it answered ${JSON.stringify(last)}`);
+  });
+}
+const refused = (port: number) => spawnSync('curl', ['-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout === '000';
+
+/** The service's cgroups: niso's own on the embedded backend, the unit's on systemd. */
+function cgroups(e: Env, service: string): string[] {
+  const out: string[] = [];
+  for (const c of ['memory', 'pids', 'cpu']) {
+    if (onSystemd) { const d = `/sys/fs/cgroup/${c}/system.slice/niso-${service}.service`; if (existsSync(d)) out.push(d); continue; }
+    const base = join('/sys/fs/cgroup', c, 'niso');
+    try { for (const n of readdirSync(base)) if (n.startsWith(`svc.${e.id}.`) && n.endsWith(`.${service}`)) out.push(join(base, n)); } catch { /* no hierarchy */ }
+  }
+  return out;
+}
+
+/** The host-side ports niso maps now, from its attachment records (what the nft table is rendered from). */
+function mappedPorts(e: Env): number[] {
+  const dir = join(e.root, 'run/niso/net');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.json')).flatMap((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { ports: { hostPort: { from: number } }[] }).ports.map((p) => p.hostPort.from)).sort();
+}
+
+after(async () => {
+  for (const e of envs) {
+    try {
+      const r = JSON.parse(readFileSync(join(e.root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number };
+      process.kill(r.pid, 'SIGKILL');
+    } catch { /* none */ }
+    for (const n of (() => { try { return readdirSync(join(e.root, 'var/lib/niso/services')); } catch { return []; } })()) {
+      if (!n.startsWith('.')) niso(e, ['deactivate', n]);
+    }
+    for (const c of ['pids', 'memory', 'cpu']) {
+      const base = join('/sys/fs/cgroup', c, 'niso');
+      for (const n of (() => { try { return readdirSync(base); } catch { return []; } })()) {
+        if (!n.startsWith(`svc.${e.id}.`)) continue;
+        try { for (const p of readFileSync(join(base, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+        await sleep(50);
+        try { rmdirSync(join(base, n)); } catch { /* busy */ }
+      }
+    }
+    await removeTestDir(e.dir);
+  }
+});
+
+test('upgrade in place and rollback: 2.0.0 replaces 1.0.0 under its name; rollback brings 1.0.0 back with its port and hosts entry; generations record it', async () => {
+  const e = await setup();
+  const [port, peerPort] = await freePorts(2);
+  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  await answers(port!, '1.0.0');
+  // A peer on the same network reads app's address from its /etc/hosts.
+  ok(e, ['activate', 'app:1.0.0', '--name', 'peer', '-p', `127.0.0.1:${peerPort}:3000`, '--settle', '1s']);
+  const hostsOfPeer = () => ok(e, ['exec', 'peer', '--', 'node', '-e', 'process.stdout.write(require("fs").readFileSync("/etc/hosts", "utf8"))']);
+  const appAddress = () => /^(\S+)\s+app$/m.exec(hostsOfPeer())?.[1];
+  const before = appAddress();
+  assert.ok(before, hostsOfPeer());
+  const peerPid = statusOf(e, 'peer')!.pid;
+
+  // What the upgrade would do, without doing it.
+  const dry = ok(e, ['activate', 'app:2.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--dry-run']);
+  assert.equal(dry, 'would restart app (package 1.0.0 → 2.0.0)\nkeep peer\n');
+  assert.equal(get(port!), 'version 1.0.0');
+  assert.equal(generations(e).length, 2);
+
+  const up = ok(e, ['activate', 'app:2.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  assert.match(up, /^app is active: app 2\.0\.0 /);
+  await answers(port!, '2.0.0');
+  assert.equal(statusOf(e, 'peer')!.pid, peerPid, 'the peer was not touched');
+  assert.deepEqual(generations(e).map((g) => [g.number, g.status]), [[1, 'good'], [2, 'good'], [3, 'good']]);
+  assert.deepEqual(generations(e)[2]!.summary, ['app: 1.0.0 → 2.0.0']);
+  assert.equal(currentNumber(e), 3);
+
+  assert.equal(ok(e, ['rollback', '--dry-run']), 'would restart app (package 2.0.0 → 1.0.0)\nkeep peer\n');
+  const back = ok(e, ['rollback', '--settle', '1s']);
+  assert.equal(back, 'generation 2 is current (was 3): replace app\n');
+  await answers(port!, '1.0.0');
+  assert.equal(statusOf(e, 'app')!.package.version, '1.0.0');
+  assert.deepEqual(statusOf(e, 'app')!.ports, [`127.0.0.1:${port}->3000/tcp`]);
+  assert.ok(appAddress(), 'the peer resolves app again');
+  assert.equal(statusOf(e, 'peer')!.pid, peerPid, 'the peer was not touched by the rollback either');
+  // No new generation: current moved back to 2, and the one left behind is rolled-back.
+  assert.deepEqual(generations(e).map((g) => [g.number, g.status]), [[1, 'good'], [2, 'good'], [3, 'rolled-back']]);
+  assert.equal(currentNumber(e), 2);
+  // `switch N` goes to any generation: forward to 3 again.
+  assert.equal(ok(e, ['switch', '3', '--settle', '1s']), 'generation 3 is current (was 2): replace app\n');
+  await answers(port!, '2.0.0');
+  const json = JSON.parse(ok(e, ['rollback', '--no-gate', '--json'])) as { status: string; from: number; to: number; actions: { kind: string; service: string }[] };
+  assert.deepEqual([json.status, json.from, json.to, json.actions.map((a) => `${a.kind} ${a.service}`)], ['committed', 3, 2, ['replace app']]);
+  await answers(port!, '1.0.0');
+  ok(e, ['deactivate', 'app', 'peer']);
+  assert.ok(refused(port!));
+  assert.deepEqual(cgroups(e, 'app'), []);
+});
+
+test('SafeSwitch: a version whose health check fails is rolled back by itself (exit 3); the old version serves again; the generation is listed failed; debug keeps its story', async () => {
+  const e = await setup();
+  const [port] = await freePorts(1);
+  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  await answers(port!, '1.0.0');
+  const r = niso(e, ['activate', 'app:3.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /NISO6034: the switch to generation 2 was rolled back: app: /);
+  await answers(port!, '1.0.0');
+  const s = statusOf(e, 'app')!;
+  assert.equal(s.package.version, '1.0.0');
+  assert.equal(s.state, 'active');
+  const gens = generations(e);
+  assert.deepEqual(gens.map((g) => [g.number, g.status]), [[1, 'good'], [2, 'failed']]);
+  assert.match(gens[1]!.reason ?? '', /^app: (its health check fails|it is restarting)/);
+  assert.equal(currentNumber(e), 1);
+  // What the failed version did stays for debug: its failing probes.
+  assert.match(ok(e, ['debug', 'app']), /sick/);
+  // rollback skips the failed generation: there is nothing good before 1.
+  const rb = niso(e, ['rollback']);
+  assert.equal(rb.code, 1);
+  assert.match(rb.stderr, /NISO6035: there is no good generation before generation 1/);
+  ok(e, ['deactivate', 'app']);
+});
+
+test('a no-op switch restarts nothing and makes no generation; a ports-only change remaps without a restart: the new port answers, the old one does not', async () => {
+  const e = await setup();
+  const [p1, p2] = await freePorts(2);
+  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p1}:3000`, '--settle', '1s']);
+  await answers(p1!, '1.0.0');
+  const first = statusOf(e, 'app')!;
+  const n = generations(e).length;
+  // The same definition again: nothing to change.
+  assert.equal(ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p1}:3000`, '--dry-run']), 'nothing to change\n');
+  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p1}:3000`, '--settle', '1s']);
+  assert.equal(generations(e).length, n, 'no new generation');
+  assert.deepEqual([statusOf(e, 'app')!.pid, statusOf(e, 'app')!.startedAt], [first.pid, first.startedAt], 'not restarted');
+
+  // Only the host port changes: one nft transaction, the same process.
+  assert.equal(ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p2}:3000`, '--dry-run']), `would update the ports of app (options.ports: 127.0.0.1:${p1}:3000/tcp → 127.0.0.1:${p2}:3000/tcp)\n`);
+  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${p2}:3000`, '--settle', '1s']);
+  await answers(p2!, '1.0.0');
+  assert.ok(refused(p1!), 'the old port no longer answers');
+  const now = statusOf(e, 'app')!;
+  assert.deepEqual([now.pid, now.startedAt], [first.pid, first.startedAt], 'not restarted');
+  assert.deepEqual(now.ports, [`127.0.0.1:${p2}->3000/tcp`]);
+  assert.deepEqual(mappedPorts(e), [p2]);
+  assert.equal(generations(e).length, n + 1);
+  // And back, by rollback: the first port again, still the same process.
+  ok(e, ['rollback', '--settle', '1s']);
+  await answers(p1!, '1.0.0');
+  assert.ok(refused(p2!));
+  assert.equal(statusOf(e, 'app')!.pid, first.pid);
+  // deactivate and remove are switches too (a dry run first).
+  assert.equal(ok(e, ['deactivate', 'app', '--dry-run']), 'would stop app\n');
+  assert.equal(statusOf(e, 'app')!.state, 'active');
+  ok(e, ['deactivate', 'app']);
+  assert.equal(ok(e, ['remove', 'app', '--dry-run']), 'would stop and remove app (app 1.0.0, inactive)\n');
+  assert.match(ok(e, ['remove', 'app']), /^removed service app/);
+  assert.deepEqual(generations(e).map((g) => g.summary), [['app: added'], ['app: options.ports'], ['app: stopped'], ['app: removed']]);
+});
+
+// The journal lines of an upgrade (one action: replace app) after which NISO_TEST_CRASH_AT kills the switch.
+const POINTS = ['switch:begin', 'switch:step:0:start', 'switch:step:0:done', 'switch:gate', 'switch:commit'];
+
+test('crash injection: the upgrade SIGKILLed after every journal line; recovery (at niso status) leaves exactly the old or exactly the new generation, never a mix, and nothing behind', async () => {
+  const e = await setup();
+  const [port, peerPort] = await freePorts(2);
+  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  ok(e, ['activate', 'app:1.0.0', '--name', 'peer', '-p', `127.0.0.1:${peerPort}:3000`, '--settle', '1s']);
+  await answers(port!, '1.0.0');
+  for (const point of POINTS) {
+    const before = currentNumber(e);
+    // 3.0.0 fails its gate, so that the gate's own line is reached; the others upgrade to 2.0.0.
+    const version = point === 'switch:gate' ? '3.0.0' : '2.0.0';
+    const r = niso(e, ['activate', `app:${version}`, '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s'], { NISO_TEST_CRASH_AT: point });
+    assert.equal(r.signal, 'SIGKILL', `${point}: ${r.stderr}`);
+    const all = statuses(e);
+    const app = all.find((s) => s.name === 'app')!;
+    const committed = point === 'switch:commit';
+    const want = committed ? version : '1.0.0';
+    assert.deepEqual(all.map((s) => [s.name, s.package.version]).sort(), [['app', want], ['peer', '1.0.0']], point);
+    await answers(port!, want).catch((err: Error) => { throw new Error(`${point}: ${err.message}`); });
+    assert.ok(['active', 'activating'].includes(app.state), `${point}: ${app.state}`);
+    assert.equal(cgroups(e, 'app').length > 0, true, point);
+    assert.deepEqual(mappedPorts(e), [port!, peerPort!].sort(), `${point}: exactly the two mappings`);
+    const gens = generations(e);
+    const last = gens.at(-1)!;
+    assert.equal(last.status, committed ? 'good' : 'failed', point);
+    if (!committed) assert.match(last.reason ?? '', /interrupted/, point);
+    assert.equal(currentNumber(e), committed ? last.number : before, point);
+    assert.ok(!existsSync(join(e.root, 'var/lib/niso/generations/journal.jsonl')), `${point}: the journal is retired`);
+    // Back to 1.0.0 for the next point (the committed one is the last).
+    if (committed) { ok(e, ['rollback', '--settle', '1s']); await answers(port!, '1.0.0'); }
+  }
+  ok(e, ['deactivate', 'app', 'peer']);
+});
