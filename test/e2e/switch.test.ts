@@ -64,13 +64,10 @@ interface Status { name: string; state: string; pid: number | null; startedAt: s
 const statuses = (e: Env): Status[] => JSON.parse(ok(e, ['status', '--json'])) as Status[];
 const statusOf = (e: Env, name: string) => statuses(e).find((s) => s.name === name) ?? null;
 
-interface Meta { number: number; status: string; reason?: string; summary: string[] }
-/** The generations' metadata as they are on disk (var/lib/niso/generations/system-N.json). */
-function generations(e: Env): Meta[] {
-  const dir = join(e.root, 'var/lib/niso/generations');
-  return readdirSync(dir).filter((f) => /^system-\d+\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Meta).sort((a, b) => a.number - b.number);
-}
-const currentNumber = (e: Env) => Number(/system-(\d+)\.json/.exec(spawnSync('readlink', [join(e.root, 'var/lib/niso/generations/current')], { encoding: 'utf8' }).stdout)![1]);
+interface Meta { number: number; status: string; reason?: string; summary: string[]; current: boolean }
+/** The generations as `niso generation list --json` shows them. */
+const generations = (e: Env): Meta[] => JSON.parse(ok(e, ['generation', 'list', '--json'])) as Meta[];
+const currentNumber = (e: Env) => generations(e).find((g) => g.current)?.number ?? null;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
