@@ -1,11 +1,12 @@
-// `niso generation list|diff|gc|rm` through the built CLI: adoption of services activated for real, diffs of
+// `niso generation list|diff|gc|rm` through the built CLI: adoption of services activated for real (on a host whose
+// generations are gone, as before generations existed), diffs of
 // generations made through the store's API (env values never shown), GC roots (a package that a retained generation
 // names survives `niso gc` and is refused by `niso remove` until retention lets the generation go), and damaged
 // files reported with their name and code, never a stack trace.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contentOf } from '../../src/generation/hash.js';
@@ -68,6 +69,9 @@ test('adoption: services activated for real become generation 1 at the first lis
   ok(root, ['activate', 'app', '--name', 'web', '--env', 'TOKEN=s3cret-web']);
   ok(root, ['activate', 'app', '--name', 'worker']);
   ok(root, ['deactivate', 'worker']);
+  // Each of those was a switch; a host from before generations has the services and no generations at all.
+  assert.deepEqual(listJson(root).map((g) => [g.number, g.status]), [[1, 'good'], [2, 'good'], [3, 'good']]);
+  rmSync(generationPaths(root).dir, { recursive: true });
   const gens = listJson(root);
   assert.equal(gens.length, 1);
   const g = gens[0]!;
