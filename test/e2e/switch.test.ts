@@ -18,6 +18,7 @@ const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
 // VERSION answers HTTP on 3000 with its version; /health fails when SICK is set (a version whose check never passes).
 const MAIN = (version: string) => `
 const sick = process.env.SICK === '1';
+console.log('start version ${version}');
 require('http').createServer((q, s) => {
   if (q.url === '/health') { s.statusCode = sick ? 503 : 200; s.end(sick ? 'sick' : 'ok'); return; }
   s.end('version ${version}');
@@ -194,8 +195,9 @@ test('SafeSwitch: a version whose health check fails is rolled back by itself (e
   assert.deepEqual(gens.map((g) => [g.number, g.status]), [[1, 'good'], [2, 'failed']]);
   assert.match(gens[1]!.reason ?? '', /^app: (its health check fails|it is restarting)/);
   assert.equal(currentNumber(e), 1);
-  // What the failed version did stays for debug: its failing probes.
-  assert.match(ok(e, ['debug', 'app']), /sick/);
+  // What the failed version did stays for debug and logs: its run, its output.
+  assert.match(ok(e, ['logs', 'app']), /start version 3\.0\.0[^]*start version 1\.0\.0/);
+  assert.match(ok(e, ['debug', 'app']), /last exits/);
   // rollback skips the failed generation: there is nothing good before 1.
   const rb = niso(e, ['rollback']);
   assert.equal(rb.code, 1);
