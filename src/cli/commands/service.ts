@@ -228,6 +228,8 @@ function notRunning(before: Deactivated['before']): string {
 
 export async function restart(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
+  // Not a switch (the same definitions), but it changes what runs: an interrupted switch is settled first.
+  await (await import('../../generation/switch.js')).recoverIfNeeded(host);
   for (const n of names) requireDefinition(ctx.root, n);
   for (const n of names) await restartService(host, n);
   const statuses = names.map((n) => serviceStatus(ctx.root, n)!);
