@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Host } from '../backend/index.js';
 import { backendFor } from '../backend/index.js';
-import { NisoError } from '../errors/niso-error.js';
+import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { crashPoint } from '../host/crash-point.js';
 import { processStartTimeSync } from '../host/liveness.js';
 import { listServiceNames, readDefinition } from '../service/store.js';
@@ -121,7 +121,12 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
       appendJournal(paths.journal, { t: 'apply-failed', i, reason });
       await goBack(host, begin, reason);
       // audit: switch.failed
-      throw new NisoError('NISO6032', `the switch to generation ${meta.number} failed, and the host is back at ${begin.from ? `generation ${begin.from.n}` : 'no services'}: ${reason}`, {
+      const back = `the switch to generation ${meta.number} was undone: the host is back at ${begin.from ? `generation ${begin.from.n}` : 'no services'}`;
+      // The action's own error keeps its code (a taken port, an init step that failed): scripts key on it.
+      if (isNisoError(e) && e.diagnostics.length === 0) {
+        throw new NisoError(e.code, `${e.message}\n(${back})`, { exitCode: e.exitCode, hint: e.hint, path: e.path, cause: e });
+      }
+      throw new NisoError('NISO6032', `${back}: ${reason}`, {
         exitCode: 1, hint: `\`niso debug ${a.service}\` shows what happened; \`niso generation list\` shows generation ${meta.number} as failed`, cause: e,
       });
     }
