@@ -582,8 +582,12 @@ test('a service without a size of its own follows the host\'s [state] max_size: 
   ok(e, ['deactivate', 'follow']);
 });
 
+/** Generations keep the packages they name (GC roots); a host that keeps only the current one frees the others. */
+const keepOnlyCurrentGeneration = (e: Env) => writeTree(join(e.root, 'etc/niso'), { 'config.toml': '[generations]\nkeep_last = 1\nkeep_days = 0\n' });
+
 test('remove: a package a service uses is refused; an active service is refused; an inactive one is forgotten', async () => {
   const e = await setup('keep');
+  await keepOnlyCurrentGeneration(e);
   ok(e, ['activate', 'keep', '--network', 'none']);
   const pkg = niso(e, ['remove', 'keep:1.0.0']);
   assert.equal(pkg.code, 1);
@@ -609,6 +613,7 @@ test('remove: a package a service uses is refused; an active service is refused;
 
 test('a fix under the same version: --replace keeps the build a service uses; activate says which build it runs and how to run the new one', async () => {
   const e = await setup('fixed');
+  await keepOnlyCurrentGeneration(e);
   const short = (d: string) => d.slice(0, 19);
   const first = JSON.parse(ok(e, ['activate', 'fixed', '--network', 'none', '--json'])) as { package: { digest: string } };
   ok(e, ['deactivate', 'fixed']);
