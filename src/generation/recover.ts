@@ -4,7 +4,6 @@
 // difference through the same actions (apply.ts). So it works from any point, also from the middle of a step, and
 // ends with exactly the old generation: every touched service with its `from` definition, running if it ran when the
 // switch began and is active in `from`; services that only the new generation has stopped and forgotten.
-import { existsSync } from 'node:fs';
 import type { Host } from '../backend/index.js';
 import { backendFor } from '../backend/index.js';
 import { NisoError } from '../errors/niso-error.js';
@@ -63,7 +62,7 @@ export async function revert(host: Host, journal: string, begin: BeginLine): Pro
 }
 
 /** The commit's bookkeeping (idempotent): `to` good, the generation left behind by a rollback rolled-back, `current`. */
-export function finishCommit(root: string, begin: BeginLine): void {
+export function finishCommit(root: string, begin: Pick<BeginLine, 'kind' | 'from' | 'to'>): void {
   if (readMeta(root, begin.to.n).status !== 'good') setStatus(root, begin.to.n, 'good');
   if (begin.kind === 'rollback' && begin.from && begin.from.n !== begin.to.n && readMeta(root, begin.from.n).status === 'good') {
     setStatus(root, begin.from.n, 'rolled-back', `rolled back to generation ${begin.to.n}`);
@@ -120,9 +119,4 @@ function failOrphanPending(root: string): void {
   for (const m of listGenerations(root)) {
     if (m.status === 'pending' && m.number !== named) setStatus(root, m.number, 'failed', 'interrupted before the switch began');
   }
-}
-
-/** Whether a journal is there at all: a reader's recovery check is one stat when nothing was interrupted. */
-export function switchJournalExists(root: string): boolean {
-  return existsSync(generationPaths(root).journal);
 }

@@ -79,7 +79,7 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
   if (!changesAnything(actions) || same) {
     // Nothing to stop or start. A rollback to a generation of the same content still moves `current` to it.
     if (!opts.dryRun && existing !== null && current && existing !== current.meta.number) {
-      finishCommit(root, { kind: target.kind === 'generation' && target.rollback ? 'rollback' : 'switch', from: { n: current.meta.number, hash: current.meta.hash }, to: { n: existing, hash: current.meta.hash } } as BeginLine);
+      finishCommit(root, { kind: target.kind === 'generation' && target.rollback ? 'rollback' : 'switch', from: { n: current.meta.number, hash: current.meta.hash }, to: { n: existing, hash: current.meta.hash } });
       return { ...base, status: 'committed', to: existing };
     }
     // audit: switch.noop
