@@ -11,7 +11,7 @@ import { entryOf } from './hash.js';
 import type { GenerationService, ServiceAction } from './types.js';
 
 /** What an action did that a command shows: how a stopped service ended. */
-export type ActionResult = { stopped?: Deactivated };
+export type ActionResult = { stopped?: Deactivated; removed?: { removedVolumes: string[] } };
 
 /** Whether anything of the service runs or is about to (a pending restart counts: the supervisor would start it). */
 async function live(host: Host, name: string): Promise<boolean> {
@@ -36,7 +36,12 @@ async function defineAndStart(host: Host, to: GenerationService): Promise<void> 
   if (to.active) await b.start(host, to.name);
 }
 
-export async function applyAction(host: Host, a: ServiceAction): Promise<ActionResult> {
+export interface ApplyOptions {
+  /** Services whose /state and own volumes a `remove` deletes too (`niso remove --volumes`). */
+  deleteData?: readonly string[];
+}
+
+export async function applyAction(host: Host, a: ServiceAction, opts: ApplyOptions = {}): Promise<ActionResult> {
   const name = a.service;
   const def = readDefinition(host.root, name);
   const to = a.to;
@@ -57,8 +62,8 @@ export async function applyAction(host: Host, a: ServiceAction): Promise<ActionR
     case 'remove': {
       if (!def) return {};
       const stopped = await stopIfLive(host, name);
-      await (await backendFor(def.backend)).remove(host, name, { deleteState: false });
-      return { stopped };
+      const removed = await (await backendFor(def.backend)).remove(host, name, { deleteState: opts.deleteData?.includes(name) === true });
+      return { stopped, removed };
     }
     case 'start': {
       const specChanged = a.changed.some((c) => c !== 'active') || !def || def.backend !== to!.backend;
@@ -69,7 +74,7 @@ export async function applyAction(host: Host, a: ServiceAction): Promise<ActionR
       return { stopped };
     }
     case 'stop': {
-      const stopped = def ? await (await backendFor(def.backend)).stop(host, name) : undefined;
+      const stopped = def && await live(host, name) ? await (await backendFor(def.backend)).stop(host, name) : undefined;
       if (!def || def.backend !== to!.backend) await (await backendFor(to!.backend)).define(host, to!);
       else if (a.changed.some((c) => c !== 'active')) await (await backendFor(def.backend)).updateDefinition(host, to!);
       return { stopped };

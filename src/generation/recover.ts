@@ -45,8 +45,13 @@ export async function actionsBack(host: Host, begin: BeginLine): Promise<Service
  * An action that fails does not stop the others (each leaves its service as close to `from` as it can); the first
  * failure is thrown at the end.
  */
-export async function revert(host: Host, journal: string, begin: BeginLine): Promise<ServiceAction[]> {
-  const back = await actionsBack(host, begin);
+export async function revert(host: Host, journal: string, begin: BeginLine, opts: { keepAdded?: boolean } = {}): Promise<ServiceAction[]> {
+  const added = new Set(begin.actions.filter((a) => a.kind === 'add').map((a) => a.service));
+  // A refused or failed switch keeps a service it added defined, stopped and failed, for `niso debug` and `niso logs`
+  // (nothing of it runs, as in `from`); a dead switch's recovery forgets it.
+  const back = (await actionsBack(host, begin)).map((a) => (opts.keepAdded && a.kind === 'remove' && added.has(a.service) && a.from
+    ? { ...a, kind: 'stop' as const, to: { ...a.from, active: false }, changed: ['active'] }
+    : a));
   appendJournal(journal, { t: 'revert', actions: back });
   let first: unknown = null;
   for (const [i, a] of back.entries()) {

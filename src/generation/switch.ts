@@ -26,6 +26,8 @@ export interface SwitchOptions {
   /** SafeSwitch; default on. */
   gate?: boolean;
   settleMs?: number;
+  /** `niso remove --volumes`: the removed services' data goes with them. */
+  deleteData?: readonly string[];
 }
 
 /** The target: new content made from the current one, or an existing generation (rollback, switch N). */
@@ -115,7 +117,7 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
     appendJournal(paths.journal, { t: 'step', i, phase: 'start' });
     crashPoint(host.env, `switch:step:${i}:start`);
     try {
-      results.set(a.service, await applyAction(host, a));
+      results.set(a.service, await applyAction(host, a, { deleteData: opts.deleteData }));
     } catch (e) {
       const reason = `${a.kind} ${a.service}: ${(e as Error).message}`;
       appendJournal(paths.journal, { t: 'apply-failed', i, reason });
@@ -161,7 +163,7 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
 async function goBack(host: Host, begin: BeginLine, reason: string): Promise<void> {
   const paths = generationPaths(host.root);
   try {
-    await revert(host, paths.journal, begin);
+    await revert(host, paths.journal, begin, { keepAdded: true });
   } catch (e) {
     // The journal stays: the next command tries the way back again.
     setStatus(host.root, begin.to.n, 'failed', `${reason}; going back failed too: ${(e as Error).message}`);

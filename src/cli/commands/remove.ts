@@ -61,9 +61,9 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
   }
   const removedVolumes = new Map<string, string[]>();
   if (services.length > 0) {
-    const [{ removeService }, { hostOf }, { serviceStatus, isActive }, { switchGeneration }, { withoutServices }, sw, { releaseServiceData }] = await Promise.all([
+    const [{ removeService }, { hostOf }, { serviceStatus, isActive }, { switchGeneration }, { withoutServices }, sw] = await Promise.all([
       import('../../service/ops.js'), import('./service.js'), import('../../service/view.js'), import('../../generation/switch.js'),
-      import('../../generation/edit.js'), import('./switch.js'), import('../../volume/service-data.js'),
+      import('../../generation/edit.js'), import('./switch.js'),
     ]);
     // Only what is not active is forgotten (stop it first), as `docker rm` without -f.
     for (const s of services) {
@@ -71,12 +71,13 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
       if (now && isActive(now)) throw new NisoError('NISO3302', `service "${s}" is ${now.state}`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${s}\`` });
     }
     if (opts.dryRun && chosen.size > 0) throw new NisoError('NISO9001', '--dry-run applies to services; packages are not removed in a dry run', { exitCode: 2, hint: 'name only services with --dry-run' });
-    const r = await switchGeneration(hostOf(ctx), { kind: 'content', edit: (cur) => withoutServices(cur, services) }, sw.switchOptions(ctx, opts));
+    const r = await switchGeneration(hostOf(ctx), { kind: 'content', edit: (cur) => withoutServices(cur, services) }, { ...sw.switchOptions(ctx, opts), ...(deleteData ? { deleteData: services } : {}) });
     if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
     for (const s of services) {
       // One the generation did not hold (left by an interrupted start before generations) is removed as it is.
-      if (!r.actions.some((a) => a.service === s && a.kind === 'remove') && listServiceNames(ctx.root).includes(s)) await removeService(hostOf(ctx), s, false);
-      removedVolumes.set(s, deleteData ? (await releaseServiceData(ctx.root, s, true)).removedVolumes : []);
+      const removed = r.results.get(s)?.removed;
+      if (removed) { removedVolumes.set(s, removed.removedVolumes); continue; }
+      removedVolumes.set(s, listServiceNames(ctx.root).includes(s) ? (await removeService(hostOf(ctx), s, deleteData)).removedVolumes : []);
     }
   }
   if (states.length > 0) {
