@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { diagnosticToJson, formatDiagnostics } from '../errors/render.js';
 import { makeContext, type Context } from './context.js';
+import { setInvocation } from '../audit/host/invocation.js';
 
 declare const NISO_VERSION: string;
 const VERSION = typeof NISO_VERSION === 'string' ? NISO_VERSION : '0.0.0-dev';
@@ -13,6 +14,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 export async function main(argv: string[], ctx: Context): Promise<number> {
   const wantsJson = argv.includes('--json');
+  setInvocation({ argv: ['niso', ...argv], env: ctx.env });
   const program = new Command('niso')
     .description('Run server applications on Linux: deterministic app packages, strict sandboxes, no daemon.')
     .version(VERSION, '-V, --version', 'print the niso version')
@@ -325,6 +327,17 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--volumes', 'also delete the /state and own volumes of services that no longer exist')
     .option('--json', 'print as JSON')
     .action(async (opts) => (await import('./commands/gc.js')).run(ctx, opts));
+
+  const audit = program.command('audit')
+    .description('show the audit log: who changed which service, volume or secret, when, with which command (redacted)')
+    .option('--since <time>', 'only entries from this time on: a duration back from now (10m, 1h30m, 2d) or a date and time')
+    .option('-n, --tail <n>', 'only the last N entries')
+    .option('--json', 'print the entries as JSON, with their hashes')
+    .action(async (opts) => (await import('./commands/audit.js')).list(ctx, opts));
+  audit.command('verify')
+    .description('check the audit log\'s hash chain and head: exit 1 naming the first entry that was edited, deleted, moved or cut off')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts) => (await import('./commands/audit.js')).verify(ctx, opts));
 
   program.command('explain')
     .description('explain an error code, or list all codes')

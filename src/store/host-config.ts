@@ -68,3 +68,8 @@ export async function readStateDefault(configFile: string): Promise<number | nul
   const v = (await readConfig(configFile)).state?.max_size;
   return v === undefined ? DEFAULT_STATE_BYTES : v === 'unlimited' ? null : v;
 }
+
+/** [audit] max_file_size: the size at which the audit log starts a new file; undefined: niso's default. */
+export async function readAuditMaxFileBytes(configFile: string): Promise<number | undefined> {
+  return (await readConfig(configFile)).audit?.max_file_size;
+}

@@ -51,11 +51,13 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
   if (services.length > 0) {
     const { removeService } = await import('../../service/ops.js');
     const { hostOf } = await import('./service.js');
-    for (const s of services) removedVolumes.set(s, (await removeService(hostOf(ctx), s, deleteData)).removedVolumes);
+    const [{ audited }, { removedServiceFields }] = await Promise.all([import('../../audit/host/log.js'), import('../../audit/fields.js')]);
+    for (const s of services) removedVolumes.set(s, (await audited(ctx.root, 'service.remove', { target: s }, () => removeService(hostOf(ctx), s, deleteData), removedServiceFields(deleteData))).removedVolumes);
   }
   if (states.length > 0) {
     const { releaseServiceData } = await import('../../volume/service-data.js');
-    for (const s of states) removedVolumes.set(s, (await releaseServiceData(ctx.root, s, true)).removedVolumes);
+    const [{ audited }, { removedServiceFields }] = await Promise.all([import('../../audit/host/log.js'), import('../../audit/fields.js')]);
+    for (const s of states) removedVolumes.set(s, (await audited(ctx.root, 'volume.rm', { target: s }, () => releaseServiceData(ctx.root, s, true), removedServiceFields(true))).removedVolumes);
   }
   const r = chosen.size > 0 ? await removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
   const gone = [...services, ...states];

@@ -19,6 +19,8 @@ import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './ru
 import { join } from 'node:path';
 import { installedManifest } from '../../sandbox/prepare.js';
 import { allowedWeakenings } from '../../plan/weakenings.js';
+import { audited } from '../../audit/host/log.js';
+import { deactivatedFields, packageFields } from '../../audit/fields.js';
 
 export function hostOf(ctx: Context): Host {
   return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
@@ -134,7 +136,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
       ctx.stdout.write(`${name} is already active: ${describe(before)}\n`);
       return;
     }
-    await start(host, name);
+    await audited(ctx.root, 'service.activate', packageFields(name, existing.package, existing.backend), () => start(host, name));
   } else {
     // The backend first: forcing one that cannot run here fails before anything is installed.
     const { selectBackend } = await import('../../service/systemd/backend.js');
@@ -162,7 +164,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     const { inheritedNote } = await import('../../volume/state.js');
     const note = await inheritedNote(ctx.root, name);
     if (note) ctx.stderr.write(`${note}\n`);
-    await activateService(host, { pkg, name, options, logs, backend });
+    await audited(ctx.root, 'service.activate', packageFields(name, pkg, backend), () => activateService(host, { pkg, name, options, logs, backend }));
     // What the plan says the user should know (a volume made on first use, a setting not in effect), as `niso run` does.
     for (const n of readPlan(ctx.root, name)?.notes ?? []) ctx.stderr.write(`note: ${n}\n`);
   }
@@ -177,7 +179,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
 export async function deactivate(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
   for (const n of names) requireDefinition(ctx.root, n);
-  const results = await Promise.all(names.map(async (n) => ({ name: n, ...await deactivateService(host, n) })));
+  const results = await Promise.all(names.map(async (n) => ({ name: n, ...await audited(ctx.root, 'service.deactivate', { target: n }, () => deactivateService(host, n), deactivatedFields) })));
   if (opts.json) return printJson(ctx, results);
   for (const r of results) {
     const how = r.exit === null ? notRunning(r.before) : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
@@ -196,7 +198,7 @@ function notRunning(before: Deactivated['before']): string {
 export async function restart(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
   const host = hostOf(ctx);
   for (const n of names) requireDefinition(ctx.root, n);
-  for (const n of names) await restartService(host, n);
+  for (const n of names) await audited(ctx.root, 'service.restart', { target: n }, () => restartService(host, n));
   const statuses = names.map((n) => serviceStatus(ctx.root, n)!);
   if (opts.json) return printJson(ctx, statuses);
   for (const s of statuses) ctx.stdout.write(`${s.name} restarted: ${describe(s)}\n`);
