@@ -287,6 +287,24 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, file: string, opts) => (await import('./commands/volume-backup.js')).restore(ctx, name, file, opts));
 
+  const generation = program.command('generation').alias('gen').description('the host\'s generations: each change to what runs is one, numbered, kept for rollback (like NixOS\'s system profile)');
+  generation.command('list').alias('ls').description('list generations: number, when, status, the current one (*), who made it, what changed')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/generation.js')).list(ctx, opts));
+  generation.command('diff').description('what a switch from generation A to B would do to each service (env values are never shown)')
+    .argument('<a>', 'a generation number, or "current"')
+    .argument('<b>', 'a generation number, or "current"')
+    .option('--json', 'print as JSON')
+    .action(async (a: string, b: string, opts) => (await import('./commands/generation.js')).diff(ctx, a, b, opts));
+  generation.command('gc').description('remove the generations retention does not keep (and what only they named); `niso gc` does it too')
+    .option('-n, --dry-run', 'only show what would be removed')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/generation.js')).gc(ctx, opts));
+  generation.command('remove').alias('rm').description('forget generations now (not the current, the newest or a pending one), so that `niso remove` can take their packages')
+    .argument('<numbers...>', 'generation numbers')
+    .option('--json', 'print as JSON')
+    .action(async (numbers: string[], opts) => (await import('./commands/generation.js')).remove(ctx, numbers, opts));
+
   program.command('install')
     .description('verify a .niso package and place it in the store')
     .argument('<file>', 'the .niso package')
@@ -322,7 +340,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
 
   program.command('gc')
-    .description('free store content that no installed package uses and leftovers of interrupted installs; report data of removed services')
+    .description('free store content that no installed package uses and leftovers of interrupted installs; remove generations retention does not keep; report data of removed services')
     .option('-n, --dry-run', 'only report what would be freed')
     .option('--volumes', 'also delete the /state and own volumes of services that no longer exist')
     .option('--json', 'print as JSON')
