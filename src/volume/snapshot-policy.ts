@@ -62,15 +62,15 @@ export function copyDecision(bytes: number | null, why: string, o: MethodOptions
  */
 export function consistencyProblem(method: SnapshotMethod, writers: readonly string[], writersStopped: boolean): string | null {
   if (writers.length === 0 || writersStopped || method === 'subvolume') return null;
-  return `${writers.join(', ')} ${writers.length > 1 ? 'write' : 'writes'} to it, and a ${method} copy is taken file by file, not at one point in time`;
+  return `${writers.join(', ')} ${writers.length > 1 ? 'write' : 'writes'} to it, and a ${method === 'copy' ? 'full' : method} copy is taken file by file, not at one point in time`;
 }
 
 // --- names -------------------------------------------------------------------------------------------------------
 
 /** A snapshot's id: `g<N>-<UTC>` before a switch of generation N, `manual-<UTC>` when a user took it. */
 export const SNAPSHOT_ID_RE = /^(?:g(0|[1-9][0-9]{0,8})|manual)-(\d{8}T\d{6}Z)(?:-([1-9][0-9]{0,2}))?$/;
-/** Live data a restore moved aside: `<key>@<id>-replaced-<UTC>`, beside the data dir (a rename: same file system). */
-export const REPLACED_RE = /^([a-z0-9][a-z0-9._-]{0,63})@(.+)-replaced-(\d{8}T\d{6}Z)$/;
+/** Live data a restore moved aside: `<key>@<id>-replaced-<UTC>` (`.img` for a state image), beside it (a rename). */
+export const REPLACED_RE = /^([a-z0-9][a-z0-9._-]{0,63})@(.+)-replaced-(\d{8}T\d{6}Z)(?:\.img)?$/;
 
 /** 2026-01-02T03:04:05.678Z → 20260102T030405Z (sortable, no characters a shell or a path treats specially). */
 export function utcStamp(d: Date): string {

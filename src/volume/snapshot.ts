@@ -73,7 +73,7 @@ async function sourceOf(root: string, name: string): Promise<Source> {
   if (ref.kind === 'state') {
     const s = stateOf(layout(root), ref.service);
     if (!existsSync(s.dir) && !existsSync(s.image)) throw new NisoError('NISO5002', `no volume named ${name}: ${ref.service} has no /state on this host`, { exitCode: 1, hint: '`niso volume ls --filter kind=state` lists them' });
-    const writers = readDefinition(root, ref.service) ? await activeServices(root, [ref.service]) : [];
+    const writers = (readDefinition(root, ref.service) ? await activeServices(root, [ref.service]) : []).map((w) => `service ${w}`);
     if (existsSync(s.image)) {
       const m = mountAt(s.dir);
       return { ref, kind: 'image', path: s.image, key: 'state', gid: null, writers, runs: [], mountedOn: m ? s.dir : null };
@@ -252,7 +252,7 @@ function replacedOf(root: string, volume: string): SnapshotInfo[] {
     let names: string[];
     try { names = readdirSync(place); } catch { continue; }
     for (const n of names) {
-      const m = REPLACED_RE.exec(n.replace(/\.img$/, ''));
+      const m = REPLACED_RE.exec(n);
       if (!m || m[1] !== key) continue;
       const t = m[3]!;
       const takenAt = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}Z`;
