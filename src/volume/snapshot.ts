@@ -169,6 +169,22 @@ async function sweep(dir: string): Promise<string[]> {
   return swept;
 }
 
+/** What killed snapshot commands left in every volume's snapshots dir (for `niso gc`); removed unless `dryRun`. */
+export async function snapshotLeftovers(root: string, dryRun: boolean): Promise<string[]> {
+  const out: string[] = [];
+  for (const v of snapshotVolumes(root)) {
+    const dir = snapshotsOf(root, v);
+    let names: string[];
+    try { names = readdirSync(dir); } catch { continue; }
+    for (const n of names) {
+      const m = WORK_RE.exec(n);
+      if (m && !isAlive(Number(m[1]))) out.push(join(dir, n));
+    }
+  }
+  if (!dryRun) for (const p of out) await removeTree(p);
+  return out.sort();
+}
+
 export interface TakeOptions {
   /** The generation whose data this is (a switch away from it is about to stop its writers); null: by hand. */
   generation?: number | null;
@@ -485,7 +501,7 @@ export async function restoreSnapshot(root: string, volume: string, snapshot: st
       renameSync(src.path, aside);
       renameSync(stage, src.path);
       await fsyncPath(place);
-      // AUDIT(volume.snapshot): restore { volume: name, id: ref.id, replaced: aside } — one audit event here once src/audit exists.
+      // AUDIT(volume.snapshot.restore): { volume: name, id: ref.id, replaced: aside } — one audit event here once src/audit exists.
       if (src.ref.kind !== 'state' && src.gid !== null) setDataOwner(src.path, ownerOf(readRegistry(root), name, liveness(root)), src.gid);
       return { volume: name, snapshot: ref.id, method, replaced: aside, ms: performance.now() - t0 };
     } catch (e) {

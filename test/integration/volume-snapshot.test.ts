@@ -315,7 +315,7 @@ test('a bounded /state (an ext4 image on XFS): the image is reflinked, and resto
   });
 });
 
-test('CLI: a snapshot killed mid-copy leaves nothing listed and is swept by the next one; --json shapes; restore needs --yes', async () => {
+test('CLI: a snapshot killed mid-copy leaves nothing listed, gc names it and the next snapshot sweeps it; --json shapes; restore needs --yes', async () => {
   await withFs('ext4', async (root) => {
     const niso = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
     await createVolume(root, 'big');
@@ -337,6 +337,9 @@ test('CLI: a snapshot killed mid-copy leaves nothing listed and is swept by the 
     const listed = niso(['volume', 'snapshots', 'big', '--json']);
     assert.equal(listed.status, 0, listed.stderr);
     assert.deepEqual(JSON.parse(listed.stdout), []);
+    const gc = niso(['gc', '--dry-run', '--json']);
+    assert.equal(gc.status, 0, gc.stderr);
+    assert.deepEqual((JSON.parse(gc.stdout) as { leftovers: string[] }).leftovers, [join(dir, tmp)], 'gc names it');
     const t = niso(['volume', 'snapshot', 'big', '--keep', '2', '--json']);
     assert.equal(t.status, 0, t.stderr);
     const taken = JSON.parse(t.stdout) as { taken: boolean; snapshot: { id: string; method: string; bytes: number } };
