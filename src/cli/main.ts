@@ -286,6 +286,26 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<file>', 'an archive written by `niso volume backup`')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, file: string, opts) => (await import('./commands/volume-backup.js')).restore(ctx, name, file, opts));
+  volume.command('snapshot').description('snapshot a volume where its file system makes it cheap (btrfs subvolume, reflink on XFS/btrfs); elsewhere a full copy up to 1 GiB, or with --copy')
+    .argument('<name>', 'volume name (SERVICE/state for a service\'s /state)')
+    .option('--copy', 'copy it in full when the file system cannot share blocks, however large')
+    .option('--stop', 'stop the services that write to it for the snapshot and start them again (not needed for a btrfs subvolume)')
+    .option('--keep <n>', 'keep this many snapshots of the volume from now on (default 3)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts) => (await import('./commands/volume-snapshot.js')).take(ctx, name, opts));
+  volume.command('snapshots').description('list the snapshots of a volume (or of every volume), and live data a restore moved aside')
+    .argument('[name]', 'volume name')
+    .option('--json', 'print as JSON')
+    .action(async (name: string | undefined, opts) => (await import('./commands/volume-snapshot.js')).list(ctx, name, opts));
+  volume.command('snapshot-restore').description('put a snapshot back as the volume\'s data (nothing may run with it); the live data is moved aside, not deleted')
+    .argument('<name>', 'volume name').argument('<snapshot>', 'a snapshot of it (`niso volume snapshots NAME`)')
+    .option('--yes', 'go ahead (required)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, snapshot: string, opts) => (await import('./commands/volume-snapshot.js')).restore(ctx, name, snapshot, opts));
+  volume.command('snapshot-rm').description('remove snapshots of a volume (or live data a restore moved aside)')
+    .argument('<name>', 'volume name').argument('<snapshots...>', 'snapshot names')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, snapshots: string[], opts) => (await import('./commands/volume-snapshot.js')).remove(ctx, name, snapshots, opts));
 
   const generation = program.command('generation').alias('gen').description('the host\'s generations: each change to what runs is one, numbered, kept for rollback (like NixOS\'s system profile)');
   generation.command('list').alias('ls').description('list generations: number, when, status, the current one (*), who made it, what changed')

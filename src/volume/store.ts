@@ -352,11 +352,11 @@ export async function removeVolume(root: string, name: string, opts: { force: bo
   });
 }
 
-const LEFTOVER_RE = /^(?:\..+\.(?:new|trash)|\.restore)-(\d+)-[0-9a-f]{8}$/;
+const LEFTOVER_RE = /^(?:\..+\.(?:new|trash|tmp)|\.restore)-(\d+)-[0-9a-f]{8}$/;
 
 /**
  * What creations, removals and restores that were killed left: `.NAME.new-PID-*`, `.NAME.trash-PID-*` beside the
- * volumes, `.restore-PID-*` inside one; only those of processes that are gone.
+ * volumes, `.restore-PID-*` and a snapshot restore's `.data.tmp-PID-*` inside one; only those of processes that are gone.
  */
 export function volumeLeftovers(root: string): string[] {
   const l = layout(root);
