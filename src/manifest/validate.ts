@@ -23,12 +23,25 @@ function core(s: AnySchema): AnySchema {
   return cur;
 }
 
+/**
+ * Of a union (`x = "none"` or a table of x's keys; a list or a table), the branch that a path segment goes into: a
+ * list's for an index, else a table whose keys include it, else any table.
+ */
+function branchFor(s: AnySchema, p: PathKey): AnySchema {
+  const d = defOf(s);
+  if (d.type !== 'union' || !d.options) return s;
+  const options = d.options.map(core);
+  const typed = (t: string) => options.filter((o) => defOf(o).type === t);
+  if (typeof p === 'number') return typed('array')[0] ?? s;
+  return typed('object').find((o) => defOf(o).shape?.[p] !== undefined) ?? typed('record')[0] ?? typed('object')[0] ?? s;
+}
+
 /** The field's full schema (with its default and conversion), as declared in its table. */
 function fieldAt(root: AnySchema, path: readonly PathKey[]): AnySchema | undefined {
   let cur: AnySchema | undefined = root;
   for (const p of path) {
     if (!cur) return undefined;
-    const d = defOf(core(cur));
+    const d = defOf(branchFor(core(cur), p));
     if (d.type === 'object') cur = d.shape?.[String(p)];
     else if (d.type === 'record') cur = d.valueType;
     else if (d.type === 'array') cur = d.element;
@@ -57,7 +70,9 @@ function examplesAt(root: AnySchema, path: readonly PathKey[]): unknown[] {
 export function knownKeys(root: AnySchema, path: readonly PathKey[]): string[] {
   const s = schemaAt(root, path);
   if (!s) return [];
-  const d = defOf(s);
+  let d = defOf(s);
+  // A union of a table with something else (a word, a list): the table's keys.
+  if (d.type === 'union' && d.options) d = d.options.map((o) => defOf(core(o))).find((o) => o.type === 'object') ?? d;
   return d.type === 'object' && d.shape ? Object.keys(d.shape) : [];
 }
 
