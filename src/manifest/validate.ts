@@ -113,7 +113,11 @@ function expectedOf(root: AnySchema, path: readonly PathKey[], fallback: string)
     const el = d.element ? defOf(core(d.element)).type : '';
     return el === 'string' ? 'a list of strings' : 'a list';
   }
-  if (d.type === 'union' && d.options) return d.options.map((o) => TYPE_WORDS[defOf(core(o)).type] ?? defOf(core(o)).type).join(' or ');
+  if (d.type === 'union' && d.options) {
+    // A union inside a union ("a string or a table" as one branch) is said in the same words, each once.
+    const words = (o: AnySchema): string[] => { const od = defOf(core(o)); return od.type === 'union' && od.options ? od.options.flatMap(words) : [od.type === 'array' ? 'a list' : TYPE_WORDS[od.type] ?? od.type]; };
+    return [...new Set(d.options.flatMap(words))].join(' or ');
+  }
   if (d.type === 'enum') return 'one of the allowed words';
   return TYPE_WORDS[d.type] ?? TYPE_WORDS[fallback] ?? fallback;
 }
@@ -167,9 +171,11 @@ interface ZIssue { code: string; path: PropertyKey[]; errors?: ZIssue[][]; messa
  * type of exactly one branch, that branch's own problems are the ones worth reporting.
  */
 function flattenUnions(issues: ZIssue[]): ZIssue[] {
+  // A branch is of the wrong type when the value's type fails it at its root, also through a union nested in it.
+  const wrongType = (branch: ZIssue[]): boolean => branch.some((b) => b.path.length === 0 && (b.code === 'invalid_type' || (b.code === 'invalid_union' && (b.errors ?? []).every(wrongType))));
   return issues.flatMap((i) => {
     if (i.code !== 'invalid_union' || !i.errors) return [i];
-    const typed = i.errors.filter((branch) => !branch.some((b) => b.code === 'invalid_type' && b.path.length === 0));
+    const typed = i.errors.filter((branch) => !wrongType(branch));
     if (typed.length !== 1) return [i];
     return flattenUnions(typed[0]!.map((b) => ({ ...b, path: [...i.path, ...b.path] })));
   });
@@ -263,6 +269,13 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
       }
       case 'invalid_union': {
         const expected = expectedOf(schema, path, 'value');
+        if (got === undefined) {
+          // A required field that takes several forms is as missing as any other.
+          const name = String(path[path.length - 1]);
+          const example = examplesAt(schema, path)[0];
+          diagnostics.push({ code: 'NISO1004', ...at(path), field, message: `missing required field ${field}`, hint: path.length > 1 ? `add ${name} = ${example === undefined ? '...' : quote(example)} under [${formatPath(path.slice(0, -1))}]` : `add a [${field}] table` });
+          break;
+        }
         diagnostics.push({ code: 'NISO1003', ...at(path), field, message: `${field} must be ${expected}, not ${describeValue(got, rawText)}`, hint: exampleFor(schema, path, expected, got, rawText) ?? `change the value to ${expected}` });
         break;
       }

@@ -241,9 +241,12 @@ export function checkStack(input: CheckInput): CheckResult {
     const exclusiveHolder = list.find((h) => h.mount.exclusive);
     if (list.length > 0 && (m.exclusive || exclusiveHolder)) {
       const h = exclusiveHolder ?? list[0]!;
-      const same = h.service === s;
-      const whose = same ? `${s.name} mounts it twice` : `${h.service.name ?? `service[${h.service.index}]`} mounts it too (line ${locate(doc, h.mount.path).line})`;
-      errors.push({ code: 'NISO5312', ...at(m.path, m.prefer), field: field(m.path), message: `volume "${m.key}" is exclusive to one service, but ${whose}`, hint: exclusiveHolder ? 'give each service its own volume, or drop exclusive = true where sharing is meant' : 'drop exclusive = true, or give this service a volume of its own' });
+      const me = s.name ?? `service[${s.index}]`;
+      const them = `${h.service.name ?? `service[${h.service.index}]`} (line ${locate(doc, h.mount.path).line})`;
+      const message = h.service === s ? `${me} mounts volume "${m.key}" twice, exclusively`
+        : exclusiveHolder ? `${me} mounts volume "${m.key}", which ${them} mounts exclusively`
+          : `${me} mounts volume "${m.key}" exclusively, but ${them} mounts it too`;
+      errors.push({ code: 'NISO5312', ...at(m.path, m.prefer), field: field(m.path), message, hint: 'an exclusive volume is one service\'s alone: give each service its own volume, or drop exclusive = true where sharing is meant' });
     }
     list.push({ service: s, mount: m });
     holders.set(host, list);
@@ -252,7 +255,7 @@ export function checkStack(input: CheckInput): CheckResult {
     const targets = new Map<string, LooseMount>();
     for (const m of s.mounts) {
       const prev = targets.get(m.target);
-      if (prev) errors.push({ code: 'NISO5054', ...at(m.path, m.prefer), field: field(m.path), message: `${field(prev.path).replace(/^service\[\d+\]\./, '')} and ${field(m.path).replace(/^service\[\d+\]\./, '')} both mount at ${m.target}`, hint: 'give each mount its own place' });
+      if (prev) errors.push({ code: 'NISO5054', ...at(m.path, m.prefer), field: field(m.path), message: `${s.name ?? `service[${s.index}]`}: ${field(prev.path).replace(/^service\[\d+\]\./, '')} and ${field(m.path).replace(/^service\[\d+\]\./, '')} both mount at ${m.target}`, hint: 'give each mount its own place' });
       else targets.set(m.target, m);
     }
   }

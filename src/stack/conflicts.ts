@@ -2,7 +2,8 @@
 // switch engine asks this of the host's whole plan (every stack, the one being deployed included) before it stops
 // anything; `stack config` asks it of the stack in hand and the others it is shown.
 import type { Diagnostic } from '../errors/niso-error.js';
-import type { PathKey, Pos } from '../manifest/toml-positions.js';
+import type { PathKey } from '../manifest/toml-positions.js';
+import type { ResolveResult } from './resolve.js';
 import { describePort, portsOverlap } from './check.js';
 import type { ResolvedStack } from './types.js';
 
@@ -54,18 +55,18 @@ export function conflictsAcross(stacks: readonly ResolvedStack[]): StackConflict
 }
 
 /**
- * The conflicts that involve stack `about`, as diagnostics from its side. `where` places a service's field in its
- * stack file (ResolveResult.locateService); without it, a diagnostic names the file only.
+ * The conflicts that involve stack `about`, as diagnostics from its side. `where` (its ResolveResult) places them in
+ * its stack file; without it, a diagnostic names the file only.
  */
-export function conflictDiagnostics(conflicts: readonly StackConflict[], about: string, where?: (service: string, path: PathKey[]) => { file: string } & Pos): Diagnostic[] {
+export function conflictDiagnostics(conflicts: readonly StackConflict[], about: string, where?: Pick<ResolveResult, 'locate' | 'locateService'>): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const c of conflicts) {
     const mine = c.a.stack === about ? c.a : c.b.stack === about ? c.b : null;
     if (!mine) continue;
     const theirs = mine === c.a ? c.b : c.a;
-    const place = (path: PathKey[]) => (where && mine.service !== undefined ? where(mine.service, path) : { file: mine.file });
+    const place = (path: PathKey[]) => (where && mine.service !== undefined ? where.locateService(mine.service, path) : { file: mine.file });
     if (c.kind === 'name') {
-      out.push({ code: 'NISO5325', file: mine.file, message: `another stack on this host is named "${about}" too (${theirs.file})`, hint: 'give one of them another [stack] name' });
+      out.push({ code: 'NISO5325', ...(where ? where.locate(['stack', 'name']) : { file: mine.file }), message: `another stack on this host is named "${about}" too (${theirs.file})`, hint: 'give one of them another [stack] name' });
     } else if (c.kind === 'port') {
       out.push({ code: 'NISO5311', ...place(['ports', mine.port ?? 0]), message: `${mine.service} maps host port ${c.port}, which ${theirs.service} of stack "${theirs.stack}" maps already (${theirs.file})`, hint: 'map another host port; each host port forwards to one service on the host' });
     } else {

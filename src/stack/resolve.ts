@@ -132,6 +132,7 @@ export function resolveStack(source: StackSource, env: Vars, dotenv: Vars, optio
     let hint = d.hint;
     for (const [re, to] of HINT_FIXES) hint = hint?.replace(re, to);
     if (d.code === 'NISO1004' && d.field === 'service') hint = 'add a [[service]] table with its name and package';
+    hint = hint?.replace(/ under \[service\[\d+\]\]$/, ' in that [[service]] table');
     found.errors.push({ ...d, ...(hint === undefined ? {} : { hint }) });
   }
   const rawStack = isTable(root.stack) ? root.stack : {};
@@ -185,7 +186,7 @@ function build(file: StackFile, options: ResolveOptions & { profiles: string[] }
     if (ep) o.entrypoint = ep[0]!;
     const args = [...(ep?.slice(1) ?? []), ...(s.command ?? [])];
     // With an entrypoint of its own the manifest's args are dropped (as --entrypoint does), so [] is meant.
-    if (args.length > 0 || ep) o.args = args;
+    if (s.command !== undefined || ep) o.args = args;
     if (s.network_mode !== undefined) o.network = s.network_mode;
     const isolatedNet = s.network_mode === 'host' || s.network_mode === 'none';
     const netKeys = isolatedNet ? [] : s.networks === undefined ? [DEFAULT_NETWORK_KEY] : Array.isArray(s.networks) ? s.networks : Object.keys(s.networks);

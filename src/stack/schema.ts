@@ -58,9 +58,8 @@ function sandboxPath(description: string, example: string, reserved: readonly st
 /** A host path: absolute, or relative to the stack file's directory ("./media", "../shared"). */
 const hostPath = (description: string) => z.string().meta({ description, examples: ['./config', '/srv/media'] }).check((ctx) => {
   const p = ctx.value;
-  if (p === '' || p.includes('\0')) report(ctx, p, 'NISO1402', 'the host path is empty', 'write an absolute path or one relative to the stack file, e.g. "./data"');
+  if (p === '') report(ctx, p, 'NISO1402', 'the host path is empty', 'write an absolute path or one relative to the stack file, e.g. "./data"');
   else if (p.startsWith('~')) report(ctx, p, 'NISO1402', `"${p}": "~" is not expanded`, 'write the absolute path, e.g. "/home/ana/media", or one relative to the stack file');
-  else if (!p.startsWith('/') && !p.startsWith('./') && !p.startsWith('../') && p !== '.' && p !== '..') report(ctx, p, 'NISO1402', `"${p}" is neither absolute nor relative to the stack file`, `write "./${p}" for a path beside the stack file (a bare name is a volume in volumes = [...])`);
 });
 
 const size = (description: string, min: number, parse: (v: string | number) => Parsed<number> = parseSize) => {
@@ -231,7 +230,9 @@ const shortMount = z.string().meta({ examples: ['pgdata:/data', 'pgdata:/data:ex
     else if (o === 'z' || o === 'Z') continue; // SELinux relabelling: nothing to do without SELinux.
     else return fail(`unknown option "${o}"`, 'the options are ro, rw and exclusive, separated by commas');
   }
-  if (!isNormalisedPath(target) || reservedHit(target, MOUNT_TARGETS_RESERVED)) return fail(`"${target}" is not a place a mount may go`, 'write an absolute, normalised path of its own inside the sandbox, e.g. "/data"');
+  if (!isNormalisedPath(target)) return fail(`"${target}" is not an absolute, normalised path inside the sandbox`, 'write an absolute path without ".", ".." or "//", e.g. "/data"');
+  const hit = reservedHit(target, MOUNT_TARGETS_RESERVED);
+  if (hit) return fail(`${target} ${target === hit ? `would hide ${hit === '/' ? 'the whole file system' : hit}` : `is inside ${hit}`}, which niso manages`, hit === '/etc' ? 'mount it at a path of its own, e.g. "/data"; a configuration file goes below /etc with configs = { "/etc/app/app.conf" = "./app.conf" }' : 'mount it at a path of its own, e.g. "/data"');
   if (isHostPathText(source)) {
     if (source.startsWith('~')) return fail('"~" is not expanded', 'write the absolute path, or one relative to the stack file');
     if (exclusive) return fail('"exclusive" applies to volumes, not host paths', 'remove it');
