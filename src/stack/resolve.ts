@@ -142,10 +142,20 @@ export function resolveStack(source: StackSource, env: Vars, dotenv: Vars, optio
   found.errors.push(...cross.errors);
   found.warnings.push(...cross.warnings);
 
+  // env_files of the services that run, read from what the file says (also where other fields failed).
+  const dir = posix.dirname(options.path);
+  const enabled = enabledBy(profiles);
+  const fileEnv = new Map<number, Record<string, string>>();
+  (Array.isArray(root.service) ? root.service : []).forEach((raw, index) => {
+    const svc = isTable(raw) ? raw : {};
+    const own = Array.isArray(svc.profiles) ? svc.profiles.filter((p): p is string => typeof p === 'string') : [];
+    if (svc.env_file === undefined || !enabled({ profiles: own })) return;
+    const name = typeof svc.name === 'string' ? svc.name : `service[${index}]`;
+    fileEnv.set(index, envFromFiles(svc.env_file, index, name, (p) => posix.resolve(dir, p), lookup, options.envFiles ?? {}, found, where));
+  });
+
   let stack: ResolvedStack | undefined;
-  if (validated.value !== undefined && found.errors.length === 0) {
-    stack = build(validated.value, { ...options, profiles }, lookup, found, root, where);
-  }
+  if (validated.value !== undefined && found.errors.length === 0) stack = build(validated.value, { ...options, profiles }, lookup, root, fileEnv);
   const variables = [...sources].map(([name, from]) => ({ name, from }));
   const byPlace = (a: Diagnostic, b: Diagnostic) => (a.file === b.file ? 0 : a.file === file ? -1 : b.file === file ? 1 : (a.file ?? '') < (b.file ?? '') ? -1 : 1) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
   const errors = dedupe(found.errors).sort(byPlace);
@@ -167,7 +177,7 @@ function dedupe(ds: Diagnostic[]): Diagnostic[] {
   });
 }
 
-function build(file: StackFile, options: ResolveOptions & { profiles: string[] }, lookup: Lookup, found: CheckResult, root: Record<string, unknown>, where: ResolveResult['locate']): ResolvedStack | undefined {
+function build(file: StackFile, options: ResolveOptions & { profiles: string[] }, lookup: Lookup, root: Record<string, unknown>, fileEnv: ReadonlyMap<number, Record<string, string>>): ResolvedStack {
   const stackName = file.stack.name;
   const dir = posix.dirname(options.path);
   const abs = (p: string) => posix.resolve(dir, p);
@@ -179,7 +189,7 @@ function build(file: StackFile, options: ResolveOptions & { profiles: string[] }
   const usedVolumes = new Map<string, StackVolume>();
   file.service.forEach((s, index) => {
     if (!enabledNames.has(s.name)) return;
-    const env = serviceEnv(s, index, abs, lookup, options.envFiles ?? {}, found, where);
+    const env = serviceEnv(s, fileEnv.get(index) ?? {}, lookup);
     const o: PlanOptions = {};
     if (Object.keys(env).length > 0) o.env = env;
     const ep = s.entrypoint === undefined ? undefined : Array.isArray(s.entrypoint) ? s.entrypoint : [s.entrypoint];
@@ -250,7 +260,6 @@ function build(file: StackFile, options: ResolveOptions & { profiles: string[] }
       profiles: s.profiles ?? [],
     });
   });
-  if (found.errors.length > 0) return undefined;
   const byKey = <T extends { key: string }>(m: Map<string, T>) => [...m.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return deepFreeze({
     format: STACK_FORMAT,
@@ -265,26 +274,32 @@ function build(file: StackFile, options: ResolveOptions & { profiles: string[] }
   });
 }
 
-/** env_file files in order (later ones win), then `environment` over them. */
-function serviceEnv(s: StackFileService, index: number, abs: (p: string) => string, lookup: Lookup, files: Readonly<Record<string, string | null>>, found: CheckResult, where: ResolveResult['locate']): Record<string, string> {
+/**
+ * What the env_files of a service give, in order (later files win): read from the file's values as written, so that
+ * a missing or broken env file is reported with every other problem, not only once the rest is right.
+ */
+function envFromFiles(raw: unknown, index: number, name: string, abs: (p: string) => string, lookup: Lookup, files: Readonly<Record<string, string | null>>, found: CheckResult, where: ResolveResult['locate']): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const e of envFileEntries(s.env_file, index)) {
+  for (const e of envFileEntries(raw, index)) {
     const path = abs(e.path);
     const text = Object.hasOwn(files, path) ? files[path] : null;
     if (text === null || text === undefined) {
-      if (e.required) found.errors.push({ code: 'NISO5317', ...where(e.at), field: formatPath(e.at), message: `${s.name}: env_file ${e.path} (${path}) does not exist`, hint: 'create it, fix the path (relative paths start at the stack file\'s directory), or write { path = "...", required = false }' });
+      if (e.required) found.errors.push({ code: 'NISO5317', ...where(e.at), field: formatPath(e.at), message: `${name}: env_file ${e.path} (${path}) does not exist`, hint: 'create it, fix the path (relative paths start at the stack file\'s directory), or write { path = "...", required = false }' });
       continue;
     }
     const parsed = parseDotenv(text, { lookup, prefer: 'file' });
     for (const p of parsed.problems) (p.warning ? found.warnings : found.errors).push({ code: p.warning ? 'NISO5315' : 'NISO5316', file: path, line: p.line, column: p.column, message: p.message, hint: p.hint });
-    for (const [k, v] of Object.entries(parsed.vars)) {
-      if (k.startsWith('NISO_')) {
-        found.errors.push({ code: 'NISO1401', file: path, line: parsed.entries.find((x) => x.name === k)?.line ?? 1, column: 1, message: `${JSON.stringify(k)} uses the NISO_ prefix, which niso reserves for the variables it sets`, hint: 'rename the variable' });
-        continue;
-      }
-      env[k] = v;
+    for (const x of parsed.entries) {
+      if (x.name.startsWith('NISO_')) found.errors.push({ code: 'NISO1401', file: path, line: x.line, column: 1, message: `${JSON.stringify(x.name)} uses the NISO_ prefix, which niso reserves for the variables it sets`, hint: 'rename the variable' });
     }
+    for (const [k, v] of Object.entries(parsed.vars)) if (!k.startsWith('NISO_')) env[k] = v;
   }
+  return env;
+}
+
+/** The env_files' variables, then `environment` over them. */
+function serviceEnv(s: StackFileService, fromFiles: Readonly<Record<string, string>>, lookup: Lookup): Record<string, string> {
+  const env: Record<string, string> = { ...fromFiles };
   if (Array.isArray(s.environment)) {
     for (const e of s.environment) {
       const eq = e.indexOf('=');
