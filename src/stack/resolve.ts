@@ -116,10 +116,6 @@ export function envFilesOf(source: StackSource, env: Vars, dotenv: Vars, path: s
   return [...new Set(services.flatMap((s, i) => envFileEntries(isTable(s) ? s.env_file : undefined, i).map((e) => posix.resolve(dir, e.path))))];
 }
 
-const HINT_FIXES: [RegExp, string][] = [
-  [/see the manifest reference/g, 'see "Stacks" in the README'],
-  [/add a \[service\] table; see the manifest reference|add a \[service\] table; see "Stacks" in the README/g, 'add a [[service]] table with its name and package'],
-];
 
 export function resolveStack(source: StackSource, env: Vars, dotenv: Vars, options: ResolveOptions): ResolveResult {
   const { doc, file } = source;
@@ -129,10 +125,9 @@ export function resolveStack(source: StackSource, env: Vars, dotenv: Vars, optio
   const root = interpolateAll(stripExtensions(doc.value, stackSchema), source, lookup, found) as Record<string, unknown>;
   const validated = validateDocument(stackSchema, { ...doc, value: root }, file);
   for (const d of validated.diagnostics) {
-    let hint = d.hint;
-    for (const [re, to] of HINT_FIXES) hint = hint?.replace(re, to);
+    // validate.ts speaks of manifests in a few hints; say it for a stack file.
+    let hint = d.hint?.replace(/see the manifest reference/g, 'see "Stacks" in the README').replace(/ under \[service\[\d+\]\]$/, ' in that [[service]] table');
     if (d.code === 'NISO1004' && d.field === 'service') hint = 'add a [[service]] table with its name and package';
-    hint = hint?.replace(/ under \[service\[\d+\]\]$/, ' in that [[service]] table');
     found.errors.push({ ...d, ...(hint === undefined ? {} : { hint }) });
   }
   const rawStack = isTable(root.stack) ? root.stack : {};
