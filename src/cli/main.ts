@@ -204,6 +204,14 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
 
+  const stack = program.command('stack').description('stacks: services that run together, described by a stack.toml (Compose\'s counterpart); up, down, status and the other verbs come with generations');
+  stack.command('config')
+    .description('print the stack as niso resolves it, like `docker compose config`: variables interpolated, env files merged, defaults made explicit, packages looked up in the store')
+    .option('-f, --file <file>', 'the stack file (default: stack.toml in the current directory)')
+    .option('--profile <name>', 'also run the services of this profile (repeatable)', collect, [])
+    .option('--json', 'print the resolved stack, the packages it names and where each variable came from, as JSON')
+    .action(async (opts) => (await import('./commands/stack.js')).config(ctx, opts));
+
   const secret = program.command('secret').description('secrets that services read as files (/run/secrets/NAME), kept root-only on this host');
   secret.command('create')
     .description('store a secret from a file, or from stdin (`-`, or when stdin is not a terminal); never replaces one')
