@@ -213,6 +213,27 @@ function resolveProgram(ep: string, runtime: RuntimeFacts | null, what = 'the en
 }
 
 /**
+ * `--entrypoint` (and the program of `niso run SERVICE -- CMD`): every rule for it is here, so that run, activate and
+ * a one-off cannot disagree. It names a program of the package or of its runtime, never a way out of the package.
+ */
+function entrypointOverride(ep: string, runtime: RuntimeFacts | null, debian: boolean): string {
+  if (ep === '' || ep.includes('\0') || ep.split('/').includes('..')) {
+    throw new NisoError('NISO1402', `the --entrypoint ${JSON.stringify(ep)} is not a program of the package`, {
+      exitCode: 2, hint: 'give a file of the package ("bin/psql", "/app/bin/psql", or an absolute path of a [debian] package\'s root) or a command of its runtime ("node")',
+    });
+  }
+  return resolveProgram(ep, runtime, 'the --entrypoint', debian);
+}
+
+/**
+ * The same rules before a plan is made (a command checks them before it writes a service's definition or installs
+ * anything for a run): what needs no runtime to tell, as a path that leaves the package.
+ */
+export function checkEntrypoint(manifest: Manifest, ep: string): void {
+  entrypointOverride(ep, null, manifest.debian !== undefined);
+}
+
+/**
  * The init step, its condition's path found on the host through the mounts: the deepest bind or tmpfs that holds it.
  * A path in neither (the package, a file niso writes) could never change between starts: NISO3107.
  */
@@ -368,7 +389,7 @@ export function buildPlan(input: PlanInput): Plan {
 
   const userName = `niso-${input.service}`.slice(0, 32);
   const { uid, gid } = host;
-  const command = o.entrypoint !== undefined ? resolveProgram(o.entrypoint, host.runtime, 'the --entrypoint', m.debian !== undefined) : resolveProgram(m.binary.entrypoint, host.runtime, 'the entrypoint', m.debian !== undefined);
+  const command = o.entrypoint !== undefined ? entrypointOverride(o.entrypoint, host.runtime, m.debian !== undefined) : resolveProgram(m.binary.entrypoint, host.runtime, 'the entrypoint', m.debian !== undefined);
   if (o.entrypoint !== undefined) overrides.push({ property: 'binary.entrypoint', preset: m.binary.entrypoint, value: o.entrypoint, from: 'command line' });
   // Another entrypoint drops the manifest's args, as Docker's --entrypoint drops the image's CMD.
   const argv = [command, ...(o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : m.binary.args)];

@@ -7,17 +7,17 @@ import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize, parseStateSize } from '../../manifest/units.js';
 import { CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, isNormalisedPath, reservedHit } from '../../manifest/constants.js';
-import type { MountOption, PlanOptions } from '../../plan/build-plan.js';
+import { checkEntrypoint, type MountOption, type PlanOptions } from '../../plan/build-plan.js';
 import { checkTargets, configTarget, type ConfigRequest } from '../../plan/grants.js';
 import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { describeRuntime } from '../../plan/plan.js';
 import { shellQuote } from '../../render/bwrap.js';
-import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
-import { renderCommand, runSandbox } from '../../sandbox/run-sandbox.js';
+import { runSandbox } from '../../sandbox/run-sandbox.js';
+import { compileSeccomp, renderCommand } from '../../sandbox/spawn.js';
 import { parseSecretOption } from '../../secret/names.js';
 import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare.js';
 import { forceRemove } from '../../store/fs-tree.js';
@@ -26,7 +26,6 @@ export { preparePlan };
 import { layout, serviceDir, stateOf } from '../../store/layout.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
-import { hostArch } from '../../host/arch.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { notInstalledHere, packageRef } from '../package-ref.js';
@@ -106,15 +105,8 @@ export function parseEnv(ctx: Context, opts: Pick<RunOptions, 'env' | 'envFile'>
 
 export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): PlanOptions {
   const o: PlanOptions = { env: parseEnv(ctx, opts), args };
-  if (opts.entrypoint !== undefined) {
-    const ep = opts.entrypoint;
-    const segs = ep.split('/');
-    // A file of the package (below /app) or a command of its runtime: what the sandbox holds.
-    if (ep === '' || ep.includes('\0') || segs.includes('..')) {
-      throw new NisoError('NISO9001', `--entrypoint ${JSON.stringify(ep)}: not a program of the package`, { exitCode: 2, hint: 'give a file of the package ("bin/psql", "/app/bin/psql", or an absolute path of a [debian] package\'s root) or a command of its runtime ("node")' });
-    }
-    o.entrypoint = ep;
-  }
+  // What it may name is the plan's to decide (build-plan.ts entrypointOverride), for every command alike.
+  if (opts.entrypoint !== undefined) o.entrypoint = opts.entrypoint;
   if (opts.preset !== undefined) {
     if (!['server', 'strict', 'unsafe-none'].includes(opts.preset)) throw new NisoError('NISO9001', `--preset ${opts.preset}: expected server, strict or unsafe-none`, { exitCode: 2 });
     o.preset = opts.preset as PresetName;
@@ -402,6 +394,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
   let temporaryState: string | null = null;
   try {
     const manifest = await installedManifest(pkg);
+    if (parsed.entrypoint !== undefined) checkEntrypoint(manifest, parsed.entrypoint);
     const options = await withTrust(ctx, manifest, pkg.name, parsed);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
@@ -437,7 +430,7 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
       await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts, shown);
       return;
     }
-    const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
+    const seccomp = compileSeccomp(plan);
     if (opts.dryRun || opts.json) {
       // renderCommand, as a real run: a plan bubblewrap cannot carry (capabilities) is NISO3201, not a crash.
       const cmd = renderCommand(shown, seccomp, true);
