@@ -25,5 +25,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  { files: ['src/manifest/**', 'src/errors/**', 'src/package/format/**', 'src/store/layout.ts', 'src/plan/**', 'src/render/**', 'src/runtime/types.ts', 'src/runtime/ldd-output.ts', 'src/runtime/select.ts', 'src/runtime/mounts.ts', 'src/runtime/packument.ts', 'src/net/model/**', 'src/service/model/**', 'src/service/health/state.ts', 'src/service/health/messages.ts', 'src/service/stats/parse.ts', 'src/service/stats/compute.ts', 'src/service/stats/format.ts', 'src/volume/names.ts', 'src/volume/policy.ts', 'src/volume/filters.ts', 'src/volume/backup-format.ts'], rules: pureRule },
+  { files: ['src/manifest/**', 'src/errors/**', 'src/package/format/**', 'src/store/layout.ts', 'src/plan/**', 'src/render/**', 'src/runtime/types.ts', 'src/runtime/ldd-output.ts', 'src/runtime/select.ts', 'src/runtime/version.ts', 'src/runtime/mounts.ts', 'src/runtime/packument.ts', 'src/net/model/**', 'src/service/model/**', 'src/service/health/state.ts', 'src/service/health/messages.ts', 'src/service/stats/parse.ts', 'src/service/stats/compute.ts', 'src/service/stats/format.ts', 'src/volume/names.ts', 'src/volume/policy.ts', 'src/volume/filters.ts', 'src/volume/backup-format.ts'], rules: pureRule },
 );

@@ -12,6 +12,7 @@ import { RuntimeCache } from './cache.js';
 import { compareVersions, noRuntimeError, parseRuntimeSpec, preferenceOrder, RUNTIME_PROGRAM, versionMatches, type RuntimeWant } from './select.js';
 import { listInstalledRuntimes, matchInstalled, originText, removeInstalledRuntime, type InstalledRuntime } from './installed.js';
 import type { RuntimeCandidate, RuntimeInfo, RuntimeName, RuntimeSource } from './types.js';
+import { releaseLine } from './version.js';
 
 export interface ConfiguredRuntime {
   name: RuntimeName;
@@ -135,7 +136,7 @@ export async function addRuntime(root: string, spec: string, path: string, opts:
   const found = await probeRuntime(want.name, path, { ...opts, source: 'configured' });
   if (!versionMatches(want.version!, found.version)) {
     throw new NisoError('NISO3002', `${path} is ${want.name} ${found.version}, which does not match version ${want.version} (asked for ${want.name}:${want.version})`, {
-      exitCode: 2, path, hint: `add it as ${want.name}:${found.version.split('.').slice(0, want.name === 'python' ? 2 : 1).join('.')}, or give the path of a ${want.name} ${want.version} ${RUNTIME_PROGRAM[want.name]}`,
+      exitCode: 2, path, hint: `add it as ${want.name}:${releaseLine(want.name, found.version)}, or give the path of a ${want.name} ${want.version} ${RUNTIME_PROGRAM[want.name]}`,
     });
   }
   const realOf = (p: string) => { try { return realpathSync(p); } catch { return p; } };

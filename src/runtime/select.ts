@@ -3,7 +3,11 @@
 import { NisoError } from '../errors/niso-error.js';
 import { RUNTIME_NAMES } from '../manifest/constants.js';
 import { suggest } from '../manifest/suggest.js';
+import { INSTALLABLE_NAMES } from './packument.js';
 import type { RuntimeCandidate, RuntimeName } from './types.js';
+import { compareVersions, SPEC_VERSION_RE, versionMatches } from './version.js';
+
+export { compareVersions, SPEC_VERSION_RE, versionMatches } from './version.js';
 
 export interface RuntimeWant { name: RuntimeName; version: string }
 
@@ -11,32 +15,6 @@ export interface RuntimeWant { name: RuntimeName; version: string }
 export const RUNTIME_PROGRAM: Readonly<Record<RuntimeName, string>> = {
   nodejs: 'node', python: 'python3', ruby: 'ruby', java: 'java', php: 'php', deno: 'deno', bun: 'bun',
 };
-
-const numbers = (v: string): number[] => v.split(/[.+_-]/).map((p) => Number.parseInt(p, 10)).filter((n) => Number.isFinite(n));
-
-/**
- * "20" matches 20.x.y, "3.11" matches 3.11.z, "20.1" matches 20.1.z (not 20.10.0): every component
- * the manifest names must equal the host's, compared as numbers.
- */
-export function versionMatches(wanted: string, full: string): boolean {
-  const w = wanted.split('.');
-  const f = full.split(/[.+_-]/);
-  if (w.length === 0 || w.length > f.length) return false;
-  return w.every((part, i) => /^\d+$/.test(part) && /^\d+$/.test(f[i] ?? '') && Number(part) === Number(f[i]));
-}
-
-/** Orders versions numerically, component by component (10.0.0 > 9.9.9). */
-export function compareVersions(a: string, b: string): number {
-  const x = numbers(a);
-  const y = numbers(b);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const d = (x[i] ?? -1) - (y[i] ?? -1);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-export const SPEC_VERSION_RE = /^\d+(?:\.\d+){0,2}$/;
 
 /**
  * Reads `NAME:VERSION` as given to `niso runtime add|remove`. Common aliases (node, python3) are
@@ -91,7 +69,7 @@ export function describeCandidate(c: RuntimeCandidate): string {
 
 export function noRuntimeError(want: RuntimeWant, available: readonly RuntimeCandidate[]): NisoError {
   const ref = `${want.name}:${want.version}`;
-  const hint = want.name === 'nodejs'
+  const hint = INSTALLABLE_NAMES.includes(want.name)
     ? `install it into niso's store: niso runtime install ${ref}; or install it on the host, or tell niso where one is: niso runtime add ${ref} /path/to/node`
     : `install ${want.name} ${want.version} on the host, or tell niso where one is: niso runtime add ${ref} /path/to/${RUNTIME_PROGRAM[want.name]}`;
   if (available.length === 0) {
