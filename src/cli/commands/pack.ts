@@ -22,6 +22,7 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
     appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, debCache,
     onProgress: (d, t) => bar.update(d, t), findRuntime: (use) => packedRuntime(ctx, use, opts.json || opts.quiet),
   }).finally(() => bar.stop());
+  for (const w of r.warnings) ctx.stderr.write(`warning: ${w}\n`);
   if (opts.json) return printJson(ctx, r);
   if (opts.quiet) { ctx.stdout.write(`${r.digest}\n`); return; }
   const shown = relative(ctx.cwd, r.file) || r.file;
