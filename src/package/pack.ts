@@ -37,7 +37,7 @@ export interface PackOptions {
    * The runtime this machine gives `[runtime] use`, recorded in the index as what the package was packed with; null
    * when it has none (the package is still packed: it may be meant for another host).
    */
-  findRuntime?: (use: NonNullable<Manifest['runtime']>['use']) => Promise<PackedRuntime | null>;
+  findRuntime?: (runtime: NonNullable<Manifest['runtime']>) => Promise<PackedRuntime | null>;
   /** [debian]: where downloaded .debs are kept between packs. */
   debCache?: string;
   /** [debian]: called with each .deb fetched (from the cache or the mirror). */
@@ -188,7 +188,7 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     });
   }
 
-  const packedWith = manifest.runtime && opts.findRuntime ? await opts.findRuntime(manifest.runtime.use) : null;
+  const packedWith = manifest.runtime && opts.findRuntime ? await opts.findRuntime(manifest.runtime) : null;
   const manifestBytes = Buffer.from(manifestText, 'utf8');
   const arch = manifest.package.arch ?? staged?.record.arch ?? hostArch();
   const defaultName = `${manifest.package.name}-${manifest.package.version}-${arch}.niso`;
