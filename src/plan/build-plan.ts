@@ -20,12 +20,21 @@ export interface RuntimeFacts {
   source?: PlanRuntime['source'];
   digest?: string;
   origin?: string;
+  /** The runtime the package was packed with, and the manifest's digest pin: shown beside the one it gets. */
+  packed?: PlanRuntime['packed'];
+  pinned?: string;
 }
 
 /** The plan's record of the runtime, when the host said where it came from. */
 function runtimeOf(r: RuntimeFacts | null): { runtime?: PlanRuntime } {
   if (!r?.source) return {};
-  return { runtime: { name: r.name, version: r.version, source: r.source, binary: r.binary, ...(r.digest ? { digest: r.digest } : {}), ...(r.origin ? { origin: r.origin } : {}) } };
+  return {
+    runtime: {
+      name: r.name, version: r.version, source: r.source, binary: r.binary, ...(r.digest ? { digest: r.digest } : {}), ...(r.origin ? { origin: r.origin } : {}),
+      ...(r.packed ? { packed: { version: r.packed.version, source: r.packed.source, ...(r.packed.digest ? { digest: r.packed.digest } : {}) } } : {}),
+      ...(r.pinned ? { pinned: r.pinned } : {}),
+    },
+  };
 }
 
 /** A host program the sandbox gets ([isolation] tools): mounted at /usr/bin/NAME and /bin/NAME with its libraries. */

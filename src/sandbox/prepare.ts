@@ -19,7 +19,7 @@ import { resolveTools } from './tools.js';
 import { readStateDefault } from '../store/host-config.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
-import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
+import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, packedRuntimeOf } from '../store/installed.js';
 import { secretNamesAsked } from '../plan/secrets.js';
 import { secretFacts } from '../secret/store.js';
 
@@ -34,15 +34,20 @@ function hostFile(path: string): string | null {
  */
 export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, temporaryState: string | null = null, mode: PrepareMode = { run: false, dryRun: false }): Promise<Plan> {
   let runtime: HostFacts['runtime'] = null;
+  let runtimeNotes: string[] = [];
   let binaryMounts: HostFacts['binaryMounts'] = [];
   if (manifest.runtime) {
-    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env });
+    // What the package pins: the manifest's digest, and the runtime it was packed with (refused on another line).
+    const packed = packedRuntimeOf(pkg.path);
+    const pin = { ...(manifest.runtime.digest ? { digest: manifest.runtime.digest } : {}), ...(packed ? { packed } : {}) };
+    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env, pin });
     if (!reachableByOthers(found.binary)) {
       throw new NisoError('NISO3103', `the ${found.name} ${found.version} runtime at ${found.binary} is inside a directory other users cannot enter, so the service's own uid cannot run it`, {
         exitCode: 1, hint: `install ${found.name} system-wide (e.g. under /usr or /opt) and add it with \`niso runtime add ${found.name}:${found.version} PATH\``,
       });
     }
     runtime = found;
+    runtimeNotes = found.notes ?? [];
   }
   else if (!manifest.debian) {
     const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
@@ -87,7 +92,8 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       secrets: secretFacts(ctx.root, secretNamesAsked(manifest, options)),
     },
   });
-  return grants.notes.length > 0 ? { ...plan, notes: [...plan.notes, ...grants.notes] } : plan;
+  const notes = [...runtimeNotes, ...grants.notes];
+  return notes.length > 0 ? { ...plan, notes: [...plan.notes, ...notes] } : plan;
 }
 
 /** What a Debian root holds (pack/deb/stage.ts): its merged-/usr directories, its /etc entries and library path. */
