@@ -17,6 +17,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, rea
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { HOST_REGISTRY } from '../../src/sandbox/uids.js';
+import { HOST_NET_LOCK } from '../../src/net/host/state-files.js';
 
 const UID_REGISTRY = HOST_REGISTRY.dir;
 
@@ -173,9 +174,13 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   // niso's uid registry is host-wide (one kernel, one set of uids): the machine writes its claims into the host's.
   mkdirSync(dirname(UID_REGISTRY), { recursive: true, mode: 0o755 });
   mkdirSync(UID_REGISTRY, { recursive: true, mode: 0o700 });
+  // A machine on the host's network makes its bridges among the host's: it takes the host's network lock, whose
+  // directory is bound in (niso's lock in a machine of its own network is the machine's own).
+  if (!opts.privateNetwork) mkdirSync(dirname(HOST_NET_LOCK), { recursive: true, mode: 0o755 });
   const args = [
     '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
     `--bind=${UID_REGISTRY}`,
+    ...(opts.privateNetwork ? [] : [`--bind=${dirname(HOST_NET_LOCK)}`]),
     // Loop devices, for the ext4 images that bound services' /state (their nodes: niso-test-loop-nodes.service).
     ...(existsSync('/dev/loop-control') ? ['--bind=/dev/loop-control'] : []),
     `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
