@@ -155,6 +155,14 @@ function journalBytes(logsDir: string): number {
   }
 }
 
+/** Who holds a uid in the host-wide registry (root and service), or null when nobody does. */
+function claimOf(uid: number): { root: string; service: string } | null {
+  try {
+    const c = JSON.parse(readFileSync(`/var/lib/niso/uids/${uid}`, 'utf8')) as { root: string; service: string };
+    return { root: c.root, service: c.service };
+  } catch { return null; }
+}
+
 function cgroupDirs(e: Env, service: string): string[] {
   const out: string[] = [];
   for (const c of ['memory', 'pids', 'cpu']) {
@@ -549,14 +557,15 @@ test('/state is bounded: past --state-size the app gets ENOSPC, stats, inspect a
   const uid = (JSON.parse(readFileSync(join(e.root, 'var/lib/niso/users.json'), 'utf8')) as { services: Record<string, number> }).services.full!;
   assert.match(ok(e, ['remove', 'full']), /^removed service full \(its data stays: full\/state; `niso remove full --volumes` would delete it\)/);
   assert.equal(fsAt(dir), null, 'unmounted');
-  assert.ok(existsSync(`/var/lib/niso/uids/${uid}`), 'the uid stays claimed while its files exist');
+  assert.deepEqual(claimOf(uid), { root: e.root, service: 'full' }, 'the uid stays claimed while its files exist');
   ok(e, ['activate', 'full', '--network', 'none', '--state-size', '32M']);
   assert.equal(statSync(join(dir, 'fill')).size, Number(line[2]), 'the data came back with the service');
   ok(e, ['deactivate', 'full']);
   assert.equal(ok(e, ['remove', 'full', '--state']), 'removed service full and its state\n');
   assert.equal(fsAt(dir), null);
   assert.ok(!existsSync(dir) && !existsSync(join(e.root, 'var/lib/niso/state/.images/full.img')), 'state dir and image are gone');
-  assert.ok(!existsSync(`/var/lib/niso/uids/${uid}`), 'and the uid is free again');
+  // Free again: this root's claim is gone (another test's service may take the uid at once, as the lowest free one).
+  assert.notDeepEqual(claimOf(uid), { root: e.root, service: 'full' }, 'and the uid is free again');
   const bad = niso(e, ['activate', 'full', '--state-size', '1M']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /NISO9001: --state-size 1M: "1M" is below the smallest state size, 8M/);
