@@ -3,7 +3,7 @@
 // on the host it runs the embedded backend; test/e2e/services-systemd.test.ts runs this same file inside a booted
 // systemd with NISO_E2E_BACKEND=systemd, where each service is a unit. Where the backends work differently (who
 // supervises, where the cgroup is, what keeps the logs), a case checks each backend's own way, and says why.
-import { test, after } from 'node:test';
+import { test as nodeTest, after, type TestOptions } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,25 @@ import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 import { freePort, freePorts } from '../helpers/ports.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
+
+/**
+ * NISO_E2E_SHARD=K/N registers only the K-th of every N cases, in the order written, so that services-systemd.test.ts
+ * can run the suite in N machines at once (the cases are independent: each has its own root and service names).
+ * Unset, every case runs.
+ */
+const SHARD = (() => {
+  const m = /^(\d+)\/(\d+)$/.exec(process.env.NISO_E2E_SHARD ?? '');
+  if (!m && process.env.NISO_E2E_SHARD) throw new Error(`NISO_E2E_SHARD must be K/N: ${process.env.NISO_E2E_SHARD}`);
+  return m ? { k: Number(m[1]), n: Number(m[2]) } : null;
+})();
+let caseNo = 0;
+type CaseFn = () => Promise<void>;
+function test(name: string, a: TestOptions | CaseFn, b?: CaseFn): void {
+  if (SHARD && caseNo++ % SHARD.n !== SHARD.k - 1) return;
+  if (typeof a === 'function') void nodeTest(name, a);
+  else void nodeTest(name, a, b);
+}
+
 const BACKEND = process.env.NISO_E2E_BACKEND === 'systemd' ? 'systemd' : 'embedded';
 const onSystemd = BACKEND === 'systemd';
 
@@ -480,7 +499,9 @@ test('limits: an OOM kill is told as one, a fork bomb at its pids limit is named
 });
 
 test('--wait waits for niso\'s own verdict on a check that never passes, and --timeout says that niso has not decided', async () => {
-  const e = await setup('neverok', '\n[healthcheck]\ntcp = 3000\ninterval = "300ms"\ntimeout = "200ms"\nretries = 2\non_unhealthy = "none"\n');
+  // An interval long enough that niso cannot decide within the 100 ms of --timeout even when a busy machine delays
+  // the CLI between the start and its wait (at 300 ms it had decided first, under load).
+  const e = await setup('neverok', '\n[healthcheck]\ntcp = 3000\ninterval = "2s"\ntimeout = "200ms"\nretries = 2\non_unhealthy = "none"\n');
   // MODE=stubborn stays up without listening: the check never passes.
   const gaveUp = niso(e, ['activate', 'neverok', '--name', 'impatient', '--network', 'none', '--env', 'MODE=stubborn', '--wait', '--timeout', '100ms']);
   assert.equal(gaveUp.code, 1);
