@@ -211,7 +211,8 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   };
   const cleanupCgroups = () => { for (const h of HIERARCHIES) removeCgroupTree(`/sys/fs/cgroup/${h}/${cgroup}`); };
 
-  const shutdown = async (timeoutMs = 10_000) => {
+  // A clean poweroff takes a second or two when quiet; the bound leaves room for a machine busy beside other files.
+  const shutdown = async (timeoutMs = 30_000) => {
     const s0 = performance.now();
     if (exited === null) {
       try { process.kill(nspawnPid, 'SIGTERM'); } catch { /* gone */ }
@@ -235,7 +236,8 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   };
 
   try {
-    const deadline = t0 + (opts.bootTimeoutMs ?? 20_000);
+    // Generous: several machines may boot at once beside other test files (a quiet boot takes a few seconds).
+    const deadline = t0 + (opts.bootTimeoutMs ?? 60_000);
     let state = '';
     for (;;) {
       if (exited !== null) throw new Error(`systemd-nspawn exited (${JSON.stringify(exited)}) during boot:\n${bootLog()}`);
