@@ -130,7 +130,7 @@ function cgroupProcs(dir: string): number[] {
  * (a suite cut short there never gave them back). Only claims naming such a root are removed.
  */
 function releaseClaimsBelow(dir: string): void {
-  let names: string[] = [];
+  let names: string[];
   try { names = readdirSync(UID_REGISTRY).filter((n) => /^\d+$/.test(n)); } catch { return; }
   for (const n of names) {
     try {
