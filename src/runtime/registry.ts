@@ -74,7 +74,8 @@ async function probeConfigured(e: ConfiguredRuntime, opts: DiscoverOptions): Pro
  * pinned, only the runtime installed from that tarball. Otherwise, of the runtimes `use` matches and that keep the
  * release line the package was packed with: the very build it was packed with when the host has it, else a
  * configured one (the operator's choice), an installed one, the highest discovered one. Only the chosen runtime's
- * closure is computed, and the host is searched only when the store and the configuration do not decide.
+ * closure is computed, and the host is searched only when the store and the configuration do not decide (or the
+ * package was packed with a host runtime, whose version only the host can show).
  */
 export async function resolveRuntime(root: string, want: RuntimeWant, opts: DiscoverOptions & { pin?: RuntimePin } = {}): Promise<RuntimeInfo> {
   const cache = opts.cache ?? new LddCache();

@@ -37,8 +37,9 @@ before(() => {
 });
 
 after(async () => {
-  await Promise.allSettled(runs.values());
+  // The machines first: a suite cut short by its timeout may still run inside one (and hold its output pipe).
   await Promise.all(machines.map((m) => m.shutdown()));
+  await Promise.allSettled(runs.values());
 });
 
 for (const [suite, cases] of SUITES) {

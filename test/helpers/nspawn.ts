@@ -32,9 +32,13 @@ export function exec(cmd: string, args: string[], opts: { timeoutMs?: number; in
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 30_000);
     child.on('error', reject);
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    // Killed at its timeout, nsenter is gone, but what it started inside a machine may live on with the output pipes
+    // open, so 'close' would wait for it: its end is the answer then.
+    child.on('exit', (code, signal) => { if (timedOut) resolve({ code, signal, stdout, stderr }); });
   });
 }
 
