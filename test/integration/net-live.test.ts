@@ -78,7 +78,7 @@ if(name==='b'){const u=require('dgram').createSocket('udp4');u.on('message',(m,r
 
 /** A tiny HTTP server in a netns, on 0.0.0.0 as a service must listen. Resolves when it listens. */
 function startServer(netns: string, name: string, port: number): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', SERVER, name, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: CLEAN_ENV });
+  const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', process.execPath, '-e', SERVER, name, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: CLEAN_ENV });
   servers.push(child);
   return new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`server ${name} in ${netns} did not start`)), 10_000);
