@@ -21,27 +21,28 @@ export interface NisoIssueParams {
   at?: 'key';
 }
 
-type Ctx = { issues: { push(issue: { code: 'custom'; message: string; input: unknown; params: NisoIssueParams; path?: PropertyKey[] }): void } };
+/** The part of zod's refinement context the rules below use (shared with src/stack/schema.ts). */
+export type Ctx = { issues: { push(issue: { code: 'custom'; message: string; input: unknown; params: NisoIssueParams; path?: PropertyKey[] }): void } };
 
-function report(ctx: Ctx, input: unknown, code: string, message: string, hint?: string, path?: PropertyKey[], at?: 'key'): void {
+export function report(ctx: Ctx, input: unknown, code: string, message: string, hint?: string, path?: PropertyKey[], at?: 'key'): void {
   ctx.issues.push({ code: 'custom', message, input, params: { niso: code, hint, ...(at ? { at } : {}) }, ...(path ? { path } : {}) });
 }
 
-const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A rule across the fields of a table (or the entries of a list). zod skips such rules once any
  * field has failed; these still run, so that one pass reports every problem. Fields that failed
  * hold their raw input, so a rule must check the type of whatever it reads.
  */
-function across(fn: (v: Record<string, unknown>, ctx: Ctx) => void) {
+export function across(fn: (v: Record<string, unknown>, ctx: Ctx) => void) {
   return z.superRefine((_: unknown, payload) => fn(payload.value as Record<string, unknown>, payload as unknown as Ctx), { when: (p) => isTable(p.value) });
 }
-function acrossList(fn: (v: unknown[], ctx: Ctx) => void) {
+export function acrossList(fn: (v: unknown[], ctx: Ctx) => void) {
   return z.superRefine((_: unknown, payload) => fn(payload.value as unknown[], payload as unknown as Ctx), { when: (p) => Array.isArray(p.value) });
 }
 
-function converted<T>(base: z.ZodType<string | number>, parse: (v: string | number) => Parsed<T>) {
+export function converted<T>(base: z.ZodType<string | number>, parse: (v: string | number) => Parsed<T>) {
   return base.transform((v, ctx): T => {
     const r = parse(v);
     if (r.ok) return r.value;

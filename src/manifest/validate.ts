@@ -6,22 +6,7 @@ import type { Diagnostic } from '../errors/niso-error.js';
 import { suggest } from './suggest.js';
 import { formatPath, locate, type PathKey, type TomlDocument } from './toml-positions.js';
 import type { NisoIssueParams } from './schema.js';
-
-type AnySchema = z.ZodType;
-interface Def { type: string; innerType?: AnySchema; in?: AnySchema; shape?: Record<string, AnySchema>; valueType?: AnySchema; element?: AnySchema; options?: AnySchema[] }
-const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
-
-/** Follows wrappers (optional, default, pipe...) down to the schema that describes a value. */
-function core(s: AnySchema): AnySchema {
-  let cur = s;
-  for (let i = 0; i < 20; i++) {
-    const d = defOf(cur);
-    if ((d.type === 'optional' || d.type === 'default' || d.type === 'prefault' || d.type === 'nullable' || d.type === 'readonly') && d.innerType) cur = d.innerType;
-    else if (d.type === 'pipe' && d.in) cur = d.in;
-    else break;
-  }
-  return cur;
-}
+import { core, defOf, type AnySchema, type Def } from './zod-def.js';
 
 /**
  * Of a union (`x = "none"` or a table of x's keys; a list or a table), the branch that a path segment goes into: a

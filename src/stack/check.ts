@@ -199,27 +199,22 @@ export function checkStack(input: CheckInput): CheckResult {
   if (stackName !== undefined && STACK_NAME_RE.test(stackName)) {
     const usedNets = new Map<string, PathKey[]>();
     for (const s of services) for (const n of s.networks.length > 0 ? s.networks : [{ key: DEFAULT_NETWORK_KEY, path: ['service', s.index, 'name'] as PathKey[], prefer: 'value' as const }]) if (!usedNets.has(n.key)) usedNets.set(n.key, n.path);
-    for (const k of Object.keys(netDecl)) usedNets.set(k, ['network', k]);
-    for (const [k, path] of usedNets) {
-      if (!KEY_RE.test(k)) continue;
-      const name = names.network(k);
-      if (!HOST_NETWORK_RE.test(name)) {
-        const own = isTable(netDecl[k]) && typeof (netDecl[k] as Record<string, unknown>).name === 'string';
-        errors.push({ code: 'NISO5319', ...at(own ? ['network', k, 'name'] : path, 'key'), field: field(path), message: `network ${JSON.stringify(k)} would be the host network ${JSON.stringify(name)}, which is ${name.length > NETWORK_NAME_MAX ? `longer than ${NETWORK_NAME_MAX} characters` : 'not a valid network name'}`, hint: own ? 'give it a name of 1-32 lower-case letters, digits, ".", "_" and "-"' : `shorten the stack's name or the network's key: "${stackName}_${k}" must fit in ${NETWORK_NAME_MAX} characters` });
-      }
-    }
     const volDecl = isTable(root.volume) ? root.volume : {};
     const usedVols = new Map<string, PathKey[]>();
     for (const s of services) for (const m of s.mounts) if (m.kind === 'volume' && m.key !== undefined && !usedVols.has(m.key)) usedVols.set(m.key, m.path);
-    for (const k of Object.keys(volDecl)) usedVols.set(k, ['volume', k]);
-    for (const [k, path] of usedVols) {
-      if (!KEY_RE.test(k)) continue;
-      const name = names.volume(k);
-      if (!HOST_VOLUME_RE.test(name)) {
-        const own = isTable(volDecl[k]) && typeof (volDecl[k] as Record<string, unknown>).name === 'string';
-        errors.push({ code: 'NISO5319', ...at(own ? ['volume', k, 'name'] : path, 'key'), field: field(path), message: `volume ${JSON.stringify(k)} would be the host volume ${JSON.stringify(name)}, which is ${name.length > VOLUME_NAME_MAX ? `longer than ${VOLUME_NAME_MAX} characters` : 'not a valid volume name'}`, hint: own ? 'give it a name of 1-64 lower-case letters, digits, ".", "_" and "-"' : `shorten the stack's name or the volume's key: "${stackName}_${k}" must fit in ${VOLUME_NAME_MAX} characters` });
+    /** Each key of a kind, as used or declared, must make a valid host name of that kind once the stack's name is put in front. */
+    const hostNames = (kind: 'network' | 'volume', used: Map<string, PathKey[]>, decl: Record<string, unknown>, re: RegExp, max: number, limits: string) => {
+      for (const k of Object.keys(decl)) used.set(k, [kind, k]);
+      for (const [k, path] of used) {
+        if (!KEY_RE.test(k)) continue;
+        const name = names[kind](k);
+        if (re.test(name)) continue;
+        const own = isTable(decl[k]) && typeof (decl[k] as Record<string, unknown>).name === 'string';
+        errors.push({ code: 'NISO5319', ...at(own ? [kind, k, 'name'] : path, 'key'), field: field(path), message: `${kind} ${JSON.stringify(k)} would be the host ${kind} ${JSON.stringify(name)}, which is ${name.length > max ? `longer than ${max} characters` : `not a valid ${kind} name`}`, hint: own ? `give it a name of ${limits} lower-case letters, digits, ".", "_" and "-"` : `shorten the stack's name or the ${kind}'s key: "${stackName}_${k}" must fit in ${max} characters` });
       }
-    }
+    };
+    hostNames('network', usedNets, netDecl, HOST_NETWORK_RE, NETWORK_NAME_MAX, '1-32');
+    hostNames('volume', usedVols, volDecl, HOST_VOLUME_RE, VOLUME_NAME_MAX, '1-64');
   }
 
   // What runs together must not collide: host ports, exclusive volumes, two mounts at one place.

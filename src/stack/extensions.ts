@@ -2,23 +2,7 @@
 // from every table whose keys the schema fixes (the stack, a service, a health check...) before anything else reads
 // the file, so they are neither interpolated nor validated. In tables whose keys are the user's own (environment,
 // volumes by key, depends_on by service) a key is data, and `x-` is not special there.
-import type { z } from 'zod';
-
-type AnySchema = z.ZodType;
-interface Def { type: string; innerType?: AnySchema; in?: AnySchema; shape?: Record<string, AnySchema>; valueType?: AnySchema; element?: AnySchema; options?: AnySchema[] }
-const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
-
-/** Down through optional, default, pipe (a conversion) to the schema of the value as written. */
-function core(s: AnySchema): AnySchema {
-  let cur = s;
-  for (let i = 0; i < 20; i++) {
-    const d = defOf(cur);
-    if ((d.type === 'optional' || d.type === 'default' || d.type === 'prefault' || d.type === 'nullable' || d.type === 'readonly') && d.innerType) cur = d.innerType;
-    else if (d.type === 'pipe' && d.in) cur = d.in;
-    else break;
-  }
-  return cur;
-}
+import { core, defOf, type AnySchema } from '../manifest/zod-def.js';
 
 const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 

@@ -4,38 +4,13 @@
 // the whole stack and run even where single fields failed.
 import { z } from 'zod';
 import { CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, PRESETS, isNormalisedPath, reservedHit } from '../manifest/constants.js';
-import { manifestSchema, NETWORK_MODES, type NisoIssueParams } from '../manifest/schema.js';
+import { acrossList, across, converted, manifestSchema, NETWORK_MODES, report, type Ctx } from '../manifest/schema.js';
 import { suggest } from '../manifest/suggest.js';
 import { SIZE_PATTERN, MIN_STATE_BYTES, parsePortMapping, parseSize, parseStateSize, type Parsed, type PortMapping } from '../manifest/units.js';
 import { SECRETS_DIR, secretNameProblem, suggestSecretName, targetProblem } from '../secret/names.js';
 import { KEY_RE, PROFILE_RE, SERVICE_NAME_MAX, SERVICE_NAME_RE, STACK_NAME_MAX, STACK_NAME_RE, nameProblem, suggestName } from './names.js';
 import { parsePackageRef, type PackageRef } from './package-ref.js';
 import type { DependencyCondition } from './types.js';
-
-type Ctx = { issues: { push(issue: { code: 'custom'; message: string; input: unknown; params: NisoIssueParams; path?: PropertyKey[] }): void } };
-
-function report(ctx: Ctx, input: unknown, code: string, message: string, hint: string, path?: PropertyKey[], at?: 'key'): void {
-  ctx.issues.push({ code: 'custom', message, input, params: { niso: code, hint, ...(at ? { at } : {}) }, ...(path ? { path } : {}) });
-}
-
-const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A rule over a table's entries that runs even when some of them failed (zod skips refinements then). */
-function across(fn: (v: Record<string, unknown>, ctx: Ctx) => void) {
-  return z.superRefine((_: unknown, payload) => fn(payload.value as Record<string, unknown>, payload as unknown as Ctx), { when: (p) => isTable(p.value) });
-}
-function acrossList(fn: (v: unknown[], ctx: Ctx) => void) {
-  return z.superRefine((_: unknown, payload) => fn(payload.value as unknown[], payload as unknown as Ctx), { when: (p) => Array.isArray(p.value) });
-}
-
-function converted<T>(base: z.ZodType<string | number>, parse: (v: string | number) => Parsed<T>) {
-  return base.transform((v, ctx): T => {
-    const r = parse(v);
-    if (r.ok) return r.value;
-    report(ctx, v, r.code, r.message, r.hint);
-    return z.NEVER;
-  });
-}
 
 const nameCheck = (what: string, re: RegExp, max: number, code: string, fallback: string) => (ctx: { value: string } & Ctx) => {
   const why = nameProblem(ctx.value, re, max);
