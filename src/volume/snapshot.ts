@@ -344,7 +344,6 @@ export async function takeSnapshot(root: string, name: string, opts: TakeOptions
     await writeFileAtomic(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', 0o600);
     renameSync(tmp, join(dir, id));
     await fsyncPath(dir);
-    // AUDIT(volume.snapshot): { volume: name, id, generation: meta.generation, method, bytes: meta.bytes } — one audit event here once src/audit exists.
     const pruned = await pruneSnapshots(root, name, opts.keep);
     if (socketsSkipped > 0) note = `${note ? `${note}; ` : ''}${socketsSkipped} socket${socketsSkipped > 1 ? 's' : ''} left out (their server makes them again)`;
     return { taken: true, snapshot: infoOf(join(dir, id), meta), note, ms: performance.now() - t0, pruned };
@@ -501,7 +500,6 @@ export async function restoreSnapshot(root: string, volume: string, snapshot: st
       renameSync(src.path, aside);
       renameSync(stage, src.path);
       await fsyncPath(place);
-      // AUDIT(volume.snapshot.restore): { volume: name, id: ref.id, replaced: aside } — one audit event here once src/audit exists.
       if (src.ref.kind !== 'state' && src.gid !== null) setDataOwner(src.path, ownerOf(readRegistry(root), name, liveness(root)), src.gid);
       return { volume: name, snapshot: ref.id, method, replaced: aside, ms: performance.now() - t0 };
     } catch (e) {

@@ -249,4 +249,16 @@ test('snapshot of a running service\'s /state: refused while it writes, taken wi
   assert.deepEqual(after.map((s: { kind: string }) => s.kind), ['snapshot', 'replaced']);
   ok(e, ['volume', 'snapshot-rm', 'snap/state', after[1].id, t.snapshot.id]);
   assert.deepEqual(json(e, ['volume', 'snapshots', 'snap/state']), []);
+  // Each change is in the audit log; the refused snapshot too, with its code.
+  const log = (json(e, ['audit', '--json']) as { event: string; target: string; result: string; code?: string; details?: { id?: string; method?: string; snapshot?: string } }[])
+    .filter((x) => x.event.startsWith('volume.snapshot'));
+  assert.deepEqual(log.map((x) => [x.event, x.target, x.result, x.code ?? null]), [
+    ['volume.snapshot', 'snap/state', 'failed', 'NISO5202'],
+    ['volume.snapshot', 'snap/state', 'ok', null],
+    ['volume.snapshot-restore', 'snap/state', 'failed', 'NISO5006'],
+    ['volume.snapshot-restore', 'snap/state', 'ok', null],
+    ['volume.snapshot-rm', 'snap/state', 'ok', null],
+    ['volume.snapshot-rm', 'snap/state', 'ok', null],
+  ]);
+  assert.deepEqual([log[1]!.details?.id, log[1]!.details?.method], [t.snapshot.id, t.snapshot.method]);
 });

@@ -6,6 +6,7 @@ import { formatDuration, formatSize } from '../../manifest/units.js';
 import type { SnapshotInfo } from '../../volume/snapshot.js';
 import type { Context } from '../context.js';
 import { printJson, relativeTime } from '../output.js';
+import { audited } from '../../audit/host/log.js';
 
 const hostOf = (ctx: Context) => ({ root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! });
 
@@ -15,7 +16,8 @@ export async function take(ctx: Context, name: string, opts: { copy?: boolean; s
   const { parseVolumeName } = await import('../../volume/names.js');
   parseVolumeName(name);
   const o = { forceCopy: opts.copy === true, keep };
-  const r = opts.stop ? await takeSnapshotStopping(hostOf(ctx), name, o) : { ...(await takeSnapshot(ctx.root, name, o)), downtimeMs: null };
+  const r = await audited(ctx.root, 'volume.snapshot', { target: name }, async () => (opts.stop ? takeSnapshotStopping(hostOf(ctx), name, o) : { ...(await takeSnapshot(ctx.root, name, o)), downtimeMs: null }),
+    (x) => (x.taken ? { details: { id: x.snapshot.id, method: x.snapshot.method, bytes: x.snapshot.bytes, stopped: x.snapshot.servicesStopped } } : { result: 'failed', reason: x.reason }));
   if (keep !== undefined && r.taken) await setKeep(ctx.root, name, keep);
   if (!r.taken) {
     if (opts.json) { printJson(ctx, r); ctx.exitCode = 1; return; }
@@ -55,7 +57,7 @@ export async function restore(ctx: Context, name: string, snapshot: string, opts
     throw new NisoError('NISO5207', `restoring ${snapshot} replaces what ${name} holds now`, { exitCode: 2, hint: `the live data is moved aside, not deleted; pass --yes to go ahead: \`niso volume snapshot-restore ${name} ${snapshot} --yes\`` });
   }
   const { restoreSnapshot } = await import('../../volume/snapshot.js');
-  const r = await restoreSnapshot(ctx.root, name, snapshot);
+  const r = await audited(ctx.root, 'volume.snapshot-restore', { target: name, details: { snapshot } }, () => restoreSnapshot(ctx.root, name, snapshot));
   if (opts.json) return printJson(ctx, r);
   ctx.stdout.write(`restored ${name} from ${r.snapshot} (${r.method}, ${formatDuration(Math.round(r.ms))}); the data it held is kept at ${r.replaced}\n`);
 }
@@ -64,7 +66,7 @@ export async function remove(ctx: Context, name: string, snapshots: string[], op
   const [{ removeSnapshot }, { parseSnapshotRef }] = await Promise.all([import('../../volume/snapshot.js'), import('../../volume/snapshot-policy.js')]);
   for (const s of snapshots) parseSnapshotRef(s);
   const removed: string[] = [];
-  for (const s of snapshots) { await removeSnapshot(ctx.root, name, s); removed.push(s); }
+  for (const s of snapshots) { await audited(ctx.root, 'volume.snapshot-rm', { target: name, details: { snapshot: s } }, () => removeSnapshot(ctx.root, name, s)); removed.push(s); }
   if (opts.json) return printJson(ctx, { volume: name, removed });
   for (const s of removed) ctx.stdout.write(`${s}\n`);
 }
