@@ -3,7 +3,6 @@
 import { NisoError } from '../../errors/niso-error.js';
 import { printable } from '../../errors/render.js';
 import { formatDuration, formatSize } from '../../manifest/units.js';
-import type { SnapshotInfo } from '../../volume/snapshot.js';
 import type { Context } from '../context.js';
 import { printJson, relativeTime } from '../output.js';
 import { audited } from '../../audit/host/log.js';
@@ -32,14 +31,10 @@ export async function take(ctx: Context, name: string, opts: { copy?: boolean; s
   if (r.pruned.length > 0) ctx.stderr.write(`removed by retention: ${r.pruned.join(', ')}\n`);
 }
 
-export function snapshotJson(s: SnapshotInfo) {
-  return { ...s };
-}
-
 export async function list(ctx: Context, name: string | undefined, opts: { json?: boolean }): Promise<void> {
   const { listSnapshots } = await import('../../volume/snapshot.js');
   const all = listSnapshots(ctx.root, name);
-  if (opts.json) return printJson(ctx, all.map(snapshotJson));
+  if (opts.json) return printJson(ctx, all);
   if (all.length === 0) { ctx.stdout.write(`no snapshots${name ? ` of ${name}` : ''} (\`niso volume snapshot NAME\` takes one)\n`); return; }
   const { printTable } = await import('../table.js');
   const now = new Date();
