@@ -862,7 +862,9 @@ test('deactivate: the stop signal, then SIGKILL after stop_timeout; a custom sto
   const t0 = Date.now();
   assert.equal(ok(e, ['deactivate', 'stubborn']), 'stubborn stopped (killed after the stop timeout)\n');
   const took = Date.now() - t0;
-  assert.ok(took >= 1900 && took < 6000, `stop_timeout is 2s, took ${took} ms`);
+  // At least the 2 s it waits; less than the default 10 s (what a stop_timeout that was not read would take). The
+  // command's own cost sits on top, and on a loaded 2-core CI machine it is seconds.
+  assert.ok(took >= 1900 && took < 9500, `stop_timeout is 2s, took ${took} ms`);
   assert.match(ok(e, ['logs', 'stubborn']), /ignoring SIGTERM/);
   assert.equal(status(e, 'stubborn').lastExit?.exitCode, 137);
   const p = await setup('polite', 'stop_signal = "SIGINT"\n');
