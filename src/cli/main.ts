@@ -65,9 +65,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--entrypoint <PROGRAM>', 'run this program of the package (or of its runtime) instead of the manifest\'s entrypoint, without the manifest\'s args, like `docker run --entrypoint`');
 
   sandboxOptions(program.command('run')
-    .description('run a package in the foreground in its sandbox, like `docker run --rm`')
-    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly)')
-    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args'))
+    .description('run a package in the foreground in its sandbox, like `docker run --rm`; or a command against a service, like `docker compose run --rm SERVICE CMD`')
+    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly); or an existing SERVICE (a one-off of it, with its definition, uid, volumes and networks)')
+    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args. For a SERVICE: the program of its package to run, and its arguments'))
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
     .addOption(new Option('--backend <backend>', 'who runs it: a transient systemd unit (default where systemd is PID 1, or [services] backend) or bubblewrap (embedded)').choices(['embedded', 'systemd']))

@@ -114,6 +114,11 @@ export interface PlanOptions {
   networks?: string[];
   /** Port mappings from the command line (private mode); they replace the manifest's, so that a second service of one package does not map the same host ports. */
   ports?: PortMapping[];
+  /**
+   * false: no port is mapped at all, neither the manifest's nor `ports`: a one-off run beside its service (`niso run
+   * SERVICE -- CMD`), whose ports stay the service's, as `docker compose run` leaves them without --service-ports.
+   */
+  publish?: false;
   env?: Record<string, string>;
   memoryBytes?: number;
   cpus?: number;
@@ -365,9 +370,10 @@ export function buildPlan(input: PlanInput): Plan {
     }
   }
   const privateNet = network === 'private' && host.network
-    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress }
+    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.publish === false ? [] : o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress }
     : null;
-  if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
+  if (o.publish === false) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: 0, from: 'command line' });
+  else if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
   const networksConfirmed = confirmation('networks');
   if (privateNet && networksConfirmed.confirmedBy) overrides.push({ property: 'network.networks', preset: ['default'], value: m.network.networks, from: 'manifest', ...networksConfirmed });
 

@@ -119,8 +119,11 @@ export function replanned(first: Plan, again: Plan): Plan {
 /** The gid a dry run shows for a volume that has none yet (nogroup). */
 const NOGROUP = 65534;
 
-/** How a plan is made: for a run (its grants last while it does) or a service; a dry run changes nothing. */
-export interface PrepareMode { run: boolean; dryRun: boolean }
+/**
+ * How a plan is made: for a run (its grants last while it does) or a service; a dry run changes nothing. `oneOff`: the
+ * run is a one-off of the existing service of its name, which keeps an exclusive volume to itself while it is active.
+ */
+export interface PrepareMode { run: boolean; dryRun: boolean; oneOff?: { serviceActive: () => boolean } }
 
 /**
  * What the host must do before the plan can mount a service's grants (plan/grants.ts): its volumes made, recorded and
@@ -143,7 +146,7 @@ async function hostGrants(root: string, pkg: InstalledPackage, manifest: Manifes
         if (!meta) out.notes.push(`volume ${v.volume} does not exist yet: it is made at the start (its group, shown as ${NOGROUP}, is assigned then)`);
       }
     } else {
-      const r = await resolveVolumes(root, service, volumes.map((v) => ({ volume: v.volume, readOnly: v.readOnly, exclusive: v.exclusive })), { run: mode.run ? process.pid : null, uid });
+      const r = await resolveVolumes(root, service, volumes.map((v) => ({ volume: v.volume, readOnly: v.readOnly, exclusive: v.exclusive })), { run: mode.run ? process.pid : null, uid, ...(mode.oneOff ? { oneOff: mode.oneOff } : {}) });
       out.volumes = r.volumes;
       out.notes.push(...r.notes);
     }

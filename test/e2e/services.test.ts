@@ -962,7 +962,7 @@ test('volumes: a service\'s own volume outlives remove and comes back; two servi
   const conf = join(e.dir, 'app.json');
   writeFileSync(conf, '{"v":1}\n', { mode: 0o600 });
   // A dry run shows the user's file where it would go, and neither copies nor touches it.
-  const dry = ok(e, ['run', '--dry-run', '--network', 'none', '--config', `${conf}:/etc/vols/app.json`, 'vols']);
+  const dry = ok(e, ['run', '--dry-run', '--network', 'none', '--config', `${conf}:/etc/vols/app.json`, 'vols:1.0.0']);
   // bubblewrap's argv, or on systemd the transient unit's property.
   assert.ok(dry.includes(onSystemd ? ` -p BindReadOnlyPaths=${conf}:/etc/vols/app.json ` : ` --ro-bind ${conf} /etc/vols/app.json `), dry);
   assert.deepEqual([statSync(conf).uid, statSync(conf).gid, statSync(conf).mode & 0o777], [0, 0, 0o600], 'the dry run left the user\'s file as it was');
