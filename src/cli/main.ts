@@ -6,6 +6,7 @@ import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { diagnosticToJson, formatDiagnostics } from '../errors/render.js';
 import { makeContext, type Context } from './context.js';
 import { redactCommand } from './redact.js';
+import { setInvocation } from '../audit/host/invocation.js';
 
 declare const NISO_VERSION: string;
 const VERSION = typeof NISO_VERSION === 'string' ? NISO_VERSION : '0.0.0-dev';
@@ -14,6 +15,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 export async function main(argv: string[], ctx: Context): Promise<number> {
   const wantsJson = argv.includes('--json');
+  setInvocation({ argv: ['niso', ...argv], env: ctx.env });
   const program = new Command('niso')
     .description('Run server applications on Linux: deterministic app packages, strict sandboxes, no daemon.')
     .version(VERSION, '-V, --version', 'print the niso version')
@@ -70,9 +72,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--settle <duration>', 'SafeSwitch: how long started services must stay healthy, with no restart (default 5s)');
 
   sandboxOptions(program.command('run')
-    .description('run a package in the foreground in its sandbox, like `docker run --rm`')
-    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly)')
-    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args'))
+    .description('run a package in the foreground in its sandbox, like `docker run --rm`; or a command against a service, like `docker compose run --rm SERVICE CMD`')
+    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly); or an existing SERVICE (a one-off of it, with its definition, uid, volumes and networks)')
+    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args. For a SERVICE: the program of its package to run, and its arguments'))
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
     .addOption(new Option('--backend <backend>', 'who runs it: a transient systemd unit (default where systemd is PID 1, or [services] backend) or bubblewrap (embedded)').choices(['embedded', 'systemd']))
@@ -210,6 +212,14 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
 
+  const stack = program.command('stack').description('stacks: services that run together, described by a stack.toml (Compose\'s counterpart); up, down, status and the other verbs come with generations');
+  stack.command('config')
+    .description('print the stack as niso resolves it, like `docker compose config`: variables interpolated, env files merged, defaults made explicit, packages looked up in the store')
+    .option('-f, --file <file>', 'the stack file (default: stack.toml in the current directory)')
+    .option('--profile <name>', 'also run the services of this profile (repeatable)', collect, [])
+    .option('--json', 'print the resolved stack, the packages it names and where each variable came from, as JSON')
+    .action(async (opts) => (await import('./commands/stack.js')).config(ctx, opts));
+
   const secret = program.command('secret').description('secrets that services read as files (/run/secrets/NAME), kept root-only on this host');
   secret.command('create')
     .description('store a secret from a file, or from stdin (`-`, or when stdin is not a terminal); never replaces one')
@@ -292,6 +302,26 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<file>', 'an archive written by `niso volume backup`')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, file: string, opts) => (await import('./commands/volume-backup.js')).restore(ctx, name, file, opts));
+  volume.command('snapshot').description('snapshot a volume where its file system makes it cheap (btrfs subvolume, reflink on XFS/btrfs); elsewhere a full copy up to 1 GiB, or with --copy')
+    .argument('<name>', 'volume name (SERVICE/state for a service\'s /state)')
+    .option('--copy', 'copy it in full when the file system cannot share blocks, however large')
+    .option('--stop', 'stop the services that write to it for the snapshot and start them again (not needed for a btrfs subvolume)')
+    .option('--keep <n>', 'keep this many snapshots of the volume from now on (default 3)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts) => (await import('./commands/volume-snapshot.js')).take(ctx, name, opts));
+  volume.command('snapshots').description('list the snapshots of a volume (or of every volume), and live data a restore moved aside')
+    .argument('[name]', 'volume name')
+    .option('--json', 'print as JSON')
+    .action(async (name: string | undefined, opts) => (await import('./commands/volume-snapshot.js')).list(ctx, name, opts));
+  volume.command('snapshot-restore').description('put a snapshot back as the volume\'s data (nothing may run with it); the live data is moved aside, not deleted')
+    .argument('<name>', 'volume name').argument('<snapshot>', 'a snapshot of it (`niso volume snapshots NAME`)')
+    .option('--yes', 'go ahead (required)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, snapshot: string, opts) => (await import('./commands/volume-snapshot.js')).restore(ctx, name, snapshot, opts));
+  volume.command('snapshot-rm').description('remove snapshots of a volume (or live data a restore moved aside)')
+    .argument('<name>', 'volume name').argument('<snapshots...>', 'snapshot names')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, snapshots: string[], opts) => (await import('./commands/volume-snapshot.js')).remove(ctx, name, snapshots, opts));
 
   const generation = program.command('generation').alias('gen').description('the host\'s generations: each change to what runs is one, numbered, kept for rollback (like NixOS\'s system profile)');
   generation.command('list').alias('ls').description('list generations: number, when, status, the current one (*), who made it, what changed')
@@ -364,6 +394,17 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--volumes', 'also delete the /state and own volumes of services that no longer exist')
     .option('--json', 'print as JSON')
     .action(async (opts) => (await import('./commands/gc.js')).run(ctx, opts));
+
+  const audit = program.command('audit')
+    .description('show the audit log: who changed which service, volume or secret, when, with which command (redacted)')
+    .option('--since <time>', 'only entries from this time on: a duration back from now (10m, 1h30m, 2d) or a date and time')
+    .option('-n, --tail <n>', 'only the last N entries')
+    .option('--json', 'print the entries as JSON, with their hashes')
+    .action(async (opts) => (await import('./commands/audit.js')).list(ctx, opts));
+  audit.command('verify')
+    .description('check the audit log\'s hash chain and head: exit 1 naming the first entry that was edited, deleted, moved or cut off')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts) => (await import('./commands/audit.js')).verify(ctx, opts));
 
   program.command('explain')
     .description('explain an error code, or list all codes')

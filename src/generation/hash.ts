@@ -1,31 +1,16 @@
 // A generation's identity: the sha256 of one canonical JSON text of its content, so that two hosts (or two runs) that
 // want the same services get the same id, and a switch to what is already current is recognised as a no-op.
 import { createHash } from 'node:crypto';
+import { jcs } from '../audit/canonical.js';
 import { DEFAULT_LOG_LIMITS } from '../service/logs/limits.js';
 import type { ServiceDefinition } from '../service/model/types.js';
 import { GENERATION_FORMAT, type GenerationContent, type GenerationService } from './types.js';
 
 /**
- * RFC 8785 (JCS) for the values niso writes: object keys sorted by UTF-16 code units, no whitespace, strings and
- * numbers as ECMAScript's JSON.stringify writes them (which is what JCS prescribes), `undefined` members left out.
- * One small function rather than a dependency: the content is plain data that niso made itself.
+ * RFC 8785 (JCS), the audit log's own canonical form (the `canonicalize` library), so niso has one: object keys
+ * sorted by UTF-16 code units, no whitespace, ECMAScript's number and string forms, `undefined` members left out.
  */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`canonical JSON has no form for the number ${value}`);
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) throw new TypeError('canonical JSON takes plain objects only');
-    const rec = value as Record<string, unknown>;
-    const keys = Object.keys(rec).filter((k) => rec[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(rec[k])}`).join(',')}}`;
-  }
-  throw new TypeError(`canonical JSON has no form for a ${typeof value}`);
-}
+export const canonicalJson = (value: unknown): string => jcs(value);
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');

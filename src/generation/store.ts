@@ -6,6 +6,7 @@ import { closeSync, constants as FS, fsyncSync, linkSync, lstatSync, mkdirSync, 
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
+import { currentActor } from '../audit/host/actor.js';
 import { withLock } from '../host/lock.js';
 import { isAlive } from '../host/liveness.js';
 import { readRegularFile } from '../host/read-bounded.js';
@@ -282,12 +283,15 @@ export function writeObject(root: string, content: GenerationContent): string {
 
 export interface Actor { uid: number; user: string | null; sudoUser: string | null; ssh: string | null }
 
-/** Who runs this command, from its environment (as audit logs record it): uid, USER, SUDO_USER, SSH_CLIENT. */
-export function actorOf(env: NodeJS.ProcessEnv, uid: number = process.geteuid?.() ?? 0): Actor {
-  // Shown in tables and stored in metadata: one line, bounded, no control characters.
+/**
+ * Who runs this command, as the audit log records it (audit/host/actor.ts: the uid's own name, not $USER, which is a
+ * claim), made one bounded line each for tables and metadata.
+ */
+export function actorOf(env: Readonly<Record<string, string | undefined>>): Actor {
+  const a = currentActor(env);
   // eslint-disable-next-line no-control-regex
-  const clean = (v: string | undefined) => (v === undefined || v === '' ? null : v.replace(/[\x00-\x1f\x7f]/g, '?').slice(0, 256));
-  return { uid, user: clean(env.USER ?? env.LOGNAME), sudoUser: clean(env.SUDO_USER), ssh: clean(env.SSH_CLIENT) };
+  const clean = (v: string | null) => (v === null ? null : v.replace(/[\x00-\x1f\x7f]/g, '?').slice(0, 256));
+  return { uid: a.uid, user: clean(a.user), sudoUser: clean(a.sudo_user), ssh: clean(a.ssh) };
 }
 
 export interface CreateOptions {

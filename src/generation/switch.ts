@@ -84,7 +84,6 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
       finishCommit(root, { kind: target.kind === 'generation' && target.rollback ? 'rollback' : 'switch', from: { n: current.meta.number, hash: current.meta.hash }, to: { n: existing, hash: current.meta.hash } });
       return { ...base, status: 'committed', to: existing };
     }
-    // audit: switch.noop
     return { ...base, status: 'noop', to: existing ?? current?.meta.number ?? null };
   }
   await preflight(host, actions);
@@ -107,7 +106,6 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
     created: existing === null, actions, running,
   };
   appendJournal(paths.journal, begin);
-  // audit: switch.begin
   crashPoint(host.env, 'switch:begin');
 
   // P2: each action between its two journal lines.
@@ -122,7 +120,6 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
       const reason = `${a.kind} ${a.service}: ${(e as Error).message}`;
       appendJournal(paths.journal, { t: 'apply-failed', i, reason });
       await goBack(host, begin, reason);
-      // audit: switch.failed
       const back = `the switch to generation ${meta.number} was undone: the host is back at ${begin.from ? `generation ${begin.from.n}` : 'no services'}`;
       // The action's own error keeps its code (a taken port, an init step that failed): scripts key on it.
       if (isNisoError(e) && e.diagnostics.length === 0) {
@@ -143,7 +140,6 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
     if (!verdict.ok) {
       appendJournal(paths.journal, { t: 'gate-failed', reason: verdict.reason });
       crashPoint(host.env, 'switch:gate');
-      // audit: switch.gate-failed
       await goBack(host, begin, verdict.reason);
       return { ...base, status: 'reverted', to: meta.number, results, reason: verdict.reason };
     }
@@ -155,7 +151,6 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
   finishCommit(root, begin);
   appendJournal(paths.journal, { t: 'end', at: new Date().toISOString(), result: 'committed' });
   retireJournal(paths.journal, paths.history, begin.id);
-  // audit: switch.commit
   return { ...base, status: 'committed', to: meta.number, results };
 }
 

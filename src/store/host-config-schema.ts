@@ -26,6 +26,10 @@ const configSchema = z.strictObject({
     max_size: sizeValue.optional(),
     files: z.number().int().min(1).max(100).optional(),
   }).optional(),
+  audit: z.strictObject({
+    // The size at which the audit log starts a new file (the old one is never written again).
+    max_file_size: sizeValue.optional(),
+  }).optional(),
   services: z.strictObject({
     backend: z.enum(['embedded', 'systemd']).optional(),
   }).optional(),

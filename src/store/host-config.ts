@@ -69,6 +69,11 @@ export async function readStateDefault(configFile: string): Promise<number | nul
   return v === undefined ? DEFAULT_STATE_BYTES : v === 'unlimited' ? null : v;
 }
 
+/** [audit] max_file_size: the size at which the audit log starts a new file; undefined: niso's default. */
+export async function readAuditMaxFileBytes(configFile: string): Promise<number | undefined> {
+  return (await readConfig(configFile)).audit?.max_file_size;
+}
+
 /** [generations] keep_last and keep_days: what retention keeps besides the current generation (only what is set). */
 export async function readGenerationRetention(configFile: string): Promise<{ keepLast?: number; keepDays?: number }> {
   const g = (await readConfig(configFile)).generations;

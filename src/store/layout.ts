@@ -34,6 +34,8 @@ export interface StoreLayout {
   volumes: string;
   /** Secrets (`niso secret`): <secrets>/<name>/{value,meta.json}, root's alone (0700, files 0600). */
   secrets: string;
+  /** The audit log (`niso audit`): audit-<first seq>.jsonl files, audit.head, and their lock; root's alone. */
+  audit: string;
 }
 
 export function layout(root: string): StoreLayout {
@@ -55,6 +57,7 @@ export function layout(root: string): StoreLayout {
     configs: join(lib, 'configs'),
     volumes: join(lib, 'volumes'),
     secrets: join(lib, 'secrets'),
+    audit: join(lib, 'audit'),
   };
 }
 

@@ -1,6 +1,7 @@
 // The generations store on a real file system: numbering, status, the `current` link, adoption of installed services,
 // retention and pruning, and damaged files (cut short, edited, a missing object, a link that leaves the directory),
 // each refused with an error that names the file.
+import { userInfo } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -248,11 +249,12 @@ test('generation rm: never the current, the newest or a pending one', () => {
   assert.deepEqual(listGenerations(root).map((m) => m.number), [2, 4]);
 });
 
-test('actorOf: uid, USER, SUDO_USER, SSH_CLIENT; one bounded line each', () => {
-  assert.deepEqual(actorOf({ USER: 'root', SUDO_USER: 'ana', SSH_CLIENT: '203.0.113.7 51234 22' }, 0), { uid: 0, user: 'root', sudoUser: 'ana', ssh: '203.0.113.7 51234 22' });
-  assert.deepEqual(actorOf({ LOGNAME: 'bob', SUDO_USER: '' }, 1000), { uid: 1000, user: 'bob', sudoUser: null, ssh: null });
-  assert.equal(actorOf({ USER: `a\nb${'x'.repeat(400)}` }, 0).user!.length, 256);
-  assert.ok(!actorOf({ USER: 'a\nb' }, 0).user!.includes('\n'));
+test('actorOf: the audit log\'s actor (the uid and its own name, not $USER), SUDO_USER, SSH_CLIENT; one bounded line each', () => {
+  const me = { uid: process.getuid!(), user: userInfo().username };
+  assert.deepEqual(actorOf({ USER: 'mallory', SUDO_USER: 'ana', SSH_CLIENT: '203.0.113.7 51234 22' }), { ...me, sudoUser: 'ana', ssh: '203.0.113.7 51234 22' });
+  assert.deepEqual(actorOf({ SUDO_USER: '' }), { ...me, sudoUser: null, ssh: null });
+  assert.equal(actorOf({ SUDO_USER: `a\nb${'x'.repeat(400)}` }).sudoUser!.length, 256);
+  assert.ok(!actorOf({ SSH_CLIENT: 'a\nb' }).ssh!.includes('\n'));
 });
 
 test('the layout: generations beside the store, not in it; current is a relative link', () => {

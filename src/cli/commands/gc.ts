@@ -4,15 +4,17 @@ import { compactRanges } from '../../generation/store.js';
 import { collectGarbage } from '../../store/remove.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { audited } from '../../audit/host/log.js';
+import { gcFields, orphansFields } from '../../audit/fields.js';
 
 export async function run(ctx: Context, opts: { dryRun?: boolean; volumes?: boolean; json?: boolean }): Promise<void> {
   // Generations first: those retention drops stop being GC roots (of `niso remove`) and their objects go.
   const { pruneByRetention } = await import('./generation.js');
   const g = await pruneByRetention(ctx.root, opts.dryRun === true);
-  const r = await collectGarbage(ctx.root, opts.dryRun);
+  const r = await audited(ctx.root, 'gc', opts.dryRun ? null : {}, () => collectGarbage(ctx.root, opts.dryRun), gcFields);
   // Data of removed services is reported, and deleted only when asked: it is the one thing gc cannot take back.
   const { collectOrphans } = await import('../../volume/orphans.js');
-  const o = await collectOrphans(ctx.root, { delete: opts.volumes === true && opts.dryRun !== true, dryRun: opts.dryRun === true });
+  const o = await audited(ctx.root, 'volume.prune', opts.volumes === true && opts.dryRun !== true ? {} : null, () => collectOrphans(ctx.root, { delete: opts.volumes === true && opts.dryRun !== true, dryRun: opts.dryRun === true }), orphansFields);
   if (opts.json) return printJson(ctx, { ...r, orphans: o.orphans, orphansDeleted: o.deleted, leftovers: o.leftovers, generations: { removed: g.removed, objects: g.objects.length } });
   const verb = r.dryRun ? 'would free' : 'freed';
   ctx.stdout.write(`${verb} ${formatSize(r.freedBytes)} in ${r.freedFiles} unused files${r.sweptTmp.length ? `; ${r.dryRun ? 'would remove' : 'removed'} ${r.sweptTmp.length} leftovers of interrupted operations` : ''}\n`);

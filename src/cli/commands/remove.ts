@@ -61,9 +61,9 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
   }
   const removedVolumes = new Map<string, string[]>();
   if (services.length > 0) {
-    const [{ removeService }, { hostOf }, { serviceStatus, isActive }, { switchGeneration }, { withoutServices }, sw] = await Promise.all([
+    const [{ removeService }, { hostOf }, { serviceStatus, isActive }, { switchGeneration }, { withoutServices }, sw, { audited }, { removedServiceFields }] = await Promise.all([
       import('../../service/ops.js'), import('./service.js'), import('../../service/view.js'), import('../../generation/switch.js'),
-      import('../../generation/edit.js'), import('./switch.js'),
+      import('../../generation/edit.js'), import('./switch.js'), import('../../audit/host/log.js'), import('../../audit/fields.js'),
     ]);
     // Only what is not active is forgotten (stop it first), as `docker rm` without -f.
     for (const s of services) {
@@ -71,18 +71,23 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
       if (now && isActive(now)) throw new NisoError('NISO3302', `service "${s}" is ${now.state}`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${s}\`` });
     }
     if (opts.dryRun && chosen.size > 0) throw new NisoError('NISO9001', '--dry-run applies to services; packages are not removed in a dry run', { exitCode: 2, hint: 'name only services with --dry-run' });
-    const r = await switchGeneration(hostOf(ctx), { kind: 'content', edit: (cur) => withoutServices(cur, services) }, { ...sw.switchOptions(ctx, opts), ...(deleteData ? { deleteData: services } : {}) });
-    if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
-    for (const s of services) {
-      // One the generation did not hold (left by an interrupted start before generations) is removed as it is.
-      const removed = r.results.get(s)?.removed;
-      if (removed) { removedVolumes.set(s, removed.removedVolumes); continue; }
-      removedVolumes.set(s, listServiceNames(ctx.root).includes(s) ? (await removeService(hostOf(ctx), s, deleteData)).removedVolumes : []);
-    }
+    const r = await audited(ctx.root, 'service.remove', opts.dryRun ? null : { target: services.join(', ') }, async () => {
+      const sr = await switchGeneration(hostOf(ctx), { kind: 'content', edit: (cur) => withoutServices(cur, services) }, { ...sw.switchOptions(ctx, opts), ...(deleteData ? { deleteData: services } : {}) });
+      if (sr.status === 'dry-run') return { sr, removedVolumes: [] };
+      for (const s of services) {
+        // One the generation did not hold (left by an interrupted start before generations) is removed as it is.
+        const removed = sr.results.get(s)?.removed;
+        if (removed) { removedVolumes.set(s, removed.removedVolumes); continue; }
+        removedVolumes.set(s, listServiceNames(ctx.root).includes(s) ? (await removeService(hostOf(ctx), s, deleteData)).removedVolumes : []);
+      }
+      return { sr, removedVolumes: [...removedVolumes.values()].flat() };
+    }, (x) => sw.withSwitch(removedServiceFields(deleteData)(x), x.sr));
+    if (r.sr.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r.sr, opts.json === true);
   }
   if (states.length > 0) {
     const { releaseServiceData } = await import('../../volume/service-data.js');
-    for (const s of states) removedVolumes.set(s, (await releaseServiceData(ctx.root, s, true)).removedVolumes);
+    const [{ audited }, { removedServiceFields }] = await Promise.all([import('../../audit/host/log.js'), import('../../audit/fields.js')]);
+    for (const s of states) removedVolumes.set(s, (await audited(ctx.root, 'volume.rm', { target: s }, () => releaseServiceData(ctx.root, s, true), removedServiceFields(true))).removedVolumes);
   }
   const r = chosen.size > 0 ? await removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
   const gone = [...services, ...states];

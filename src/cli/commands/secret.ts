@@ -11,6 +11,8 @@ import { createSecret, listSecretNames, listSecrets, notFound, removeSecrets, re
 import type { Context } from '../context.js';
 import { printJson, relativeTime } from '../output.js';
 import { printTable } from '../table.js';
+import { audited } from '../../audit/host/log.js';
+import { removedSecretsFields, secretFields } from '../../audit/fields.js';
 
 const valueError = (message: string, hint: string) => new NisoError('NISO5103', message, { exitCode: 2, hint });
 
@@ -68,7 +70,7 @@ export async function create(ctx: Context, name: string, file: string | undefine
   const { bytes, from } = await readValue(ctx, file);
   if (bytes.length === 0) throw valueError(`the value of secret ${name} (from ${from}) is empty`, 'a secret needs at least one byte; printf %s "$VALUE" | niso secret create NAME - reads it from stdin');
   if (bytes.length > MAX_SECRET_BYTES) throw valueError(`the value of secret ${name} (from ${from}) is larger than ${MAX_SECRET_BYTES / 1024} KiB`, 'a secret is a password, a key or a token; keep larger files in a volume');
-  const meta = await createSecret(ctx.root, name, bytes, labels);
+  const meta = await audited(ctx.root, 'secret.create', { target: name }, () => createSecret(ctx.root, name, bytes, labels), secretFields);
   bytes.fill(0);
   if (opts.json) return printJson(ctx, view(meta, []));
   ctx.stdout.write(`created secret ${meta.name} (${meta.size} bytes, ${meta.digest.slice(0, 19)}…)\n`);
@@ -122,7 +124,7 @@ export async function remove(ctx: Context, names: string[], opts: { force?: bool
       exitCode: 1, hint: `remove the services first (niso deactivate ${all.join(' ')} && niso remove ${all.join(' ')}), or pass -f: they then fail at their next start until the secret exists again`,
     });
   }
-  const removed = await removeSecrets(ctx.root, unique);
+  const removed = await audited(ctx.root, 'secret.rm', { target: unique.join(', ') }, () => removeSecrets(ctx.root, unique), removedSecretsFields);
   if (opts.json) return printJson(ctx, removed.map((m) => ('digest' in m ? view(m, users.get(m.name) ?? []) : { name: m.name, services: users.get(m.name) ?? [] })));
   for (const m of removed) {
     ctx.stdout.write(`removed secret ${m.name}\n`);

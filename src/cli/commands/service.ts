@@ -21,6 +21,9 @@ import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './ru
 import { join } from 'node:path';
 import { installedManifest } from '../../sandbox/prepare.js';
 import { allowedWeakenings } from '../../plan/weakenings.js';
+import { audited } from '../../audit/host/log.js';
+import { deactivatedFields, packageFields } from '../../audit/fields.js';
+import { checkEntrypoint } from '../../plan/build-plan.js';
 
 export function hostOf(ctx: Context): Host {
   return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
@@ -141,11 +144,14 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
       return;
     }
     // The generation's entry of the service, active: as it was defined (`docker start`).
-    const r = await switchGeneration(host, { kind: 'content', edit: (cur) => withActive(cur, [name], true, () => entryOf(existing, true)) }, flags);
+    const r = await audited(ctx.root, 'service.activate', opts.dryRun ? null : packageFields(name, existing.package, existing.backend), async () => {
+      const sr = await switchGeneration(host, { kind: 'content', edit: (cur) => withActive(cur, [name], true, () => entryOf(existing, true)) }, flags);
+      if (sr.status === 'reverted') throw sw.gateRefused(sr);
+      // The generation has it active already, but it does not run (its start failed, it was stopped outside a switch).
+      if (sr.status === 'noop') await start(host, name);
+      return sr;
+    }, sw.switchFields);
     if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
-    if (r.status === 'reverted') throw sw.gateRefused(r);
-    // The generation has it active already, but it does not run (its start failed, it was stopped outside a switch).
-    if (r.status === 'noop') await start(host, name);
   } else {
     // The backend first: forcing one that cannot run here fails before anything is installed.
     const { selectBackend } = await import('../../service/systemd/backend.js');
@@ -156,6 +162,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     // [trust]; the trust is copied into the definition, so restarts, boots and `niso activate SERVICE` keep what
     // was confirmed when the service was made (plan/weakenings.ts).
     const manifest = await installedManifest(pkg);
+    if (options.entrypoint !== undefined) checkEntrypoint(manifest, options.entrypoint);
     options = await withTrust(ctx, manifest, pkg.name, options);
     allowedWeakenings(manifest, options, pkg);
     (await import('../../secret/grants.js')).checkSecretsExist(ctx.root, manifest, options);
@@ -176,11 +183,14 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     checkName(name);
     const entry: GenerationService = { name, package: { name: pkg.name, version: pkg.version, digest: pkg.digest }, options, backend, logs, active: true };
     // A service of that name is replaced by this definition (an upgrade: stopped, defined anew, started, gated).
-    const r = await switchGeneration(host, { kind: 'content', edit: (cur) => withService(cur, entry) }, flags);
+    const r = await audited(ctx.root, 'service.activate', opts.dryRun ? null : packageFields(name, pkg, backend), async () => {
+      const sr = await switchGeneration(host, { kind: 'content', edit: (cur) => withService(cur, entry) }, flags);
+      if (sr.status === 'reverted') throw sw.gateRefused(sr);
+      // Defined exactly so already, and not running: started as it is.
+      if (sr.status === 'noop' && !(serviceStatus(ctx.root, name)?.pid)) await start(host, name);
+      return sr;
+    }, sw.switchFields);
     if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
-    if (r.status === 'reverted') throw sw.gateRefused(r);
-    // Defined exactly so already, and not running: started as it is.
-    if (r.status === 'noop' && !(serviceStatus(ctx.root, name)?.pid)) await start(host, name);
     // What the plan says the user should know (a volume made on first use, a setting not in effect), as `niso run` does.
     for (const n of readPlan(ctx.root, name)?.notes ?? []) ctx.stderr.write(`note: ${n}\n`);
   }
@@ -199,18 +209,23 @@ export async function deactivate(ctx: Context, names: string[], opts: SwitchFlag
     import('../../generation/switch.js'), import('../../generation/edit.js'), import('../../generation/hash.js'), import('./switch.js'), import('../../service/ops.js'),
   ]);
   const before = new Map(names.map((n) => [n, serviceStatus(ctx.root, n)!]));
-  const r = await switchGeneration(host, { kind: 'content', edit: (cur) => withActive(cur, names, false, (n) => { const d = readDefinition(ctx.root, n); return d && entryOf(d, false); }) }, sw.switchOptions(ctx, opts));
-  if (r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, r, opts.json === true);
-  const results: ({ name: string } & Deactivated)[] = [];
-  for (const n of names) {
-    const stopped = r.results.get(n)?.stopped;
-    if (stopped) { results.push({ name: n, ...stopped }); continue; }
-    // Inactive in the generation already: what still runs of it (a run outside a switch) is stopped all the same.
-    const s = serviceStatus(ctx.root, n);
-    if (s && isActive(s)) { results.push({ name: n, ...await stopService(host, n) }); continue; }
-    const b = before.get(n)!;
-    results.push({ name: n, exit: null, before: { state: b.state, message: b.message } });
-  }
+  const switched = await audited(ctx.root, 'service.deactivate', opts.dryRun ? null : { target: names.join(', ') }, async () => {
+    const r = await switchGeneration(host, { kind: 'content', edit: (cur) => withActive(cur, names, false, (n) => { const d = readDefinition(ctx.root, n); return d && entryOf(d, false); }) }, sw.switchOptions(ctx, opts));
+    const results: ({ name: string } & Deactivated)[] = [];
+    if (r.status === 'dry-run') return { r, results };
+    for (const n of names) {
+      const stopped = r.results.get(n)?.stopped;
+      if (stopped) { results.push({ name: n, ...stopped }); continue; }
+      // Inactive in the generation already: what still runs of it (a run outside a switch) is stopped all the same.
+      const s = serviceStatus(ctx.root, n);
+      if (s && isActive(s)) { results.push({ name: n, ...await stopService(host, n) }); continue; }
+      const b = before.get(n)!;
+      results.push({ name: n, exit: null, before: { state: b.state, message: b.message } });
+    }
+    return { r, results };
+  }, (x) => sw.withSwitch(deactivatedFields(x.results), x.r));
+  if (switched.r.status === 'dry-run' || opts.dryRun) return sw.printDryRun(ctx, switched.r, opts.json === true);
+  const results = switched.results;
   if (opts.json) return printJson(ctx, results);
   for (const r of results) {
     const how = r.exit === null ? notRunning(r.before) : r.exit.signal ? `stopped (${r.exit.signal === 'SIGKILL' ? 'killed after the stop timeout' : `ended by ${r.exit.signal}`})` : `stopped (exit code ${r.exit.exitCode ?? 'unknown'})`;
@@ -231,7 +246,7 @@ export async function restart(ctx: Context, names: string[], opts: { json?: bool
   // Not a switch (the same definitions), but it changes what runs: an interrupted switch is settled first.
   await (await import('../../generation/switch.js')).recoverIfNeeded(host);
   for (const n of names) requireDefinition(ctx.root, n);
-  for (const n of names) await restartService(host, n);
+  for (const n of names) await audited(ctx.root, 'service.restart', { target: n }, () => restartService(host, n));
   const statuses = names.map((n) => serviceStatus(ctx.root, n)!);
   if (opts.json) return printJson(ctx, statuses);
   for (const s of statuses) ctx.stdout.write(`${s.name} restarted: ${describe(s)}\n`);

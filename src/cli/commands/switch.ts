@@ -8,6 +8,7 @@ import type { ServiceAction } from '../../generation/types.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { hostOf } from './service.js';
+import type { AuditFields } from '../../audit/entry.js';
 
 export interface SwitchFlags { dryRun?: boolean; gate?: boolean; settle?: string; json?: boolean }
 
@@ -43,11 +44,33 @@ export async function printDryRun(ctx: Context, r: SwitchResult, json: boolean):
   for (const a of r.actions) ctx.stdout.write(`${await dryLine(a)}\n`);
 }
 
+/** What a verb's audit entry says of its switch: the generations it moved between and what it did to each service. */
+export function switchFields(r: SwitchResult): AuditFields {
+  return withSwitch({}, r);
+}
+
+/** `fields` with the switch's part added (details merged). */
+export function withSwitch(fields: AuditFields, r: SwitchResult): AuditFields {
+  return {
+    ...fields,
+    ...(r.from !== null ? { from: { gen: r.from } } : {}),
+    ...(r.to !== null ? { to: { gen: r.to } } : {}),
+    details: { ...fields.details, switch: r.status, actions: r.actions.filter((a) => a.kind !== 'keep').map((a) => `${a.kind} ${a.service}`) },
+  };
+}
+
 /** The gate took the host back: exit 3, with the reason. */
 export function gateRefused(r: SwitchResult): NisoError {
   return new NisoError('NISO6034', `the switch to generation ${r.to} was rolled back: ${r.reason}`, {
     exitCode: 3, hint: `the host runs generation ${r.from ?? '(none)'} again; \`niso debug ${/^([^:]+):/.exec(r.reason ?? '')?.[1] ?? 'SERVICE'}\` shows why; --no-gate skips the check`,
   });
+}
+
+/** A refused gate as the error it is (exit 3), so that the audit entry records it as failed with its reason. */
+async function gated(p: Promise<SwitchResult>): Promise<SwitchResult> {
+  const r = await p;
+  if (r.status === 'reverted') throw gateRefused(r);
+  return r;
 }
 
 /** A switch's outcome as rollback and switch print it. */
@@ -78,21 +101,23 @@ function parseNumber(text: string, what: string): number {
 }
 
 export async function rollback(ctx: Context, flags: SwitchFlags & { to?: string }): Promise<void> {
+  const { audited } = await import('../../audit/host/log.js');
   const [{ switchGeneration }, { listGenerations, readMeta }] = await Promise.all([import('../../generation/switch.js'), import('../../generation/store.js')]);
   const to = flags.to !== undefined ? parseNumber(flags.to, '--to') : null;
-  const r = await switchGeneration(hostOf(ctx), {
+  const r = await audited(ctx.root, 'switch.rollback', flags.dryRun ? null : {}, () => gated(switchGeneration(hostOf(ctx), {
     kind: 'generation', rollback: true,
     pick: (current) => {
       if (to !== null) { readMeta(ctx.root, to); return to; }
       return previousGood(current, listGenerations(ctx.root));
     },
-  }, switchOptions(ctx, flags));
+  }, switchOptions(ctx, flags))), switchFields);
   await report(ctx, r, flags.json === true);
 }
 
 export async function switchTo(ctx: Context, n: string, flags: SwitchFlags): Promise<void> {
+  const { audited } = await import('../../audit/host/log.js');
   const [{ switchGeneration }, { readMeta }] = await Promise.all([import('../../generation/switch.js'), import('../../generation/store.js')]);
   const number = parseNumber(n, 'generation');
-  const r = await switchGeneration(hostOf(ctx), { kind: 'generation', rollback: false, pick: () => { readMeta(ctx.root, number); return number; } }, switchOptions(ctx, flags));
+  const r = await audited(ctx.root, 'switch.commit', flags.dryRun ? null : {}, () => gated(switchGeneration(hostOf(ctx), { kind: 'generation', rollback: false, pick: () => { readMeta(ctx.root, number); return number; } }, switchOptions(ctx, flags))), switchFields);
   await report(ctx, r, flags.json === true);
 }

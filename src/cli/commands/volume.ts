@@ -5,6 +5,8 @@ import { printable } from '../../errors/render.js';
 import type { VolumeInfo } from '../../volume/store.js';
 import type { Context } from '../context.js';
 import { printJson, relativeTime } from '../output.js';
+import { audited } from '../../audit/host/log.js';
+import { pruneFields, removedFields } from '../../audit/fields.js';
 
 /** The --json shape of one volume (the e2e tests assert on it). */
 export function volumeJson(v: VolumeInfo) {
@@ -15,7 +17,7 @@ export function volumeJson(v: VolumeInfo) {
   };
 }
 
-const grantText = (g: VolumeInfo['grants'][number]) => `${g.run === null ? g.service : `${g.service} (run ${g.run})`} ${g.readOnly ? 'ro' : 'rw'}${g.exclusive ? ', exclusive' : ''}`;
+const grantText = (g: VolumeInfo['grants'][number]) => `${g.run === null ? g.service : `${g.service} (${g.oneOff ? 'one-off ' : ''}run ${g.run})`} ${g.readOnly ? 'ro' : 'rw'}${g.exclusive ? ', exclusive' : ''}`;
 
 /** Who uses it, for the table: its grants that count, or a /state's service (or that it is gone). */
 function usedBy(v: VolumeInfo): string {
@@ -28,7 +30,7 @@ function usedBy(v: VolumeInfo): string {
 export async function create(ctx: Context, name: string, opts: { label?: string[]; json?: boolean }): Promise<void> {
   const [{ parseLabels }, { createVolume }, { inspectVolume }] = await Promise.all([import('../../volume/names.js'), import('../../volume/store.js'), import('../../volume/catalog.js')]);
   const labels = parseLabels(opts.label ?? []);
-  await createVolume(ctx.root, name, labels);
+  await audited(ctx.root, 'volume.create', { target: name, details: { labels } }, () => createVolume(ctx.root, name, labels));
   if (opts.json) return printJson(ctx, volumeJson(await inspectVolume(ctx.root, name)));
   ctx.stdout.write(`${name}\n`);
 }
@@ -73,7 +75,7 @@ export async function inspect(ctx: Context, names: string[], opts: { json?: bool
 
 export async function remove(ctx: Context, names: string[], opts: { force?: boolean; json?: boolean }): Promise<void> {
   const { removeVolumes } = await import('../../volume/catalog.js');
-  const removed = await removeVolumes(ctx.root, names, { force: opts.force === true });
+  const removed = await audited(ctx.root, 'volume.rm', { target: names.join(', ') }, () => removeVolumes(ctx.root, names, { force: opts.force === true }), removedFields);
   if (opts.json) return printJson(ctx, { removed });
   for (const n of removed) ctx.stdout.write(`${n}\n`);
 }
@@ -89,7 +91,7 @@ export async function prune(ctx: Context, opts: { all?: boolean; force?: boolean
       return;
     }
   }
-  const r = await pruneVolumes(ctx.root, { all: opts.all === true, filters, dryRun: opts.dryRun });
+  const r = await audited(ctx.root, 'volume.prune', opts.dryRun ? null : {}, () => pruneVolumes(ctx.root, { all: opts.all === true, filters, dryRun: opts.dryRun }), pruneFields);
   if (opts.json) return printJson(ctx, r);
   if (r.removed.length > 0) ctx.stdout.write(`${r.dryRun ? 'Would remove' : 'Deleted'} volumes:\n${r.removed.map((v) => `${v.name}\n`).join('')}\n`);
   for (const s of r.skipped) ctx.stderr.write(`niso: kept ${s.name}: ${s.reason}\n`);
