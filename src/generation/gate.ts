@@ -2,7 +2,9 @@
 // A service with a health check must turn healthy within niso's own bound for that check (health/state.ts
 // unhealthyWithinMs) and then stay healthy, with no restart, for a settle window; one without a check must be running
 // (not failed, restarting or crash-looping) through the settle window. Catches crash-after-ready, which a one-shot
-// check misses (Kamal's /up), and never gives up before niso itself has decided.
+// check misses (Kamal's /up), and never gives up before niso itself has decided. A service that ran and exited 0
+// without a restart to come (a one-shot job, a migration) completed: that is its success, as Compose's
+// `service_completed_successfully` has it.
 import { VERDICT_SLACK_MS } from '../service/health/messages.js';
 import { unhealthyWithinMs } from '../service/health/state.js';
 import { readPlan } from '../service/store.js';
@@ -21,9 +23,13 @@ export type GateVerdict = { ok: true } | { ok: false; service: string; reason: s
 
 const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** It ran and ended with exit code 0, and nothing restarts it. */
+const completed = (s: ServiceStatus | null) => s !== null && s.state === 'inactive' && s.pid === null && s.lastExit?.exitCode === 0;
+
 /** Why a status is not (or no longer) acceptable; null when it is. */
 function failure(s: ServiceStatus | null, checked: boolean): string | null {
   if (!s) return 'it is gone';
+  if (completed(s)) return null;
   if (s.state === 'failed' || s.state === 'crash-loop' || s.state === 'restarting' || s.state === 'inactive') {
     return `it is ${s.state}${s.message ? ` (${s.message})` : s.lastExit ? ` (exit code ${s.lastExit.exitCode ?? 'unknown'})` : ''}`;
   }
@@ -31,7 +37,7 @@ function failure(s: ServiceStatus | null, checked: boolean): string | null {
   return null;
 }
 
-const ready = (s: ServiceStatus, checked: boolean) => s.pid !== null && s.state !== 'activating' && (!checked || s.health === 'healthy');
+const ready = (s: ServiceStatus, checked: boolean) => completed(s) || s.pid !== null && s.state !== 'activating' && (!checked || s.health === 'healthy');
 
 /** Waits for every named service to be ready, then for the settle window; the first failure ends it. */
 export async function safeSwitchGate(root: string, services: readonly string[], opts: GateOptions): Promise<GateVerdict> {
@@ -65,6 +71,7 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
       const why = failure(s, health !== null);
       if (why) return { ok: false, service: name, reason: `${name}: ${why} within the settle window` };
       const was = seen.get(name)!;
+      if (completed(s)) continue;
       if (s!.restarts !== was.restarts || s!.pid !== was.pid || s!.pid === null) {
         return { ok: false, service: name, reason: `${name}: it ended and was restarted within the settle window of ${opts.settleMs / 1000} s` };
       }
