@@ -76,7 +76,8 @@ async function createNetworkLocked(ctx: NetContext, paths: NetPaths, req: Networ
     const network = planNetwork(req, await hostNetFacts(), networks, ctx.bridgePrefix, now(), ctx.pool);
     await writeNetworks(paths, [...networks, network]);
     try {
-      await ensureBridge(network, (await uplinkMtu(networks.map((n) => n.bridge))).mtu);
+      const { mtu, links } = await uplinkMtu(networks.map((n) => n.bridge));
+      await ensureBridge(network, mtu, links);
       await ensureForwarding();
     } catch (e) {
       await removeBridge(network.bridge).catch(() => undefined);
@@ -209,15 +210,15 @@ export async function attachService(ctx: NetContext, opts: AttachOptions): Promi
     const networks = await readNetworks(paths);
     const records = await readRecords(paths);
     const protocols = [...new Set(ports.map((p) => p.protocol))];
-    const listeners = protocols.length > 0 ? await hostListeners(protocols) : [];
+    const listeners = protocols.length > 0 ? await hostListeners(protocols, ports.map((p) => p.host)) : [];
     const ids = { netns: opts.netnsId ?? hex8(), veths: names.map(() => hex8()) };
     const planned = planAttach({ service: opts.service, networks: names, ports, egress: opts.egress ?? true, owner }, ids, networks, records, listeners, ctx.netnsPrefix, now());
     for (const r of planned) await writeRecord(paths, r);
     try {
       // Read on every attach: the uplink may have changed since the network was made (a VPN came up).
-      const { mtu } = await uplinkMtu(networks.map((n) => n.bridge));
+      const { mtu, links } = await uplinkMtu(networks.map((n) => n.bridge));
       const used = networks.filter((n) => names.includes(n.name));
-      for (const n of used) await ensureBridge(n, mtu);
+      for (const n of used) await ensureBridge(n, mtu, links);
       await ensureForwarding();
       await createEndpoint(planned.map((r) => r.attachment), networks, mtu);
       await applyLocked(ctx, paths);
@@ -252,7 +253,7 @@ export async function remapPorts(ctx: NetContext, service: string, ports: readon
     const held = (p: { hostIp: string | null; hostPort: { from: number; to: number }; protocol: string }) => primary.ports.some((o) => o.protocol === p.protocol && o.hostIp === p.hostIp && o.hostPort.from === p.hostPort.from && o.hostPort.to === p.hostPort.to);
     const fresh = maps.filter((m) => !held(m));
     const protocols = [...new Set(fresh.map((p) => p.protocol))];
-    if (protocols.length > 0) assertNoListenerConflicts(fresh, await hostListeners(protocols));
+    if (protocols.length > 0) assertNoListenerConflicts(fresh, await hostListeners(protocols, fresh.map((m) => m.hostPort)));
     const before = primary.ports;
     await writeRecord(paths, { ...primary, ports: maps });
     try {
