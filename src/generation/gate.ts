@@ -62,7 +62,9 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
     if (waiting.size > 0) await sleep(GATE_POLL_MS);
   }
   // Phase 2: the settle window: the same processes, no restart, still healthy.
-  const seen = new Map(services.map((n) => { const s = serviceStatus(root, n)!; return [n, { pid: s.pid, restarts: s.restarts }]; }));
+  // A run is known by its start time and niso's restart count, not by its pid: on systemd the unit's main pid moves
+  // from the sandbox's starter to the app once it runs, which is no restart.
+  const seen = new Map(services.map((n) => { const s = serviceStatus(root, n)!; return [n, { startedAt: s.startedAt, restarts: s.restarts }]; }));
   const settleEnd = Date.now() + opts.settleMs;
   for (;;) {
     for (const name of services) {
@@ -72,7 +74,7 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
       if (why) return { ok: false, service: name, reason: `${name}: ${why} within the settle window` };
       const was = seen.get(name)!;
       if (completed(s)) continue;
-      if (s!.restarts !== was.restarts || s!.pid !== was.pid || s!.pid === null) {
+      if (s!.restarts !== was.restarts || s!.startedAt !== was.startedAt || s!.pid === null) {
         return { ok: false, service: name, reason: `${name}: it ended and was restarted within the settle window of ${opts.settleMs / 1000} s` };
       }
     }

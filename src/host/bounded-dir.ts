@@ -97,7 +97,7 @@ async function attached(image: string): Promise<boolean> {
  * after its processes are reaped (a moment that stretches to seconds on a loaded machine). So a refusal waits up to
  * 10 s for that moment first; a sandbox that still runs keeps it.
  */
-async function stillAttached(image: string, withinMs = 10_000): Promise<boolean> {
+export async function stillAttached(image: string, withinMs = 10_000): Promise<boolean> {
   const until = Date.now() + withinMs;
   for (;;) {
     if (!(await attached(image))) return false;
