@@ -1,6 +1,8 @@
 // The systemd backend end to end: a real systemd 252 booted in nspawn (test/helpers/nspawn.ts) with this repo and a
 // NISO_ROOT bound in, and the niso CLI run INSIDE it, where systemd is PID 1. A node app from `niso init` is
 // activated as niso-<name>.service and checked through systemd's own eyes (systemctl, journald, its cgroup).
+// Activations of apps that crash or turn unhealthy on purpose pass --no-gate: these cases test the restart policy and
+// the health verdicts themselves, which SafeSwitch would roll back first (switch.test.ts tests the gate).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -158,7 +160,7 @@ test('deactivate stops and disables the unit; activate SERVICE brings it back', 
 });
 
 test('a crashing app is restarted by its policy: the exit unit judges each end, a transient timer starts it again, no niso process waits', async () => {
-  await nisoOk(['activate', PKG, '--name', 'crashy', '--network', 'none', '--restart', 'always', '--', 'crash.js']);
+  await nisoOk(['activate', PKG, '--name', 'crashy', '--network', 'none', '--restart', 'always', '--no-gate', '--', 'crash.js']);
   type Full = Status & { lastExit: { exitCode: number } | null; nextRestartAt: string | null };
   let s = JSON.parse(await nisoOk(['status', 'crashy', '--json'])) as Full;
   // Between two runs: "restarting", with the time the timer will start it.
@@ -182,7 +184,7 @@ test('a crashing app is restarted by its policy: the exit unit judges each end, 
 });
 
 test('debug on systemd: systemctl status, the systemd-analyze rating, the exits from the journal; a start systemd refuses is explained', async () => {
-  await nisoOk(['activate', PKG, '--name', 'crash2', '--network', 'none', '--restart', 'no', '--', 'crash.js']);
+  await nisoOk(['activate', PKG, '--name', 'crash2', '--network', 'none', '--restart', 'no', '--no-gate', '--', 'crash.js']);
   for (let i = 0; i < 100 && (await m!.show('niso-crash2.service', 'ActiveState')) === 'active'; i++) await sleep(50);
   const text = await nisoOk(['debug', 'crash2']);
   assert.match(text, /systemd \(systemctl status niso-crash2\.service\):\n.*niso-crash2\.service/);
