@@ -25,6 +25,7 @@ APT_PACKAGES=(
   bubblewrap nftables iproute2 systemd-container zstd curl ruby php-cli ca-certificates util-linux tar
   acl  # setfacl: a volume's default ACL keeps what one writer makes writable for the others
   coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
+  openssl  # the self-signed certificate of the registry tests' token server (python3's crypt makes their htpasswd)
   wrk  # the load client of npm run bench:net
   redis-tools  # redis-cli: the client of the catalog redis e2e test (the package brings its own server)
   postgresql-client  # psql: the client of the catalog postgres e2e test (the package brings its own server)

@@ -14,6 +14,7 @@ export const AUDIT_EVENTS = [
   'volume.create', 'volume.rm', 'volume.backup', 'volume.restore', 'volume.prune',
   'secret.create', 'secret.rm',
   'gc',
+  'package.push', 'package.pull', 'trust.add', 'trust.remove', 'verify.skip',
   'switch.begin', 'switch.phase', 'switch.commit', 'switch.rollback', 'switch.aborted', 'switch.noop',
   'audit.repair',
 ] as const;
