@@ -211,3 +211,10 @@ test('statement checks: each mismatch has its own code', () => {
   assert.equal(tagVersion('latest'), null);
   assert.equal(tagVersion('1.2'), null);
 });
+
+test('the audit log keeps no registry password: --creds USER:PASSWORD is redacted, --password-stdin takes no value', async () => {
+  const { redactArgv, REDACTED } = await import('../../src/audit/redact.js');
+  assert.deepEqual(redactArgv(['niso', 'pull', '--creds', 'alice:s3cret', 'r.io/x:1']), ['niso', 'pull', '--creds', REDACTED, 'r.io/x:1']);
+  assert.deepEqual(redactArgv(['niso', 'push', '--creds=alice:s3cret', 'a.niso', 'r.io/x']), ['niso', 'push', `--creds=${REDACTED}`, 'a.niso', 'r.io/x']);
+  assert.deepEqual(redactArgv(['niso', 'pull', '--creds', 'alice', '--password-stdin', 'r.io/x:1']), ['niso', 'pull', '--creds', REDACTED, '--password-stdin', 'r.io/x:1']);
+});

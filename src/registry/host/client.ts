@@ -270,12 +270,15 @@ export class RegistryClient {
     }
     await res.body?.cancel().catch(() => undefined);
     const index = await this.fallbackIndex(subject);
-    return { descriptors: (index?.manifests ?? []).filter((d) => d.artifactType === artifactType), via: 'tag' };
+    // Copy tools that predate OCI 1.1 (skopeo 1.9) rewrite the index without the descriptors' artifactType: such an
+    // entry is kept, and the caller checks the manifest it names.
+    return { descriptors: (index?.manifests ?? []).filter((d) => d.artifactType === artifactType || d.artifactType === undefined), via: 'tag' };
   }
 
   private async fallbackIndex(subject: string): Promise<ImageIndex | null> {
     const tag = referrersTag(subject);
-    const got = await this.getManifest(tag, MT.index);
+    // Accepting manifests too: something else under the tag is named as such, not taken for "no signatures".
+    const got = await this.getManifest(tag);
     if (!got) return null;
     if (got.doc.kind !== 'index') throw new NisoError('NISO7038', `${this.registry}/${this.repository}:${tag} should hold the referrers of ${subject} as an index, but holds a manifest`, { hint: 'something else was pushed under this tag; remove it, then push the signature again' });
     return got.doc.index;

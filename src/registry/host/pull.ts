@@ -91,7 +91,7 @@ export async function verifyRemote(client: RegistryClient, ref: Reference, r: Re
       if (!sig) throw new NisoError('NISO7038', `${where}: the signature index names a manifest the registry does not have`, { hint: 'the signature was deleted (e.g. by garbage collection of untagged manifests); push the signature again' });
       if (sig.doc.kind !== 'manifest') throw new NisoError('NISO7038', `${where}: not a signature manifest`);
       const layer = sig.doc.manifest.layers.find((l) => l.mediaType === MT.signature);
-      if (sig.doc.manifest.subject?.digest !== r.manifestDigest || !layer) {
+      if (sig.doc.manifest.artifactType !== MT.signature || sig.doc.manifest.subject?.digest !== r.manifestDigest || !layer) {
         throw new NisoError('NISO7038', `${where}: the signature index lists a manifest that is not a niso signature of ${r.manifestDigest}`, { hint: 'the signature index was altered; push the signature again' });
       }
       let envelope;
