@@ -64,6 +64,10 @@ test('push then pull gives the byte-identical package, under the manifest digest
   assert.equal(installed.install?.digest, predicted.facts.packageId);
   assert.deepEqual((await listInstalled(root)).map((x) => x.digest), [predicted.facts.packageId]);
   assert.deepEqual(readdirSync(layout(root).tmp), [], 'the download dir is gone');
+  proxy.seen.length = 0;
+  const again2 = await pull(root, `${proxy.host}/apps/hello:1.0.0`);
+  assert.equal(again2.install?.alreadyInstalled, true);
+  assert.equal(proxy.seen.filter((s) => s.path.includes('/blobs/')).length, 0, 'an installed package is not downloaded again');
 });
 
 test('a ~100 MB package goes up in chunks, and a chunk cut mid-way resumes where the registry stands', async () => {

@@ -119,7 +119,7 @@ export async function pull(ctx: Context, refText: string, opts: CredOpts & { out
   if (r.output) {
     ctx.stdout.write(`pulled ${r.name} ${r.version} (${r.arch}) from ${r.reference} into ${r.output}: ${how}\n${r.packageId}\n`);
   } else if (r.install?.alreadyInstalled) {
-    ctx.stdout.write(`${r.name} ${r.version} is already installed (${r.packageId}); checked ${r.reference}: ${how}\n`);
+    ctx.stdout.write(`${r.name} ${r.version} is already installed (${r.packageId}), as ${r.reference} names it: nothing downloaded\n`);
   } else {
     ctx.stdout.write(`pulled ${r.name} ${r.version} (${r.arch}) from ${r.reference}: ${how}\ninstalled: ${r.install?.files ?? 0} files, ${formatSize(r.install?.bytes ?? 0)}\n${r.packageId}\n`);
   }

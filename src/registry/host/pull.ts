@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { layout } from '../../store/layout.js';
 import { installPackage, type InstallResult } from '../../store/install.js';
+import { listInstalled } from '../../store/installed.js';
 import { readPackageHead, type Limits } from '../../package/read-package.js';
 import { tempName } from '../../host/fs-atomic.js';
 import { MT } from '../media.js';
@@ -161,6 +162,13 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
   if (layer.size > o.limits.maxBytes) {
     throw new NisoError('NISO7008', `${r.reference}: the package is ${layer.size} bytes, more than the ${o.limits.maxBytes} niso installs`, { hint: 'raise [install] max_size in /etc/niso/config.toml or pass --max-size if this is expected' });
   }
+  const base = { reference: r.reference, manifestDigest: r.manifestDigest, indexDigest: r.index?.digest ?? null, size: layer.size, verification };
+  const stats = () => ({ requests: client.http.sent.requests, retries: client.http.sent.retries, seconds: (Date.now() - started) / 1000 });
+  // The package the manifest names is in the store already (it was verified when it was installed): nothing to fetch.
+  const have = !o.output && r.artifact.packageId ? (await listInstalled(o.root)).find((p) => p.digest === r.artifact.packageId) : undefined;
+  if (have) {
+    return { ...base, name: have.name, version: have.version, arch: have.arch, packageId: have.digest, install: { digest: have.digest, name: have.name, version: have.version, arch: have.arch, path: have.path, alreadyInstalled: true, files: have.files, bytes: have.bytes, newBytes: 0 }, ...stats() };
+  }
   const fileName = packageFileName({ name: r.artifact.name ?? 'package', version: r.artifact.version ?? '0', arch: r.artifact.arch ?? 'any' }).replace(/[^A-Za-z0-9._+-]/g, '_');
   const l = layout(o.root);
   const work = o.output ? null : join(l.tmp, `pull-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -174,14 +182,11 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
         throw new NisoError('NISO7042', `${r.reference}: the downloaded package is sha256:${digestHex}, but the manifest names ${expected}`, { hint: 'the package does not match what was pushed (or signed); nothing was installed' });
       }
     };
-    const base = {
-      reference: r.reference, manifestDigest: r.manifestDigest, indexDigest: r.index?.digest ?? null, size: layer.size, verification,
-    };
     if (o.output) {
       const head = await readPackageHead(dest, o.limits);
       checkId(head.digestHex);
       await rename(dest, o.output);
-      return { ...base, name: head.index.name, version: head.index.version, arch: head.index.arch, packageId: `sha256:${head.digestHex}`, output: o.output, requests: client.http.sent.requests, retries: client.http.sent.retries, seconds: (Date.now() - started) / 1000 };
+      return { ...base, name: head.index.name, version: head.index.version, arch: head.index.arch, packageId: `sha256:${head.digestHex}`, output: o.output, ...stats() };
     }
     let installed: InstallResult;
     try {
@@ -195,7 +200,7 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
       throw e;
     }
     const { otherBuilds: _o, ...install } = installed;
-    return { ...base, name: installed.name, version: installed.version, arch: installed.arch, packageId: installed.digest, install, requests: client.http.sent.requests, retries: client.http.sent.retries, seconds: (Date.now() - started) / 1000 };
+    return { ...base, name: installed.name, version: installed.version, arch: installed.arch, packageId: installed.digest, install, ...stats() };
   } finally {
     if (work) await rm(work, { recursive: true, force: true });
     else await rm(dest, { force: true });
