@@ -15,6 +15,9 @@ export type Requirement = 'signed' | 'insecure-accept-unsigned' | 'reject';
 /** `host[:port]` with an optional `/repository/path`, or `file:` for local .niso files. */
 const SCOPE_RE = /^(?:file:|(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)$/;
 
+/** Whether a text is a scope niso accepts (what `niso trust add` checks before it writes the policy). */
+export const isScope = (text: string) => SCOPE_RE.test(text);
+
 const keyLine = z.string().superRefine((v, ctx) => {
   try { parsePublicKeyLine(v, 'key'); } catch (e) {
     ctx.addIssue({ code: 'custom', message: isNisoError(e) ? e.message.replace(/^key: /, '') : String(e), params: { niso: 'NISO7030', hint: 'keys are OpenSSH lines: "ssh-ed25519 AAAA… comment", as in the .pub file of `niso key generate`; `niso trust add SCOPE KEY.pub` writes them' } });

@@ -18,7 +18,7 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
   }
   // The key is found before the work: --sign without one fails at once, not after a long pack.
   const { signingKeyFile } = await import('../../registry/host/sign.js');
-  const keyFile = await signingKeyFile(ctx.root, ctx.env, { sign: opts.sign, signKey: opts.signKey === undefined ? undefined : resolve(ctx.cwd, opts.signKey) });
+  const keyFile = await signingKeyFile(ctx.root, ctx.env, { sign: opts.sign, signKey: opts.signKey === undefined ? undefined : resolve(ctx.cwd, opts.signKey) }, (m) => ctx.stderr.write(`note: ${m}\n`));
   const bar = progressBar(ctx, 'packing', opts.json || opts.quiet);
   const debCache = opts.debCache !== undefined ? resolve(ctx.cwd, opts.debCache) : ctx.env.NISO_DEB_CACHE ? resolve(ctx.cwd, ctx.env.NISO_DEB_CACHE) : join(ctx.root, 'var/cache/niso/debs');
   const r = await packApp({

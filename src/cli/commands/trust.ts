@@ -31,10 +31,11 @@ function readKeyLine(file: string): string {
 }
 
 export async function trustAdd(ctx: Context, scope: string, keyFile: string | undefined, opts: { insecureAcceptUnsigned?: boolean; reject?: boolean; anyName?: boolean; json?: boolean }): Promise<void> {
-  const [{ readPolicy, writePolicy }, { emptyPolicy, parsePolicy }, { parsePublicKeyLine }] = await Promise.all([import('../../registry/host/config.js'), import('../../registry/policy.js'), import('../../registry/signature.js')]);
+  const [{ readPolicy, writePolicy }, { emptyPolicy, isScope }, { parsePublicKeyLine }] = await Promise.all([import('../../registry/host/config.js'), import('../../registry/policy.js'), import('../../registry/signature.js')]);
   const modes = [keyFile !== undefined, opts.insecureAcceptUnsigned === true, opts.reject === true].filter(Boolean).length;
   if (modes !== 1) throw new NisoError('NISO9001', 'niso trust add SCOPE takes one of: a KEY.pub file, --insecure-accept-unsigned, --reject', { exitCode: 2, hint: 'e.g. niso trust add registry.example.com/team release.pub' });
   const scopeName = scope.replace(/\/+$/, '');
+  if (!isScope(scopeName)) throw new NisoError('NISO7030', `"${printable(scope)}" is not a scope`, { exitCode: 2, hint: 'a scope is HOST[:PORT] (a whole registry), HOST[:PORT]/REPOSITORY (a repository or a namespace of them), or file: (local .niso files)' });
   let key: { line: string; keyid: string } | null = null;
   if (keyFile !== undefined) {
     const path = resolve(ctx.cwd, keyFile);
@@ -53,8 +54,6 @@ export async function trustAdd(ctx: Context, scope: string, keyFile: string | un
       const have = s.keys.map((l) => parsePublicKeyLine(l, scopeName).keyid);
       if (!have.includes(key.keyid)) s.keys.push(key.line);
     }
-    // The scope's spelling is checked by the policy's own parser, with the same message a hand edit gets.
-    parsePolicy((await import('../../registry/policy.js')).serializePolicy(p), 'the new policy');
     await writePolicy(ctx.root, p);
     return { scope: scopeName, require, keyid: key?.keyid ?? null, identity: s.identity };
   };

@@ -24,7 +24,8 @@ export interface TransferOptions {
 
 const DEFAULT_MONOLITHIC = 64 * 1024 * 1024;
 const DEFAULT_CHUNK = 32 * 1024 * 1024;
-const PIECE = 256 * 1024;
+/** Reads and writes of blobs go in pieces this large: fewer round trips through the thread pool and the stream. */
+const PIECE = 1024 * 1024;
 const IDLE_MS = 60_000;
 const RESTARTS = 3;
 
@@ -344,26 +345,46 @@ export class RegistryClient {
         }
         if (!res.body) throw new NisoError('NISO7002', `downloading ${where}: the answer has no body`);
         const reader = res.body.getReader();
+        // Socket-sized pieces are gathered into PIECE-sized writes; what was received counts only once written.
+        let pending: Uint8Array[] = [];
+        let pendingBytes = 0;
+        const flush = async () => {
+          if (pendingBytes === 0) return;
+          const buf = Buffer.concat(pending, pendingBytes);
+          pending = [];
+          pendingBytes = 0;
+          await fh.write(buf, 0, buf.length, got);
+          hash.update(buf);
+          got += buf.length;
+          opts.onProgress?.(got);
+        };
+        // One watchdog per answer rather than a timer per piece: a stalled registry gets the read cancelled.
+        let lastRead = Date.now();
+        let stalled = false;
+        const watchdog = setInterval(() => { if (Date.now() - lastRead > IDLE_MS) { stalled = true; void reader.cancel(new Error('the registry stopped sending')).catch(() => undefined); } }, 1000);
         try {
           for (;;) {
-            let timer: NodeJS.Timeout | undefined;
-            const r = await Promise.race([reader.read(), new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('the registry stopped sending')), IDLE_MS); })]).finally(() => clearTimeout(timer));
+            const r = await reader.read();
+            lastRead = Date.now();
+            if (stalled) throw new Error(`the registry stopped sending for ${IDLE_MS / 1000} s`);
             if (r.done) break;
-            if (got + r.value.length > size) {
+            if (got + pendingBytes + r.value.length > size) {
               throw new NisoError('NISO7010', `downloading ${where}: the registry sends more than the ${size} bytes the manifest names`, { hint: 'the registry (or something between it and niso) serves other bytes than the manifest describes; nothing was installed' });
             }
-            await fh.write(r.value, 0, r.value.length, got);
-            hash.update(r.value);
-            got += r.value.length;
-            opts.onProgress?.(got);
+            pending.push(r.value);
+            pendingBytes += r.value.length;
+            if (pendingBytes >= PIECE) await flush();
           }
+          await flush();
         } catch (e) {
+          await flush().catch(() => undefined);
           await reader.cancel().catch(() => undefined);
           if (e instanceof NisoError) throw e;
           if (++failures > 5) throw new NisoError('NISO7015', `downloading ${where}: the transfer kept failing (${networkReason(e)})`, { hint: 'check the network to the registry and try again' });
           this.http.opts.warn(`downloading ${where}: ${networkReason(e)}; resuming at ${got} of ${size} bytes`);
           continue;
         } finally {
+          clearInterval(watchdog);
           reader.releaseLock();
         }
         if (got < size) {

@@ -114,6 +114,10 @@ export class RegistryHttp {
       this.base = https;
     } catch (e) {
       const reason = networkReason(e);
+      // A certificate niso cannot check is a TLS registry: falling back to http would only meet its 400.
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(reason)) {
+        throw new NisoError('NISO7001', `cannot reach the registry ${this.opts.registry}: its TLS certificate is not trusted (${reason})`, { cause: e, hint: 'a registry with a certificate of a private CA needs that CA in NODE_EXTRA_CA_CERTS=/path/ca.pem; check that the name matches the certificate' });
+      }
       const tlsTalk = /SSL|TLS|EPROTO|wrong version|ECONNRESET/i.test(reason);
       if (!this.opts.plainHttp) {
         if (tlsTalk) {

@@ -92,15 +92,10 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
     o.onProgress?.(base, total);
     packages.push({ file: d.file, name: d.facts.name, version: d.facts.version, arch: d.facts.arch, packageId: d.facts.packageId, manifestDigest: d.manifest.digest, size: d.facts.file.size, uploaded: !have, signature: null });
   }
-  let top: Built;
-  if (described.length === 1) {
-    top = described[0]!.manifest;
-    await client.putManifest(tag, top);
-  } else {
-    for (const d of described) await client.putManifest(d.manifest.digest, d.manifest);
-    top = packageIndex(described);
-    await client.putManifest(tag, top);
-  }
+  // Manifests by digest, then their signatures, and the tag last: a pull never finds the tag on a package whose
+  // signature is not there yet.
+  for (const d of described) await client.putManifest(d.manifest.digest, d.manifest);
+  const top: Built = described.length === 1 ? described[0]!.manifest : packageIndex(described);
   for (const [i, d] of described.entries()) {
     if (!d.envelope || !d.keyid) continue;
     const env = { digest: sha256(d.envelope), size: d.envelope.length };
@@ -109,6 +104,7 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
     const via = await client.attachReferrer(sig, d.manifest.digest);
     packages[i]!.signature = { keyid: d.keyid, digest: sig.digest, via, from: d.from };
   }
+  await client.putManifest(tag, top);
   return {
     reference: `${o.ref.registry}/${o.ref.repository}:${tag}`, digest: top.digest, mediaType: described.length === 1 ? MT.manifest : MT.index,
     packages, uploadedBytes, requests: client.http.sent.requests, retries: client.http.sent.retries, seconds: (Date.now() - started) / 1000,

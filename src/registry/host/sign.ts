@@ -1,8 +1,8 @@
 // Signing keys and signatures on this host: `niso key generate` (Ed25519, PKCS8 PEM 0600, and the public key as an
 // OpenSSH line), which key signs a pack, and the statement of a .niso file signed into FILE.niso.sig beside it.
 import { createHash, createPrivateKey, generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { NisoError } from '../../errors/niso-error.js';
 import { readRegularFile } from '../../host/read-bounded.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
@@ -48,13 +48,16 @@ export function loadPrivateKey(file: string): KeyObject {
  * The key a pack (or a push of an unsigned package) signs with: --sign-key, else $NISO_SIGNING_KEY, else the
  * host's /etc/niso/signing.key when it exists. `sign` false: none; true: one must be found.
  */
-export async function signingKeyFile(root: string, env: Readonly<Record<string, string | undefined>>, opts: { sign?: boolean; signKey?: string }): Promise<string | null> {
+export async function signingKeyFile(root: string, env: Readonly<Record<string, string | undefined>>, opts: { sign?: boolean; signKey?: string }, note?: (m: string) => void): Promise<string | null> {
   if (opts.sign === false) return null;
   const named = opts.signKey ?? (env.NISO_SIGNING_KEY || undefined);
   if (named) return named;
   const def = defaultKeyFile(root);
   const exists = await stat(def).then((s) => s.isFile(), () => false);
-  if (exists) return def;
+  // The host's key is root's (0600): another user packing on the host does not sign with it unless asked to.
+  const readable = exists && await access(def, constants.R_OK).then(() => true, () => false);
+  if (readable) return def;
+  if (exists && opts.sign !== true) { note?.(`not signed: ${def} is not readable by this user (pass --sign-key FILE, or --no-sign)`); return null; }
   if (opts.sign === true) throw new NisoError('NISO7022', `--sign: no signing key (none given, no $NISO_SIGNING_KEY, no ${def})`, { exitCode: 2, hint: `make one with \`niso key generate\` (writes ${def}), or pass --sign-key FILE` });
   return null;
 }
