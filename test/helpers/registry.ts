@@ -4,7 +4,8 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate, createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { freePort } from './ports.js';
@@ -25,7 +26,8 @@ export function htpasswdLine(user: string, password: string): string {
 }
 
 export async function startRegistry(auth?: Auth): Promise<Registry> {
-  const dir = tempDir('niso-registry-');
+  // Not tempDir(): its removal would run before the registry is stopped; one hook does both, in that order.
+  const dir = mkdtempSync(join(process.env.NISO_TEST_TMP ?? tmpdir(), 'niso-registry-'));
   const port = await freePort();
   let authYaml = '';
   if (auth && 'htpasswd' in auth) {
@@ -41,6 +43,8 @@ export async function startRegistry(auth?: Auth): Promise<Registry> {
   const out = openSync(log, 'a');
   const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', out, out] });
   running.add(child);
+  let spawnError: Error | null = null;
+  child.once('error', (e) => { spawnError = e; });
   const exited = new Promise<void>((r) => child.once('exit', () => { running.delete(child); r(); }));
   after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -49,9 +53,11 @@ export async function startRegistry(auth?: Auth): Promise<Registry> {
       await exited;
       clearTimeout(t);
     }
+    rmSync(dir, { recursive: true, force: true });
   });
   const deadline = Date.now() + 30_000;
   for (;;) {
+    if (spawnError) throw new Error(`docker-registry could not start (apt-get install docker-registry): ${String(spawnError)}`);
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${readFileSync(log, 'utf8')}`);
     try {
       const r = await fetch(`http://127.0.0.1:${port}/v2/`);
