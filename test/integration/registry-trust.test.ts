@@ -90,6 +90,25 @@ test('a signed package is verified before its blob is fetched; unsigned, untrust
   assert.equal((await pull(root, `${R}/apps/plain:1.0.0`, null)).verification.status, 'no-policy', 'without a policy nothing is checked (and pull says so)');
 });
 
+test('a registry with the referrers API is asked there; one that answers the API otherwise falls back to the tag', async () => {
+  const root = join(dir, 'api');
+  const file = await packSmall(dir, 'refs', '1.0.0');
+  const pushed = await push(root, [file], `${R}/apps/refs:1.0.0`, A.keyFile);
+  const index = (await connect(parseReference(`${R}/apps/refs`), regEnv(root)).getManifest(referrersTag(pushed.digest)))!;
+  try {
+    // What a registry with the API answers (distribution-spec 1.1): the index of referrers, as an OCI index.
+    proxy.rule = (req) => (req.url!.startsWith(`/v2/apps/refs/referrers/${pushed.digest}`) ? { kind: 'respond', status: 200, headers: { 'content-type': MT.index }, body: index.bytes } : { kind: 'pass' });
+    const viaApi = await pull(root, `${R}/apps/refs:1.0.0`, policy(), { output: join(root, 'a.niso') });
+    assert.deepEqual([viaApi.verification.status, viaApi.verification.via], ['verified', 'api']);
+    // Anything but an index (a registry's HTML page, a 404, a redirect's target): the fallback tag.
+    proxy.rule = (req) => (req.url!.includes('/referrers/') ? { kind: 'respond', status: 200, headers: { 'content-type': 'text/html' }, body: '<html>' } : { kind: 'pass' });
+    const viaTag = await pull(root, `${R}/apps/refs:1.0.0`, policy(), { output: join(root, 'b.niso') });
+    assert.deepEqual([viaTag.verification.status, viaTag.verification.via], ['verified', 'tag']);
+  } finally {
+    proxy.rule = () => ({ kind: 'pass' });
+  }
+});
+
 test('two signers of one package both survive in the fallback tag', async () => {
   const root = join(dir, 'b');
   const file = await packSmall(dir, 'duo', '1.0.0');
