@@ -24,6 +24,8 @@ MIN_NODE_MAJOR=20
 APT_PACKAGES=(
   bubblewrap nftables iproute2 systemd-container zstd curl ruby php-cli ca-certificates util-linux tar
   acl  # setfacl: a volume's default ACL keeps what one writer makes writable for the others
+  xfsprogs btrfs-progs  # mkfs.xfs, mkfs.btrfs and btrfs: volume snapshots (btrfs subvolume snapshots, reflink copies), tested on loop file systems
+  attr  # getfattr, setfattr: the snapshot tests check that xattrs are kept
   coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
   openssl  # the self-signed certificate of the registry tests' token server (python3's crypt makes their htpasswd)
   wrk  # the load client of npm run bench:net

@@ -12,6 +12,7 @@ export const HASH_RE = /^[0-9a-f]{64}$/;
 export const AUDIT_EVENTS = [
   'service.activate', 'service.deactivate', 'service.restart', 'service.remove',
   'volume.create', 'volume.rm', 'volume.backup', 'volume.restore', 'volume.prune',
+  'volume.snapshot', 'volume.snapshot-restore', 'volume.snapshot-rm',
   'secret.create', 'secret.rm',
   'gc',
   'package.push', 'package.pull', 'trust.add', 'trust.remove', 'verify.skip',

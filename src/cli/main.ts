@@ -68,9 +68,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--entrypoint <PROGRAM>', 'run this program of the package (or of its runtime) instead of the manifest\'s entrypoint, without the manifest\'s args, like `docker run --entrypoint`');
 
   sandboxOptions(program.command('run')
-    .description('run a package in the foreground in its sandbox, like `docker run --rm`')
-    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly)')
-    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args'))
+    .description('run a package in the foreground in its sandbox, like `docker run --rm`; or a command against a service, like `docker compose run --rm SERVICE CMD`')
+    .argument('<ref>', 'NAME[:VERSION], a FILE.niso, or an app DIR (packed on the fly); or an existing SERVICE (a one-off of it, with its definition, uid, volumes and networks)')
+    .argument('[args...]', 'arguments for the app, after --; they replace the manifest\'s args. For a SERVICE: the program of its package to run, and its arguments'))
     .option('--dry-run', 'print the plan and the exact command instead of running it')
     .option('--json', 'print the plan and the command as JSON instead of running it')
     .addOption(new Option('--backend <backend>', 'who runs it: a transient systemd unit (default where systemd is PID 1, or [services] backend) or bubblewrap (embedded)').choices(['embedded', 'systemd']))
@@ -207,6 +207,14 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
 
+  const stack = program.command('stack').description('stacks: services that run together, described by a stack.toml (Compose\'s counterpart); up, down, status and the other verbs come with generations');
+  stack.command('config')
+    .description('print the stack as niso resolves it, like `docker compose config`: variables interpolated, env files merged, defaults made explicit, packages looked up in the store')
+    .option('-f, --file <file>', 'the stack file (default: stack.toml in the current directory)')
+    .option('--profile <name>', 'also run the services of this profile (repeatable)', collect, [])
+    .option('--json', 'print the resolved stack, the packages it names and where each variable came from, as JSON')
+    .action(async (opts) => (await import('./commands/stack.js')).config(ctx, opts));
+
   const secret = program.command('secret').description('secrets that services read as files (/run/secrets/NAME), kept root-only on this host');
   secret.command('create')
     .description('store a secret from a file, or from stdin (`-`, or when stdin is not a terminal); never replaces one')
@@ -289,6 +297,44 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<file>', 'an archive written by `niso volume backup`')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, file: string, opts) => (await import('./commands/volume-backup.js')).restore(ctx, name, file, opts));
+  volume.command('snapshot').description('snapshot a volume where its file system makes it cheap (btrfs subvolume, reflink on XFS/btrfs); elsewhere a full copy up to 1 GiB, or with --copy')
+    .argument('<name>', 'volume name (SERVICE/state for a service\'s /state)')
+    .option('--copy', 'copy it in full when the file system cannot share blocks, however large')
+    .option('--stop', 'stop the services that write to it for the snapshot and start them again (not needed for a btrfs subvolume)')
+    .option('--keep <n>', 'keep this many snapshots of the volume from now on (default 3)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts) => (await import('./commands/volume-snapshot.js')).take(ctx, name, opts));
+  volume.command('snapshots').description('list the snapshots of a volume (or of every volume), and live data a restore moved aside')
+    .argument('[name]', 'volume name')
+    .option('--json', 'print as JSON')
+    .action(async (name: string | undefined, opts) => (await import('./commands/volume-snapshot.js')).list(ctx, name, opts));
+  volume.command('snapshot-restore').description('put a snapshot back as the volume\'s data (nothing may run with it); the live data is moved aside, not deleted')
+    .argument('<name>', 'volume name').argument('<snapshot>', 'a snapshot of it (`niso volume snapshots NAME`)')
+    .option('--yes', 'go ahead (required)')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, snapshot: string, opts) => (await import('./commands/volume-snapshot.js')).restore(ctx, name, snapshot, opts));
+  volume.command('snapshot-rm').description('remove snapshots of a volume (or live data a restore moved aside)')
+    .argument('<name>', 'volume name').argument('<snapshots...>', 'snapshot names')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, snapshots: string[], opts) => (await import('./commands/volume-snapshot.js')).remove(ctx, name, snapshots, opts));
+
+  const generation = program.command('generation').alias('gen').description('the host\'s generations: each change to what runs is one, numbered, kept for rollback (like NixOS\'s system profile)');
+  generation.command('list').alias('ls').description('list generations: number, when, status, the current one (*), who made it, what changed')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/generation.js')).list(ctx, opts));
+  generation.command('diff').description('what a switch from generation A to B would do to each service (env values are never shown)')
+    .argument('<a>', 'a generation number, or "current"')
+    .argument('<b>', 'a generation number, or "current"')
+    .option('--json', 'print as JSON')
+    .action(async (a: string, b: string, opts) => (await import('./commands/generation.js')).diff(ctx, a, b, opts));
+  generation.command('gc').description('remove the generations retention does not keep (and what only they named); `niso gc` does it too')
+    .option('-n, --dry-run', 'only show what would be removed')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/generation.js')).gc(ctx, opts));
+  generation.command('remove').alias('rm').description('forget generations now (not the current, the newest or a pending one), so that `niso remove` can take their packages')
+    .argument('<numbers...>', 'generation numbers')
+    .option('--json', 'print as JSON')
+    .action(async (numbers: string[], opts) => (await import('./commands/generation.js')).remove(ctx, numbers, opts));
 
   program.command('install')
     .description('verify a .niso package and place it in the store')
@@ -331,7 +377,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .action(async (refs: string[], opts) => (await import('./commands/remove.js')).run(ctx, refs, opts));
 
   program.command('gc')
-    .description('free store content that no installed package uses and leftovers of interrupted installs; report data of removed services')
+    .description('free store content that no installed package uses and leftovers of interrupted installs; remove generations retention does not keep; report data of removed services')
     .option('-n, --dry-run', 'only report what would be freed')
     .option('--volumes', 'also delete the /state and own volumes of services that no longer exist')
     .option('--json', 'print as JSON')

@@ -22,3 +22,15 @@ export function readRegularFile(path: string, maxBytes: number): Bounded {
     closeSync(fd);
   }
 }
+
+/** The first `bytes` bytes of a file (fewer when it is shorter): enough to tell ELF from a script. */
+export function readHead(path: string, bytes: number): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(bytes);
+    const n = readSync(fd, buf, 0, bytes, 0);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}

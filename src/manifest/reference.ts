@@ -39,13 +39,13 @@ export interface JsonSchema {
 type ZodInternals = { _zod: { def: { type: string; defaultValue?: unknown } } };
 
 /**
- * The manifest's JSON Schema, describing the file as written (io: 'input'). zod drops defaults
- * and examples of anything that contains a conversion (it cannot know they are input values);
- * the schema's convention is that every example is written as in the file, and a default is put
- * back when it is also a valid input, so that e.g. `ports` still shows its default `[]`.
+ * A schema's JSON Schema, describing the file as written (io: 'input'), with an id and a title; manifest.toml's and
+ * stack.toml's. zod drops defaults and examples of anything that contains a conversion (it cannot know they are input
+ * values); the convention here is that every example is written as in the file, and a default is put back when it is
+ * also a valid input, so that e.g. `ports` still shows its default `[]`. `also` adds a file's own rules to each node.
  */
-export function manifestJsonSchema(): JsonSchema {
-  const generated = z.toJSONSchema(manifestSchema, {
+export function inputJsonSchema(root: z.ZodType, id: string, title: string, also?: (js: JsonSchema) => void): JsonSchema {
+  const generated = z.toJSONSchema(root, {
     io: 'input',
     unrepresentable: 'any',
     override: ({ zodSchema, jsonSchema }) => {
@@ -57,10 +57,15 @@ export function manifestJsonSchema(): JsonSchema {
       if (js.default === undefined && def.type === 'default' && schema.safeParse(def.defaultValue).success) {
         js.default = structuredClone(def.defaultValue);
       }
+      also?.(js);
     },
   }) as JsonSchema;
   const { $schema, ...rest } = generated;
-  return { $schema, $id: SCHEMA_ID, title: 'niso manifest.toml', ...rest };
+  return { $schema, $id: id, title, ...rest };
+}
+
+export function manifestJsonSchema(): JsonSchema {
+  return inputJsonSchema(manifestSchema, SCHEMA_ID, 'niso manifest.toml');
 }
 
 /** Stable pretty JSON: the key order is the schema's, which is the reference's order too. */

@@ -7,6 +7,8 @@ import { DURATION_PATTERN, MIN_STATE_BYTES, SIZE_PATTERN, formatDuration, parseD
 import { suggest } from './suggest.js';
 import { ARCHES, CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, PRESETS, RUNTIME_NAMES, STOP_SIGNALS, isNormalisedPath, reservedHit, runtimeCommands } from './constants.js';
 import { SYSCALL_GROUPS, expandSyscallNames } from '../render/seccomp-syscalls.js';
+import { INSTALLABLE_NAMES } from '../runtime/packument.js';
+import type { RuntimeName } from '../runtime/types.js';
 import { SECRETS_DIR, secretNameProblem, suggestSecretName, targetProblem } from '../secret/names.js';
 
 export { ARCHES, CAPABILITIES, PRESETS, RUNTIME_NAMES, STOP_SIGNALS } from './constants.js';
@@ -19,27 +21,28 @@ export interface NisoIssueParams {
   at?: 'key';
 }
 
-type Ctx = { issues: { push(issue: { code: 'custom'; message: string; input: unknown; params: NisoIssueParams; path?: PropertyKey[] }): void } };
+/** The part of zod's refinement context the rules below use (shared with src/stack/schema.ts). */
+export type Ctx = { issues: { push(issue: { code: 'custom'; message: string; input: unknown; params: NisoIssueParams; path?: PropertyKey[] }): void } };
 
-function report(ctx: Ctx, input: unknown, code: string, message: string, hint?: string, path?: PropertyKey[], at?: 'key'): void {
+export function report(ctx: Ctx, input: unknown, code: string, message: string, hint?: string, path?: PropertyKey[], at?: 'key'): void {
   ctx.issues.push({ code: 'custom', message, input, params: { niso: code, hint, ...(at ? { at } : {}) }, ...(path ? { path } : {}) });
 }
 
-const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A rule across the fields of a table (or the entries of a list). zod skips such rules once any
  * field has failed; these still run, so that one pass reports every problem. Fields that failed
  * hold their raw input, so a rule must check the type of whatever it reads.
  */
-function across(fn: (v: Record<string, unknown>, ctx: Ctx) => void) {
+export function across(fn: (v: Record<string, unknown>, ctx: Ctx) => void) {
   return z.superRefine((_: unknown, payload) => fn(payload.value as Record<string, unknown>, payload as unknown as Ctx), { when: (p) => isTable(p.value) });
 }
-function acrossList(fn: (v: unknown[], ctx: Ctx) => void) {
+export function acrossList(fn: (v: unknown[], ctx: Ctx) => void) {
   return z.superRefine((_: unknown, payload) => fn(payload.value as unknown[], payload as unknown as Ctx), { when: (p) => Array.isArray(p.value) });
 }
 
-function converted<T>(base: z.ZodType<string | number>, parse: (v: string | number) => Parsed<T>) {
+export function converted<T>(base: z.ZodType<string | number>, parse: (v: string | number) => Parsed<T>) {
   return base.transform((v, ctx): T => {
     const r = parse(v);
     if (r.ok) return r.value;
@@ -152,7 +155,7 @@ const packageSection = z.strictObject({
 }).meta({ description: 'What the package is.' });
 
 const runtimeSection = z.strictObject({
-  use: z.string().meta({ description: 'Host runtime the app needs, as NAME:VERSION. NAME is one of ' + RUNTIME_NAMES.join(', ') + '; VERSION is a major ("20") or major.minor ("3.12") version the host runtime must match. Leave out [runtime] for a self-contained binary.', examples: ['nodejs:20', 'python:3.12'] })
+  use: z.string().meta({ description: 'The runtime the app needs, as NAME:VERSION. NAME is one of ' + RUNTIME_NAMES.join(', ') + '; VERSION is a major ("20"), major.minor ("3.12") or full version ("22.11.0"): every part it names must equal the runtime\'s. The runtime may be the host\'s, one added with `niso runtime add`, or one installed with `niso runtime install`. Leave out [runtime] for a self-contained binary.', examples: ['nodejs:20', 'python:3.12', 'nodejs:22.11.0'] })
     .transform((s, ctx) => {
       const m = /^([a-z][a-z0-9]*):(\d+(?:\.\d+){0,2})$/.exec(s);
       if (!m) {
@@ -167,7 +170,20 @@ const runtimeSection = z.strictObject({
       }
       return { name: m[1] as (typeof RUNTIME_NAMES)[number], version: m[2]! };
     }),
-}).meta({ description: 'The language runtime taken from the host and mounted read-only into the sandbox.' });
+  digest: z.string()
+    .check((ctx) => { if (!/^sha256:[0-9a-f]{64}$/.test(ctx.value)) report(ctx, ctx.value, 'NISO1103', `"${ctx.value.slice(0, 80)}" is not a runtime digest`, 'write "sha256:" and the 64 hex digits `niso runtime ls` shows for the installed runtime'); })
+    .optional().meta({ description: 'Pins one build of the runtime: the sha256 of the tarball `niso runtime install` installed it from, as `niso runtime ls` shows it. Only that installed runtime then runs the app; `use` must name its full version (e.g. "nodejs:22.11.0"). Without it, any runtime that `use` matches will do (the one the package was packed with first).', examples: ['sha256:4f0e4a3c94e9d1a4e0f7a3f1d8bb7e2c5a9d6b0e1f2a3b4c5d6e7f8091a2b3c4'] }),
+}).meta({ description: 'The language runtime, mounted read-only into the sandbox. A package records the runtime it was packed with; at start, a runtime of another release line (another major; for python, ruby and php another major.minor) is refused, and the very build it was packed with is preferred when the host has it.' })
+  .check(across((r, ctx) => {
+    // A digest names one tarball, so one version of a runtime niso installs; say which, so that the error can say how to get it.
+    if (typeof r.digest !== 'string' || !isTable(r.use) || typeof r.use.name !== 'string' || typeof r.use.version !== 'string') return;
+    const use = r.use as { name: RuntimeName; version: string };
+    if (!INSTALLABLE_NAMES.includes(use.name)) {
+      report(ctx, r.digest, 'NISO1103', `a digest pins a runtime installed with \`niso runtime install\`, which ${use.name} cannot be (only ${INSTALLABLE_NAMES.join(', ')})`, use.version.split('.').length === 3 ? `remove digest: use = "${use.name}:${use.version}" pins the version already` : `remove digest, and write the full version in use to pin it, e.g. "${use.name}:${use.version}${'.0'.repeat(3 - use.version.split('.').length)}"`, ['digest']);
+    } else if (use.version.split('.').length !== 3) {
+      report(ctx, r.digest, 'NISO1103', `with a digest, use names the full version of that build, not "${use.name}:${use.version}"`, `e.g. use = "${use.name}:${use.version}${'.0'.repeat(3 - use.version.split('.').length)}"; \`niso runtime ls\` shows each installed runtime's version and digest`, ['digest']);
+    }
+  }));
 
 const binarySection = z.strictObject({
   entrypoint: z.string().min(1).meta({ description: 'The program to start: a path inside the package (e.g. "bin/my-app"), or with a [runtime] one of the runtime\'s commands ("node"; "python3", "python" or "python3.MINOR"; "java", "ruby", "php", "deno", "bun"). Nothing else of the host is in the sandbox.', examples: ['node', 'bin/my-app'] }),

@@ -85,6 +85,8 @@ export function readToml(input: string | Uint8Array, file: string): TomlResult {
       if (item.type === 'TOMLKeyValue') visitKeyValue(root, [], item);
       else {
         const path = item.resolvedKey as PathKey[];
+        // `[[name]]`: the list itself is where the first of its headers stands (an unknown `[[servics]]` points there).
+        if (item.kind === 'array') note(path.slice(0, -1).reduce(child, root), 'key', pos(item));
         const n = path.reduce(child, root);
         note(n, 'key', pos(item));
         note(n, 'value', pos(item));

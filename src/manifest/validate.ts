@@ -6,21 +6,19 @@ import type { Diagnostic } from '../errors/niso-error.js';
 import { suggest } from './suggest.js';
 import { formatPath, locate, type PathKey, type TomlDocument } from './toml-positions.js';
 import type { NisoIssueParams } from './schema.js';
+import { core, defOf, type AnySchema, type Def } from './zod-def.js';
 
-type AnySchema = z.ZodType;
-interface Def { type: string; innerType?: AnySchema; in?: AnySchema; shape?: Record<string, AnySchema>; valueType?: AnySchema; element?: AnySchema; options?: AnySchema[] }
-const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
-
-/** Follows wrappers (optional, default, pipe...) down to the schema that describes a value. */
-function core(s: AnySchema): AnySchema {
-  let cur = s;
-  for (let i = 0; i < 20; i++) {
-    const d = defOf(cur);
-    if ((d.type === 'optional' || d.type === 'default' || d.type === 'prefault' || d.type === 'nullable' || d.type === 'readonly') && d.innerType) cur = d.innerType;
-    else if (d.type === 'pipe' && d.in) cur = d.in;
-    else break;
-  }
-  return cur;
+/**
+ * Of a union (`x = "none"` or a table of x's keys; a list or a table), the branch that a path segment goes into: a
+ * list's for an index, else a table whose keys include it, else any table.
+ */
+function branchFor(s: AnySchema, p: PathKey): AnySchema {
+  const d = defOf(s);
+  if (d.type !== 'union' || !d.options) return s;
+  const options = d.options.map(core);
+  const typed = (t: string) => options.filter((o) => defOf(o).type === t);
+  if (typeof p === 'number') return typed('array')[0] ?? s;
+  return typed('object').find((o) => defOf(o).shape?.[p] !== undefined) ?? typed('record')[0] ?? typed('object')[0] ?? s;
 }
 
 /** The field's full schema (with its default and conversion), as declared in its table. */
@@ -28,7 +26,7 @@ function fieldAt(root: AnySchema, path: readonly PathKey[]): AnySchema | undefin
   let cur: AnySchema | undefined = root;
   for (const p of path) {
     if (!cur) return undefined;
-    const d = defOf(core(cur));
+    const d = defOf(branchFor(core(cur), p));
     if (d.type === 'object') cur = d.shape?.[String(p)];
     else if (d.type === 'record') cur = d.valueType;
     else if (d.type === 'array') cur = d.element;
@@ -57,7 +55,9 @@ function examplesAt(root: AnySchema, path: readonly PathKey[]): unknown[] {
 export function knownKeys(root: AnySchema, path: readonly PathKey[]): string[] {
   const s = schemaAt(root, path);
   if (!s) return [];
-  const d = defOf(s);
+  let d = defOf(s);
+  // A union of a table with something else (a word, a list): the table's keys.
+  if (d.type === 'union' && d.options) d = d.options.map((o) => defOf(core(o))).find((o) => o.type === 'object') ?? d;
   return d.type === 'object' && d.shape ? Object.keys(d.shape) : [];
 }
 
@@ -98,7 +98,11 @@ function expectedOf(root: AnySchema, path: readonly PathKey[], fallback: string)
     const el = d.element ? defOf(core(d.element)).type : '';
     return el === 'string' ? 'a list of strings' : 'a list';
   }
-  if (d.type === 'union' && d.options) return d.options.map((o) => TYPE_WORDS[defOf(core(o)).type] ?? defOf(core(o)).type).join(' or ');
+  if (d.type === 'union' && d.options) {
+    // A union inside a union ("a string or a table" as one branch) is said in the same words, each once.
+    const words = (o: AnySchema): string[] => { const od = defOf(core(o)); return od.type === 'union' && od.options ? od.options.flatMap(words) : [od.type === 'array' ? 'a list' : TYPE_WORDS[od.type] ?? od.type]; };
+    return [...new Set(d.options.flatMap(words))].join(' or ');
+  }
   if (d.type === 'enum') return 'one of the allowed words';
   return TYPE_WORDS[d.type] ?? TYPE_WORDS[fallback] ?? fallback;
 }
@@ -152,9 +156,11 @@ interface ZIssue { code: string; path: PropertyKey[]; errors?: ZIssue[][]; messa
  * type of exactly one branch, that branch's own problems are the ones worth reporting.
  */
 function flattenUnions(issues: ZIssue[]): ZIssue[] {
+  // A branch is of the wrong type when the value's type fails it at its root, also through a union nested in it.
+  const wrongType = (branch: ZIssue[]): boolean => branch.some((b) => b.path.length === 0 && (b.code === 'invalid_type' || (b.code === 'invalid_union' && (b.errors ?? []).every(wrongType))));
   return issues.flatMap((i) => {
     if (i.code !== 'invalid_union' || !i.errors) return [i];
-    const typed = i.errors.filter((branch) => !branch.some((b) => b.code === 'invalid_type' && b.path.length === 0));
+    const typed = i.errors.filter((branch) => !wrongType(branch));
     if (typed.length !== 1) return [i];
     return flattenUnions(typed[0]!.map((b) => ({ ...b, path: [...i.path, ...b.path] })));
   });
@@ -248,6 +254,13 @@ export function validateDocument<S extends AnySchema>(schema: S, doc: TomlDocume
       }
       case 'invalid_union': {
         const expected = expectedOf(schema, path, 'value');
+        if (got === undefined) {
+          // A required field that takes several forms is as missing as any other.
+          const name = String(path[path.length - 1]);
+          const example = examplesAt(schema, path)[0];
+          diagnostics.push({ code: 'NISO1004', ...at(path), field, message: `missing required field ${field}`, hint: path.length > 1 ? `add ${name} = ${example === undefined ? '...' : quote(example)} under [${formatPath(path.slice(0, -1))}]` : `add a [${field}] table` });
+          break;
+        }
         diagnostics.push({ code: 'NISO1003', ...at(path), field, message: `${field} must be ${expected}, not ${describeValue(got, rawText)}`, hint: exampleFor(schema, path, expected, got, rawText) ?? `change the value to ${expected}` });
         break;
       }

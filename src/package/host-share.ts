@@ -43,7 +43,10 @@ async function packageFiles(from: { appDir: string } | { file: string }, paths: 
 }
 
 export async function whatComesFromTheHost(m: Manifest, from: { appDir: string } | { file: string }): Promise<HostShare> {
-  if (m.runtime) return { kind: 'runtime', summary: `${m.runtime.use.name}:${m.runtime.use.version} (from the host)`, rows: [] };
+  if (m.runtime) {
+    const r = m.runtime;
+    return { kind: 'runtime', summary: r.digest ? `${r.use.name}:${r.use.version} pinned to the build ${r.digest} (installed in niso's store)` : `${r.use.name}:${r.use.version} (from the host or niso's store)`, rows: [] };
+  }
   if (m.debian) {
     const rec = (await packageFiles(from, [DEBIAN_RECORD])).get(DEBIAN_RECORD);
     if (!rec) return { kind: 'unknown', summary: `none: built from Debian packages (${m.debian.packages.join(', ')}), but the package has no ${DEBIAN_RECORD}`, rows: [] };

@@ -20,6 +20,9 @@ import { APP_PREFIX, FORMAT_VERSION, INDEX_PATH, MANIFEST_PATH, comparePaths, de
 import { TarWriter, type TarHeader } from './tar-codec.js';
 import { selectFiles, type Selected, type SelectedFile } from './select-files.js';
 import { stageDebianRoot } from './deb/stage.js';
+import { describeMissingLibraries } from './deb/apt-output.js';
+import { findLibraryOwners } from '../host/deb-owner.js';
+import { librariesNotFound } from '../runtime/elf-closure.js';
 import type { DebianRecord } from './format/debian-record.js';
 
 export interface PackOptions {
@@ -34,7 +37,7 @@ export interface PackOptions {
    * The runtime this machine gives `[runtime] use`, recorded in the index as what the package was packed with; null
    * when it has none (the package is still packed: it may be meant for another host).
    */
-  findRuntime?: (use: NonNullable<Manifest['runtime']>['use']) => Promise<PackedRuntime | null>;
+  findRuntime?: (runtime: NonNullable<Manifest['runtime']>) => Promise<PackedRuntime | null>;
   /** [debian]: where downloaded .debs are kept between packs. */
   debCache?: string;
   /** [debian]: called with each .deb fetched (from the cache or the mirror). */
@@ -57,6 +60,8 @@ export interface PackResult {
   binary?: { source: string; path: string };
   /** [debian]: what the package was built from (also in the package, as debian.json). */
   debian?: { packages: number; libraries: number; fromHost: number };
+  /** What the packer should know but that does not stop the package (it may be meant for another host). */
+  warnings: string[];
 }
 
 /** Files smaller than this are read in one go into a reused buffer; larger ones stream. */
@@ -102,12 +107,12 @@ export async function packApp(opts: PackOptions): Promise<PackResult> {
 }
 
 /** [debian]: the Debian root in a scratch directory, its files, and what it was built from. */
-async function stageDebian(manifest: Manifest, opts: PackOptions): Promise<{ dir: string; files: Selected[]; record: DebianRecord }> {
+async function stageDebian(manifest: Manifest, opts: PackOptions): Promise<{ dir: string; files: Selected[]; record: DebianRecord; warnings: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'niso-deb-'));
   try {
     const root = join(dir, 'root');
     mkdirSync(root);
-    const { record } = await stageDebianRoot({ packages: manifest.debian!.packages, exclude: manifest.debian!.exclude, cacheDir: opts.debCache ?? '/var/cache/niso/debs', root, workDir: dir, onProgress: opts.onDebProgress });
+    const { record, warnings } = await stageDebianRoot({ packages: manifest.debian!.packages, exclude: manifest.debian!.exclude, cacheDir: opts.debCache ?? '/var/cache/niso/debs', root, workDir: dir, onProgress: opts.onDebProgress });
     const ep = manifest.binary.entrypoint.slice(1);
     const files = await selectFiles(root, ['**'], []);
     const hit = files.find((f) => f.path === ep);
@@ -115,14 +120,15 @@ async function stageDebian(manifest: Manifest, opts: PackOptions): Promise<{ dir
       const near = files.filter((f) => f.path.endsWith(`/${ep.split('/').pop()}`)).map((f) => `/${f.path}`);
       throw new NisoError('NISO2306', `the entrypoint "${manifest.binary.entrypoint}" is not in the Debian packages ${manifest.debian!.packages.join(', ')}`, { exitCode: 2, hint: near.length > 0 ? `did you mean "${near[0]}"?` : 'list what a package ships with `dpkg-deb -c FILE.deb` (/bin, /sbin and /lib are below /usr)' });
     }
-    return { dir, files, record };
+    return { dir, files, record, warnings };
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
 }
 
-async function packSelected(appDir: string, manifest: Manifest, manifestText: string, staged: { files: Selected[]; record: DebianRecord } | null, opts: PackOptions): Promise<PackResult> {
+async function packSelected(appDir: string, manifest: Manifest, manifestText: string, staged: { files: Selected[]; record: DebianRecord; warnings: string[] } | null, opts: PackOptions): Promise<PackResult> {
+  const warnings: string[] = [...(staged?.warnings ?? [])];
   const own = await selectFiles(appDir, manifest.copy.include, manifest.copy.exclude);
   // The app directory's own files (a config, a script) go over the Debian root's at the same path.
   const ownPaths = new Set(own.map((s) => s.path));
@@ -151,6 +157,10 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     if (hit.type === 'file' && hit.mode !== 0o755) throw new NisoError('NISO2005', `the entrypoint "${ep}" is not executable`, { exitCode: 2, hint: `chmod +x ${join(appDir, ep)}` });
   }
 
+  // A binary takes its libraries from the host it runs on: one this host lacks is said now, with its Debian package.
+  const epEntry = ep !== null && !manifest.runtime ? selected.find((s) => s.path === ep) : undefined;
+  if (epEntry?.type === 'file') warnings.push(...await libraryWarnings(epEntry.abs, ep!));
+
   // A config's default is read from the package at every start: it must be one of its regular files.
   for (const [name, c] of Object.entries(manifest.configs)) {
     if (c.source === undefined) continue;
@@ -178,7 +188,7 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     });
   }
 
-  const packedWith = manifest.runtime && opts.findRuntime ? await opts.findRuntime(manifest.runtime.use) : null;
+  const packedWith = manifest.runtime && opts.findRuntime ? await opts.findRuntime(manifest.runtime) : null;
   const manifestBytes = Buffer.from(manifestText, 'utf8');
   const arch = manifest.package.arch ?? staged?.record.arch ?? hostArch();
   const defaultName = `${manifest.package.name}-${manifest.package.version}-${arch}.niso`;
@@ -270,7 +280,16 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     ...(packedWith ? { runtime: packedWith } : {}),
     ...(binary ? { binary } : {}),
     ...(staged ? { debian: { packages: staged.record.packages.length, libraries: staged.record.libraries.total, fromHost: staged.record.fromHost.length } } : {}),
+    warnings,
   };
+}
+
+/** The libraries this host's loader does not find for the entrypoint, with the Debian packages that have them. */
+async function libraryWarnings(abs: string, ep: string): Promise<string[]> {
+  const missing = await librariesNotFound(abs);
+  if (missing.length === 0) return [];
+  const { text, hint } = describeMissingLibraries(await findLibraryOwners(missing));
+  return [`${ep} needs ${missing.length === 1 ? 'the shared library' : 'shared libraries'} ${text}, which this host's loader does not find: the package starts only on hosts that have ${missing.length === 1 ? 'it' : 'them'} (elsewhere NISO3003); ${hint}`];
 }
 
 /**

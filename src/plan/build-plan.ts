@@ -20,12 +20,21 @@ export interface RuntimeFacts {
   source?: PlanRuntime['source'];
   digest?: string;
   origin?: string;
+  /** The runtime the package was packed with, and the manifest's digest pin: shown beside the one it gets. */
+  packed?: PlanRuntime['packed'];
+  pinned?: string;
 }
 
 /** The plan's record of the runtime, when the host said where it came from. */
 function runtimeOf(r: RuntimeFacts | null): { runtime?: PlanRuntime } {
   if (!r?.source) return {};
-  return { runtime: { name: r.name, version: r.version, source: r.source, binary: r.binary, ...(r.digest ? { digest: r.digest } : {}), ...(r.origin ? { origin: r.origin } : {}) } };
+  return {
+    runtime: {
+      name: r.name, version: r.version, source: r.source, binary: r.binary, ...(r.digest ? { digest: r.digest } : {}), ...(r.origin ? { origin: r.origin } : {}),
+      ...(r.packed ? { packed: { version: r.packed.version, source: r.packed.source, ...(r.packed.digest ? { digest: r.packed.digest } : {}) } } : {}),
+      ...(r.pinned ? { pinned: r.pinned } : {}),
+    },
+  };
 }
 
 /** A host program the sandbox gets ([isolation] tools): mounted at /usr/bin/NAME and /bin/NAME with its libraries. */
@@ -105,6 +114,11 @@ export interface PlanOptions {
   networks?: string[];
   /** Port mappings from the command line (private mode); they replace the manifest's, so that a second service of one package does not map the same host ports. */
   ports?: PortMapping[];
+  /**
+   * false: no port is mapped at all, neither the manifest's nor `ports`: a one-off run beside its service (`niso run
+   * SERVICE -- CMD`), whose ports stay the service's, as `docker compose run` leaves them without --service-ports.
+   */
+  publish?: false;
   env?: Record<string, string>;
   memoryBytes?: number;
   cpus?: number;
@@ -210,6 +224,27 @@ function resolveProgram(ep: string, runtime: RuntimeFacts | null, what = 'the en
   throw new NisoError('NISO3102', `${what} "${ep}" is not a command of the ${runtime.name} runtime`, {
     exitCode: 2, hint: `use one of ${Object.keys(runtime.commands).join(', ')}, or a path inside the package such as "bin/start"`,
   });
+}
+
+/**
+ * `--entrypoint` (and the program of `niso run SERVICE -- CMD`): every rule for it is here, so that run, activate and
+ * a one-off cannot disagree. It names a program of the package or of its runtime, never a way out of the package.
+ */
+function entrypointOverride(ep: string, runtime: RuntimeFacts | null, debian: boolean): string {
+  if (ep === '' || ep.includes('\0') || ep.split('/').includes('..')) {
+    throw new NisoError('NISO1402', `the --entrypoint ${JSON.stringify(ep)} is not a program of the package`, {
+      exitCode: 2, hint: 'give a file of the package ("bin/psql", "/app/bin/psql", or an absolute path of a [debian] package\'s root) or a command of its runtime ("node")',
+    });
+  }
+  return resolveProgram(ep, runtime, 'the --entrypoint', debian);
+}
+
+/**
+ * The same rules before a plan is made (a command checks them before it writes a service's definition or installs
+ * anything for a run): what needs no runtime to tell, as a path that leaves the package.
+ */
+export function checkEntrypoint(manifest: Manifest, ep: string): void {
+  entrypointOverride(ep, null, manifest.debian !== undefined);
 }
 
 /**
@@ -335,9 +370,10 @@ export function buildPlan(input: PlanInput): Plan {
     }
   }
   const privateNet = network === 'private' && host.network
-    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress }
+    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.publish === false ? [] : o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress }
     : null;
-  if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
+  if (o.publish === false) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: 0, from: 'command line' });
+  else if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
   const networksConfirmed = confirmation('networks');
   if (privateNet && networksConfirmed.confirmedBy) overrides.push({ property: 'network.networks', preset: ['default'], value: m.network.networks, from: 'manifest', ...networksConfirmed });
 
@@ -368,7 +404,7 @@ export function buildPlan(input: PlanInput): Plan {
 
   const userName = `niso-${input.service}`.slice(0, 32);
   const { uid, gid } = host;
-  const command = o.entrypoint !== undefined ? resolveProgram(o.entrypoint, host.runtime, 'the --entrypoint', m.debian !== undefined) : resolveProgram(m.binary.entrypoint, host.runtime, 'the entrypoint', m.debian !== undefined);
+  const command = o.entrypoint !== undefined ? entrypointOverride(o.entrypoint, host.runtime, m.debian !== undefined) : resolveProgram(m.binary.entrypoint, host.runtime, 'the entrypoint', m.debian !== undefined);
   if (o.entrypoint !== undefined) overrides.push({ property: 'binary.entrypoint', preset: m.binary.entrypoint, value: o.entrypoint, from: 'command line' });
   // Another entrypoint drops the manifest's args, as Docker's --entrypoint drops the image's CMD.
   const argv = [command, ...(o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : m.binary.args)];

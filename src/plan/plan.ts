@@ -108,11 +108,19 @@ export interface PlanRuntime {
   binary: string;
   digest?: string;
   origin?: string;
+  /** What the package recorded as the runtime it was packed with. */
+  packed?: { version: string; source: 'configured' | 'installed' | 'discovered'; digest?: string };
+  /** The manifest's `[runtime] digest`: only the runtime installed from that tarball runs the app. */
+  pinned?: string;
 }
 
-/** Which runtime and from where, in a line: the host's path, or niso's store with the digest. */
+/** Which runtime and from where, in a line: the host's path, or niso's store with the digest; and how it compares with what the package was packed with. */
 export function describeRuntime(r: PlanRuntime): string {
-  return r.source === 'installed' ? `${r.name} ${r.version} from niso's store (${r.digest ?? '?'}, ${r.origin ?? 'installed'})` : `${r.name} ${r.version} from the host: ${r.binary} (${r.source})`;
+  const where = r.source === 'installed' ? `${r.name} ${r.version} from niso's store (${r.digest ?? '?'}, ${r.origin ?? 'installed'})` : `${r.name} ${r.version} from the host: ${r.binary} (${r.source})`;
+  const p = r.packed;
+  const same = p && (p.digest !== undefined ? p.digest === r.digest : p.version === r.version);
+  const packed = !p ? '' : same ? '; the build it was packed with' : `; packed with ${r.name} ${p.version}${p.digest ? ` (${p.digest})` : ` (the host's, ${p.source})`}`;
+  return `${where}${r.pinned ? '; pinned by digest' : ''}${packed}`;
 }
 
 export interface Plan {

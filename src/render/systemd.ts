@@ -151,8 +151,8 @@ function environmentLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[])
   return out;
 }
 
-function execLine(plan: Plan): string {
-  const [exe, ...args] = plan.command.argv;
+function execLine(argv: readonly string[]): string {
+  const [exe, ...args] = argv;
   if (exe === undefined || !exe.startsWith('/')) throw new RenderError(`the command must start with an absolute path, got ${JSON.stringify(exe ?? '')}`);
   return `ExecStart=${[exe, ...args].map(execWord).join(' ')}`;
 }
@@ -241,27 +241,31 @@ function capabilityLines(plan: Plan): string[] {
 }
 
 /**
- * The unit for one service. Throws RenderError for a plan systemd cannot carry (a control character in the
- * environment, a relative command, a path with quotes).
+ * What a [Service] section is made of, besides its type, command and the lines a unit adds of its own: made once per
+ * plan, so that the app's unit and its init step's get the same user, sandbox, environment and limits.
  */
-export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit {
-  if (!SERVICE_RE.test(plan.service)) throw new RenderError(`"${plan.service}" cannot be part of a unit name`);
-  if (!facts.filesDir.startsWith('/')) throw new RenderError(`filesDir must be absolute, got ${JSON.stringify(facts.filesDir)}`);
-  const name = unitName(plan.service);
-  const notes: string[] = [];
-  const files: SystemdFile[] = [];
-  const directories: { path: string; mode: number }[] = [];
-  const symlinks: SystemdUnit['symlinks'] = [];
-  // The restart policy: niso's, applied by a companion each time the unit ends (systemd-exit.ts).
-  const restart = renderExitUnits(plan, facts.niso);
-  notes.push(...restart.notes);
-  const sandboxed = plan.mounts.length > 0 || plan.namespaces.mount;
+interface ServiceParts {
+  /** From User= to the environment: what comes before ExecStart=. */
+  identity: string[];
+  /** From KillSignal= to the capabilities, then the sandbox and the resources. */
+  rest: string[];
+  /** The limit counters' ExecStopPost=, which only the app's unit has (its exit unit reads them). */
+  stopPost: string[];
+  /** Whether `rest` says RootDirectoryStartOnly=yes already. */
+  rootDirectoryStartOnly: boolean;
+}
 
+/** A unit's [Service] lines: one builder for the app's unit and its init step's (renderInitUnit). */
+function serviceSection(parts: ServiceParts, spec: { type: 'exec' | 'oneshot'; argv: readonly string[]; extra: readonly string[]; stopPost: boolean }): string[] {
+  return ['[Service]', `Type=${spec.type}`, ...spec.extra, ...parts.identity, execLine(spec.argv), ...parts.rest, ...(spec.stopPost ? parts.stopPost : [])];
+}
+
+/** The parts of the plan's [Service] section; the files, directories, symlinks and notes it needs go into `out`. */
+function serviceParts(plan: Plan, facts: SystemdFacts, name: string, restartLines: string[], out: { files: SystemdFile[]; directories: { path: string; mode: number }[]; symlinks: SystemdUnit['symlinks']; notes: string[] }): ServiceParts {
+  const { files, directories, symlinks, notes } = out;
+  const sandboxed = plan.mounts.length > 0 || plan.namespaces.mount;
   const counters = limitCountersLines(plan, facts, name);
-  const service: string[] = [
-    '[Service]',
-    // exec: "started" once the program runs, so a missing binary fails the start instead of the service.
-    'Type=exec',
+  const identity = [
     `User=${plan.user.uid}`,
     `Group=${plan.user.gid}`,
     // The volumes' groups: how services share a volume (never a chown of its files).
@@ -270,15 +274,15 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
     // lets the counters' shell start in / there (for the app nothing changes: its directory is a mount of its root).
     `WorkingDirectory=${counters.length > 0 ? '-' : ''}${linePath(plan.command.cwd, 'the working directory')}`,
     ...environmentLines(plan, facts, files),
-    execLine(plan),
+  ];
+  const service: string[] = [
     `KillSignal=${plan.stop.signal}`,
     `TimeoutStopSec=${span(plan.stop.timeoutMs)}`,
-    ...restart.serviceLines,
+    ...restartLines,
     ...(plan.noNewPrivileges ? ['NoNewPrivileges=yes'] : []),
     // Even the unsandboxed preset keeps no capabilities (as setpriv --bounding-set=-all does for bwrap).
     ...capabilityLines(plan),
   ];
-
   if (sandboxed) {
     const root = `${facts.filesDir}/root`;
     directories.push({ path: root, mode: 0o755 });
@@ -335,14 +339,37 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
     );
   }
   const limits = limitLines(plan);
-  if (limits.length > 0) service.push('', '# Resources', ...limits, ...counters);
+  const stopPost = counters.filter((l) => l.startsWith('ExecStopPost='));
+  if (limits.length > 0) service.push('', '# Resources', ...limits, ...counters.filter((l) => !stopPost.includes(l)));
+  return { identity, rest: service, stopPost, rootDirectoryStartOnly: counters.includes('RootDirectoryStartOnly=yes') };
+}
+
+/**
+ * The unit for one service. Throws RenderError for a plan systemd cannot carry (a control character in the
+ * environment, a relative command, a path with quotes).
+ */
+export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit {
+  if (!SERVICE_RE.test(plan.service)) throw new RenderError(`"${plan.service}" cannot be part of a unit name`);
+  if (!facts.filesDir.startsWith('/')) throw new RenderError(`filesDir must be absolute, got ${JSON.stringify(facts.filesDir)}`);
+  const name = unitName(plan.service);
+  const notes: string[] = [];
+  const files: SystemdFile[] = [];
+  const directories: { path: string; mode: number }[] = [];
+  const symlinks: SystemdUnit['symlinks'] = [];
+  // The restart policy: niso's, applied by a companion each time the unit ends (systemd-exit.ts).
+  const restart = renderExitUnits(plan, facts.niso);
+  notes.push(...restart.notes);
+  const sandboxed = plan.mounts.length > 0 || plan.namespaces.mount;
+  const parts = serviceParts(plan, facts, name, restart.serviceLines, { files, directories, symlinks, notes });
+  // exec: "started" once the program runs, so a missing binary fails the start instead of the service.
+  const service = serviceSection(parts, { type: 'exec', argv: plan.command.argv, extra: [], stopPost: true });
   // The health check runs beside the unit: timers start a oneshot check (systemd-health.ts).
   const health = renderHealthUnits(plan, facts.niso);
   notes.push(...health.notes);
 
   const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso) : null;
   const state = renderStateMounts(plan);
-  const init = plan.init ? renderInitUnit(plan, facts, service, [...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines]) : null;
+  const init = plan.init ? renderInitUnit(plan, facts, parts, [...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines]) : null;
   if (init) notes.push(...init.notes);
   const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...health.unitLines, ...(init ? init.unitLines : [])];
   const text = [
@@ -387,22 +414,21 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
  * (`niso __init-needed`, service/init-step.ts initNeeded, as on the embedded backend), asked from PID 1's mount
  * namespace by ExecCondition=, whose exit 1 skips the step without failing it.
  */
-function renderInitUnit(plan: Plan, facts: SystemdFacts, service: string[], dependencyLines: string[]): { unitLines: string[]; companion: { name: string; text: string }; notes: string[] } {
+function renderInitUnit(plan: Plan, facts: SystemdFacts, parts: ServiceParts, dependencyLines: string[]): { unitLines: string[]; companion: { name: string; text: string }; notes: string[] } {
   const init = plan.init!;
   const name = initUnitName(plan.service);
   const notes: string[] = [];
-  const main = execLine(plan);
-  // Not the limit counters' ExecStopPost=: they are the app's unit's, kept for its exit unit.
-  const lines = service.filter((l) => !l.startsWith('ExecStopPost=')).map((l) => (l === 'Type=exec' ? 'Type=oneshot' : l === main ? execLine({ ...plan, command: { ...plan.command, argv: init.argv } }) : l));
   const extra = [`TimeoutStartSec=${span(init.timeoutMs)}`];
   if (init.when.kind !== 'always') {
     if (facts.niso === undefined) notes.push(`the init step's condition (${init.when.kind} ${init.when.path}): no niso command was given to check it, so the step runs before every start`);
     else {
-      if (!lines.includes('RootDirectoryStartOnly=yes')) extra.push('RootDirectoryStartOnly=yes');
+      if (!parts.rootDirectoryStartOnly) extra.push('RootDirectoryStartOnly=yes');
       // NISO_ROOT through env(1), not Environment=, which the init command would get too.
       extra.push(`ExecCondition=+nsenter --mount=/proc/1/ns/mnt env ${[`NISO_ROOT=${facts.niso.root}`, facts.niso.node, facts.niso.entry, '__init-needed', plan.service].map(execWord).join(' ')}`);
     }
   }
+  // Not the limit counters' ExecStopPost=: they are the app's unit's, kept for its exit unit.
+  const lines = serviceSection(parts, { type: 'oneshot', argv: init.argv, extra, stopPost: false });
   const text = [
     `# ${name}: the init step of niso service ${plan.service} (${init.argv.map((a) => execWord(a)).join(' ')}), ${init.when.kind === 'always' ? 'before every start' : `before a start while ${init.when.kind === 'if-empty' ? `${init.when.path} is empty` : `${init.when.path} does not exist`}`}.`,
     '',
@@ -410,9 +436,7 @@ function renderInitUnit(plan: Plan, facts: SystemdFacts, service: string[], depe
     `Description=${lineValue(`niso service ${plan.service}: init step`, 'the description')}`,
     ...dependencyLines,
     '',
-    ...lines.slice(0, 2),
-    ...extra,
-    ...lines.slice(2),
+    ...lines,
     '',
   ].join('\n');
   return {

@@ -6,6 +6,8 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, normalize } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import { run } from '../host/exec.js';
+import { findLibraryOwners } from '../host/deb-owner.js';
+import { describeMissingLibraries } from '../package/deb/apt-output.js';
 import { isLoaderPath, parseLddOutput, parseLoaderSearchPath, type LddReport } from './ldd-output.js';
 import type { Mount } from './types.js';
 
@@ -158,16 +160,34 @@ export async function computeElfClosure(files: readonly string[], opts: ElfClosu
       .filter((name) => !(optional.has(rep.file) && provided.has(name)));
     if (missing.length > 0) {
       if (optional.has(rep.file) && !files.includes(rep.file)) { skipped.push({ file: rep.file, missing }); continue; }
-      throw new NisoError('NISO3003', `${rep.file} needs ${missing.length === 1 ? 'the shared library' : 'shared libraries'} ${missing.join(', ')}, which the host does not have`, {
-        path: rep.file,
-        hint: `install the package that provides ${missing[0]} (e.g. \`apt-file search ${missing[0]}\`), or check that ldd ${rep.file} finds it`,
-      });
+      throw await missingLibraries(rep.file, missing);
     }
     for (const lib of rep.libraries) if (lib.path !== null) targets.add(normalize(lib.path));
   }
   const sorted = [...targets].sort();
   const mounts = await Promise.all(sorted.map(async (target) => ({ source: await realpath(target), target })));
   return { mounts, skipped, env: await loaderEnv(sorted, cache) };
+}
+
+/** The libraries the host's loader does not find for one ELF file (none for a static binary, a script, or a file ldd cannot read). */
+export async function librariesNotFound(file: string, cache = new LddCache()): Promise<string[]> {
+  try {
+    const [rep] = await cache.reportsFor([file]);
+    return [...new Set(rep!.libraries.filter((l) => l.path === null).map((l) => l.name))];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * NISO3003 for libraries the host's loader does not find, each with the Debian package that has it where the host can
+ * tell (dpkg, apt-file, apt's Contents indexes; bounded in time), so that the fix is one apt-get away.
+ */
+export async function missingLibraries(file: string, missing: readonly string[]): Promise<NisoError> {
+  const { text, hint } = describeMissingLibraries(await findLibraryOwners(missing));
+  return new NisoError('NISO3003', `${file} needs ${missing.length === 1 ? 'the shared library' : 'shared libraries'} ${text}, which the host's loader does not find`, {
+    path: file, hint: `${hint}; \`ldd ${file}\` shows the same "not found"`,
+  });
 }
 
 /**

@@ -3,23 +3,24 @@
 // unpacked into a work dir with every entry checked, proven to run, then renamed into the store
 // under the store's lock. A crash leaves a complete runtime or none; a stop signal removes the
 // work dir, and what a SIGKILL leaves is swept with the store's other leftovers.
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, fchmodSync, lstatSync, mkdirSync, openSync, renameSync, symlinkSync, writeSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
-import { NisoError } from '../errors/niso-error.js';
+import { createGunzip } from 'node:zlib';
+import { isNisoError, NisoError } from '../errors/niso-error.js';
 import { resolvesInside } from '../package/format/package-index.js';
+import { TarFormatError, TarReader, type ReadHeader } from '../package/tar-codec.js';
 import { run } from '../host/exec.js';
 import { fsyncPath, syncFilesystem, tempName } from '../host/fs-atomic.js';
-import { onInterrupt } from '../host/interrupt.js';
 import { withLock } from '../host/lock.js';
-import { forceRemoveSync, sealDirs } from '../store/fs-tree.js';
+import { sealDirs } from '../store/fs-tree.js';
 import { layout } from '../store/layout.js';
 import { sweepTmp } from '../store/sweep.js';
+import { withWorkDir } from '../store/work-dir.js';
 import { listInstalledRuntimes, RUNTIME_INFO, type InstalledRuntime, type InstalledRuntimeInfo } from './installed.js';
 import { parsePackument, pickVersion, registryPackage, sha512Of, unsafeTarEntry, type DistVersion } from './packument.js';
 import { parseRuntimeSpec } from './select.js';
@@ -106,53 +107,102 @@ async function download(dist: DistVersion, out: string, onProgress?: (done: numb
   return { sha512: h512.digest('base64'), sha256: h256.digest('hex'), bytes };
 }
 
-/** Every entry checked before anything is written: paths, types, links, sizes. */
-async function checkTarball(file: string, what: string): Promise<void> {
+/**
+ * Unpacks the tarball (its integrity already checked) into `files` in one pass: each entry is checked before it is
+ * written (paths, types, sizes, nothing below a symlink or a file), files are created with O_EXCL in directories niso
+ * made, and symlinks only at the end, once every entry is known and each link stays inside also through the others
+ * (a -> .., then b -> a/..). So nothing is ever written through a link, and a refused tarball leaves only the work
+ * dir, which goes with it. Returns the directories made, to be sealed.
+ */
+async function unpackTarball(file: string, files: string, what: string): Promise<string[]> {
+  const reader = new TarReader();
   const problems: string[] = [];
-  /** Symlinks by their path below package/, to follow chains of them once every one is known. */
+  /** What each path below package/ is so far: an entry, or a directory an entry lies in. */
+  const kinds = new Map<string, 'file' | 'dir' | 'link'>([['', 'dir']]);
   const links = new Map<string, string>();
+  const dirs = new Set<string>();
   let bytes = 0;
   let entries = 0;
+  let out: { fd: number; mode: number } | null = null;
+  const refuse = (path: string, why: string) => {
+    problems.push(`"${path}" ${why}`);
+    if (problems.length >= 5) throw new Refused();
+  };
+  const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+  const makeDir = (rel: string) => {
+    const dir = join(files, rel);
+    if (rel === '' || dirs.has(dir)) return;
+    makeDir(parentOf(rel));
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    dirs.add(dir);
+  };
+  const close = () => {
+    if (!out) return;
+    const { fd, mode } = out;
+    out = null;
+    try { fchmodSync(fd, mode); } finally { closeSync(fd); }
+  };
+  const entry = (h: ReadHeader) => {
+    entries++;
+    bytes += h.size;
+    if (bytes > MAX_UNPACKED_BYTES || entries > MAX_ENTRIES) {
+      throw new NisoError('NISO3011', `${what} unpacks to more than a runtime has (at most ${MAX_ENTRIES} entries and ${MAX_UNPACKED_BYTES} bytes)`, { hint: 'nothing was installed; do not install runtimes from this registry' });
+    }
+    const path = h.path.replace(/\/+$/, '');
+    const bad = unsafeTarEntry(path, h.typeName, h.linkpath);
+    if (bad) return refuse(path, bad);
+    const rel = path.split('/').slice(1).join('/');
+    const parents = rel.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/'));
+    const above = parents.find((p) => kinds.get(p) === 'link' || kinds.get(p) === 'file');
+    if (above !== undefined) return refuse(path, `is below ${kinds.get(above) === 'link' ? 'a symlink' : 'a file'} (package/${above})`);
+    const type = h.typeName === 'Directory' ? 'dir' : h.typeName === 'SymbolicLink' ? 'link' : 'file';
+    const before = kinds.get(rel);
+    if (before !== undefined && (before !== 'dir' || type !== 'dir')) return refuse(path, 'appears twice');
+    for (const p of parents) kinds.set(p, 'dir');
+    kinds.set(rel, type);
+    if (problems.length > 0) return; // refused already: only looking for more reasons
+    if (type === 'link') links.set(rel, h.linkpath);
+    else if (type === 'dir') makeDir(rel);
+    else {
+      makeDir(parentOf(rel));
+      out = { fd: openSync(join(files, rel), 'wx', 0o600), mode: h.mode & 0o111 ? 0o555 : 0o444 };
+    }
+  };
   try {
-    await tar.t({
-      file,
-      strict: true,
-      onReadEntry: (e) => {
-        entries++;
-        bytes += e.size ?? 0;
-        const path = e.path.replace(/\/+$/, '');
-        const bad = unsafeTarEntry(path, e.type, e.linkpath ?? '')
-          ?? ([...links.keys()].some((l) => path.startsWith(`package/${l}/`)) ? 'is below a symlink' : null);
-        if (bad && problems.length < 5) problems.push(`"${path}" ${bad}`);
-        if (e.type === 'SymbolicLink') links.set(path.slice('package/'.length), e.linkpath ?? '');
-        e.resume();
-      },
+    mkdirSync(files, { mode: 0o755 });
+    await pipeline(createReadStream(file), createGunzip(), async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) {
+        for (const ev of reader.feed(chunk)) {
+          if (ev.kind === 'entry') entry(ev.header);
+          else if (ev.kind === 'data' && out) for (let off = 0; off < ev.chunk.length;) off += writeSync(out.fd, ev.chunk, off);
+          else if (ev.kind === 'entry-end') close();
+        }
+      }
     });
+    if (!reader.complete) throw new TarFormatError('it ends before its end-of-archive blocks');
   } catch (e) {
-    throw new NisoError('NISO3011', `${what} is not a readable tar.gz: ${reason(e)}`, { cause: e, hint: 'nothing was installed; the registry or a proxy served something else than the package' });
+    if (isNisoError(e)) throw e;
+    if (!(e instanceof Refused)) throw new NisoError('NISO3011', `${what} is not a readable tar.gz: ${reason(e)}`, { cause: e, hint: 'nothing was installed; the registry or a proxy served something else than the package' });
+  } finally {
+    close();
   }
-  // Each link stays inside on its own (unsafeTarEntry); through the others too (a -> .., then b -> a/..)?
+  // Each link stays inside on its own (unsafeTarEntry); through the others too?
   for (const [path, target] of links) {
     if (problems.length < 5 && !resolvesInside(links, path)) problems.push(`"package/${path}" is a symlink that leaves the package through other symlinks (${target})`);
   }
   if (problems.length > 0) {
-    throw new NisoError('NISO3011', `${what} has entries that would be written outside the runtime: ${problems.join('; ')}`, { hint: 'nothing was installed; do not install runtimes from this registry' });
+    throw new NisoError('NISO3011', `${what} has entries niso refuses to unpack: ${problems.join('; ')}`, { hint: 'nothing was installed; do not install runtimes from this registry' });
   }
-  if (bytes > MAX_UNPACKED_BYTES || entries > MAX_ENTRIES) {
-    throw new NisoError('NISO3011', `${what} unpacks to ${entries} entries and ${bytes} bytes, more than a runtime has (at most ${MAX_ENTRIES} and ${MAX_UNPACKED_BYTES})`, { hint: 'nothing was installed; do not install runtimes from this registry' });
+  for (const [rel, target] of links) {
+    makeDir(parentOf(rel));
+    symlinkSync(target, join(files, rel));
   }
+  return [files, ...dirs];
 }
 
-/** Every file readable and every directory enterable by the services' own uids; never setuid. */
-function normaliseModes(dir: string, dirs: string[]): void {
-  dirs.push(dir);
-  chmodSync(dir, 0o755);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) normaliseModes(p, dirs);
-    else if (e.isFile()) chmodSync(p, statSync(p).mode & 0o111 ? 0o555 : 0o444);
-  }
-}
+/** Enough reasons to refuse a tarball were found: reading on would add nothing. */
+class Refused extends Error {}
 
 /**
  * The cached tarball, copied into the work dir first and checked there: what is hashed is what is unpacked, whoever
@@ -204,16 +254,7 @@ export async function installRuntime(root: string, spec: string, opts: RuntimeIn
   const done = listInstalledRuntimes(root).find((r) => r.name === want.name && r.version === dist.version && r.integrity === dist.integrity);
   if (done) return { runtime: done, alreadyInstalled: true, cached: false };
 
-  await mkdir(l.tmp, { recursive: true });
-  const work = join(l.tmp, `install-${process.pid}-${randomBytes(6).toString('hex')}`);
-  let committing = false;
-  const release = onInterrupt(() => {
-    if (committing) return false;
-    forceRemoveSync(work);
-    return true;
-  });
-  try {
-    await mkdir(work, { mode: 0o700 });
+  return withWorkDir(l, async ({ path: work, commit }) => {
     const cacheDir = env.NISO_DOWNLOAD_CACHE || undefined;
     const cacheName = `${pkg}-${dist.version}.tgz`;
     const cached = await fromCache(cacheDir, cacheName, sri, join(work, 'download.tgz'));
@@ -233,14 +274,8 @@ export async function installRuntime(root: string, spec: string, opts: RuntimeIn
       }
     }
     const what = `the tarball of ${pkg}@${dist.version}`;
-    await checkTarball(tarball, what);
     const files = join(work, 'files');
-    await mkdir(files);
-    try {
-      await tar.x({ file: tarball, cwd: files, strip: 1, strict: true, preserveOwner: false, noChmod: false });
-    } catch (e) {
-      throw new NisoError('NISO3011', `${what} could not be unpacked: ${reason(e)}`, { cause: e, hint: 'nothing was installed' });
-    }
+    const dirs = await unpackTarball(tarball, files, what);
     if (!cached) await toCache(cacheDir, cacheName, tarball);
     await rm(join(work, 'download.tgz'), { force: true });
     const binary = 'files/bin/node';
@@ -248,8 +283,6 @@ export async function installRuntime(root: string, spec: string, opts: RuntimeIn
     if (!existsSync(bin) || !lstatSync(bin).isFile()) {
       throw new NisoError('NISO3011', `${what} has no bin/node`, { hint: 'nothing was installed; the registry served another package than node\'s binary' });
     }
-    const dirs: string[] = [];
-    normaliseModes(files, dirs);
     // It must run here, and be what the registry said it is, before anything depends on it.
     const r = await run(bin, ['--version'], { env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 }).catch((e: unknown) => ({ code: null, signal: null, stdout: '', stderr: reason(e) }));
     if (r.code !== 0 || r.stdout.trim() !== `v${dist.version}`) {
@@ -258,7 +291,7 @@ export async function installRuntime(root: string, spec: string, opts: RuntimeIn
       });
     }
     const info: InstalledRuntimeInfo = {
-      name: want.name, version: dist.version, digest: `sha256:${hashed.sha256}`, integrity: dist.integrity,
+      name: want.name, version: dist.version, integrity: dist.integrity,
       origin: { registry, package: pkg, version: dist.version, tarball: dist.tarball },
       binary, installedAt: (opts.now ?? new Date()).toISOString(),
     };
@@ -269,18 +302,12 @@ export async function installRuntime(root: string, spec: string, opts: RuntimeIn
     const final = join(l.installedRuntimes, `${hashed.sha256}-${want.name}-${dist.version}`);
     return await withLock(l.lock, 'the store', async () => {
       await sweepTmp(l);
-      if (existsSync(final)) {
-        forceRemoveSync(work);
-        return { runtime: listInstalledRuntimes(root).find((x) => x.path === final)!, alreadyInstalled: true, cached: cached !== null };
-      }
-      committing = true;
+      if (existsSync(final)) return { runtime: listInstalledRuntimes(root).find((x) => x.path === final)!, alreadyInstalled: true, cached: cached !== null };
+      commit();
       await syncFilesystem(work);
       renameSync(work, final);
       await fsyncPath(l.installedRuntimes);
-      return { runtime: { ...info, path: final }, alreadyInstalled: false, cached: cached !== null };
+      return { runtime: { ...info, path: final, digest: `sha256:${hashed.sha256}` }, alreadyInstalled: false, cached: cached !== null };
     });
-  } finally {
-    forceRemoveSync(work); // gone already after the rename
-    release();
-  }
+  });
 }

@@ -1,16 +1,14 @@
 // Runtimes installed into niso's store (`niso runtime install`): one read-only directory each,
 // named by the sha256 of the tarball it came from, with a runtime.json that says what it is.
 // Listing, choosing and removing them; installing is runtime/install.ts.
-import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
-import { fsyncPath } from '../host/fs-atomic.js';
 import { withLock } from '../host/lock.js';
-import { forceRemove } from '../store/fs-tree.js';
 import { layout } from '../store/layout.js';
-import { compareVersions, versionMatches } from './select.js';
+import { removeAside } from '../store/work-dir.js';
+import { compareVersions, versionMatches } from './version.js';
 import type { RuntimeName } from './types.js';
 
 export const RUNTIME_INFO = 'runtime.json';
@@ -19,8 +17,6 @@ export const RUNTIME_OBJECT_RE = /^([0-9a-f]{64})-([a-z0-9]+)-(\d+\.\d+\.\d+)$/;
 export interface InstalledRuntimeInfo {
   name: RuntimeName;
   version: string;
-  /** `sha256:` of the tarball, verified at install; also the directory's name. */
-  digest: string;
   /** The registry's integrity of that tarball (sha512 SRI), as checked at install. */
   integrity: string;
   /** Where it came from: the registry, package and tarball URL. */
@@ -33,6 +29,8 @@ export interface InstalledRuntimeInfo {
 export interface InstalledRuntime extends InstalledRuntimeInfo {
   /** The object's directory. */
   path: string;
+  /** `sha256:` of the tarball, verified at install: the first part of the directory's name, which says it once. */
+  digest: string;
 }
 
 export const originText = (r: InstalledRuntimeInfo): string => `npm:${r.origin.package}@${r.origin.version}`;
@@ -48,9 +46,10 @@ export function listInstalledRuntimes(root: string): InstalledRuntime[] {
     if (!m) continue;
     const path = join(dir, n);
     try {
-      const info = JSON.parse(readFileSync(join(path, RUNTIME_INFO), 'utf8')) as InstalledRuntimeInfo;
-      if (info.digest !== `sha256:${m[1]}` || info.name !== m[2] || info.version !== m[3]) continue;
-      out.push({ ...info, path });
+      // Objects made before the digest was left to the name still carry it in the file: the name decides.
+      const { digest: _, ...info } = JSON.parse(readFileSync(join(path, RUNTIME_INFO), 'utf8')) as InstalledRuntimeInfo & { digest?: string };
+      if (info.name !== m[2] || info.version !== m[3]) continue;
+      out.push({ ...info, path, digest: `sha256:${m[1]}` });
     } catch { /* not a finished object */ }
   }
   return out.sort((a, b) => (a.name !== b.name ? (a.name < b.name ? -1 : 1) : compareVersions(b.version, a.version)));
@@ -73,14 +72,11 @@ export async function removeInstalledRuntime(root: string, r: InstalledRuntime):
   const l = layout(root);
   await mkdir(l.tmp, { recursive: true });
   await withLock(l.lock, 'the store', async () => {
-    const trash = join(l.tmp, `trash-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      await rename(r.path, trash);
+      await removeAside(l, r.path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NisoError('NISO3013', `${r.name} ${r.version} (${r.digest}) was removed meanwhile`, { exitCode: 1 });
       throw e;
     }
-    await fsyncPath(l.installedRuntimes);
-    await forceRemove(trash);
   });
 }

@@ -3,7 +3,7 @@
 // are safe to unpack (pure: registry answers in, decisions out).
 import { NisoError } from '../errors/niso-error.js';
 import { symlinkStaysInside } from '../package/format/package-index.js';
-import { compareVersions, versionMatches } from './select.js';
+import { compareVersions, versionMatches } from './version.js';
 import type { RuntimeName } from './types.js';
 
 /** Runtimes niso can install, and the registry package for each CPU (`uname -m` spelt as node does). */

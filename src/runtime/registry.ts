@@ -9,9 +9,10 @@ import { layout } from '../store/layout.js';
 import { completeRuntime, countFiles, findRuntimes, probeRuntime, RUNTIME_DRIVER_NAMES, type DiscoverOptions, type FoundRuntime } from './discover.js';
 import { LddCache } from './elf-closure.js';
 import { RuntimeCache } from './cache.js';
-import { compareVersions, noRuntimeError, parseRuntimeSpec, preferenceOrder, RUNTIME_PROGRAM, versionMatches, type RuntimeWant } from './select.js';
+import { compareVersions, isPackedBuild, keepsPackedLine, noRuntimeError, packedLineMissing, parseRuntimeSpec, pinNotes, pinnedDigestMissing, preferenceOrder, RUNTIME_PROGRAM, versionMatches, type PinCandidate, type RuntimePin, type RuntimeWant } from './select.js';
 import { listInstalledRuntimes, matchInstalled, originText, removeInstalledRuntime, type InstalledRuntime } from './installed.js';
 import type { RuntimeCandidate, RuntimeInfo, RuntimeName, RuntimeSource } from './types.js';
+import { releaseLine } from './version.js';
 
 export interface ConfiguredRuntime {
   name: RuntimeName;
@@ -69,24 +70,56 @@ async function probeConfigured(e: ConfiguredRuntime, opts: DiscoverOptions): Pro
 }
 
 /**
- * The runtime a manifest's `[runtime] use = "NAME:VERSION"` gets on this host, with its file
- * closure. A configured runtime whose version matches wins; otherwise the highest matching
- * discovered one. Only the chosen runtime's closure is computed.
+ * The runtime a manifest's `[runtime] use = "NAME:VERSION"` gets on this host, with its file closure. With a digest
+ * pinned, only the runtime installed from that tarball. Otherwise, of the runtimes `use` matches and that keep the
+ * release line the package was packed with: the very build it was packed with when the host has it, else a
+ * configured one (the operator's choice), an installed one, the highest discovered one. Only the chosen runtime's
+ * closure is computed, and the host is searched only when the store and the configuration do not decide (or the
+ * package was packed with a host runtime, whose version only the host can show).
  */
-export async function resolveRuntime(root: string, want: RuntimeWant, opts: DiscoverOptions = {}): Promise<RuntimeInfo> {
+export async function resolveRuntime(root: string, want: RuntimeWant, opts: DiscoverOptions & { pin?: RuntimePin } = {}): Promise<RuntimeInfo> {
   const cache = opts.cache ?? new LddCache();
   const store = opts.store ?? new RuntimeCache(layout(root).runtimeCache);
+  const pin = opts.pin ?? {};
   try {
     const configured = (await readRuntimeConfig(root)).filter((e) => e.name === want.name);
-    const chosen = configured.filter((e) => versionMatches(want.version, e.version)).sort((a, b) => compareVersions(b.version, a.version))[0];
-    if (chosen) return await completeRuntime(await probeConfigured(chosen, opts), { cache, store });
     const installed = listInstalledRuntimes(root).filter((r) => r.name === want.name);
-    const own = installed.filter((r) => versionMatches(want.version, r.version))[0];
-    if (own) return await completeInstalled(own, { ...opts, cache, store });
-    const found = await findRuntimes(want.name, { ...opts, cache, store });
-    const hit = found.filter((f) => versionMatches(want.version, f.version)).sort(preferenceOrder)[0];
-    if (hit) return await completeRuntime(hit, { cache, store });
-    throw noRuntimeError(want, [...configured.map(configuredCandidate), ...installed.map(installedCandidate), ...found]);
+    let discovered: FoundRuntime[] | undefined;
+    const discover = async () => (discovered ??= await findRuntimes(want.name, { ...opts, cache, store }));
+    const everything = async (): Promise<PinCandidate[]> => [...configured.map(configuredCandidate), ...installed.map(installedCandidate), ...await discover()];
+    const done = async (info: RuntimeInfo): Promise<RuntimeInfo> => {
+      const notes = pinNotes(pin, info as PinCandidate);
+      const packed = pin.packed?.name === want.name ? pin.packed : undefined;
+      return { ...info, ...(notes.length > 0 ? { notes } : {}), ...(packed ? { packed } : {}), ...(pin.digest ? { pinned: pin.digest } : {}) };
+    };
+    if (pin.digest !== undefined) {
+      const hit = installed.find((r) => r.digest === pin.digest && versionMatches(want.version, r.version));
+      if (!hit) throw pinnedDigestMissing(want, pin.digest, await everything());
+      return await done(await completeInstalled(hit, { ...opts, cache, store }));
+    }
+    const fits = (v: string) => versionMatches(want.version, v) && keepsPackedLine(pin, want.name, v);
+    const conf = configured.filter((e) => fits(e.version)).sort((a, b) => compareVersions(b.version, a.version));
+    const inst = installed.filter((r) => fits(r.version));
+    const packedBuild = (c: { version: string; digest?: string }) => isPackedBuild(pin, { name: want.name, ...c });
+    const useConfigured = async (e: ConfiguredRuntime) => done(await completeRuntime(await probeConfigured(e, opts), { cache, store }));
+    const useInstalled = async (r: InstalledRuntime) => done(await completeInstalled(r, { ...opts, cache, store }));
+    // The build it was packed with first: in the configuration, in the store, then (a host runtime's version) on the host.
+    const confPacked = conf.find((e) => packedBuild(e));
+    if (confPacked) return await useConfigured(confPacked);
+    const instPacked = inst.find((r) => packedBuild(r));
+    if (instPacked) return await useInstalled(instPacked);
+    if (pin.packed?.name === want.name && pin.packed.digest === undefined) {
+      const hostPacked = (await discover()).filter((f) => fits(f.version) && packedBuild(f)).sort(preferenceOrder)[0];
+      if (hostPacked) return await done(await completeRuntime(hostPacked, { cache, store }));
+    }
+    if (conf[0]) return await useConfigured(conf[0]);
+    if (inst[0]) return await useInstalled(inst[0]);
+    const hit = (await discover()).filter((f) => fits(f.version)).sort(preferenceOrder)[0];
+    if (hit) return await done(await completeRuntime(hit, { cache, store }));
+    const all = await everything();
+    const matching = all.filter((c) => versionMatches(want.version, c.version));
+    if (matching.length > 0 && pin.packed?.name === want.name) throw packedLineMissing(want, pin.packed, matching);
+    throw noRuntimeError(want, all);
   } finally {
     await store.save();
   }
@@ -95,7 +128,7 @@ export async function resolveRuntime(root: string, want: RuntimeWant, opts: Disc
 /** Where an installed runtime's files appear inside a sandbox. */
 export const installedHome = (r: { name: string; version: string }): string => `/opt/niso/runtimes/${r.name}-${r.version}`;
 
-const installedCandidate = (r: InstalledRuntime): RuntimeCandidate => ({ name: r.name, version: r.version, binary: join(r.path, r.binary), source: 'installed' });
+const installedCandidate = (r: InstalledRuntime): RuntimeCandidate & { digest: string } => ({ name: r.name, version: r.version, binary: join(r.path, r.binary), source: 'installed', digest: r.digest });
 
 /**
  * An installed runtime with its file closure: the binary from the store (mounted at its store
@@ -135,7 +168,7 @@ export async function addRuntime(root: string, spec: string, path: string, opts:
   const found = await probeRuntime(want.name, path, { ...opts, source: 'configured' });
   if (!versionMatches(want.version!, found.version)) {
     throw new NisoError('NISO3002', `${path} is ${want.name} ${found.version}, which does not match version ${want.version} (asked for ${want.name}:${want.version})`, {
-      exitCode: 2, path, hint: `add it as ${want.name}:${found.version.split('.').slice(0, want.name === 'python' ? 2 : 1).join('.')}, or give the path of a ${want.name} ${want.version} ${RUNTIME_PROGRAM[want.name]}`,
+      exitCode: 2, path, hint: `add it as ${want.name}:${releaseLine(want.name, found.version)}, or give the path of a ${want.name} ${want.version} ${RUNTIME_PROGRAM[want.name]}`,
     });
   }
   const realOf = (p: string) => { try { return realpathSync(p); } catch { return p; } };

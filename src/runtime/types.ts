@@ -39,6 +39,12 @@ export interface RuntimeInfo {
   origin?: string;
   /** Optional parts left out (an extension module whose libraries the host lacks). */
   warnings?: string[];
+  /** What a start should tell about it (another build of the version the package was packed with). */
+  notes?: string[];
+  /** The runtime the package was packed with, when it recorded one: shown beside the one it gets. */
+  packed?: { name: string; version: string; source: RuntimeSource; digest?: string };
+  /** The manifest's `[runtime] digest`, when it pins one build. */
+  pinned?: string;
 }
 
 /** A runtime found on the host before its file closure is computed: enough to choose one. */

@@ -19,7 +19,7 @@ import { resolveTools } from './tools.js';
 import { readStateDefault } from '../store/host-config.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
-import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION } from '../store/installed.js';
+import { NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, packedRuntimeOf } from '../store/installed.js';
 import { secretNamesAsked } from '../plan/secrets.js';
 import { secretFacts } from '../secret/store.js';
 
@@ -34,15 +34,20 @@ function hostFile(path: string): string | null {
  */
 export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, temporaryState: string | null = null, mode: PrepareMode = { run: false, dryRun: false }): Promise<Plan> {
   let runtime: HostFacts['runtime'] = null;
+  let runtimeNotes: string[] = [];
   let binaryMounts: HostFacts['binaryMounts'] = [];
   if (manifest.runtime) {
-    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env });
+    // What the package pins: the manifest's digest, and the runtime it was packed with (refused on another line).
+    const packed = packedRuntimeOf(pkg.path);
+    const pin = { ...(manifest.runtime.digest ? { digest: manifest.runtime.digest } : {}), ...(packed ? { packed } : {}) };
+    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env, pin });
     if (!reachableByOthers(found.binary)) {
       throw new NisoError('NISO3103', `the ${found.name} ${found.version} runtime at ${found.binary} is inside a directory other users cannot enter, so the service's own uid cannot run it`, {
         exitCode: 1, hint: `install ${found.name} system-wide (e.g. under /usr or /opt) and add it with \`niso runtime add ${found.name}:${found.version} PATH\``,
       });
     }
     runtime = found;
+    runtimeNotes = found.notes ?? [];
   }
   else if (!manifest.debian) {
     const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
@@ -87,7 +92,8 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       secrets: secretFacts(ctx.root, secretNamesAsked(manifest, options)),
     },
   });
-  return grants.notes.length > 0 ? { ...plan, notes: [...plan.notes, ...grants.notes] } : plan;
+  const notes = [...runtimeNotes, ...grants.notes];
+  return notes.length > 0 ? { ...plan, notes: [...plan.notes, ...notes] } : plan;
 }
 
 /** What a Debian root holds (pack/deb/stage.ts): its merged-/usr directories, its /etc entries and library path. */
@@ -113,8 +119,11 @@ export function replanned(first: Plan, again: Plan): Plan {
 /** The gid a dry run shows for a volume that has none yet (nogroup). */
 const NOGROUP = 65534;
 
-/** How a plan is made: for a run (its grants last while it does) or a service; a dry run changes nothing. */
-export interface PrepareMode { run: boolean; dryRun: boolean }
+/**
+ * How a plan is made: for a run (its grants last while it does) or a service; a dry run changes nothing. `oneOff`: the
+ * run is a one-off of the existing service of its name, which keeps an exclusive volume to itself while it is active.
+ */
+export interface PrepareMode { run: boolean; dryRun: boolean; oneOff?: { serviceActive: () => boolean } }
 
 /**
  * What the host must do before the plan can mount a service's grants (plan/grants.ts): its volumes made, recorded and
@@ -137,7 +146,7 @@ async function hostGrants(root: string, pkg: InstalledPackage, manifest: Manifes
         if (!meta) out.notes.push(`volume ${v.volume} does not exist yet: it is made at the start (its group, shown as ${NOGROUP}, is assigned then)`);
       }
     } else {
-      const r = await resolveVolumes(root, service, volumes.map((v) => ({ volume: v.volume, readOnly: v.readOnly, exclusive: v.exclusive })), { run: mode.run ? process.pid : null, uid });
+      const r = await resolveVolumes(root, service, volumes.map((v) => ({ volume: v.volume, readOnly: v.readOnly, exclusive: v.exclusive })), { run: mode.run ? process.pid : null, uid, ...(mode.oneOff ? { oneOff: mode.oneOff } : {}) });
       out.volumes = r.volumes;
       out.notes.push(...r.notes);
     }

@@ -1,23 +1,17 @@
 // Runs a plan in the foreground with bubblewrap: prepares the state dir and the cgroup, starts
 // the sandbox with stdio attached, forwards signals to the app, and cleans up after it, also
 // after a crash of niso (the sandbox dies with it; leftover cgroups are swept by the next run).
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Writable, Readable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import { run } from '../host/exec.js';
 import { ensureBounded } from '../host/bounded-dir.js';
 import type { Plan } from '../plan/plan.js';
-import { renderBwrap, RenderError, type BwrapCommand } from '../render/bwrap.js';
 import { createCgroup, removeCgroup, sweepCgroups } from './cgroup.js';
 import { appPid } from './procs.js';
-import { followStatus } from './bwrap-status.js';
 import { initNeeded, runInitStep } from '../service/init-step.js';
-import { SIGNAL_NUMBERS } from './signals.js';
-
-export { appPid };
+import { exitCodeOf, fdContents, JOIN_CGROUP_FAILED, JOIN_NOFILE_FAILED, renderCommand, signalOfExitCode, spawnSandbox } from './spawn.js';
 
 export interface SandboxResult {
   exitCode: number;
@@ -26,13 +20,6 @@ export interface SandboxResult {
   /** pid of the sandbox's init (pid 1 inside), for diagnostics. */
   sandboxPid: number | null;
 }
-
-// Joins the cgroup before exec'ing setpriv → bwrap, so everything started inherits it (v1 moves
-// only the writing process), and sets the open-files limit (bwrap has no rlimit option; limits
-// survive exec and the uid change). Arguments: NOFILE-or-"-", cgroup.procs paths, "--", command.
-export const JOIN = 'n=$1; shift; if [ "$n" != - ]; then ulimit -n "$n" || exit 124; fi; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
-
-
 
 /**
  * Creates the host dirs the plan needs (the state dir), owned by the service; a bounded one is its image, made,
@@ -58,33 +45,6 @@ async function giveFiles(dir: string, from: number, to: number): Promise<void> {
   }
 }
 
-export function renderCommand(plan: Plan, seccomp: Buffer | null, dieWithParent: boolean): BwrapCommand {
-  try {
-    return renderBwrap(plan, { seccomp: seccomp !== null, dieWithParent });
-  } catch (e) {
-    if (e instanceof RenderError && plan.capabilities.length > 0) throw new NisoError('NISO3201', e.message, { exitCode: 2, hint: 'remove [isolation] capabilities; to listen on a port below 1024, listen on a high port and map it' });
-    throw e;
-  }
-}
-
-/**
- * What the starter writes into each fd it hands bubblewrap: the rendered content, the seccomp filter, or a secret's
- * bytes (secret/store.ts secretValues, read before the start). Checked before anything is spawned.
- */
-export function fdContents(cmd: BwrapCommand, seccomp: Buffer | null, secrets: ReadonlyMap<string, Buffer>): (string | Buffer | null)[] {
-  return cmd.fds.map((f) => {
-    if (f.kind === 'status') return null;
-    if (f.kind === 'seccomp') return seccomp;
-    if (f.kind === 'secret') {
-      const bytes = secrets.get(f.secret ?? '');
-      if (bytes === undefined) throw new Error(`the bytes of secret ${f.secret} were not read before the start`);
-      return bytes;
-    }
-    return f.content ?? '';
-  });
-}
-
-export { SIGNAL_NUMBERS };
 export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onStart?: (pid: number) => void; secrets?: ReadonlyMap<string, Buffer> } = {}): Promise<SandboxResult> {
   await sweepCgroups();
   await prepareDirs(plan);
@@ -95,26 +55,17 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
   if (plan.init && initNeeded(plan.init)) {
     try { await runInitStep(plan, seccomp, opts.secrets ?? new Map(), cg, { stdout: 1, stderr: 2 }); } catch (e) { await removeCgroup(cg); throw e; }
   }
-  const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', ...cmd.fds.map(() => 'pipe' as const)];
-  const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
-  // detached: a group of its own, so that a terminal's Ctrl-C (sent to the whole foreground
-  // process group) reaches only niso, which passes it to the app. Otherwise the outer bwrap dies
-  // of the signal and takes the app down before its handler runs. The sandbox still dies with
-  // niso (--die-with-parent does not depend on process groups).
-  const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cg.procsFiles, '--', ...cmd.argv], { stdio, detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-
+  // The sandbox still dies with niso (--die-with-parent does not depend on process groups).
   let initPid: number | null = null;
   let exitFromStatus: number | null = null;
-  cmd.fds.forEach((f, i) => {
-    const s = child.stdio[3 + i] as (Writable & Readable) | null;
-    if (!s) return;
-    if (f.kind === 'status') {
-      followStatus(s, (st) => {
+  const { child, ended } = spawnSandbox({
+    cmd, contents, nofile: plan.limits.nofile, procsFiles: cg.procsFiles, stdin: 'inherit', stdout: 'inherit', stderr: 'inherit',
+    status: {
+      follow: (st) => {
         if (st.childPid !== undefined) { initPid = st.childPid; opts.onStart?.(initPid); }
         if (st.exitCode !== undefined) exitFromStatus = st.exitCode;
-      });
-    } else s.end(contents[i]);
-    s.on('error', () => undefined);
+      },
+    },
   });
 
   // Signals to niso go to the app (not to the sandbox's init, which ignores them). A second
@@ -130,17 +81,14 @@ export async function runSandbox(plan: Plan, seccomp: Buffer | null, opts: { onS
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
   for (const s of signals) process.on(s, forward);
 
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
-    child.on('error', rej);
-    child.on('exit', (c, s) => res({ code: c, signal: s }));
-  }).finally(async () => {
+  const end = await ended.finally(async () => {
     for (const s of signals) process.off(s, forward);
     if (stopping) clearTimeout(stopping);
     await removeCgroup(cg);
   });
-  if (code === 124 && initPid === null) throw new NisoError('NISO3205', `could not set the open-files limit to ${plan.limits.nofile}`, { hint: 'the hard limit of this host may be lower; choose a smaller [resources] nofile' });
-  if (code === 125 && initPid === null) throw new NisoError('NISO3202', `could not put the sandbox into its cgroup (${cg.procsFiles.join(', ')})`, { hint: 'check that the cgroup filesystem is mounted and writable' });
-  const exitCode = exitFromStatus ?? code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : 1);
-  const bySignal = exitCode > 128 && exitCode < 160 ? Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === exitCode - 128)?.[0] ?? null : null;
-  return { exitCode, signal: bySignal, sandboxPid: initPid };
+  if (end.error) throw end.error;
+  if (end.code === JOIN_NOFILE_FAILED && initPid === null) throw new NisoError('NISO3205', `could not set the open-files limit to ${plan.limits.nofile}`, { hint: 'the hard limit of this host may be lower; choose a smaller [resources] nofile' });
+  if (end.code === JOIN_CGROUP_FAILED && initPid === null) throw new NisoError('NISO3202', `could not put the sandbox into its cgroup (${cg.procsFiles.join(', ')})`, { hint: 'check that the cgroup filesystem is mounted and writable' });
+  const exitCode = exitCodeOf(exitFromStatus, end);
+  return { exitCode, signal: signalOfExitCode(exitCode), sandboxPid: initPid };
 }

@@ -1,8 +1,10 @@
 // Finds the host programs a manifest asks for ([isolation] tools) and their shared libraries, for the plan; a tool the
 // host cannot give is an error that names the manifest's field and line.
-import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
+import { readHead } from '../host/read-bounded.js';
+import { EXEC_HEAD_BYTES, execKind, type ExecKind } from '../package/format/exec-head.js';
 import type { Manifest } from '../manifest/schema.js';
 import { locate, readToml } from '../manifest/toml-positions.js';
 import { manifestTools, type ToolFacts } from '../plan/build-plan.js';
@@ -11,26 +13,11 @@ import { computeElfClosure, LddCache } from '../runtime/elf-closure.js';
 /** Where tools are looked for, in order: the system's own directories, not /usr/local (an admin's, per host). */
 export const TOOL_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'] as const;
 
-/** The start of a file: ELF, a "#!" script (its interpreter's path), or neither. */
-function fileKind(path: string): { kind: 'elf' } | { kind: 'script'; interpreter: string } | { kind: 'other' } {
-  const buf = Buffer.alloc(256);
-  const fd = openSync(path, 'r');
-  let n: number;
-  try { n = readSync(fd, buf, 0, buf.length, 0); } finally { closeSync(fd); }
-  const head = buf.subarray(0, n);
-  if (head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return { kind: 'elf' };
-  if (head[0] === 0x23 && head[1] === 0x21) {
-    const line = head.toString('latin1', 2).split('\n')[0]!.trim();
-    return { kind: 'script', interpreter: line.split(/[ \t]+/)[0] ?? '' };
-  }
-  return { kind: 'other' };
-}
-
 /** The manifest's tools on this host; `manifestFile` (the package's manifest.toml) is read only to place an error. */
 export async function resolveTools(manifest: Manifest, manifestFile: string, cache = new LddCache()): Promise<ToolFacts[]> {
   const tools = manifestTools(manifest);
   if (tools.length === 0) return [];
-  const found: { name: string; source: string }[] = [];
+  const found: { name: string; source: string; kind: ExecKind }[] = [];
   const fail = (i: number, message: string, hint: string): never => {
     throw new NisoError('NISO3106', `isolation.tools[${i}]: ${message}`, { exitCode: 1, hint, field: `isolation.tools[${i}]`, ...placeOf(manifestFile, i) });
   };
@@ -41,7 +28,7 @@ export async function resolveTools(manifest: Manifest, manifestFile: string, cac
     const st = statSync(source);
     if (!st.isFile() || (st.mode & 0o111) === 0) fail(i, `the tool "${name}" (${source}) is not an executable file`, 'name a program, or remove it from [isolation] tools');
     if ((st.mode & 0o6000) !== 0) fail(i, `the tool "${name}" (${source}) is setuid or setgid`, 'a sandbox never holds a privileged program (no_new_privs would make it useless anyway); remove it from [isolation] tools');
-    const kind = fileKind(source);
+    const kind = execKind(readHead(source, EXEC_HEAD_BYTES));
     if (kind.kind === 'script') {
       // The interpreter is found in the sandbox only if it is a tool too, at the path the script names.
       const m = /^\/(?:usr\/)?s?bin\/([^/]+)$/.exec(kind.interpreter);
@@ -49,10 +36,14 @@ export async function resolveTools(manifest: Manifest, manifestFile: string, cac
     } else if (kind.kind === 'other') {
       fail(i, `the tool "${name}" (${source}) is neither a program nor a "#!" script`, 'name a program, or remove it from [isolation] tools');
     }
-    found.push({ name, source });
+    found.push({ name, source, kind });
   });
-  const elf = found.filter((t) => fileKind(t.source).kind === 'elf');
-  const closures = await Promise.all(elf.map((t) => computeElfClosure([t.source], { cache })));
+  const elf = found.filter((t) => t.kind.kind === 'elf');
+  // A library the tool lacks is the tool's problem: said at its place in the manifest, with the Debian package.
+  const closures = await Promise.all(elf.map((t) => computeElfClosure([t.source], { cache }).catch((e: unknown) => {
+    if (!(e instanceof NisoError) || e.code !== 'NISO3003') throw e;
+    return fail(tools.indexOf(t.name), `the tool "${t.name}" (${t.source}) cannot run here: ${e.message}`, e.hint ?? 'install what it needs, or remove it from [isolation] tools');
+  })));
   return found.map((t) => {
     const k = elf.indexOf(t);
     return { name: t.name, source: t.source, libraries: k < 0 ? [] : closures[k]!.mounts.map((x) => ({ source: x.source, target: x.target })) };

@@ -1,7 +1,9 @@
 // Finds a command inside a running sandbox's filesystem before `niso exec` starts it, so that a
 // missing program is reported as such (NISO3311) instead of as an exit code 127 of its own.
-import { closeSync, lstatSync, openSync, readSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
+import { readHead } from '../host/read-bounded.js';
+import { EXEC_HEAD_BYTES, execKind } from '../package/format/exec-head.js';
 
 const MAX_LINKS = 40;
 
@@ -43,15 +45,10 @@ function executableBy(st: Stats, uid: number, gid: number): boolean {
 
 /** The interpreter named by a `#!` line, or null for anything else. */
 function shebang(file: string): string | null {
-  let fd: number;
-  try { fd = openSync(file, 'r'); } catch { return null; }
-  try {
-    const buf = Buffer.alloc(256);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const head = buf.subarray(0, n).toString('latin1');
-    if (!head.startsWith('#!')) return null;
-    return head.slice(2).split('\n')[0]!.trim().split(/\s+/)[0] || null;
-  } finally { closeSync(fd); }
+  let head: Buffer;
+  try { head = readHead(file, EXEC_HEAD_BYTES); } catch { return null; }
+  const k = execKind(head);
+  return k.kind === 'script' && k.interpreter !== '' ? k.interpreter : null;
 }
 
 /**

@@ -5,14 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
-import { hostArch } from '../host/arch.js';
 import { missingTool, run } from '../host/exec.js';
 import type { Plan } from '../plan/plan.js';
 import { renderBwrap, renderBwrapJoin, RenderError, shellQuote, type JoinHostFacts } from '../render/bwrap.js';
-import { buildSeccompFilter, DEFAULT_DENY } from '../render/seccomp.js';
 import { isLoaderPath, parseLddOutput } from '../runtime/ldd-output.js';
 // The same first step as the app's: join the cgroup and set the open-files limit, as root.
-import { JOIN } from '../sandbox/run-sandbox.js';
+import { compileSeccomp, JOIN } from '../sandbox/spawn.js';
 import { SIGNAL_NUMBERS } from '../sandbox/signals.js';
 import { findCommand } from './exec-resolve.js';
 import { followStatus } from '../sandbox/bwrap-status.js';
@@ -206,7 +204,7 @@ export async function execInService(opts: ExecInServiceOptions): Promise<ExecInS
       const after = procStat(appPid);
       if (after === null || after.startTime !== before.startTime) throw notRunning(plan, `the app (pid ${appPid}) ended`);
       seccomp = opts.seccomp !== undefined ? opts.seccomp
-        : plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
+        : compileSeccomp(plan);
       const cmd = renderBwrapJoin(plan, {
         argv: opts.argv, env, seccomp: seccomp !== null,
         host: { namespaces: { pid: ns.pid!, mnt: ns.mnt!, net: ns.net!, ipc: ns.ipc!, uts: ns.uts!, cgroup: ns.cgroup! }, bwrap: await bwrapFiles() },

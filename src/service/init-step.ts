@@ -2,14 +2,11 @@
 // embedded backend, running it in the service's own sandbox (same plan, its command swapped) and cgroup, its output
 // in the service's logs, before the app starts. systemd runs it as niso-SERVICE-init.service (render/systemd.ts),
 // whose ExecCondition= asks `niso __init-needed`, so both backends decide by initNeeded().
-import { spawn } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
-import { followStatus } from '../sandbox/bwrap-status.js';
 import { NisoError } from '../errors/niso-error.js';
 import type { Plan, PlanInit } from '../plan/plan.js';
 import { cgroupPids, type Cgroup } from '../sandbox/cgroup.js';
-import { fdContents, JOIN, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
+import { exitCodeOf, fdContents, JOIN_CGROUP_FAILED, JOIN_NOFILE_FAILED, renderCommand, spawnSandbox } from '../sandbox/spawn.js';
 
 /** Whether the step runs before this start: always, or while its directory is empty (an empty lost+found, which a fresh /state image has, counts as nothing) or its path is missing. */
 export function initNeeded(init: PlanInit): boolean {
@@ -38,16 +35,10 @@ export async function runInitStep(plan: Plan, seccomp: Buffer | null, secrets: R
   const init = plan.init!;
   const cmd = renderCommand(initPlan(plan), seccomp, true);
   const contents = fdContents(cmd, seccomp, secrets);
-  const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
-  const stdio = ['ignore', sinks.stdout, sinks.stderr, ...cmd.fds.map(() => 'pipe' as const)] as ('ignore' | 'pipe' | number)[];
-  const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cg.procsFiles, '--', ...cmd.argv], { stdio, detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
   let exitFromStatus: number | null = null;
-  cmd.fds.forEach((f, i) => {
-    const s = child.stdio[3 + i] as (Writable & Readable) | null;
-    if (!s) return;
-    s.on('error', () => undefined);
-    if (f.kind === 'status') followStatus(s, (st) => { if (st.exitCode !== undefined) exitFromStatus = st.exitCode; });
-    else s.end(contents[i]);
+  const { child, ended } = spawnSandbox({
+    cmd, contents, nofile: plan.limits.nofile, procsFiles: cg.procsFiles, stdin: 'ignore', stdout: sinks.stdout, stderr: sinks.stderr,
+    status: { follow: (st) => { if (st.exitCode !== undefined) exitFromStatus = st.exitCode; } },
   });
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -55,10 +46,9 @@ export async function runInitStep(plan: Plan, seccomp: Buffer | null, secrets: R
     killAll(cg);
     try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
   }, init.timeoutMs);
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
-    child.on('error', () => res({ code: 127, signal: null }));
-    child.on('exit', (c, s) => res({ code: c, signal: s }));
-  }).finally(() => clearTimeout(timer));
+  const end = await ended.finally(() => clearTimeout(timer));
+  // A chain that could not even be spawned ends as a shell does for a command it cannot find.
+  const code = end.error ? 127 : end.code;
   // What the step left behind (a daemon it forked) does not outlive it: the app must not start beside it in the cgroup.
   for (let i = 0; i < 200 && cgroupPids(cg).length > 0; i++) {
     killAll(cg);
@@ -66,9 +56,9 @@ export async function runInitStep(plan: Plan, seccomp: Buffer | null, secrets: R
   }
   const left = cgroupPids(cg);
   if (left.length > 0) throw initStepFailed(plan.service, init.argv, `left processes that could not be killed (${left.join(', ')})`, '', 'the service');
-  const exitCode = exitFromStatus ?? code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : 1);
+  const exitCode = exitCodeOf(exitFromStatus, { code, signal: end.signal });
   if (exitCode === 0 && !timedOut) return;
-  const what = timedOut ? timedOutText(init.timeoutMs) : code === 124 ? `could not set the open-files limit to ${plan.limits.nofile}` : code === 125 ? 'could not join the service\'s cgroup' : `exited with code ${exitCode}`;
+  const what = timedOut ? timedOutText(init.timeoutMs) : code === JOIN_NOFILE_FAILED ? `could not set the open-files limit to ${plan.limits.nofile}` : code === JOIN_CGROUP_FAILED ? 'could not join the service\'s cgroup' : `exited with code ${exitCode}`;
   throw initStepFailed(plan.service, init.argv, what, await lastOutput(), 'the service');
 }
 

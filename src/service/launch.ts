@@ -3,19 +3,18 @@
 // output straight into files, in a cgroup of a fixed name. So whoever comes next (the supervisor,
 // a restarted supervisor, `niso status`) finds it by its cgroup: running means the cgroup has
 // processes. The caller holds the service's lock (store.ts withServiceLock).
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, writeSync, constants as FS } from 'node:fs';
 import { openLogSinks } from './logs/files.js';
-import type { Writable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
-import { hostArch } from '../host/arch.js';
 import { crashPoint } from '../host/crash-point.js';
 import { parentPid, processStartTimeSync } from '../host/liveness.js';
 import type { Plan } from '../plan/plan.js';
-import { buildSeccompFilter, DEFAULT_DENY } from '../render/seccomp.js';
 import { createCgroup, removeCgroup, serviceCgroupName, type Cgroup } from '../sandbox/cgroup.js';
 import { installedManifest, preparePlan } from '../sandbox/prepare.js';
-import { appPid, fdContents, JOIN, prepareDirs, renderCommand, SIGNAL_NUMBERS } from '../sandbox/run-sandbox.js';
+import { appPid } from '../sandbox/procs.js';
+import { prepareDirs } from '../sandbox/run-sandbox.js';
+import { SIGNAL_NUMBERS } from '../sandbox/signals.js';
+import { compileSeccomp, fdContents, JOIN_CGROUP_FAILED, JOIN_NOFILE_FAILED, renderCommand, spawnSandbox } from '../sandbox/spawn.js';
 import { secretValues } from '../secret/store.js';
 import { resolveOne } from '../store/resolve.js';
 import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.js';
@@ -77,7 +76,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
       plan = await planFor(host, def, null);
     }
     await prepareDirs(plan);
-    const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
+    const seccomp = compileSeccomp(plan);
     const cmd = renderCommand(plan, seccomp, false);
     const secrets = secretValues(root, plan);
     const contents = fdContents(cmd, seccomp, secrets);
@@ -93,20 +92,10 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     rmSync(paths.status, { force: true });
     const statusFd = openSync(paths.status, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o600);
     fds.push(statusFd);
-    const stdio = ['ignore', sinks.stdout, sinks.stderr, ...cmd.fds.map((f) => (f.kind === 'status' ? statusFd : 'pipe' as const))] as ('ignore' | 'pipe' | number)[];
-    const nofile = plan.limits.nofile === null ? '-' : String(plan.limits.nofile);
-    const child = spawn('sh', ['-c', JOIN, 'sh', nofile, ...cgroup.procsFiles, '--', ...cmd.argv], { stdio, detached: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    const exited = new Promise<number | null>((res) => {
-      child.on('exit', (code, sig) => res(code ?? (sig ? 128 + (SIGNAL_NUMBERS[sig] ?? 0) : null)));
-      child.on('error', () => res(127));
+    const { child, ended } = spawnSandbox({
+      cmd, contents, nofile: plan.limits.nofile, procsFiles: cgroup.procsFiles, stdin: 'ignore', stdout: sinks.stdout, stderr: sinks.stderr, status: { file: statusFd },
     });
-    cmd.fds.forEach((f, i) => {
-      if (f.kind === 'status') return;
-      const s = child.stdio[3 + i] as Writable | null;
-      if (!s) return;
-      s.on('error', () => undefined);
-      s.end(contents[i]);
-    });
+    const exited = ended.then((e) => (e.error ? 127 : e.code ?? (e.signal ? 128 + (SIGNAL_NUMBERS[e.signal] ?? 0) : null)));
     // No sandbox, no bubblewrap to report one (unsafe-none): the started process is the app (the chain to it execs),
     // so it is recorded as bubblewrap would record its init, and appPid() knows it for what it is.
     if (!cmd.fds.some((f) => f.kind === 'status')) writeSync(statusFd, `${JSON.stringify({ 'child-pid': child.pid })}\n`);
@@ -127,7 +116,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
     if (status.initPid === null) {
       if (early === undefined) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       const code = early ?? null;
-      const why = code === 124 ? `could not set the open-files limit to ${plan.limits.nofile}` : code === 125 ? 'could not join its cgroup' : `the sandbox did not start (exit code ${code ?? 'unknown'})`;
+      const why = code === JOIN_NOFILE_FAILED ? `could not set the open-files limit to ${plan.limits.nofile}` : code === JOIN_CGROUP_FAILED ? 'could not join its cgroup' : `the sandbox did not start (exit code ${code ?? 'unknown'})`;
       const out = await lastOutput(root, name);
       throw new NisoError('NISO3304', `${name}: ${why}${out ? `; its last output:\n${out}` : ''}`, { hint: `\`niso debug ${name}\` shows what the sandbox allows and its output` });
     }

@@ -33,6 +33,11 @@ const configSchema = z.strictObject({
   services: z.strictObject({
     backend: z.enum(['embedded', 'systemd']).optional(),
   }).optional(),
+  // [generations]: how many generations (and the packages they name) are kept for rollback.
+  generations: z.strictObject({
+    keep_last: z.number().int().min(1).max(10_000).optional(),
+    keep_days: z.number().int().min(0).max(36_500).optional(),
+  }).optional(),
   // [trust.NAME]: what the package NAME may ask for below the server preset (plan/weakenings.ts), with the flags' keys.
   trust: z.record(z.string().regex(PACKAGE_NAME, 'not a package name'), z.strictObject({
     preset: z.literal('unsafe-none').optional(),

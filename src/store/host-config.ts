@@ -1,5 +1,5 @@
 // /etc/niso/config.toml (under NISO_ROOT): host-wide settings: install limits, the default bounds of services' logs and
-// state, the backend of new services, and what packages are trusted with below the server preset.
+// state, the backend of new services, what packages are trusted with below the server preset, and generation retention.
 import { readFile } from 'node:fs/promises';
 import { NisoError } from '../errors/niso-error.js';
 import { parseSize } from '../manifest/units.js';
@@ -72,4 +72,10 @@ export async function readStateDefault(configFile: string): Promise<number | nul
 /** [audit] max_file_size: the size at which the audit log starts a new file; undefined: niso's default. */
 export async function readAuditMaxFileBytes(configFile: string): Promise<number | undefined> {
   return (await readConfig(configFile)).audit?.max_file_size;
+}
+
+/** [generations] keep_last and keep_days: what retention keeps besides the current generation (only what is set). */
+export async function readGenerationRetention(configFile: string): Promise<{ keepLast?: number; keepDays?: number }> {
+  const g = (await readConfig(configFile)).generations;
+  return { ...(g?.keep_last !== undefined ? { keepLast: g.keep_last } : {}), ...(g?.keep_days !== undefined ? { keepDays: g.keep_days } : {}) };
 }

@@ -2,7 +2,6 @@
 // through the content pool (hard links), flush, then rename the finished object into the store.
 // A crash at any point leaves no store object or a complete one; Ctrl-C and stop signals remove
 // the work dir, and what a SIGKILL leaves is swept by the next store operation.
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, copyFileSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -12,8 +11,8 @@ import { fsyncPath, syncFilesystem } from '../host/fs-atomic.js';
 import type { FileEntry, SymlinkEntry } from '../package/format/package-index.js';
 import { readPackage, type Limits, type PackageHead } from '../package/read-package.js';
 import { contentPath, layout, storeObjectName, type StoreLayout } from './layout.js';
-import { forceRemove, forceRemoveSync, sealDirs } from './fs-tree.js';
-import { onInterrupt } from '../host/interrupt.js';
+import { sealDirs } from './fs-tree.js';
+import { withWorkDir } from './work-dir.js';
 import { withLock } from '../host/lock.js';
 import { sweepTmp } from './sweep.js';
 import { INSTALLED_INFO, NORMALIZED_MANIFEST, NORMALIZED_MANIFEST_VERSION, listInstalled, type InstalledInfo, type InstalledPackage } from './installed.js';
@@ -67,70 +66,62 @@ export async function installPackage(root: string, file: string, limits: Limits,
   await ensureDirs(l);
   return withLock(l.lock, 'the store', async () => {
     await sweepTmp(l);
-    const work = join(l.tmp, `install-${process.pid}-${randomBytes(6).toString('hex')}`);
     // Ctrl-C or a stop signal removes the work dir before niso exits; once the commit began
     // (pooling, the rename into the store), the install finishes first and niso exits after.
-    let committing = false;
-    const release = onInterrupt(() => {
-      if (committing) return false;
-      forceRemoveSync(work);
-      return true;
-    });
-    let head: PackageHead | undefined;
-    let final = '';
-    let already = false;
-    let newBytes = 0;
-    let done = 0;
-    let total = 0;
-    let otherBuilds: InstalledPackage[] = [];
-    const links: SymlinkEntry[] = [];
-    // New content waits in the work dir until the whole package is verified; only then is it
-    // linked into the shared pool, so a package refused half-way leaves no content behind.
-    // Maps a pool path to the work-dir file that will become it, and the last file linked to it.
-    const pending = new Map<string, { placed: string; last: string }>();
-    // Pool copies (installed or pending) that reached the filesystem's link limit.
-    const full = new Set<string>();
-    // Extraction is sequential, so per-file async fs calls only add thread-pool round trips
-    // (about ten per file); direct syscalls are used instead, with directories cached.
-    const made = new Set<string>();
-    const ensureDir = (d: string) => { if (!made.has(d)) { mkdirSync(d, { recursive: true }); made.add(d); } };
-    /**
-     * Gives `dest` the content of `e` by linking it to an equal file: a pool copy, or one this
-     * install placed. A copy with as many links as the filesystem allows (ext4: 65,000) is passed
-     * over for the next; where no copy has room, `dest` becomes a new one: `create` writes it, or
-     * (null) it already holds the content.
-     */
-    const share = (e: FileEntry, dest: string, create: ((path: string) => void) | null): void => {
-      const freed: string[] = [];
-      for (let copy = 0; ; copy++) {
-        const pooled = contentPath(l, e.sha256, e.mode, copy);
-        if (full.has(pooled)) continue;
-        const mine = pending.get(pooled);
-        const source = mine?.placed ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
-        if (source === undefined) {
-          create?.(dest);
-          pending.set(pooled, { placed: dest, last: dest });
-          newBytes += e.size;
-          break;
+    return withWorkDir(l, async ({ path: work, commit }) => {
+      let final = '';
+      let already = false;
+      let newBytes = 0;
+      let done = 0;
+      let total = 0;
+      let otherBuilds: InstalledPackage[] = [];
+      const links: SymlinkEntry[] = [];
+      // New content waits in the work dir until the whole package is verified; only then is it
+      // linked into the shared pool, so a package refused half-way leaves no content behind.
+      // Maps a pool path to the work-dir file that will become it, and the last file linked to it.
+      const pending = new Map<string, { placed: string; last: string }>();
+      // Pool copies (installed or pending) that reached the filesystem's link limit.
+      const full = new Set<string>();
+      // Extraction is sequential, so per-file async fs calls only add thread-pool round trips
+      // (about ten per file); direct syscalls are used instead, with directories cached.
+      const made = new Set<string>();
+      const ensureDir = (d: string) => { if (!made.has(d)) { mkdirSync(d, { recursive: true }); made.add(d); } };
+      /**
+       * Gives `dest` the content of `e` by linking it to an equal file: a pool copy, or one this
+       * install placed. A copy with as many links as the filesystem allows (ext4: 65,000) is passed
+       * over for the next; where no copy has room, `dest` becomes a new one: `create` writes it, or
+       * (null) it already holds the content.
+       */
+      const share = (e: FileEntry, dest: string, create: ((path: string) => void) | null): void => {
+        const freed: string[] = [];
+        for (let copy = 0; ; copy++) {
+          const pooled = contentPath(l, e.sha256, e.mode, copy);
+          if (full.has(pooled)) continue;
+          const mine = pending.get(pooled);
+          const source = mine?.placed ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
+          if (source === undefined) {
+            create?.(dest);
+            pending.set(pooled, { placed: dest, last: dest });
+            newBytes += e.size;
+            break;
+          }
+          try {
+            if (create) linkSync(source, dest);
+            else { linkSync(source, `${dest}.link`); renameSync(`${dest}.link`, dest); }
+            if (mine) mine.last = dest;
+            break;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
+            full.add(pooled);
+            // A placed file needs one more link when it is pooled: its last link gives way.
+            if (mine && mine.last !== mine.placed) { unlinkSync(mine.last); freed.push(mine.last); }
+          }
         }
-        try {
-          if (create) linkSync(source, dest);
-          else { linkSync(source, `${dest}.link`); renameSync(`${dest}.link`, dest); }
-          if (mine) mine.last = dest;
-          break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
-          full.add(pooled);
-          // A placed file needs one more link when it is pooled: its last link gives way.
-          if (mine && mine.last !== mine.placed) { unlinkSync(mine.last); freed.push(mine.last); }
-        }
-      }
-      for (const f of freed) share(e, f, (p) => copyFileSync(dest, p, constants.COPYFILE_EXCL));
-    };
-    const readOnly = (mode: number) => (mode & 0o111 ? 0o555 : 0o444);
-    try {
-      await mkdir(join(work, 'app'), { recursive: true });
-      head = await readPackage(file, limits, {
+        for (const f of freed) share(e, f, (p) => copyFileSync(dest, p, constants.COPYFILE_EXCL));
+      };
+      const readOnly = (mode: number) => (mode & 0o111 ? 0o555 : 0o444);
+      await mkdir(join(work, 'app'));
+      const head: PackageHead = await readPackage(file, limits, {
         head: async (h) => {
           opts.checkHead?.(h);
           if (h.index.arch !== 'any' && h.index.arch !== hostArch()) {
@@ -173,14 +164,11 @@ export async function installPackage(root: string, file: string, limits: Limits,
         },
       });
       const result = (alreadyInstalled: boolean): InstallResult => ({
-        digest: `sha256:${head!.digestHex}`, name: head!.index.name, version: head!.index.version, arch: head!.index.arch,
-        path: final, alreadyInstalled, files: head!.index.totals.files, bytes: head!.index.totals.bytes, newBytes, otherBuilds,
+        digest: `sha256:${head.digestHex}`, name: head.index.name, version: head.index.version, arch: head.index.arch,
+        path: final, alreadyInstalled, files: head.index.totals.files, bytes: head.index.totals.bytes, newBytes, otherBuilds,
       });
-      if (already) {
-        await forceRemove(work);
-        return result(true);
-      }
-      committing = true;
+      if (already) return result(true);
+      commit();
       for (const [pooled, { placed }] of pending) {
         ensureDir(dirname(pooled));
         try {
@@ -210,16 +198,11 @@ export async function installPackage(root: string, file: string, limits: Limits,
         await rename(work, final);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST' || code === 'ENOTEMPTY') { await forceRemove(work); return result(true); }
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') return result(true);
         throw e;
       }
       await fsyncPath(l.store);
       return result(false);
-    } catch (e) {
-      await forceRemove(work);
-      throw e;
-    } finally {
-      release();
-    }
+    });
   });
 }

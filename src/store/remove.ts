@@ -1,15 +1,13 @@
 // `niso remove` and `niso gc`: store objects are moved aside atomically, then deleted; pooled
 // content is freed when no store object links to it any more (its link count drops to 1).
-import { randomBytes } from 'node:crypto';
-import { lstat, readdir, rename, rmdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsyncPath } from '../host/fs-atomic.js';
-import { forceRemove } from './fs-tree.js';
 import { contentCopies, contentPath, layout, type StoreLayout } from './layout.js';
 import { withLock } from '../host/lock.js';
 import { readInstalledIndex, type InstalledPackage } from './query.js';
 import { sweepTmp } from './sweep.js';
 import { ensureDirs } from './install.js';
+import { removeAside } from './work-dir.js';
 
 export interface RemoveResult { removed: { name: string; version: string; digest: string }[]; freedBytes: number; freedFiles: number }
 
@@ -35,11 +33,8 @@ export async function removePackages(root: string, pkgs: InstalledPackage[]): Pr
     const shards = new Map<string, string[]>();
     for (const pkg of pkgs) {
       const { index } = await readInstalledIndex(pkg);
-      // Rename first: the package disappears atomically even if the deletion is interrupted.
-      const trash = join(l.tmp, `trash-${process.pid}-${randomBytes(6).toString('hex')}`);
-      await rename(pkg.path, trash);
-      await fsyncPath(l.store);
-      await forceRemove(trash);
+      // Renamed aside first: the package disappears atomically even if the deletion is interrupted.
+      await removeAside(l, pkg.path);
       // Every copy of each content: one with too many links for the filesystem got a second.
       const seen = new Set<string>();
       for (const e of index.entries) {

@@ -9,8 +9,12 @@ export interface GrantRequest { volume: string; readOnly: boolean; exclusive: bo
 /** A recorded grant: who holds it as which uid (an exclusive holder owns the data dir), since when. */
 export interface ServiceGrant extends GrantRequest { uid: number; since: string }
 
-/** A `niso run`'s grant counts while that very process lives (start time: a reused pid is another process). */
-export interface RunGrant extends ServiceGrant { service: string; pid: number; startTime: number | null }
+/**
+ * A `niso run`'s grant counts while that very process lives (start time: a reused pid is another process). `oneOff`: a
+ * one-off of an existing service (`niso run SERVICE -- CMD`), which has the service's uid and grants but is another
+ * process beside it: an exclusive grant keeps the two apart (conflicts()).
+ */
+export interface RunGrant extends ServiceGrant { service: string; pid: number; startTime: number | null; oneOff?: true }
 
 export interface GrantRegistry {
   version: 1;
@@ -28,7 +32,7 @@ export interface Liveness {
 }
 
 /** Someone who holds a volume now. */
-export interface Holder { service: string; run: number | null; readOnly: boolean; exclusive: boolean; uid: number; since: string }
+export interface Holder { service: string; run: number | null; oneOff?: boolean; readOnly: boolean; exclusive: boolean; uid: number; since: string }
 
 /** Several grants of one volume in one request (mounted at two places) are one grant: read-only only if all are. */
 export function mergeRequests(grants: readonly GrantRequest[]): GrantRequest[] {
@@ -48,12 +52,30 @@ export function holdersOf(reg: GrantRegistry, volume: string, live: Liveness): H
     for (const g of grants) if (g.volume === volume) out.push({ service, run: null, readOnly: g.readOnly, exclusive: g.exclusive, uid: g.uid, since: g.since });
   }
   for (const r of reg.runs) {
-    if (r.volume === volume && live.runAlive(r)) out.push({ service: r.service, run: r.pid, readOnly: r.readOnly, exclusive: r.exclusive, uid: r.uid, since: r.since });
+    if (r.volume === volume && live.runAlive(r)) out.push({ service: r.service, run: r.pid, ...(r.oneOff ? { oneOff: true } : {}), readOnly: r.readOnly, exclusive: r.exclusive, uid: r.uid, since: r.since });
   }
   return out;
 }
 
-export const describeHolder = (h: Pick<Holder, 'service' | 'run'>) => (h.run === null ? `service ${h.service}` : `a run of ${h.service} (pid ${h.run})`);
+export const describeHolder = (h: Pick<Holder, 'service' | 'run' | 'oneOff'>) => (h.run === null ? `service ${h.service}` : `${h.oneOff === true ? 'a one-off run' : 'a run'} of ${h.service} (pid ${h.run})`);
+
+/**
+ * Who asks for grants: a service (its start), a run under a name (`niso run PACKAGE --name NAME`, which is that
+ * service: same uid, same data), or a one-off of an existing service, with whether that service is active (running,
+ * being started, or waiting for a restart: service/view.ts isActive), since only then does it hold its volumes.
+ */
+export type Requester = { kind: 'service' } | { kind: 'run'; pid: number } | { kind: 'one-off'; pid: number; serviceActive: boolean };
+
+/**
+ * Whether a holder under the requester's own name stands against it. A service and its named runs share what they
+ * hold, as before; a one-off does not share an exclusive volume with its service while that is active, nor with
+ * another run of its name, and a service does not start onto what a one-off of it holds.
+ */
+function sameNameHolds(h: Holder, who: Requester): boolean {
+  if (who.kind === 'service') return h.oneOff === true;
+  if (who.kind === 'run') return false;
+  return h.run === null ? who.serviceActive : h.run !== who.pid;
+}
 
 export type Conflict =
   /** Another service (or a run of another name) holds the volume exclusively. */
@@ -63,12 +85,13 @@ export type Conflict =
 
 /**
  * What stands against `service` holding these grants. Holders are told apart by service name: a run under a service's
- * own name is that service (same uid, same data), so it may use what its service holds exclusively.
+ * own name is that service (same uid, same data), so it may use what its service holds exclusively; a one-off of the
+ * service is not (sameNameHolds), and `who` says which one asks.
  */
-export function conflicts(reg: GrantRegistry, service: string, grants: readonly GrantRequest[], live: Liveness): Conflict[] {
+export function conflicts(reg: GrantRegistry, service: string, grants: readonly GrantRequest[], live: Liveness, who: Requester = { kind: 'service' }): Conflict[] {
   const out: Conflict[] = [];
   for (const g of grants) {
-    const others = holdersOf(reg, g.volume, live).filter((h) => h.service !== service);
+    const others = holdersOf(reg, g.volume, live).filter((h) => h.service !== service || sameNameHolds(h, who));
     const excl = others.find((h) => h.exclusive);
     if (excl) out.push({ kind: 'exclusive-held', volume: g.volume, holder: excl });
     else if (g.exclusive && others.length > 0) out.push({ kind: 'shared-held', volume: g.volume, holders: others });
@@ -76,11 +99,18 @@ export function conflicts(reg: GrantRegistry, service: string, grants: readonly 
   return out;
 }
 
-/** A conflict as the coded error the user sees: who holds it, and what to do. */
-export function conflictError(service: string, c: Conflict): NisoError {
+/** A conflict as the coded error the user sees: who holds it, and what to do. `oneOff`: a one-off of `service` asked. */
+export function conflictError(service: string, c: Conflict, oneOff = false): NisoError {
+  const asker = oneOff ? `a one-off run of ${service}` : service;
   if (c.kind === 'exclusive-held') {
     const h = c.holder;
-    return new NisoError('NISO5007', `volume ${c.volume} is exclusive to ${describeHolder(h)}; ${service} cannot mount it`, {
+    if (oneOff && h.service === service && h.run === null) {
+      return new NisoError('NISO5007', `volume ${c.volume} is exclusive to service ${service}, which is active; ${asker} cannot mount it beside it`, {
+        exitCode: 1,
+        hint: `stop it first (\`niso deactivate ${service}\`), then run the command again; or run it inside the service: \`niso exec ${service} -- CMD\``,
+      });
+    }
+    return new NisoError('NISO5007', `volume ${c.volume} is exclusive to ${describeHolder(h)}; ${asker} cannot mount it`, {
       exitCode: 1,
       hint: h.run !== null
         ? `wait for that run to end (pid ${h.run}), or give ${service} a volume of its own`
@@ -88,7 +118,7 @@ export function conflictError(service: string, c: Conflict): NisoError {
     });
   }
   const names = [...new Set(c.holders.map(describeHolder))];
-  return new NisoError('NISO5008', `volume ${c.volume} cannot be granted exclusively to ${service}: ${names.join(', ')} ${names.length === 1 ? 'holds' : 'hold'} it already`, {
+  return new NisoError('NISO5008', `volume ${c.volume} cannot be granted exclusively to ${asker}: ${names.join(', ')} ${names.length === 1 ? 'holds' : 'hold'} it already`, {
     exitCode: 1,
     hint: `grant it without exclusive, or remove ${c.holders[0]!.run === null ? `the other service${names.length > 1 ? 's' : ''} first (\`niso remove ${c.holders[0]!.service}\`)` : 'the other holders first'}; \`niso volume inspect ${c.volume}\` shows its grants`,
   });
@@ -106,7 +136,7 @@ export function sameGrants(recorded: readonly ServiceGrant[] | undefined, grants
  * name other volumes); a run's are added under its pid. Grants of services that no longer exist and of runs that
  * ended are dropped on the way.
  */
-export function recordGrants(reg: GrantRegistry, service: string, grants: readonly GrantRequest[], holder: { run: { pid: number; startTime: number | null } | null; uid: number }, now: string, live: Liveness): GrantRegistry {
+export function recordGrants(reg: GrantRegistry, service: string, grants: readonly GrantRequest[], holder: { run: { pid: number; startTime: number | null; oneOff?: boolean } | null; uid: number }, now: string, live: Liveness): GrantRegistry {
   const services: Record<string, ServiceGrant[]> = {};
   for (const [s, gs] of Object.entries(reg.services)) if (live.services.has(s)) services[s] = gs;
   let runs = reg.runs.filter((r) => live.runAlive(r));
@@ -119,7 +149,7 @@ export function recordGrants(reg: GrantRegistry, service: string, grants: readon
     const run = holder.run;
     const before = runs.filter((r) => r.pid === run.pid && r.startTime === run.startTime);
     runs = runs.filter((r) => !(r.pid === run.pid && r.startTime === run.startTime));
-    for (const g of grants) runs.push({ service, pid: run.pid, startTime: run.startTime, volume: g.volume, readOnly: g.readOnly, exclusive: g.exclusive, uid: holder.uid, since: since(before, g.volume) });
+    for (const g of grants) runs.push({ service, pid: run.pid, startTime: run.startTime, volume: g.volume, readOnly: g.readOnly, exclusive: g.exclusive, uid: holder.uid, since: since(before, g.volume), ...(run.oneOff ? { oneOff: true as const } : {}) });
   }
   return { version: 1, services, runs };
 }

@@ -18,7 +18,7 @@ import { makeDataDir, removeTree, setDataOwner, treeBytes } from './data-dir.js'
 import { VOLUME_NAME_RE, parseVolumeName, shown, type VolumeRef } from './names.js';
 import {
   conflictError, conflicts, describeHolder, emptyRegistry, forgetVolume, holdersOf, mergeRequests, ownerOf, recordGrants, revokeService, sameGrants,
-  volumesOf, type GrantRegistry, type GrantRequest, type Holder, type Liveness, type VolumeFacts,
+  volumesOf, type GrantRegistry, type GrantRequest, type Holder, type Liveness, type Requester, type VolumeFacts,
 } from './policy.js';
 
 export type { GrantRequest } from './policy.js';
@@ -37,8 +37,13 @@ export interface VolumeMeta {
 /** What a start gets: each granted volume's data dir and group, and what the user should be told. */
 export interface ResolvedVolumes { volumes: Record<string, { dir: string; gid: number }>; notes: string[] }
 
-/** Who asks: a service (run null; its grants persist) or a `niso run` (its pid; its grants end with it), as which uid. */
-export interface VolumeHolder { run: number | null; uid: number }
+/**
+ * Who asks, as which uid: a service (run null; its grants persist) or a `niso run` (its pid; its grants end with it).
+ * `oneOff`: that run is a one-off of the existing service of its name (`niso run SERVICE -- CMD`); whether the service
+ * is active is asked under the volumes' lock, where a start of the service records its grants too, so that the two
+ * cannot both take an exclusive volume.
+ */
+export interface VolumeHolder { run: number | null; uid: number; oneOff?: { serviceActive: () => boolean } }
 
 const META_FORMAT = 1;
 /** The key of a volume's group in the uid registry: no service name contains "/". */
@@ -190,17 +195,21 @@ export async function resolveVolumes(root: string, service: string, grants: read
     Object.fromEntries(metas.map((m) => [m.name, { dir: volumeOf(l, m.name).data, gid: m.gid }]));
   if (holder.run === null) {
     const metas = merged.map((g) => readMeta(root, g.volume));
-    if (sameGrants(readRegistry(root).services[service], merged, holder.uid) && metas.every((m) => m !== null)) return { volumes: result(metas as VolumeMeta[]), notes: [] };
+    const reg = readRegistry(root);
+    // Not while a one-off of the service may hold one of them: that is checked under the lock.
+    const quiet = !reg.runs.some((r) => r.service === service && r.oneOff === true);
+    if (quiet && sameGrants(reg.services[service], merged, holder.uid) && metas.every((m) => m !== null)) return { volumes: result(metas as VolumeMeta[]), notes: [] };
   }
-  const run = holder.run === null ? null : { pid: holder.run, startTime: processStartTimeSync(holder.run) };
+  const run = holder.run === null ? null : { pid: holder.run, startTime: processStartTimeSync(holder.run), ...(holder.oneOff ? { oneOff: true } : {}) };
   return withVolumesLock(root, async () => {
     const reg = readRegistry(root);
     const live = liveness(root);
     // The service being started counts as existing even if its definition is not written yet.
     if (holder.run === null) live.services = new Set([...live.services, service]);
-    const found = conflicts(reg, service, merged, live);
+    const who: Requester = holder.run === null ? { kind: 'service' } : holder.oneOff ? { kind: 'one-off', pid: holder.run, serviceActive: holder.oneOff.serviceActive() } : { kind: 'run', pid: holder.run };
+    const found = conflicts(reg, service, merged, live, who);
     if (found.length > 0) {
-      const errors = found.map((c) => conflictError(service, c));
+      const errors = found.map((c) => conflictError(service, c, who.kind === 'one-off'));
       throw errors.length === 1 ? errors[0]! : new NisoError(errors[0]!.code, `${errors.length} volumes cannot be granted to ${service}`, { exitCode: 1, diagnostics: errors.map((e) => ({ code: e.code, message: e.message, hint: e.hint })) });
     }
     const notes: string[] = [];
@@ -240,7 +249,7 @@ export async function revokeGrants(root: string, service: string): Promise<void>
 }
 
 /** One recorded grant, as inspect shows it; `active`: it counts now (its service exists, its run lives). */
-export interface GrantView { service: string; run: number | null; readOnly: boolean; exclusive: boolean; since: string; active: boolean }
+export interface GrantView { service: string; run: number | null; oneOff?: true; readOnly: boolean; exclusive: boolean; since: string; active: boolean }
 
 export interface VolumeInfo extends VolumeFacts {
   /** The directory the data is in (what is mounted). */
@@ -270,7 +279,7 @@ export function grantViews(reg: GrantRegistry, volume: string, live: Liveness): 
   for (const [service, gs] of Object.entries(reg.services)) {
     for (const g of gs) if (g.volume === volume) out.push({ service, run: null, readOnly: g.readOnly, exclusive: g.exclusive, since: g.since, active: live.services.has(service) });
   }
-  for (const r of reg.runs) if (r.volume === volume) out.push({ service: r.service, run: r.pid, readOnly: r.readOnly, exclusive: r.exclusive, since: r.since, active: live.runAlive(r) });
+  for (const r of reg.runs) if (r.volume === volume) out.push({ service: r.service, run: r.pid, ...(r.oneOff ? { oneOff: true as const } : {}), readOnly: r.readOnly, exclusive: r.exclusive, since: r.since, active: live.runAlive(r) });
   return out.sort((a, b) => a.service.localeCompare(b.service) || (a.run ?? 0) - (b.run ?? 0));
 }
 
@@ -352,11 +361,11 @@ export async function removeVolume(root: string, name: string, opts: { force: bo
   });
 }
 
-const LEFTOVER_RE = /^(?:\..+\.(?:new|trash)|\.restore)-(\d+)-[0-9a-f]{8}$/;
+const LEFTOVER_RE = /^(?:\..+\.(?:new|trash|tmp)|\.restore)-(\d+)-[0-9a-f]{8}$/;
 
 /**
  * What creations, removals and restores that were killed left: `.NAME.new-PID-*`, `.NAME.trash-PID-*` beside the
- * volumes, `.restore-PID-*` inside one; only those of processes that are gone.
+ * volumes, `.restore-PID-*` and a snapshot restore's `.data.tmp-PID-*` inside one; only those of processes that are gone.
  */
 export function volumeLeftovers(root: string): string[] {
   const l = layout(root);

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Plan } from '../../src/plan/plan.js';
+import { HOST_REGISTRY } from '../../src/sandbox/uids.js';
 import type { Expect } from './expectations.js';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -146,19 +147,32 @@ async function installApp(root: string, work: string, app: string, binary?: stri
 }
 
 /**
- * Gives services fixed uids from the top of niso's range (skipping host accounts), written into
- * niso's uid table before the first run, so that "no process of this uid is left" cannot be
- * confused by other test files' sandboxes, which get uids from the bottom of the range.
+ * Gives services fixed uids from the top of niso's range (skipping host accounts and uids another root claimed),
+ * claimed in the host's registry as niso claims them (a whole file hard-linked to the uid's name, which fails when
+ * taken) and written into niso's uid table before the first run, so that "no process of this uid is left" cannot be
+ * confused by other test files' sandboxes, which get uids from the bottom of the range, nor by another file reserving
+ * at the same time.
  */
 export function reserveUids(root: string, services: string[]): void {
   const taken = new Set<number>();
   for (const f of ['/etc/passwd', '/etc/group']) {
     for (const line of readFileSync(f, 'utf8').split('\n')) taken.add(Number(line.split(':')[2]));
   }
+  mkdirSync(HOST_REGISTRY.dir, { recursive: true, mode: 0o700 });
   const table: Record<string, number> = {};
-  let id = 61099 - (process.pid % 400);
+  let id = HOST_REGISTRY.range.last - (process.pid % 400);
   for (const s of services) {
-    while (taken.has(id)) id--;
+    const tmp = join(HOST_REGISTRY.dir, `.claim-${process.pid}-${s}`);
+    writeFileSync(tmp, `${JSON.stringify({ root: resolve(root), service: s, since: new Date().toISOString() })}\n`, { mode: 0o644 });
+    try {
+      for (;;) {
+        if (id < HOST_REGISTRY.range.first) throw new Error('no free uid left in niso\'s range to reserve');
+        if (!taken.has(id)) {
+          try { linkSync(tmp, join(HOST_REGISTRY.dir, String(id))); break; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+        }
+        id--;
+      }
+    } finally { unlinkSync(tmp); }
     table[s] = id--;
   }
   mkdirSync(join(root, 'var/lib/niso'), { recursive: true, mode: 0o755 });

@@ -52,12 +52,13 @@ test('catalog/redis: packed from Debian packages, deterministic, self-contained;
   ok(['deactivate', 'redis']);
 
   // Self-contained: in a mount namespace where the host's own copies of what redis loads are empty files, the
-  // package's redis-server still starts (it loads the package's loader and libraries, from its own /usr).
+  // package's redis-server still starts (it loads the package's loader and libraries, from its own /usr). The package
+  // by its version: a bare `redis` is the service of that name now, and `niso run redis` a one-off of it.
   const hide = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/x86_64-linux-gnu/liblzf.so.1', '/usr/lib/x86_64-linux-gnu/libatomic.so.1', '/usr/bin/redis-cli', '/usr/bin/redis-server'].filter((p) => existsSync(p));
   const empty = join(dir, 'empty');
   writeFileSync(empty, '');
   const script = `${hide.map((p) => `mount --bind ${empty} ${p}`).join(' && ')}${hide.length > 0 ? ' && ' : ''}exec "$@"`;
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'run', 'redis', '--network', 'none', '--', '--version'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root }, timeout: 120_000 });
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'run', 'redis:7.0.15', '--network', 'none', '--', '--version'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root }, timeout: 120_000 });
   assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
   assert.match(r.stdout, /Redis server v=7\./);
 });

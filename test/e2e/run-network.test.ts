@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
@@ -38,27 +39,31 @@ function start(args: string[], root: string) {
 test('a mapped port reaches the app from the host, services reach each other by name, and the run leaves nothing', async () => {
   const dir = tempDir();
   const root = join(dir, 'root');
-  for (const n of ['web', 'client']) await writeTree(join(dir, n), { 'manifest.toml': MANIFEST(n), 'main.js': MAIN });
+  // Names of this run's own: the namespaces left behind are looked for by name on the whole host, where other test
+  // files' services live too.
+  const id = randomBytes(3).toString('hex');
+  const [web, client] = [`web-${id}`, `client-${id}`];
+  for (const n of [web, client]) await writeTree(join(dir, n), { 'manifest.toml': MANIFEST(n), 'main.js': MAIN });
   const port = await freePort();
-  const web = start(['-p', `127.0.0.1:${port}:3000`, join(dir, 'web')], root);
+  const server = start(['-p', `127.0.0.1:${port}:3000`, join(dir, web)], root);
   try {
-    await web.ready;
+    await server.ready;
     const res = await fetch(`http://127.0.0.1:${port}/`);
     const body = await res.text();
-    assert.match(body, /^hello from web you=\d+\.\d+\.\d+\.\d+$/);
+    assert.match(body, new RegExp(`^hello from ${web} you=\\d+\\.\\d+\\.\\d+\\.\\d+$`));
     // No process listens on the host port: the mapping is a kernel rule.
     const listeners = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).stdout.trim();
     assert.equal(listeners, '', 'no proxy process holds the host port');
     // A second service on the same network finds the first by its name.
-    const client = spawnSync(process.execPath, [BIN, 'run', '--network', 'private', join(dir, 'client'), '--', 'main.js', 'fetch', 'http://web:3000/'], { env: { ...process.env, NISO_ROOT: root }, encoding: 'utf8' });
-    assert.equal(client.status, 0, client.stderr + client.stdout);
-    assert.match(client.stdout, /^hello from web you=/);
+    const fetched = spawnSync(process.execPath, [BIN, 'run', '--network', 'private', join(dir, client), '--', 'main.js', 'fetch', `http://${web}:3000/`], { env: { ...process.env, NISO_ROOT: root }, encoding: 'utf8' });
+    assert.equal(fetched.status, 0, fetched.stderr + fetched.stdout);
+    assert.match(fetched.stdout, new RegExp(`^hello from ${web} you=`));
   } finally {
-    web.child.kill('SIGTERM');
+    server.child.kill('SIGTERM');
   }
-  assert.equal(await web.closed, 0, web.stderr());
+  assert.equal(await server.closed, 0, server.stderr());
   const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-  assert.ok(!/-web-|-client-/.test(netns), `no namespace of the runs is left: ${netns}`);
+  assert.ok(!netns.includes(`-${web}-`) && !netns.includes(`-${client}-`), `no namespace of the runs is left: ${netns}`);
   const list = JSON.parse(spawnSync(process.execPath, [BIN, 'net', 'list', '--json'], { env: { ...process.env, NISO_ROOT: root }, encoding: 'utf8' }).stdout) as { network: { name: string }; attachments: unknown[]; ports: unknown[] }[];
   assert.deepEqual(list.map((n) => [n.network.name, n.attachments.length, n.ports.length]), [['default', 0, 0]], 'the default network stays, empty');
   // Remove the test's network so that its bridge and rules do not outlive the test.

@@ -11,6 +11,14 @@ import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
 import type { Exec, Machine } from '../helpers/nspawn.js';
 
 const PKG = 'sdrun';
+/** A package with an [init] step that seeds its volume (init.js), for runs with an init step. */
+const INIT_PKG = 'sdinit';
+const INIT_JS = `const fs = require('fs');
+console.log('init as ' + process.getuid());
+if (process.env.INIT_FAIL) { console.error('init failed: ' + process.env.INIT_FAIL); process.exit(3); }
+if (process.env.INIT_HANG) setInterval(() => {}, 1000);
+else fs.writeFileSync('/data/seeded', String(process.getuid()));
+`;
 
 let root = '';
 let m: Machine | null = null;
@@ -55,6 +63,10 @@ before(async () => {
   e2e.makeDir();
   root = e2e.root;
   e2e.nodePackage(PKG);
+  e2e.nodePackage(INIT_PKG, {
+    manifest: (t) => `${t}\n[init]\ncommand = ["node", "init.js"]\nif_empty = "/data"\ntimeout = "3s"\n\n[volumes.data]\nmount = "/data"\n`,
+    files: { 'init.js': INIT_JS },
+  });
   m = await e2e.boot({ limits: true, privateNetwork: true });
 });
 
@@ -237,5 +249,34 @@ test('exec into a service on a private network reaches its port on 127.0.0.1', a
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `hello from ${PKG}\n`);
   await nisoOk(['deactivate', 'netweb']);
+  assert.deepEqual(leftovers(), []);
+});
+
+test('niso run of a package with an [init] step: the step runs first as a transient unit of its own, as the run\'s user, then the app; a failing or hanging step keeps the app from starting', async () => {
+  const read = ['-e', "process.stdout.write('app sees ' + require('fs').readFileSync('/data/seeded', 'utf8'))"];
+  const first = await niso(['run', '--network', 'none', INIT_PKG, '--', ...read]);
+  assert.equal(first.code, 0, first.stderr);
+  const uid = uidOf(INIT_PKG);
+  // The step's output is the run's, before the app's; it wrote into the run's volume as the run's uid.
+  assert.equal(first.stdout, `init as ${uid}\napp sees ${uid}`);
+  // The volume holds data now: the condition skips the step.
+  const second = await niso(['run', '--network', 'none', INIT_PKG, '--', ...read]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(second.stdout, `app sees ${uid}`);
+
+  // Another name is another volume, empty: the step runs and fails, and the app is never started.
+  const failed = await niso(['run', '--network', 'none', '--name', 'sdinit-fail', '-e', 'INIT_FAIL=no disk', INIT_PKG, '--', ...read]);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /NISO3315: sdinit-fail: the init step \(\S+ init\.js\) exited with code 3; the app was not started/);
+  assert.match(failed.stderr, /init failed: no disk/, 'its stderr passes through');
+  assert.equal(failed.stdout, `init as ${uidOf('sdinit-fail')}\n`, 'the app printed nothing');
+  // One that never ends is stopped at its timeout.
+  const t0 = performance.now();
+  const hung = await niso(['run', '--network', 'none', '--name', 'sdinit-hang', '-e', 'INIT_HANG=1', INIT_PKG, '--', ...read]);
+  figures.initTimeoutMs = (performance.now() - t0).toFixed(0);
+  assert.equal(hung.code, 1, hung.stderr);
+  assert.match(hung.stderr, /NISO3315: sdinit-hang: the init step \(\S+ init\.js\) did not end within its timeout \(3s\) and was killed; the app was not started/);
+  assert.doesNotMatch(hung.stdout, /app sees/);
+  assert.deepEqual(await units('niso-run-*'), [], 'neither the step\'s unit nor the app\'s is left');
   assert.deepEqual(leftovers(), []);
 });

@@ -1,7 +1,8 @@
 // `niso volume ...`, `remove --volumes` and `gc` as a user runs them, through the built CLI with its own NISO_ROOT:
 // the --json shapes, coded errors for hostile names, prune's question, a service's /state listed, kept, noted when a
 // new service inherits it, deleted with --volumes, reported by gc; a backup of a running service's /state stops it
-// for the copy and says how long, and restores byte for byte.
+// for the copy and says how long, and restores byte for byte; a snapshot of it is refused while it runs unless
+// --stop stops it, and is restored only while it is stopped.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -211,4 +212,53 @@ test('backup of a running service\'s /state stops it for the copy, starts it aga
   assert.equal(junk.code, 2);
   assert.equal(junk.json().error.code, 'NISO5031');
   assert.deepEqual(json(e, ['volume', 'ls', '-f', 'kind=named']).map((v: { name: string }) => v.name), ['copy'], 'the refused restore left no volume');
+});
+
+test('snapshot of a running service\'s /state: refused while it writes, taken with --stop (stopped and started again); snapshot-restore only while it is stopped, and the app sees the old data', async () => {
+  const e = env();
+  await installApp(e, 'snap');
+  ok(e, ['activate', 'snap', '--network', 'none', '--state-size', '16M']);
+  const state = join(e.root, 'var/lib/niso/state/snap');
+  await until('the app to write /state', () => existsSync(join(state, 'db/rows')));
+  const first = readFileSync(join(state, 'first'), 'utf8');
+  const refused = niso(e, ['volume', 'snapshot', 'snap/state']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^error NISO5202: cannot snapshot snap\/state now: service snap writes to it, and a (full|reflink) copy is taken file by file/);
+  assert.match(refused.stderr, /--stop/);
+  const t = json(e, ['volume', 'snapshot', 'snap/state', '--stop']);
+  assert.equal(t.taken, true);
+  assert.deepEqual([t.snapshot.source, t.snapshot.servicesStopped], ['image', ['snap']]);
+  assert.ok(['copy', 'reflink'].includes(t.snapshot.method));
+  assert.equal(typeof t.downtimeMs, 'number');
+  assert.equal(JSON.parse(ok(e, ['status', 'snap', '--json'])).state, 'active', 'started again');
+  const listed = json(e, ['volume', 'snapshots']);
+  assert.deepEqual(listed.map((s: { volume: string; id: string }) => [s.volume, s.id]), [['snap/state', t.snapshot.id]]);
+  assert.match(ok(e, ['volume', 'snapshots', 'snap/state']), /^VOLUME\s+SNAPSHOT\s+METHOD\s+SIZE\s+TAKEN\s+GENERATION\s+NOTE\nsnap\/state\s+manual-\d{8}T\d{6}Z\s+(copy|reflink)\s+.*stopped: snap\n$/);
+
+  writeFileSync(join(state, 'first'), 'changed');
+  const busy = niso(e, ['volume', 'snapshot-restore', 'snap/state', t.snapshot.id, '--yes']);
+  assert.equal(busy.code, 1);
+  assert.match(busy.stderr, /^error NISO5006: snap\/state is the \/state of service snap, which runs/);
+  ok(e, ['deactivate', 'snap']);
+  const r = json(e, ['volume', 'snapshot-restore', 'snap/state', t.snapshot.id, '--yes']);
+  assert.equal(r.snapshot, t.snapshot.id);
+  ok(e, ['activate', 'snap']);
+  await until('the app to start again', () => existsSync(join(state, 'hello.txt')));
+  assert.equal(readFileSync(join(state, 'first'), 'utf8'), first, 'the data of the snapshot');
+  const after = json(e, ['volume', 'snapshots', 'snap/state']);
+  assert.deepEqual(after.map((s: { kind: string }) => s.kind), ['snapshot', 'replaced']);
+  ok(e, ['volume', 'snapshot-rm', 'snap/state', after[1].id, t.snapshot.id]);
+  assert.deepEqual(json(e, ['volume', 'snapshots', 'snap/state']), []);
+  // Each change is in the audit log; the refused snapshot too, with its code.
+  const log = (json(e, ['audit', '--json']) as { event: string; target: string; result: string; code?: string; details?: { id?: string; method?: string; snapshot?: string } }[])
+    .filter((x) => x.event.startsWith('volume.snapshot'));
+  assert.deepEqual(log.map((x) => [x.event, x.target, x.result, x.code ?? null]), [
+    ['volume.snapshot', 'snap/state', 'failed', 'NISO5202'],
+    ['volume.snapshot', 'snap/state', 'ok', null],
+    ['volume.snapshot-restore', 'snap/state', 'failed', 'NISO5006'],
+    ['volume.snapshot-restore', 'snap/state', 'ok', null],
+    ['volume.snapshot-rm', 'snap/state', 'ok', null],
+    ['volume.snapshot-rm', 'snap/state', 'ok', null],
+  ]);
+  assert.deepEqual([log[1]!.details?.id, log[1]!.details?.method], [t.snapshot.id, t.snapshot.method]);
 });

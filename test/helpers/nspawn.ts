@@ -13,10 +13,11 @@
 // /etc/sysusers.d from host dirs, so that a second machine booted with them is the first one after a reboot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, realpathSync, rmSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { HOST_REGISTRY } from '../../src/sandbox/uids.js';
+import { HOST_NET_LOCK } from '../../src/net/host/state-files.js';
 
 const UID_REGISTRY = HOST_REGISTRY.dir;
 
@@ -31,9 +32,13 @@ export function exec(cmd: string, args: string[], opts: { timeoutMs?: number; in
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 30_000);
     child.on('error', reject);
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    // Killed at its timeout, nsenter is gone, but what it started inside a machine may live on with the output pipes
+    // open, so 'close' would wait for it: its end is the answer then.
+    child.on('exit', (code, signal) => { if (timedOut) resolve({ code, signal, stdout, stderr }); });
   });
 }
 
@@ -88,6 +93,11 @@ export interface Machine {
   installUnits(units: { name: string; text: string }[]): Promise<void>;
   /** A unit property (`systemctl show -p NAME --value`). */
   show(unit: string, property: string): Promise<string>;
+  /**
+   * A temp dir inside the machine (on its own tmpfs /tmp) for what runs there. The uid claims of NISO_ROOTs below it
+   * are written into the host's registry but their roots vanish with the machine: shutdown gives them back.
+   */
+  scratch: string;
   /** SIGTERM to nspawn (a clean poweroff), SIGKILL to everything in its cgroup on timeout, then the cgroups go. */
   shutdown(timeoutMs?: number): Promise<{ clean: boolean; ms: number; log: string }>;
 }
@@ -117,6 +127,21 @@ function cgroupProcs(dir: string): number[] {
   };
   walk(dir);
   return pids;
+}
+
+/**
+ * The host registry's uid claims of NISO_ROOTs below `dir`, a path that exists only inside a machine that is gone
+ * (a suite cut short there never gave them back). Only claims naming such a root are removed.
+ */
+function releaseClaimsBelow(dir: string): void {
+  let names: string[];
+  try { names = readdirSync(UID_REGISTRY).filter((n) => /^\d+$/.test(n)); } catch { return; }
+  for (const n of names) {
+    try {
+      const claim = JSON.parse(readFileSync(join(UID_REGISTRY, n), 'utf8')) as { root?: unknown };
+      if (typeof claim.root === 'string' && claim.root.startsWith(`${dir}/`)) unlinkSync(join(UID_REGISTRY, n));
+    } catch { /* gone meanwhile, or not a claim */ }
+  }
 }
 
 /** rmdir depth-first; a cgroup directory goes only once it and its children are empty. */
@@ -173,9 +198,13 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   // niso's uid registry is host-wide (one kernel, one set of uids): the machine writes its claims into the host's.
   mkdirSync(dirname(UID_REGISTRY), { recursive: true, mode: 0o755 });
   mkdirSync(UID_REGISTRY, { recursive: true, mode: 0o700 });
+  // A machine on the host's network makes its bridges among the host's: it takes the host's network lock, whose
+  // directory is bound in (niso's lock in a machine of its own network is the machine's own).
+  if (!opts.privateNetwork) mkdirSync(dirname(HOST_NET_LOCK), { recursive: true, mode: 0o755 });
   const args = [
     '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '-b', '--console=pipe',
     `--bind=${UID_REGISTRY}`,
+    ...(opts.privateNetwork ? [] : [`--bind=${dirname(HOST_NET_LOCK)}`]),
     // Loop devices, for the ext4 images that bound services' /state (their nodes: niso-test-loop-nodes.service).
     ...(existsSync('/dev/loop-control') ? ['--bind=/dev/loop-control'] : []),
     `--bind-ro=${presetDir}:/etc/systemd/system-preset`, `--bind=${unitsDir}:/etc/systemd/system.attached`,
@@ -204,9 +233,11 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
     if (r.code !== 0) throw new Error(`${cmd} ${a.join(' ')} in ${name} failed (${r.code ?? r.signal}):\n${r.stderr}${r.stdout}`);
     return r.stdout;
   };
+  const scratch = `/tmp/${name}`;
   const cleanupCgroups = () => { for (const h of HIERARCHIES) removeCgroupTree(`/sys/fs/cgroup/${h}/${cgroup}`); };
 
-  const shutdown = async (timeoutMs = 10_000) => {
+  // A clean poweroff takes a second or two when quiet; the bound leaves room for a machine busy beside other files.
+  const shutdown = async (timeoutMs = 30_000) => {
     const s0 = performance.now();
     if (exited === null) {
       try { process.kill(nspawnPid, 'SIGTERM'); } catch { /* gone */ }
@@ -224,13 +255,15 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
       await Promise.race([exitedP, sleep(2000)]);
     }
     cleanupCgroups();
+    releaseClaimsBelow(scratch);
     const tail = bootLog();
     rmSync(dir, { recursive: true, force: true });
     return { clean, ms: performance.now() - s0, log: tail };
   };
 
   try {
-    const deadline = t0 + (opts.bootTimeoutMs ?? 20_000);
+    // Generous: several machines may boot at once beside other test files (a quiet boot takes a few seconds).
+    const deadline = t0 + (opts.bootTimeoutMs ?? 60_000);
     let state = '';
     for (;;) {
       if (exited !== null) throw new Error(`systemd-nspawn exited (${JSON.stringify(exited)}) during boot:\n${bootLog()}`);
@@ -256,7 +289,7 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
       await ok('systemctl', ['daemon-reexec']);
     }
     const machine: Machine = {
-      name, dir, unitsDir, cgroup, nspawnPid, systemdPid, bootMs, run, ok,
+      name, dir, unitsDir, cgroup, nspawnPid, systemdPid, bootMs, scratch, run, ok,
       systemctl: (...a) => run('systemctl', a),
       journalctl: (...a) => run('journalctl', ['--no-pager', ...a]),
       installUnits: async (units) => {

@@ -87,9 +87,12 @@ export interface InsideRun { results: TapResult[]; failed: TapResult[]; skipped:
  * judges nothing itself: the caller asserts on the TAP results. Each failure's own message is printed, short, since
  * an assertion shows only the start of a long diff.
  */
-export async function suiteInside(m: Machine, file: string, what: string, timeoutMs: number): Promise<InsideRun> {
+export async function suiteInside(m: Machine, file: string, what: string, timeoutMs: number, env: Record<string, string> = {}): Promise<InsideRun> {
   const t0 = performance.now();
-  const r = await m.run('sh', ['-c', `cd ${REPO} && exec env -u NODE_TEST_CONTEXT NISO_E2E_BACKEND=systemd NODE_NO_WARNINGS=1 "$0" --import tsx --test --test-reporter=tap ${file}`, process.execPath], { timeoutMs });
+  // The suite's temp dirs (its NISO_ROOTs) go below the machine's scratch dir, so that when it is cut short the
+  // machine's shutdown finds and gives back their uid claims in the host's registry (see nspawn.ts, shutdown).
+  const vars = [`TMPDIR=${m.scratch}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  const r = await m.run('sh', ['-c', `mkdir -p ${m.scratch} && cd ${REPO} && exec env -u NODE_TEST_CONTEXT NISO_E2E_BACKEND=systemd NODE_NO_WARNINGS=1 "$@" "$0" --import tsx --test --test-reporter=tap ${file}`, process.execPath, ...vars], { timeoutMs });
   const results = parseTap(r.stdout);
   const failed = results.filter((x) => !x.ok);
   const skipped = results.filter((x) => x.skip !== null);

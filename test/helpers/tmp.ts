@@ -55,7 +55,13 @@ export async function removeNetworksBelow(dir: string): Promise<void> {
       const ctx = net.netContext(root);
       await net.pruneNetwork(ctx);
       for (const n of await net.listNetworks(ctx)) {
-        try { await net.removeNetwork(ctx, n.network.name); } catch { /* still in use: a test's own problem */ }
+        // Still in use (a run or service of a failed test outlived it): its attachments are torn down and the network
+        // removed all the same. Before, the root was deleted with the network in use, and its bridge stayed on the
+        // host with no record left to remove it by.
+        for (const service of new Set(n.attachments.map((a) => a.service))) await net.detachService(ctx, service);
+        try { await net.removeNetwork(ctx, n.network.name); } catch (e) {
+          console.error(`removeNetworksBelow: network ${n.network.name} (bridge ${n.network.bridge}) of ${root} stays: ${(e as Error).message}`);
+        }
       }
     } catch { /* a broken root: nothing more to do */ }
   }

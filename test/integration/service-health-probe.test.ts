@@ -68,7 +68,7 @@ before(async () => {
   sh('ip', ['-n', NS, 'link', 'set', 'bh0', 'up']);
   sh('ip', ['-n', NS, 'link', 'set', 'bh1', 'up']);
   sh('ip', ['-n', NS, 'neigh', 'add', BLACKHOLE, 'lladdr', '02:00:00:00:00:99', 'dev', 'bh0', 'nud', 'permanent']);
-  app = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', APP, String(P)], { stdio: ['ignore', 'pipe', 'inherit'], env: CLEAN_ENV });
+  app = spawn('nsenter', [`--net=/run/netns/${NS}`, '--', process.execPath, '-e', APP, String(P)], { stdio: ['ignore', 'pipe', 'inherit'], env: CLEAN_ENV });
   let out = '';
   app.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
   const deadline = Date.now() + 10_000;
@@ -164,7 +164,7 @@ test('the timeout holds: a server that never answers, and a connect that hangs (
 test('a namespace given as /proc/PID/ns/net works, and one whose process is gone is a clear failure', async () => {
   const viaProc = await runProbe(http(`http://127.0.0.1:${P}/ok`), { netns: `/proc/${app!.pid}/ns/net` }, 2000);
   assert.deepEqual([viaProc.ok, viaProc.output], [true, 'HTTP 200 OK: fine']);
-  const gone = spawn('ip', ['netns', 'exec', NS, 'sleep', '30'], { stdio: 'ignore', env: CLEAN_ENV });
+  const gone = spawn('nsenter', [`--net=/run/netns/${NS}`, '--', 'sleep', '30'], { stdio: 'ignore', env: CLEAN_ENV });
   await once(gone, 'spawn');
   const pid = gone.pid!;
   gone.kill('SIGKILL');
@@ -178,7 +178,7 @@ test('a namespace given as /proc/PID/ns/net works, and one whose process is gone
 test('exec: delegated to the sandbox runner, exit 0 is healthy, and its timeout holds too', async () => {
   // Stands in for `niso exec`: runs the command in the app's namespace and kills it after timeoutMs.
   const execInNs: ExecInSandbox = (argv, timeoutMs) => new Promise((resolve, reject) => {
-    const c = spawn('ip', ['netns', 'exec', NS, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: CLEAN_ENV, detached: true });
+    const c = spawn('nsenter', [`--net=/run/netns/${NS}`, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: CLEAN_ENV, detached: true });
     let output = '';
     c.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
     c.stderr!.on('data', (d: Buffer) => { output += d.toString(); });

@@ -32,7 +32,7 @@ after(async () => {
 
 /** Starts the app in the namespace; resolves once it listens, with the time it did. */
 async function startApp(): Promise<{ proc: ChildProcess; listeningAt: number }> {
-  const proc = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', APP], { stdio: ['ignore', 'pipe', 'inherit'], env: CLEAN_ENV });
+  const proc = spawn('nsenter', [`--net=/run/netns/${NS}`, '--', process.execPath, '-e', APP], { stdio: ['ignore', 'pipe', 'inherit'], env: CLEAN_ENV });
   apps.push(proc);
   proc.stdout!.setEncoding('utf8');
   const [line] = await once(proc.stdout!, 'data') as [string];

@@ -87,13 +87,13 @@ test('a server in its own namespace shows the 1 MiB it received; loopback and th
   // A process of the service left in the host's namespace (as bwrap's outer process is) must not
   // make the host's traffic the service's.
   await start(['sh', '-c', 'echo up; exec sleep 60'], 'up', cg);
-  const server = await start(['ip', 'netns', 'exec', NS_B, process.execPath, '-e', SERVER], 'ready', cg);
+  const server = await start(['nsenter', `--net=/run/netns/${NS_B}`, '--', process.execPath, '-e', SERVER], 'ready', cg);
   const before = readServiceSample(cg);
   assert.equal(before.procs.length, 2);
   assert.ok(before.net, 'the namespace of the server was found');
   assert.ok(before.net.rxBytes < 100_000 && before.net.txBytes < 100_000, `2 MiB over lo are not counted: ${JSON.stringify(before.net)}`);
 
-  const client = await start(['ip', 'netns', 'exec', NS_A, process.execPath, '-e', CLIENT], 'sent', null);
+  const client = await start(['nsenter', `--net=/run/netns/${NS_A}`, '--', process.execPath, '-e', CLIENT], 'sent', null);
   for (let i = 0; i < 200 && !server.out().includes(`got ${MiB}`); i++) await new Promise((r) => setTimeout(r, 10));
   assert.match(server.out(), new RegExp(`got ${MiB}\\n`));
 

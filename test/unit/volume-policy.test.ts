@@ -110,6 +110,38 @@ test('exclusive: nobody else may mount an exclusively held volume; an exclusive 
   assert.match(conflictError('api', conflicts(runExcl, 'api', [{ volume: 'data', readOnly: true, exclusive: false }], live([], [4242]))[0]!).message, /exclusive to a run of tool \(pid 4242\)/);
 });
 
+test('a one-off of a service (niso run SERVICE -- CMD): its service keeps an exclusive volume to itself while active; a stopped one\'s can be used; a start waits for the one-off', () => {
+  const pgdata = { volume: 'pg/data', readOnly: false, exclusive: true };
+  const shared = { volume: 'media', readOnly: false, exclusive: false };
+  const r = reg({ pg: [g('pg/data', true), g('media')] });
+  const l = live(['pg'], [900]);
+  const oneOff = (serviceActive: boolean) => ({ kind: 'one-off' as const, pid: 900, serviceActive });
+  // Active: refused, naming the service and saying what to do.
+  const held = conflicts(r, 'pg', [pgdata, shared], l, oneOff(true));
+  assert.deepEqual(held.map((c) => `${c.kind} ${c.volume}`), ['exclusive-held pg/data'], 'a shared volume is shared with it');
+  const e = conflictError('pg', held[0]!, true);
+  assert.equal(e.code, 'NISO5007');
+  assert.equal(e.message, 'volume pg/data is exclusive to service pg, which is active; a one-off run of pg cannot mount it beside it');
+  assert.match(e.hint ?? '', /niso deactivate pg.*niso exec pg -- CMD/);
+  // Stopped (inactive or failed): its volumes are the one-off's to use.
+  assert.deepEqual(conflicts(r, 'pg', [pgdata, shared], l, oneOff(false)), []);
+  // A package run under the service's name stays the service, as before; so does the service's own restart.
+  assert.deepEqual(conflicts(r, 'pg', [pgdata], l, { kind: 'run', pid: 901 }), []);
+  assert.deepEqual(conflicts(r, 'pg', [pgdata], l), []);
+  // While a one-off holds the exclusive volume: the service's start and a second one-off are refused, the one-off
+  // itself asking again (its plan made once more for its network) is not; once it ended, nothing holds it.
+  const during = recordGrants(r, 'pg', [pgdata, shared], { run: { pid: 900, startTime: 1, oneOff: true }, uid: 60100 }, 'NOW', l);
+  assert.equal(during.runs.every((x) => x.oneOff === true), true, 'recorded as a one-off');
+  const start = conflicts(during, 'pg', [pgdata, shared], live(['pg'], [900]));
+  assert.deepEqual(start.map((c) => `${c.kind} ${c.volume}`), ['exclusive-held pg/data']);
+  assert.equal(conflictError('pg', start[0]!).message, 'volume pg/data is exclusive to a one-off run of pg (pid 900); pg cannot mount it');
+  assert.deepEqual(conflicts(during, 'pg', [pgdata], live(['pg'], [900, 902]), { kind: 'one-off', pid: 902, serviceActive: false }).map((c) => c.kind), ['exclusive-held']);
+  assert.deepEqual(conflicts(during, 'pg', [pgdata, shared], live(['pg'], [900]), oneOff(false)), []);
+  assert.deepEqual(conflicts(during, 'pg', [pgdata, shared], live(['pg'], [])), [], 'the one-off ended');
+  // Another service is refused by the one-off's exclusive grant as by any holder's.
+  assert.match(conflictError('api', conflicts(during, 'api', [{ volume: 'pg/data', readOnly: true, exclusive: false }], live(['pg', 'api'], [900]))[0]!).message, /exclusive to service pg; api cannot mount it/);
+});
+
 test('recording: a service\'s set replaces its old one and keeps each grant\'s since; a run adds under its pid; the dead are dropped; revoke and forget', () => {
   const before = reg({ web: [g('old'), g('data')], gone: [g('data')] }, [run('tool', 1, 'data'), run('tool', 2, 'data')]);
   const l = live(['web'], [2]);

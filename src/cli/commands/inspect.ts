@@ -10,6 +10,7 @@ import { printJson } from '../output.js';
 import { printable } from '../../errors/render.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { renderTable } from '../table.js';
+import { releaseLine } from '../../runtime/version.js';
 import { whatComesFromTheHost, type HostShare } from '../../package/host-share.js';
 
 interface Inspected {
@@ -68,7 +69,7 @@ export async function run(ctx: Context, ref: string, opts: { files?: boolean; js
     ...(m.package.homepage ? [['homepage', m.package.homepage] as [string, string]] : []),
     ...(m.package.authors.length > 0 ? [['authors', m.package.authors.join(', ')] as [string, string]] : []),
     ['runtime', r.fromHost.summary],
-    ...(m.runtime ? [['packed with', r.packedWith ? describePacked(r.packedWith) : 'not recorded'] as [string, string]] : []),
+    ...(m.runtime ? [['packed with', r.packedWith ? `${describePacked(r.packedWith)}; a start refuses another release line than ${r.packedWith.name} ${releaseLine(m.runtime.use.name, r.packedWith.version)}` : 'not recorded'] as [string, string]] : []),
     ...r.fromHost.rows,
     ['command', [m.binary.entrypoint, ...m.binary.args].map(word).join(' ')],
     ['workdir', m.binary.workdir],

@@ -10,20 +10,24 @@ import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 import { audit } from '../../audit/host/log.js';
 
-interface Replaced { digest: string; removed: boolean; usedBy: string[] }
+interface Replaced { digest: string; removed: boolean; usedBy: string[]; keptForGenerations?: number[] }
 
 /**
  * --replace: the earlier builds of this name and version go, except those a service is defined
  * to run (it would lose its files, as with `niso remove`); they stay until the service changes.
+ * So do those a retained generation names (a rollback needs them), until retention lets them go.
  */
 async function replaceOthers(ctx: Context, r: InstallResult): Promise<{ replaced: Replaced[]; freedBytes: number }> {
   if (r.otherBuilds.length === 0) return { replaced: [], freedBytes: 0 };
   const { servicesUsing } = await import('../../service/store.js');
-  const replaced = r.otherBuilds.map((p) => ({ pkg: p, usedBy: servicesUsing(ctx.root, p.digest) }));
-  const unused = replaced.filter((x) => x.usedBy.length === 0).map((x) => x.pkg);
+  const { packagesKeptForGenerations } = await import('./generation.js');
+  const kept = await packagesKeptForGenerations(ctx.root);
+  const replaced = r.otherBuilds.map((p) => ({ pkg: p, usedBy: servicesUsing(ctx.root, p.digest), generations: kept.get(p.digest) ?? [] }));
+  const stays = (x: (typeof replaced)[number]) => x.usedBy.length > 0 || x.generations.length > 0;
+  const unused = replaced.filter((x) => !stays(x)).map((x) => x.pkg);
   const { removePackages } = await import('../../store/remove.js');
   const freed = unused.length > 0 ? (await removePackages(ctx.root, unused)).freedBytes : 0;
-  return { replaced: replaced.map((x) => ({ digest: x.pkg.digest, removed: x.usedBy.length === 0, usedBy: x.usedBy })), freedBytes: freed };
+  return { replaced: replaced.map((x) => ({ digest: x.pkg.digest, removed: !stays(x), usedBy: x.usedBy, ...(x.generations.length > 0 ? { keptForGenerations: x.generations } : {}) })), freedBytes: freed };
 }
 
 export async function run(ctx: Context, file: string, opts: { maxSize?: string; maxFiles?: string; replace?: boolean; insecureSkipVerify?: boolean; json?: boolean }): Promise<void> {
@@ -50,6 +54,11 @@ export async function run(ctx: Context, file: string, opts: { maxSize?: string; 
   const removed = replaced.filter((x) => x.removed).map((x) => shortDigest(x.digest));
   if (removed.length > 0) ctx.stdout.write(`replaced the earlier build${removed.length > 1 ? 's' : ''} ${removed.join(', ')} of ${r.name} ${r.version} (removed, freeing ${formatSize(freedBytes)})\n`);
   for (const x of replaced) {
+    if (!x.removed && x.usedBy.length === 0) {
+      const g = x.keptForGenerations ?? [];
+      ctx.stdout.write(`the earlier build ${shortDigest(x.digest)} of ${r.name} ${r.version} stays for generation${g.length > 1 ? 's' : ''} ${g.join(', ')} (a rollback needs it) until retention lets ${g.length > 1 ? 'them' : 'it'} go\n`);
+      continue;
+    }
     if (!x.removed) ctx.stdout.write(`the earlier build ${shortDigest(x.digest)} of ${r.name} ${r.version} stays while service${x.usedBy.length > 1 ? 's' : ''} ${x.usedBy.join(', ')} use${x.usedBy.length > 1 ? '' : 's'} it; \`niso deactivate ${x.usedBy[0]} && niso activate ${r.name}:${r.version} --name ${x.usedBy[0]}\` switches ${x.usedBy.length > 1 ? 'one' : 'it'} to this build\n`);
   }
 }

@@ -23,8 +23,9 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
   const debCache = opts.debCache !== undefined ? resolve(ctx.cwd, opts.debCache) : ctx.env.NISO_DEB_CACHE ? resolve(ctx.cwd, ctx.env.NISO_DEB_CACHE) : join(ctx.root, 'var/cache/niso/debs');
   const r = await packApp({
     appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, debCache,
-    onProgress: (d, t) => bar.update(d, t), findRuntime: (use) => packedRuntime(ctx, use, opts.json || opts.quiet),
+    onProgress: (d, t) => bar.update(d, t), findRuntime: (runtime) => packedRuntime(ctx, runtime, opts.json || opts.quiet),
   }).finally(() => bar.stop());
+  for (const w of r.warnings) ctx.stderr.write(`warning: ${w}\n`);
   const signature = keyFile ? await signPacked(r.file, keyFile, sourceDateEpoch) : undefined;
   if (opts.json) return printJson(ctx, signature ? { ...r, signature } : r);
   if (opts.quiet) { ctx.stdout.write(`${r.digest}\n`); return; }
@@ -44,11 +45,11 @@ async function signPacked(file: string, keyFile: string, epoch: number | undefin
   return { file: s.sigFile, keyid: s.keyid, manifestDigest: s.manifestDigest };
 }
 
-/** The runtime this host gives the manifest, as the package records it; none (with a note) when the host has none. */
-async function packedRuntime(ctx: Context, use: { name: RuntimeName; version: string }, quiet?: boolean): Promise<PackedRuntime | null> {
+/** The runtime this host gives the manifest (its digest pin kept), as the package records it; none (with a note) when the host has none. */
+async function packedRuntime(ctx: Context, runtime: { use: { name: RuntimeName; version: string }; digest?: string }, quiet?: boolean): Promise<PackedRuntime | null> {
   const { resolveRuntime } = await import('../../runtime/registry.js');
   try {
-    const info = await resolveRuntime(ctx.root, use, { env: ctx.env });
+    const info = await resolveRuntime(ctx.root, runtime.use, { env: ctx.env, pin: runtime.digest ? { digest: runtime.digest } : {} });
     return { name: info.name, version: info.version, source: info.source, ...(info.digest ? { digest: info.digest } : {}) };
   } catch (e) {
     if (!isNisoError(e)) throw e;

@@ -47,6 +47,18 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
       throw new NisoError('NISO3306', `${p.name} ${p.version} is used by service${users.length > 1 ? 's' : ''} ${users.join(', ')}`, { exitCode: 1, hint: `remove the service first: \`niso deactivate ${users[0]}\` then \`niso remove ${users[0]}\`` });
     }
   }
+  // A package a retained generation names stays too: a rollback to that generation needs that very build (GC roots).
+  if (chosen.size > 0) {
+    const { packagesKeptForGenerations } = await import('./generation.js');
+    const kept = await packagesKeptForGenerations(ctx.root);
+    for (const p of chosen.values()) {
+      const gens = kept.get(p.digest);
+      if (!gens) continue;
+      throw new NisoError('NISO6007', `${p.name} ${p.version} is kept for generation${gens.length > 1 ? 's' : ''} ${gens.join(', ')}: a rollback to ${gens.length > 1 ? 'them' : 'it'} needs this build`, {
+        exitCode: 1, hint: `\`niso generation list\` shows them; \`niso generation rm ${gens.join(' ')}\` forgets those that are not current, or retention lets them go ([generations] in /etc/niso/config.toml)`,
+      });
+    }
+  }
   const removedVolumes = new Map<string, string[]>();
   if (services.length > 0) {
     const { removeService } = await import('../../service/ops.js');

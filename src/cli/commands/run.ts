@@ -7,26 +7,27 @@ import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
 import { parsePortMapping, parseSize, parseStateSize } from '../../manifest/units.js';
 import { CAPABILITIES, CONFIG_TARGETS_RESERVED, LIMITS, MOUNT_TARGETS_RESERVED, isNormalisedPath, reservedHit } from '../../manifest/constants.js';
-import type { MountOption, PlanOptions } from '../../plan/build-plan.js';
+import { checkEntrypoint, type MountOption, type PlanOptions } from '../../plan/build-plan.js';
 import { checkTargets, configTarget, type ConfigRequest } from '../../plan/grants.js';
 import { manifestWeakenings, overrideSource } from '../../plan/weakenings.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { Plan, PresetName } from '../../plan/plan.js';
 import { describeRuntime } from '../../plan/plan.js';
 import { shellQuote } from '../../render/bwrap.js';
-import { buildSeccompFilter, DEFAULT_DENY } from '../../render/seccomp.js';
 import { isAlive } from '../../host/liveness.js';
 import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
-import { renderCommand, runSandbox } from '../../sandbox/run-sandbox.js';
+import { runSandbox } from '../../sandbox/run-sandbox.js';
+import { compileSeccomp, renderCommand } from '../../sandbox/spawn.js';
 import { parseSecretOption } from '../../secret/names.js';
-import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare.js';
+import { installedManifest, preparePlan, replanned, type PrepareMode } from '../../sandbox/prepare.js';
+import type { ServiceDefinition } from '../../service/model/types.js';
+import { activeCheck, oneOffAttachName, oneOffOptions, serviceNamed } from '../../service/one-off.js';
 import { forceRemove } from '../../store/fs-tree.js';
 
 export { preparePlan };
 import { layout, serviceDir, stateOf } from '../../store/layout.js';
 import { resolveOne } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
-import { hostArch } from '../../host/arch.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { notInstalledHere, packageRef } from '../package-ref.js';
@@ -106,15 +107,8 @@ export function parseEnv(ctx: Context, opts: Pick<RunOptions, 'env' | 'envFile'>
 
 export function parseOptions(ctx: Context, opts: RunOptions, args: string[]): PlanOptions {
   const o: PlanOptions = { env: parseEnv(ctx, opts), args };
-  if (opts.entrypoint !== undefined) {
-    const ep = opts.entrypoint;
-    const segs = ep.split('/');
-    // A file of the package (below /app) or a command of its runtime: what the sandbox holds.
-    if (ep === '' || ep.includes('\0') || segs.includes('..')) {
-      throw new NisoError('NISO9001', `--entrypoint ${JSON.stringify(ep)}: not a program of the package`, { exitCode: 2, hint: 'give a file of the package ("bin/psql", "/app/bin/psql", or an absolute path of a [debian] package\'s root) or a command of its runtime ("node")' });
-    }
-    o.entrypoint = ep;
-  }
+  // What it may name is the plan's to decide (build-plan.ts entrypointOverride), for every command alike.
+  if (opts.entrypoint !== undefined) o.entrypoint = opts.entrypoint;
   if (opts.preset !== undefined) {
     if (!['server', 'strict', 'unsafe-none'].includes(opts.preset)) throw new NisoError('NISO9001', `--preset ${opts.preset}: expected server, strict or unsafe-none`, { exitCode: 2 });
     o.preset = opts.preset as PresetName;
@@ -372,13 +366,35 @@ function describeSecretFd(plan: Plan, name: string | undefined): string {
 
 const describeEnv = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v === HIDDEN ? v : shellQuote([v])}`).join(' ');
 
+/** What a one-off of a service (`niso run SERVICE -- CMD`) adds to a run: for the dry run's heading and --json. */
+interface OneOffInfo { service: string; argv: string[] }
+
+/** A run made ready: the package and options to plan it with, where it runs, and what goes with it. */
+interface RunSetup {
+  pkg: InstalledPackage;
+  manifest: Manifest;
+  /** The service whose identity it has (uid, /state, hostname). */
+  service: string;
+  options: PlanOptions;
+  temporaryState: string | null;
+  backend: 'embedded' | 'systemd';
+  /** The name its network attachment goes by: the service's own for a package run, another for a one-off. */
+  attachAs: string;
+  mode: PrepareMode;
+  oneOff: OneOffInfo | null;
+}
+
+/** The dry run's first line for a one-off. */
+const oneOffHeading = (o: OneOffInfo) => `# a one-off run of service ${o.service}: ${shellQuote(o.argv)} (its ports are not published, no [init] step)\n`;
+
 /** The run as a transient systemd unit with a service unit's sandbox (service/systemd/run.ts). */
-async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts: RunOptions, shown: Plan): Promise<void> {
+async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts: RunOptions, shown: Plan, oneOff: OneOffInfo | null): Promise<void> {
   const sd = await import('../../service/systemd/run.js');
   const terminal = isatty(0);
   if (opts.dryRun || opts.json) {
     const command = sd.runCommandLine(sd.planRunUnit(ctx.root, plan, runtime), terminal ? 'pty' : 'pipe');
-    if (opts.json) { printJson(ctx, { plan: shown, backend: 'systemd', command }); return; }
+    if (opts.json) { printJson(ctx, { plan: shown, backend: 'systemd', command, ...(oneOff ? { oneOff } : {}) }); return; }
+    if (oneOff) ctx.stdout.write(oneOffHeading(oneOff));
     ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}, as a transient systemd unit\n`);
     if (plan.runtime) ctx.stdout.write(`# runtime ${describeRuntime(plan.runtime)}\n`);
     ctx.stdout.write('# the unit\'s root skeleton, /etc files and user are made when it runs, and removed after it\n');
@@ -392,16 +408,19 @@ async function runAsUnit(ctx: Context, plan: Plan, runtime: string | null, opts:
 }
 
 export async function run(ctx: Context, ref: string, args: string[], opts: RunOptions): Promise<void> {
+  // A service of that name wins over a package of it: `niso run SERVICE -- CMD` is a one-off of that service.
+  const def = serviceNamed(ctx.root, ref, packageRef(ctx.cwd, ref).kind === 'installed');
+  if (def) return runOneOff(ctx, def, args, opts);
   const parsed = parseOptions(ctx, opts, args);
   const configRequests = parseConfigFlags(ctx, opts.config ?? []);
   const dryRun = opts.dryRun === true || opts.json === true;
   let configDir: string | null = null;
   await sweepTemporaryInstalls(ctx);
   const { pkg, temporary } = await locate(ctx, ref);
-  let detach: (() => Promise<void>) | null = null;
   let temporaryState: string | null = null;
   try {
     const manifest = await installedManifest(pkg);
+    if (parsed.entrypoint !== undefined) checkEntrypoint(manifest, parsed.entrypoint);
     const options = await withTrust(ctx, manifest, pkg.name, parsed);
     const service = opts.name ?? pkg.name;
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(service)) throw new NisoError('NISO9001', `--name ${service}: not a valid service name`, { exitCode: 2, hint: 'use lower-case letters, digits, ".", "_" and "-"' });
@@ -417,31 +436,92 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
         options.configs = await copyConfigs(configDir, configRequests, manifest, (await serviceUid(ctx.root, service)).uid);
       }
     }
+    await runPrepared(ctx, { pkg, manifest, service, options, temporaryState, backend, attachAs: service, mode: { run: true, dryRun }, oneOff: null }, opts);
+  } finally {
+    if (configDir !== null) await forceRemove(configDir).catch(() => undefined);
+    const dir = temporaryState;
+    if (dir !== null) await forceRemove(dir).catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the state dir of this run (${dir}): ${String(e)}\n`); });
+    if (temporary) {
+      const { removePackages } = await import('../../store/remove.js');
+      await removePackages(ctx.root, [pkg]).catch(() => undefined);
+      await rm(join(layout(ctx.root).tmp, `run-${process.pid}-${pkg.digest.slice(7, 19)}.json`), { force: true });
+    }
+  }
+}
+
+/** What a run on the command line may set that a one-off takes from its service's definition instead. */
+const PACKAGE_RUN_ONLY: readonly (readonly [keyof RunOptions, string])[] = [
+  ['name', '--name'], ['preset', '--preset'], ['memory', '--memory'], ['cpus', '--cpus'], ['pids', '--pids'], ['stateSize', '--state-size'],
+  ['network', '--network'], ['publish', '-p'], ['net', '--net'], ['capAdd', '--cap-add'], ['allowSyscall', '--allow-syscall'],
+  ['volume', '-v'], ['mount', '--mount'], ['config', '--config'], ['secret', '--secret'], ['entrypoint', '--entrypoint'],
+];
+
+/**
+ * `niso run SERVICE -- CMD`: a new sandbox from the service's own definition, with its uid, volumes and networks (an
+ * address of its own; the service's ports stay the service's), CMD as the program, in the foreground, on the
+ * service's backend. Only -e/--env-file add to it; the rest of the definition is the service's.
+ */
+async function runOneOff(ctx: Context, def: ServiceDefinition, argv: string[], opts: RunOptions): Promise<void> {
+  const name = def.name;
+  const given = PACKAGE_RUN_ONLY.filter(([k]) => { const v = opts[k]; return Array.isArray(v) ? v.length > 0 : v !== undefined; }).map(([, flag]) => flag);
+  if (opts.backend !== undefined && opts.backend !== def.backend) given.push(`--backend ${opts.backend}`);
+  if (given.length > 0) {
+    throw new NisoError('NISO3321', `${given.join(', ')}: a one-off of service ${name} runs with the service's own definition (${def.backend} backend); only -e and --env-file add to it`, {
+      exitCode: 2, hint: `to run the package ${def.package.name} with other options, name it: \`niso run ${def.package.name}:${def.package.version} ${given[0]} ...\`; to change the service, activate it again`,
+    });
+  }
+  if (argv.length === 0 || argv[0] === '') {
+    throw new NisoError('NISO3320', `${name} is a service here: \`niso run ${name}\` runs a command of its package against it, and none was given`, {
+      exitCode: 2, hint: `write the command after --, \`niso run ${name} -- PROGRAM [ARGS...]\` (a program of its package or runtime); to run the package itself: \`niso run ${def.package.name}:${def.package.version}\``,
+    });
+  }
+  const env = parseEnv(ctx, opts);
+  await sweepTemporaryInstalls(ctx);
+  const pkg = await resolveOne(ctx.root, def.package.digest);
+  // The same name is a package too: say which one was meant, and how to mean the other.
+  if (await resolveOne(ctx.root, name).catch(() => null)) {
+    ctx.stderr.write(`note: ${name} is a service here, so this runs ${argv[0]} as a one-off of it; to run the package ${name} instead, write ${name}:VERSION or its path\n`);
+  }
+  const manifest = await installedManifest(pkg);
+  checkEntrypoint(manifest, argv[0]!);
+  const dryRun = opts.dryRun === true || opts.json === true;
+  await runPrepared(ctx, {
+    pkg, manifest, service: name, options: oneOffOptions(def, argv, env), temporaryState: null, backend: def.backend, attachAs: oneOffAttachName(name),
+    mode: { run: true, dryRun, oneOff: { serviceActive: await activeCheck(ctx.root, name) } }, oneOff: { service: name, argv },
+  }, opts);
+}
+
+/** Plans a run, attaches its network (unless it only shows itself), and runs it on its backend; its network goes after. */
+async function runPrepared(ctx: Context, s: RunSetup, opts: RunOptions): Promise<void> {
+  const { pkg, manifest, service, options, temporaryState } = s;
+  let detach: (() => Promise<void>) | null = null;
+  try {
     // The plan is made with a placeholder network first: whether the app gets a private network
     // (the manifest's default) is the plan's decision, and a dry run never creates one.
-    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, temporaryState, { run: true, dryRun });
-    if (plan.network.mode === 'private' && !opts.dryRun && !opts.json) {
+    let plan = await preparePlan(ctx, pkg, manifest, service, options, { netns: '/run/netns/(prepared at start)', hosts: '' }, temporaryState, s.mode);
+    if (plan.network.mode === 'private' && !s.mode.dryRun) {
       const net = await import('../../net/host/manager.js');
       const netCtx = net.netContext(ctx.root);
-      const endpoint = await net.attachService(netCtx, { service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
-      detach = () => net.detachService(netCtx, service).then(() => undefined);
+      const endpoint = await net.attachService(netCtx, { service: s.attachAs, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
+      detach = () => net.detachService(netCtx, s.attachAs).then(() => undefined);
       const netnsPath = endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`;
-      plan = replanned(plan, await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, service) }, temporaryState, { run: true, dryRun: false }));
-      for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${service} is ${a.address} on network ${a.network}\n`);
+      plan = replanned(plan, await preparePlan(ctx, pkg, manifest, service, options, { netns: netnsPath, hosts: await net.hostsFor(netCtx, s.attachAs) }, temporaryState, s.mode));
+      for (const a of endpoint.attachments) ctx.stderr.write(`niso: ${s.attachAs} is ${a.address} on network ${a.network}\n`);
     }
     for (const n of plan.notes) ctx.stderr.write(`note: ${n}\n`);
     // What --dry-run and --json show: the values of the manifest's and the command line's variables are hidden, as
     // they are often secrets, and such output ends up in terminals, CI logs and bug reports.
     const shown = redactedPlan(plan, [...Object.keys(manifest.env), ...Object.keys(options.env ?? {})]);
-    if (backend === 'systemd') {
-      await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts, shown);
+    if (s.backend === 'systemd') {
+      await runAsUnit(ctx, plan, manifest.runtime ? manifest.runtime.use.name : null, opts, shown, s.oneOff);
       return;
     }
-    const seccomp = plan.seccomp ? buildSeccompFilter({ arch: hostArch() as 'x86_64' | 'aarch64', deny: DEFAULT_DENY, allow: plan.seccomp.allow }).program : null;
+    const seccomp = compileSeccomp(plan);
     if (opts.dryRun || opts.json) {
       // renderCommand, as a real run: a plan bubblewrap cannot carry (capabilities) is NISO3201, not a crash.
       const cmd = renderCommand(shown, seccomp, true);
-      if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds }); return; }
+      if (opts.json) { printJson(ctx, { plan: shown, command: cmd.argv, fds: cmd.fds, ...(s.oneOff ? { oneOff: s.oneOff } : {}) }); return; }
+      if (s.oneOff) ctx.stdout.write(oneOffHeading(s.oneOff));
       ctx.stdout.write(`# ${plan.package.name} ${plan.package.version} as service ${plan.service} (uid ${plan.user.uid}), preset ${plan.preset}, network ${plan.network.mode}\n`);
       if (plan.runtime) ctx.stdout.write(`# runtime ${describeRuntime(plan.runtime)}\n`);
       for (const o of plan.overrides) ctx.stdout.write(`# override ${o.property}: ${JSON.stringify(o.preset)} -> ${JSON.stringify(o.value)} (${overrideSource(o)})\n`);
@@ -455,13 +535,5 @@ export async function run(ctx: Context, ref: string, args: string[], opts: RunOp
     ctx.exitCode = r.exitCode;
   } finally {
     if (detach) await detach().catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the network of this run: ${String(e)}\n`); });
-    if (configDir !== null) await forceRemove(configDir).catch(() => undefined);
-    const dir = temporaryState;
-    if (dir !== null) await forceRemove(dir).catch((e: unknown) => { ctx.stderr.write(`niso: could not remove the state dir of this run (${dir}): ${String(e)}\n`); });
-    if (temporary) {
-      const { removePackages } = await import('../../store/remove.js');
-      await removePackages(ctx.root, [pkg]).catch(() => undefined);
-      await rm(join(layout(ctx.root).tmp, `run-${process.pid}-${pkg.digest.slice(7, 19)}.json`), { force: true });
-    }
   }
 }

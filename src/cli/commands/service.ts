@@ -21,6 +21,7 @@ import { installedManifest } from '../../sandbox/prepare.js';
 import { allowedWeakenings } from '../../plan/weakenings.js';
 import { audited } from '../../audit/host/log.js';
 import { deactivatedFields, packageFields } from '../../audit/fields.js';
+import { checkEntrypoint } from '../../plan/build-plan.js';
 
 export function hostOf(ctx: Context): Host {
   return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
@@ -147,6 +148,7 @@ export async function activate(ctx: Context, ref: string, args: string[], opts: 
     // [trust]; the trust is copied into the definition, so restarts, boots and `niso activate SERVICE` keep what
     // was confirmed when the service was made (plan/weakenings.ts).
     const manifest = await installedManifest(pkg);
+    if (options.entrypoint !== undefined) checkEntrypoint(manifest, options.entrypoint);
     options = await withTrust(ctx, manifest, pkg.name, options);
     allowedWeakenings(manifest, options, pkg);
     (await import('../../secret/grants.js')).checkSecretsExist(ctx.root, manifest, options);

@@ -17,7 +17,7 @@ export function volumeJson(v: VolumeInfo) {
   };
 }
 
-const grantText = (g: VolumeInfo['grants'][number]) => `${g.run === null ? g.service : `${g.service} (run ${g.run})`} ${g.readOnly ? 'ro' : 'rw'}${g.exclusive ? ', exclusive' : ''}`;
+const grantText = (g: VolumeInfo['grants'][number]) => `${g.run === null ? g.service : `${g.service} (${g.oneOff ? 'one-off ' : ''}run ${g.run})`} ${g.readOnly ? 'ro' : 'rw'}${g.exclusive ? ', exclusive' : ''}`;
 
 /** Who uses it, for the table: its grants that count, or a /state's service (or that it is gone). */
 function usedBy(v: VolumeInfo): string {

@@ -15,7 +15,7 @@ import type { Attachment, Network, PortMap } from '../model/types.js';
 import { createEndpoint, ensureBridge, ensureForwarding, hostNetFacts, removeBridge, removeEndpoint, uplinkMtu } from './ip.js';
 import { applyRuleset, deleteTable, forwardBlockers } from './nft.js';
 import { hostListeners } from './ss.js';
-import { netPaths, ownerAlive, ownerOf, readNetworks, readRecords, removeRecord, writeNetworks, writeRecord, type NetPaths } from './state-files.js';
+import { HOST_NET_LOCK, netPaths, ownerAlive, ownerOf, readNetworks, readRecords, removeRecord, writeNetworks, writeRecord, type NetPaths } from './state-files.js';
 
 export interface NetContext {
   /** NISO_ROOT: networks.json and the attachment records live below it. */
@@ -65,19 +65,26 @@ export async function applyRules(ctx: NetContext): Promise<void> {
   await locked(paths, () => applyLocked(ctx, paths));
 }
 
+/**
+ * Lock held. The bridge's name and subnet are chosen from what the kernel shows and then made, under the host's
+ * network lock: the root's own lock does not keep another NISO_ROOT from choosing the same free name and subnet in
+ * between (two roots creating a network at once both got niso0 and 10.89.0.0/24, or one failed on "File exists").
+ */
 async function createNetworkLocked(ctx: NetContext, paths: NetPaths, req: NetworkRequest): Promise<Network> {
   const networks = await readNetworks(paths);
-  const network = planNetwork(req, await hostNetFacts(), networks, ctx.bridgePrefix, now(), ctx.pool);
-  await writeNetworks(paths, [...networks, network]);
-  try {
-    await ensureBridge(network, (await uplinkMtu(networks.map((n) => n.bridge))).mtu);
-    await ensureForwarding();
-  } catch (e) {
-    await removeBridge(network.bridge).catch(() => undefined);
-    await writeNetworks(paths, networks);
-    throw e;
-  }
-  return network;
+  return withLock(HOST_NET_LOCK, 'the host\'s network names', async () => {
+    const network = planNetwork(req, await hostNetFacts(), networks, ctx.bridgePrefix, now(), ctx.pool);
+    await writeNetworks(paths, [...networks, network]);
+    try {
+      await ensureBridge(network, (await uplinkMtu(networks.map((n) => n.bridge))).mtu);
+      await ensureForwarding();
+    } catch (e) {
+      await removeBridge(network.bridge).catch(() => undefined);
+      await writeNetworks(paths, networks);
+      throw e;
+    }
+    return network;
+  });
 }
 
 /** `niso net create NAME [--subnet CIDR]`: records the network, creates its bridge, applies the rules. */

@@ -15,6 +15,14 @@ export interface NetPaths {
   records: string;
 }
 
+/**
+ * The lock under which any NISO_ROOT on this host chooses and makes a bridge: link names, addresses and routes are
+ * the network namespace's, not a root's. A root's own files cannot say what another root is about to take, so this
+ * one file is the host's, outside every NISO_ROOT (root's, 0600, in a directory of its own that a test machine sharing
+ * the host's network binds in, as it does the uid registry).
+ */
+export const HOST_NET_LOCK = '/run/niso/host/net.lock';
+
 export function netPaths(root: string): NetPaths {
   const l = layout(root);
   return { networks: join(l.net, 'networks.json'), lock: join(l.net, 'net.lock'), records: join(l.run, 'net') };

@@ -96,3 +96,120 @@ export function parseIndexRecords(stdout: string): Map<string, { filename: strin
 export function debFileName(d: DebRef): string {
   return `${d.name}_${d.version.replace(/:/g, '%3a')}_${d.arch}.deb`;
 }
+
+/**
+ * The paths a .deb holds, from `dpkg-deb -c` (tar's verbose listing: mode, owner, size, date, time, `./PATH`, then
+ * ` -> TARGET` for a symlink or ` link to PATH` for a hard link), as absolute paths without a trailing slash.
+ */
+export function parseDebContents(stdout: string): string[] {
+  const out: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^([-dlhcbp])\S*\s+\S+\s+\d+\s+\S+\s+\S+\s+\.(\/.*)$/.exec(line);
+    if (!m) continue;
+    let path = m[2]!;
+    if (m[1] === 'l') path = path.replace(/ -> .*$/, '');
+    else if (m[1] === 'h') path = path.replace(/ link to .*$/, '');
+    path = path.replace(/\/+$/, '');
+    if (path !== '') out.push(path);
+  }
+  return out;
+}
+
+/** A Debian package that has a file of a library's name, and where. */
+export interface FileOwner { package: string; path: string }
+
+/** What the host could tell about one missing library: installed packages that have a file of its name, and others. */
+export interface LibraryOwners {
+  name: string;
+  /** Installed packages with a file of that name (dpkg -S): somewhere the loader does not look, or for another CPU. */
+  installed: FileOwner[];
+  /** Packages of the archive that ship it (apt-file, or apt's Contents indexes). */
+  available: FileOwner[];
+}
+
+/** A name worth asking about: a plain file name as DT_NEEDED has it, not a pattern or a path. */
+export const LOOKUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/;
+
+/** `dpkg -S '*\/NAME'...` lines: `PKG[:ARCH][, PKG...]: /PATH`; diversions and errors are skipped. */
+export function parseDpkgSearch(stdout: string): FileOwner[] {
+  const out: FileOwner[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('diversion ') || line.startsWith('local diversion')) continue;
+    const m = /^([^\s:][^:]*(?::[a-z0-9-]+)?(?:, [^\s:][^:]*(?::[a-z0-9-]+)?)*): (\/.*)$/.exec(line);
+    if (!m) continue;
+    for (const p of m[1]!.split(', ')) out.push({ package: p.replace(/:[a-z0-9-]+$/, ''), path: m[2]! });
+  }
+  return out;
+}
+
+/** `apt-file search` lines: `PKG: /PATH`. */
+export function parseAptFileSearch(stdout: string): FileOwner[] {
+  const out: FileOwner[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^([a-z0-9][a-z0-9+.-]*): (\/.*)$/.exec(line);
+    if (m) out.push({ package: m[1]!, path: m[2]! });
+  }
+  return out;
+}
+
+/**
+ * Lines of apt's Contents indexes: `PATH<spaces>LOCATION[,LOCATION...]`, where PATH has no leading slash and each
+ * LOCATION is `[AREA/]SECTION/PACKAGE`.
+ */
+export function parseContentsLines(text: string): FileOwner[] {
+  const out: FileOwner[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S.*?)\s+(\S+)$/.exec(line);
+    if (!m || m[1] === 'FILE') continue;
+    for (const loc of m[2]!.split(',')) {
+      const pkg = loc.slice(loc.lastIndexOf('/') + 1);
+      if (/^[a-z0-9][a-z0-9+.-]*$/.test(pkg)) out.push({ package: pkg, path: `/${m[1]}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * The owners of `name` among `all`, best first: a file of exactly that name, in the multiarch library directories
+ * first (where the loader looks), each package once, at most `max` of them.
+ */
+export function bestOwners(name: string, all: readonly FileOwner[], multiarch: string, max = 3): FileOwner[] {
+  const rank = (p: string) => {
+    const dir = p.slice(0, p.lastIndexOf('/'));
+    const i = [`/usr/lib/${multiarch}`, `/lib/${multiarch}`, '/usr/lib', '/lib'].indexOf(dir);
+    return i < 0 ? 4 : i;
+  };
+  const hits = all.filter((o) => o.path.slice(o.path.lastIndexOf('/') + 1) === name).sort((a, b) => rank(a.path) - rank(b.path) || (a.package < b.package ? -1 : a.package > b.package ? 1 : 0));
+  const seen = new Set<string>();
+  return hits.filter((o) => !seen.has(o.package) && seen.add(o.package)).slice(0, max);
+}
+
+/**
+ * The missing libraries in words, each with what the host could tell of its Debian package, and what to do: install
+ * the packages that ship them, point the loader at an installed copy, or find the package with apt-file.
+ */
+export function describeMissingLibraries(found: readonly LibraryOwners[]): { text: string; hint: string } {
+  const parts: string[] = [];
+  const install: string[] = [];
+  const elsewhere: string[] = [];
+  const unknown: string[] = [];
+  for (const f of found) {
+    if (f.available.length > 0) {
+      const pkgs = f.available.map((o) => o.package);
+      parts.push(`${f.name} (in the Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(', ')}: ${f.available[0]!.path})`);
+      if (!install.includes(pkgs[0]!)) install.push(pkgs[0]!);
+    } else if (f.installed.length > 0) {
+      const o = f.installed[0]!;
+      parts.push(`${f.name} (the installed Debian package ${o.package} has a file of that name, ${o.path}, where the loader does not look)`);
+      elsewhere.push(f.name);
+    } else {
+      parts.push(`${f.name} (this host cannot tell which Debian package has it)`);
+      unknown.push(f.name);
+    }
+  }
+  const hints: string[] = [];
+  if (install.length > 0) hints.push(`install ${install.length === 1 ? 'it' : 'them'}: apt-get install ${install.join(' ')}`);
+  if (elsewhere.length > 0) hints.push(`if ${elsewhere.join(', ')} ${elsewhere.length === 1 ? 'is' : 'are'} the one meant, add its directory to the loader's path (a file in /etc/ld.so.conf.d/, then ldconfig)`);
+  if (unknown.length > 0) hints.push(`find the package with \`apt-file search ${unknown[0]}\`${unknown.length > 1 ? ' (and the others likewise)' : ''} after \`apt-get install apt-file && apt-file update\``);
+  return { text: parts.join(', '), hint: hints.join('; ') };
+}

@@ -3,22 +3,25 @@
 // inside the package, documentation left out, and every shared library the programs load, found in the root first and
 // otherwise copied from the host. debian.json at the root records what came from where.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { run } from '../../host/exec.js';
+import { readHead } from '../../host/read-bounded.js';
+import { hostArchNames } from '../../host/arch.js';
 import { defaultLibraryDirs, expandSearchEntry, isElf, multiarchOf, readElfDynamic, type ElfDynamic } from '../format/elf.js';
 import { fetchDebs, resolveDebClosure, type DebFile } from './apt.js';
+import { describeMissingLibraries, parseDebContents } from './apt-output.js';
+import { findLibraryOwners } from '../../host/deb-owner.js';
+import { danglingLinks } from '../format/package-index.js';
 import { LddCache } from '../../runtime/elf-closure.js';
 import { DEBIAN_RECORD, MERGED_DIRS, mergedPath, type DebianRecord } from '../format/debian-record.js';
+import { archBy } from '../format/arches.js';
 
 /** Left out of the root: documentation, and what only an init system or a package manager reads. */
 const DROPPED = ['usr/share/doc', 'usr/share/doc-base', 'usr/share/man', 'usr/share/info', 'usr/share/lintian', 'usr/share/bug', 'usr/share/bash-completion', 'usr/lib/systemd', 'lib/systemd', 'etc/init.d', 'etc/systemd', 'etc/logrotate.d', 'etc/cron.d', 'etc/cron.daily', 'var', 'run'];
 
-
-const DEB_ARCH: Record<string, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', i386: 'i386-linux-gnu', armhf: 'arm-linux-gnueabihf' };
-const NISO_ARCH: Record<string, string> = { amd64: 'x86_64', arm64: 'aarch64', i386: 'i686', armhf: 'armv7' };
 
 function walk(root: string, rel: string, visit: (rel: string, st: Stats) => void): void {
   for (const name of readdirSync(join(root, rel)).sort()) {
@@ -29,19 +32,60 @@ function walk(root: string, rel: string, visit: (rel: string, st: Stats) => void
   }
 }
 
-/** Moves everything below `from` into `to`, keeping what is there already (a name in both is one file of merged /usr). */
-function mergeInto(from: string, to: string): void {
+/** A name that merged /usr has twice, from its top-level directory and from /usr, with different contents. */
+interface Aliased { kept: string; dropped: string }
+
+/**
+ * Moves everything below `from` into `to` (the root's /X into /usr/X): a name in both is one file of merged /usr. A
+ * link that, in its merged place, points at itself (a /lib compatibility link to the /usr file, or the reverse) gives
+ * way to the other; the same content twice is one file; two different ones keep the /usr one and are returned, so
+ * that pack can say which packages disagree.
+ */
+function mergeInto(root: string, from: string, to: string, aliased: Aliased[]): void {
   mkdirSync(to, { recursive: true });
   for (const name of readdirSync(from)) {
     const a = join(from, name);
     const b = join(to, name);
     const sa = lstatSync(a);
     const sb = lstatSync(b, { throwIfNoEntry: false });
-    if (!sb) renameSync(a, b);
-    else if (sa.isDirectory() && sb.isDirectory()) mergeInto(a, b);
+    if (!sb) { renameSync(a, b); continue; }
+    if (sa.isDirectory() && sb.isDirectory()) { mergeInto(root, a, b, aliased); continue; }
+    const pointsAtItself = (p: string, st: Stats) => st.isSymbolicLink() && posix.join(to, readlinkSync(p)) === b;
+    if (pointsAtItself(b, sb) && !pointsAtItself(a, sa)) { rmSync(b, { recursive: true, force: true }); renameSync(a, b); continue; }
+    if (pointsAtItself(a, sa) || sameEntry(a, sa, b, sb)) continue;
+    aliased.push({ kept: `/${b.slice(root.length + 1)}`, dropped: `/${a.slice(root.length + 1)}` });
   }
   rmSync(from, { recursive: true, force: true });
 }
+
+/** Two files with the same bytes, or two symlinks with the same target (relative ones: both sit in the same place after the merge). */
+function sameEntry(a: string, sa: Stats, b: string, sb: Stats): boolean {
+  if (sa.isSymbolicLink() && sb.isSymbolicLink()) return readlinkSync(a) === readlinkSync(b);
+  return sa.isFile() && sb.isFile() && sa.size === sb.size && readFileSync(a).equals(readFileSync(b));
+}
+
+/** Which .debs ship each path (asked only when merged /usr found two different files of one name). */
+async function ownersOf(debs: readonly DebFile[], paths: readonly string[]): Promise<Map<string, string[]>> {
+  const wanted = new Set(paths);
+  const out = new Map<string, string[]>(paths.map((p) => [p, []]));
+  for (const d of debs) {
+    const r = await run('dpkg-deb', ['-c', d.file], { env: { LC_ALL: 'C', PATH: '/usr/bin:/bin' } });
+    for (const p of parseDebContents(r.stdout)) if (wanted.has(p)) out.get(p)!.push(d.name);
+  }
+  return out;
+}
+
+/** Every entry of the root by its path (relative), and its symlinks with their targets: the package's own view. */
+function readTree(root: string): { kinds: Map<string, 'file' | 'dir' | 'link'>; links: Map<string, string> } {
+  const kinds = new Map<string, 'file' | 'dir' | 'link'>([['', 'dir']]);
+  const links = new Map<string, string>();
+  walk(root, '', (rel, st) => {
+    if (st.isSymbolicLink()) { kinds.set(rel, 'link'); links.set(rel, readlinkSync(join(root, rel))); }
+    else kinds.set(rel, st.isDirectory() ? 'dir' : 'file');
+  });
+  return { kinds, links };
+}
+
 
 /** Every symlink as a relative link to where it pointed, seen from its place under merged /usr. */
 function relativiseLinks(root: string): void {
@@ -58,15 +102,6 @@ function relativiseLinks(root: string): void {
       symlinkSync(relTarget, join(root, rel));
     }
   });
-}
-
-function readHead(file: string, n: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    const got = readSync(fd, b, 0, n, 0);
-    return b.subarray(0, got);
-  } finally { closeSync(fd); }
 }
 
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -86,7 +121,11 @@ function confDirs(root: string): string[] {
   return out;
 }
 
-export interface StageResult { record: DebianRecord }
+export interface StageResult {
+  record: DebianRecord;
+  /** What the user should know about the root (files merged /usr had twice). */
+  warnings: string[];
+}
 
 /**
  * The library closure of every ELF object of the root. The loader's rules, applied inside the root: the object's
@@ -109,7 +148,7 @@ async function closeLibraries(root: string, multiarch: string): Promise<{ fromHo
     if (elf && (elf.needed.length > 0 || elf.interpreter !== null)) objects.push({ path: `/${rel}`, elf });
   });
   const fromHost: DebianRecord['fromHost'] = [];
-  const missing: string[] = [];
+  const missing: { name: string; by: string }[] = [];
   const resolved = new Set<string>();
   const queue = [...objects];
   while (queue.length > 0) {
@@ -121,7 +160,7 @@ async function closeLibraries(root: string, multiarch: string): Promise<{ fromHo
       const found = dirs.find((d) => inRoot(`${d}/${name}`));
       if (found !== undefined) { resolved.add(mergedPath(`${found}/${name}`)); continue; }
       const host = hostDirs.map((d) => `${d}/${name}`).find((p) => existsSync(p));
-      if (host === undefined) { missing.push(`${name} (needed by ${path})`); continue; }
+      if (host === undefined) { missing.push({ name, by: path }); continue; }
       const source = realpathSync(host);
       // The interpreter keeps its own path (the one every executable names); a library goes to the first default dir.
       const dest = elf.interpreter !== null && name === posix.basename(elf.interpreter) ? mergedPath(elf.interpreter) : `/usr/lib/${multiarch}/${name}`;
@@ -134,13 +173,58 @@ async function closeLibraries(root: string, multiarch: string): Promise<{ fromHo
     }
   }
   if (missing.length > 0) {
-    const shown = [...new Set(missing)].sort();
-    throw new NisoError('NISO2305', `${shown.length} librar${shown.length === 1 ? 'y is' : 'ies are'} in neither the Debian packages nor on this host: ${shown.slice(0, 5).join(', ')}${shown.length > 5 ? ', …' : ''}`, { exitCode: 1, hint: 'add the Debian package that ships it to [debian] packages (`apt-file search NAME`), or leave out what needs it with [debian] exclude' });
+    const names = [...new Set(missing.map((m) => m.name))].sort();
+    const owners = await findLibraryOwners(names.slice(0, 5));
+    const { text } = describeMissingLibraries(owners);
+    const add = [...new Set(owners.flatMap((o) => o.available.slice(0, 1).map((x) => x.package)))];
+    const users = [...new Set(missing.filter((m) => names.slice(0, 5).includes(m.name)).map((m) => m.by))].sort();
+    throw new NisoError('NISO2305', `${names.length} librar${names.length === 1 ? 'y is' : 'ies are'} in neither the Debian packages nor on this host: ${text}${names.length > 5 ? ', …' : ''}; needed by ${users.slice(0, 5).join(', ')}${users.length > 5 ? ', …' : ''}`, {
+      exitCode: 1,
+      hint: add.length > 0
+        ? `add ${add.join(', ')} to [debian] packages, or leave out what needs ${names.length === 1 ? 'it' : 'them'} with [debian] exclude`
+        : 'add the Debian package that ships it to [debian] packages (find it with `apt-file search NAME` after `apt-get install apt-file && apt-file update`), or leave out what needs it with [debian] exclude',
+    });
   }
   fromHost.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { fromHost, total: resolved.size, extraDirs: extra };
 }
 
+
+/**
+ * Merged /usr, as Debian 12 hosts have it: every symlink made relative to where it pointed, seen from its place below
+ * /usr (while each still sits where its .deb put it), then /bin, /sbin, /lib* moved below /usr. Two different files
+ * of one merged name are told with the packages that shipped them (the /usr one is kept).
+ */
+export async function mergeUsr(root: string, debs: readonly DebFile[]): Promise<{ conflicts: NonNullable<DebianRecord['conflicts']>; warnings: string[] }> {
+  relativiseLinks(root);
+  const aliased: Aliased[] = [];
+  for (const top of MERGED_DIRS) {
+    const from = join(root, top);
+    const st = lstatSync(from, { throwIfNoEntry: false });
+    if (st?.isDirectory()) mergeInto(root, from, join(root, 'usr', top), aliased);
+    else if (st) rmSync(from, { force: true });
+  }
+  const warnings: string[] = [];
+  const conflicts: NonNullable<DebianRecord['conflicts']> = [];
+  if (aliased.length === 0) return { conflicts, warnings };
+  const owners = await ownersOf(debs, aliased.flatMap((x) => [x.kept, x.dropped]));
+  const who = (names: string[]) => (names.length > 0 ? names.join(', ') : 'no package of the closure');
+  for (const x of aliased.sort((p, q) => (p.kept < q.kept ? -1 : 1))) {
+    const keptFrom = owners.get(x.kept) ?? [];
+    const droppedFrom = owners.get(x.dropped) ?? [];
+    conflicts.push({ path: x.kept, keptFrom, droppedFrom });
+    warnings.push(`${x.dropped} (from ${who(droppedFrom)}) and ${x.kept} (from ${who(keptFrom)}) differ, and merged /usr has room for one: the package has the /usr one; leave out the other package with [debian] exclude if its file is the one meant`);
+  }
+  return { conflicts, warnings };
+}
+
+/** Removes the root's symlinks that lead nowhere inside it (see danglingLinks) and returns them. */
+export function dropDanglingLinks(root: string): string[] {
+  const { kinds, links } = readTree(root);
+  const dropped = danglingLinks(kinds, links);
+  for (const l of dropped) unlinkSync(join(root, l));
+  return dropped;
+}
 
 export interface StageOptions {
   packages: readonly string[];
@@ -163,36 +247,26 @@ export async function stageDebianRoot(o: StageOptions): Promise<StageResult> {
     if (r.code !== 0) throw new NisoError('NISO2304', `dpkg-deb -x ${f.file} failed: ${r.stderr.trim()}`, { path: f.file, exitCode: 1, hint: 'leave the package out with [debian] exclude if nothing needs it' });
   }
   for (const d of DROPPED) rmSync(join(o.root, d), { recursive: true, force: true });
-  // Links first, while each still sits where its .deb put it; then the directories move below /usr.
-  relativiseLinks(o.root);
-  for (const top of MERGED_DIRS) {
-    const from = join(o.root, top);
-    const st = lstatSync(from, { throwIfNoEntry: false });
-    if (st?.isDirectory()) mergeInto(from, join(o.root, 'usr', top));
-    else if (st) rmSync(from, { force: true });
-  }
-  // Dangling links (into /etc/alternatives, or at files left out) would only fail at run time.
-  const droppedLinks: string[] = [];
-  walk(o.root, '', (rel, st) => {
-    if (st.isSymbolicLink() && !existsSync(join(o.root, rel))) droppedLinks.push(rel);
-  });
-  for (const l of droppedLinks) unlinkSync(join(o.root, l));
-  const debArch = files[0]?.arch === 'all' ? (files.find((f) => f.arch !== 'all')?.arch ?? 'amd64') : (files[0]?.arch ?? 'amd64');
-  const multiarch = DEB_ARCH[debArch] ?? multiarchGuess(o.root);
+  const { conflicts, warnings } = await mergeUsr(o.root, files);
+  const droppedLinks = dropDanglingLinks(o.root);
+  // Packages of architecture "all" only (data, scripts): the host's, which apt chose them for.
+  const debArch = files.find((f) => f.arch !== 'all')?.arch ?? hostArchNames()?.debian ?? 'amd64';
+  const multiarch = archBy('debian', debArch)?.multiarch ?? multiarchGuess(o.root);
   const libs = await closeLibraries(o.root, multiarch);
   const record: DebianRecord = {
     format: 1,
-    arch: NISO_ARCH[debArch] ?? debArch,
+    arch: archBy('debian', debArch)?.niso ?? debArch,
     multiarch,
     packages: files.map((f) => ({ name: f.name, version: f.version, arch: f.arch, sha256: f.sha256, size: f.size, file: f.file.slice(f.file.lastIndexOf('/') + 1) })),
     excluded: dropped,
     libraries: { total: libs.total, fromPackages: libs.total - libs.fromHost.length },
     fromHost: libs.fromHost,
-    droppedLinks: droppedLinks.sort(),
+    droppedLinks,
     libraryPath: libs.extraDirs,
+    ...(conflicts.length > 0 ? { conflicts } : {}),
   };
   writeFileSync(join(o.root, DEBIAN_RECORD), JSON.stringify(record, null, 2) + '\n');
-  return { record };
+  return { record, warnings };
 }
 
 function multiarchGuess(root: string): string {
@@ -204,5 +278,5 @@ function multiarchGuess(root: string): string {
       if (m) return m;
     }
   }
-  return 'x86_64-linux-gnu';
+  return hostArchNames()?.multiarch ?? 'x86_64-linux-gnu';
 }

@@ -19,6 +19,11 @@ export interface DebianRecord {
   droppedLinks: string[];
   /** Library directories its ld.so.conf.d adds: the sandbox has no ld.so.cache, so they are its LD_LIBRARY_PATH. */
   libraryPath: string[];
+  /**
+   * Paths that merged /usr had twice with different contents (/lib/X and /usr/lib/X): the /usr one is kept. By the
+   * merged path, with the packages that shipped each. Absent when there were none.
+   */
+  conflicts?: { path: string; keptFrom: string[]; droppedFrom: string[] }[];
 }
 
 /** Merged /usr: these top-level directories of a .deb end up below /usr, and the sandbox gets symlinks for them. */

@@ -1,6 +1,7 @@
 // Reads what the dynamic loader reads of an ELF file (its interpreter, DT_NEEDED, DT_RPATH/DT_RUNPATH), from the
 // bytes alone: the library closure of a staged Debian root must be found inside that root, where the host's ldd
 // (the host's loader, the host's ld.so.cache) cannot look. Pure: a buffer in, data out.
+import { archOfElf } from './arches.js';
 
 export interface ElfDynamic {
   /** 64 or 32 bit, and the e_machine number (62 = x86-64, 183 = aarch64). */
@@ -107,9 +108,5 @@ export function expandSearchEntry(entry: string, objectPath: string, multiarch: 
 
 /** The Debian multiarch triplet of an ELF machine, or null for one niso does not know. */
 export function multiarchOf(machine: number, elfClass: 32 | 64): string | null {
-  if (machine === 62 && elfClass === 64) return 'x86_64-linux-gnu';
-  if (machine === 183 && elfClass === 64) return 'aarch64-linux-gnu';
-  if (machine === 3 && elfClass === 32) return 'i386-linux-gnu';
-  if (machine === 40 && elfClass === 32) return 'arm-linux-gnueabihf';
-  return null;
+  return archOfElf(machine, elfClass)?.multiarch ?? null;
 }

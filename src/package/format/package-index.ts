@@ -121,14 +121,14 @@ export function symlinkStaysInside(linkPath: string, target: string): boolean {
 }
 
 /**
- * Whether a symlink, resolved the way the kernel would inside the app (following the package's
- * other symlinks), stays inside. A lexical check alone is fooled by chains: with `b -> .`,
- * `s -> b/..` looks like the app root but resolves to its parent.
+ * Where a symlink leads, resolved the way the kernel would inside the app (following the package's other symlinks):
+ * the path it ends at, relative to the app ("" for the app itself), or null when it leaves the app, is absolute, or
+ * loops. Whether something exists there is the caller's to say.
  */
-export function resolvesInside(links: ReadonlyMap<string, string>, linkPath: string): boolean {
+export function resolveLink(links: ReadonlyMap<string, string>, linkPath: string): string | null {
   const start = links.get(linkPath);
-  if (start === undefined) return true;
-  if (start.startsWith('/')) return false;
+  if (start === undefined) return linkPath;
+  if (start.startsWith('/')) return null;
   let hops = 0;
   // Walk from the app root: first the link's own directory, then its target, expanding links.
   let todo = [...linkPath.split('/').slice(0, -1), ...start.split('/')];
@@ -137,20 +137,42 @@ export function resolvesInside(links: ReadonlyMap<string, string>, linkPath: str
     const seg = todo.shift()!;
     if (seg === '' || seg === '.') continue;
     if (seg === '..') {
-      if (cur.length === 0) return false;
+      if (cur.length === 0) return null;
       cur.pop();
       continue;
     }
     const here = [...cur, seg].join('/');
     const target = links.get(here);
     if (target !== undefined) {
-      if (++hops > 40 || target.startsWith('/')) return false;
+      if (++hops > 40 || target.startsWith('/')) return null;
       todo = [...target.split('/'), ...todo];
       continue;
     }
     cur.push(seg);
   }
-  return true;
+  return cur.join('/');
+}
+
+/**
+ * Symlinks that lead nowhere inside a tree (`kinds`: every path it has, "" for its top): resolved through its own links
+ * (never through the host's filesystem, where a path that leaves the tree could find something), to an entry the tree
+ * does not have, out of it, or in a loop. In a package they would only fail at run time (links into /etc/alternatives,
+ * at files left out).
+ */
+export function danglingLinks(kinds: ReadonlyMap<string, unknown>, links: ReadonlyMap<string, string>): string[] {
+  return [...links.keys()].filter((l) => {
+    const to = resolveLink(links, l);
+    return to === null || !kinds.has(to);
+  }).sort();
+}
+
+/**
+ * Whether a symlink, resolved the way the kernel would inside the app (following the package's
+ * other symlinks), stays inside. A lexical check alone is fooled by chains: with `b -> .`,
+ * `s -> b/..` looks like the app root but resolves to its parent.
+ */
+export function resolvesInside(links: ReadonlyMap<string, string>, linkPath: string): boolean {
+  return resolveLink(links, linkPath) !== null;
 }
 
 /** What the structure rules look at: an index entry, or an entry pack is about to write. */
