@@ -1,13 +1,21 @@
 // Exclusive locks on niso's shared state (the store's writers, the uid table, the networks, each service), so
-// e.g. gc never frees content an install is about to link. Each is a kernel flock(2) held by the host's flock(1) in
-// a child whose stdin is our pipe: when niso exits or is killed, the pipe closes and the lock is released at once.
-// (A lock file with a staleness timeout would make every run after a crash wait.)
+// e.g. gc never frees content an install is about to link. Each is a kernel flock(2) on a descriptor that dies with
+// niso: when niso exits or is killed, the kernel releases the lock at once. (A lock file with a staleness timeout
+// would make every run after a crash wait.)
+//
+// Node has no flock(2). The lock is taken in-process through fs-ext's flock(2) binding when it is free (the common
+// case: about 0.02 ms, where a flock(1) child cost 5-50 ms, and a CLI verb takes several locks); when it is held,
+// or the binding could not be built, the wait is left to the host's flock(1) in a child whose stdin is our pipe (it
+// waits in the kernel, at most WAIT_SECONDS, and dies, releasing the lock, when our pipe closes). Both are flock(2)
+// locks on the same file, so they exclude each other, flock(1) users and older niso alike. Lock descriptors are
+// opened close-on-exec (node's default), so no sandbox or supervisor started while a lock is held inherits it.
 //
 // flock(2) works on a read-only descriptor, so whoever can open a lock file can hold niso up: lock files are root's
 // and 0600 (an older niso made them 0644: their mode is fixed at the next use), and niso opens them itself (no symlink
-// followed) for flock(1). A process of another user that opened a file while it was still 0644
+// followed). A process of another user that opened a file while it was still 0644
 // keeps it open; one that holds the lock is named in NISO3314 at once rather than waited for.
 import { closeSync, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readFileSync, constants as FS } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { spawnTool, missingTool } from './exec.js';
 import { NisoError } from '../errors/niso-error.js';
@@ -15,6 +23,34 @@ import { NisoError } from '../errors/niso-error.js';
 const WAIT_SECONDS = 600;
 /** How soon, and then how often, a lock that does not come is checked for a holder that is not niso. */
 const HOLDER_CHECK_MS = 200;
+
+/** fs-ext's flock(2), or null where the addon is missing (its native build failed): then every lock takes the child. */
+type FlockSync = (fd: number, flags: 'exnb' | 'un') => void;
+let flockSync: FlockSync | null | undefined;
+function inProcessFlock(): FlockSync | null {
+  if (flockSync === undefined) {
+    try {
+      flockSync = (createRequire(import.meta.url)('fs-ext') as { flockSync: FlockSync }).flockSync;
+    } catch {
+      flockSync = null;
+    }
+  }
+  return flockSync;
+}
+
+/** Takes the lock on fd in this process if it is free: true if taken, false if someone holds it. */
+function tryLockHere(fd: number, lockPath: string, what: string): boolean {
+  const flock = inProcessFlock();
+  if (!flock) return false;
+  try {
+    flock(fd, 'exnb');
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false;
+    throw new NisoError('NISO2203', `could not lock ${what} (${lockPath}): ${(e as Error).message}`, { cause: e });
+  }
+}
 
 /** Opens (creating) a lock file as a private regular file of this user: 0600, owned by us. */
 function openLockFile(lockPath: string, what: string): number {
@@ -79,6 +115,26 @@ function foreignHolder(fd: number): { pid: number; uid: number; command: string 
 /** `what` names the state in errors, e.g. "the store". */
 export async function withLock<T>(lockPath: string, what: string, fn: () => Promise<T>): Promise<T> {
   const fd = openLockFile(lockPath, what);
+  let here: boolean;
+  try {
+    here = tryLockHere(fd, lockPath, what);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  if (here) {
+    // Closing the descriptor (its only one: close-on-exec) releases the lock.
+    try {
+      return await fn();
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return withLockInChild(fd, lockPath, what, fn);
+}
+
+/** Waits for the lock held by someone else through flock(1) in a child, which then holds it while fn runs. */
+async function withLockInChild<T>(fd: number, lockPath: string, what: string, fn: () => Promise<T>): Promise<T> {
   // flock(1) locks the file niso opened (its fd 3, reopened through /dev/fd: the same file whatever happens to the
   // path) and holds the lock while its command runs; cat runs until our pipe closes.
   let child;

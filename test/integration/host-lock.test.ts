@@ -80,3 +80,58 @@ test('flockHolders reads /proc/locks: holders of this file only, not waiters, wi
   // dev_t of major 0xfd, minor 1 (a device-mapper disk).
   assert.deepEqual(flockHolders((0xfd << 8) | 1, 1234, text), [4242, 4444]);
 });
+
+const REPO = join(import.meta.dirname, '..', '..');
+
+/** `flock --nonblock` as root: 0 when the lock is free, 1 when someone holds it. */
+function flockNow(file: string): number | null {
+  return spawnSync('flock', ['--exclusive', '--nonblock', file, 'true']).status;
+}
+
+test('a lock taken in-process is a real flock(2): flock(1) sees it held while fn runs and free right after', async () => {
+  const file = join(tempDir(), 'x.lock');
+  await withLock(file, 'the test state', async () => {
+    assert.equal(flockNow(file), 1);
+    assert.deepEqual(flockHolders(statSync(file).dev, statSync(file).ino), [process.pid], 'held by niso itself, no child');
+  });
+  assert.equal(flockNow(file), 0);
+});
+
+test('a child started while a lock is held does not inherit it (the descriptor is close-on-exec)', async () => {
+  const file = join(tempDir(), 'x.lock');
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    await withLock(file, 'the test state', async () => {
+      child = spawn('sleep', ['60'], { stdio: 'ignore' });
+      await new Promise((res) => child!.on('spawn', res));
+    });
+    assert.equal(flockNow(file), 0, 'free while the child still runs');
+  } finally {
+    child?.kill('SIGKILL');
+  }
+});
+
+test('a niso killed while it holds a lock releases it at once; a waiting niso then takes it', async () => {
+  const file = join(tempDir(), 'x.lock');
+  const script = `import { withLock } from './src/host/lock.ts';
+await withLock(${JSON.stringify(file)}, 'the test state', async () => { console.log('held'); await new Promise(() => setInterval(() => {}, 1000)); });`;
+  const holder = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  const closed = new Promise((res) => holder.on('close', res));
+  try {
+    await new Promise<void>((res) => holder.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('held')) res(); }));
+    assert.deepEqual(flockHolders(statSync(file).dev, statSync(file).ino), [holder.pid]);
+    // This one finds it held and waits (through flock(1)); it enters only after the holder is gone.
+    let entered = false;
+    const waiting = withLock(file, 'the test state', async () => { entered = true; });
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(entered, false, 'waits while the holder lives');
+    holder.kill('SIGKILL');
+    await closed;
+    await waiting;
+    assert.equal(entered, true);
+  } finally {
+    holder.kill('SIGKILL');
+    await closed;
+  }
+  assert.equal(flockNow(file), 0);
+});
