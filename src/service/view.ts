@@ -60,12 +60,14 @@ export function serviceStatus(root: string, name: string, now = Date.now()): Ser
     message = null;
   }
   let nextRestartAt = s.nextRestartAt;
+  let lastExit = s.exits[s.exits.length - 1] ?? null;
   // The state says it runs but it does not: it ended and no supervisor has recorded it yet.
   if (!running && s.pid !== null) {
     // With what its cgroup counted (an OOM kill), as the supervisor will record it before the cgroup goes.
     const exit = withLimitEvents(endedRun(root, name, s, 'exited', new Date(now)), readLimitEvents(cgroupOf(root, name)));
     const verdict = judgeEnd(root, name, s, exit, def.desired);
     ({ state, message } = verdict);
+    lastExit = { ...exit, message: exit.message ?? verdict.message };
     nextRestartAt = verdict.action === 'restart' ? new Date(Date.parse(exit.at) + verdict.delayMs).toISOString() : null;
   }
   const health = running ? readHealth(root, name)?.status ?? null : null;
@@ -77,7 +79,7 @@ export function serviceStatus(root: string, name: string, now = Date.now()): Ser
     uptimeMs: running && s.startedAt ? Math.max(0, now - Date.parse(s.startedAt)) : null,
     restarts: s.restarts, ports: running ? s.ports : [], addresses: running ? s.addresses : [],
     backend: def.backend, desired: def.desired, message, nextRestartAt,
-    lastExit: s.exits[s.exits.length - 1] ?? null,
+    lastExit,
   };
 }
 

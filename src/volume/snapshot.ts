@@ -511,10 +511,11 @@ export async function restoreSnapshot(root: string, volume: string, snapshot: st
     const service = src.ref.service;
     if (src.writers.length > 0) throw new NisoError('NISO5006', `${name} is the /state of service ${service}, which runs`, { exitCode: 1, hint: `stop it first (\`niso deactivate ${service}\`), restore, then start it again` });
     if (src.kind === 'image') {
-      const { unmountBounded } = await import('../host/bounded-dir.js');
+      const { unmountBounded, stillAttached } = await import('../host/bounded-dir.js');
       const st = stateOf(layout(root), service);
       await unmountBounded(st);
-      const held = (await run('losetup', ['-j', st.image, '-n', '-O', 'NAME'], TOOL_ENV)).stdout.trim();
+      // A sandbox that just ended lets go of the loop device a moment later (bounded-dir.ts stillAttached).
+      const held = (await stillAttached(st.image)) ? (await run('losetup', ['-j', st.image, '-n', '-O', 'NAME'], TOOL_ENV)).stdout.trim() : '';
       if (held !== '') throw new NisoError('NISO5006', `${name} is still used by a sandbox (loop device ${held.split('\n')[0]})`, { exitCode: 1, hint: `stop what runs under the name ${service} first` });
     } else if (bindersOf(src.path).length > 0) {
       throw new NisoError('NISO5006', `${name} is still mounted by process ${bindersOf(src.path).slice(0, 5).join(', ')}`, { exitCode: 1, hint: `stop the \`niso run\` of ${service} first` });
