@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 import { freePort, freePorts } from '../helpers/ports.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
@@ -129,16 +130,6 @@ async function setup(name: string, extra = ''): Promise<Env> {
 interface Status { name: string; state: string; pid: number | null; restarts: number; message: string | null; health: string | null; ports: string[]; addresses: string[]; lastExit: { exitCode: number | null; reason: string; oom?: boolean; message: string | null } | null }
 const status = (e: Env, name: string): Status => JSON.parse(ok(e, ['status', name, '--json'])) as Status;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function supervisorPid(e: Env): number | null {
   try {
@@ -485,6 +476,12 @@ test('--restart no: an app that dies is failed, never "restarting", also before 
     await until('the sandboxes to end', () => ['mortal-a', 'mortal-b'].every((n) => cgroupDirs(e, n).every((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8') === '')));
     // `niso list` starts no supervisor: the end is not recorded, and shows as what the policy will make of it.
     assert.match(ok(e, ['list']), /\nmortal-a\s+mortal@1\.0\.0\s+failed\s/);
+    // inspect records nothing either: the end is in no record yet, and status still tells it as its last exit.
+    const seen = JSON.parse(ok(e, ['inspect', 'mortal-a', '--json'])) as { status: Status; state: { exits: unknown[] } };
+    assert.deepEqual(seen.state.exits, [], 'not recorded');
+    assert.equal(seen.status.state, 'failed');
+    assert.ok(seen.status.lastExit !== null, 'the unrecorded end is the last exit status shows');
+    assert.equal(seen.status.lastExit.message, seen.status.message, 'with the verdict it will be recorded with');
   }
   const a = await until('the verdict', () => { const x = status(e, 'mortal-a'); return x.state === 'failed' && x.lastExit ? x : null; });
   assert.equal(a.message, 'it was killed by signal 9; restart policy "no"');

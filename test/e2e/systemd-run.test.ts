@@ -7,7 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
+import { SystemdE2E, BIN } from '../helpers/systemd-e2e.js';
+import { until as untilWithin } from '../helpers/wait.js';
 import type { Exec, Machine } from '../helpers/nspawn.js';
 
 const PKG = 'sdrun';
@@ -28,15 +29,8 @@ const { figures, niso, nisoOk } = e2e;
 /** `niso run` of the package under a name of its own, the app being `node -e SCRIPT`. */
 const run = (name: string, script: string, opts: string[] = ['--network', 'none']) => niso(['run', ...opts, '--name', name, PKG, '--', '-e', script]);
 
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+/** Unit states change quickly here: checked every 25 ms, for 10 s. */
+const until = <T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false) => untilWithin(what, f, 10_000, 25);
 
 async function units(pattern: string): Promise<string[]> {
   const r = await m!.ok('systemctl', ['list-units', '--all', '--plain', '--no-legend', pattern]);
