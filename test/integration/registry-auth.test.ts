@@ -63,6 +63,8 @@ test('niso login checks the credentials and keeps them 0600 in niso\'s auth file
   mkdirSync(join(root, 'home'), { recursive: true });
   await assert.rejects(login(context(root, 'wrong\n'), basic.host, { username: USER, passwordStdin: true }), code('NISO7004'));
   assert.throws(() => statSync(join(root, 'etc/niso/auth.json')), 'nothing was written for refused credentials');
+  // stdin is read within a bound: what is larger than any password is refused, not read to its end.
+  await assert.rejects(login(context(root, 'x'.repeat(64 * 1024 + 1)), basic.host, { username: USER, passwordStdin: true }), code('NISO7019'));
   const ctx = context(root, `${PASS}\n`);
   await login(ctx, basic.host, { username: USER, passwordStdin: true });
   assert.match(ctx.out.join(''), new RegExp(`logged in to ${basic.host} as alice`));

@@ -7,6 +7,7 @@ import { printable } from '../../errors/render.js';
 import { formatSize } from '../../manifest/units.js';
 import { layout } from '../../store/layout.js';
 import { hostArch } from '../../host/arch.js';
+import { readStreamBounded } from '../../host/read-bounded.js';
 import { audited } from '../../audit/host/log.js';
 import { formatReference, parseReference, type Reference } from '../../registry/reference.js';
 import type { Creds } from '../../registry/host/http.js';
@@ -20,20 +21,16 @@ const isRoot = () => (process.geteuid?.() ?? 0) === 0;
 const warnTo = (ctx: Context) => (m: string) => { ctx.stderr.write(`niso: warning: ${printable(m)}\n`); };
 const rate = (bytes: number, seconds: number) => (seconds > 0 ? `${formatSize(Math.round(bytes / seconds))}/s` : '-');
 
+const MAX_PASSWORD_BYTES = 64 * 1024;
+
 async function readStdinText(ctx: Context, what: string): Promise<string> {
   const stdin = ctx.stdin?.();
   if (!stdin) throw new NisoError('NISO7019', `${what}: there is no stdin to read the password from`, { exitCode: 2 });
   if (stdin.isTTY) throw new NisoError('NISO7019', `${what}: stdin is a terminal; niso does not read a password typed there`, { exitCode: 2, hint: 'pipe it in: printf %s "$TOKEN" | niso … --password-stdin' });
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stdin) {
-    const b = typeof c === 'string' ? Buffer.from(c) : Buffer.from(c as Uint8Array);
-    chunks.push(b);
-    n += b.length;
-    if (n > 64 * 1024) throw new NisoError('NISO7019', `${what}: more than 64 KiB on stdin is not a password`, { exitCode: 2 });
-  }
+  const bytes = await readStreamBounded(stdin, MAX_PASSWORD_BYTES);
+  if (bytes.length > MAX_PASSWORD_BYTES) throw new NisoError('NISO7019', `${what}: more than 64 KiB on stdin is not a password`, { exitCode: 2 });
   // One trailing newline (echo, a file) is not part of the password, as docker login reads it.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return bytes.toString('utf8').replace(/\r?\n$/, '');
 }
 
 async function explicitCreds(ctx: Context, o: CredOpts): Promise<Creds | undefined> {
