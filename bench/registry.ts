@@ -10,7 +10,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFi
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { intEnv } from './lib/env.js';
+import { benchDirEnv, intEnv, quietShareEnv } from './lib/env.js';
 import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
 import { niso, nisoEnv, prepareBenchWork, removeBenchWork, type NisoCli } from './lib/niso.js';
 import { cleanupOnInterrupt, firstLine, freePort, run } from './lib/proc.js';
@@ -23,8 +23,8 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PACKAGE_MB = intEnv('BENCH_PACKAGE_MB', 50);
 const ROUNDS = intEnv('BENCH_RUNS', 5);
 const WARMUP = 1;
-const QUIET = Number(process.env.BENCH_QUIET ?? 0.35);
-const BASE = process.env.BENCH_DIR ?? '/var/tmp';
+const QUIET = quietShareEnv();
+const BASE = benchDirEnv();
 const RESULT = join(repo, 'bench/results/registry.md');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
