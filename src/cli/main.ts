@@ -173,9 +173,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-health.js')).healthCheck(ctx, service));
 
-  // The ExecCondition= of niso-SERVICE-init.service: whether the init step is due before this start.
+  // Run by niso-SERVICE-init-check.service: whether the init step is due before this start (niso-SERVICE-init.service's condition).
   program.command('__init-needed', { hidden: true })
-    .description('exit 0 if the init step of a systemd service is due before its start, 1 if not (run by its niso-SERVICE-init.service)')
+    .description('mark whether the init step of a systemd service is due before its start (run by its niso-SERVICE-init-check.service)')
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-health.js')).initNeeded(ctx, service));
 

@@ -5,12 +5,12 @@ import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
 import { overrideSource } from '../plan/weakenings.js';
 import { RenderError } from './bwrap.js';
-import { LIMIT_COUNTERS_FILE, initUnitName, unitName } from './systemd-names.js';
+import { INIT_DUE_FILE, LIMIT_COUNTERS_FILE, initCheckUnitName, initUnitName, unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
 import { environmentFile, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
 import { NAMESPACE_SYSCALLS, systemdDenyTerms } from './systemd-syscalls.js';
-import { netDependencyLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
+import { netDependencyLines, nisoOneshotLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
 import { renderHealthUnits } from './systemd-health.js';
 import { renderExitUnits } from './systemd-exit.js';
 import { renderStateMounts } from './systemd-mount.js';
@@ -251,8 +251,6 @@ interface ServiceParts {
   rest: string[];
   /** The limit counters' ExecStopPost=, which only the app's unit has (its exit unit reads them). */
   stopPost: string[];
-  /** Whether `rest` says RootDirectoryStartOnly=yes already. */
-  rootDirectoryStartOnly: boolean;
 }
 
 /** A unit's [Service] lines: one builder for the app's unit and its init step's (renderInitUnit). */
@@ -341,7 +339,7 @@ function serviceParts(plan: Plan, facts: SystemdFacts, name: string, restartLine
   const limits = limitLines(plan);
   const stopPost = counters.filter((l) => l.startsWith('ExecStopPost='));
   if (limits.length > 0) service.push('', '# Resources', ...limits, ...counters.filter((l) => !stopPost.includes(l)));
-  return { identity, rest: service, stopPost, rootDirectoryStartOnly: counters.includes('RootDirectoryStartOnly=yes') };
+  return { identity, rest: service, stopPost };
 }
 
 /**
@@ -369,7 +367,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso) : null;
   const state = renderStateMounts(plan);
-  const init = plan.init ? renderInitUnit(plan, facts, parts, [...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines]) : null;
+  const init = plan.init ? renderInitUnit(plan, facts, parts, { net: netUnit ? netDependencyLines(plan.service) : [], state: state.unitLines }) : null;
   if (init) notes.push(...init.notes);
   const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...health.unitLines, ...(init ? init.unitLines : [])];
   const text = [
@@ -402,7 +400,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   return {
     name, unit: text, files, directories, symlinks, sysusers,
-    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...health.companions, ...(init ? [init.companion] : [])],
+    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...health.companions, ...(init ? init.companions : [])],
     notes,
   };
 }
@@ -410,38 +408,65 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 /**
  * The init step as niso-SERVICE-init.service: a oneshot with the app's own [Service] lines (the same user, mounts,
  * network, system call filter and environment) and the init command, which the app's unit requires and starts after,
- * so it runs before every start; a failure keeps the app from starting. Its condition is niso's own
- * (`niso __init-needed`, service/init-step.ts initNeeded, as on the embedded backend), asked from PID 1's mount
- * namespace by ExecCondition=, whose exit 1 skips the step without failing it.
+ * so it runs before every start; a failure keeps the app from starting. Its condition is niso's own (service/init-step.ts
+ * initNeeded, as on the embedded backend), decided on the host by niso-SERVICE-init-check.service (`niso
+ * __init-needed`), which leaves a file while the step is due; the init unit's ConditionPathExists= reads it, and a
+ * condition that does not hold skips the step without failing it. Not ExecCondition=: systemd 252 runs it inside the
+ * unit's RootDirectory= even with RootDirectoryStartOnly=yes and `+`, where a package's own /usr has no niso, node or
+ * nsenter (and whose loader must not run as root).
  */
-function renderInitUnit(plan: Plan, facts: SystemdFacts, parts: ServiceParts, dependencyLines: string[]): { unitLines: string[]; companion: { name: string; text: string }; notes: string[] } {
+function renderInitUnit(plan: Plan, facts: SystemdFacts, parts: ServiceParts, deps: { net: string[]; state: string[] }): { unitLines: string[]; companions: { name: string; text: string }[]; notes: string[] } {
   const init = plan.init!;
   const name = initUnitName(plan.service);
   const notes: string[] = [];
-  const extra = [`TimeoutStartSec=${span(init.timeoutMs)}`];
+  const companions: { name: string; text: string }[] = [];
+  const conditionLines: string[] = [];
   if (init.when.kind !== 'always') {
     if (facts.niso === undefined) notes.push(`the init step's condition (${init.when.kind} ${init.when.path}): no niso command was given to check it, so the step runs before every start`);
     else {
-      if (!parts.rootDirectoryStartOnly) extra.push('RootDirectoryStartOnly=yes');
-      // NISO_ROOT through env(1), not Environment=, which the init command would get too.
-      extra.push(`ExecCondition=+nsenter --mount=/proc/1/ns/mnt env ${[`NISO_ROOT=${facts.niso.root}`, facts.niso.node, facts.niso.entry, '__init-needed', plan.service].map(execWord).join(' ')}`);
+      const check = initCheckUnitName(plan.service);
+      const oneshot = nisoOneshotLines(facts.niso, '__init-needed', plan.service);
+      companions.push({
+        name: check,
+        text: [
+          `# ${check}: whether the init step of niso service ${plan.service} is due before this start; while it is, ${INIT_DUE_FILE} is in the service's files dir.`,
+          '',
+          '[Unit]',
+          `Description=${lineValue(`niso service ${plan.service}: is its init step due`, 'the description')}`,
+          // The condition's path may be in the bounded state dir: mounted first. No network: it only looks at files.
+          ...deps.state,
+          ...oneshot.unit,
+          '',
+          '[Service]',
+          ...oneshot.service,
+          '',
+        ].join('\n'),
+      });
+      conditionLines.push(
+        `# Whether the step is due: ${check} decides it on the host before each start.`,
+        `Requires=${check}`,
+        `After=${check}`,
+        `ConditionPathExists=${linePath(`${facts.filesDir}/${INIT_DUE_FILE}`, 'the init step\'s condition file')}`,
+      );
     }
   }
-  // Not the limit counters' ExecStopPost=: they are the app's unit's, kept for its exit unit.
-  const lines = serviceSection(parts, { type: 'oneshot', argv: init.argv, extra, stopPost: false });
+  const lines = serviceSection(parts, { type: 'oneshot', argv: init.argv, extra: [`TimeoutStartSec=${span(init.timeoutMs)}`], stopPost: false });
   const text = [
     `# ${name}: the init step of niso service ${plan.service} (${init.argv.map((a) => execWord(a)).join(' ')}), ${init.when.kind === 'always' ? 'before every start' : `before a start while ${init.when.kind === 'if-empty' ? `${init.when.path} is empty` : `${init.when.path} does not exist`}`}.`,
     '',
     '[Unit]',
     `Description=${lineValue(`niso service ${plan.service}: init step`, 'the description')}`,
-    ...dependencyLines,
+    ...deps.net,
+    ...deps.state,
+    ...conditionLines,
     '',
     ...lines,
     '',
   ].join('\n');
+  companions.unshift({ name, text });
   return {
     unitLines: [`# The init step: ${name} runs before each start (and is skipped while its condition does not hold).`, `Requires=${name}`, `After=${name}`],
-    companion: { name, text },
+    companions,
     notes,
   };
 }

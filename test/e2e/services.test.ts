@@ -914,6 +914,20 @@ test('an init step runs in the service\'s sandbox before the app while its volum
   assert.doesNotMatch(ok(e, ['logs', 'seeded-3']), /start serve/, 'the app did not start');
 });
 
+test('an init step whose if_empty names what became a file cannot be checked: the start fails with NISO3315 saying so, rather than skipping or running the step', async () => {
+  // The step appends to /data/init-runs, the very path its condition names: missing at the first start, a file after.
+  const e = await setup('seedfile', '\n[init]\ncommand = ["node", "main.js", "init"]\nif_empty = "/data/init-runs"\ntimeout = "3s"\n\n[volumes.data]\nmount = "/data"\n');
+  ok(e, ['activate', 'seedfile', '--network', 'none']);
+  assert.match(inside(e, 'seedfile', cat('/data/init-runs')).out, /^\d+\n$/);
+  ok(e, ['deactivate', 'seedfile']);
+  const r = niso(e, ['activate', 'seedfile']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /NISO3315: .*could not be checked/);
+  assert.match(r.stderr, /the init step's condition if_empty = "\/data\/init-runs" could not be checked: \S+\/init-runs is not a directory/);
+  assert.notEqual(status(e, 'seedfile').state, 'active');
+  assert.equal(inside(e, 'seedfile', '1').code, 1, 'nothing runs');
+});
+
 /** Runs node inside a service's sandbox (`niso exec`): its stdout, or how it failed. */
 function inside(e: Env, service: string, script: string): { code: number | null; out: string; err: string } {
   const r = niso(e, ['exec', service, '--', 'node', '-e', script]);

@@ -16,7 +16,7 @@ import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
-import { exitInstanceName, exitServiceName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
+import { exitInstanceName, exitServiceName, initCheckUnitName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
 import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
@@ -122,7 +122,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
   if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
   if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
-  if (!companions.has(initUnitName(def.name))) rmSync(join(UNIT_DIR, initUnitName(def.name)), { force: true });
+  for (const f of [initUnitName(def.name), initCheckUnitName(def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   if (!companions.has(stateMountName(root, def.name))) rmSync(join(UNIT_DIR, stateMountName(root, def.name)), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
@@ -178,16 +178,22 @@ export async function reconcileUnitLocked(root: string, name: string): Promise<{
   return back;
 }
 
-/** systemctl only says that a dependency failed: the init unit's own end and last output, if it was that (NISO3315). */
+/**
+ * systemctl only says that a dependency failed: the init unit's own end and last output, if it was that (NISO3315),
+ * or its check's (niso-SERVICE-init-check.service), which fails when niso could not tell whether the step is due.
+ */
 async function initStepError(root: string, service: string): Promise<NisoError | null> {
-  const unit = initUnitName(service);
-  let props: Record<string, string>;
-  try { props = showSync(unit, ['Result', 'ExecMainStatus', 'LoadState']); } catch { return null; }
-  if (props.LoadState !== 'loaded' || props.Result === undefined || props.Result === 'success') return null;
-  const out = (await tool('journalctl', ['--no-pager', '-o', 'cat', '-n', '20', `_SYSTEMD_UNIT=${unit}`]).catch(() => null))?.stdout.trim() ?? '';
   const init = readPlan(root, service)?.init;
-  const how = props.Result === 'timeout' && init ? timedOutText(init.timeoutMs) : `exited with code ${props.ExecMainStatus ?? '?'}`;
-  return initStepFailed(service, init?.argv, how, out, 'the service');
+  for (const unit of [initCheckUnitName(service), initUnitName(service)]) {
+    let props: Record<string, string>;
+    try { props = showSync(unit, ['Result', 'ExecMainStatus', 'LoadState']); } catch { continue; }
+    if (props.LoadState !== 'loaded' || props.Result === undefined || props.Result === 'success') continue;
+    const out = (await tool('journalctl', ['--no-pager', '-o', 'cat', '-n', '20', `_SYSTEMD_UNIT=${unit}`]).catch(() => null))?.stdout.trim() ?? '';
+    const status = `exited with code ${props.ExecMainStatus ?? '?'}`;
+    const how = unit === initCheckUnitName(service) ? `could not be checked (${unit} ${status})` : props.Result === 'timeout' && init ? timedOutText(init.timeoutMs) : status;
+    return initStepFailed(service, init?.argv, how, out, 'the service');
+  }
+  return null;
 }
 
 /**
@@ -200,7 +206,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     const inst = await install(host, def);
     installed = true;
     crashPoint(host.env, 'installed');
-    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name), initUnitName(def.name)]);
+    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name), initUnitName(def.name), initCheckUnitName(def.name)]);
     // A restart the policy had planned is made now.
     await tool('systemctl', ['stop', retryTimerName(def.name)]);
     await systemctl(verb, unitName(def.name));
@@ -342,7 +348,7 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     const mount = stateMountName(host.root, name);
     if (showSync(mount, ['LoadState']).LoadState === 'loaded') await systemctl('stop', mount);
     const released = await releaseServiceData(host.root, name, deleteState);
-    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);
