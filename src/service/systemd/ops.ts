@@ -4,7 +4,7 @@
 //
 // Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
-import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { crashPoint } from '../../host/crash-point.js';
@@ -59,6 +59,8 @@ export interface SystemdActivateRequest {
 
 /** The mount unit of the service's bounded state dir (render/systemd-mount.ts). */
 const stateMountName = (root: string, service: string) => mountUnitName(stateOf(layout(root), service).dir);
+/** The app's /tmp, shared with exec (render/systemd.ts sharedTmp). */
+const tmpMountName = (root: string, service: string) => mountUnitName(join(filesDirOf(root, service), 'tmp'));
 
 /** The unit is loaded and wanted: it runs, or systemd is restarting it. */
 function unitActive(name: string): boolean {
@@ -86,7 +88,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     const runtime = manifest.runtime ? manifest.runtime.use.name : null;
     // The absolute node and bin of this very niso: the network unit runs them at boot, without a PATH lookup.
     const niso = { node: process.execPath, entry: resolve(host.entry ?? process.argv[1]!), root: resolve(root) };
-    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets });
+    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets, sharedTmp: true });
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
@@ -104,7 +106,9 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     await prepareDirs(plan);
   }
   const filesDir = filesDirOf(root, def.name);
-  rmSync(filesDir, { recursive: true, force: true });
+  // Written afresh, but for the app's /tmp: while the unit runs a tmpfs is mounted there (render/systemd.ts
+  // sharedTmp), whose files are the app's.
+  for (const e of existsSync(filesDir) ? readdirSync(filesDir) : []) if (e !== 'tmp') rmSync(join(filesDir, e), { recursive: true, force: true });
   for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
   for (const l of unit.symlinks) { rmSync(l.path, { force: true }); symlinkSync(l.target, l.path); }
   for (const f of unit.files) {
@@ -123,7 +127,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
   if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
   for (const f of [initUnitName(def.name), initCheckUnitName(def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
-  if (!companions.has(stateMountName(root, def.name))) rmSync(join(UNIT_DIR, stateMountName(root, def.name)), { force: true });
+  for (const f of [stateMountName(root, def.name), tmpMountName(root, def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
   await writePlan(root, def.name, plan);
@@ -347,8 +351,10 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     await tool('systemctl', ['disable', unitName(name)]);
     const mount = stateMountName(host.root, name);
     if (showSync(mount, ['LoadState']).LoadState === 'loaded') await systemctl('stop', mount);
+    const tmp = tmpMountName(host.root, name);
+    if (showSync(tmp, ['LoadState']).LoadState === 'loaded') await systemctl('stop', tmp);
     const released = await releaseServiceData(host.root, name, deleteState);
-    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, tmp, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);
