@@ -27,6 +27,7 @@ APT_PACKAGES=(
   xfsprogs btrfs-progs  # mkfs.xfs, mkfs.btrfs and btrfs: volume snapshots (btrfs subvolume snapshots, reflink copies), tested on loop file systems
   attr  # getfattr, setfattr: the snapshot tests check that xattrs are kept
   coreutils git python3 skopeo docker-registry gcc libc6-dev libcap2-bin
+  openssl  # the self-signed certificate of the registry tests' token server (python3's crypt makes their htpasswd)
   g++ make  # node-gyp builds fs-ext (flock(2) for niso's locks; optional: without it every lock takes a flock(1) child)
   wrk  # the load client of npm run bench:net
   redis-tools  # redis-cli: the client of the catalog redis e2e test (the package brings its own server)

@@ -1,8 +1,9 @@
 // Runs every test file with node's own test runner (TypeScript through tsx). Node 20's --test
 // does not expand globs, so the files are collected here. Extra args select files by substring.
 //
-// Files run NISO_TEST_CONCURRENCY at a time (default 3: a whole run on a quiet 2-core machine took 1161 s three at a time,
-// against 1672 s one at a time in CI; 2 or 1 for a loaded machine): most of the suite waits rather than
+// Files run NISO_TEST_CONCURRENCY at a time (default 1. Three at a time took 1161 s on a quiet 2-core machine against
+// 1672 s one at a time, but runs three at a time have failed on a state image that another test's sandbox still held
+// (NISO3210 at remove --volumes): until that is understood, one at a time is the default, and 3 a choice): most of the suite waits rather than
 // computes (systemd booting in nspawn, restart delays, health intervals, stop timeouts), and node's own default
 // (cores - 1) is one file at a time on a 2-core machine. So every test file must hold with others beside it: see
 // CONTRIBUTING.md, Tests. The longest files start first, so that none of them starts last; the rest follow in path
@@ -45,7 +46,7 @@ if (process.argv[2] !== INNER) {
     console.error('no test files matched');
     process.exit(1);
   }
-  const concurrency = Number(process.env.NISO_TEST_CONCURRENCY ?? 3);
+  const concurrency = Number(process.env.NISO_TEST_CONCURRENCY ?? 1);
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     console.error(`NISO_TEST_CONCURRENCY must be a whole number of files, at least 1: ${process.env.NISO_TEST_CONCURRENCY}`);
     process.exit(2);

@@ -8,14 +8,15 @@ export const AUDIT_FORMAT = 1;
 export const GENESIS = '0'.repeat(64);
 export const HASH_RE = /^[0-9a-f]{64}$/;
 
-/** The events of this version. The verbs that switch generations record their switch in their own entry (from, to, actions); `niso switch N` is `switch.commit`, `niso rollback` `switch.rollback`. */
+/** The events of this version. `switch.*` are the generation engine's (not recorded yet by anything). */
 export const AUDIT_EVENTS = [
   'service.activate', 'service.deactivate', 'service.restart', 'service.remove',
   'volume.create', 'volume.rm', 'volume.backup', 'volume.restore', 'volume.prune',
   'volume.snapshot', 'volume.snapshot-restore', 'volume.snapshot-rm',
   'secret.create', 'secret.rm',
   'gc',
-  'switch.commit', 'switch.rollback',
+  'package.push', 'package.pull', 'trust.add', 'trust.remove', 'verify.skip',
+  'switch.begin', 'switch.phase', 'switch.commit', 'switch.rollback', 'switch.aborted', 'switch.noop',
   'audit.repair',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

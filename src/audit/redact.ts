@@ -4,7 +4,9 @@
 export const REDACTED = '<redacted>';
 
 /** Option and variable names whose values are secrets. */
-const SECRET_NAME = /pass(?:word|wd|phrase)?|secret|token|api[-_]?key|private[-_]?key|credential|auth|cookie|session/i;
+const SECRET_NAME = /pass(?:word|wd|phrase)?|secret|token|api[-_]?key|private[-_]?key|credential|creds?\b|auth|cookie|session/i;
+/** Options named like secrets that take no value (`--password-stdin`): the next word is not theirs. */
+const SECRET_FLAGS = new Set(['--password-stdin']);
 /** niso's own options whose value is a name of the secret store, never a value. */
 const NAME_OPTIONS = new Set(['--secret']);
 /** `secret create NAME FILE` and the like: everything after it goes (the entry's target names the secret). */
@@ -67,7 +69,7 @@ export function redactArgv(argv: readonly string[]): string[] {
         if (eq >= 0) { out.push(`${name}=${REDACTED}`); continue; }
         out.push(a);
         // `--password VALUE`: the next word is taken as its value unless it is an option itself.
-        if (i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) { out.push(REDACTED); i++; }
+        if (!SECRET_FLAGS.has(name) && i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) { out.push(REDACTED); i++; }
         continue;
       }
       out.push(eq < 0 ? a : `${name}=${scrubWord(a.slice(eq + 1))}`);

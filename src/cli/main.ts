@@ -42,6 +42,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('-o, --output <file>', 'where to write the package (default: NAME-VERSION-ARCH.niso in the current directory)')
     .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'print only the package digest')
+    .option('--sign', 'sign the package (FILE.niso.sig); an error without a key. Default: sign when a key is configured')
+    .option('--no-sign', 'do not sign, even with a key configured')
+    .option('--sign-key <file>', 'sign with this key (default: $NISO_SIGNING_KEY, else /etc/niso/signing.key when it exists)')
     .action(async (dir: string, opts) => (await import('./commands/pack.js')).run(ctx, dir, opts));
 
   // The sandbox's options, shared by run and activate (like docker run's).
@@ -178,9 +181,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-health.js')).healthCheck(ctx, service));
 
-  // The ExecCondition= of niso-SERVICE-init.service: whether the init step is due before this start.
+  // Run by niso-SERVICE-init-check.service: whether the init step is due before this start (niso-SERVICE-init.service's condition).
   program.command('__init-needed', { hidden: true })
-    .description('exit 0 if the init step of a systemd service is due before its start, 1 if not (run by its niso-SERVICE-init.service)')
+    .description('mark whether the init step of a systemd service is due before its start (run by its niso-SERVICE-init-check.service)')
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-health.js')).initNeeded(ctx, service));
 
@@ -347,6 +350,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--max-size <size>', 'refuse packages that unpack to more than this (default 8G)')
     .option('--max-files <n>', 'refuse packages with more files than this (default 500000)')
     .option('--replace', 'replace another build of the same name and version (one a service uses stays until the service changes)')
+    .option('--insecure-skip-verify', 'install even if the trust policy\'s "file:" scope asks for a signature that is missing or wrong (recorded in the audit log)')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts) => (await import('./commands/install.js')).run(ctx, file, opts));
 
@@ -356,11 +360,16 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .action(async (opts) => (await import('./commands/list.js')).run(ctx, opts));
 
   program.command('inspect')
-    .description('show a service (its plan and live state) or a package (manifest, files and sizes)')
-    .argument('<ref>', 'a SERVICE, or a package: NAME[:VERSION], a digest prefix, or a FILE.niso')
+    .description('show a service (its plan and live state), a package (manifest, files and sizes), or what a registry tag holds (without pulling it)')
+    .argument('<ref>', 'a SERVICE, or a package: NAME[:VERSION], a digest prefix, a FILE.niso, or HOST[:PORT]/REPOSITORY[:TAG]')
     .option('--files', 'list every file')
     .option('--json', 'print as JSON')
+    .option('--creds <user[:password]>', 'a registry reference: credentials for it (default: `niso login`, containers\' and Docker\'s files)')
+    .option('--password-stdin', 'with --creds USER: read the password from stdin')
     .action(async (ref: string, opts) => {
+      const { looksLikeRegistryReference } = await import('../registry/reference.js');
+      const [{ existsSync }, { resolve }] = await Promise.all([import('node:fs'), import('node:path')]);
+      if (looksLikeRegistryReference(ref) && !existsSync(resolve(ctx.cwd, ref))) return (await import('./commands/registry.js')).inspectRemote(ctx, ref, opts);
       const info = await import('./commands/service-info.js');
       if (info.isService(ctx, ref) && !ref.endsWith('.niso')) return info.inspectService(ctx, ref, opts);
       return (await import('./commands/inspect.js')).run(ctx, ref, opts);
@@ -394,6 +403,73 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--volumes', 'also delete the /state and own volumes of services that no longer exist')
     .option('--json', 'print as JSON')
     .action(async (opts) => (await import('./commands/gc.js')).run(ctx, opts));
+
+  // Registries: Docker's verbs (push, pull, login, logout), with signatures checked against /etc/niso/policy.toml.
+  const credOptions = (c: Command) => c
+    .option('--creds <user[:password]>', 'credentials for the registry (default: `niso login`, containers\' auth.json, Docker\'s config.json and its helpers)')
+    .option('--password-stdin', 'with --creds USER: read the password from stdin');
+  credOptions(program.command('push')
+    .description('push packages to an OCI registry under a tag (several: one per architecture, as an index), with their signatures')
+    .argument('<args...>', 'FILE.niso... then HOST[:PORT]/REPOSITORY[:TAG]'))
+    .option('--sign', 'sign packages that have no FILE.niso.sig beside them; an error without a key (default: when a key is configured)')
+    .option('--no-sign', 'push without signing what has no .sig')
+    .option('--sign-key <file>', 'the key to sign with (default: $NISO_SIGNING_KEY, else /etc/niso/signing.key)')
+    .option('--json', 'print the result as JSON')
+    .action(async (args: string[], opts) => (await import('./commands/registry.js')).push(ctx, args, opts));
+  credOptions(program.command('pull')
+    .description('download a package from an OCI registry, check its signature against the trust policy, and install it')
+    .argument('<ref>', 'HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)'))
+    .option('-o, --output <file>', 'only download the (verified) package into FILE instead of installing it')
+    .option('--insecure-skip-verify', 'do not check signatures (warns, and is recorded in the audit log)')
+    .option('--max-size <size>', 'refuse packages that unpack to more than this (default 8G)')
+    .option('--max-files <n>', 'refuse packages with more files than this (default 500000)')
+    .option('--json', 'print the result as JSON')
+    .action(async (ref: string, opts) => (await import('./commands/registry.js')).pull(ctx, ref, opts));
+  credOptions(program.command('tags')
+    .description('list the tags of a repository in a registry')
+    .argument('<repository>', 'HOST[:PORT]/REPOSITORY'))
+    .option('--json', 'print as JSON')
+    .action(async (ref: string, opts) => (await import('./commands/registry.js')).tags(ctx, ref, opts));
+  program.command('login')
+    .description('check credentials with a registry and keep them in niso\'s auth file (/etc/niso/auth.json, 0600)')
+    .argument('<registry>', 'HOST[:PORT]')
+    .option('-u, --username <user>', 'user name')
+    .option('-p, --password <password>', 'password (visible to other users in the process list: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--json', 'print the result as JSON')
+    .action(async (registry: string, opts) => (await import('./commands/registry.js')).login(ctx, registry, opts));
+  program.command('logout')
+    .description('remove a registry\'s credentials from niso\'s auth file')
+    .argument('<registry>', 'HOST[:PORT]')
+    .option('--json', 'print the result as JSON')
+    .action(async (registry: string, opts) => (await import('./commands/registry.js')).logout(ctx, registry, opts));
+  const key = program.command('key').description('keys that sign packages');
+  key.command('generate')
+    .description('make an Ed25519 signing key (default /etc/niso/signing.key, which `niso pack` then signs with) and its .pub')
+    .option('-f, --file <file>', 'where to write the private key (the public key goes beside it, .pub)')
+    .option('-C, --comment <text>', 'comment of the public key (default niso@HOSTNAME)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => (await import('./commands/trust.js')).keyGenerate(ctx, opts));
+  const trust = program.command('trust').description('the trust policy (/etc/niso/policy.toml): whose signatures a pull of each registry scope needs');
+  trust.command('add')
+    .description('trust a public key for a scope (HOST[:PORT][/REPOSITORY], or file: for local .niso files), or accept unsigned packages, or reject')
+    .argument('<scope>', 'HOST[:PORT], HOST[:PORT]/REPOSITORY, or file:')
+    .argument('[key]', 'a .pub file (`niso key generate`)')
+    .option('--insecure-accept-unsigned', 'accept unsigned packages from this scope')
+    .option('--reject', 'refuse every package from this scope')
+    .option('--any-name', 'do not require the signed package name to be the repository\'s last part')
+    .option('--json', 'print the result as JSON')
+    .action(async (scope: string, keyFile: string | undefined, opts) => (await import('./commands/trust.js')).trustAdd(ctx, scope, keyFile, opts));
+  trust.command('list').alias('ls')
+    .description('show the trust policy: its scopes and their keys')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./commands/trust.js')).trustList(ctx, opts));
+  trust.command('remove').alias('rm')
+    .description('stop trusting a key for a scope, or remove the scope')
+    .argument('<scope>', 'the scope as `niso trust list` shows it')
+    .argument('[keyid]', 'SHA256:… (default: the whole scope)')
+    .option('--json', 'print the result as JSON')
+    .action(async (scope: string, keyid: string | undefined, opts) => (await import('./commands/trust.js')).trustRemove(ctx, scope, keyid, opts));
 
   const audit = program.command('audit')
     .description('show the audit log: who changed which service, volume or secret, when, with which command (redacted)')

@@ -85,23 +85,23 @@ function isMounted(b: Pick<BoundedDir, 'dir' | 'image'>): 'ours' | 'other' | nul
   try { return backing === realpathSync(b.image) ? 'ours' : 'other'; } catch { return 'other'; }
 }
 
-/** Whether a loop device still reads the image: it is mounted somewhere, maybe only in another mount namespace. */
-async function attached(image: string): Promise<boolean> {
+/** The loop device that still reads the image (it is mounted somewhere, maybe only in another mount namespace), or null. */
+async function attached(image: string): Promise<string | null> {
   const out = await tool('losetup', ['--associated', image, '--noheadings', '--output', 'NAME'], 'cannot tell whether the image is in use', image);
-  return out.trim() !== '';
+  return out.trim().split('\n')[0] || null;
 }
 
 /**
- * Whether the image stays attached after its last mount here went: a loop device is detached by the kernel when the
- * last mount of it, in any mount namespace, goes away, and a sandbox that just exited frees its namespace a moment
- * after its processes are reaped (a moment that stretches to seconds on a loaded machine). So a refusal waits up to
- * 10 s for that moment first; a sandbox that still runs keeps it.
+ * The loop device that stays attached to the image after its last mount here went, or null: a loop device is
+ * detached by the kernel when the last mount of it, in any mount namespace, goes away, and a sandbox that just exited
+ * frees its namespace a moment after its processes are reaped (a moment that stretches to seconds on a loaded
+ * machine). So a refusal waits up to 10 s for that moment first; a sandbox that still runs keeps it.
  */
-export async function stillAttached(image: string, withinMs = 10_000): Promise<boolean> {
+export async function stillAttached(image: string, withinMs = 10_000): Promise<string | null> {
   const until = Date.now() + withinMs;
   for (;;) {
-    if (!(await attached(image))) return false;
-    if (Date.now() >= until) return true;
+    const device = await attached(image);
+    if (device === null || Date.now() >= until) return device;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -188,7 +188,7 @@ async function migrate(b: BoundedDir): Promise<number> {
  * like these): only while nothing holds it, and a smaller size only if the data fits.
  */
 async function resize(b: BoundedDir, from: number): Promise<void> {
-  if (await stillAttached(b.image)) {
+  if ((await stillAttached(b.image)) !== null) {
     throw new NisoError('NISO3210', `cannot change the bound of ${b.dir} from ${formatSize(from)} to ${formatSize(b.sizeBytes)} while it is in use`, { hint: 'stop the service (and runs of the same name) first, then start it again; or keep the bound as it is' });
   }
   // resize2fs insists on a fresh check; -p repairs only what is safe without asking.
@@ -290,7 +290,7 @@ export async function deleteBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promi
     await withImageLock(b, async () => {
       const wasMounted = isMounted(b) === 'ours';
       await umount(b);
-      if (await stillAttached(b.image)) {
+      if ((await stillAttached(b.image)) !== null) {
         if (wasMounted) await run('mount', ['-o', MOUNT_OPTIONS, '--', b.image, b.dir], TOOL_ENV);
         throw new NisoError('NISO3210', `cannot delete ${b.dir}: a sandbox still uses it`, { hint: 'stop what runs under this name (a `niso run`, or the service) first' });
       }

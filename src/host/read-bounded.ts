@@ -1,6 +1,6 @@
 // Reads a file a user names (manifest.toml, --env-file) without trusting what it is: only a
 // regular file, and at most a byte over a cap, so that a FIFO cannot block niso and /dev/zero
-// cannot fill its memory.
+// cannot fill its memory. Piped stdin (a secret's value, a registry password) is read within a cap too.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 /** `bytes` holds at most maxBytes + 1 bytes: more than maxBytes means the file is too large. */
@@ -33,4 +33,17 @@ export function readHead(path: string, bytes: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads a stream (stdin) to its end or to one byte past the cap, whichever comes first, so that `< /dev/zero` ends. */
+export async function readStreamBounded(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    const b = typeof c === 'string' ? Buffer.from(c) : Buffer.from(c as Uint8Array);
+    chunks.push(b);
+    n += b.length;
+    if (n > maxBytes) break;
+  }
+  return Buffer.concat(chunks);
 }

@@ -14,6 +14,12 @@ export const exitInstanceName = (service: string, on: 'failure' | 'success' | 'n
 export const retryTimerName = (service: string) => `niso-${service}.timer`;
 /** The init step, run before each start of the app's unit while its condition holds (render/systemd.ts). */
 export const initUnitName = (service: string) => `niso-${service}-init.service`;
+/**
+ * Whether the init step is due: a oneshot that runs `niso __init-needed` on the host before the init unit and leaves
+ * INIT_DUE_FILE (in the service's files dir) while it is, which the init unit's ConditionPathExists= reads.
+ */
+export const initCheckUnitName = (service: string) => `niso-${service}-init-check.service`;
+export const INIT_DUE_FILE = 'init-due';
 /** The private network (render/systemd-net.ts). */
 export const netUnitName = (service: string) => `niso-${service}-net.service`;
 /** The health check and its timers (render/systemd-health.ts). */

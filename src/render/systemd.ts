@@ -5,15 +5,15 @@ import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
 import { overrideSource } from '../plan/weakenings.js';
 import { RenderError } from './bwrap.js';
-import { LIMIT_COUNTERS_FILE, initUnitName, unitName } from './systemd-names.js';
+import { INIT_DUE_FILE, LIMIT_COUNTERS_FILE, initCheckUnitName, initUnitName, unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
 import { environmentFile, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
 import { NAMESPACE_SYSCALLS, systemdDenyTerms } from './systemd-syscalls.js';
-import { netDependencyLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
+import { netDependencyLines, nisoOneshotLines, renderNetUnit, type NisoCommand } from './systemd-net.js';
 import { renderHealthUnits } from './systemd-health.js';
 import { renderExitUnits } from './systemd-exit.js';
-import { renderStateMounts } from './systemd-mount.js';
+import { renderStateMounts, renderTmpMount } from './systemd-mount.js';
 import { LIMIT_FILES } from '../service/stats/parse.js';
 
 export interface SystemdFacts {
@@ -36,6 +36,13 @@ export interface SystemdFacts {
    * needed only by plans with secrets.
    */
   secretsDir?: string;
+  /**
+   * The service's /tmp (the plan's tmpfs there) as a tmpfs that a mount unit mounts on the host (filesDir/tmp, fresh
+   * at each start, gone when the service stops) and the unit binds: `niso exec` and exec health checks, transient units
+   * made from the unit's lines, bind the same and see what the app keeps there (a socket), as on the embedded backend,
+   * where they enter the app's mount namespace. Left out for transient runs (`niso run`), which nothing joins.
+   */
+  sharedTmp?: boolean;
 }
 
 export interface SystemdFile { path: string; content: string; mode: number }
@@ -158,7 +165,8 @@ function execLine(argv: readonly string[]): string {
 }
 
 /** The mounts, in the plan's order, and the files the unit binds. */
-function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[], symlinks: SystemdUnit['symlinks']): { lines: string[]; notes: string[] } {
+function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[], symlinks: SystemdUnit['symlinks']): { lines: string[]; notes: string[]; tmp: SharedTmp | null } {
+  let tmp: SharedTmp | null = null;
   const lines: string[] = [];
   const notes: string[] = [];
   const loaded = new Set<string>();
@@ -173,7 +181,15 @@ function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[], symli
         lines.push(`BindReadOnlyPaths=${pathWord(path)}:${pathWord(m.target)}`);
         break;
       }
-      case 'tmpfs': lines.push(`TemporaryFileSystem=${pathWord(m.target)}:size=${m.sizeBytes},${m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777'}`); break;
+      case 'tmpfs': {
+        const own = `TemporaryFileSystem=${pathWord(m.target)}:size=${m.sizeBytes},${tmpfsMode(m)}`;
+        if (facts.sharedTmp && m.target === '/tmp') {
+          const shared = `BindPaths=${pathWord(sharedTmpDir(facts))}:/tmp`;
+          lines.push(shared);
+          tmp = { shared, own, mount: renderTmpMount(plan, sharedTmpDir(facts), m.sizeBytes, tmpfsMode(m)) };
+        } else lines.push(own);
+        break;
+      }
       case 'secret': lines.push(...secretLines(m, facts, loaded)); break;
       // MountAPIVFS= and PrivateDevices= (below) provide these.
       case 'proc': case 'dev': break;
@@ -181,8 +197,14 @@ function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[], symli
     }
   }
   if (!plan.mounts.some((m) => m.type === 'proc')) notes.push('a sandbox without /proc (systemd always mounts it with RootDirectory=)');
-  return { lines, notes };
+  return { lines, notes, tmp };
 }
+
+/** The app's /tmp shared with exec (SystemdFacts.sharedTmp): its line, the line of a /tmp of its own, and its mount unit. */
+interface SharedTmp { shared: string; own: string; mount: { name: string; text: string } }
+
+const sharedTmpDir = (facts: SystemdFacts) => `${facts.filesDir}/tmp`;
+const tmpfsMode = (m: Extract<PlanMount, { type: 'tmpfs' }>) => (m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777');
 
 /**
  * A secret is a credential of the unit: systemd (as root, before it builds the sandbox) copies the stored file into the
@@ -251,8 +273,8 @@ interface ServiceParts {
   rest: string[];
   /** The limit counters' ExecStopPost=, which only the app's unit has (its exit unit reads them). */
   stopPost: string[];
-  /** Whether `rest` says RootDirectoryStartOnly=yes already. */
-  rootDirectoryStartOnly: boolean;
+  /** The app's /tmp, shared with exec (SystemdFacts.sharedTmp); the init step gets a /tmp of its own instead. */
+  tmp: SharedTmp | null;
 }
 
 /** A unit's [Service] lines: one builder for the app's unit and its init step's (renderInitUnit). */
@@ -263,6 +285,7 @@ function serviceSection(parts: ServiceParts, spec: { type: 'exec' | 'oneshot'; a
 /** The parts of the plan's [Service] section; the files, directories, symlinks and notes it needs go into `out`. */
 function serviceParts(plan: Plan, facts: SystemdFacts, name: string, restartLines: string[], out: { files: SystemdFile[]; directories: { path: string; mode: number }[]; symlinks: SystemdUnit['symlinks']; notes: string[] }): ServiceParts {
   const { files, directories, symlinks, notes } = out;
+  let tmp: SharedTmp | null = null;
   const sandboxed = plan.mounts.length > 0 || plan.namespaces.mount;
   const counters = limitCountersLines(plan, facts, name);
   const identity = [
@@ -287,6 +310,7 @@ function serviceParts(plan: Plan, facts: SystemdFacts, name: string, restartLine
     const root = `${facts.filesDir}/root`;
     directories.push({ path: root, mode: 0o755 });
     const mounts = mountLines(plan, facts, files, symlinks);
+    tmp = mounts.tmp;
     const sys = syscallLines(plan);
     notes.push(...mounts.notes, ...sys.notes);
     const ns = plan.namespaces;
@@ -341,7 +365,7 @@ function serviceParts(plan: Plan, facts: SystemdFacts, name: string, restartLine
   const limits = limitLines(plan);
   const stopPost = counters.filter((l) => l.startsWith('ExecStopPost='));
   if (limits.length > 0) service.push('', '# Resources', ...limits, ...counters.filter((l) => !stopPost.includes(l)));
-  return { identity, rest: service, stopPost, rootDirectoryStartOnly: counters.includes('RootDirectoryStartOnly=yes') };
+  return { identity, rest: service, stopPost, tmp };
 }
 
 /**
@@ -369,9 +393,10 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso) : null;
   const state = renderStateMounts(plan);
-  const init = plan.init ? renderInitUnit(plan, facts, parts, [...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines]) : null;
+  const init = plan.init ? renderInitUnit(plan, facts, parts, { net: netUnit ? netDependencyLines(plan.service) : [], state: state.unitLines }) : null;
   if (init) notes.push(...init.notes);
-  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...health.unitLines, ...(init ? init.unitLines : [])];
+  const tmpLines = parts.tmp ? [`# The app's /tmp: ${parts.tmp.mount.name} mounts a fresh tmpfs before each start and goes when the app stops.`, `BindsTo=${parts.tmp.mount.name}`, `After=${parts.tmp.mount.name}`] : [];
+  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...tmpLines, ...health.unitLines, ...(init ? init.unitLines : [])];
   const text = [
     ...header(plan, facts, name, notes),
     '',
@@ -402,7 +427,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   return {
     name, unit: text, files, directories, symlinks, sysusers,
-    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...health.companions, ...(init ? [init.companion] : [])],
+    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...(parts.tmp ? [parts.tmp.mount] : []), ...health.companions, ...(init ? init.companions : [])],
     notes,
   };
 }
@@ -410,38 +435,68 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 /**
  * The init step as niso-SERVICE-init.service: a oneshot with the app's own [Service] lines (the same user, mounts,
  * network, system call filter and environment) and the init command, which the app's unit requires and starts after,
- * so it runs before every start; a failure keeps the app from starting. Its condition is niso's own
- * (`niso __init-needed`, service/init-step.ts initNeeded, as on the embedded backend), asked from PID 1's mount
- * namespace by ExecCondition=, whose exit 1 skips the step without failing it.
+ * so it runs before every start; a failure keeps the app from starting. Its condition is niso's own (service/init-step.ts
+ * initNeeded, as on the embedded backend), decided on the host by niso-SERVICE-init-check.service (`niso
+ * __init-needed`), which leaves a file while the step is due; the init unit's ConditionPathExists= reads it, and a
+ * condition that does not hold skips the step without failing it. Not ExecCondition=: systemd 252 runs it inside the
+ * unit's RootDirectory= even with RootDirectoryStartOnly=yes and `+`, where a package's own /usr has no niso, node or
+ * nsenter (and whose loader must not run as root).
  */
-function renderInitUnit(plan: Plan, facts: SystemdFacts, parts: ServiceParts, dependencyLines: string[]): { unitLines: string[]; companion: { name: string; text: string }; notes: string[] } {
+function renderInitUnit(plan: Plan, facts: SystemdFacts, parts: ServiceParts, deps: { net: string[]; state: string[] }): { unitLines: string[]; companions: { name: string; text: string }[]; notes: string[] } {
   const init = plan.init!;
   const name = initUnitName(plan.service);
   const notes: string[] = [];
-  const extra = [`TimeoutStartSec=${span(init.timeoutMs)}`];
+  const companions: { name: string; text: string }[] = [];
+  const conditionLines: string[] = [];
   if (init.when.kind !== 'always') {
     if (facts.niso === undefined) notes.push(`the init step's condition (${init.when.kind} ${init.when.path}): no niso command was given to check it, so the step runs before every start`);
     else {
-      if (!parts.rootDirectoryStartOnly) extra.push('RootDirectoryStartOnly=yes');
-      // NISO_ROOT through env(1), not Environment=, which the init command would get too.
-      extra.push(`ExecCondition=+nsenter --mount=/proc/1/ns/mnt env ${[`NISO_ROOT=${facts.niso.root}`, facts.niso.node, facts.niso.entry, '__init-needed', plan.service].map(execWord).join(' ')}`);
+      const check = initCheckUnitName(plan.service);
+      const oneshot = nisoOneshotLines(facts.niso, '__init-needed', plan.service);
+      companions.push({
+        name: check,
+        text: [
+          `# ${check}: whether the init step of niso service ${plan.service} is due before this start; while it is, ${INIT_DUE_FILE} is in the service's files dir.`,
+          '',
+          '[Unit]',
+          `Description=${lineValue(`niso service ${plan.service}: is its init step due`, 'the description')}`,
+          // The condition's path may be in the bounded state dir: mounted first. No network: it only looks at files.
+          ...deps.state,
+          ...oneshot.unit,
+          '',
+          '[Service]',
+          ...oneshot.service,
+          '',
+        ].join('\n'),
+      });
+      conditionLines.push(
+        `# Whether the step is due: ${check} decides it on the host before each start.`,
+        `Requires=${check}`,
+        `After=${check}`,
+        `ConditionPathExists=${linePath(`${facts.filesDir}/${INIT_DUE_FILE}`, 'the init step\'s condition file')}`,
+      );
     }
   }
-  // Not the limit counters' ExecStopPost=: they are the app's unit's, kept for its exit unit.
-  const lines = serviceSection(parts, { type: 'oneshot', argv: init.argv, extra, stopPost: false });
+  // A /tmp of its own, as on the embedded backend (a sandbox of its own): what the step leaves there (a socket, a pid
+  // file of the server it ran) is not the app's.
+  const own = parts.tmp ? { ...parts, rest: parts.rest.map((l) => (l === parts.tmp!.shared ? parts.tmp!.own : l)) } : parts;
+  const lines = serviceSection(own, { type: 'oneshot', argv: init.argv, extra: [`TimeoutStartSec=${span(init.timeoutMs)}`], stopPost: false });
   const text = [
     `# ${name}: the init step of niso service ${plan.service} (${init.argv.map((a) => execWord(a)).join(' ')}), ${init.when.kind === 'always' ? 'before every start' : `before a start while ${init.when.kind === 'if-empty' ? `${init.when.path} is empty` : `${init.when.path} does not exist`}`}.`,
     '',
     '[Unit]',
     `Description=${lineValue(`niso service ${plan.service}: init step`, 'the description')}`,
-    ...dependencyLines,
+    ...deps.net,
+    ...deps.state,
+    ...conditionLines,
     '',
     ...lines,
     '',
   ].join('\n');
+  companions.unshift({ name, text });
   return {
     unitLines: [`# The init step: ${name} runs before each start (and is skipped while its condition does not hold).`, `Requires=${name}`, `After=${name}`],
-    companion: { name, text },
+    companions,
     notes,
   };
 }

@@ -8,17 +8,37 @@ import type { Plan, PlanInit } from '../plan/plan.js';
 import { cgroupPids, type Cgroup } from '../sandbox/cgroup.js';
 import { exitCodeOf, fdContents, JOIN_CGROUP_FAILED, JOIN_NOFILE_FAILED, renderCommand, spawnSandbox } from '../sandbox/spawn.js';
 
-/** Whether the step runs before this start: always, or while its directory is empty (an empty lost+found, which a fresh /state image has, counts as nothing) or its path is missing. */
+/**
+ * Whether the step runs before this start: always, or while its directory is empty (an empty lost+found, which a fresh
+ * /state image has, counts as nothing) or its path is missing. A path that cannot be checked (the directory is a file,
+ * a permission error) is NISO3315 rather than a guess either way.
+ */
 export function initNeeded(init: PlanInit): boolean {
   const w = init.when;
   if (w.kind === 'always' || w.hostPath === null) return true;
-  if (w.kind === 'unless-exists') return lstatSync(w.hostPath, { throwIfNoEntry: false }) === undefined;
+  const field = w.kind === 'if-empty' ? 'if_empty' : 'unless_exists';
+  const cannot = (e: unknown) => new NisoError('NISO3315', `the init step's condition ${field} = "${w.path}" could not be checked: ${(e as NodeJS.ErrnoException).code === 'ENOTDIR' ? `${w.hostPath} is not a directory` : (e as Error).message}; the service was not started`, {
+    hint: w.kind === 'if-empty' ? `${w.path} must be a directory (or missing) for if_empty; move what is there away, then start the service again` : 'fix the path the message names, then start the service again',
+  });
+  if (w.kind === 'unless-exists') {
+    try { return lstatSync(w.hostPath, { throwIfNoEntry: false }) === undefined; } catch (e) {
+      // A component that is a file: the path does not exist.
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return true;
+      throw cannot(e);
+    }
+  }
   let names: string[];
   try { names = readdirSync(w.hostPath); } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    throw e;
+    throw cannot(e);
   }
-  return names.every((n) => n === 'lost+found' && readdirSync(`${w.hostPath}/${n}`).length === 0);
+  try {
+    return names.every((n) => n === 'lost+found' && readdirSync(`${w.hostPath}/${n}`).length === 0);
+  } catch (e) {
+    // A file named lost+found is data.
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw cannot(e);
+  }
 }
 
 /** The plan the init step runs with: the service's, with the init command (the same sandbox, user, mounts and env). */

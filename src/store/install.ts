@@ -41,6 +41,8 @@ export interface InstallOptions {
    * does with the earlier one: `keep` installs it beside them (the caller may remove them).
    */
   otherBuilds?: 'refuse' | 'keep';
+  /** Called with the verified head before anything is written: `niso pull` refuses a package other than the one it expects. */
+  checkHead?: (head: PackageHead) => void;
 }
 
 
@@ -121,6 +123,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
       await mkdir(join(work, 'app'));
       const head: PackageHead = await readPackage(file, limits, {
         head: async (h) => {
+          opts.checkHead?.(h);
           if (h.index.arch !== 'any' && h.index.arch !== hostArch()) {
             throw new NisoError('NISO2113', `${file} is built for ${h.index.arch}, but this host is ${hostArch()}`, { path: file, exitCode: 2, hint: 'pack the app on (or for) this architecture; use arch = "any" for apps without native code' });
           }

@@ -13,7 +13,7 @@ export async function sweepTmp(l: StoreLayout, dryRun = false): Promise<string[]
     // run-PID-*.json marks a package that `niso run DIR` installed for itself; its own sweep
     // removes the package together with the marker, so the marker must not vanish here.
     if (name.startsWith('run-')) continue;
-    const m = /^(?:install|trash|pack|backup|restore)-(\d+)-/.exec(name);
+    const m = /^(?:install|trash|pack|backup|restore|pull)-(\d+)-/.exec(name);
     if (m && isAlive(Number(m[1]))) continue;
     swept.push(name);
     if (!dryRun) await forceRemove(join(l.tmp, name));

@@ -515,8 +515,8 @@ export async function restoreSnapshot(root: string, volume: string, snapshot: st
       const st = stateOf(layout(root), service);
       await unmountBounded(st);
       // A sandbox that just ended lets go of the loop device a moment later (bounded-dir.ts stillAttached).
-      const held = (await stillAttached(st.image)) ? (await run('losetup', ['-j', st.image, '-n', '-O', 'NAME'], TOOL_ENV)).stdout.trim() : '';
-      if (held !== '') throw new NisoError('NISO5006', `${name} is still used by a sandbox (loop device ${held.split('\n')[0]})`, { exitCode: 1, hint: `stop what runs under the name ${service} first` });
+      const held = await stillAttached(st.image);
+      if (held !== null) throw new NisoError('NISO5006', `${name} is still used by a sandbox (loop device ${held})`, { exitCode: 1, hint: `stop what runs under the name ${service} first` });
     } else if (bindersOf(src.path).length > 0) {
       throw new NisoError('NISO5006', `${name} is still mounted by process ${bindersOf(src.path).slice(0, 5).join(', ')}`, { exitCode: 1, hint: `stop the \`niso run\` of ${service} first` });
     }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_MANIFEST, removeServicesAndTestDir, writeTree } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
+import { until as untilWithin } from '../helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -72,16 +73,9 @@ after(async () => {
   if (env) await removeServicesAndTestDir(env.dir, env.root, (args) => niso(env!, args));
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+
+/** One-offs start a whole sandbox on a loaded machine: 20 s rather than the helper's 15. */
+const until = <T>(what: string, fn: () => T | null | undefined | false) => untilWithin(what, fn, 20_000);
 
 /** An HTTP GET with curl: the body, or null when nothing answered. */
 function get(url: string): string | null {

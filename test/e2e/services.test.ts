@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 import { freePort, freePorts } from '../helpers/ports.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
@@ -135,16 +136,6 @@ async function setup(name: string, extra = ''): Promise<Env> {
 interface Status { name: string; state: string; pid: number | null; restarts: number; message: string | null; health: string | null; ports: string[]; addresses: string[]; lastExit: { exitCode: number | null; reason: string; oom?: boolean; message: string | null } | null }
 const status = (e: Env, name: string): Status => JSON.parse(ok(e, ['status', name, '--json'])) as Status;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function supervisorPid(e: Env): number | null {
   try {
@@ -454,6 +445,12 @@ test('--restart no: an app that dies is failed, never "restarting", also before 
     await until('the sandboxes to end', () => ['mortal-a', 'mortal-b'].every((n) => cgroupDirs(e, n).every((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8') === '')));
     // `niso list` starts no supervisor: the end is not recorded, and shows as what the policy will make of it.
     assert.match(ok(e, ['list']), /\nmortal-a\s+mortal@1\.0\.0\s+failed\s/);
+    // inspect records nothing either: the end is in no record yet, and status still tells it as its last exit.
+    const seen = JSON.parse(ok(e, ['inspect', 'mortal-a', '--json'])) as { status: Status; state: { exits: unknown[] } };
+    assert.deepEqual(seen.state.exits, [], 'not recorded');
+    assert.equal(seen.status.state, 'failed');
+    assert.ok(seen.status.lastExit !== null, 'the unrecorded end is the last exit status shows');
+    assert.equal(seen.status.lastExit.message, seen.status.message, 'with the verdict it will be recorded with');
   }
   const a = await until('the verdict', () => { const x = status(e, 'mortal-a'); return x.state === 'failed' && x.lastExit ? x : null; });
   assert.equal(a.message, 'it was killed by signal 9; restart policy "no"');
@@ -804,7 +801,9 @@ test('locks: no other user can open a lock file niso made, so none can stall it;
 });
 
 test('exec: a command inside the running sandbox, as the service; exit codes pass; exec health checks use it', async () => {
-  const e = await setup('inside', '\n[healthcheck]\nexec = ["/usr/bin/node", "-e", "process.exit(require(\'fs\').existsSync(\'/state/ready\') ? 0 : 1)"]\ninterval = "1s"\ntimeout = "1s"\n');
+  // A node started by the check takes well under a second on a quiet machine and several on a loaded CI machine; the
+  // bound is not what this case tests (the first probes come quickly until one passes, whatever the interval).
+  const e = await setup('inside', '\n[healthcheck]\nexec = ["/usr/bin/node", "-e", "process.exit(require(\'fs\').existsSync(\'/state/ready\') ? 0 : 1)"]\ninterval = "5s"\ntimeout = "5s"\n');
   ok(e, ['activate', 'inside', '--network', 'none', '--env', 'READY_FILE_AFTER_MS=300', '--wait']);
   const s = status(e, 'inside');
   assert.equal(s.health, 'healthy', 'the exec probe found the file the app wrote in its /state');
@@ -887,6 +886,20 @@ test('an init step runs in the service\'s sandbox before the app while its volum
   assert.match(hung.stderr, /NISO3315: seeded-3: the init step .* did not end within its timeout/);
   assert.notEqual(status(e, 'seeded-3').state, 'active');
   assert.doesNotMatch(ok(e, ['logs', 'seeded-3']), /start serve/, 'the app did not start');
+});
+
+test('an init step whose if_empty names what became a file cannot be checked: the start fails with NISO3315 saying so, rather than skipping or running the step', async () => {
+  // The step appends to /data/init-runs, the very path its condition names: missing at the first start, a file after.
+  const e = await setup('seedfile', '\n[init]\ncommand = ["node", "main.js", "init"]\nif_empty = "/data/init-runs"\ntimeout = "3s"\n\n[volumes.data]\nmount = "/data"\n');
+  ok(e, ['activate', 'seedfile', '--network', 'none']);
+  assert.match(inside(e, 'seedfile', cat('/data/init-runs')).out, /^\d+\n$/);
+  ok(e, ['deactivate', 'seedfile']);
+  const r = niso(e, ['activate', 'seedfile']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /NISO3315: .*could not be checked/);
+  assert.match(r.stderr, /the init step's condition if_empty = "\/data\/init-runs" could not be checked: \S+\/init-runs is not a directory/);
+  assert.notEqual(status(e, 'seedfile').state, 'active');
+  assert.equal(inside(e, 'seedfile', '1').code, 1, 'nothing runs');
 });
 
 /** Runs node inside a service's sandbox (`niso exec`): its stdout, or how it failed. */

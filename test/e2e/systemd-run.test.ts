@@ -7,7 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
+import { SystemdE2E, BIN } from '../helpers/systemd-e2e.js';
+import { until as untilWithin } from '../helpers/wait.js';
 import type { Exec, Machine } from '../helpers/nspawn.js';
 
 const PKG = 'sdrun';
@@ -28,15 +29,8 @@ const { figures, niso, nisoOk } = e2e;
 /** `niso run` of the package under a name of its own, the app being `node -e SCRIPT`. */
 const run = (name: string, script: string, opts: string[] = ['--network', 'none']) => niso(['run', ...opts, '--name', name, PKG, '--', '-e', script]);
 
-async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+/** Unit states change quickly here: checked every 25 ms, for 10 s. */
+const until = <T>(what: string, f: () => Promise<T | null | undefined | false> | T | null | undefined | false) => untilWithin(what, f, 10_000, 25);
 
 async function units(pattern: string): Promise<string[]> {
   const r = await m!.ok('systemctl', ['list-units', '--all', '--plain', '--no-legend', pattern]);
@@ -107,9 +101,11 @@ test('niso run is a transient unit while it runs, with the sandbox of a service 
   const uid = uidOf('runner')!;
   assert.equal(mine.User, String(uid));
   assert.equal(mine.WorkingDirectory, `!${service.WorkingDirectory!.replace(/^!/, '')}`);
+  // And its /tmp is a tmpfs of its own, where a service binds the host tmpfs that its exec commands share.
   const stateTmpfs = `/state:size=${10 * 1024 ** 3},mode=0700,uid=${uid},gid=${uid} `;
-  assert.ok(mine.TemporaryFileSystem!.startsWith(stateTmpfs), mine.TemporaryFileSystem);
-  assert.deepEqual({ ...mine, User: '', WorkingDirectory: '', Environment: mine.Environment!.replace('NISO_SERVICE=runner', ''), TemporaryFileSystem: mine.TemporaryFileSystem!.slice(stateTmpfs.length) }, { ...service, User: '', WorkingDirectory: '', Environment: service.Environment!.replace('NISO_SERVICE=web', '') });
+  const tmpTmpfs = `/tmp:size=${64 * 1024 ** 2},mode=1777 `;
+  assert.ok(mine.TemporaryFileSystem!.startsWith(stateTmpfs + tmpTmpfs), mine.TemporaryFileSystem);
+  assert.deepEqual({ ...mine, User: '', WorkingDirectory: '', Environment: mine.Environment!.replace('NISO_SERVICE=runner', ''), TemporaryFileSystem: mine.TemporaryFileSystem!.slice(stateTmpfs.length + tmpTmpfs.length) }, { ...service, User: '', WorkingDirectory: '', Environment: service.Environment!.replace('NISO_SERVICE=web', '') });
   assert.match(mine.SystemCallFilter!, /^~/);
   assert.ok(await hasUser('niso-runner'), 'the run\'s user exists while it runs');
 
@@ -207,6 +203,15 @@ test('exec into a systemd service: its uid, its network and IPC namespaces, exit
   assert.equal(r.code, 0, r.stderr);
   const seen = JSON.parse(r.stdout) as { body: string; uid: number; net: string; ipc: string; cwd: string; nnp: string; seccomp: string };
   assert.deepEqual(seen, { body: `hello from ${PKG}\n`, uid: uidOf('web'), net: netns, ipc: ipcns, cwd: '/app', nnp: '1', seccomp: '2' });
+
+  // The app's /tmp is exec's too (the service's /tmp mount unit, bound by both): a file one command leaves there is
+  // in the app's own root; after a restart the app has a fresh /tmp.
+  assert.equal((await niso(['exec', 'web', '--', 'node', '-e', "require('fs').writeFileSync('/tmp/from-exec', 'shared')"])).code, 0);
+  assert.equal(await m!.ok('cat', [`/proc/${mainPid}/root/tmp/from-exec`]), 'shared');
+  assert.equal((await niso(['exec', 'web', '--', 'node', '-e', "process.stdout.write(require('fs').readFileSync('/tmp/from-exec', 'utf8'))"])).stdout, 'shared');
+  await nisoOk(['restart', 'web']);
+  const fresh = await niso(['exec', 'web', '--', 'node', '-e', "console.log(require('fs').readdirSync('/tmp').length)"]);
+  assert.equal(fresh.stdout, '0\n', fresh.stderr);
 
   const code = await niso(['exec', '-e', 'GREETING=hi there', 'web', '--', 'node', '-e', 'console.log(process.env.GREETING, process.env.PORT); process.exit(5)']);
   assert.equal(code.code, 5);

@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
@@ -125,14 +126,6 @@ async function installApp(e: Env, name: string): Promise<void> {
   await writeTree(join(e.dir, name), { 'manifest.toml': NODE_MANIFEST(name, '1.0.0', 'stop_timeout = "2s"\n', ['main.js']), 'main.js': MAIN });
   ok(e, ['pack', name, '-o', `${name}.niso`, '-q']);
   ok(e, ['install', `${name}.niso`]);
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('a service\'s /state is the volume SERVICE/state: kept by remove, noted when a new service inherits it, reported by gc, deleted with --volumes', async () => {

@@ -15,6 +15,7 @@ import { JIT_RUNTIMES, planDigest, renderSystemdUnit, type SystemdUnit } from '.
 import { SystemdQuoteError } from '../../src/render/systemd-escape.js';
 import { NAMESPACE_SYSCALLS, SYSTEMD_SYSCALL_SETS, UNKNOWN_TO_SYSTEMD_252 } from '../../src/render/systemd-syscalls.js';
 import { RenderError } from '../../src/render/bwrap.js';
+import { mountUnitName } from '../../src/render/systemd-mount.js';
 import { healthUnitNames, startPoints } from '../../src/render/systemd-health.js';
 import { healthServiceName, healthStartTimerName, healthTimerName } from '../../src/render/systemd-names.js';
 
@@ -30,7 +31,7 @@ const GOLDEN_NISO = { node: '/usr/bin/node', entry: '/usr/lib/niso/bin/niso', ro
 
 function caseFor(inputs: string): { plan: Plan; unit: SystemdUnit; runtime: string | null } {
   const { plan, runtime } = goldenPlan(inputs);
-  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime, niso: GOLDEN_NISO, secretsDir: SECRETS_DIR }) };
+  return { plan, runtime, unit: renderSystemdUnit(plan, { generation: 'gen-42', filesDir: FILES_DIR, runtime, niso: GOLDEN_NISO, secretsDir: SECRETS_DIR, sharedTmp: true }) };
 }
 
 // --- reading a unit back the way systemd 252 does ------------------------------------------------------------
@@ -193,6 +194,23 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
     // A run's own /state is a tmpfs of the service user's alone; /tmp is everyone's in the sandbox, as on a host.
     if (m.type !== 'tmpfs') continue;
     const options = m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777';
+    if (m.target === '/tmp') {
+      // The app's /tmp is a tmpfs of the same size and mode that a mount unit mounts on the host, fresh before each
+      // start (BindsTo=) and gone when it stops: exec's transient units bind the same and see the app's sockets.
+      const where = `${FILES_DIR}/tmp`;
+      assert.ok(rw.some(([s, t]) => s === where && t === '/tmp'), '/tmp bound from the shared tmpfs');
+      const mount = r.companions.find((c) => c.name === mountUnitName(where));
+      assert.ok(mount, 'its mount unit is a companion');
+      const mu = parseUnit(mount.text);
+      assert.equal(one(mu, 'Mount', 'Type'), 'tmpfs');
+      assert.equal(one(mu, 'Mount', 'Options'), `nosuid,nodev,size=${m.sizeBytes},${options}`);
+      assert.equal(one(mu, 'Unit', 'StopWhenUnneeded'), 'yes');
+      assert.deepEqual(values(u, 'Unit', 'BindsTo').filter((x) => x === mount.name), [mount.name]);
+      assert.ok(!tmpfs.some((x) => x.startsWith('/tmp:')), 'no /tmp of its own beside it');
+      const init = r.companions.find((c) => c.name === `niso-${plan.service}-init.service`);
+      if (init) assert.ok(values(parseUnit(init.text), 'Service', 'TemporaryFileSystem').includes(`/tmp:size=${m.sizeBytes},${options}`), 'the init step has a /tmp of its own');
+      continue;
+    }
     assert.ok(tmpfs.includes(`${m.target}:size=${m.sizeBytes},${options}`), `${m.target} tmpfs of ${m.sizeBytes}`);
   }
   // A secret is a credential the unit loads from niso's store (root's 0600 file), bound read-only at its target from
@@ -202,9 +220,10 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
   for (const m of secrets) assert.ok(ro.some(([s, t]) => s === `%d/${m.name}` && t === m.target), `secret ${m.name} at ${m.target}`);
   const stateTmpfs = plan.mounts.some((m) => m.type === 'tmpfs' && m.target === '/state');
   const granted = plan.mounts.filter((m) => m.type === 'bind' && !m.readOnly && (m.purpose === 'volume' || m.purpose === 'bind')).map((m) => m.target);
-  assert.deepEqual(rw.map(([, t]) => t).filter((t) => !granted.includes(t)), stateTmpfs ? [] : ['/state'], 'only the state dir and granted volumes are bound writable');
+  const tmp = plan.mounts.some((m) => m.type === 'tmpfs' && m.target === '/tmp');
+  assert.deepEqual(rw.map(([, t]) => t).filter((t) => !granted.includes(t)), [...(stateTmpfs ? [] : ['/state']), ...(tmp ? ['/tmp'] : [])], 'only the state dir, the shared /tmp and granted volumes are bound writable');
   assert.deepEqual(values(u, 'Service', 'SupplementaryGroups'), (plan.user.groups ?? []).length > 0 ? [plan.user.groups!.join(' ')] : [], 'the volumes\' groups, no others');
-  assert.deepEqual(tmpfs.filter((t) => !t.includes(':ro')).map((t) => t.split(':')[0]).sort(), stateTmpfs ? ['/dev/shm', '/state', '/tmp'] : ['/dev/shm', '/tmp'], 'private tmpfs only on /tmp and /dev/shm (and a run\'s own /state)');
+  assert.deepEqual(tmpfs.filter((t) => !t.includes(':ro')).map((t) => t.split(':')[0]).sort(), stateTmpfs ? ['/dev/shm', '/state'] : ['/dev/shm'], 'private tmpfs only on /dev/shm (and a run\'s own /state); /tmp is the shared one');
   assert.ok(tmpfs.includes('/run:ro'), 'the /run that RootDirectory= brings is read-only');
   for (const k of ['ReadWritePaths', 'PrivateTmp', 'DynamicUser', 'StateDirectory']) assert.equal(values(u, 'Service', k).length, 0, `no ${k}`);
   for (const [s] of [...ro, ...rw]) assert.ok(!['/', '/usr', '/etc', '/home', '/root', '/var', '/run'].includes(s), `${s} is not mounted whole`);
@@ -226,7 +245,7 @@ function assertSandboxed(plan: Plan, r: SystemdUnit, u: Unit, runtime: string | 
       assert.equal(values(u, 'Service', 'PrivateNetwork').length, 0, 'no second network namespace');
       // The network unit: pulled in and ordered first; BindsTo= takes the service down without it.
       const netName = `niso-${plan.service}-net.service`;
-      assert.equal(one(u, 'Unit', 'BindsTo'), netName);
+      assert.deepEqual(values(u, 'Unit', 'BindsTo').filter((x) => !x.endsWith('.mount')), [netName]);
       assert.ok(values(u, 'Unit', 'After').includes(netName));
       const net = r.companions.find((c) => c.name === netName);
       assert.ok(net, 'the network unit is a companion');

@@ -20,6 +20,11 @@ export interface CatalogEnv {
   niso(args: string[], timeout?: number): { code: number | null; stdout: string; stderr: string };
   /** niso, asserted to exit 0; its stdout. */
   ok(args: string[], timeout?: number): string;
+  /**
+   * NAME.niso packed on the host by catalog-systemd.test.ts, when the suite runs inside its machine (which has no
+   * network to fetch .debs): the suite installs it instead of packing (what pack prints is asserted on the host run).
+   */
+  prepacked: string | null;
 }
 
 export function catalogEnv(name: string): CatalogEnv {
@@ -36,5 +41,6 @@ export function catalogEnv(name: string): CatalogEnv {
     return r.stdout;
   };
   after(() => removeServicesAndTestDir(dir, root, niso, { state: true }));
-  return { recipe: join(import.meta.dirname, '../../catalog', name), dir, root, niso, ok };
+  const packedDir = process.env.NISO_E2E_CATALOG_PACKED;
+  return { recipe: join(import.meta.dirname, '../../catalog', name), dir, root, niso, ok, prepacked: packedDir ? join(packedDir, `${name}.niso`) : null };
 }

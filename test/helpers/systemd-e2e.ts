@@ -13,7 +13,7 @@ export const REPO = join(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'bin/niso');
 
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './wait.js';
 
 export class SystemdE2E {
   dir = '';

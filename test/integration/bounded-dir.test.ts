@@ -221,3 +221,21 @@ test('a host where mounting is not allowed (here: a user namespace) is NISO3206 
   assert.equal(mountAt(b.dir), null, 'nothing mounted');
   assert.equal(loopsOf(b.image), '', 'no loop device left');
 });
+
+test('a sandbox that has just ended still holds the image for a moment: delete waits for the kernel to let go instead of refusing', async () => {
+  const b = bounded(tempDir());
+  await ensureBounded(b);
+  writeFileSync(join(b.dir, 'data'), 'x');
+  // A mount namespace with a copy of the mount (as a sandbox has) that ends a second later, after delete began.
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '1'], { stdio: 'ignore' });
+  const ended = new Promise((r) => holder.on('close', r));
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    await deleteBounded(b);
+    assert.ok(!existsSync(b.image) && !existsSync(b.dir), 'deleted once the holder went');
+    assert.equal(loopsOf(b.image), '');
+  } finally {
+    holder.kill('SIGKILL');
+    await ended;
+  }
+});

@@ -1,5 +1,5 @@
 // Whether an init step is due (service/init-step.ts initNeeded), on real directories: both backends decide by it (the
-// embedded launcher directly, systemd's ExecCondition= through `niso __init-needed`).
+// embedded launcher directly, systemd through `niso __init-needed` in niso-SERVICE-init-check.service).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -36,4 +36,18 @@ test('unless_exists: due while the path does not exist (a dangling symlink count
   assert.equal(initNeeded(at('dangling')), false);
   assert.equal(initNeeded(step({ kind: 'always' })), true);
   assert.equal(initNeeded(step({ kind: 'if-empty', path: '/state', hostPath: null })), true, 'a tmpfs is empty at each start');
+});
+
+test('a path that cannot be checked is NISO3315 naming the condition, not a guess; a file where unless_exists looks for a directory means "does not exist"', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'file'), 'x');
+  assert.throws(() => initNeeded(step({ kind: 'if-empty', path: '/data/db', hostPath: join(dir, 'file') })), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'NISO3315');
+    assert.match(e.message, /the init step's condition if_empty = "\/data\/db" could not be checked: \S+\/file is not a directory; the service was not started/);
+    return true;
+  });
+  assert.equal(initNeeded(step({ kind: 'unless-exists', path: '/data/db/PG_VERSION', hostPath: join(dir, 'file/PG_VERSION') })), true);
+  mkdirSync(join(dir, 'odd'));
+  writeFileSync(join(dir, 'odd/lost+found'), 'a file, not fsck\'s directory');
+  assert.equal(initNeeded(step({ kind: 'if-empty', path: '/data', hostPath: join(dir, 'odd') })), false);
 });

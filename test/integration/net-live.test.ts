@@ -20,6 +20,7 @@ import { netPaths, readRecords, writeRecord } from '../../src/net/host/state-fil
 import { chooseSubnet } from '../../src/net/model/subnet.js';
 import { cidrOf, formatIpv4, overlaps } from '../../src/net/model/cidr.js';
 import type { Network } from '../../src/net/model/types.js';
+import { macFor } from '../../src/net/model/names.js';
 
 const tool = (cmd: string) => spawnSync(cmd, ['-V']).error === undefined;
 const skip = process.platform !== 'linux' ? 'Linux only'
@@ -357,6 +358,25 @@ test('a port range maps each host port to its own container port', { skip, timeo
     assert.equal(field(get(null, `http://127.0.0.1:${from + 1}/`), 'name'), 'r7071');
   } finally {
     await detachService(ctx, 'r');
+  }
+});
+
+test('an address given again answers at once: the host\'s neighbour entry of the service that had it stays right, as the MAC follows the address', { skip, timeout: 60_000 }, async () => {
+  const first = await attachService(ctx, { service: 'r1', networks: ['alpha'] });
+  const address = first.attachments[0]!.address;
+  try {
+    await startServer(first.netns, 'r1', 8080);
+    assert.match(get(null, `http://${address}:8080/`), /^name=r1 /, 'the host reached it: it keeps a neighbour entry for the address now');
+    await detachService(ctx, 'r1');
+    const again = await attachService(ctx, { service: 'r2', networks: ['alpha'] });
+    assert.equal(again.attachments[0]!.address, address, 'the lowest free address: the one r1 had');
+    const link = JSON.parse(sh('ip', ['-n', again.netns, '-j', 'link', 'show', 'dev', 'eth0'])) as { address: string }[];
+    assert.equal(link[0]!.address, macFor(address));
+    await startServer(again.netns, 'r2', 8080);
+    assert.match(get(null, `http://${address}:8080/`), /^name=r2 /, 'reached through the entry the host had, at once');
+  } finally {
+    await detachService(ctx, 'r1').catch(() => undefined);
+    await detachService(ctx, 'r2').catch(() => undefined);
   }
 });
 

@@ -7,7 +7,7 @@ import { ERROR_CODES } from '../../src/errors/codes.js';
 import { cidrOf, formatIpv4, overlaps, parseCidr, parseIpv4 } from '../../src/net/model/cidr.js';
 import { chooseSubnet, validateSubnet } from '../../src/net/model/subnet.js';
 import { allocateAddress, usableCount } from '../../src/net/model/address.js';
-import { chooseBridgeName, netnsName, validateNetworkName, vethName } from '../../src/net/model/names.js';
+import { chooseBridgeName, macFor, netnsName, validateNetworkName, vethName } from '../../src/net/model/names.js';
 import { assertNoListenerConflicts, assertNoPortConflicts, findPortConflicts, parseSsListeners, portMapsFor } from '../../src/net/model/ports.js';
 import { renderHosts } from '../../src/net/model/hosts.js';
 import { planAttach, parseAttachmentRecord, parseNetworksFile, type AttachmentRecord } from '../../src/net/model/state.js';
@@ -268,4 +268,12 @@ test('firewall: other tables that drop forwarded packets, and whether they accep
   assert.match(w, /^the firewall table ip filter chain FORWARD drops forwarded packets/);
   assert.ok(w.includes('iptables -I DOCKER-USER -i niso+ -j ACCEPT; iptables -I DOCKER-USER -o niso+ -j ACCEPT'));
   assert.ok(forwardDropWarning(parsed[2]!, 'niso').includes('nft insert rule inet fw fwd iifname "niso*" accept'));
+});
+
+test('a service interface\'s MAC follows its address: locally administered, unicast, one per address, the same when the address is given again', () => {
+  assert.equal(macFor('10.89.0.3'), '02:6e:0a:59:00:03');
+  assert.equal(macFor('192.168.255.254'), '02:6e:c0:a8:ff:fe');
+  assert.equal(macFor('10.89.0.3'), macFor('10.89.0.3'));
+  assert.notEqual(macFor('10.89.0.3'), macFor('10.89.0.4'));
+  assert.throws(() => macFor('10.89.0'), /not an IPv4 address/);
 });

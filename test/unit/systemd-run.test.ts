@@ -83,11 +83,15 @@ test('the exit record: written by a + ExecStopPost= outside the unit\'s root, re
   assert.equal(parseExitRecord('resources  \n', sig), null);
 });
 
-test('the exit record leaves a NISO_ROOT below the unit\'s own tmpfs mounts for /var/tmp (systemd 252 shows them to the + command too)', async () => {
+test('the exit record leaves a NISO_ROOT below the unit\'s own tmpfs mounts and binds for /var/tmp (systemd 252 shows them to the + command too)', async () => {
   const { recorderPath } = await import('../../src/service/systemd/transient.js');
   const props = ['TemporaryFileSystem=/tmp:size=67108864,mode=1777', 'TemporaryFileSystem=/run:ro', 'User=61000'];
   assert.equal(recorderPath(props, '/var/lib/niso/run/niso/systemd-run/u/exit', 'u.service'), '/var/lib/niso/run/niso/systemd-run/u/exit');
   assert.equal(recorderPath(props, '/tmp/t/root/run/niso/systemd-run/u/exit', 'u.service'), '/var/tmp/niso-systemd-run/u.service.exit');
   assert.equal(recorderPath(props, '/run/niso/systemd-run/u/exit', 'u.service'), '/var/tmp/niso-systemd-run/u.service.exit');
   assert.equal(recorderPath(props, '/tmpx/exit', 'u.service'), '/tmpx/exit');
+  // A service's shared /tmp is a bind onto /tmp (exec's lines): the same shadow.
+  const exec = ['BindPaths=/tmp/t/root/var/lib/niso/services/pg/systemd/tmp:/tmp', 'TemporaryFileSystem=/run:ro', 'BindReadOnlyPaths=/srv/app:/app'];
+  assert.equal(recorderPath(exec, '/tmp/t/root/run/niso/systemd-run/u/exit', 'u.service'), '/var/tmp/niso-systemd-run/u.service.exit');
+  assert.equal(recorderPath(exec, '/srv/root/run/niso/systemd-run/u/exit', 'u.service'), '/srv/root/run/niso/systemd-run/u/exit');
 });

@@ -8,6 +8,7 @@ import { shortDigest } from '../../store/resolve.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
+import { audit } from '../../audit/host/log.js';
 
 interface Replaced { digest: string; removed: boolean; usedBy: string[]; keptForGenerations?: number[] }
 
@@ -29,10 +30,19 @@ async function replaceOthers(ctx: Context, r: InstallResult): Promise<{ replaced
   return { replaced: replaced.map((x) => ({ digest: x.pkg.digest, removed: !stays(x), usedBy: x.usedBy, ...(x.generations.length > 0 ? { keptForGenerations: x.generations } : {}) })), freedBytes: freed };
 }
 
-export async function run(ctx: Context, file: string, opts: { maxSize?: string; maxFiles?: string; replace?: boolean; json?: boolean }): Promise<void> {
+export async function run(ctx: Context, file: string, opts: { maxSize?: string; maxFiles?: string; replace?: boolean; insecureSkipVerify?: boolean; json?: boolean }): Promise<void> {
   const limits = await readInstallLimits(layout(ctx.root).config, opts);
+  const path = resolve(ctx.cwd, file);
+  // A trust policy with a "file:" scope asks local packages for a signature too (registry/host/local.ts).
+  const { verifyLocalPackage } = await import('../../registry/host/local.js');
+  const { verification, checkHead } = await verifyLocalPackage(ctx.root, path, opts.insecureSkipVerify === true);
+  if (verification.status === 'skipped') {
+    ctx.stderr.write(`niso: WARNING: --insecure-skip-verify: the signature of ${file} is not checked\n`);
+    await audit(ctx.root, 'verify.skip', { target: path, result: 'ok', details: { scope: verification.scope } });
+  }
   const bar = progressBar(ctx, 'installing', opts.json);
-  const r = await installPackage(ctx.root, resolve(ctx.cwd, file), limits, { otherBuilds: opts.replace ? 'keep' : 'refuse', onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
+  const r = await installPackage(ctx.root, path, limits, { otherBuilds: opts.replace ? 'keep' : 'refuse', onProgress: (d, t) => bar.update(d, t), checkHead }).finally(() => bar.stop());
+  if (verification.status === 'verified' && !opts.json) ctx.stdout.write(`verified: signed by ${verification.keyid} (trust policy scope file:)\n`);
   const { replaced, freedBytes } = opts.replace ? await replaceOthers(ctx, r) : { replaced: [], freedBytes: 0 };
   const { otherBuilds: _others, ...result } = r;
   if (opts.json) return printJson(ctx, { ...result, replaced });

@@ -9,13 +9,16 @@ import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 
-export async function run(ctx: Context, dir: string, opts: { binary?: string; debCache?: string; output?: string; json?: boolean; quiet?: boolean }): Promise<void> {
+export async function run(ctx: Context, dir: string, opts: { binary?: string; debCache?: string; output?: string; json?: boolean; quiet?: boolean; sign?: boolean; signKey?: string }): Promise<void> {
   const epochText = ctx.env.SOURCE_DATE_EPOCH;
   let sourceDateEpoch: number | undefined;
   if (epochText !== undefined && epochText !== '') {
     sourceDateEpoch = Number(epochText);
     if (!Number.isInteger(sourceDateEpoch) || sourceDateEpoch < 0) throw new NisoError('NISO9001', `SOURCE_DATE_EPOCH=${epochText} is not a whole number of seconds`, { exitCode: 2, hint: 'e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)' });
   }
+  // The key is found before the work: --sign without one fails at once, not after a long pack.
+  const { signingKeyFile } = await import('../../registry/host/sign.js');
+  const keyFile = await signingKeyFile(ctx.root, ctx.env, { sign: opts.sign, signKey: opts.signKey === undefined ? undefined : resolve(ctx.cwd, opts.signKey) }, (m) => ctx.stderr.write(`note: ${m}\n`));
   const bar = progressBar(ctx, 'packing', opts.json || opts.quiet);
   const debCache = opts.debCache !== undefined ? resolve(ctx.cwd, opts.debCache) : ctx.env.NISO_DEB_CACHE ? resolve(ctx.cwd, ctx.env.NISO_DEB_CACHE) : join(ctx.root, 'var/cache/niso/debs');
   const r = await packApp({
@@ -23,7 +26,8 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
     onProgress: (d, t) => bar.update(d, t), findRuntime: (runtime) => packedRuntime(ctx, runtime, opts.json || opts.quiet),
   }).finally(() => bar.stop());
   for (const w of r.warnings) ctx.stderr.write(`warning: ${w}\n`);
-  if (opts.json) return printJson(ctx, r);
+  const signature = keyFile ? await signPacked(r.file, keyFile, sourceDateEpoch) : undefined;
+  if (opts.json) return printJson(ctx, signature ? { ...r, signature } : r);
   if (opts.quiet) { ctx.stdout.write(`${r.digest}\n`); return; }
   const shown = relative(ctx.cwd, r.file) || r.file;
   const ratio = r.appBytes > 0 ? ` (${Math.round((r.packageBytes / r.appBytes) * 100)}% of the app's ${formatSize(r.appBytes)})` : '';
@@ -31,6 +35,14 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
   if (r.debian) ctx.stdout.write(`from ${r.debian.packages} Debian packages: ${r.debian.libraries} shared libraries, ${r.debian.fromHost === 0 ? 'none' : r.debian.fromHost} copied from this host (see debian.json in the package)\n`);
   ctx.stdout.write(`packed ${r.name} ${r.version} (${r.arch}): ${r.files} files → ${shown}, ${formatSize(r.packageBytes)}${ratio}\n${r.digest}\n`);
   if (r.runtime) ctx.stdout.write(`packed with ${describePacked(r.runtime)}\n`);
+  if (signature) ctx.stdout.write(`signed by ${signature.keyid} → ${relative(ctx.cwd, signature.file) || signature.file} (registry manifest ${signature.manifestDigest})\n`);
+}
+
+/** Signs the package into FILE.niso.sig: the statement names the manifest digest a push will have. */
+async function signPacked(file: string, keyFile: string, epoch: number | undefined): Promise<{ file: string; keyid: string; manifestDigest: string }> {
+  const { signPackageFile } = await import('../../registry/host/sign.js');
+  const s = await signPackageFile(file, keyFile, epoch !== undefined ? new Date(epoch * 1000) : new Date());
+  return { file: s.sigFile, keyid: s.keyid, manifestDigest: s.manifestDigest };
 }
 
 /** The runtime this host gives the manifest (its digest pin kept), as the package records it; none (with a note) when the host has none. */

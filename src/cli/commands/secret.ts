@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
 import { printable } from '../../errors/render.js';
 import { formatSize } from '../../manifest/units.js';
-import { readRegularFile, type Bounded } from '../../host/read-bounded.js';
+import { readRegularFile, readStreamBounded, type Bounded } from '../../host/read-bounded.js';
 import { assertSecretName, MAX_SECRET_BYTES } from '../../secret/names.js';
 import { secretUsers, type SecretUser } from '../../secret/grants.js';
 import { createSecret, listSecretNames, listSecrets, notFound, removeSecrets, requireSecret, secretExists, type SecretMeta } from '../../secret/store.js';
@@ -31,19 +31,6 @@ function parseLabels(labels: readonly string[]): Record<string, string> {
   return out;
 }
 
-/** Reads at most one byte past the cap, so that `< /dev/zero` ends. */
-async function readStdin(stream: NodeJS.ReadableStream, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    const b = typeof c === 'string' ? Buffer.from(c) : Buffer.from(c as Uint8Array);
-    chunks.push(b);
-    n += b.length;
-    if (n > max) break;
-  }
-  return Buffer.concat(chunks);
-}
-
 async function readValue(ctx: Context, file: string | undefined): Promise<{ bytes: Buffer; from: string }> {
   if (file === '-' || file === undefined) {
     // Opened only here: a FILE never touches niso's stdin.
@@ -52,7 +39,7 @@ async function readValue(ctx: Context, file: string | undefined): Promise<{ byte
     if (stdin.isTTY) {
       throw valueError(`${file === undefined ? 'no FILE given, and ' : ''}stdin is a terminal: niso does not read a secret typed there (it would be echoed, and kept in the shell's history)`, 'pipe it in (printf %s "$VALUE" | niso secret create NAME -) or give a FILE');
     }
-    return { bytes: await readStdin(stdin, MAX_SECRET_BYTES), from: 'stdin' };
+    return { bytes: await readStreamBounded(stdin, MAX_SECRET_BYTES), from: 'stdin' };
   }
   const path = resolve(ctx.cwd, file);
   let read: Bounded;

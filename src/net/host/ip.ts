@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { cidrOf } from '../model/cidr.js';
 import { chooseMtu, type MtuChoice } from '../model/mtu.js';
 import { parseDefaultRoutes, parseIpAddresses, parseIpLinks, parseIpRoutes, parseNetnsList, type IpLink } from '../model/tool-json.js';
+import { macFor } from '../model/names.js';
 import type { Attachment, HostNetFacts, Network } from '../model/types.js';
 import { must, mustJson } from './tools.js';
 
@@ -90,7 +91,8 @@ export async function removeBridge(bridge: string): Promise<void> {
 /**
  * Creates a service's netns (if new) and one veth pair per attachment, both ends with `mtu`: the
  * host end on the network's bridge with hairpin on (a service calling its own mapped port), the
- * other end inside with the address; loopback up, and the default route via the first network's gateway.
+ * other end inside with the address and the MAC that follows it (names.ts macFor); loopback up, and the default route
+ * via the first network's gateway.
  */
 export async function createEndpoint(attachments: readonly Attachment[], networks: readonly Network[], mtu: number): Promise<void> {
   const netns = attachments[0]!.netns;
@@ -101,7 +103,7 @@ export async function createEndpoint(attachments: readonly Attachment[], network
     const n = networks.find((x) => x.name === a.network);
     if (!n) throw new Error(`createEndpoint: network ${a.network} unknown`);
     host.push(
-      `link add ${a.vethHost} mtu ${mtu} type veth peer name ${a.ifname} mtu ${mtu} netns ${netns}`,
+      `link add ${a.vethHost} mtu ${mtu} type veth peer name ${a.ifname} mtu ${mtu} address ${macFor(a.address)} netns ${netns}`,
       `link set ${a.vethHost} master ${n.bridge}`,
       `link set ${a.vethHost} type bridge_slave hairpin on`,
       `link set ${a.vethHost} up`,

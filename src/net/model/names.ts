@@ -1,6 +1,7 @@
 // Names niso gives to networks and kernel objects: valid, at most 15 characters where the kernel
 // says so (IFNAMSIZ), and recognisable as niso's so an admin (and prune) can tell them apart.
 import { NisoError } from '../../errors/niso-error.js';
+import { parseIpv4 } from './cidr.js';
 import type { Network } from './types.js';
 
 export const DEFAULT_NETWORK = 'default';
@@ -39,6 +40,19 @@ export function netnsName(prefix: string, service: string, id: string): string {
 export function vethName(id: string): string {
   if (!/^[0-9a-f]{8}$/.test(id)) throw new Error(`veth id must be 8 hex digits: ${id}`);
   return `vn${id}`;
+}
+
+/**
+ * The MAC address of a service's interface with IPv4 `address`: locally administered (02), `6e` ('n'), then the four
+ * bytes of the address. Addresses are given again as services come and go; with a MAC that follows the address, the
+ * neighbour entries that the host and the other services keep for it (reachable for half a minute, then reused
+ * while they are checked) stay right, where a random MAC would send their packets to an interface that is gone.
+ * Docker and Kubernetes' bridge plugin derive theirs from the address for the same reason.
+ */
+export function macFor(address: string): string {
+  const n = parseIpv4(address);
+  if (n === null) throw new Error(`macFor: not an IPv4 address: ${address}`);
+  return ['02', '6e', ...[24, 16, 8, 0].map((shift) => ((n >>> shift) & 0xff).toString(16).padStart(2, '0'))].join(':');
 }
 
 /** The interface inside the service's netns for its n-th network. */

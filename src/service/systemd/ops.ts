@@ -4,7 +4,7 @@
 //
 // Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
-import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { crashPoint } from '../../host/crash-point.js';
@@ -16,7 +16,7 @@ import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
-import { exitInstanceName, exitServiceName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
+import { exitInstanceName, exitServiceName, initCheckUnitName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
 import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
@@ -50,6 +50,8 @@ const sysusersFile = (service: string) => join(SYSUSERS_DIR, `niso-${service}.co
 
 /** The mount unit of the service's bounded state dir (render/systemd-mount.ts). */
 const stateMountName = (root: string, service: string) => mountUnitName(stateOf(layout(root), service).dir);
+/** The app's /tmp, shared with exec (render/systemd.ts sharedTmp). */
+const tmpMountName = (root: string, service: string) => mountUnitName(join(filesDirOf(root, service), 'tmp'));
 
 /** The unit is loaded and wanted: it runs, or systemd is restarting it. */
 export function unitActive(name: string): boolean {
@@ -74,7 +76,7 @@ async function render(host: HostEnv, def: ServiceDefinition): Promise<Installed>
     const runtime = manifest.runtime ? manifest.runtime.use.name : null;
     // The absolute node and bin of this very niso: the network unit runs them at boot, without a PATH lookup.
     const niso = { node: process.execPath, entry: resolve(host.entry ?? process.argv[1]!), root: resolve(root) };
-    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets });
+    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets, sharedTmp: true });
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
@@ -91,8 +93,8 @@ async function writeUnits(root: string, def: ServiceDefinition, { plan, unit }: 
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
   if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
   if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
-  if (!companions.has(initUnitName(def.name))) rmSync(join(UNIT_DIR, initUnitName(def.name)), { force: true });
-  if (!companions.has(stateMountName(root, def.name))) rmSync(join(UNIT_DIR, stateMountName(root, def.name)), { force: true });
+  for (const f of [initUnitName(def.name), initCheckUnitName(def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
+  for (const f of [stateMountName(root, def.name), tmpMountName(root, def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
   await writePlan(root, def.name, plan);
@@ -119,7 +121,9 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     await prepareDirs(plan);
   }
   const filesDir = filesDirOf(root, def.name);
-  rmSync(filesDir, { recursive: true, force: true });
+  // Written afresh, but for the app's /tmp: while the unit runs a tmpfs is mounted there (render/systemd.ts
+  // sharedTmp), whose files are the app's.
+  for (const e of existsSync(filesDir) ? readdirSync(filesDir) : []) if (e !== 'tmp') rmSync(join(filesDir, e), { recursive: true, force: true });
   for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
   for (const l of unit.symlinks) { rmSync(l.path, { force: true }); symlinkSync(l.target, l.path); }
   for (const f of unit.files) {
@@ -214,16 +218,22 @@ export async function reconcileUnitLocked(root: string, name: string): Promise<{
   return back;
 }
 
-/** systemctl only says that a dependency failed: the init unit's own end and last output, if it was that (NISO3315). */
+/**
+ * systemctl only says that a dependency failed: the init unit's own end and last output, if it was that (NISO3315),
+ * or its check's (niso-SERVICE-init-check.service), which fails when niso could not tell whether the step is due.
+ */
 async function initStepError(root: string, service: string): Promise<NisoError | null> {
-  const unit = initUnitName(service);
-  let props: Record<string, string>;
-  try { props = showSync(unit, ['Result', 'ExecMainStatus', 'LoadState']); } catch { return null; }
-  if (props.LoadState !== 'loaded' || props.Result === undefined || props.Result === 'success') return null;
-  const out = (await tool('journalctl', ['--no-pager', '-o', 'cat', '-n', '20', `_SYSTEMD_UNIT=${unit}`]).catch(() => null))?.stdout.trim() ?? '';
   const init = readPlan(root, service)?.init;
-  const how = props.Result === 'timeout' && init ? timedOutText(init.timeoutMs) : `exited with code ${props.ExecMainStatus ?? '?'}`;
-  return initStepFailed(service, init?.argv, how, out, 'the service');
+  for (const unit of [initCheckUnitName(service), initUnitName(service)]) {
+    let props: Record<string, string>;
+    try { props = showSync(unit, ['Result', 'ExecMainStatus', 'LoadState']); } catch { continue; }
+    if (props.LoadState !== 'loaded' || props.Result === undefined || props.Result === 'success') continue;
+    const out = (await tool('journalctl', ['--no-pager', '-o', 'cat', '-n', '20', `_SYSTEMD_UNIT=${unit}`]).catch(() => null))?.stdout.trim() ?? '';
+    const status = `exited with code ${props.ExecMainStatus ?? '?'}`;
+    const how = unit === initCheckUnitName(service) ? `could not be checked (${unit} ${status})` : props.Result === 'timeout' && init ? timedOutText(init.timeoutMs) : status;
+    return initStepFailed(service, init?.argv, how, out, 'the service');
+  }
+  return null;
 }
 
 /**
@@ -236,7 +246,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     const inst = await install(host, def);
     installed = true;
     crashPoint(host.env, 'installed');
-    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name), initUnitName(def.name)]);
+    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name), initUnitName(def.name), initCheckUnitName(def.name)]);
     // A restart the policy had planned is made now.
     await tool('systemctl', ['stop', retryTimerName(def.name)]);
     await systemctl(verb, unitName(def.name));
@@ -337,8 +347,10 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     await tool('systemctl', ['disable', unitName(name)]);
     const mount = stateMountName(host.root, name);
     if (showSync(mount, ['LoadState']).LoadState === 'loaded') await systemctl('stop', mount);
+    const tmp = tmpMountName(host.root, name);
+    if (showSync(tmp, ['LoadState']).LoadState === 'loaded') await systemctl('stop', tmp);
     const released = await releaseServiceData(host.root, name, deleteState);
-    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), mount, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, tmp, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);

@@ -52,10 +52,15 @@ export interface ForegroundExit extends TransientExit {
 
 /**
  * Where the recorder can write: even its `+` command sees the unit's TemporaryFileSystem= mounts (/tmp, /run,
- * /dev/shm) in systemd 252, so an exit file below one of them (a NISO_ROOT in /tmp) goes to /var/tmp instead.
+ * /dev/shm) and its BindPaths= targets (a service's shared /tmp) in systemd 252, so an exit file below one of them
+ * (a NISO_ROOT in /tmp) goes to /var/tmp instead.
  */
 export function recorderPath(properties: readonly string[], exitFile: string, unit: string): string {
-  const shadowed = properties.filter((p) => p.startsWith('TemporaryFileSystem=')).map((p) => p.slice('TemporaryFileSystem='.length).split(':')[0]!);
+  const target = (p: string) => {
+    const v = p.slice(p.indexOf('=') + 1);
+    return p.startsWith('TemporaryFileSystem=') ? v.split(':')[0]! : v.slice(v.indexOf(':') + 1).split(':')[0]!;
+  };
+  const shadowed = properties.filter((p) => /^(TemporaryFileSystem|BindPaths|BindReadOnlyPaths)=/.test(p)).map(target);
   if (!shadowed.some((t) => exitFile === t || exitFile.startsWith(`${t.replace(/\/$/, '')}/`))) return exitFile;
   mkdirSync(FALLBACK_EXIT_DIR, { recursive: true, mode: 0o700 });
   return join(FALLBACK_EXIT_DIR, `${unit}.exit`);

@@ -1,0 +1,130 @@
+// Times `niso push` and `niso pull --output` of a package against `skopeo copy` moving the very same artifact (the
+// same manifest, config and .niso blob, from and to an OCI layout) to and from Debian's docker-registry on 127.0.0.1.
+// Each round packs a package of new random bytes (untimed) that both tools push to repositories of their own, so every
+// byte goes over the wire: skopeo's blob cache would otherwise mount a blob it saw in an earlier round instead of
+// sending it. Side by side in one run, interleaved round by round, ratios on medians. Writes bench/results/registry.md. Not part of `npm test`.
+// Knobs: BENCH_PACKAGE_MB (size of the package's random payload, 50), BENCH_RUNS (rounds, 5), BENCH_DIR (/var/tmp),
+// BENCH_QUIET (0.35).
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchDirEnv, intEnv, quietShareEnv } from './lib/env.js';
+import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
+import { niso, nisoEnv, prepareBenchWork, removeBenchWork, type NisoCli } from './lib/niso.js';
+import { cleanupOnInterrupt, firstLine, freePort, run } from './lib/proc.js';
+import { waitQuiet, type QuietStats } from './lib/quiet.js';
+import { fmtBytes, fmtMs, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
+import { describePackageFile } from '../src/registry/host/sign.js';
+import { EMPTY_BLOB, EMPTY_DIGEST } from '../src/registry/media.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGE_MB = intEnv('BENCH_PACKAGE_MB', 50);
+const ROUNDS = intEnv('BENCH_RUNS', 5);
+const WARMUP = 1;
+const QUIET = quietShareEnv();
+const BASE = benchDirEnv();
+const RESULT = join(repo, 'bench/results/registry.md');
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** An OCI image layout holding exactly what niso pushes: skopeo then moves the same bytes. */
+async function ociLayout(dir: string, file: string): Promise<string> {
+  const d = await describePackageFile(file);
+  const blobs = join(dir, 'blobs/sha256');
+  mkdirSync(blobs, { recursive: true });
+  writeFileSync(join(blobs, EMPTY_DIGEST.slice(7)), EMPTY_BLOB);
+  writeFileSync(join(blobs, d.facts.file.digest.slice(7)), readFileSync(file));
+  writeFileSync(join(blobs, d.manifest.digest.slice(7)), d.manifest.bytes);
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...d.manifest.descriptor, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }] }));
+  return d.manifest.digest;
+}
+
+async function main(): Promise<void> {
+  const work = join(BASE, `niso-bench-registry-${process.pid}`);
+  const cli: NisoCli = prepareBenchWork(repo, work, log);
+  const env = nisoEnv({ NISO_ROOT: join(work, 'root'), HOME: join(work, 'home'), NISO_SIGNING_KEY: '' });
+  mkdirSync(join(work, 'home'), { recursive: true });
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  mkdirSync(join(work, 'registry'));
+  writeFileSync(join(work, 'registry.yml'), `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${join(work, 'registry')}}}\nhttp: {addr: ${host}}\n`);
+  const registry = spawn('docker-registry', ['serve', join(work, 'registry.yml')], { stdio: 'ignore' });
+  const off = cleanupOnInterrupt(async () => { registry.kill('SIGKILL'); await removeBenchWork(work); }, log);
+  try {
+    for (let i = 0; ; i++) {
+      try { const r = await fetch(`http://${host}/v2/`); if (r.ok) break; } catch { /* starting */ }
+      if (i > 200) throw new Error('docker-registry did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const app = join(work, 'app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'manifest.toml'), '[package]\nname = "bench"\nversion = "1.0.0"\narch = "any"\n\n[binary]\nentrypoint = "run.sh"\n');
+    writeFileSync(join(app, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    const file = join(work, 'bench.niso');
+    /** A package of new random bytes (zstd cannot shrink them, so it is as large as asked), and its OCI layout. */
+    const fresh = async (): Promise<string> => {
+      const fd = openSync(join(app, 'payload.bin'), 'w');
+      for (let i = 0; i < PACKAGE_MB; i++) writeSync(fd, randomBytes(1024 * 1024));
+      closeSync(fd);
+      rmSync(file, { force: true });
+      niso(cli, ['pack', app, '-o', file, '--no-sign'], { env });
+      rmSync(join(work, 'layout'), { recursive: true, force: true });
+      return ociLayout(join(work, 'layout'), file);
+    };
+    let digest = await fresh();
+    const size = statSync(file).size;
+
+    const facts = machineFacts(repo);
+    const quiet: QuietStats = { waits: 0, waitedMs: 0, gaveUp: 0 };
+    const loadBefore = loadNow();
+    const tls = ['--src-tls-verify=false', '--dest-tls-verify=false'];
+    let n = 0;
+    const steps: Record<string, () => number> = {
+      'niso push': () => niso(cli, ['push', file, `${host}/n${n}/bench:1.0.0`], { env }).ms,
+      'skopeo copy oci: → docker://': () => run('skopeo', ['copy', '-q', ...tls, `oci:${join(work, 'layout')}:bench`, `docker://${host}/s${n}/bench:1.0.0`]).ms,
+      'niso pull --output': () => { rmSync(join(work, 'pulled.niso'), { force: true }); return niso(cli, ['pull', `${host}/n${n}/bench:1.0.0`, '--output', join(work, 'pulled.niso')], { env }).ms; },
+      'skopeo copy docker:// → oci:': () => { rmSync(join(work, 'out'), { recursive: true, force: true }); return run('skopeo', ['copy', '-q', ...tls, `docker://${host}/s${n}/bench:1.0.0`, `oci:${join(work, 'out')}:bench`]).ms; },
+    };
+    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(steps).map((k) => [k, []]));
+    for (let i = 0; i < WARMUP + ROUNDS; i++, n++) {
+      if (i > 0) digest = await fresh();
+      // Push before pull in every round (a pull needs the push of its round); which tool goes first alternates.
+      const order = i % 2 === 0 ? ['niso push', 'skopeo copy oci: → docker://', 'niso pull --output', 'skopeo copy docker:// → oci:'] : ['skopeo copy oci: → docker://', 'niso push', 'skopeo copy docker:// → oci:', 'niso pull --output'];
+      for (const name of order) {
+        run('sync', []);
+        await waitQuiet(QUIET, 20_000, quiet);
+        const ms = steps[name]!();
+        log(`round ${i}: ${name} ${fmtMs(ms)}`);
+        if (i >= WARMUP) samples[name]!.push(ms);
+      }
+    }
+    const same = readFileSync(join(work, 'pulled.niso')).equals(readFileSync(file));
+    const loadAfter = loadNow();
+    const s: Record<string, Summary> = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
+    const rate = (x: Summary) => `${(size / 1024 / 1024 / (x.median / 1000)).toFixed(0)} MiB/s`;
+    const out: string[] = [];
+    out.push('# niso push / pull benchmark', '');
+    out.push(`Made by \`tsx bench/registry.ts\` on ${facts.date}. A ${fmtBytes(size)} package (random bytes: incompressible) moved to and from Debian's docker-registry on 127.0.0.1 (plain HTTP, its own storage under ${BASE}), by niso and by \`skopeo copy\` of the same artifact (niso's manifest, the empty config and the .niso blob; the last round's manifest was ${digest}) from and to an OCI layout. Each round packs new random bytes and uses new repositories, so every byte is sent (skopeo's blob cache cannot mount a blob it saw before). Cells are the **median** (min–max, n runs) after ${WARMUP} warm-up round, interleaved; niso's times include its CLI's start (node), hashing the package for its manifest (push), and checking the package's digest and index (pull).`, '');
+    out.push(mdTable(['fact', 'value'], [
+      ...machineRows(facts),
+      ['skopeo / docker-registry', `${firstLine('skopeo', ['--version'])} / ${firstLine('docker-registry', ['--version'])}`],
+      ['niso ran as', cli.describe],
+      ['load average (1/5/15 min): at start; before timing; after', `${facts.loadStart}; ${loadBefore}; ${loadAfter}`],
+      ['quiet waits', `${quiet.waits} waits for ≤ ${QUIET * 100}% busy, ${fmtMs(quiet.waitedMs)} in total, ${quiet.gaveUp} gave up`],
+      ['pulled package = pushed package', same ? 'yes' : 'NO'],
+    ]), '');
+    out.push(mdTable(['direction', 'niso', 'niso rate', 'skopeo copy', 'skopeo rate', 'niso/skopeo'], [
+      ['push', fmtSummary(s['niso push']!), rate(s['niso push']!), fmtSummary(s['skopeo copy oci: → docker://']!), rate(s['skopeo copy oci: → docker://']!), fmtRatio(s['niso push']!.median, s['skopeo copy oci: → docker://']!.median)],
+      ['pull', fmtSummary(s['niso pull --output']!), rate(s['niso pull --output']!), fmtSummary(s['skopeo copy docker:// → oci:']!), rate(s['skopeo copy docker:// → oci:']!), fmtRatio(s['niso pull --output']!.median, s['skopeo copy docker:// → oci:']!.median)],
+    ]), '');
+    writeReport(RESULT, out.join('\n') + '\n');
+  } finally {
+    off();
+    registry.kill('SIGTERM');
+    await removeBenchWork(work);
+  }
+}
+
+await main();

@@ -1,0 +1,110 @@
+// Signing keys and signatures on this host: `niso key generate` (Ed25519, PKCS8 PEM 0600, and the public key as an
+// OpenSSH line), which key signs a pack, and the statement of a .niso file signed into FILE.niso.sig beside it.
+import { createHash, createPrivateKey, generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { NisoError } from '../../errors/niso-error.js';
+import { readRegularFile } from '../../host/read-bounded.js';
+import { writeFileAtomic } from '../../host/fs-atomic.js';
+import { readPackageHead } from '../../package/read-package.js';
+import { packageFileName, packageManifest, type Built, type PackageFacts } from '../manifest.js';
+import { keyId, publicKeyLine, readEnvelope, signStatement, type Statement } from '../signature.js';
+import { defaultKeyFile } from './config.js';
+
+/** Where the public half of a key file goes: `signing.key` → `signing.pub`, anything else gets `.pub` added. */
+export const publicKeyFile = (keyFile: string) => (keyFile.endsWith('.key') ? `${keyFile.slice(0, -4)}.pub` : `${keyFile}.pub`);
+export const signatureFile = (packageFile: string) => `${packageFile}.sig`;
+
+export async function generateKey(keyFile: string, comment: string): Promise<{ keyFile: string; publicFile: string; keyid: string; publicKey: string }> {
+  const exists = await stat(keyFile).then(() => true, () => false);
+  const pubFile = publicKeyFile(keyFile);
+  const pubExists = await stat(pubFile).then(() => true, () => false);
+  if (exists || pubExists) {
+    throw new NisoError('NISO7021', `${exists ? keyFile : pubFile} already exists; niso never replaces a key`, { path: exists ? keyFile : pubFile, exitCode: 2, hint: 'give another file with -f FILE, or remove the old key first (packages it signed stay verifiable only while its public key is trusted)' });
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+  await writeFileAtomic(keyFile, pem, 0o600);
+  const line = publicKeyLine(publicKey, comment);
+  await writeFileAtomic(pubFile, `${line}\n`, 0o644);
+  return { keyFile, publicFile: pubFile, keyid: keyId(publicKey), publicKey: line };
+}
+
+export function loadPrivateKey(file: string): KeyObject {
+  let r;
+  try { r = readRegularFile(file, 64 * 1024); } catch (e) {
+    throw new NisoError('NISO7020', `cannot read the signing key ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { path: file, hint: 'make one with `niso key generate`' });
+  }
+  if (!r.ok) throw new NisoError('NISO7020', `the signing key ${file} is ${r.what}`, { path: file });
+  let key: KeyObject;
+  try { key = createPrivateKey(r.bytes); } catch (e) {
+    throw new NisoError('NISO7020', `${file} is not a private key niso can read: ${(e as Error).message.split('\n')[0]}`, { path: file, hint: 'niso signs with the PKCS8 PEM keys `niso key generate` writes' });
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new NisoError('NISO7020', `${file} is an ${key.asymmetricKeyType} key; niso signs with Ed25519`, { path: file, hint: 'make one with `niso key generate`' });
+  return key;
+}
+
+/**
+ * The key a pack (or a push of an unsigned package) signs with: --sign-key, else $NISO_SIGNING_KEY, else the
+ * host's /etc/niso/signing.key when it exists. `sign` false: none; true: one must be found.
+ */
+export async function signingKeyFile(root: string, env: Readonly<Record<string, string | undefined>>, opts: { sign?: boolean; signKey?: string }, note?: (m: string) => void): Promise<string | null> {
+  if (opts.sign === false) return null;
+  const named = opts.signKey ?? (env.NISO_SIGNING_KEY || undefined);
+  if (named) return named;
+  const def = defaultKeyFile(root);
+  const exists = await stat(def).then((s) => s.isFile(), () => false);
+  // The host's key is root's (0600): another user packing on the host does not sign with it unless asked to.
+  const readable = exists && await access(def, constants.R_OK).then(() => true, () => false);
+  if (readable) return def;
+  if (exists && opts.sign !== true) { note?.(`not signed: ${def} is not readable by this user (pass --sign-key FILE, or --no-sign)`); return null; }
+  if (opts.sign === true) throw new NisoError('NISO7022', `--sign: no signing key (none given, no $NISO_SIGNING_KEY, no ${def})`, { exitCode: 2, hint: `make one with \`niso key generate\` (writes ${def}), or pass --sign-key FILE` });
+  return null;
+}
+
+/** The sha256 and size of a file, streamed. */
+export async function fileDigest(file: string): Promise<{ digest: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) { h.update(chunk as Buffer); size += (chunk as Buffer).length; }
+  return { digest: `sha256:${h.digest('hex')}`, size };
+}
+
+/** What the manifest of a .niso file says, and the manifest: all from the file, so a pack knows the digest a push will have. */
+export async function describePackageFile(file: string): Promise<{ facts: PackageFacts; manifest: Built }> {
+  const head = await readPackageHead(file);
+  const f = { name: head.index.name, version: head.index.version, arch: head.index.arch };
+  const facts: PackageFacts = { ...f, packageId: `sha256:${head.digestHex}`, file: await fileDigest(file), fileName: packageFileName(f) };
+  return { facts, manifest: packageManifest(facts) };
+}
+
+export function statementFor(facts: PackageFacts, manifestDigest: string, now: Date): Statement {
+  return { name: facts.name, version: facts.version, arch: facts.arch, packageId: facts.packageId, file: facts.file, manifestDigest, signedAt: now.toISOString() };
+}
+
+/** Signs a package file into FILE.sig; the envelope and the signer's key id. */
+export async function signPackageFile(file: string, keyFile: string, now: Date, described?: { facts: PackageFacts; manifest: Built }): Promise<{ sigFile: string; keyid: string; envelope: Buffer; manifestDigest: string }> {
+  const key = loadPrivateKey(keyFile);
+  const d = described ?? await describePackageFile(file);
+  const { bytes, keyid } = signStatement(statementFor(d.facts, d.manifest.digest, now), key);
+  const sigFile = signatureFile(file);
+  await writeFileAtomic(sigFile, bytes, 0o644);
+  return { sigFile, keyid, envelope: bytes, manifestDigest: d.manifest.digest };
+}
+
+/** The signature beside a package file, if any (bounded, and only a regular file). */
+export function readSignatureFile(file: string): Buffer | null {
+  const sig = signatureFile(file);
+  let r;
+  try { r = readRegularFile(sig, 64 * 1024); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new NisoError('NISO7040', `cannot read ${sig}: ${(e as Error).message}`, { path: sig });
+  }
+  if (!r.ok) throw new NisoError('NISO7040', `${sig} is ${r.what}, not a signature file`, { path: sig });
+  if (r.bytes.length > 64 * 1024) throw new NisoError('NISO7040', `${sig} is larger than a signature can be`, { path: sig });
+  readEnvelope(r.bytes, sig);
+  return r.bytes;
+}
+
+/** A public key's id from its private key (for messages). */
+export const keyIdOf = (priv: KeyObject) => keyId(createPublicKey(priv));
