@@ -5,7 +5,6 @@ import type { PortMapping } from '../manifest/units.js';
 import { cleanupRun, reconcileLocked, requestStart, serviceProcesses, startService, stopService } from '../service/launch.js';
 import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../service/model/types.js';
 import { pendingStart } from '../service/model/reconcile.js';
-import { liveNet, remapServicePorts } from '../service/net.js';
 import { recordEnd, ensureSupervisor } from '../service/supervisor.js';
 import {
   listServiceNames, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition, withServiceLock, withServicesLock,
@@ -14,7 +13,7 @@ import {
 import { serviceStatus } from '../service/view.js';
 import { releaseServiceData } from '../volume/service-data.js';
 import type { Backend, Deactivated, DefineOptions, Host, ServiceEntry } from './types.js';
-import { definitionOf, dryPlan, stillActive } from './common.js';
+import { defineEntry, definitionOf, dryPlan, remapRunning, replaceWith, stillActive, withPorts } from './common.js';
 
 /** Starts the service now; a start that fails leaves it failed and not desired (so boot does not retry it). */
 async function startLocked(host: Host, def: ServiceDefinition, state: ServiceState): Promise<ServiceState> {
@@ -37,15 +36,7 @@ async function requestAndStart(host: Host, name: string, before: (s: ServiceStat
   return startLocked(host, d, { ...s, start: d.start!.id });
 }
 
-async function define(host: Host, entry: ServiceEntry, opts: DefineOptions = {}): Promise<void> {
-  await withServicesLock(host.root, async () => {
-    const existing = readDefinition(host.root, entry.name);
-    // As status shows it: what an interrupted start left is what the request falls back to.
-    const now = existing ? serviceStatus(host.root, entry.name) : null;
-    await writeDefinition(host.root, definitionOf(entry, existing, opts.requestStart ? requestStart(now?.desired ?? 'inactive') : undefined));
-  });
-  crashPoint(host.env, 'defined');
-}
+const define = (host: Host, entry: ServiceEntry, opts: DefineOptions = {}): Promise<void> => defineEntry(host, entry, opts);
 
 async function start(host: Host, name: string): Promise<ServiceState> {
   const state = await withServiceLock(host.root, name, async () => {
@@ -94,26 +85,18 @@ async function restart(host: Host, name: string): Promise<ServiceState> {
   return state;
 }
 
-async function replace(host: Host, from: ServiceEntry, to: ServiceEntry): Promise<void> {
-  if (readDefinition(host.root, from.name)) await stop(host, from.name);
-  await define(host, to, { requestStart: to.active });
-  if (to.active) await start(host, to.name);
-}
+const replace = (host: Host, from: ServiceEntry, to: ServiceEntry): Promise<void> => replaceWith(host, from, to, { stop, define, start });
 
 async function updatePorts(host: Host, name: string, ports: PortMapping[] | undefined): Promise<void> {
   await withServiceLock(host.root, name, async () => {
-    const def = requireDefinition(host.root, name);
-    const options = { ...def.options };
-    if (ports === undefined) delete options.ports; else options.ports = ports;
+    const next = withPorts(requireDefinition(host.root, name), ports);
     // The definition first: a start from here on maps the new ports.
-    await writeDefinition(host.root, { ...def, options });
+    await writeDefinition(host.root, next);
     const plan = readPlan(host.root, name);
     // What runs keeps its plan but maps these ports now (status, a restart by the supervisor, adoption read it).
-    const wanted = ports ?? (await dryPlan(host, { ...def, options })).network.ports ?? [];
+    const wanted = ports ?? (await dryPlan(host, next)).network.ports ?? [];
     if (plan) await writePlan(host.root, name, { ...plan, network: { ...plan.network, ports: wanted } });
-    if (serviceProcesses(host.root, name).length > 0 && await remapServicePorts(host.root, name, wanted)) {
-      await writeState(host.root, name, { ...readState(host.root, name), ports: (await liveNet(host.root, name)).ports });
-    }
+    if (serviceProcesses(host.root, name).length > 0) await remapRunning(host.root, name, wanted);
   });
 }
 

@@ -20,6 +20,8 @@ export const initUnitName = (service: string) => `niso-${service}-init.service`;
  */
 export const initCheckUnitName = (service: string) => `niso-${service}-init-check.service`;
 export const INIT_DUE_FILE = 'init-due';
+/** Where a service's /tmp is mounted on the host, in its files dir (render/systemd.ts sharedTmp): exec binds it too. */
+export const SHARED_TMP_DIR = 'tmp';
 /** The private network (render/systemd-net.ts). */
 export const netUnitName = (service: string) => `niso-${service}-net.service`;
 /** The health check and its timers (render/systemd-health.ts). */

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
 import { overrideSource } from '../plan/weakenings.js';
 import { RenderError } from './bwrap.js';
-import { INIT_DUE_FILE, LIMIT_COUNTERS_FILE, initCheckUnitName, initUnitName, unitName } from './systemd-names.js';
+import { INIT_DUE_FILE, LIMIT_COUNTERS_FILE, SHARED_TMP_DIR, initCheckUnitName, initUnitName, unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';
 import { environmentFile, execWord, linePath, lineValue, pathWord, span } from './systemd-escape.js';
@@ -203,7 +203,7 @@ function mountLines(plan: Plan, facts: SystemdFacts, files: SystemdFile[], symli
 /** The app's /tmp shared with exec (SystemdFacts.sharedTmp): its line, the line of a /tmp of its own, and its mount unit. */
 interface SharedTmp { shared: string; own: string; mount: { name: string; text: string } }
 
-const sharedTmpDir = (facts: SystemdFacts) => `${facts.filesDir}/tmp`;
+const sharedTmpDir = (facts: SystemdFacts) => `${facts.filesDir}/${SHARED_TMP_DIR}`;
 const tmpfsMode = (m: Extract<PlanMount, { type: 'tmpfs' }>) => (m.owner ? `mode=${m.owner.mode.toString(8).padStart(4, '0')},uid=${m.owner.uid},gid=${m.owner.gid}` : 'mode=1777');
 
 /**

@@ -16,7 +16,7 @@ import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
 import { resolveOne } from '../../store/resolve.js';
 import { detachServiceNet } from '../net.js';
-import { exitInstanceName, exitServiceName, initCheckUnitName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
+import { SHARED_TMP_DIR, exitInstanceName, exitServiceName, initCheckUnitName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
 import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
@@ -51,7 +51,7 @@ const sysusersFile = (service: string) => join(SYSUSERS_DIR, `niso-${service}.co
 /** The mount unit of the service's bounded state dir (render/systemd-mount.ts). */
 const stateMountName = (root: string, service: string) => mountUnitName(stateOf(layout(root), service).dir);
 /** The app's /tmp, shared with exec (render/systemd.ts sharedTmp). */
-const tmpMountName = (root: string, service: string) => mountUnitName(join(filesDirOf(root, service), 'tmp'));
+const tmpMountName = (root: string, service: string) => mountUnitName(join(filesDirOf(root, service), SHARED_TMP_DIR));
 
 /** The unit is loaded and wanted: it runs, or systemd is restarting it. */
 export function unitActive(name: string): boolean {
@@ -123,7 +123,7 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   const filesDir = filesDirOf(root, def.name);
   // Written afresh, but for the app's /tmp: while the unit runs a tmpfs is mounted there (render/systemd.ts
   // sharedTmp), whose files are the app's.
-  for (const e of existsSync(filesDir) ? readdirSync(filesDir) : []) if (e !== 'tmp') rmSync(join(filesDir, e), { recursive: true, force: true });
+  for (const e of existsSync(filesDir) ? readdirSync(filesDir) : []) if (e !== SHARED_TMP_DIR) rmSync(join(filesDir, e), { recursive: true, force: true });
   for (const d of unit.directories) mkdirSync(d.path, { recursive: true, mode: d.mode });
   for (const l of unit.symlinks) { rmSync(l.path, { force: true }); symlinkSync(l.target, l.path); }
   for (const f of unit.files) {
