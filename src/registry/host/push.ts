@@ -50,6 +50,11 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
   const tag = o.ref.tag ?? 'latest';
   const described: { file: string; facts: PackageFacts; manifest: Built; envelope: Buffer | null; keyid: string | null; from: 'file' | 'key' }[] = [];
   const key = o.signKeyFile ? loadPrivateKey(o.signKeyFile) : null;
+  // The connection, the registry's auth and the empty config blob (every push needs it) go while the packages are
+  // read and hashed, instead of after. Its failure is reported only once the packages proved readable.
+  const client = connect(o.ref, o);
+  const emptyBlob = client.ensureBlob(EMPTY_BLOB, EMPTY_DIGEST);
+  emptyBlob.catch(() => undefined);
   for (const file of o.files) {
     const d = await describePackageFile(file);
     const clash = described.find((x) => x.facts.arch === d.facts.arch);
@@ -75,10 +80,9 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
     described.push({ file, ...d, envelope, keyid, from });
   }
 
-  const client = connect(o.ref, o);
   const total = described.reduce((n, d) => n + d.facts.file.size, 0);
   let base = 0;
-  await client.ensureBlob(EMPTY_BLOB, EMPTY_DIGEST);
+  await emptyBlob;
   const packages: PushedPackage[] = [];
   let uploadedBytes = 0;
   for (const d of described) {

@@ -1,8 +1,8 @@
 // Signing keys and signatures on this host: `niso key generate` (Ed25519, PKCS8 PEM 0600, and the public key as an
 // OpenSSH line), which key signs a pack, and the statement of a .niso file signed into FILE.niso.sig beside it.
 import { createHash, createPrivateKey, generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
 import { NisoError } from '../../errors/niso-error.js';
 import { readRegularFile } from '../../host/read-bounded.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
@@ -62,19 +62,34 @@ export async function signingKeyFile(root: string, env: Readonly<Record<string, 
   return null;
 }
 
-/** The sha256 and size of a file, streamed. */
+/** Bytes read per call when hashing a file: few calls through the thread pool, one buffer reused (no garbage). */
+const HASH_PIECE = 4 * 1024 * 1024;
+
+/** The sha256 and size of a file, read in pieces into one buffer (a stream's fresh buffer per piece took 3x longer). */
 export async function fileDigest(file: string): Promise<{ digest: string; size: number }> {
   const h = createHash('sha256');
   let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) { h.update(chunk as Buffer); size += (chunk as Buffer).length; }
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(HASH_PIECE);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
   return { digest: `sha256:${h.digest('hex')}`, size };
 }
 
 /** What the manifest of a .niso file says, and the manifest: all from the file, so a pack knows the digest a push will have. */
 export async function describePackageFile(file: string): Promise<{ facts: PackageFacts; manifest: Built }> {
-  const head = await readPackageHead(file);
+  // The head comes out of a zstd child while this process hashes the file: the two overlap.
+  const [head, digest] = await Promise.all([readPackageHead(file), fileDigest(file)]);
   const f = { name: head.index.name, version: head.index.version, arch: head.index.arch };
-  const facts: PackageFacts = { ...f, packageId: `sha256:${head.digestHex}`, file: await fileDigest(file), fileName: packageFileName(f) };
+  const facts: PackageFacts = { ...f, packageId: `sha256:${head.digestHex}`, file: digest, fileName: packageFileName(f) };
   return { facts, manifest: packageManifest(facts) };
 }
 
