@@ -16,7 +16,7 @@ import { processStartTime } from '../net/host/state-files.js';
 import { layout } from '../store/layout.js';
 import { pendingStart, startOutcome } from './model/reconcile.js';
 import { withExit, withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
+import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceRunning, startService, stopService, type HostEnv } from './launch.js';
 import { readLimitEvents } from './stats/read.js';
 import { judgeEnd, startFacts } from './running.js';
 import { listServiceNames, readDefinition, readState, withServiceLock, writeState } from './store.js';
@@ -57,7 +57,7 @@ export function needsSupervision(root: string): boolean {
     try { def = readDefinition(root, name); } catch { continue; }
     // systemd restarts and logs its own units: nothing for a supervisor to do.
     if (!def || def.backend === 'systemd') continue;
-    if (serviceProcesses(root, name).length > 0) return true;
+    if (serviceRunning(root, name)) return true;
     let state: ServiceState;
     try { state = readState(root, name); } catch { return true; }
     if (pendingStart(def, state) !== null) return true;
@@ -160,7 +160,7 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
   if (state.pid !== null && !running) {
     await withServiceLock(root, name, async () => {
       state = readState(root, name);
-      if (state.pid === null || serviceProcesses(root, name).length > 0) return;
+      if (state.pid === null || serviceRunning(root, name)) return;
       // What its cgroup counted (an OOM kill, the pids limit), recorded before the cgroup goes: until then status
       // reads the same counters to show the verdict to come. (What a crash in between leaves, the next start,
       // deactivate or remove cleans up.)
