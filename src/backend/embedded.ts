@@ -2,7 +2,7 @@
 // (service/launch.ts), restarted and watched by its supervisor. Each transition happens under the service's lock.
 import { crashPoint } from '../host/crash-point.js';
 import type { PortMapping } from '../manifest/units.js';
-import { cleanupRun, reconcileLocked, requestStart, serviceProcesses, startService, stopService } from '../service/launch.js';
+import { cleanupRun, reconcileLocked, requestStart, serviceRunning, startService, stopService } from '../service/launch.js';
 import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../service/model/types.js';
 import { pendingStart } from '../service/model/reconcile.js';
 import { recordEnd, ensureSupervisor } from '../service/supervisor.js';
@@ -45,11 +45,11 @@ async function start(host: Host, name: string): Promise<ServiceState> {
     const pending = pendingStart(def, prev);
     // Requested by this very command with the definition (define's requestStart): a new activation, whose counters
     // start over (the exit history stays for `niso debug`).
-    if (pending && pending.by.pid === process.pid && serviceProcesses(host.root, name).length === 0) {
+    if (pending && pending.by.pid === process.pid && !serviceRunning(host.root, name)) {
       return startLocked(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0, start: pending.id });
     }
     // It runs (maybe started by a command that was killed before it said so): adopted, wanted, and left as it is.
-    if (serviceProcesses(host.root, name).length > 0) {
+    if (serviceRunning(host.root, name)) {
       const { def: d, state: s } = await reconcileLocked(host.root, name);
       if (d.desired !== 'active') await writeDefinition(host.root, { ...d, desired: 'active' });
       return s;
@@ -96,7 +96,7 @@ async function updatePorts(host: Host, name: string, ports: PortMapping[] | unde
     // What runs keeps its plan but maps these ports now (status, a restart by the supervisor, adoption read it).
     const wanted = ports ?? (await dryPlan(host, next)).network.ports ?? [];
     if (plan) await writePlan(host.root, name, { ...plan, network: { ...plan.network, ports: wanted } });
-    if (serviceProcesses(host.root, name).length > 0) await remapRunning(host.root, name, wanted);
+    if (serviceRunning(host.root, name)) await remapRunning(host.root, name, wanted);
   });
 }
 
@@ -129,7 +129,7 @@ async function reconcile(host: Host, name: string): Promise<void> {
 
 export const embedded: Backend = {
   name: 'embedded', define, start, stop, restart, replace, updatePorts, updateDefinition, remove, reconcile,
-  running: (host, name) => serviceProcesses(host.root, name).length > 0,
+  running: (host, name) => serviceRunning(host.root, name),
 };
 
 /**
@@ -147,7 +147,7 @@ export async function bootEmbedded(host: Host): Promise<{ started: string[]; fai
       await withServiceLock(host.root, name, async () => {
         // An activation killed before it started anything is not wanted: taken back here, not started.
         const { def: d, state: s } = await reconcileLocked(host.root, name);
-        if (serviceProcesses(host.root, name).length > 0) return;
+        if (serviceRunning(host.root, name)) return;
         // The policy of the last run's plan (it includes the manifest's), or the command line's.
         let policy = d.options.restart?.policy;
         if (!policy) { try { policy = readPlan(host.root, name)?.restart.policy; } catch { /* a damaged plan: not "always" */ } }

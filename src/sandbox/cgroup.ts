@@ -1,6 +1,6 @@
 // A cgroup per run with the plan's limits: cgroup v2 where the host has its controllers there,
 // the v1 hierarchies otherwise (these machines: memory, pids, cpu and cpuacct are v1, PLATFORM §3).
-import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, rmdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../plan/plan.js';
 import { isAlive } from '../host/liveness.js';
@@ -15,11 +15,25 @@ export interface Cgroup {
   dirs: string[];
 }
 
+let v2: boolean | undefined;
+
+/** Which hierarchy holds the controllers is the host's boot-time layout: looked up once per process. */
 function v2Available(): boolean {
-  try {
-    const ctl = readFileSync(join(BASE, 'cgroup.controllers'), 'utf8');
-    return /\bmemory\b/.test(ctl) && /\bpids\b/.test(ctl);
-  } catch { return false; }
+  if (v2 === undefined) {
+    try {
+      const ctl = readFileSync(join(BASE, 'cgroup.controllers'), 'utf8');
+      v2 = /\bmemory\b/.test(ctl) && /\bpids\b/.test(ctl);
+    } catch { v2 = false; }
+  }
+  return v2;
+}
+
+let v1: string[] | undefined;
+
+/** The v1 hierarchies this host mounts, looked up once per process as v2Available is. */
+function v1Mounted(): string[] {
+  v1 ??= V1.filter((c) => existsSync(join(BASE, c)));
+  return v1;
 }
 
 function write(path: string, value: string): void {
@@ -53,7 +67,7 @@ export function serviceCgroupName(rootId: string, service: string): string {
 
 export function serviceCgroup(rootId: string, service: string): Cgroup {
   const name = serviceCgroupName(rootId, service);
-  const dirs = v2Available() ? [join(BASE, 'niso', name)] : V1.filter((c) => existsSync(join(BASE, c))).map((c) => join(BASE, c, 'niso', name));
+  const dirs = v2Available() ? [join(BASE, 'niso', name)] : v1Mounted().map((c) => join(BASE, c, 'niso', name));
   return { dirs, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) };
 }
 
@@ -98,6 +112,26 @@ export function createCgroup(plan: Plan, runId: string, fixedName?: string): Cgr
     writeLimit(dirs, join(cpu, 'cpu.cfs_quota_us'), String(Math.round(cpus * 100_000)));
   }
   return { procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), dirs };
+}
+
+const probe = Buffer.alloc(16);
+
+/**
+ * Whether any process is in the cgroup: the first byte of a cgroup.procs file is enough, and the first hierarchy that
+ * has one answers (the supervisor asks this of every service several times a second; reading whole files of all four
+ * v1 hierarchies was most of its idle CPU).
+ */
+export function cgroupHasProcesses(cg: Cgroup): boolean {
+  for (const f of cg.procsFiles) {
+    let fd: number;
+    try { fd = openSync(f, 'r'); } catch { continue; }
+    try {
+      if (readSync(fd, probe, 0, probe.length, null) > 0) return true;
+    } catch { /* gone while read */ } finally {
+      closeSync(fd);
+    }
+  }
+  return false;
 }
 
 export function cgroupPids(cg: Cgroup): number[] {

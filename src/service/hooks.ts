@@ -65,13 +65,19 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
   };
 
   return {
-    drainLogs: async (root, name, final) => {
+    drainLogs: async (root, name, final, unwrittenUntil) => {
       const p = pumpOf(root, name);
       if (!p) return;
-      const r = await p.drain({ final });
+      const r = await p.drain({ final, unwrittenUntil });
       for (const w of r.warnings) process.stdout.write(`${new Date().toISOString()} ${name}: logs: ${w}\n`);
     },
     forget: (name) => { pumps.get(name)?.close(); pumps.delete(name); runs.delete(name); },
+    quietFor: (name, now) => {
+      if (restartDue.has(name) || inflight.has(name)) return 0;
+      const r = runs.get(name);
+      if (!r) return 0;
+      return r.plan?.health && r.health ? probeDelay(r.health, now) : Infinity;
+    },
     checkHealth: async (root, name, state) => {
       if (restartDue.delete(name)) return 'unhealthy-restart';
       if (inflight.has(name)) return null;

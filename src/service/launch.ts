@@ -21,9 +21,9 @@ import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
 import { readLimitEvents } from './stats/read.js';
 import { readPlan, readState, requireDefinition, rootId, servicePaths, writeDefinition, writePlan, writeState } from './store.js';
-import { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, sandboxStart, serviceProcesses, signalName, startFacts } from './running.js';
+import { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, sandboxStart, serviceProcesses, serviceRunning, signalName, startFacts } from './running.js';
 
-export { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, serviceProcesses, signalName };
+export { cgroupOf, endedRun, lastOutput, readSandboxStatus, requestStart, serviceProcesses, serviceRunning, signalName };
 import { attachServiceNet, detachServiceNet, liveNet, reownServiceNet } from './net.js';
 import { resetHealth } from './health/file.js';
 import { initNeeded, runInitStep } from './init-step.js';
@@ -60,7 +60,7 @@ export async function startService(host: HostEnv, def: ServiceDefinition, prev: 
   const { root } = host;
   const name = def.name;
   const paths = servicePaths(root, name);
-  if (serviceProcesses(root, name).length > 0) return readState(root, name);
+  if (serviceRunning(root, name)) return readState(root, name);
   await cleanupRun(root, name);
 
   let plan = await planFor(host, def, { netns: '/run/netns/(prepared at start)', hosts: '' }, true);
@@ -145,7 +145,7 @@ async function adoptRun(root: string, def: ServiceDefinition, state: ServiceStat
   const plan = readPlan(root, def.name);
   if (started === null || plan === null) return null;
   const pid = parentPid(started.initPid) ?? started.initPid;
-  const running = serviceProcesses(root, def.name).length > 0;
+  const running = serviceRunning(root, def.name);
   if (running && plan.network.mode === 'private') await reownServiceNet(root, def.name, pid);
   if (running) await resetHealth(root, def.name, plan, started.at.getTime());
   // One that ended meanwhile is recorded as it ran; the supervisor then judges its end as any other.
@@ -195,14 +195,14 @@ export function signalApp(state: ServiceState, signal: string): boolean {
  * SIGKILL to everything in its cgroup; then removes its cgroup and network. Returns how it ended.
  */
 export async function stopService(root: string, name: string, state: ServiceState, reason: ExitRecord['reason']): Promise<ExitRecord | null> {
-  const running = serviceProcesses(root, name).length > 0;
+  const running = serviceRunning(root, name);
   let killed = false;
   if (running) {
     if (!signalApp(state, state.stop.signal)) killed = true;
     const deadline = Date.now() + (killed ? 0 : state.stop.timeoutMs);
-    while (serviceProcesses(root, name).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (serviceRunning(root, name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     // Still there after the stop timeout: cleanupRun's removeCgroup SIGKILLs everything left.
-    if (serviceProcesses(root, name).length > 0) killed = true;
+    if (serviceRunning(root, name)) killed = true;
   }
   // The pids limit it hit, before its cgroup goes (an OOM kill is not what ended a run that niso stopped).
   const events = readLimitEvents(cgroupOf(root, name));

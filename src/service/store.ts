@@ -25,7 +25,25 @@ export interface ServicePaths {
   lock: string;
 }
 
+/** Paths are asked for many times a second by the supervisor (each look at each service): made once per service. */
+const pathsMemo = new Map<string, Readonly<ServicePaths>>();
+const MEMO_MAX = 4096;
+
+function remember<T>(memo: Map<string, T>, key: string, make: () => T): T {
+  let v = memo.get(key);
+  if (v === undefined) {
+    if (memo.size >= MEMO_MAX) memo.clear();
+    v = make();
+    memo.set(key, v);
+  }
+  return v;
+}
+
 export function servicePaths(root: string, name: string): ServicePaths {
+  return remember(pathsMemo, `${root}\0${name}`, () => Object.freeze(makeServicePaths(root, name)));
+}
+
+function makeServicePaths(root: string, name: string): ServicePaths {
   const dir = serviceDir(layout(root), name);
   return {
     dir,
@@ -40,8 +58,10 @@ export function servicePaths(root: string, name: string): ServicePaths {
 }
 
 /** A short id of the NISO_ROOT, so that two roots on one host (tests, demos) never share a cgroup. */
+const rootIdMemo = new Map<string, string>();
+
 export function rootId(root: string): string {
-  return createHash('sha256').update(resolve(root)).digest('hex').slice(0, 8);
+  return remember(rootIdMemo, root, () => createHash('sha256').update(resolve(root)).digest('hex').slice(0, 8));
 }
 
 function readJson<T>(file: string, what: string): T | null {

@@ -16,10 +16,11 @@ import { processStartTime } from '../net/host/state-files.js';
 import { layout } from '../store/layout.js';
 import { pendingStart, startOutcome } from './model/reconcile.js';
 import { withExit, withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceProcesses, startService, stopService, type HostEnv } from './launch.js';
+import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceRunning, startService, stopService, type HostEnv } from './launch.js';
 import { readLimitEvents } from './stats/read.js';
 import { judgeEnd, startFacts } from './running.js';
 import { listServiceNames, readDefinition, readState, withServiceLock, writeState } from './store.js';
+import { Wakeups } from './wakeups.js';
 
 export const TICK_MS = 200;
 export const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
@@ -57,7 +58,7 @@ export function needsSupervision(root: string): boolean {
     try { def = readDefinition(root, name); } catch { continue; }
     // systemd restarts and logs its own units: nothing for a supervisor to do.
     if (!def || def.backend === 'systemd') continue;
-    if (serviceProcesses(root, name).length > 0) return true;
+    if (serviceRunning(root, name)) return true;
     let state: ServiceState;
     try { state = readState(root, name); } catch { return true; }
     if (pendingStart(def, state) !== null) return true;
@@ -105,13 +106,15 @@ export async function ensureSupervisor(host: HostEnv, entry: string): Promise<nu
 /** Hooks the supervisor calls each tick; logs and health checks plug in here. */
 export interface SupervisorHooks {
   /** Moves the service's output into its logs; final: the service ended. */
-  drainLogs?: (root: string, name: string, final: boolean) => Promise<void>;
+  drainLogs?: (root: string, name: string, final: boolean, unwrittenUntil?: number) => Promise<void>;
   /** Runs the health check if one is due; returns 'unhealthy' when the service should be restarted for it. */
   checkHealth?: (root: string, name: string, state: ServiceState) => Promise<'unhealthy-restart' | null>;
   /** Called after the service (re)started, to reset its health. */
   onStarted?: (root: string, name: string, state: ServiceState) => Promise<void>;
   /** The service is gone (removed): drop what is kept for it. */
   forget?: (name: string) => void;
+  /** How long the hooks can do without a look at a settled service (its next health probe); Infinity: no need. */
+  quietFor?: (name: string, now: number) => number;
 }
 
 /** `at`: when what the line tells was decided (an end's line carries its decision's time, as the systemd backend's does). */
@@ -137,7 +140,7 @@ export async function recordEnd(root: string, name: string, state: ServiceState,
  * One look at one service: notice an end, restart when due, check health. 'hurry': it waits for
  * its first passing health check, whose probes are due within tens of milliseconds.
  */
-export async function superviseOne(host: HostEnv, name: string, hooks: SupervisorHooks): Promise<'busy' | 'idle' | 'hurry'> {
+export async function superviseOne(host: HostEnv, name: string, hooks: SupervisorHooks, opts: { unwrittenUntil?: number } = {}): Promise<'busy' | 'idle' | 'hurry' | 'steady'> {
   const { root } = host;
   let def = readDefinition(root, name);
   if (!def) { hooks.forget?.(name); return 'idle'; }
@@ -154,13 +157,13 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
     else if (state.pid !== null && state.pid !== before.pid) log(`${name}: adopted a run that was not recorded (pid ${state.pid})`);
   }
   const running = facts.running;
-  if (running || state.pid !== null) await hooks.drainLogs?.(root, name, !running);
+  if (running || state.pid !== null) await hooks.drainLogs?.(root, name, !running, opts.unwrittenUntil);
   if (def.desired !== 'active') return 'idle';
 
   if (state.pid !== null && !running) {
     await withServiceLock(root, name, async () => {
       state = readState(root, name);
-      if (state.pid === null || serviceProcesses(root, name).length > 0) return;
+      if (state.pid === null || serviceRunning(root, name)) return;
       // What its cgroup counted (an OOM kill, the pids limit), recorded before the cgroup goes: until then status
       // reads the same counters to show the verdict to come. (What a crash in between leaves, the next start,
       // deactivate or remove cleans up.)
@@ -199,8 +202,20 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
     }
   }
   if (state.state === 'activating') return 'hurry';
-  return state.state === 'failed' || state.state === 'inactive' ? 'idle' : 'busy';
+  if (state.state === 'failed' || state.state === 'inactive') return 'idle';
+  // Running and settled: what changes next is written to a file (an exit status, a command's state) or is the next probe.
+  return running && state.pid !== null && (state.state === 'active' || state.state === 'unhealthy') && state.nextRestartAt === null ? 'steady' : 'busy';
 }
+
+/**
+ * A settled service is looked at after at most this long when no file of it changed (what no file records: a sandbox
+ * killed whole, bwrap included, so that it wrote no exit status).
+ */
+export const STEADY_MS = 2_000;
+/** Settled services due this soon are looked at in the same pass: one wake-up for all of them, not one each. */
+const STEADY_BATCH_MS = 500;
+/** How much earlier than its callback ran a watched write may have happened (the loop was in a pass). */
+const WAKE_SLACK_MS = 50;
 
 /** The supervisor's main loop (`niso __supervise`). Returns when nothing is left to supervise. */
 export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<void> {
@@ -215,6 +230,10 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
   let idleSince = Date.now();
   let known = new Set<string>();
   let stopping = false;
+  const wakeups = new Wakeups(host.root, layout(host.root).services, { fast: FAST_TICK_MS, regular: TICK_MS });
+  const watched = wakeups.start();
+  /** When each settled service is looked at next unless a file of it changes first. */
+  const nextLook = new Map<string, number>();
   const stop = () => { stopping = true; };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -223,14 +242,26 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
       const started = Date.now();
       let busy = false;
       let hurry = false;
+      const marked = wakeups.take();
       const names = listServiceNames(host.root);
-      for (const gone of [...known].filter((n) => !names.includes(n))) hooks.forget?.(gone);
+      for (const gone of [...known].filter((n) => !names.includes(n))) { hooks.forget?.(gone); wakeups.forget(gone); nextLook.delete(gone); }
       known = new Set(names);
       for (const name of names) {
+        const next = nextLook.get(name);
+        const mark = marked.get(name);
+        if (next !== undefined && next > started + STEADY_BATCH_MS && !mark) { busy = true; continue; }
+        nextLook.delete(name);
+        // Left alone while watched: until the first change it was told of (or until now), nothing was written.
+        const unwrittenUntil = next === undefined ? undefined : mark ? mark.at - WAKE_SLACK_MS : started;
         try {
-          const r = await superviseOne(host, name, hooks);
+          const r = await superviseOne(host, name, hooks, { unwrittenUntil });
           if (r !== 'idle') busy = true;
           if (r === 'hurry') hurry = true;
+          // Watched before it is left alone, so that no change between this look and the watch goes unseen.
+          if (r === 'steady' && watched && wakeups.watching(name)) {
+            const quiet = Math.min(STEADY_MS, hooks.quietFor?.(name, Date.now()) ?? 0);
+            if (quiet > TICK_MS) nextLook.set(name, Date.now() + quiet);
+          }
         } catch (e) {
           busy = true;
           log(`${name}: ${(e as Error).stack ?? String(e)}`);
@@ -255,9 +286,13 @@ export async function supervise(host: HostEnv, hooks: SupervisorHooks): Promise<
       // While a service waits for its first passing health check, look more often: its probes
       // are due within tens of milliseconds (and `niso activate --wait` waits for them).
       const tick = hurry ? FAST_TICK_MS : TICK_MS;
-      await new Promise((r) => setTimeout(r, Math.max(5, tick - (Date.now() - started))));
+      // Only settled services left: sleep until the first of them is due (or a file of one changes).
+      const allQuiet = names.length > 0 && names.every((n) => nextLook.has(n));
+      const until = allQuiet ? Math.min(...names.map((n) => nextLook.get(n)!)) : started + tick;
+      await wakeups.sleep(started, Math.max(started + tick, until));
     }
   } finally {
+    wakeups.close();
     if (existsSync(dirname(files.lock))) {
       await withLock(files.lock, 'the supervisor', async () => {
         if (readRecord(host.root)?.pid === process.pid) await rm(files.record, { force: true });

@@ -211,7 +211,9 @@ test('sampleLoop: rows every interval with a CPU %, new services join, abort end
   assert.ok(gaps.every((g) => g >= 120), `gaps ${gaps.join(', ')} ms`);
   const mean = (seen[3]!.at - seen[0]!.at) / 3;
   assert.ok(mean >= 240 && mean < 400, `mean gap ${mean} ms`);
-  for (const s of seen) assert.ok(typeof s.rows[0]!.cpu === 'number' && s.rows[0]!.cpu > 5, `a: ${s.rows[0]!.cpu} %`);
+  // a spins 40% of the time; on a machine loaded by other work it gets what the scheduler leaves (4.5% was seen at load
+  // 16), so the test asks only for a measured share, not for its size.
+  for (const s of seen) assert.ok(typeof s.rows[0]!.cpu === 'number' && s.rows[0]!.cpu > 0, `a: ${s.rows[0]!.cpu} %`);
   assert.deepEqual(seen.map((s) => s.rows.map((r) => r.name).join()), ['a', 'a', 'a,b', 'a,b']);
   assert.equal(seen[2]!.rows[1]!.cpu, null, 'b is new: no CPU % yet');
   assert.equal(seen[3]!.rows[1]!.cpu, 0, 'b sleeps');

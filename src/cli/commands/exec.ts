@@ -1,7 +1,7 @@
 // `niso exec SERVICE [-i] [-t] [-e NAME=value] -- CMD...`: a command inside a running service's sandbox.
 import { isatty } from 'node:tty';
 import { NisoError } from '../../errors/niso-error.js';
-import { cgroupOf, serviceProcesses } from '../../service/running.js';
+import { cgroupOf, serviceRunning } from '../../service/running.js';
 import { readPlan, readState, requireDefinition } from '../../service/store.js';
 import type { Context } from '../context.js';
 import { parseEnv } from './run.js';
@@ -20,7 +20,7 @@ export async function run(ctx: Context, name: string, argv: string[], opts: { in
   }
   const state = readState(ctx.root, name);
   const plan = readPlan(ctx.root, name);
-  if (serviceProcesses(ctx.root, name).length === 0 || state.initPid === null || !plan) {
+  if (!serviceRunning(ctx.root, name) || state.initPid === null || !plan) {
     throw new NisoError('NISO3303', `service "${name}" is not running`, { exitCode: 1, hint: `\`niso status ${name}\` shows its state; \`niso activate ${name}\` starts it` });
   }
   const { execInService } = await import('../../service/exec.js');

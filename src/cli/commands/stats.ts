@@ -1,6 +1,6 @@
 // `niso stats [SERVICE...] [--no-stream]` (like docker stats) and `niso top SERVICE` (like docker top).
 import { NisoError } from '../../errors/niso-error.js';
-import { cgroupOf, serviceProcesses } from '../../service/launch.js';
+import { cgroupOf, serviceRunning } from '../../service/launch.js';
 import { listServiceNames, readDefinition, readPlan, requireDefinition } from '../../service/store.js';
 import { unitCgroup } from '../../service/systemd/cgroup.js';
 import type { Cgroup } from '../../sandbox/cgroup.js';
@@ -13,7 +13,7 @@ function cgroupFor(ctx: Context, name: string): Cgroup {
 
 function runs(ctx: Context, name: string): boolean {
   const cg = cgroupFor(ctx, name);
-  return readDefinition(ctx.root, name)?.backend === 'systemd' ? cg.dirs.length > 0 : serviceProcesses(ctx.root, name).length > 0;
+  return readDefinition(ctx.root, name)?.backend === 'systemd' ? cg.dirs.length > 0 : serviceRunning(ctx.root, name);
 }
 import { formatStatsTable, formatTopTable, listProcesses, REDRAW, sampleLoop, sampleOnce, statsJson, type StatsTarget } from '../../service/stats/index.js';
 import type { Context } from '../context.js';

@@ -47,6 +47,17 @@ export interface DrainResult {
   warnings: string[];
 }
 
+export interface DrainOptions {
+  /** The service ended: also move a last line without a newline. */
+  final?: boolean;
+  now?: Date;
+  /**
+   * A watch on the raw files proved that nothing was written to them between the last look and this time: lines found
+   * now were written after it (so a look skipped while the service was quiet does not make its lines approximate).
+   */
+  unwrittenUntil?: number;
+}
+
 interface Seen {
   /** Raw file size at the last look: an unchanged size means nothing to read. */
   size: number;
@@ -92,17 +103,23 @@ export class LogPump {
    * Moves new complete lines of out.raw/err.raw into the journal. `final` (the service ended)
    * also moves a last line that has no newline. An unchanged service costs one stat per raw file.
    */
-  drain(opts: { final?: boolean; now?: Date } = {}): Promise<DrainResult> {
+  drain(opts: DrainOptions = {}): Promise<DrainResult> {
     // Overlapping drains (a slow punch, a caller that does not wait) would interleave appends: queue them.
     const next = this.queue.then(() => this.drainNow(opts));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async drainNow(opts: { final?: boolean; now?: Date }): Promise<DrainResult> {
+  private async drainNow(opts: DrainOptions): Promise<DrainResult> {
     const result: DrainResult = { bytes: 0, records: 0, rotations: 0, punched: 0, warnings: [] };
     if (this.fd < 0 && !this.open()) return result;
     const now = (opts.now ?? new Date()).getTime();
+    if (opts.unwrittenUntil !== undefined) {
+      for (const key of STREAM_KEYS) {
+        const seen = this.seen[key];
+        if (seen.checkedAt !== null) seen.checkedAt = Math.max(seen.checkedAt, Math.min(now, opts.unwrittenUntil));
+      }
+    }
     const work: Work[] = [];
     try {
       for (const key of STREAM_KEYS) {
