@@ -72,8 +72,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const get = (port: number) => spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout;
 async function answers(port: number, text: string): Promise<void> {
   const deadline = Date.now() + 20_000;
-  let last = '';
-  while ((last = get(port)) !== text) {
+  for (;;) {
+    const last = get(port);
+    if (last === text) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${JSON.stringify(text)} on ${port}; it answered ${JSON.stringify(last)}`);
     await sleep(50);
   }
