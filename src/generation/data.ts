@@ -26,6 +26,8 @@ export interface DataOptions {
   forceCopy?: boolean;
   /** Restore each volume from the snapshot taken when the host left the target generation (`--with-data`). */
   withData?: boolean;
+  /** Services whose data a removal deletes (`niso remove --volumes`): snapshotted first. */
+  deleting?: readonly string[];
   /** Where the phase says what it did as it goes (a line each), for the terminal. */
   note?: (line: string) => void;
 }
@@ -58,7 +60,7 @@ async function runningService(host: Host, name: string): Promise<boolean> {
 }
 
 /** The plan of the data phase for these actions, from what the host has now (grants, /state dirs, what runs). */
-export async function planData(host: Host, actions: readonly import('./types.js').ServiceAction[]): Promise<DataPlan> {
+export async function planData(host: Host, actions: readonly import('./types.js').ServiceAction[], deleting: readonly string[] = []): Promise<DataPlan> {
   const { readRegistry, liveness } = await import('../volume/store.js');
   const reg = readRegistry(host.root);
   const live = liveness(host.root);
@@ -78,7 +80,7 @@ export async function planData(host: Host, actions: readonly import('./types.js'
     }
     writers.set(v, [...new Set(out)]);
   }
-  return dataPlan(actions, (s) => facts.get(s) ?? null, (v) => writers.get(v) ?? []);
+  return dataPlan(actions, (s) => facts.get(s) ?? null, (v) => writers.get(v) ?? [], new Set(deleting));
 }
 
 /** The snapshot --with-data restores for each volume (or why none), for the target generation. */
@@ -92,7 +94,7 @@ async function restoreSources(root: string, plan: DataPlan, target: number): Pro
 
 /** What a dry run of the data phase would do: snapshots of which volumes, restores from which snapshot. */
 export async function dryRunData(host: Host, actions: readonly import('./types.js').ServiceAction[], target: number | null, opts: DataOptions): Promise<string[]> {
-  const plan = await planData(host, actions);
+  const plan = await planData(host, actions, opts.deleting);
   const lines: string[] = [];
   if (opts.snapshots !== false) {
     for (const v of plan.volumes) lines.push(`would snapshot ${v.volume}${v.others.length > 0 ? ` (if atomic: ${v.others.join(', ')} keeps writing)` : ''}`);
@@ -138,7 +140,7 @@ export async function dataPhase(host: Host, begin: BeginLine, opts: DataOptions,
   const snapshots = opts.snapshots !== false && begin.from !== null;
   const target = begin.created ? null : begin.to.n;
   if (!snapshots && target === null) return report;
-  const plan = await planData(host, begin.actions);
+  const plan = await planData(host, begin.actions, opts.deleting);
   if (plan.volumes.length === 0) return report;
   const sources = target !== null ? await restoreSources(host.root, plan, target) : [];
   if (!opts.withData) report.restorable = sources.filter((s) => s.snapshot !== null).map((s) => ({ volume: s.volume, snapshot: s.snapshot! }));
@@ -182,7 +184,7 @@ async function takeAll(host: Host, begin: BeginLine, plan: DataPlan, opts: DataO
       });
       if (r.taken) {
         report.taken.push({ volume: v.volume, id: r.snapshot.id, method: r.snapshot.method ?? 'copy', note: r.note });
-        say(`snapshot of ${v.volume}: ${r.snapshot.id} (${r.snapshot.method}${r.note ? `; ${r.note}` : ''})`);
+        // Quiet: every deactivate and upgrade takes some; `volume snapshots`, `generation list --json` and the audit log list them.
         line = { t: 'snapshot', volume: v.volume, id: r.snapshot.id, method: r.snapshot.method ?? 'copy' };
       } else {
         report.skipped.push({ volume: v.volume, reason: r.reason });

@@ -121,12 +121,12 @@ test('data across generations: the upgrade snapshots the volume and /state; roll
   // The upgrade's dry run names the volumes it would snapshot.
   assert.equal(activate('2.0.0', ['--dry-run']).stdout, 'would restart app (package 1.0.0 → 2.0.0)\nwould snapshot app/data\nwould snapshot app/state\n');
   const up = activate('2.0.0');
-  // ext4 here: small volumes are copied in full, under the limit, and the switch says so.
-  assert.match(up.stderr, /^snapshot of app\/data: g1-\d{8}T\d{6}Z \((copy|reflink|subvolume)/m);
-  assert.match(up.stderr, /^snapshot of app\/state: g1-/m);
+  // Snapshots are taken quietly (ext4 here: small volumes are copied in full, under the limit); only a skip is said.
+  assert.doesNotMatch(up.stderr, /snapshot/);
   await answers(port!, NEW);
   const first = snapshots(e);
   assert.deepEqual(first.map((s) => [s.volume, s.generation, s.switch?.from, s.switch?.to, s.switch?.own]), [['app/data', 1, 1, 2, true], ['app/state', 1, 1, 2, true]]);
+  assert.ok(first.every((s) => ['copy', 'reflink', 'subvolume'].includes(s.method ?? '')), JSON.stringify(first));
   const g1 = first.find((s) => s.volume === 'app/data')!.id;
   // generation list --json names what the switch took, under the generation whose data it is.
   const gens = generations(e);
@@ -183,7 +183,9 @@ test('data across generations: the upgrade snapshots the volume and /state; roll
   ok(e, ['deactivate', 'app', '--no-snapshot']);
 });
 
-// The data phase's points (and one inside a snapshot and one inside a restore) of `rollback --with-data`, in order.
+// The data phase's points (and one inside a snapshot and one inside a restore) of `rollback --with-data`, in order
+// (crashed/data is the first volume, crashed/state the second). Each is a line of the journal or a fixed place in a
+// snapshot or restore, so where the SIGKILL lands never depends on timing.
 const ALL_POINTS = [
   'switch:data:begin', 'switch:data:stopped', 'snapshot:complete', 'switch:data:snapshot:0', 'switch:data:snapshot:1',
   'switch:data:restore:0:start', 'snapshot-restore:aside', 'switch:data:restore:0:done', 'switch:data:restore:1:done', 'switch:step:0:done', 'switch:commit',
@@ -194,9 +196,9 @@ const POINTS = onSystemd ? ['snapshot-restore:aside', 'switch:step:0:done'] : AL
 test('crash injection in the data phase: rollback --with-data SIGKILLed at each step; recovery leaves exactly the old generation with its data or exactly the new with the restored data, and no half-made snapshot is listed', async () => {
   const e = await setup();
   const [port] = await freePorts(1);
-  ok(e, ['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  ok(e, ['activate', 'app:1.0.0', '--name', 'crashed', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
   await answers(port!, OLD);
-  ok(e, ['activate', 'app:2.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  ok(e, ['activate', 'app:2.0.0', '--name', 'crashed', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
   await answers(port!, NEW);
   for (const point of POINTS) {
     const before = listedIds(e);
@@ -205,7 +207,7 @@ test('crash injection in the data phase: rollback --with-data SIGKILLed at each 
     const committed = point === 'switch:commit';
     // niso status settles the interrupted switch.
     const status = JSON.parse(ok(e, ['status', '--json']).stdout) as { name: string; package: { version: string } }[];
-    assert.deepEqual(status.map((s) => [s.name, s.package.version]), [['app', committed ? '1.0.0' : '2.0.0']], point);
+    assert.deepEqual(status.map((s) => [s.name, s.package.version]), [['crashed', committed ? '1.0.0' : '2.0.0']], point);
     await answers(port!, committed ? OLD : NEW).catch((err: Error) => { throw new Error(`${point}: ${err.message}`); });
     assert.equal(currentNumber(e), committed ? 1 : 2, point);
     assert.ok(!existsSync(join(e.root, 'var/lib/niso/generations/journal.jsonl')), `${point}: the journal is retired`);
@@ -215,7 +217,7 @@ test('crash injection in the data phase: rollback --with-data SIGKILLed at each 
     // The snapshots listed before are still listed (retention keeps 3, and none was taken in full yet at the first points).
     if (point === 'switch:data:begin' || point === 'switch:data:stopped' || point === 'snapshot:complete') assert.deepEqual(now, before, point);
     // The volume has its data dir (a restore cut between its two renames was put back).
-    assert.ok(existsSync(join(e.root, 'var/lib/niso/volumes/@app/data/data/rows')), `${point}: app/data has its data`);
+    assert.ok(existsSync(join(e.root, 'var/lib/niso/volumes/@crashed/data/data/rows')), `${point}: crashed/data has its data`);
     if (committed) {
       // Back to 2.0.0 for the next point (the committed one is the last).
       ok(e, ['switch', '2', '--settle', '1s']);
@@ -223,8 +225,8 @@ test('crash injection in the data phase: rollback --with-data SIGKILLed at each 
     }
   }
   // A later snapshot sweeps what the killed ones left in their hidden work entries.
-  ok(e, ['volume', 'snapshot', 'app/data', '--stop']);
-  const hidden = readdirSync(join(e.root, 'var/lib/niso/snapshots/@app/data')).filter((n) => n.startsWith('.'));
+  ok(e, ['volume', 'snapshot', 'crashed/data', '--stop']);
+  const hidden = readdirSync(join(e.root, 'var/lib/niso/snapshots/@crashed/data')).filter((n) => n.startsWith('.'));
   assert.deepEqual(hidden, []);
-  ok(e, ['deactivate', 'app', '--no-snapshot']);
+  ok(e, ['deactivate', 'crashed', '--no-snapshot']);
 });

@@ -13,9 +13,10 @@ const act = (kind: ServiceActionKind, service: string, changed: string[] = ['pac
   kind, service, from: kind === 'add' ? null : svc(service, kind !== 'start'), to: kind === 'remove' ? null : svc(service, kind !== 'stop'), changed,
 });
 
-test('which actions stop or restart a writer: replace, stop, remove, a start of a changed definition; not keep, update, ports, add, a plain start', () => {
+test('which actions stop or restart a writer: replace, stop, a start of a changed definition, a remove that deletes the data; not keep, update, ports, add, a plain start, a remove that keeps the data', () => {
+  assert.equal(touchesData(act('remove', 'a'), new Set(['a'])), true, 'remove --volumes');
   const table: [ServiceAction, boolean][] = [
-    [act('replace', 'a'), true], [act('stop', 'a', ['active']), true], [act('remove', 'a'), true],
+    [act('replace', 'a'), true], [act('stop', 'a', ['active']), true], [act('remove', 'a'), false],
     [act('start', 'a', ['active', 'package']), true], [act('start', 'a', ['active']), false],
     [act('keep', 'a', []), false], [act('update', 'a', ['options.restart']), false], [act('ports', 'a', ['options.ports']), false], [act('add', 'a'), false],
   ];
