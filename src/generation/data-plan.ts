@@ -4,15 +4,14 @@ import type { ServiceAction } from './types.js';
 
 /**
  * Whether an action stops or restarts what ran (or starts a changed definition on the data): a replacement, a stop,
- * and a start whose definition changed (a new version meets the old data); a removal only when its data goes with it
- * (`remove --volumes`: `remove` refuses a service that runs, so it stops no writer, and without --volumes the data
- * stays where it is). Ports-only and update actions restart nothing; a keep touches nothing; an added service had no
+ * and a start whose definition changed (a new version meets the old data). Not a removal: `remove` refuses a service
+ * that runs, so it stops no writer, and `remove --volumes` deletes what the user asked to delete, with no copy kept
+ * behind their back. Ports-only and update actions restart nothing; a keep touches nothing; an added service had no
  * data of the generation left behind.
  */
-export function touchesData(a: ServiceAction, deleting: ReadonlySet<string> = new Set()): boolean {
+export function touchesData(a: ServiceAction): boolean {
   switch (a.kind) {
     case 'replace': case 'stop': return true;
-    case 'remove': return deleting.has(a.service);
     case 'start': return a.changed.some((c) => c !== 'active');
     default: return false;
   }
@@ -44,12 +43,11 @@ export function dataPlan(
   actions: readonly ServiceAction[],
   facts: (service: string) => WriterFacts | null,
   runningWriters: (volume: string) => readonly string[],
-  deleting: ReadonlySet<string> = new Set(),
 ): DataPlan {
   const byVolume = new Map<string, Set<string>>();
   const stop = new Set<string>();
   for (const a of actions) {
-    if (!touchesData(a, deleting)) continue;
+    if (!touchesData(a)) continue;
     const f = facts(a.service);
     if (!f || f.writes.length === 0) continue;
     if (f.running) stop.add(a.service);

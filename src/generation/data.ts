@@ -26,8 +26,6 @@ export interface DataOptions {
   forceCopy?: boolean;
   /** Restore each volume from the snapshot taken when the host left the target generation (`--with-data`). */
   withData?: boolean;
-  /** Services whose data a removal deletes (`niso remove --volumes`): snapshotted first. */
-  deleting?: readonly string[];
   /** Where the phase says what it did as it goes (a line each), for the terminal. */
   note?: (line: string) => void;
 }
@@ -60,7 +58,7 @@ async function runningService(host: Host, name: string): Promise<boolean> {
 }
 
 /** The plan of the data phase for these actions, from what the host has now (grants, /state dirs, what runs). */
-export async function planData(host: Host, actions: readonly import('./types.js').ServiceAction[], deleting: readonly string[] = []): Promise<DataPlan> {
+export async function planData(host: Host, actions: readonly import('./types.js').ServiceAction[]): Promise<DataPlan> {
   const { readRegistry, liveness } = await import('../volume/store.js');
   const reg = readRegistry(host.root);
   const live = liveness(host.root);
@@ -80,7 +78,7 @@ export async function planData(host: Host, actions: readonly import('./types.js'
     }
     writers.set(v, [...new Set(out)]);
   }
-  return dataPlan(actions, (s) => facts.get(s) ?? null, (v) => writers.get(v) ?? [], new Set(deleting));
+  return dataPlan(actions, (s) => facts.get(s) ?? null, (v) => writers.get(v) ?? []);
 }
 
 /** The snapshot --with-data restores for each volume (or why none), for the target generation. */
@@ -94,7 +92,7 @@ async function restoreSources(root: string, plan: DataPlan, target: number): Pro
 
 /** What a dry run of the data phase would do: snapshots of which volumes, restores from which snapshot. */
 export async function dryRunData(host: Host, actions: readonly import('./types.js').ServiceAction[], target: number | null, opts: DataOptions): Promise<string[]> {
-  const plan = await planData(host, actions, opts.deleting);
+  const plan = await planData(host, actions);
   const lines: string[] = [];
   if (opts.snapshots !== false) {
     for (const v of plan.volumes) lines.push(`would snapshot ${v.volume}${v.others.length > 0 ? ` (if atomic: ${v.others.join(', ')} keeps writing)` : ''}`);
@@ -140,7 +138,7 @@ export async function dataPhase(host: Host, begin: BeginLine, opts: DataOptions,
   const snapshots = opts.snapshots !== false && begin.from !== null;
   const target = begin.created ? null : begin.to.n;
   if (!snapshots && target === null) return report;
-  const plan = await planData(host, begin.actions, opts.deleting);
+  const plan = await planData(host, begin.actions);
   if (plan.volumes.length === 0) return report;
   const sources = target !== null ? await restoreSources(host.root, plan, target) : [];
   if (!opts.withData) report.restorable = sources.filter((s) => s.snapshot !== null).map((s) => ({ volume: s.volume, snapshot: s.snapshot! }));

@@ -94,7 +94,7 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
     return { ...base, status: 'noop', to: existing ?? current?.meta.number ?? null };
   }
   await preflight(host, actions);
-  if (opts.dryRun) return { ...base, status: 'dry-run', to: existing, dryData: await dryRunData(host, actions, existing, { ...opts.data, deleting: opts.deleteData }) };
+  if (opts.dryRun) return { ...base, status: 'dry-run', to: existing, dryData: await dryRunData(host, actions, existing, opts.data ?? {}) };
 
   // P1: the target's number, then the journal's begin line (flushed) before anything changes.
   const kind: SwitchKind = target.kind === 'generation' && target.rollback ? 'rollback' : 'switch';
@@ -116,7 +116,7 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
   crashPoint(host.env, 'switch:begin');
 
   // P1b: the data phase (generation/data.ts): the writers stopped, their volumes snapshotted, --with-data restores.
-  const data = await dataPhase(host, begin, { ...opts.data, deleting: opts.deleteData }, (reason) => goBack(host, begin, reason));
+  const data = await dataPhase(host, begin, opts.data ?? {}, (reason) => goBack(host, begin, reason));
   base.data = data;
 
   // P2: each action between its two journal lines.
