@@ -183,6 +183,40 @@ test('data across generations: the upgrade snapshots the volume and /state; roll
   ok(e, ['deactivate', 'app', '--no-snapshot']);
 });
 
+test('a volume over the copy limit where only a full copy is possible (ext4) is skipped with a note and recorded; --with-data names it and restores the rest', async () => {
+  const e = await setup();
+  const [port] = await freePorts(1);
+  const activate = (v: string) => ok(e, ['activate', `app:${v}`, '--name', 'big', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  activate('1.0.0');
+  await answers(port!, OLD);
+  // 1.1 GB allocated (fallocate: instant, and du counts it) beside the app's row: over the 1 GiB a switch copies unasked.
+  const data = join(e.root, 'var/lib/niso/volumes/@big/data/data');
+  assert.equal(spawnSync('fallocate', ['-l', '1100M', join(data, 'blob')]).status, 0);
+  const fsType = spawnSync('stat', ['-f', '-c', '%T', data], { encoding: 'utf8' }).stdout.trim();
+  const cheap = fsType === 'xfs' || fsType === 'btrfs';
+  const up = activate('2.0.0');
+  await answers(port!, NEW);
+  const taken = snapshots(e).filter((s) => s.kind === 'snapshot').map((s) => s.volume);
+  if (cheap) {
+    // Where the file system shares blocks, size does not matter: it is taken.
+    assert.deepEqual(taken, ['big/data', 'big/state']);
+    ok(e, ['deactivate', 'big', '--no-snapshot']);
+    return;
+  }
+  assert.match(up.stderr, /^no snapshot of big\/data \(NISO5201\): ext4 cannot share blocks between files \(no reflink\), and a full copy of \d+ bytes is more than the limit of 1073741824 bytes; --snapshot-copy copies it anyway$/m);
+  assert.deepEqual(taken, ['big/state'], 'the /state is small: copied');
+  const audit = JSON.parse(ok(e, ['audit', '--json']).stdout) as { event: string; details?: { snapshotsSkipped?: string[] } }[];
+  assert.deepEqual(audit.filter((a) => a.event === 'service.activate').at(-1)!.details?.snapshotsSkipped, ['big/data']);
+  const dry = ok(e, ['rollback', '--with-data', '--dry-run']).stdout;
+  assert.match(dry, /^would not restore big\/data: no snapshot was taken when the host left generation 1$/m);
+  assert.match(dry, /^would restore big\/state from snapshot g1-/m);
+  const back = ok(e, ['rollback', '--with-data', '--settle', '1s']);
+  assert.match(back.stderr, /^data of big\/data not restored: no snapshot was taken when the host left generation 1$/m);
+  // The volume keeps 2.0.0's row; /state is 1.0.0's again.
+  await answers(port!, 'version 1.0.0 data=row of 2.0.0 state=state of 1.0.0');
+  ok(e, ['deactivate', 'big', '--no-snapshot']);
+});
+
 // The data phase's points (and one inside a snapshot and one inside a restore) of `rollback --with-data`, in order
 // (crashed/data is the first volume, crashed/state the second). Each is a line of the journal or a fixed place in a
 // snapshot or restore, so where the SIGKILL lands never depends on timing.
