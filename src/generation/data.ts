@@ -3,19 +3,19 @@
 // system allows, a copy only when small or asked, else skipped with a note), and with --with-data restores each volume
 // from the snapshot taken when the host left the target generation. Every step is a journal line first, so that the
 // way back (recover.ts revert) can take a restore back: the host ends with exactly the old or exactly the new data.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { backendFor, type Deactivated, type Host } from '../backend/index.js';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { crashPoint } from '../host/crash-point.js';
 import { readDefinition } from '../service/store.js';
 import { layout, stateOf } from '../store/layout.js';
-import { describeHolder, holdersOf } from '../volume/policy.js';
+import { describeHolder, holdersOf, type GrantRegistry } from '../volume/policy.js';
 import { dataSnapshotOf, type SwitchOfSnapshot } from '../volume/snapshot-policy.js';
 import { dataPlan, type DataPlan } from './data-plan.js';
+import type { ServiceAction } from './types.js';
 import { appendJournal, readJournal, type JournalLine } from './journal.js';
 import { generationPaths, readMeta } from './store.js';
-import { existsSync } from 'node:fs';
 
 type BeginLine = Extract<JournalLine, { t: 'begin' }>;
 
@@ -45,7 +45,7 @@ export interface DataReport {
 export const emptyDataReport = (): DataReport => ({ taken: [], skipped: [], restored: [], notRestored: [], restorable: [], stopped: new Map() });
 
 /** The volumes a service may write: its read-write grants (grants.json) and its /state, where the host has them. */
-async function writesOf(root: string, service: string, reg: import('../volume/policy.js').GrantRegistry): Promise<string[]> {
+function writesOf(root: string, service: string, reg: GrantRegistry): string[] {
   const out = (reg.services[service] ?? []).filter((g) => !g.readOnly).map((g) => g.volume);
   const st = stateOf(layout(root), service);
   if (existsSync(st.dir) || existsSync(st.image)) out.push(`${service}/state`);
@@ -58,14 +58,14 @@ async function runningService(host: Host, name: string): Promise<boolean> {
 }
 
 /** The plan of the data phase for these actions, from what the host has now (grants, /state dirs, what runs). */
-export async function planData(host: Host, actions: readonly import('./types.js').ServiceAction[]): Promise<DataPlan> {
+export async function planData(host: Host, actions: readonly ServiceAction[]): Promise<DataPlan> {
   const { readRegistry, liveness } = await import('../volume/store.js');
   const reg = readRegistry(host.root);
   const live = liveness(host.root);
   const facts = new Map<string, { writes: string[]; running: boolean }>();
   for (const a of actions) {
     if (!readDefinition(host.root, a.service)) continue;
-    facts.set(a.service, { writes: await writesOf(host.root, a.service, reg), running: await runningService(host, a.service) });
+    facts.set(a.service, { writes: writesOf(host.root, a.service, reg), running: await runningService(host, a.service) });
   }
   const writers = new Map<string, string[]>();
   for (const v of new Set([...facts.values()].flatMap((f) => f.writes))) {
@@ -91,7 +91,7 @@ async function restoreSources(root: string, plan: DataPlan, target: number): Pro
 }
 
 /** What a dry run of the data phase would do: snapshots of which volumes, restores from which snapshot. */
-export async function dryRunData(host: Host, actions: readonly import('./types.js').ServiceAction[], target: number | null, opts: DataOptions): Promise<string[]> {
+export async function dryRunData(host: Host, actions: readonly ServiceAction[], target: number | null, opts: DataOptions): Promise<string[]> {
   const plan = await planData(host, actions);
   const lines: string[] = [];
   if (opts.snapshots !== false) {

@@ -92,7 +92,7 @@ async function gated(p: Promise<SwitchResult>): Promise<SwitchResult> {
 }
 
 /** A switch's outcome as rollback and switch print it. */
-async function report(ctx: Context, r: SwitchResult, json: boolean): Promise<void> {
+async function report(ctx: Context, r: SwitchResult, json: boolean, verb: 'rollback' | 'switch'): Promise<void> {
   if (r.status === 'dry-run') return printDryRun(ctx, r, json);
   if (r.status === 'reverted') throw gateRefused(r);
   if (json) return printJson(ctx, { status: r.status, from: r.from, to: r.to, actions: r.actions.filter((a) => a.kind !== 'keep').map(actionJson), data: dataJson(r) });
@@ -101,7 +101,7 @@ async function report(ctx: Context, r: SwitchResult, json: boolean): Promise<voi
   ctx.stdout.write(`generation ${r.to} is current (was ${r.from ?? 'none'})${done.length > 0 ? `: ${done.map((a) => `${a.kind} ${a.service}`).join(', ')}` : ''}\n`);
   const restorable = r.data?.restorable ?? [];
   if (restorable.length > 0) {
-    ctx.stderr.write(`note: data was not rolled back; snapshots of generation ${r.to} exist (${restorable.map((x) => `${x.volume}: ${x.snapshot}`).join(', ')}): use --with-data to restore them\n`);
+    ctx.stderr.write(`note: data was not ${verb === 'rollback' ? 'rolled back' : 'switched'}; snapshots of generation ${r.to} exist (${restorable.map((x) => `${x.volume}: ${x.snapshot}`).join(', ')}): use --with-data to restore them\n`);
   }
 }
 
@@ -133,7 +133,7 @@ export async function rollback(ctx: Context, flags: SwitchFlags & { to?: string 
       return previousGood(current, listGenerations(ctx.root));
     },
   }, switchOptions(ctx, flags))), switchFields);
-  await report(ctx, r, flags.json === true);
+  await report(ctx, r, flags.json === true, 'rollback');
 }
 
 export async function switchTo(ctx: Context, n: string, flags: SwitchFlags): Promise<void> {
@@ -141,5 +141,5 @@ export async function switchTo(ctx: Context, n: string, flags: SwitchFlags): Pro
   const [{ switchGeneration }, { readMeta }] = await Promise.all([import('../../generation/switch.js'), import('../../generation/store.js')]);
   const number = parseNumber(n, 'generation');
   const r = await audited(ctx.root, 'switch.commit', flags.dryRun ? null : {}, () => gated(switchGeneration(hostOf(ctx), { kind: 'generation', rollback: false, pick: () => { readMeta(ctx.root, number); return number; } }, switchOptions(ctx, flags))), switchFields);
-  await report(ctx, r, flags.json === true);
+  await report(ctx, r, flags.json === true, 'switch');
 }
