@@ -1,6 +1,7 @@
 // The switch engine: moves the host from its current generation to a target one, in phases.
 // P0 plan: diff (pure) and preflight; a dry run stops here. P1 begin: the target's number (new, pending) and the
-// journal's begin line. P2 apply: each action between two journal lines. P3 gate (SafeSwitch). P4 commit: the target
+// journal's begin line. P1b data (data.ts): writers stopped, their volumes snapshotted, --with-data restores. P2
+// apply: each action between two journal lines. P3 gate (SafeSwitch). P4 commit: the target
 // good, `current` moved, the journal retired. A refusal by the gate or a failed action takes the host back to the
 // generation it came from (recover.ts revert); a crash anywhere is settled by the next command (recoverLocked).
 import { randomBytes } from 'node:crypto';
