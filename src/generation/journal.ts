@@ -41,6 +41,7 @@ export type JournalLine =
   | { t: 'step'; i: number; phase: 'start' | 'done' }
   /** SafeSwitch refused the new generation, or an action failed: the way back to `from` begins. */
   | { t: 'gate-failed'; reason: string }
+  /** `i` is the action's index, or -1 when the data phase failed (a snapshot or restore, before any action). */
   | { t: 'apply-failed'; i: number; reason: string }
   /** The actions that take the host back from `to` to `from`, each with its steps. */
   | { t: 'revert'; actions: ServiceAction[] }

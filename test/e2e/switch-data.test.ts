@@ -7,9 +7,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
 import { freePorts } from '../helpers/ports.js';
 
@@ -215,6 +215,29 @@ test('a volume over the copy limit where only a full copy is possible (ext4) is 
   // The volume keeps 2.0.0's row; /state is 1.0.0's again.
   await answers(port!, 'version 1.0.0 data=row of 2.0.0 state=state of 1.0.0');
   ok(e, ['deactivate', 'big', '--no-snapshot']);
+});
+
+test('a snapshot that fails undoes the switch before anything changed (NISO6050): the old version serves, the new generation is failed; fixed, the upgrade goes through', async () => {
+  const e = await setup();
+  const [port] = await freePorts(1);
+  const activate = (v: string) => niso(e, ['activate', `app:${v}`, '--name', 'failing', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
+  assert.equal(activate('1.0.0').code, 0);
+  await answers(port!, OLD);
+  // A file where the volume's snapshots directory must be: the snapshot fails (as a full disk would), it is not skipped.
+  const blocker = join(e.root, 'var/lib/niso/snapshots/@failing/data');
+  mkdirSync(dirname(blocker), { recursive: true });
+  writeFileSync(blocker, 'in the way');
+  const r = activate('2.0.0');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^error NISO6050: the switch to generation 2 was undone before any service changed: /m);
+  await answers(port!, OLD);
+  assert.deepEqual(generations(e).map((g) => [g.number, g.status, g.current]), [[1, 'good', true], [2, 'failed', false]]);
+  assert.ok(!existsSync(join(e.root, 'var/lib/niso/generations/journal.jsonl')), 'the journal is retired');
+  rmSync(blocker);
+  assert.equal(activate('2.0.0').code, 0);
+  await answers(port!, NEW);
+  assert.deepEqual(snapshots(e).filter((s) => s.kind === 'snapshot').map((s) => [s.volume, s.generation]), [['failing/data', 1], ['failing/state', 1]]);
+  ok(e, ['deactivate', 'failing', '--no-snapshot']);
 });
 
 // The data phase's points (and one inside a snapshot and one inside a restore) of `rollback --with-data`, in order
