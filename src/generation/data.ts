@@ -215,7 +215,7 @@ async function restoreAll(host: Host, plan: DataPlan, sources: Awaited<ReturnTyp
     }
     appendJournal(journal, { t: 'restore', i, volume: v.volume, snapshot: src.snapshot, phase: 'start', at: new Date().toISOString() });
     crashPoint(host.env, `switch:data:restore:${i}:start`);
-    const r = await restoreSnapshot(host.root, v.volume, src.snapshot, { crashEnv: host.env });
+    const r = await restoreSnapshot(host.root, v.volume, src.snapshot, { crashEnv: host.env, serviceStopped: true });
     appendJournal(journal, { t: 'restore', i, volume: v.volume, snapshot: src.snapshot, phase: 'done', replaced: r.replaced });
     crashPoint(host.env, `switch:data:restore:${i}:done`);
     report.restored.push({ volume: v.volume, snapshot: src.snapshot, replaced: r.replaced });

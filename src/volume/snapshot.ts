@@ -489,7 +489,15 @@ export interface RestoreSnapshotResult { volume: string; snapshot: string; metho
  * runs. The snapshot is copied (a writable subvolume snapshot, a reflink copy, or a full copy) beside the data, then
  * the live data moves aside to `<key>@<id>-replaced-<UTC>` and the copy takes its name. The snapshot stays.
  */
-export async function restoreSnapshot(root: string, volume: string, snapshot: string, opts: { crashEnv?: Readonly<Record<string, string | undefined>> } = {}): Promise<RestoreSnapshotResult> {
+export async function restoreSnapshot(root: string, volume: string, snapshot: string, opts: {
+  crashEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The caller (a switch's data phase) stopped the service itself, and the stop waited for its processes to end: a
+   * loop device still attached to the old image then belongs to a mount namespace that outlived it elsewhere on the
+   * host (a copy of the mount table, held by an unrelated process), and it keeps only the inode that moves aside.
+   */
+  serviceStopped?: boolean;
+} = {}): Promise<RestoreSnapshotResult> {
   const t0 = performance.now();
   const ref = parseSnapshotRef(snapshot);
   if (ref.kind === 'replaced') throw new NisoError('NISO5206', `${snapshot} is live data a restore moved aside, not a snapshot`, { exitCode: 2, hint: 'to go back to it, take a snapshot of the volume now, then move it into place by hand, or remove it with `niso volume snapshot-rm`' });
@@ -535,8 +543,8 @@ export async function restoreSnapshot(root: string, volume: string, snapshot: st
       const st = stateOf(layout(root), service);
       await unmountBounded(st);
       // A sandbox that just ended lets go of the loop device a moment later (bounded-dir.ts stillAttached).
-      const held = await stillAttached(st.image);
-      if (held !== null) throw new NisoError('NISO5006', `${name} is still used by a sandbox (loop device ${held})`, { exitCode: 1, hint: `stop what runs under the name ${service} first` });
+      const held = await stillAttached(st.image, opts.serviceStopped ? 2_000 : undefined);
+      if (held !== null && !opts.serviceStopped) throw new NisoError('NISO5006', `${name} is still used by a sandbox (loop device ${held})`, { exitCode: 1, hint: `stop what runs under the name ${service} first` });
     } else if (bindersOf(src.path).length > 0) {
       throw new NisoError('NISO5006', `${name} is still mounted by process ${bindersOf(src.path).slice(0, 5).join(', ')}`, { exitCode: 1, hint: `stop the \`niso run\` of ${service} first` });
     }
