@@ -102,7 +102,7 @@ averages below were taken during the run**, so the figures are upper bounds of w
 ${mdTable(['fact', 'value'], [
   ...machineRows(facts),
   ['NISO_ROOT file system', filesystemOf(work)],
-  ['load average (1/5/15 min) at start / before the 10-service rounds / before the 50-service rounds / at the end', `${facts.loadStart} / ${loadSmall} / ${loadLarge} / ${loadEnd}`],
+  ['load average (1/5/15 min) at start; before the 10-service rounds; before the 50-service rounds; at the end', `${facts.loadStart}; ${loadSmall}; ${loadLarge}; ${loadEnd}`],
 ])}
 
 ## A host of ${SMALL} services, one of which (s0) changed: 1.0.0 → 2.0.0
