@@ -90,7 +90,13 @@ for (const [fs, method] of [['xfs', 'reflink'], ['btrfs', 'subvolume']] as const
       // State images mounted inside it first, then the file system; its loop device goes with it.
       for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => !!p && p.startsWith(`${lib}/`)).reverse()) spawnSync('umount', [m]);
       if (spawnSync('umount', [lib]).status !== 0) spawnSync('umount', ['-l', lib]);
-      assert.equal(spawnSync('losetup', ['-j', image, '-n'], { encoding: 'utf8' }).stdout.trim(), '', 'no loop device left');
+      // The kernel detaches the loop device when the last mount of it goes, in any mount namespace: a process of another
+      // test that copied the mount table meanwhile (CONTRIBUTING.md, "Test files can run side by side") holds it until
+      // it exits, which on this shared host took seconds. Wait for that, with a generous bound.
+      const attached = () => spawnSync('losetup', ['-j', image, '-n'], { encoding: 'utf8' }).stdout.trim();
+      const deadline = Date.now() + 120_000;
+      while (attached() !== '' && Date.now() < deadline) await sleep(200);
+      assert.equal(attached(), '', 'no loop device left');
     }
   });
 }
