@@ -72,7 +72,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   const switchFlags = (c: Command) => c
     .option('--dry-run', 'print what would stop, start, restart, update or stay, and change nothing')
     .option('--no-gate', 'commit without SafeSwitch (no waiting for started services to be healthy and stay so)')
-    .option('--settle <duration>', 'SafeSwitch: how long started services must stay healthy, with no restart (default 5s)');
+    .option('--settle <duration>', 'SafeSwitch: how long started services must stay healthy, with no restart (default 5s)')
+    .option('--snapshot-copy', 'snapshot the volumes of stopped writers with a full copy where the file system has no cheap method, however large')
+    .option('--no-snapshot', 'take no snapshots of volumes before writers stop (and no data is restorable for this switch)');
 
   sandboxOptions(program.command('run')
     .description('run a package in the foreground in its sandbox, like `docker run --rm`; or a command against a service, like `docker compose run --rm SERVICE CMD`')
@@ -388,12 +390,14 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   switchFlags(program.command('rollback')
     .description('switch the host back to the previous good generation (or --to N), like `nixos-rebuild switch --rollback`; no new generation is made')
     .option('--to <n>', 'the generation to go back to (default: the newest good one before the current)')
+    .option('--with-data', 'also restore each volume from the snapshot taken when the host left that generation (the live data is moved aside, never deleted)')
     .option('--json', 'print the outcome as JSON'))
     .action(async (opts) => (await import('./commands/switch.js')).rollback(ctx, opts));
 
   switchFlags(program.command('switch')
     .description('switch the host to generation N (any one `niso generation list` shows), services, ports and hosts files included')
     .argument('<n>', 'generation number')
+    .option('--with-data', 'also restore each volume from the snapshot taken when the host left generation N (the live data is moved aside, never deleted)')
     .option('--json', 'print the outcome as JSON'))
     .action(async (n: string, opts) => (await import('./commands/switch.js')).switchTo(ctx, n, opts));
 

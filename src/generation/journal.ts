@@ -27,10 +27,21 @@ export type JournalLine =
     /** The services that ran when the switch began: recovery brings back exactly these. */
     running: string[];
   }
+  /**
+   * The data phase (generation/data.ts), before the first action: what it will do (`withData`: restore the target's
+   * snapshots), the writers it stops, each snapshot taken (id) or skipped (reason), each restore begun and done.
+   */
+  | { t: 'data'; withData: boolean; volumes: string[]; stop: string[] }
+  | { t: 'snapshot'; volume: string; id: string | null; method?: string; reason?: string }
+  | { t: 'restore'; i: number; volume: string; snapshot: string; phase: 'start'; at: string }
+  | { t: 'restore'; i: number; volume: string; snapshot: string; phase: 'done'; replaced: string }
+  /** A restore taken back on the way back to `from` (its live data put back in place). */
+  | { t: 'restore-undone'; i: number }
   /** One action of `actions` (i) about to be applied, or applied. */
   | { t: 'step'; i: number; phase: 'start' | 'done' }
   /** SafeSwitch refused the new generation, or an action failed: the way back to `from` begins. */
   | { t: 'gate-failed'; reason: string }
+  /** `i` is the action's index, or -1 when the data phase failed (a snapshot or restore, before any action). */
   | { t: 'apply-failed'; i: number; reason: string }
   /** The actions that take the host back from `to` to `from`, each with its steps. */
   | { t: 'revert'; actions: ServiceAction[] }

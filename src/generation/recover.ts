@@ -11,6 +11,7 @@ import { crashPoint } from '../host/crash-point.js';
 import { sameProcess } from '../host/liveness.js';
 import { readDefinition } from '../service/store.js';
 import { applyAction } from './apply.js';
+import { undoRestores } from './data.js';
 import { contentOf, entryOf } from './hash.js';
 import { diffGenerations } from './diff.js';
 import { appendJournal, readJournal, retireJournal, type JournalLine } from './journal.js';
@@ -46,6 +47,8 @@ export async function actionsBack(host: Host, begin: BeginLine): Promise<Service
  * failure is thrown at the end.
  */
 export async function revert(host: Host, journal: string, begin: BeginLine, opts: { keepAdded?: boolean } = {}): Promise<ServiceAction[]> {
+  // Data first: a --with-data restore is taken back while what holds the volume is stopped.
+  await undoRestores(host, journal);
   const added = new Set(begin.actions.filter((a) => a.kind === 'add').map((a) => a.service));
   // A refused or failed switch keeps a service it added defined, stopped and failed, for `niso debug` and `niso logs`
   // (nothing of it runs, as in `from`); a dead switch's recovery forgets it.

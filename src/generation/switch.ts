@@ -1,6 +1,7 @@
 // The switch engine: moves the host from its current generation to a target one, in phases.
 // P0 plan: diff (pure) and preflight; a dry run stops here. P1 begin: the target's number (new, pending) and the
-// journal's begin line. P2 apply: each action between two journal lines. P3 gate (SafeSwitch). P4 commit: the target
+// journal's begin line. P1b data (data.ts): writers stopped, their volumes snapshotted, --with-data restores. P2
+// apply: each action between two journal lines. P3 gate (SafeSwitch). P4 commit: the target
 // good, `current` moved, the journal retired. A refusal by the gate or a failed action takes the host back to the
 // generation it came from (recover.ts revert); a crash anywhere is settled by the next command (recoverLocked).
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { crashPoint } from '../host/crash-point.js';
 import { processStartTimeSync } from '../host/liveness.js';
 import { listServiceNames, readDefinition } from '../service/store.js';
 import { applyAction, preflight, type ActionResult } from './apply.js';
+import { dataPhase, dryRunData, type DataOptions, type DataReport } from './data.js';
 import { changesAnything, diffGenerations, summarize } from './diff.js';
 import { DEFAULT_SETTLE_MS, safeSwitchGate } from './gate.js';
 import { generationHash } from './hash.js';
@@ -28,6 +30,8 @@ export interface SwitchOptions {
   settleMs?: number;
   /** `niso remove --volumes`: the removed services' data goes with them. */
   deleteData?: readonly string[];
+  /** Volumes across generations (generation/data.ts): snapshots before writers stop, --with-data. */
+  data?: DataOptions;
 }
 
 /** The target: new content made from the current one, or an existing generation (rollback, switch N). */
@@ -48,6 +52,10 @@ export interface SwitchResult {
   reason?: string;
   /** What recovery settled before this switch began. */
   recovered: Recovered | null;
+  /** What the data phase did (snapshots taken or skipped, restores), once the switch began. */
+  data?: DataReport;
+  /** A dry run: what the data phase would do, a line each. */
+  dryData?: string[];
 }
 
 const EMPTY: GenerationContent = { version: 1, services: [] };
@@ -76,7 +84,7 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
     toContent = readGeneration(root, existing).content;
   }
   const actions = diffGenerations(from, toContent);
-  const base = { from: current?.meta.number ?? null, actions, results: new Map<string, ActionResult>(), recovered };
+  const base: Omit<SwitchResult, 'status' | 'to'> = { from: current?.meta.number ?? null, actions, results: new Map<string, ActionResult>(), recovered };
   const same = current !== null && generationHash(toContent) === current.meta.hash;
   if (!changesAnything(actions) || same) {
     // Nothing to stop or start. A rollback to a generation of the same content still moves `current` to it.
@@ -87,7 +95,7 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
     return { ...base, status: 'noop', to: existing ?? current?.meta.number ?? null };
   }
   await preflight(host, actions);
-  if (opts.dryRun) return { ...base, status: 'dry-run', to: existing };
+  if (opts.dryRun) return { ...base, status: 'dry-run', to: existing, dryData: await dryRunData(host, actions, existing, opts.data ?? {}) };
 
   // P1: the target's number, then the journal's begin line (flushed) before anything changes.
   const kind: SwitchKind = target.kind === 'generation' && target.rollback ? 'rollback' : 'switch';
@@ -108,14 +116,20 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
   appendJournal(paths.journal, begin);
   crashPoint(host.env, 'switch:begin');
 
+  // P1b: the data phase (generation/data.ts): the writers stopped, their volumes snapshotted, --with-data restores.
+  const data = await dataPhase(host, begin, opts.data ?? {}, (reason) => goBack(host, begin, reason));
+  base.data = data;
+
   // P2: each action between its two journal lines.
-  const results = new Map<string, ActionResult>();
+  const results = new Map<string, ActionResult>([...data.stopped].map(([s, stopped]) => [s, { stopped }]));
   for (const [i, a] of actions.entries()) {
     if (a.kind === 'keep') continue;
     appendJournal(paths.journal, { t: 'step', i, phase: 'start' });
     crashPoint(host.env, `switch:step:${i}:start`);
     try {
-      results.set(a.service, await applyAction(host, a, { deleteData: opts.deleteData }));
+      const done = await applyAction(host, a, { deleteData: opts.deleteData });
+      // A writer the data phase stopped: how it ended is told from that stop.
+      results.set(a.service, done.stopped === undefined && results.get(a.service)?.stopped ? { ...done, stopped: results.get(a.service)!.stopped } : done);
     } catch (e) {
       const reason = `${a.kind} ${a.service}: ${(e as Error).message}`;
       appendJournal(paths.journal, { t: 'apply-failed', i, reason });

@@ -15,6 +15,12 @@ export const CRASH_ENV = 'NISO_TEST_CRASH_AT';
  */
 export type SwitchCrashStep = `switch:${string}`;
 
-export function crashPoint(env: Readonly<Record<string, string | undefined>>, step: CrashStep | SwitchCrashStep): void {
+/**
+ * Inside a snapshot a switch takes or restores (volume/snapshot.ts): `snapshot:complete` (made whole under its hidden
+ * name, not yet renamed into place), `snapshot-restore:aside` (the live data moved aside, the copy not yet in place).
+ */
+export type SnapshotCrashStep = 'snapshot:complete' | 'snapshot-restore:aside';
+
+export function crashPoint(env: Readonly<Record<string, string | undefined>>, step: CrashStep | SwitchCrashStep | SnapshotCrashStep): void {
   if (env[CRASH_ENV] === step) process.kill(process.pid, 'SIGKILL');
 }

@@ -117,7 +117,16 @@ export interface SnapshotMeta {
   gid: number | null;
   /** Sockets left out (a copy) or kept inert (a subvolume snapshot cannot be changed). */
   socketsSkipped: number;
+  /** Taken by a generation switch (generation/data.ts): which one, and whether the data was the generation's own. */
+  switch?: SwitchOfSnapshot;
 }
+
+/**
+ * The switch that took a snapshot. `own`: the data was generation `from`'s own, i.e. `from` had been entered by a
+ * switch that made it or that restored its data (`--with-data`); after a rollback without data the volumes hold the
+ * newer generation's data, and a snapshot taken when the host leaves again is not what `--with-data` brings back.
+ */
+export interface SwitchOfSnapshot { id: string; from: number; to: number; kind: 'switch' | 'rollback'; own: boolean }
 
 export function parseSnapshotMeta(text: string, volume: string, id: string): SnapshotMeta {
   const m = JSON.parse(text) as SnapshotMeta;
@@ -127,6 +136,8 @@ export function parseSnapshotMeta(text: string, volume: string, id: string): Sna
     && (m.bytes === null || Number.isFinite(m.bytes)) && typeof m.takenAt === 'string' && !Number.isNaN(Date.parse(m.takenAt))
     && Array.isArray(m.servicesStopped) && typeof m.lastGood === 'boolean' && (m.gid === null || Number.isInteger(m.gid));
   if (!ok) throw new Error('unexpected content');
+  const sw = m.switch;
+  if (sw !== undefined && !(sw !== null && typeof sw === 'object' && typeof sw.id === 'string' && Number.isInteger(sw.from) && Number.isInteger(sw.to) && ['switch', 'rollback'].includes(sw.kind) && typeof sw.own === 'boolean')) throw new Error('unexpected content in "switch"');
   return { ...m, socketsSkipped: Number.isInteger(m.socketsSkipped) ? m.socketsSkipped : 0 };
 }
 
@@ -138,12 +149,33 @@ export function parseKeep(text: string): number {
   return n;
 }
 
+type Ordered = Pick<SnapshotMeta, 'id' | 'takenAt'>;
+const newestFirst = <T extends Ordered>(snaps: readonly T[]): T[] =>
+  [...snaps].sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+
 /**
- * Which snapshots retention removes: all but the `keep` newest, and never the newest one marked last-good (a rollback
- * with data needs it until a later generation is known good). Newest by takenAt, then id.
+ * The snapshot `niso rollback --with-data` (or `switch N --with-data`) restores a volume from: the newest one a switch
+ * took when the host left generation N with N's own data (SwitchOfSnapshot.own); null when there is none.
  */
-export function retentionVictims<T extends Pick<SnapshotMeta, 'id' | 'takenAt' | 'lastGood'>>(snaps: readonly T[], keep: number): T[] {
-  const newestFirst = [...snaps].sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  const good = newestFirst.find((s) => s.lastGood);
-  return newestFirst.slice(Math.max(0, keep)).filter((s) => s !== good);
+export function dataSnapshotOf<T extends Ordered & Pick<SnapshotMeta, 'generation' | 'switch'>>(snaps: readonly T[], generation: number): T | null {
+  return newestFirst(snaps).find((s) => s.generation === generation && s.switch !== undefined && s.switch.own) ?? null;
+}
+
+/**
+ * Which snapshots retention removes: all but the `keep` newest, and never the newest one marked last-good, nor the one
+ * `--with-data` would restore for a generation in `retainedGood` (the good generations that generation retention
+ * keeps: a rollback with data needs that snapshot for as long as the rollback can happen). Newest by takenAt, then id.
+ */
+export function retentionVictims<T extends Ordered & Pick<SnapshotMeta, 'lastGood'> & Partial<Pick<SnapshotMeta, 'generation' | 'switch'>>>(
+  snaps: readonly T[], keep: number, retainedGood: ReadonlySet<number> = new Set(),
+): T[] {
+  const sorted = newestFirst(snaps);
+  const kept = new Set<T>();
+  const good = sorted.find((s) => s.lastGood);
+  if (good) kept.add(good);
+  for (const g of retainedGood) {
+    const d = dataSnapshotOf(sorted.map((s) => ({ ...s, generation: s.generation ?? null })), g);
+    if (d) kept.add(sorted.find((s) => s.id === d.id)!);
+  }
+  return sorted.slice(Math.max(0, keep)).filter((s) => !kept.has(s));
 }

@@ -9,6 +9,7 @@ import { chmodSync, closeSync, constants as FS, copyFileSync, existsSync, lstatS
 import { basename, dirname, join } from 'node:path';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { run } from '../host/exec.js';
+import { crashPoint } from '../host/crash-point.js';
 import { fsyncPath, syncFilesystem, writeFileAtomic } from '../host/fs-atomic.js';
 import { isAlive } from '../host/liveness.js';
 import { bindersOf, mountAt, readMounts, type MountEntry } from '../host/mounts.js';
@@ -20,7 +21,7 @@ import { parseVolumeName, type VolumeRef } from './names.js';
 import { describeHolder, holdersOf, ownerOf } from './policy.js';
 import {
   DEFAULT_COPY_LIMIT, DEFAULT_KEEP, REPLACED_RE, SNAPSHOT_ID_RE, cheapMethod, consistencyProblem, copyDecision, parseSnapshotMeta, parseSnapshotRef, replacedName,
-  retentionVictims, snapshotId, type SnapshotFacts, type SnapshotMeta, type SnapshotMethod, type SourceKind,
+  retentionVictims, snapshotId, type SnapshotFacts, type SnapshotMeta, type SnapshotMethod, type SourceKind, type SwitchOfSnapshot,
 } from './snapshot-policy.js';
 import { checkUnused, liveness, notFound, readMeta, readRegistry, withVolumesLock } from './store.js';
 
@@ -198,6 +199,10 @@ export interface TakeOptions {
   lastGood?: boolean;
   /** Retention after it: keep this many (default: what the volume keeps, else 3). */
   keep?: number;
+  /** The generation switch that takes it (generation/data.ts), recorded in meta.json. */
+  switch?: SwitchOfSnapshot;
+  /** TEST-ONLY crash points (host/crash-point.ts): the environment that may name one. */
+  crashEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface SnapshotInfo {
@@ -214,6 +219,8 @@ export interface SnapshotInfo {
   reason: string;
   servicesStopped: string[];
   lastGood: boolean;
+  /** The generation switch that took it, if one did. */
+  switch: SwitchOfSnapshot | null;
 }
 
 export type TakeResult =
@@ -222,7 +229,7 @@ export type TakeResult =
 
 const infoOf = (dir: string, m: SnapshotMeta): SnapshotInfo => ({
   volume: m.volume, kind: 'snapshot', id: m.id, path: dir, generation: m.generation, method: m.method, source: m.source, bytes: m.bytes,
-  takenAt: m.takenAt, reason: m.reason, servicesStopped: m.servicesStopped, lastGood: m.lastGood,
+  takenAt: m.takenAt, reason: m.reason, servicesStopped: m.servicesStopped, lastGood: m.lastGood, switch: m.switch ?? null,
 });
 
 function readSnapshot(root: string, volume: string, id: string): { dir: string; meta: SnapshotMeta } | null {
@@ -272,7 +279,7 @@ function replacedOf(root: string, volume: string): SnapshotInfo[] {
       if (!m || m[1] !== key) continue;
       const t = m[3]!;
       const takenAt = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}Z`;
-      out.push({ volume, kind: 'replaced', id: n, path: join(place, n), generation: null, method: null, source: n.endsWith('.img') ? 'image' : null, bytes: null, takenAt, reason: `the live data, moved aside when snapshot ${m[2]} was restored`, servicesStopped: [], lastGood: false });
+      out.push({ volume, kind: 'replaced', id: n, path: join(place, n), generation: null, method: null, source: n.endsWith('.img') ? 'image' : null, bytes: null, takenAt, reason: `the live data, moved aside when snapshot ${m[2]} was restored`, servicesStopped: [], lastGood: false, switch: null });
     }
   }
   return out;
@@ -340,8 +347,11 @@ export async function takeSnapshot(root: string, name: string, opts: TakeOptions
     const meta: SnapshotMeta = {
       format: 1, volume: name, id, generation: opts.generation ?? null, reason: opts.reason ?? 'taken by hand', method, source: src.kind,
       bytes: await treeBytes(data), takenAt: at.toISOString(), servicesStopped: opts.servicesStopped ?? [], lastGood: opts.lastGood === true, gid: src.gid, socketsSkipped,
+      ...(opts.switch ? { switch: opts.switch } : {}),
     };
     await writeFileAtomic(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', 0o600);
+    // Whole but not yet in place: a crash here must leave nothing listed (the next take sweeps it).
+    if (opts.crashEnv) crashPoint(opts.crashEnv, 'snapshot:complete');
     renameSync(tmp, join(dir, id));
     await fsyncPath(dir);
     const pruned = await pruneSnapshots(root, name, opts.keep);
@@ -455,11 +465,19 @@ async function deleteSnapshotDir(dir: string): Promise<void> {
   await removeTree(trash);
 }
 
-/** Retention: all but the `keep` newest snapshots go, never the newest one of a last-good generation. */
+/**
+ * Retention: all but the `keep` newest snapshots go, never the newest last-good one, nor the one a rollback with data
+ * to a retained good generation would restore. Nothing goes while the generations cannot be read (fail closed).
+ */
 export async function pruneSnapshots(root: string, volume: string, keep?: number): Promise<string[]> {
   const dir = snapshotsOf(root, volume);
   const k = keep ?? keepOf(dir);
-  const victims = retentionVictims(snapshotsOfVolume(root, volume).map((s) => ({ ...s.meta, dir: s.dir })), k);
+  let good: Set<number>;
+  try {
+    const { retained } = await import('../generation/store.js');
+    good = new Set((await retained(root, new Date())).filter((m) => m.status === 'good').map((m) => m.number));
+  } catch { return []; }
+  const victims = retentionVictims(snapshotsOfVolume(root, volume).map((s) => ({ ...s.meta, dir: s.dir })), k, good);
   for (const v of victims) await deleteSnapshotDir(v.dir);
   return victims.map((v) => v.id);
 }
@@ -471,7 +489,15 @@ export interface RestoreSnapshotResult { volume: string; snapshot: string; metho
  * runs. The snapshot is copied (a writable subvolume snapshot, a reflink copy, or a full copy) beside the data, then
  * the live data moves aside to `<key>@<id>-replaced-<UTC>` and the copy takes its name. The snapshot stays.
  */
-export async function restoreSnapshot(root: string, volume: string, snapshot: string): Promise<RestoreSnapshotResult> {
+export async function restoreSnapshot(root: string, volume: string, snapshot: string, opts: {
+  crashEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The caller (a switch's data phase) stopped the service itself, and the stop waited for its processes to end: a
+   * loop device still attached to the old image then belongs to a mount namespace that outlived it elsewhere on the
+   * host (a copy of the mount table, held by an unrelated process), and it keeps only the inode that moves aside.
+   */
+  serviceStopped?: boolean;
+} = {}): Promise<RestoreSnapshotResult> {
   const t0 = performance.now();
   const ref = parseSnapshotRef(snapshot);
   if (ref.kind === 'replaced') throw new NisoError('NISO5206', `${snapshot} is live data a restore moved aside, not a snapshot`, { exitCode: 2, hint: 'to go back to it, take a snapshot of the volume now, then move it into place by hand, or remove it with `niso volume snapshot-rm`' });
@@ -498,6 +524,8 @@ export async function restoreSnapshot(root: string, volume: string, snapshot: st
       await syncFilesystem(stage);
       const aside = join(place, `${replacedName(src.ref.kind === 'state' ? src.ref.service : src.key, ref.id, new Date())}${src.kind === 'image' ? '.img' : ''}`);
       renameSync(src.path, aside);
+      // Between the two renames the volume has no data dir (NISO5210); a switch's recovery puts the aside data back.
+      if (opts.crashEnv) crashPoint(opts.crashEnv, 'snapshot-restore:aside');
       renameSync(stage, src.path);
       await fsyncPath(place);
       if (src.ref.kind !== 'state' && src.gid !== null) setDataOwner(src.path, ownerOf(readRegistry(root), name, liveness(root)), src.gid);
@@ -515,8 +543,8 @@ export async function restoreSnapshot(root: string, volume: string, snapshot: st
       const st = stateOf(layout(root), service);
       await unmountBounded(st);
       // A sandbox that just ended lets go of the loop device a moment later (bounded-dir.ts stillAttached).
-      const held = await stillAttached(st.image);
-      if (held !== null) throw new NisoError('NISO5006', `${name} is still used by a sandbox (loop device ${held})`, { exitCode: 1, hint: `stop what runs under the name ${service} first` });
+      const held = await stillAttached(st.image, opts.serviceStopped ? 2_000 : undefined);
+      if (held !== null && !opts.serviceStopped) throw new NisoError('NISO5006', `${name} is still used by a sandbox (loop device ${held})`, { exitCode: 1, hint: `stop what runs under the name ${service} first` });
     } else if (bindersOf(src.path).length > 0) {
       throw new NisoError('NISO5006', `${name} is still mounted by process ${bindersOf(src.path).slice(0, 5).join(', ')}`, { exitCode: 1, hint: `stop the \`niso run\` of ${service} first` });
     }
@@ -533,4 +561,43 @@ export function ensureSnapshotsRoot(root: string): void {
   const top = snapshotsRoot(root);
   mkdirSync(top, { recursive: true, mode: 0o700 });
   if ((statSync(top).mode & 0o777) !== 0o700) chmodSync(top, 0o700);
+}
+
+/** The snapshots of a volume (none when it has none, or no longer exists), oldest first. */
+export function snapshotsOfVolumeInfo(root: string, volume: string): SnapshotInfo[] {
+  return snapshotsOfVolume(root, parseVolumeName(volume).name).map((s) => infoOf(s.dir, s.meta));
+}
+
+/**
+ * Takes back a restore of `snapshot` into `volume` that began at `since` (a switch's way back, generation/data.ts):
+ * the live data the restore moved aside goes back into place, and what the restore put there (a copy of a snapshot,
+ * which stays) is removed. Nothing may run with the volume (the caller stopped its holders). False when the restore
+ * never moved the live data (nothing to take back).
+ */
+export async function undoRestore(root: string, volume: string, snapshot: string, since: Date, replaced?: string): Promise<boolean> {
+  const name = parseVolumeName(volume).name;
+  const floor = Math.floor(since.getTime() / 1000) * 1000;
+  const aside = replaced !== undefined && existsSync(replaced) ? replaced : replacedOf(root, name)
+    .filter((r) => REPLACED_RE.exec(basename(r.path))?.[2] === snapshot && Date.parse(r.takenAt) >= floor)
+    .sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt))[0]?.path;
+  if (aside === undefined || !existsSync(aside)) return false;
+  const ref = parseVolumeName(name);
+  let live: string;
+  if (ref.kind === 'state') {
+    const st = stateOf(layout(root), ref.service);
+    if (aside.endsWith('.img')) {
+      live = st.image;
+      const { unmountBounded } = await import('../host/bounded-dir.js');
+      await unmountBounded(st);
+    } else live = st.dir;
+  } else live = volumeOf(layout(root), name).data;
+  let trash: string | null = null;
+  if (existsSync(live)) {
+    trash = join(dirname(live), workName(basename(live), 'trash'));
+    renameSync(live, trash);
+  }
+  renameSync(aside, live);
+  await fsyncPath(dirname(live));
+  if (trash !== null) await removeTree(trash);
+  return true;
 }

@@ -145,7 +145,8 @@ test('upgrade in place and rollback: 2.0.0 replaces 1.0.0 under its name; rollba
 
   // What the upgrade would do, without doing it.
   const dry = ok(e, ['activate', 'app:2.0.0', '--name', 'app', '-p', `127.0.0.1:${port}:3000`, '--dry-run']);
-  assert.equal(dry, 'would restart app (package 1.0.0 → 2.0.0)\nkeep peer\n');
+  // The /state of the writer the switch stops is snapshotted first (switch-data.test.ts tests the data across generations).
+  assert.equal(dry, 'would restart app (package 1.0.0 → 2.0.0)\nkeep peer\nwould snapshot app/state\n');
   assert.equal(get(port!), 'version 1.0.0');
   assert.equal(generations(e).length, 2);
 
@@ -157,7 +158,7 @@ test('upgrade in place and rollback: 2.0.0 replaces 1.0.0 under its name; rollba
   assert.deepEqual(generations(e)[2]!.summary, ['app: 1.0.0 → 2.0.0']);
   assert.equal(currentNumber(e), 3);
 
-  assert.equal(ok(e, ['rollback', '--dry-run']), 'would restart app (package 2.0.0 → 1.0.0)\nkeep peer\n');
+  assert.match(ok(e, ['rollback', '--dry-run']), /^would restart app \(package 2\.0\.0 → 1\.0\.0\)\nkeep peer\nwould snapshot app\/state\ndata of app\/state stays \(snapshot g2-\S+ exists: --with-data restores it\)\n$/);
   const back = ok(e, ['rollback', '--settle', '1s']);
   assert.equal(back, 'generation 2 is current (was 3): replace app\n');
   await answers(port!, '1.0.0');
@@ -234,7 +235,7 @@ test('a no-op switch restarts nothing and makes no generation; a ports-only chan
   assert.ok(refused(p2!));
   assert.equal(statusOf(e, 'still')!.pid, first.pid);
   // deactivate and remove are switches too (a dry run first).
-  assert.equal(ok(e, ['deactivate', 'still', '--dry-run']), 'would stop still\n');
+  assert.equal(ok(e, ['deactivate', 'still', '--dry-run']), 'would stop still\nwould snapshot still/state\n');
   assert.equal(statusOf(e, 'still')!.state, 'active');
   ok(e, ['deactivate', 'still']);
   assert.equal(ok(e, ['remove', 'still', '--dry-run']), 'would stop and remove still (app 1.0.0, inactive)\n');

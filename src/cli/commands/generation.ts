@@ -39,7 +39,15 @@ export async function list(ctx: Context, opts: { json?: boolean }): Promise<void
   await adoptIfNeeded(ctx);
   const metas = listGenerations(ctx.root);
   const current = currentNumber(ctx.root);
-  if (opts.json) return printJson(ctx, metas.map((m) => ({ ...m, current: m.number === current })));
+  if (opts.json) {
+    // The snapshots switches took when the host left each generation (its data), found by their meta.json.
+    const { listSnapshots } = await import('../../volume/snapshot.js');
+    const taken = listSnapshots(ctx.root).filter((s) => s.kind === 'snapshot' && s.switch !== null);
+    const of = (n: number) => taken.filter((s) => s.generation === n).map((s) => ({
+      volume: s.volume, id: s.id, method: s.method, bytes: s.bytes, takenAt: s.takenAt, switchId: s.switch!.id, to: s.switch!.to, ownData: s.switch!.own,
+    }));
+    return printJson(ctx, metas.map((m) => ({ ...m, current: m.number === current, snapshots: of(m.number) })));
+  }
   if (metas.length === 0) { ctx.stdout.write('no generations yet: the first `niso activate` makes one\n'); return; }
   const now = new Date();
   printTable(ctx.stdout, ['gen', 'created', 'status', 'current', 'by', 'summary'], metas.map((m) => [

@@ -10,7 +10,7 @@ import { printJson } from '../output.js';
 import { hostOf } from './service.js';
 import type { AuditFields } from '../../audit/entry.js';
 
-export interface SwitchFlags { dryRun?: boolean; gate?: boolean; settle?: string; json?: boolean }
+export interface SwitchFlags { dryRun?: boolean; gate?: boolean; settle?: string; json?: boolean; snapshot?: boolean; snapshotCopy?: boolean; withData?: boolean }
 
 export function switchOptions(ctx: Context, flags: SwitchFlags): SwitchOptions {
   let settleMs: number | undefined;
@@ -19,7 +19,11 @@ export function switchOptions(ctx: Context, flags: SwitchFlags): SwitchOptions {
     if (!r.ok) throw new NisoError('NISO9001', `--settle ${flags.settle}: ${r.message}`, { exitCode: 2, hint: r.hint });
     settleMs = r.value;
   }
-  return { command: ctx.command ?? ['niso'], dryRun: flags.dryRun === true, gate: flags.gate !== false, ...(settleMs !== undefined ? { settleMs } : {}) };
+  const data = {
+    snapshots: flags.snapshot !== false, forceCopy: flags.snapshotCopy === true, withData: flags.withData === true,
+    note: (line: string) => { ctx.stderr.write(`${line}\n`); },
+  };
+  return { command: ctx.command ?? ['niso'], dryRun: flags.dryRun === true, gate: flags.gate !== false, data, ...(settleMs !== undefined ? { settleMs } : {}) };
 }
 
 const VERB: Record<ServiceAction['kind'], string> = {
@@ -39,10 +43,17 @@ const actionJson = (a: ServiceAction) => ({ kind: a.kind, service: a.service, ch
 
 /** What a dry run prints: each action (keeps included, so that what stays untouched is said too). */
 export async function printDryRun(ctx: Context, r: SwitchResult, json: boolean): Promise<void> {
-  if (json) return printJson(ctx, { dryRun: true, from: r.from, to: r.to, actions: r.actions.map(actionJson) });
+  if (json) return printJson(ctx, { dryRun: true, from: r.from, to: r.to, actions: r.actions.map(actionJson), data: r.dryData ?? [] });
   if (r.status === 'noop') { ctx.stdout.write('nothing to change\n'); return; }
   for (const a of r.actions) ctx.stdout.write(`${await dryLine(a)}\n`);
+  for (const l of r.dryData ?? []) ctx.stdout.write(`${l}\n`);
 }
+
+/** What the data phase did, as --json has it. */
+const dataJson = (r: SwitchResult) => {
+  const d = r.data;
+  return d ? { taken: d.taken, skipped: d.skipped, restored: d.restored, notRestored: d.notRestored, restorable: d.restorable } : null;
+};
 
 /** What a verb's audit entry says of its switch: the generations it moved between and what it did to each service. */
 export function switchFields(r: SwitchResult): AuditFields {
@@ -55,7 +66,14 @@ export function withSwitch(fields: AuditFields, r: SwitchResult): AuditFields {
     ...fields,
     ...(r.from !== null ? { from: { gen: r.from } } : {}),
     ...(r.to !== null ? { to: { gen: r.to } } : {}),
-    details: { ...fields.details, switch: r.status, actions: r.actions.filter((a) => a.kind !== 'keep').map((a) => `${a.kind} ${a.service}`) },
+    details: {
+      ...fields.details, switch: r.status, actions: r.actions.filter((a) => a.kind !== 'keep').map((a) => `${a.kind} ${a.service}`),
+      // Which snapshots belong to this switch (and which volumes it restored), so that they can be found from the log.
+      ...(r.data && (r.data.taken.length + r.data.skipped.length + r.data.restored.length) > 0 ? {
+        snapshots: r.data.taken.map((t) => `${t.volume}@${t.id}`), snapshotsSkipped: r.data.skipped.map((t) => t.volume),
+        restored: r.data.restored.map((t) => `${t.volume}@${t.snapshot}`),
+      } : {}),
+    },
   };
 }
 
@@ -74,13 +92,17 @@ async function gated(p: Promise<SwitchResult>): Promise<SwitchResult> {
 }
 
 /** A switch's outcome as rollback and switch print it. */
-async function report(ctx: Context, r: SwitchResult, json: boolean): Promise<void> {
+async function report(ctx: Context, r: SwitchResult, json: boolean, verb: 'rollback' | 'switch'): Promise<void> {
   if (r.status === 'dry-run') return printDryRun(ctx, r, json);
   if (r.status === 'reverted') throw gateRefused(r);
-  if (json) return printJson(ctx, { status: r.status, from: r.from, to: r.to, actions: r.actions.filter((a) => a.kind !== 'keep').map(actionJson) });
+  if (json) return printJson(ctx, { status: r.status, from: r.from, to: r.to, actions: r.actions.filter((a) => a.kind !== 'keep').map(actionJson), data: dataJson(r) });
   if (r.status === 'noop') { ctx.stdout.write(`nothing to change: generation ${r.to} is current\n`); return; }
   const done = r.actions.filter((a) => a.kind !== 'keep');
   ctx.stdout.write(`generation ${r.to} is current (was ${r.from ?? 'none'})${done.length > 0 ? `: ${done.map((a) => `${a.kind} ${a.service}`).join(', ')}` : ''}\n`);
+  const restorable = r.data?.restorable ?? [];
+  if (restorable.length > 0) {
+    ctx.stderr.write(`note: data was not ${verb === 'rollback' ? 'rolled back' : 'switched'}; snapshots of generation ${r.to} exist (${restorable.map((x) => `${x.volume}: ${x.snapshot}`).join(', ')}): use --with-data to restore them\n`);
+  }
 }
 
 /** The newest generation before the current one whose status is good. */
@@ -111,7 +133,7 @@ export async function rollback(ctx: Context, flags: SwitchFlags & { to?: string 
       return previousGood(current, listGenerations(ctx.root));
     },
   }, switchOptions(ctx, flags))), switchFields);
-  await report(ctx, r, flags.json === true);
+  await report(ctx, r, flags.json === true, 'rollback');
 }
 
 export async function switchTo(ctx: Context, n: string, flags: SwitchFlags): Promise<void> {
@@ -119,5 +141,5 @@ export async function switchTo(ctx: Context, n: string, flags: SwitchFlags): Pro
   const [{ switchGeneration }, { readMeta }] = await Promise.all([import('../../generation/switch.js'), import('../../generation/store.js')]);
   const number = parseNumber(n, 'generation');
   const r = await audited(ctx.root, 'switch.commit', flags.dryRun ? null : {}, () => gated(switchGeneration(hostOf(ctx), { kind: 'generation', rollback: false, pick: () => { readMeta(ctx.root, number); return number; } }, switchOptions(ctx, flags))), switchFields);
-  await report(ctx, r, flags.json === true);
+  await report(ctx, r, flags.json === true, 'switch');
 }
