@@ -9,7 +9,8 @@
 // CONTRIBUTING.md, Tests. The longest files start first, so that none of them starts last; the rest follow in path
 // order. `node --test` sorts the files it is given, so the runner is started through its API (run()), which keeps
 // the order, with the spec reporter and its summary (# tests, # pass, # fail ...) as the CLI prints them.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -24,6 +25,16 @@ const LONGEST_FIRST = [
   'test/e2e/runtime-install.test.ts',
   'test/conformance/isolation.test.ts',
 ];
+
+/** The slowest files' wall times (each file's own process, start to exit), longest first, and the whole run's. */
+function printTimings(path, totalS, concurrency) {
+  let rows;
+  try { rows = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return; }
+  rows.sort((a, b) => b.ms - a.ms);
+  const sum = rows.reduce((n, r) => n + r.ms, 0) / 1000;
+  console.log(`\nfiles by wall time (${rows.length} files, ${sum.toFixed(0)} s in all, ${totalS.toFixed(0)} s end to end at ${concurrency} at a time):`);
+  for (const r of rows.slice(0, Number(process.env.NISO_TEST_SLOWEST ?? 20))) console.log(`${(r.ms / 1000).toFixed(1).padStart(8)} s  ${r.file}${r.code === 0 ? '' : `  (exit ${r.code})`}`);
+}
 
 function collect(dir) {
   const out = [];
@@ -46,13 +57,18 @@ if (process.argv[2] !== INNER) {
     console.error('no test files matched');
     process.exit(1);
   }
-  const concurrency = Number(process.env.NISO_TEST_CONCURRENCY ?? 1);
+  const concurrency = Number(process.env.NISO_TEST_CONCURRENCY ?? 3);
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     console.error(`NISO_TEST_CONCURRENCY must be a whole number of files, at least 1: ${process.env.NISO_TEST_CONCURRENCY}`);
     process.exit(2);
   }
-  // The runner's children inherit its --import tsx.
-  const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, INNER, String(concurrency), ...files], { stdio: 'inherit', env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+  // The runner's children inherit its --import flags: tsx, and the hook that records each file's wall time.
+  const timingsDir = mkdtempSync(join(tmpdir(), 'niso-test-timings-'));
+  const timings = join(timingsDir, 'files.jsonl');
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', resolve('scripts/test-timing.mjs'), import.meta.filename, INNER, String(concurrency), ...files], { stdio: 'inherit', env: { ...process.env, NODE_NO_WARNINGS: '1', NISO_TEST_TIMINGS: timings } });
+  printTimings(timings, (performance.now() - t0) / 1000, concurrency);
+  rmSync(timingsDir, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 } else {
   const { run } = await import('node:test');
