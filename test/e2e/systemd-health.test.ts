@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
+import { until } from '../helpers/wait.js';
 import type { Machine } from '../helpers/nspawn.js';
 import { usTimestamp } from '../../src/service/systemd/systemctl.js';
 
@@ -173,7 +174,7 @@ test('on_unhealthy = "none": status shows unhealthy with the reason, and nothing
   const s = JSON.parse(await nisoOk(['activate', REPORT, '--name', 'report', '--network', 'none', '-e', 'SICK_AFTER=1', '--wait', '--json', '--no-gate'])) as Status;
   assert.equal(s.health, 'healthy');
   let st = s;
-  for (let i = 0; i < 60 && st.state !== 'unhealthy'; i++) { await sleep(100); st = await status('report'); }
+  await until('report to be unhealthy', async () => { st = await status('report'); return st.state === 'unhealthy'; }, 30_000, 100).catch(() => undefined);
   assert.equal(st.state, 'unhealthy');
   assert.equal(st.health, 'unhealthy');
   assert.equal(st.message, 'health check failed 2 times in a row: HTTP 503 Service Unavailable: db down');

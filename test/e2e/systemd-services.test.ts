@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemdE2E, BIN, sleep } from '../helpers/systemd-e2e.js';
+import { until } from '../helpers/wait.js';
 import type { Machine } from '../helpers/nspawn.js';
 
 const PKG = 'sdweb';
@@ -71,7 +72,7 @@ test('backend selection: --backend and [services] backend; systemd forced where 
     await nisoOk(['deactivate', 'embedded-one']);
     await nisoOk(['remove', 'embedded-one']);
     // The embedded backend's supervisor leaves once nothing needs it (2 s idle), before the systemd tests look.
-    for (let i = 0; i < 60 && (await nisoProcesses()).length > 0; i++) await sleep(100);
+    await until('the embedded supervisor to leave', async () => (await nisoProcesses()).length === 0, 30_000, 100).catch(() => undefined);
     assert.deepEqual(await nisoProcesses(), []);
   } finally {
     rmSync(join(root, 'etc/niso/config.toml'));
