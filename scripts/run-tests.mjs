@@ -1,29 +1,55 @@
 // Runs every test file with node's own test runner (TypeScript through tsx). Node 20's --test
 // does not expand globs, so the files are collected here. Extra args select files by substring.
 //
-// Files run NISO_TEST_CONCURRENCY at a time (default 1. Three at a time took 1161 s on a quiet 2-core machine against
-// 1672 s one at a time, but runs three at a time have failed on a state image that another test's sandbox still held
-// (NISO3210 at remove --volumes): until that is understood, one at a time is the default, and 3 a choice): most of the suite waits rather than
-// computes (systemd booting in nspawn, restart delays, health intervals, stop timeouts), and node's own default
-// (cores - 1) is one file at a time on a 2-core machine. So every test file must hold with others beside it: see
+// Files run NISO_TEST_CONCURRENCY at a time, 3 by default: most of the suite waits rather than computes (systemd
+// booting in nspawn, restart delays, health intervals, stop timeouts), and node's own default (cores - 1) is one file
+// at a time on a 2-core machine. Measured: one at a time 1672 s on a quiet machine (CI: 2299 s); three at a time
+// 1161 s quiet, and 3988 s in a run beside other engineers' tests at a load average of 8-16 (sum of the files' own
+// times 11895 s; services.test.ts alone 1730 s, the critical path). Three at a time used to fail at remove --volumes
+// with NISO3210: the systemd files' machines kept copies of other files' state mounts, fixed in niso
+// (host/bounded-dir.ts mounts images below a shared mount). So every test file must hold with others beside it: see
 // CONTRIBUTING.md, Tests. The longest files start first, so that none of them starts last; the rest follow in path
 // order. `node --test` sorts the files it is given, so the runner is started through its API (run()), which keeps
-// the order, with the spec reporter and its summary (# tests, # pass, # fail ...) as the CLI prints them.
-import { readdirSync, statSync } from 'node:fs';
+// the order, with the spec reporter and its summary (# tests, # pass, # fail ...) as the CLI prints them. At the end
+// it prints the slowest files' wall times (scripts/test-timing.mjs).
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-/** The longest files, longest first (measured on the 2-core VM; CONTRIBUTING.md, Tests). */
+/**
+ * The longest files, longest first, as measured in a whole run three at a time (CONTRIBUTING.md, Tests): services.test.ts
+ * is the run's critical path (its cases run one after the other), the switch and catalog files followed.
+ */
 const LONGEST_FIRST = [
-  'test/e2e/services-systemd.test.ts',
-  'test/e2e/sandbox-systemd.test.ts',
   'test/e2e/services.test.ts',
-  'test/e2e/run.test.ts',
-  'test/conformance/systemd.test.ts',
+  'test/e2e/services-systemd.test.ts',
+  'test/e2e/switch-systemd.test.ts',
+  'test/e2e/switch.test.ts',
   'test/e2e/systemd-network.test.ts',
-  'test/e2e/runtime-install.test.ts',
+  'test/conformance/systemd.test.ts',
+  'test/e2e/catalog-systemd.test.ts',
+  'test/e2e/run.test.ts',
+  'test/e2e/catalog-mariadb.test.ts',
+  'test/e2e/systemd-run.test.ts',
   'test/conformance/isolation.test.ts',
+  'test/e2e/cli.test.ts',
+  'test/e2e/sandbox-systemd.test.ts',
+  'test/e2e/generations.test.ts',
+  'test/e2e/catalog-postgres.test.ts',
+  'test/integration/runtime-pin.test.ts',
+  'test/e2e/volumes.test.ts',
 ];
+
+/** The slowest files' wall times (each file's own process, start to exit), longest first, and the whole run's. */
+function printTimings(path, totalS, concurrency) {
+  let rows;
+  try { rows = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return; }
+  rows.sort((a, b) => b.ms - a.ms);
+  const sum = rows.reduce((n, r) => n + r.ms, 0) / 1000;
+  console.log(`\nfiles by wall time (${rows.length} files, ${sum.toFixed(0)} s in all, ${totalS.toFixed(0)} s end to end at ${concurrency} at a time):`);
+  for (const r of rows.slice(0, Number(process.env.NISO_TEST_SLOWEST ?? 20))) console.log(`${(r.ms / 1000).toFixed(1).padStart(8)} s  ${r.file}${r.code === 0 ? '' : `  (exit ${r.code})`}`);
+}
 
 function collect(dir) {
   const out = [];
@@ -46,13 +72,18 @@ if (process.argv[2] !== INNER) {
     console.error('no test files matched');
     process.exit(1);
   }
-  const concurrency = Number(process.env.NISO_TEST_CONCURRENCY ?? 1);
+  const concurrency = Number(process.env.NISO_TEST_CONCURRENCY ?? 3);
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     console.error(`NISO_TEST_CONCURRENCY must be a whole number of files, at least 1: ${process.env.NISO_TEST_CONCURRENCY}`);
     process.exit(2);
   }
-  // The runner's children inherit its --import tsx.
-  const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, INNER, String(concurrency), ...files], { stdio: 'inherit', env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+  // The runner's children inherit its --import flags: tsx, and the hook that records each file's wall time.
+  const timingsDir = mkdtempSync(join(tmpdir(), 'niso-test-timings-'));
+  const timings = join(timingsDir, 'files.jsonl');
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', resolve('scripts/test-timing.mjs'), import.meta.filename, INNER, String(concurrency), ...files], { stdio: 'inherit', env: { ...process.env, NODE_NO_WARNINGS: '1', NISO_TEST_TIMINGS: timings } });
+  printTimings(timings, (performance.now() - t0) / 1000, concurrency);
+  rmSync(timingsDir, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 } else {
   const { run } = await import('node:test');

@@ -8,6 +8,12 @@
 // attached to the same file, so two mounts of one image share one superblock; two superblocks on one ext4 would
 // corrupt it. Changes that need the image unmounted (a new bound, moving an old unbounded dir in) first make sure no
 // loop device still holds it, which is what a mount left in another mount namespace (a running sandbox) looks like.
+//
+// The directory the images are mounted in is a shared mount (made one where its file system is not, as on hosts
+// whose init is not systemd): a mount namespace made while an image is mounted (systemd-nspawn, `ip netns exec`, a
+// sandbox binding a directory above it) then holds a slave copy, which an unmount here unmounts too. Without it,
+// each such namespace kept every image mounted at its birth until it ended, and removing another service's /state
+// was refused (NISO3210) for as long as it lived.
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, statSync, statfsSync } from 'node:fs';
 import { open, rm, truncate } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -17,7 +23,7 @@ import { BOUND_MOUNT } from '../plan/plan.js';
 import { run } from './exec.js';
 import { fsyncPath } from './fs-atomic.js';
 import { withLock } from './lock.js';
-import { bindersOf, loopBackingFile, mountAt, mountsBelow, readMounts } from './mounts.js';
+import { bindersOf, loopBackingFile, mountAt, mountContaining, mountsBelow, readMounts } from './mounts.js';
 
 export interface BoundedDir {
   /** The directory the app writes to: the image is mounted here. */
@@ -138,6 +144,33 @@ async function mount(b: BoundedDir): Promise<void> {
   throw new NisoError('NISO3209', `cannot mount the state image ${b.image} on ${b.dir}: ${why}`, { hint: `check it with \`e2fsck -f ${b.image}\`` });
 }
 
+/**
+ * Makes the directory that holds bounded dirs a shared mount, unless the file system it is on is shared already
+ * (systemd makes / shared; nothing is mounted then): a bind mount of it onto itself, made shared. Copies of it in
+ * mount namespaces made later are its peers or slaves, so unmounting an image below it reaches them (see the head of
+ * this file). The bind goes with the root (release-root.ts unmounts everything below it). Not being able to do it
+ * is no error here: the image's own mount, which needs the same rights, says what is missing. Taken under the
+ * parent's lock: two binds would stack, and one made after an image was mounted would hide it.
+ */
+async function shareParent(b: Pick<BoundedDir, 'dir' | 'image'>): Promise<void> {
+  const parent = dirname(b.dir);
+  mkdirSync(parent, { recursive: true, mode: 0o755 });
+  const real = realpathSync(parent);
+  if (mountContaining(real)?.shared !== false) return;
+  await withLock(join(dirname(b.image), '.shared.lock'), `the state directory ${parent}`, async () => {
+    const mounts = readMounts();
+    const m = mountContaining(real, mounts);
+    if (m === null || m.shared) return;
+    if (m.mountPoint !== real) {
+      // A bind over a directory with images mounted in it (by a niso from before this) would hide them: it waits
+      // until they are all unmounted.
+      if (mountsBelow(real, mounts).length > 0) return;
+      if ((await run('mount', ['--bind', '--', real, real], TOOL_ENV)).code !== 0) return;
+    }
+    await run('mount', ['--make-shared', '--', real], TOOL_ENV);
+  });
+}
+
 /** Bytes a directory tree takes on disk (du), to tell before copying whether it fits. */
 async function treeBytes(dir: string): Promise<number> {
   const out = await tool('du', ['-s', '-B1', '--', dir], 'cannot measure the state directory', dir);
@@ -222,6 +255,7 @@ export async function ensureBounded(b: BoundedDir): Promise<BoundedResult> {
   return withImageLock(b, async () => {
     const result: BoundedResult = { created: false, migratedBytes: null, resizedFrom: null, ms: 0 };
     if (ready()) return { ...result, ms: performance.now() - t0 };
+    await shareParent(b);
     // A new bound: resizing is offline. If a sandbox still holds the image, it is mounted back as it was.
     const remount = isMounted(b) === 'ours';
     if (remount) await umount(b);

@@ -13,6 +13,8 @@ export interface MountEntry {
   fsType: string;
   /** The mount source: a device such as /dev/loop3, or a file system's name. */
   source: string;
+  /** A shared mount (`shared:N` among the optional fields): mounts and unmounts below it reach its peers and slaves. */
+  shared: boolean;
 }
 
 /** mountinfo escapes blanks, tabs, newlines and backslashes as octal (\040). */
@@ -27,7 +29,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const f = line.split(' ');
     const dash = f.indexOf('-', 6);
     if (f.length < 10 || dash < 0) continue;
-    out.push({ device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!), fsType: f[dash + 1]!, source: unescape(f[dash + 2]!) });
+    out.push({ device: f[2]!, root: unescape(f[3]!), mountPoint: unescape(f[4]!), fsType: f[dash + 1]!, source: unescape(f[dash + 2]!), shared: f.slice(6, dash).some((o) => o.startsWith('shared:')) });
   }
   return out;
 }
@@ -40,6 +42,16 @@ export function readMounts(): MountEntry[] {
 export function mountAt(dir: string, mounts: readonly MountEntry[] = readMounts()): MountEntry | null {
   let found: MountEntry | null = null;
   for (const m of mounts) if (m.mountPoint === dir) found = m;
+  return found;
+}
+
+/** The mount that path (a real path) lies on: the deepest mount point at or above it, the last one there (the visible one). */
+export function mountContaining(path: string, mounts: readonly MountEntry[] = readMounts()): MountEntry | null {
+  let found: MountEntry | null = null;
+  for (const m of mounts) {
+    const over = m.mountPoint === '/' || path === m.mountPoint || path.startsWith(`${m.mountPoint}/`);
+    if (over && (found === null || m.mountPoint.length >= found.mountPoint.length)) found = m;
+  }
   return found;
 }
 

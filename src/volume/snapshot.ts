@@ -12,7 +12,7 @@ import { run } from '../host/exec.js';
 import { crashPoint } from '../host/crash-point.js';
 import { fsyncPath, syncFilesystem, writeFileAtomic } from '../host/fs-atomic.js';
 import { isAlive } from '../host/liveness.js';
-import { bindersOf, mountAt, readMounts, type MountEntry } from '../host/mounts.js';
+import { bindersOf, mountAt, mountContaining, readMounts, type MountEntry } from '../host/mounts.js';
 import type { Host } from '../service/ops.js';
 import { readDefinition } from '../service/store.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
@@ -96,13 +96,7 @@ async function sourceOf(root: string, name: string): Promise<Source> {
 
 /** The mount (file system) a path is on: the longest mount point above its real path. */
 function mountOf(path: string, mounts: readonly MountEntry[]): MountEntry | null {
-  const real = realpathSync(path);
-  let best: MountEntry | null = null;
-  for (const m of mounts) {
-    const inside = m.mountPoint === '/' || real === m.mountPoint || real.startsWith(`${m.mountPoint}/`);
-    if (inside && (best === null || m.mountPoint.length >= best.mountPoint.length)) best = m;
-  }
-  return best;
+  return mountContaining(realpathSync(path), mounts);
 }
 
 /** Whether FICLONE works on dir's file system: one byte cloned between two files of its own. */

@@ -85,9 +85,10 @@ test('catalog/postgres: initialises itself on a fresh volume, serves psql throug
   ok(['deactivate', 'postgres']);
 
   // Self-contained: with the host's own PostgreSQL (/usr/lib/postgresql, whatever of it is installed) hidden under an
-  // empty tmpfs in a mount namespace of its own, the package's postgres still runs.
+  // empty tmpfs in a mount namespace of its own, the package's postgres still runs. A slave of the host's mounts, not
+  // a private copy: the state images of other files' services, unmounted meanwhile, leave it too (CONTRIBUTING.md, Tests).
   const script = '[ -d /usr/lib/postgresql ] && mount -t tmpfs -o ro,size=4k none /usr/lib/postgresql; [ -z "$(ls -A /usr/lib/postgresql 2>/dev/null)" ] || exit 99; exec "$@"';
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'run', 'postgres:15.20.0', '--name', 'pg-version', '--network', 'none', '--entrypoint', '/usr/lib/postgresql/15/bin/postgres', '--', '--version'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root }, timeout: 120_000 });
+  const r = spawnSync('unshare', ['-m', '--propagation', 'slave', 'sh', '-c', script, 'sh', process.execPath, BIN, 'run', 'postgres:15.20.0', '--name', 'pg-version', '--network', 'none', '--entrypoint', '/usr/lib/postgresql/15/bin/postgres', '--', '--version'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root }, timeout: 120_000 });
   assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
   assert.match(r.stdout, /^postgres \(PostgreSQL\) 15\./);
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemdE2E, sleep } from '../helpers/systemd-e2e.js';
+import { until } from '../helpers/wait.js';
 import type { Machine, MachineOptions } from '../helpers/nspawn.js';
 
 const PKG = 'sdnet';
@@ -193,8 +194,9 @@ test('egress: a service reaches a host beyond the machine, forwarded and masquer
     ['addr', 'add', '198.51.100.1/24', 'dev', 'up0'], ['link', 'set', 'up0', 'up'], ['-n', 'outside', 'addr', 'add', '198.51.100.2/24', 'dev', 'up1'],
     ['-n', 'outside', 'link', 'set', 'up1', 'up'], ['-n', 'outside', 'link', 'set', 'lo', 'up']]) await m!.ok('ip', a);
   await m!.ok('sh', ['-c', `ip netns exec outside ${process.execPath} -e "require('http').createServer((q, s) => s.end('hello from outside ' + q.socket.remoteAddress + '\\n')).listen(3000, '0.0.0.0')" >/dev/null 2>&1 &`]);
+  // The outside's server starts in the background: polled until it answers (a node start takes seconds when loaded).
   let body = '';
-  for (let i = 0; i < 50 && !body.startsWith('web reached'); i++) { body = (await curl('http://127.0.0.1:18080/peer?host=198.51.100.2'))[1]; if (!body.startsWith('web reached')) await sleep(100); }
+  await until('the outside to answer through web', async () => { body = (await curl('http://127.0.0.1:18080/peer?host=198.51.100.2'))[1]; return body.startsWith('web reached'); }, 60_000, 100).catch(() => undefined);
   // The outside saw the machine's uplink address, not the service's own.
   assert.equal(body, 'web reached hello from outside 198.51.100.1\n');
   await m!.run('sh', ['-c', 'ip netns pids outside | xargs -r kill; ip netns del outside']);

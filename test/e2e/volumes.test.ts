@@ -1,11 +1,12 @@
 // `niso volume ...`, `remove --volumes` and `gc` as a user runs them, through the built CLI with its own NISO_ROOT:
 // the --json shapes, coded errors for hostile names, prune's question, a service's /state listed, kept, noted when a
-// new service inherits it, deleted with --volumes, reported by gc; a backup of a running service's /state stops it
+// new service inherits it, deleted with --volumes (also while a mount namespace made meanwhile holds a copy of the
+// host's mounts), reported by gc; a backup of a running service's /state stops it
 // for the copy and says how long, and restores byte for byte; a snapshot of it is refused while it runs unless
 // --stop stops it, and is restored only while it is stopped.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +174,36 @@ test('a service\'s /state is the volume SERVICE/state: kept by remove, noted whe
   assert.equal(existsSync(join(e.root, 'var/lib/niso/state/api')), false);
   const none = niso(e, ['remove', 'api', '--state']);
   assert.match(none.stderr, /error NISO9001: --volumes: there is no service, no \/state and no service volume named "api"/);
+});
+
+test('two services with a bounded /state: a mount namespace made while both images are mounted (as systemd-nspawn and `ip netns exec` make theirs) keeps neither, and remove --volumes of one succeeds while it lives', async () => {
+  const e = env();
+  await installApp(e, 'pair');
+  for (const name of ['left', 'right']) ok(e, ['activate', 'pair', '--name', name, '--network', 'none', '--state-size', '16M']);
+  for (const name of ['left', 'right']) await until(`${name} to write /state`, () => existsSync(join(e.root, `var/lib/niso/state/${name}/hello.txt`)));
+  // Every mount copied, then made a slave of the host's: a host whose / is private (init is not systemd) kept the
+  // copy of left's image attached for as long as this namespace lived, and remove --volumes was NISO3210.
+  const holder = spawn('unshare', ['--mount', '--propagation', 'slave', 'sh', '-c', 'echo ready && exec sleep 120'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.setEncoding('utf8').on('data', (d: string) => { if (d.includes('ready')) resolve(); });
+      holder.on('close', (code) => reject(new Error(`unshare ended (${code}) before its namespace was made`)));
+    });
+    ok(e, ['deactivate', 'left']);
+    const gone = niso(e, ['remove', 'left', '--volumes', '--json']);
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.deepEqual(gone.json().removedState, ['left']);
+    const image = join(e.root, 'var/lib/niso/state/.images/left.img');
+    assert.equal(existsSync(image), false);
+    assert.equal(spawnSync('losetup', ['-j', image, '-n'], { encoding: 'utf8' }).stdout, '', 'no loop device left on the image');
+    assert.equal(holder.exitCode, null, 'the namespace still lives');
+    // The other service is untouched: running, its /state mounted with what it wrote.
+    assert.equal(json(e, ['status', 'right']).state, 'active');
+    assert.ok(existsSync(join(e.root, 'var/lib/niso/state/right/hello.txt')));
+  } finally {
+    holder.kill('SIGKILL');
+    if (holder.exitCode === null && holder.signalCode === null) await new Promise((r) => holder.on('close', r));
+  }
 });
 
 test('backup of a running service\'s /state stops it for the copy, starts it again and says how long it was down; restore is byte for byte', async () => {

@@ -4,7 +4,7 @@
 // recovered), and what cannot be done is a coded error, not a half-done state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNisoError } from '../../src/errors/niso-error.js';
@@ -237,5 +237,48 @@ test('a sandbox that has just ended still holds the image for a moment: delete w
   } finally {
     holder.kill('SIGKILL');
     await ended;
+  }
+});
+
+/** Starts a process that makes a mount namespace and prints "ready" in it; resolves once it has. */
+async function namespaceHolder(cmd: string, args: string[]): Promise<ChildProcess> {
+  const p = spawn(cmd, [...args, 'sh', '-c', 'echo ready && exec sleep 120'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('ready')) resolve(); });
+    p.on('close', (code) => reject(new Error(`${cmd} ended (${code}) before its namespace was made`)));
+  });
+  return p;
+}
+
+test('a mount namespace made while images are mounted (systemd-nspawn, `ip netns exec`, a sandbox binding a directory above them) does not keep them: another service\'s /state is deleted while it lives', async () => {
+  const dir = tempDir();
+  const web = bounded(dir);
+  const db: BoundedDir = { ...web, dir: join(dir, 'state/db'), image: join(dir, 'state/.images/db.img') };
+  await ensureBounded(web);
+  writeFileSync(join(web.dir, 'data'), 'web');
+  const holders = [
+    // As systemd-nspawn and `ip netns exec` make theirs: every mount copied, then made a slave of the host's.
+    await namespaceHolder('unshare', ['--mount', '--propagation', 'slave']),
+    // A sandbox whose bind takes in the directory the images are mounted in, with them.
+    await namespaceHolder('bwrap', ['--unshare-all', '--die-with-parent', '--bind', dir, dir, '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev']),
+  ];
+  try {
+    // Mounted after they were made, an image reaches their copies all the same, and leaves them with its unmount.
+    await ensureBounded(db);
+    for (const b of [web, db]) {
+      await deleteBounded(b);
+      assert.ok(!existsSync(b.image) && !existsSync(b.dir), `${b.dir} deleted`);
+      assert.equal(loopsOf(b.image), '', `no loop device left on ${b.image}`);
+    }
+    assert.deepEqual(holders.map((h) => h.exitCode), [null, null], 'the namespaces still live');
+    // A service of the same names starts afresh: a new image, mounted.
+    assert.equal((await ensureBounded(web)).created, true);
+    assert.equal(mountAt(web.dir)?.fsType, 'ext4');
+  } finally {
+    for (const h of holders) {
+      h.kill('SIGKILL');
+      if (h.exitCode === null && h.signalCode === null) await new Promise((r) => h.on('close', r));
+    }
   }
 });

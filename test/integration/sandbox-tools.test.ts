@@ -61,7 +61,7 @@ test('tools: a program whose library the host lacks is NISO3106 at its line, nam
   writeFileSync(join(app, 'manifest.toml'), `[package]\nname = "t"\nversion = "1.0.0"\n\n[runtime]\nuse = "nodejs:${process.versions.node.split('.')[0]}"\n\n[binary]\nentrypoint = "node"\nargs = ["main.js"]\n\n[isolation]\ntools = [\n  "sh",\n  "true"\n]\n`);
   writeFileSync(join(app, 'main.js'), '\n');
   const bin = join(import.meta.dirname, '../../bin/niso');
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /usr/bin/true && exec "$2" "$3" run --dry-run "$4"', 'sh', join(dir, 'tool'), process.execPath, bin, app], {
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'slave', '--', 'sh', '-c', 'mount --bind "$1" /usr/bin/true && exec "$2" "$3" run --dry-run "$4"', 'sh', join(dir, 'tool'), process.execPath, bin, app], {
     encoding: 'utf8', env: { ...process.env, NISO_ROOT: join(dir, 'root') }, timeout: 120_000,
   });
   assert.equal(r.status, 1, r.stderr);

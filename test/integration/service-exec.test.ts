@@ -22,6 +22,7 @@ import { installPackage } from '../../src/store/install.js';
 import { layout } from '../../src/store/layout.js';
 import { resolveOne } from '../../src/store/resolve.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const REPO = join(import.meta.dirname, '../..');
 
@@ -291,7 +292,7 @@ test('a command does not outlive a niso that was killed', async () => {
   niso.child.kill('SIGKILL');
   // (Its output pipe closes only once every process that holds it has ended.)
   await Promise.race([niso.closed, new Promise((r) => setTimeout(r, 3000))]);
-  for (let i = 0; i < 200 && marked().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await until('the chain and the command to be gone', () => marked().length === 0, 30_000, 10).catch(() => undefined);
   assert.deepEqual(marked(), [], 'the chain and the command are gone');
 });
 

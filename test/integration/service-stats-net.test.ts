@@ -12,6 +12,7 @@ import type { Cgroup } from '../../src/sandbox/cgroup.js';
 import { formatStatsTable } from '../../src/service/stats/format.js';
 import { readNetSample, readServiceSample } from '../../src/service/stats/read.js';
 import { sampleOnce } from '../../src/service/stats/sampler.js';
+import { until as waitUntil } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const ID = randomBytes(3).toString('hex');
@@ -94,7 +95,7 @@ test('a server in its own namespace shows the 1 MiB it received; loopback and th
   assert.ok(before.net.rxBytes < 100_000 && before.net.txBytes < 100_000, `2 MiB over lo are not counted: ${JSON.stringify(before.net)}`);
 
   const client = await start(['nsenter', `--net=/run/netns/${NS_A}`, '--', process.execPath, '-e', CLIENT], 'sent', null);
-  for (let i = 0; i < 200 && !server.out().includes(`got ${MiB}`); i++) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil('the server to have the MiB', () => server.out().includes(`got ${MiB}`), 30_000, 10).catch(() => undefined);
   assert.match(server.out(), new RegExp(`got ${MiB}\\n`));
 
   const rows = await sampleOnce([{ name: 'receiver', cgroup: cg }], { firstIntervalMs: 50 });

@@ -43,6 +43,12 @@ async function withFs(type: Fs, fn: (root: string, dir: string) => Promise<void>
   if (type === 'xfs') sh('mkfs.xfs', ['-q', '-m', 'reflink=1', image]);
   else if (type === 'btrfs') sh('mkfs.btrfs', ['-q', image]);
   else sh('mkfs.ext4', ['-q', '-F', image]);
+  // Below a shared mount of its own, as niso mounts state images (host/bounded-dir.ts): a mount namespace made
+  // meanwhile (another file's systemd machine) then holds a slave copy, which leaves with the unmount, where a private
+  // copy kept the loop device attached for as long as that machine ran.
+  const parent = join(root, 'var/lib');
+  sh('mount', ['--bind', parent, parent]);
+  sh('mount', ['--make-shared', parent]);
   sh('mount', ['-o', 'loop', image, lib]);
   try {
     chmodSync(lib, 0o755);
@@ -53,6 +59,7 @@ async function withFs(type: Fs, fn: (root: string, dir: string) => Promise<void>
     for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => !!p && p.startsWith(`${lib}/`)).reverse()) spawnSync('umount', [m]);
     const u = spawnSync('umount', [lib], { encoding: 'utf8' });
     if (u.status !== 0) spawnSync('umount', ['-l', lib]);
+    spawnSync('umount', [parent]);
     assert.equal(spawnSync('losetup', ['-j', image, '-n'], { encoding: 'utf8' }).stdout.trim(), '', 'no loop device left');
   }
 }
