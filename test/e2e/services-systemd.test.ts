@@ -1,7 +1,7 @@
-// The embedded backend's service suite (services.test.ts), unchanged, against the systemd backend: it runs INSIDE a
+// The embedded backend's service suite (services-suite.ts, which services-1..3.test.ts run on the host), unchanged, against the systemd backend: it runs INSIDE a
 // real systemd 252 booted with systemd-nspawn (test/helpers/nspawn.ts), where systemd is PID 1 and so every
 // `niso activate` makes a unit. The cases are written once; where systemd does a thing its own way (who restarts,
-// where the cgroup is, what keeps the logs), services.test.ts asks `BACKEND` and checks that backend's way.
+// where the cgroup is, what keeps the logs), services-suite.ts asks `BACKEND` and checks that backend's way.
 // The suite is split between two machines that run at once (NISO_E2E_SHARD: each takes every other case, in turn),
 // since its cases mostly wait (restart delays, health intervals, stop timeouts); each machine runs its cases one by one,
 // as a single machine ran them all.
@@ -11,7 +11,7 @@ import { bootMachine, type Machine } from '../helpers/nspawn.js';
 import { REPO, suiteInside } from '../helpers/systemd-e2e.js';
 
 const inside = process.env.NISO_E2E_BACKEND === 'systemd';
-// services.test.ts skips this one case on systemd, with this reason.
+// services-suite.ts skips this one case on systemd, with this reason.
 const BOOT_SKIP = "niso boot is the embedded backend's boot; systemd boots its units itself (systemd-network.test.ts reboots a machine)";
 const SHARDS = 2;
 
@@ -30,8 +30,8 @@ after(async () => {
   await Promise.all(machines.map((m) => m.shutdown()));
 });
 
-test('the service suite (services.test.ts) holds against the systemd backend (in a booted systemd 252)', { skip: inside && 'already inside the machine', timeout: 900_000 }, async () => {
-  const runs = await Promise.all(machines.map((m, i) => suiteInside(m, 'test/e2e/services.test.ts', `services ${i + 1}/${SHARDS}`, 840_000, { NISO_E2E_SHARD: `${i + 1}/${SHARDS}` })));
+test('the service suite (services-suite.ts) holds against the systemd backend (in a booted systemd 252)', { skip: inside && 'already inside the machine', timeout: 900_000 }, async () => {
+  const runs = await Promise.all(machines.map((m, i) => suiteInside(m, 'test/e2e/services-suite.ts', `services ${i + 1}/${SHARDS}`, 840_000, { NISO_E2E_SHARD: `${i + 1}/${SHARDS}` })));
   assert.equal(runs.length, SHARDS);
   for (const { failed, code, stdout, stderr } of runs) {
     assert.deepEqual(failed.map((x) => `${x.name}\n${x.detail}`), [], `failing cases on systemd:\n${stderr.slice(-3000)}`);

@@ -2,7 +2,7 @@
 // the old version again, its port mapping and hosts entries back), SafeSwitch rolling back a version whose health check
 // fails (exit 3), a no-op switch that restarts nothing, a ports-only change without a restart, and a SIGKILL after
 // every journal line of an upgrade, after which recovery leaves exactly the old or exactly the new generation. Written
-// for both backends, as services.test.ts: switch-systemd.test.ts runs it inside a booted systemd.
+// for both backends, as services-suite.ts: switch-systemd.test.ts runs it inside a booted systemd.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
