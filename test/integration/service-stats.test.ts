@@ -213,7 +213,10 @@ test('sampleLoop: rows every interval with a CPU %, new services join, abort end
   assert.ok(mean >= 240 && mean < 400, `mean gap ${mean} ms`);
   // a spins 40% of the time; on a machine loaded by other work it gets what the scheduler leaves (4.5% was seen at load
   // 16), so the test asks only for a measured share, not for its size.
-  for (const s of seen) assert.ok(typeof s.rows[0]!.cpu === 'number' && s.rows[0]!.cpu > 0, `a: ${s.rows[0]!.cpu} %`);
+  // A single interval can see no CPU at all for it (0% was seen in a whole run three files at a time): every row has
+  // a number, and the spinning shows in at least one.
+  for (const s of seen) assert.ok(typeof s.rows[0]!.cpu === 'number', `a: ${s.rows[0]!.cpu} %`);
+  assert.ok(seen.some((s) => (s.rows[0]!.cpu ?? 0) > 0), `a never used CPU: ${seen.map((s) => s.rows[0]!.cpu).join(', ')} %`);
   assert.deepEqual(seen.map((s) => s.rows.map((r) => r.name).join()), ['a', 'a', 'a,b', 'a,b']);
   assert.equal(seen[2]!.rows[1]!.cpu, null, 'b is new: no CPU % yet');
   assert.equal(seen[3]!.rows[1]!.cpu, 0, 'b sleeps');
