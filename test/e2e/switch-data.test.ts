@@ -7,11 +7,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
 import { freePorts } from '../helpers/ports.js';
+import { teardownRoots } from '../helpers/switch-teardown.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -88,27 +89,7 @@ function listedIds(e: Env): string[] {
   return snapshots(e).filter((s) => s.kind === 'snapshot').map((s) => `${s.volume}@${s.id}`).sort();
 }
 
-after(async () => {
-  for (const e of envs) {
-    try {
-      const r = JSON.parse(readFileSync(join(e.root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number };
-      process.kill(r.pid, 'SIGKILL');
-    } catch { /* none */ }
-    for (const n of (() => { try { return readdirSync(join(e.root, 'var/lib/niso/services')); } catch { return []; } })()) {
-      if (!n.startsWith('.')) niso(e, ['deactivate', n, '--no-snapshot']);
-    }
-    for (const c of ['pids', 'memory', 'cpu']) {
-      const base = join('/sys/fs/cgroup', c, 'niso');
-      for (const n of (() => { try { return readdirSync(base); } catch { return []; } })()) {
-        if (!n.startsWith(`svc.${e.id}.`)) continue;
-        try { for (const p of readFileSync(join(base, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
-        await sleep(50);
-        try { rmdirSync(join(base, n)); } catch { /* busy */ }
-      }
-    }
-    await removeTestDir(e.dir);
-  }
-});
+after(() => teardownRoots(envs, (e, name) => { niso(e as Env, ['deactivate', name, '--no-snapshot']); }));
 
 test('data across generations: the upgrade snapshots the volume and /state; rollback keeps the new data and says so; rollback --with-data brings the old data back and 1.0.0 answers from it', async () => {
   const e = await setup();

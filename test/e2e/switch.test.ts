@@ -6,11 +6,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_MANIFEST, removeTestDir, writeTree } from '../helpers/tmp.js';
+import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
 import { freePorts } from '../helpers/ports.js';
+import { teardownRoots } from '../helpers/switch-teardown.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -108,27 +109,7 @@ function mappedPorts(e: Env): number[] {
   return readdirSync(dir).filter((f) => f.endsWith('.json')).flatMap((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { ports: { hostPort: { from: number } }[] }).ports.map((p) => p.hostPort.from)).sort();
 }
 
-after(async () => {
-  for (const e of envs) {
-    try {
-      const r = JSON.parse(readFileSync(join(e.root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number };
-      process.kill(r.pid, 'SIGKILL');
-    } catch { /* none */ }
-    for (const n of (() => { try { return readdirSync(join(e.root, 'var/lib/niso/services')); } catch { return []; } })()) {
-      if (!n.startsWith('.')) niso(e, ['deactivate', n]);
-    }
-    for (const c of ['pids', 'memory', 'cpu']) {
-      const base = join('/sys/fs/cgroup', c, 'niso');
-      for (const n of (() => { try { return readdirSync(base); } catch { return []; } })()) {
-        if (!n.startsWith(`svc.${e.id}.`)) continue;
-        try { for (const p of readFileSync(join(base, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
-        await sleep(50);
-        try { rmdirSync(join(base, n)); } catch { /* busy */ }
-      }
-    }
-    await removeTestDir(e.dir);
-  }
-});
+after(() => teardownRoots(envs, (e, name) => { niso(e as Env, ['deactivate', name]); }));
 
 test('upgrade in place and rollback: 2.0.0 replaces 1.0.0 under its name; rollback brings 1.0.0 back with its port and hosts entry; generations record it', async () => {
   const e = await setup();
