@@ -9,20 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePorts } from '../helpers/ports.js';
+import { MAIN } from '../helpers/data-app.js';
 import { NODE_MANIFEST, removeNetworksBelow, tempDir, writeTree } from '../helpers/tmp.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 
-const MAIN = (version: string, migrates: boolean) => `
-const fs = require('fs');
-const put = (f, text) => { if (${migrates} || !fs.existsSync(f)) fs.writeFileSync(f, text); };
-put('/data/rows', 'row of ${version}');
-put('/state/note', 'state of ${version}');
-require('http').createServer((q, s) => {
-  s.end('version ${version} data=' + fs.readFileSync('/data/rows', 'utf8') + ' state=' + fs.readFileSync('/state/note', 'utf8'));
-}).listen(3000, '0.0.0.0');
-process.on('SIGTERM', () => process.exit(0));
-`;
 
 const sh = (cmd: string, args: string[]) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });

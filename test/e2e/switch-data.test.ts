@@ -13,22 +13,11 @@ import { dirname, join } from 'node:path';
 import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
 import { freePorts } from '../helpers/ports.js';
 import { teardownRoots } from '../helpers/switch-teardown.js';
+import { MAIN } from '../helpers/data-app.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
 
-// 1.0.0 writes its row into /data and /state only when there is none (an app that creates its schema once); 2.0.0
-// rewrites both (a migration). Each answers with its version and what it reads.
-const MAIN = (version: string, migrates: boolean) => `
-const fs = require('fs');
-const put = (f, text) => { if (${migrates} || !fs.existsSync(f)) fs.writeFileSync(f, text); };
-put('/data/rows', 'row of ${version}');
-put('/state/note', 'state of ${version}');
-require('http').createServer((q, s) => {
-  s.end('version ${version} data=' + fs.readFileSync('/data/rows', 'utf8') + ' state=' + fs.readFileSync('/state/note', 'utf8'));
-}).listen(3000, '0.0.0.0');
-process.on('SIGTERM', () => process.exit(0));
-`;
 
 interface Env { root: string; dir: string; id: string }
 const envs: Env[] = [];
