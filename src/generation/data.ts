@@ -129,7 +129,7 @@ function ownData(root: string, n: number): boolean {
 }
 
 /**
- * The data phase. Throws (after the way back, through `goBack`) NISO6050 when a snapshot or a restore failed: a switch
+ * The data phase. Throws (after the way back, through `goBack`) NISO6051 when a snapshot or a restore failed: a switch
  * that promised a snapshot never runs the new version without it (a skip for a reason niso states is not a failure).
  */
 export async function dataPhase(host: Host, begin: BeginLine, opts: DataOptions, goBack: (reason: string) => Promise<void>): Promise<DataReport> {
@@ -158,9 +158,9 @@ export async function dataPhase(host: Host, begin: BeginLine, opts: DataOptions,
     const reason = `${isNisoError(e) ? `${e.code}: ` : ''}${(e as Error).message}`;
     appendJournal(journal, { t: 'apply-failed', i: -1, reason: `data: ${reason}` });
     await goBack(`data: ${reason}`);
-    throw new NisoError('NISO6050', `the switch to generation ${begin.to.n} was undone before any service changed: ${reason}`, {
+    throw new NisoError('NISO6051', `the switch to generation ${begin.to.n} was undone before any service changed: ${reason}`, {
       exitCode: 1, cause: e,
-      hint: '`niso explain NISO6050`; free space or fix the cause and run it again, or switch without snapshots (`--no-snapshot`)',
+      hint: '`niso explain NISO6051`; free space or fix the cause and run it again, or switch without snapshots (`--no-snapshot`)',
     });
   }
   return report;

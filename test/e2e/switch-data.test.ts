@@ -188,7 +188,7 @@ test('a volume over the copy limit where only a full copy is possible (ext4, tmp
   ok(e, ['deactivate', 'big', '--no-snapshot']);
 });
 
-test('a snapshot that fails undoes the switch before anything changed (NISO6050): the old version serves, the new generation is failed; fixed, the upgrade goes through', async () => {
+test('a snapshot that fails undoes the switch before anything changed (NISO6051): the old version serves, the new generation is failed; fixed, the upgrade goes through', async () => {
   const e = await setup();
   const [port] = await freePorts(1);
   const activate = (v: string) => niso(e, ['activate', `app:${v}`, '--name', 'failing', '-p', `127.0.0.1:${port}:3000`, '--settle', '1s']);
@@ -200,7 +200,7 @@ test('a snapshot that fails undoes the switch before anything changed (NISO6050)
   writeFileSync(blocker, 'in the way');
   const r = activate('2.0.0');
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /^error NISO6050: the switch to generation 2 was undone before any service changed: /m);
+  assert.match(r.stderr, /^error NISO6051: the switch to generation 2 was undone before any service changed: /m);
   await answers(port!, OLD);
   assert.deepEqual(generations(e).map((g) => [g.number, g.status, g.current]), [[1, 'good', true], [2, 'failed', false]]);
   assert.ok(!existsSync(join(e.root, 'var/lib/niso/generations/journal.jsonl')), 'the journal is retired');
