@@ -30,8 +30,10 @@ after(async () => {
   await Promise.all(machines.map((m) => m.shutdown()));
 });
 
-test('the service suite (services-suite.ts) holds against the systemd backend (in a booted systemd 252)', { skip: inside && 'already inside the machine', timeout: 900_000 }, async () => {
-  const runs = await Promise.all(machines.map((m, i) => suiteInside(m, 'test/e2e/services-suite.ts', `services ${i + 1}/${SHARDS}`, 840_000, { NISO_E2E_SHARD: `${i + 1}/${SHARDS}` })));
+// Each machine's half took 840 s in a whole run on a loaded machine (three files at a time and more beside them): the
+// bound is against a hang, not a measure, so it leaves room for load.
+test('the service suite (services-suite.ts) holds against the systemd backend (in a booted systemd 252)', { skip: inside && 'already inside the machine', timeout: 1_500_000 }, async () => {
+  const runs = await Promise.all(machines.map((m, i) => suiteInside(m, 'test/e2e/services-suite.ts', `services ${i + 1}/${SHARDS}`, 1_440_000, { NISO_E2E_SHARD: `${i + 1}/${SHARDS}` })));
   assert.equal(runs.length, SHARDS);
   for (const { failed, code, stdout, stderr } of runs) {
     assert.deepEqual(failed.map((x) => `${x.name}\n${x.detail}`), [], `failing cases on systemd:\n${stderr.slice(-3000)}`);
