@@ -41,6 +41,12 @@ for (const [fs, method] of [['xfs', 'reflink'], ['btrfs', 'subvolume']] as const
     writeFileSync(image, '');
     sh('truncate', ['-s', '400M', image]);
     sh(fs === 'xfs' ? 'mkfs.xfs' : 'mkfs.btrfs', fs === 'xfs' ? ['-q', '-m', 'reflink=1', image] : ['-q', image]);
+    // Below a shared mount of its own, as niso mounts state images (host/bounded-dir.ts): a mount namespace made
+    // meanwhile (another file's systemd machine) then holds a slave copy that leaves with the unmount, where a private
+    // copy kept the loop device attached for as long as that machine ran (seen in a whole run three files at a time).
+    const parent = join(root, 'var/lib');
+    sh('mount', ['--bind', parent, parent]);
+    sh('mount', ['--make-shared', parent]);
     sh('mount', ['-o', 'loop', image, lib]);
     const niso = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
     const ok = (args: string[]) => {
@@ -81,6 +87,7 @@ for (const [fs, method] of [['xfs', 'reflink'], ['btrfs', 'subvolume']] as const
       // State images mounted inside it first, then the file system; its loop device goes with it.
       for (const m of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((p): p is string => !!p && p.startsWith(`${lib}/`)).reverse()) spawnSync('umount', [m]);
       if (spawnSync('umount', [lib]).status !== 0) spawnSync('umount', ['-l', lib]);
+      spawnSync('umount', [parent]);
       // The kernel detaches the loop device when the last mount of it goes, in any mount namespace: a process of another
       // test that copied the mount table meanwhile (CONTRIBUTING.md, "Test files can run side by side") holds it until
       // it exits, which on this shared host took seconds. Wait for that, with a generous bound.
