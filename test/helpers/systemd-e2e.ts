@@ -1,6 +1,7 @@
 // What the systemd end-to-end files share: a world-readable temp dir under /var/tmp (the services' own users read
 // their packages from it), packages made on the host with `niso init --template node`, a systemd 252 booted in
 // nspawn with that dir and this repo bound in, and the niso CLI run INSIDE the machine, where systemd is PID 1.
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -99,4 +100,28 @@ export async function suiteInside(m: Machine, file: string, what: string, timeou
   for (const x of failed) console.log(`# FAIL ${x.name}\n${x.detail.split('\n').filter((l) => !/^(duration_ms|location|failureType|code|name|operator|stack|Test\.|TestContext|process\.|async|expected|actual|generatedMessage)/.test(l)).slice(0, 12).map((l) => `#   ${l}`).join('\n')}`);
   console.log(`# systemd ${what}: ${results.length - failed.length} passed, ${failed.length} failed, ${skipped.length} skipped, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return { results, failed, skipped, code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A host suite run unchanged against the systemd backend, as one test of the calling file: a machine booted for it
+ * (the repository and the host's certificates read-only, cgroup limits, a private network), the suite run inside, and
+ * every case of it passed, none skipped, exactly `cases` of them. Inside the machine the calling file is skipped.
+ */
+export function suiteOnSystemd(file: string, what: string, cases: number): void {
+  const inside = process.env.NISO_E2E_BACKEND === 'systemd';
+  let m: Machine | null = null;
+  before(async () => {
+    if (inside) return;
+    m = await bootMachine({ bindsRo: [REPO, '/etc/ssl'], limits: true, privateNetwork: true });
+  });
+  after(async () => {
+    if (m) await m.shutdown();
+  });
+  test(`the ${what} suite (${file.split('/').pop()}) holds against the systemd backend (in a booted systemd 252)`, { skip: inside && 'already inside the machine', timeout: 1_500_000 }, async () => {
+    const { results, failed, skipped, code, stdout, stderr } = await suiteInside(m!, file, what, 1_440_000);
+    assert.deepEqual(failed.map((x) => `${x.name}\n${x.detail}`), [], `failing cases on systemd:\n${stderr.slice(-3000)}`);
+    assert.equal(code, 0, `the suite exited ${code}:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
+    assert.equal(results.length, cases, `${results.length} cases ran`);
+    assert.deepEqual(skipped, []);
+  });
 }
