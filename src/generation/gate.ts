@@ -5,6 +5,7 @@
 // check misses (Kamal's /up), and never gives up before niso itself has decided. A service that ran and exited 0
 // without a restart to come (a one-shot job, a migration) completed: that is its success, as Compose's
 // `service_completed_successfully` has it.
+import { readHealth } from '../service/health/file.js';
 import { VERDICT_SLACK_MS } from '../service/health/messages.js';
 import { unhealthyWithinMs } from '../service/health/state.js';
 import { readPlan } from '../service/store.js';
@@ -26,9 +27,16 @@ const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** It ran and ended with exit code 0, and nothing restarts it. */
 const completed = (s: ServiceStatus | null) => s !== null && s.state === 'inactive' && s.pid === null && s.lastExit?.exitCode === 0;
 
-/** Why a status is not (or no longer) acceptable; null when it is. */
-function failure(s: ServiceStatus | null, checked: boolean): string | null {
+/**
+ * Why a status is not (or no longer) acceptable; null when it is. `endedUnhealthy`: its health check ended the last
+ * run, read before liveness, since on systemd the stopped unit shows inactive until niso's exit unit judges the end.
+ * `since`: when the gate began; an unhealthy end before it belongs to a run before the switch.
+ */
+function failure(s: ServiceStatus | null, checked: boolean, endedUnhealthy = false, since = 0): string | null {
   if (!s) return 'it is gone';
+  // Before `completed`: an app stopped for its failing check may exit 0 on SIGTERM, which is no completion.
+  const lastEndUnhealthy = s.lastExit?.reason === 'unhealthy' && Date.parse(s.lastExit.at) >= since;
+  if (checked && s.pid === null && (endedUnhealthy || lastEndUnhealthy)) return 'its health check fails';
   if (completed(s)) return null;
   if (s.state === 'failed' || s.state === 'crash-loop' || s.state === 'restarting' || s.state === 'inactive') {
     return `it is ${s.state}${s.message ? ` (${s.message})` : s.lastExit ? ` (exit code ${s.lastExit.exitCode ?? 'unknown'})` : ''}`;
@@ -51,7 +59,7 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
     for (const name of [...waiting]) {
       const health = checked.get(name) ?? null;
       const s = serviceStatus(root, name);
-      const why = failure(s, health !== null);
+      const why = failure(s, health !== null, s?.pid === null && readHealth(root, name)?.status === 'unhealthy', started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why}` };
       if (ready(s!, health !== null)) { waiting.delete(name); continue; }
       const bound = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : opts.settleMs + VERDICT_SLACK_MS;
@@ -70,7 +78,7 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
     for (const name of services) {
       const health = checked.get(name) ?? null;
       const s = serviceStatus(root, name);
-      const why = failure(s, health !== null);
+      const why = failure(s, health !== null, s?.pid === null && readHealth(root, name)?.status === 'unhealthy', started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why} within the settle window` };
       const was = seen.get(name)!;
       if (completed(s)) continue;
