@@ -17,6 +17,7 @@ export const AUDIT_EVENTS = [
   'gc',
   'package.push', 'package.pull', 'trust.add', 'trust.remove', 'verify.skip',
   'switch.begin', 'switch.phase', 'switch.commit', 'switch.rollback', 'switch.aborted', 'switch.noop',
+  'stack.up', 'stack.down',
   'audit.repair',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

@@ -21,6 +21,7 @@ export function definitionOf(entry: ServiceEntry, existing: ServiceDefinition | 
     version: SERVICE_FORMAT, name: entry.name, package: { ...entry.package }, options: entry.options, backend: entry.backend,
     createdAt: existing?.createdAt ?? new Date().toISOString(), desired: start ? 'active' : 'inactive', logs: entry.logs,
     ...(start ? { start } : {}),
+    ...(entry.stack ? { stack: entry.stack } : {}),
   };
 }
 

@@ -5,7 +5,7 @@ import type { PortMapping } from '../manifest/units.js';
 import { cleanupRun, reconcileLocked, requestStart, serviceRunning, startService, stopService } from '../service/launch.js';
 import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../service/model/types.js';
 import { pendingStart } from '../service/model/reconcile.js';
-import { recordEnd, ensureSupervisor } from '../service/supervisor.js';
+import { recordEnd, recordUnrecordedEnd, ensureSupervisor } from '../service/supervisor.js';
 import {
   listServiceNames, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition, withServiceLock, withServicesLock,
   writeDefinition, writePlan, writeState,
@@ -13,6 +13,8 @@ import {
 import { serviceStatus } from '../service/view.js';
 import { releaseServiceData } from '../volume/service-data.js';
 import type { Backend, Deactivated, DefineOptions, Host, ServiceEntry } from './types.js';
+import { startOrder } from '../generation/order.js';
+import { waitForDependencies } from '../generation/dependencies.js';
 import { defineEntry, definitionOf, dryPlan, remapRunning, replaceWith, stillActive, withPorts } from './common.js';
 
 /** Starts the service now; a start that fails leaves it failed and not desired (so boot does not retry it). */
@@ -22,7 +24,7 @@ async function startLocked(host: Host, def: ServiceDefinition, state: ServiceSta
   } catch (e) {
     const exit: ExitRecord = { at: new Date().toISOString(), exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: (e as Error).message };
     await writeDefinition(host.root, { ...def, desired: 'inactive' });
-    await writeState(host.root, def.name, { ...state, pid: null, initPid: null, pidStart: null, state: 'failed', since: exit.at, message: exit.message, exits: withExit(state.exits, exit), nextRestartAt: null });
+    await writeState(host.root, def.name, { ...state, pid: null, initPid: null, pidStart: null, state: 'failed', since: exit.at, message: exit.message, exits: withExit(state.exits, exit, def.package.digest), nextRestartAt: null });
     throw e;
   }
 }
@@ -70,16 +72,16 @@ async function stop(host: Host, name: string): Promise<Deactivated> {
     await writeDefinition(host.root, { ...d, desired: 'inactive' });
     const exit = await stopService(host.root, name, state, 'stopped');
     const now = new Date().toISOString();
-    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, pidStart: null, initPid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit) });
+    await writeState(host.root, name, { ...state, state: 'inactive', since: now, pid: null, pidStart: null, initPid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit, d.package.digest) });
     return { exit, before: { state: before.state, message: before.message } };
   });
 }
 
 async function restart(host: Host, name: string): Promise<ServiceState> {
-  requireDefinition(host.root, name);
+  const def = requireDefinition(host.root, name);
   const state = await withServiceLock(host.root, name, () => requestAndStart(host, name, async (s) => {
     const exit = await stopService(host.root, name, s, 'stopped');
-    return { ...s, exits: withExit(s.exits, exit), restartsInARow: 0 };
+    return { ...s, exits: withExit(s.exits, exit, def.package.digest), restartsInARow: 0 };
   }));
   await ensureSupervisor(host, host.entry);
   return state;
@@ -103,6 +105,8 @@ async function updatePorts(host: Host, name: string, ports: PortMapping[] | unde
 async function updateDefinition(host: Host, entry: ServiceEntry): Promise<void> {
   await withServiceLock(host.root, entry.name, async () => {
     const def = requireDefinition(host.root, entry.name);
+    // A run that ended before the supervisor looked is recorded as the run of the definition it ran with.
+    await recordUnrecordedEnd(host.root, entry.name, def, readState(host.root, entry.name));
     const next = { ...definitionOf(entry, def, def.start), desired: def.desired, ...(def.deactivatedAt ? { deactivatedAt: def.deactivatedAt } : {}) };
     await writeDefinition(host.root, next);
     // The supervisor reads the restart policy of the run from its plan: the running one gets the new policy.
@@ -134,16 +138,23 @@ export const embedded: Backend = {
 
 /**
  * `niso boot`: after a reboot, starts every embedded service that should run (desired active, and, as
- * Docker does, "always" ones that ran before even if they were stopped by hand). Returns what it started.
+ * Docker does, "always" ones that ran before even if they were stopped by hand), a stack's dependencies first and
+ * each dependent once its dependencies meet their conditions. Returns what it started.
  */
 export async function bootEmbedded(host: Host): Promise<{ started: string[]; failed: { name: string; message: string }[] }> {
   const started: string[] = [];
   const failed: { name: string; message: string }[] = [];
-  for (const name of listServiceNames(host.root)) {
-    const def = readDefinition(host.root, name);
+  const defs = listServiceNames(host.root).map((n) => readDefinition(host.root, n)).filter((d): d is ServiceDefinition => d !== null);
+  for (const name of startOrder(defs)) {
+    const def = defs.find((d) => d.name === name);
     // systemd starts its enabled units at boot itself.
     if (!def || def.backend !== 'embedded') continue;
     try {
+      if (def.stack && def.stack.dependsOn.length > 0 && def.desired === 'active') {
+        // Health checks are the supervisor's: it must run before a dependent waits for a dependency to be healthy.
+        await ensureSupervisor(host, host.entry);
+        await waitForDependencies(host.root, def);
+      }
       await withServiceLock(host.root, name, async () => {
         // An activation killed before it started anything is not wanted: taken back here, not started.
         const { def: d, state: s } = await reconcileLocked(host.root, name);

@@ -2,6 +2,7 @@
 // starts, restarts and logs; niso writes the units and asks systemctl. Loaded only for systemd services.
 import type { PortMapping } from '../manifest/units.js';
 import { deactivate, reconcileUnitLocked, remove, restart, rewriteUnit, startDefined, unitActive } from '../service/systemd/ops.js';
+import { afterExitLocked } from '../service/systemd/after-exit.js';
 import { requireDefinition, withServiceLock, writeDefinition } from '../service/store.js';
 import type { Backend, DefineOptions, Host, ServiceEntry } from './types.js';
 import { defineEntry, definitionOf, dryPlan, remapRunning, replaceWith, withPorts } from './common.js';
@@ -25,6 +26,8 @@ async function updatePorts(host: Host, name: string, ports: PortMapping[] | unde
 async function updateDefinition(host: Host, entry: ServiceEntry): Promise<void> {
   await withServiceLock(host.root, entry.name, async () => {
     const def = requireDefinition(host.root, entry.name);
+    // An end the exit unit has not judged yet is recorded first, as the run of the definition it ran with.
+    await afterExitLocked(host.root, entry.name, () => undefined);
     const next = { ...definitionOf(entry, def, def.start), desired: def.desired, ...(def.deactivatedAt ? { deactivatedAt: def.deactivatedAt } : {}) };
     await writeDefinition(host.root, next);
     // The restart policy is the unit's companions' (the exit unit) and plan.json's: written again, no restart.

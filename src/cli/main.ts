@@ -189,6 +189,12 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/systemd-health.js')).initNeeded(ctx, service));
 
+  // Run by niso-SERVICE-deps.service: a stack service's healthy/completed dependencies before its start (after a reboot too).
+  program.command('__wait-dependencies', { hidden: true })
+    .description('wait until a stack service\'s dependencies meet their depends_on conditions (run by its niso-SERVICE-deps.service)')
+    .argument('<service>', 'service name')
+    .action(async (service: string) => (await import('./commands/stack-verbs.js')).waitDependencies(ctx, service));
+
   // Run by niso-SERVICE-exit.service (OnFailure=/OnSuccess= of the service's unit): the restart policy, once per end.
   program.command('__after-exit', { hidden: true })
     .description('apply the restart policy after a systemd service ended (run by its niso-SERVICE-exit.service)')
@@ -217,7 +223,65 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .option('--json', 'print the removed entry as JSON')
     .action(async (spec: string, opts) => (await import('./commands/runtime-remove.js')).run(ctx, spec, opts));
 
-  const stack = program.command('stack').description('stacks: services that run together, described by a stack.toml (Compose\'s counterpart); up, down, status and the other verbs come with generations');
+  const stack = program.command('stack').description('stacks: services that run together, described by a stack.toml (Compose\'s counterpart); each `up` and `down` is one switch of the host\'s generation');
+  const verbs = async () => import('./commands/stack-verbs.js');
+  switchFlags(stack.command('up')
+    .description('deploy the stack, like `docker compose up -d`: one switch of the host\'s generation, services started in dependency order, each waiting for its depends_on conditions')
+    .option('-f, --file <file>', 'the stack file (default: stack.toml in the current directory)')
+    .option('--profile <name>', 'also run the services of this profile (repeatable)', collect, [])
+    .option('--wait', 'after the switch, wait until every service runs and is healthy where it has a check')
+    .option('--json', 'print what the switch did to each service as JSON'))
+    .action(async (opts) => (await verbs()).up(ctx, opts));
+  switchFlags(stack.command('down')
+    .description('stop and remove the stack\'s services (one switch) and the networks it made; its volumes stay unless --volumes --yes')
+    .argument('[name]', 'the stack\'s name (default: the stack of -f FILE or ./stack.toml)')
+    .option('-f, --file <file>', 'the stack file')
+    .option('--volumes', 'also delete the stack\'s own volumes and the services\' /state (with --yes)')
+    .option('--yes', 'confirm --volumes')
+    .option('--json', 'print what was removed as JSON'))
+    .action(async (name: string | undefined, opts) => (await verbs()).down(ctx, name, opts));
+  stack.command('status')
+    .description('each service of the stack with its status, health and uptime')
+    .argument('[name]', 'the stack\'s name (default: the stack of -f FILE or ./stack.toml, or the only one)')
+    .option('-f, --file <file>', 'the stack file')
+    .option('--json', 'print as JSON')
+    .action(async (name: string | undefined, opts) => (await verbs()).status(ctx, name, opts));
+  stack.command('ps')
+    .description('the stack\'s services with their host names, packages, pids and ports, like `docker compose ps`')
+    .argument('[name]', 'the stack\'s name')
+    .option('-f, --file <file>', 'the stack file')
+    .option('--json', 'print as JSON')
+    .action(async (name: string | undefined, opts) => (await verbs()).ps(ctx, name, opts));
+  stack.command('ls')
+    .description('the stacks on this host, like `docker compose ls`')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await verbs()).ls(ctx, opts));
+  stack.command('logs')
+    .description('the stack\'s output, each line prefixed with its service, like `docker compose logs`')
+    .argument('[services...]', 'services of the stack (default: all)')
+    .option('--file <file>', 'the stack file (-f is --follow here, as in `docker compose logs -f`)')
+    .option('-f, --follow', 'keep printing new output until interrupted')
+    .option('--since <time>', 'only output from this time on')
+    .option('--until <time>', 'only output before this time')
+    .option('-n, --tail <n>', 'only the last N lines of each service')
+    .option('-t, --timestamps', 'show when each line was written')
+    .option('--json', 'one JSON object per line')
+    .action(async (services: string[], opts) => (await verbs()).logs(ctx, services, opts));
+  stack.command('restart')
+    .description('restart services of the stack (default: all), dependencies first')
+    .argument('[services...]', 'services of the stack')
+    .option('-f, --file <file>', 'the stack file')
+    .option('--json', 'print their status as JSON')
+    .action(async (services: string[], opts) => (await verbs()).restart(ctx, services, opts));
+  stack.command('exec')
+    .description('run a command inside a service of the stack, like `docker compose exec`')
+    .argument('<service>', 'a service of the stack')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('-f, --file <file>', 'the stack file')
+    .option('-i, --interactive', 'pass stdin on to the command')
+    .option('-t, --tty', 'give the command a fresh pseudo-terminal')
+    .option('-e, --env <NAME=value>', 'set an environment variable for the command (repeatable)', collect, [])
+    .action(async (service: string, command: string[], opts) => (await verbs()).exec(ctx, service, command, opts));
   stack.command('config')
     .description('print the stack as niso resolves it, like `docker compose config`: variables interpolated, env files merged, defaults made explicit, packages looked up in the store')
     .option('-f, --file <file>', 'the stack file (default: stack.toml in the current directory)')

@@ -3,6 +3,7 @@
 // entry did not change is never touched.
 import { formatSize, type PortMapping } from '../manifest/units.js';
 import { normalService, sameCanonical } from './hash.js';
+import { orderByDependencies, RESTART_WITH } from './order.js';
 import type { GenerationContent, GenerationService, ServiceAction, ServiceActionKind } from './types.js';
 
 /** Options a running service takes without a restart: the host-side port mappings (an nft transaction), and the restart policy, read at its next end. */
@@ -23,6 +24,12 @@ export function changedFields(from: GenerationService, to: GenerationService): s
   }
   if (!sameCanonical(from.logs, to.logs)) out.push('logs');
   if (from.active !== to.active) out.push('active');
+  // A stack's own fields (order, names, the file), each as one field; none of them restarts a service by itself.
+  const fs = (from.stack ?? {}) as Record<string, unknown>;
+  const ts = (to.stack ?? {}) as Record<string, unknown>;
+  for (const k of [...new Set([...Object.keys(fs), ...Object.keys(ts)])].sort()) {
+    if (!sameCanonical(fs[k] ?? null, ts[k] ?? null)) out.push(`stack.${k}`);
+  }
   return out;
 }
 
@@ -39,7 +46,7 @@ function classify(from: GenerationService, to: GenerationService, changed: strin
   if (from.active && !to.active) return 'stop';
   // Nothing runs before or after: the definition is rewritten, nothing is stopped or started.
   if (!to.active) return 'update';
-  const heavy = changed.filter((c) => !NO_RESTART_OPTIONS.has(c) && c !== 'logs');
+  const heavy = changed.filter((c) => !NO_RESTART_OPTIONS.has(c) && c !== 'logs' && !c.startsWith('stack.'));
   if (heavy.length > 0) return 'replace';
   if (changed.includes('options.ports')) return portsMapped(from) && portsMapped(to) ? 'ports' : 'update';
   return 'update';
@@ -48,7 +55,7 @@ function classify(from: GenerationService, to: GenerationService, changed: strin
 /**
  * The order actions run in: what takes something down first (its ports, names and uids become free), then what changes
  * in place, then replacements (their stop half still before any new start), then what comes up; `keep` last. Within a
- * rank, by name. (No dependencies between services yet.)
+ * rank, by name; then a stack's dependencies reorder what stops and what starts (order.ts).
  */
 const RANK: Record<ServiceActionKind, number> = { stop: 0, remove: 0, update: 1, ports: 1, replace: 2, start: 3, add: 3, keep: 4 };
 
@@ -67,7 +74,7 @@ export function diffGenerations(from: GenerationContent | null, to: GenerationCo
       actions.push({ kind: classify(f, t, changed), service: name, from: f, to: t, changed });
     }
   }
-  return actions.sort((a, b) => RANK[a.kind] - RANK[b.kind] || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+  return orderByDependencies(actions.sort((a, b) => RANK[a.kind] - RANK[b.kind] || (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)), RANK);
 }
 
 /** Whether a switch between the two would do anything at all. */
@@ -116,6 +123,8 @@ export function describeChange(field: string, from: GenerationService, to: Gener
   if (field === 'backend') return `backend ${from.backend} → ${to.backend}`;
   if (field === 'logs') return `logs ${from.logs.files}×${formatSize(from.logs.maxBytes)} → ${to.logs.files}×${formatSize(to.logs.maxBytes)}`;
   if (field === 'active') return `active ${from.active} → ${to.active}`;
+  if (field.startsWith(RESTART_WITH)) return `restarted with ${field.slice(RESTART_WITH.length)}`;
+  if (field.startsWith('stack.')) return field === 'stack.dependsOn' ? 'depends_on' : field;
   const key = field.slice('options.'.length);
   const fo = from.options as Record<string, unknown>;
   const tox = to.options as Record<string, unknown>;
@@ -154,7 +163,7 @@ export function summarize(actions: readonly ServiceAction[]): string[] {
     if (a.kind === 'start') parts.push('started');
     if (a.kind === 'stop') parts.push('stopped');
     if (a.changed.includes('package')) parts.push(packageChange(a.from!.package, a.to!.package));
-    const rest = a.changed.filter((c) => c !== 'package' && c !== 'active');
+    const rest = a.changed.filter((c) => c !== 'package' && c !== 'active').map((c) => (c.startsWith(RESTART_WITH) ? `restarted with ${c.slice(RESTART_WITH.length)}` : c));
     if (rest.length > 0) parts.push(rest.join(', '));
     out.push(`${a.service}: ${parts.join(', ')}`);
   }

@@ -38,7 +38,7 @@ function plain<T>(value: T): T {
  * Options whose empty value means the same as their absence: buildPlan (plan/build-plan.ts, grants.ts, secrets.ts)
  * reads each of them as "nothing from the command line" when it is empty, so `ports: []` and no ports are one spec.
  */
-const EMPTY_IS_ABSENT = ['networks', 'ports', 'env', 'args', 'capabilities', 'syscalls', 'mounts', 'configs', 'secrets', 'trust'] as const;
+const EMPTY_IS_ABSENT = ['networks', 'ports', 'env', 'args', 'capabilities', 'syscalls', 'mounts', 'configs', 'secrets', 'trust', 'aliases'] as const;
 
 function normalOptions(options: GenerationService['options']): GenerationService['options'] {
   const o = plain(options ?? {}) as Record<string, unknown>;
@@ -58,6 +58,8 @@ export function normalService(s: GenerationService): GenerationService {
     backend: s.backend,
     logs: { maxBytes: s.logs.maxBytes, files: s.logs.files },
     active: s.active === true,
+    // Only a stack's service has it, so the entries (and ids) of plain services are what they were.
+    ...(s.stack ? { stack: plain(s.stack) } : {}),
   };
 }
 
@@ -67,7 +69,7 @@ export function normalService(s: GenerationService): GenerationService {
  */
 export function entryOf(def: ServiceDefinition, active: boolean): GenerationService {
   const d = def as Partial<ServiceDefinition> & Pick<ServiceDefinition, 'name' | 'package'>;
-  return normalService({ name: d.name, package: d.package, options: d.options ?? {}, backend: d.backend ?? 'embedded', logs: d.logs ?? DEFAULT_LOG_LIMITS, active });
+  return normalService({ name: d.name, package: d.package, options: d.options ?? {}, backend: d.backend ?? 'embedded', logs: d.logs ?? DEFAULT_LOG_LIMITS, active, ...(d.stack ? { stack: d.stack } : {}) });
 }
 
 /** A generation's content from its services, in name order. Two services of one name are a bug of the caller. */

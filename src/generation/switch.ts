@@ -13,7 +13,9 @@ import { processStartTimeSync } from '../host/liveness.js';
 import { listServiceNames, readDefinition } from '../service/store.js';
 import { applyAction, preflight, type ActionResult } from './apply.js';
 import { dataPhase, dryRunData, type DataOptions, type DataReport } from './data.js';
+import { waitForDependencies } from './dependencies.js';
 import { changesAnything, diffGenerations, summarize } from './diff.js';
+import { startsService } from './order.js';
 import { DEFAULT_SETTLE_MS, safeSwitchGate } from './gate.js';
 import { generationHash } from './hash.js';
 import { appendJournal, retireJournal, type SwitchKind } from './journal.js';
@@ -127,6 +129,8 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
     appendJournal(paths.journal, { t: 'step', i, phase: 'start' });
     crashPoint(host.env, `switch:step:${i}:start`);
     try {
+      // A stack's service starts once its dependencies meet their conditions (order.ts put them first).
+      if (startsService(a)) await waitForDependencies(root, a.to!);
       const done = await applyAction(host, a, { deleteData: opts.deleteData });
       // A writer the data phase stopped: how it ended is told from that stop.
       results.set(a.service, done.stopped === undefined && results.get(a.service)?.stopped ? { ...done, stopped: results.get(a.service)!.stopped } : done);

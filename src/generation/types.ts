@@ -2,6 +2,7 @@
 // between. Shared by the pure model (diff, classification, retention) and the engine that applies it.
 import type { BackendName } from '../service/model/types.js';
 import type { PlanOptions } from '../plan/build-plan.js';
+import type { StackEntry } from '../stack/generation.js';
 
 export const GENERATION_FORMAT = 1;
 
@@ -18,6 +19,8 @@ export interface GenerationService {
   logs: { maxBytes: number; files: number };
   /** activate → true, deactivate → false. An inactive service stays defined (its uid, state, grants). */
   active: boolean;
+  /** A stack's service (`niso stack up`): its stack, its dependencies and networks. Absent for a plain service. */
+  stack?: StackEntry;
 }
 
 /** The immutable content of a generation; its id is the sha256 of its canonical JSON (generation/hash.ts). */

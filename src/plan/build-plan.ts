@@ -145,6 +145,10 @@ export interface PlanOptions {
    * keeps what was confirmed when it was made.
    */
   trust?: Trust;
+  /** A stack's health check instead of the manifest's; null: none at all (`healthcheck = "none"`). */
+  healthcheck?: Manifest['healthcheck'] | null;
+  /** More names the service answers to on a network (a stack's service name and aliases), by network name. */
+  aliases?: Record<string, string[]>;
 }
 
 export interface PlanInput {
@@ -166,8 +170,8 @@ function restartOf(m: Manifest, options: PlanOptions, overrides: PlanOverride[])
   return { policy: chosen.policy, maxRetries: chosen.policy === 'on-failure' ? chosen.maxRetries : null, delayMs: m.restart.delay, maxDelayMs: Math.max(m.restart.max_delay, m.restart.delay) };
 }
 
-function healthOf(m: Manifest): PlanHealth | null {
-  const h = m.healthcheck;
+function healthOf(m: Manifest, options: PlanOptions): PlanHealth | null {
+  const h = options.healthcheck === null ? undefined : options.healthcheck ?? m.healthcheck;
   if (!h) return null;
   let probe: HealthProbe;
   if (h.http !== undefined) probe = { kind: 'http', url: h.http };
@@ -370,7 +374,7 @@ export function buildPlan(input: PlanInput): Plan {
     }
   }
   const privateNet = network === 'private' && host.network
-    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.publish === false ? [] : o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress }
+    ? { netns: host.network.netns, networks: o.networks && o.networks.length > 0 ? o.networks : m.network.networks.length > 0 ? m.network.networks : ['default'], ports: o.publish === false ? [] : o.ports && o.ports.length > 0 ? [...o.ports] : [...m.network.ports], egress: m.network.egress, ...(o.aliases && Object.keys(o.aliases).length > 0 ? { aliases: o.aliases } : {}) }
     : null;
   if (o.publish === false) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: 0, from: 'command line' });
   else if (o.ports && o.ports.length > 0) overrides.push({ property: 'network.ports', preset: m.network.ports.length, value: o.ports.length, from: 'command line' });
@@ -402,7 +406,10 @@ export function buildPlan(input: PlanInput): Plan {
   if (m.isolation.syscalls.length > 0) overrides.push({ property: 'isolation.syscalls', preset: [], value: m.isolation.syscalls, from: 'manifest', ...confirmation('syscall') });
   if ((o.syscalls ?? []).length > 0) overrides.push({ property: 'isolation.syscalls', preset: [], value: o.syscalls, from: 'command line' });
 
-  const userName = `niso-${input.service}`.slice(0, 32);
+  // systemd-sysusers refuses "." in a user name, which a stack's service has (`shop.db`): "_" instead, which no stack
+  // or stack service name holds (names.ts); only a plain service named `shop_db` could share it, as the 32-character
+  // cut already lets two long names share one (the uid, which is what counts, stays each service's own).
+  const userName = `niso-${input.service.replace(/\./g, '_')}`.slice(0, 32);
   const { uid, gid } = host;
   const command = o.entrypoint !== undefined ? entrypointOverride(o.entrypoint, host.runtime, m.debian !== undefined) : resolveProgram(m.binary.entrypoint, host.runtime, 'the entrypoint', m.debian !== undefined);
   if (o.entrypoint !== undefined) overrides.push({ property: 'binary.entrypoint', preset: m.binary.entrypoint, value: o.entrypoint, from: 'command line' });
@@ -433,7 +440,7 @@ export function buildPlan(input: PlanInput): Plan {
   const secrets = secretsOf(m, o, presetName, overrides, confirmation('secret'));
 
   const restart = restartOf(m, input.options, overrides);
-  const health = healthOf(m);
+  const health = healthOf(m, input.options);
   const appDir = `${input.package.path}/app`;
   const granted = grantMounts(input, appDir);
   if (granted.mounts.length > 0 && !preset.sandboxed) {

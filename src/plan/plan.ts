@@ -144,6 +144,8 @@ export interface Plan {
     networks?: string[];
     ports?: PortMapping[];
     egress?: boolean;
+    /** More names it answers to on its networks, by network (a stack's service name and aliases). */
+    aliases?: Record<string, string[]>;
   };
   mounts: PlanMount[];
   capabilities: string[];

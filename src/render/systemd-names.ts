@@ -31,3 +31,5 @@ export const healthStartTimerName = (service: string) => `niso-${service}-health
 
 /** Where a unit's ExecStopPost= keeps its cgroup's limit counters (in its files dir): niso's exit unit reads them. */
 export const LIMIT_COUNTERS_FILE = 'limits';
+/** Waits for a stack service's `healthy` and `completed` dependencies before each start (render/systemd-deps.ts). */
+export const depsUnitName = (service: string) => `niso-${service}-deps.service`;

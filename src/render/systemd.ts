@@ -14,6 +14,7 @@ import { netDependencyLines, nisoOneshotLines, renderNetUnit, type NisoCommand }
 import { renderHealthUnits } from './systemd-health.js';
 import { renderExitUnits } from './systemd-exit.js';
 import { renderStateMounts, renderTmpMount } from './systemd-mount.js';
+import { renderDependencyUnits, type UnitDependency } from './systemd-deps.js';
 import { LIMIT_FILES } from '../service/stats/parse.js';
 
 export interface SystemdFacts {
@@ -43,6 +44,8 @@ export interface SystemdFacts {
    * where they enter the app's mount namespace. Left out for transient runs (`niso run`), which nothing joins.
    */
   sharedTmp?: boolean;
+  /** A stack service's dependencies (depends_on): ordered after them, waiting for `healthy` and `completed` ones. */
+  dependencies?: UnitDependency[];
 }
 
 export interface SystemdFile { path: string; content: string; mode: number }
@@ -395,8 +398,10 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   const state = renderStateMounts(plan);
   const init = plan.init ? renderInitUnit(plan, facts, parts, { net: netUnit ? netDependencyLines(plan.service) : [], state: state.unitLines }) : null;
   if (init) notes.push(...init.notes);
+  const deps = renderDependencyUnits(plan.service, facts.dependencies ?? [], facts.niso);
+  notes.push(...deps.notes);
   const tmpLines = parts.tmp ? [`# The app's /tmp: ${parts.tmp.mount.name} mounts a fresh tmpfs before each start and goes when the app stops.`, `BindsTo=${parts.tmp.mount.name}`, `After=${parts.tmp.mount.name}`] : [];
-  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...tmpLines, ...health.unitLines, ...(init ? init.unitLines : [])];
+  const unitSection = ['[Unit]', `Description=${lineValue(`niso service ${plan.service} (${plan.package.name}@${plan.package.version})`, 'the description')}`, ...restart.unitLines, ...(netUnit ? netDependencyLines(plan.service) : []), ...state.unitLines, ...tmpLines, ...health.unitLines, ...(init ? init.unitLines : []), ...deps.unitLines];
   const text = [
     ...header(plan, facts, name, notes),
     '',
@@ -427,7 +432,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
 
   return {
     name, unit: text, files, directories, symlinks, sysusers,
-    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...(parts.tmp ? [parts.tmp.mount] : []), ...health.companions, ...(init ? init.companions : [])],
+    companions: [...(restart.companion === null ? [] : [restart.companion]), ...(netUnit ? [netUnit] : []), ...state.companions, ...(parts.tmp ? [parts.tmp.mount] : []), ...health.companions, ...(init ? init.companions : []), ...deps.companions],
     notes,
   };
 }

@@ -24,7 +24,7 @@ export function describePort(p: PortMap): string {
 
 export async function attachServiceNet(root: string, plan: Plan): Promise<AttachedNet> {
   const ctx = netContext(root);
-  const endpoint = await attachService(ctx, { service: plan.service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid });
+  const endpoint = await attachService(ctx, { service: plan.service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid, ...(plan.network.aliases ? { aliases: plan.network.aliases } : {}) });
   return {
     netnsPath: endpoint.netns.startsWith('/') ? endpoint.netns : `/run/netns/${endpoint.netns}`,
     hosts: await hostsFor(ctx, plan.service),

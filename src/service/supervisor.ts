@@ -127,13 +127,28 @@ export async function recordEnd(root: string, name: string, state: ServiceState,
   const decision = judgeEnd(root, name, state, exit, def.desired);
   const now = new Date();
   const next: ServiceState = {
-    ...state, pid: null, pidStart: null, initPid: null, exits: withExit(state.exits, { ...exit, message: exit.message ?? decision.message }),
+    ...state, pid: null, pidStart: null, initPid: null, exits: withExit(state.exits, { ...exit, message: exit.message ?? decision.message }, def.package.digest),
     since: now.toISOString(), state: decision.state, message: decision.message,
     nextRestartAt: decision.action === 'restart' ? new Date(now.getTime() + decision.delayMs).toISOString() : null,
     restartsInARow: decision.action === 'restart' ? decision.restartsInARow : state.restartsInARow,
   };
   await writeState(root, name, next);
   return next;
+}
+
+/**
+ * An end nobody recorded yet, recorded now as a run of `def` (the definition it ran with), with what its cgroup
+ * counted (an OOM kill, the pids limit) before the cgroup goes: until then status reads the same counters to show the
+ * verdict to come. (What a crash in between leaves, the next start, deactivate or remove cleans up.) A definition
+ * rewritten while a run's end is unrecorded records it first (backend/embedded.ts updateDefinition), so the end is
+ * never told as a run of the new one. Lock held; null when it runs or its end is recorded.
+ */
+export async function recordUnrecordedEnd(root: string, name: string, def: ServiceDefinition, state: ServiceState): Promise<{ state: ServiceState; exit: ExitRecord } | null> {
+  if (state.pid === null || serviceRunning(root, name)) return null;
+  const exit = withLimitEvents(endedRun(root, name, state, 'exited', new Date()), readLimitEvents(cgroupOf(root, name)));
+  const next = await recordEnd(root, name, state, exit, def);
+  await cleanupRun(root, name);
+  return { state: next, exit };
 }
 
 /**
@@ -162,15 +177,10 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
 
   if (state.pid !== null && !running) {
     await withServiceLock(root, name, async () => {
-      state = readState(root, name);
-      if (state.pid === null || serviceRunning(root, name)) return;
-      // What its cgroup counted (an OOM kill, the pids limit), recorded before the cgroup goes: until then status
-      // reads the same counters to show the verdict to come. (What a crash in between leaves, the next start,
-      // deactivate or remove cleans up.)
-      const exit = withLimitEvents(endedRun(root, name, state, 'exited', new Date()), readLimitEvents(cgroupOf(root, name)));
-      state = await recordEnd(root, name, state, exit, def);
-      await cleanupRun(root, name);
-      log(`${name}: ended (${exit.exitCode === null ? 'no exit code' : `exit code ${exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`, state.since);
+      const ended = await recordUnrecordedEnd(root, name, def!, readState(root, name));
+      if (ended === null) return;
+      state = ended.state;
+      log(`${name}: ended (${ended.exit.exitCode === null ? 'no exit code' : `exit code ${ended.exit.exitCode}`}) → ${state.state}${state.nextRestartAt ? ` until ${state.nextRestartAt}` : ''}`, state.since);
     });
   }
   if ((state.state === 'restarting' || state.state === 'crash-loop') && state.nextRestartAt && Date.now() >= Date.parse(state.nextRestartAt)) {

@@ -4,27 +4,28 @@
 // files, the backend and log bounds.
 import type { BackendName } from '../service/model/types.js';
 import type { GenerationService } from '../generation/types.js';
-import type { StackDependency, StackHealthcheck, StackService, StackServiceNetwork } from './types.js';
+import type { StackDependency, StackService, StackServiceNetwork } from './types.js';
 
 /**
- * The fields a stack's service carries in a generation besides GenerationService's. All of them take part in the
- * generation's hash, so a change of one is a change of the generation; which of them restart a service is the
- * classification's to say (a changed `dependsOn` alone need not: Compose leaves it out of its config hash).
+ * What a stack's service carries in a generation (and in its service.json) besides GenerationService's fields. All of
+ * it takes part in the generation's hash, so a change of one is a change of the generation; none of it restarts a
+ * service by itself (a changed `dependsOn` alone need not: Compose leaves it out of its config hash). What changes how
+ * the service runs (its health check override, the names peers reach it by) is in its options, where buildPlan reads it.
  */
-export interface StackGenerationFields {
-  stack: {
-    /** The stack's name and the service's name in it (`my-platform`, `db`). */
-    name: string;
-    service: string;
-    /** Started in this order and waited for by condition; after a reboot too. */
-    dependsOn: StackDependency[];
-    /** Networks with the names peers reach the service by there. */
-    networks: StackServiceNetwork[];
-    /** Absent: the package's own health check; null: none; else this one instead. */
-    healthcheck?: StackHealthcheck;
-    profiles: string[];
-  };
+export interface StackEntry {
+  /** The stack's name and the service's name in it (`my-platform`, `db`). */
+  name: string;
+  service: string;
+  /** The stack file it came from, absolute (for `stack ls` and `stack down NAME`). */
+  file: string;
+  /** Started in this order and waited for by condition; after a reboot too. */
+  dependsOn: StackDependency[];
+  /** Networks with the names peers reach the service by there. */
+  networks: StackServiceNetwork[];
+  profiles: string[];
 }
+
+export interface StackGenerationFields { stack: StackEntry }
 
 export type StackGenerationService = GenerationService & StackGenerationFields;
 
@@ -37,8 +38,16 @@ export interface PinnedFacts {
   logs: { maxBytes: number; files: number };
 }
 
-export function generationServiceOf(s: StackService, facts: PinnedFacts): StackGenerationService {
-  const options = facts.configs.length > 0 ? { ...s.options, configs: facts.configs } : { ...s.options };
+/** The host file the stack was read from: recorded with each entry. */
+export function generationServiceOf(s: StackService, facts: PinnedFacts, file = ''): StackGenerationService {
+  const options: StackGenerationService['options'] = facts.configs.length > 0 ? { ...s.options, configs: facts.configs } : { ...s.options };
+  if (s.healthcheck !== undefined) options.healthcheck = s.healthcheck;
+  // As in Compose, a stack's service publishes the ports its `ports` lists and no others: a package's own mappings
+  // (the catalog's postgres maps 5432) would make two stacks with a database collide on the host.
+  if ((options.ports ?? []).length === 0) options.publish = false;
+  // The names peers reach it by besides its own host name, per network: its service name first, then its aliases.
+  const aliases = Object.fromEntries(s.networks.filter((n) => n.aliases.length > 0).map((n) => [n.name, [...n.aliases]]));
+  if (Object.keys(aliases).length > 0) options.aliases = aliases;
   return {
     name: s.name,
     package: facts.package,
@@ -49,10 +58,10 @@ export function generationServiceOf(s: StackService, facts: PinnedFacts): StackG
     stack: {
       name: s.stack,
       service: s.service,
-      dependsOn: s.dependsOn,
-      networks: s.networks,
-      ...(s.healthcheck === undefined ? {} : { healthcheck: s.healthcheck }),
-      profiles: s.profiles,
+      file,
+      dependsOn: s.dependsOn.map((d) => ({ ...d })),
+      networks: s.networks.map((n) => ({ ...n, aliases: [...n.aliases] })),
+      profiles: [...s.profiles],
     },
   };
 }

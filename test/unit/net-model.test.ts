@@ -156,6 +156,21 @@ test('renderHosts: the services of shared networks by name, nobody else', () => 
   assert.match(renderHosts('ghost', all), /^127\.0\.0\.1\tlocalhost$/m);
 });
 
+test('renderHosts: a stack service also answers to its service name and aliases, on the network that carries them', () => {
+  const all = [
+    att('shop.api', 'shop_default', '10.89.2.2', { aliases: ['api'] }),
+    att('shop.db', 'shop_default', '10.89.2.3', { aliases: ['db', 'postgres'] }),
+    att('shop.db', 'shop_admin', '10.89.3.2', { ifname: 'eth1', aliases: ['db'] }),
+    att('billing.db', 'billing_default', '10.89.4.2', { aliases: ['db'] }),
+  ];
+  const api = renderHosts('shop.api', all);
+  assert.match(api, /^10\.89\.2\.2\tshop\.api api$/m);
+  assert.match(api, /^10\.89\.2\.3\tshop\.db db postgres$/m);
+  assert.doesNotMatch(api, /billing|10\.89\.4\./, 'another stack\'s db is not on its networks');
+  const planned = planAttach({ service: 'shop.web', networks: ['front'], ports: [], egress: true, owner: { pid: 1, startTime: 1 }, aliases: { front: ['web'] } }, { netns: 'aaaaaaaa', veths: ['bbbbbbbb'] }, [net('front', '10.89.0.0/24', 'niso0')], [], [], 'niso', NOW);
+  assert.deepEqual(planned[0]!.attachment.aliases, ['web']);
+});
+
 const rec = (a: Attachment, ports: PortMap[] = []): AttachmentRecord => ({ version: 1, attachment: a, ports, owner: { pid: 1, startTime: 1 }, createdAt: NOW });
 
 test('planAttach: names, lowest free addresses per network, port maps to the first address', () => {

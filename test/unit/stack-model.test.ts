@@ -116,15 +116,15 @@ test('a resolved stack keeps no variable to look up: changing the environment af
 test('a stack service becomes a generation entry: the pinned build, niso\'s config copies, and the stack\'s own fields beside', () => {
   const s = resolved('[stack]\nname = "shop"\n[[service]]\nname = "api"\npackage = "api:1"\ndepends_on = { db = "healthy" }\nconfigs = { "/etc/api.toml" = "./api.toml" }\nhealthcheck = "none"\nenvironment = { A = "1" }\n[[service]]\nname = "db"\npackage = "postgres:15"\n', '/s/shop/stack.toml').services[0]!;
   const digest = `sha256:${'1'.repeat(64)}`;
-  const g = generationServiceOf(s, { package: { name: 'api', version: '1.2.0', digest }, configs: [{ source: '/var/lib/niso/configs/shop.api/abc', target: '/etc/api.toml' }], backend: 'embedded', logs: { maxBytes: 10 << 20, files: 3 } });
+  const g = generationServiceOf(s, { package: { name: 'api', version: '1.2.0', digest }, configs: [{ source: '/var/lib/niso/configs/shop.api/abc', target: '/etc/api.toml' }], backend: 'embedded', logs: { maxBytes: 10 << 20, files: 3 } }, '/s/shop/stack.toml');
   assert.deepEqual(g, {
     name: 'shop.api',
     package: { name: 'api', version: '1.2.0', digest },
-    options: { env: { A: '1' }, networks: ['shop_default'], configs: [{ source: '/var/lib/niso/configs/shop.api/abc', target: '/etc/api.toml' }] },
+    options: { env: { A: '1' }, networks: ['shop_default'], configs: [{ source: '/var/lib/niso/configs/shop.api/abc', target: '/etc/api.toml' }], healthcheck: null, publish: false, aliases: { shop_default: ['api'] } },
     backend: 'embedded',
     logs: { maxBytes: 10 << 20, files: 3 },
     active: true,
-    stack: { name: 'shop', service: 'api', dependsOn: [{ service: 'db', condition: 'healthy', restart: false, required: true }], networks: [{ key: 'default', name: 'shop_default', aliases: ['api'] }], healthcheck: null, profiles: [] },
+    stack: { name: 'shop', service: 'api', file: '/s/shop/stack.toml', dependsOn: [{ service: 'db', condition: 'healthy', restart: false, required: true }], networks: [{ key: 'default', name: 'shop_default', aliases: ['api'] }], profiles: [] },
   });
   assert.deepEqual(s.configs, [{ name: null, target: '/etc/api.toml', file: '/s/shop/api.toml' }], 'the stack keeps the host file it names; the copy is the host\'s to make');
   assert.ok(!Object.isFrozen(g.options), 'a generation entry is a fresh object, not the frozen stack');

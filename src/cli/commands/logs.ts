@@ -7,7 +7,8 @@ import type { Context } from '../context.js';
 
 export interface LogsOptions { follow?: boolean; since?: string; until?: string; tail?: string; timestamps?: boolean; json?: boolean }
 
-export async function run(ctx: Context, names: string[], opts: LogsOptions): Promise<void> {
+/** `labels`: the names to prefix lines with instead of the services' (`niso stack logs`: the stack's service names, always prefixed). */
+export async function run(ctx: Context, names: string[], opts: LogsOptions, labels?: ReadonlyMap<string, string>): Promise<void> {
   const services = names.length > 0 ? names : listServiceNames(ctx.root);
   if (services.length === 0) throw new NisoError('NISO3301', 'no services here', { exitCode: 1, hint: 'start one with `niso activate PACKAGE`' });
   const onSystemd = services.filter((n) => requireDefinition(ctx.root, n).backend === 'systemd');
@@ -26,7 +27,7 @@ export async function run(ctx: Context, names: string[], opts: LogsOptions): Pro
     const host = hostOf(ctx);
     await ensureSupervisor(host, host.entry).catch(() => undefined);
   }
-  const prefixes = logPrefixes(services);
+  const prefixes = labels ? stackPrefixes(services, labels, ctx.stdout.isTTY === true) : logPrefixes(services);
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
@@ -46,4 +47,16 @@ export async function run(ctx: Context, names: string[], opts: LogsOptions): Pro
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/** Compose's colours for its prefixes, in turn: cyan, yellow, green, magenta, blue, then their bright forms. */
+const COLOURS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
+
+/** `service | ` for every line, as `docker compose logs` prints it (coloured on a terminal), padded to the longest. */
+function stackPrefixes(services: readonly string[], labels: ReadonlyMap<string, string>, tty: boolean): Map<string, string> {
+  const width = Math.max(0, ...services.map((s) => (labels.get(s) ?? s).length));
+  return new Map(services.map((s, i) => {
+    const text = `${(labels.get(s) ?? s).padEnd(width)} | `;
+    return [s, tty ? `\u001b[${COLOURS[i % COLOURS.length]}m${text}\u001b[0m` : text];
+  }));
 }

@@ -173,6 +173,8 @@ export interface AttachOptions {
   networks?: readonly string[];
   ports?: readonly PortMappingInput[];
   egress?: boolean;
+  /** More names the service answers to, by network (a stack's service name and aliases). */
+  aliases?: Readonly<Record<string, readonly string[]>>;
   /** The process whose life the attachment lasts (the supervisor or `niso run`); default: this one. */
   ownerPid?: number;
   /**
@@ -212,7 +214,7 @@ export async function attachService(ctx: NetContext, opts: AttachOptions): Promi
     const protocols = [...new Set(ports.map((p) => p.protocol))];
     const listeners = protocols.length > 0 ? await hostListeners(protocols, ports.map((p) => p.host)) : [];
     const ids = { netns: opts.netnsId ?? hex8(), veths: names.map(() => hex8()) };
-    const planned = planAttach({ service: opts.service, networks: names, ports, egress: opts.egress ?? true, owner }, ids, networks, records, listeners, ctx.netnsPrefix, now());
+    const planned = planAttach({ service: opts.service, networks: names, ports, egress: opts.egress ?? true, owner, ...(opts.aliases ? { aliases: opts.aliases } : {}) }, ids, networks, records, listeners, ctx.netnsPrefix, now());
     for (const r of planned) await writeRecord(paths, r);
     try {
       // Read on every attach: the uplink may have changed since the network was made (a VPN came up).

@@ -15,19 +15,20 @@ export function renderHosts(service: string, attachments: readonly Attachment[])
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
   ];
-  if (own[0]) lines.push(`${own[0].address}\t${service}`);
+  const names = (a: Attachment) => [a.service, ...(a.aliases ?? []).filter((x) => x !== a.service)].join(' ');
+  if (own[0]) lines.push(`${own[0].address}\t${names(own[0])}`);
   const others = [...new Set(attachments.filter((a) => a.service !== service).map((a) => a.service))].sort();
-  const entries: { address: string; name: string }[] = [];
+  const entries: { address: string; name: string; names: string }[] = [];
   for (const other of others) {
     for (const mine of own) {
       const theirs = attachments.find((a) => a.service === other && a.network === mine.network);
       if (theirs) {
-        entries.push({ address: theirs.address, name: other });
+        entries.push({ address: theirs.address, name: other, names: names(theirs) });
         break;
       }
     }
   }
   entries.sort((a, b) => (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0) || a.name.localeCompare(b.name));
-  for (const e of entries) lines.push(`${e.address}\t${e.name}`);
+  for (const e of entries) lines.push(`${e.address}\t${e.names}`);
   return lines.join('\n') + '\n';
 }

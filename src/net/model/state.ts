@@ -69,6 +69,8 @@ export interface AttachRequest {
   ports: readonly PortMappingInput[];
   egress: boolean;
   owner: Owner;
+  /** More names the service answers to, by network (a stack's service name and aliases). */
+  aliases?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface AttachIds {
@@ -100,9 +102,10 @@ export function planAttach(req: AttachRequest, ids: AttachIds, networks: readonl
     if (records.some((r) => r.attachment.vethHost === vethHost)) throw new Error(`veth name ${vethHost} is in use`);
     const taken = records.filter((r) => r.attachment.network === name).map((r) => r.attachment.address);
     const address = allocateAddress(network, taken);
+    const aliases = [...(req.aliases?.[name] ?? [])];
     out.push({
       version: 1,
-      attachment: { service: req.service, network: name, address, vethHost, netns, ifname: innerIfname(i), egress: req.egress },
+      attachment: { service: req.service, network: name, address, vethHost, netns, ifname: innerIfname(i), egress: req.egress, ...(aliases.length > 0 ? { aliases } : {}) },
       ports: [],
       owner: req.owner,
       createdAt: now,

@@ -28,6 +28,8 @@ export interface Attachment {
   ifname: string;
   /** false: the service talks only to its own networks' members (and answers mapped ports). */
   egress: boolean;
+  /** More names peers on this network reach it by (a stack's service name and aliases: `db` for `shop.db`). */
+  aliases?: string[];
 }
 
 export interface PortRange { from: number; to: number }

@@ -2,6 +2,7 @@
 // and the state (what runs, written by whoever starts, stops or watches it, under the service's
 // lock). Both are plain JSON under /var/lib/niso/services/<name>/.
 import type { PlanOptions } from '../../plan/build-plan.js';
+import type { StackEntry } from '../../stack/generation.js';
 
 export const SERVICE_FORMAT = 1;
 
@@ -24,6 +25,8 @@ export interface ServiceDefinition {
   logs: { maxBytes: number; files: number };
   /** The start the last activate, restart or boot asked for (model/reconcile.ts), written with `desired`. */
   start?: StartRequest;
+  /** A stack's service: what `niso boot` and the systemd units order it by (its dependencies). */
+  stack?: StackEntry;
 }
 
 /**
@@ -62,6 +65,11 @@ export interface ExitRecord {
   oom?: boolean;
   /** Forks and new threads its cgroup refused at the pids limit during the run. */
   pidsLimitHits?: number;
+  /**
+   * The digest of the package the run ran. A one-shot job's completion belongs to its package: after a switch that
+   * ran a new job and was undone, the job defined again is judged by its own last run, not by the undone one's.
+   */
+  digest?: string;
 }
 
 /** An end with what its cgroup's counters said about the limits (read before the cgroup goes). */
@@ -102,9 +110,18 @@ export interface ServiceState {
 
 export const EXIT_HISTORY = 10;
 
-/** The exit history with one more end, keeping the newest EXIT_HISTORY. */
-export function withExit(exits: readonly ExitRecord[], exit: ExitRecord | null): ExitRecord[] {
-  return exit ? [...exits, exit].slice(-EXIT_HISTORY) : [...exits];
+/** The exit history with one more end of a run of package `digest`, keeping the newest EXIT_HISTORY. */
+export function withExit(exits: readonly ExitRecord[], exit: ExitRecord | null, digest: string): ExitRecord[] {
+  return exit ? [...exits, { ...exit, digest: exit.digest ?? digest }].slice(-EXIT_HISTORY) : [...exits];
+}
+
+/**
+ * The last end of a run of package `digest`: an end recorded without a digest (before niso kept it) counts as one,
+ * since it cannot be told apart.
+ */
+export function lastExitOf(exits: readonly ExitRecord[], digest: string): ExitRecord | null {
+  for (let i = exits.length - 1; i >= 0; i--) if (exits[i]!.digest === undefined || exits[i]!.digest === digest) return exits[i]!;
+  return null;
 }
 
 export function initialState(now: Date): ServiceState {

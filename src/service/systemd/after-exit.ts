@@ -83,25 +83,31 @@ export function endLine(service: string, exit: ExitRecord, state: ServiceState):
 }
 
 export async function afterExit(root: string, service: string, log: (line: string) => void): Promise<void> {
-  await withServiceLock(root, service, async () => {
-    const def = readDefinition(root, service);
-    // Removed, or not a systemd service (any more): nothing to decide.
-    if (!def || def.backend !== 'systemd') return;
-    const p = showSync(unitName(service), END_PROPERTIES);
-    const end = unitEnd(p);
-    const desired = desiredOf(def, p);
-    // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
-    const net = desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
-    const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end && withLimitEvents(end, stopCounters(root, service));
-    // Started again meanwhile (niso restart, a health restart), or never ran.
-    if (!exit) return;
-    // OnFailure= and OnSuccess= run it once per end; a second run for the same end (by hand, or after the health
-    // check stopped an unhealthy app and judged the end itself) changes nothing.
-    if (readState(root, service).exits.some((e) => e.at === exit.at)) return;
-    log(endLine(service, exit, await judgeEnd(root, service, { ...def, desired }, exit)));
-    // Only now, with the end recorded: until then status reads the counters too, to show the verdict to come.
-    rmSync(countersFile(root, service), { force: true });
-  });
+  await withServiceLock(root, service, () => afterExitLocked(root, service, log));
+}
+
+/**
+ * afterExit with the service's lock held. A definition rewritten while an end is unjudged calls it first
+ * (backend/systemd.ts updateDefinition): the end is recorded as the run of the definition it ran with.
+ */
+export async function afterExitLocked(root: string, service: string, log: (line: string) => void): Promise<void> {
+  const def = readDefinition(root, service);
+  // Removed, or not a systemd service (any more): nothing to decide.
+  if (!def || def.backend !== 'systemd') return;
+  const p = showSync(unitName(service), END_PROPERTIES);
+  const end = unitEnd(p);
+  const desired = desiredOf(def, p);
+  // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
+  const net = desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
+  const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end && withLimitEvents(end, stopCounters(root, service));
+  // Started again meanwhile (niso restart, a health restart), or never ran.
+  if (!exit) return;
+  // OnFailure= and OnSuccess= run it once per end; a second run for the same end (by hand, or after the health
+  // check stopped an unhealthy app and judged the end itself) changes nothing.
+  if (readState(root, service).exits.some((e) => e.at === exit.at)) return;
+  log(endLine(service, exit, await judgeEnd(root, service, { ...def, desired }, exit)));
+  // Only now, with the end recorded: until then status reads the counters too, to show the verdict to come.
+  rmSync(countersFile(root, service), { force: true });
 }
 
 const countersFile = (root: string, service: string) => join(filesDirOf(root, service), LIMIT_COUNTERS_FILE);

@@ -88,7 +88,7 @@ export async function netUp(root: string, service: string): Promise<void> {
     }
     const before = await clearLeftovers(root, service);
     const endpoint = await attachService(netContext(root), {
-      service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress,
+      service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ...(plan.network.aliases ? { aliases: plan.network.aliases } : {}),
       // systemd owns it: the attachment outlives this process and goes with PID 1 (or with __net-down).
       ownerPid: 1, netnsId: systemdNetnsId(root, service),
     });

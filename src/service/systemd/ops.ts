@@ -4,6 +4,8 @@
 //
 // Private networks: the unit binds to niso-<service>-net.service (render/systemd-net.ts, net.ts), which attaches the
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
+import { dependenciesOf } from '../../generation/order.js';
+import { depsUnitName } from '../../render/systemd-names.js';
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
@@ -76,7 +78,7 @@ async function render(host: HostEnv, def: ServiceDefinition): Promise<Installed>
     const runtime = manifest.runtime ? manifest.runtime.use.name : null;
     // The absolute node and bin of this very niso: the network unit runs them at boot, without a PATH lookup.
     const niso = { node: process.execPath, entry: resolve(host.entry ?? process.argv[1]!), root: resolve(root) };
-    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets, sharedTmp: true });
+    unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets, sharedTmp: true, dependencies: dependenciesOf(def).map((d) => ({ service: d.service, condition: d.condition })) });
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
@@ -96,6 +98,7 @@ async function writeUnits(root: string, def: ServiceDefinition, { plan, unit }: 
   for (const f of [initUnitName(def.name), initCheckUnitName(def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   for (const f of [stateMountName(root, def.name), tmpMountName(root, def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
   for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
+  if (!companions.has(depsUnitName(def.name))) rmSync(join(UNIT_DIR, depsUnitName(def.name)), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
   await writePlan(root, def.name, plan);
   await systemctl('daemon-reload');
@@ -262,7 +265,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     const at = new Date().toISOString();
     const exit: ExitRecord = { at, exitCode: null, signal: null, reason: 'start-failed', uptimeMs: 0, message: (e as Error).message };
     await writeDefinition(host.root, { ...def, desired: 'inactive' });
-    await writeState(host.root, def.name, { ...prev, state: 'failed', since: at, pid: null, message: exit.message, exits: withExit(prev.exits, exit) });
+    await writeState(host.root, def.name, { ...prev, state: 'failed', since: at, pid: null, message: exit.message, exits: withExit(prev.exits, exit, def.package.digest) });
     throw e;
   }
 }
@@ -311,7 +314,7 @@ export async function deactivate(host: HostEnv, name: string): Promise<Deactivat
     const state = readState(host.root, name);
     const now = new Date().toISOString();
     await writeState(host.root, name, {
-      ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit),
+      ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit, def.package.digest),
       restarts: Math.max(0, state.restarts - (pending ? 1 : 0)),
     });
     return { exit, before };
@@ -350,7 +353,7 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     const tmp = tmpMountName(host.root, name);
     if (showSync(tmp, ['LoadState']).LoadState === 'loaded') await systemctl('stop', tmp);
     const released = await releaseServiceData(host.root, name, deleteState);
-    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, tmp, ...healthUnitNames(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, tmp, ...healthUnitNames(name), depsUnitName(name)]) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);
