@@ -120,7 +120,7 @@ export interface DependencyFacts {
 
 export type ConditionVerdict = { kind: 'met' } | { kind: 'wait' } | { kind: 'failed'; reason: string };
 
-const exited = (e: DependencyFacts['lastExit']) => (e === null ? 'it is not running' : e.signal ? `it ended by ${e.signal}` : e.exitCode === null ? 'it is not running' : `it exited ${e.exitCode}`);
+const exited = (e: DependencyFacts['lastExit']) => (e === null ? 'it is not running' : e.reason === 'start-failed' ? 'its start failed' : e.signal ? `it ended by ${e.signal}` : e.exitCode === null ? 'it is not running' : `it exited ${e.exitCode}`);
 
 /**
  * Whether a dependency meets its condition now, will never (and why), or may yet. The health verdict is read before
@@ -138,6 +138,10 @@ export function conditionVerdict(condition: DependencyCondition, f: DependencyFa
   switch (condition) {
     case 'completed':
       if (completedOk) return { kind: 'met' };
+      // No run of its package on record and none under way: nothing to wait for. A job runs only when a switch or a
+      // boot starts it, and both order its dependents after it; a way back defines a job that had completed again
+      // without running it (a removed one has no record left), and must not block its dependents.
+      if (!running && f.lastExit === null && f.state === 'inactive') return { kind: 'met' };
       if (ended) return { kind: 'failed', reason: f.lastExit ? exited(f.lastExit) : 'it did not run' };
       return { kind: 'wait' };
     case 'started':

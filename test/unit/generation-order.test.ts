@@ -77,6 +77,8 @@ test('conditions: met, wait or failed, with the health verdict read before liven
     { name: 'completed: exited 3', condition: 'completed', f: facts({ state: 'failed', pid: null, lastExit: { exitCode: 3, reason: 'exited', signal: null } }), want: 'failed: it exited 3' },
     { name: 'completed: killed', condition: 'completed', f: facts({ state: 'failed', pid: null, lastExit: { exitCode: 143, reason: 'exited', signal: 'SIGTERM' } }), want: 'failed: it ended by SIGTERM' },
     { name: 'completed: defined again after an undone switch whose new job exited 3 (state failed, its own last run exited 0)', condition: 'completed', f: facts({ state: 'failed', pid: null, lastExit: { exitCode: 0, reason: 'exited', signal: null } }), want: 'met' },
+    { name: 'completed: defined again by a way back without a run (a removed job has no record left)', condition: 'completed', f: facts({ state: 'inactive', pid: null, lastExit: null }), want: 'met' },
+    { name: 'completed: its start failed before it ran', condition: 'completed', f: facts({ state: 'failed', pid: null, lastExit: { exitCode: null, reason: 'start-failed', signal: null } }), want: 'failed: its start failed' },
     { name: 'completed: waiting for its restart', condition: 'completed', f: facts({ state: 'restarting', pid: null, lastExit: { exitCode: 0, reason: 'exited', signal: null } }), want: 'wait' },
   ];
   for (const c of cases) {

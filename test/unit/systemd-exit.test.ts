@@ -44,6 +44,9 @@ test('unitEnd: nothing while the unit runs again or has never run', () => {
   assert.equal(unitEnd(ended({ ActiveState: 'deactivating' }))?.exitCode, 3);
   assert.equal(unitEnd(ended({ ActiveState: 'inactive', ExecMainExitTimestamp: '' })), null);
   assert.equal(unitEnd(ended({ ActiveState: 'inactive', ExecMainExitTimestamp: 'n/a' })), null);
+  // A run of a removed service of the same name, whose unit systemd still remembers: no end of one defined after it.
+  assert.equal(unitEnd(ended({}), '2026-11-23T08:35:00.000Z'), null);
+  assert.equal(unitEnd(ended({}), '2026-11-23T08:34:00.000Z')?.exitCode, 3);
 });
 
 test('every end goes to the exit unit; without niso\'s command the header says the policy is not applied', () => {

@@ -25,10 +25,13 @@ export const END_PROPERTIES = [
  * How the unit's last run ended, from `systemctl show` (END_PROPERTIES); null while it is (again) starting or running
  * (its main process not ended), or when it never ran. A stop that someone asked for (deactivate, `systemctl stop`, a restart, the shutdown) leaves
  * the active state before the main process exits; an app that ends by itself exits first: that order, in systemd's
- * own monotonic timestamps, tells "stopped" from an exit.
+ * own monotonic timestamps, tells "stopped" from an exit. `definedAt`: when the service was defined (its createdAt); a
+ * run that started before belongs to a service of the same name that was removed, whose unit systemd still remembers
+ * (another unit's After= keeps it loaded), and is no end of this one.
  */
-export function unitEnd(p: Record<string, string>): ExitRecord | null {
+export function unitEnd(p: Record<string, string>, definedAt?: string): ExitRecord | null {
   const ended = unixTimestamp(p.ExecMainExitTimestamp);
+  if (definedAt !== undefined && ended !== null && (unixTimestamp(p.ExecMainStartTimestamp) ?? ended).getTime() < Date.parse(definedAt)) return null;
   // While it deactivates after its main process ended (its ExecStopPost= keeps the limit counters), that run is over.
   const over = p.ActiveState === 'deactivating' && ended !== null && ended.getTime() >= (unixTimestamp(p.ExecMainStartTimestamp)?.getTime() ?? Infinity);
   if (LIVE_STATES.includes(p.ActiveState ?? '') && !over) return null;
@@ -95,7 +98,7 @@ export async function afterExitLocked(root: string, service: string, log: (line:
   // Removed, or not a systemd service (any more): nothing to decide.
   if (!def || def.backend !== 'systemd') return;
   const p = showSync(unitName(service), END_PROPERTIES);
-  const end = unitEnd(p);
+  const end = unitEnd(p, def.createdAt);
   const desired = desiredOf(def, p);
   // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
   const net = desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;

@@ -353,7 +353,11 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     const tmp = tmpMountName(host.root, name);
     if (showSync(tmp, ['LoadState']).LoadState === 'loaded') await systemctl('stop', tmp);
     const released = await releaseServiceData(host.root, name, deleteState);
-    for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, tmp, ...healthUnitNames(name), depsUnitName(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    const units = [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, tmp, ...healthUnitNames(name), depsUnitName(name)];
+    // A unit that another one names (a dependent's After=) stays loaded without its file: it must not keep showing
+    // a failed last run to a service of the same name defined later (status reads the run's end only after createdAt).
+    await tool('systemctl', ['reset-failed', unitName(name)]);
+    for (const f of units) rmSync(join(UNIT_DIR, f), { force: true });
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);

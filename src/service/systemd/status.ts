@@ -82,7 +82,7 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
   const startedAt = running ? unixTimestamp(p.ExecMainStartTimestamp) : null;
   // The last end as systemd saw it. niso's exit unit records each end with the policy's verdict (restarting,
   // crash-loop, failed, inactive) in state.json moments later; until it has, systemd's own state shows.
-  const end = unitEnd(p);
+  const end = unitEnd(p, def.createdAt);
   const judged = end === null || s.exits.some((e) => e.at === end.at);
   let state = mapState(p);
   let message: string | null = null;
