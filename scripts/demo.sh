@@ -80,6 +80,11 @@ run NISO_ROOT="$NISO_ROOT" "${niso[@]}" deactivate "$name"
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" remove "$name" --volumes
 # The run and the service removed their namespaces and port rules; the network stays until removed.
 run NISO_ROOT="$NISO_ROOT" "${niso[@]}" net remove default
+# niso makes the directory of state images a shared bind mount of itself (src/host/bounded-dir.ts); in the demo's own
+# temporary root it is released here, so that rm -rf alone removes the demo's directory.
+if [ "$NISO_ROOT" = "$work/root" ]; then
+  findmnt -rn -o TARGET | awk -v w="$work/" 'index($0, w) == 1' | sort -r | while read -r m; do umount -- "$m"; done
+fi
 
 printf '\ndemo done. app: %s  package: %s\nstate: %s (remove with: rm -rf %s)\n' \
   "$app" "$app/${pkgs[0]#./}" "$NISO_ROOT" "$work"
