@@ -98,8 +98,11 @@ export interface Machine {
    * are written into the host's registry but their roots vanish with the machine: shutdown gives them back.
    */
   scratch: string;
-  /** SIGTERM to nspawn (a clean poweroff), SIGKILL to everything in its cgroup on timeout, then the cgroups go. */
-  shutdown(timeoutMs?: number): Promise<{ clean: boolean; ms: number; log: string }>;
+  /**
+   * SIGTERM to nspawn (a clean poweroff), SIGKILL to everything in its cgroup on timeout, then the cgroups go.
+   * `powerLoss`: SIGKILL to everything at once, nothing told (what the machine's files look like after a power cut).
+   */
+  shutdown(timeoutMs?: number, opts?: { powerLoss?: boolean }): Promise<{ clean: boolean; ms: number; log: string }>;
 }
 
 function childrenOf(pid: number): { pid: number; comm: string }[] {
@@ -237,9 +240,11 @@ export async function bootMachine(opts: MachineOptions = {}): Promise<Machine> {
   const cleanupCgroups = () => { for (const h of HIERARCHIES) removeCgroupTree(`/sys/fs/cgroup/${h}/${cgroup}`); };
 
   // A clean poweroff takes a second or two when quiet; the bound leaves room for a machine busy beside other files.
-  const shutdown = async (timeoutMs = 30_000) => {
+  const shutdown = async (timeoutMs = 30_000, sopts: { powerLoss?: boolean } = {}) => {
     const s0 = performance.now();
-    if (exited === null) {
+    if (sopts.powerLoss && exited === null) {
+      for (const p of [...cgroupProcs(`/sys/fs/cgroup/systemd/${cgroup}`), nspawnPid]) { try { process.kill(p, 'SIGKILL'); } catch { /* exited */ } }
+    } else if (exited === null) {
       try { process.kill(nspawnPid, 'SIGTERM'); } catch { /* gone */ }
       await Promise.race([exitedP, sleep(timeoutMs)]);
     }

@@ -1,0 +1,90 @@
+// A power cut in the middle of a switch on systemd (issue 14): inside a booted systemd 252, an upgrade is SIGKILLed
+// after its journal line "step done" (the new version's unit enabled and running, nothing committed), then every
+// process of the machine is SIGKILLed at once. A new machine boots from the same units and NISO_ROOT, and systemd
+// starts what was enabled at the cut. The first niso command recovers from the journal: exactly the old generation
+// runs again (its version answers, its unit is the old one), the interrupted one is listed failed, and the journal is retired.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Machine, MachineOptions } from '../helpers/nspawn.js';
+import { BIN, SystemdE2E, sleep } from '../helpers/systemd-e2e.js';
+import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
+
+const e2e = new SystemdE2E('switch-reboot');
+let m: Machine | null = null;
+let etc = '';
+const PORT = 18310;
+const machineOptions = (): MachineOptions => ({ privateNetwork: true, persistentEtc: etc });
+
+const MAIN = (version: string) => `require('http').createServer((q, s) => s.end('version ${version}')).listen(3000, '0.0.0.0');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+before(async () => {
+  e2e.makeDir();
+  etc = join(e2e.dir, 'etc');
+  for (const v of ['1.0.0', '2.0.0']) {
+    await writeTree(join(e2e.dir, `app-${v}`), { 'manifest.toml': NODE_MANIFEST('app', v, 'stop_timeout = "2s"\n', ['main.js']), 'main.js': MAIN(v) });
+    e2e.hostNiso(['pack', `app-${v}`, '-o', `app-${v}.niso`, '-q']);
+    e2e.hostNiso(['install', `app-${v}.niso`]);
+  }
+  m = await e2e.boot(machineOptions());
+});
+
+after(() => e2e.cleanup());
+
+/** niso in the machine, with extra environment. */
+const nisoIn = (args: string[], env: string[] = []) => m!.run('env', ['-u', 'TERM', `NISO_ROOT=${e2e.root}`, ...env, process.execPath, BIN, ...args], { timeoutMs: 120_000 });
+const okIn = async (args: string[]) => { const r = await nisoIn(args); assert.equal(r.code, 0, `niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`); return r.stdout; };
+
+/** The body curl gets from the app inside the machine's network, or null. */
+async function get(): Promise<string | null> {
+  const r = await m!.run('curl', ['-s', '-m', '3', `http://127.0.0.1:${PORT}/`]);
+  return r.code === 0 && r.stdout !== '' ? r.stdout : null;
+}
+
+async function answers(version: string, timeoutMs = 120_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: string | null = null;
+  while (Date.now() < end) {
+    last = await get();
+    if (last === `version ${version}`) return;
+    await sleep(250);
+  }
+  throw new Error(`no "version ${version}" within ${timeoutMs / 1000} s (last answer: ${last})`);
+}
+
+interface Gen { number: number; status: string; reason?: string | null }
+
+test('power cut in the middle of an upgrade: after the reboot the first niso command brings back exactly the old generation', { timeout: 900_000 }, async () => {
+  await okIn(['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${PORT}:3000`, '--settle', '1s']);
+  await answers('1.0.0');
+  const before = (JSON.parse(await okIn(['generation', 'list', '--json'])) as Gen[]).length;
+
+  // The upgrade dies right after its step (the new version runs; the switch is neither committed nor undone).
+  const cut = await nisoIn(['activate', 'app:2.0.0', '--name', 'app', '-p', `127.0.0.1:${PORT}:3000`, '--settle', '1s'], ['NISO_TEST_CRASH_AT=switch:step:0:done']);
+  assert.ok(cut.signal === 'SIGKILL' || cut.code === 137, `the switch was SIGKILLed at its step (code ${cut.code}, signal ${cut.signal}):\n${cut.stderr}${cut.stdout}`);
+  await answers('2.0.0');
+  assert.ok(existsSync(join(e2e.root, 'var/lib/niso/generations/journal.jsonl')), 'the journal of the interrupted switch is on the disk');
+
+  const down = await m!.shutdown(30_000, { powerLoss: true });
+  assert.equal(down.clean, false);
+  m = e2e.m = null;
+  m = await e2e.boot(machineOptions());
+
+  // systemd starts what was enabled at the cut; the first niso command recovers (generation/recover.ts).
+  const st = JSON.parse(await okIn(['status', 'app', '--json'])) as { package: { version: string }; state: string };
+  assert.equal(st.package.version, '1.0.0');
+  await answers('1.0.0');
+  const gens = JSON.parse(await okIn(['generation', 'list', '--json'])) as Gen[];
+  assert.equal(gens.length, before + 1, 'the interrupted switch is listed');
+  assert.equal(gens.at(-1)!.status, 'failed');
+  assert.match(gens.at(-1)!.reason ?? '', /interrupted/);
+  assert.equal(gens.find((g) => g.number === before)!.status, 'good');
+  assert.ok(!existsSync(join(e2e.root, 'var/lib/niso/generations/journal.jsonl')), 'the journal is retired');
+  // Its unit is the old version's again.
+  assert.match(await m.show('niso-app.service', 'Description'), /app@1\.0\.0/);
+  await okIn(['deactivate', 'app']);
+  assert.equal(await get(), null);
+});
