@@ -345,9 +345,19 @@ export function boundedUsage(b: Pick<BoundedDir, 'dir' | 'image'>): BoundedUsage
   return { mounted: true, limitBytes, usedBytes: (s.blocks - s.bfree) * s.bsize, sizeBytes: s.blocks * s.bsize };
 }
 
-/** Unmounts every mount at or below path (a NISO_ROOT about to be deleted), deepest first. Returns them. */
-export async function unmountBelow(path: string): Promise<string[]> {
+/**
+ * Unmounts every mount at or below path (a NISO_ROOT about to be deleted), deepest first. Returns them. A mount still
+ * busy (a sandbox that is ending still holds a file in it) is tried again for a few seconds, then detached lazily: the
+ * directory is about to be deleted, and a detached mount's contents are out of reach of that deletion.
+ */
+export async function unmountBelow(path: string, patienceMs = 5_000): Promise<string[]> {
   const points = mountsBelow(path, readMounts());
-  for (const p of points) await run('umount', ['--', p], TOOL_ENV);
+  const deadline = Date.now() + patienceMs;
+  for (let left = points, delay = 50; left.length > 0; left = mountsBelow(path, readMounts()), delay = Math.min(delay * 2, 1_000)) {
+    const lazy = Date.now() > deadline;
+    for (const p of left) await run('umount', [...(lazy ? ['-l'] : []), '--', p], TOOL_ENV);
+    if (lazy) break;
+    if (mountsBelow(path, readMounts()).length > 0) await new Promise((r) => setTimeout(r, delay));
+  }
   return points;
 }
