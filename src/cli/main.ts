@@ -195,6 +195,11 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     .argument('<service>', 'service name')
     .action(async (service: string) => (await import('./commands/stack-verbs.js')).waitDependencies(ctx, service));
 
+  // Run by niso-recover.service at boot: an interrupted switch of generations settled before anyone runs niso.
+  program.command('__recover', { hidden: true })
+    .description('settle a switch of generations that a crash or a power cut interrupted (run by niso-recover.service at boot)')
+    .action(async () => (await import('./commands/generation.js')).recoverNow(ctx));
+
   // Run by niso-SERVICE-exit.service (OnFailure=/OnSuccess= of the service's unit): the restart policy, once per end.
   program.command('__after-exit', { hidden: true })
     .description('apply the restart policy after a systemd service ended (run by its niso-SERVICE-exit.service)')

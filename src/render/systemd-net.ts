@@ -33,15 +33,15 @@ export function netDependencyLines(service: string): string[] {
  * [Unit] needs niso and its state mounted (at boot they may be on file systems mounted later), its [Service] runs
  * the command with NISO_ROOT set.
  */
-export function nisoOneshotLines(cmd: NisoCommand, verb: string, service: string): { unit: string[]; service: string[] } {
+export function nisoOneshotLines(cmd: NisoCommand, verb: string, service?: string): { unit: string[]; service: string[] } {
   return {
     unit: [`RequiresMountsFor=${[join(cmd.root, 'var/lib/niso'), cmd.entry].map(pathWord).join(' ')}`],
     service: ['Type=oneshot', `Environment=${environmentWord('NISO_ROOT', cmd.root)}`, `ExecStart=${command(cmd, verb, service)}`],
   };
 }
 
-function command(cmd: NisoCommand, verb: string, service: string): string {
-  return [cmd.node, cmd.entry, verb, service].map(execWord).join(' ');
+function command(cmd: NisoCommand, verb: string, service?: string): string {
+  return [cmd.node, cmd.entry, verb, ...(service === undefined ? [] : [service])].map(execWord).join(' ');
 }
 
 /** The text of niso-<service>-net.service. */

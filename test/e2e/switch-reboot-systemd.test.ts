@@ -1,8 +1,9 @@
 // A power cut in the middle of a switch on systemd (issue 14): inside a booted systemd 252, an upgrade is SIGKILLed
 // after its journal line "step done" (the new version's unit enabled and running, nothing committed), then every
-// process of the machine is SIGKILLed at once. A new machine boots from the same units and NISO_ROOT, and systemd
-// starts what was enabled at the cut. The first niso command recovers from the journal: exactly the old generation
-// runs again (its version answers, its unit is the old one), the interrupted one is listed failed, and the journal is retired.
+// process of the machine is SIGKILLed at once. A new machine boots from the same units and NISO_ROOT; with no niso
+// command, niso-recover.service (render/systemd-recover.ts) settles the switch from its journal: exactly the old
+// generation runs again (its version answers, its unit is the old one), the interrupted one is listed failed, and the
+// journal is retired.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -57,7 +58,7 @@ async function answers(version: string, timeoutMs = 120_000): Promise<void> {
 
 interface Gen { number: number; status: string; reason?: string | null }
 
-test('power cut in the middle of an upgrade: after the reboot the first niso command brings back exactly the old generation', { timeout: 900_000 }, async () => {
+test('power cut in the middle of an upgrade: at the next boot niso-recover.service brings back exactly the old generation, with no niso command', { timeout: 900_000 }, async () => {
   await okIn(['activate', 'app:1.0.0', '--name', 'app', '-p', `127.0.0.1:${PORT}:3000`, '--settle', '1s']);
   await answers('1.0.0');
   const before = (JSON.parse(await okIn(['generation', 'list', '--json'])) as Gen[]).length;
@@ -67,16 +68,22 @@ test('power cut in the middle of an upgrade: after the reboot the first niso com
   assert.ok(cut.signal === 'SIGKILL' || cut.code === 137, `the switch was SIGKILLed at its step (code ${cut.code}, signal ${cut.signal}):\n${cut.stderr}${cut.stdout}`);
   await answers('2.0.0');
   assert.ok(existsSync(join(e2e.root, 'var/lib/niso/generations/journal.jsonl')), 'the journal of the interrupted switch is on the disk');
+  assert.equal(await m!.show('niso-recover.service', 'UnitFileState'), 'enabled');
 
   const down = await m!.shutdown(30_000, { powerLoss: true });
   assert.equal(down.clean, false);
   m = e2e.m = null;
   m = await e2e.boot(machineOptions());
 
-  // systemd starts what was enabled at the cut; the first niso command recovers (generation/recover.ts).
+  // No niso command: the recovery unit runs at boot and puts the old version back.
+  await answers('1.0.0');
+  const journal = join(e2e.root, 'var/lib/niso/generations/journal.jsonl');
+  for (let i = 0; i < 240 && existsSync(journal); i++) await sleep(250);
+  assert.equal(await m.show('niso-recover.service', 'Result'), 'success');
+  const said = await m.ok('journalctl', ['--no-pager', '-o', 'cat', '-u', 'niso-recover.service']);
+  assert.match(said, /the interrupted switch to generation \d+ was undone: generation \d+ runs again \((start|replace) app\)/);
   const st = JSON.parse(await okIn(['status', 'app', '--json'])) as { package: { version: string }; state: string };
   assert.equal(st.package.version, '1.0.0');
-  await answers('1.0.0');
   const gens = JSON.parse(await okIn(['generation', 'list', '--json'])) as Gen[];
   assert.equal(gens.length, before + 1, 'the interrupted switch is listed');
   assert.equal(gens.at(-1)!.status, 'failed');

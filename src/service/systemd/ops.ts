@@ -6,7 +6,10 @@
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
 import { dependenciesOf } from '../../generation/order.js';
 import { depsUnitName } from '../../render/systemd-names.js';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { generationPaths } from '../../generation/store.js';
+import { RECOVER_UNIT, renderRecoverUnit } from '../../render/systemd-recover.js';
+import type { NisoCommand } from '../../render/systemd-net.js';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { crashPoint } from '../../host/crash-point.js';
@@ -61,7 +64,7 @@ export function unitActive(name: string): boolean {
   return p.ActiveState === 'active' || p.ActiveState === 'activating' || p.ActiveState === 'reloading';
 }
 
-interface Installed { plan: Plan; unit: SystemdUnit }
+interface Installed { plan: Plan; unit: SystemdUnit; niso: NisoCommand }
 
 /** Plans the service and renders its unit and companions; nothing is written. */
 async function render(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
@@ -74,20 +77,20 @@ async function render(host: HostEnv, def: ServiceDefinition): Promise<Installed>
   let plan = await planWith({ netns: systemdNetnsPath(root, def.name), hosts: await currentHosts(root, def.name) });
   if (plan.network.mode !== 'private') plan = replanned(plan, await planWith(null));
   let unit: SystemdUnit;
+  // The absolute node and bin of this very niso: the network unit runs them at boot, without a PATH lookup.
+  const niso = { node: process.execPath, entry: resolve(host.entry ?? process.argv[1]!), root: resolve(root) };
   try {
     const runtime = manifest.runtime ? manifest.runtime.use.name : null;
-    // The absolute node and bin of this very niso: the network unit runs them at boot, without a PATH lookup.
-    const niso = { node: process.execPath, entry: resolve(host.entry ?? process.argv[1]!), root: resolve(root) };
     unit = renderSystemdUnit(plan, { generation: new Date().toISOString(), filesDir: filesDirOf(root, def.name), runtime, niso, secretsDir: layout(root).secrets, sharedTmp: true, dependencies: dependenciesOf(def).map((d) => ({ service: d.service, condition: d.condition })) });
   } catch (e) {
     if (e instanceof RenderError) throw new NisoError('NISO3201', `${def.name} cannot be a systemd unit: ${e.message}`, { exitCode: 2, hint: 'activate it with --backend embedded' });
     throw e;
   }
-  return { plan, unit };
+  return { plan, unit, niso };
 }
 
 /** Writes the unit and its companions (dropping those of an earlier definition) and plan.json, then daemon-reload. */
-async function writeUnits(root: string, def: ServiceDefinition, { plan, unit }: Installed): Promise<void> {
+async function writeUnits(root: string, def: ServiceDefinition, { plan, unit, niso }: Installed): Promise<void> {
   mkdirSync(UNIT_DIR, { recursive: true });
   await writeFileAtomic(join(UNIT_DIR, unit.name), unit.unit, 0o644);
   const companions = new Set(unit.companions.map((c) => c.name));
@@ -101,7 +104,22 @@ async function writeUnits(root: string, def: ServiceDefinition, { plan, unit }: 
   if (!companions.has(depsUnitName(def.name))) rmSync(join(UNIT_DIR, depsUnitName(def.name)), { force: true });
   // plan.json before the start: the network unit reads its networks and ports from it.
   await writePlan(root, def.name, plan);
+  const recover = await writeRecoverUnit(niso);
   await systemctl('daemon-reload');
+  if (recover) await systemctl('enable', RECOVER_UNIT);
+}
+
+/**
+ * niso-recover.service (render/systemd-recover.ts), written and enabled with the first unit and again whenever this
+ * niso's paths change. Returns whether it was written.
+ */
+async function writeRecoverUnit(niso: NisoCommand): Promise<boolean> {
+  const { name, text } = renderRecoverUnit(niso, generationPaths(niso.root).journal);
+  let now: string | null = null;
+  try { now = readFileSync(join(UNIT_DIR, name), 'utf8'); } catch { /* none yet */ }
+  if (now === text) return false;
+  await writeFileAtomic(join(UNIT_DIR, name), text, 0o644);
+  return true;
 }
 
 /**
@@ -110,7 +128,7 @@ async function writeUnits(root: string, def: ServiceDefinition, { plan, unit }: 
  */
 async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
   const { root } = host;
-  const { plan, unit } = await render(host, def);
+  const { plan, unit, niso } = await render(host, def);
   // A running unit (a restart is about to start it again) is stopped first where /state must change under it: its
   // first bound moves the directory into a new image (the old app would go on writing to the old directory), and a
   // new bound is applied with the image unmounted in every namespace (NISO3210 while the unit holds it).
@@ -137,8 +155,8 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   await writeFileAtomic(sysusersFile(def.name), unit.sysusers, 0o644);
   const users = await tool('systemd-sysusers', [sysusersFile(def.name)]);
   if (users.code !== 0) throw new NisoError('NISO3304', `systemd-sysusers could not create the user of ${def.name}: ${users.stderr.trim()}`);
-  await writeUnits(root, def, { plan, unit });
-  return { plan, unit };
+  await writeUnits(root, def, { plan, unit, niso });
+  return { plan, unit, niso };
 }
 
 /**
