@@ -31,13 +31,18 @@ export async function removeTestDir(dir: string): Promise<void> {
  * then removeTestDir, which gives back the root's uid claims (host-wide), mounts and networks.
  */
 export async function removeServicesAndTestDir(dir: string, root: string, niso: (args: string[]) => unknown, opts: { state?: boolean } = {}): Promise<void> {
-  try {
-    const pid = (JSON.parse(readFileSync(join(root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number }).pid;
-    process.kill(pid, 'SIGKILL');
-  } catch { /* none */ }
+  const killSupervisor = () => {
+    try {
+      const pid = (JSON.parse(readFileSync(join(root, 'run/niso/supervisor.json'), 'utf8')) as { pid: number }).pid;
+      process.kill(pid, 'SIGKILL');
+    } catch { /* none */ }
+  };
+  killSupervisor();
   for (const n of (() => { try { return readdirSync(join(root, 'var/lib/niso/services')); } catch { return []; } })()) {
     if (!n.startsWith('.')) { niso(['deactivate', n]); niso(['remove', n, ...(opts.state ? ['--state'] : [])]); }
   }
+  // The commands above may have started a supervisor again; it must not hold anything of the root while it goes.
+  killSupervisor();
   await removeTestDir(dir);
 }
 
