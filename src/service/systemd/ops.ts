@@ -6,7 +6,7 @@
 // service when systemd starts it (also at boot) and detaches it once the service is stopped; the CLI only starts units.
 import { dependenciesOf } from '../../generation/order.js';
 import { depsUnitName } from '../../render/systemd-names.js';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { crashPoint } from '../../host/crash-point.js';
@@ -137,6 +137,12 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   await writeFileAtomic(sysusersFile(def.name), unit.sysusers, 0o644);
   const users = await tool('systemd-sysusers', [sysusersFile(def.name)]);
   if (users.code !== 0) throw new NisoError('NISO3304', `systemd-sysusers could not create the user of ${def.name}: ${users.stderr.trim()}`);
+  // systemd-sysusers leaves a user that exists alone, whatever its uid: one of this name left with another uid would
+  // leave the unit's uid without a name, and the start would fail with systemd's bare 217/USER.
+  if ((await tool('getent', ['passwd', String(plan.user.uid)])).code !== 0) {
+    const other = (await tool('getent', ['passwd', plan.user.name])).stdout.split(':')[2];
+    throw new NisoError('NISO3304', `the user ${plan.user.name} of ${def.name} has uid ${other ?? '?'} on this host, not ${plan.user.uid}, the uid niso gave the service`, { hint: `remove the stale user (userdel ${plan.user.name}; groupdel ${plan.user.name} if its group stays), then start the service again` });
+  }
   await writeUnits(root, def, { plan, unit });
   return { plan, unit };
 }
@@ -335,6 +341,17 @@ async function exitUnitsSettled(name: string): Promise<void> {
   }
 }
 
+/** The service's own user and group, named by its sysusers.d file (`u NAME UID:GID`; not the volumes' shared groups). */
+async function dropServiceUser(service: string): Promise<void> {
+  let text: string;
+  try { text = readFileSync(sysusersFile(service), 'utf8'); } catch { return; }
+  const name = /^u (\S+) /m.exec(text)?.[1];
+  if (!name) return;
+  if ((await tool('getent', ['passwd', name])).code === 0) await tool('userdel', [name]);
+  // userdel removes the user's group only where login.defs says USERGROUPS_ENAB (a bare /etc has no login.defs).
+  if ((await tool('getent', ['group', name])).code === 0) await tool('groupdel', [name]);
+}
+
 /**
  * `niso remove SERVICE`: the unit, its companions, its user file and its generated files go; its state is unmounted
  * (systemd stops its mount unit), or deleted with `deleteState`.
@@ -354,6 +371,9 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     if (showSync(tmp, ['LoadState']).LoadState === 'loaded') await systemctl('stop', tmp);
     const released = await releaseServiceData(host.root, name, deleteState);
     for (const f of [unitName(name), exitServiceName(name), netUnitName(name), initUnitName(name), initCheckUnitName(name), mount, tmp, ...healthUnitNames(name), depsUnitName(name)]) rmSync(join(UNIT_DIR, f), { force: true });
+    // With its state its uid was given back: its user goes too, or a later service of the name, given another uid,
+    // would find the name taken by the old one (sysusers leaves an existing user as it is).
+    if (deleteState) await dropServiceUser(name);
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);
