@@ -1,10 +1,11 @@
-// A stack's life on one host beyond its first `up`, as a user sees it: `stack down` keeps the volumes (and `--volumes`
-// deletes them only when confirmed, and only the stack's own), config files copied in read-only whose change is a
-// restart and whose old content a rollback brings back, a second stack refused before anything changes when it wants a
-// host port or an exclusive volume of the first, and `niso boot` after a host restart starting a dependency before its
-// dependent. One NISO_ROOT and one small node package for all. Runs unchanged inside a booted systemd
-// (stack-lifecycle-systemd.test.ts), except the boot case: `niso boot` is the embedded backend's, while systemd starts
-// its units at boot itself (stack-systemd.test.ts reboots a machine for that), so that case is defined only here.
+// A stack's life on one host beyond its first `up`, as a user sees it: `stack down` keeps the volumes (`--volumes`
+// deletes them only when confirmed, and only the stack's own; a rollback undoes a down), config files copied in
+// read-only whose change is a restart and whose old content a rollback brings back (also after a down), a second
+// stack refused before anything changes when it wants a host port or an exclusive volume of the first, and
+// `niso boot` after a host restart starting a dependency before its dependent. One NISO_ROOT and one small node
+// package for all. Runs unchanged inside a booted systemd (stack-lifecycle-systemd.test.ts), except the boot case:
+// `niso boot` is the embedded backend's, while systemd starts its units at boot itself (stack-systemd.test.ts reboots
+// a machine for that), so that case is defined only here.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -87,7 +88,7 @@ function upOk(file: string): string {
   return r.stdout;
 }
 
-test('stack down keeps the volumes for the next up; --volumes needs --yes, and then deletes this stack\'s volumes and no other\'s', { timeout: 300_000 }, async () => {
+test('stack down keeps the volumes for the next up and a rollback brings the stack back; --volumes needs --yes, and then deletes this stack\'s volumes and no other\'s', { timeout: 300_000 }, async () => {
   const body = '[[service]]\nname = "web"\npackage = "lc-app:1.0.0"\nvolumes = { data = "/data" }\n';
   const keep = stackFile('keep', body);
   const other = stackFile('other', body);
@@ -138,7 +139,7 @@ test('stack down keeps the volumes for the next up; --volumes needs --yes, and t
   assert.deepEqual(volumes(), []);
 });
 
-test('config files: copied in read-only (0440, the service\'s group), a changed file restarts the service with the new content, an unchanged up restarts nothing, a rollback brings the old content back', { timeout: 300_000 }, async () => {
+test('config files: copied in read-only (0440, the service\'s group), a changed file restarts the service with the new content, an unchanged up restarts nothing, a rollback brings the old content back, also across a down', { timeout: 300_000 }, async () => {
   // Both forms: a config the package declares, by name, and a file put at a path of the sandbox.
   const file = stackFile('conf', '[[service]]\nname = "web"\npackage = "lc-app:1.0.0"\nconfigs = { settings = "./settings.json", "/etc/lc/extra.conf" = "./extra.conf" }\n[service.environment]\nCONFIGS = "/etc/lc/settings.json,/etc/lc/extra.conf"\n', {
     'settings.json': '{"greeting": "hello"}\n', 'extra.conf': 'level = 1\n',
@@ -186,6 +187,14 @@ console.log(JSON.stringify(out));`;
   assert.notEqual(pids(file).web, pid2);
   // The file on disk still says bonjour: the next up is a change again.
   assert.deepEqual(ok(['stack', 'up', '--file', file, '--dry-run']).trim().split('\n'), ['would restart web (options.configs)']);
+  // Across a down, which removes the service and its files: a rollback brings it back with the copies its generation names.
+  ok(['stack', 'down', '--file', file]);
+  const again = niso(['rollback', '--settle', '1s']);
+  assert.equal(again.code, 0, `rollback after stack down:\n${again.stderr}${again.stdout}`);
+  assert.deepEqual(seen(look), {
+    '/etc/lc/settings.json': { content: '{"greeting": "hello"}\n', mode: '440', group: true, write: 'EROFS' },
+    '/etc/lc/extra.conf': { content: 'level = 1\n', mode: '440', group: true, write: 'EROFS' },
+  });
   ok(['stack', 'down', '--file', file]);
 });
 
