@@ -136,6 +136,9 @@ export const embedded: Backend = {
   running: (host, name) => serviceRunning(host.root, name),
 };
 
+/** The end of a run that the host's restart took away. */
+const vanished = (): ExitRecord => ({ at: new Date().toISOString(), exitCode: null, signal: null, reason: 'vanished', uptimeMs: 0, message: 'the host restarted' });
+
 /**
  * `niso boot`: after a reboot, starts every embedded service that should run (desired active, and, as
  * Docker does, "always" ones that ran before even if they were stopped by hand), a stack's dependencies first and
@@ -145,7 +148,23 @@ export async function bootEmbedded(host: Host): Promise<{ started: string[]; fai
   const started: string[] = [];
   const failed: { name: string; message: string }[] = [];
   const defs = listServiceNames(host.root).map((n) => readDefinition(host.root, n)).filter((d): d is ServiceDefinition => d !== null);
+  // What ran before the reboot is recorded as gone, with no restart due, before a supervisor runs (a dependent below
+  // waits for its health checks): a supervisor that found these runs ended would restart each on its own policy, a
+  // dependent before its dependency is healthy, and this boot would then find it running and not start it in order.
+  for (const def of defs) {
+    if (def.backend !== 'embedded') continue;
+    try {
+      await withServiceLock(host.root, def.name, async () => {
+        const { def: d, state: s } = await reconcileLocked(host.root, def.name);
+        if (s.pid === null || serviceRunning(host.root, def.name)) return;
+        await recordEnd(host.root, def.name, s, vanished(), { ...d, desired: 'inactive' });
+      });
+    } catch (e) {
+      failed.push({ name: def.name, message: (e as Error).message });
+    }
+  }
   for (const name of startOrder(defs)) {
+    if (failed.some((f) => f.name === name)) continue;
     const def = defs.find((d) => d.name === name);
     // systemd starts its enabled units at boot itself.
     if (!def || def.backend !== 'embedded') continue;
@@ -166,7 +185,7 @@ export async function bootEmbedded(host: Host): Promise<{ started: string[]; fai
         if (d.desired !== 'active' && !(policy === 'always' && s.startedAt !== null)) return;
         await requestAndStart(host, name, async (s1) => {
           // What the state says ran before the reboot is gone: record it, then start afresh.
-          const cleaned = s1.pid !== null ? await recordEnd(host.root, name, s1, { at: new Date().toISOString(), exitCode: null, signal: null, reason: 'vanished', uptimeMs: 0, message: 'the host restarted' }, { ...d, desired: 'inactive' }) : s1;
+          const cleaned = s1.pid !== null ? await recordEnd(host.root, name, s1, vanished(), { ...d, desired: 'inactive' }) : s1;
           return { ...cleaned, restartsInARow: 0 };
         });
         started.push(name);

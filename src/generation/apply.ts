@@ -8,6 +8,8 @@ import { readDefinition } from '../service/store.js';
 import { isActive, serviceStatus } from '../service/view.js';
 import { resolveOne } from '../store/resolve.js';
 import { entryOf } from './hash.js';
+import { NisoError } from '../errors/niso-error.js';
+import { networksNeeded } from '../stack/deploy.js';
 import type { GenerationService, ServiceAction } from './types.js';
 
 /** What an action did that a command shows: how a stopped service ended. */
@@ -104,4 +106,23 @@ export async function preflight(host: Host, actions: readonly ServiceAction[]): 
       await dryPlan(host, definitionOf(a.to, null, undefined));
     }
   }
+}
+
+/**
+ * The stack networks the services a switch starts are on, made where they are missing (a rollback to a generation
+ * before a `stack down`, which removed them), before anything stops; an external one must exist (NISO4002).
+ */
+export async function ensureStackNetworks(host: Host, actions: readonly ServiceAction[]): Promise<string[]> {
+  const needed = networksNeeded(actions);
+  if (needed.length === 0) return [];
+  const [{ createNetwork, netContext }, { readNetworks, netPaths }] = await Promise.all([import('../net/host/manager.js'), import('../net/host/state-files.js')]);
+  const have = new Set((await readNetworks(netPaths(host.root))).map((n) => n.name));
+  const made: string[] = [];
+  for (const n of needed) {
+    if (have.has(n.name)) continue;
+    if (n.external) throw new NisoError('NISO4002', `network "${n.name}" does not exist, and a stack of this generation joins it as an external network`, { exitCode: 1, hint: `create it: niso net create ${n.name}` });
+    await createNetwork(netContext(host.root), { name: n.name, egress: n.egress });
+    made.push(n.name);
+  }
+  return made;
 }

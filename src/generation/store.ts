@@ -2,7 +2,7 @@
 // the `current` link to the last committed one, each replaced whole (temp + fsync + rename/link). Kept apart from the
 // package store (store/), whose listing and gc are about packages. Readers trust nothing: every file is bounded, parsed,
 // shape-checked and (content) re-hashed, and a damaged one is named in a NisoError.
-import { closeSync, constants as FS, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as FS, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
@@ -415,6 +415,8 @@ export interface PruneResult {
   removed: number[];
   /** Content objects no remaining generation names. */
   objects: string[];
+  /** niso's copies of config files that no remaining generation and no service's definition names. */
+  configs: string[];
   /** Temporary files that killed writers left. */
   leftovers: string[];
   dryRun: boolean;
@@ -434,6 +436,9 @@ function removeGenerations(root: string, numbers: readonly number[], dryRun: boo
     objects.push(m[1]!);
     if (!dryRun) unlinkSync(join(p.objects, name));
   }
+  const configs = unnamedConfigs(root, [...named]);
+  if (!dryRun) for (const f of configs) rmSync(f, { force: true });
+  if (!dryRun) removeEmptyConfigDirs(root);
   const leftovers: string[] = [];
   for (const dir of [p.dir, p.objects]) {
     for (const name of safeReaddir(dir)) {
@@ -444,7 +449,59 @@ function removeGenerations(root: string, numbers: readonly number[], dryRun: boo
     }
   }
   if (!dryRun && (numbers.length > 0 || objects.length > 0)) { fsyncDir(p.dir); if (objects.length > 0) fsyncDir(p.objects); }
-  return { removed: [...numbers], objects, leftovers, dryRun };
+  return { removed: [...numbers], objects, configs, leftovers, dryRun };
+}
+
+/**
+ * The config copies (configs/SERVICE/SHA256) that the generations `hashes` name, or null when one cannot be read (then
+ * nothing may go). A removed service's copies stay while a generation names them, for a rollback to it.
+ */
+function configsOf(root: string, hashes: Iterable<string>): Set<string> | null {
+  const out = new Set<string>();
+  for (const h of new Set(hashes)) {
+    let c: GenerationContent;
+    try { c = readObject(root, h); } catch { return null; }
+    for (const svc of c.services) for (const x of svc.options.configs ?? []) out.add(x.source);
+  }
+  return out;
+}
+
+/** The config copies a removed service leaves that a generation on this host still names (null: keep them all). */
+export function configsNamedByGenerations(root: string): Set<string> | null {
+  return configsOf(root, listGenerations(root).map((m) => m.hash));
+}
+
+/**
+ * How long a config copy that nothing names is kept: `stack up` and `activate --config` copy a file before the switch
+ * that names it begins (as git keeps unreferenced objects for a while before gc takes them).
+ */
+export const CONFIG_GRACE_MS = 3_600_000;
+
+/** Config copies older than the grace that neither the remaining generations (`hashes`) nor a service's definition name. */
+function unnamedConfigs(root: string, hashes: readonly string[], now = Date.now()): string[] {
+  const base = layout(root).configs;
+  const named = configsOf(root, hashes);
+  if (named === null) return [];
+  const out: string[] = [];
+  for (const service of safeReaddir(base)) {
+    for (const x of readDefinition(root, service)?.options.configs ?? []) named.add(x.source);
+    for (const f of safeReaddir(join(base, service))) {
+      const path = join(base, service, f);
+      let st;
+      try { st = lstatSync(path); } catch { continue; }
+      if (st.isFile() && !named.has(path) && now - st.mtimeMs > CONFIG_GRACE_MS) out.push(path);
+    }
+  }
+  return out.sort();
+}
+
+/** The config dirs of services that are gone and whose copies all went. */
+function removeEmptyConfigDirs(root: string): void {
+  const base = layout(root).configs;
+  for (const service of safeReaddir(base)) {
+    if (readDefinition(root, service) !== null) continue;
+    try { rmdirSync(join(base, service)); } catch { /* not empty, or gone */ }
+  }
 }
 
 function safeReaddir(dir: string): string[] {

@@ -11,7 +11,7 @@ import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { crashPoint } from '../host/crash-point.js';
 import { processStartTimeSync } from '../host/liveness.js';
 import { listServiceNames, readDefinition } from '../service/store.js';
-import { applyAction, preflight, type ActionResult } from './apply.js';
+import { applyAction, ensureStackNetworks, preflight, type ActionResult } from './apply.js';
 import { dataPhase, dryRunData, type DataOptions, type DataReport } from './data.js';
 import { waitForDependencies } from './dependencies.js';
 import { changesAnything, diffGenerations, summarize } from './diff.js';
@@ -98,6 +98,8 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
   }
   await preflight(host, actions);
   if (opts.dryRun) return { ...base, status: 'dry-run', to: existing, dryData: await dryRunData(host, actions, existing, opts.data ?? {}) };
+  // Networks a stack's `down` removed, for a switch back to where the stack ran; an external one missing stops it here.
+  await ensureStackNetworks(host, actions);
 
   // P1: the target's number, then the journal's begin line (flushed) before anything changes.
   const kind: SwitchKind = target.kind === 'generation' && target.rollback ? 'rollback' : 'switch';

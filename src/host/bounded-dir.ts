@@ -23,7 +23,7 @@ import { BOUND_MOUNT } from '../plan/plan.js';
 import { run } from './exec.js';
 import { fsyncPath } from './fs-atomic.js';
 import { withLock } from './lock.js';
-import { bindersOf, loopBackingFile, mountAt, mountContaining, mountsBelow, readMounts } from './mounts.js';
+import { bindersOf, loopBackingFile, mountAt, mountContaining, mountsBelow, namespaceHoldersOf, readMounts } from './mounts.js';
 
 export interface BoundedDir {
   /** The directory the app writes to: the image is mounted here. */
@@ -324,9 +324,10 @@ export async function deleteBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promi
     await withImageLock(b, async () => {
       const wasMounted = isMounted(b) === 'ours';
       await umount(b);
-      if ((await stillAttached(b.image)) !== null) {
+      const device = await stillAttached(b.image);
+      if (device !== null) {
         if (wasMounted) await run('mount', ['-o', MOUNT_OPTIONS, '--', b.image, b.dir], TOOL_ENV);
-        throw new NisoError('NISO3210', `cannot delete ${b.dir}: a sandbox still uses it`, { hint: 'stop what runs under this name (a `niso run`, or the service) first' });
+        throw stillInUse(b.dir, device);
       }
       await rm(b.image, { force: true });
     });
@@ -334,6 +335,21 @@ export async function deleteBounded(b: Pick<BoundedDir, 'dir' | 'image'>): Promi
   await rm(`${b.image}.lock`, { force: true });
   await rm(asideOf(b.dir), { recursive: true, force: true });
   await rm(b.dir, { recursive: true, force: true });
+}
+
+/**
+ * Why an image cannot go: the mount namespaces that still have it mounted, named. A sandbox of the name is stopped
+ * first; another program's private copy of the host's mounts (podman keeps one for as long as it runs) keeps the image
+ * until that program's namespace ends, and "a sandbox still uses it" sent users looking for a service that was gone.
+ */
+function stillInUse(dir: string, device: string): NisoError {
+  const holders = namespaceHoldersOf(device);
+  const named = holders.slice(0, 5).map((h) => `pid ${h.pid} (${h.command})`).join(', ');
+  return new NisoError('NISO3210', holders.length > 0
+    ? `cannot delete ${dir}: its image (${device}) is still mounted in another mount namespace, that of ${named}${holders.length > 5 ? ', …' : ''}`
+    : `cannot delete ${dir}: its image (${device}) is still mounted in a mount namespace that no process is in (one kept by a bind mount: \`findmnt -t nsfs\` lists them)`, {
+    hint: 'stop what runs under this name (a `niso run`, or the service) first; a program that copied the host\'s mounts while the image was mounted (podman, `unshare -m` without --propagation slave) keeps it until it ends',
+  });
 }
 
 /** What the bounded directory holds and may hold; null when it has no image (unbounded). */

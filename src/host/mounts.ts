@@ -1,7 +1,7 @@
 // The mount table as niso needs it: what is mounted on a directory, and which image file a loop device reads.
 // Read from /proc/self/mountinfo and sysfs, so that checking a mounted state dir on every start costs two small
 // reads and no process (util-linux's findmnt and losetup would cost a spawn each).
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
 export interface MountEntry {
@@ -91,4 +91,32 @@ export function bindersOf(dir: string): number[] {
     if (parseMountinfo(text).some((m) => m.device === host.device && (m.root === inFs || m.root.startsWith(`${inFs}/`)))) pids.push(Number(name));
   }
   return pids;
+}
+
+/** A mount namespace other than this one that has a device mounted, by one of its processes. */
+export interface NamespaceHolder { pid: number; command: string; namespace: string }
+
+/**
+ * The mount namespaces besides this process's own that have the block device (`/dev/loop3`) mounted, one process of
+ * each: a sandbox, or a program that made a private copy of the host's mounts (podman's own namespace, `unshare -m`)
+ * while it was mounted, which keeps it until that namespace ends. A namespace no process is in (kept by a bind mount of
+ * its /proc/PID/ns/mnt, as podman keeps its own) shows nowhere: `findmnt -t nsfs` lists those.
+ */
+export function namespaceHoldersOf(device: string): NamespaceHolder[] {
+  let majMin: string;
+  try { majMin = readFileSync(`/sys/class/block/${basename(device)}/dev`, 'utf8').trim(); } catch { return []; }
+  let own = '';
+  try { own = readlinkSync('/proc/self/ns/mnt'); } catch { /* no /proc: every namespace counts */ }
+  const out = new Map<string, NamespaceHolder>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let ns: string;
+    let text: string;
+    try { ns = readlinkSync(`/proc/${name}/ns/mnt`); text = readFileSync(`/proc/${name}/mountinfo`, 'utf8'); } catch { continue; }
+    if (ns === own || out.has(ns) || !parseMountinfo(text).some((m) => m.device === majMin)) continue;
+    let command = '?';
+    try { command = readFileSync(`/proc/${name}/comm`, 'utf8').trim(); } catch { /* gone meanwhile */ }
+    out.set(ns, { pid: Number(name), command, namespace: ns });
+  }
+  return [...out.values()];
 }

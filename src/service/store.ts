@@ -2,7 +2,7 @@
 // bwrap.status,logs/}. Every JSON file is replaced atomically; transitions (start, stop, restart)
 // happen under the service's lock so that the CLI and the supervisor never start one twice.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
@@ -131,6 +131,13 @@ export function withServicesLock<T>(root: string, fn: () => Promise<T>): Promise
 
 export async function removeServiceFiles(root: string, name: string): Promise<void> {
   await rm(servicePaths(root, name).dir, { recursive: true, force: true });
-  // Its config files are part of its definition, kept apart only because the service's uid must reach them.
-  await rm(join(layout(root).configs, name), { recursive: true, force: true });
+  // Its config files are part of its definition, kept apart only because the service's uid must reach them. Those a
+  // generation names stay for a rollback to it (`niso generation prune` takes them with the last such generation).
+  const dir = join(layout(root).configs, name);
+  const named = (await import('../generation/store.js')).configsNamedByGenerations(root);
+  if (named === null) return;
+  let files: string[];
+  try { files = await readdir(dir); } catch { return; }
+  for (const f of files) if (!named.has(join(dir, f))) await rm(join(dir, f), { recursive: true, force: true });
+  await rmdir(dir).catch(() => undefined);
 }

@@ -200,7 +200,7 @@ function build(file: StackFile, options: ResolveOptions & { profiles: string[] }
       const decl = file.network[key];
       const name = names.network(key);
       if (!usedNetworks.has(key)) usedNetworks.set(key, { key, name, external: decl?.external ?? false, egress: decl?.egress ?? true });
-      return { key, name, aliases: [...new Set([s.name, ...aliases])] };
+      return { key, name, aliases: [...new Set([s.name, ...aliases])], ...(decl?.external ? { external: true as const } : decl?.egress === false ? { egress: false as const } : {}) };
     });
     if (networks.length > 0) o.networks = networks.map((n) => n.name);
     if (s.ports !== undefined) o.ports = s.ports;

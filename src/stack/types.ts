@@ -28,6 +28,13 @@ export interface StackServiceNetwork {
   name: string;
   /** Names that resolve to this service on that network: its service name first, then its aliases. */
   aliases: string[];
+  /**
+   * How the network is made again when a switch needs it and it is gone (a rollback across `stack down`, which removed
+   * it): a network of the host that must exist, or one made without egress. Absent for the default (made by the
+   * stack, with egress), so that the entries of stacks without such networks hash as before.
+   */
+  external?: true;
+  egress?: false;
 }
 
 /** A config file to copy in at deployment (niso copies it by content, as `--config` does). */

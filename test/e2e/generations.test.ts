@@ -179,7 +179,7 @@ test('generation rm forgets a generation (not the current or the newest); genera
   fails(root, ['generation', 'rm', 'current'], 'NISO6008');
   fails(root, ['generation', 'rm', '3'], 'NISO6008');
   const hash1 = (JSON.parse(readFileSync(generationPaths(root).meta(1), 'utf8')) as GenerationMeta).hash;
-  assert.deepEqual(JSON.parse(ok(root, ['generation', 'rm', '1', '--json'])), { removed: [1], objects: [hash1], leftovers: [], dryRun: false });
+  assert.deepEqual(JSON.parse(ok(root, ['generation', 'rm', '1', '--json'])), { removed: [1], objects: [hash1], configs: [], leftovers: [], dryRun: false });
   assert.deepEqual(listJson(root).map((g) => [g.number, g.current]), [[2, true], [3, false]]);
   fails(root, ['generation', 'rm', '1'], 'NISO6005');
 });

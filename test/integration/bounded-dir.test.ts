@@ -163,6 +163,24 @@ test('an unbounded directory that a sandbox still binds is not moved (what the a
   assert.equal(readFileSync(join(b.dir, 'f'), 'utf8'), 'data');
 });
 
+test('an image another mount namespace copied while it was mounted is not deleted, and the refusal names who holds it (NISO3210)', async () => {
+  const b = bounded(tempDir());
+  await ensureBounded(b);
+  // As podman does for its own namespace: a private copy of the host's mounts, made while the image was mounted.
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'echo copied && exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((r) => holder.stdout!.once('data', r));
+  try {
+    await assert.rejects(deleteBounded(b), (e: unknown) => isNisoError(e) && e.code === 'NISO3210'
+      && new RegExp(`its image \\(/dev/loop\\d+\\) is still mounted in another mount namespace, that of pid ${holder.pid} \\(sleep\\)`).test(e.message) && /podman/.test(e.hint ?? ''));
+    assert.equal(mountAt(b.dir)?.fsType, 'ext4', 'mounted again as it was');
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.on('close', r));
+  }
+  await deleteBounded(b);
+  assert.ok(!existsSync(b.image) && !existsSync(b.dir));
+});
+
 test('a migration cut short is finished or undone at the next start', async () => {
   const dir = tempDir();
   // Cut after the copy was renamed into place: the old directory waits aside and is removed.

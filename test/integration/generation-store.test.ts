@@ -1,20 +1,21 @@
 // The generations store on a real file system: numbering, status, the `current` link, adoption of installed services,
-// retention and pruning, and damaged files (cut short, edited, a missing object, a link that leaves the directory),
+// retention and pruning (with the config copies only old generations name), and damaged files (cut short, edited, a missing object, a link that leaves the directory),
 // each refused with an error that names the file.
 import { userInfo } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError } from '../../src/errors/niso-error.js';
 import { contentOf } from '../../src/generation/hash.js';
 import {
-  actorOf, adoptInstalled, createGeneration, deleteGenerations, generationPaths, listGenerations, pruneGenerations, readCurrent, readGeneration,
+  CONFIG_GRACE_MS, actorOf, adoptInstalled, createGeneration, deleteGenerations, generationPaths, listGenerations, pruneGenerations, readCurrent, readGeneration,
   retained, retainedPackages, setCurrent, setStatus, withSwitchLock, writeObject, type Actor,
 } from '../../src/generation/store.js';
 import type { GenerationService } from '../../src/generation/types.js';
+import { removeServiceFiles } from '../../src/service/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ACTOR: Actor = { uid: 0, user: 'root', sudoUser: 'ana', ssh: null };
@@ -265,4 +266,32 @@ test('the layout: generations beside the store, not in it; current is a relative
   setCurrent(root, 1);
   assert.ok(lstatSync(p.current).isSymbolicLink());
   assert.equal(readlinkSync(p.current), 'system-1.json');
+});
+
+test('config copies: a removed service\'s stay while a generation names them (a rollback to it), and go with the last such generation once nothing names them', async () => {
+  const root = tempDir();
+  const dir = join(root, 'var/lib/niso/configs/shop.web');
+  await mkdir(dir, { recursive: true });
+  const file = (c: string) => join(dir, c.repeat(64));
+  const old = new Date(Date.now() - CONFIG_GRACE_MS - 60_000);
+  for (const c of ['a', 'b', 'c', 'd']) { writeFileSync(file(c), `${c}\n`); if (c !== 'd') utimesSync(file(c), old, old); }
+  const web = (c: string): GenerationService => ({ ...svc('shop.web'), options: { configs: [{ source: file(c), target: '/etc/web.conf' }] } });
+  make(root, [web('a')]);
+  make(root, [web('b')]);
+  make(root, []);
+  for (const n of [1, 2, 3]) setStatus(root, n, 'good');
+  setCurrent(root, 3);
+  // The service is removed (generation 3 has none): what generations 1 and 2 name stays, the rest goes.
+  await removeServiceFiles(root, 'shop.web');
+  assert.deepEqual(readdirSync(dir).sort(), ['a'.repeat(64), 'b'.repeat(64)]);
+  writeFileSync(file('c'), 'c\n');
+  utimesSync(file('c'), old, old);
+  writeFileSync(file('d'), 'd\n');
+  // Generation 1 goes: its copy and an old one nothing names go, a fresh one (a `stack up` about to switch) stays.
+  const r = deleteGenerations(root, [1]);
+  assert.deepEqual(r.configs, [file('a'), file('c')]);
+  assert.deepEqual(readdirSync(dir).sort(), ['b'.repeat(64), 'd'.repeat(64)]);
+  utimesSync(file('d'), old, old);
+  deleteGenerations(root, [2]);
+  assert.ok(!existsSync(dir), 'the dir of a service that is gone, once empty');
 });

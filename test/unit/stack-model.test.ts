@@ -1,5 +1,6 @@
 // The pure pieces of stacks beside parsing: the dependency order and its cycles, package references and which
-// installed build they mean, conflicts across stacks, and the data a generation will take from a resolved stack.
+// installed build they mean, conflicts across stacks, the data a generation will take from a resolved stack, and the
+// stack networks a switch needs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dependencyOrder, findCycles, stopOrder, type DepNode } from '../../src/stack/graph.js';
@@ -9,6 +10,8 @@ import { parseStack } from '../../src/stack/parse.js';
 import { resolveStack } from '../../src/stack/resolve.js';
 import type { ResolvedStack } from '../../src/stack/types.js';
 import { generationServiceOf } from '../../src/stack/generation.js';
+import { networksNeeded } from '../../src/stack/deploy.js';
+import type { GenerationService, ServiceAction } from '../../src/generation/types.js';
 
 const nodes = (spec: Record<string, string[]>): DepNode[] => Object.entries(spec).map(([service, deps]) => ({ service, dependsOn: deps.map((d) => ({ service: d })) }));
 
@@ -128,4 +131,19 @@ test('a stack service becomes a generation entry: the pinned build, niso\'s conf
   });
   assert.deepEqual(s.configs, [{ name: null, target: '/etc/api.toml', file: '/s/shop/api.toml' }], 'the stack keeps the host file it names; the copy is the host\'s to make');
   assert.ok(!Object.isFrozen(g.options), 'a generation entry is a fresh object, not the frozen stack');
+});
+
+test('the networks a switch needs: those of the services it starts, each once, with how to make one again (a rollback across `stack down`)', () => {
+  const stack = resolved('[stack]\nname = "shop"\n[[service]]\nname = "api"\npackage = "api:1"\nnetworks = ["default", "backend", "shared"]\n[[service]]\nname = "db"\npackage = "postgres:15"\nnetworks = ["backend"]\n[[service]]\nname = "job"\npackage = "job:1"\nnetwork_mode = "none"\n[network.backend]\negress = false\n[network.shared]\nexternal = true\nname = "company"\n', '/s/shop/stack.toml');
+  const facts = { package: { name: 'x', version: '1', digest: `sha256:${'2'.repeat(64)}` }, configs: [], backend: 'embedded' as const, logs: { maxBytes: 1 << 20, files: 1 } };
+  const [api, db, job] = stack.services.map((s) => generationServiceOf(s, facts, '/s/shop/stack.toml'));
+  const act = (kind: ServiceAction['kind'], to: GenerationService | null, from: GenerationService | null = null): ServiceAction => ({ kind, service: (to ?? from)!.name, from, to, changed: [] });
+  assert.deepEqual(networksNeeded([act('add', db!), act('add', api!), act('add', job!)]), [
+    { name: 'shop_backend', external: false, egress: false },
+    { name: 'shop_default', external: false, egress: true },
+    { name: 'company', external: true, egress: true },
+  ]);
+  // What does not start needs nothing made: a kept, stopped or removed service, or one defined inactive.
+  assert.deepEqual(networksNeeded([act('keep', api!, api!), act('remove', null, db!), act('add', { ...db!, active: false })]), []);
+  assert.deepEqual(api!.stack!.networks.map((n) => [n.name, n.external ?? null, n.egress ?? null]), [['shop_default', null, null], ['shop_backend', null, false], ['company', true, null]], 'the default network adds nothing to an entry (its hash stays)');
 });

@@ -104,9 +104,10 @@ export async function diff(ctx: Context, a: string, b: string, opts: { json?: bo
 
 function reportPrune(ctx: Context, r: PruneResult, nothing: string): void {
   const would = r.dryRun ? 'would remove' : 'removed';
-  if (r.removed.length === 0 && r.objects.length === 0 && r.leftovers.length === 0) { ctx.stdout.write(`${nothing}\n`); return; }
+  if (r.removed.length === 0 && r.objects.length === 0 && r.configs.length === 0 && r.leftovers.length === 0) { ctx.stdout.write(`${nothing}\n`); return; }
   if (r.removed.length > 0) ctx.stdout.write(`${would} generation${r.removed.length > 1 ? 's' : ''} ${compactRanges(r.removed)}\n`);
   if (r.objects.length > 0) ctx.stdout.write(`${would} ${r.objects.length} content object${r.objects.length > 1 ? 's' : ''} no generation names any more\n`);
+  if (r.configs.length > 0) ctx.stdout.write(`${would} ${r.configs.length} config file cop${r.configs.length > 1 ? 'ies' : 'y'} no generation or service names any more\n`);
   if (r.leftovers.length > 0) ctx.stdout.write(`${would} ${r.leftovers.length} leftover${r.leftovers.length > 1 ? 's' : ''} of interrupted writes\n`);
 }
 
@@ -114,7 +115,7 @@ function reportPrune(ctx: Context, r: PruneResult, nothing: string): void {
 export async function pruneByRetention(root: string, dryRun: boolean): Promise<PruneResult> {
   const { generationPaths } = await import('../../generation/store.js');
   const { existsSync } = await import('node:fs');
-  if (!existsSync(generationPaths(root).dir)) return { removed: [], objects: [], leftovers: [], dryRun };
+  if (!existsSync(generationPaths(root).dir)) return { removed: [], objects: [], configs: [], leftovers: [], dryRun };
   return withSwitchLock(root, () => pruneGenerations(root, { dryRun }));
 }
 

@@ -130,7 +130,7 @@ export async function up(ctx: Context, opts: UpOptions): Promise<void> {
   const shown = opts.file ?? 'stack.toml';
   // Conflicts with the host's other stacks and services, before anything is installed or stopped.
   const conflicts = hostConflicts(stack, await currentContent(ctx), result);
-  if (conflicts.length > 0) throw invalidInput(conflicts, `${shown} conflicts with what runs on this host`);
+  if (conflicts.length > 0) throw invalidInput(conflicts, `stack ${stack.name} (${shown}) conflicts with what runs on this host; nothing was changed`);
   const entries = await entriesOf(ctx, stack, packages, (service, path) => result.locateService(service, path));
   const [{ switchGeneration }, sw, { audited }, { describeAction }] = await Promise.all([
     import('../../generation/switch.js'), import('./switch.js'), import('../../audit/host/log.js'), import('../../generation/diff.js'),

@@ -155,6 +155,12 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
   await writeFileAtomic(sysusersFile(def.name), unit.sysusers, 0o644);
   const users = await tool('systemd-sysusers', [sysusersFile(def.name)]);
   if (users.code !== 0) throw new NisoError('NISO3304', `systemd-sysusers could not create the user of ${def.name}: ${users.stderr.trim()}`);
+  // systemd-sysusers leaves a user that exists alone, whatever its uid: one of this name left with another uid would
+  // leave the unit's uid without a name, and the start would fail with systemd's bare 217/USER.
+  if ((await tool('getent', ['passwd', String(plan.user.uid)])).code !== 0) {
+    const other = (await tool('getent', ['passwd', plan.user.name])).stdout.split(':')[2];
+    throw new NisoError('NISO3304', `the user ${plan.user.name} of ${def.name} has uid ${other ?? '?'} on this host, not ${plan.user.uid}, the uid niso gave the service`, { hint: `remove the stale user (userdel ${plan.user.name}; groupdel ${plan.user.name} if its group stays), then start the service again` });
+  }
   await writeUnits(root, def, { plan, unit, niso });
   return { plan, unit, niso };
 }
@@ -353,6 +359,17 @@ async function exitUnitsSettled(name: string): Promise<void> {
   }
 }
 
+/** The service's own user and group, named by its sysusers.d file (`u NAME UID:GID`; not the volumes' shared groups). */
+async function dropServiceUser(service: string): Promise<void> {
+  let text: string;
+  try { text = readFileSync(sysusersFile(service), 'utf8'); } catch { return; }
+  const name = /^u (\S+) /m.exec(text)?.[1];
+  if (!name) return;
+  if ((await tool('getent', ['passwd', name])).code === 0) await tool('userdel', [name]);
+  // userdel removes the user's group only where login.defs says USERGROUPS_ENAB (a bare /etc has no login.defs).
+  if ((await tool('getent', ['group', name])).code === 0) await tool('groupdel', [name]);
+}
+
 /**
  * `niso remove SERVICE`: the unit, its companions, its user file and its generated files go; its state is unmounted
  * (systemd stops its mount unit), or deleted with `deleteState`.
@@ -376,6 +393,9 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
     // a failed last run to a service of the same name defined later (status reads the run's end only after createdAt).
     await tool('systemctl', ['reset-failed', unitName(name)]);
     for (const f of units) rmSync(join(UNIT_DIR, f), { force: true });
+    // With its state its uid was given back: its user goes too, or a later service of the name, given another uid,
+    // would find the name taken by the old one (sysusers leaves an existing user as it is).
+    if (deleteState) await dropServiceUser(name);
     rmSync(sysusersFile(name), { force: true });
     await systemctl('daemon-reload');
     await removeServiceFiles(host.root, name);
