@@ -125,6 +125,30 @@ interface ComposeRun {
   answered?: number;
   /** ms until `podman healthcheck run` reported every container healthy. */
   healthy?: number;
+  /** Where `up -d`'s time went, from the times its own output lines arrived (see composeSteps). */
+  steps?: ComposeSteps;
+}
+
+interface ComposeSteps {
+  /** Until it printed its first `podman run`: python, `podman --version`, the network check. */
+  startup: number;
+  /** The three `podman run -d`, each from its command line to its "exit code:" line. */
+  runs: number;
+  /** The rest: the 1 s sleep after each run and the network check before each. */
+  rest: number;
+}
+
+function composeSteps(lines: { t: number; line: string }[], t0: number, returned: number): ComposeSteps {
+  const first = lines.find((l) => l.line.startsWith('podman run '));
+  if (!first) throw new Error(`podman-compose printed no "podman run": ${lines.map((l) => l.line).join('\n').slice(-2000)}`);
+  let runs = 0;
+  let started: number | null = null;
+  for (const l of lines) {
+    if (l.line.startsWith('podman run ')) started = l.t;
+    else if (started !== null && l.line.startsWith('exit code:')) { runs += l.t - started; started = null; }
+  }
+  const startup = first.t - t0;
+  return { startup, runs, rest: returned - startup - runs };
 }
 
 interface ComposeCtx { peer: ComposePeer; project: string; file: string; apiPort: number }
@@ -135,7 +159,8 @@ async function composeUp(c: ComposeCtx, until: 'answer' | 'healthy'): Promise<Co
   const [cmd, args] = c.peer.composeArgv(['-p', c.project, '-f', c.file, 'up', '-d']);
   const t0 = performance.now();
   let returned = -1;
-  const up = spawnToEnd(cmd, args, c.peer.env).then((r) => { returned = performance.now() - t0; return r; });
+  const lines: { t: number; line: string }[] = [];
+  const up = spawnToEnd(cmd, args, c.peer.env, lines).then((r) => { returned = performance.now() - t0; return r; });
   if (until === 'answer') {
     // Polled while the command runs: the api may answer before podman-compose returns (it sleeps 1 s after each run).
     const failed = up.then((r) => (r.code === 0 ? new Promise<never>(() => {}) : Promise.reject(new Error(`podman-compose up -d failed (exit ${r.code}):\n${r.out.slice(-3000)}`))));
@@ -144,7 +169,7 @@ async function composeUp(c: ComposeCtx, until: 'answer' | 'healthy'): Promise<Co
     const answered = performance.now() - t0;
     const r = await up;
     if (r.code !== 0) throw new Error(`podman-compose up -d failed (exit ${r.code}):\n${r.out.slice(-3000)}`);
-    return { returned, answered };
+    return { returned, answered, steps: composeSteps(lines, t0, returned) };
   }
   const r = await up;
   if (r.code !== 0) throw new Error(`podman-compose up -d failed (exit ${r.code}):\n${r.out.slice(-3000)}`);
@@ -216,6 +241,7 @@ async function main(): Promise<void> {
   const timed: Record<Key, number[]> = { gate: [], wait: [], floor: [], composeAnswer: [], composeReturned: [], composeHealthy: [], composeHealthyReturned: [] };
   const loads: string[] = [];
   const apiRestarts: number[] = [];
+  const steps: ComposeSteps[] = [];
   let tools: ComposeTools | null = null;
   let composeWhy: string | null = podmanMissing();
   let subnet = '';
@@ -268,6 +294,7 @@ async function main(): Promise<void> {
       if (compose) {
         const a = await composeUp(compose, 'answer');
         apiRestarts.push(composeState(compose).apiRestarts);
+        if (round >= WARMUP) steps.push(a.steps!);
         composeDown(compose);
         const h = await composeUp(compose, 'healthy');
         const st = composeState(compose);
@@ -284,7 +311,8 @@ async function main(): Promise<void> {
   }
   const S = (k: Key) => summarize(timed[k]);
   const fl = S('floor');
-  const row = (variant: string, command: string, k: Key) => [variant, command, fmtSummary(S(k)), fmtRatio(S(k).median, fl.median)];
+  const nisoWait = S('wait');
+  const row = (variant: string, command: string, k: Key) => [variant, command, fmtSummary(S(k)), fmtRatio(S(k).median, fl.median), fmtRatio(S(k).median, nisoWait.median)];
   const podman = firstLine('sh', ['-c', 'podman --version 2>/dev/null || echo absent']);
   const measured = composeWhy === null && tools !== null;
   const kept = apiRestarts.slice(WARMUP);
@@ -302,8 +330,8 @@ ${mdTable(['fact', 'value'], [...machineRows(facts), ['niso ran as', cli.describ
 
 ## Time to every service healthy
 
-${mdTable(['variant', 'command', 'time', 'ratio to the floor'], [
-    ['floor', 'the three processes on the host (no sandbox, no niso), db and cache first, api once both answer `/health`; until the api answers `/health`', fmtSummary(fl), '1×'],
+${mdTable(['variant', 'command', 'time', 'ratio to the floor', 'ratio to niso --wait'], [
+    ['floor', 'the three processes on the host (no sandbox, no niso), db and cache first, api once both answer `/health`; until the api answers `/health`', fmtSummary(fl), '1×', fmtRatio(fl.median, nisoWait.median)],
     row('niso, SafeSwitch', '`niso stack up --settle 0s` (returns once SafeSwitch saw every service healthy)', 'gate'),
     row('niso, --wait', '`niso stack up --no-gate --wait`', 'wait'),
     ...(measured ? [
@@ -341,7 +369,8 @@ ${measured ? `- **What ran:** podman-compose ${tools!.composeVersion} (Debian) w
 - **\`depends_on\` in podman-compose 1.0.3 is a start order only.** It reads the keys of the long form and ignores
   \`condition\` (\`service_healthy\`, \`service_started\` and \`service_completed_successfully\` alike): \`up -d\` runs
   \`podman run -d\` for the services sorted by their number of dependencies (cache, db, then api) and **sleeps 1 s after
-  every \`podman run\`** (its \`Podman.run(sleep=1)\`), which is most of its time. That sleep is also why the api found db
+  every \`podman run\`** (its \`Podman.run(sleep=1)\`). Where \`up -d\`'s time went (medians of the "answering"
+  runs, from when its output lines arrived): ${measured && steps.length > 0 ? `start-up (python, \`podman --version\`, the network check) ${fmtMs(summarize(steps.map((x) => x.startup)).median)}, the three \`podman run -d\` ${fmtMs(summarize(steps.map((x) => x.runs)).median)}, the rest (the three sleeps and the network checks) ${fmtMs(summarize(steps.map((x) => x.rest)).median)}` : 'n/a'}. That sleep is also why the api found db
   and cache listening: it was restarted by \`restart: on-failure\` ${kept.reduce((a, b) => a + b, 0)} times in ${kept.length} kept rounds.
 - **Health:** podman 4.3 schedules health checks with systemd timers. There is no systemd here, so podman logs
   \`unable to get systemd connection to add healthchecks\` and the containers stay \`starting\` for ever. In the

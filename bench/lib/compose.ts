@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { openPodman, type Podman } from './podman.js';
 import { run, type Ran } from './proc.js';
 
@@ -65,7 +66,8 @@ export function openComposePeer(dir: string): ComposePeer {
   mkdirSync(join(dir, 'cni'), { recursive: true });
   writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${join(dir, 'run')}"\n`);
   writeFileSync(join(dir, 'containers.conf'), `[engine]\ntmp_dir = "${join(dir, 'tmp')}"\n\n[network]\nnetwork_backend = "cni"\nnetwork_config_dir = "${join(dir, 'cni')}"\n`);
-  const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), CONTAINERS_CONF: join(dir, 'containers.conf') };
+  // PYTHONUNBUFFERED: podman-compose's output arrives as it prints it, so the bench can time its steps.
+  const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), CONTAINERS_CONF: join(dir, 'containers.conf'), PYTHONUNBUFFERED: '1' };
   delete env.NODE_EXTRA_CA_CERTS;
   const pod = openPodman(dir);
   const ns = `--mount=${pod.nsFile}`;
@@ -116,13 +118,21 @@ export function buildScratchNodeImage(peer: ComposePeer, ctx: string, tag: strin
   peer.podman(['run', '--rm', '--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', tag, 'node', '-e', '0']);
 }
 
-/** Runs a command to its end without blocking the event loop (the bench polls HTTP meanwhile). */
-export function spawnToEnd(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+/**
+ * Runs a command to its end without blocking the event loop (the bench polls HTTP meanwhile); `lines` gets each line of
+ * its output with the performance.now() it arrived at.
+ */
+export function spawnToEnd(cmd: string, args: string[], env: NodeJS.ProcessEnv, lines?: { t: number; line: string }[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+    const take = (b: Buffer) => {
+      const t = performance.now();
+      out += b.toString();
+      if (lines) for (const line of b.toString().split('\n')) if (line.trim()) lines.push({ t, line });
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, out }));
   });
