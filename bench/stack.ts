@@ -101,7 +101,9 @@ function composeYaml(apiPort: number, network: string): string {
       '    healthcheck:',
       `      test: "node /app/health.js ${port}"`,
       '      interval: 1s',
-      '      timeout: 1s',
+      // 5 s, not niso's 1 s: the check starts a node process in the container, which under this machine's load alone
+      // can take over a second, and a timed-out check would only make the bench wait for the next one.
+      '      timeout: 5s',
       '      start_period: 30s',
       '      retries: 3',
       ...(api ? [
@@ -356,7 +358,7 @@ ${measured ? `- **What ran:** podman-compose ${tools!.composeVersion} (Debian) w
   untimed: the host's \`/usr/bin/node\`, the libraries \`ldd\` lists for it, dash as \`/bin/sh\`, the same three
   server.js and a health.js (104 MB). The compose file: the same three services, \`environment\` (PORT, DB_HOST=db,
   CACHE_HOST=cache), the api's \`ports: ["127.0.0.1:PORT:8080"]\`, a \`healthcheck\` per service
-  (\`test: "node /app/health.js PORT"\`, interval 1s), \`ulimits\` no higher than root's hard limits, and the api's
+  (\`test: "node /app/health.js PORT"\`, interval 1s, timeout 5s: the check starts a node process in the container), \`ulimits\` no higher than root's hard limits, and the api's
   \`depends_on: {db: {condition: service_healthy}, cache: {condition: service_healthy}}\` with
   \`restart: on-failure\`.
 - **Network:** a CNI bridge network made by the bench (\`podman network create --subnet ${subnet}\`, named as
