@@ -198,27 +198,36 @@ function cgroupDirs(e: Env, service: string): string[] {
 
 // Stops every service of the test roots, then removes the roots. Also kills what a failed test
 // left running, found by the cgroups of the root (svc.<root id>.<service>).
+// One root's failure does not keep the others from being cleaned; the first is reported at the end.
 after(async () => {
   const { rootId } = await import('../../src/service/store.js');
+  let first: unknown = null;
   for (const e of envs) {
-    const pid = supervisorPid(e);
-    if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-    for (const n of (() => { try { return readdirSync(join(e.root, 'var/lib/niso/services')); } catch { return []; } })()) {
-      if (!n.startsWith('.')) niso(e, ['deactivate', n]);
-    }
-    const id = rootId(e.root);
-    for (const c of ['pids', 'memory', 'cpu']) {
-      const base = join('/sys/fs/cgroup', c, 'niso');
-      for (const n of (() => { try { return readdirSync(base); } catch { return []; } })()) {
-        if (!n.startsWith(`svc.${id}.`)) continue;
-        try { for (const p of readFileSync(join(base, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
-        await sleep(50);
-        try { rmdirSync(join(base, n)); } catch { /* busy */ }
-      }
-    }
-    await removeTestDir(e.dir);
+    try { await cleanRoot(e, rootId); } catch (err) { first ??= err; }
   }
+  if (first !== null) throw first;
 });
+
+async function cleanRoot(e: Env, rootId: (root: string) => string): Promise<void> {
+  const killSupervisor = () => { const pid = supervisorPid(e); if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } };
+  killSupervisor();
+  for (const n of (() => { try { return readdirSync(join(e.root, 'var/lib/niso/services')); } catch { return []; } })()) {
+    if (!n.startsWith('.')) niso(e, ['deactivate', n]);
+  }
+  // deactivate may have started a supervisor again: it must not hold anything of the root while it goes.
+  killSupervisor();
+  const id = rootId(e.root);
+  for (const c of ['pids', 'memory', 'cpu']) {
+    const base = join('/sys/fs/cgroup', c, 'niso');
+    for (const n of (() => { try { return readdirSync(base); } catch { return []; } })()) {
+      if (!n.startsWith(`svc.${id}.`)) continue;
+      try { for (const p of readFileSync(join(base, n, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+      await sleep(50);
+      try { rmdirSync(join(base, n)); } catch { /* busy */ }
+    }
+  }
+  await removeTestDir(e.dir);
+}
 
 test('activate: a service that keeps running, reachable on its mapped port; deactivate stops it with SIGTERM and leaves nothing', async () => {
   const e = await setup('svcweb');
