@@ -14,7 +14,7 @@ import { BIN, catalogEnv } from '../helpers/catalog.js';
 import { freePort } from '../helpers/ports.js';
 
 const { recipe: CATALOG, dir, root, niso, ok, prepacked } = catalogEnv('postgres');
-const psql = (port: number, sql: string) => spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'shop', '-tAc', sql], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, PGPASSWORD: 's3cret', PGCONNECT_TIMEOUT: '5' } });
+const psql = (port: number, sql: string) => spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'shop', '-tAc', sql], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PGPASSWORD: 's3cret', PGCONNECT_TIMEOUT: '20' } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('catalog/postgres: initialises itself on a fresh volume, serves psql through a mapped port, recovers from kill -9, dumps with pg_dump', { timeout: 900_000 }, async () => {
