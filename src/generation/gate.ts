@@ -45,6 +45,12 @@ function failure(s: ServiceStatus | null, checked: boolean, endedUnhealthy = fal
   return null;
 }
 
+/** A service's status now and what is wrong with it, its health record read only once it does not run. */
+function look(root: string, name: string, checked: boolean, since: number): { s: ServiceStatus | null; why: string | null } {
+  const s = serviceStatus(root, name);
+  return { s, why: failure(s, checked, s?.pid === null && readHealth(root, name)?.status === 'unhealthy', since) };
+}
+
 const ready = (s: ServiceStatus, checked: boolean) => completed(s) || s.pid !== null && s.state !== 'activating' && (!checked || s.health === 'healthy');
 
 /** Waits for every named service to be ready, then for the settle window; the first failure ends it. */
@@ -58,8 +64,7 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
   while (waiting.size > 0) {
     for (const name of [...waiting]) {
       const health = checked.get(name) ?? null;
-      const s = serviceStatus(root, name);
-      const why = failure(s, health !== null, s?.pid === null && readHealth(root, name)?.status === 'unhealthy', started);
+      const { s, why } = look(root, name, health !== null, started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why}` };
       if (ready(s!, health !== null)) { waiting.delete(name); continue; }
       const bound = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : opts.settleMs + VERDICT_SLACK_MS;
@@ -77,8 +82,7 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
   for (;;) {
     for (const name of services) {
       const health = checked.get(name) ?? null;
-      const s = serviceStatus(root, name);
-      const why = failure(s, health !== null, s?.pid === null && readHealth(root, name)?.status === 'unhealthy', started);
+      const { s, why } = look(root, name, health !== null, started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why} within the settle window` };
       const was = seen.get(name)!;
       if (completed(s)) continue;

@@ -606,15 +606,20 @@ test('an unbounded /state of an earlier niso moves into its image at the first s
   ok(e, ['deactivate', 'legacy']);
 });
 
+/** Writes the root's host config with a [state] max_size (etc/niso/config.toml); returns the writer for later values. */
+function hostStateMaxSize(e: Env): (size: string) => void {
+  mkdirSync(join(e.root, 'etc/niso'), { recursive: true });
+  return (size) => writeFileSync(join(e.root, 'etc/niso/config.toml'), `[state]\nmax_size = "${size}"\n`);
+}
+
 test('a running service of a host that had no bound: at its restart its /state moves into an image, with what it wrote until it stopped', async () => {
   const e = await setup('moved');
-  const config = join(e.root, 'etc/niso/config.toml');
-  mkdirSync(join(e.root, 'etc/niso'), { recursive: true });
-  writeFileSync(config, '[state]\nmax_size = "unlimited"\n');
+  const setMaxSize = hostStateMaxSize(e);
+  setMaxSize('unlimited');
   ok(e, ['activate', 'moved', '--network', 'none', '--env', 'STOP_MARK=last-words']);
   const dir = join(e.root, 'var/lib/niso/state/moved');
   assert.equal(fsAt(dir), null, 'unbounded: a plain directory');
-  writeFileSync(config, '[state]\nmax_size = "32M"\n');
+  setMaxSize('32M');
   ok(e, ['restart', 'moved']);
   assert.equal(fsAt(dir), 'ext4');
   // The old app wrote its last file on SIGTERM: it stopped before the move, so the file moved with the rest.
@@ -624,14 +629,13 @@ test('a running service of a host that had no bound: at its restart its /state m
 
 test('a service without a size of its own follows the host\'s [state] max_size: a new one applies at the next restart', async () => {
   const e = await setup('follow');
-  const config = join(e.root, 'etc/niso/config.toml');
-  mkdirSync(join(e.root, 'etc/niso'), { recursive: true });
-  writeFileSync(config, '[state]\nmax_size = "16M"\n');
+  const setMaxSize = hostStateMaxSize(e);
+  setMaxSize('16M');
   ok(e, ['activate', 'follow', '--network', 'none']);
   const limit = () => (JSON.parse(ok(e, ['stats', 'follow', '--json'])) as { stateLimitBytes: number }[])[0]!.stateLimitBytes;
   assert.equal(limit(), 16 * 1024 * 1024);
   writeFileSync(join(e.root, 'var/lib/niso/state/follow/kept'), 'yes');
-  writeFileSync(config, '[state]\nmax_size = "24M"\n');
+  setMaxSize('24M');
   ok(e, ['restart', 'follow']);
   assert.equal(status(e, 'follow').state, 'active');
   assert.equal(limit(), 24 * 1024 * 1024);
