@@ -15,7 +15,12 @@ test('niso-recover.service runs niso __recover at boot when a switch journal exi
   assert.ok(lines.includes('Environment="NISO_ROOT=/var/lib/x"'), text);
   assert.ok(lines.includes('Type=oneshot'), text);
   assert.ok(lines.includes('WantedBy=multi-user.target'), text);
-  assert.ok(!lines.some((l) => l.startsWith('Before=')), 'not ordered before the services it starts');
+  assert.ok(!lines.some((l) => l.startsWith('Before=') && l !== 'Before=shutdown.target'), 'not ordered before the services it starts');
+  // After the boot's start jobs (multi-user.target orders itself after the services it wants), without the cycle the
+  // target's implicit After= on a unit it wants would make.
+  assert.ok(lines.some((l) => /^After=.*\bmulti-user\.target\b/.test(l)), text);
+  assert.ok(lines.includes('DefaultDependencies=no'), text);
+  assert.ok(lines.includes('Conflicts=shutdown.target'), text);
 });
 
 test('a journal path with a blank: no condition (condition paths take no quotes); __recover finds nothing to do then', () => {
