@@ -186,7 +186,10 @@ export async function startDefined(host: HostEnv, name: string): Promise<Service
     const def = requireDefinition(host.root, name);
     const prev = readState(host.root, name);
     const pending = pendingStart(def, prev);
-    if (pending && pending.by.pid === process.pid && !unitActive(name)) {
+    // This command defined the service and asked for its start. A unit that runs already was started by someone else
+    // since (the boot's start job, a dependent's Wants=) from the unit file of the definition before: only the start
+    // writes the unit, so it is written and the unit restarted, never taken as this definition's run.
+    if (pending && pending.by.pid === process.pid) {
       return enableAndStart(host, def, { ...(prev.version ? prev : initialState(new Date())), restarts: 0, restartsInARow: 0, start: pending.id }, 'restart');
     }
     if (unitActive(name)) {
