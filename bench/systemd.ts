@@ -1,0 +1,169 @@
+// Issue 17's start path on the systemd backend, inside a booted systemd 252 (systemd-nspawn, as the systemd tests boot
+// it; PID 1 here is not systemd): how soon the template node app answers its first HTTP 200 after `niso activate -p …
+// --wait` and when that command returns, against the floor, `systemctl start` of a plain unit that runs the same app
+// with the same node (no sandbox, no network namespace, no mapped port); `systemctl start` of the unit niso wrote (its
+// sandbox and network without niso's CLI); and `niso list` / `niso status` with 20 services against `node -e 0` and
+// `systemctl list-units`. Every time is taken inside the machine by bench/lib/start-probe.ts, so nsenter's own start
+// is not counted. NODE_EXTRA_CA_CERTS is unset for all of it (it costs every node start ~75 ms; see run-start.md).
+// Writes bench/results/systemd.md. Knobs: BENCH_RUNS (rounds, 10), BENCH_SERVICES (20).
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bootMachine, type Machine } from '../test/helpers/nspawn.js';
+import { removeTestDir } from '../test/helpers/tmp.js';
+import { intEnv } from './lib/env.js';
+import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
+import { cleanupOnInterrupt } from './lib/proc.js';
+import { fmtMs, fmtRatio, fmtSummary, mdTable, summarize, type Summary } from './lib/stats.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(repo, 'bin/niso');
+const PROBE = join(repo, 'bench/lib/start-probe.ts');
+const ROUNDS = intEnv('BENCH_RUNS', 10);
+const SERVICES = intEnv('BENCH_SERVICES', 20);
+const WARMUP = 1;
+const FLOOR_PORT = 3900;
+const NISO_PORT = 3901;
+const RESULT = join(repo, 'bench/results/systemd.md');
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+delete process.env.NODE_EXTRA_CA_CERTS;
+
+interface Probe { exitMs: number; code: number | null; firstOkMs: number | null; stderr: string }
+
+let m: Machine | null = null;
+let dir = '';
+let root = '';
+
+async function cleanup(): Promise<void> {
+  if (m) { await m.shutdown(); m = null; }
+  if (dir) { await removeTestDir(dir); dir = ''; }
+}
+
+/** niso on the host (init, pack, install), in the work dir. */
+function hostNiso(args: string[]): void {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
+  if (r.status !== 0) throw new Error(`niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
+}
+
+/** niso in the machine, untimed. */
+async function nisoIn(args: string[]): Promise<string> {
+  const r = await m!.run('env', ['-u', 'TERM', `NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** One timed command in the machine (start-probe.ts), with the first 200 on `port` when given. */
+async function probe(port: number | null, cmd: string[]): Promise<Probe> {
+  const r = await m!.run('sh', ['-c', `cd ${repo} && exec "$0" --import tsx "$@"`, process.execPath, PROBE, port === null ? '-' : String(port), '--', ...cmd], { timeoutMs: 120_000 });
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  let p: Probe;
+  try { p = JSON.parse(line) as Probe; } catch { throw new Error(`the probe said no result (exit ${r.code}):\n${r.stderr}${r.stdout}`); }
+  if (p.code !== 0) throw new Error(`${cmd.join(' ')} exited ${p.code} in the machine:\n${p.stderr}`);
+  if (port !== null && p.firstOkMs === null) throw new Error(`${cmd.join(' ')}: no HTTP 200 on port ${port}:\n${p.stderr}`);
+  return p;
+}
+
+const niso = (args: string[]) => ['env', '-u', 'TERM', `NISO_ROOT=${root}`, process.execPath, BIN, ...args];
+
+interface Samples { [row: string]: number[] }
+
+async function main(): Promise<void> {
+  const facts = machineFacts(repo);
+  const uninstall = cleanupOnInterrupt(cleanup, log);
+  dir = mkdtempSync('/var/tmp/niso-bench-systemd-');
+  chmodSync(dir, 0o755);
+  root = join(dir, 'root');
+  hostNiso(['init', '--template', 'node', '--name', 'app', 'app']);
+  hostNiso(['pack', 'app', '-o', 'app.niso', '-q']);
+  hostNiso(['install', 'app.niso']);
+  m = await bootMachine({ binds: [dir], bindsRo: [repo, '/etc/ssl'], privateNetwork: true, limits: true });
+  log(`machine ${m.name} booted in ${m.bootMs.toFixed(0)} ms`);
+  await m.installUnits([{
+    name: 'bench-floor.service',
+    text: `[Unit]\nDescription=bench floor: the template app with the host's node, no sandbox\n[Service]\nEnvironment=PORT=${FLOOR_PORT}\nExecStart=${process.execPath} ${join(dir, 'app/server.js')}\n`,
+  }]);
+  const t: Samples = {};
+  const add = (row: string, ms: number) => { (t[row] ??= []).push(ms); };
+  const sysd = (...a: string[]) => ['systemctl', ...a];
+
+  for (let round = 0; round < WARMUP + ROUNDS; round++) {
+    const keep = round >= WARMUP;
+    // The order rotates, so that no variant always follows the same one.
+    const variants: (() => Promise<void>)[] = [
+      async () => {
+        const p = await probe(FLOOR_PORT, sysd('start', 'bench-floor.service'));
+        if (keep) { add('floor first 200', p.firstOkMs!); add('floor systemctl returns', p.exitMs); }
+        await m!.ok('systemctl', ['stop', 'bench-floor.service']);
+      },
+      async () => {
+        const p = await probe(NISO_PORT, niso(['activate', 'app', '--name', 'svc', '-p', `127.0.0.1:${NISO_PORT}:3000`, '--wait']));
+        if (keep) { add('activate first 200', p.firstOkMs!); add('activate returns', p.exitMs); }
+        await nisoIn(['deactivate', 'svc']);
+        // niso's own unit, started by systemd alone: the sandbox and the network unit, without niso's CLI.
+        const u = await probe(NISO_PORT, sysd('start', 'niso-svc.service'));
+        if (keep) { add('unit first 200', u.firstOkMs!); add('unit systemctl returns', u.exitMs); }
+        await nisoIn(['deactivate', 'svc']);
+        await nisoIn(['remove', 'svc']);
+      },
+    ];
+    for (let i = 0; i < variants.length; i++) await variants[(i + round) % variants.length]!();
+    log(`round ${round + 1}/${WARMUP + ROUNDS}${keep ? '' : ' (warm-up)'} done; load ${loadNow()}`);
+  }
+
+  // The read commands with SERVICES services defined and running (no network of their own: the count is what matters).
+  for (let i = 1; i <= SERVICES; i++) await nisoIn(['activate', 'app', '--name', `s${i}`, '--network', 'none']);
+  log(`${SERVICES} services active; load ${loadNow()}`);
+  for (let round = 0; round < WARMUP + ROUNDS; round++) {
+    const keep = round >= WARMUP;
+    const reads: [string, string[]][] = [
+      ['node -e 0', [process.execPath, '-e', '0']],
+      ['niso list', niso(['list'])],
+      ['niso list --json', niso(['list', '--json'])],
+      ['niso status s1', niso(['status', 's1'])],
+      ['systemctl list-units', sysd('list-units', '--no-pager', 'niso-*')],
+    ];
+    for (let i = 0; i < reads.length; i++) {
+      const [row, cmd] = reads[(i + round) % reads.length]!;
+      const p = await probe(null, cmd);
+      if (keep) add(row, p.exitMs);
+    }
+  }
+  const loadEnd = loadNow();
+  for (let i = 1; i <= SERVICES; i++) await nisoIn(['deactivate', `s${i}`]);
+  const bootMs = m.bootMs;
+  await cleanup();
+  uninstall();
+
+  const s = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summarize(v)])) as Record<string, Summary>;
+  const med = (k: string) => s[k]!.median;
+  const rows = [
+    ['first HTTP 200 after `niso activate -p 127.0.0.1:P:3000 --wait` (a new service: defined, unit written, network unit, sandbox)', fmtSummary(s['activate first 200']!), `\`systemctl start\` of a plain unit running the same app: ${fmtSummary(s['floor first 200']!)}`, `${fmtRatio(med('activate first 200'), med('floor first 200'))}; +${fmtMs(med('activate first 200') - med('floor first 200'))}`, `≤ floor + 60 ms: ${med('activate first 200') - med('floor first 200') <= 60 ? 'met' : '**not met**'}`],
+    ['`niso activate --wait` returns', fmtSummary(s['activate returns']!), `its first 200: ${fmtMs(med('activate first 200'))}`, `+${fmtMs(med('activate returns') - med('activate first 200'))}`, `≤ first 200 + 20 ms: ${med('activate returns') - med('activate first 200') <= 20 ? 'met' : '**not met**'}`],
+    ['first HTTP 200 after `systemctl start niso-svc.service` (niso\'s unit: network unit, sandbox; no niso CLI)', fmtSummary(s['unit first 200']!), `the plain unit: ${fmtSummary(s['floor first 200']!)}`, `${fmtRatio(med('unit first 200'), med('floor first 200'))}; +${fmtMs(med('unit first 200') - med('floor first 200'))}`, ''],
+    ['`systemctl start` returns: niso\'s unit / the plain unit', `${fmtSummary(s['unit systemctl returns']!)}`, fmtSummary(s['floor systemctl returns']!), fmtRatio(med('unit systemctl returns'), med('floor systemctl returns')), ''],
+    ...(['niso list', 'niso list --json', 'niso status s1'] as const).map((k) => [`\`${k}\` with ${SERVICES} services`, fmtSummary(s[k]!), `\`node -e 0\`: ${fmtSummary(s['node -e 0']!)}; \`systemctl list-units\`: ${fmtMs(med('systemctl list-units'))}`, fmtRatio(med(k), med('node -e 0')), `≤ 1.5× \`node -e 0\`: ${med(k) <= 1.5 * med('node -e 0') ? 'met' : '**not met**'}`]),
+  ];
+  const report = [
+    '# The start path on the systemd backend',
+    '',
+    `Made by \`npm run bench:systemd\` (bench/systemd.ts) on ${facts.date}. Inside a systemd 252 booted with systemd-nspawn (its own network namespace), as the systemd backend's tests boot it; the template node app (\`niso init --template node\`). Every time is measured inside the machine from the command's spawn (bench/lib/start-probe.ts: its exit, and the first HTTP 200 on 127.0.0.1 polled every millisecond). ${ROUNDS} rounds after ${WARMUP} warm-up, the variants in a rotating order; cells are the **median** (min–max, n). NODE_EXTRA_CA_CERTS unset.`,
+    '',
+    mdTable(['fact', 'value'], [
+      ...machineRows(facts),
+      ['machine boot', fmtMs(bootMs)],
+      ['load average (1/5/15 min): start; end of timing', `${facts.loadStart}; ${loadEnd}`],
+    ]),
+    '',
+    mdTable(['what', 'niso', 'floor / peer', 'ratio', 'aim (issue 17)'], rows),
+    '',
+  ].join('\n');
+  writeReport(RESULT, report);
+}
+
+main().catch(async (e) => {
+  log(e instanceof Error ? e.stack ?? e.message : String(e));
+  await cleanup().catch(() => undefined);
+  process.exit(1);
+});
