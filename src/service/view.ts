@@ -2,7 +2,7 @@
 import { appPid } from '../sandbox/procs.js';
 import { cgroupOf, endedRun, judgeEnd, sandboxStart, startFacts } from './running.js';
 import { readLimitEvents } from './stats/read.js';
-import { systemdStatus } from './systemd/status.js';
+import { systemdStatus, systemdStatuses } from './systemd/status.js';
 import { afterInterrupted, pendingStart, startOutcome } from './model/reconcile.js';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceStateName } from './model/types.js';
 import { listServiceNames, readDefinition, readPlan, readState } from './store.js';
@@ -89,7 +89,12 @@ export function isActive(s: Pick<ServiceStatus, 'state' | 'pid'>): boolean {
 }
 
 export function allStatuses(root: string): ServiceStatus[] {
-  return listServiceNames(root).map((n) => serviceStatus(root, n)).filter((s): s is ServiceStatus => s !== null);
+  const now = Date.now();
+  const defs = listServiceNames(root).map((n) => readDefinition(root, n)).filter((d): d is ServiceDefinition => d !== null);
+  // systemd's units are read in one `systemctl show`, not one per service.
+  const onSystemd = defs.filter((d) => d.backend === 'systemd');
+  const systemd = new Map(systemdStatuses(root, onSystemd, now).map((s) => [s.name, s]));
+  return defs.map((d) => systemd.get(d.name) ?? serviceStatus(root, d.name, now)).filter((s): s is ServiceStatus => s !== null);
 }
 
 export function formatUptime(ms: number): string {

@@ -216,3 +216,22 @@ test('debug on systemd: systemctl status, the systemd-analyze rating, the exits 
   await nisoOk(['deactivate', 'nouser']);
   await nisoOk(['remove', 'nouser']);
 });
+
+test('niso status of every service reads their units at once and shows each as `niso status NAME` does', async () => {
+  await nisoOk(['activate', PKG, '--name', 'one', '--network', 'none', '--wait']);
+  await nisoOk(['activate', PKG, '--name', 'two', '--network', 'none', '--wait']);
+  await nisoOk(['deactivate', 'two']);
+  await nisoOk(['activate', PKG, '--name', 'three', '--network', 'none', '--restart', 'no', '--no-gate', '--', 'crash.js']);
+  for (let i = 0; i < 200 && (await m!.show('niso-three.service', 'ActiveState')) === 'active'; i++) await sleep(50);
+  type Row = Status & { uptimeMs: number | null; lastExit: { exitCode: number | null } | null };
+  const all = JSON.parse(await nisoOk(['status', '--json'])) as Row[];
+  const one = async (n: string) => JSON.parse(await nisoOk(['status', n, '--json'])) as Row;
+  const without = (r: Row) => ({ ...r, uptimeMs: null });
+  // Also the earlier tests' services that are still defined (crashy, inactive).
+  for (const n of ['one', 'two', 'three']) assert.ok(all.some((r) => r.name === n), n);
+  for (const r of all) assert.deepEqual(without(r), without(await one(r.name)), r.name);
+  const mine = all.filter((r) => ['one', 'two', 'three'].includes(r.name));
+  assert.deepEqual(Object.fromEntries(mine.map((r) => [r.name, r.state])), { one: 'active', two: 'inactive', three: 'failed' });
+  assert.match(await nisoOk(['list']), /^one +sdweb@\S+ +active /m);
+  for (const n of ['one', 'two', 'three']) { await nisoOk(['deactivate', n]); await nisoOk(['remove', n]); }
+});

@@ -6,7 +6,7 @@ import { SIGNAL_NUMBERS } from '../../sandbox/signals.js';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState, type ServiceStateName } from '../model/types.js';
 import { readState } from '../store.js';
 import type { ServiceStatus } from '../view.js';
-import { showSync, unixTimestamp } from './systemctl.js';
+import { showManySync, showSync, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
 import { runOf, unitHealth } from './health-run.js';
 import { END_PROPERTIES, desiredOf, stopCounters, unitEnd } from './after-exit.js';
@@ -65,9 +65,10 @@ export function unitStartFacts(def: ServiceDefinition, state: ServiceState, p: R
   };
 }
 
-export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now()): ServiceStatus {
+/** `shown`: the unit's STATUS_PROPERTIES when the caller read them already (a listing reads all units at once). */
+export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now(), shown?: Record<string, string>): ServiceStatus {
   const name = d.name;
-  const p = showSync(unitName(name), STATUS_PROPERTIES);
+  const p = shown ?? showSync(unitName(name), STATUS_PROPERTIES);
   const pid = Number(p.MainPID) || null;
   const running = pid !== null && (p.ActiveState === 'active' || p.ActiveState === 'deactivating' || p.ActiveState === 'reloading');
   // The health check's record (health.json, kept by niso-NAME-health.service): activating until a probe passes, as on
@@ -115,4 +116,10 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
     backend: 'systemd', desired: desiredOf(def, p), message, nextRestartAt: waiting ? predictedRestart ?? s.nextRestartAt : null,
     lastExit: (judged ? s.exits.at(-1) : end) ?? null,
   };
+}
+
+/** The status of several systemd services, their units read in one `systemctl show`. */
+export function systemdStatuses(root: string, defs: readonly ServiceDefinition[], now = Date.now()): ServiceStatus[] {
+  const shown = showManySync(defs.map((d) => unitName(d.name)), STATUS_PROPERTIES);
+  return defs.map((d, i) => systemdStatus(root, d, now, shown?.[i]));
 }
