@@ -21,6 +21,20 @@ const TMPFS = process.env.BENCH_TMPFS ?? '/dev/shm';
 const DISK = process.env.BENCH_DISK ?? '/var/tmp';
 const CACHE = join(repo, 'bench/.cache');
 const RESULT = join(repo, 'bench/results/pack-install.md');
+/** An earlier build (a directory with bin/ and dist/) timed beside this one for pack and install on tmpfs, e.g. the branch point. */
+const BASELINE = process.env.BENCH_BASELINE;
+const BASELINE_LABEL = process.env.BENCH_BASELINE_LABEL ?? 'baseline';
+const BASE_PEER = `niso ${BASELINE_LABEL}`;
+
+/**
+ * pack and install run without NODE_EXTRA_CA_CERTS: node reads that bundle at every start (~70 ms here), which the
+ * start-up rows show apart; the README's figures and issue 17's aims are without it.
+ */
+const packEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+  const env = nisoEnv(extra);
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+};
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -82,29 +96,43 @@ interface AppResult {
   storeGrowth101: number[];
   /** `diff -r` of niso's installed app/ against the tar extraction (manifest.toml aside). */
   sameTree: boolean;
+  /** With a baseline build: whether it packed the same bytes (digest and file). */
+  sameAsBaseline?: boolean;
 }
 
-function packPhase(cli: NisoCli, app: PreparedApp, src: string, out: string, rounds: number, where: string, rows: Row[], settle?: () => void): { pack: PackJson; deterministic: boolean; t0: string; t1: string } {
+function packPhase(cli: NisoCli, app: PreparedApp, src: string, out: string, rounds: number, where: string, rows: Row[], settle?: () => void, base?: NisoCli): { pack: PackJson; deterministic: boolean; sameAsBaseline?: boolean; t0: string; t1: string } {
   mkdirSync(out, { recursive: true });
   const nisoOut = join(out, `${app.name}.niso`);
   const t0 = join(out, `${app.name}.T0.tar.zst`);
   const t1 = join(out, `${app.name}.T1.tar.zst`);
   let pack: PackJson | undefined;
   const digests = new Set<string>();
+  const baseDigests = new Set<string>();
+  const baseOut = join(out, `${app.name}.baseline.niso`);
   const s = interleaved(rounds, WARMUP, {
     niso: () => {
       rmSync(nisoOut, { force: true });
-      const r = niso(cli, ['pack', src, '-o', nisoOut, '--json']);
+      const r = niso(cli, ['pack', src, '-o', nisoOut, '--json'], { env: packEnv() });
       pack = parseJson<PackJson>(r, 'niso pack');
       digests.add(`${pack.digest} ${sha256File(nisoOut)}`);
       return r.ms;
     },
+    ...(base ? {
+      [BASE_PEER]: () => {
+        rmSync(baseOut, { force: true });
+        const r = niso(base, ['pack', src, '-o', baseOut, '--json'], { env: packEnv() });
+        baseDigests.add(`${parseJson<PackJson>(r, 'niso pack (baseline)').digest} ${sha256File(baseOut)}`);
+        return r.ms;
+      },
+    } : {}),
     [PEER_T0]: () => { rmSync(t0, { force: true }); return bash(`${tarCmd(src)} | zstd -3 -T0 -q -o ${q(t0)}`).ms; },
     [PEER_T1]: () => { rmSync(t1, { force: true }); return bash(`${tarCmd(src)} | zstd -3 -q -o ${q(t1)}`).ms; },
   }, settle);
   rows.push({ phase: `pack, ${where}`, app: app.name, niso: s.niso!, peer: PEER_T0, peerTime: s[PEER_T0]! });
   rows.push({ phase: `pack, ${where}`, app: app.name, niso: s.niso!, peer: PEER_T1, peerTime: s[PEER_T1]! });
-  return { pack: pack!, deterministic: digests.size === 1, t0, t1 };
+  if (base) rows.push({ phase: `pack, ${where}`, app: app.name, niso: s.niso!, peer: BASE_PEER, peerTime: s[BASE_PEER]! });
+  const sameAsBaseline = base ? baseDigests.size === 1 && digests.size === 1 && [...baseDigests][0] === [...digests][0] : undefined;
+  return { pack: pack!, deterministic: digests.size === 1, sameAsBaseline, t0, t1 };
 }
 
 /** True when the one store object under root holds exactly the files tar extracted. */
@@ -147,6 +175,7 @@ function main(): void {
 
 function bench(shm: string, disk: string, started: number): void {
   const cli = resolveNiso(repo, join(shm, 'niso'));
+  const base = BASELINE ? resolveNiso(resolve(BASELINE), join(shm, 'niso-baseline')) : undefined;
   const facts = machineFacts(repo);
   log(`niso: ${cli.describe}`);
   const fsTmp = filesystemOf(TMPFS);
@@ -170,14 +199,14 @@ function bench(shm: string, disk: string, started: number): void {
     const srcDisk = copyApp(app.dir, join(disk, 'apps', app.name));
 
     log(`${app.name}: pack on tmpfs (${WARMUP} warm-up + ${RUNS} runs each)`);
-    const p = packPhase(cli, app, src, join(shm, 'out'), RUNS, 'tmpfs', rows);
+    const p = packPhase(cli, app, src, join(shm, 'out'), RUNS, 'tmpfs', rows, undefined, base);
     log(`${app.name}: pack on disk (${WARMUP} warm-up + ${DISK_RUNS} runs each)`);
     const settleDisk = () => { run('sync', ['-f', disk]); };
     packPhase(cli, app, srcDisk, join(disk, 'out'), DISK_RUNS, 'disk', rows, settleDisk);
 
     // 1.0.1: the same app with one changed file, packed by niso and by the peer (not timed).
     const pkg101 = join(shm, 'out', `${app.name}-1.0.1.niso`);
-    const pack101 = parseJson<PackJson>(niso(cli, ['pack', src101, '-o', pkg101, '--json']), 'niso pack 1.0.1');
+    const pack101 = parseJson<PackJson>(niso(cli, ['pack', src101, '-o', pkg101, '--json'], { env: packEnv() }), 'niso pack 1.0.1');
     const tar101 = join(shm, 'out', `${app.name}-1.0.1.tar.zst`);
     bash(`${tarCmd(src101)} | zstd -3 -T0 -q -f -o ${q(tar101)}`);
 
@@ -189,21 +218,32 @@ function bench(shm: string, disk: string, started: number): void {
     let sameTree = false;
     const nisoRoot = (i: number) => join(shm, 'roots', `${app.name}-${i}`);
     const peerDir = (i: number) => join(shm, 'x', `${app.name}-${i}`);
+    const baseRoot = join(shm, 'roots', `${app.name}-baseline`);
     const s = interleaved(RUNS, WARMUP, {
       niso: (i) => {
-        const env = nisoEnv({ NISO_ROOT: fresh(nisoRoot(i)) });
+        const env = packEnv({ NISO_ROOT: fresh(nisoRoot(i)) });
         const r = niso(cli, ['install', pkg, '--json'], { env });
         install = parseJson<InstallJson>(r, 'niso install');
         if (install.alreadyInstalled || install.files !== p.pack.files) throw new Error(`unexpected install result: ${r.stdout}`);
         return r.ms;
       },
+      ...(base ? {
+        [BASE_PEER]: () => {
+          const r = niso(base, ['install', pkg, '--json'], { env: packEnv({ NISO_ROOT: fresh(baseRoot) }) });
+          if (parseJson<InstallJson>(r, 'niso install (baseline)').alreadyInstalled) throw new Error('baseline: already installed');
+          const ms = r.ms;
+          wipe(baseRoot);
+          return ms;
+        },
+      } : {}),
       [PEER_X]: (i) => bash(`zstd -d -c ${q(p.t0)} | tar -xf - -C ${q(fresh(join(peerDir(i), '1.0.0')))}`).ms,
     });
     rows.push({ phase: 'install, tmpfs', app: app.name, niso: s.niso!, peer: PEER_X, peerTime: s[PEER_X]! });
+    if (base) rows.push({ phase: 'install, tmpfs', app: app.name, niso: s.niso!, peer: BASE_PEER, peerTime: s[BASE_PEER]! });
     // The roots of the first pass hold 1.0.0; now add 1.0.1 next to it in each.
     const s101 = interleaved(RUNS, WARMUP, {
       niso: (i) => {
-        const env = nisoEnv({ NISO_ROOT: nisoRoot(i) });
+        const env = packEnv({ NISO_ROOT: nisoRoot(i) });
         if (i === 0) sameTree = sameInstalledTree(nisoRoot(i), join(peerDir(i), '1.0.0'));
         const before = duBytes(nisoRoot(i));
         const r = niso(cli, ['install', pkg101, '--json'], { env });
@@ -226,7 +266,7 @@ function bench(shm: string, disk: string, started: number): void {
     const diskTar = join(disk, 'out', `${app.name}.T0.tar.zst`);
     const d = interleaved(1, 0, {
       // Trees stay until the app is done: deleting on this ext4 (mounted with discard) stalls the next writer.
-      niso: () => niso(cli, ['install', diskPkg, '--json'], { env: nisoEnv({ NISO_ROOT: fresh(join(disk, 'roots', app.name)) }) }).ms,
+      niso: () => niso(cli, ['install', diskPkg, '--json'], { env: packEnv({ NISO_ROOT: fresh(join(disk, 'roots', app.name)) }) }).ms,
       [PEER_X]: () => bash(`zstd -d -c ${q(diskTar)} | tar -xf - -C ${q(fresh(join(disk, 'x', app.name)))}`).ms,
       [PEER_XS]: () => {
         const x = fresh(join(disk, 'xs', app.name));
@@ -238,7 +278,7 @@ function bench(shm: string, disk: string, started: number): void {
 
     results.push({
       app, pack: p.pack, pack101, deterministic: p.deterministic, dirBytes: duBytes(src),
-      tarZstT0: statSync(p.t0).size, tarZstT1: statSync(p.t1).size, install: install!, install101, storeGrowth101: growth, sameTree,
+      tarZstT0: statSync(p.t0).size, tarZstT1: statSync(p.t1).size, install: install!, install101, storeGrowth101: growth, sameTree, sameAsBaseline: p.sameAsBaseline,
     });
     wipe(join(shm, 'x'));
     wipe(join(shm, 'roots'));
@@ -277,13 +317,14 @@ function bench(shm: string, disk: string, started: number): void {
     rows.push({ phase: 'start-up, NODE_EXTRA_CA_CERTS unset', app: '`niso list` (empty store)', niso: st.listNoCa!, peer: NODE0, peerTime: st.nodeNoCa! });
   }
 
-  const report = render({ cli, facts, fsTmp, fsDisk, results, rows, totalMs: performance.now() - started, loadEnd: loadNow() });
+  const report = render({ cli, base, facts, fsTmp, fsDisk, results, rows, totalMs: performance.now() - started, loadEnd: loadNow() });
   writeReport(RESULT, report);
   log(`wrote ${RESULT} in ${fmtMs(performance.now() - started)}`);
 }
 
 interface RenderInput {
   cli: NisoCli;
+  base?: NisoCli;
   facts: ReturnType<typeof machineFacts>;
   fsTmp: string;
   fsDisk: string;
@@ -312,6 +353,7 @@ function render(x: RenderInput): string {
     ['disk runs', `${DISK}: ${x.fsDisk}`],
     ['NODE_EXTRA_CA_CERTS', f.nodeExtraCaCerts],
     ['niso CLI', x.cli.describe],
+    ...(x.base ? [[`${BASE_PEER} (rows with it as the peer)`, `${BASELINE}: the same kind of bundle, copied aside the same way`]] : []),
     ['niso source', f.git],
     ['load average 1/5/15 min', `${f.loadStart} at the start, ${x.loadEnd} at the end (2 cores: other work on the machine shows up as spread)`],
   ]), '');
@@ -328,7 +370,7 @@ function render(x: RenderInput): string {
   out.push(mdTable(['app', 'app dir (du -sb)', "files' bytes (niso appBytes)", '.niso', 'tar.zst -T0', 'tar.zst 1 thread', '.niso / app', '.niso / tar.zst', 'pack deterministic', 'installed tree = tar -x tree'],
     x.results.map((r) => [r.app.name, fmtBytes(r.dirBytes), fmtBytes(r.pack.appBytes), fmtBytes(r.pack.packageBytes), fmtBytes(r.tarZstT0), fmtBytes(r.tarZstT1),
       `${((r.pack.packageBytes / r.dirBytes) * 100).toFixed(1)}%`, fmtRatio(r.pack.packageBytes, r.tarZstT0),
-      r.deterministic ? 'yes (same digest and bytes every run)' : '**NO**', r.sameTree ? 'yes' : '**NO**'])), '');
+      `${r.deterministic ? 'yes (same digest and bytes every run)' : '**NO**'}${r.sameAsBaseline === undefined ? '' : r.sameAsBaseline ? `; the same digest and bytes as ${BASE_PEER}` : `; **NOT** the bytes of ${BASE_PEER}`}`, r.sameTree ? 'yes' : '**NO**'])), '');
 
   out.push('## Dedupe: installing 1.0.1 (one changed file) next to 1.0.0', '');
   out.push(mdTable(['app', '1.0.1 files\' bytes', 'niso newBytes (median)', 'store growth, du -sb (median)', 'peer writes (every file)', 'niso/peer bytes', '1.0.0 install newBytes (dedupe inside one package)'],
@@ -343,6 +385,8 @@ function render(x: RenderInput): string {
   out.push(`- Peers run as \`bash -c 'set -euo pipefail; …'\`; pack peers: \`${tarCmd('DIR')} | zstd -3 [-T0] -q -o OUT\`; install peer: \`zstd -d -c FILE | tar -xf - -C DIR\`. The peers neither hash nor verify anything, and plain extraction does not flush to disk; the \`sync -f\` row adds the flush niso's install does.`);
   out.push("- \"store growth\" is `du -sb NISO_ROOT` after minus before installing 1.0.1; it includes the new store object's directories and niso/ metadata, which newBytes (file content only) does not.");
   out.push('- The pack sources were copied from bench/.cache to each filesystem first, so reads come from the page cache on disk too.');
+  out.push('- niso pack and install ran with NODE_EXTRA_CA_CERTS unset (node reads that bundle at every start, ~70 ms on these machines; the start-up rows show it apart), as the README figures are.');
+  if (x.base) out.push(`- \`${BASE_PEER}\` rows: an earlier build (${BASELINE}) timed in the same rounds as this one, pack and install on tmpfs; ratios below 1× mean this build is faster.`);
   if (x.cli.mode === 'tsx') out.push('- niso ran from its TypeScript sources through tsx because dist/niso.mjs did not exist: every niso time includes tsx loading and transpiling, which inflates start-up most. Rerun `npm run bench` once the build passes.');
   out.push('');
   return out.join('\n');

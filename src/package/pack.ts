@@ -1,6 +1,7 @@
 // `niso pack`: app directory → deterministic .niso (tar + zstd). Same inputs give the same bytes:
 // sorted entries, fixed mtime (SOURCE_DATE_EPOCH or 0), uid/gid 0, no user names, modes 0644/0755.
 import { createHash } from 'node:crypto';
+import { sha256Hex } from '../host/sha256.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -207,7 +208,8 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
   const z = compressor();
   const bodyDone = pipeline(z.stdout, createWriteStream(tmpBody, { mode: 0o600 }));
   let blocked = false;
-  const tar = new TarWriter((chunk) => { if (!z.stdin.write(chunk)) blocked = true; });
+  // Each staged chunk goes back to the writer once the pipe has taken it.
+  const tar: TarWriter = new TarWriter((chunk) => { if (!z.stdin.write(chunk, () => tar.recycle(chunk))) blocked = true; });
   const drain = async () => { if (blocked) { blocked = false; await once(z.stdin, 'drain'); } };
   const entries: IndexEntry[] = [];
   const readBuf = Buffer.allocUnsafe(READ_BUFFER);
@@ -327,7 +329,7 @@ function addSmallFile(tar: TarWriter, h: TarHeader, abs: string, buf: Buffer): {
   if (n === buf.length) throw changed(abs);
   const data = buf.subarray(0, n);
   tar.add(h, data);
-  return { sha256: createHash('sha256').update(data).digest('hex'), size: n };
+  return { sha256: sha256Hex(data), size: n };
 }
 
 /** A large file goes into the tar in pieces, hashed on the way; a size change is an error. */

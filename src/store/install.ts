@@ -2,7 +2,7 @@
 // through the content pool (hard links), flush, then rename the finished object into the store.
 // A crash at any point leaves no store object or a complete one; Ctrl-C and stop signals remove
 // the work dir, and what a SIGKILL leaves is swept by the next store operation.
-import { closeSync, constants, copyFileSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
@@ -57,6 +57,16 @@ function anotherBuild(file: string, h: PackageHead, others: InstalledPackage[]):
   });
 }
 
+/** A new file with this content: open, write, close, without writeFileSync's own checks per call. */
+function writeNew(path: string, data: Buffer, mode: number): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    for (let off = 0; off < data.length;) off += writeSync(fd, data, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function ensureDirs(l: StoreLayout): Promise<void> {
   for (const d of [l.store, l.content, l.tmp]) await mkdir(d, { recursive: true });
 }
@@ -98,7 +108,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
           const pooled = contentPath(l, e.sha256, e.mode, copy);
           if (full.has(pooled)) continue;
           const mine = pending.get(pooled);
-          const source = mine?.placed ?? (statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
+          const source = mine?.placed ?? (inPool(pooled) && statSync(pooled, { throwIfNoEntry: false })?.size === e.size ? pooled : undefined);
           if (source === undefined) {
             create?.(dest);
             pending.set(pooled, { placed: dest, last: dest });
@@ -118,6 +128,18 @@ export async function installPackage(root: string, file: string, limits: Limits,
           }
         }
         for (const f of freed) share(e, f, (p) => copyFileSync(dest, p, constants.COPYFILE_EXCL));
+      };
+      // The pool's names, read once per shard directory: a stat of every file's pool path, mostly to learn that it is
+      // not there, cost more than writing the file. The store lock keeps the pool as read until this install commits.
+      const shards = new Map<string, Set<string>>();
+      const inPool = (pooled: string): boolean => {
+        const shard = dirname(pooled);
+        let names = shards.get(shard);
+        if (names === undefined) {
+          try { names = new Set(readdirSync(shard)); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; names = new Set(); }
+          shards.set(shard, names);
+        }
+        return names.has(basename(pooled));
       };
       const readOnly = (mode: number) => (mode & 0o111 ? 0o555 : 0o444);
       await mkdir(join(work, 'app'));
@@ -139,7 +161,7 @@ export async function installPackage(root: string, file: string, limits: Limits,
         file: (e, data) => {
           const dest = join(work, 'app', e.path);
           ensureDir(dirname(dest));
-          share(e, dest, (p) => writeFileSync(p, data, { flag: 'wx', mode: readOnly(e.mode) }));
+          share(e, dest, (p) => writeNew(p, data, readOnly(e.mode)));
           done += e.size;
           opts.onProgress?.(done, total);
         },

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmod, chown, readFile, utimes, writeFile, mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packApp } from '../../src/package/pack.js';
@@ -21,6 +22,8 @@ const APP: TreeSpec = {
   'docs/ä ö & spaces.md': 'unicode names survive\n',
   [`deep/${'d'.repeat(120)}/${'f'.repeat(120)}.txt`]: 'a path longer than 100 bytes needs a pax header\n',
 };
+
+const PINNED = { digest: 'sha256:f3fed60d4e6dbc8cf2f5332befa631aacc5f4fb06982631c4b7eb2108b3f387a', tarSha: 'f089b6500acf6828d56ff3ca114db55271cc68ea81b780953ad42e97491d9047', tarBytes: 18944 };
 
 const pathsOf = async (file: string) => (await readPackageHead(file)).index.entries.map((e) => e.path);
 
@@ -235,3 +238,15 @@ for (const r of refusals) {
     }
   });
 }
+
+test('the package format is what it was before the in-place tar codec: the same digest and the same tar bytes', async () => {
+  // Pinned from the build before issue 17's header encoder (s26, 0828f4a): the tree above, with its pax paths,
+  // unicode name, symlink, directories and an executable. The tar is compared decompressed, so a zstd upgrade
+  // (whose frames may differ) does not move the pin; the digest is the index's.
+  const dir = tempDir();
+  await writeTree(join(dir, 'app'), APP);
+  const r = await packApp({ appDir: join(dir, 'app'), cwd: dir, output: join(dir, 'p.niso') });
+  const tar = execFileSync('zstd', ['-dc', join(dir, 'p.niso')]);
+  const tarSha = createHash('sha256').update(tar).digest('hex');
+  assert.deepEqual({ digest: r.digest, tarSha, tarBytes: tar.length }, PINNED);
+});
