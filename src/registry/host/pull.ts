@@ -175,7 +175,9 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
   const dest = o.output ? tempName(o.output) : join(work!, fileName);
   if (work) await mkdir(work, { recursive: true, mode: 0o700 });
   try {
-    await client.downloadBlob(layer.digest, layer.size, dest, { onProgress: (n) => o.onProgress?.(n, layer.size) });
+    // Only a file the user keeps is flushed: a download for an install is read once and removed (the install makes
+    // durable what it keeps).
+    await client.downloadBlob(layer.digest, layer.size, dest, { sync: o.output !== undefined, onProgress: (n) => o.onProgress?.(n, layer.size) });
     const expected = r.artifact.packageId;
     const checkId = (digestHex: string) => {
       if (expected !== null && `sha256:${digestHex}` !== expected) {
