@@ -43,7 +43,8 @@ function fileStream(fh: FileHandle, offset: number, length: number, onSent: (n: 
   return new ReadableStream<Uint8Array>({
     async pull(c) {
       if (sent >= length) { c.close(); return; }
-      const buf = Buffer.alloc(Math.min(PIECE, length - sent));
+      // Not zero-filled: the read overwrites what is sent (bytesRead bounds it).
+      const buf = Buffer.allocUnsafe(Math.min(PIECE, length - sent));
       const { bytesRead } = await fh.read(buf, 0, buf.length, offset + sent);
       if (bytesRead === 0) { c.error(new Error('the package file got shorter while it was sent')); return; }
       sent += bytesRead;

@@ -98,7 +98,10 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
   }
   // Manifests by digest, then their signatures, and the tag last: a pull never finds the tag on a package whose
   // signature is not there yet.
-  for (const d of described) await client.putManifest(d.manifest.digest, d.manifest);
+  // One unsigned package: the PUT under the tag stores the manifest too, so the PUT by digest would be a round trip
+  // that changes nothing.
+  const single = described.length === 1 && !described[0]!.envelope;
+  if (!single) for (const d of described) await client.putManifest(d.manifest.digest, d.manifest);
   const top: Built = described.length === 1 ? described[0]!.manifest : packageIndex(described);
   for (const [i, d] of described.entries()) {
     if (!d.envelope || !d.keyid) continue;
