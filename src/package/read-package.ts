@@ -5,7 +5,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { sha256Hex } from '../host/sha256.js';
 import { stat } from 'node:fs/promises';
 import { NisoError } from '../errors/niso-error.js';
-import { parseManifest } from '../manifest/parse.js';
+import type { parseManifest as ParseManifest } from '../manifest/parse.js';
 import { TOML_LIMITS } from '../manifest/toml-limits.js';
 import type { Manifest } from '../manifest/schema.js';
 import { formatDiagnostics } from '../errors/render.js';
@@ -35,6 +35,8 @@ export interface PackageHead {
 export interface FileSink { data(chunk: Buffer): void; end(): void; abort(): void }
 
 export interface EntryVisitor {
+  /** Called once the index is read and within the limits, before the manifest is checked against it. */
+  index?(index: PackageIndex, indexText: string): void;
   /** Called once index and manifest are verified; return false to stop reading (e.g. already installed). */
   head?(head: PackageHead): Promise<boolean> | boolean;
   dir?(entry: DirEntry): void;
@@ -162,25 +164,31 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
         if (index.totals.bytes > limits.maxBytes) throw refuse('NISO2109', source, `unpacks to ${index.totals.bytes} bytes, more than the limit of ${limits.maxBytes}`, 'if the package is trusted, raise the limit with --max-size');
         if (index.entries.length > limits.maxFiles) throw refuse('NISO2109', source, `has ${index.entries.length} entries, more than the limit of ${limits.maxFiles}`, 'if the package is trusted, raise the limit with --max-files');
         for (const e of index.entries) expected.set(e.path, e);
+        visitor.index?.(index, indexText);
         return;
       }
       const idx = index!;
       if (data.length !== idx.manifest.size || createHash('sha256').update(data).digest('hex') !== idx.manifest.sha256) {
         throw refuse('NISO2107', source, `${MANIFEST_PATH} does not match the hash in the index`);
       }
-      const r = parseManifest(data, `${source}!manifest.toml`);
-      const manifestText = data.toString('utf8');
-      if (!r.manifest) throw new NisoError('NISO2111', `${source}: its manifest does not validate:\n${formatDiagnostics(r.diagnostics)}`, { path: source, exitCode: 2, hint: 'fix manifest.toml and pack again' });
-      const m = r.manifest;
-      if (m.package.name !== idx.name || m.package.version !== idx.version || (m.package.arch !== undefined && m.package.arch !== idx.arch)) {
-        throw refuse('NISO2107', source, `the index says ${idx.name} ${idx.version} (${idx.arch}) but the manifest says ${m.package.name} ${m.package.version}${m.package.arch ? ` (${m.package.arch})` : ''}`);
-      }
-      head = { index: idx, indexText, digestHex: createHash('sha256').update(indexText).digest('hex'), manifest: m, manifestText, packageBytes: st.size };
-      if (visitor.head) {
-        const go = visitor.head(head);
-        if (go instanceof Promise) return go.then((ok) => { stopped = !ok; });
-        stopped = !go;
-      }
+      // The manifest's TOML and schema machinery is the largest part of niso's code: loaded when a manifest is read,
+      // so that what needs only the index (push, until its upload has started) does not wait for it.
+      return import('../manifest/parse.js').then(({ parseManifest }) => checkManifest(idx, data, parseManifest(data, `${source}!manifest.toml`)));
+    }
+  };
+
+  const checkManifest = (idx: PackageIndex, data: Buffer, r: ReturnType<typeof ParseManifest>): Promise<void> | void => {
+    const manifestText = data.toString('utf8');
+    if (!r.manifest) throw new NisoError('NISO2111', `${source}: its manifest does not validate:\n${formatDiagnostics(r.diagnostics)}`, { path: source, exitCode: 2, hint: 'fix manifest.toml and pack again' });
+    const m = r.manifest;
+    if (m.package.name !== idx.name || m.package.version !== idx.version || (m.package.arch !== undefined && m.package.arch !== idx.arch)) {
+      throw refuse('NISO2107', source, `the index says ${idx.name} ${idx.version} (${idx.arch}) but the manifest says ${m.package.name} ${m.package.version}${m.package.arch ? ` (${m.package.arch})` : ''}`);
+    }
+    head = { index: idx, indexText, digestHex: createHash('sha256').update(indexText).digest('hex'), manifest: m, manifestText, packageBytes: st.size };
+    if (visitor.head) {
+      const go = visitor.head(head);
+      if (go instanceof Promise) return go.then((ok) => { stopped = !ok; });
+      stopped = !go;
     }
   };
 

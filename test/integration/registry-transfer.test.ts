@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 import { startProxy, startRegistry, type Proxy } from '../helpers/registry.js';
 import { packSmall, regEnv } from '../helpers/registry-packages.js';
+import { appEntries, craftPackage, indexFor } from '../helpers/craft.js';
 import { packApp } from '../../src/package/pack.js';
 import { parseReference } from '../../src/registry/reference.js';
 import { pushPackages } from '../../src/registry/host/push.js';
@@ -68,6 +69,28 @@ test('push then pull gives the byte-identical package, under the manifest digest
   const again2 = await pull(root, `${proxy.host}/apps/hello:1.0.0`);
   assert.equal(again2.install?.alreadyInstalled, true);
   assert.equal(proxy.seen.filter((s) => s.path.includes('/blobs/')).length, 0, 'an installed package is not downloaded again');
+});
+
+test('push refuses what is not a package before any upload starts, and a package whose manifest.toml does not validate before anything names its blob', async () => {
+  reset(proxy);
+  const root = join(dir, 'r-refused');
+  const junk = join(dir, 'junk.niso');
+  const fd = openSync(junk, 'w');
+  writeSync(fd, randomBytes(256 * 1024));
+  closeSync(fd);
+  await assert.rejects(push(root, [junk], `${proxy.host}/apps/junk:1.0.0`), (e) => isNisoError(e) && /^NISO21\d\d$/.test(e.code));
+  assert.deepEqual(proxy.seen.filter((s) => s.path.includes('/blobs/uploads')), [], 'no upload was started for a file that is not a package');
+
+  // A valid index, so the upload starts while the manifest is checked; the check still stops the push before its
+  // manifest and tag go up.
+  reset(proxy);
+  const files = { 'server.js': 'console.log(1)\n' };
+  const bad = '[package]\nname = "evil"\nversion = "1.0.0"\narch = "any"\nnot_a_key = 1\n';
+  const file = join(dir, 'bad-manifest.niso');
+  await craftPackage(file, indexFor(files, { manifest: bad }), appEntries(files), { manifest: bad });
+  await assert.rejects(push(root, [file], `${proxy.host}/apps/badmanifest:1.0.0`), code('NISO2111'));
+  assert.deepEqual(proxy.seen.filter((s) => s.method === 'PUT' && s.path.includes('/manifests/')), [], 'no manifest or tag went up');
+  assert.equal(await connect(ref(proxy, 'apps/badmanifest:1.0.0'), regEnv(root)).getManifest('1.0.0'), null);
 });
 
 test('a ~100 MB package goes up in chunks, and a chunk cut mid-way resumes where the registry stands', async () => {

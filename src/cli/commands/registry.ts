@@ -63,9 +63,9 @@ export async function push(ctx: Context, args: string[], opts: CredOpts & { sign
     }
     return path;
   });
-  const { signingKeyFile } = await import('../../registry/host/sign.js');
+  // Both chunks load in one go: the second's files are read while the first compiles.
+  const [{ signingKeyFile }, { pushPackages }] = await Promise.all([import('../../registry/host/sign.js'), import('../../registry/host/push.js')]);
   const signKeyFile = await signingKeyFile(ctx.root, ctx.env, { sign: opts.sign, signKey: opts.signKey === undefined ? undefined : resolve(ctx.cwd, opts.signKey) });
-  const { pushPackages } = await import('../../registry/host/push.js');
   const bar = progressBar(ctx, 'pushing', opts.json, undefined, { speed: true });
   const e = await regEnv(ctx, opts);
   const work = () => pushPackages({ ...e, files, ref, signKeyFile, now: new Date(), onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());

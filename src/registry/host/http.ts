@@ -1,10 +1,13 @@
-// One registry's HTTP, through node's fetch: HTTPS unless the host may speak plain HTTP (loopback, or marked insecure),
+// One registry's HTTP, over node:http/https (transport.ts): HTTPS unless the host may speak plain HTTP (loopback, or marked insecure),
 // Basic and Bearer auth answered from the 401 challenge, redirects followed by hand so that credentials never leave
 // the registry's origin (nor go downgraded to http), 429/503 retried as Retry-After says (within a bound), and every
 // body read with a cap. The distribution API itself (blobs, manifests, tags) is in client.ts.
 import { NisoError } from '../../errors/niso-error.js';
 import { hostName, isLoopback, isPrivateAddress } from '../reference.js';
 import { ociErrors, parseChallenges, retryAfterMs, type Challenge } from '../headers.js';
+import { exchange, type Answer, type Ask } from './transport.js';
+
+export type { Answer };
 
 /** Credentials for one registry, once found (host/credentials.ts); asked for only when a 401 needs them. */
 export type Creds = { username: string; password: string } | { username: string; identityToken: string };
@@ -30,7 +33,7 @@ export interface Request {
   url: string;
   headers?: Record<string, string>;
   /** Called for each attempt: a body must be sent again after a 401 or a redirect. */
-  body?: () => BodyInit;
+  body?: () => Uint8Array | ReadableStream<Uint8Array>;
   /** The repository and actions a token must grant: `repository:NAME:pull` or `…:pull,push`. */
   scope: string;
   /** Retry network failures (only for requests that may be sent twice). */
@@ -43,7 +46,7 @@ const DEFAULT_TIMEOUT = 60_000;
 const MAX_REDIRECTS = 5;
 
 export const registryUnreachable = (registry: string, why: string, cause?: unknown) =>
-  new NisoError('NISO7001', `cannot reach the registry ${registry}: ${why}`, { cause, hint: 'check the host name and port, that the registry runs, and the network (proxies are not used: node\'s fetch ignores HTTP(S)_PROXY)' });
+  new NisoError('NISO7001', `cannot reach the registry ${registry}: ${why}`, { cause, hint: 'check the host name and port, that the registry runs, and the network (proxies are not used: niso does not go through HTTP(S)_PROXY)' });
 
 /** What went wrong in a fetch, in words: node's "fetch failed" hides it in `cause`. */
 export function networkReason(e: unknown): string {
@@ -55,7 +58,7 @@ export function networkReason(e: unknown): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The error of an unexpected answer; `what` says what niso was doing. The body is read within a small bound. */
-export async function httpError(res: Response, what: string, registry: string): Promise<NisoError> {
+export async function httpError(res: Answer, what: string, registry: string): Promise<NisoError> {
   const text = res.status === 404 || res.status >= 400 ? await readBody(res, 64 * 1024, what).then((b) => b.toString('utf8'), () => '') : '';
   const errs = ociErrors(text);
   const detail = errs.length > 0 ? errs.map((e) => `${e.code}${e.message ? `: ${e.message}` : ''}`).join('; ') : `HTTP ${res.status}`;
@@ -67,7 +70,7 @@ export async function httpError(res: Response, what: string, registry: string): 
 }
 
 /** Reads a whole body, refusing one larger than `max` (declared or actual) without reading past the cap. */
-export async function readBody(res: Response, max: number, what: string, idleMs = DEFAULT_TIMEOUT): Promise<Buffer> {
+export async function readBody(res: Answer, max: number, what: string, idleMs = DEFAULT_TIMEOUT): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   const tooLarge = () => new NisoError('NISO7008', `${what}: the registry's answer is larger than ${max} bytes`, { hint: 'niso bounds what it reads from a registry; a manifest or tag list this large is broken or hostile' });
   if (Number.isFinite(declared) && declared > max) { await res.body?.cancel().catch(() => undefined); throw tooLarge(); }
@@ -149,7 +152,7 @@ export class RegistryHttp {
   }
 
   /** The error of an unexpected answer; a 401 says whether niso had credentials to offer at all. */
-  async fail(res: Response, what: string): Promise<NisoError> {
+  async fail(res: Answer, what: string): Promise<NisoError> {
     if (res.status === 401 && (this.creds === null || (await this.creds) === null)) {
       await res.body?.cancel().catch(() => undefined);
       return new NisoError('NISO7004', `${what}: ${this.opts.registry} needs credentials, and niso found none for it`, {
@@ -159,9 +162,9 @@ export class RegistryHttp {
     return httpError(res, what, this.opts.registry);
   }
 
-  private fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  private fetchOnce(url: string, ask: Ask): Promise<Answer> {
     this.sent.requests++;
-    return fetch(url, { ...init, redirect: 'manual' });
+    return exchange(url, ask);
   }
 
   /** The Authorization header niso already has for this scope (a cached token, or Basic once the registry asked for it). */
@@ -177,7 +180,7 @@ export class RegistryHttp {
   }
 
   /** Answers a 401: Basic with the credentials, or a Bearer token from the realm. False: nothing more to try. */
-  private async authenticate(res: Response, scope: string, url: URL, tried: boolean): Promise<boolean> {
+  private async authenticate(res: Answer, scope: string, url: URL, tried: boolean): Promise<boolean> {
     if (tried) return false;
     const challenges = parseChallenges(res.headers.get('www-authenticate') ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
@@ -212,7 +215,7 @@ export class RegistryHttp {
     const c = await this.credentials();
     const credsAllowed = realm.protocol === 'https:' || isLoopback(realm.host);
     const service = ch.params.service;
-    let res: Response;
+    let res: Answer;
     try {
       if (c && 'identityToken' in c && credsAllowed) {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'niso', ...(service ? { service } : {}), ...(scopes.length ? { scope: scopes.join(' ') } : {}) });
@@ -251,13 +254,13 @@ export class RegistryHttp {
    * Sends a request: authentication, redirects (Authorization dropped on another origin, https never downgraded),
    * and waits on 429/502/503/504 as Retry-After says. The answer may have any status; the caller reads it.
    */
-  async send(req: Request): Promise<Response> {
+  async send(req: Request): Promise<Answer> {
     const origin = await this.origin();
     const attempts = this.opts.attempts ?? 5;
     const maxWait = this.opts.maxRetryAfterMs ?? 60_000;
     let delay = 500;
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      let res: Answer;
       try {
         res = await this.sendOnce(req, origin);
       } catch (e) {
@@ -285,7 +288,7 @@ export class RegistryHttp {
     }
   }
 
-  private async sendOnce(req: Request, origin: string): Promise<Response> {
+  private async sendOnce(req: Request, origin: string): Promise<Answer> {
     let url = new URL(req.url, origin);
     let method: string = req.method;
     let withBody = req.body !== undefined;
@@ -300,9 +303,9 @@ export class RegistryHttp {
       // The bound is on the answer's headers only: a body (a large blob) is read under its own idle bound.
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DOMException('no answer in time', 'TimeoutError')), req.timeoutMs ?? DEFAULT_TIMEOUT);
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: ac.signal };
-      if (withBody) { init.body = req.body!(); if (init.body instanceof ReadableStream) init.duplex = 'half'; }
-      let res: Response;
+      const init: Ask = { method, headers, signal: ac.signal };
+      if (withBody) init.body = req.body!();
+      let res: Answer;
       try { res = await this.fetchOnce(url.href, init); } finally { clearTimeout(timer); }
       for (const w of res.headers.get('warning')?.split(/,(?=\s*\d{3}\s)/) ?? []) {
         const m = /^\s*299\s+\S+\s+"((?:[^"\\]|\\.)*)"/.exec(w);

@@ -6,9 +6,9 @@ import { lstat, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { layout } from '../../store/layout.js';
-import { installPackage, type InstallResult } from '../../store/install.js';
+import type { InstallResult } from '../../store/install.js';
 import { listInstalled } from '../../store/installed.js';
-import { readPackageHead, type Limits } from '../../package/read-package.js';
+import type { Limits } from '../../package/read-package.js';
 import { tempName } from '../../host/fs-atomic.js';
 import { MT } from '../media.js';
 import { indexArches, packageArtifact, packageFileName, pickPlatform, type PackageArtifact } from '../manifest.js';
@@ -174,8 +174,14 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
   const work = o.output ? null : join(l.tmp, `pull-${process.pid}-${randomBytes(6).toString('hex')}`);
   const dest = o.output ? tempName(o.output) : join(work!, fileName);
   if (work) await mkdir(work, { recursive: true, mode: 0o700 });
+  // What reads and installs the package (the manifest's TOML and schema, the store) is needed only once the blob is
+  // in: its modules load while the blob arrives instead of before the first request.
+  const after = o.output ? import('../../package/read-package.js') : import('../../store/install.js');
+  after.catch(() => undefined);
   try {
-    await client.downloadBlob(layer.digest, layer.size, dest, { onProgress: (n) => o.onProgress?.(n, layer.size) });
+    // Only a file the user keeps is flushed: a download for an install is read once and removed (the install makes
+    // durable what it keeps).
+    await client.downloadBlob(layer.digest, layer.size, dest, { sync: o.output !== undefined, onProgress: (n) => o.onProgress?.(n, layer.size) });
     const expected = r.artifact.packageId;
     const checkId = (digestHex: string) => {
       if (expected !== null && `sha256:${digestHex}` !== expected) {
@@ -183,6 +189,7 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
       }
     };
     if (o.output) {
+      const { readPackageHead } = await import('../../package/read-package.js');
       const head = await readPackageHead(dest, o.limits);
       checkId(head.digestHex);
       await rename(dest, o.output);
@@ -190,6 +197,7 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
     }
     let installed: InstallResult;
     try {
+      const { installPackage } = await import('../../store/install.js');
       installed = await installPackage(o.root, dest, o.limits, { checkHead: (h) => checkId(h.digestHex) });
     } catch (e) {
       if (isNisoError(e) && e.code === 'NISO2206') {

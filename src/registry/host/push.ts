@@ -6,7 +6,7 @@ import { packageIndex, sha256, signatureManifest, type Built, type PackageFacts 
 import { formatReference, type Reference } from '../reference.js';
 import { readEnvelope, signStatement } from '../signature.js';
 import { connect, type RegistryEnv } from './connect.js';
-import { describePackageFile, loadPrivateKey, readSignatureFile, signatureFile, statementFor } from './sign.js';
+import { describeIndexFirst, loadPrivateKey, readSignatureFile, signatureFile, statementFor } from './sign.js';
 
 export interface PushOptions extends RegistryEnv {
   files: string[];
@@ -48,7 +48,7 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
   const started = Date.now();
   if (o.ref.digest) throw new NisoError('NISO7000', `push to ${formatReference(o.ref)}: give a tag, not a digest (the digest follows from the package)`, { exitCode: 2 });
   const tag = o.ref.tag ?? 'latest';
-  const described: { file: string; facts: PackageFacts; manifest: Built; envelope: Buffer | null; keyid: string | null; from: 'file' | 'key' }[] = [];
+  const described: { file: string; facts: PackageFacts; manifest: Built; checked: Promise<void>; envelope: Buffer | null; keyid: string | null; from: 'file' | 'key' }[] = [];
   const key = o.signKeyFile ? loadPrivateKey(o.signKeyFile) : null;
   // The connection, the registry's auth and the empty config blob (every push needs it) go while the packages are
   // read and hashed, instead of after. Its failure is reported only once the packages proved readable.
@@ -56,7 +56,7 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
   const emptyBlob = client.ensureBlob(EMPTY_BLOB, EMPTY_DIGEST);
   emptyBlob.catch(() => undefined);
   for (const file of o.files) {
-    const d = await describePackageFile(file);
+    const d = await describeIndexFirst(file);
     const clash = described.find((x) => x.facts.arch === d.facts.arch);
     if (clash) throw new NisoError('NISO7023', `${file} and ${clash.file} are both for ${d.facts.arch}; an index holds one package per architecture`, { exitCode: 2, hint: 'push one package per architecture under a tag' });
     if (described.length > 0 && (described[0]!.facts.name !== d.facts.name || described[0]!.facts.version !== d.facts.version)) {
@@ -96,9 +96,14 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
     o.onProgress?.(base, total);
     packages.push({ file: d.file, name: d.facts.name, version: d.facts.version, arch: d.facts.arch, packageId: d.facts.packageId, manifestDigest: d.manifest.digest, size: d.facts.file.size, uploaded: !have, signature: null });
   }
+  // Every package's head checked out (the manifest.toml against its index) before anything names its blob.
+  for (const d of described) await d.checked;
   // Manifests by digest, then their signatures, and the tag last: a pull never finds the tag on a package whose
   // signature is not there yet.
-  for (const d of described) await client.putManifest(d.manifest.digest, d.manifest);
+  // One unsigned package: the PUT under the tag stores the manifest too, so the PUT by digest would be a round trip
+  // that changes nothing.
+  const single = described.length === 1 && !described[0]!.envelope;
+  if (!single) for (const d of described) await client.putManifest(d.manifest.digest, d.manifest);
   const top: Built = described.length === 1 ? described[0]!.manifest : packageIndex(described);
   for (const [i, d] of described.entries()) {
     if (!d.envelope || !d.keyid) continue;

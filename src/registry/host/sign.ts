@@ -6,8 +6,9 @@ import { access, open, stat } from 'node:fs/promises';
 import { NisoError } from '../../errors/niso-error.js';
 import { readRegularFile } from '../../host/read-bounded.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
-import { readPackageHead } from '../../package/read-package.js';
-import { packageFileName, packageManifest, type Built, type PackageFacts } from '../manifest.js';
+import { DEFAULT_LIMITS, readPackage, readPackageHead } from '../../package/read-package.js';
+import type { PackageIndex } from '../../package/format/package-index.js';
+import { packageFileName, packageManifest, sha256, type Built, type PackageFacts } from '../manifest.js';
 import { keyId, publicKeyLine, readEnvelope, signStatement, type Statement } from '../signature.js';
 import { defaultKeyFile } from './config.js';
 
@@ -91,6 +92,27 @@ export async function describePackageFile(file: string): Promise<{ facts: Packag
   const f = { name: head.index.name, version: head.index.version, arch: head.index.arch };
   const facts: PackageFacts = { ...f, packageId: `sha256:${head.digestHex}`, file: digest, fileName: packageFileName(f) };
   return { facts, manifest: packageManifest(facts) };
+}
+
+/**
+ * describePackageFile for a push: the facts and the manifest as soon as the package's index is read and the file
+ * hashed, and `checked`, which settles once the rest of the head (manifest.toml against the index) is checked. Push
+ * starts its upload in between, so the manifest's TOML and schema machinery loads while the bytes go up; nothing
+ * names the blob until `checked` held.
+ */
+export async function describeIndexFirst(file: string): Promise<{ facts: PackageFacts; manifest: Built; checked: Promise<void> }> {
+  let indexRead!: (r: { index: PackageIndex; indexText: string }) => void;
+  const indexed = new Promise<{ index: PackageIndex; indexText: string }>((ok) => { indexRead = ok; });
+  const head = readPackage(file, DEFAULT_LIMITS, { index: (index, indexText) => indexRead({ index, indexText }), head: () => false });
+  head.catch(() => undefined);
+  // The index comes before the manifest in every package: the head settles first only when it failed.
+  const [{ index, indexText }, digest] = await Promise.all([Promise.race([indexed, head.then(() => indexed)]), fileDigest(file)]);
+  const f = { name: index.name, version: index.version, arch: index.arch };
+  const facts: PackageFacts = { ...f, packageId: sha256(indexText), file: digest, fileName: packageFileName(f) };
+  const checked = head.then(() => undefined);
+  // Awaited by the push later; until then a failure must not count as unhandled.
+  checked.catch(() => undefined);
+  return { facts, manifest: packageManifest(facts), checked };
 }
 
 export function statementFor(facts: PackageFacts, manifestDigest: string, now: Date): Statement {
