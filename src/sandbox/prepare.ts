@@ -86,7 +86,9 @@ async function hostFactsOf(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: I
     if (known.runtime) runtimeReachable(known.runtime);
     return known;
   }
-  const deps: string[] = [];
+  // The dynamic loader's cache decides which library a closure (ldd) finds: a library installed or removed anywhere
+  // changes it.
+  const deps: string[] = ['/etc/ld.so.cache'];
   let facts: CachedFacts;
   let cacheable = true;
   if (manifest.runtime) {
