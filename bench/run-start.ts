@@ -30,6 +30,11 @@ const RESULT = join(repo, 'bench/results/run-start.md');
 const HOOK = join(repo, 'bench/lib/trace-niso.mjs');
 const MODULES_HOOK = join(repo, 'bench/lib/list-modules.mjs');
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+/**
+ * Another build of niso to time in the same rounds (a directory with its bin/niso and dist/, e.g. a worktree of the
+ * previous commit, built): on a shared machine only an interleaved run says what a change gave.
+ */
+const BASELINE = process.env.BENCH_BASELINE ?? null;
 
 const APP = 'bench-exit';
 const IMAGE = 'localhost/niso-bench-exit:latest';
@@ -154,6 +159,7 @@ async function bench(work: string, cli: NisoCli, pod: Podman | null, podWhyNot: 
   const podmanArgs = ['run', '--rm', '--network', 'none', ...PODMAN_ULIMITS, IMAGE, 'node', '/app/main.js'];
 
   const node = process.execPath;
+  const baseCli: NisoCli | null = BASELINE ? { mode: 'dist', cmd: node, prefix: [join(BASELINE, 'bin/niso')], describe: BASELINE } : null;
   const variants: Variant[] = [
     { key: 'node0', group: 'host', what: 'bare node, NODE_EXTRA_CA_CERTS unset', command: 'node -e 0', run: () => run(node, ['-e', '0'], { env: noCa }).ms },
     ...(withCa ? [{ key: 'node0ca', group: 'host', what: 'bare node, NODE_EXTRA_CA_CERTS set', command: 'node -e 0', run: () => run(node, ['-e', '0'], { env: withCa }).ms }] : []),
@@ -166,6 +172,10 @@ async function bench(work: string, cli: NisoCli, pod: Podman | null, podWhyNot: 
     ...(nisoCa ? [{ key: 'nisoCa', group: 'niso', what: 'NODE_EXTRA_CA_CERTS set', command: `niso run ${APP}`, run: () => niso(cli, ['run', APP], { env: nisoCa }).ms }] : []),
     { key: 'nisoJson', group: 'niso (parts)', what: 'plans and renders, starts no sandbox; CA unset', command: `niso run --json ${APP}`, run: () => niso(cli, ['run', '--json', APP], { env: nisoNoCa }).ms },
     { key: 'nisoVersion', group: 'niso (parts)', what: 'CLI start-up only; CA unset', command: 'niso --version', run: () => niso(cli, ['--version'], { env: nisoNoCa }).ms },
+    ...(baseCli ? [
+      { key: 'nisoBase', group: 'baseline build', what: `${BASELINE}; CA unset`, command: `niso run ${APP}`, run: () => niso(baseCli, ['run', APP], { env: nisoNoCa }).ms },
+      { key: 'nisoBaseJson', group: 'baseline build', what: `${BASELINE}; plans and renders only; CA unset`, command: `niso run --json ${APP}`, run: () => niso(baseCli, ['run', '--json', APP], { env: nisoNoCa }).ms },
+    ] : []),
     ...(pod && image ? [{ key: 'podman', group: 'podman', what: `crun, --network none, ${image.image}`, command: `podman ${podmanArgs.join(' ')}`, run: () => pod.run(podmanArgs).ms }] : []),
   ];
 
@@ -374,6 +384,11 @@ function render(x: RenderInput): string {
   if (planOnly) rows.push(['planning: `niso run --json` − `niso --version` (modules, package, manifest, runtime discovery, uid, plan)', fmtSummary(planOnly), '', '']);
   const runPart = paired('niso', 'nisoJson');
   if (runPart) rows.push(['starting it: `niso run` − `niso run --json` (cgroups, sh, sandbox, cleanup)', fmtSummary(runPart), '', '']);
+  const vsBase = paired('niso', 'nisoBase');
+  if (vsBase) rows.push([`\`niso run\`: this build − the baseline build (${BASELINE})`, fmtSummary(vsBase), '', '']);
+  const vsBaseJson = paired('nisoJson', 'nisoBaseJson');
+  if (vsBaseJson) rows.push(['`niso run --json`: this build − the baseline build', fmtSummary(vsBaseJson), '', '']);
+  if (m('nisoBase') !== undefined) rows.push(['baseline / this build, `niso run`', fmtRatio(m('nisoBase')!, m('niso')!), '', '']);
   out.push('Differences are the median of per-round differences (the variants ran back to back in each round), so a busy moment hits both sides.', '');
   out.push(mdTable(['measure', 'value', 'aim', ''], rows), '');
 

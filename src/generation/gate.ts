@@ -13,6 +13,12 @@ import { serviceStatus, type ServiceStatus } from '../service/view.js';
 
 export const DEFAULT_SETTLE_MS = 5_000;
 export const GATE_POLL_MS = 200;
+/**
+ * Phase 1 looks more often: a service turns ready when its first probe passes, and `activate --wait --settle 0s`
+ * (or a switch without a settle window) should return right then, not up to 200 ms later (issue 17). A look is a few
+ * small file reads.
+ */
+export const READY_POLL_MS = 10;
 
 export interface GateOptions {
   settleMs: number;
@@ -72,7 +78,7 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
         return { ok: false, service: name, reason: `${name}: ${health ? `not healthy within ${Math.round(bound / 1000)} s, the longest its health check can take` : `not running within ${Math.round(bound / 1000)} s`} (state ${s!.state}${s!.health ? `, health ${s!.health}` : ''})` };
       }
     }
-    if (waiting.size > 0) await sleep(GATE_POLL_MS);
+    if (waiting.size > 0) await sleep(READY_POLL_MS);
   }
   // Phase 2: the settle window: the same processes, no restart, still healthy.
   // A run is known by its start time and niso's restart count, not by its pid: on systemd the unit's main pid moves

@@ -297,6 +297,19 @@ function candidatePaths(d: Driver, env: Env): string[] {
 }
 
 /**
+ * What findRuntimes' answer depends on besides the programs' contents: each place the program may be (a runtime
+ * upgraded in place changes its file) and each directory looked in (one added or removed changes its mtime), /opt for
+ * its runtime directories. null where a shim chooses the interpreter when run: no answer of its can be remembered.
+ */
+export function discoveryInputs(name: RuntimeName, env: Env = { PATH: DEFAULT_PATH }): string[] | null {
+  const d = DRIVERS[name];
+  const dirs = [...(env.PATH ?? DEFAULT_PATH).split(delimiter).filter((x) => isAbsolute(x)), ...d.extraDirs(env)];
+  const programs = dirs.map((dir) => join(dir, d.program));
+  if (programs.some((p) => isShim(p) && existsSync(p))) return null;
+  return [...new Set(['/opt', ...dirs, ...programs])];
+}
+
+/**
  * Finds every installed version of one runtime and asks each for its version: enough to choose
  * one. Only this runtime's programs are run.
  */

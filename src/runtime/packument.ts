@@ -2,7 +2,7 @@
 // runtime's official binary, the version a spec picks, its integrity, and which tarball entries
 // are safe to unpack (pure: registry answers in, decisions out).
 import { NisoError } from '../errors/niso-error.js';
-import { symlinkStaysInside } from '../package/format/package-index.js';
+import { symlinkStaysInside } from '../package/format/symlink.js';
 import { compareVersions, versionMatches } from './version.js';
 import type { RuntimeName } from './types.js';
 

@@ -6,16 +6,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import type { Manifest } from '../manifest/schema.js';
-import { buildPlan, type HostFacts, type PlanOptions } from '../plan/build-plan.js';
+import { buildPlan, manifestTools as manifestToolNames, type HostFacts, type PlanOptions } from '../plan/build-plan.js';
 import type { Plan } from '../plan/plan.js';
-import { resolveRuntime } from '../runtime/registry.js';
 import { reachableByOthers } from '../host/reachable.js';
-import { elfClosure } from '../runtime/elf-closure.js';
 import { DEBIAN_RECORD, MERGED_DIRS, type DebianRecord } from '../package/format/debian-record.js';
 import { bindGrants, configGrants, volumeGrants } from '../plan/grants.js';
 import { checkConfigSources, resolveBinds } from './grants-host.js';
 import { serviceUid } from './uids.js';
-import { resolveTools } from './tools.js';
+import { factsKey, readFacts, writeFacts, type CachedFacts } from './facts-cache.js';
 import { readStateDefault } from '../store/host-config.js';
 import { layout, stateOf, volumeOf } from '../store/layout.js';
 import type { InstalledPackage } from '../store/installed.js';
@@ -33,34 +31,14 @@ function hostFile(path: string): string | null {
  * preset (a sandbox gets a tmpfs).
  */
 export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest, service: string, options: PlanOptions, network: HostFacts['network'] = null, temporaryState: string | null = null, mode: PrepareMode = { run: false, dryRun: false }): Promise<Plan> {
-  let runtime: HostFacts['runtime'] = null;
-  let runtimeNotes: string[] = [];
-  let binaryMounts: HostFacts['binaryMounts'] = [];
-  if (manifest.runtime) {
-    // What the package pins: the manifest's digest, and the runtime it was packed with (refused on another line).
-    const packed = packedRuntimeOf(pkg.path);
-    const pin = { ...(manifest.runtime.digest ? { digest: manifest.runtime.digest } : {}), ...(packed ? { packed } : {}) };
-    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env, pin });
-    if (!reachableByOthers(found.binary)) {
-      throw new NisoError('NISO3103', `the ${found.name} ${found.version} runtime at ${found.binary} is inside a directory other users cannot enter, so the service's own uid cannot run it`, {
-        exitCode: 1, hint: `install ${found.name} system-wide (e.g. under /usr or /opt) and add it with \`niso runtime add ${found.name}:${found.version} PATH\``,
-      });
-    }
-    runtime = found;
-    runtimeNotes = found.notes ?? [];
-  }
-  else if (!manifest.debian) {
-    const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
-    binaryMounts = await elfClosure(join(pkg.path, 'app', ep));
-  }
-  // A Debian root brings its loader and libraries: nothing of the host's /usr is mounted.
-  const debianRoot = manifest.debian ? readDebianRoot(join(pkg.path, 'app')) : undefined;
+  const facts = await hostFactsOf(ctx, pkg, manifest);
+  const { runtime, binaryMounts, tools } = facts;
+  const debianRoot = facts.debianRoot ?? undefined;
   if (!reachableByOthers(join(pkg.path, 'app', 'x'))) {
     throw new NisoError('NISO3104', `the package at ${pkg.path} is inside a directory that other users cannot enter, so the service's uid cannot read it`, {
       hint: `let others through every directory above it (chmod o+x), or use a NISO_ROOT that is not below a private directory`,
     });
   }
-  const tools = await resolveTools(manifest, join(pkg.path, 'niso/manifest.toml'));
   const { uid, previous } = await serviceUid(ctx.root, service);
   const grants = await hostGrants(ctx.root, pkg, manifest, service, options, uid, mode);
   const kept = stateOf(layout(ctx.root), service);
@@ -92,8 +70,63 @@ export async function preparePlan(ctx: { root: string; env: NodeJS.ProcessEnv },
       secrets: secretFacts(ctx.root, secretNamesAsked(manifest, options)),
     },
   });
-  const notes = [...runtimeNotes, ...grants.notes];
+  const notes = [...facts.runtimeNotes, ...grants.notes];
   return notes.length > 0 ? { ...plan, notes: [...plan.notes, ...notes] } : plan;
+}
+
+/**
+ * What the plan needs to know of the host for this package: remembered per package and host (facts-cache.ts) while
+ * the files they came from are unchanged; the discovery modules are loaded only when they must look again. The
+ * runtime's own directory is checked for other users' access at every start, since a directory above it may change.
+ */
+async function hostFactsOf(ctx: { root: string; env: NodeJS.ProcessEnv }, pkg: InstalledPackage, manifest: Manifest): Promise<CachedFacts> {
+  const key = factsKey({ digest: pkg.digest, path: pkg.path, manifest, envPath: ctx.env.PATH });
+  const known = readFacts(ctx.root, key);
+  if (known) {
+    if (known.runtime) runtimeReachable(known.runtime);
+    return known;
+  }
+  // The dynamic loader's cache decides which library a closure (ldd) finds: a library installed or removed anywhere
+  // changes it.
+  const deps: string[] = ['/etc/ld.so.cache'];
+  let facts: CachedFacts;
+  let cacheable = true;
+  if (manifest.runtime) {
+    const [{ resolveRuntime }, { discoveryInputs }] = await Promise.all([import('../runtime/registry.js'), import('../runtime/discover.js')]);
+    const inputs = discoveryInputs(manifest.runtime.use.name, ctx.env);
+    if (inputs === null) cacheable = false;
+    else deps.push(...inputs, layout(ctx.root).runtimes, layout(ctx.root).installedRuntimes);
+    // What the package pins: the manifest's digest, and the runtime it was packed with (refused on another line).
+    const packed = packedRuntimeOf(pkg.path);
+    const pin = { ...(manifest.runtime.digest ? { digest: manifest.runtime.digest } : {}), ...(packed ? { packed } : {}) };
+    const found = await resolveRuntime(ctx.root, manifest.runtime.use, { env: ctx.env, pin });
+    runtimeReachable(found);
+    deps.push(found.binary, ...found.mounts.map((m) => m.source));
+    facts = { runtime: found, runtimeNotes: found.notes ?? [], binaryMounts: [], debianRoot: null, tools: [] };
+  } else if (!manifest.debian) {
+    const { elfClosure } = await import('../runtime/elf-closure.js');
+    const ep = manifest.binary.entrypoint.replace(/^\/app\//, '').replace(/^\.\//, '');
+    const binaryMounts = await elfClosure(join(pkg.path, 'app', ep));
+    deps.push(...binaryMounts.map((m) => m.source));
+    facts = { runtime: null, runtimeNotes: [], binaryMounts, debianRoot: null, tools: [] };
+  } else {
+    // A Debian root brings its loader and libraries: nothing of the host's /usr is mounted.
+    facts = { runtime: null, runtimeNotes: [], binaryMounts: [], debianRoot: readDebianRoot(join(pkg.path, 'app')), tools: [] };
+  }
+  const { resolveTools, TOOL_DIRS } = await import('./tools.js');
+  facts.tools = await resolveTools(manifest, join(pkg.path, 'niso/manifest.toml'));
+  for (const t of facts.tools) deps.push(t.source, ...t.libraries.map((l) => l.source));
+  for (const t of manifestToolNames(manifest)) deps.push(...TOOL_DIRS.map((d) => join(d, t)));
+  if (cacheable) await writeFacts(ctx.root, key, deps, facts);
+  return facts;
+}
+
+/** NISO3103 for a runtime the service's own uid could not run. */
+function runtimeReachable(found: NonNullable<HostFacts['runtime']>): void {
+  if (reachableByOthers(found.binary)) return;
+  throw new NisoError('NISO3103', `the ${found.name} ${found.version} runtime at ${found.binary} is inside a directory other users cannot enter, so the service's own uid cannot run it`, {
+    exitCode: 1, hint: `install ${found.name} system-wide (e.g. under /usr or /opt) and add it with \`niso runtime add ${found.name}:${found.version} PATH\``,
+  });
 }
 
 /** What a Debian root holds (pack/deb/stage.ts): its merged-/usr directories, its /etc entries and library path. */

@@ -6,7 +6,6 @@ import { NisoError } from '../errors/niso-error.js';
 import { readHead } from '../host/read-bounded.js';
 import { EXEC_HEAD_BYTES, execKind, type ExecKind } from '../package/format/exec-head.js';
 import type { Manifest } from '../manifest/schema.js';
-import { locate, readToml } from '../manifest/toml-positions.js';
 import { manifestTools, type ToolFacts } from '../plan/build-plan.js';
 import { computeElfClosure, LddCache } from '../runtime/elf-closure.js';
 
@@ -14,13 +13,26 @@ import { computeElfClosure, LddCache } from '../runtime/elf-closure.js';
 export const TOOL_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'] as const;
 
 /** The manifest's tools on this host; `manifestFile` (the package's manifest.toml) is read only to place an error. */
-export async function resolveTools(manifest: Manifest, manifestFile: string, cache = new LddCache()): Promise<ToolFacts[]> {
+export async function resolveTools(manifest: Manifest, manifestFile: string): Promise<ToolFacts[]> {
   const tools = manifestTools(manifest);
   if (tools.length === 0) return [];
+  try {
+    return await resolveFound(tools);
+  } catch (e) {
+    if (!(e instanceof ToolError)) throw e;
+    throw new NisoError('NISO3106', `isolation.tools[${e.index}]: ${e.message}`, { exitCode: 1, hint: e.hint, field: `isolation.tools[${e.index}]`, ...await placeOf(manifestFile, e.index) });
+  }
+}
+
+/** A tool the host cannot give: turned into NISO3106 with its place in the manifest (placeOf) by resolveTools. */
+class ToolError extends Error {
+  constructor(readonly index: number, message: string, readonly hint: string) { super(message); }
+}
+
+async function resolveFound(tools: string[]): Promise<ToolFacts[]> {
+  const cache = new LddCache();
   const found: { name: string; source: string; kind: ExecKind }[] = [];
-  const fail = (i: number, message: string, hint: string): never => {
-    throw new NisoError('NISO3106', `isolation.tools[${i}]: ${message}`, { exitCode: 1, hint, field: `isolation.tools[${i}]`, ...placeOf(manifestFile, i) });
-  };
+  const fail = (i: number, message: string, hint: string): never => { throw new ToolError(i, message, hint); };
   tools.forEach((name, i) => {
     const at = TOOL_DIRS.map((d) => join(d, name)).find((p) => existsSync(p));
     if (at === undefined) fail(i, `the tool "${name}" is not on this host (looked in ${TOOL_DIRS.join(', ')})`, `install the host package that provides it (e.g. \`apt-file search bin/${name}\`), or remove it from [isolation] tools`);
@@ -50,9 +62,13 @@ export async function resolveTools(manifest: Manifest, manifestFile: string, cac
   });
 }
 
-/** The line and column of tools[i] in the package's manifest.toml, when it can be read; otherwise just the file. */
-function placeOf(file: string, i: number): { file: string; line?: number; column?: number } {
+/**
+ * The line and column of tools[i] in the package's manifest.toml, when it can be read; otherwise just the file. The
+ * TOML parser with positions is loaded only here, for the error: every start resolves tools.
+ */
+async function placeOf(file: string, i: number): Promise<{ file: string; line?: number; column?: number }> {
   try {
+    const { locate, readToml } = await import('../manifest/toml-positions.js');
     const r = readToml(readFileSync(file), file);
     if (!r.ok) return { file };
     const pos = locate(r.doc, ['isolation', 'tools', i]);

@@ -108,7 +108,8 @@ async function waitReady(ctx: Context, name: string, timeoutMs: number | null): 
       const last = readHealth(ctx.root, name)?.log.at(-1)?.output;
       throw waitGaveUp(name, { timeoutMs, verdictWithinMs, what: s.health === 'starting' ? 'healthy' : 'active', now: `state ${s.state}${s.health ? `, health ${s.health}` : ''}${last ? `; last probe: ${last}` : ''}` });
     }
-    await sleep(20);
+    // Often enough that --wait returns within a few ms of the healthy record (a status read costs well under 1 ms).
+    await sleep(10);
   }
 }
 

@@ -3,6 +3,9 @@
 // and every byte of content, yet does not depend on tar framing, timestamps or compression.
 import { z } from 'zod';
 import { NisoError } from '../../errors/niso-error.js';
+import { symlinkStaysInside } from './symlink.js';
+
+export { symlinkStaysInside };
 
 export const FORMAT_VERSION = 1;
 export const INDEX_PATH = 'niso/index.json';
@@ -104,20 +107,6 @@ export function unsafePathReason(path: string): string | null {
   if (segs.some((s) => s === '' || s === '.')) return 'is not normalised (empty or "." component)';
   if (segs.some((s) => s.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(s) > MAX_NAME_BYTES)) return `has a component longer than ${MAX_NAME_BYTES} bytes`;
   return null;
-}
-
-/** Whether a symlink at `linkPath` (relative to the app root) pointing at `target` stays inside. */
-export function symlinkStaysInside(linkPath: string, target: string): boolean {
-  if (target.startsWith('/') || target.includes('\0')) return false;
-  const parts = linkPath.split('/').slice(0, -1);
-  for (const seg of target.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') {
-      if (parts.length === 0) return false;
-      parts.pop();
-    } else parts.push(seg);
-  }
-  return true;
 }
 
 /**
