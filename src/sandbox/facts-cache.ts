@@ -8,7 +8,7 @@
 // options, uid and volumes are never remembered.
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../host/fs-atomic.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -47,7 +47,7 @@ function code(): string | null {
 }
 
 export function factsDir(root: string): string {
-  return join(dirname(layout(root).runtimeCache), 'host-facts');
+  return layout(root).hostFacts;
 }
 
 export function factsKey(input: { digest: string; path: string; manifest: Manifest; envPath: string | undefined }): string {

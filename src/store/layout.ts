@@ -15,6 +15,8 @@ export interface StoreLayout {
   runtimes: string;
   /** What runtime discovery learnt by running programs; safe to delete. */
   runtimeCache: string;
+  /** The host facts planning remembers per package and host (sandbox/facts-cache.ts), one JSON file per key. */
+  hostFacts: string;
   /** Runtimes installed with `niso runtime install`: <installedRuntimes>/<sha256 of the tarball>-<name>-<version>/. */
   installedRuntimes: string;
   /** niso's networks (networks.json) and their lock. */
@@ -49,6 +51,7 @@ export function layout(root: string): StoreLayout {
     config: join(root, 'etc/niso/config.toml'),
     runtimes: join(root, 'etc/niso/runtimes.toml'),
     runtimeCache: join(lib, 'cache/runtimes.json'),
+    hostFacts: join(lib, 'cache/host-facts'),
     installedRuntimes: join(lib, 'runtimes'),
     net: join(lib, 'net'),
     run: join(root, 'run/niso'),

@@ -88,6 +88,19 @@ export async function collectGarbage(root: string, dryRun = false): Promise<GcRe
       if (left === 0) emptied.push(dir);
     }
     if (!dryRun) await pruneShards(emptied);
+    // The host facts planning remembered (sandbox/facts-cache.ts) are a cache: emptied, so that entries of removed
+    // packages, older PATHs and older nisos do not pile up; the next start of each package looks at the host again.
+    const facts = l.hostFacts;
+    let cached: string[] = [];
+    try { cached = (await readdir(facts)).filter((n) => n.endsWith('.json')); } catch { /* none yet */ }
+    for (const name of cached) {
+      try {
+        const st = await lstat(join(facts, name));
+        result.freedBytes += st.size;
+        result.freedFiles++;
+        if (!dryRun) await unlink(join(facts, name));
+      } catch { /* gone meanwhile */ }
+    }
     return result;
   });
 }

@@ -12,6 +12,7 @@ import { addRuntime } from '../../src/runtime/registry.js';
 import { readInstallLimits } from '../../src/store/host-config.js';
 import { installPackage } from '../../src/store/install.js';
 import { layout } from '../../src/store/layout.js';
+import { collectGarbage } from '../../src/store/remove.js';
 import { resolveOne } from '../../src/store/resolve.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -86,6 +87,16 @@ test('a plan from remembered facts is the one made afresh; a runtime upgraded, a
 
   // A damaged entry is not trusted: planned afresh and written again.
   for (const f of readdirSync(factsDir(root))) writeFileSync(join(factsDir(root), f), '{"format":1');
+  assert.equal((await plan('1.0.1')).hit, false);
+  assert.equal((await plan('1.0.1')).hit, true);
+
+  // `niso gc` empties the cache (entries of removed packages and older nisos would pile up); the next plan looks again.
+  assert.ok(readdirSync(factsDir(root)).length > 0);
+  const dry = await collectGarbage(root, true);
+  assert.ok(readdirSync(factsDir(root)).length > 0, 'a dry run deletes nothing');
+  const gc = await collectGarbage(root);
+  assert.equal(gc.freedFiles, dry.freedFiles);
+  assert.deepEqual(readdirSync(factsDir(root)), []);
   assert.equal((await plan('1.0.1')).hit, false);
   assert.equal((await plan('1.0.1')).hit, true);
 });
