@@ -94,11 +94,7 @@ if (process.argv[2] !== INNER) {
   const timingsDir = mkdtempSync(join(tmpdir(), 'niso-test-timings-'));
   const timings = join(timingsDir, 'files.jsonl');
   const t0 = performance.now();
-  // Without NODE_EXTRA_CA_CERTS (these machines set it; no test reaches a registry of a public CA): node reads that
-  // bundle at every start, about 75 ms of CPU for each of the suite's thousands of node processes (test files, every
-  // niso call, supervisors), on 2 cores that the suite keeps busy.
   const env = { ...process.env, NODE_NO_WARNINGS: '1', NISO_TEST_TIMINGS: timings };
-  delete env.NODE_EXTRA_CA_CERTS;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', resolve('scripts/test-timing.mjs'), import.meta.filename, INNER, String(concurrency), ...files], { stdio: 'inherit', env });
   printTimings(timings, (performance.now() - t0) / 1000, concurrency);
   rmSync(timingsDir, { recursive: true, force: true });
