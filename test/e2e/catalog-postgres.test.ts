@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BIN, catalogEnv } from '../helpers/catalog.js';
-import { freePort } from '../helpers/ports.js';
+import { freePorts } from '../helpers/ports.js';
 
 const { recipe: CATALOG, dir, root, niso, ok, prepacked } = catalogEnv('postgres');
 const psql = (port: number, sql: string) => spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'shop', '-tAc', sql], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PGPASSWORD: 's3cret', PGCONNECT_TIMEOUT: '20' } });
@@ -28,14 +28,14 @@ test('catalog/postgres: initialises itself on a fresh volume, serves psql throug
 
   // Without the password the official image requires, the init step says so and postgres never starts. The service
   // (pg) stays defined, failed: a client's identity below, with the password psql and pg_dump read (PGPASSWORD).
-  const clientPort = await freePort();
+  // Both ports picked together: two separate picks may get the same port back from the kernel.
+  const [clientPort, port] = await freePorts(2) as [number, number];
   const refused = niso(['activate', 'postgres', '--name', 'pg', '-e', 'PGPASSWORD=s3cret', '-p', `127.0.0.1:${clientPort}:5432`], 120_000);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /NISO3315: pg: the init step .* exited with code 1/);
   assert.match(refused.stderr, /POSTGRES_PASSWORD is not set/);
   assert.equal((JSON.parse(ok(['status', 'pg', '--json'])) as { state: string }).state, 'failed');
 
-  const port = await freePort();
   ok(['activate', 'postgres', '-e', 'POSTGRES_PASSWORD=s3cret', '-e', 'POSTGRES_DB=shop', '-p', `127.0.0.1:${port}:5432`, '--wait', '--timeout', '120s'], 180_000);
   const st = JSON.parse(ok(['status', 'postgres', '--json'])) as { health: string; pid: number; restarts: number };
   assert.equal(st.health, 'healthy', 'pg_isready inside the sandbox');
