@@ -38,8 +38,13 @@ export function showSync(unit: string, props: readonly string[]): Record<string,
   } catch (e) {
     throw new NisoError('NISO3309', `systemctl show ${unit} failed: ${((e as { stderr?: string }).stderr ?? (e as Error).message).trim()}`);
   }
+  return parseProperties(out);
+}
+
+/** `NAME=value` lines of `systemctl show` as a record. */
+function parseProperties(text: string): Record<string, string> {
   const r: Record<string, string> = {};
-  for (const line of out.split('\n')) {
+  for (const line of text.split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) r[line.slice(0, i)] = line.slice(i + 1);
   }
@@ -61,14 +66,7 @@ export function showManySync(units: readonly string[], props: readonly string[])
   }
   const blocks = out.split(/\n\n+/).map((b) => b.trim()).filter((b) => b !== '');
   if (blocks.length !== units.length) return null;
-  return blocks.map((b) => {
-    const r: Record<string, string> = {};
-    for (const line of b.split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) r[line.slice(0, i)] = line.slice(i + 1);
-    }
-    return r;
-  });
+  return blocks.map(parseProperties);
 }
 
 /** `Mon 2026-11-23 07:02:27.716141 UTC` (--timestamp=us+utc) as epoch milliseconds, keeping the microseconds as a fraction. */
