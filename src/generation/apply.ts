@@ -9,7 +9,7 @@ import { isActive, serviceStatus } from '../service/view.js';
 import { resolveOne } from '../store/resolve.js';
 import { entryOf } from './hash.js';
 import { NisoError } from '../errors/niso-error.js';
-import { networksNeeded } from '../stack/deploy.js';
+import { networksNeeded, type NeededNetwork } from '../stack/deploy.js';
 import type { GenerationService, ServiceAction } from './types.js';
 
 /** What an action did that a command shows: how a stopped service ended. */
@@ -109,20 +109,24 @@ export async function preflight(host: Host, actions: readonly ServiceAction[]): 
 }
 
 /**
- * The stack networks the services a switch starts are on, made where they are missing (a rollback to a generation
- * before a `stack down`, which removed them), before anything stops; an external one must exist (NISO4002).
+ * Makes the stack networks of `needed` that do not exist yet, and returns their names; an external one must exist
+ * (NISO4002, `external` says whose). `stack up` makes its stack's before its switch; a switch makes those of the
+ * services it starts (a rollback to a generation before a `stack down`, which removed them), before anything stops.
  */
-export async function ensureStackNetworks(host: Host, actions: readonly ServiceAction[]): Promise<string[]> {
-  const needed = networksNeeded(actions);
+export async function makeNetworks(root: string, needed: readonly NeededNetwork[], external: string): Promise<string[]> {
   if (needed.length === 0) return [];
   const [{ createNetwork, netContext }, { readNetworks, netPaths }] = await Promise.all([import('../net/host/manager.js'), import('../net/host/state-files.js')]);
-  const have = new Set((await readNetworks(netPaths(host.root))).map((n) => n.name));
+  const have = new Set((await readNetworks(netPaths(root))).map((n) => n.name));
   const made: string[] = [];
   for (const n of needed) {
     if (have.has(n.name)) continue;
-    if (n.external) throw new NisoError('NISO4002', `network "${n.name}" does not exist, and a stack of this generation joins it as an external network`, { exitCode: 1, hint: `create it: niso net create ${n.name}` });
-    await createNetwork(netContext(host.root), { name: n.name, egress: n.egress });
+    if (n.external) throw new NisoError('NISO4002', `network "${n.name}" does not exist, and ${external}`, { exitCode: 1, hint: `create it: niso net create ${n.name}` });
+    await createNetwork(netContext(root), { name: n.name, egress: n.egress });
     made.push(n.name);
   }
   return made;
 }
+
+/** The stack networks the services a switch starts are on, made where they are missing (see makeNetworks). */
+export const ensureStackNetworks = (host: Host, actions: readonly ServiceAction[]): Promise<string[]> =>
+  makeNetworks(host.root, networksNeeded(actions), 'a stack of this generation joins it as an external network');

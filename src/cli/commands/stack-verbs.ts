@@ -88,20 +88,6 @@ async function entriesOf(ctx: Context, stack: ResolvedStack, packages: Record<st
   return out;
 }
 
-/** The stack's networks that niso makes (not external ones, which must exist), made now if missing. */
-async function ensureNetworks(ctx: Context, stack: ResolvedStack): Promise<string[]> {
-  const [{ createNetwork, netContext }, { readNetworks, netPaths }] = await Promise.all([import('../../net/host/manager.js'), import('../../net/host/state-files.js')]);
-  const have = new Set((await readNetworks(netPaths(ctx.root))).map((n) => n.name));
-  const made: string[] = [];
-  for (const n of stack.networks) {
-    if (have.has(n.name)) continue;
-    if (n.external) throw new NisoError('NISO4002', `network "${n.name}" does not exist, and the stack declares it external`, { exitCode: 1, hint: `create it: niso net create ${n.name}` });
-    await createNetwork(netContext(ctx.root), { name: n.name, egress: n.egress });
-    made.push(n.name);
-  }
-  return made;
-}
-
 /** The networks a stack made (`STACK_KEY`), removed once no service is attached to them. */
 async function removeNetworks(ctx: Context, names: readonly string[]): Promise<string[]> {
   const [{ removeNetwork, netContext }, { readNetworks, readRecords, netPaths }] = await Promise.all([import('../../net/host/manager.js'), import('../../net/host/state-files.js')]);
@@ -136,7 +122,7 @@ export async function up(ctx: Context, opts: UpOptions): Promise<void> {
     import('../../generation/switch.js'), import('./switch.js'), import('../../audit/host/log.js'), import('../../generation/diff.js'),
   ]);
   const flags = sw.switchOptions(ctx, opts);
-  const made = flags.dryRun ? [] : await ensureNetworks(ctx, stack);
+  const made = flags.dryRun ? [] : await (await import('../../generation/apply.js')).makeNetworks(ctx.root, stack.networks, 'the stack declares it external');
   const r = await audited(ctx.root, 'stack.up', flags.dryRun ? null : { target: stack.name }, async () => {
     const sr = await switchGeneration(host, { kind: 'content', edit: (cur) => withStack(cur, stack.name, entries) }, flags);
     if (sr.status === 'reverted') throw sw.gateRefused(sr);
