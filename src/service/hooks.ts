@@ -7,7 +7,7 @@ import { LogPump } from './logs/pump.js';
 import { DEFAULT_LOG_LIMITS } from './logs/limits.js';
 import { initialHealth, probeDelay, recordProbe, unhealthyAction, type HealthState } from './health/state.js';
 import { readHealth, writeHealth } from './health/file.js';
-import { portListening, probePort } from './health/listening.js';
+import { listenTrigger } from './health/listening.js';
 import type { ServiceState } from './model/types.js';
 import { readDefinition, readPlan, readState, servicePaths, withServiceLock, writeState } from './store.js';
 import type { SupervisorHooks } from './supervisor.js';
@@ -17,8 +17,8 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
   // and its health (the supervisor is the only writer of health.json while the run lasts).
   const runs = new Map<string, { startedAt: string | null; plan: Plan | null; health: HealthState | null }>();
   const inflight = new Set<string>();
-  /** The runs (by start time) whose probe already went out early because their port began to listen. */
-  const firedOnListen = new Map<string, string | null>();
+  /** Fires a run's first probe once its port listens. */
+  const onListen = listenTrigger();
   const restartDue = new Set<string>();
   const runOf = (root: string, name: string, state: ServiceState) => {
     let r = runs.get(name);
@@ -59,14 +59,8 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
    * moment the probe's port listens in the app's namespace (a read of /proc, no process), one probe goes out at once,
    * once per run; `activate --wait` then returns about one probe after the app is ready.
    */
-  const listensNow = (name: string, plan: Plan, state: ServiceState, health: HealthState): boolean => {
-    if (health.lastSuccessAt !== null || firedOnListen.get(name) === state.startedAt) return false;
-    const port = probePort(plan.health!.probe);
-    const app = state.initPid === null ? null : appPid(state.initPid);
-    if (port === null || app === null || !portListening(app, port)) return false;
-    firedOnListen.set(name, state.startedAt);
-    return true;
-  };
+  const listensNow = (name: string, plan: Plan, state: ServiceState, health: HealthState): boolean =>
+    health.lastSuccessAt === null && onListen.fire(name, state.startedAt, plan.health!.probe, state.initPid === null ? null : appPid(state.initPid));
 
   // One pump per service for the supervisor's life: it knows which lines it saw arrive (and when).
   const pumps = new Map<string, LogPump>();
@@ -88,7 +82,7 @@ export function supervisorHooks(opts: { exec?: (root: string, name: string, plan
       const r = await p.drain({ final, unwrittenUntil });
       for (const w of r.warnings) process.stdout.write(`${new Date().toISOString()} ${name}: logs: ${w}\n`);
     },
-    forget: (name) => { pumps.get(name)?.close(); pumps.delete(name); runs.delete(name); firedOnListen.delete(name); },
+    forget: (name) => { pumps.get(name)?.close(); pumps.delete(name); runs.delete(name); onListen.forget(name); },
     quietFor: (name, now) => {
       if (restartDue.has(name) || inflight.has(name)) return 0;
       const r = runs.get(name);

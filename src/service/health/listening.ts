@@ -32,3 +32,28 @@ export function portListening(pid: number, port: number): boolean {
   }
   return false;
 }
+
+export interface ListenTrigger {
+  /** True once per run (`run` tells runs apart), the first time the probe's port listens in the namespace of `pid`. */
+  fire(service: string, run: string | null, probe: HealthProbe, pid: number | null): boolean;
+  forget(service: string): void;
+}
+
+/**
+ * The first probe goes out when the app's port starts to listen, not at the next step of the start-up cadence (50,
+ * 100, 200 ms, ...): the supervisor and `activate --wait` on systemd ask this each time they look. `listening` is
+ * portListening but in unit tests.
+ */
+export function listenTrigger(listening: (pid: number, port: number) => boolean = portListening): ListenTrigger {
+  const fired = new Map<string, string | null>();
+  return {
+    fire(service, run, probe, pid) {
+      if (pid === null || (fired.has(service) && fired.get(service) === run)) return false;
+      const port = probePort(probe);
+      if (port === null || !listening(pid, port)) return false;
+      fired.set(service, run);
+      return true;
+    },
+    forget: (service) => { fired.delete(service); },
+  };
+}

@@ -17,7 +17,7 @@ import type { ExitRecord } from '../model/types.js';
 import { readDefinition, readPlan, readState, servicePaths, withServiceLock, writeState } from '../store.js';
 import { showSync, tool } from './systemctl.js';
 import { healthOfRun, sameRun, unitRun, type UnitRun } from './health-run.js';
-import { portListening, probePort } from '../health/listening.js';
+import { listenTrigger } from '../health/listening.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -162,10 +162,8 @@ export async function waitSystemd(root: string, service: string, timeoutMs: numb
   // Without --timeout: niso's own verdict, which the check reaches within what its settings allow (as on the embedded backend).
   const verdictWithinMs = h ? unhealthyWithinMs(h) + VERDICT_SLACK_MS : null;
   const deadline = Date.now() + (timeoutMs ?? verdictWithinMs ?? WAIT_WITHOUT_CHECK_MS);
-  // The first probe goes out once the app's port listens (its namespace's socket table: every process of the unit is
-  // in it), not at the next step of the start-up cadence, which doubles from 50 ms (issue 17); once per run.
-  const port = h ? probePort(h.probe) : null;
-  let probedOnListen = false;
+  // The first probe goes out once the app's port listens (every process of the unit is in its namespace).
+  const onListen = listenTrigger();
   for (;;) {
     const run = unitRun(service);
     if (!sameRun(run, first)) throw await endedError(root, service);
@@ -175,9 +173,7 @@ export async function waitSystemd(root: string, service: string, timeoutMs: numb
       const health = healthFor(root, service, h, first);
       if (health.status === 'healthy') return;
       if (health.status === 'unhealthy') throw unhealthyError(service, health.log.at(-1)?.output ?? 'the health check failed');
-      const listens = !probedOnListen && port !== null && portListening(first.pid, port);
-      if (listens) probedOnListen = true;
-      if (Date.now() <= deadline && (health.nextProbeAt <= Date.now() || listens)) {
+      if (Date.now() <= deadline && (health.nextProbeAt <= Date.now() || onListen.fire(service, null, h.probe, first.pid))) {
         const r = await recordResult(root, service, plan, first, await probeOf(root, service, plan, first), log);
         if (r.kind === 'ended') throw unhealthyError(service, r.health.log.at(-1)?.output ?? r.message, 'its restart policy restarts it');
         continue;
