@@ -60,8 +60,14 @@ function printTimings(path, totalS, concurrency) {
   try { rows = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return; }
   rows.sort((a, b) => b.ms - a.ms);
   const sum = rows.reduce((n, r) => n + r.ms, 0) / 1000;
-  console.log(`\nfiles by wall time (${rows.length} files, ${sum.toFixed(0)} s in all, ${totalS.toFixed(0)} s end to end at ${concurrency} at a time):`);
-  for (const r of rows.slice(0, Number(process.env.NISO_TEST_SLOWEST ?? 20))) console.log(`${(r.ms / 1000).toFixed(1).padStart(8)} s  ${r.file}${r.code === 0 ? '' : `  (exit ${r.code})`}`);
+  const cpu = rows.reduce((n, r) => n + (r.cpuMs ?? 0), 0) / 1000;
+  console.log(`\nfiles by wall time (${rows.length} files, ${sum.toFixed(0)} s in all, ${totalS.toFixed(0)} s end to end at ${concurrency} at a time; CPU ${cpu.toFixed(0)} s, the files' processes and what they waited for):`);
+  for (const r of rows.slice(0, Number(process.env.NISO_TEST_SLOWEST ?? 20))) {
+    const c = r.cpuMs === undefined ? '' : `  CPU ${(r.cpuMs / 1000).toFixed(1)} s`;
+    console.log(`${(r.ms / 1000).toFixed(1).padStart(8)} s  ${r.file}${c}${r.code === 0 ? '' : `  (exit ${r.code})`}`);
+  }
+  const byCpu = rows.filter((r) => r.cpuMs !== undefined).sort((a, b) => b.cpuMs - a.cpuMs).slice(0, 10);
+  if (byCpu.length) console.log(`files by CPU time: ${byCpu.map((r) => `${r.file.replace(/^test\//, '')} ${(r.cpuMs / 1000).toFixed(0)} s`).join(', ')}`);
 }
 
 function collect(dir) {
