@@ -81,7 +81,8 @@ test('the seed\'s stack: postgres and a node API that reaches it as `db`, up in 
   assert.equal(ok(['status', '--json']).trim(), '[]');
   assert.match(ok(['volume', 'ls']), /my-platform_pgdata/);
   assert.equal(niso(['stack', 'up'], 600_000).code, 0);
-  const again = await until('the API answers after down and up', () => answer(port), 60_000, 250);
+  // postgres starts again on its kept volume first; at a load of 20 that took over a minute once.
+  const again = await until('the API answers after down and up', () => answer(port), 180_000, 250);
   assert.equal(again.body, 'written through db by the api');
   ok(['stack', 'down']);
 });

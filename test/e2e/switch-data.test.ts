@@ -61,7 +61,8 @@ const currentNumber = (e: Env) => generations(e).find((g) => g.current)?.number 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const get = (port: number) => spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout;
 async function answers(port: number, text: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  // Generous: the service may still be starting (a recovered generation's node, at a load of 20 once over 20 s).
+  const deadline = Date.now() + 90_000;
   for (;;) {
     const last = get(port);
     if (last === text) return;

@@ -14,6 +14,7 @@ import type { Machine } from '../helpers/nspawn.js';
 import { usTimestamp } from '../../src/service/systemd/systemctl.js';
 
 const PKG = 'sdh';
+const SLOW = 'sdslow';
 const PLAIN = 'sdplain';
 const REPORT = 'sdreport';
 const EXEC = 'sdexec';
@@ -35,7 +36,7 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain' });
   res.end(req.url === '/health' ? 'ok\\n' : 'hello\\n');
 });
-setTimeout(() => server.listen(3000, '127.0.0.1', () => console.log('listening after ' + (Date.now() - t0) + ' ms')), Number(process.env.START_DELAY || 0));
+setTimeout(() => server.listen(3000, '127.0.0.1', () => console.log('listening after ' + (Date.now() - t0) + ' ms, at ' + Date.now())), Number(process.env.START_DELAY || 0));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 const DIE = "console.log('die.js: cannot read /state/config.json'); setTimeout(() => process.exit(4), 50);\n";
@@ -56,9 +57,13 @@ before(async () => {
   root = e2e.root;
   // Short intervals: a probe every second, unhealthy after 2 failures in a row.
   pack(PKG, (t) => t.replace(/^\[healthcheck\]\n.*$/m, (block) => `${block}\ninterval = "1s"\ntimeout = "1s"\nretries = 2`));
+  // A check every 5 s: wide enough apart that the first probe's pace (fired when the port listens) is told from the
+  // interval's even when the CLI is slow on a loaded machine.
+  pack(SLOW, (t) => t.replace(/^\[healthcheck\]\n.*$/m, (block) => `${block}\ninterval = "5s"\ntimeout = "2s"\nretries = 2`));
   pack(PLAIN, (t) => t.replace(/^\[healthcheck\]\n.*\n?/m, ''));
   pack(REPORT, (t) => t.replace(/^\[healthcheck\]\n.*$/m, (block) => `${block}\ninterval = "1s"\ntimeout = "1s"\nretries = 2\non_unhealthy = "none"`));
-  pack(EXEC, (t) => t.replace(/^\[healthcheck\]\n.*$/m, '[healthcheck]\nexec = ["node", "-e", "0"]\ninterval = "2s"\ntimeout = "2s"'));
+  // The probe is a node start in a transient unit: its timeout leaves room for a loaded machine, where one took over 2 s.
+  pack(EXEC, (t) => t.replace(/^\[healthcheck\]\n.*$/m, '[healthcheck]\nexec = ["node", "-e", "0"]\ninterval = "10s"\ntimeout = "10s"'));
   m = await e2e.boot({ limits: true });
 });
 
@@ -66,16 +71,23 @@ after(() => e2e.cleanup());
 
 test('--wait returns once the app is healthy; the check units run beside it and no niso process stays between checks', async () => {
   const t0 = performance.now();
-  const s = JSON.parse(await nisoOk(['activate', PKG, '--name', 'slow', '--network', 'none', '-e', 'START_DELAY=700', '--wait', '--json'])) as Status;
+  const s = JSON.parse(await nisoOk(['activate', SLOW, '--name', 'slow', '--network', 'none', '-e', 'START_DELAY=700', '--wait', '--json'])) as Status;
   figures.waitMs = (performance.now() - t0).toFixed(0);
   assert.equal(s.state, 'active');
   assert.equal(s.health, 'healthy');
   const h = healthFile('slow');
-  // It listened 700 ms after its start: the quick probes (50 ms, doubling) saw it soon after, not one interval later.
+  // It listened 700 ms after its node started: the probe fired when the port listens (or the quick start-up pace, 50 ms
+  // doubling) saw it soon after, not at the interval's pace (5 s). Measured from the moment it listened, by its own clock
+  // (the machine shares the host's), so that a slow node start on a loaded machine does not count.
   const start = usTimestamp((await m!.ok('systemctl', ['show', '--timestamp=us+utc', '-p', 'ExecMainStartTimestamp', '--value', 'niso-slow.service'])).trim())!;
-  const firstOk = Date.parse(h.log.find((p) => p.ok)!.at) - start;
-  figures.firstPassAfterStartMs = firstOk.toFixed(0);
-  assert.ok(firstOk >= 700 && firstOk < 2000, `first pass ${firstOk} ms after the start`);
+  const firstOkAt = Date.parse(h.log.find((p) => p.ok)!.at);
+  figures.firstPassAfterStartMs = (firstOkAt - start).toFixed(0);
+  const listened = /listening after \d+ ms, at (\d+)/.exec((await m!.journalctl('-u', 'niso-slow.service', '-o', 'cat')).stdout);
+  assert.ok(listened, 'the app logged when it listened');
+  const afterListen = firstOkAt - Number(listened[1]);
+  figures.firstPassAfterListenMs = afterListen.toFixed(0);
+  // (A probe may start a little before the app logs that it listens and pass: its connect comes later.)
+  assert.ok(afterListen < 2500, `the first passing probe started ${afterListen} ms after the app listened`);
   assert.equal(h.status, 'healthy');
   // Probes before it listened were refused; on a loaded machine the first probe may come only after it listened.
   assert.ok(h.log.filter((p) => !p.ok).every((p) => /connection refused on 127\.0\.0\.1:3000/.test(p.output)), JSON.stringify(h.log));
@@ -90,28 +102,28 @@ test('--wait returns once the app is healthy; the check units run beside it and 
   // (Waited for, not slept on: on a loaded machine the checks' node starts stretch the interval.)
   const probes = h.probes;
   let later = healthFile('slow');
-  for (let i = 0; i < 150 && later.probes < probes + 2; i++) { await sleep(100); later = healthFile('slow'); }
+  for (let i = 0; i < 400 && later.probes < probes + 2; i++) { await sleep(100); later = healthFile('slow'); }
   assert.ok(later.probes >= probes + 2, `probes ${probes} → ${later.probes}`);
   assert.equal(later.status, 'healthy');
   const check = 'niso-slow-health.service';
-  // Between checks: the check unit is inactive and no niso process is left in the machine.
+  // Between checks: the check unit is inactive and no niso process is left in the machine. How long the last check
+  // ran, by systemd's clock, is read in such a moment too: on a loaded machine the next check may start meanwhile.
   let clean = false;
-  for (let i = 0; i < 10 && !clean; i++) {
+  let ran = 0;
+  for (let i = 0; i < 40 && !clean; i++) {
     const a = await m!.show(check, 'ActiveState');
     const ps = await nisoProcesses();
+    ran = (await usec(check, 'ExecMainExitTimestampMonotonic')) - (await usec(check, 'ExecMainStartTimestampMonotonic'));
     const b = await m!.show(check, 'ActiveState');
-    clean = a === 'inactive' && b === 'inactive' && ps.length === 0;
+    clean = a === 'inactive' && b === 'inactive' && ps.length === 0 && ran > 0;
     if (!clean) await sleep(150);
   }
-  // How long the last check ran, by systemd's clock.
-  const ran = (await usec(check, 'ExecMainExitTimestampMonotonic')) - (await usec(check, 'ExecMainStartTimestampMonotonic'));
   figures.checkRunMs = (ran / 1000).toFixed(0);
-  assert.ok(ran > 0 && ran < 2_000_000, `a check ran ${ran} µs`);
-  assert.ok(clean, 'a moment with the check inactive and no niso process');
+  assert.ok(clean, `a moment with the check inactive (its last run took ${ran} µs) and no niso process`);
   const st = await status('slow');
   assert.equal(st.state, 'active');
   assert.equal(st.health, 'healthy');
-  assert.match(await nisoOk(['status']), /slow\s+sdh@0\.1\.0\s+active\s+healthy\s/);
+  assert.match(await nisoOk(['status']), /slow\s+sdslow@0\.1\.0\s+active\s+healthy\s/);
 
   assert.match(await nisoOk(['inspect', 'slow']), /^state: +active, healthy$/m);
 
@@ -131,7 +143,7 @@ test('--wait returns once the app is healthy; the check units run beside it and 
   await nisoOk(['deactivate', 'slow']);
   for (const u of ['niso-slow-health.timer', 'niso-slow-health-start.timer', check]) assert.equal((await m!.systemctl('is-active', u)).stdout.trim(), 'inactive', u);
   const stopped = healthFile('slow').probes;
-  await sleep(1500);
+  await sleep(6000); // longer than its interval (5 s): a timer left behind would have checked by now
   assert.equal(healthFile('slow').probes, stopped, 'no check after deactivate');
   assert.deepEqual(await nisoProcesses(), []);
   await nisoOk(['remove', 'slow']);
@@ -204,7 +216,7 @@ test('on_unhealthy = "none": status shows unhealthy with the reason, and nothing
   assert.equal(ex.health, 'healthy');
   assert.doesNotMatch(readFileSync(`/proc/${m!.systemdPid}/root/etc/systemd/system/niso-execcheck.service`, 'utf8'), /not in this unit: the health check/);
   // The timers' check unit runs it too, and records it.
-  for (let i = 0; i < 100 && healthFile('execcheck').log.length < 2; i++) await sleep(100);
+  await until('the check unit to run the exec probe', () => healthFile('execcheck').log.length >= 2, 60_000, 100).catch(() => undefined);
   assert.ok(healthFile('execcheck').log.length >= 2, 'the check unit ran the exec probe');
   assert.ok(healthFile('execcheck').log.every((p) => p.exitCode === 0), JSON.stringify(healthFile('execcheck').log));
   await nisoOk(['deactivate', 'execcheck']);
@@ -221,8 +233,9 @@ test('--wait on an app that dies at start fails fast with the reason and its las
     // The restart policy's verdict, as on the embedded backend: the default on-failure restarts it.
     assert.match(r.stderr, new RegExp(`dies-${pkg} did not come up: it exited with code 4; its last output`));
     assert.match(r.stderr, /its last output:\ndie\.js: cannot read \/state\/config\.json/);
-    // Fast: at the app's exit, not once all its health check may take is over; the margin is for a loaded machine.
-    assert.ok(ms < 20_000, `failed after ${ms} ms`);
+    // Fast: at the app's exit, which the message above names. Waiting out the check's verdict would say "did not
+    // become healthy within" instead. No time bound: a loaded machine stretched this to 28 s once, the app's own
+    // start and restarts included.
     await nisoOk(['deactivate', `dies-${pkg}`]);
   }
   // Without a health check, --wait asks the app to keep running for a second.
