@@ -2,7 +2,9 @@
 // a web stream body): node's fetch loads its undici bundle on first use, which cost each push or pull as much as a
 // whole round trip to a local registry. No redirects are followed and no body is decoded: http.ts decides both.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+
+/** node:https (with tls and its CA store) loads only for an https registry: a plain-HTTP loopback registry never needs it. */
+let https: Promise<typeof import('node:https')> | null = null;
 
 /** What http.ts and client.ts read of an answer: the subset of fetch's Response they use. */
 export interface Answer {
@@ -62,15 +64,15 @@ async function pipeBody(req: ClientRequest, body: ReadableStream<Uint8Array>): P
   }
 }
 
-export function exchange(url: string, ask: Ask): Promise<Answer> {
+export async function exchange(url: string, ask: Ask): Promise<Answer> {
   const u = new URL(url);
+  const make = u.protocol === 'https:' ? (await (https ??= import('node:https'))).request : httpRequest;
   const headers: Record<string, string> = { accept: '*/*', 'user-agent': USER_AGENT, ...(ask.headers ?? {}) };
   let body: Uint8Array | null = null;
   if (ask.body instanceof URLSearchParams || typeof ask.body === 'string') body = Buffer.from(ask.body.toString());
   else if (ask.body instanceof Uint8Array) body = ask.body;
   if (body && headers['content-length'] === undefined) headers['content-length'] = String(body.length);
   if (!ask.body && headers['content-length'] === undefined && ask.method !== 'GET' && ask.method !== 'HEAD') headers['content-length'] = '0';
-  const make = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<Answer>((resolve, reject) => {
     let settled = false;
     const signal = ask.signal;
