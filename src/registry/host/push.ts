@@ -50,11 +50,12 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
   const tag = o.ref.tag ?? 'latest';
   const described: { file: string; facts: PackageFacts; manifest: Built; checked: Promise<void>; envelope: Buffer | null; keyid: string | null; from: 'file' | 'key' }[] = [];
   const key = o.signKeyFile ? loadPrivateKey(o.signKeyFile) : null;
-  // The connection, the registry's auth and the empty config blob (every push needs it) go while the packages are
-  // read and hashed, instead of after. Its failure is reported only once the packages proved readable.
+  // The connection, the registry's auth and the question whether it has the empty config blob (every push needs
+  // it) go while the packages are read and hashed, instead of after; its failure is reported only once the packages
+  // proved readable. Nothing is uploaded before then: a file that is not a package starts no upload.
   const client = connect(o.ref, o);
-  const emptyBlob = client.ensureBlob(EMPTY_BLOB, EMPTY_DIGEST);
-  emptyBlob.catch(() => undefined);
+  const emptyThere = client.blobExists(EMPTY_DIGEST, true);
+  emptyThere.catch(() => undefined);
   for (const file of o.files) {
     const d = await describeIndexFirst(file, digestCacheDir(o.root, o.env));
     const clash = described.find((x) => x.facts.arch === d.facts.arch);
@@ -84,7 +85,7 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
 
   const total = described.reduce((n, d) => n + d.facts.file.size, 0);
   let base = 0;
-  await emptyBlob;
+  await emptyThere.then((have) => (have ? false : client.ensureBlob(EMPTY_BLOB, EMPTY_DIGEST)));
   const packages: PushedPackage[] = [];
   let uploadedBytes = 0;
   for (const d of described) {
