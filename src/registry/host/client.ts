@@ -40,23 +40,6 @@ const STAGE = 4 * 1024 * 1024;
 const SYNC_EVERY = 8 * 1024 * 1024;
 const RESTARTS = 3;
 
-/** Bytes of a file from `offset`, as a stream that says how far it got. */
-function fileStream(fh: FileHandle, offset: number, length: number, onSent: (n: number) => void): ReadableStream<Uint8Array> {
-  let sent = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      if (sent >= length) { c.close(); return; }
-      // Not zero-filled: the read overwrites what is sent (bytesRead bounds it).
-      const buf = Buffer.allocUnsafe(Math.min(PIECE, length - sent));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, offset + sent);
-      if (bytesRead === 0) { c.error(new Error('the package file got shorter while it was sent')); return; }
-      sent += bytesRead;
-      onSent(sent);
-      c.enqueue(buf.subarray(0, bytesRead));
-    },
-  });
-}
-
 export class RegistryClient {
   constructor(readonly http: RegistryHttp, readonly repository: string, readonly registry: string) {}
 
@@ -98,7 +81,7 @@ export class RegistryClient {
     const res = await this.http.send({
       method: 'PUT', url: u.href, scope: this.push,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(body?.length ?? 0) },
-      ...(body ? { body: () => fileStream(body.fh, body.offset, body.length, body.onSent) } : {}),
+      ...(body ? { body: () => ({ kind: 'file' as const, fh: body.fh, offset: body.offset, length: body.length, onSent: body.onSent }) } : {}),
       timeoutMs: 10 * 60_000,
     });
     if (res.status !== 201 && res.status !== 204) {
@@ -166,7 +149,7 @@ export class RegistryClient {
         res = await this.http.send({
           method: 'PATCH', url: location, scope: this.push,
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(length), 'content-range': `${at}-${at + length - 1}` },
-          body: () => fileStream(fh, at, length, (n) => opts.onProgress?.(at + n)),
+          body: () => ({ kind: 'file' as const, fh, offset: at, length, onSent: (n: number) => opts.onProgress?.(at + n) }),
           timeoutMs: 10 * 60_000,
         });
       } catch (e) {

@@ -5,7 +5,7 @@
 import { NisoError } from '../../errors/niso-error.js';
 import { hostName, isLoopback, isPrivateAddress } from '../reference.js';
 import { ociErrors, parseChallenges, retryAfterMs, type Challenge } from '../headers.js';
-import { exchange, type Answer, type Ask } from './transport.js';
+import { exchange, type Answer, type Ask, type FileBody } from './transport.js';
 
 export type { Answer };
 
@@ -33,7 +33,7 @@ export interface Request {
   url: string;
   headers?: Record<string, string>;
   /** Called for each attempt: a body must be sent again after a 401 or a redirect. */
-  body?: () => Uint8Array | ReadableStream<Uint8Array>;
+  body?: () => Uint8Array | ReadableStream<Uint8Array> | FileBody;
   /** The repository and actions a token must grant: `repository:NAME:pull` or `…:pull,push`. */
   scope: string;
   /** Retry network failures (only for requests that may be sent twice). */

@@ -3,6 +3,7 @@
 // whole round trip to a local registry. No redirects are followed and no body is decoded: http.ts decides both.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { connect as connectTcp } from 'node:net';
+import type { FileHandle } from 'node:fs/promises';
 
 /** node:https (with tls and its CA store) loads only for an https registry: a plain-HTTP loopback registry never needs it. */
 let https: Promise<typeof import('node:https')> | null = null;
@@ -15,10 +16,20 @@ export interface Answer {
   readonly body: ReadableStream<Uint8Array> | null;
 }
 
+/** Bytes of an open file sent as a request body (a blob upload): read into two reused buffers, see pipeFile. */
+export interface FileBody {
+  kind: 'file';
+  fh: FileHandle;
+  offset: number;
+  length: number;
+  /** Bytes handed to the socket so far. */
+  onSent: (n: number) => void;
+}
+
 export interface Ask {
   method: string;
   headers?: Record<string, string>;
-  body?: Uint8Array | string | URLSearchParams | ReadableStream<Uint8Array>;
+  body?: Uint8Array | string | URLSearchParams | ReadableStream<Uint8Array> | FileBody;
   /** Aborts the exchange until the answer's headers are in (its reason is what the promise rejects with). */
   signal?: AbortSignal;
 }
@@ -65,11 +76,42 @@ async function pipeBody(req: ClientRequest, body: ReadableStream<Uint8Array>): P
   }
 }
 
+const PIECE = 1024 * 1024;
+const isFileBody = (b: Ask['body']): b is FileBody => typeof b === 'object' && b !== null && (b as { kind?: unknown }).kind === 'file';
+
+/**
+ * Sends a file's bytes as the request body through two 1 MiB buffers, each read again only once the socket took what
+ * it held (the write's callback): a fresh buffer per piece cost its page faults on every MiB (issue 16).
+ */
+async function pipeFile(req: ClientRequest, f: FileBody): Promise<void> {
+  const bufs = [Buffer.allocUnsafe(Math.min(PIECE, f.length)), Buffer.allocUnsafe(Math.min(PIECE, f.length))] as const;
+  const closed = new Promise<void>((ok) => req.once('close', () => ok()));
+  const free: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  let sent = 0;
+  try {
+    for (let i = 0; sent < f.length; i ^= 1) {
+      await free[i];
+      if (req.destroyed) return;
+      const buf = bufs[i]!;
+      const { bytesRead } = await f.fh.read(buf, 0, Math.min(buf.length, f.length - sent), f.offset + sent);
+      if (bytesRead === 0) throw new Error('the package file got shorter while it was sent');
+      if (req.destroyed) return;
+      free[i] = Promise.race([new Promise<void>((ok) => { req.write(buf.subarray(0, bytesRead), () => ok()); }), closed]);
+      sent += bytesRead;
+      f.onSent(sent);
+    }
+    req.end();
+  } catch (e) {
+    req.destroy(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
 export async function exchange(url: string, ask: Ask): Promise<Answer> {
   const u = new URL(url);
   const make = u.protocol === 'https:' ? (await (https ??= import('node:https'))).request : httpRequest;
   const headers: Record<string, string> = { accept: '*/*', 'user-agent': USER_AGENT, ...(ask.headers ?? {}) };
   let body: Uint8Array | null = null;
+  if (isFileBody(ask.body) && headers['content-length'] === undefined) headers['content-length'] = String(ask.body.length);
   if (ask.body instanceof URLSearchParams || typeof ask.body === 'string') body = Buffer.from(ask.body.toString());
   else if (ask.body instanceof Uint8Array) body = ask.body;
   if (body && headers['content-length'] === undefined) headers['content-length'] = String(body.length);
@@ -101,6 +143,7 @@ export async function exchange(url: string, ask: Ask): Promise<Answer> {
       reject(failed('fetch failed', e));
     });
     if (ask.body instanceof ReadableStream) void pipeBody(req, ask.body);
+    else if (isFileBody(ask.body)) void pipeFile(req, ask.body);
     else req.end(body ?? undefined);
   });
 }
