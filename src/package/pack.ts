@@ -2,10 +2,10 @@
 // sorted entries, fixed mtime (SOURCE_DATE_EPOCH or 0), uid/gid 0, no user names, modes 0644/0755.
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../host/sha256.js';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
 import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, readlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { stat, rename, rm, writeFile } from 'node:fs/promises';
+import { open, stat, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -43,6 +43,11 @@ export interface PackOptions {
   debCache?: string;
   /** [debian]: called with each .deb fetched (from the cache or the mirror). */
   onDebProgress?: (done: number, total: number) => void;
+  /**
+   * Called once the package is in place with the sha256 of its bytes (hashed as they were written) and the identity
+   * of the file written, so that a push from this host need not read and hash it again (registry/host/digest-cache.ts).
+   */
+  onWritten?: (w: { file: string; digest: string; size: number; stat: BigIntStats; index: { name: string; version: string; arch: string; packageId: string } }) => void;
 }
 
 export type PackedRuntime = NonNullable<PackageIndex['runtime']>;
@@ -262,20 +267,34 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
   head.add(header(INDEX_PATH, 'file', 0o644), Buffer.from(indexText));
   head.add(header(MANIFEST_PATH, 'file', 0o644), manifestBytes);
   head.finish(false);
+  // The bytes are hashed as they are written (the body is read once anyway): the file's digest, which a push needs,
+  // comes for free.
+  const fileHash = createHash('sha256');
+  let fileSize = 0;
+  let written_: BigIntStats;
+  const fh = await open(tmp, 'wx', 0o644);
   try {
-    await writeFile(tmp, await compressBuffer(Buffer.concat(headParts)), { mode: 0o644, flag: 'wx' });
-    await pipeline(createReadStream(tmpBody), createWriteStream(tmp, { flags: 'a' }));
-    await fsyncPath(tmp);
+    const put = async (b: Uint8Array) => {
+      fileHash.update(b);
+      for (let at = 0; at < b.length; ) at += (await fh.write(b, at, b.length - at)).bytesWritten;
+      fileSize += b.length;
+    };
+    await put(await compressBuffer(Buffer.concat(headParts)));
+    for await (const chunk of createReadStream(tmpBody, { highWaterMark: 1024 * 1024 })) await put(chunk as Buffer);
+    await fh.sync();
     // Again just before the rename, which would replace whatever stands there by then.
     checkOutput(output, defaultName);
     await rename(tmp, output);
     await fsyncPath(dirname(output));
+    written_ = await fh.stat({ bigint: true });
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   } finally {
+    await fh.close().catch(() => undefined);
     await rm(tmpBody, { force: true });
   }
+  opts.onWritten?.({ file: output, digest: `sha256:${fileHash.digest('hex')}`, size: fileSize, stat: written_, index: { name: index.name, version: index.version, arch, packageId: `sha256:${digest}` } });
   const packageBytes = (await stat(output)).size;
   return {
     file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes,

@@ -2,43 +2,95 @@
 // that a manifest's digest is known at pack time and a mirror that copies bytes keeps it) and as niso reads them
 // (validated, with the package's layer found and checked before anything is downloaded).
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { NisoError } from '../errors/niso-error.js';
 import { ANNOTATION, EMPTY_BLOB, EMPTY_DIGEST, MT, ociArch } from './media.js';
 
 export const sha256 = (data: Uint8Array | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
-const digestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'not a sha256 digest');
-const annotations = z.record(z.string(), z.string());
-const descriptorSchema = z.looseObject({
-  mediaType: z.string().max(255),
-  digest: digestSchema,
-  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  artifactType: z.string().max(255).optional(),
-  annotations: annotations.optional(),
-  platform: z.looseObject({ architecture: z.string(), os: z.string(), variant: z.string().optional() }).optional(),
-});
-const manifestSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().max(255).optional(),
-  config: descriptorSchema,
-  layers: z.array(descriptorSchema).max(1000),
-  subject: descriptorSchema.optional(),
-  annotations: annotations.optional(),
-});
-const indexSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().max(255).optional(),
-  manifests: z.array(descriptorSchema).max(10_000),
-  subject: descriptorSchema.optional(),
-  annotations: annotations.optional(),
-});
+/**
+ * The OCI descriptor, manifest and index as niso reads them: checked by hand rather than with zod, whose ~360 KB
+ * every push and pull compiled before its first request only for these few fields (issue 16). Unknown keys are kept.
+ */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string; variant?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  artifactType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+  [k: string]: unknown;
+}
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+  [k: string]: unknown;
+}
 
-export type Descriptor = z.infer<typeof descriptorSchema>;
-export type ImageManifest = z.infer<typeof manifestSchema>;
-export type ImageIndex = z.infer<typeof indexSchema>;
+/** A field that does not have the expected shape: its path and what was expected. */
+class Shape extends Error { constructor(readonly path: string, why: string) { super(why); } }
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+function str(o: Obj, key: string, at: string, opt: { optional?: boolean; max?: number } = {}): void {
+  const v = o[key];
+  if (v === undefined && opt.optional) return;
+  if (typeof v !== 'string') throw new Shape(`${at}${key}`, v === undefined ? 'required' : 'expected a string');
+  if (opt.max !== undefined && v.length > opt.max) throw new Shape(`${at}${key}`, `longer than ${opt.max} characters`);
+}
+
+function stringMap(o: Obj, key: string, at: string): void {
+  const v = o[key];
+  if (v === undefined) return;
+  if (!isObj(v)) throw new Shape(`${at}${key}`, 'expected an object of strings');
+  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') throw new Shape(`${at}${key}.${k}`, 'expected a string');
+}
+
+function descriptor(v: unknown, at: string): void {
+  if (!isObj(v)) throw new Shape(at, 'expected an object');
+  const p = `${at}.`;
+  str(v, 'mediaType', p, { max: 255 });
+  str(v, 'digest', p);
+  if (!DIGEST_RE.test(v.digest as string)) throw new Shape(`${p}digest`, 'not a sha256 digest');
+  const size = v.size;
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > Number.MAX_SAFE_INTEGER) throw new Shape(`${p}size`, 'expected a whole number of bytes');
+  str(v, 'artifactType', p, { optional: true, max: 255 });
+  stringMap(v, 'annotations', p);
+  if (v.platform !== undefined) {
+    if (!isObj(v.platform)) throw new Shape(`${p}platform`, 'expected an object');
+    str(v.platform, 'architecture', `${p}platform.`);
+    str(v.platform, 'os', `${p}platform.`);
+    str(v.platform, 'variant', `${p}platform.`, { optional: true });
+  }
+}
+
+function documentFields(o: Obj, list: 'layers' | 'manifests', max: number): void {
+  if (o.schemaVersion !== 2) throw new Shape('schemaVersion', 'expected 2');
+  str(o, 'mediaType', '', { optional: true });
+  str(o, 'artifactType', '', { optional: true, max: 255 });
+  const items = o[list];
+  if (!Array.isArray(items)) throw new Shape(list, items === undefined ? 'required' : 'expected a list');
+  if (items.length > max) throw new Shape(list, `more than ${max} entries`);
+  items.forEach((d, i) => descriptor(d, `${list}.${i}`));
+  if (o.subject !== undefined) descriptor(o.subject, 'subject');
+  stringMap(o, 'annotations', '');
+}
+
 export type Document = { kind: 'manifest'; manifest: ImageManifest } | { kind: 'index'; index: ImageIndex };
 
 /** Bytes, their digest and the descriptor that points at them. */
@@ -132,12 +184,18 @@ export function parseDocument(bytes: Uint8Array, contentType: string | null, whe
   const o = json as Record<string, unknown>;
   const type = typeof o.mediaType === 'string' ? o.mediaType : (contentType ?? '').split(';')[0]!.trim();
   const isIndex = type === MT.index || type === MT.dockerList || (!type.includes('manifest.v') && Array.isArray(o.manifests));
-  const r = isIndex ? indexSchema.safeParse(json) : manifestSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw shapeError(where, `${issue.path.join('.') || 'document'}: ${issue.message}`);
+  try {
+    if (isIndex) {
+      documentFields(o, 'manifests', 10_000);
+      return { kind: 'index', index: o as ImageIndex };
+    }
+    documentFields(o, 'layers', 1000);
+    descriptor(o.config, 'config');
+    return { kind: 'manifest', manifest: o as ImageManifest };
+  } catch (e) {
+    if (e instanceof Shape) throw shapeError(where, `${e.path || 'document'}: ${e.message}`);
+    throw e;
   }
-  return isIndex ? { kind: 'index', index: r.data as ImageIndex } : { kind: 'manifest', manifest: r.data as ImageManifest };
 }
 
 /** A package manifest, read: its layer and what its annotations claim (checked later against the package itself). */

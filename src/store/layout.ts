@@ -17,6 +17,11 @@ export interface StoreLayout {
   runtimeCache: string;
   /** The host facts planning remembers per package and host (sandbox/facts-cache.ts), one JSON file per key. */
   hostFacts: string;
+  /**
+   * What niso learnt of package files on this host (registry/host/digest-cache.ts): their sha256 and index facts, per
+   * file identity, so that a push of a file packed or pushed here before does not read and hash it again.
+   */
+  packageDigests: string;
   /** Runtimes installed with `niso runtime install`: <installedRuntimes>/<sha256 of the tarball>-<name>-<version>/. */
   installedRuntimes: string;
   /** niso's networks (networks.json) and their lock. */
@@ -52,6 +57,7 @@ export function layout(root: string): StoreLayout {
     runtimes: join(root, 'etc/niso/runtimes.toml'),
     runtimeCache: join(lib, 'cache/runtimes.json'),
     hostFacts: join(lib, 'cache/host-facts'),
+    packageDigests: join(lib, 'cache/package-digests'),
     installedRuntimes: join(lib, 'runtimes'),
     net: join(lib, 'net'),
     run: join(root, 'run/niso'),

@@ -88,18 +88,21 @@ export async function collectGarbage(root: string, dryRun = false): Promise<GcRe
       if (left === 0) emptied.push(dir);
     }
     if (!dryRun) await pruneShards(emptied);
-    // The host facts planning remembered (sandbox/facts-cache.ts) are a cache: emptied, so that entries of removed
-    // packages, older PATHs and older nisos do not pile up; the next start of each package looks at the host again.
-    const facts = l.hostFacts;
-    let cached: string[] = [];
-    try { cached = (await readdir(facts)).filter((n) => n.endsWith('.json')); } catch { /* none yet */ }
-    for (const name of cached) {
-      try {
-        const st = await lstat(join(facts, name));
-        result.freedBytes += st.size;
-        result.freedFiles++;
-        if (!dryRun) await unlink(join(facts, name));
-      } catch { /* gone meanwhile */ }
+    // The host facts planning remembered (sandbox/facts-cache.ts) and the package files' digests push remembered
+    // (registry/host/digest-cache.ts) are caches: emptied, so that entries of removed packages and files, older PATHs
+    // and older nisos do not pile up; the next start of each package looks at the host again, the next push of a file
+    // hashes it again.
+    for (const cacheDir of [l.hostFacts, l.packageDigests]) {
+      let cached: string[] = [];
+      try { cached = (await readdir(cacheDir)).filter((n) => n.endsWith('.json')); } catch { /* none yet */ }
+      for (const name of cached) {
+        try {
+          const st = await lstat(join(cacheDir, name));
+          result.freedBytes += st.size;
+          result.freedFiles++;
+          if (!dryRun) await unlink(join(cacheDir, name));
+        } catch { /* gone meanwhile */ }
+      }
     }
     return result;
   });

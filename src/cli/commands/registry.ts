@@ -96,7 +96,7 @@ export async function pull(ctx: Context, refText: string, opts: CredOpts & { out
   const ref = withTag(refText);
   const [{ readInstallLimits }, { readPolicy }, { pullPackage }] = await Promise.all([import('../../store/host-config.js'), import('../../registry/host/config.js'), import('../../registry/host/pull.js')]);
   const limits = await readInstallLimits(layout(ctx.root).config, opts);
-  const policy = readPolicy(ctx.root);
+  const policy = await readPolicy(ctx.root);
   const skip = opts.insecureSkipVerify === true;
   if (skip) ctx.stderr.write(`niso: WARNING: --insecure-skip-verify: the signatures of ${formatReference(ref)} are not checked; whoever controls the registry (or the way to it) decides what is installed\n`);
   const bar = progressBar(ctx, 'pulling', opts.json, undefined, { speed: true });
@@ -143,7 +143,7 @@ export async function inspectRemote(ctx: Context, refText: string, opts: CredOpt
   const sigs = await client.referrers(r.manifestDigest, MT.signature);
   let verification: { status: string; scope: string | null; keyid?: string; error?: { code: string; message: string } };
   try {
-    verification = await verifyRemote(client, ref, r, readPolicy(ctx.root), false);
+    verification = await verifyRemote(client, ref, r, await readPolicy(ctx.root), false);
   } catch (e) {
     if (!(e instanceof NisoError)) throw e;
     verification = { status: 'refused', scope: null, error: { code: e.code, message: e.message } };

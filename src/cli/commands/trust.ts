@@ -45,7 +45,7 @@ export async function trustAdd(ctx: Context, scope: string, keyFile: string | un
   }
   const require = key ? 'signed' as const : opts.reject ? 'reject' as const : 'insecure-accept-unsigned' as const;
   const change = async () => {
-    const p = readPolicy(ctx.root) ?? emptyPolicy();
+    const p = await readPolicy(ctx.root) ?? emptyPolicy();
     let s = p.scope.find((x) => x.match === scopeName);
     if (!s) { s = { match: scopeName, require, keys: [], identity: 'repository-name' }; p.scope.push(s); }
     s.require = require;
@@ -64,7 +64,7 @@ export async function trustAdd(ctx: Context, scope: string, keyFile: string | un
 
 export async function trustList(ctx: Context, opts: { json?: boolean }): Promise<void> {
   const [{ readPolicy, policyFile }, { parsePublicKeyLine }] = await Promise.all([import('../../registry/host/config.js'), import('../../registry/signature.js')]);
-  const p = readPolicy(ctx.root);
+  const p = await readPolicy(ctx.root);
   const file = policyFile(ctx.root);
   const scopes = (p?.scope ?? []).map((s) => ({ match: s.match, require: s.require, identity: s.identity, keys: s.keys.map((l) => { const k = parsePublicKeyLine(l, s.match); return { keyid: k.keyid, comment: k.comment }; }) }));
   if (opts.json) return printJson(ctx, { file, exists: p !== null, default: p?.default ?? null, scopes });
@@ -78,7 +78,7 @@ export async function trustRemove(ctx: Context, scope: string, keyid: string | u
   const [{ readPolicy, writePolicy, policyFile }, { parsePublicKeyLine }] = await Promise.all([import('../../registry/host/config.js'), import('../../registry/signature.js')]);
   const scopeName = scope.replace(/\/+$/, '');
   const change = async () => {
-    const p = readPolicy(ctx.root);
+    const p = await readPolicy(ctx.root);
     const i = p ? p.scope.findIndex((s) => s.match === scopeName) : -1;
     if (!p || i < 0) throw new NisoError('NISO7041', `the trust policy has no scope ${printable(scopeName)}`, { path: policyFile(ctx.root), exitCode: 2, hint: '`niso trust list` shows the scopes' });
     const s = p.scope[i]!;

@@ -1,15 +1,14 @@
 // The host's registry settings below NISO_ROOT: /etc/niso/registries.toml (hosts that may speak plain HTTP),
 // /etc/niso/policy.toml (the trust policy) and the default signing key /etc/niso/signing.key.
 import { join } from 'node:path';
-import { z } from 'zod';
-import { invalidInput, NisoError } from '../../errors/niso-error.js';
+import { NisoError } from '../../errors/niso-error.js';
 import { readRegularFile } from '../../host/read-bounded.js';
-import { writeFileAtomic } from '../../host/fs-atomic.js';
-import { readToml } from '../../manifest/toml-positions.js';
-import { validateDocument } from '../../manifest/validate.js';
 import { TOML_LIMITS } from '../../manifest/toml-limits.js';
 import { isLoopback } from '../reference.js';
-import { parsePolicy, serializePolicy, type Policy } from '../policy.js';
+import type { Policy } from '../policy.js';
+
+// What parses these files (the TOML parser with positions, zod, the policy's rules) is imported only when a file
+// exists: on a host without them a push or pull loads none of it (issue 16).
 
 export const registriesFile = (root: string) => join(root, 'etc/niso/registries.toml');
 export const policyFile = (root: string) => join(root, 'etc/niso/policy.toml');
@@ -27,34 +26,27 @@ function readText(file: string, code: string): string | null {
   return r.bytes.toString('utf8');
 }
 
-const registriesSchema = z.strictObject({
-  registries: z.record(z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/, 'not HOST or HOST:PORT'), z.strictObject({
-    /** Plain HTTP is allowed for this host (credentials still go over it only to loopback). */
-    insecure: z.boolean().default(false),
-  })).default({}),
-});
-
 /** Whether niso may talk plain HTTP to a registry: loopback always, others only when marked insecure. */
-export function plainHttpAllowed(root: string, registry: string): boolean {
+export async function plainHttpAllowed(root: string, registry: string): Promise<boolean> {
   if (isLoopback(registry)) return true;
   const file = registriesFile(root);
   const text = readText(file, 'NISO7025');
   if (text === null) return false;
-  const t = readToml(text, file);
-  if (!t.ok) throw invalidInput(t.diagnostics, `${file} is not valid TOML`);
-  const v = validateDocument(registriesSchema, t.doc, file);
-  if (!v.value) throw invalidInput(v.diagnostics, `${file} has problems`);
-  return v.value.registries[registry]?.insecure === true;
+  const { markedInsecure } = await import('./registries-file.js');
+  return markedInsecure(text, file, registry);
 }
 
 /** The trust policy, or null when the host has none (nothing is verified then, and pull says so). */
-export function readPolicy(root: string): Policy | null {
+export async function readPolicy(root: string): Promise<Policy | null> {
   const file = policyFile(root);
   const text = readText(file, 'NISO7030');
-  return text === null ? null : parsePolicy(text, file);
+  if (text === null) return null;
+  const { parsePolicy } = await import('../policy.js');
+  return parsePolicy(text, file);
 }
 
 export async function writePolicy(root: string, p: Policy): Promise<void> {
+  const [{ parsePolicy, serializePolicy }, { writeFileAtomic }] = await Promise.all([import('../policy.js'), import('../../host/fs-atomic.js')]);
   const file = policyFile(root);
   const text = serializePolicy(p);
   // What niso writes must read back: a policy that no longer parses would stop every pull.

@@ -15,10 +15,13 @@ export interface RegistryEnv {
 }
 
 export function connect(ref: Reference, e: RegistryEnv): RegistryClient {
+  const plainHttp = plainHttpAllowed(e.root, ref.registry);
+  // A broken registries.toml is reported by the first request, which awaits this; until then it is not unhandled.
+  plainHttp.catch(() => undefined);
   const http = new RegistryHttp({
     registry: ref.registry,
     apiHost: ref.apiHost,
-    plainHttp: plainHttpAllowed(e.root, ref.registry),
+    plainHttp,
     warn: e.warn,
     credentials: async () => {
       if (e.creds) return e.creds;

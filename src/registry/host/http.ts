@@ -5,7 +5,7 @@
 import { NisoError } from '../../errors/niso-error.js';
 import { hostName, isLoopback, isPrivateAddress } from '../reference.js';
 import { ociErrors, parseChallenges, retryAfterMs, type Challenge } from '../headers.js';
-import { exchange, type Answer, type Ask } from './transport.js';
+import { exchange, type Answer, type Ask, type FileBody } from './transport.js';
 
 export type { Answer };
 
@@ -17,8 +17,8 @@ export interface HttpOptions {
   registry: string;
   /** Where the API answers (Docker Hub's differs from its name). */
   apiHost: string;
-  /** Plain HTTP is allowed (loopback, or marked insecure in registries.toml). */
-  plainHttp: boolean;
+  /** Plain HTTP is allowed (loopback, or marked insecure in registries.toml); awaited at the first request. */
+  plainHttp: boolean | Promise<boolean>;
   credentials: () => Promise<Creds | null>;
   /** Warnings for the user: Warning headers, waits, helpers that failed. */
   warn: (message: string) => void;
@@ -33,7 +33,7 @@ export interface Request {
   url: string;
   headers?: Record<string, string>;
   /** Called for each attempt: a body must be sent again after a 401 or a redirect. */
-  body?: () => Uint8Array | ReadableStream<Uint8Array>;
+  body?: () => Uint8Array | ReadableStream<Uint8Array> | FileBody;
   /** The repository and actions a token must grant: `repository:NAME:pull` or `…:pull,push`. */
   scope: string;
   /** Retry network failures (only for requests that may be sent twice). */
@@ -111,6 +111,17 @@ export class RegistryHttp {
   /** The origin niso talks to, chosen by the first request: https, else http where allowed. */
   async origin(): Promise<string> {
     if (this.base) return this.base;
+    const plainHttp = await this.opts.plainHttp;
+    if (plainHttp && isLoopback(this.opts.apiHost)) {
+      // A loopback registry is asked over plain HTTP first: the https attempt that fails on the common local registry
+      // costs node's TLS modules and its CA store (60–110 ms of CPU per push or pull, issue 16). Only a registry's own
+      // answer to /v2/ (200, or 401 asking for credentials) keeps it; a TLS port answers plain HTTP with a 400 or a
+      // reset, and is then asked over https as any other host.
+      const http = `http://${this.opts.apiHost}`;
+      const r = await this.fetchOnce(`${http}/v2/`, { method: 'GET', signal: AbortSignal.timeout(15_000) }).catch(() => null);
+      await r?.body?.cancel().catch(() => undefined);
+      if (r && (r.status === 200 || r.status === 401)) { this.base = http; return http; }
+    }
     const https = `https://${this.opts.apiHost}`;
     try {
       await this.fetchOnce(`${https}/v2/`, { method: 'GET', signal: AbortSignal.timeout(15_000) }).then((r) => r.body?.cancel());
@@ -122,7 +133,7 @@ export class RegistryHttp {
         throw new NisoError('NISO7001', `cannot reach the registry ${this.opts.registry}: its TLS certificate is not trusted (${reason})`, { cause: e, hint: 'a registry with a certificate of a private CA needs that CA in NODE_EXTRA_CA_CERTS=/path/ca.pem; check that the name matches the certificate' });
       }
       const tlsTalk = /SSL|TLS|EPROTO|wrong version|ECONNRESET/i.test(reason);
-      if (!this.opts.plainHttp) {
+      if (!plainHttp) {
         if (tlsTalk) {
           throw new NisoError('NISO7006', `${this.opts.registry} does not speak HTTPS (${reason}), and niso uses plain HTTP only for loopback hosts and registries marked insecure`, {
             hint: `if this registry is meant to be reached over plain HTTP, add it to /etc/niso/registries.toml:\n  [registries."${this.opts.registry}"]\n  insecure = true\n(credentials are still never sent over plain HTTP to a host that is not loopback)`,
@@ -332,6 +343,19 @@ export class RegistryHttp {
       }
       return res;
     }
+  }
+
+  /**
+   * Where a GET that bypasses node's HTTP client (transport.ts's plainGet, for a large blob) goes, with the
+   * Authorization niso already holds for its scope: only when the registry is spoken to over plain HTTP; null else.
+   */
+  async plainTarget(path: string, scope: string): Promise<{ url: URL; headers: Record<string, string> } | null> {
+    const origin = await this.origin();
+    if (!origin.startsWith('http:')) return null;
+    const url = new URL(path, origin);
+    const auth = await this.knownAuth(scope, url);
+    this.sent.requests++;
+    return { url, headers: auth ? { authorization: auth } : {} };
   }
 
   /** An upload Location resolved against the registry, refused if it leaves the registry's origin. */

@@ -12,13 +12,13 @@ import { describePackageFile, readSignatureFile, signatureFile } from './sign.js
 import type { Verification } from './pull.js';
 
 export async function verifyLocalPackage(root: string, file: string, skip: boolean): Promise<{ verification: Verification; checkHead?: (h: PackageHead) => void }> {
-  const policy = readPolicy(root);
+  const policy = await readPolicy(root);
   if (!policy) return { verification: { status: 'no-policy', scope: null } };
   const d = decide(policy, LOCAL_SCOPE);
   if (skip) return { verification: { status: 'skipped', scope: d.scope } };
   if (d.require === 'reject') throw new NisoError('NISO7039', `${file}: the trust policy rejects local package files (scope "${LOCAL_SCOPE}")`, { hint: 'pull packages from a registry the policy trusts instead' });
   if (d.require === 'insecure-accept-unsigned') return { verification: { status: 'not-required', scope: d.scope } };
-  const sig = readSignatureFile(file);
+  const sig = await readSignatureFile(file);
   if (!sig) {
     throw new NisoError('NISO7031', `${file} is not signed (no ${signatureFile(file)}), and the trust policy requires a signature for local files (scope "${LOCAL_SCOPE}")`, {
       hint: 'copy the .sig that `niso pack` wrote beside the package, or `niso pull` it from a registry',

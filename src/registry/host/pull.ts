@@ -13,9 +13,7 @@ import { tempName } from '../../host/fs-atomic.js';
 import { MT } from '../media.js';
 import { indexArches, packageArtifact, packageFileName, pickPlatform, type PackageArtifact } from '../manifest.js';
 import { formatReference, manifestTarget, type Reference } from '../reference.js';
-import { decide, repositoryScope, type Policy } from '../policy.js';
-import { verifyEnvelope } from '../signature.js';
-import { checkStatement } from '../verify.js';
+import type { Policy } from '../policy.js';
 import type { RegistryClient } from './client.js';
 import { connect, type RegistryEnv } from './connect.js';
 
@@ -65,6 +63,8 @@ const MAX_SIGNATURES = 16;
 export async function verifyRemote(client: RegistryClient, ref: Reference, r: Resolved, policy: Policy | null, skip: boolean): Promise<Verification> {
   if (skip) return { status: 'skipped', scope: null };
   if (!policy) return { status: 'no-policy', scope: null };
+  // The policy's rules and the envelope checks load only on a host with a policy: a pull without one needs neither.
+  const [{ decide, repositoryScope }, { verifyEnvelope }, { checkStatement }] = await Promise.all([import('../policy.js'), import('../signature.js'), import('../verify.js')]);
   const target = repositoryScope(ref.registry, ref.repository);
   const d = decide(policy, target);
   if (d.require === 'reject') {

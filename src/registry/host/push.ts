@@ -4,8 +4,8 @@ import { NisoError } from '../../errors/niso-error.js';
 import { EMPTY_BLOB, EMPTY_DIGEST, MT } from '../media.js';
 import { packageIndex, sha256, signatureManifest, type Built, type PackageFacts } from '../manifest.js';
 import { formatReference, type Reference } from '../reference.js';
-import { readEnvelope, signStatement } from '../signature.js';
 import { connect, type RegistryEnv } from './connect.js';
+import { digestCacheDir } from './digest-cache.js';
 import { describeIndexFirst, loadPrivateKey, readSignatureFile, signatureFile, statementFor } from './sign.js';
 
 export interface PushOptions extends RegistryEnv {
@@ -50,28 +50,31 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
   const tag = o.ref.tag ?? 'latest';
   const described: { file: string; facts: PackageFacts; manifest: Built; checked: Promise<void>; envelope: Buffer | null; keyid: string | null; from: 'file' | 'key' }[] = [];
   const key = o.signKeyFile ? loadPrivateKey(o.signKeyFile) : null;
-  // The connection, the registry's auth and the empty config blob (every push needs it) go while the packages are
-  // read and hashed, instead of after. Its failure is reported only once the packages proved readable.
+  // The connection, the registry's auth and the question whether it has the empty config blob (every push needs
+  // it) go while the packages are read and hashed, instead of after; its failure is reported only once the packages
+  // proved readable. Nothing is uploaded before then: a file that is not a package starts no upload.
   const client = connect(o.ref, o);
-  const emptyBlob = client.ensureBlob(EMPTY_BLOB, EMPTY_DIGEST);
-  emptyBlob.catch(() => undefined);
+  const emptyThere = client.blobExists(EMPTY_DIGEST, true);
+  emptyThere.catch(() => undefined);
   for (const file of o.files) {
-    const d = await describeIndexFirst(file);
+    const d = await describeIndexFirst(file, digestCacheDir(o.root, o.env));
     const clash = described.find((x) => x.facts.arch === d.facts.arch);
     if (clash) throw new NisoError('NISO7023', `${file} and ${clash.file} are both for ${d.facts.arch}; an index holds one package per architecture`, { exitCode: 2, hint: 'push one package per architecture under a tag' });
     if (described.length > 0 && (described[0]!.facts.name !== d.facts.name || described[0]!.facts.version !== d.facts.version)) {
       throw new NisoError('NISO7023', `${file} is ${d.facts.name} ${d.facts.version}, but ${described[0]!.file} is ${described[0]!.facts.name} ${described[0]!.facts.version}; one tag holds one name and version`, { exitCode: 2 });
     }
-    let envelope = readSignatureFile(file);
+    let envelope = await readSignatureFile(file);
     let keyid: string | null = null;
     let from: 'file' | 'key' = 'file';
     if (envelope) {
+      const { readEnvelope } = await import('../signature.js');
       const { statement, envelope: env } = readEnvelope(envelope, signatureFile(file));
       if (statement.manifestDigest !== d.manifest.digest) {
         throw new NisoError('NISO7034', `${signatureFile(file)} signs manifest ${statement.manifestDigest}, but ${file} makes ${d.manifest.digest}: the signature belongs to another build`, { exitCode: 2, hint: `sign the package again (\`niso pack --sign\`), or remove ${signatureFile(file)} to push it unsigned` });
       }
       keyid = env.signatures[0]!.keyid;
     } else if (key) {
+      const { signStatement } = await import('../signature.js');
       const s = signStatement(statementFor(d.facts, d.manifest.digest, o.now), key);
       envelope = s.bytes;
       keyid = s.keyid;
@@ -82,7 +85,7 @@ export async function pushPackages(o: PushOptions): Promise<PushResult> {
 
   const total = described.reduce((n, d) => n + d.facts.file.size, 0);
   let base = 0;
-  await emptyBlob;
+  await emptyThere.then((have) => (have ? false : client.ensureBlob(EMPTY_BLOB, EMPTY_DIGEST)));
   const packages: PushedPackage[] = [];
   let uploadedBytes = 0;
   for (const d of described) {

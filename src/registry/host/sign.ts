@@ -1,16 +1,19 @@
 // Signing keys and signatures on this host: `niso key generate` (Ed25519, PKCS8 PEM 0600, and the public key as an
 // OpenSSH line), which key signs a pack, and the statement of a .niso file signed into FILE.niso.sig beside it.
 import { createHash, createPrivateKey, generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { NisoError } from '../../errors/niso-error.js';
 import { readRegularFile } from '../../host/read-bounded.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
-import { DEFAULT_LIMITS, readPackage, readPackageHead } from '../../package/read-package.js';
 import type { PackageIndex } from '../../package/format/package-index.js';
 import { packageFileName, packageManifest, sha256, type Built, type PackageFacts } from '../manifest.js';
-import { keyId, publicKeyLine, readEnvelope, signStatement, type Statement } from '../signature.js';
+import type { Statement } from '../signature.js';
 import { defaultKeyFile } from './config.js';
+import { lookupPackageFile, rememberPackageFile } from './digest-cache.js';
+
+// The package reader (zstd, the tar and index codecs, zod) and the signature envelopes (zod) are imported where they
+// are needed: a push of a file the digest cache knows, unsigned, needs neither (issue 16).
 
 /** Where the public half of a key file goes: `signing.key` → `signing.pub`, anything else gets `.pub` added. */
 export const publicKeyFile = (keyFile: string) => (keyFile.endsWith('.key') ? `${keyFile.slice(0, -4)}.pub` : `${keyFile}.pub`);
@@ -23,6 +26,7 @@ export async function generateKey(keyFile: string, comment: string): Promise<{ k
   if (exists || pubExists) {
     throw new NisoError('NISO7021', `${exists ? keyFile : pubFile} already exists; niso never replaces a key`, { path: exists ? keyFile : pubFile, exitCode: 2, hint: 'give another file with -f FILE, or remove the old key first (packages it signed stay verifiable only while its public key is trusted)' });
   }
+  const { keyId, publicKeyLine } = await import('../signature.js');
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
   await writeFileAtomic(keyFile, pem, 0o600);
@@ -87,6 +91,7 @@ export async function fileDigest(file: string): Promise<{ digest: string; size: 
 
 /** What the manifest of a .niso file says, and the manifest: all from the file, so a pack knows the digest a push will have. */
 export async function describePackageFile(file: string): Promise<{ facts: PackageFacts; manifest: Built }> {
+  const { readPackageHead } = await import('../../package/read-package.js');
   // The head comes out of a zstd child while this process hashes the file: the two overlap.
   const [head, digest] = await Promise.all([readPackageHead(file), fileDigest(file)]);
   const f = { name: head.index.name, version: head.index.version, arch: head.index.arch };
@@ -98,9 +103,17 @@ export async function describePackageFile(file: string): Promise<{ facts: Packag
  * describePackageFile for a push: the facts and the manifest as soon as the package's index is read and the file
  * hashed, and `checked`, which settles once the rest of the head (manifest.toml against the index) is checked. Push
  * starts its upload in between, so the manifest's TOML and schema machinery loads while the bytes go up; nothing
- * names the blob until `checked` held.
+ * names the blob until `checked` held. With `cacheDir`, a file this host packed or pushed before, unchanged since
+ * (digest-cache.ts), is neither read nor hashed; one that is not is remembered once wholly read and checked.
  */
-export async function describeIndexFirst(file: string): Promise<{ facts: PackageFacts; manifest: Built; checked: Promise<void> }> {
+export async function describeIndexFirst(file: string, cacheDir?: string): Promise<{ facts: PackageFacts; manifest: Built; checked: Promise<void>; cached: boolean }> {
+  const before = cacheDir ? statSync(file, { bigint: true }) : null;
+  const known = cacheDir && before ? lookupPackageFile(cacheDir, before) : null;
+  if (known) {
+    const facts: PackageFacts = { ...known, fileName: packageFileName(known) };
+    return { facts, manifest: packageManifest(facts), checked: Promise.resolve(), cached: true };
+  }
+  const { DEFAULT_LIMITS, readPackage } = await import('../../package/read-package.js');
   let indexRead!: (r: { index: PackageIndex; indexText: string }) => void;
   const indexed = new Promise<{ index: PackageIndex; indexText: string }>((ok) => { indexRead = ok; });
   const head = readPackage(file, DEFAULT_LIMITS, { index: (index, indexText) => indexRead({ index, indexText }), head: () => false });
@@ -109,10 +122,12 @@ export async function describeIndexFirst(file: string): Promise<{ facts: Package
   const [{ index, indexText }, digest] = await Promise.all([Promise.race([indexed, head.then(() => indexed)]), fileDigest(file)]);
   const f = { name: index.name, version: index.version, arch: index.arch };
   const facts: PackageFacts = { ...f, packageId: sha256(indexText), file: digest, fileName: packageFileName(f) };
-  const checked = head.then(() => undefined);
+  const checked = head.then(async () => {
+    if (cacheDir && before) await rememberPackageFile(cacheDir, file, before, { ...f, packageId: facts.packageId, file: digest });
+  });
   // Awaited by the push later; until then a failure must not count as unhandled.
   checked.catch(() => undefined);
-  return { facts, manifest: packageManifest(facts), checked };
+  return { facts, manifest: packageManifest(facts), checked, cached: false };
 }
 
 export function statementFor(facts: PackageFacts, manifestDigest: string, now: Date): Statement {
@@ -123,6 +138,7 @@ export function statementFor(facts: PackageFacts, manifestDigest: string, now: D
 export async function signPackageFile(file: string, keyFile: string, now: Date, described?: { facts: PackageFacts; manifest: Built }): Promise<{ sigFile: string; keyid: string; envelope: Buffer; manifestDigest: string }> {
   const key = loadPrivateKey(keyFile);
   const d = described ?? await describePackageFile(file);
+  const { signStatement } = await import('../signature.js');
   const { bytes, keyid } = signStatement(statementFor(d.facts, d.manifest.digest, now), key);
   const sigFile = signatureFile(file);
   await writeFileAtomic(sigFile, bytes, 0o644);
@@ -130,7 +146,7 @@ export async function signPackageFile(file: string, keyFile: string, now: Date, 
 }
 
 /** The signature beside a package file, if any (bounded, and only a regular file). */
-export function readSignatureFile(file: string): Buffer | null {
+export async function readSignatureFile(file: string): Promise<Buffer | null> {
   const sig = signatureFile(file);
   let r;
   try { r = readRegularFile(sig, 64 * 1024); } catch (e) {
@@ -139,9 +155,10 @@ export function readSignatureFile(file: string): Buffer | null {
   }
   if (!r.ok) throw new NisoError('NISO7040', `${sig} is ${r.what}, not a signature file`, { path: sig });
   if (r.bytes.length > 64 * 1024) throw new NisoError('NISO7040', `${sig} is larger than a signature can be`, { path: sig });
+  const { readEnvelope } = await import('../signature.js');
   readEnvelope(r.bytes, sig);
   return r.bytes;
 }
 
 /** A public key's id from its private key (for messages). */
-export const keyIdOf = (priv: KeyObject) => keyId(createPublicKey(priv));
+export const keyIdOf = async (priv: KeyObject) => (await import('../signature.js')).keyId(createPublicKey(priv));
