@@ -10,7 +10,6 @@ import { nextLink, uploadOffset } from '../headers.js';
 import { parseDocument, sha256, withReferrer, type Built, type Descriptor, type Document, type ImageIndex } from '../manifest.js';
 import { DIGEST, referrersTag } from '../reference.js';
 import { networkReason, readBody, type Answer, type RegistryHttp } from './http.js';
-import { plainGet } from './transport.js';
 
 /** Manifests, indexes and tag pages above this are refused (distribution-spec asks registries for at least 4 MB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -34,8 +33,6 @@ const DEFAULT_CHUNK = 32 * 1024 * 1024;
 /** Reads and writes of blobs go in pieces this large: fewer round trips through the thread pool and the stream. */
 const PIECE = 1024 * 1024;
 const IDLE_MS = 60_000;
-/** A plain-HTTP download gathers the socket's bytes into a buffer this large, written while the socket waits. */
-const STAGE = 4 * 1024 * 1024;
 /** A download's written bytes are flushed in the background every this many bytes (with `sync`). */
 const SYNC_EVERY = 8 * 1024 * 1024;
 const RESTARTS = 3;
@@ -333,68 +330,6 @@ export class RegistryClient {
         flushing = fh.datasync().then(() => { flushedTo = at; }, (e: unknown) => { flushError ??= e; }).finally(() => { flushing = null; });
       };
       const tooMuch = () => new NisoError('NISO7010', `downloading ${where}: the registry sends more than the ${size} bytes the manifest names`, { hint: 'the registry (or something between it and niso) serves other bytes than the manifest describes; nothing was installed' });
-      /**
-       * Over plain HTTP the blob is read first without node's HTTP client (transport.ts's plainGet): each read is
-       * hashed where it lies and copied into one STAGE buffer, written while the socket waits. Anything but a 200
-       * with a length is left to the loop below, which asks again through the usual path (auth, redirects, errors);
-       * so is the rest of a cut transfer, resumed with a Range from what was written.
-       */
-      const plainFirst = async (): Promise<void> => {
-        const target = size > 0 ? await this.http.plainTarget(this.path('blobs', digest), this.pull) : null;
-        if (!target) return;
-        const stage = Buffer.allocUnsafe(Math.min(STAGE, size));
-        let fill = 0;
-        let received = got;
-        let carry: Buffer | null = null;
-        let writing: Promise<void> = Promise.resolve();
-        let failure: unknown = null;
-        let declined = false;
-        let lastRead = Date.now();
-        const write = (len: number): Promise<void> => {
-          const at = got;
-          return (async () => {
-            for (let off = 0; off < len; ) off += (await fh.write(stage, off, len - off, at + off)).bytesWritten;
-            got = at + len;
-            opts.onProgress?.(got);
-            flushSome();
-          })();
-        };
-        const get = plainGet(target.url, target.headers, {
-          head: (h) => { declined = h.status !== 200 || h.headers.has('transfer-encoding') || !h.headers.has('content-length'); return !declined; },
-          body: (b) => {
-            lastRead = Date.now();
-            if (received + b.length > size) { failure = tooMuch(); get.destroy(); return false; }
-            hash.update(b);
-            received += b.length;
-            const k = Math.min(b.length, stage.length - fill);
-            b.copy(stage, fill, 0, k);
-            fill += k;
-            if (fill < stage.length) return true;
-            // Full: written while the socket waits; what did not fit waits beside it.
-            carry = k < b.length ? Buffer.from(b.subarray(k)) : null;
-            const len = fill;
-            writing = write(len).then(() => {
-              fill = 0;
-              if (carry) { fill = carry.copy(stage, 0); carry = null; }
-              get.resume();
-            }, (e: unknown) => { failure ??= e; get.destroy(); });
-            return false;
-          },
-        });
-        const watchdog = setInterval(() => { if (Date.now() - lastRead > IDLE_MS) get.destroy(new Error(`the registry stopped sending for ${IDLE_MS / 1000} s`)); }, 1000);
-        let cut: unknown = null;
-        try { await get.done; } catch (e) { cut = e; } finally { clearInterval(watchdog); }
-        await writing;
-        if (failure) throw failure;
-        // What was received is hashed, so it is all written before anything else is asked (a full buffer's write
-        // already took in what did not fit).
-        if (fill > 0) await write(fill);
-        if (got !== received) throw new Error(`the download lost bytes (${received - got})`);
-        if (declined || got === size) return;
-        failures++;
-        this.http.opts.warn(`downloading ${where}: ${cut ? networkReason(cut) : 'the answer ended early'}; resuming at ${got} of ${size} bytes`);
-      };
-      await plainFirst();
       while (got < size || (got === 0 && size === 0)) {
         let res: Answer;
         try {

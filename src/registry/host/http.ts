@@ -345,19 +345,6 @@ export class RegistryHttp {
     }
   }
 
-  /**
-   * Where a GET that bypasses node's HTTP client (transport.ts's plainGet, for a large blob) goes, with the
-   * Authorization niso already holds for its scope: only when the registry is spoken to over plain HTTP; null else.
-   */
-  async plainTarget(path: string, scope: string): Promise<{ url: URL; headers: Record<string, string> } | null> {
-    const origin = await this.origin();
-    if (!origin.startsWith('http:')) return null;
-    const url = new URL(path, origin);
-    const auth = await this.knownAuth(scope, url);
-    this.sent.requests++;
-    return { url, headers: auth ? { authorization: auth } : {} };
-  }
-
   /** An upload Location resolved against the registry, refused if it leaves the registry's origin. */
   async sameOriginUrl(location: string | null, what: string): Promise<string> {
     const origin = await this.origin();

@@ -2,7 +2,6 @@
 // a web stream body): node's fetch loads its undici bundle on first use, which cost each push or pull as much as a
 // whole round trip to a local registry. No redirects are followed and no body is decoded: http.ts decides both.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { connect as connectTcp } from 'node:net';
 import type { FileHandle } from 'node:fs/promises';
 
 /** node:https (with tls and its CA store) loads only for an https registry: a plain-HTTP loopback registry never needs it. */
@@ -146,99 +145,4 @@ export async function exchange(url: string, ask: Ask): Promise<Answer> {
     else if (isFileBody(ask.body)) void pipeFile(req, ask.body);
     else req.end(body ?? undefined);
   });
-}
-
-/** The status and headers of an answer read by plainGet (names in lower case, repeated ones joined with ", "). */
-export interface PlainHead { status: number; headers: Map<string, string> }
-
-export interface PlainGet {
-  /** Settles when the body ended (or the handlers stopped it); rejects when the connection failed or was cut. */
-  done: Promise<void>;
-  /** Reads on after `body` returned false. */
-  resume(): void;
-  destroy(e?: Error): void;
-}
-
-const MAX_HEAD = 64 * 1024;
-/** Each socket read lands in this one buffer: no allocation per read and no copy by an HTTP parser. */
-const READ_BUFFER = 256 * 1024;
-
-/**
- * A GET over a plain-HTTP connection of its own (Connection: close), for a large blob: node's HTTP client allocates a
- * buffer per 64 KiB socket read and its parser copies each into another, which (with the page faults of that fresh
- * memory) was a third of a pull's CPU (issue 16). Here the socket is read into one reused buffer, the head is parsed
- * here, and the body goes to `body` synchronously, where it must be consumed (hashed, copied) before the next read;
- * `body` returning false pauses the socket until resume(). `head` returning false ends the exchange there (the caller
- * asks again through `exchange`, which handles whatever this does not: redirects, chunked bodies, errors). Only a
- * body with a Content-Length is taken; it ends after exactly that many bytes.
- */
-export function plainGet(url: URL, headers: Record<string, string>, on: { head(h: PlainHead): boolean; body(b: Buffer): boolean }): PlainGet {
-  const path = `${url.pathname}${url.search}`;
-  const lines = [`GET ${path} HTTP/1.1`, `host: ${url.host}`, 'connection: close', `user-agent: ${USER_AGENT}`, 'accept: */*', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-  if (lines.some((l) => /[\r\n]/.test(l))) throw new Error('a request header holds a line break');
-  let head: Buffer | null = Buffer.alloc(0);
-  let left = -1;
-  let paused = false;
-  let settle!: (e?: Error) => void;
-  const done = new Promise<void>((ok, fail) => { settle = (e) => (e ? fail(e) : ok()); });
-  let finished = false;
-  const finish = (e?: Error) => { if (finished) return; finished = true; socket.destroy(); settle(e); };
-  const readBuffer = Buffer.allocUnsafe(READ_BUFFER);
-  const socket = connectTcp({
-    host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80),
-    onread: {
-      buffer: readBuffer,
-      callback: (n) => {
-        if (finished) return false;
-        let b = readBuffer.subarray(0, n);
-        if (head !== null) {
-          const all: Buffer = Buffer.concat([head, b]);
-          const end = all.indexOf('\r\n\r\n');
-          if (end < 0) {
-            if (all.length > MAX_HEAD) { finish(new Error('the answer\'s headers are larger than 64 KiB')); return false; }
-            head = all;
-            return true;
-          }
-          head = null;
-          const parsed = parseHead(all.subarray(0, end).toString('latin1'));
-          if (!parsed) { finish(new Error('the answer is not HTTP/1.x')); return false; }
-          const length = Number(parsed.headers.get('content-length') ?? NaN);
-          if (!on.head(parsed) || parsed.headers.has('transfer-encoding') || !Number.isSafeInteger(length) || length < 0) { finish(); return false; }
-          left = length;
-          // The rest of this read is the body's start: copied out, since the read buffer is reused.
-          b = Buffer.from(all.subarray(end + 4));
-        }
-        if (b.length > left) b = b.subarray(0, left);
-        left -= b.length;
-        const more = b.length === 0 || on.body(b);
-        if (left === 0) { finish(); return false; }
-        if (!more) { paused = true; return false; }
-        return true;
-      },
-    },
-  });
-  socket.setNoDelay(true);
-  socket.on('connect', () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
-  socket.on('error', (e) => finish(failed('fetch failed', e)));
-  socket.on('close', () => finish(left === 0 ? undefined : failed('terminated', Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))));
-  return {
-    done,
-    resume: () => { if (paused && !finished) { paused = false; socket.resume(); } },
-    destroy: (e) => finish(e),
-  };
-}
-
-function parseHead(text: string): PlainHead | null {
-  const [status, ...rest] = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(status ?? '');
-  if (!m) return null;
-  const headers = new Map<string, string>();
-  for (const line of rest) {
-    const i = line.indexOf(':');
-    if (i <= 0) return null;
-    const name = line.slice(0, i).trim().toLowerCase();
-    const value = line.slice(i + 1).trim();
-    headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
-  }
-  return { status: Number(m[1]), headers };
 }
