@@ -25,7 +25,7 @@ import { SHARED_TMP_DIR, exitInstanceName, exitServiceName, initCheckUnitName, i
 import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
-import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
+import { currentHosts, dropNetReady, filesDirOf, liveNet, netUpError, prepareNetUp, systemdNetnsPath } from './net.js';
 import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { afterInterrupted, pendingStart, startOutcome } from '../model/reconcile.js';
 import { unitStartFacts } from './status.js';
@@ -316,8 +316,16 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     const failed = failable.filter((u) => inst.states === null || inst.states.get(u) === 'failed');
     if (failed.length > 0) await tool('systemctl', ['reset-failed', ...failed]);
     // A restart the policy had planned is made now.
-    if (inst.states === null || !['inactive', ''].includes(inst.states.get(timer) ?? '')) await tool('systemctl', ['stop', timer]);
-    await systemctl(verb, unitName(def.name));
+    const timerIdle = inst.states !== null && ['inactive', ''].includes(inst.states.get(timer) ?? '');
+    if (!timerIdle) await tool('systemctl', ['stop', timer]);
+    // Nothing else about to start it: its network is attached here, and its network unit's start is then done at once.
+    const down = (u: string) => inst.states !== null && ['inactive', 'failed'].includes(inst.states.get(u) ?? '');
+    const ready = timerIdle && down(unitName(def.name)) && down(netUnitName(def.name)) && await prepareNetUp(host.root, def.name);
+    try {
+      await systemctl(verb, unitName(def.name));
+    } finally {
+      if (ready) dropNetReady(host.root, def.name);
+    }
     crashPoint(host.env, 'started');
     // Without a reload: the [Install] link is what a boot reads, and the manager running now needs none (a reload
     // costs 0.2-1.5 s). Its cached UnitFileState= stays "disabled" until the next reload: niso reads the link itself
