@@ -5,7 +5,9 @@
 // sandbox and network without niso's CLI); and `niso list` / `niso status` with 20 services against `node -e 0` and
 // `systemctl list-units`. Every time is taken inside the machine by bench/lib/start-probe.ts, so nsenter's own start
 // is not counted. NODE_EXTRA_CA_CERTS is unset for all of it (it costs every node start ~75 ms; see run-start.md).
-// Writes bench/results/systemd.md. Knobs: BENCH_RUNS (rounds, 10), BENCH_SERVICES (20).
+// Writes bench/results/systemd.md. Knobs: BENCH_RUNS (rounds, 10), BENCH_SERVICES (20), BENCH_BASE (a checkout of an
+// earlier niso, built: its activate and unit start are timed in the same rounds, in a machine and NISO_ROOT of their
+// own, since niso-recover.service is one per host).
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -32,31 +34,36 @@ delete process.env.NODE_EXTRA_CA_CERTS;
 
 interface Probe { exitMs: number; code: number | null; firstOkMs: number | null; stderr: string }
 
+const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : null;
+
 let m: Machine | null = null;
+let mb: Machine | null = null;
 let dir = '';
 let root = '';
+let rootBase = '';
 
 async function cleanup(): Promise<void> {
   if (m) { await m.shutdown(); m = null; }
+  if (mb) { await mb.shutdown(); mb = null; }
   if (dir) { await removeTestDir(dir); dir = ''; }
 }
 
 /** niso on the host (init, pack, install), in the work dir. */
-function hostNiso(args: string[]): void {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: root } });
+function hostNiso(args: string[], bin = BIN, r0 = root): void {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NISO_ROOT: r0 } });
   if (r.status !== 0) throw new Error(`niso ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
 }
 
-/** niso in the machine, untimed. */
-async function nisoIn(args: string[]): Promise<string> {
-  const r = await m!.run('env', ['-u', 'TERM', `NISO_ROOT=${root}`, process.execPath, BIN, ...args], { timeoutMs: 120_000 });
+/** niso in the machine, untimed (`base`: the earlier build, in its own machine and root). */
+async function nisoIn(args: string[], base = false): Promise<string> {
+  const r = await (base ? mb! : m!).run('env', ['-u', 'TERM', `NISO_ROOT=${base ? rootBase : root}`, process.execPath, base ? join(BASE!, 'bin/niso') : BIN, ...args], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`niso ${args.join(' ')} (in the machine) failed:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 
 /** One timed command in the machine (start-probe.ts), with the first 200 on `port` when given. */
-async function probe(port: number | null, cmd: string[]): Promise<Probe> {
-  const r = await m!.run('sh', ['-c', `cd ${repo} && exec "$0" --import tsx "$@"`, process.execPath, PROBE, port === null ? '-' : String(port), '--', ...cmd], { timeoutMs: 120_000 });
+async function probe(port: number | null, cmd: string[], machine = m!): Promise<Probe> {
+  const r = await machine.run('sh', ['-c', `cd ${repo} && exec "$0" --import tsx "$@"`, process.execPath, PROBE, port === null ? '-' : String(port), '--', ...cmd], { timeoutMs: 120_000 });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   let p: Probe;
   try { p = JSON.parse(line) as Probe; } catch { throw new Error(`the probe said no result (exit ${r.code}):\n${r.stderr}${r.stdout}`); }
@@ -65,7 +72,7 @@ async function probe(port: number | null, cmd: string[]): Promise<Probe> {
   return p;
 }
 
-const niso = (args: string[]) => ['env', '-u', 'TERM', `NISO_ROOT=${root}`, process.execPath, BIN, ...args];
+const niso = (args: string[], base = false) => ['env', '-u', 'TERM', `NISO_ROOT=${base ? rootBase : root}`, process.execPath, base ? join(BASE!, 'bin/niso') : BIN, ...args];
 
 interface Samples { [row: string]: number[] }
 
@@ -80,6 +87,12 @@ async function main(): Promise<void> {
   hostNiso(['install', 'app.niso']);
   m = await bootMachine({ binds: [dir], bindsRo: [repo, '/etc/ssl'], privateNetwork: true, limits: true });
   log(`machine ${m.name} booted in ${m.bootMs.toFixed(0)} ms`);
+  if (BASE) {
+    rootBase = join(dir, 'root-base');
+    hostNiso(['install', 'app.niso'], join(BASE, 'bin/niso'), rootBase);
+    mb = await bootMachine({ binds: [dir], bindsRo: [repo, BASE, '/etc/ssl'], privateNetwork: true, limits: true });
+    log(`machine ${mb.name} (the earlier build, ${BASE}) booted in ${mb.bootMs.toFixed(0)} ms`);
+  }
   await m.installUnits([{
     name: 'bench-floor.service',
     text: `[Unit]\nDescription=bench floor: the template app with the host's node, no sandbox\n[Service]\nEnvironment=PORT=${FLOOR_PORT}\nExecStart=${process.execPath} ${join(dir, 'app/server.js')}\n`,
@@ -108,6 +121,17 @@ async function main(): Promise<void> {
         await nisoIn(['remove', 'svc']);
       },
     ];
+    if (BASE) {
+      variants.push(async () => {
+        const p = await probe(NISO_PORT, niso(['activate', 'app', '--name', 'svc', '-p', `127.0.0.1:${NISO_PORT}:3000`, '--wait'], true), mb!);
+        if (keep) { add('base activate first 200', p.firstOkMs!); add('base activate returns', p.exitMs); }
+        await nisoIn(['deactivate', 'svc'], true);
+        const u = await probe(NISO_PORT, sysd('start', 'niso-svc.service'), mb!);
+        if (keep) { add('base unit first 200', u.firstOkMs!); add('base unit systemctl returns', u.exitMs); }
+        await nisoIn(['deactivate', 'svc'], true);
+        await nisoIn(['remove', 'svc'], true);
+      });
+    }
     for (let i = 0; i < variants.length; i++) await variants[(i + round) % variants.length]!();
     log(`round ${round + 1}/${WARMUP + ROUNDS}${keep ? '' : ' (warm-up)'} done; load ${loadNow()}`);
   }
@@ -133,15 +157,23 @@ async function main(): Promise<void> {
   const loadEnd = loadNow();
   for (let i = 1; i <= SERVICES; i++) await nisoIn(['deactivate', `s${i}`]);
   const bootMs = m.bootMs;
+  const baseCommit = BASE ? spawnSync('git', ['-C', BASE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || BASE : null;
   await cleanup();
   uninstall();
 
   const s = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summarize(v)])) as Record<string, Summary>;
   const med = (k: string) => s[k]!.median;
+  /** This build's median against the earlier build's, in words that stay right either way. */
+  const versus = (base: number, now: number) => (now <= base ? `this build ${fmtMs(base - now)} sooner (base/this ${fmtRatio(base, now)})` : `this build ${fmtMs(now - base)} later (this/base ${fmtRatio(now, base)})`);
   const rows = [
     ['first HTTP 200 after `niso activate -p 127.0.0.1:P:3000 --wait` (a new service: defined, unit written, network unit, sandbox)', fmtSummary(s['activate first 200']!), `\`systemctl start\` of a plain unit running the same app: ${fmtSummary(s['floor first 200']!)}`, `${fmtRatio(med('activate first 200'), med('floor first 200'))}; +${fmtMs(med('activate first 200') - med('floor first 200'))}`, `≤ floor + 60 ms: ${med('activate first 200') - med('floor first 200') <= 60 ? 'met' : '**not met**'}`],
     ['`niso activate --wait` returns', fmtSummary(s['activate returns']!), `its first 200: ${fmtMs(med('activate first 200'))}`, `+${fmtMs(med('activate returns') - med('activate first 200'))}`, `≤ first 200 + 20 ms: ${med('activate returns') - med('activate first 200') <= 20 ? 'met' : '**not met**'}`],
     ['first HTTP 200 after `systemctl start niso-svc.service` (niso\'s unit: network unit, sandbox; no niso CLI)', fmtSummary(s['unit first 200']!), `the plain unit: ${fmtSummary(s['floor first 200']!)}`, `${fmtRatio(med('unit first 200'), med('floor first 200'))}; +${fmtMs(med('unit first 200') - med('floor first 200'))}`, ''],
+    ...(BASE ? [
+      [`the earlier build (${baseCommit}), same rounds: first HTTP 200 after \`niso activate … --wait\``, fmtSummary(s['base activate first 200']!), `this build: ${fmtMs(med('activate first 200'))}`, versus(med('base activate first 200'), med('activate first 200')), ''],
+      [`the earlier build (${baseCommit}): first HTTP 200 after \`systemctl start niso-svc.service\``, fmtSummary(s['base unit first 200']!), `this build: ${fmtMs(med('unit first 200'))}`, versus(med('base unit first 200'), med('unit first 200')), ''],
+      [`the earlier build (${baseCommit}): \`niso activate --wait\` returns`, fmtSummary(s['base activate returns']!), `this build: ${fmtMs(med('activate returns'))}`, '', ''],
+    ] : []),
     ['`systemctl start` returns: niso\'s unit / the plain unit', `${fmtSummary(s['unit systemctl returns']!)}`, fmtSummary(s['floor systemctl returns']!), fmtRatio(med('unit systemctl returns'), med('floor systemctl returns')), ''],
     ...(['niso list', 'niso list --json', 'niso status s1'] as const).map((k) => [`\`${k}\` with ${SERVICES} services`, fmtSummary(s[k]!), `\`node -e 0\`: ${fmtSummary(s['node -e 0']!)}; \`systemctl list-units\`: ${fmtMs(med('systemctl list-units'))}`, fmtRatio(med(k), med('node -e 0')), `≤ 1.5× \`node -e 0\`: ${med(k) <= 1.5 * med('node -e 0') ? 'met' : '**not met**'}`]),
   ];

@@ -30,6 +30,33 @@ if (out) {
     return child;
   };
 
+  // execFile and the sync forms call child_process's own spawn, not the export wrapped above: wrapped too (the
+  // systemd backend runs systemctl through them).
+  const origExecFile = cp.execFile;
+  cp.execFile = function execFile(cmd, args, ...rest) {
+    const id = ++ids;
+    log({ ev: 'spawn', id, cmd, args: Array.isArray(args) ? args.slice(0, 3) : [] });
+    const child = origExecFile.call(this, cmd, args, ...rest);
+    log({ ev: 'spawned', id });
+    child.once('exit', () => log({ ev: 'exit', id }));
+    child.once('close', () => log({ ev: 'close', id }));
+    return child;
+  };
+  for (const name of ['execFileSync', 'spawnSync']) {
+    const orig = cp[name];
+    cp[name] = function traced(cmd, args, ...rest) {
+      const id = ++ids;
+      log({ ev: 'spawn', id, cmd, args: Array.isArray(args) ? args.slice(0, 3) : [] });
+      try {
+        return orig.call(this, cmd, args, ...rest);
+      } finally {
+        log({ ev: 'spawned', id });
+        log({ ev: 'exit', id });
+        log({ ev: 'close', id });
+      }
+    };
+  }
+
   for (const name of ['mkdirSync', 'writeFileSync', 'rmdirSync', 'readdirSync', 'readFileSync', 'existsSync']) {
     const orig = fs[name];
     fs[name] = function traced(p, ...rest) {

@@ -24,6 +24,12 @@ export const INIT_DUE_FILE = 'init-due';
 export const SHARED_TMP_DIR = 'tmp';
 /** The private network (render/systemd-net.ts). */
 export const netUnitName = (service: string) => `niso-${service}-net.service`;
+/**
+ * Left by the niso command that attached a service's network itself right before it started the unit: the network
+ * unit's next start removes it and is done, instead of running niso again (render/systemd-net.ts). In /run, so that
+ * no boot finds one; named after the service's namespace (its root and name).
+ */
+export const netReadyFile = (netnsPath: string) => `/run/niso/net-ready/${netnsPath.slice(netnsPath.lastIndexOf('/') + 1)}`;
 /** The health check and its timers (render/systemd-health.ts). */
 export const healthServiceName = (service: string) => `niso-${service}-health.service`;
 export const healthTimerName = (service: string) => `niso-${service}-health.timer`;

@@ -2,7 +2,7 @@
 // attach (namespace, veths, addresses, nft port maps, /etc/hosts) when the service starts and its detach when the
 // service is gone, so that systemd sets the network up at every boot without a niso command. Pure: text out.
 import { join } from 'node:path';
-import { exitInstanceName, netUnitName, unitName } from './systemd-names.js';
+import { exitInstanceName, netReadyFile, netUnitName, unitName } from './systemd-names.js';
 import { environmentWord, execWord, lineValue, pathWord } from './systemd-escape.js';
 
 /** How the companion runs niso: the node binary, niso's bin script and the NISO_ROOT it works on (absolute paths). */
@@ -44,8 +44,19 @@ function command(cmd: NisoCommand, verb: string, service?: string): string {
   return [cmd.node, cmd.entry, verb, ...(service === undefined ? [] : [service])].map(execWord).join(' ');
 }
 
-/** The text of niso-<service>-net.service. */
-export function renderNetUnit(service: string, cmd: NisoCommand): { name: string; text: string } {
+/**
+ * The network unit's ExecStart=: `niso __net-up`, unless the niso command that starts the service attached the network
+ * itself a moment before (it has its modules loaded; a node process of its own costs the start 150-400 ms) and left
+ * netReadyFile: then a shell removes that file and is done. A start by systemd alone (boot, the restart timer, a
+ * dependent, `systemctl start`) finds none and runs niso.
+ */
+function netUpCommand(cmd: NisoCommand, service: string, netns: string | undefined): string {
+  if (netns === undefined) return command(cmd, '__net-up', service);
+  return ['/bin/sh', '-c', 'rm -- "$1" 2>/dev/null && exit 0; shift; exec "$@"', 'sh', netReadyFile(netns), cmd.node, cmd.entry, '__net-up', service].map(execWord).join(' ');
+}
+
+/** The text of niso-<service>-net.service. `netns`: the namespace's path (the plan's), which names netReadyFile. */
+export function renderNetUnit(service: string, cmd: NisoCommand, netns?: string): { name: string; text: string } {
   for (const [what, p] of [['node', cmd.node], ['entry', cmd.entry], ['root', cmd.root]] as const) {
     if (!p.startsWith('/')) throw new Error(`renderNetUnit: ${what} must be an absolute path, got ${JSON.stringify(p)}`);
   }
@@ -70,7 +81,7 @@ export function renderNetUnit(service: string, cmd: NisoCommand): { name: string
     'Type=oneshot',
     'RemainAfterExit=yes',
     `Environment=${environmentWord('NISO_ROOT', cmd.root)}`,
-    `ExecStart=${command(cmd, '__net-up', service)}`,
+    `ExecStart=${netUpCommand(cmd, service, netns)}`,
     `ExecStop=${command(cmd, '__net-down', service)}`,
     '',
   ].join('\n');

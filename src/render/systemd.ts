@@ -394,7 +394,7 @@ export function renderSystemdUnit(plan: Plan, facts: SystemdFacts): SystemdUnit 
   const health = renderHealthUnits(plan, facts.niso);
   notes.push(...health.notes);
 
-  const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso) : null;
+  const netUnit = sandboxed && plan.network.mode === 'private' && facts.niso ? renderNetUnit(plan.service, facts.niso, plan.network.netns) : null;
   const state = renderStateMounts(plan);
   const init = plan.init ? renderInitUnit(plan, facts, parts, { net: netUnit ? netDependencyLines(plan.service) : [], state: state.unitLines }) : null;
   if (init) notes.push(...init.notes);

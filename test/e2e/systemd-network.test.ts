@@ -102,6 +102,10 @@ test('activate -p: the network unit attaches it, the mapped port answers, no nis
   // (Besides its /tmp's mount unit, the other unit it is bound to.)
   assert.deepEqual((await show('niso-web.service', 'BindsTo')).split(' ').filter((u) => !u.endsWith('.mount"') && !u.endsWith('.mount')), ['niso-web-net.service']);
   assert.equal(await get('http://127.0.0.1:18080/'), 'hello from web\n');
+  // activate attached the network itself: the network unit's start found the file it left, ran no niso of its own
+  // (its journal has no "network of web is up"), and the file is gone.
+  assert.equal((await m!.run('ls', ['-A', '/run/niso/net-ready'])).stdout, '');
+  assert.doesNotMatch((await m!.journalctl('--no-pager', '-o', 'cat', '-u', 'niso-web-net.service')).stdout, /network of web is up/);
   // The namespace that NetworkNamespacePath= names is the one the network unit made.
   const [ns] = await netnsOf('web');
   assert.ok(ns, 'a namespace in /run/netns');
@@ -151,6 +155,8 @@ test('a network that cannot be set up when systemd starts the service (as at boo
   const good = readFileSync(planPath, 'utf8');
   writeFileSync(planPath, '{ "damaged": ');
   assert.notEqual((await m!.systemctl('start', 'niso-netfail.service')).code, 0, 'the start fails on its network');
+  // systemd alone started it: its network unit ran niso's __net-up (which failed on the plan).
+  assert.match((await m!.journalctl('--no-pager', '-o', 'cat', '-u', 'niso-netfail-net.service')).stdout, /NISO3308/);
   type Full = Status & { message: string | null; lastExit: { reason: string; message: string | null } | null };
   let s = JSON.parse(await nisoOk(['status', 'netfail', '--json'])) as Full;
   for (let i = 0; i < 100 && s.lastExit?.reason !== 'start-failed'; i++) { await sleep(50); s = JSON.parse(await nisoOk(['status', 'netfail', '--json'])) as Full; }

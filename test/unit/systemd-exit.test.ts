@@ -68,13 +68,13 @@ test('every end goes to the exit unit; without niso\'s command the header says t
 
 test('desiredOf: an `always` unit left enabled by deactivate is wanted again once systemd starts it after that (a boot)', () => {
   const def = { desired: 'inactive', createdAt: '2026-11-23T08:00:00.000Z', deactivatedAt: '2026-11-23T08:30:00.000Z' } as ServiceDefinition;
-  const booted = { UnitFileState: 'enabled', ExecMainStartTimestamp: 'Mon 2026-11-23 08:40:00.000000 UTC' };
-  assert.equal(desiredOf(def, booted), 'active');
+  const booted = { ExecMainStartTimestamp: 'Mon 2026-11-23 08:40:00.000000 UTC' };
+  assert.equal(desiredOf(def, booted, true), 'active');
   // The run that deactivate stopped, a disabled unit (every other policy), a unit that never ran: not wanted.
-  assert.equal(desiredOf(def, { ...booted, ExecMainStartTimestamp: 'Mon 2026-11-23 08:20:00.000000 UTC' }), 'inactive');
-  assert.equal(desiredOf(def, { ...booted, UnitFileState: 'disabled' }), 'inactive');
-  assert.equal(desiredOf(def, { ...booted, ExecMainStartTimestamp: '' }), 'inactive');
-  assert.equal(desiredOf({ ...def, desired: 'active' }, {}), 'active');
+  assert.equal(desiredOf(def, { ...booted, ExecMainStartTimestamp: 'Mon 2026-11-23 08:20:00.000000 UTC' }, true), 'inactive');
+  assert.equal(desiredOf(def, booted, false), 'inactive');
+  assert.equal(desiredOf(def, { ...booted, ExecMainStartTimestamp: '' }, true), 'inactive');
+  assert.equal(desiredOf({ ...def, desired: 'active' }, {}, false), 'active');
 });
 
 test('endLine: stamped with the decision that the restart delay counts from, not with the (later) time of writing', () => {

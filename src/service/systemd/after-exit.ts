@@ -11,13 +11,13 @@ import { recordEnd } from '../supervisor.js';
 import { readDefinition, readState, withServiceLock, writeState } from '../store.js';
 import { execStatusMeaning } from './debug.js';
 import { filesDirOf, netUpError } from './net.js';
-import { showSync, tool, unixTimestamp } from './systemctl.js';
+import { showSync, tool, unitFileEnabled, unixTimestamp } from './systemctl.js';
 
 /** The unit's states while a run of it is under way. */
 const LIVE_STATES = ['active', 'activating', 'reloading', 'deactivating'];
 
 export const END_PROPERTIES = [
-  'ActiveState', 'UnitFileState', 'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp',
+  'ActiveState', 'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp',
   'ExecMainExitTimestampMonotonic', 'ActiveExitTimestampMonotonic',
 ] as const;
 
@@ -55,12 +55,12 @@ export function unitEnd(p: Record<string, string>, definedAt?: string): ExitReco
 /**
  * Whether the service should run. `deactivate` leaves an `always` service's unit enabled (Docker's `always` comes
  * back at boot even after a stop by hand), so a run that systemd started after the deactivation, at a boot, is
- * wanted, as the embedded backend's `niso boot` makes it.
+ * wanted, as the embedded backend's `niso boot` makes it. `enabled`: whether the unit is (unitFileEnabled).
  */
-export function desiredOf(def: ServiceDefinition, p: Record<string, string>): 'active' | 'inactive' {
+export function desiredOf(def: ServiceDefinition, p: Record<string, string>, enabled: boolean): 'active' | 'inactive' {
   if (def.desired === 'active') return 'active';
   const started = unixTimestamp(p.ExecMainStartTimestamp);
-  return p.UnitFileState === 'enabled' && started !== null && started.getTime() > Date.parse(def.deactivatedAt ?? def.createdAt) ? 'active' : 'inactive';
+  return enabled && started !== null && started.getTime() > Date.parse(def.deactivatedAt ?? def.createdAt) ? 'active' : 'inactive';
 }
 
 /** The transient timer that starts the unit after `delayMs` (an earlier one is replaced); systemd-run's complaint if it could not. */
@@ -99,7 +99,7 @@ export async function afterExitLocked(root: string, service: string, log: (line:
   if (!def || def.backend !== 'systemd') return;
   const p = showSync(unitName(service), END_PROPERTIES);
   const end = unitEnd(p, def.createdAt);
-  const desired = desiredOf(def, p);
+  const desired = desiredOf(def, p, unitFileEnabled(unitName(service)));
   // Its network unit failed (OnFailure= of niso-NAME-net.service): the app could not start, at boot or at a restart.
   const net = desired === 'active' && !LIVE_STATES.includes(p.ActiveState ?? '') ? netFailure(root, service) : null;
   const exit = net !== null && (end === null || Date.parse(net.at) > Date.parse(end.at)) ? net : end && withLimitEvents(end, stopCounters(root, service));

@@ -3,12 +3,12 @@
 // namespace, addresses, port maps and /etc/hosts come back after a reboot without a niso command. The attachment is
 // recorded as owned by PID 1 (systemd), which lives as long as the unit can be up.
 import { createHash } from 'node:crypto';
-import { netUnitName } from '../../render/systemd-names.js';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { netReadyFile, netUnitName } from '../../render/systemd-names.js';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
-import { removeEndpoint } from '../../net/host/ip.js';
+import { netnsExists, removeEndpoint } from '../../net/host/ip.js';
 import { attachService, detachService, hostsFor, netContext } from '../../net/host/manager.js';
 import { netPaths, readRecords } from '../../net/host/state-files.js';
 import { netnsName } from '../../net/model/names.js';
@@ -103,9 +103,39 @@ export async function netUp(root: string, service: string): Promise<void> {
   }
 }
 
+/**
+ * The niso command that is about to start the service's unit attaches its network itself, as `__net-up` would, and
+ * leaves netReadyFile, with which the network unit's start is done at once (render/systemd-net.ts): no node process of
+ * its own on the start's path. The caller saw the network unit and the app inactive and no restart timer waiting.
+ * false when it did nothing, and the unit attaches as it does at boot: a network attached already (the unit was
+ * started meanwhile, by a dependent) is left to it, and a failure is left for the unit to meet again, so that it fails
+ * where `systemctl` and the exit unit see it (net-error.json says why), as at boot.
+ */
+export async function prepareNetUp(root: string, service: string): Promise<boolean> {
+  const plan = readPlan(root, service);
+  const netns = plan?.network.mode === 'private' ? plan.network.netns : undefined;
+  if (netns === undefined) return false;
+  if (netnsExists(basename(netns)) || (await readRecords(netPaths(root))).some((r) => r.attachment.service === service)) return false;
+  try {
+    await netUp(root, service);
+  } catch {
+    return false;
+  }
+  const ready = netReadyFile(netns);
+  mkdirSync(dirname(ready), { recursive: true, mode: 0o700 });
+  writeFileSync(ready, '');
+  return true;
+}
+
+/** netReadyFile gone, once the start it was left for is over (or never came). */
+export function dropNetReady(root: string, service: string): void {
+  rmSync(netReadyFile(systemdNetnsPath(root, service)), { force: true });
+}
+
 /** `niso __net-down SERVICE` (ExecStop=): the namespace, veths, addresses and port maps go; peers forget the name. */
 export async function netDown(root: string, service: string): Promise<void> {
   checkName(service);
+  dropNetReady(root, service);
   const networks = await clearLeftovers(root, service);
   await refreshPeers(root, service, networks);
 }

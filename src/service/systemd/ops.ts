@@ -25,7 +25,7 @@ import { SHARED_TMP_DIR, exitInstanceName, exitServiceName, initCheckUnitName, i
 import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
-import { currentHosts, filesDirOf, liveNet, netUpError, systemdNetnsPath } from './net.js';
+import { currentHosts, dropNetReady, filesDirOf, liveNet, netUpError, prepareNetUp, systemdNetnsPath } from './net.js';
 import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { afterInterrupted, pendingStart, startOutcome } from '../model/reconcile.js';
 import { unitStartFacts } from './status.js';
@@ -34,14 +34,13 @@ import type { Deactivated } from '../../backend/types.js';
 import { isActive, serviceStatus } from '../view.js';
 import { readPlan, readState, removeServiceFiles, requireDefinition, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
 import type { HostEnv as BaseHostEnv } from '../launch.js';
-import { showSync, systemctl, tool, unixTimestamp } from './systemctl.js';
+import { UNIT_DIR, showManySync, showSync, systemctl, tool, unitFileEnabled, unixTimestamp } from './systemctl.js';
 import { initStepFailed, timedOutText } from '../init-step.js';
 import { mountUnitName } from '../../render/systemd-mount.js';
 import { layout, stateOf } from '../../store/layout.js';
 import { releaseServiceData } from '../../volume/service-data.js';
 
-/** Where niso writes its units: the administrator's directory, so that `systemctl enable` and a reboot find them. */
-export const UNIT_DIR = '/etc/systemd/system';
+export { UNIT_DIR };
 export const SYSUSERS_DIR = '/etc/sysusers.d';
 
 export { unitName };
@@ -60,7 +59,7 @@ const tmpMountName = (root: string, service: string) => mountUnitName(join(files
 
 /** The unit is loaded and wanted: it runs, or systemd is restarting it. */
 export function unitActive(name: string): boolean {
-  const p = showSync(unitName(name), ['ActiveState', 'UnitFileState']);
+  const p = showSync(unitName(name), ['ActiveState']);
   return p.ActiveState === 'active' || p.ActiveState === 'activating' || p.ActiveState === 'reloading';
 }
 
@@ -89,24 +88,58 @@ async function render(host: HostEnv, def: ServiceDefinition): Promise<Installed>
   return { plan, unit, niso };
 }
 
-/** Writes the unit and its companions (dropping those of an earlier definition) and plan.json, then daemon-reload. */
-async function writeUnits(root: string, def: ServiceDefinition, { plan, unit, niso }: Installed): Promise<void> {
+/**
+ * Writes a unit file unless it holds this text already (but for the header's generation line, the time niso rendered
+ * it): an unchanged file keeps its mtime, so a loaded unit needs no reload for it. Returns whether it was written.
+ */
+async function writeUnitFile(name: string, text: string): Promise<boolean> {
+  const path = join(UNIT_DIR, name);
+  let now: string | null = null;
+  try { now = readFileSync(path, 'utf8'); } catch { /* none yet */ }
+  const sameBut = (t: string) => t.replace(/^# generation: .*$/m, '');
+  if (now !== null && sameBut(now) === sameBut(text)) return false;
+  await writeFileAtomic(path, text, 0o644);
+  return true;
+}
+
+/** The names systemd loads a unit file as: a template's instances (the exit unit's) instead of the template. */
+function loadedNames(service: string, file: string): string[] {
+  return file === exitServiceName(service) ? (['failure', 'success', 'net'] as const).map((on) => exitInstanceName(service, on)) : [file];
+}
+
+/**
+ * Writes the unit and its companions (dropping those of an earlier definition) and plan.json, and reloads systemd
+ * only if it needs it: systemd loads a unit it has not loaded (a new service's, or one it has forgotten) from the disk
+ * at its first use, also one that another unit's After= named before it existed, so only a loaded unit whose file
+ * changed or went (NeedDaemonReload=) needs `daemon-reload`, which costs 0.2-1.5 s (the manager serializes and
+ * reloads every unit). Returns the ActiveState of the `watch` units, read in the same `systemctl show` (null when that
+ * could not be read: treat every one as possibly active or failed).
+ */
+async function writeUnits(root: string, def: ServiceDefinition, { plan, unit, niso }: Installed, watch: readonly string[] = []): Promise<Map<string, string> | null> {
   mkdirSync(UNIT_DIR, { recursive: true });
-  await writeFileAtomic(join(UNIT_DIR, unit.name), unit.unit, 0o644);
+  const touched: string[] = [];
+  if (await writeUnitFile(unit.name, unit.unit)) touched.push(unit.name);
   const companions = new Set(unit.companions.map((c) => c.name));
-  for (const c of unit.companions) await writeFileAtomic(join(UNIT_DIR, c.name), c.text, 0o644);
+  for (const c of unit.companions) if (await writeUnitFile(c.name, c.text)) touched.push(c.name);
   // A companion of an earlier generation that this one no longer has (the restart policy changed).
-  if (!companions.has(exitServiceName(def.name))) rmSync(join(UNIT_DIR, exitServiceName(def.name)), { force: true });
-  if (!companions.has(netUnitName(def.name))) rmSync(join(UNIT_DIR, netUnitName(def.name)), { force: true });
-  for (const f of [initUnitName(def.name), initCheckUnitName(def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
-  for (const f of [stateMountName(root, def.name), tmpMountName(root, def.name)]) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
-  for (const f of healthUnitNames(def.name)) if (!companions.has(f)) rmSync(join(UNIT_DIR, f), { force: true });
-  if (!companions.has(depsUnitName(def.name))) rmSync(join(UNIT_DIR, depsUnitName(def.name)), { force: true });
+  const dropped = [exitServiceName(def.name), netUnitName(def.name), initUnitName(def.name), initCheckUnitName(def.name), stateMountName(root, def.name), tmpMountName(root, def.name), ...healthUnitNames(def.name), depsUnitName(def.name)];
+  for (const f of dropped) {
+    if (companions.has(f) || !existsSync(join(UNIT_DIR, f))) continue;
+    rmSync(join(UNIT_DIR, f), { force: true });
+    touched.push(f);
+  }
   // plan.json before the start: the network unit reads its networks and ports from it.
   await writePlan(root, def.name, plan);
-  const recover = await writeRecoverUnit(niso);
-  await systemctl('daemon-reload');
-  if (recover) await systemctl('enable', RECOVER_UNIT);
+  if (await writeRecoverUnit(niso)) {
+    touched.push(RECOVER_UNIT);
+    // Its [Install] link is read at boot, when it runs; the manager running now has no use for it.
+    await systemctl('enable', '--no-reload', RECOVER_UNIT);
+  }
+  const names = touched.flatMap((f) => loadedNames(def.name, f));
+  const all = [...new Set([...names, ...watch])];
+  const shown = showManySync(all, ['NeedDaemonReload', 'ActiveState']);
+  if (shown === null || names.some((n) => shown[all.indexOf(n)]!.NeedDaemonReload === 'yes')) await systemctl('daemon-reload');
+  return shown === null ? null : new Map(watch.map((w) => [w, shown[all.indexOf(w)]!.ActiveState ?? '']));
 }
 
 /**
@@ -124,9 +157,10 @@ async function writeRecoverUnit(niso: NisoCommand): Promise<boolean> {
 
 /**
  * Plans the service, prepares its network, files, user and directories, and writes the unit and its
- * companions; systemd is reloaded but nothing is started.
+ * companions; systemd is reloaded where it must be, but nothing is started. Returns the ActiveState of the `watch`
+ * units too (writeUnits).
  */
-async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
+async function install(host: HostEnv, def: ServiceDefinition, watch: readonly string[]): Promise<Installed & { states: Map<string, string> | null }> {
   const { root } = host;
   const { plan, unit, niso } = await render(host, def);
   // A running unit (a restart is about to start it again) is stopped first where /state must change under it: its
@@ -161,8 +195,8 @@ async function install(host: HostEnv, def: ServiceDefinition): Promise<Installed
     const other = (await tool('getent', ['passwd', plan.user.name])).stdout.split(':')[2];
     throw new NisoError('NISO3304', `the user ${plan.user.name} of ${def.name} has uid ${other ?? '?'} on this host, not ${plan.user.uid}, the uid niso gave the service`, { hint: `remove the stale user (userdel ${plan.user.name}; groupdel ${plan.user.name} if its group stays), then start the service again` });
   }
-  await writeUnits(root, def, { plan, unit, niso });
-  return { plan, unit, niso };
+  const states = await writeUnits(root, def, { plan, unit, niso }, watch);
+  return { plan, unit, niso, states };
 }
 
 /**
@@ -225,12 +259,12 @@ async function recordStarted(root: string, name: string, plan: Plan, prev: Servi
 export async function reconcileUnitLocked(root: string, name: string): Promise<{ def: ServiceDefinition; state: ServiceState }> {
   const def = requireDefinition(root, name);
   const state = readState(root, name);
-  const p = showSync(unitName(name), ['UnitFileState', 'ExecMainStartTimestamp', ...END_PROPERTIES]);
+  const p = showSync(unitName(name), ['ExecMainStartTimestamp', ...END_PROPERTIES]);
   const facts = unitStartFacts(def, state, p);
   const outcome = startOutcome(def, state, facts);
   if (outcome === 'unrecorded-run') {
     const pending = pendingStart(def, state);
-    if (p.UnitFileState !== 'enabled') await systemctl('enable', unitName(name));
+    if (!unitFileEnabled(unitName(name))) await systemctl('enable', '--no-reload', unitName(name));
     const plan = readPlan(root, name);
     // One that ended meanwhile: the exit unit has recorded (or is recording) its end; only the request is settled.
     if (!facts.running || plan === null) {
@@ -273,15 +307,31 @@ async function initStepError(root: string, service: string): Promise<NisoError |
 async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: ServiceState, verb: 'start' | 'restart'): Promise<ServiceState> {
   let installed = false;
   try {
-    const inst = await install(host, def);
+    const failable = [unitName(def.name), netUnitName(def.name), initUnitName(def.name), initCheckUnitName(def.name)];
+    const timer = retryTimerName(def.name);
+    const inst = await install(host, def, [...failable, timer]);
     installed = true;
     crashPoint(host.env, 'installed');
-    await tool('systemctl', ['reset-failed', unitName(def.name), netUnitName(def.name), initUnitName(def.name), initCheckUnitName(def.name)]);
+    // Each a process (30-150 ms), so only where there is something to do: a new service has neither.
+    const failed = failable.filter((u) => inst.states === null || inst.states.get(u) === 'failed');
+    if (failed.length > 0) await tool('systemctl', ['reset-failed', ...failed]);
     // A restart the policy had planned is made now.
-    await tool('systemctl', ['stop', retryTimerName(def.name)]);
-    await systemctl(verb, unitName(def.name));
+    const timerIdle = inst.states !== null && ['inactive', ''].includes(inst.states.get(timer) ?? '');
+    if (!timerIdle) await tool('systemctl', ['stop', timer]);
+    // Nothing else about to start it: its network is attached here, and its network unit's start is then done at once.
+    const down = (u: string) => inst.states !== null && ['inactive', 'failed'].includes(inst.states.get(u) ?? '');
+    const ready = timerIdle && down(unitName(def.name)) && down(netUnitName(def.name)) && await prepareNetUp(host.root, def.name);
+    try {
+      await systemctl(verb, unitName(def.name));
+    } finally {
+      if (ready) dropNetReady(host.root, def.name);
+    }
     crashPoint(host.env, 'started');
-    await systemctl('enable', unitName(def.name));
+    // Without a reload: the [Install] link is what a boot reads, and the manager running now needs none (a reload
+    // costs 0.2-1.5 s). Its cached UnitFileState= stays "disabled" until the next reload: niso reads the link itself
+    // (unitEnabled). Nor does multi-user.target want the unit in memory until then, so systemd may forget the unit
+    // once it is inactive (its last run's ExecMain*= go with it; status then tells state.json's verdict).
+    await systemctl('enable', '--no-reload', unitName(def.name));
     return await recordStarted(host.root, def.name, inst.plan, prev);
   } catch (err) {
     // systemctl only says that a dependency failed; the network unit left its reason (a taken port, ...).
@@ -329,7 +379,8 @@ export async function deactivate(host: HostEnv, name: string): Promise<Deactivat
       let always = false;
       try { always = readPlan(host.root, name)?.restart.policy === 'always'; } catch { /* a damaged plan: not "always" */ }
       if (always) await systemctl('stop', unitName(name));
-      else await systemctl('disable', '--now', unitName(name));
+      // Without a reload, as activate enables (enableAndStart): the link is what a boot reads.
+      else await systemctl('disable', '--no-reload', '--now', unitName(name));
     }
     // The network unit stays up between restarts: stopped here, which waits for its ExecStop=.
     await tool('systemctl', ['stop', netUnitName(name)]);
@@ -385,7 +436,8 @@ export async function remove(host: HostEnv, name: string, deleteState = false): 
       throw new NisoError('NISO3302', `service "${name}" is ${view?.state ?? 'active'}`, { exitCode: 1, hint: `stop it first with \`niso deactivate ${name}\`` });
     }
     // An `always` service's unit stays enabled after deactivate: its WantedBy= link goes with it.
-    await tool('systemctl', ['disable', unitName(name)]);
+    // The daemon-reload below is the only one.
+    await tool('systemctl', ['disable', '--no-reload', unitName(name)]);
     const mount = stateMountName(host.root, name);
     if (showSync(mount, ['LoadState']).LoadState === 'loaded') await systemctl('stop', mount);
     const tmp = tmpMountName(host.root, name);

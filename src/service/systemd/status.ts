@@ -6,7 +6,7 @@ import { SIGNAL_NUMBERS } from '../../sandbox/signals.js';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState, type ServiceStateName } from '../model/types.js';
 import { readState } from '../store.js';
 import type { ServiceStatus } from '../view.js';
-import { showManySync, showSync, unixTimestamp } from './systemctl.js';
+import { showManySync, showSync, unitFileEnabled, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
 import { runOf, unitHealth } from './health-run.js';
 import { END_PROPERTIES, desiredOf, stopCounters, unitEnd } from './after-exit.js';
@@ -85,17 +85,23 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
   // crash-loop, failed, inactive) in state.json moments later; until it has, systemd's own state shows.
   const end = unitEnd(p, def.createdAt);
   const judged = end === null || s.exits.some((e) => e.at === end.at);
+  const desired = desiredOf(def, p, unitFileEnabled(unitName(name)));
   let state = mapState(p);
   let message: string | null = null;
   let predictedRestart: string | null | undefined;
   if (outcome === 'starting' && !running) { state = 'activating'; message = `being started by niso (pid ${def.start!.by.pid})`; }
   // A start that was interrupted (before or after niso recorded that), or failed, before the unit ever ran: why.
   else if (outcome === 'interrupted' || (end === null && !running && s.message !== null && (s.state === 'inactive' || s.state === 'failed'))) ({ state, message } = s);
+  // A verdict the exit unit recorded for an end systemd no longer shows: a start that failed before the app ran (its
+  // network unit, at boot), or an end of a unit that systemd has since forgotten (an inactive unit that nothing
+  // loaded wants is unloaded, and its ExecMain*= with it; niso enables without a reload, so multi-user.target does
+  // not hold a new unit until the next one). It waits for the retry timer.
+  else if (end === null && (state === 'inactive' || state === 'failed') && (s.state === 'restarting' || s.state === 'crash-loop')) ({ state, message } = s);
   else if (p.LoadState && p.LoadState !== 'loaded') message = `unit ${p.LoadState}`;
   else if (end !== null && judged) ({ state, message } = s);
   // An end the exit unit has not judged yet shows with the verdict the restart policy will give (as on the embedded
   // backend before the supervisor's).
-  else if (end !== null && desiredOf(def, p) === 'active') {
+  else if (end !== null && desired === 'active') {
     const verdict = judgeEnd(root, name, s, withLimitEvents(end, stopCounters(root, name)), 'active');
     ({ state, message } = verdict);
     predictedRestart = verdict.action === 'restart' ? new Date(Date.parse(end.at) + verdict.delayMs).toISOString() : null;
@@ -113,7 +119,7 @@ export function systemdStatus(root: string, d: ServiceDefinition, now = Date.now
     // niso counts restarts itself: systemd restarts nothing on its own (Restart=no), the exit unit's timer does.
     restarts: s.restarts,
     ports: running ? s.ports : [], addresses: running ? s.addresses : [],
-    backend: 'systemd', desired: desiredOf(def, p), message, nextRestartAt: waiting ? predictedRestart ?? s.nextRestartAt : null,
+    backend: 'systemd', desired, message, nextRestartAt: waiting ? predictedRestart ?? s.nextRestartAt : null,
     lastExit: (judged ? s.exits.at(-1) : end) ?? null,
   };
 }

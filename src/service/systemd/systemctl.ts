@@ -1,7 +1,21 @@
 // Talking to the host's systemd: systemctl, journalctl and systemd-sysusers as child processes. The CLI is the
 // only interface systemd 252 guarantees without D-Bus bindings, and a call costs ~6 ms (PLATFORM.md §4).
 import { execFile, execFileSync } from 'node:child_process';
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
+
+/** Where niso writes its units: the administrator's directory, so that `systemctl enable` and a reboot find them. */
+export const UNIT_DIR = '/etc/systemd/system';
+
+/**
+ * Whether one of niso's units is enabled: its [Install] link (WantedBy=multi-user.target) is there, read from the disk
+ * as a boot reads it. systemd's UnitFileState= is cached in each loaded unit: after `enable --no-reload` (or disable)
+ * it stays as it was until the next daemon-reload (seen in systemd 252), and niso enables without one.
+ */
+export function unitFileEnabled(unit: string): boolean {
+  return lstatSync(join(UNIT_DIR, 'multi-user.target.wants', unit), { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+}
 
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', SYSTEMD_PAGER: '', SYSTEMD_COLORS: '0', LC_ALL: 'C' };
 
