@@ -15,12 +15,15 @@ import { CRASH_ENV } from '../host/crash-point.js';
 import { processStartTime } from '../net/host/state-files.js';
 import { layout } from '../store/layout.js';
 import { pendingStart, startOutcome } from './model/reconcile.js';
-import { withExit, withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
+import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
 import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceRunning, startService, stopService, type HostEnv } from './launch.js';
 import { readLimitEvents } from './stats/read.js';
-import { judgeEnd, startFacts } from './running.js';
-import { listServiceNames, readDefinition, readState, withServiceLock, writeState } from './store.js';
+import { startFacts } from './running.js';
+import { listServiceNames, readDefinition, readState, withServiceLock } from './store.js';
 import { Wakeups } from './wakeups.js';
+import { recordEnd } from './record-end.js';
+
+export { recordEnd };
 
 export const TICK_MS = 200;
 export const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
@@ -120,20 +123,6 @@ export interface SupervisorHooks {
 /** `at`: when what the line tells was decided (an end's line carries its decision's time, as the systemd backend's does). */
 function log(msg: string, at: string = new Date().toISOString()): void {
   process.stdout.write(`${at} ${msg}\n`);
-}
-
-/** Records how a run ended and what comes next (restart later, or stay down). Lock held. */
-export async function recordEnd(root: string, name: string, state: ServiceState, exit: ExitRecord, def: ServiceDefinition): Promise<ServiceState> {
-  const decision = judgeEnd(root, name, state, exit, def.desired);
-  const now = new Date();
-  const next: ServiceState = {
-    ...state, pid: null, pidStart: null, initPid: null, exits: withExit(state.exits, { ...exit, message: exit.message ?? decision.message }, def.package.digest),
-    since: now.toISOString(), state: decision.state, message: decision.message,
-    nextRestartAt: decision.action === 'restart' ? new Date(now.getTime() + decision.delayMs).toISOString() : null,
-    restartsInARow: decision.action === 'restart' ? decision.restartsInARow : state.restartsInARow,
-  };
-  await writeState(root, name, next);
-  return next;
 }
 
 /**
