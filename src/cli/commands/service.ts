@@ -265,7 +265,7 @@ export async function status(ctx: Context, names: string[], opts: { json?: boole
   if (opts.json) return printJson(ctx, names.length === 1 ? statuses[0] : statuses);
   if (statuses.length === 0) { ctx.stdout.write('no services (start one with `niso activate PACKAGE`)\n'); return; }
   const { printTable } = await import('../table.js');
-  printTable(ctx.stdout, STATUS_HEADERS, statusRows(statuses));
+  await printTable(ctx.stdout, STATUS_HEADERS, statusRows(statuses));
   for (const s of statuses) {
     if (s.message && s.state !== 'active') ctx.stdout.write(`${s.name}: ${s.message}${s.nextRestartAt ? ` (next try ${new Date(s.nextRestartAt).toISOString()})` : ''}\n`);
   }
