@@ -5,9 +5,9 @@
 // SIGKILL) leaves them running; the next niso command starts a new one, which picks up where the
 // state on disk says (running services are found by their cgroups).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, constants as FS } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, constants as FS } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import { writeFileAtomic } from '../host/fs-atomic.js';
 import { withLock } from '../host/lock.js';
@@ -21,6 +21,9 @@ import { readLimitEvents } from './stats/read.js';
 import { startFacts } from './running.js';
 import { listServiceNames, readDefinition, readState, withServiceLock } from './store.js';
 import { Wakeups } from './wakeups.js';
+import { needsSupervision, readRecord, supervisorFiles, supervisorPid } from './supervisor-record.js';
+
+export { needsSupervision, supervisorPid };
 import { recordEnd } from './record-end.js';
 
 export { recordEnd };
@@ -30,45 +33,6 @@ export const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for
 const FAST_TICK_MS = 20;
 /** The supervisor exits after this long with nothing to do. */
 const IDLE_EXIT_MS = 2_000;
-
-interface SupervisorRecord { pid: number; startTime: number | null; startedAt: string }
-
-function supervisorFiles(root: string) {
-  const run = layout(root).run;
-  return { record: join(run, 'supervisor.json'), lock: join(run, 'supervisor.lock'), log: join(run, 'supervisor.log') };
-}
-
-function readRecord(root: string): SupervisorRecord | null {
-  try { return JSON.parse(readFileSync(supervisorFiles(root).record, 'utf8')) as SupervisorRecord; } catch { return null; }
-}
-
-/** The running supervisor's pid, or null. */
-export async function supervisorPid(root: string): Promise<number | null> {
-  const r = readRecord(root);
-  if (!r) return null;
-  const start = await processStartTime(r.pid);
-  return start !== null && (r.startTime === null || r.startTime === start) ? r.pid : null;
-}
-
-/**
- * Whether anything needs a supervisor: a service that should run and did not give up, one waiting to restart, one
- * whose processes run (whatever its records say: its output is moved, a run nobody recorded is adopted), or a start
- * whose command was killed (it is taken back).
- */
-export function needsSupervision(root: string): boolean {
-  for (const name of listServiceNames(root)) {
-    let def: ServiceDefinition | null;
-    try { def = readDefinition(root, name); } catch { continue; }
-    // systemd restarts and logs its own units: nothing for a supervisor to do.
-    if (!def || def.backend === 'systemd') continue;
-    if (serviceRunning(root, name)) return true;
-    let state: ServiceState;
-    try { state = readState(root, name); } catch { return true; }
-    if (pendingStart(def, state) !== null) return true;
-    if (def.desired === 'active' && state.state !== 'failed' && state.state !== 'inactive') return true;
-  }
-  return false;
-}
 
 /**
  * Starts the supervisor unless one runs (cheap when one does: a file read and a /proc lookup).

@@ -8,13 +8,13 @@ import { readHealth } from '../../service/health/file.js';
 import type { RestartPolicy } from '../../plan/plan.js';
 import { resolveOne, shortDigest } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
-import { ensureSupervisor } from '../../service/supervisor.js';
-import { boot as bootServices, checkName, failureDetail, reconcileInterrupted, restart as restartService, start, type Deactivated, type Host } from '../../service/ops.js';
+import { boot as bootServices, checkName, failureDetail, restart as restartService, start, type Deactivated } from '../../service/ops.js';
 import type { SwitchFlags } from './switch.js';
 import type { GenerationService } from '../../generation/types.js';
-import { listServiceNames, readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
-import { allStatuses, isActive, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
+import { readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
+import { isActive, serviceStatus, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
+import { hostOf, status } from './status.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './run.js';
@@ -25,9 +25,8 @@ import { audited } from '../../audit/host/log.js';
 import { deactivatedFields, packageFields } from '../../audit/fields.js';
 import { checkEntrypoint } from '../../plan/build-plan.js';
 
-export function hostOf(ctx: Context): Host {
-  return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
-}
+// status lives in status.ts (its own light module); it is re-exported for those who look for it here.
+export { hostOf, status };
 
 export interface ActivateOptions extends RunOptions, SwitchFlags {
   logMaxSize?: string;
@@ -251,24 +250,6 @@ export async function restart(ctx: Context, names: string[], opts: { json?: bool
   const statuses = names.map((n) => serviceStatus(ctx.root, n)!);
   if (opts.json) return printJson(ctx, statuses);
   for (const s of statuses) ctx.stdout.write(`${s.name} restarted: ${describe(s)}\n`);
-}
-
-export async function status(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
-  const host = hostOf(ctx);
-  for (const n of names) requireDefinition(ctx.root, n);
-  // What a killed niso command left is set right first (an interrupted switch, then an interrupted start); looking is
-  // enough to bring supervision back after the supervisor was killed.
-  await (await import('../../generation/switch.js')).recoverIfNeeded(host);
-  await reconcileInterrupted(host, names.length > 0 ? names : listServiceNames(ctx.root));
-  await ensureSupervisor(host, host.entry).catch(() => undefined);
-  const statuses = names.length > 0 ? names.map((n) => serviceStatus(ctx.root, n)!) : allStatuses(ctx.root);
-  if (opts.json) return printJson(ctx, names.length === 1 ? statuses[0] : statuses);
-  if (statuses.length === 0) { ctx.stdout.write('no services (start one with `niso activate PACKAGE`)\n'); return; }
-  const { printTable } = await import('../table.js');
-  await printTable(ctx.stdout, STATUS_HEADERS, statusRows(statuses));
-  for (const s of statuses) {
-    if (s.message && s.state !== 'active') ctx.stdout.write(`${s.name}: ${s.message}${s.nextRestartAt ? ` (next try ${new Date(s.nextRestartAt).toISOString()})` : ''}\n`);
-  }
 }
 
 export async function boot(ctx: Context, opts: { json?: boolean }): Promise<void> {
