@@ -11,7 +11,7 @@ import { VERSION } from './version.js';
 
 /**
  * The command lines that need no parser: `status`/`ps` with service names and `--json`, `list`/`ls` with `--json`,
- * `--version`/`-V` alone. commander and the declarations of ~90 commands cost ~30 ms of CPU at each start, as much
+ * `--version`/`-V` alone; and the supervisor's `__supervise`, a long-lived process. commander and the declarations of ~90 commands cost ~30 ms of CPU at each start, as much
  * as `status` with 20 services spends on its work. Anything else (`--help`, another option, `--`, a mistake) goes
  * through commander, which gives the same results for these and the usual errors for the rest.
  */
@@ -22,6 +22,7 @@ function plainReadCommand(argv: string[]): ((ctx: Context) => Promise<void>) | n
   if (verb === undefined || names.some((a) => a === '' || a.startsWith('-'))) return null;
   if ((verb === '--version' || verb === '-V') && rest.length === 0) return async (ctx) => { ctx.stdout.write(`${VERSION}\n`); };
   if (verb === 'status' || verb === 'ps') return async (ctx) => (await import('./commands/status.js')).status(ctx, names, json ? { json } : {});
+  if (verb === '__supervise' && rest.length === 0) return async (ctx) => (await import('./commands/supervise.js')).supervise(ctx);
   if ((verb === 'list' || verb === 'ls') && names.length === 0) return async (ctx) => (await import('./commands/list.js')).run(ctx, json ? { json } : {});
   return null;
 }

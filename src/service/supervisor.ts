@@ -16,7 +16,14 @@ import { processStartTime } from '../net/host/state-files.js';
 import { layout } from '../store/layout.js';
 import { pendingStart, startOutcome } from './model/reconcile.js';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
-import { cgroupOf, cleanupRun, endedRun, reconcileLocked, serviceRunning, startService, stopService, type HostEnv } from './launch.js';
+import type { HostEnv } from './launch.js';
+import { cgroupOf, endedRun, serviceRunning } from './running.js';
+
+/**
+ * The start path (plan, sandbox, network, seccomp: most of niso's code) is loaded when a service must be started,
+ * stopped or adopted, not while the supervisor only watches: what a process loads stays in its heap (issue 17).
+ */
+const launch = () => import('./launch.js');
 import { readLimitEvents } from './stats/read.js';
 import { startFacts } from './running.js';
 import { listServiceNames, readDefinition, readState, withServiceLock } from './store.js';
@@ -100,7 +107,7 @@ export async function recordUnrecordedEnd(root: string, name: string, def: Servi
   if (state.pid === null || serviceRunning(root, name)) return null;
   const exit = withLimitEvents(endedRun(root, name, state, 'exited', new Date()), readLimitEvents(cgroupOf(root, name)));
   const next = await recordEnd(root, name, state, exit, def);
-  await cleanupRun(root, name);
+  await (await launch()).cleanupRun(root, name);
   return { state: next, exit };
 }
 
@@ -120,7 +127,7 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
   // A command was killed in the middle of a start: a run nobody recorded is adopted, a start that never ran taken back.
   if (outcome !== 'settled') {
     const before = state;
-    ({ def, state } = await withServiceLock(root, name, () => reconcileLocked(root, name)));
+    ({ def, state } = await withServiceLock(root, name, async () => (await launch()).reconcileLocked(root, name)));
     if (outcome === 'interrupted' && pendingStart(def, state) === null) log(`${name}: ${state.message}`);
     else if (state.pid !== null && state.pid !== before.pid) log(`${name}: adopted a run that was not recorded (pid ${state.pid})`);
   }
@@ -142,7 +149,7 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
       const d = readDefinition(root, name);
       if (!d || d.desired !== 'active' || !(state.state === 'restarting' || state.state === 'crash-loop')) return;
       try {
-        state = await startService(host, d, { ...state, restarts: state.restarts + 1 });
+        state = await (await launch()).startService(host, d, { ...state, restarts: state.restarts + 1 });
         log(`${name}: restarted (restart ${state.restarts}, ${state.restartsInARow} in a row)`);
         await hooks.onStarted?.(root, name, state);
       } catch (e) {
@@ -158,7 +165,7 @@ export async function superviseOne(host: HostEnv, name: string, hooks: Superviso
     if (verdict === 'unhealthy-restart') {
       await withServiceLock(root, name, async () => {
         state = readState(root, name);
-        const exit = await stopService(root, name, state, 'unhealthy');
+        const exit = await (await launch()).stopService(root, name, state, 'unhealthy');
         if (exit) state = await recordEnd(root, name, state, { ...exit, message: state.message }, def);
         log(`${name}: unhealthy, stopped → ${state.state}`);
       });

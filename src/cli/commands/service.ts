@@ -15,6 +15,7 @@ import { readDefinition, readPlan, readState, requireDefinition } from '../../se
 import { isActive, serviceStatus, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { hostOf, status } from './status.js';
+import { supervise } from './supervise.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './run.js';
@@ -25,8 +26,8 @@ import { audited } from '../../audit/host/log.js';
 import { deactivatedFields, packageFields } from '../../audit/fields.js';
 import { checkEntrypoint } from '../../plan/build-plan.js';
 
-// status lives in status.ts (its own light module); it is re-exported for those who look for it here.
-export { hostOf, status };
+// status and supervise live in modules of their own (light ones); re-exported for those who look for them here.
+export { hostOf, status, supervise };
 
 export interface ActivateOptions extends RunOptions, SwitchFlags {
   logMaxSize?: string;
@@ -262,15 +263,3 @@ export async function boot(ctx: Context, opts: { json?: boolean }): Promise<void
   if (r.failed.length > 0) ctx.exitCode = 1;
 }
 
-export async function supervise(ctx: Context): Promise<void> {
-  const { supervise: loop } = await import('../../service/supervisor.js');
-  const { supervisorHooks } = await import('../../service/hooks.js');
-  // exec health checks run like `niso exec` (loaded only when a service has one).
-  await loop(hostOf(ctx), supervisorHooks({
-    exec: (root, name, plan, state) => async (argv, timeoutMs) => {
-      const [{ execInService }, { cgroupOf }] = await Promise.all([import('../../service/exec.js'), import('../../service/running.js')]);
-      const r = await execInService({ plan, initPid: state.initPid!, cgroupProcsFiles: cgroupOf(root, name).procsFiles, argv, timeoutMs, stdio: 'pipe' });
-      return { exitCode: r.exitCode, output: r.output ?? '' };
-    },
-  }));
-}

@@ -4,17 +4,15 @@
 // start (issue 17; test/e2e/read-modules.test.ts pins what it loads).
 import { journalPresent } from '../../generation/journal.js';
 import { sameProcess } from '../../host/liveness.js';
-import type { Host } from '../../service/ops.js';
 import { pendingStart } from '../../service/model/reconcile.js';
 import { listServiceNames, readDefinition, readState, requireDefinition } from '../../service/store.js';
 import { needsSupervision, supervisorPid } from '../../service/supervisor-record.js';
 import { allStatuses, serviceStatus, STATUS_HEADERS, statusRows } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
+import { hostOf } from './host-of.js';
 
-export function hostOf(ctx: Context): Host {
-  return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
-}
+export { hostOf };
 
 /**
  * The services whose start request has no outcome and no live requester: a niso command was killed in the middle of
