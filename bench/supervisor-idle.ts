@@ -4,7 +4,11 @@
 // dir, e.g. main's), each supervising the very same running services (the supervisor is swapped, the services keep
 // running: they do not depend on it). The floor is the systemd backend, which has no supervisor (0), and the peer
 // podman's conmon, one per container (~2 MiB each, bench/results/services.md). Writes bench/results/supervisor-idle.md.
-// Knobs: BENCH_SERVICES (20), BENCH_WINDOW_S (30), BENCH_WINDOWS (3), BENCH_SETTLE_S (10), BENCH_BASELINE, BENCH_DIR.
+// Variants (BENCH_VARIANTS, `;`-separated): this build's supervisor with more node flags or environment (e.g.
+// `--lite-mode;UV_THREADPOOL_SIZE=1 --single-threaded`), each beside a bare `node FLAGS -e "setInterval(...)"` with the
+// very same flags and environment, measured over the same window: the floor that node itself sets for those flags.
+// Knobs: BENCH_SERVICES (20), BENCH_WINDOW_S (30), BENCH_WINDOWS (3), BENCH_SETTLE_S (10), BENCH_BASELINE, BENCH_VARIANTS,
+// BENCH_DIR.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -28,7 +32,14 @@ const RESULT = join(repo, 'bench/results/supervisor-idle.md');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Sample { cpuPct: number; rssKb: number; anonKb: number }
+interface Sample { cpuPct: number; rssKb: number; anonKb: number; floor: { cpuPct: number; rssKb: number; anonKb: number } }
+
+/** `ENV=VALUE` words set the environment, the others are node flags. */
+function parseVariant(text: string): { flags: string[]; env: Record<string, string> } {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const env = Object.fromEntries(words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { flags: words.filter((w) => !/^[A-Z_][A-Z0-9_]*=/.test(w)), env };
+}
 
 async function main(): Promise<void> {
   const work = join(BASE, `niso-bench-supervisor-${process.pid}`);
@@ -36,7 +47,11 @@ async function main(): Promise<void> {
   const root = join(work, 'root');
   const env = nisoEnv({ NISO_ROOT: root });
   delete env.NODE_EXTRA_CA_CERTS;
-  const builds: { label: string; entry: string }[] = [{ label: `this build (${machineFacts(repo).git})`, entry: join(work, 'niso/dist/niso.mjs') }];
+  const here = `this build (${machineFacts(repo).git})`;
+  const builds: { label: string; entry: string; flags: string[]; env: Record<string, string> }[] = [{ label: here, entry: join(work, 'niso/dist/niso.mjs'), flags: [], env: {} }];
+  for (const v of (process.env.BENCH_VARIANTS ?? '').split(';').filter((x) => x.trim() !== '')) {
+    builds.push({ label: `${here} + \`${v.trim()}\``, entry: join(work, 'niso/dist/niso.mjs'), ...parseVariant(v) });
+  }
   const baseline = process.env.BENCH_BASELINE;
   if (baseline) {
     const dist = existsSync(join(baseline, 'dist/niso.mjs')) ? join(baseline, 'dist') : baseline;
@@ -44,7 +59,7 @@ async function main(): Promise<void> {
     run('cp', ['-a', dist, copy]);
     let rev = baseline;
     try { rev = `${baseline} at ${run('git', ['-C', baseline, 'rev-parse', '--short', 'HEAD']).stdout.trim()}`; } catch { /* a dist dir */ }
-    builds.push({ label: `baseline (${rev})`, entry: join(copy, 'niso.mjs') });
+    builds.push({ label: `baseline (${rev})`, entry: join(copy, 'niso.mjs'), flags: [], env: {} });
   }
   const off = cleanupOnInterrupt(async () => { await teardown(); }, log);
   async function teardown(): Promise<void> {
@@ -73,20 +88,27 @@ async function main(): Promise<void> {
           process.kill(old, 'SIGTERM');
           for (let t = 0; existsSync(`/proc/${old}`) && t < 200; t++) await sleep(50);
         }
-        const child = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, b.entry, '__supervise'], { detached: true, stdio: 'ignore', env: { ...env, NISO_ROOT: root }, cwd: '/' });
+        const child = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, ...b.flags, b.entry, '__supervise'], { detached: true, stdio: 'ignore', env: { ...env, ...b.env, NISO_ROOT: root }, cwd: '/' });
         child.unref();
+        // The floor for these flags: node itself, waiting on a timer, measured over the same window.
+        const bare = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, ...b.flags, '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', env: { ...env, ...b.env }, cwd: '/' });
         let pid: number | null = null;
         for (let t = 0; pid === null && t < 200; t++) { await sleep(50); pid = await supervisorPid(root); }
         if (pid === null) throw new Error(`the supervisor of ${b.label} did not start`);
         await sleep(SETTLE_S * 1000);
         const a = processCpuMs(pid);
+        const fa = processCpuMs(bare.pid!);
         const t0 = performance.now();
         await sleep(WINDOW_S * 1000);
         const ms = processCpuMs(pid) - a;
+        const fms = processCpuMs(bare.pid!) - fa;
+        const span = performance.now() - t0;
         const m = procMem(pid);
-        const s = { cpuPct: (ms / (performance.now() - t0)) * 100, rssKb: m.rssKb, anonKb: m.anonKb };
+        const fm = procMem(bare.pid!);
+        bare.kill();
+        const s = { cpuPct: (ms / span) * 100, rssKb: m.rssKb, anonKb: m.anonKb, floor: { cpuPct: (fms / span) * 100, rssKb: fm.rssKb, anonKb: fm.anonKb } };
         samples.get(b.label)!.push(s);
-        log(`window ${w}: ${b.label}: ${s.cpuPct.toFixed(2)}% of a core, RSS ${fmtKb(s.rssKb)} (anonymous ${fmtKb(s.anonKb)})`);
+        log(`window ${w}: ${b.label}: ${s.cpuPct.toFixed(2)}% of a core, RSS ${fmtKb(s.rssKb)} (anonymous ${fmtKb(s.anonKb)}); bare node: RSS ${fmtKb(s.floor.rssKb)} (anonymous ${fmtKb(s.floor.anonKb)})`);
       }
     }
     const loadAfter = loadNow();
@@ -97,13 +119,17 @@ async function main(): Promise<void> {
       const cpu = summarize(ss.map((s) => s.cpuPct));
       const rss = summarize(ss.map((s) => s.rssKb));
       const anon = summarize(ss.map((s) => s.anonKb));
-      return { b, cpu, rss, anon };
+      const floor = { cpu: summarize(ss.map((s) => s.floor.cpuPct)), rss: summarize(ss.map((s) => s.floor.rssKb)), anon: summarize(ss.map((s) => s.floor.anonKb)) };
+      return { b, cpu, rss, anon, floor };
     });
     const out: string[] = ['# The embedded supervisor at rest', ''];
     out.push(`Made by \`tsx bench/supervisor-idle.ts\` on ${facts.date}. ${SERVICES} services (a shell that sleeps: no network, no health check, no output) run; the supervisor of each build in turn supervises them (the services keep running while it is swapped), ${SETTLE_S} s to settle, then CPU time (utime + stime from /proc) over a ${WINDOW_S} s window, and RSS at its end; ${WINDOWS} windows each, interleaved. The floor: the systemd backend has no supervisor (0 CPU, 0 memory); the peer: podman's conmon, one per container, ~2 MiB RSS each (40 MiB for 20; bench/results/services.md). Issue 17's aim: < 0.5% of a core and ≤ 30 MiB.`, '');
     out.push(mdTable(['fact', 'value'], [...machineRows(facts), ['load average (1/5/15 min): at start; before; after', `${facts.loadStart}; ${loadBefore}; ${loadAfter}`]]), '');
-    out.push(mdTable(['supervisor', 'CPU (% of one core)', 'RSS', 'of it anonymous (its own)'], rows.map((r) => [r.b.label, pct(r.cpu), fmtKb(r.rss.median), fmtKb(r.anon.median)])), '');
-    if (rows.length === 2) out.push(`CPU, baseline/this build: ${fmtRatio(rows[1]!.cpu.median, rows[0]!.cpu.median)}.`, '');
+    out.push(mdTable(['supervisor', 'CPU (% of one core)', 'RSS', 'of it anonymous (its own)', 'floor: bare node, same flags: RSS / anonymous / CPU', 'above the floor: RSS / anonymous'],
+      rows.map((r) => [r.b.label, pct(r.cpu), fmtKb(r.rss.median), fmtKb(r.anon.median), `${fmtKb(r.floor.rss.median)} / ${fmtKb(r.floor.anon.median)} / ${r.floor.cpu.median.toFixed(2)}%`, `${fmtKb(r.rss.median - r.floor.rss.median)} / ${fmtKb(r.anon.median - r.floor.anon.median)}`])), '');
+    const base = rows.find((r) => r.b.label.startsWith('baseline'));
+    if (base) out.push(`CPU, baseline/this build: ${fmtRatio(base.cpu.median, rows[0]!.cpu.median)}.`, '');
+    out.push(`Every supervisor runs with \`${SUPERVISOR_NODE_FLAGS.join(' ')}\` (src/service/supervisor.ts SUPERVISOR_NODE_FLAGS) before a variant's own flags; so does its bare node.`, '');
     writeReport(RESULT, out.join('\n') + '\n');
   } finally {
     off();

@@ -6,6 +6,7 @@ import { closeSync, constants as FS, fdatasyncSync, fsyncSync, mkdirSync, openSy
 import { dirname, join } from 'node:path';
 import { NisoError } from '../errors/niso-error.js';
 import type { ServiceAction } from './types.js';
+import { layout } from '../store/layout.js';
 
 export const HISTORY_KEEP = 50;
 
@@ -55,6 +56,20 @@ export interface ParsedJournal {
   lines: JournalLine[];
   /** The last line was cut short (a crash in the middle of its write): it is ignored, as it never took effect. */
   torn: boolean;
+}
+
+/** Where a root's generations live (store.ts generationPaths): beside the package store, not in it. */
+export const generationsDir = (root: string): string => join(dirname(layout(root).store), 'generations');
+
+/** The journal of a root's switch; it exists only while one is under way (or was cut short). */
+export const journalFile = (root: string): string => join(generationsDir(root), 'journal.jsonl');
+
+/**
+ * Whether a switch may have been cut short: the journal is there, or could not be looked at (readJournal then says
+ * why). What a read command asks before it loads the switch engine to recover (issue 17).
+ */
+export function journalPresent(root: string): boolean {
+  try { statSync(journalFile(root)); return true; } catch (e) { return (e as NodeJS.ErrnoException).code !== 'ENOENT'; }
 }
 
 /**

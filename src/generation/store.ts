@@ -15,6 +15,7 @@ import { listServiceNames, readDefinition } from '../service/store.js';
 import { summarize, diffGenerations } from './diff.js';
 import { canonicalJson, contentOf, entryOf, generationHash } from './hash.js';
 import { DEFAULT_RETENTION, retainedNumbers, type RetentionPolicy } from './retention.js';
+import { generationsDir, journalFile } from './journal.js';
 import { GENERATION_FORMAT, type GenerationContent, type GenerationMeta, type GenerationStatus } from './types.js';
 
 export const MAX_OBJECT_BYTES = 16 * 1024 * 1024;
@@ -38,12 +39,12 @@ export interface GenerationPaths {
 }
 
 export function generationPaths(root: string): GenerationPaths {
-  const dir = join(dirname(layout(root).store), 'generations');
+  const dir = generationsDir(root);
   const objects = join(dir, 'objects');
   return {
     dir, objects,
     current: join(dir, 'current'),
-    journal: join(dir, 'journal.jsonl'),
+    journal: journalFile(root),
     history: join(dir, 'history'),
     lock: join(dir, 'lock'),
     meta: (n) => join(dir, metaName(n)),

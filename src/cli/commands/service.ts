@@ -8,13 +8,14 @@ import { readHealth } from '../../service/health/file.js';
 import type { RestartPolicy } from '../../plan/plan.js';
 import { resolveOne, shortDigest } from '../../store/resolve.js';
 import type { InstalledPackage } from '../../store/installed.js';
-import { ensureSupervisor } from '../../service/supervisor.js';
-import { boot as bootServices, checkName, failureDetail, reconcileInterrupted, restart as restartService, start, type Deactivated, type Host } from '../../service/ops.js';
+import { boot as bootServices, checkName, failureDetail, restart as restartService, start, type Deactivated } from '../../service/ops.js';
 import type { SwitchFlags } from './switch.js';
 import type { GenerationService } from '../../generation/types.js';
-import { listServiceNames, readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
-import { allStatuses, isActive, serviceStatus, STATUS_HEADERS, statusRows, type ServiceStatus } from '../../service/view.js';
+import { readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
+import { isActive, serviceStatus, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
+import { hostOf, status } from './status.js';
+import { supervise } from './supervise.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './run.js';
@@ -25,9 +26,8 @@ import { audited } from '../../audit/host/log.js';
 import { deactivatedFields, packageFields } from '../../audit/fields.js';
 import { checkEntrypoint } from '../../plan/build-plan.js';
 
-export function hostOf(ctx: Context): Host {
-  return { root: ctx.root, env: ctx.env as NodeJS.ProcessEnv, entry: ctx.entry ?? process.argv[1]! };
-}
+// status and supervise live in modules of their own (light ones); re-exported for those who look for them here.
+export { hostOf, status, supervise };
 
 export interface ActivateOptions extends RunOptions, SwitchFlags {
   logMaxSize?: string;
@@ -253,24 +253,6 @@ export async function restart(ctx: Context, names: string[], opts: { json?: bool
   for (const s of statuses) ctx.stdout.write(`${s.name} restarted: ${describe(s)}\n`);
 }
 
-export async function status(ctx: Context, names: string[], opts: { json?: boolean }): Promise<void> {
-  const host = hostOf(ctx);
-  for (const n of names) requireDefinition(ctx.root, n);
-  // What a killed niso command left is set right first (an interrupted switch, then an interrupted start); looking is
-  // enough to bring supervision back after the supervisor was killed.
-  await (await import('../../generation/switch.js')).recoverIfNeeded(host);
-  await reconcileInterrupted(host, names.length > 0 ? names : listServiceNames(ctx.root));
-  await ensureSupervisor(host, host.entry).catch(() => undefined);
-  const statuses = names.length > 0 ? names.map((n) => serviceStatus(ctx.root, n)!) : allStatuses(ctx.root);
-  if (opts.json) return printJson(ctx, names.length === 1 ? statuses[0] : statuses);
-  if (statuses.length === 0) { ctx.stdout.write('no services (start one with `niso activate PACKAGE`)\n'); return; }
-  const { printTable } = await import('../table.js');
-  printTable(ctx.stdout, STATUS_HEADERS, statusRows(statuses));
-  for (const s of statuses) {
-    if (s.message && s.state !== 'active') ctx.stdout.write(`${s.name}: ${s.message}${s.nextRestartAt ? ` (next try ${new Date(s.nextRestartAt).toISOString()})` : ''}\n`);
-  }
-}
-
 export async function boot(ctx: Context, opts: { json?: boolean }): Promise<void> {
   // A switch the reboot interrupted is settled before anything starts: the host boots into exactly one generation.
   await (await import('../../generation/switch.js')).recoverIfNeeded(hostOf(ctx));
@@ -281,15 +263,3 @@ export async function boot(ctx: Context, opts: { json?: boolean }): Promise<void
   if (r.failed.length > 0) ctx.exitCode = 1;
 }
 
-export async function supervise(ctx: Context): Promise<void> {
-  const { supervise: loop } = await import('../../service/supervisor.js');
-  const { supervisorHooks } = await import('../../service/hooks.js');
-  // exec health checks run like `niso exec` (loaded only when a service has one).
-  await loop(hostOf(ctx), supervisorHooks({
-    exec: (root, name, plan, state) => async (argv, timeoutMs) => {
-      const [{ execInService }, { cgroupOf }] = await Promise.all([import('../../service/exec.js'), import('../../service/running.js')]);
-      const r = await execInService({ plan, initPid: state.initPid!, cgroupProcsFiles: cgroupOf(root, name).procsFiles, argv, timeoutMs, stdio: 'pipe' });
-      return { exitCode: r.exitCode, output: r.output ?? '' };
-    },
-  }));
-}

@@ -1,67 +1,16 @@
 // `niso __after-exit SERVICE`, run by an instance of niso-SERVICE-exit@.service each time the app's unit ends
 // (OnFailure=/OnSuccess=, render/systemd-exit.ts) or its network unit fails: the end is read from systemd, recorded in state.json and judged by the embedded backend's
 // own policy (model/policy.ts via recordEnd); a restart is a transient timer that starts the unit after the delay.
-import { LIMIT_COUNTERS_FILE, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
+import { rmSync } from 'node:fs';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
-import { parseFileDump, parseLimitEvents, type LimitEvents } from '../stats/parse.js';
-import { signalName } from '../running.js';
-import { recordEnd } from '../supervisor.js';
+import { recordEnd } from '../record-end.js';
 import { readDefinition, readState, withServiceLock, writeState } from '../store.js';
-import { execStatusMeaning } from './debug.js';
-import { filesDirOf, netUpError } from './net.js';
+import { netUpError } from './net.js';
 import { showSync, tool, unitFileEnabled, unixTimestamp } from './systemctl.js';
+import { countersFile, desiredOf, END_PROPERTIES, LIVE_STATES, stopCounters, unitEnd } from './unit-end.js';
 
-/** The unit's states while a run of it is under way. */
-const LIVE_STATES = ['active', 'activating', 'reloading', 'deactivating'];
-
-export const END_PROPERTIES = [
-  'ActiveState', 'Result', 'ExecMainCode', 'ExecMainStatus', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp',
-  'ExecMainExitTimestampMonotonic', 'ActiveExitTimestampMonotonic',
-] as const;
-
-/**
- * How the unit's last run ended, from `systemctl show` (END_PROPERTIES); null while it is (again) starting or running
- * (its main process not ended), or when it never ran. A stop that someone asked for (deactivate, `systemctl stop`, a restart, the shutdown) leaves
- * the active state before the main process exits; an app that ends by itself exits first: that order, in systemd's
- * own monotonic timestamps, tells "stopped" from an exit. `definedAt`: when the service was defined (its createdAt); a
- * run that started before belongs to a service of the same name that was removed, whose unit systemd still remembers
- * (another unit's After= keeps it loaded), and is no end of this one.
- */
-export function unitEnd(p: Record<string, string>, definedAt?: string): ExitRecord | null {
-  const ended = unixTimestamp(p.ExecMainExitTimestamp);
-  if (definedAt !== undefined && ended !== null && (unixTimestamp(p.ExecMainStartTimestamp) ?? ended).getTime() < Date.parse(definedAt)) return null;
-  // While it deactivates after its main process ended (its ExecStopPost= keeps the limit counters), that run is over.
-  const over = p.ActiveState === 'deactivating' && ended !== null && ended.getTime() >= (unixTimestamp(p.ExecMainStartTimestamp)?.getTime() ?? Infinity);
-  if (LIVE_STATES.includes(p.ActiveState ?? '') && !over) return null;
-  if (!ended) return null;
-  const started = unixTimestamp(p.ExecMainStartTimestamp) ?? ended;
-  const code = Number(p.ExecMainCode);
-  const status = Number(p.ExecMainStatus);
-  // CLD_EXITED = 1 carries the exit status; CLD_KILLED = 2 and CLD_DUMPED = 3 the signal number.
-  const killed = code === 2 || code === 3;
-  const exitCode = killed ? 128 + status : status;
-  const requested = Number(p.ActiveExitTimestampMonotonic) > 0 && Number(p.ActiveExitTimestampMonotonic) < Number(p.ExecMainExitTimestampMonotonic);
-  // systemd's own 2xx statuses: it could not set the sandbox up (no user, a mount that failed, ...).
-  const refused = !killed && code === 1 ? execStatusMeaning(status) : null;
-  // systemd says so where it can tell (cgroup v2); elsewhere the unit's counters do (stopCounters).
-  const base = { at: ended.toISOString(), exitCode, signal: killed ? signalName(exitCode) : null, uptimeMs: Math.max(0, ended.getTime() - started.getTime()), ...(p.Result === 'oom-kill' ? { oom: true } : {}) };
-  if (requested) return { ...base, reason: 'stopped', message: null };
-  if (refused) return { ...base, exitCode: null, reason: 'start-failed', message: `systemd could not start it (status ${status}/${refused.name}): ${refused.meaning}` };
-  return { ...base, reason: 'exited', message: null };
-}
-
-/**
- * Whether the service should run. `deactivate` leaves an `always` service's unit enabled (Docker's `always` comes
- * back at boot even after a stop by hand), so a run that systemd started after the deactivation, at a boot, is
- * wanted, as the embedded backend's `niso boot` makes it. `enabled`: whether the unit is (unitFileEnabled).
- */
-export function desiredOf(def: ServiceDefinition, p: Record<string, string>, enabled: boolean): 'active' | 'inactive' {
-  if (def.desired === 'active') return 'active';
-  const started = unixTimestamp(p.ExecMainStartTimestamp);
-  return enabled && started !== null && started.getTime() > Date.parse(def.deactivatedAt ?? def.createdAt) ? 'active' : 'inactive';
-}
+export { desiredOf, END_PROPERTIES, stopCounters, unitEnd };
 
 /** The transient timer that starts the unit after `delayMs` (an earlier one is replaced); systemd-run's complaint if it could not. */
 export async function scheduleStart(service: string, delayMs: number): Promise<string | null> {
@@ -111,20 +60,6 @@ export async function afterExitLocked(root: string, service: string, log: (line:
   log(endLine(service, exit, await judgeEnd(root, service, { ...def, desired }, exit)));
   // Only now, with the end recorded: until then status reads the counters too, to show the verdict to come.
   rmSync(countersFile(root, service), { force: true });
-}
-
-const countersFile = (root: string, service: string) => join(filesDirOf(root, service), LIMIT_COUNTERS_FILE);
-
-/**
- * What the run's cgroup counted against its limits, as the unit's ExecStopPost= kept it (render/systemd.ts) before
- * systemd removed the cgroup. The exit unit removes the file once it recorded the end, so that it never speaks for a
- * later run (a start also makes the files dir anew). null without one.
- */
-export function stopCounters(root: string, service: string): LimitEvents | null {
-  let text: string;
-  try { text = readFileSync(countersFile(root, service), 'utf8'); } catch { return null; }
-  const texts = parseFileDump(text);
-  return Object.keys(texts).length > 0 ? parseLimitEvents(texts) : null;
 }
 
 /** The failed start of the service's network unit, with the reason __net-up left, or null if it is not failed. */

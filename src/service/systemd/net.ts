@@ -13,14 +13,13 @@ import { attachService, detachService, hostsFor, netContext } from '../../net/ho
 import { netPaths, readRecords } from '../../net/host/state-files.js';
 import { netnsName } from '../../net/model/names.js';
 import { liveNet } from '../net.js';
+import { filesDirOf } from './unit-end.js';
 
 export { liveNet };
-import { SERVICE_NAME_RE, readDefinition, readPlan, readState, servicePaths, writeState } from '../store.js';
+import { SERVICE_NAME_RE, readDefinition, readPlan, readState, writeState } from '../store.js';
 
-/** The host directory with the unit's generated files: RootDirectory= skeleton and the sandbox's /etc files. */
-export function filesDirOf(root: string, service: string): string {
-  return join(servicePaths(root, service).dir, 'systemd');
-}
+/** The host directory with the unit's generated files (RootDirectory= skeleton, the sandbox's /etc files): unit-end.ts. */
+export { filesDirOf };
 
 /** The file the unit binds as the sandbox's /etc/hosts. */
 const hostsFileOf = (root: string, service: string) => join(filesDirOf(root, service), 'etc/hosts');

@@ -9,7 +9,7 @@ import type { ServiceStatus } from '../view.js';
 import { showManySync, showSync, unitFileEnabled, unixTimestamp } from './systemctl.js';
 import { signalName } from '../running.js';
 import { runOf, unitHealth } from './health-run.js';
-import { END_PROPERTIES, desiredOf, stopCounters, unitEnd } from './after-exit.js';
+import { END_PROPERTIES, desiredOf, stopCounters, unitEnd } from './unit-end.js';
 import { sameProcess } from '../../host/liveness.js';
 import { afterInterrupted, pendingStart, startOutcome, type StartFacts } from '../model/reconcile.js';
 import { judgeEnd } from '../running.js';
