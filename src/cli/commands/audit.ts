@@ -47,7 +47,7 @@ export async function list(ctx: Context, opts: { json?: boolean; since?: string;
     return;
   }
   const { printTable } = await import('../table.js');
-  await printTable(ctx.stdout, AUDIT_HEADERS, auditRows(shown));
+  printTable(ctx.stdout, AUDIT_HEADERS, auditRows(shown));
 }
 
 export async function verify(ctx: Context, opts: { json?: boolean }): Promise<void> {

@@ -5,11 +5,11 @@ import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { printTable } from '../table.js';
 
-export async function run(ctx: Context, code: string | undefined, opts: { json?: boolean }): Promise<void> {
+export function run(ctx: Context, code: string | undefined, opts: { json?: boolean }): void {
   if (code === undefined) {
     const rows = Object.entries(ERROR_CODES).map(([c, i]) => [c, i.title]);
     if (opts.json) printJson(ctx, Object.entries(ERROR_CODES).map(([c, i]) => ({ code: c, ...i })));
-    else await printTable(ctx.stdout, ['code', 'title'], rows);
+    else printTable(ctx.stdout, ['code', 'title'], rows);
     return;
   }
   const normalized = /^\d+$/.test(code) ? `NISO${code}` : code.toUpperCase();

@@ -61,7 +61,7 @@ export async function list(ctx: Context, opts: { json?: boolean }): Promise<void
   }
   if (metas.length === 0) { ctx.stdout.write('no generations yet: the first `niso activate` makes one\n'); return; }
   const now = new Date();
-  await printTable(ctx.stdout, ['gen', 'created', 'status', 'current', 'by', 'summary'], metas.map((m) => [
+  printTable(ctx.stdout, ['gen', 'created', 'status', 'current', 'by', 'summary'], metas.map((m) => [
     m.number, relativeTime(new Date(m.createdAt), now), m.status, m.number === current ? '*' : '', who(m.actor),
     cut([m.summary.join('; ') || (m.command[0] === 'adopted' ? 'adopted' : '-'), ...(m.reason ? [`(${m.reason})`] : [])].join(' '), 100),
   ]));

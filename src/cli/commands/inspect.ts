@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import { printJson } from '../output.js';
 import { printable } from '../../errors/render.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
-import { renderTable } from '../table-wide.js';
+import { renderTable } from '../table.js';
 import { releaseLine } from '../../runtime/version.js';
 import { whatComesFromTheHost, type HostShare } from '../../package/host-share.js';
 

@@ -18,11 +18,11 @@ export async function run(ctx: Context, opts: { json?: boolean }): Promise<void>
     ctx.stdout.write('no packages installed (install one with `niso install FILE.niso`)\n');
   } else {
     const now = new Date();
-    await printTable(ctx.stdout, ['name', 'version', 'arch', 'digest', 'size', 'installed', 'services'],
+    printTable(ctx.stdout, ['name', 'version', 'arch', 'digest', 'size', 'installed', 'services'],
       pkgs.map((p) => [p.name, p.version, p.arch, p.digest.slice(7, 19), formatSize(p.bytes), relativeTime(new Date(p.installedAt), now), usedBy(p.digest).join(', ') || '-']));
   }
   if (services.length > 0) {
     ctx.stdout.write('\n');
-    await printTable(ctx.stdout, STATUS_HEADERS, statusRows(services));
+    printTable(ctx.stdout, STATUS_HEADERS, statusRows(services));
   }
 }

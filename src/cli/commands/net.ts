@@ -23,7 +23,7 @@ export async function list(ctx: Context, opts: { json?: boolean }): Promise<void
   const all = await listNetworks(netContext(ctx.root));
   if (opts.json) return printJson(ctx, all);
   if (all.length === 0) { ctx.stdout.write('no networks (one named "default" is created on first use)\n'); return; }
-  await printTable(ctx.stdout, ['name', 'subnet', 'gateway', 'bridge', 'egress', 'services', 'ports'],
+  printTable(ctx.stdout, ['name', 'subnet', 'gateway', 'bridge', 'egress', 'services', 'ports'],
     all.map((i) => [i.network.name, i.network.subnet, i.network.gateway, i.network.bridge, i.network.egress === false ? 'no' : 'yes', i.attachments.map((a) => a.service).join(', ') || '-', String(i.ports.length)]));
 }
 

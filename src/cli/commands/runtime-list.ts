@@ -22,7 +22,7 @@ export async function run(ctx: Context, opts: { json?: boolean }): Promise<void>
     ctx.stdout.write('no runtimes found (install one on the host, or add one with `niso runtime add nodejs:20 /path/to/node`)\n');
     return;
   }
-  await printTable(ctx.stdout, ['name', 'version', 'path', 'source', 'files'],
+  printTable(ctx.stdout, ['name', 'version', 'path', 'source', 'files'],
     rows.map((r) => [r.name, r.version, r.path, r.digest ? `installed (${r.origin})` : r.source, r.error ? `unusable: ${r.error.code}` : r.files ?? '']));
   for (const r of rows) if (r.error) ctx.stderr.write(`warning ${r.error.code}: ${r.error.message}\n`);
 }

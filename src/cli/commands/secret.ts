@@ -76,7 +76,7 @@ export async function list(ctx: Context, opts: { quiet?: boolean; json?: boolean
   if (opts.json) return printJson(ctx, secrets.map((s) => view(s, users.get(s.name) ?? [])));
   if (secrets.length === 0) { ctx.stdout.write('no secrets (create one with `niso secret create NAME FILE`)\n'); return; }
   const now = new Date();
-  await printTable(ctx.stdout, ['name', 'size', 'digest', 'created', 'services'],
+  printTable(ctx.stdout, ['name', 'size', 'digest', 'created', 'services'],
     secrets.map((s) => [s.name, formatSize(s.size), s.digest.slice(7, 19), relativeTime(new Date(s.createdAt), now), [...new Set((users.get(s.name) ?? []).map((u) => u.service))].join(', ') || '-']));
 }
 

@@ -267,7 +267,7 @@ export async function ps(ctx: Context, name: string | undefined, opts: { file?: 
   const { stack, rows } = await rowsOf(ctx, { ...opts, ...(name !== undefined ? { name } : {}) });
   if (opts.json) return printJson(ctx, rows.map((r) => ({ service: r.service, ...r.status, stack })));
   const { printTable } = await import('../table.js');
-  await printTable(ctx.stdout, ['service', 'name', 'package', 'state', 'health', 'pid', 'uptime', 'restarts', 'ports'], rows.map((r) => {
+  printTable(ctx.stdout, ['service', 'name', 'package', 'state', 'health', 'pid', 'uptime', 'restarts', 'ports'], rows.map((r) => {
     const s = r.status;
     return [r.service, r.name, s ? `${s.package.name}@${s.package.version}` : '-', s?.state ?? 'gone', s?.health ?? '-', s?.pid ?? '-', s?.uptimeMs != null ? formatUptime(s.uptimeMs) : '-', s?.restarts ?? 0, s?.ports.join(', ') || '-'];
   }));
@@ -283,7 +283,7 @@ export async function ls(ctx: Context, opts: { json?: boolean }): Promise<void> 
   if (opts.json) return printJson(ctx, rows);
   if (rows.length === 0) { ctx.stdout.write('no stacks (bring one up with `niso stack up`)\n'); return; }
   const { printTable } = await import('../table.js');
-  await printTable(ctx.stdout, ['name', 'status', 'services', 'file'], rows.map((r) => [r.name, r.status, `${r.running}/${r.services} running`, r.file]));
+  printTable(ctx.stdout, ['name', 'status', 'services', 'file'], rows.map((r) => [r.name, r.status, `${r.running}/${r.services} running`, r.file]));
 }
 
 /** The host names of the stack's services named (all when none), for the thin verbs; an unknown one is an error. */

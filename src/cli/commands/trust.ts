@@ -71,7 +71,7 @@ export async function trustList(ctx: Context, opts: { json?: boolean }): Promise
   if (!p) { ctx.stdout.write(`no trust policy (${file}): pulls are not verified; \`niso trust add SCOPE KEY.pub\` makes one\n`); return; }
   ctx.stdout.write(`${file}: default ${p.default}\n`);
   const { printTable } = await import('../table.js');
-  await printTable(ctx.stdout, ['scope', 'require', 'keys'], scopes.map((s) => [s.match, s.require + (s.identity === 'any' ? ' (any name)' : ''), s.keys.map((k) => `${k.keyid}${k.comment ? ` ${k.comment}` : ''}`).join(', ') || '-']));
+  printTable(ctx.stdout, ['scope', 'require', 'keys'], scopes.map((s) => [s.match, s.require + (s.identity === 'any' ? ' (any name)' : ''), s.keys.map((k) => `${k.keyid}${k.comment ? ` ${k.comment}` : ''}`).join(', ') || '-']));
 }
 
 export async function trustRemove(ctx: Context, scope: string, keyid: string | undefined, opts: { json?: boolean }): Promise<void> {

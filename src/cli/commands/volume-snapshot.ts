@@ -38,7 +38,7 @@ export async function list(ctx: Context, name: string | undefined, opts: { json?
   if (all.length === 0) { ctx.stdout.write(`no snapshots${name ? ` of ${name}` : ''} (\`niso volume snapshot NAME\` takes one)\n`); return; }
   const { printTable } = await import('../table.js');
   const now = new Date();
-  await printTable(ctx.stdout, ['volume', 'snapshot', 'method', 'size', 'taken', 'generation', 'note'], all.map((s) => [
+  printTable(ctx.stdout, ['volume', 'snapshot', 'method', 'size', 'taken', 'generation', 'note'], all.map((s) => [
     s.volume, s.id, s.kind === 'replaced' ? 'replaced' : s.method!, s.bytes === null ? '-' : formatSize(s.bytes), relativeTime(new Date(s.takenAt), now),
     s.generation === null ? '-' : String(s.generation),
     s.kind === 'replaced' ? 'live data a restore moved aside' : [s.lastGood ? 'last good' : '', s.servicesStopped.length > 0 ? `stopped: ${s.servicesStopped.join(', ')}` : '', s.reason === 'taken by hand' ? '' : printable(s.reason)].filter(Boolean).join('; ') || '-',

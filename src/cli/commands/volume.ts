@@ -44,7 +44,7 @@ export async function list(ctx: Context, opts: { quiet?: boolean; filter?: strin
   if (all.length === 0) { ctx.stdout.write('no volumes (`niso volume create NAME`, or `-v NAME:/path` on activate or run)\n'); return; }
   const { printTable } = await import('../table.js');
   const now = new Date();
-  await printTable(ctx.stdout, ['kind', 'name', 'used by', 'size', 'created'],
+  printTable(ctx.stdout, ['kind', 'name', 'used by', 'size', 'created'],
     all.map((v) => [v.kind, v.name, usedBy(v), v.sizeBytes === null ? '-' : formatSize(v.sizeBytes), v.createdAt ? relativeTime(new Date(v.createdAt), now) : '-']));
 }
 

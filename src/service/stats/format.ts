@@ -1,6 +1,6 @@
 // The tables of `niso stats` and `niso top`, with docker's columns and size notation, so that
 // people (and their scripts that scrape `docker stats`) read them the same way.
-import { renderTable } from '../../cli/table-wide.js';
+import { renderTable } from '../../cli/table.js';
 import type { Stats, StatsRow } from './compute.js';
 import type { ProcessRow } from './top.js';
 
