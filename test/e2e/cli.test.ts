@@ -62,7 +62,12 @@ test('init, pack, install, list, inspect, remove and gc work end to end with --j
   assert.equal(rm.code, 0, rm.stderr);
   assert.equal(rm.json().removed[0].name, 'shop');
   assert.deepEqual(niso(['list', '--json'], env).json(), []);
-  assert.equal(niso(['gc', '--json'], env).json().freedFiles, 0);
+  // remove left nothing in the store's pool; gc empties only the digests each pack remembered for a later push.
+  const digests = join(root, 'var/lib/niso/cache/package-digests');
+  const remembered = readdirSync(digests).filter((n) => n.endsWith('.json')).length;
+  assert.equal(remembered, 2, 'one digest per pack (the second replaced the file: another inode)');
+  assert.equal(niso(['gc', '--json'], env).json().freedFiles, remembered);
+  assert.deepEqual(readdirSync(digests).filter((n) => n.endsWith('.json')), []);
 });
 
 test('a fix packed under the same version: install refuses it with the flag to use; --replace removes the earlier build no service uses', () => {
