@@ -3,7 +3,6 @@ import { formatSize } from '../../manifest/units.js';
 import { listInstalled } from '../../store/installed.js';
 import type { Context } from '../context.js';
 import { printJson, relativeTime } from '../output.js';
-import { printTable } from '../table.js';
 
 export async function run(ctx: Context, opts: { json?: boolean }): Promise<void> {
   const pkgs = await listInstalled(ctx.root);
@@ -14,6 +13,8 @@ export async function run(ctx: Context, opts: { json?: boolean }): Promise<void>
   if (opts.json) {
     return printJson(ctx, pkgs.map((p) => ({ name: p.name, version: p.version, arch: p.arch, digest: p.digest, files: p.files, bytes: p.bytes, installedAt: p.installedAt, path: p.path, services: usedBy(p.digest) })));
   }
+  // The table library only for a table: `list --json` does without it.
+  const { printTable } = await import('../table.js');
   if (pkgs.length === 0) {
     ctx.stdout.write('no packages installed (install one with `niso install FILE.niso`)\n');
   } else {
