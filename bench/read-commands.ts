@@ -6,14 +6,14 @@
 // The systemd backend's rows are bench/systemd.ts's. Knobs: BENCH_SERVICES (20), BENCH_RUNS (15), BENCH_BASELINE,
 // BENCH_DIR.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { supervisorPid } from '../src/service/supervisor.js';
 import { waitedChildrenCpuMs } from './lib/cpu.js';
 import { benchDirEnv, intEnv } from './lib/env.js';
 import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
-import { niso, nisoEnv, prepareBenchWork, removeBenchWork } from './lib/niso.js';
+import { nisoEnv, prepareBenchWork } from './lib/niso.js';
+import { startIdleServices, stopIdleServices } from './lib/idle-services.js';
 import { cleanupOnInterrupt, run } from './lib/proc.js';
 import { fmtMs, fmtRatio, fmtSummary, mdTable, summarize } from './lib/stats.js';
 
@@ -41,20 +41,10 @@ async function main(): Promise<void> {
   }
   const off = cleanupOnInterrupt(async () => { await teardown(); }, log);
   async function teardown(): Promise<void> {
-    try { niso(cli, ['deactivate', ...Array.from({ length: SERVICES }, (_, i) => `idle${i}`)], { env }); } catch { /* partly made */ }
-    const pid = await supervisorPid(root);
-    if (pid) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-    await removeBenchWork(work);
+    await stopIdleServices(cli, env, root, work, SERVICES);
   }
   try {
-    // The services of bench/supervisor-idle.ts: a shell that sleeps, no network, no health check.
-    const app = join(work, 'app');
-    mkdirSync(app);
-    writeFileSync(join(app, 'manifest.toml'), '[package]\nname = "idle"\nversion = "1.0.0"\narch = "any"\n\n[binary]\nentrypoint = "run.sh"\n\n[isolation]\ntools = ["sh", "sleep"]\n');
-    writeFileSync(join(app, 'run.sh'), '#!/bin/sh\nexec sleep 1000000\n', { mode: 0o755 });
-    niso(cli, ['pack', app, '-o', join(work, 'idle.niso'), '--no-sign', '-q'], { env });
-    niso(cli, ['install', join(work, 'idle.niso')], { env });
-    for (let i = 0; i < SERVICES; i++) niso(cli, ['activate', 'idle', '--name', `idle${i}`, '--network', 'none', '--no-gate'], { env });
+    startIdleServices(cli, env, work, SERVICES);
     log(`${SERVICES} services active; load ${loadNow()}`);
 
     const podman = spawnSync('podman', ['--version'], { encoding: 'utf8' }).status === 0;

@@ -10,14 +10,15 @@
 // Knobs: BENCH_SERVICES (20), BENCH_WINDOW_S (30), BENCH_WINDOWS (3), BENCH_SETTLE_S (10), BENCH_BASELINE, BENCH_VARIANTS,
 // BENCH_DIR.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUPERVISOR_NODE_FLAGS, supervisorPid } from '../src/service/supervisor.js';
 import { processCpuMs } from './lib/cpu.js';
 import { benchDirEnv, intEnv } from './lib/env.js';
 import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
-import { niso, nisoEnv, prepareBenchWork, removeBenchWork } from './lib/niso.js';
+import { nisoEnv, prepareBenchWork } from './lib/niso.js';
+import { startIdleServices, stopIdleServices } from './lib/idle-services.js';
 import { cleanupOnInterrupt, run } from './lib/proc.js';
 import { fmtKb, procMem } from './lib/procfs.js';
 import { fmtRatio, mdTable, summarize, type Summary } from './lib/stats.js';
@@ -63,20 +64,10 @@ async function main(): Promise<void> {
   }
   const off = cleanupOnInterrupt(async () => { await teardown(); }, log);
   async function teardown(): Promise<void> {
-    try { niso(cli, ['deactivate', ...Array.from({ length: SERVICES }, (_, i) => `idle${i}`)], { env }); } catch { /* partly made */ }
-    const pid = await supervisorPid(root);
-    if (pid) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-    await removeBenchWork(work);
+    await stopIdleServices(cli, env, root, work, SERVICES);
   }
   try {
-    // The idlest service there is: a shell that sleeps, no network, no health check, no output.
-    const app = join(work, 'app');
-    mkdirSync(app);
-    writeFileSync(join(app, 'manifest.toml'), '[package]\nname = "idle"\nversion = "1.0.0"\narch = "any"\n\n[binary]\nentrypoint = "run.sh"\n\n[isolation]\ntools = ["sh", "sleep"]\n');
-    writeFileSync(join(app, 'run.sh'), '#!/bin/sh\nexec sleep 1000000\n', { mode: 0o755 });
-    niso(cli, ['pack', app, '-o', join(work, 'idle.niso'), '--no-sign', '-q'], { env });
-    niso(cli, ['install', join(work, 'idle.niso')], { env });
-    for (let i = 0; i < SERVICES; i++) niso(cli, ['activate', 'idle', '--name', `idle${i}`, '--network', 'none', '--no-gate'], { env });
+    startIdleServices(cli, env, work, SERVICES);
     log(`${SERVICES} services active`);
     const samples = new Map<string, Sample[]>(builds.map((b) => [b.label, []]));
     const loadBefore = loadNow();
