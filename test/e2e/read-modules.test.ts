@@ -6,10 +6,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeServicesAndTestDir, tempDir, writeTree } from '../helpers/tmp.js';
+import { removeServicesAndTestDir, writeTree } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { processStartTimeSync } from '../../src/host/liveness.js';
 
@@ -17,7 +18,10 @@ const REPO = join(import.meta.dirname, '../..');
 const BIN = join(REPO, 'bin/niso');
 const HOOK = join(REPO, 'bench/lib/list-modules.mjs');
 
-const dir = tempDir('niso-read-modules-');
+// Not tempDir(): its own after hook would delete the root before the services are stopped (the after hook below);
+// sandboxes of this file outlived it that way.
+const dir = mkdtempSync(join(tmpdir(), 'niso-read-modules-'));
+chmodSync(dir, 0o755);
 const root = join(dir, 'root');
 const env: NodeJS.ProcessEnv = { ...process.env, NISO_ROOT: root };
 delete env.NODE_EXTRA_CA_CERTS;
@@ -45,7 +49,7 @@ const supervisorPid = () => { try { return (JSON.parse(readFileSync(join(root, '
 // A zombie (this host's PID 1 reaps nothing) has exited.
 const alive = (pid: number | null) => pid !== null && processStartTimeSync(pid) !== null;
 
-after(() => removeServicesAndTestDir(dir, root, (a) => niso(a)));
+after(() => removeServicesAndTestDir(dir, root, (a) => spawnSync(process.execPath, [BIN, ...a], { env, encoding: 'utf8' })));
 
 const HEAVY = /^node_modules\/(commander|zod|toml-eslint-parser|smol-toml)\/|^src\/(net|plan|sandbox\/(spawn|prepare|run-sandbox)|service\/(supervisor|launch|ops|net|hooks|systemd\/net)\.|generation\/switch\.|cli\/program\.)/;
 
