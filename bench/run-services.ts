@@ -19,7 +19,7 @@ import { prepareDirs } from '../src/sandbox/run-sandbox.js';
 import { appPid } from '../src/sandbox/procs.js';
 import { cgroupOf } from '../src/service/running.js';
 import { servicePaths } from '../src/service/store.js';
-import { supervisorPid } from '../src/service/supervisor.js';
+import { supervisorPid } from '../src/service/supervisor-record.js';
 import { cmdline, descendants } from './lib/cpu.js';
 import { intEnv } from './lib/env.js';
 import { pollFirstOk, type FirstOk } from './lib/http-poll.js';

@@ -2,7 +2,7 @@
 // benches that measure what niso costs while services merely exist: the supervisor at rest, the read commands.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { supervisorPid } from '../../src/service/supervisor.js';
+import { supervisorPid } from '../../src/service/supervisor-record.js';
 import { niso, removeBenchWork, type NisoCli } from './niso.js';
 
 const names = (count: number) => Array.from({ length: count }, (_, i) => `idle${i}`);

@@ -5,7 +5,8 @@ import type { PortMapping } from '../manifest/units.js';
 import { cleanupRun, reconcileLocked, requestStart, serviceRunning, startService, stopService } from '../service/launch.js';
 import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../service/model/types.js';
 import { pendingStart } from '../service/model/reconcile.js';
-import { recordEnd, recordUnrecordedEnd, ensureSupervisor } from '../service/supervisor.js';
+import { recordUnrecordedEnd, ensureSupervisor } from '../service/supervisor.js';
+import { recordEnd } from '../service/record-end.js';
 import {
   listServiceNames, readDefinition, readPlan, readState, removeServiceFiles, requireDefinition, withServiceLock, withServicesLock,
   writeDefinition, writePlan, writeState,

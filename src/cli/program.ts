@@ -159,7 +159,7 @@ function buildProgram(ctx: Context): Command {
 
   program.command('__supervise', { hidden: true })
     .description('run the embedded backend\'s supervisor (started by niso itself)')
-    .action(async () => (await import('./commands/service.js')).supervise(ctx));
+    .action(async () => (await import('./commands/supervise.js')).supervise(ctx));
 
   // Run by niso-SERVICE-net.service (ExecStart=/ExecStop=), the private network of a systemd service.
   program.command('__net-up', { hidden: true })

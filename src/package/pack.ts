@@ -271,7 +271,7 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
   // comes for free.
   const fileHash = createHash('sha256');
   let fileSize = 0;
-  let written_: BigIntStats;
+  let packedStat: BigIntStats;
   const fh = await open(tmp, 'wx', 0o644);
   try {
     const put = async (b: Uint8Array) => {
@@ -286,7 +286,7 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     checkOutput(output, defaultName);
     await rename(tmp, output);
     await fsyncPath(dirname(output));
-    written_ = await fh.stat({ bigint: true });
+    packedStat = await fh.stat({ bigint: true });
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
@@ -294,7 +294,7 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     await fh.close().catch(() => undefined);
     await rm(tmpBody, { force: true });
   }
-  opts.onWritten?.({ file: output, digest: `sha256:${fileHash.digest('hex')}`, size: fileSize, stat: written_, index: { name: index.name, version: index.version, arch, packageId: `sha256:${digest}` } });
+  opts.onWritten?.({ file: output, digest: `sha256:${fileHash.digest('hex')}`, size: fileSize, stat: packedStat, index: { name: index.name, version: index.version, arch, packageId: `sha256:${digest}` } });
   const packageBytes = (await stat(output)).size;
   return {
     file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes,

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { NisoError } from '../errors/niso-error.js';
 import { ANNOTATION, EMPTY_BLOB, EMPTY_DIGEST, MT, ociArch } from './media.js';
+import { DIGEST } from './reference.js';
 
 export const sha256 = (data: Uint8Array | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -45,7 +46,6 @@ class Shape extends Error { constructor(readonly path: string, why: string) { su
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 function str(o: Obj, key: string, at: string, opt: { optional?: boolean; max?: number } = {}): void {
   const v = o[key];
@@ -66,7 +66,7 @@ function descriptor(v: unknown, at: string): void {
   const p = `${at}.`;
   str(v, 'mediaType', p, { max: 255 });
   str(v, 'digest', p);
-  if (!DIGEST_RE.test(v.digest as string)) throw new Shape(`${p}digest`, 'not a sha256 digest');
+  if (!DIGEST.test(v.digest as string)) throw new Shape(`${p}digest`, 'not a sha256 digest');
   const size = v.size;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > Number.MAX_SAFE_INTEGER) throw new Shape(`${p}size`, 'expected a whole number of bytes');
   str(v, 'artifactType', p, { optional: true, max: 255 });

@@ -1,12 +1,11 @@
 // The service verbs on one service (start, deactivate, restart, remove, boot), on whichever backend it has: each goes through the Backend interface (src/backend/), so nothing here knows how a backend works.
 import { NisoError } from '../errors/niso-error.js';
-import { sameProcess } from '../host/liveness.js';
 import { backendFor, type Deactivated, type Host } from '../backend/index.js';
 import { bootEmbedded } from '../backend/embedded.js';
-import { pendingStart } from './model/reconcile.js';
+import { interruptedStarts } from './interrupted.js';
 import { lastOutput } from './launch.js';
-import type { ServiceDefinition, ServiceState } from './model/types.js';
-import { SERVICE_NAME_RE, readDefinition, readState, requireDefinition } from './store.js';
+import type { ServiceState } from './model/types.js';
+import { SERVICE_NAME_RE, readState, requireDefinition } from './store.js';
 
 export type { Deactivated, Host };
 
@@ -48,13 +47,7 @@ export function boot(host: Host): Promise<{ started: string[]; failed: { name: s
  * lock, so that what status shows is also what is recorded (a run recorded, a unit enabled, a start taken back).
  */
 export async function reconcileInterrupted(host: Host, names: readonly string[]): Promise<void> {
-  for (const name of names) {
-    let def: ServiceDefinition | null;
-    try { def = readDefinition(host.root, name); } catch { continue; }
-    const pending = def ? pendingStart(def, readState(host.root, name)) : null;
-    if (!def || pending === null || sameProcess(pending.by)) continue;
-    await (await backendFor(def.backend)).reconcile(host, name);
-  }
+  for (const { name, def } of interruptedStarts(host.root, names)) await (await backendFor(def.backend)).reconcile(host, name);
 }
 
 /** The output of a service that failed, for error messages. */

@@ -17,23 +17,18 @@ import { layout } from '../store/layout.js';
 import { pendingStart, startOutcome } from './model/reconcile.js';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from './model/types.js';
 import type { HostEnv } from './launch.js';
-import { cgroupOf, endedRun, serviceRunning } from './running.js';
+import { cgroupOf, endedRun, serviceRunning, startFacts } from './running.js';
+import { readLimitEvents } from './stats/read.js';
+import { listServiceNames, readDefinition, readState, withServiceLock } from './store.js';
+import { Wakeups } from './wakeups.js';
+import { needsSupervision, readRecord, supervisorFiles, supervisorPid } from './supervisor-record.js';
+import { recordEnd } from './record-end.js';
 
 /**
  * The start path (plan, sandbox, network, seccomp: most of niso's code) is loaded when a service must be started,
  * stopped or adopted, not while the supervisor only watches: what a process loads stays in its heap (issue 17).
  */
 const launch = () => import('./launch.js');
-import { readLimitEvents } from './stats/read.js';
-import { startFacts } from './running.js';
-import { listServiceNames, readDefinition, readState, withServiceLock } from './store.js';
-import { Wakeups } from './wakeups.js';
-import { needsSupervision, readRecord, supervisorFiles, supervisorPid } from './supervisor-record.js';
-
-export { needsSupervision, supervisorPid };
-import { recordEnd } from './record-end.js';
-
-export { recordEnd };
 
 export const TICK_MS = 200;
 export const SUPERVISOR_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];

@@ -34,7 +34,7 @@ const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` 
 
 /** `niso __recover` (niso-recover.service at boot, render/systemd-recover.ts): settles an interrupted switch, says what it did. */
 export async function recoverNow(ctx: Context): Promise<void> {
-  const [{ recoverIfNeeded }, { hostOf }] = await Promise.all([import('../../generation/switch.js'), import('./service.js')]);
+  const [{ recoverIfNeeded }, { hostOf }] = await Promise.all([import('../../generation/switch.js'), import('./host-of.js')]);
   const r = await recoverIfNeeded(hostOf(ctx));
   if (r === null) { ctx.stdout.write('no interrupted switch to settle\n'); return; }
   const did = r.actions.filter((a) => a.kind !== 'keep').map((a) => `${a.kind} ${a.service}`).join(', ') || 'nothing to change';
@@ -45,7 +45,7 @@ export async function recoverNow(ctx: Context): Promise<void> {
 
 export async function list(ctx: Context, opts: { json?: boolean }): Promise<void> {
   // A switch a killed niso left is settled first (a stat when there is none), so that its outcome is what is listed.
-  const [{ recoverIfNeeded }, { hostOf }] = await Promise.all([import('../../generation/switch.js'), import('./service.js')]);
+  const [{ recoverIfNeeded }, { hostOf }] = await Promise.all([import('../../generation/switch.js'), import('./host-of.js')]);
   await recoverIfNeeded(hostOf(ctx));
   await adoptIfNeeded(ctx);
   const metas = listGenerations(ctx.root);

@@ -23,7 +23,7 @@ export async function run(ctx: Context, names: string[], opts: LogsOptions, labe
   if (opts.follow) {
     // Following needs the supervisor, which moves the output into the logs as it comes.
     const { ensureSupervisor } = await import('../../service/supervisor.js');
-    const { hostOf } = await import('./service.js');
+    const { hostOf } = await import('./host-of.js');
     const host = hostOf(ctx);
     await ensureSupervisor(host, host.entry).catch(() => undefined);
   }

@@ -22,15 +22,14 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
   const keyFile = await signingKeyFile(ctx.root, ctx.env, { sign: opts.sign, signKey: opts.signKey === undefined ? undefined : resolve(ctx.cwd, opts.signKey) }, (m) => ctx.stderr.write(`note: ${m}\n`));
   const bar = progressBar(ctx, 'packing', opts.json || opts.quiet);
   const debCache = opts.debCache !== undefined ? resolve(ctx.cwd, opts.debCache) : ctx.env.NISO_DEB_CACHE ? resolve(ctx.cwd, ctx.env.NISO_DEB_CACHE) : join(ctx.root, 'var/cache/niso/debs');
-  type Written = Parameters<NonNullable<PackOptions['onWritten']>>[0];
-  const written: { w: Written | null } = { w: null };
+  let written: Parameters<NonNullable<PackOptions['onWritten']>>[0] | undefined;
   const r = await packApp({
     appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, debCache,
     onProgress: (d, t) => bar.update(d, t), findRuntime: (runtime) => packedRuntime(ctx, runtime, opts.json || opts.quiet),
-    onWritten: (w) => { written.w = w; },
+    onWritten: (w) => { written = w; },
   }).finally(() => bar.stop());
   // What the package is, remembered for its identity: a push from this host sends it without reading it again.
-  const w = written.w;
+  const w = written as typeof written; // assigned in the callback, which TypeScript does not follow
   const facts = w ? { ...w.index, file: { digest: w.digest, size: w.size } } : null;
   if (w && facts) {
     const { digestCacheDir, rememberPackageFile } = await import('../../registry/host/digest-cache.js');

@@ -62,7 +62,7 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
   const removedVolumes = new Map<string, string[]>();
   if (services.length > 0) {
     const [{ removeService }, { hostOf }, { serviceStatus, isActive }, { switchGeneration }, { withoutServices }, sw, { audited }, { removedServiceFields }] = await Promise.all([
-      import('../../service/ops.js'), import('./service.js'), import('../../service/view.js'), import('../../generation/switch.js'),
+      import('../../service/ops.js'), import('./host-of.js'), import('../../service/view.js'), import('../../generation/switch.js'),
       import('../../generation/edit.js'), import('./switch.js'), import('../../audit/host/log.js'), import('../../audit/fields.js'),
     ]);
     // Only what is not active is forgotten (stop it first), as `docker rm` without -f.

@@ -1,5 +1,5 @@
-// The service verbs of the embedded backend: activate, deactivate, restart, status, boot, and the
-// hidden `__supervise` that runs the supervisor.
+// The service verbs of the embedded backend: activate, deactivate, restart and boot (status and the supervisor's
+// process are status.ts and supervise.ts, light modules of their own).
 import { unhealthyError, VERDICT_SLACK_MS, WAIT_WITHOUT_CHECK_MS, waitGaveUp } from '../../service/health/messages.js';
 import { unhealthyWithinMs } from '../../service/health/state.js';
 import { NisoError } from '../../errors/niso-error.js';
@@ -14,8 +14,7 @@ import type { GenerationService } from '../../generation/types.js';
 import { readDefinition, readPlan, readState, requireDefinition } from '../../service/store.js';
 import { isActive, serviceStatus, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
-import { hostOf, status } from './status.js';
-import { supervise } from './supervise.js';
+import { hostOf } from './host-of.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
 import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './run.js';
@@ -26,8 +25,6 @@ import { audited } from '../../audit/host/log.js';
 import { deactivatedFields, packageFields } from '../../audit/fields.js';
 import { checkEntrypoint } from '../../plan/build-plan.js';
 
-// status and supervise live in modules of their own (light ones); re-exported for those who look for them here.
-export { hostOf, status, supervise };
 
 export interface ActivateOptions extends RunOptions, SwitchFlags {
   logMaxSize?: string;

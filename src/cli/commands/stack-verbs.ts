@@ -12,7 +12,7 @@ import type { ResolvedStack, StackService } from '../../stack/types.js';
 import { formatUptime, serviceStatus, type ServiceStatus } from '../../service/view.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
-import { hostOf } from './service.js';
+import { hostOf } from './host-of.js';
 import { loadStack, type PackageStatus } from './stack.js';
 import type { SwitchFlags } from './switch.js';
 

@@ -7,7 +7,7 @@ import type { Generation } from '../../generation/store.js';
 import type { ServiceAction } from '../../generation/types.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
-import { hostOf } from './service.js';
+import { hostOf } from './host-of.js';
 import type { AuditFields } from '../../audit/entry.js';
 
 export interface SwitchFlags { dryRun?: boolean; gate?: boolean; settle?: string; json?: boolean; snapshot?: boolean; snapshotCopy?: boolean; withData?: boolean }

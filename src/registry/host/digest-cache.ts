@@ -10,6 +10,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempName } from '../../host/fs-atomic.js';
 import { layout } from '../../store/layout.js';
+import { DIGEST } from '../reference.js';
 
 /** Bumped when what an entry holds, or how a package's facts follow from a file, changes. */
 const FORMAT = 1;
@@ -43,8 +44,8 @@ export function fileIdentity(st: BigIntStats): string {
 const entryFile = (dir: string, st: BigIntStats) => join(dir, `${st.dev}-${st.ino}.json`);
 
 const isFacts = (e: Entry) => typeof e.name === 'string' && typeof e.version === 'string' && typeof e.arch === 'string'
-  && typeof e.packageId === 'string' && /^sha256:[0-9a-f]{64}$/.test(e.packageId)
-  && typeof e.file === 'object' && e.file !== null && typeof e.file.digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(e.file.digest) && typeof e.file.size === 'number';
+  && typeof e.packageId === 'string' && DIGEST.test(e.packageId)
+  && typeof e.file === 'object' && e.file !== null && typeof e.file.digest === 'string' && DIGEST.test(e.file.digest) && typeof e.file.size === 'number';
 
 /** The remembered facts of the file `st` describes, or null (none, damaged, another format, or the file changed). */
 export function lookupPackageFile(dir: string, st: BigIntStats): PackageFileFacts | null {
