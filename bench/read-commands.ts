@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { waitedChildrenCpuMs } from './lib/cpu.js';
 import { benchDirEnv, intEnv } from './lib/env.js';
 import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
-import { nisoEnv, prepareBenchWork } from './lib/niso.js';
-import { startIdleServices, stopIdleServices } from './lib/idle-services.js';
+import { idleBenchWork, startIdleServices, stopIdleServices } from './lib/idle-services.js';
 import { cleanupOnInterrupt, run } from './lib/proc.js';
 import { fmtMs, fmtRatio, fmtSummary, mdTable, summarize } from './lib/stats.js';
 
@@ -25,11 +24,7 @@ const RESULT = join(repo, 'bench/results/read-commands.md');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function main(): Promise<void> {
-  const work = join(BASE, `niso-bench-reads-${process.pid}`);
-  const cli = prepareBenchWork(repo, work, log);
-  const root = join(work, 'root');
-  const env = nisoEnv({ NISO_ROOT: root });
-  delete env.NODE_EXTRA_CA_CERTS;
+  const { work, cli, root, env } = idleBenchWork(repo, BASE, 'reads', log);
   const builds = [{ key: 'new', label: `this build (${machineFacts(repo).git})`, bin: cli.prefix[0]! }];
   const baseline = process.env.BENCH_BASELINE;
   if (baseline) {

@@ -18,8 +18,7 @@ import { supervisorPid } from '../src/service/supervisor-record.js';
 import { processCpuMs } from './lib/cpu.js';
 import { benchDirEnv, intEnv } from './lib/env.js';
 import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
-import { nisoEnv, prepareBenchWork } from './lib/niso.js';
-import { startIdleServices, stopIdleServices } from './lib/idle-services.js';
+import { idleBenchWork, startIdleServices, stopIdleServices } from './lib/idle-services.js';
 import { cleanupOnInterrupt, run } from './lib/proc.js';
 import { fmtKb, procMem } from './lib/procfs.js';
 import { fmtRatio, mdTable, summarize, type Summary } from './lib/stats.js';
@@ -44,11 +43,7 @@ function parseVariant(text: string): { flags: string[]; env: Record<string, stri
 }
 
 async function main(): Promise<void> {
-  const work = join(BASE, `niso-bench-supervisor-${process.pid}`);
-  const cli = prepareBenchWork(repo, work, log);
-  const root = join(work, 'root');
-  const env = nisoEnv({ NISO_ROOT: root });
-  delete env.NODE_EXTRA_CA_CERTS;
+  const { work, cli, root, env } = idleBenchWork(repo, BASE, 'supervisor', log);
   const here = `this build (${machineFacts(repo).git})`;
   const builds: { label: string; entry: string; flags: string[]; env: Record<string, string> }[] = [{ label: here, entry: join(work, 'niso/dist/niso.mjs'), flags: [], env: {} }];
   for (const v of (process.env.BENCH_VARIANTS ?? '').split(';').filter((x) => x.trim() !== '')) {

@@ -3,7 +3,20 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { supervisorPid } from '../../src/service/supervisor-record.js';
-import { niso, removeBenchWork, type NisoCli } from './niso.js';
+import { niso, nisoEnv, prepareBenchWork, removeBenchWork, type NisoCli } from './niso.js';
+
+/**
+ * The bench's own work dir below `base` (a copy of niso's build, a NISO_ROOT), and the environment its niso runs
+ * with: NODE_EXTRA_CA_CERTS unset, which adds ~45 ms to every node start here and would be measured as niso's.
+ */
+export function idleBenchWork(repo: string, base: string, kind: string, log: (line: string) => void): { work: string; cli: NisoCli; root: string; env: NodeJS.ProcessEnv } {
+  const work = join(base, `niso-bench-${kind}-${process.pid}`);
+  const cli = prepareBenchWork(repo, work, log);
+  const root = join(work, 'root');
+  const env = nisoEnv({ NISO_ROOT: root });
+  delete env.NODE_EXTRA_CA_CERTS;
+  return { work, cli, root, env };
+}
 
 const names = (count: number) => Array.from({ length: count }, (_, i) => `idle${i}`);
 
