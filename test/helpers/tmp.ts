@@ -15,14 +15,40 @@ export function tempDir(prefix = 'niso-test-'): string {
 }
 
 /**
- * What a test's directory holds beyond its files goes first: the networks, mounts (state images) and uid claims of
- * the NISO_ROOTs in it live on the host. Then the directory; a mount left in it would have its contents deleted.
+ * What a test's directory holds beyond its files goes first: processes of the embedded backend's services and
+ * supervisors of the NISO_ROOTs in it, then their networks, mounts (state images) and uid claims, which live on the
+ * host. Then the directory; a mount left in it would have its contents deleted.
  */
 export async function removeTestDir(dir: string): Promise<void> {
+  await killServicesBelow(dir);
   await removeNetworksBelow(dir);
   const { releaseRootsBelow } = await import('../../src/store/release-root.js');
   await releaseRootsBelow(dir);
   await forceRemove(dir);
+}
+
+/**
+ * The last resort for a test that failed (or forgot) before it stopped its services: the supervisors and every
+ * process in the services' cgroups of the NISO_ROOTs below `dir` are SIGKILLed, and waited for, so that no sandbox
+ * outlives the directory and holds its /state image's loop device (read-modules' did, every run, until it was
+ * fixed). A test that stops its services finds nothing here.
+ */
+export async function killServicesBelow(dir: string): Promise<void> {
+  const { rootsBelow } = await import('../../src/store/release-root.js');
+  const roots = rootsBelow(dir, 'var/lib/niso/services');
+  if (roots.length === 0) return;
+  const [{ listServiceNames }, { serviceProcesses }, { supervisorPid }] = await Promise.all([
+    import('../../src/service/store.js'), import('../../src/service/running.js'), import('../../src/service/supervisor-record.js'),
+  ]);
+  const kill = (pid: number) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } };
+  const left = () => roots.flatMap((root) => listServiceNames(root).flatMap((name) => serviceProcesses(root, name)));
+  for (const root of roots) { const sup = await supervisorPid(root); if (sup !== null) kill(sup); }
+  for (let i = 0; i < 100; i++) {
+    const pids = left();
+    if (pids.length === 0) return;
+    pids.forEach(kill);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**
