@@ -10,9 +10,10 @@
 // (host/bounded-dir.ts mounts images below a shared mount). So every test file must hold with others beside it: see
 // CONTRIBUTING.md, Tests. The longest files start first, so that none of them starts last; the rest follow in path
 // order. `node --test` sorts the files it is given, so the runner is started through its API (run()), which keeps
-// the order, with the spec reporter and its summary (# tests, # pass, # fail ...) as the CLI prints them. At the end
-// it prints the slowest files' wall times (scripts/test-timing.mjs).
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+// the order, with the spec reporter and its summary (ℹ tests, ℹ pass, ℹ fail ...) as the CLI prints them. The slowest
+// files' wall and CPU times (scripts/test-timing.mjs) go in just before that summary, so that the run still ends with
+// the runner's own summary (and its list of failing tests).
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -55,19 +56,27 @@ const LONGEST_FIRST = [
 ];
 
 /** The slowest files' wall times (each file's own process, start to exit), longest first, and the whole run's. */
-function printTimings(path, totalS, concurrency) {
+function timingsText(path, totalS, concurrency) {
   let rows;
-  try { rows = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return; }
+  try { rows = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return ''; }
   rows.sort((a, b) => b.ms - a.ms);
   const sum = rows.reduce((n, r) => n + r.ms, 0) / 1000;
   const cpu = rows.reduce((n, r) => n + (r.cpuMs ?? 0), 0) / 1000;
-  console.log(`\nfiles by wall time (${rows.length} files, ${sum.toFixed(0)} s in all, ${totalS.toFixed(0)} s end to end at ${concurrency} at a time; CPU ${cpu.toFixed(0)} s, the files' processes and what they waited for):`);
+  const lines = [`\nfiles by wall time (${rows.length} files, ${sum.toFixed(0)} s in all, ${totalS.toFixed(0)} s end to end at ${concurrency} at a time; CPU ${cpu.toFixed(0)} s, the files' processes and what they waited for):`];
   for (const r of rows.slice(0, Number(process.env.NISO_TEST_SLOWEST ?? 20))) {
     const c = r.cpuMs === undefined ? '' : `  CPU ${(r.cpuMs / 1000).toFixed(1)} s`;
-    console.log(`${(r.ms / 1000).toFixed(1).padStart(8)} s  ${r.file}${c}${r.code === 0 ? '' : `  (exit ${r.code})`}`);
+    lines.push(`${(r.ms / 1000).toFixed(1).padStart(8)} s  ${r.file}${c}${r.code === 0 ? '' : `  (exit ${r.code})`}`);
   }
   const byCpu = rows.filter((r) => r.cpuMs !== undefined).sort((a, b) => b.cpuMs - a.cpuMs).slice(0, 10);
-  if (byCpu.length) console.log(`files by CPU time: ${byCpu.map((r) => `${r.file.replace(/^test\//, '')} ${(r.cpuMs / 1000).toFixed(0)} s`).join(', ')}`);
+  if (byCpu.length) lines.push(`files by CPU time: ${byCpu.map((r) => `${r.file.replace(/^test\//, '')} ${(r.cpuMs / 1000).toFixed(0)} s`).join(', ')}`);
+  return `${lines.join('\n')}\n\n`;
+}
+
+/** Where niso makes its cgroups: /sys/fs/cgroup/niso (v2) and /sys/fs/cgroup/<controller>/niso (v1). */
+function nisoCgroupParents() {
+  let hierarchies = [];
+  try { hierarchies = readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join('/sys/fs/cgroup', d.name, 'niso')); } catch { /* no cgroup fs */ }
+  return ['/sys/fs/cgroup/niso', ...hierarchies];
 }
 
 function collect(dir) {
@@ -99,21 +108,41 @@ if (process.argv[2] !== INNER) {
   // The runner's children inherit its --import flags: tsx, and the hook that records each file's wall time.
   const timingsDir = mkdtempSync(join(tmpdir(), 'niso-test-timings-'));
   const timings = join(timingsDir, 'files.jsonl');
-  const t0 = performance.now();
   // Node reads NODE_EXTRA_CA_CERTS at every start (~45 ms of CPU here, more under load), and the suite starts thousands
   // of node processes. Only the files that reach the npm registry through these machines' TLS proxy need it: the
   // bundle is handed on as NISO_TEST_NPM_CA, and those files give it back to their own children (test/helpers/npm-ca.ts).
   const { NODE_EXTRA_CA_CERTS: npmCa, ...inherited } = process.env;
   const env = { ...inherited, NODE_NO_WARNINGS: '1', NISO_TEST_TIMINGS: timings, ...(npmCa ? { NISO_TEST_NPM_CA: npmCa } : {}) };
+  const parents = nisoCgroupParents();
+  const hadParents = parents.filter((p) => existsSync(p));
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', resolve('scripts/test-timing.mjs'), import.meta.filename, INNER, String(concurrency), ...files], { stdio: 'inherit', env });
-  printTimings(timings, (performance.now() - t0) / 1000, concurrency);
   rmSync(timingsDir, { recursive: true, force: true });
+  // niso keeps its services' cgroups below a parent "niso" of its own, which it makes and never removes (a host that
+  // ran niso once keeps it, as it keeps a systemd slice). The run leaves the host as it found it: a parent the tests
+  // made goes if it is empty. rmdir refuses one with a cgroup left below it, so a leak still shows.
+  for (const p of parents) if (!hadParents.includes(p)) { try { rmdirSync(p); } catch { /* not made, or not empty */ } }
   process.exit(r.status ?? 1);
 } else {
   const { run } = await import('node:test');
   const { spec } = await import('node:test/reporters');
+  const { Transform } = await import('node:stream');
+  const t0 = performance.now();
   const [concurrency, ...files] = process.argv.slice(3);
   const stream = run({ files: files.map((f) => resolve(f)), concurrency: Number(concurrency) });
   stream.on('test:fail', () => { process.exitCode = 1; });
-  stream.compose(new spec()).pipe(process.stdout);
+  // The run's summary starts with its first top-level diagnostic, "tests N": every file has exited by then. The
+  // timings go in as output of the run itself, which the spec reporter prints as it is, in order.
+  let timed = false;
+  const withTimings = new Transform({
+    objectMode: true,
+    transform(event, _enc, done) {
+      if (!timed && event.type === 'test:diagnostic' && event.data.nesting === 0 && /^tests \d+$/.test(event.data.message)) {
+        timed = true;
+        const text = timingsText(process.env.NISO_TEST_TIMINGS, (performance.now() - t0) / 1000, concurrency);
+        if (text) this.push({ type: 'test:stdout', data: { message: text, nesting: 0 } });
+      }
+      done(null, event);
+    },
+  });
+  stream.pipe(withTimings).compose(new spec()).pipe(process.stdout);
 }
