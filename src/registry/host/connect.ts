@@ -5,6 +5,7 @@ import { plainHttpAllowed } from './config.js';
 import { findCredentials } from './credentials.js';
 import { RegistryHttp, type Creds } from './http.js';
 import { RegistryClient } from './client.js';
+import { tlsFilesFor } from './tls-files.js';
 
 export interface RegistryEnv {
   root: string;
@@ -23,6 +24,7 @@ export function connect(ref: Reference, e: RegistryEnv): RegistryClient {
     apiHost: ref.apiHost,
     plainHttp,
     warn: e.warn,
+    tlsFor: (host) => tlsFilesFor(e.root, host),
     credentials: async () => {
       if (e.creds) return e.creds;
       return (await findCredentials(ref.registry, ref.repository, e))?.creds ?? null;

@@ -6,6 +6,7 @@ import { NisoError } from '../../errors/niso-error.js';
 import { hostName, isLoopback, isPrivateAddress } from '../reference.js';
 import { ociErrors, parseChallenges, retryAfterMs, type Challenge } from '../headers.js';
 import { exchange, type Answer, type Ask, type FileBody } from './transport.js';
+import type { TlsFiles } from './tls-files.js';
 
 export type { Answer };
 
@@ -20,6 +21,8 @@ export interface HttpOptions {
   /** Plain HTTP is allowed (loopback, or marked insecure in registries.toml); awaited at the first request. */
   plainHttp: boolean | Promise<boolean>;
   credentials: () => Promise<Creds | null>;
+  /** The CAs and client certificate of an https host (`HOST[:PORT]`), or null for node's defaults (tls-files.ts). */
+  tlsFor?: (host: string) => Promise<TlsFiles | null>;
   /** Warnings for the user: Warning headers, waits, helpers that failed. */
   warn: (message: string) => void;
   /** Longest Retry-After niso waits for; longer is an error that says when to come back. */
@@ -129,8 +132,13 @@ export class RegistryHttp {
     } catch (e) {
       const reason = networkReason(e);
       // A certificate niso cannot check is a TLS registry: falling back to http would only meet its 400.
+      if (e instanceof NisoError) throw e;
+      // A registry that wants a client certificate ends the handshake with an alert (TLS 1.3: "certificate required").
+      if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/i.test(reason)) {
+        throw new NisoError('NISO7001', `cannot reach the registry ${this.opts.registry}: it refused the TLS handshake, as a registry that asks for a client certificate does (${reason})`, { cause: e, hint: `put the client certificate and its key in /etc/niso/certs.d/${this.opts.apiHost}/ as client.cert and client.key (the layout of /etc/docker/certs.d)` });
+      }
       if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(reason)) {
-        throw new NisoError('NISO7001', `cannot reach the registry ${this.opts.registry}: its TLS certificate is not trusted (${reason})`, { cause: e, hint: 'a registry with a certificate of a private CA needs that CA in NODE_EXTRA_CA_CERTS=/path/ca.pem; check that the name matches the certificate' });
+        throw new NisoError('NISO7001', `cannot reach the registry ${this.opts.registry}: its TLS certificate is not trusted (${reason})`, { cause: e, hint: `a registry with a certificate of a private CA needs that CA in /etc/niso/certs.d/${this.opts.apiHost}/ca.crt (or, for every registry, in NODE_EXTRA_CA_CERTS=/path/ca.pem); check that the name matches the certificate` });
       }
       const tlsTalk = /SSL|TLS|EPROTO|wrong version|ECONNRESET/i.test(reason);
       if (!plainHttp) {
@@ -173,9 +181,10 @@ export class RegistryHttp {
     return httpError(res, what, this.opts.registry);
   }
 
-  private fetchOnce(url: string, ask: Ask): Promise<Answer> {
+  private async fetchOnce(url: string, ask: Ask): Promise<Answer> {
     this.sent.requests++;
-    return exchange(url, ask);
+    const tls = this.opts.tlsFor && url.startsWith('https:') ? await this.opts.tlsFor(new URL(url).host) : null;
+    return exchange(url, tls ? { ...ask, tls } : ask);
   }
 
   /** The Authorization header niso already has for this scope (a cached token, or Basic once the registry asked for it). */

@@ -3,6 +3,7 @@
 // whole round trip to a local registry. No redirects are followed and no body is decoded: http.ts decides both.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { FileHandle } from 'node:fs/promises';
+import type { TlsFiles } from './tls-files.js';
 
 /** node:https (with tls and its CA store) loads only for an https registry: a plain-HTTP loopback registry never needs it. */
 let https: Promise<typeof import('node:https')> | null = null;
@@ -31,6 +32,8 @@ export interface Ask {
   body?: Uint8Array | string | URLSearchParams | ReadableStream<Uint8Array> | FileBody;
   /** Aborts the exchange until the answer's headers are in (its reason is what the promise rejects with). */
   signal?: AbortSignal;
+  /** For https: the host's own CAs and client certificate (tls-files.ts); node's defaults without. */
+  tls?: TlsFiles | null;
 }
 
 /** As fetch reports a failed exchange: a TypeError whose cause is the socket's or TLS's own error (networkReason reads it). */
@@ -120,7 +123,7 @@ export async function exchange(url: string, ask: Ask): Promise<Answer> {
     const signal = ask.signal;
     const onAbort = () => { req.destroy(); if (!settled) { settled = true; reject(signal!.reason); } };
     if (signal?.aborted) { reject(signal.reason); return; }
-    const req = make(u, { method: ask.method, headers });
+    const req = make(u, { method: ask.method, headers, ...(u.protocol === 'https:' && ask.tls ? ask.tls : {}) });
     signal?.addEventListener('abort', onAbort, { once: true });
     req.on('response', (msg) => {
       signal?.removeEventListener('abort', onAbort);
