@@ -59,9 +59,10 @@ function certsFor(p: number, files: Record<string, string>): void {
 }
 const noCerts = () => rmSync(join(dir, 'root/etc/niso/certs.d'), { recursive: true, force: true });
 
-function niso(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+function niso(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NISO_ROOT: join(dir, 'root'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NISO_ROOT: join(dir, 'root'), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    c.stdin.end(input);
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => { out += d; });
@@ -126,5 +127,8 @@ test('a registry that asks for a client certificate gets the one in its certs.d;
   const r = await niso(['tags', `127.0.0.1:${mtlsPort}/apps/hello`, '--json'], { NODE_EXTRA_CA_CERTS: '' });
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(JSON.parse(r.out).tags, ['2.0.0']);
+  // niso login talks to the registry with the same files.
+  const login = await niso(['login', '-u', 'me', '--password-stdin', `127.0.0.1:${mtlsPort}`], { NODE_EXTRA_CA_CERTS: '' }, 'secret');
+  assert.equal(login.code, 0, login.err);
   noCerts();
 });

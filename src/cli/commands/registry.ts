@@ -181,11 +181,15 @@ export async function login(ctx: Context, registryText: string, opts: { username
   const password = opts.passwordStdin ? await readStdinText(ctx, '--password-stdin') : opts.password;
   if (!password) throw new NisoError('NISO7019', 'niso login needs a password: --password-stdin (or -p, which other users can see in the process list)', { exitCode: 2, hint: 'printf %s "$TOKEN" | niso login -u USER --password-stdin HOST' });
   if (opts.password !== undefined) ctx.stderr.write('niso: warning: a password given with -p is visible to other users in the process list; use --password-stdin\n');
-  const [{ RegistryHttp }, { plainHttpAllowed }, { nisoAuthFile, readAuthFile }, { withLogin }, { writeFileAtomic }] = await Promise.all([
+  const [{ RegistryHttp }, { plainHttpAllowed }, { nisoAuthFile, readAuthFile }, { withLogin }, { writeFileAtomic }, { tlsFilesFor }] = await Promise.all([
     import('../../registry/host/http.js'), import('../../registry/host/config.js'), import('../../registry/host/credentials.js'), import('../../registry/credentials.js'), import('../../host/fs-atomic.js'),
+    import('../../registry/host/tls-files.js'),
   ]);
   const ref = parseReference(`${registry}/niso`);
-  const http = new RegistryHttp({ registry, apiHost: ref.apiHost, plainHttp: plainHttpAllowed(ctx.root, registry), warn: warnTo(ctx), credentials: async () => ({ username: opts.username!, password }) });
+  const http = new RegistryHttp({
+    registry, apiHost: ref.apiHost, plainHttp: plainHttpAllowed(ctx.root, registry), warn: warnTo(ctx),
+    tlsFor: (host) => tlsFilesFor(ctx.root, host), credentials: async () => ({ username: opts.username!, password }),
+  });
   const origin = await http.origin();
   if (origin.startsWith('http:') && !(await import('../../registry/reference.js')).isLoopback(registry)) {
     throw new NisoError('NISO7006', `${registry} speaks plain HTTP, and niso sends credentials over plain HTTP only to loopback hosts`, { hint: 'serve the registry over HTTPS' });

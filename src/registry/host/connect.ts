@@ -5,7 +5,6 @@ import { plainHttpAllowed } from './config.js';
 import { findCredentials } from './credentials.js';
 import { RegistryHttp, type Creds } from './http.js';
 import { RegistryClient } from './client.js';
-import { tlsFilesFor } from './tls-files.js';
 
 export interface RegistryEnv {
   root: string;
@@ -24,7 +23,8 @@ export function connect(ref: Reference, e: RegistryEnv): RegistryClient {
     apiHost: ref.apiHost,
     plainHttp,
     warn: e.warn,
-    tlsFor: (host) => tlsFilesFor(e.root, host),
+    // Only an https host looks for its TLS files: a plain-HTTP loopback registry loads none of it.
+    tlsFor: async (host) => (await import('./tls-files.js')).tlsFilesFor(e.root, host),
     credentials: async () => {
       if (e.creds) return e.creds;
       return (await findCredentials(ref.registry, ref.repository, e))?.creds ?? null;
