@@ -23,6 +23,9 @@ const invalid = (file: string, what: string, cause?: unknown) => new NisoError('
   hint: 'in /etc/niso/certs.d/HOST[:PORT]/, *.crt files hold PEM CA certificates and NAME.cert with NAME.key a client certificate and its key (the layout of /etc/docker/certs.d); fix or remove the file',
 });
 
+/** The PEM certificate blocks of a text (base64 between the markers holds no '-'). */
+const pemBlocks = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+
 function readBounded(file: string): string {
   let size: number;
   try { size = statSync(file).size; } catch (e) { throw invalid(file, `cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, e); }
@@ -33,7 +36,7 @@ function readBounded(file: string): string {
 /** The PEM certificates of a file, each parsed, so that a broken one is named here rather than by a failed handshake. */
 function certificates(file: string): string[] {
   const text = readBounded(file);
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  const blocks = pemBlocks(text);
   if (blocks.length === 0) throw invalid(file, 'it holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
   for (const [i, b] of blocks.entries()) {
     try { new X509Certificate(b); } catch (e) { throw invalid(file, `certificate ${i + 1} of the file does not parse (${(e as Error).message})`, e); }
@@ -52,7 +55,7 @@ async function defaultCas(): Promise<string[]> {
   const { rootCertificates } = await import('node:tls');
   const extra = process.env.NODE_EXTRA_CA_CERTS;
   let more: string[] = [];
-  if (extra) { try { more = readFileSync(extra, 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []; } catch { /* node warned at start */ } }
+  if (extra) { try { more = pemBlocks(readFileSync(extra, 'utf8')); } catch { /* node warned at start */ } }
   return [...rootCertificates, ...more];
 }
 
