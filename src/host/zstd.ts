@@ -68,14 +68,3 @@ export function decompressor(file: string, check: InputCheck): Decompression {
   });
   return { ...z, fed, stop };
 }
-
-/** Compresses a small buffer in one go, with the same settings as compressor(). */
-export async function compressBuffer(data: Buffer, level = 3): Promise<Buffer> {
-  const z = compressor(level);
-  const chunks: Buffer[] = [];
-  z.stdout.on('data', (c: Buffer) => chunks.push(c));
-  z.stdin.end(data);
-  const r = await z.done;
-  if (r.code !== 0) throw new Error(`zstd failed: ${r.stderr}`);
-  return Buffer.concat(chunks);
-}

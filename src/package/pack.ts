@@ -13,7 +13,7 @@ import { NisoError, invalidInput } from '../errors/niso-error.js';
 import { parseManifest } from '../manifest/parse.js';
 import { TOML_LIMITS } from '../manifest/toml-limits.js';
 import type { Manifest } from '../manifest/schema.js';
-import { compressBuffer, compressor } from '../host/zstd.js';
+import { compressor } from '../host/zstd.js';
 import { tempName, fsyncPath } from '../host/fs-atomic.js';
 import { hostArch } from '../host/arch.js';
 import { readRegularFile, type Bounded } from '../host/read-bounded.js';
@@ -211,6 +211,17 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
   // its own; the head (index + manifest) becomes a second, small frame, and the package is head
   // frame + body frame, which zstd decompresses as one continuous tar.
   const z = compressor();
+  // The head's zstd starts now and waits for its input, so that its start-up (a process start, which on a loaded
+  // 2-core machine costs tens of milliseconds) overlaps the body instead of following it.
+  const headZ = compressor();
+  const headOut: Buffer[] = [];
+  headZ.stdout.on('data', (c: Buffer) => headOut.push(c));
+  const compressHead = async (data: Buffer): Promise<Buffer> => {
+    headZ.stdin.end(data);
+    const r = await headZ.done;
+    if (r.code !== 0) throw new Error(`zstd failed: ${r.stderr}`);
+    return Buffer.concat(headOut);
+  };
   const bodyDone = pipeline(z.stdout, createWriteStream(tmpBody, { mode: 0o600 }));
   let blocked = false;
   // Each staged chunk goes back to the writer once the pipe has taken it.
@@ -245,6 +256,8 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     if (zr.code !== 0) throw new Error(`zstd failed: ${zr.stderr}`);
   } catch (e) {
     z.child.kill('SIGKILL');
+    headZ.child.kill('SIGKILL');
+    await headZ.done.catch(() => undefined);
     await bodyDone.catch(() => undefined);
     await rm(tmpBody, { force: true });
     throw e;
@@ -272,14 +285,14 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
   const fileHash = createHash('sha256');
   let fileSize = 0;
   let packedStat: BigIntStats;
-  const fh = await open(tmp, 'wx', 0o644);
+  const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => { headZ.child.kill('SIGKILL'); throw e; });
   try {
     const put = async (b: Uint8Array) => {
       fileHash.update(b);
       for (let at = 0; at < b.length; ) at += (await fh.write(b, at, b.length - at)).bytesWritten;
       fileSize += b.length;
     };
-    await put(await compressBuffer(Buffer.concat(headParts)));
+    await put(await compressHead(Buffer.concat(headParts)));
     for await (const chunk of createReadStream(tmpBody, { highWaterMark: 1024 * 1024 })) await put(chunk as Buffer);
     await fh.sync();
     // Again just before the rename, which would replace whatever stands there by then.
@@ -288,6 +301,7 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     await fsyncPath(dirname(output));
     packedStat = await fh.stat({ bigint: true });
   } catch (e) {
+    headZ.child.kill('SIGKILL');
     await rm(tmp, { force: true });
     throw e;
   } finally {

@@ -114,6 +114,18 @@ const cases: Case[] = [
     await writeFile(f, zstd(Buffer.concat([tar.subarray(0, at), ...Array<Buffer>(1000).fill(pax), tar.subarray(at)])));
   } },
   { name: 'a file below a file (f and f/g)', code: 'NISO2110', build: async (f) => { const files = { f: 'x', 'f/g': 'y' }; await craftPackage(f, indexFor(files), appEntries(files)); } },
+  // The structure check walks up from each entry only to its nearest listed directory: these hide the bad parent
+  // behind a listed directory, an unlisted one, or an index out of order.
+  { name: 'file below a symlink inside a listed directory (lib/s -> ., lib/s/x)', code: 'NISO2103', build: (f) => craftPackage(f, indexFor({ ...FILES, 'lib/s/x': 'x' }, { extra: [{ path: 'lib', type: 'dir' }, { path: 'lib/s', type: 'symlink', target: '.' }] }), [...DIRS, ...appEntries(FILES)]) },
+  { name: 'file two levels below a symlink, the directory between not listed', code: 'NISO2103', build: (f) => craftPackage(f, indexFor({ ...FILES, 'd/e/x': 'x' }, { extra: [{ path: 'lib', type: 'dir' }, { path: 'd', type: 'symlink', target: 'lib' }] }), [...DIRS, ...appEntries(FILES)]) },
+  { name: 'file below a symlink that the index lists after it', code: 'NISO2103', build: async (f) => {
+    const i = indexFor({ ...FILES, 'd/x': 'x' }, { extra: [{ path: 'lib', type: 'dir' }, { path: 'd', type: 'symlink', target: 'lib' }] });
+    await craftPackage(f, i, [...DIRS, ...appEntries(FILES)], { indexText: JSON.stringify(i) });
+  } },
+  { name: '"." component in the index', code: 'NISO2102', build: (f) => craftPackage(f, indexFor({ ...FILES, 'lib/./b.js': 'x' }), appEntries(FILES)) },
+  { name: 'empty component in the index (lib//b.js)', code: 'NISO2102', build: (f) => craftPackage(f, indexFor({ ...FILES, 'lib//b.js': 'x' }), appEntries(FILES)) },
+  { name: 'trailing slash in the index (lib/b/)', code: 'NISO2102', build: (f) => craftPackage(f, indexFor({ ...FILES, 'lib/b/': 'x' }), appEntries(FILES)) },
+  { name: 'a component of 256 bytes in 128 characters', code: 'NISO2102', detail: /component longer than 255 bytes/, build: (f) => craftPackage(f, indexFor({ ...FILES, [`lib/${'é'.repeat(128)}`]: 'x' }), appEntries(FILES)) },
   { name: 'too many files', code: 'NISO2109', limits: { maxFiles: 50 }, build: async (f) => {
     const files = Object.fromEntries(Array.from({ length: 60 }, (_, n) => [`f${n}`, `${n}`]));
     await craftPackage(f, indexFor(files), appEntries(files));

@@ -95,8 +95,18 @@ export function serializeIndex(index: PackageIndex): string {
 export const MAX_PATH_BYTES = 3072;
 const MAX_NAME_BYTES = 255;
 
+/**
+ * Anything that might make a path unsafe: a NUL, a leading or trailing `/`, an empty, `.` or `..` component, or a
+ * component long enough (86 UTF-16 units) that its UTF-8 bytes might pass 255. A path with none of these and at most
+ * 1024 units (3072 bytes at most) is safe without splitting it: one regex test instead of a split and three scans,
+ * which a 14,600-entry index paid at every install. Anything the test flags goes through the exact rules below, which
+ * also choose the message.
+ */
+const MAYBE_UNSAFE = /\0|^\/|\/\/|\/$|(?:^|\/)\.\.?(?:\/|$)|[^/]{86}/;
+
 /** Why a path inside a package is unsafe, or null if it is a plain relative path. */
 export function unsafePathReason(path: string): string | null {
+  if (path !== '' && path.length <= MAX_PATH_BYTES / 3 && !MAYBE_UNSAFE.test(path)) return null;
   if (path === '') return 'is empty';
   if (path.includes('\0')) return 'contains a NUL byte';
   if (path.startsWith('/')) return 'is absolute';
@@ -195,10 +205,14 @@ export function findStructureProblem(entries: readonly EntryShape[]): StructureP
       links.set(e.path, target);
     }
   }
+  // Each entry's ancestors, nearest first, up to the first one listed as a directory: that directory's own ancestors
+  // are checked as an entry of its own. One lookup per entry in the usual tree (every directory listed), instead of
+  // one per path component (install profiles of a 14,600-file app showed the per-component walk).
   for (const e of entries) {
-    for (let i = e.path.indexOf('/'); i > 0; i = e.path.indexOf('/', i + 1)) {
+    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) {
       const parent = e.path.slice(0, i);
       const t = types.get(parent);
+      if (t === 'dir') break;
       if (t === 'symlink') return { kind: 'below-symlink', path: e.path, parent };
       if (t === 'file') return { kind: 'below-file', path: e.path, parent };
     }
@@ -237,7 +251,13 @@ export function parseIndex(text: string, source: string): PackageIndex {
   if (raw && typeof raw === 'object' && 'format' in raw && typeof raw.format === 'number' && raw.format > FORMAT_VERSION) {
     throw new NisoError('NISO2112', `${source}: package format ${raw.format} is newer than this niso reads (${FORMAT_VERSION})`, { path: source, hint: 'upgrade niso', exitCode: 2 });
   }
-  const r = indexSchema.safeParse(raw);
+  // The entries are checked one by one below without zod; the schema walks only the head (a schema pass over an
+  // array of 14,600 entries copied it and cost an install more than the rest of the check). An entries field that is
+  // not an array goes through the whole schema, for its message.
+  const rawEntries = raw && typeof raw === 'object' && 'entries' in raw ? raw.entries : undefined;
+  const listed = Array.isArray(rawEntries);
+  const r = indexSchema.safeParse(listed ? { ...(raw as object), entries: [] } : raw);
+  if (r.success && listed) r.data.entries = rawEntries;
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw new NisoError('NISO2110', `${source}: ${INDEX_PATH} is malformed at ${issue.path.join('.') || 'top level'}: ${issue.message}`, { path: source, exitCode: 2, hint: 'the package was not made by niso or is damaged' });
