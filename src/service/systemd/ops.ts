@@ -363,11 +363,11 @@ export async function restart(host: HostEnv, name: string): Promise<ServiceState
 /** `niso deactivate SERVICE`: `systemctl disable --now`, a pending restart cancelled, the network detached. */
 export async function deactivate(host: HostEnv, name: string): Promise<Deactivated> {
   const r = await withServiceLock(host.root, name, async () => {
+    const lockedAt = Date.now();
     const { def } = await reconcileUnitLocked(host.root, name);
     const view = serviceStatus(host.root, name)!;
     const before = { state: view.state, message: view.message };
     await writeDefinition(host.root, { ...def, desired: 'inactive', deactivatedAt: new Date().toISOString() });
-    const wasRunning = unitActive(name);
     // The restart timer first, so that it cannot start the service again while it stops; its restart was counted.
     const pending = restartPending(name);
     await tool('systemctl', ['stop', retryTimerName(name)]);
@@ -387,9 +387,13 @@ export async function deactivate(host: HostEnv, name: string): Promise<Deactivat
     await tool('systemctl', ['reset-failed', unitName(name), netUnitName(name)]);
     // An attachment that an earlier niso made itself, without a network unit.
     await detachServiceNet(host.root, name);
-    const end = wasRunning ? unitEnd(showSync(unitName(name), END_PROPERTIES)) : null;
-    const exit: ExitRecord | null = end ? { ...end, reason: 'stopped' } : null;
+    // A run that ended while this held the lock ended by the stop above: the one that ran, and also one the restart
+    // timer started in the moment before it was stopped (a run that, started after deactivatedAt, the exit unit would
+    // otherwise take for a start by hand and restart). It is recorded here, so the exit unit finds it judged. An end
+    // from before the lock is the exit unit's to judge, with the service inactive.
     const state = readState(host.root, name);
+    const end = unitEnd(showSync(unitName(name), END_PROPERTIES), def.createdAt);
+    const exit: ExitRecord | null = end && Date.parse(end.at) >= lockedAt && !state.exits.some((e) => e.at === end.at) ? { ...end, reason: 'stopped' } : null;
     const now = new Date().toISOString();
     await writeState(host.root, name, {
       ...state, state: 'inactive', since: now, pid: null, nextRestartAt: null, message: null, exits: withExit(state.exits, exit, def.package.digest),
