@@ -168,7 +168,7 @@ async function main(): Promise<void> {
       ...machineRows(facts),
       ['skopeo / docker-registry', `${firstLine('skopeo', ['--version'])} / ${firstLine('docker-registry', ['--version'])}`],
       ['niso ran as', cli.describe],
-      ...(baseCli ? [['base build (BENCH_BASE)', `${baseLabel} (${BASE_BUILD}), its bundle copied aside the same way, run in the same rounds against the same registry`]] : []),
+      ...(baseCli ? [['base build (BENCH_BASE)', `${baseLabel === BASE_BUILD ? BASE_BUILD : `${baseLabel} (${BASE_BUILD})`}, its bundle copied aside the same way, run in the same rounds against the same registry`]] : []),
       ['load average (1/5/15 min): at start; before timing; after', `${facts.loadStart}; ${loadBefore}; ${loadAfter}`],
       ['quiet waits', `${quiet.waits} waits for ≤ ${QUIET * 100}% busy, ${fmtMs(quiet.waitedMs)} in total, ${quiet.gaveUp} gave up`],
       ['pulled package = pushed package', same ? 'yes' : 'NO'],
