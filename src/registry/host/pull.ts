@@ -177,11 +177,13 @@ class HeadTap {
   readonly head: Promise<{ head: PackageHead } | { error: unknown }>;
 
   constructor(reader: Promise<typeof import('../../package/read-package.js')>, name: string, size: number, limits: Limits) {
-    this.head = reader.then(({ readPackageHead }) => readPackageHead({ stream: this.stream, name, size }, limits))
+    // A download that failed before the reader loaded starts no zstd for nothing.
+    this.head = reader.then(({ readPackageHead }) => (this.gaveUp ? Promise.reject(new Error('not checked')) : readPackageHead({ stream: this.stream, name, size }, limits)))
       .then((head) => ({ head }), (error: unknown) => ({ error }));
   }
 
   private feed(): void {
+    if (this.stream.destroyed) return;
     const b = this.queue.shift();
     this.hungry = false;
     if (b) { this.queued -= b.length; this.stream.push(b); } else if (this.ended) this.stream.push(null); else this.hungry = true;
