@@ -6,15 +6,16 @@
 // byte goes over the wire: skopeo's blob cache would otherwise mount a blob it saw in an earlier round instead of
 // sending it. Side by side in one run, interleaved round by round, ratios on medians. Writes bench/results/registry.md. Not part of `npm test`.
 // Knobs: BENCH_PACKAGE_MB (size of the package's random payload, 50), BENCH_RUNS (rounds, 5), BENCH_DIR (/var/tmp),
-// BENCH_QUIET (0.35).
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+// BENCH_QUIET (0.35), BENCH_BASE (a checkout of an earlier niso with its dist/ built: its push and pull run in the same
+// rounds, interleaved, against the same registry, for an A/B in one run).
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDirEnv, intEnv, quietShareEnv } from './lib/env.js';
 import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
-import { niso, nisoEnv, prepareBenchWork, removeBenchWork, type NisoCli } from './lib/niso.js';
+import { niso, nisoEnv, prepareBenchWork, removeBenchWork, resolveNiso, type NisoCli } from './lib/niso.js';
 import { cleanupOnInterrupt, firstLine, freePort, run } from './lib/proc.js';
 import { openPodman, podmanMissing, type Podman } from './lib/podman.js';
 import { waitQuiet, type QuietStats } from './lib/quiet.js';
@@ -29,6 +30,7 @@ const WARMUP = 1;
 const QUIET = quietShareEnv();
 const BASE = benchDirEnv();
 const RESULT = join(repo, 'bench/results/registry.md');
+const BASE_BUILD = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : null;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /** An OCI image layout holding exactly what niso pushes: skopeo then moves the same bytes. */
@@ -70,6 +72,9 @@ function imageLayout(dir: string, payloadDir: string): void {
 async function main(): Promise<void> {
   const work = join(BASE, `niso-bench-registry-${process.pid}`);
   const cli: NisoCli = prepareBenchWork(repo, work, log);
+  if (BASE_BUILD && !existsSync(join(BASE_BUILD, 'dist/niso.mjs'))) throw new Error(`BENCH_BASE=${BASE_BUILD} has no dist/niso.mjs: run npm run build there`);
+  const baseCli: NisoCli | null = BASE_BUILD ? resolveNiso(BASE_BUILD, join(work, 'niso-base')) : null;
+  const baseLabel = BASE_BUILD ? (spawnSync('git', ['-C', BASE_BUILD, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || BASE_BUILD) : '';
   const env = nisoEnv({ NISO_ROOT: join(work, 'root'), HOME: join(work, 'home'), NISO_SIGNING_KEY: '' });
   mkdirSync(join(work, 'home'), { recursive: true });
   const port = await freePort();
@@ -123,6 +128,10 @@ async function main(): Promise<void> {
     const tls = ['--src-tls-verify=false', '--dest-tls-verify=false'];
     const steps: Record<string, () => number> = {
       'niso push': () => niso(cli, ['push', file, `${host}/n${n}/bench:1.0.0`], { env }).ms,
+      ...(baseCli ? {
+        'niso push (base)': () => niso(baseCli, ['push', file, `${host}/b${n}/bench:1.0.0`], { env }).ms,
+        'niso pull --output (base)': () => { rmSync(join(work, 'pulled-base.niso'), { force: true }); return niso(baseCli, ['pull', `${host}/b${n}/bench:1.0.0`, '--output', join(work, 'pulled-base.niso')], { env }).ms; },
+      } : {}),
       'skopeo copy oci: → docker://': () => run('skopeo', ['copy', '-q', ...tls, `oci:${join(work, 'layout')}:bench`, `docker://${host}/s${n}/bench:1.0.0`]).ms,
       'niso pull --output': () => { rmSync(join(work, 'pulled.niso'), { force: true }); return niso(cli, ['pull', `${host}/n${n}/bench:1.0.0`, '--output', join(work, 'pulled.niso')], { env }).ms; },
       'skopeo copy docker:// → oci:': () => { rmSync(join(work, 'out'), { recursive: true, force: true }); return run('skopeo', ['copy', '-q', ...tls, `docker://${host}/s${n}/bench:1.0.0`, `oci:${join(work, 'out')}:bench`]).ms; },
@@ -136,8 +145,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < WARMUP + ROUNDS; i++, n++) {
       if (i > 0) digest = await fresh();
       // Push before pull in every round (a pull needs the push of its round); which tool goes first alternates.
-      const pushes = ['niso push', 'skopeo copy oci: → docker://', ...(pod ? ['podman push'] : [])];
-      const pulls = ['niso pull --output', 'skopeo copy docker:// → oci:', ...(pod ? ['podman pull'] : [])];
+      const pushes = ['niso push', ...(baseCli ? ['niso push (base)'] : []), 'skopeo copy oci: → docker://', ...(pod ? ['podman push'] : [])];
+      const pulls = ['niso pull --output', ...(baseCli ? ['niso pull --output (base)'] : []), 'skopeo copy docker:// → oci:', ...(pod ? ['podman pull'] : [])];
       const turn = (xs: string[]) => [...xs.slice(i % xs.length), ...xs.slice(0, i % xs.length)];
       const order = [...turn(pushes), ...turn(pulls)];
       for (const name of order) {
@@ -148,7 +157,7 @@ async function main(): Promise<void> {
         if (i >= WARMUP) samples[name]!.push(ms);
       }
     }
-    const same = readFileSync(join(work, 'pulled.niso')).equals(readFileSync(file));
+    const same = readFileSync(join(work, 'pulled.niso')).equals(readFileSync(file)) && (!baseCli || readFileSync(join(work, 'pulled-base.niso')).equals(readFileSync(file)));
     const loadAfter = loadNow();
     const s: Record<string, Summary> = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
     const rate = (x: Summary) => `${(size / 1024 / 1024 / (x.median / 1000)).toFixed(0)} MiB/s`;
@@ -159,6 +168,7 @@ async function main(): Promise<void> {
       ...machineRows(facts),
       ['skopeo / docker-registry', `${firstLine('skopeo', ['--version'])} / ${firstLine('docker-registry', ['--version'])}`],
       ['niso ran as', cli.describe],
+      ...(baseCli ? [['base build (BENCH_BASE)', `${baseLabel === BASE_BUILD ? BASE_BUILD : `${baseLabel} (${BASE_BUILD})`}, its bundle copied aside the same way, run in the same rounds against the same registry`]] : []),
       ['load average (1/5/15 min): at start; before timing; after', `${facts.loadStart}; ${loadBefore}; ${loadAfter}`],
       ['quiet waits', `${quiet.waits} waits for ≤ ${QUIET * 100}% busy, ${fmtMs(quiet.waitedMs)} in total, ${quiet.gaveUp} gave up`],
       ['pulled package = pushed package', same ? 'yes' : 'NO'],
@@ -174,6 +184,17 @@ async function main(): Promise<void> {
       row('push', 'niso push', 'skopeo copy oci: → docker://', 'podman push'),
       row('pull', 'niso pull --output', 'skopeo copy docker:// → oci:', 'podman pull'),
     ]), '');
+    if (baseCli) {
+      const ab = (dir: string, now: string, was: string, sk: string) => {
+        const [a, b] = [s[now]!, s[was]!];
+        return [dir, fmtSummary(b), fmtSummary(a), fmtRatio(b.median, a.median), fmtRatio(b.median, s[sk]!.median), fmtRatio(a.median, s[sk]!.median)];
+      };
+      out.push(`This build against the base build ${baseLabel}, interleaved in the same rounds:`, '');
+      out.push(mdTable(['direction', `base (${baseLabel})`, 'this build', 'base/this', 'base/skopeo', 'this/skopeo'], [
+        ab('push', 'niso push', 'niso push (base)', 'skopeo copy oci: → docker://'),
+        ab('pull', 'niso pull --output', 'niso pull --output (base)', 'skopeo copy docker:// → oci:'),
+      ]), '');
+    }
     out.push(pod
       ? 'podman moves a container image of the same payload (one layer: a tar of the same random bytes). It gzips the layer as it pushes (its default; random bytes do not shrink) and unpacks it into its overlay storage as it pulls: what a Docker user moving this app through a registry would wait for. niso and skopeo move the package as it is.'
       : `podman: left out (${podWhy}).`, '');

@@ -44,12 +44,12 @@ export interface Decompression extends ZstdProcess {
 }
 
 /**
- * Decompresses a file that niso feeds to zstd itself, through `check`: zstd alone would also
- * accept gzip, xz or lz4 and skip whatever hides in skippable frames.
+ * Decompresses a file (or bytes as they arrive, e.g. a download) that niso feeds to zstd itself, through `check`:
+ * zstd alone would also accept gzip, xz or lz4 and skip whatever hides in skippable frames.
  */
-export function decompressor(file: string, check: InputCheck): Decompression {
+export function decompressor(input: string | Readable, check: InputCheck): Decompression {
   const z = start(['-q', '-d', '-c', '--no-progress']);
-  const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  const source = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1024 * 1024 }) : input;
   let refused: Error | null = null;
   const gate = new Transform({
     transform(chunk: Buffer, _enc, cb) {

@@ -4,6 +4,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { sha256Hex } from '../host/sha256.js';
 import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import type { parseManifest as ParseManifest } from '../manifest/parse.js';
 import { TOML_LIMITS } from '../manifest/toml-limits.js';
@@ -63,13 +64,19 @@ type Current =
   | { kind: 'large'; entry: FileEntry; path: string; hash: Hash; got: number; sink?: FileSink }
   | { kind: 'none' };
 
+/** Bytes of a package as they arrive (a download), named by the file they are being written to. */
+export interface PackageStream { stream: Readable; name: string; size: number }
+
 /** Reads and verifies a whole package, calling the visitor for each checked entry. */
-export async function readPackage(file: string, limits: Limits, visitor: EntryVisitor): Promise<PackageHead> {
+export async function readPackage(input: string | PackageStream, limits: Limits, visitor: EntryVisitor): Promise<PackageHead> {
+  const file = typeof input === 'string' ? input : input.name;
   const source = file;
-  const st = await stat(file).catch((e: NodeJS.ErrnoException) => {
+  const st = typeof input !== 'string' ? { size: input.size } : await stat(file).then((s) => {
+    if (!s.isFile()) throw new NisoError('NISO2101', `${file} is not a file`, { path: file, exitCode: 2 });
+    return s;
+  }, (e: NodeJS.ErrnoException) => {
     throw new NisoError('NISO2101', `${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { path: file, exitCode: 2, hint: 'give the path of a .niso file made by `niso pack`' });
   });
-  if (!st.isFile()) throw new NisoError('NISO2101', `${file} is not a file`, { path: file, exitCode: 2 });
 
   let head: PackageHead | undefined;
   let index: PackageIndex | undefined;
@@ -192,7 +199,7 @@ export async function readPackage(file: string, limits: Limits, visitor: EntryVi
     }
   };
 
-  const z = decompressor(file, new ZstdFrameChecker());
+  const z = decompressor(typeof input === 'string' ? file : input.stream, new ZstdFrameChecker());
   const tar = new TarReader();
   try {
     outer: for await (const chunk of z.stdout) {
@@ -250,7 +257,10 @@ function zstdError(source: string, stderr: string): NisoError {
   return new NisoError('NISO2101', `${source}: not a zstd-compressed niso package (zstd: ${stderr || 'failed'})`, { path: source, exitCode: 2, hint: 'give a .niso file made by `niso pack`' });
 }
 
-/** Reads only what `inspect FILE.niso` needs: the verified index and manifest. */
-export function readPackageHead(file: string, limits: Limits = DEFAULT_LIMITS): Promise<PackageHead> {
-  return readPackage(file, limits, { head: () => false });
+/**
+ * Reads only what `inspect FILE.niso` needs: the verified index and manifest. From a stream (a download, as it
+ * arrives), with the same checks: the bytes after the head are not read.
+ */
+export function readPackageHead(input: string | PackageStream, limits: Limits = DEFAULT_LIMITS): Promise<PackageHead> {
+  return readPackage(input, limits, { head: () => false });
 }

@@ -1,12 +1,13 @@
 // What the built CLI loads to push and pull a package on a host without registries.toml, policy.toml or auth files
 // (issue 16): a push of a file this host packed loads neither zod, nor the TOML parsers, nor the package reader (the
 // digest cache knows the file); a pull without a trust policy loads neither the policy's rules nor the signature
-// envelopes nor the registries.toml parser. Asserts the modules loaded, as bench/lib/list-modules.mjs lists them, and
-// that the round trip is byte-identical; no timing.
+// envelopes nor the registries.toml parser; without a terminal neither loads the progress bar's package, which a
+// terminal still gets. Asserts the modules loaded, as bench/lib/list-modules.mjs lists them, and that the round trip
+// is byte-identical; no timing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, writeTree } from '../helpers/tmp.js';
@@ -58,5 +59,23 @@ test('push of a packed file and pull without a policy load no validator, TOML pa
   assert.deepEqual(readFileSync(out), readFileSync(file), 'byte-identical');
   const pulled = bundledIn(pullList);
   assert.ok(pulled.includes('src/registry/host/pull.ts'), 'the pull path is listed');
-  assert.deepEqual(pulled.filter((b) => /node_modules\/smol-toml\/|src\/registry\/(policy|signature|verify)\.ts|src\/registry\/host\/registries-file\.ts/.test(b)), [], 'pull without a policy: no policy rules, envelopes or registries.toml parser');
+  assert.deepEqual(pulled.filter((b) => /node_modules\/smol-toml\/|src\/registry\/(policy|signature|verify)\.ts|src\/registry\/host\/registries-file\.ts/.test(b)), [], 'pull without a policy: no policy rules, envelopes or registries.toml parser');  assert.deepEqual([...pushed, ...pulled].filter((b) => /node_modules\/cli-progress\//.test(b)), [], 'no terminal: the progress bar\'s package is not loaded');
+});
+
+test('on a terminal the progress bar (loaded only there) is drawn', () => {
+  const dir = tempDir('niso-progress-tty-');
+  const app = join(dir, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'manifest.toml'), '[package]\nname = "tty"\nversion = "1.0.0"\narch = "any"\n\n[binary]\nentrypoint = "run.sh"\n');
+  writeFileSync(join(app, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+  // Above the bar's 32 MiB threshold; zeros pack fast.
+  writeFileSync(join(app, 'data.bin'), Buffer.alloc(40 * 1024 * 1024));
+  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, BIN, 'pack', app, '-o', join(dir, 'tty.niso'), '--no-sign'].map(q).join(' ');
+  // script(1) gives niso a terminal as its stderr.
+  const env: NodeJS.ProcessEnv = { ...process.env, NISO_ROOT: join(dir, 'root'), NISO_SIGNING_KEY: '' };
+  delete env.CI;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { env, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /packing \[[=-]+\] \d+%/, 'the bar was drawn');
 });

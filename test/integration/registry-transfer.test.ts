@@ -5,20 +5,20 @@
 // does not match its digest, an upload sent elsewhere) refused within bounds with nothing installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, writeTree } from '../helpers/tmp.js';
-import { startProxy, startRegistry, type Proxy } from '../helpers/registry.js';
+import { startProxy, startRegistry, type Action, type Proxy } from '../helpers/registry.js';
 import { packSmall, regEnv } from '../helpers/registry-packages.js';
-import { appEntries, craftPackage, indexFor } from '../helpers/craft.js';
+import { appEntries, craftPackage, indexFor, tarBytes, zstd } from '../helpers/craft.js';
 import { packApp } from '../../src/package/pack.js';
 import { parseReference } from '../../src/registry/reference.js';
 import { pushPackages } from '../../src/registry/host/push.js';
 import { pullPackage } from '../../src/registry/host/pull.js';
 import { connect } from '../../src/registry/host/connect.js';
 import { describePackageFile } from '../../src/registry/host/sign.js';
-import { DEFAULT_LIMITS } from '../../src/package/read-package.js';
+import { DEFAULT_LIMITS, readPackageHead } from '../../src/package/read-package.js';
 import { listInstalled } from '../../src/store/installed.js';
 import { layout } from '../../src/store/layout.js';
 import { isNisoError } from '../../src/errors/niso-error.js';
@@ -223,4 +223,90 @@ test('a hostile registry is refused within bounds, and nothing is installed', as
   proxy.rule = (req) => (req.method === 'POST' && req.url!.includes('/blobs/uploads/') ? { kind: 'respond', status: 202, headers: { location: 'http://127.0.0.2:9/v2/apps/x/blobs/uploads/abc' } } : { kind: 'pass' });
   const other = await packSmall(dir, 'victim', '1.0.1');
   await assert.rejects(push(root, [other], `${proxy.host}/apps/victim:1.0.1`), code('NISO7007'));
+});
+
+test('pull --output checks the package head as the blob arrives: a bad head fails with the code the file would get, a bad digest with NISO7010, and nothing is left', async () => {
+  reset(proxy);
+  const root = join(dir, 'r6');
+  const outDir = join(dir, 'r6-out');
+  mkdirSync(outDir);
+  const file = await packSmall(dir, 'headcheck', '1.0.0');
+  await push(root, [file], `${proxy.host}/apps/headcheck:1.0.0`);
+  const real = JSON.parse((await describePackageFile(file)).manifest.bytes.toString('utf8')) as { layers: { digest: string; size: number }[] };
+  /** The registry serves `blob` under the tag, named in the manifest by `digest` (its own, unless the test lies). */
+  const serve = (blob: Buffer, digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`) => {
+    const m = structuredClone(real);
+    m.layers[0]!.digest = digest;
+    m.layers[0]!.size = blob.length;
+    proxy.rule = (req): Action => {
+      if (req.url!.includes('/manifests/')) return { kind: 'respond', status: 200, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: JSON.stringify(m) };
+      if (req.url!.includes(`/blobs/${digest}`)) return { kind: 'respond', status: 200, headers: { 'content-length': String(blob.length) }, body: blob };
+      return { kind: 'pass' };
+    };
+  };
+  const out = join(outDir, 'pulled.niso');
+  const nothingLeft = () => assert.deepEqual(readdirSync(outDir), [], 'neither the output nor a temporary file');
+  /** The code reading these bytes from a file gets: what the pull must fail with. */
+  const fileCode = async (what: string, blob: Buffer) => {
+    const f = join(dir, 'r6-probe.niso');
+    writeFileSync(f, blob);
+    const e = await readPackageHead(f).then(() => null, (x: unknown) => x);
+    assert.ok(isNisoError(e), `${what}: refused as a file: ${String(e)}`);
+    return e.code;
+  };
+
+  const files = { 'run.sh': '#!/bin/sh\n' };
+  const bulk = randomBytes(4 * 1024 * 1024);
+  const hostile: [string, Buffer][] = [
+    ['not zstd at all', randomBytes(3 * 1024 * 1024)],
+    ['a gzip stream', Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), randomBytes(64 * 1024)])],
+    ['the manifest before the index', zstd(await tarBytes([{ name: 'niso/manifest.toml', data: 'x' }, { name: 'niso/index.json', data: '{}' }]))],
+    ['an index that is not JSON, then 4 MiB', zstd(await tarBytes([{ name: 'niso/index.json', data: '{"format":1,' }, { name: 'niso/manifest.toml', data: 'x' }, { name: 'app/big', data: bulk }]))],
+    ['a manifest that does not match the index, then 4 MiB', await (async () => {
+      const f = join(dir, 'r6-mismatch.niso');
+      await craftPackage(f, indexFor({ ...files, big: bulk.toString('latin1') }), [...appEntries(files), { name: 'app/big', data: bulk }], { manifest: '[package]\nname = "other"\n' });
+      return readFileSync(f);
+    })()],
+    ['a package cut inside its head', readFileSync(file).subarray(0, 100)],
+  ];
+  for (const [what, blob] of hostile) {
+    serve(blob);
+    const want = await fileCode(what, blob);
+    await assert.rejects(pull(root, `${proxy.host}/apps/headcheck:1.0.0`, { output: out }), (e: unknown) => {
+      assert.ok(isNisoError(e), `${what}: ${String(e)}`);
+      assert.equal(e.code, want, `${what}: ${e.message}`);
+      return true;
+    });
+    nothingLeft();
+  }
+
+  // Bytes that do not match the digest the manifest names: NISO7010, whether their head reads (a real package's) or not.
+  const good = readFileSync(file);
+  const goodDigest = real.layers[0]!.digest;
+  serve(Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 1])]), goodDigest);
+  await assert.rejects(pull(root, `${proxy.host}/apps/headcheck:1.0.0`, { output: out }), code('NISO7010'));
+  nothingLeft();
+  serve(randomBytes(good.length), goodDigest);
+  await assert.rejects(pull(root, `${proxy.host}/apps/headcheck:1.0.0`, { output: out }), code('NISO7010'));
+  nothingLeft();
+  assert.deepEqual(await listInstalled(root), []);
+
+  // A registry that answers a resumed download's Range with the whole blob: the download starts over, and the head
+  // is read from the file instead of the bytes that came twice.
+  reset(proxy);
+  const big = await packSmall(dir, 'headcheck', '2.0.0', { extra: { 'data.txt': randomBytes(256 * 1024).toString('base64') } });
+  await push(root, [big], `${proxy.host}/apps/headcheck:2.0.0`);
+  const bigBytes = readFileSync(big);
+  let gets = 0;
+  proxy.rule = (req): Action => {
+    if (req.method !== 'GET' || !req.url!.includes('/blobs/sha256:')) return { kind: 'pass' };
+    if (++gets === 1) return { kind: 'cut-response', afterBytes: 100_000 };
+    return { kind: 'respond', status: 200, headers: { 'content-length': String(bigBytes.length) }, body: bigBytes };
+  };
+  const warnings: string[] = [];
+  const r = await pull(root, `${proxy.host}/apps/headcheck:2.0.0`, { output: out, warnings });
+  assert.equal(gets, 2, 'one cut download, one answered whole');
+  assert.deepEqual(readFileSync(out), bigBytes);
+  assert.equal(r.version, '2.0.0');
+  assert.deepEqual(readdirSync(outDir), ['pulled.niso']);
 });

@@ -26,6 +26,11 @@ export interface TransferOptions {
    * removed (an install makes what it keeps durable itself).
    */
   sync?: boolean;
+  /**
+   * Downloads: each run of bytes once written, with the offset it was written at (so a restart from 0, when the
+   * registry ignores a Range, shows as an offset that goes back). The pieces are not reused: they may be kept.
+   */
+  onBytes?: (pieces: readonly Uint8Array[], at: number) => void;
 }
 
 const DEFAULT_MONOLITHIC = 64 * 1024 * 1024;
@@ -365,6 +370,7 @@ export class RegistryClient {
             for (let at = 0; at < rest.length; ) at += (await fh.write(rest, at, rest.length - at, got + bytesWritten + at)).bytesWritten;
           }
           for (const p of pieces) hash.update(p);
+          opts.onBytes?.(pieces, got);
           got += length;
           opts.onProgress?.(got);
           flushSome();

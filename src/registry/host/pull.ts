@@ -4,11 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { layout } from '../../store/layout.js';
 import type { InstallResult } from '../../store/install.js';
 import { listInstalled } from '../../store/installed.js';
-import type { Limits } from '../../package/read-package.js';
+import type { Limits, PackageHead } from '../../package/read-package.js';
 import { tempName } from '../../host/fs-atomic.js';
 import { MT } from '../media.js';
 import { indexArches, packageArtifact, packageFileName, pickPlatform, type PackageArtifact } from '../manifest.js';
@@ -152,6 +153,81 @@ async function checkOutput(output: string): Promise<void> {
   if (!dir?.isDirectory()) throw new NisoError('NISO7026', `the directory of ${output} does not exist`, { path: output, exitCode: 2 });
 }
 
+/** Pieces of a download waiting for the head check beyond this are not kept: the file is read after it instead. */
+const TAP_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The package's head (index and manifest) checked from the downloaded bytes as they are written, by the same reader
+ * with the same limits as a file's (readPackageHead), instead of a second pass over the file once it is complete.
+ * Gives up (and the caller reads the file) when the registry restarts the blob from 0 or the check falls too far
+ * behind; its verdict counts only once the download completed and matched its digest.
+ */
+class HeadTap {
+  /**
+   * Pieces are handed to the check only as fast as it reads them (zstd's output waits for the reader, its input for
+   * its output): once the head is read the rest is never fed to zstd. What waits is the download's own pieces.
+   */
+  private readonly stream = new Readable({ read: () => this.feed() });
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private hungry = false;
+  private ended = false;
+  private next = 0;
+  private gaveUp = false;
+  readonly head: Promise<{ head: PackageHead } | { error: unknown }>;
+
+  constructor(reader: Promise<typeof import('../../package/read-package.js')>, name: string, size: number, limits: Limits) {
+    // A download that failed before the reader loaded starts no zstd for nothing.
+    this.head = reader.then(({ readPackageHead }) => (this.gaveUp ? Promise.reject(new Error('not checked')) : readPackageHead({ stream: this.stream, name, size }, limits)))
+      .then((head) => ({ head }), (error: unknown) => ({ error }));
+  }
+
+  private feed(): void {
+    if (this.stream.destroyed) return;
+    const b = this.queue.shift();
+    this.hungry = false;
+    if (b) { this.queued -= b.length; this.stream.push(b); } else if (this.ended) this.stream.push(null); else this.hungry = true;
+  }
+
+  push(pieces: readonly Uint8Array[], at: number): void {
+    if (this.gaveUp || this.stream.destroyed) { this.queue = []; return; }
+    if (at !== this.next) return this.giveUp();
+    for (const p of pieces) {
+      this.queue.push(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+      this.queued += p.byteLength;
+      this.next += p.byteLength;
+    }
+    if (this.queued > TAP_MAX_BYTES) return this.giveUp();
+    if (this.hungry) this.feed();
+  }
+
+  private giveUp(): void {
+    this.gaveUp = true;
+    this.queue = [];
+    this.stream.destroy();
+  }
+
+  /** The head, once the whole blob is in: from the stream, else from the file. */
+  async result(file: string, limits: Limits): Promise<PackageHead> {
+    this.ended = true;
+    if (this.hungry) this.feed();
+    const r = await this.head;
+    this.queue = [];
+    if (this.gaveUp) {
+      const { readPackageHead } = await import('../../package/read-package.js');
+      return readPackageHead(file, limits);
+    }
+    if ('error' in r) throw r.error;
+    return r.head;
+  }
+
+  /** Stops the check (its zstd child) when the download failed. */
+  async close(): Promise<void> {
+    if (!this.stream.destroyed) this.giveUp();
+    await this.head;
+  }
+}
+
 export async function pullPackage(o: PullOptions): Promise<PullResult> {
   const started = Date.now();
   if (o.output) await checkOutput(o.output);
@@ -174,14 +250,16 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
   const work = o.output ? null : join(l.tmp, `pull-${process.pid}-${randomBytes(6).toString('hex')}`);
   const dest = o.output ? tempName(o.output) : join(work!, fileName);
   if (work) await mkdir(work, { recursive: true, mode: 0o700 });
-  // What reads and installs the package (the manifest's TOML and schema, the store) is needed only once the blob is
-  // in: its modules load while the blob arrives instead of before the first request.
-  const after = o.output ? import('../../package/read-package.js') : import('../../store/install.js');
-  after.catch(() => undefined);
+  // What reads and installs the package (the manifest's TOML and schema, the store) is needed only once the blob
+  // starts to arrive: its modules load while the blob arrives instead of before the first request. The head of a
+  // package for --output is checked as the blob arrives (HeadTap); the pieces wait for it in the meantime.
+  const reader = o.output ? import('../../package/read-package.js') : null;
+  if (!reader) import('../../store/install.js').catch(() => undefined);
+  const tap = reader ? new HeadTap(reader, dest, layer.size, o.limits) : null;
   try {
     // Only a file the user keeps is flushed: a download for an install is read once and removed (the install makes
     // durable what it keeps).
-    await client.downloadBlob(layer.digest, layer.size, dest, { sync: o.output !== undefined, onProgress: (n) => o.onProgress?.(n, layer.size) });
+    await client.downloadBlob(layer.digest, layer.size, dest, { sync: o.output !== undefined, onProgress: (n) => o.onProgress?.(n, layer.size), onBytes: tap ? (p, at) => tap.push(p, at) : undefined });
     const expected = r.artifact.packageId;
     const checkId = (digestHex: string) => {
       if (expected !== null && `sha256:${digestHex}` !== expected) {
@@ -189,8 +267,7 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
       }
     };
     if (o.output) {
-      const { readPackageHead } = await import('../../package/read-package.js');
-      const head = await readPackageHead(dest, o.limits);
+      const head = await tap!.result(dest, o.limits);
       checkId(head.digestHex);
       await rename(dest, o.output);
       return { ...base, name: head.index.name, version: head.index.version, arch: head.index.arch, packageId: `sha256:${head.digestHex}`, output: o.output, ...stats() };
@@ -210,6 +287,7 @@ export async function pullPackage(o: PullOptions): Promise<PullResult> {
     const { otherBuilds: _o, ...install } = installed;
     return { ...base, name: installed.name, version: installed.version, arch: installed.arch, packageId: installed.digest, install, ...stats() };
   } finally {
+    await tap?.close();
     if (work) await rm(work, { recursive: true, force: true });
     else await rm(dest, { force: true });
   }
