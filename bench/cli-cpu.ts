@@ -7,14 +7,16 @@
 // manager's environment would reach the apps too (a systemd service's app is not started by bwrap --clearenv). With
 // BENCH_BASE (a built checkout of an earlier niso) the same rounds run that build in a machine of its own, the two
 // interleaved in a rotating order, so that both meet the same load. `node -e 0` with the same preload is the floor.
+// BENCH_EMBEDDED=1: the same rounds on this host with the embedded backend (no machine), into cli-cpu-embedded.md.
 // Writes bench/results/cli-cpu.md. Knobs: BENCH_RUNS (rounds, 6), BENCH_BASE, BENCH_PROFILE_DIR (also writes V8 CPU
 // profiles of this build's commands there: node bench/lib/cpuprofile-summary.mjs DIR reads them).
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bootMachine, type Machine } from '../test/helpers/nspawn.js';
-import { removeTestDir } from '../test/helpers/tmp.js';
+import { bootMachine, exec, type Machine } from '../test/helpers/nspawn.js';
+import { freePort } from '../test/helpers/ports.js';
+import { removeServicesAndTestDir, removeTestDir } from '../test/helpers/tmp.js';
 import { intEnv } from './lib/env.js';
 import { loadNow, machineFacts, machineRows, writeReport } from './lib/machine.js';
 import { cleanupOnInterrupt } from './lib/proc.js';
@@ -25,8 +27,9 @@ const HOOK = join(repo, 'bench/lib/cpu-at-exit.mjs');
 const ROUNDS = intEnv('BENCH_RUNS', 6);
 const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : null;
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR ? resolve(process.env.BENCH_PROFILE_DIR) : null;
-const RESULT = join(repo, 'bench/results/cli-cpu.md');
-const PORT = 3902;
+const EMBEDDED = process.env.BENCH_EMBEDDED === '1';
+const RESULT = join(repo, EMBEDDED ? 'bench/results/cli-cpu-embedded.md' : 'bench/results/cli-cpu.md');
+let PORT = 3902;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 delete process.env.NODE_EXTRA_CA_CERTS;
@@ -38,6 +41,8 @@ const builds: Build[] = [];
 
 async function cleanup(): Promise<void> {
   for (const b of builds) if (b.m) { await b.m.shutdown(); b.m = null; }
+  // The embedded rounds end with the services removed; what a failed round left goes with its root.
+  if (EMBEDDED) for (const b of builds) await removeServicesAndTestDir(dirname(b.root), b.root, (a) => spawnSync(process.execPath, [b.bin, ...a], { env: { ...process.env, NISO_ROOT: b.root } }), { state: true }).catch(() => undefined);
   if (dir) { await removeTestDir(dir); dir = ''; }
 }
 
@@ -50,7 +55,8 @@ function hostNiso(args: string[], bin: string, root: string): void {
 /** One niso command in the build's machine, its CPU recorded by the preload; `profile`: V8 profile into that dir too. */
 async function nisoIn(b: Build, args: string[], profile?: string): Promise<void> {
   const prof = profile && PROFILE_DIR && b.key === 'new' ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, profile)}`] : [];
-  const r = await b.m!.run('env', ['-u', 'TERM', `NISO_ROOT=${b.root}`, `NISO_BENCH_CPU=${b.cpuFile}`, process.execPath, ...prof, b.entry, ...args], { timeoutMs: 180_000 });
+  const run = (cmd: string, a: string[], o: { timeoutMs: number }) => (b.m ? b.m.run(cmd, a, o) : exec(cmd, a, o));
+  const r = await run('env', ['-u', 'TERM', `NISO_ROOT=${b.root}`, `NISO_BENCH_CPU=${b.cpuFile}`, process.execPath, ...prof, b.entry, ...args], { timeoutMs: 180_000 });
   if (r.code !== 0) throw new Error(`niso ${args.join(' ')} (${b.key}) exited ${r.code}:\n${r.stderr}${r.stdout}`);
 }
 
@@ -84,8 +90,10 @@ async function main(): Promise<void> {
     writeFileSync(b.entry, `import ${JSON.stringify(HOOK)};\nimport ${JSON.stringify(join(dirname(dirname(b.bin)), 'dist/niso.mjs'))};\n`);
   }
   if (PROFILE_DIR) { mkdirSync(PROFILE_DIR, { recursive: true }); chmodSync(PROFILE_DIR, 0o777); }
+  if (EMBEDDED) PORT = await freePort();
   for (const b of builds) {
     hostNiso(['install', 'app.niso'], b.bin, b.root);
+    if (EMBEDDED) continue;
     b.m = await bootMachine({ binds: [dir, ...(PROFILE_DIR ? [PROFILE_DIR] : [])], bindsRo: [repo, ...(BASE ? [BASE] : []), '/etc/ssl'], privateNetwork: true, limits: true });
     // Where the units' niso commands (started by the entry above) record.
     await b.m.ok('systemctl', ['set-environment', `NISO_BENCH_CPU=${b.cpuFile}`]);
@@ -96,7 +104,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < builds.length; i++) {
       const b = builds[(i + round) % builds.length]!;
       const p = (verb: string) => `${verb}-${round}`;
-      await b.m!.ok('env', [`NISO_BENCH_CPU=${b.cpuFile}`, process.execPath, `--import=${HOOK}`, '-e', '0']);
+      const floor = await (b.m ? b.m.run.bind(b.m) : exec)('env', [`NISO_BENCH_CPU=${b.cpuFile}`, process.execPath, `--import=${HOOK}`, '-e', '0']);
+      if (floor.code !== 0) throw new Error(`node -e 0: ${floor.stderr}`);
       await nisoIn(b, ['activate', 'app', '--name', 'svc', '-p', `127.0.0.1:${PORT}:3000`, '--wait'], p('activate'));
       await nisoIn(b, ['status', 'svc'], p('status'));
       await nisoIn(b, ['restart', 'svc'], p('restart'));
@@ -132,9 +141,9 @@ async function main(): Promise<void> {
   await cleanup();
   uninstall();
   writeReport(RESULT, [
-    '# niso\'s own CPU per command on the systemd backend',
+    `# niso's own CPU per command on the ${EMBEDDED ? 'embedded' : 'systemd'} backend`,
     '',
-    `Made by \`npm run bench:cli-cpu\` (bench/cli-cpu.ts) on ${facts.date}. Inside a systemd 252 booted with systemd-nspawn (its own network namespace), ${ROUNDS} rounds of \`activate app --name svc -p 127.0.0.1:${PORT}:3000 --wait\`, \`status svc\`, \`restart svc\`, \`deactivate svc\`, \`remove svc --volumes\` of the template node app${BASE ? ', this build and the base each in a machine of its own, interleaved in a rotating order' : ''}. Each cell is the CPU time of the niso process itself (process.cpuUsage() at exit through bench/lib/cpu-at-exit.mjs: user + system of node, its children such as systemctl not counted), **median** (min–max, n); the internal commands are the ones the units ran meanwhile (their n differs). NODE_EXTRA_CA_CERTS unset.`,
+    `Made by \`${EMBEDDED ? 'BENCH_EMBEDDED=1 ' : ''}npm run bench:cli-cpu\` (bench/cli-cpu.ts) on ${facts.date}. ${EMBEDDED ? 'On this host, the embedded backend (its supervisor, a node process, records at its exit)' : 'Inside a systemd 252 booted with systemd-nspawn (its own network namespace)'}, ${ROUNDS} rounds of \`activate app --name svc -p 127.0.0.1:${PORT}:3000 --wait\`, \`status svc\`, \`restart svc\`, \`deactivate svc\`, \`remove svc --volumes\` of the template node app${BASE ? `, this build and the base each in ${EMBEDDED ? 'a NISO_ROOT' : 'a machine'} of its own, interleaved in a rotating order` : ''}. Each cell is the CPU time of the niso process itself (process.cpuUsage() at exit through bench/lib/cpu-at-exit.mjs: user + system of node, its children such as systemctl not counted), **median** (min–max, n); the internal commands are the ones the units ran meanwhile (their n differs). NODE_EXTRA_CA_CERTS unset.`,
     '',
     mdTable(['fact', 'value'], [...machineRows(facts), ['load average (1/5/15 min): start of timing; end', `${loadStart}; ${loadEnd}`]]),
     '',
