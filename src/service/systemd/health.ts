@@ -4,7 +4,6 @@
 // machine as the embedded supervisor (health/state.ts, kept in health.json) and, when the app turns unhealthy with
 // on_unhealthy = "restart", restarts the unit with systemctl and records why. `niso activate --wait` runs the same
 // steps from the CLI, quickly, until the app is healthy, or fails fast with systemd's reason and journald's lines.
-import { processStartTimeSync } from '../../host/liveness.js';
 import { rmSync } from 'node:fs';
 import { healthStartTimerName, unitName } from '../../render/systemd-names.js';
 import { unhealthyError, VERDICT_SLACK_MS, WAIT_WITHOUT_CHECK_MS, waitGaveUp } from '../health/messages.js';
@@ -147,9 +146,6 @@ async function endedError(root: string, service: string): Promise<NisoError> {
   });
 }
 
-/** How often --wait asks systemd about the run while its main process is there (it asks at once when that is gone). */
-const RUN_LOOK_MS = 200;
-
 /** Without a health check, --wait asks this much: the first run keeps running this long after its start. */
 export const STABLE_WAIT_MS = 1000;
 
@@ -168,29 +164,14 @@ export async function waitSystemd(root: string, service: string, timeoutMs: numb
   const deadline = Date.now() + (timeoutMs ?? verdictWithinMs ?? WAIT_WITHOUT_CHECK_MS);
   // The first probe goes out once the app's port listens (every process of the unit is in its namespace).
   const onListen = listenTrigger();
-  // Whether the run goes on: its main process still the same one (/proc, no process of ours), and systemd asked at
-  // least every RUN_LOOK_MS and before any success. Each `systemctl show` is a fork of this process and a systemctl of
-  // its own: asked every 20 ms, a 1 s wait made ~50 of them (issue 17).
-  const firstStart = processStartTimeSync(first.pid);
-  let asked = Date.now();
-  const runGoesOn = (ask: boolean): boolean => {
-    if (!ask && firstStart !== null && processStartTimeSync(first.pid) === firstStart && Date.now() - asked < RUN_LOOK_MS) return true;
-    asked = Date.now();
-    return sameRun(unitRun(service), first);
-  };
   for (;;) {
-    if (!runGoesOn(false)) throw await endedError(root, service);
+    const run = unitRun(service);
+    if (!sameRun(run, first)) throw await endedError(root, service);
     if (plan === null || h === null) {
-      if (Date.now() - first.startedAt >= STABLE_WAIT_MS) {
-        if (!runGoesOn(true)) throw await endedError(root, service);
-        return;
-      }
+      if (Date.now() - first.startedAt >= STABLE_WAIT_MS) return;
     } else {
       const health = healthFor(root, service, h, first);
-      if (health.status === 'healthy') {
-        if (!runGoesOn(true)) throw await endedError(root, service);
-        return;
-      }
+      if (health.status === 'healthy') return;
       if (health.status === 'unhealthy') throw unhealthyError(service, health.log.at(-1)?.output ?? 'the health check failed');
       if (Date.now() <= deadline && (health.nextProbeAt <= Date.now() || onListen.fire(service, null, h.probe, first.pid))) {
         const r = await recordResult(root, service, plan, first, await probeOf(root, service, plan, first), log);
