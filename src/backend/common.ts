@@ -6,9 +6,7 @@ import { NisoError } from '../errors/niso-error.js';
 import { crashPoint } from '../host/crash-point.js';
 import type { PortMapping } from '../manifest/units.js';
 import type { Plan } from '../plan/plan.js';
-import { installedManifest, preparePlan } from '../sandbox/prepare.js';
 import { SERVICE_FORMAT, type ServiceDefinition, type StartRequest } from '../service/model/types.js';
-import { liveNet, remapServicePorts } from '../service/net.js';
 import { requestStart } from '../service/running.js';
 import { readDefinition, readState, servicePaths, withServicesLock, writeDefinition, writeState } from '../service/store.js';
 import { isActive, serviceStatus, type ServiceStatus } from '../service/view.js';
@@ -28,6 +26,8 @@ export function definitionOf(entry: ServiceEntry, existing: ServiceDefinition | 
 /** The plan the definition would run with, planned as a dry run (nothing made on the host): its restart policy and ports. */
 export async function dryPlan(host: Host, def: ServiceDefinition): Promise<Plan> {
   const pkg = await resolveOne(host.root, def.package.digest);
+  // The planner is loaded only by the switches that plan (a deactivate or a remove does not).
+  const { installedManifest, preparePlan } = await import('../sandbox/prepare.js');
   const manifest = await installedManifest(pkg);
   return preparePlan(host, pkg, manifest, def.name, def.options, { netns: '/run/netns/(prepared at start)', hosts: '' }, null, { run: false, dryRun: true });
 }
@@ -70,5 +70,6 @@ export function withPorts(def: ServiceDefinition, ports: PortMapping[] | undefin
 
 /** Remaps a running service's ports to `wanted` in one nft transaction and records what its attachment maps now. */
 export async function remapRunning(root: string, name: string, wanted: PortMapping[]): Promise<void> {
+  const { liveNet, remapServicePorts } = await import('../service/net.js');
   if (await remapServicePorts(root, name, wanted)) await writeState(root, name, { ...readState(root, name), ports: (await liveNet(root, name)).ports });
 }

@@ -186,7 +186,7 @@ function buildProgram(ctx: Context): Command {
   program.command('__wait-dependencies', { hidden: true })
     .description('wait until a stack service\'s dependencies meet their depends_on conditions (run by its niso-SERVICE-deps.service)')
     .argument('<service>', 'service name')
-    .action(async (service: string) => (await import('./commands/stack-verbs.js')).waitDependencies(ctx, service));
+    .action(async (service: string) => (await import('./commands/systemd-deps.js')).waitDependencies(ctx, service));
 
   // Run by niso-recover.service at boot: an interrupted switch of generations settled before anyone runs niso.
   program.command('__recover', { hidden: true })

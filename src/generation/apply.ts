@@ -3,13 +3,12 @@
 // recovery apply actions to a host that an interrupted switch left halfway.
 import { backendFor, type Deactivated, type Host } from '../backend/index.js';
 import { definitionOf, dryPlan } from '../backend/common.js';
-import { checkName } from '../service/ops.js';
-import { readDefinition } from '../service/store.js';
+import { checkName, readDefinition } from '../service/store.js';
 import { isActive, serviceStatus } from '../service/view.js';
 import { resolveOne } from '../store/resolve.js';
 import { entryOf } from './hash.js';
 import { NisoError } from '../errors/niso-error.js';
-import { networksNeeded, type NeededNetwork } from '../stack/deploy.js';
+import { networksNeeded, type NeededNetwork } from '../stack/networks-needed.js';
 import type { GenerationService, ServiceAction } from './types.js';
 
 /** What an action did that a command shows: how a stopped service ended. */

@@ -2,6 +2,7 @@
 // uid/gid first (so the sandbox is not host root; see PLATFORM.md §1), then bwrap builds the
 // namespaces and the root filesystem. renderBwrapJoin renders `niso exec`: a command started inside
 // such a sandbox while it runs. Pure: it only translates; every decision is in the plan.
+import { RenderError } from './render-error.js';
 import type { Plan } from '../plan/plan.js';
 
 export interface BwrapFd {
@@ -23,7 +24,7 @@ export interface BwrapCommand {
   fds: BwrapFd[];
 }
 
-export class RenderError extends Error {}
+export { RenderError };
 
 /** Options for bwrap --args: a NUL inside one would end it and start another option of the caller's choosing. */
 function nulSeparated(options: string[]): string {

@@ -2,7 +2,7 @@
 // %-specifiers (and, in Exec lines, $VARIABLES), so every plan string must pass through here to arrive intact.
 // Each rule below was checked against systemd 252 by starting a unit and comparing what the process got.
 
-import { RenderError } from './bwrap.js';
+import { RenderError } from './render-error.js';
 
 /** A plan string that no unit file can carry; a RenderError, so callers handle both renderers' refusals alike. */
 export class SystemdQuoteError extends RenderError {}

@@ -4,7 +4,7 @@
 // between runs and is stopped when niso removes the service. Pure: text out.
 import { BOUND_MOUNT, type Plan } from '../plan/plan.js';
 import { formatSize } from '../manifest/units.js';
-import { RenderError } from './bwrap.js';
+import { RenderError } from './render-error.js';
 import { linePath, lineValue, pathWord } from './systemd-escape.js';
 import { unitName } from './systemd-names.js';
 

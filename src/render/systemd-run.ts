@@ -2,7 +2,7 @@
 // `niso exec` on systemd get exactly the sandbox of a service unit without a second copy of the directive logic:
 // the renderer stays the one place that decides them, and this module only moves its [Service] lines into
 // `-p KEY=VALUE` arguments. Pure. Every rule below was checked against systemd-run 252 (see each comment).
-import { RenderError } from './bwrap.js';
+import { RenderError } from './render-error.js';
 import { lineValue } from './systemd-escape.js';
 
 /**

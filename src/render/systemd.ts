@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Plan, PlanMount } from '../plan/plan.js';
 import { overrideSource } from '../plan/weakenings.js';
-import { RenderError } from './bwrap.js';
+import { RenderError } from './render-error.js';
 import { INIT_DUE_FILE, LIMIT_COUNTERS_FILE, SHARED_TMP_DIR, initCheckUnitName, initUnitName, unitName } from './systemd-names.js';
 import { DEFAULT_DENY } from './seccomp.js';
 import { expandSyscallNames } from './seccomp-syscalls.js';

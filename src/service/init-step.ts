@@ -4,6 +4,7 @@
 // whose ExecCondition= asks `niso __init-needed`, so both backends decide by initNeeded().
 import { lstatSync, readdirSync } from 'node:fs';
 import { NisoError } from '../errors/niso-error.js';
+import { initStepFailed, timedOutText } from './init-step-error.js';
 import type { Plan, PlanInit } from '../plan/plan.js';
 import { cgroupPids, type Cgroup } from '../sandbox/cgroup.js';
 import { exitCodeOf, fdContents, JOIN_CGROUP_FAILED, JOIN_NOFILE_FAILED, renderCommand, spawnSandbox } from '../sandbox/spawn.js';
@@ -86,12 +87,5 @@ function killAll(cg: Cgroup): void {
   for (const p of cgroupPids(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
 }
 
-export const timedOutText = (timeoutMs: number) => `did not end within its timeout (${Math.round(timeoutMs / 1000)}s) and was killed`;
-
-/** NISO3315, the same words on every backend: the step, how it ended, that `what` (the service, the app) did not start, and its last output. */
-export function initStepFailed(service: string, argv: readonly string[] | undefined, how: string, output: string, what: 'the service' | 'the app'): NisoError {
-  return new NisoError('NISO3315', `${service}: the init step${argv ? ` (${argv.join(' ')})` : ''} ${how}; ${what} was not started${output ? `. Its last output:\n${output}` : ''}`, {
-    hint: what === 'the app' ? 'its output is above; fix what it says and run again' : `fix what it says, then \`niso activate ${service}\` again; \`niso logs ${service}\` has all of its output`,
-  });
-}
+export { initStepFailed, timedOutText };
 

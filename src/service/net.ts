@@ -3,10 +3,15 @@
 // as long as the service and not as long as whoever started it.
 import { withLock } from '../host/lock.js';
 import type { Plan } from '../plan/plan.js';
-import { attachService, detachService, hostsFor, netContext, remapPorts } from '../net/host/manager.js';
 import type { PortMappingInput } from '../net/model/ports.js';
 import { netPaths, ownerOf, readRecords, writeRecord } from '../net/host/state-files.js';
 import type { PortMap } from '../net/model/types.js';
+
+/**
+ * The network manager (addresses, bridges, nft, ss), loaded when an attachment is made, changed or removed: a service
+ * without a private network, or one whose records say it has none, never needs it (issue 17: a deactivate on systemd).
+ */
+const manager = () => import('../net/host/manager.js');
 
 export interface AttachedNet {
   netnsPath: string;
@@ -23,6 +28,7 @@ export function describePort(p: PortMap): string {
 }
 
 export async function attachServiceNet(root: string, plan: Plan): Promise<AttachedNet> {
+  const { attachService, hostsFor, netContext } = await manager();
   const ctx = netContext(root);
   const endpoint = await attachService(ctx, { service: plan.service, networks: plan.network.networks, ports: plan.network.ports, egress: plan.network.egress, ownerPid: process.pid, ...(plan.network.aliases ? { aliases: plan.network.aliases } : {}) });
   return {
@@ -55,10 +61,12 @@ export async function liveNet(root: string, service: string): Promise<{ addresse
 export async function detachServiceNet(root: string, service: string): Promise<void> {
   const records = await readRecords(netPaths(root)).catch(() => []);
   if (!records.some((r) => r.attachment.service === service)) return;
+  const { detachService, netContext } = await manager();
   await detachService(netContext(root), service);
 }
 
 /** A ports-only change of a running service: its maps are rewritten in one nft transaction (manager.ts remapPorts). */
 export async function remapServicePorts(root: string, service: string, ports: readonly PortMappingInput[]): Promise<boolean> {
+  const { netContext, remapPorts } = await manager();
   return remapPorts(netContext(root), service, ports);
 }

@@ -1,17 +1,14 @@
 // The service verbs on one service (start, deactivate, restart, remove, boot), on whichever backend it has: each goes through the Backend interface (src/backend/), so nothing here knows how a backend works.
-import { NisoError } from '../errors/niso-error.js';
 import { backendFor, type Deactivated, type Host } from '../backend/index.js';
-import { bootEmbedded } from '../backend/embedded.js';
 import { interruptedStarts } from './interrupted.js';
-import { lastOutput } from './launch.js';
 import type { ServiceState } from './model/types.js';
-import { SERVICE_NAME_RE, readState, requireDefinition } from './store.js';
+import { lastOutput } from './running.js';
+import { checkName, readState, requireDefinition } from './store.js';
 
 export type { Deactivated, Host };
 
-export function checkName(name: string): void {
-  if (!SERVICE_NAME_RE.test(name)) throw new NisoError('NISO9001', `"${name}" is not a valid service name`, { exitCode: 2, hint: 'use 1-64 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit' });
-}
+// Defined beside the records (store.ts), which a switch reads without loading the verbs' backends.
+export { checkName };
 
 /** `niso activate SERVICE` for an existing, inactive service: starts it again as it was defined. */
 export async function start(host: Host, name: string): Promise<ServiceState> {
@@ -38,8 +35,8 @@ export async function removeService(host: Host, name: string, deleteState = fals
 }
 
 /** `niso boot`: after a reboot, starts what should run (systemd starts its enabled units itself). */
-export function boot(host: Host): Promise<{ started: string[]; failed: { name: string; message: string }[] }> {
-  return bootEmbedded(host);
+export async function boot(host: Host): Promise<{ started: string[]; failed: { name: string; message: string }[] }> {
+  return (await import('../backend/embedded.js')).bootEmbedded(host);
 }
 
 /**

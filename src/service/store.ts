@@ -14,6 +14,10 @@ import { initialState, type ServiceDefinition, type ServiceState } from './model
 
 export const SERVICE_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+export function checkName(name: string): void {
+  if (!SERVICE_NAME_RE.test(name)) throw new NisoError('NISO9001', `"${name}" is not a valid service name`, { exitCode: 2, hint: 'use 1-64 lower-case letters, digits, ".", "_" and "-", starting with a letter or digit' });
+}
+
 export interface ServicePaths {
   dir: string;
   definition: string;

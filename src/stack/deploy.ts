@@ -3,7 +3,7 @@
 // (start, stop, restart, keep), so that --dry-run, the golden cases and the verbs agree.
 import type { Diagnostic } from '../errors/niso-error.js';
 import { contentOf } from '../generation/hash.js';
-import { RESTART_WITH, startsService } from '../generation/order.js';
+import { RESTART_WITH } from '../generation/order.js';
 import type { GenerationContent, GenerationService, ServiceAction } from '../generation/types.js';
 import { describePort, portsOverlap } from './check.js';
 import { conflictDiagnostics, conflictsAcross } from './conflicts.js';
@@ -87,20 +87,5 @@ export function formatPlanLine(l: StackPlanLine): string {
   return `${l.step.padEnd(7)} ${l.service}${l.why.length > 0 ? ` (${l.why.join(', ')})` : ''}`;
 }
 
-/** A stack network a switch needs: made by its stack (with or without egress), or a network of the host. */
-export interface NeededNetwork { name: string; external: boolean; egress: boolean }
-
-/**
- * The stack networks of the services a switch starts, each once, in the order of the actions. `stack up` makes its
- * own before the switch; a rollback to a generation before a `stack down` (which removed them) must make them again.
- */
-export function networksNeeded(actions: readonly ServiceAction[]): NeededNetwork[] {
-  const out = new Map<string, NeededNetwork>();
-  for (const a of actions) {
-    if (!startsService(a)) continue;
-    for (const n of a.to!.stack?.networks ?? []) {
-      if (!out.has(n.name)) out.set(n.name, { name: n.name, external: n.external === true, egress: n.egress !== false });
-    }
-  }
-  return [...out.values()];
-}
+// Apart (networks-needed.ts) so that a switch gets it without the stack checks and the TOML parser behind them.
+export { networksNeeded, type NeededNetwork } from './networks-needed.js';

@@ -90,4 +90,12 @@ test('niso status and niso list load only what they show; the start path only to
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /NISO9001: unknown option '--bogus'/);
   assert.match(niso(['status', '--help']).stdout, /^Usage: niso status/m);
+
+  // The commands systemd's units run at every end of a service and every probe skip commander too, and load neither the
+  // network code nor the sandbox's (here on embedded services, which they leave alone: what they load to find that out).
+  for (const args of [['__after-exit', 'rm-a'], ['__health-check', 'rm-a'], ['__wait-dependencies', 'rm-a']]) {
+    const { sources } = loaded(args);
+    assert.ok(sources.includes('src/service/store.ts'), `${args.join(' ')}: it read the service's definition`);
+    assert.deepEqual(sources.filter((s) => HEAVY.test(s) || /^src\/render\/(bwrap|seccomp)/.test(s)), [], `${args.join(' ')}: no parser, no start path`);
+  }
 });

@@ -1,8 +1,7 @@
 // `niso remove NAME[:VERSION]...`
 import { NisoError } from '../../errors/niso-error.js';
 import { formatSize } from '../../manifest/units.js';
-import { removePackages } from '../../store/remove.js';
-import { listInstalled, matchRef, parseRef, resolveOne, type InstalledPackage } from '../../store/query.js';
+import type { InstalledPackage } from '../../store/query.js';
 import { shortDigest, whichOne } from '../../store/resolve.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
@@ -30,6 +29,8 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
       states.push(ref);
       continue;
     }
+    // The package store's readers (zod for the index, tar) only when a package is named: `niso remove SERVICE` needs none.
+    const { listInstalled, matchRef, parseRef, resolveOne } = await import('../../store/query.js');
     const all = await listInstalled(ctx.root);
     const hits = matchRef(all, ref);
     // Removing is not guessing: NAME with several versions, or NAME:VERSION with several builds, must be named.
@@ -89,7 +90,7 @@ export async function run(ctx: Context, refs: string[], opts: RemoveOptions): Pr
     const [{ audited }, { removedServiceFields }] = await Promise.all([import('../../audit/host/log.js'), import('../../audit/fields.js')]);
     for (const s of states) removedVolumes.set(s, (await audited(ctx.root, 'volume.rm', { target: s }, () => releaseServiceData(ctx.root, s, true), removedServiceFields(true))).removedVolumes);
   }
-  const r = chosen.size > 0 ? await removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
+  const r = chosen.size > 0 ? await (await import('../../store/remove.js')).removePackages(ctx.root, [...chosen.values()]) : { removed: [], freedBytes: 0, freedFiles: 0 };
   const gone = [...services, ...states];
   if (opts.json) {
     return printJson(ctx, { ...r, removedServices: services, removedState: deleteData ? gone : [], removedVolumes: gone.flatMap((s) => removedVolumes.get(s) ?? []) });

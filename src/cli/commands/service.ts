@@ -17,13 +17,10 @@ import type { Context } from '../context.js';
 import { hostOf } from './host-of.js';
 import { printJson } from '../output.js';
 import { noDirectory, notInstalledHere, packageRef } from '../package-ref.js';
-import { parseConfigFlags, parseOptions, withTrust, type RunOptions } from './run.js';
+import type { RunOptions } from './run.js';
 import { join } from 'node:path';
-import { installedManifest } from '../../sandbox/prepare.js';
-import { allowedWeakenings } from '../../plan/weakenings.js';
 import { audited } from '../../audit/host/log.js';
 import { deactivatedFields, packageFields } from '../../audit/fields.js';
-import { checkEntrypoint } from '../../plan/build-plan.js';
 
 
 export interface ActivateOptions extends RunOptions, SwitchFlags {
@@ -121,6 +118,10 @@ function parseTimeout(text: string | undefined): number | null {
 export async function activate(ctx: Context, ref: string, args: string[], opts: ActivateOptions): Promise<void> {
   const host = hostOf(ctx);
   const timeoutMs = parseTimeout(opts.timeout);
+  // What only activate needs (options, the manifest, the planner's checks): deactivate and restart share this file.
+  const [{ parseConfigFlags, parseOptions, withTrust }, { installedManifest }, { allowedWeakenings }, { checkEntrypoint }] = await Promise.all([
+    import('./run.js'), import('../../sandbox/prepare.js'), import('../../plan/weakenings.js'), import('../../plan/build-plan.js'),
+  ]);
   let options = parseOptions(ctx, opts, args);
   if (opts.restart !== undefined) options.restart = parseRestart(opts.restart);
   if (options.args && options.args.length === 0) delete options.args;

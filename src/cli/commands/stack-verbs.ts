@@ -318,9 +318,3 @@ export async function exec(ctx: Context, service: string, argv: string[], opts: 
   await (await import('./exec.js')).run(ctx, [...names.keys()][0]!, argv, opts);
 }
 
-/** `niso __wait-dependencies SERVICE` (niso-SERVICE-deps.service): its dependencies' conditions, before each start. */
-export async function waitDependencies(ctx: Context, service: string): Promise<void> {
-  const { requireDefinition } = await import('../../service/store.js');
-  const { waitForDependencies } = await import('../../generation/dependencies.js');
-  await waitForDependencies(ctx.root, requireDefinition(ctx.root, service));
-}

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { withLimitEvents, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { recordEnd } from '../record-end.js';
 import { readDefinition, readState, withServiceLock, writeState } from '../store.js';
-import { netUpError } from './net.js';
+import { netUpError } from './net-error.js';
 import { showSync, tool, unitFileEnabled, unixTimestamp } from './systemctl.js';
 import { countersFile, desiredOf, END_PROPERTIES, LIVE_STATES, stopCounters, unitEnd } from './unit-end.js';
 

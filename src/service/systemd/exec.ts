@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
-import { RenderError } from '../../render/bwrap.js';
+import { RenderError } from '../../render/render-error.js';
 import { environmentFileProperty, joinServiceProperties, transientArgv, transientProperties } from '../../render/systemd-run.js';
 import { environmentFile } from '../../render/systemd-escape.js';
 import { findCommand } from '../exec-resolve.js';

@@ -3,8 +3,8 @@
 // namespace, addresses, port maps and /etc/hosts come back after a reboot without a niso command. The attachment is
 // recorded as owned by PID 1 (systemd), which lives as long as the unit can be up.
 import { createHash } from 'node:crypto';
-import { netReadyFile, netUnitName } from '../../render/systemd-names.js';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { netReadyFile } from '../../render/systemd-names.js';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
@@ -14,6 +14,9 @@ import { netPaths, readRecords } from '../../net/host/state-files.js';
 import { netnsName } from '../../net/model/names.js';
 import { liveNet } from '../net.js';
 import { filesDirOf } from './unit-end.js';
+import { errorFileOf, netUpError } from './net-error.js';
+
+export { netUpError };
 
 export { liveNet };
 import { SERVICE_NAME_RE, readDefinition, readPlan, readState, writeState } from '../store.js';
@@ -23,8 +26,6 @@ export { filesDirOf };
 
 /** The file the unit binds as the sandbox's /etc/hosts. */
 const hostsFileOf = (root: string, service: string) => join(filesDirOf(root, service), 'etc/hosts');
-/** Why the last `__net-up` failed, for the CLI that started the unit (systemctl only says "dependency failed"). */
-const errorFileOf = (root: string, service: string) => join(filesDirOf(root, service), 'net-error.json');
 
 /**
  * The namespace of a systemd service: its name is fixed in the unit (NetworkNamespacePath=), so the id is derived
@@ -139,13 +140,3 @@ export async function netDown(root: string, service: string): Promise<void> {
   await refreshPeers(root, service, networks);
 }
 
-/** Why the last `__net-up` of this service failed (its file is removed at each attempt and by every install), or null. */
-export function netUpError(root: string, service: string): NisoError | null {
-  let j: { code: string; message: string; hint: string | null };
-  try {
-    j = JSON.parse(readFileSync(errorFileOf(root, service), 'utf8')) as typeof j;
-  } catch {
-    return null;
-  }
-  return new NisoError(j.code, `the network of ${service} could not be set up: ${j.message}`, { hint: j.hint ?? `journalctl -u ${netUnitName(service)} shows what happened` });
-}

@@ -15,17 +15,19 @@ import { NisoError, isNisoError } from '../../errors/niso-error.js';
 import { crashPoint } from '../../host/crash-point.js';
 import { writeFileAtomic } from '../../host/fs-atomic.js';
 import type { Plan } from '../../plan/plan.js';
-import { RenderError } from '../../render/bwrap.js';
-import { renderSystemdUnit, type SystemdUnit } from '../../render/systemd.js';
-import { installedManifest, preparePlan, replanned } from '../../sandbox/prepare.js';
-import { prepareDirs } from '../../sandbox/run-sandbox.js';
+import { RenderError } from '../../render/render-error.js';
+import type { SystemdUnit } from '../../render/systemd.js';
 import { resolveOne } from '../../store/resolve.js';
-import { detachServiceNet } from '../net.js';
+import { detachServiceNet, liveNet } from '../net.js';
 import { SHARED_TMP_DIR, exitInstanceName, exitServiceName, initCheckUnitName, initUnitName, netUnitName, retryTimerName, unitName } from '../../render/systemd-names.js';
 import { END_PROPERTIES, restartPending, scheduleStart, unitEnd } from './after-exit.js';
 import { healthUnitNames } from '../../render/systemd-health.js';
 import { resetUnitHealth } from './health.js';
-import { currentHosts, dropNetReady, filesDirOf, liveNet, netUpError, prepareNetUp, systemdNetnsPath } from './net.js';
+import { filesDirOf } from './unit-end.js';
+import { netUpError } from './net-error.js';
+// The planner, the unit renderer (seccomp's tables) and the network code (net.ts) load when a unit is written or started:
+// a stop or a remove needs none of them (issue 17).
+const planning = () => Promise.all([import('../../sandbox/prepare.js'), import('../../render/systemd.js'), import('./net.js')]);
 import { initialState, withExit, type ExitRecord, type ServiceDefinition, type ServiceState } from '../model/types.js';
 import { afterInterrupted, pendingStart, startOutcome } from '../model/reconcile.js';
 import { unitStartFacts } from './status.js';
@@ -35,7 +37,7 @@ import { isActive, serviceStatus } from '../view.js';
 import { readPlan, readState, removeServiceFiles, requireDefinition, withServiceLock, withServicesLock, writeDefinition, writePlan, writeState } from '../store.js';
 import type { HostEnv as BaseHostEnv } from '../launch.js';
 import { UNIT_DIR, showManySync, showSync, systemctl, tool, unitFileEnabled, unixTimestamp } from './systemctl.js';
-import { initStepFailed, timedOutText } from '../init-step.js';
+import { initStepFailed, timedOutText } from '../init-step-error.js';
 import { mountUnitName } from '../../render/systemd-mount.js';
 import { layout, stateOf } from '../../store/layout.js';
 import { releaseServiceData } from '../../volume/service-data.js';
@@ -68,6 +70,7 @@ interface Installed { plan: Plan; unit: SystemdUnit; niso: NisoCommand }
 /** Plans the service and renders its unit and companions; nothing is written. */
 async function render(host: HostEnv, def: ServiceDefinition): Promise<Installed> {
   const { root } = host;
+  const [{ installedManifest, preparePlan, replanned }, { renderSystemdUnit }, { currentHosts, systemdNetnsPath }] = await planning();
   const pkg = await resolveOne(root, def.package.digest);
   const manifest = await installedManifest(pkg);
   const planWith = (net: { netns: string; hosts: string } | null) => preparePlan(host, pkg, manifest, def.name, def.options, net);
@@ -163,6 +166,7 @@ async function writeRecoverUnit(niso: NisoCommand): Promise<boolean> {
 async function install(host: HostEnv, def: ServiceDefinition, watch: readonly string[]): Promise<Installed & { states: Map<string, string> | null }> {
   const { root } = host;
   const { plan, unit, niso } = await render(host, def);
+  const { prepareDirs } = await import('../../sandbox/run-sandbox.js');
   // A running unit (a restart is about to start it again) is stopped first where /state must change under it: its
   // first bound moves the directory into a new image (the old app would go on writing to the old directory), and a
   // new bound is applied with the image unmounted in every namespace (NISO3210 while the unit holds it).
@@ -320,6 +324,7 @@ async function enableAndStart(host: HostEnv, def: ServiceDefinition, prev: Servi
     if (!timerIdle) await tool('systemctl', ['stop', timer]);
     // Nothing else about to start it: its network is attached here, and its network unit's start is then done at once.
     const down = (u: string) => inst.states !== null && ['inactive', 'failed'].includes(inst.states.get(u) ?? '');
+    const { dropNetReady, prepareNetUp } = await import('./net.js');
     const ready = timerIdle && down(unitName(def.name)) && down(netUnitName(def.name)) && await prepareNetUp(host.root, def.name);
     try {
       await systemctl(verb, unitName(def.name));

@@ -10,7 +10,7 @@ import { NisoError } from '../../errors/niso-error.js';
 import { isAlive } from '../../host/liveness.js';
 import { withLock } from '../../host/lock.js';
 import type { Plan } from '../../plan/plan.js';
-import { RenderError } from '../../render/bwrap.js';
+import { RenderError } from '../../render/render-error.js';
 import { renderSystemdUnit, type SystemdUnit } from '../../render/systemd.js';
 import { systemdRunArgv, transientArgv, transientProperties, type TransientExit } from '../../render/systemd-run.js';
 import { prepareDirs } from '../../sandbox/run-sandbox.js';
