@@ -158,6 +158,32 @@ test('429 with Retry-After is waited for; a wait longer than niso allows fails a
   assert.ok(Date.now() - t1 < 10_000, 'no hour-long wait');
 });
 
+test('a manifest whose blobs the registry does not see yet is sent again after a pause; one it never sees fails with the registry\'s words', async () => {
+  reset(proxy);
+  const root = join(dir, 'r-blobrace');
+  const file = await packSmall(dir, 'race', '1.0.0');
+  // What distribution answers while another push writes the same blob's link, or eventually consistent storage.
+  const unknown = { kind: 'respond' as const, status: 400, headers: { 'content-type': 'application/json' }, body: '{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}' };
+  let puts = 0;
+  proxy.rule = (req) => (req.method === 'PUT' && req.url!.includes('/manifests/') && ++puts <= 2 ? unknown : { kind: 'pass' });
+  await push(root, [file], `${proxy.host}/apps/race:1.0.0`);
+  assert.equal(puts, 3, 'sent twice more');
+  await pull(root, `${proxy.host}/apps/race:1.0.0`, { output: join(dir, 'race.niso') });
+  assert.deepEqual(readFileSync(join(dir, 'race.niso')), readFileSync(file));
+
+  reset(proxy);
+  puts = 0;
+  proxy.rule = (req) => (req.method === 'PUT' && req.url!.includes('/manifests/') && ++puts > 0 ? unknown : { kind: 'pass' });
+  await assert.rejects(push(root, [file], `${proxy.host}/apps/race:1.1.0`), (e: unknown) => code('NISO7002')(e) && /MANIFEST_BLOB_UNKNOWN/.test((e as Error).message));
+  assert.equal(puts, 4, 'three more times, then the error');
+  // Any other refusal of a manifest is not asked again.
+  reset(proxy);
+  puts = 0;
+  proxy.rule = (req) => (req.method === 'PUT' && req.url!.includes('/manifests/') && ++puts > 0 ? { ...unknown, body: '{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}' } : { kind: 'pass' });
+  await assert.rejects(push(root, [file], `${proxy.host}/apps/race:1.2.0`), code('NISO7002'));
+  assert.equal(puts, 1);
+});
+
 test('packages of two architectures go under one tag as an index; a pull takes the host\'s', async () => {
   reset(proxy);
   const root = join(dir, 'r4');

@@ -6,10 +6,13 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { NisoError } from '../../errors/niso-error.js';
 import { MANIFEST_ACCEPT, MT } from '../media.js';
-import { nextLink, uploadOffset } from '../headers.js';
+import { nextLink, ociErrors, uploadOffset } from '../headers.js';
 import { parseDocument, sha256, withReferrer, type Built, type Descriptor, type Document, type ImageIndex } from '../manifest.js';
 import { DIGEST, referrersTag } from '../reference.js';
 import { networkReason, readBody, type Answer, type RegistryHttp } from './http.js';
+
+/** Pauses before a manifest PUT is sent again when the registry does not see the blobs it names yet (putManifest). */
+const MANIFEST_BLOB_RETRIES = [200, 500, 1500];
 
 /** Manifests, indexes and tag pages above this are refused (distribution-spec asks registries for at least 4 MB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -202,7 +205,18 @@ export class RegistryClient {
   /** PUTs a manifest; whether the registry says it keeps referrers itself (OCI-Subject). */
   async putManifest(reference: string, m: Built): Promise<{ subjectHandled: boolean }> {
     const what = `pushing manifest ${m.digest.slice(0, 19)}… as ${this.registry}/${this.repository}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`;
-    const res = await this.http.send({ method: 'PUT', url: this.path('manifests', reference), scope: this.push, headers: { 'content-type': m.descriptor.mediaType }, body: () => new Uint8Array(m.bytes), idempotent: true });
+    let res: Answer;
+    for (let attempt = 0; ; attempt++) {
+      res = await this.http.send({ method: 'PUT', url: this.path('manifests', reference), scope: this.push, headers: { 'content-type': m.descriptor.mediaType }, body: () => new Uint8Array(m.bytes), idempotent: true });
+      if (res.status !== 400) break;
+      // The blobs it names were uploaded (or found) just before. A registry may not see them yet: storage that is
+      // eventually consistent, or distribution's filesystem driver while another push writes the same blob's link
+      // (read half-written, it is "digest invalid"). Asked again after a pause, a few times; then the error stands.
+      const text = (await readBody(res, 64 * 1024, what).catch(() => Buffer.alloc(0))).toString('utf8');
+      const blobRace = ociErrors(text).some((e) => e.code === 'MANIFEST_BLOB_UNKNOWN' || e.code === 'DIGEST_INVALID' || e.code === 'BLOB_UNKNOWN');
+      if (!blobRace || attempt >= MANIFEST_BLOB_RETRIES.length) throw await this.http.fail(res, what, text);
+      await new Promise((r) => setTimeout(r, MANIFEST_BLOB_RETRIES[attempt]));
+    }
     if (res.status !== 201 && res.status !== 200 && res.status !== 204) throw await this.http.fail(res, what);
     await res.body?.cancel().catch(() => undefined);
     const got = res.headers.get('docker-content-digest');

@@ -61,8 +61,8 @@ export function networkReason(e: unknown): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The error of an unexpected answer; `what` says what niso was doing. The body is read within a small bound. */
-export async function httpError(res: Answer, what: string, registry: string): Promise<NisoError> {
-  const text = res.status === 404 || res.status >= 400 ? await readBody(res, 64 * 1024, what).then((b) => b.toString('utf8'), () => '') : '';
+export async function httpError(res: Answer, what: string, registry: string, bodyText?: string): Promise<NisoError> {
+  const text = bodyText ?? (res.status === 404 || res.status >= 400 ? await readBody(res, 64 * 1024, what).then((b) => b.toString('utf8'), () => '') : '');
   const errs = ociErrors(text);
   const detail = errs.length > 0 ? errs.map((e) => `${e.code}${e.message ? `: ${e.message}` : ''}`).join('; ') : `HTTP ${res.status}`;
   if (res.status === 401) return new NisoError('NISO7004', `${what}: ${registry} refused the credentials (${detail})`, { hint: `log in with \`niso login ${registry}\`, or pass --creds USER:PASSWORD` });
@@ -171,14 +171,15 @@ export class RegistryHttp {
   }
 
   /** The error of an unexpected answer; a 401 says whether niso had credentials to offer at all. */
-  async fail(res: Answer, what: string): Promise<NisoError> {
+  /** `bodyText`: the answer's body when the caller read it already (to look at its error codes first). */
+  async fail(res: Answer, what: string, bodyText?: string): Promise<NisoError> {
     if (res.status === 401 && (this.creds === null || (await this.creds) === null)) {
       await res.body?.cancel().catch(() => undefined);
       return new NisoError('NISO7004', `${what}: ${this.opts.registry} needs credentials, and niso found none for it`, {
         hint: `log in with \`niso login ${this.opts.registry}\` (or \`docker login\`, \`podman login\`: niso reads their files), or pass --creds USER:PASSWORD`,
       });
     }
-    return httpError(res, what, this.opts.registry);
+    return httpError(res, what, this.opts.registry, bodyText);
   }
 
   private async fetchOnce(url: string, ask: Ask): Promise<Answer> {
