@@ -43,11 +43,6 @@ export interface PackOptions {
   debCache?: string;
   /** [debian]: called with each .deb fetched (from the cache or the mirror). */
   onDebProgress?: (done: number, total: number) => void;
-  /**
-   * Called once the package is in place with the sha256 of its bytes (hashed as they were written) and the identity
-   * of the file written, so that a push from this host need not read and hash it again (registry/host/digest-cache.ts).
-   */
-  onWritten?: (w: { file: string; digest: string; size: number; stat: BigIntStats; index: { name: string; version: string; arch: string; packageId: string } }) => void;
 }
 
 export type PackedRuntime = NonNullable<PackageIndex['runtime']>;
@@ -68,6 +63,11 @@ export interface PackResult {
   debian?: { packages: number; libraries: number; fromHost: number };
   /** What the packer should know but that does not stop the package (it may be meant for another host). */
   warnings: string[];
+  /**
+   * The .niso file as written: the sha256 of its bytes (hashed as they were written) and the file's identity, so that a
+   * push from this host need not read and hash it again (registry/host/digest-cache.ts). Not for output.
+   */
+  written: { digest: string; stat: BigIntStats };
 }
 
 /** Files smaller than this are read in one go into a reused buffer; larger ones stream. */
@@ -308,14 +308,13 @@ async function packSelected(appDir: string, manifest: Manifest, manifestText: st
     await fh.close().catch(() => undefined);
     await rm(tmpBody, { force: true });
   }
-  opts.onWritten?.({ file: output, digest: `sha256:${fileHash.digest('hex')}`, size: fileSize, stat: packedStat, index: { name: index.name, version: index.version, arch, packageId: `sha256:${digest}` } });
-  const packageBytes = (await stat(output)).size;
   return {
-    file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes,
+    file: output, digest: `sha256:${digest}`, name: index.name, version: index.version, arch, files: files.length, appBytes: written, packageBytes: fileSize,
     ...(packedWith ? { runtime: packedWith } : {}),
     ...(binary ? { binary } : {}),
     ...(staged ? { debian: { packages: staged.record.packages.length, libraries: staged.record.libraries.total, fromHost: staged.record.fromHost.length } } : {}),
     warnings,
+    written: { digest: `sha256:${fileHash.digest('hex')}`, stat: packedStat },
   };
 }
 

@@ -2,7 +2,7 @@
 import { join, relative, resolve } from 'node:path';
 import { isNisoError, NisoError } from '../../errors/niso-error.js';
 import { formatSize } from '../../manifest/units.js';
-import { packApp, type PackedRuntime, type PackOptions } from '../../package/pack.js';
+import { packApp, type PackedRuntime } from '../../package/pack.js';
 import type { PackageFileFacts } from '../../registry/host/digest-cache.js';
 import type { RuntimeName } from '../../runtime/types.js';
 import { describePacked } from '../../package/format/package-index.js';
@@ -22,19 +22,14 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
   const keyFile = await signingKeyFile(ctx.root, ctx.env, { sign: opts.sign, signKey: opts.signKey === undefined ? undefined : resolve(ctx.cwd, opts.signKey) }, (m) => ctx.stderr.write(`note: ${m}\n`));
   const bar = progressBar(ctx, 'packing', opts.json || opts.quiet);
   const debCache = opts.debCache !== undefined ? resolve(ctx.cwd, opts.debCache) : ctx.env.NISO_DEB_CACHE ? resolve(ctx.cwd, ctx.env.NISO_DEB_CACHE) : join(ctx.root, 'var/cache/niso/debs');
-  let written: Parameters<NonNullable<PackOptions['onWritten']>>[0] | undefined;
-  const r = await packApp({
+  const { written, ...r } = await packApp({
     appDir: resolve(ctx.cwd, dir), binary: opts.binary, output: opts.output, cwd: ctx.cwd, sourceDateEpoch, debCache,
     onProgress: (d, t) => bar.update(d, t), findRuntime: (runtime) => packedRuntime(ctx, runtime, opts.json || opts.quiet),
-    onWritten: (w) => { written = w; },
   }).finally(() => bar.stop());
   // What the package is, remembered for its identity: a push from this host sends it without reading it again.
-  const w = written as typeof written; // assigned in the callback, which TypeScript does not follow
-  const facts = w ? { ...w.index, file: { digest: w.digest, size: w.size } } : null;
-  if (w && facts) {
-    const { digestCacheDir, rememberPackageFile } = await import('../../registry/host/digest-cache.js');
-    await rememberPackageFile(digestCacheDir(ctx.root, ctx.env), w.file, w.stat, facts);
-  }
+  const facts: PackageFileFacts = { name: r.name, version: r.version, arch: r.arch, packageId: r.digest, file: { digest: written.digest, size: r.packageBytes } };
+  const { digestCacheDir, rememberPackageFile } = await import('../../registry/host/digest-cache.js');
+  await rememberPackageFile(digestCacheDir(ctx.root, ctx.env), r.file, written.stat, facts);
   for (const w of r.warnings) ctx.stderr.write(`warning: ${w}\n`);
   const signature = keyFile ? await signPacked(r.file, keyFile, sourceDateEpoch, facts) : undefined;
   if (opts.json) return printJson(ctx, signature ? { ...r, signature } : r);
@@ -49,11 +44,11 @@ export async function run(ctx: Context, dir: string, opts: { binary?: string; de
 }
 
 /** Signs the package into FILE.niso.sig: the statement names the manifest digest a push will have. */
-async function signPacked(file: string, keyFile: string, epoch: number | undefined, facts: PackageFileFacts | null): Promise<{ file: string; keyid: string; manifestDigest: string }> {
+async function signPacked(file: string, keyFile: string, epoch: number | undefined, facts: PackageFileFacts): Promise<{ file: string; keyid: string; manifestDigest: string }> {
   const [{ signPackageFile }, { packageFileName, packageManifest }] = await Promise.all([import('../../registry/host/sign.js'), import('../../registry/manifest.js')]);
   // The facts the pack hashed as it wrote: the file is not read again to sign it.
-  const full = facts ? { ...facts, fileName: packageFileName(facts) } : null;
-  const s = await signPackageFile(file, keyFile, epoch !== undefined ? new Date(epoch * 1000) : new Date(), full ? { facts: full, manifest: packageManifest(full) } : undefined);
+  const full = { ...facts, fileName: packageFileName(facts) };
+  const s = await signPackageFile(file, keyFile, epoch !== undefined ? new Date(epoch * 1000) : new Date(), { facts: full, manifest: packageManifest(full) });
   return { file: s.sigFile, keyid: s.keyid, manifestDigest: s.manifestDigest };
 }
 
