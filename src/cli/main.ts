@@ -8,11 +8,12 @@ import { makeContext, type Context } from './context.js';
 import { redactCommand } from './redact.js';
 import { setInvocation } from '../audit/host/invocation.js';
 import { VERSION } from './version.js';
+import { UNIT_COMMANDS, isUnitCommand } from './unit-commands.js';
 
 /**
  * The command lines that need no parser: `status`/`ps` with service names and `--json`, `list`/`ls` with `--json`,
  * `--version`/`-V` alone; the supervisor's `__supervise`, a long-lived process; and the commands systemd's units run
- * with one service name (UNIT_COMMANDS). commander and the declarations of ~90 commands cost ~30 ms of CPU at each start, as much
+ * with one service name (unit-commands.ts). commander and the declarations of ~90 commands cost ~30 ms of CPU at each start, as much
  * as `status` with 20 services spends on its work. Anything else (`--help`, another option, `--`, a mistake) goes
  * through commander, which gives the same results for these and the usual errors for the rest.
  */
@@ -25,27 +26,10 @@ function plainReadCommand(argv: string[]): ((ctx: Context) => Promise<void>) | n
   if (verb === 'status' || verb === 'ps') return async (ctx) => (await import('./commands/status.js')).status(ctx, names, json ? { json } : {});
   if (verb === '__supervise' && rest.length === 0) return async (ctx) => (await import('./commands/supervise.js')).supervise(ctx);
   if ((verb === 'list' || verb === 'ls') && names.length === 0) return async (ctx) => (await import('./commands/list.js')).run(ctx, json ? { json } : {});
-  if (rest.length === 1 && names.length === 1) {
-    // Own keys only: `niso constructor x` is commander's unknown command, not Object's.
-    if (Object.hasOwn(UNIT_COMMANDS, verb)) return (ctx) => UNIT_COMMANDS[verb as keyof typeof UNIT_COMMANDS](ctx, names[0]!);
-  }
+  if (rest.length === 1 && names.length === 1 && isUnitCommand(verb)) return (ctx) => UNIT_COMMANDS[verb](ctx, names[0]!);
   return null;
 }
 
-/**
- * The hidden commands that systemd units run, each with the one service name that niso wrote into the unit (render/):
- * `__after-exit` at every end of a service, `__health-check` at every probe, the network unit's `__net-up`/`__net-down`,
- * the init check and the dependency wait. They run more often than any command a user types (73 exit units in one run
- * of the service suite), so they skip commander too; program.ts declares them all the same (help, other forms).
- */
-const UNIT_COMMANDS = {
-  '__after-exit': async (ctx: Context, s: string) => (await import('./commands/systemd-exit.js')).afterExit(ctx, s),
-  '__health-check': async (ctx: Context, s: string) => (await import('./commands/systemd-health.js')).healthCheck(ctx, s),
-  '__net-up': async (ctx: Context, s: string) => (await import('./commands/systemd-net.js')).up(ctx, s),
-  '__net-down': async (ctx: Context, s: string) => (await import('./commands/systemd-net.js')).down(ctx, s),
-  '__init-needed': async (ctx: Context, s: string) => (await import('./commands/systemd-health.js')).initNeeded(ctx, s),
-  '__wait-dependencies': async (ctx: Context, s: string) => (await import('./commands/systemd-deps.js')).waitDependencies(ctx, s),
-} as const;
 
 export async function main(argv: string[], ctx: Context): Promise<number> {
   const wantsJson = argv.includes('--json');

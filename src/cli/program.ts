@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { NisoError } from '../errors/niso-error.js';
 import type { Context } from './context.js';
 import { VERSION } from './version.js';
+import { UNIT_COMMANDS } from './unit-commands.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -165,28 +166,28 @@ function buildProgram(ctx: Context): Command {
   program.command('__net-up', { hidden: true })
     .description('set up a systemd service\'s private network (run by its niso-SERVICE-net.service)')
     .argument('<service>', 'service name')
-    .action(async (service: string) => (await import('./commands/systemd-net.js')).up(ctx, service));
+    .action((service: string) => UNIT_COMMANDS['__net-up'](ctx, service));
   program.command('__net-down', { hidden: true })
     .description('remove a systemd service\'s private network (run by its niso-SERVICE-net.service)')
     .argument('<service>', 'service name')
-    .action(async (service: string) => (await import('./commands/systemd-net.js')).down(ctx, service));
+    .action((service: string) => UNIT_COMMANDS['__net-down'](ctx, service));
   // Run by niso-SERVICE-health.service, which the service's health timers start: one check, then exit.
   program.command('__health-check', { hidden: true })
     .description('run the health check of a systemd service once (run by its niso-SERVICE-health.service)')
     .argument('<service>', 'service name')
-    .action(async (service: string) => (await import('./commands/systemd-health.js')).healthCheck(ctx, service));
+    .action((service: string) => UNIT_COMMANDS['__health-check'](ctx, service));
 
   // Run by niso-SERVICE-init-check.service: whether the init step is due before this start (niso-SERVICE-init.service's condition).
   program.command('__init-needed', { hidden: true })
     .description('mark whether the init step of a systemd service is due before its start (run by its niso-SERVICE-init-check.service)')
     .argument('<service>', 'service name')
-    .action(async (service: string) => (await import('./commands/systemd-health.js')).initNeeded(ctx, service));
+    .action((service: string) => UNIT_COMMANDS['__init-needed'](ctx, service));
 
   // Run by niso-SERVICE-deps.service: a stack service's healthy/completed dependencies before its start (after a reboot too).
   program.command('__wait-dependencies', { hidden: true })
     .description('wait until a stack service\'s dependencies meet their depends_on conditions (run by its niso-SERVICE-deps.service)')
     .argument('<service>', 'service name')
-    .action(async (service: string) => (await import('./commands/systemd-deps.js')).waitDependencies(ctx, service));
+    .action((service: string) => UNIT_COMMANDS['__wait-dependencies'](ctx, service));
 
   // Run by niso-recover.service at boot: an interrupted switch of generations settled before anyone runs niso.
   program.command('__recover', { hidden: true })
@@ -197,7 +198,7 @@ function buildProgram(ctx: Context): Command {
   program.command('__after-exit', { hidden: true })
     .description('apply the restart policy after a systemd service ended (run by its niso-SERVICE-exit.service)')
     .argument('<service>', 'service name')
-    .action(async (service: string) => (await import('./commands/systemd-exit.js')).afterExit(ctx, service));
+    .action((service: string) => UNIT_COMMANDS['__after-exit'](ctx, service));
 
   const runtime = program.command('runtime').description('language runtimes that apps can use: the host\'s, added by hand, or installed into niso\'s store');
   runtime.command('list').alias('ls')
