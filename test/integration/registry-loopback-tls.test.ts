@@ -115,6 +115,13 @@ test('a broken file in a registry\'s certs.d is named (NISO7045) before anything
   const badKey = await niso(['tags', `127.0.0.1:${port}/apps/hello`], { NODE_EXTRA_CA_CERTS: '' });
   assert.match(badKey.err, /NISO7045: .*client\.key: it is not a PEM private key/);
   assert.equal(/\n\s+at /.test(badKey.err), false, 'no stack trace');
+  // A FIFO in the place of a CA file is refused at once, not waited on.
+  const fifo = join(dir, 'fifo.crt');
+  execFileSync('mkfifo', [fifo]);
+  certsFor(port, {});
+  execFileSync('mv', [fifo, join(dir, 'root/etc/niso/certs.d', `127.0.0.1:${port}`, 'ca.crt')]);
+  const blocked = await niso(['tags', `127.0.0.1:${port}/apps/hello`], { NODE_EXTRA_CA_CERTS: '' });
+  assert.match(blocked.err, /NISO7045: .*ca\.crt: it is a FIFO, not a file/);
   noCerts();
 });
 

@@ -4,9 +4,10 @@
 // are CA certificates, added to node's own list (and NODE_EXTRA_CA_CERTS'); `NAME.cert` with `NAME.key` is a client
 // certificate and its key. Read once per host and process, and only for hosts niso talks HTTPS to.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NisoError } from '../../errors/niso-error.js';
+import { readRegularFile } from '../../host/read-bounded.js';
 
 export const certsDir = (root: string) => join(root, 'etc/niso/certs.d');
 
@@ -26,11 +27,13 @@ const invalid = (file: string, what: string, cause?: unknown) => new NisoError('
 /** The PEM certificate blocks of a text (base64 between the markers holds no '-'). */
 const pemBlocks = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
 
+/** A file's text, at most MAX_FILE bytes, only a regular file (a FIFO named ca.crt does not hold niso up). */
 function readBounded(file: string): string {
-  let size: number;
-  try { size = statSync(file).size; } catch (e) { throw invalid(file, `cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, e); }
-  if (size > MAX_FILE) throw invalid(file, `it is ${size} bytes, more than a certificate file holds (${MAX_FILE})`);
-  try { return readFileSync(file, 'utf8'); } catch (e) { throw invalid(file, `cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, e); }
+  let r;
+  try { r = readRegularFile(file, MAX_FILE); } catch (e) { throw invalid(file, `cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, e); }
+  if (!r.ok) throw invalid(file, `it is ${r.what}, not a file`);
+  if (r.bytes.length > MAX_FILE) throw invalid(file, `it is larger than a certificate file is (${MAX_FILE} bytes)`);
+  return r.bytes.toString('utf8');
 }
 
 /** The PEM certificates of a file, each parsed, so that a broken one is named here rather than by a failed handshake. */
