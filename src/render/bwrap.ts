@@ -24,7 +24,6 @@ export interface BwrapCommand {
   fds: BwrapFd[];
 }
 
-export { RenderError };
 
 /** Options for bwrap --args: a NUL inside one would end it and start another option of the caller's choosing. */
 function nulSeparated(options: string[]): string {

@@ -7,7 +7,8 @@ import type { Readable, Writable } from 'node:stream';
 import { NisoError } from '../errors/niso-error.js';
 import { missingTool, run } from '../host/exec.js';
 import type { Plan } from '../plan/plan.js';
-import { renderBwrap, renderBwrapJoin, RenderError, shellQuote, type JoinHostFacts } from '../render/bwrap.js';
+import { renderBwrap, renderBwrapJoin, shellQuote, type JoinHostFacts } from '../render/bwrap.js';
+import { RenderError } from '../render/render-error.js';
 import { isLoaderPath, parseLddOutput } from '../runtime/ldd-output.js';
 // The same first step as the app's: join the cgroup and set the open-files limit, as root.
 import { compileSeccomp, JOIN } from '../sandbox/spawn.js';

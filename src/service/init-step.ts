@@ -87,5 +87,4 @@ function killAll(cg: Cgroup): void {
   for (const p of cgroupPids(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
 }
 
-export { initStepFailed, timedOutText };
 

@@ -3,12 +3,10 @@ import { backendFor, type Deactivated, type Host } from '../backend/index.js';
 import { interruptedStarts } from './interrupted.js';
 import type { ServiceState } from './model/types.js';
 import { lastOutput } from './running.js';
-import { checkName, readState, requireDefinition } from './store.js';
+import { readState, requireDefinition } from './store.js';
 
 export type { Deactivated, Host };
 
-// Defined beside the records (store.ts), which a switch reads without loading the verbs' backends.
-export { checkName };
 
 /** `niso activate SERVICE` for an existing, inactive service: starts it again as it was defined. */
 export async function start(host: Host, name: string): Promise<ServiceState> {

@@ -88,4 +88,3 @@ export function formatPlanLine(l: StackPlanLine): string {
 }
 
 // Apart (networks-needed.ts) so that a switch gets it without the stack checks and the TOML parser behind them.
-export { networksNeeded, type NeededNetwork } from './networks-needed.js';

@@ -14,7 +14,7 @@ import { expandSyscallNames, isKnownSyscall } from '../../src/render/seccomp-sys
 import { JIT_RUNTIMES, planDigest, renderSystemdUnit, type SystemdUnit } from '../../src/render/systemd.js';
 import { SystemdQuoteError } from '../../src/render/systemd-escape.js';
 import { NAMESPACE_SYSCALLS, SYSTEMD_SYSCALL_SETS, UNKNOWN_TO_SYSTEMD_252 } from '../../src/render/systemd-syscalls.js';
-import { RenderError } from '../../src/render/bwrap.js';
+import { RenderError } from '../../src/render/render-error.js';
 import { mountUnitName } from '../../src/render/systemd-mount.js';
 import { healthUnitNames, startPoints } from '../../src/render/systemd-health.js';
 import { healthServiceName, healthStartTimerName, healthTimerName } from '../../src/render/systemd-names.js';

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { renderBwrap, RenderError } from '../../src/render/bwrap.js';
+import { renderBwrap } from '../../src/render/bwrap.js';
+import { RenderError } from '../../src/render/render-error.js';
 import { goldenPlan } from '../helpers/golden-plan.js';
 
 const GOLDEN = join(import.meta.dirname, '../golden/plan');

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../../src/plan/plan.js';
-import { renderBwrapJoin, RenderError, type JoinHostFacts } from '../../src/render/bwrap.js';
+import { renderBwrapJoin, type JoinHostFacts } from '../../src/render/bwrap.js';
+import { RenderError } from '../../src/render/render-error.js';
 
 const GOLDEN = join(import.meta.dirname, '../golden/plan');
 const planOf = (name: string) => JSON.parse(readFileSync(join(GOLDEN, name, 'plan.json'), 'utf8')) as Plan;

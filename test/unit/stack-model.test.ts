@@ -10,7 +10,7 @@ import { parseStack } from '../../src/stack/parse.js';
 import { resolveStack } from '../../src/stack/resolve.js';
 import type { ResolvedStack } from '../../src/stack/types.js';
 import { generationServiceOf } from '../../src/stack/generation.js';
-import { networksNeeded } from '../../src/stack/deploy.js';
+import { networksNeeded } from '../../src/stack/networks-needed.js';
 import type { GenerationService, ServiceAction } from '../../src/generation/types.js';
 
 const nodes = (spec: Record<string, string[]>): DepNode[] => Object.entries(spec).map(([service, deps]) => ({ service, dependsOn: deps.map((d) => ({ service: d })) }));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { RenderError } from '../../src/render/bwrap.js';
+import { RenderError } from '../../src/render/render-error.js';
 import { environmentFileProperty, withExitRecord, FOREGROUND_DROPPED, parseExitRecord, systemdRunArgv, transientArgv, transientProperties } from '../../src/render/systemd-run.js';
 
 const GOLDEN = join(import.meta.dirname, '../golden/systemd');

@@ -14,9 +14,8 @@ import { netPaths, readRecords } from '../../net/host/state-files.js';
 import { netnsName } from '../../net/model/names.js';
 import { liveNet } from '../net.js';
 import { filesDirOf } from './unit-end.js';
-import { errorFileOf, netUpError } from './net-error.js';
+import { errorFileOf } from './net-error.js';
 
-export { netUpError };
 
 export { liveNet };
 import { SERVICE_NAME_RE, readDefinition, readPlan, readState, writeState } from '../store.js';

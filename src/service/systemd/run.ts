@@ -18,7 +18,8 @@ import { layout } from '../../store/layout.js';
 import { SYSUSERS_DIR } from './ops.js';
 import { tool } from './systemctl.js';
 import { runTransient } from './transient.js';
-import { initNeeded, initPlan, initStepFailed, timedOutText } from '../init-step.js';
+import { initNeeded, initPlan } from '../init-step.js';
+import { initStepFailed, timedOutText } from '../init-step-error.js';
 
 /** Where runs and execs keep what their transient unit needs: apart from services' files (services/NAME/systemd). */
 export function transientDir(root: string): string {
