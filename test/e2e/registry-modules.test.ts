@@ -59,7 +59,8 @@ test('push of a packed file and pull without a policy load no validator, TOML pa
   assert.deepEqual(readFileSync(out), readFileSync(file), 'byte-identical');
   const pulled = bundledIn(pullList);
   assert.ok(pulled.includes('src/registry/host/pull.ts'), 'the pull path is listed');
-  assert.deepEqual(pulled.filter((b) => /node_modules\/smol-toml\/|src\/registry\/(policy|signature|verify)\.ts|src\/registry\/host\/registries-file\.ts/.test(b)), [], 'pull without a policy: no policy rules, envelopes or registries.toml parser');  assert.deepEqual([...pushed, ...pulled].filter((b) => /node_modules\/cli-progress\//.test(b)), [], 'no terminal: the progress bar\'s package is not loaded');
+  assert.deepEqual(pulled.filter((b) => /node_modules\/smol-toml\/|src\/registry\/(policy|signature|verify)\.ts|src\/registry\/host\/registries-file\.ts/.test(b)), [], 'pull without a policy: no policy rules, envelopes or registries.toml parser');
+  assert.deepEqual([...pushed, ...pulled].filter((b) => /node_modules\/cli-progress\//.test(b)), [], 'no terminal: the progress bar\'s package is not loaded');
 });
 
 test('on a terminal the progress bar (loaded only there) is drawn', () => {

@@ -31,25 +31,23 @@ export async function removeTestDir(dir: string): Promise<void> {
  * The last resort for a test that failed (or forgot) before it stopped its services: the supervisors and every
  * process in the services' cgroups of the NISO_ROOTs below `dir` are SIGKILLed, and waited for, so that no sandbox
  * outlives the directory and holds its /state image's loop device (read-modules' did, every run, until it was
- * fixed). Their cgroups are removed. A test that stops its services finds nothing here.
+ * fixed); then the cgroups go. A test that stops its services finds nothing here.
  */
 export async function killServicesBelow(dir: string): Promise<void> {
   const { rootsBelow } = await import('../../src/store/release-root.js');
   const roots = rootsBelow(dir, 'var/lib/niso/services');
   if (roots.length === 0) return;
-  const [{ listServiceNames, rootId }, { serviceProcesses }, { supervisorPid }, { removeCgroup, serviceCgroup }] = await Promise.all([
+  const [{ listServiceNames }, { cgroupOf }, { supervisorPid }, { removeCgroup }] = await Promise.all([
     import('../../src/service/store.js'), import('../../src/service/running.js'), import('../../src/service/supervisor-record.js'),
     import('../../src/sandbox/cgroup.js'),
   ]);
-  const kill = (pid: number) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } };
-  const left = () => roots.flatMap((root) => listServiceNames(root).flatMap((name) => serviceProcesses(root, name)));
-  for (const root of roots) { const sup = await supervisorPid(root); if (sup !== null) kill(sup); }
-  for (let i = 0; i < 100 && left().length > 0; i++) {
-    left().forEach(kill);
-    await new Promise((r) => setTimeout(r, 100));
+  // The supervisors first, or they would start what is killed again.
+  for (const root of roots) {
+    const sup = await supervisorPid(root);
+    if (sup !== null) { try { process.kill(sup, 'SIGKILL'); } catch { /* gone */ } }
   }
-  // Nothing killed here removes its cgroup on the way out (a supervisor does, when it stops a service): they go too.
-  for (const root of roots) for (const name of listServiceNames(root)) await removeCgroup(serviceCgroup(rootId(root), name));
+  // removeCgroup kills what is in a service's cgroup, waits until it is empty, and removes it.
+  for (const root of roots) for (const name of listServiceNames(root)) await removeCgroup(cgroupOf(root, name));
 }
 
 /**
