@@ -72,13 +72,6 @@ function timingsText(path, totalS, concurrency) {
   return `${lines.join('\n')}\n\n`;
 }
 
-/** Where niso makes its cgroups: /sys/fs/cgroup/niso (v2) and /sys/fs/cgroup/<controller>/niso (v1). */
-function nisoCgroupParents() {
-  let hierarchies = [];
-  try { hierarchies = readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join('/sys/fs/cgroup', d.name, 'niso')); } catch { /* no cgroup fs */ }
-  return ['/sys/fs/cgroup/niso', ...hierarchies];
-}
-
 function collect(dir) {
   const out = [];
   for (const name of readdirSync(dir).sort()) {
@@ -113,31 +106,32 @@ if (process.argv[2] !== INNER) {
   // bundle is handed on as NISO_TEST_NPM_CA, and those files give it back to their own children (test/helpers/npm-ca.ts).
   const { NODE_EXTRA_CA_CERTS: npmCa, ...inherited } = process.env;
   const env = { ...inherited, NODE_NO_WARNINGS: '1', NISO_TEST_TIMINGS: timings, ...(npmCa ? { NISO_TEST_NPM_CA: npmCa } : {}) };
-  const parents = nisoCgroupParents();
-  const hadParents = parents.filter((p) => existsSync(p));
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', resolve('scripts/test-timing.mjs'), import.meta.filename, INNER, String(concurrency), ...files], { stdio: 'inherit', env });
   rmSync(timingsDir, { recursive: true, force: true });
-  // niso keeps its services' cgroups below a parent "niso" of its own, which it makes and never removes (a host that
-  // ran niso once keeps it, as it keeps a systemd slice). The run leaves the host as it found it: a parent the tests
-  // made goes if it is empty. rmdir refuses one with a cgroup left below it, so a leak still shows.
-  for (const p of parents) if (!hadParents.includes(p)) { try { rmdirSync(p); } catch { /* not made, or not empty */ } }
   process.exit(r.status ?? 1);
 } else {
   const { run } = await import('node:test');
   const { spec } = await import('node:test/reporters');
   const { Transform } = await import('node:stream');
+  const { cgroupParents } = await import(resolve('src/sandbox/cgroup.ts'));
   const t0 = performance.now();
+  // niso keeps its services' cgroups below a parent "niso" of its own, which it makes and never removes (a host that
+  // ran niso once keeps it, as it keeps a systemd slice). The run leaves the host as it found it: a parent the tests
+  // made goes once they are done, if it is empty. rmdir refuses one with a cgroup left below it, so a leak still shows.
+  const madeByTests = cgroupParents().filter((p) => !existsSync(p));
   const [concurrency, ...files] = process.argv.slice(3);
   const stream = run({ files: files.map((f) => resolve(f)), concurrency: Number(concurrency) });
   stream.on('test:fail', () => { process.exitCode = 1; });
   // The run's summary starts with its first top-level diagnostic, "tests N": every file has exited by then. The
-  // timings go in as output of the run itself, which the spec reporter prints as it is, in order.
+  // timings go in as output of the run itself, which the spec reporter prints as it is, in order; the cgroup parents
+  // the tests made go at that moment too.
   let timed = false;
   const withTimings = new Transform({
     objectMode: true,
     transform(event, _enc, done) {
       if (!timed && event.type === 'test:diagnostic' && event.data.nesting === 0 && /^tests \d+$/.test(event.data.message)) {
         timed = true;
+        for (const p of madeByTests) { try { rmdirSync(p); } catch { /* not made, or not empty */ } }
         const text = timingsText(process.env.NISO_TEST_TIMINGS, (performance.now() - t0) / 1000, concurrency);
         if (text) this.push({ type: 'test:stdout', data: { message: text, nesting: 0 } });
       }

@@ -36,6 +36,11 @@ function v1Mounted(): string[] {
   return v1;
 }
 
+/** The directories niso makes its cgroups in: `niso` below the v2 root, or below each v1 hierarchy it uses. */
+export function cgroupParents(): string[] {
+  return v2Available() ? [join(BASE, 'niso')] : v1Mounted().map((c) => join(BASE, c, 'niso'));
+}
+
 function write(path: string, value: string): void {
   writeFileSync(path, value);
 }
@@ -67,7 +72,7 @@ export function serviceCgroupName(rootId: string, service: string): string {
 
 export function serviceCgroup(rootId: string, service: string): Cgroup {
   const name = serviceCgroupName(rootId, service);
-  const dirs = v2Available() ? [join(BASE, 'niso', name)] : v1Mounted().map((c) => join(BASE, c, 'niso', name));
+  const dirs = cgroupParents().map((p) => join(p, name));
   return { dirs, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')) };
 }
 
@@ -156,7 +161,7 @@ export async function removeCgroup(cg: Cgroup): Promise<void> {
 
 /** Removes cgroups of runs whose niso process is gone (killed before it could clean up). */
 export async function sweepCgroups(): Promise<string[]> {
-  const roots = v2Available() ? [join(BASE, 'niso')] : V1.map((c) => join(BASE, c, 'niso'));
+  const roots = cgroupParents();
   const swept: string[] = [];
   for (const r of roots) {
     let names: string[];
