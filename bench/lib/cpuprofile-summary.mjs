@@ -3,6 +3,7 @@
 // every profile given (bench/cli-cpu.ts's profiles, or any). Usage: node bench/lib/cpuprofile-summary.mjs [--top N] FILE|DIR...
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -14,46 +15,17 @@ for (let i = 0; i < args.length; i++) {
   else files.push(args[i]);
 }
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-/** A source map's mappings as, per generated line, sorted [column, source index] pairs. */
-function decodeMap(path) {
-  const map = JSON.parse(readFileSync(path, 'utf8'));
-  const lines = [];
-  let src = 0;
-  for (const line of map.mappings.split(';')) {
-    const segs = [];
-    let col = 0;
-    for (const seg of line.split(',')) {
-      if (!seg) continue;
-      const vals = [];
-      let v = 0, shift = 0;
-      for (const ch of seg) {
-        const d = B64.indexOf(ch);
-        v += (d & 31) << shift;
-        if (d & 32) shift += 5;
-        else { vals.push(v & 1 ? -(v >>> 1) : v >>> 1); v = 0; shift = 0; }
-      }
-      col += vals[0];
-      if (vals.length > 1) src += vals[1];
-      segs.push([col, src]);
-    }
-    lines.push(segs);
-  }
-  return { sources: map.sources, lines };
-}
 const maps = new Map();
+/** The original source file of a profile frame, through the bundle's source map (node's own SourceMap reads it). */
 function sourceOf(url, line, col) {
   if (!url) return '(vm)';
   if (!url.startsWith('file:')) return url;
   const path = fileURLToPath(url);
-  if (!maps.has(path)) maps.set(path, existsSync(`${path}.map`) ? decodeMap(`${path}.map`) : null);
+  if (!maps.has(path)) maps.set(path, existsSync(`${path}.map`) ? new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8'))) : null);
   const m = maps.get(path);
   if (!m) return path.replace(/.*\/node_modules\//, 'node_modules/');
-  const segs = m.lines[line] ?? [];
-  let best = null;
-  for (const s of segs) { if (s[0] <= col) best = s; else break; }
-  const s = best ? m.sources[best[1]] : '?';
-  return s.replace(/^(\.\.\/)+/, '').replace(/.*node_modules\//, 'node_modules/');
+  const s = m.findEntry(line, col).originalSource ?? '?';
+  return s.replace(/^file:\/\//, '').replace(/^.*?\/(src|node_modules)\//, '$1/').replace(/^(\.\.\/)+/, '');
 }
 
 const selfBySource = new Map();
