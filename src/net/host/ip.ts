@@ -2,6 +2,7 @@
 // pairs. Each step batches its commands (`ip -batch -`) so an attachment costs a few processes.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { bridgeState, type BridgeLink } from '../model/bridge.js';
 import { cidrOf } from '../model/cidr.js';
 import { chooseMtu, type MtuChoice } from '../model/mtu.js';
 import { parseDefaultRoutes, parseIpAddresses, parseIpLinks, parseIpRoutes, parseNetnsList, type IpLink } from '../model/tool-json.js';
@@ -60,20 +61,33 @@ export async function ensureForwarding(): Promise<boolean> {
 }
 
 /**
- * The network's bridge, up, with the gateway address, the uplink's MTU and route_localnet=1,
- * which lets the host's own 127.0.0.1:PORT be forwarded onto it (PLATFORM §2). `links`: the host's links as just
- * read (uplinkMtu), else they are read here. Idempotent: run
- * on every attach, since bridges do not survive a reboot but networks.json does. An MTU set
- * explicitly stays on the bridge whatever its ports have (the kernel would otherwise follow the
- * smallest port).
+ * What the kernel shows under a bridge's name (model/bridge.ts judges whose it is): its alias and type from /sys,
+ * its addresses from `links` (as just read by uplinkMtu) or read here.
  */
-export async function ensureBridge(network: Network, mtu: number, links?: readonly IpLink[]): Promise<void> {
+export async function bridgeLink(name: string, links?: readonly IpLink[]): Promise<BridgeLink> {
+  if (!linkExists(name)) return { exists: false, isBridge: false, alias: '', addresses: [] };
+  const alias = await readFile(`/sys/class/net/${name}/ifalias`, 'utf8').then((t) => t.trim(), () => '');
+  const link = (links ?? await listLinks()).find((l) => l.ifname === name);
+  return { exists: true, isBridge: existsSync(`/sys/class/net/${name}/bridge`), alias, addresses: link?.addresses ?? [] };
+}
+
+/**
+ * The network's bridge, up, with the gateway address, the uplink's MTU, `alias` (its owner, model/bridge.ts) and
+ * route_localnet=1, which lets the host's own 127.0.0.1:PORT be forwarded onto it (PLATFORM §2). `links`: the host's
+ * links as just read (uplinkMtu), else they are read here. Idempotent: run on every attach, since bridges do not
+ * survive a reboot but networks.json does. The caller has made sure that a bridge of that name is the network's own
+ * (bridgeState 'ours') or that there is none. An MTU set explicitly stays on the bridge whatever its ports have (the
+ * kernel would otherwise follow the smallest port).
+ */
+export async function ensureBridge(network: Network, alias: string, mtu: number, links?: readonly IpLink[]): Promise<void> {
   const prefix = cidrOf(network.subnet).prefix;
   const want = `${network.gateway}/${prefix}`;
   const link = linkExists(network.bridge) ? (links ?? await listLinks()).find((l) => l.ifname === network.bridge) : undefined;
   const lines: string[] = [];
   if (!link) lines.push(`link add ${network.bridge} mtu ${mtu} type bridge`);
   else if (link.mtu !== mtu) lines.push(`link set ${network.bridge} mtu ${mtu}`);
+  // A bridge made before niso marked its bridges gets the mark now.
+  if (!link || (await bridgeLink(network.bridge, [link])).alias !== alias) lines.push(`link set ${network.bridge} alias ${alias}`);
   if (!link?.addresses.includes(want)) lines.push(`addr add ${want} dev ${network.bridge}`);
   if (!link?.up) lines.push(`link set ${network.bridge} up`);
   if (lines.length > 0) await must('ip', ['-batch', '-'], lines.join('\n') + '\n');
@@ -84,8 +98,14 @@ export async function ensureBridge(network: Network, mtu: number, links?: readon
   if (existsSync(v6)) await writeFile(v6, '1');
 }
 
-export async function removeBridge(bridge: string): Promise<void> {
-  if (linkExists(bridge)) await must('ip', ['link', 'del', bridge]);
+/**
+ * Deletes the network's bridge if it is its own (model/bridge.ts): a bridge of that name that another root made after
+ * this one's went (a reboot, a machine's network namespace) is left alone. Returns whether one was deleted.
+ */
+export async function removeBridge(network: Network, alias: string): Promise<boolean> {
+  if (bridgeState(await bridgeLink(network.bridge), network, alias) !== 'ours') return false;
+  await must('ip', ['link', 'del', network.bridge]);
+  return true;
 }
 
 /**

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { withLock } from '../../host/lock.js';
+import { bridgeAlias, bridgeState, replanNetwork } from '../model/bridge.js';
 import { renderHosts } from '../model/hosts.js';
 import { DEFAULT_NETWORK } from '../model/names.js';
 import { planNetwork, planRemoveNetwork, type NetworkRequest } from '../model/network.js';
@@ -11,8 +12,9 @@ import { DEFAULT_TABLE, renderNftRuleset } from '../model/nft.js';
 import { assertNoListenerConflicts, assertNoPortConflicts, portMapsFor, type PortMappingInput } from '../model/ports.js';
 import { planAttach, stateOf, type AttachmentRecord } from '../model/state.js';
 import { DEFAULT_POOL } from '../model/subnet.js';
+import type { IpLink } from '../model/tool-json.js';
 import type { Attachment, Network, PortMap } from '../model/types.js';
-import { createEndpoint, ensureBridge, ensureForwarding, hostNetFacts, removeBridge, removeEndpoint, uplinkMtu } from './ip.js';
+import { bridgeLink, createEndpoint, ensureBridge, ensureForwarding, hostNetFacts, listLinks, removeBridge, removeEndpoint, uplinkMtu } from './ip.js';
 import { applyRuleset, deleteTable, forwardBlockers } from './nft.js';
 import { hostListeners } from './ss.js';
 import { HOST_NET_LOCK, netPaths, ownerAlive, ownerOf, readNetworks, readRecords, removeRecord, writeNetworks, writeRecord, type NetPaths } from './state-files.js';
@@ -77,14 +79,52 @@ async function createNetworkLocked(ctx: NetContext, paths: NetPaths, req: Networ
     await writeNetworks(paths, [...networks, network]);
     try {
       const { mtu, links } = await uplinkMtu(networks.map((n) => n.bridge));
-      await ensureBridge(network, mtu, links);
+      await ensureBridge(network, aliasOf(ctx, network), mtu, links);
       await ensureForwarding();
     } catch (e) {
-      await removeBridge(network.bridge).catch(() => undefined);
+      await removeBridge(network, aliasOf(ctx, network)).catch(() => undefined);
       await writeNetworks(paths, networks);
       throw e;
     }
     return network;
+  });
+}
+
+/** The alias that marks a bridge as this root's network's own (model/bridge.ts). */
+const aliasOf = (ctx: NetContext, network: Network) => bridgeAlias(ctx.table, network.name);
+
+/**
+ * Root lock held: the bridges of the networks `names`, each the network's own and up, and the networks as they are
+ * now. A bridge that is there and carries the network's mark is only checked (the usual case: no other lock, no
+ * other process). One that is missing (a reboot, a machine's network namespace gone) or whose name another root has
+ * taken since is made again under the host's network lock, on a free name, and on a free subnet if its own is taken
+ * now (replanNetwork), and the new name or subnet is recorded. `records`: the live attachments (pruned).
+ */
+async function bringUpBridges(ctx: NetContext, paths: NetPaths, names: readonly string[], records: readonly AttachmentRecord[], mtu: number, links: readonly IpLink[]): Promise<Network[]> {
+  const networks = await readNetworks(paths);
+  const used = networks.filter((n) => names.includes(n.name));
+  const states = await Promise.all(used.map(async (n) => bridgeState(await bridgeLink(n.bridge, links), n, aliasOf(ctx, n))));
+  if (states.every((s) => s === 'ours')) {
+    for (const n of used) await ensureBridge(n, aliasOf(ctx, n), mtu, links);
+    return networks;
+  }
+  return withLock(HOST_NET_LOCK, 'the host\'s network names', async () => {
+    let current = networks;
+    for (const name of names) {
+      const network = current.find((n) => n.name === name);
+      if (!network) continue;
+      const fresh = await listLinks();
+      const state = bridgeState(await bridgeLink(network.bridge, fresh), network, aliasOf(ctx, network));
+      if (state === 'ours') { await ensureBridge(network, aliasOf(ctx, network), mtu, fresh); continue; }
+      const live = [...new Set(records.filter((r) => r.attachment.network === name).map((r) => r.attachment.service))].sort();
+      const next = replanNetwork(network, state, await hostNetFacts(), current.filter((n) => n.name !== name), live, ctx.bridgePrefix, ctx.pool);
+      if (next !== network) {
+        current = current.map((n) => (n.name === name ? next : n));
+        await writeNetworks(paths, current);
+      }
+      await ensureBridge(next, aliasOf(ctx, next), mtu, fresh);
+    }
+    return current;
   });
 }
 
@@ -122,7 +162,7 @@ export async function removeNetwork(ctx: NetContext, name: string): Promise<Netw
     // Rules first, so none points at the bridge once it is gone; the record last, so a crash in
     // between leaves the network listed and `niso net remove` can simply be run again.
     await applyState(ctx, records, rest);
-    await removeBridge(network.bridge);
+    await removeBridge(network, aliasOf(ctx, network));
     await writeNetworks(paths, rest);
     return network;
   });
@@ -209,18 +249,17 @@ export async function attachService(ctx: NetContext, opts: AttachOptions): Promi
     if (names.includes(DEFAULT_NETWORK) && !(await readNetworks(paths)).some((n) => n.name === DEFAULT_NETWORK)) {
       await createNetworkLocked(ctx, paths, { name: DEFAULT_NETWORK });
     }
-    const networks = await readNetworks(paths);
     const records = await readRecords(paths);
+    // Read on every attach: the uplink may have changed since the network was made (a VPN came up).
+    const { mtu, links } = await uplinkMtu((await readNetworks(paths)).map((n) => n.bridge));
+    // Before the addresses are planned: a bridge made again may have had to move to a free subnet.
+    const networks = await bringUpBridges(ctx, paths, names, records, mtu, links);
     const protocols = [...new Set(ports.map((p) => p.protocol))];
     const listeners = protocols.length > 0 ? await hostListeners(protocols, ports.map((p) => p.host)) : [];
     const ids = { netns: opts.netnsId ?? hex8(), veths: names.map(() => hex8()) };
     const planned = planAttach({ service: opts.service, networks: names, ports, egress: opts.egress ?? true, owner, ...(opts.aliases ? { aliases: opts.aliases } : {}) }, ids, networks, records, listeners, ctx.netnsPrefix, now());
     for (const r of planned) await writeRecord(paths, r);
     try {
-      // Read on every attach: the uplink may have changed since the network was made (a VPN came up).
-      const { mtu, links } = await uplinkMtu(networks.map((n) => n.bridge));
-      const used = networks.filter((n) => names.includes(n.name));
-      for (const n of used) await ensureBridge(n, mtu, links);
       await ensureForwarding();
       await createEndpoint(planned.map((r) => r.attachment), networks, mtu);
       await applyLocked(ctx, paths);

@@ -60,6 +60,12 @@ export function validateSubnet(text: string, host: HostNetFacts, networks: reado
   return choiceOf(cidr);
 }
 
+/** What on the host (a route or an address; not niso's networks) overlaps `subnet`, in words; null when nothing does. */
+export function hostOccupant(subnet: string, host: HostNetFacts): string | null {
+  const cidr = cidrOf(subnet);
+  return occupants(host, []).find((o) => overlaps(o.cidr, cidr))?.what ?? null;
+}
+
 /**
  * The first block of `prefix` bits in the pool that overlaps nothing the host routes or holds
  * and no other niso network. Deterministic: the same facts give the same subnet.
