@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { NODE_MANIFEST, writeTree } from '../helpers/tmp.js';
 import { freePorts } from '../helpers/ports.js';
 import { teardownRoots } from '../helpers/switch-teardown.js';
+import { until } from '../helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '../../bin/niso');
 const onSystemd = process.env.NISO_E2E_BACKEND === 'systemd';
@@ -71,21 +72,11 @@ interface Meta { number: number; status: string; reason?: string; summary: strin
 const generations = (e: Env): Meta[] => JSON.parse(ok(e, ['generation', 'list', '--json'])) as Meta[];
 const currentNumber = (e: Env) => generations(e).find((g) => g.current)?.number ?? null;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const get = (port: number) => spawnSync('curl', ['-s', '-m', '2', `http://127.0.0.1:${port}/`], { encoding: 'utf8' }).stdout;
 async function answers(port: number, version: string): Promise<void> {
   let last = '';
-  await until(`${version} to answer on ${port}`, () => (last = get(port)) === `version ${version}`).catch((e: Error) => {
+  await until(`${version} to answer on ${port}`, () => (last = get(port)) === `version ${version}`, 15_000).catch((e: Error) => {
     throw new Error(`${e.message}; it answered ${JSON.stringify(last)}`);
   });
 }
