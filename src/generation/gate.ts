@@ -5,6 +5,7 @@
 // check misses (Kamal's /up), and never gives up before niso itself has decided. A service that ran and exited 0
 // without a restart to come (a one-shot job, a migration) completed: that is its success, as Compose's
 // `service_completed_successfully` has it.
+import { processStartTimeSync, sameProcess } from '../host/liveness.js';
 import { readHealth } from '../service/health/file.js';
 import { VERDICT_SLACK_MS } from '../service/health/messages.js';
 import { unhealthyWithinMs } from '../service/health/state.js';
@@ -19,6 +20,8 @@ export const GATE_POLL_MS = 200;
  * small file reads.
  */
 export const READY_POLL_MS = 10;
+/** In the settle window, a full status of each service at least this often; the looks in between are cheap (phase 2). */
+export const GATE_FULL_LOOK_MS = 1_000;
 
 export interface GateOptions {
   settleMs: number;
@@ -84,19 +87,35 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
   // A run is known by its start time and niso's restart count, not by its pid: on systemd the unit's main pid moves
   // from the sandbox's starter to the app once it runs, which is no restart.
   const seen = new Map(services.map((n) => { const s = serviceStatus(root, n)!; return [n, { startedAt: s.startedAt, restarts: s.restarts }]; }));
+  // Between full looks, a service whose process of the last full look still runs (same pid, same start time) and
+  // whose health record is not unhealthy is taken as unchanged: two small /proc and file reads instead of a status,
+  // which on systemd is a `systemctl show` (a process of its own, and PID 1's answer: ~25 of them per 5 s window).
+  // Every way to fail the window ends or replaces that process or marks the record unhealthy, so a change is still
+  // seen at the tick it shows; the last look before the window is passed is always a full one.
+  const runs = new Map<string, { pid: number; startTime: number | null } | null>();
+  const unchanged = (name: string) => {
+    const run = runs.get(name);
+    return run != null && sameProcess(run) && (checked.get(name) == null || readHealth(root, name)?.status !== 'unhealthy');
+  };
   const settleEnd = Date.now() + opts.settleMs;
+  let nextFullLook = 0;
   for (;;) {
+    const last = Date.now() >= settleEnd;
+    const full = last || Date.now() >= nextFullLook;
+    if (full) nextFullLook = Date.now() + GATE_FULL_LOOK_MS;
     for (const name of services) {
+      if (!full && unchanged(name)) continue;
       const health = checked.get(name) ?? null;
       const { s, why } = look(root, name, health !== null, started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why} within the settle window` };
       const was = seen.get(name)!;
-      if (completed(s)) continue;
+      if (completed(s)) { runs.set(name, null); continue; }
       if (s!.restarts !== was.restarts || s!.startedAt !== was.startedAt || s!.pid === null) {
         return { ok: false, service: name, reason: `${name}: it ended and was restarted within the settle window of ${opts.settleMs / 1000} s` };
       }
+      runs.set(name, { pid: s!.pid, startTime: processStartTimeSync(s!.pid) });
     }
-    if (Date.now() >= settleEnd) return { ok: true };
+    if (last) return { ok: true };
     await sleep(Math.min(GATE_POLL_MS, Math.max(1, settleEnd - Date.now())));
   }
 }
