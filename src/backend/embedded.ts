@@ -135,6 +135,7 @@ async function reconcile(host: Host, name: string): Promise<void> {
 export const embedded: Backend = {
   name: 'embedded', define, start, stop, restart, replace, updatePorts, updateDefinition, remove, reconcile,
   running: (host, name) => serviceRunning(host.root, name),
+  runningOf: (host, names) => new Set(names.filter((n) => serviceRunning(host.root, n))),
 };
 
 /** The end of a run that the host's restart took away. */

@@ -1,7 +1,7 @@
 // The systemd backend behind the Backend interface: each service is a unit (service/systemd/ops.ts) that systemd
 // starts, restarts and logs; niso writes the units and asks systemctl. Loaded only for systemd services.
 import type { PortMapping } from '../manifest/units.js';
-import { deactivate, reconcileUnitLocked, remove, restart, rewriteUnit, startDefined, unitActive } from '../service/systemd/ops.js';
+import { deactivate, reconcileUnitLocked, remove, restart, rewriteUnit, startDefined, unitActive, unitsActive } from '../service/systemd/ops.js';
 import { afterExitLocked } from '../service/systemd/after-exit.js';
 import { requireDefinition, withServiceLock, writeDefinition } from '../service/store.js';
 import type { Backend, DefineOptions, Host, ServiceEntry } from './types.js';
@@ -47,4 +47,5 @@ export const systemd: Backend = {
   remove: (host, name, opts) => remove(host, name, opts.deleteState),
   reconcile: async (host, name) => { await withServiceLock(host.root, name, async () => { await reconcileUnitLocked(host.root, name); }); },
   running: (_host, name) => unitActive(name),
+  runningOf: (_host, names) => unitsActive(names),
 };

@@ -47,4 +47,6 @@ export interface Backend {
   reconcile(host: Host, name: string): Promise<void>;
   /** Whether anything of the service runs now (a process in its cgroup, an active unit). */
   running(host: Host, name: string): boolean;
+  /** Which of these services run now, asked at once (on systemd one `systemctl show` for all, not one per service). */
+  runningOf(host: Host, names: readonly string[]): Set<string>;
 }

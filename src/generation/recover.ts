@@ -5,7 +5,7 @@
 // ends with exactly the old generation: every touched service with its `from` definition, running if it ran when the
 // switch began and is active in `from`; services that only the new generation has stopped and forgotten.
 import type { Host } from '../backend/index.js';
-import { backendFor } from '../backend/index.js';
+import { runningAmong } from '../backend/index.js';
 import { NisoError } from '../errors/niso-error.js';
 import { crashPoint } from '../host/crash-point.js';
 import { sameProcess } from '../host/liveness.js';
@@ -22,13 +22,9 @@ export type BeginLine = Extract<JournalLine, { t: 'begin' }>;
 
 /** What is installed and running now, for the services the switch touches, as generation entries. */
 async function observed(host: Host, names: readonly string[]): Promise<GenerationService[]> {
-  const out: GenerationService[] = [];
-  for (const name of names) {
-    const def = readDefinition(host.root, name);
-    if (!def) continue;
-    out.push(entryOf(def, (await backendFor(def.backend)).running(host, name)));
-  }
-  return out;
+  const defs = names.flatMap((name) => readDefinition(host.root, name) ?? []);
+  const live = await runningAmong(host, defs);
+  return defs.map((def) => entryOf(def, live.has(def.name)));
 }
 
 /** The actions that take the touched services from what is there now back to `from` (as it ran at the begin). */

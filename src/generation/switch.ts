@@ -6,7 +6,7 @@
 // generation it came from (recover.ts revert); a crash anywhere is settled by the next command (recoverLocked).
 import { randomBytes } from 'node:crypto';
 import type { Host } from '../backend/index.js';
-import { backendFor } from '../backend/index.js';
+import { runningAmong } from '../backend/index.js';
 import { NisoError, isNisoError } from '../errors/niso-error.js';
 import { crashPoint } from '../host/crash-point.js';
 import { processStartTimeSync } from '../host/liveness.js';
@@ -106,11 +106,9 @@ async function switchLocked(host: Host, target: SwitchTarget, opts: SwitchOption
   const meta = existing !== null ? { number: existing, hash: generationHash(toContent) } : createGeneration(root, toContent, {
     command: opts.command, actor: actorOf(host.env), parent: current?.meta.number ?? null, summary: summarize(actions),
   });
-  const running: string[] = [];
-  for (const name of new Set([...(from ?? EMPTY).services.map((s) => s.name), ...listServiceNames(root)])) {
-    const def = readDefinition(root, name);
-    if (def && (await backendFor(def.backend)).running(host, name)) running.push(name);
-  }
+  const defs = [...new Set([...(from ?? EMPTY).services.map((s) => s.name), ...listServiceNames(root)])].flatMap((name) => readDefinition(root, name) ?? []);
+  const live = await runningAmong(host, defs);
+  const running = defs.map((d) => d.name).filter((n) => live.has(n));
   const begin: BeginLine = {
     t: 'begin', id: `${Date.now()}-${randomBytes(4).toString('hex')}`, at: new Date().toISOString(), kind,
     pid: process.pid, pidStart: processStartTimeSync(process.pid),

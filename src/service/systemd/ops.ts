@@ -59,10 +59,18 @@ const stateMountName = (root: string, service: string) => mountUnitName(stateOf(
 /** The app's /tmp, shared with exec (render/systemd.ts sharedTmp). */
 const tmpMountName = (root: string, service: string) => mountUnitName(join(filesDirOf(root, service), SHARED_TMP_DIR));
 
+const ACTIVE_STATES = ['active', 'activating', 'reloading'];
+
 /** The unit is loaded and wanted: it runs, or systemd is restarting it. */
 export function unitActive(name: string): boolean {
-  const p = showSync(unitName(name), ['ActiveState']);
-  return p.ActiveState === 'active' || p.ActiveState === 'activating' || p.ActiveState === 'reloading';
+  return ACTIVE_STATES.includes(showSync(unitName(name), ['ActiveState']).ActiveState ?? '');
+}
+
+/** Which of these services' units are active (unitActive), in one `systemctl show`; unit by unit if that fails. */
+export function unitsActive(names: readonly string[]): Set<string> {
+  const shown = showManySync(names.map(unitName), ['ActiveState']);
+  if (shown === null) return new Set(names.filter(unitActive));
+  return new Set(names.filter((_, i) => ACTIVE_STATES.includes(shown[i]!.ActiveState ?? '')));
 }
 
 interface Installed { plan: Plan; unit: SystemdUnit; niso: NisoCommand }
