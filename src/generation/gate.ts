@@ -20,7 +20,7 @@ export const GATE_POLL_MS = 200;
  * small file reads.
  */
 export const READY_POLL_MS = 10;
-/** In the settle window, a full status of each service at least this often; the looks in between are cheap (phase 2). */
+/** A full status of each service at least this often; the looks in between are cheap (see safeSwitchGate). */
 export const GATE_FULL_LOOK_MS = 1_000;
 
 export interface GateOptions {
@@ -69,14 +69,28 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
   const checked = new Map(services.map((n) => [n, readPlan(root, n)?.health ?? null]));
   const started = Date.now();
   // Phase 1: ready (healthy, or running without a check), each within its own bound.
+  // A service with a check whose run was seen waiting for its first passing probe waits for its health record: until
+  // that record changes (a probe was recorded) or its process does, a look is two small reads instead of a status (on
+  // systemd a `systemctl show`, which a 10 ms poll ran ~50 times a second), and a full look comes at least once a second.
+  const probing = new Map<string, { pid: number; startTime: number | null; record: string; until: number }>();
+  const recordOf = (name: string) => { const h = readHealth(root, name); return h ? `${h.status} ${h.probes} ${h.lastProbeAt}` : ''; };
+  const stillProbing = (name: string) => {
+    const p = probing.get(name);
+    return p !== undefined && Date.now() < p.until && sameProcess(p) && recordOf(name) === p.record;
+  };
   const waiting = new Set(services);
   while (waiting.size > 0) {
     for (const name of [...waiting]) {
       const health = checked.get(name) ?? null;
+      const bound = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : opts.settleMs + VERDICT_SLACK_MS;
+      if (Date.now() - started <= bound && stillProbing(name)) continue;
+      probing.delete(name);
       const { s, why } = look(root, name, health !== null, started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why}` };
       if (ready(s!, health !== null)) { waiting.delete(name); continue; }
-      const bound = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : opts.settleMs + VERDICT_SLACK_MS;
+      if (health && s!.pid !== null && s!.health === 'starting') {
+        probing.set(name, { pid: s!.pid, startTime: processStartTimeSync(s!.pid), record: recordOf(name), until: Date.now() + GATE_FULL_LOOK_MS });
+      }
       if (Date.now() - started > bound) {
         return { ok: false, service: name, reason: `${name}: ${health ? `not healthy within ${Math.round(bound / 1000)} s, the longest its health check can take` : `not running within ${Math.round(bound / 1000)} s`} (state ${s!.state}${s!.health ? `, health ${s!.health}` : ''})` };
       }
