@@ -88,9 +88,10 @@ async function liveLimits(root: string, name: string, status: ServiceStatus): Pr
 
 export async function debug(ctx: Context, name: string, opts: { json?: boolean; lines?: string }): Promise<void> {
   const def = requireDefinition(ctx.root, name);
+  // The record before the status: an end recorded in between is then status's last exit, not listed twice.
+  const state = readState(ctx.root, name);
   const status = serviceStatus(ctx.root, name) as ServiceStatus;
   const plan = readPlan(ctx.root, name);
-  const state = readState(ctx.root, name);
   const health = readHealth(ctx.root, name);
   const n = Number(opts.lines ?? 20);
   const lines = Number.isFinite(n) && n > 0 ? n : 20;
@@ -99,7 +100,10 @@ export async function debug(ctx: Context, name: string, opts: { json?: boolean; 
   const systemd = sd ? await sd.systemdDebug(name) : null;
   const output = sd ? await sd.journalTail(name, lines) : await lastOutput(ctx.root, name, lines);
   // systemd restarts the app itself: its exits are in the journal, beside the ones niso recorded (stops, failed starts).
-  const exits = sd ? sd.mergeExits(state.exits, (await import('../../service/systemd/status.js')).journalExits(name, 10)) : state.exits;
+  // On the embedded backend an end the supervisor has not recorded yet is the one status shows with its verdict to come:
+  // listed and explained here too, as status tells it (it is recorded moments later).
+  const unrecorded = !sd && status.lastExit && !state.exits.some((e) => e.at === status.lastExit!.at) ? [status.lastExit] : [];
+  const exits = sd ? sd.mergeExits(state.exits, (await import('../../service/systemd/status.js')).journalExits(name, 10)) : [...state.exits, ...unrecorded];
   const stateDir = stateView(ctx.root, name);
   const suggestions = diagnose({ plan, exits, output, health, live: await liveLimits(ctx.root, name, status), state: stateDir });
   if (systemd?.execStatus) suggestions.unshift(`systemd could not start it (status ${systemd.execStatus.status}/${systemd.execStatus.name}): ${systemd.execStatus.meaning}`);
