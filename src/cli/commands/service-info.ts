@@ -125,6 +125,7 @@ export async function debug(ctx: Context, name: string, opts: { json?: boolean; 
   }
   if (systemd) {
     out.write(`\nsystemd (systemctl status ${systemd.unit}):\n${systemd.status.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
+    out.write(`  starts at boot: ${systemd.enabled ? 'yes' : 'no'} (its [Install] link; systemd may show the state it read before niso's last enable or disable until its next daemon-reload)\n`);
     if (systemd.security) {
       const top = systemd.security.findings.slice(0, 8);
       out.write(`\nsystemd-analyze security: ${systemd.security.exposure} ${systemd.security.rating} (0 is the safest, 10 the least safe)${top.length ? '; what adds to it:' : ''}\n`);

@@ -1,7 +1,7 @@
 // What `niso debug` adds for a systemd service: systemd's own account of the unit (`systemctl status`), the
 // exposure `systemd-analyze security` gives it with the findings that cost the most, the app's last output from
 // journald, and what systemd's exit statuses 200-245 mean (the start failed in systemd, before the app ran).
-import { tool, showSync } from './systemctl.js';
+import { tool, showSync, unitFileEnabled } from './systemctl.js';
 export { journalTail } from './logs.js';
 import { unitName } from '../../render/systemd-names.js';
 import type { ExitRecord } from '../model/types.js';
@@ -18,6 +18,11 @@ export interface SystemdDebug {
   securityError: string | null;
   /** ExecMainStatus and what it means, when the last start failed inside systemd (statuses 200 and up). */
   execStatus: { status: number; name: string; meaning: string } | null;
+  /**
+   * Whether a boot starts it: its [Install] link, read from the disk. niso enables without a daemon-reload, and
+   * systemd 252 keeps the enablement it computed before (`systemctl status` may say "disabled") until its next reload.
+   */
+  enabled: boolean;
 }
 
 /**
@@ -86,6 +91,7 @@ export async function systemdDebug(service: string): Promise<SystemdDebug> {
     security,
     securityError: security ? null : (text.stderr || json.stderr || 'no rating').trim(),
     execStatus: meaning ? { status: code, ...meaning } : null,
+    enabled: unitFileEnabled(unit),
   };
 }
 
