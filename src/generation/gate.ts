@@ -68,29 +68,32 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
   if (services.length === 0) return { ok: true };
   const checked = new Map(services.map((n) => [n, readPlan(root, n)?.health ?? null]));
   const started = Date.now();
-  // Phase 1: ready (healthy, or running without a check), each within its own bound.
-  // A service with a check whose run was seen waiting for its first passing probe waits for its health record: until
-  // that record changes (a probe was recorded) or its process does, a look is two small reads instead of a status (on
-  // systemd a `systemctl show`, which a 10 ms poll ran ~50 times a second), and a full look comes at least once a second.
-  const probing = new Map<string, { pid: number; startTime: number | null; record: string; until: number }>();
+  // A full look is a status, which on systemd is a `systemctl show` (a process of its own, and PID 1's answer). A
+  // service whose process of its last full look still runs (same pid and start time) and whose health record has not
+  // changed since (no probe recorded) can have changed in no way that decides the gate: every end, restart or probe
+  // verdict ends or replaces that process or writes the record. Such a service gets a cheap look (two small reads) for
+  // up to a second after its full one.
+  const lastFull = new Map<string, { pid: number; startTime: number | null; record: string; until: number }>();
   const recordOf = (name: string) => { const h = readHealth(root, name); return h ? `${h.status} ${h.probes} ${h.lastProbeAt}` : ''; };
-  const stillProbing = (name: string) => {
-    const p = probing.get(name);
-    return p !== undefined && Date.now() < p.until && sameProcess(p) && recordOf(name) === p.record;
+  const remember = (name: string, pid: number) => lastFull.set(name, { pid, startTime: processStartTimeSync(pid), record: recordOf(name), until: Date.now() + GATE_FULL_LOOK_MS });
+  const unchanged = (name: string) => {
+    const f = lastFull.get(name);
+    return f !== undefined && Date.now() < f.until && sameProcess(f) && recordOf(name) === f.record;
   };
+  // Phase 1: ready (healthy, or running without a check), each within its own bound. Only a service with a check that
+  // runs and waits for its first passing probe is looked at cheaply: whether a unit has left `activating` is
+  // systemd's to tell (the 10 ms poll ran ~50 statuses a second for as long as the first probe took).
   const waiting = new Set(services);
   while (waiting.size > 0) {
     for (const name of [...waiting]) {
       const health = checked.get(name) ?? null;
       const bound = health ? unhealthyWithinMs(health) + VERDICT_SLACK_MS : opts.settleMs + VERDICT_SLACK_MS;
-      if (Date.now() - started <= bound && stillProbing(name)) continue;
-      probing.delete(name);
+      if (Date.now() - started <= bound && unchanged(name)) continue;
+      lastFull.delete(name);
       const { s, why } = look(root, name, health !== null, started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why}` };
       if (ready(s!, health !== null)) { waiting.delete(name); continue; }
-      if (health && s!.pid !== null && s!.health === 'starting') {
-        probing.set(name, { pid: s!.pid, startTime: processStartTimeSync(s!.pid), record: recordOf(name), until: Date.now() + GATE_FULL_LOOK_MS });
-      }
+      if (health && s!.pid !== null && s!.health === 'starting') remember(name, s!.pid);
       if (Date.now() - started > bound) {
         return { ok: false, service: name, reason: `${name}: ${health ? `not healthy within ${Math.round(bound / 1000)} s, the longest its health check can take` : `not running within ${Math.round(bound / 1000)} s`} (state ${s!.state}${s!.health ? `, health ${s!.health}` : ''})` };
       }
@@ -101,33 +104,23 @@ export async function safeSwitchGate(root: string, services: readonly string[], 
   // A run is known by its start time and niso's restart count, not by its pid: on systemd the unit's main pid moves
   // from the sandbox's starter to the app once it runs, which is no restart.
   const seen = new Map(services.map((n) => { const s = serviceStatus(root, n)!; return [n, { startedAt: s.startedAt, restarts: s.restarts }]; }));
-  // Between full looks, a service whose process of the last full look still runs (same pid, same start time) and
-  // whose health record is not unhealthy is taken as unchanged: two small /proc and file reads instead of a status,
-  // which on systemd is a `systemctl show` (a process of its own, and PID 1's answer: ~25 of them per 5 s window).
-  // Every way to fail the window ends or replaces that process or marks the record unhealthy, so a change is still
-  // seen at the tick it shows; the last look before the window is passed is always a full one.
-  const runs = new Map<string, { pid: number; startTime: number | null } | null>();
-  const unchanged = (name: string) => {
-    const run = runs.get(name);
-    return run != null && sameProcess(run) && (checked.get(name) == null || readHealth(root, name)?.status !== 'unhealthy');
-  };
+  // Looked at cheaply between full looks (above: ~25 statuses per 5 s window before); the last look before the window
+  // is passed is always a full one.
+  lastFull.clear();
   const settleEnd = Date.now() + opts.settleMs;
-  let nextFullLook = 0;
   for (;;) {
     const last = Date.now() >= settleEnd;
-    const full = last || Date.now() >= nextFullLook;
-    if (full) nextFullLook = Date.now() + GATE_FULL_LOOK_MS;
     for (const name of services) {
-      if (!full && unchanged(name)) continue;
+      if (!last && unchanged(name)) continue;
       const health = checked.get(name) ?? null;
       const { s, why } = look(root, name, health !== null, started);
       if (why) return { ok: false, service: name, reason: `${name}: ${why} within the settle window` };
       const was = seen.get(name)!;
-      if (completed(s)) { runs.set(name, null); continue; }
+      if (completed(s)) continue;
       if (s!.restarts !== was.restarts || s!.startedAt !== was.startedAt || s!.pid === null) {
         return { ok: false, service: name, reason: `${name}: it ended and was restarted within the settle window of ${opts.settleMs / 1000} s` };
       }
-      runs.set(name, { pid: s!.pid, startTime: processStartTimeSync(s!.pid) });
+      remember(name, s!.pid);
     }
     if (last) return { ok: true };
     await sleep(Math.min(GATE_POLL_MS, Math.max(1, settleEnd - Date.now())));
