@@ -66,10 +66,12 @@ export async function ensureForwarding(): Promise<boolean> {
  */
 export async function bridgeLink(name: string, links?: readonly IpLink[]): Promise<BridgeLink> {
   if (!linkExists(name)) return { exists: false, isBridge: false, alias: '', addresses: [] };
-  const alias = await readFile(`/sys/class/net/${name}/ifalias`, 'utf8').then((t) => t.trim(), () => '');
   const link = (links ?? await listLinks()).find((l) => l.ifname === name);
-  return { exists: true, isBridge: existsSync(`/sys/class/net/${name}/bridge`), alias, addresses: link?.addresses ?? [] };
+  return { exists: true, isBridge: existsSync(`/sys/class/net/${name}/bridge`), alias: await linkAlias(name), addresses: link?.addresses ?? [] };
 }
+
+/** A link's alias (`ip link set NAME alias ...`), '' when it has none or is gone. */
+const linkAlias = (name: string) => readFile(`/sys/class/net/${name}/ifalias`, 'utf8').then((t) => t.trim(), () => '');
 
 /**
  * The network's bridge, up, with the gateway address, the uplink's MTU, `alias` (its owner, model/bridge.ts) and
@@ -87,7 +89,7 @@ export async function ensureBridge(network: Network, alias: string, mtu: number,
   if (!link) lines.push(`link add ${network.bridge} mtu ${mtu} type bridge`);
   else if (link.mtu !== mtu) lines.push(`link set ${network.bridge} mtu ${mtu}`);
   // A bridge made before niso marked its bridges gets the mark now.
-  if (!link || (await bridgeLink(network.bridge, [link])).alias !== alias) lines.push(`link set ${network.bridge} alias ${alias}`);
+  if (!link || (await linkAlias(network.bridge)) !== alias) lines.push(`link set ${network.bridge} alias ${alias}`);
   if (!link?.addresses.includes(want)) lines.push(`addr add ${want} dev ${network.bridge}`);
   if (!link?.up) lines.push(`link set ${network.bridge} up`);
   if (lines.length > 0) await must('ip', ['-batch', '-'], lines.join('\n') + '\n');
